@@ -1,0 +1,1 @@
+//! Shared helpers for the peer benchmarks: loading update streams from the fixtures.

@@ -1,0 +1,1 @@
+//! Instruments: venue, symbol, tick size and lot size.

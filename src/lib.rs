@@ -1,0 +1,19 @@
+//! # ladderfeed
+//!
+//! A low-latency, single-threaded market-data feed handler for crypto exchanges.
+//!
+//! Prices are integer ticks and sizes integer lots from the first byte parsed: no `f64` on the
+//! way to the book. Books are fixed-tick array price ladders ([`book::Ladder`]) that keep every
+//! level exactly, with a slower overflow store for the far tail.
+//!
+//! The layers, from the bottom up (dependencies point one way, downwards):
+//!
+//! - [`book`]: instruments, exact decimal text ⇄ integer ticks and lots, the ladder. Sans-IO.
+//! - [`ring`]: the lock-free single-producer single-consumer ring; the only `unsafe` code.
+//!
+//! A strategy links this crate with `default-features = false` to get the lean core without
+//! the command-line dependencies.
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod book;
