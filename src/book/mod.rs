@@ -6,4 +6,5 @@ pub mod instrument;
 pub mod num;
 
 
+pub use instrument::{ConfigError, Instrument, InstrumentRegistry, StepLearner, StepSource, Venue, BUILTIN};
 pub use num::{NumError, Step};

@@ -186,6 +186,9 @@ impl fmt::Display for Step {
 }
 
 impl Step {
+    /// The step `1`.
+    pub const ONE: Step = Step { mantissa: 1, scale: 0 };
+
     /// A step of `mantissa × 10^-scale`. Fails when the mantissa is zero or the scale is above
     /// [`MAX_SCALE`]. Trailing zeros in the mantissa are removed (`10 × 10^-3` is `1 × 10^-2`).
     pub const fn new(mantissa: u64, scale: u8) -> Result<Step, NumError> {
