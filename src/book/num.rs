@@ -163,6 +163,48 @@ fn scan(text: &[u8]) -> Result<Decimal, NumError> {
     Ok(Decimal { negative, mantissa, exp10 })
 }
 
+/// The fast path of [`scan`] for the common case: plain `[-+]digits[.digits]` text whose
+/// significant digits fit a `u64`. Zeros are deferred, not multiplied in, until a non-zero digit
+/// follows, so trailing zeros (`"61685.99000000"`) cost nothing and the mantissa never ends in
+/// a zero. Returns `None` (take the general path) on an exponent, an overflow or any other byte;
+/// the general path then decides between a value and an error.
+#[inline(always)]
+fn scan_fast(text: &[u8]) -> Option<(bool, u64, i32)> {
+    let (negative, digits) = match text.first()? {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let mut mantissa: u64 = 0;
+    let mut pending: u32 = 0; // zeros seen since the last non-zero digit
+    let mut frac_digits: i32 = 0;
+    let mut in_fraction = false;
+    let mut any_digit = false;
+    for &c in digits {
+        let d = c.wrapping_sub(b'0');
+        if d < 10 {
+            any_digit = true;
+            frac_digits += i32::from(in_fraction);
+            if d == 0 {
+                pending += u32::from(mantissa != 0);
+            } else {
+                let p = *POW10.get(pending as usize + 1)?;
+                mantissa = mantissa.checked_mul(p)?.checked_add(u64::from(d))?;
+                pending = 0;
+            }
+        } else if c == b'.' && !in_fraction {
+            in_fraction = true;
+        } else {
+            return None;
+        }
+    }
+    if !any_digit {
+        return None;
+    }
+    // value = mantissa × 10^pending × 10^-frac_digits
+    Some((negative, mantissa, i32::try_from(pending).ok()? - frac_digits))
+}
+
 /// A tick size or a lot size, held exactly as `mantissa × 10^-scale`
 /// (`0.01` is `1 × 10^-2`, `0.5` is `5 × 10^-1`, `25` is `25 × 10^0`).
 ///
@@ -243,6 +285,12 @@ impl Step {
     /// values, values that are not a whole number of steps and values beyond `i64`.
     #[inline]
     pub fn units(&self, text: &[u8]) -> Result<i64, NumError> {
+        if let Some((negative, mantissa, exp10)) = scan_fast(text) {
+            if negative && mantissa != 0 {
+                return Err(NumError::Negative);
+            }
+            return self.to_units_fast(mantissa, exp10);
+        }
         let d = scan(text)?;
         if d.negative && d.mantissa != 0 {
             return Err(NumError::Negative);
@@ -254,9 +302,33 @@ impl Step {
     /// whole number of steps.
     #[inline]
     pub fn units_signed(&self, text: &[u8]) -> Result<i64, NumError> {
+        if let Some((negative, mantissa, exp10)) = scan_fast(text) {
+            let n = self.to_units_fast(mantissa, exp10)?;
+            return Ok(if negative { -n } else { n });
+        }
         let d = scan(text)?;
         let n = self.to_units(d.mantissa, d.exp10)?;
         Ok(if d.negative { -n } else { n })
+    }
+
+    /// [`Step::to_units`] for a mantissa from [`scan_fast`], which never ends in a zero digit:
+    /// a negative shift therefore always leaves a fraction of a step.
+    #[inline(always)]
+    fn to_units_fast(&self, mantissa: u64, exp10: i32) -> Result<i64, NumError> {
+        if self.mantissa != 1 {
+            // Steps such as 0.5 or 25 divide after scaling: the product may need 128 bits.
+            return self.to_units(u128::from(mantissa), exp10);
+        }
+        if mantissa == 0 {
+            return Ok(0);
+        }
+        let shift = exp10 + i32::from(self.scale);
+        if shift < 0 {
+            return Err(NumError::NotMultiple);
+        }
+        let p = *POW10.get(shift as usize).ok_or(NumError::Overflow)?;
+        let scaled = mantissa.checked_mul(p).ok_or(NumError::Overflow)?;
+        i64::try_from(scaled).map_err(|_| NumError::Overflow)
     }
 
     /// `mantissa × 10^exp10 / (self.mantissa × 10^-self.scale)`, exactly, or an error.
@@ -475,6 +547,34 @@ mod tests {
         assert_eq!(Step::finest_for(b"0.00006547"), Ok(step("1e-8")));
         assert!(Step::finest_for(b"1e-30").is_err());
         assert_eq!(step("0.01").finer(step("0.001")), step("0.001"));
+    }
+
+    proptest::proptest! {
+        /// The fast path and the general path agree on every decimal text, valid or not.
+        #[test]
+        fn fast_path_agrees_with_general_path(
+            text in "[-+]?[0-9]{0,22}(\\.[0-9]{0,22})?",
+            mantissa in proptest::sample::select(vec![1u64, 5, 25]),
+            scale in 0u8..=18,
+        ) {
+            let st = Step::new(mantissa, scale).unwrap();
+            let general = scan(text.as_bytes()).and_then(|d| {
+                if d.negative && d.mantissa != 0 {
+                    Err(NumError::Negative)
+                } else {
+                    st.to_units(d.mantissa, d.exp10)
+                }
+            });
+            proptest::prop_assert_eq!(st.units(text.as_bytes()), general, "{}", text);
+        }
+
+        /// Any count of steps renders to text that parses back to the same count.
+        #[test]
+        fn format_parse_round_trip(units in proptest::num::i64::ANY, scale in 0u8..=18) {
+            let st = Step::new(1, scale).unwrap();
+            let text = st.format(units);
+            proptest::prop_assert_eq!(st.units_signed(text.as_bytes()), Ok(units), "{}", text);
+        }
     }
 
     #[test]
