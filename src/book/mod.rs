@@ -5,6 +5,7 @@
 pub mod instrument;
 pub mod num;
 
-
-pub use instrument::{ConfigError, Instrument, InstrumentRegistry, StepLearner, StepSource, Venue, BUILTIN};
+pub use instrument::{
+    ConfigError, Instrument, InstrumentRegistry, StepLearner, StepSource, Venue, BUILTIN,
+};
 pub use num::{NumError, Step};
