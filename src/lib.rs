@@ -17,3 +17,8 @@
 #![warn(missing_docs)]
 
 pub mod book;
+pub mod clock;
+pub mod consumer;
+pub mod event;
+#[allow(unsafe_code)]
+pub mod ring;

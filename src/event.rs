@@ -1,0 +1,406 @@
+//! The event record the feed publishes: one fixed-size, `repr(C)`, plain-old-data record of
+//! exactly one cache line (64 bytes), no heap, no pointers.
+//!
+//! Every record carries:
+//!
+//! - the per-ring sequence number (`seq`, a `u32` that wraps; see [`Event::seq`]),
+//! - the instrument id (an index into the feed's instrument table),
+//! - the exchange timestamp `exch_ts` and the local receive timestamp `local_ts`, both epoch
+//!   nanoseconds (`0` = the venue sent none),
+//! - the stage stamps for latency: parsed and published, kept as nanosecond offsets from
+//!   `local_ts` (the receive stamp),
+//! - the book state ([`BookState`]): `Synced` is the only valid state, and a BBO whose book is
+//!   crossed or locked is never marked `Synced` ([`Event::bbo`] downgrades it to `Stale`).
+//!
+//! The layout (bytes): `exch_ts` 0..8, `local_ts` 8..16, `seq` 16..20, `parsed_dns` 20..24,
+//! `published_dns` 24..28, `instrument` 28..30, `kind` 30, `state` 31, payload 32..64 (four
+//! 64-bit words whose meaning depends on the kind). Raw fields are private: build records with
+//! the constructors and read them with the accessors or the typed view [`Event::kind`].
+//!
+//! ```
+//! use ladderfeed::event::{Bbo, BookState, Event, EventKind, Stamps};
+//!
+//! let stamps = Stamps { exch_ts: 1_700_000_000_000_000_000, local_ts: 1_700_000_000_000_250_000, parsed_ts: 1_700_000_000_000_250_400 };
+//! let bbo = Bbo { bid_tick: 6_500_000, bid_lots: 12, ask_tick: 6_500_001, ask_lots: 3 };
+//! let ev = Event::bbo(stamps, 7, BookState::Synced, bbo);
+//! assert_eq!(std::mem::size_of::<Event>(), 64);
+//! match ev.kind() {
+//!     EventKind::Bbo(b) => {
+//!         assert_eq!(b.spread_ticks(), 1);
+//!         assert!(ev.state().is_valid());
+//!     }
+//!     other => panic!("unexpected {other:?}"),
+//! }
+//! // A crossed book is never passed off as valid.
+//! let crossed = Bbo { bid_tick: 6_500_002, bid_lots: 1, ask_tick: 6_500_001, ask_lots: 1 };
+//! assert_eq!(Event::bbo(stamps, 7, BookState::Synced, crossed).state(), BookState::Stale);
+//! ```
+
+use bytemuck::{Pod, Zeroable};
+
+/// An instrument's index in the feed's instrument table.
+pub type InstrumentId = u16;
+
+/// The state of an instrument's book when an event was published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum BookState {
+    /// The book is complete and consistent with the venue's sequence: its BBO can be trusted.
+    Synced = 1,
+    /// A gap or checksum failure was detected; a snapshot is being fetched.
+    Resyncing = 2,
+    /// No trustworthy data (the feed went quiet, disconnected, or the book was crossed).
+    Stale = 3,
+}
+
+impl BookState {
+    /// Decodes the stored byte. Anything unknown reads as `Stale`: never valid.
+    #[inline]
+    pub const fn from_u8(byte: u8) -> Self {
+        match byte {
+            1 => BookState::Synced,
+            2 => BookState::Resyncing,
+            _ => BookState::Stale,
+        }
+    }
+
+    /// `true` only for `Synced`: the only state whose prices may be acted on.
+    #[inline]
+    pub const fn is_valid(self) -> bool {
+        matches!(self, BookState::Synced)
+    }
+}
+
+/// The side of a trade's aggressor (the taker).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Side {
+    /// The taker bought (lifted the offer).
+    Buy = 1,
+    /// The taker sold (hit the bid).
+    Sell = 2,
+}
+
+/// The timestamps known when a record is built, all epoch nanoseconds on the feed's
+/// [`Clock`](crate::clock::Clock) except `exch_ts`, which is the venue's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stamps {
+    /// The venue's timestamp (`0` if the venue sent none).
+    pub exch_ts: u64,
+    /// When the message was received (read from the socket or the capture).
+    pub local_ts: u64,
+    /// When parsing finished and the event was ready to publish.
+    pub parsed_ts: u64,
+}
+
+/// Best bid and offer. An empty side has zero lots (its tick is then meaningless).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Bbo {
+    /// Best bid price, ticks.
+    pub bid_tick: i64,
+    /// Size at the best bid, lots.
+    pub bid_lots: i64,
+    /// Best ask price, ticks.
+    pub ask_tick: i64,
+    /// Size at the best ask, lots.
+    pub ask_lots: i64,
+}
+
+impl Bbo {
+    /// Ask minus bid, ticks.
+    #[inline]
+    pub const fn spread_ticks(&self) -> i64 {
+        self.ask_tick.wrapping_sub(self.bid_tick)
+    }
+
+    /// `true` when both sides are present and the bid is at or above the ask.
+    #[inline]
+    pub const fn is_crossed(&self) -> bool {
+        self.bid_lots > 0 && self.ask_lots > 0 && self.bid_tick >= self.ask_tick
+    }
+}
+
+/// One trade.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Trade {
+    /// Trade price, ticks.
+    pub price_tick: i64,
+    /// Trade size, lots.
+    pub size_lots: i64,
+    /// The aggressor's side, if the venue says.
+    pub aggressor: Option<Side>,
+    /// The venue's trade id (`0` if none).
+    pub trade_id: u64,
+}
+
+/// The typed view of an [`Event`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    /// Best bid and offer changed.
+    Bbo(Bbo),
+    /// A trade printed.
+    Trade(Trade),
+    /// The book's state changed from `previous` to [`Event::state`].
+    BookState {
+        /// The state before the change.
+        previous: BookState,
+    },
+    /// A zeroed or foreign record (kind byte unknown).
+    Unknown(u8),
+}
+
+const KIND_BBO: u8 = 1;
+const KIND_TRADE: u8 = 2;
+const KIND_STATE: u8 = 3;
+
+/// The fixed-size record carried by the ring. See the [module docs](self).
+#[repr(C, align(64))]
+#[derive(Clone, Copy, PartialEq, Eq, Pod, Zeroable)]
+pub struct Event {
+    exch_ts: u64,
+    local_ts: u64,
+    seq: u32,
+    parsed_dns: u32,
+    published_dns: u32,
+    instrument: InstrumentId,
+    kind: u8,
+    state: u8,
+    payload: [u64; 4],
+}
+
+const _: () = assert!(core::mem::size_of::<Event>() == 64);
+
+/// `ts - base` in nanoseconds, saturated into a `u32` (≈ 4.29 s).
+#[inline]
+fn offset_ns(base: u64, ts: u64) -> u32 {
+    u32::try_from(ts.saturating_sub(base)).unwrap_or(u32::MAX)
+}
+
+impl Event {
+    #[inline]
+    fn header(stamps: Stamps, instrument: InstrumentId, kind: u8, state: BookState) -> Self {
+        Event {
+            exch_ts: stamps.exch_ts,
+            local_ts: stamps.local_ts,
+            seq: 0,
+            parsed_dns: offset_ns(stamps.local_ts, stamps.parsed_ts),
+            published_dns: 0,
+            instrument,
+            kind,
+            state: state as u8,
+            payload: [0; 4],
+        }
+    }
+
+    /// A BBO record. If `state` is `Synced` but the book is crossed or locked
+    /// ([`Bbo::is_crossed`]), the record is marked `Stale` instead.
+    #[inline]
+    pub fn bbo(stamps: Stamps, instrument: InstrumentId, state: BookState, bbo: Bbo) -> Self {
+        let state = if bbo.is_crossed() { BookState::Stale } else { state };
+        let mut ev = Self::header(stamps, instrument, KIND_BBO, state);
+        ev.payload =
+            [bbo.bid_tick as u64, bbo.bid_lots as u64, bbo.ask_tick as u64, bbo.ask_lots as u64];
+        ev
+    }
+
+    /// A trade record; `state` is the state of the instrument's book at the time.
+    #[inline]
+    pub fn trade(stamps: Stamps, instrument: InstrumentId, state: BookState, trade: Trade) -> Self {
+        let mut ev = Self::header(stamps, instrument, KIND_TRADE, state);
+        let side = trade.aggressor.map_or(0, |s| s as u8);
+        ev.payload = [trade.price_tick as u64, trade.size_lots as u64, trade.trade_id, side.into()];
+        ev
+    }
+
+    /// A book state change from `previous` to `state`.
+    #[inline]
+    pub fn book_state(
+        stamps: Stamps,
+        instrument: InstrumentId,
+        state: BookState,
+        previous: BookState,
+    ) -> Self {
+        let mut ev = Self::header(stamps, instrument, KIND_STATE, state);
+        ev.payload[0] = previous as u64;
+        ev
+    }
+
+    /// The typed view of the record.
+    #[inline]
+    pub fn kind(&self) -> EventKind {
+        let p = self.payload;
+        match self.kind {
+            KIND_BBO => EventKind::Bbo(Bbo {
+                bid_tick: p[0] as i64,
+                bid_lots: p[1] as i64,
+                ask_tick: p[2] as i64,
+                ask_lots: p[3] as i64,
+            }),
+            KIND_TRADE => EventKind::Trade(Trade {
+                price_tick: p[0] as i64,
+                size_lots: p[1] as i64,
+                trade_id: p[2],
+                aggressor: match p[3] {
+                    1 => Some(Side::Buy),
+                    2 => Some(Side::Sell),
+                    _ => None,
+                },
+            }),
+            KIND_STATE => EventKind::BookState { previous: BookState::from_u8(p[0] as u8) },
+            other => EventKind::Unknown(other),
+        }
+    }
+
+    /// The BBO, if this is a BBO record.
+    #[inline]
+    pub fn as_bbo(&self) -> Option<Bbo> {
+        match self.kind() {
+            EventKind::Bbo(bbo) => Some(bbo),
+            _ => None,
+        }
+    }
+
+    /// The trade, if this is a trade record.
+    #[inline]
+    pub fn as_trade(&self) -> Option<Trade> {
+        match self.kind() {
+            EventKind::Trade(trade) => Some(trade),
+            _ => None,
+        }
+    }
+
+    /// `true` for BBO records.
+    #[inline]
+    pub fn is_bbo(&self) -> bool {
+        self.kind == KIND_BBO
+    }
+
+    /// The book state when the event was published.
+    #[inline]
+    pub fn state(&self) -> BookState {
+        BookState::from_u8(self.state)
+    }
+
+    /// The instrument's id.
+    #[inline]
+    pub fn instrument(&self) -> InstrumentId {
+        self.instrument
+    }
+
+    /// The per-ring sequence number, assigned on publish: consecutive publishes get
+    /// consecutive numbers, including records dropped because the ring was full, so a gap
+    /// says how many were lost. It wraps at 2³²; [`Consumer`](crate::consumer::Consumer)
+    /// extends it to 64 bits.
+    #[inline]
+    pub fn seq(&self) -> u32 {
+        self.seq
+    }
+
+    /// The venue's timestamp, epoch ns (`0` if none).
+    #[inline]
+    pub fn exch_ts(&self) -> u64 {
+        self.exch_ts
+    }
+
+    /// The local receive timestamp, epoch ns.
+    #[inline]
+    pub fn local_ts(&self) -> u64 {
+        self.local_ts
+    }
+
+    /// When parsing finished, epoch ns (saturates 4.29 s after `local_ts`).
+    #[inline]
+    pub fn parsed_ts(&self) -> u64 {
+        self.local_ts + u64::from(self.parsed_dns)
+    }
+
+    /// When the record was pushed onto the ring, epoch ns (`local_ts` until published).
+    #[inline]
+    pub fn published_ts(&self) -> u64 {
+        self.local_ts + u64::from(self.published_dns)
+    }
+
+    /// Overwrites the book state (the publisher's last-value slots use this).
+    #[inline]
+    pub(crate) fn set_state(&mut self, state: BookState) {
+        self.state = state as u8;
+    }
+
+    /// Sets the sequence number and the publish stamp: the publisher's job.
+    #[inline]
+    pub(crate) fn stamp_published(&mut self, seq: u32, published_ts: u64) {
+        self.seq = seq;
+        self.published_dns = offset_ns(self.local_ts, published_ts);
+    }
+}
+
+impl core::fmt::Debug for Event {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Event")
+            .field("seq", &self.seq)
+            .field("instrument", &self.instrument)
+            .field("state", &self.state())
+            .field("exch_ts", &self.exch_ts)
+            .field("local_ts", &self.local_ts)
+            .field("parsed_ts", &self.parsed_ts())
+            .field("published_ts", &self.published_ts())
+            .field("kind", &self.kind())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STAMPS: Stamps = Stamps { exch_ts: 10, local_ts: 1_000, parsed_ts: 1_250 };
+
+    #[test]
+    fn layout_is_one_cache_line() {
+        assert_eq!(core::mem::size_of::<Event>(), 64);
+        assert_eq!(core::mem::align_of::<Event>(), 64);
+        assert_eq!(Event::zeroed().kind(), EventKind::Unknown(0));
+        assert!(!Event::zeroed().state().is_valid());
+    }
+
+    #[test]
+    fn round_trips() {
+        let bbo = Bbo { bid_tick: -5, bid_lots: 1 << 40, ask_tick: i64::MAX, ask_lots: 2 };
+        let mut ev = Event::bbo(STAMPS, 3, BookState::Resyncing, bbo);
+        ev.stamp_published(42, 1_400);
+        assert_eq!(ev.kind(), EventKind::Bbo(bbo));
+        assert_eq!((ev.seq(), ev.instrument(), ev.state()), (42, 3, BookState::Resyncing));
+        assert_eq!((ev.exch_ts(), ev.local_ts()), (10, 1_000));
+        assert_eq!((ev.parsed_ts(), ev.published_ts()), (1_250, 1_400));
+
+        let trade =
+            Trade { price_tick: 99, size_lots: 7, aggressor: Some(Side::Sell), trade_id: u64::MAX };
+        let ev = Event::trade(STAMPS, 1, BookState::Synced, trade);
+        assert_eq!(ev.as_trade(), Some(trade));
+        assert_eq!(ev.as_bbo(), None);
+
+        let ev = Event::book_state(STAMPS, 1, BookState::Resyncing, BookState::Synced);
+        assert_eq!(ev.kind(), EventKind::BookState { previous: BookState::Synced });
+        let bytes: [u8; 64] = bytemuck::cast(ev);
+        assert_eq!(bytemuck::cast::<_, Event>(bytes), ev);
+    }
+
+    #[test]
+    fn crossed_or_locked_is_never_valid() {
+        for (bid, ask) in [(101, 100), (100, 100)] {
+            let bbo = Bbo { bid_tick: bid, bid_lots: 1, ask_tick: ask, ask_lots: 1 };
+            assert_eq!(Event::bbo(STAMPS, 0, BookState::Synced, bbo).state(), BookState::Stale);
+        }
+        let one_sided = Bbo { bid_tick: 101, bid_lots: 1, ask_tick: 0, ask_lots: 0 };
+        assert!(Event::bbo(STAMPS, 0, BookState::Synced, one_sided).state().is_valid());
+    }
+
+    #[test]
+    fn stage_offsets_saturate() {
+        let stamps = Stamps { exch_ts: 0, local_ts: 5, parsed_ts: 1 };
+        assert_eq!(Event::bbo(stamps, 0, BookState::Stale, Bbo::default()).parsed_ts(), 5);
+        let stamps = Stamps { exch_ts: 0, local_ts: 5, parsed_ts: u64::MAX };
+        let ev = Event::bbo(stamps, 0, BookState::Stale, Bbo::default());
+        assert_eq!(ev.parsed_ts(), 5 + u64::from(u32::MAX));
+    }
+}
