@@ -3,9 +3,13 @@
 //! Nothing here knows about sockets, threads, clocks or files.
 
 pub mod instrument;
+pub mod ladder;
 pub mod num;
+pub mod reference;
 
 pub use instrument::{
     ConfigError, Instrument, InstrumentRegistry, StepLearner, StepSource, Venue, BUILTIN,
 };
+pub use ladder::{Applied, Ladder, Level, Levels, Side};
 pub use num::{NumError, Step};
+pub use reference::BTreeBook;

@@ -1,0 +1,316 @@
+//! The fixed-tick price ladder: an exact L2 book with O(1) level updates near the market.
+//!
+//! Each side keeps a **window** of `W` consecutive ticks (a power of two) in a fixed array of
+//! lots plus a hierarchical occupancy [bitmap](bitmap), and every level outside the window in
+//! an exact, slower **overflow** store. Nothing is ever dropped: the whole book is exact,
+//! only its far tail is slower to update.
+//!
+//! - **Set / delete** inside the window: one array write and one to three bitmap words, O(1).
+//! - **Best bid / ask** are kept as window offsets: reading them is O(1).
+//! - **Next best** after the top level empties: a search in the 64-ary bitmap (at most one
+//!   masked word per level up, one `trailing_zeros` per level down), flat whether the next
+//!   level is 1 tick or 60,000 ticks away.
+//! - **Overflow**: a `Vec<(key, lots)>` sorted so that its best level is at the end. It
+//!   allocates only while it grows to its working size and keeps its capacity afterwards
+//!   (also across [`Ladder::clear`]); an insert or delete there costs a binary search plus a
+//!   `memmove` of the levels worse than it (16 bytes per level: ~64 KiB for a 4,000-level
+//!   tail in the worst case). That is the price of exactness without allocation, paid only by
+//!   levels far from the market.
+//!
+//! # Window placement and re-centring (hysteresis)
+//!
+//! The window of a side is placed so that the side's best level sits at its middle (offset
+//! `W/2`). A side never stores a level *better* than its window, and its best level is always
+//! inside the window, so the best price is always an array slot. The window moves only when:
+//!
+//! 1. a level arrives that is better than the whole window (the market moved by more than
+//!    `W/2` ticks in the side's favour since the last move), or the side was empty; or
+//! 2. after the best level is deleted, the next best lies in the worst quarter of the window
+//!    (the market walked `W/4` ticks away) while the overflow holds levels; or the window
+//!    emptied and the overflow's best level must come in.
+//!
+//! Each move puts the new best at `W/2` again, so a market must travel `W/2` ticks one way
+//! or `W/4` the other before the next move: a price oscillating around a window edge moves it
+//! at most once. The array is a ring (`slot = tick mod W`), so a move touches only the
+//! levels that enter or leave the window (plus bitmap words), never the ones that stay.
+//!
+//! # Prices at the edges of `i64`
+//!
+//! Every `i64` price is accepted. Bids are stored under the key `!px_tick` (which reverses the
+//! order without overflow), and window bases are clamped so that `base + W - 1` never
+//! overflows; the few computations that could, use `i128` or wrapping arithmetic on a proven
+//! range.
+
+mod bitmap;
+mod side;
+
+use side::{SideBook, SideIter};
+
+/// The side of the book a level is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Side {
+    /// Buy orders: the best is the highest price.
+    Bid,
+    /// Sell orders: the best is the lowest price.
+    Ask,
+}
+
+/// One price level: a price in ticks and the total size resting there in lots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Level {
+    /// Price, in ticks of the instrument.
+    pub px_tick: i64,
+    /// Size, in lots of the instrument (always positive for a stored level).
+    pub qty_lots: i64,
+}
+
+/// What a [`Ladder::set`] (or [`BTreeBook::set`](super::BTreeBook::set)) did to the book.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Applied {
+    /// A new level was added.
+    Inserted,
+    /// An existing level got a new size.
+    Updated,
+    /// An existing level was removed (`qty_lots == 0`).
+    Deleted,
+    /// A delete (`qty_lots == 0`) for a price with no level: nothing changed. Venues send
+    /// these legitimately (a level both added and removed between snapshots), so upstream
+    /// counts them rather than treating them as errors.
+    DeleteMissing,
+    /// A negative size: ignored, nothing changed. Upstream counts it as bad input.
+    Rejected,
+}
+
+impl Applied {
+    /// `true` if the book changed.
+    #[inline]
+    pub const fn changed(self) -> bool {
+        matches!(self, Applied::Inserted | Applied::Updated | Applied::Deleted)
+    }
+}
+
+/// Order-reversing key of a bid price (`!px == -px - 1`: never overflows).
+#[inline]
+const fn bid_key(px_tick: i64) -> i64 {
+    !px_tick
+}
+
+/// An exact L2 book for one instrument: a fixed-tick array window per side plus an overflow
+/// store for the far tail (see the [module docs](self)).
+///
+/// ```
+/// use ladderfeed::book::{Applied, Ladder, Level, Side};
+///
+/// let mut book = Ladder::with_window(1024);
+/// assert_eq!(book.set(Side::Bid, 6_168_599, 150), Applied::Inserted);
+/// assert_eq!(book.set(Side::Bid, 6_168_000, 20), Applied::Inserted);
+/// assert_eq!(book.set(Side::Ask, 6_168_600, 7), Applied::Inserted);
+/// // Far outside the window: kept exactly, in the overflow.
+/// assert_eq!(book.set(Side::Ask, 9_000_000, 1), Applied::Inserted);
+///
+/// assert_eq!(book.best_bid(), Some(Level { px_tick: 6_168_599, qty_lots: 150 }));
+/// assert_eq!(book.set(Side::Bid, 6_168_599, 0), Applied::Deleted);
+/// assert_eq!(book.set(Side::Bid, 6_168_599, 0), Applied::DeleteMissing);
+/// assert_eq!(book.best_bid().map(|l| l.px_tick), Some(6_168_000));
+///
+/// let asks: Vec<i64> = book.iter(Side::Ask).map(|l| l.px_tick).collect();
+/// assert_eq!(asks, [6_168_600, 9_000_000]);
+/// assert_eq!(book.len(Side::Ask), 2);
+/// ```
+#[derive(Clone)]
+pub struct Ladder {
+    bids: SideBook,
+    asks: SideBook,
+}
+
+impl Default for Ladder {
+    fn default() -> Self {
+        Ladder::new()
+    }
+}
+
+impl std::fmt::Debug for Ladder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ladder")
+            .field("window_ticks", &self.window_ticks())
+            .field("best_bid", &self.best_bid())
+            .field("best_ask", &self.best_ask())
+            .field("bids", &self.len(Side::Bid))
+            .field("asks", &self.len(Side::Ask))
+            .finish()
+    }
+}
+
+impl Ladder {
+    /// The default window, in ticks per side: 2^16 = 65,536.
+    ///
+    /// Why 2^16: the array costs 8 bytes per tick per side (1 MiB for the book) and the
+    /// bitmap 1/64 of that, but only the cache lines near the market are ever hot. 65,536
+    /// ticks put 32,768 ticks on each side of the best price: ±$327 (±0.5%) for BTCUSDT at
+    /// 0.01, more than ±5% for most other instruments at their usual tick sizes, so the
+    /// levels that trade, and an intraday move, stay in the array; the window follows the
+    /// market when it moves further. A Binance 5,000-level snapshot spans ~600,000 ticks:
+    /// the far tail goes to the overflow, where it is exact but rarely touched. Three bitmap
+    /// levels (1024, 16 and 1 words) find the next best in a handful of instructions.
+    pub const DEFAULT_WINDOW_TICKS: usize = 1 << 16;
+
+    /// The smallest window accepted by [`Ladder::with_window`]: one bitmap word.
+    pub const MIN_WINDOW_TICKS: usize = 64;
+
+    /// The largest window accepted by [`Ladder::with_window`] (2^24 ticks, 128 MiB per side).
+    pub const MAX_WINDOW_TICKS: usize = 1 << 24;
+
+    /// An empty book with the [default window](Self::DEFAULT_WINDOW_TICKS).
+    pub fn new() -> Ladder {
+        Ladder::with_window(Self::DEFAULT_WINDOW_TICKS)
+    }
+
+    /// An empty book whose array window spans `window_ticks` ticks per side.
+    ///
+    /// `window_ticks` is rounded up to a power of two and clamped to
+    /// [`MIN_WINDOW_TICKS`](Self::MIN_WINDOW_TICKS)`..=`[`MAX_WINDOW_TICKS`](Self::MAX_WINDOW_TICKS);
+    /// [`window_ticks`](Self::window_ticks) tells the value used. This is the only
+    /// allocation of the array part.
+    pub fn with_window(window_ticks: usize) -> Ladder {
+        let w =
+            window_ticks.clamp(Self::MIN_WINDOW_TICKS, Self::MAX_WINDOW_TICKS).next_power_of_two();
+        Ladder { bids: SideBook::new(w), asks: SideBook::new(w) }
+    }
+
+    /// The window size in ticks per side (a power of two).
+    pub fn window_ticks(&self) -> usize {
+        self.bids.window()
+    }
+
+    #[inline]
+    fn side_mut(&mut self, side: Side) -> &mut SideBook {
+        match side {
+            Side::Bid => &mut self.bids,
+            Side::Ask => &mut self.asks,
+        }
+    }
+
+    #[inline]
+    fn side(&self, side: Side) -> &SideBook {
+        match side {
+            Side::Bid => &self.bids,
+            Side::Ask => &self.asks,
+        }
+    }
+
+    /// Sets the level at `px_tick` on `side` to `qty_lots`; `0` deletes it.
+    ///
+    /// A negative `qty_lots` is ignored and reported as [`Applied::Rejected`]; any `i64`
+    /// price is accepted. Never panics, and never allocates unless a level lands in the
+    /// overflow store beyond its current capacity.
+    #[inline]
+    pub fn set(&mut self, side: Side, px_tick: i64, qty_lots: i64) -> Applied {
+        if qty_lots < 0 {
+            return Applied::Rejected;
+        }
+        match side {
+            Side::Bid => self.bids.set(bid_key(px_tick), qty_lots),
+            Side::Ask => self.asks.set(px_tick, qty_lots),
+        }
+    }
+
+    /// The best level of `side`, if the side is not empty. O(1).
+    #[inline]
+    pub fn best(&self, side: Side) -> Option<Level> {
+        let (key, qty_lots) = self.side(side).best()?;
+        Some(Level { px_tick: from_key(side, key), qty_lots })
+    }
+
+    /// The highest bid. O(1).
+    #[inline]
+    pub fn best_bid(&self) -> Option<Level> {
+        self.best(Side::Bid)
+    }
+
+    /// The lowest ask. O(1).
+    #[inline]
+    pub fn best_ask(&self) -> Option<Level> {
+        self.best(Side::Ask)
+    }
+
+    /// `true` when both sides have levels and the best bid is at or above the best ask.
+    #[inline]
+    pub fn is_crossed(&self) -> bool {
+        match (self.best_bid(), self.best_ask()) {
+            (Some(b), Some(a)) => b.px_tick >= a.px_tick,
+            _ => false,
+        }
+    }
+
+    /// Every level of `side`, best first: the array window, then the overflow.
+    pub fn iter(&self, side: Side) -> Levels<'_> {
+        Levels { inner: self.side(side).iter(), side }
+    }
+
+    /// The best `n` levels of `side`, best first.
+    pub fn top(&self, side: Side, n: usize) -> std::iter::Take<Levels<'_>> {
+        self.iter(side).take(n)
+    }
+
+    /// Number of levels on `side`. O(1).
+    #[inline]
+    pub fn len(&self, side: Side) -> usize {
+        self.side(side).len()
+    }
+
+    /// `true` when both sides are empty.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.bids.len() == 0 && self.asks.len() == 0
+    }
+
+    /// Levels of `side` held in the array window and in the overflow store (diagnostics:
+    /// a large overflow share means the window is too small for the instrument).
+    pub fn split_len(&self, side: Side) -> (usize, usize) {
+        self.side(side).split_len()
+    }
+
+    /// Removes every level of both sides. Keeps all memory (array and overflow capacity).
+    pub fn clear(&mut self) {
+        self.bids.clear();
+        self.asks.clear();
+    }
+
+    /// Removes every level of one side.
+    pub fn clear_side(&mut self, side: Side) {
+        self.side_mut(side).clear();
+    }
+}
+
+/// Price of a stored key on `side`.
+#[inline]
+const fn from_key(side: Side, key: i64) -> i64 {
+    match side {
+        Side::Bid => !key,
+        Side::Ask => key,
+    }
+}
+
+/// Best-first iterator over one side of a [`Ladder`], from [`Ladder::iter`] or
+/// [`Ladder::top`].
+#[derive(Clone)]
+pub struct Levels<'a> {
+    inner: SideIter<'a>,
+    side: Side,
+}
+
+impl Iterator for Levels<'_> {
+    type Item = Level;
+
+    #[inline]
+    fn next(&mut self) -> Option<Level> {
+        let (key, qty_lots) = self.inner.next()?;
+        Some(Level { px_tick: from_key(self.side, key), qty_lots })
+    }
+}
+
+impl std::fmt::Debug for Levels<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Levels").field("side", &self.side).finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,137 @@
+//! A hierarchical (64-ary) occupancy bitmap over a power-of-two number of slots.
+//!
+//! Level 0 has one bit per slot; each bit of level `k + 1` says whether word `i` of level `k`
+//! is non-zero. With 64-bit words a 2^16-slot map has three levels (1024, 16 and 1 words), so
+//! "the first set slot at or after `i`" costs at most one masked word per level on the way up
+//! and one `trailing_zeros` per level on the way down, whether that slot is 1 or 60,000 slots
+//! away.
+
+/// Occupancy bits for `len` slots (`len` a power of two, at least 64).
+#[derive(Clone)]
+pub(crate) struct Bitmap {
+    /// `levels[0]` is the leaf level (one bit per slot); the last level is a single word.
+    /// Invariant: bit `j` of `levels[k + 1]` is set iff `levels[k][j] != 0`.
+    levels: Box<[Box<[u64]>]>,
+}
+
+impl Bitmap {
+    /// An empty map of `len` slots. `len` must be a power of two and at least 64.
+    pub(crate) fn new(len: usize) -> Bitmap {
+        debug_assert!(len.is_power_of_two() && len >= 64);
+        let mut levels = Vec::new();
+        let mut words = len / 64;
+        loop {
+            levels.push(vec![0u64; words.max(1)].into_boxed_slice());
+            if words <= 1 {
+                break;
+            }
+            words = words.div_ceil(64);
+        }
+        Bitmap { levels: levels.into_boxed_slice() }
+    }
+
+    /// Marks slot `i` occupied.
+    #[inline]
+    pub(crate) fn set(&mut self, mut i: usize) {
+        for level in self.levels.iter_mut() {
+            let w = &mut level[i >> 6];
+            let was_empty = *w == 0;
+            *w |= 1u64 << (i & 63);
+            if !was_empty {
+                return;
+            }
+            i >>= 6;
+        }
+    }
+
+    /// Marks slot `i` empty.
+    #[inline]
+    pub(crate) fn clear(&mut self, mut i: usize) {
+        for level in self.levels.iter_mut() {
+            let w = &mut level[i >> 6];
+            *w &= !(1u64 << (i & 63));
+            if *w != 0 {
+                return;
+            }
+            i >>= 6;
+        }
+    }
+
+    /// Whether slot `i` is occupied.
+    #[cfg(test)]
+    pub(crate) fn get(&self, i: usize) -> bool {
+        self.levels[0][i >> 6] & (1u64 << (i & 63)) != 0
+    }
+
+    /// The first occupied slot at or after `i`, if any (`i` may be past the end).
+    #[inline]
+    pub(crate) fn next_at_or_after(&self, i: usize) -> Option<usize> {
+        let mut idx = i;
+        let mut lvl = 0;
+        // Climb until a word holds a set bit at or after `idx`.
+        loop {
+            let level = self.levels.get(lvl)?;
+            let w = idx >> 6;
+            let word = *level.get(w)?;
+            let bits = word & (u64::MAX << (idx & 63));
+            if bits != 0 {
+                idx = (w << 6) | bits.trailing_zeros() as usize;
+                break;
+            }
+            // Nothing left in this word: continue from the next word, one level up.
+            idx = w + 1;
+            lvl += 1;
+        }
+        // Descend: every word pointed at by a set parent bit is non-zero.
+        while lvl > 0 {
+            lvl -= 1;
+            let word = self.levels[lvl][idx];
+            debug_assert!(word != 0);
+            idx = (idx << 6) | word.trailing_zeros() as usize;
+        }
+        Some(idx)
+    }
+
+    /// Empties the map in O(words).
+    pub(crate) fn clear_all(&mut self) {
+        for level in self.levels.iter_mut() {
+            level.fill(0);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Bitmap;
+
+    #[test]
+    fn next_across_levels() {
+        for len in [64usize, 128, 4096, 8192, 1 << 16, 1 << 18] {
+            let mut b = Bitmap::new(len);
+            assert_eq!(b.next_at_or_after(0), None);
+            assert_eq!(b.next_at_or_after(len), None);
+            let picks = [0, 1, 63, 64, 65, len / 2 - 1, len / 2, len - 64, len - 1];
+            let mut sorted: Vec<usize> = picks.iter().copied().filter(|&p| p < len).collect();
+            for &p in &sorted {
+                b.set(p);
+            }
+            sorted.sort_unstable();
+            sorted.dedup();
+            for i in 0..len {
+                let want = sorted.iter().copied().find(|&p| p >= i);
+                if i % 61 == 0 || sorted.contains(&i) || sorted.contains(&(i.wrapping_sub(1))) {
+                    assert_eq!(b.next_at_or_after(i), want, "len {len} i {i}");
+                }
+            }
+            for &p in &sorted {
+                assert!(b.get(p));
+                b.clear(p);
+                assert!(!b.get(p));
+            }
+            assert_eq!(b.next_at_or_after(0), None);
+            b.set(len - 1);
+            b.clear_all();
+            assert_eq!(b.next_at_or_after(0), None);
+        }
+    }
+}

@@ -1,0 +1,363 @@
+//! One side of a ladder, in "key" space where a smaller key is always a better price.
+//!
+//! Asks use `key = px_tick`; bids use `key = !px_tick` (bitwise not, `-px_tick - 1`), an
+//! order-reversing bijection on `i64` that cannot overflow. One implementation then serves
+//! both sides: the best level is the smallest key, and "worse" always means "larger key".
+//!
+//! # Layout
+//!
+//! - The **window** holds keys `base ..= base + W - 1` in a ring of `W` slots
+//!   (`slot = key mod W`), so moving the window only touches the levels that enter or leave
+//!   it, never the ones that stay. A quantity of 0 marks an empty slot; a [`Bitmap`] mirrors
+//!   the occupied slots.
+//! - The **overflow** holds every level worse than the window (`key >= base + W`), exactly,
+//!   in a `Vec` sorted by descending key: its best level is at the end, where levels enter
+//!   and leave when the window moves.
+//!
+//! # Invariants
+//!
+//! 1. No level is better than the window (`key < base` never stored).
+//! 2. If the window is empty, the overflow is empty (so the best level, if any, is always in
+//!    the window, at offset `best_off`).
+//! 3. `base <= i64::MAX - (W - 1)`, so `base + W - 1` never overflows.
+//! 4. `qty[slot] > 0` iff the bitmap has `slot` set; `window_len` counts them.
+
+use super::bitmap::Bitmap;
+use super::Applied;
+
+/// Sentinel for "no best level".
+const NONE: usize = usize::MAX;
+
+/// One side of the book in key space (see the module docs).
+#[derive(Clone)]
+pub(crate) struct SideBook {
+    /// `W`, a power of two.
+    window: usize,
+    /// `W - 1`.
+    mask: usize,
+    /// The smallest key the window covers.
+    base: i64,
+    /// `slot(base)`: the ring slot of offset 0.
+    slot_base: usize,
+    /// Lots per slot, 0 when empty.
+    qty: Box<[i64]>,
+    /// Occupied slots.
+    bits: Bitmap,
+    /// Offset (`key - base`) of the best level, or [`NONE`].
+    best_off: usize,
+    /// Levels in the window.
+    window_len: usize,
+    /// Levels worse than the window, sorted by descending key (best at the end).
+    overflow: Vec<(i64, i64)>,
+}
+
+impl SideBook {
+    /// An empty side with a window of `window` slots (a power of two, at least 64).
+    pub(crate) fn new(window: usize) -> SideBook {
+        debug_assert!(window.is_power_of_two() && window >= 64);
+        SideBook {
+            window,
+            mask: window - 1,
+            base: 0,
+            slot_base: 0,
+            qty: vec![0i64; window].into_boxed_slice(),
+            bits: Bitmap::new(window),
+            best_off: NONE,
+            window_len: 0,
+            overflow: Vec::new(),
+        }
+    }
+
+    /// `W`, the window size in slots.
+    #[inline]
+    pub(crate) fn window(&self) -> usize {
+        self.window
+    }
+
+    /// The largest allowed base (invariant 3).
+    #[inline]
+    fn max_base(&self) -> i64 {
+        // window <= 2^26, so this fits and cannot overflow.
+        i64::MAX - (self.window as i64 - 1)
+    }
+
+    /// Ring slot of `key`.
+    #[inline]
+    fn slot(&self, key: i64) -> usize {
+        // Two's complement: `key mod W` for any key, negative included (W divides 2^64).
+        (key as u64 as usize) & self.mask
+    }
+
+    /// Offset of `key` in the window, if it is inside.
+    #[inline]
+    fn offset(&self, key: i64) -> Option<usize> {
+        // Exact with wrapping arithmetic because `base <= i64::MAX - (W - 1)` (invariant 3):
+        // any key outside the window lands at an offset >= W modulo 2^64.
+        let off = key.wrapping_sub(self.base) as u64;
+        if off < self.window as u64 {
+            Some(off as usize)
+        } else {
+            None
+        }
+    }
+
+    /// Key at window offset `off` (`off < W`).
+    #[inline]
+    fn key_at(&self, off: usize) -> i64 {
+        // Cannot overflow: base + off <= base + W - 1 <= i64::MAX.
+        self.base + off as i64
+    }
+
+    /// Ring slot of window offset `off`.
+    #[inline]
+    fn slot_of_off(&self, off: usize) -> usize {
+        (self.slot_base + off) & self.mask
+    }
+
+    /// Offset of the first occupied window slot at offset `>= from`, if any.
+    #[inline]
+    pub(crate) fn next_off(&self, from: usize) -> Option<usize> {
+        if from >= self.window {
+            return None;
+        }
+        let sb = self.slot_base;
+        let s = self.slot_of_off(from);
+        if s >= sb {
+            // Offsets `from..` map to slots `s..W`, then wrap to `0..sb`.
+            if let Some(p) = self.bits.next_at_or_after(s) {
+                return Some(p - sb);
+            }
+            match self.bits.next_at_or_after(0) {
+                Some(p) if p < sb => Some(p + self.window - sb),
+                _ => None,
+            }
+        } else {
+            // Already wrapped: offsets `from..` map to slots `s..sb`.
+            match self.bits.next_at_or_after(s) {
+                Some(p) if p < sb => Some(p + self.window - sb),
+                _ => None,
+            }
+        }
+    }
+
+    /// The best level as `(key, qty)`.
+    #[inline]
+    pub(crate) fn best(&self) -> Option<(i64, i64)> {
+        if self.best_off == NONE {
+            return None;
+        }
+        let q = self.qty[self.slot_of_off(self.best_off)];
+        debug_assert!(q > 0);
+        Some((self.key_at(self.best_off), q))
+    }
+
+    /// Number of levels on this side.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.window_len + self.overflow.len()
+    }
+
+    /// Levels held in the array window / in the overflow store.
+    pub(crate) fn split_len(&self) -> (usize, usize) {
+        (self.window_len, self.overflow.len())
+    }
+
+    /// Sets the level at `key` to `qty` lots (`0` deletes). `qty` must be non-negative.
+    #[inline]
+    pub(crate) fn set(&mut self, key: i64, qty: i64) -> Applied {
+        debug_assert!(qty >= 0);
+        match self.offset(key) {
+            Some(off) => self.set_in_window(off, qty),
+            None => self.set_outside(key, qty),
+        }
+    }
+
+    #[inline]
+    fn set_in_window(&mut self, off: usize, qty: i64) -> Applied {
+        let slot = self.slot_of_off(off);
+        let old = self.qty[slot];
+        if qty == 0 {
+            if old == 0 {
+                return Applied::DeleteMissing;
+            }
+            self.qty[slot] = 0;
+            self.bits.clear(slot);
+            self.window_len -= 1;
+            if off == self.best_off {
+                self.recover_best(off);
+            }
+            Applied::Deleted
+        } else {
+            self.qty[slot] = qty;
+            if old != 0 {
+                return Applied::Updated;
+            }
+            self.bits.set(slot);
+            self.window_len += 1;
+            if off < self.best_off {
+                self.best_off = off;
+            }
+            Applied::Inserted
+        }
+    }
+
+    /// The best level at offset `emptied` was just removed: find the next one.
+    #[inline]
+    fn recover_best(&mut self, emptied: usize) {
+        match self.next_off(emptied + 1) {
+            Some(off) => {
+                self.best_off = off;
+                // Hysteresis: only once the best has walked into the worst quarter of the
+                // window does the window follow it (see `Ladder` docs).
+                if off > self.window - self.window / 4 && !self.overflow.is_empty() {
+                    self.recentre_on(self.key_at(off));
+                }
+            }
+            None => {
+                self.best_off = NONE;
+                // Invariant 2: an empty window pulls the overflow's best level in.
+                if let Some(&(key, _)) = self.overflow.last() {
+                    self.recentre_on(key);
+                }
+            }
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn set_outside(&mut self, key: i64, qty: i64) -> Applied {
+        if key < self.base || self.window_len == 0 {
+            // Better than the window (nothing is stored there: invariant 1), or the side is
+            // empty (invariant 2): the window moves to the new level.
+            if qty == 0 {
+                debug_assert!(self.window_len != 0 || self.overflow.is_empty());
+                return Applied::DeleteMissing;
+            }
+            self.recentre_on(key);
+            let off = self.offset(key).expect("recentred window holds its key");
+            return self.set_in_window(off, qty);
+        }
+        // Worse than the window: the overflow store, sorted by descending key.
+        let found = self.overflow.binary_search_by(|&(k, _)| key.cmp(&k));
+        match (found, qty) {
+            (Ok(i), 0) => {
+                self.overflow.remove(i);
+                Applied::Deleted
+            }
+            (Ok(i), q) => {
+                self.overflow[i].1 = q;
+                Applied::Updated
+            }
+            (Err(_), 0) => Applied::DeleteMissing,
+            (Err(i), q) => {
+                self.overflow.insert(i, (key, q));
+                Applied::Inserted
+            }
+        }
+    }
+
+    /// Moves the window so that `key` sits at its middle (clamped at the edges of `i64`),
+    /// moving levels between the array and the overflow exactly.
+    ///
+    /// Precondition: `key` is at most the best key (`key <= best`), so no stored level ends up
+    /// better than the new window.
+    #[cold]
+    #[inline(never)]
+    fn recentre_on(&mut self, key: i64) {
+        let half = (self.window / 2) as i64;
+        let new_base = key.saturating_sub(half).min(self.max_base());
+        debug_assert!(self.best().is_none_or(|(b, _)| new_base <= b));
+        let old_base = self.base;
+        let w = self.window as i128;
+
+        // 1. Window levels that fall past the new window's worst edge go to the overflow.
+        //    They are all better than every overflow level, so they are appended (in
+        //    descending order) at its end.
+        let first_leaving = (new_base as i128 + w - old_base as i128).clamp(0, w) as usize;
+        let start = self.overflow.len();
+        let mut off = first_leaving;
+        while let Some(o) = self.next_off(off) {
+            let slot = self.slot_of_off(o);
+            self.overflow.push((self.key_at(o), self.qty[slot]));
+            self.qty[slot] = 0;
+            self.bits.clear(slot);
+            self.window_len -= 1;
+            off = o + 1;
+        }
+        self.overflow[start..].reverse();
+
+        // 2. Move the window. Levels that stay keep their ring slots.
+        self.base = new_base;
+        self.slot_base = self.slot(new_base);
+
+        // 3. Overflow levels now inside the window come in, best first.
+        while let Some(&(k, q)) = self.overflow.last() {
+            let Some(off) = self.offset(k) else { break };
+            self.overflow.pop();
+            let slot = self.slot_of_off(off);
+            debug_assert_eq!(self.qty[slot], 0);
+            self.qty[slot] = q;
+            self.bits.set(slot);
+            self.window_len += 1;
+        }
+        debug_assert!(self.overflow.last().is_none_or(|&(k, _)| k > new_base));
+
+        self.best_off = self.next_off(0).unwrap_or(NONE);
+    }
+
+    /// Removes every level; keeps the array and the overflow's capacity.
+    pub(crate) fn clear(&mut self) {
+        if self.window_len * 8 < self.window / 64 {
+            // Few levels: visit them through the bitmap.
+            let mut off = 0;
+            while let Some(o) = self.next_off(off) {
+                let slot = self.slot_of_off(o);
+                self.qty[slot] = 0;
+                self.bits.clear(slot);
+                off = o + 1;
+            }
+        } else {
+            self.qty.fill(0);
+            self.bits.clear_all();
+        }
+        self.window_len = 0;
+        self.best_off = NONE;
+        self.overflow.clear();
+    }
+
+    /// Iterates the side best first, as `(key, qty)`.
+    pub(crate) fn iter(&self) -> SideIter<'_> {
+        SideIter { side: self, next_off: 0, overflow_left: self.overflow.len() }
+    }
+}
+
+/// Best-first iterator over a [`SideBook`]: the window, then the overflow.
+#[derive(Clone)]
+pub(crate) struct SideIter<'a> {
+    side: &'a SideBook,
+    /// Next window offset to search from (`>= W` once the window is done).
+    next_off: usize,
+    /// Overflow entries not yet yielded (they are taken from the end).
+    overflow_left: usize,
+}
+
+impl Iterator for SideIter<'_> {
+    type Item = (i64, i64);
+
+    #[inline]
+    fn next(&mut self) -> Option<(i64, i64)> {
+        let s = self.side;
+        if self.next_off < s.window {
+            if let Some(o) = s.next_off(self.next_off) {
+                self.next_off = o + 1;
+                return Some((s.key_at(o), s.qty[s.slot_of_off(o)]));
+            }
+            self.next_off = s.window;
+        }
+        if self.overflow_left == 0 {
+            return None;
+        }
+        self.overflow_left -= 1;
+        Some(s.overflow[self.overflow_left])
+    }
+}
