@@ -270,6 +270,16 @@ impl Ladder {
         self.side(side).split_len()
     }
 
+    /// The prices `side`'s array window covers now (levels outside it are in the overflow).
+    /// Diagnostics: it moves as the market does.
+    pub fn window_range(&self, side: Side) -> std::ops::RangeInclusive<i64> {
+        let (lo_key, hi_key) = self.side(side).key_range();
+        match side {
+            Side::Bid => !hi_key..=!lo_key,
+            Side::Ask => lo_key..=hi_key,
+        }
+    }
+
     /// Removes every level of both sides. Keeps all memory (array and overflow capacity).
     pub fn clear(&mut self) {
         self.bids.clear();

@@ -74,6 +74,11 @@ impl SideBook {
         self.window
     }
 
+    /// The keys the window covers, `(base, base + W - 1)`.
+    pub(crate) fn key_range(&self) -> (i64, i64) {
+        (self.base, self.key_at(self.window - 1))
+    }
+
     /// The largest allowed base (invariant 3).
     #[inline]
     fn max_base(&self) -> i64 {
