@@ -15,23 +15,27 @@
 //! ## Why not the TSC
 //!
 //! Measured on the project machine (AMD EPYC, 2 vCPU KVM guest, clocksource `tsc`,
-//! `constant_tsc nonstop_tsc`, rustc 1.95, 5 M calls in a loop, `black_box`ed):
+//! `constant_tsc nonstop_tsc`, rustc 1.95). The first three rows come from
+//! `cargo bench -p ladderfeed-peers --bench ring -- clock` (criterion, median); the TSC rows
+//! from a scratch loop of 5 M `black_box`ed calls (measuring them here would need `unsafe`
+//! outside `src/ring`):
 //!
 //! | source                                   | ns per call |
 //! |------------------------------------------|------------:|
+//! | `Instant::now` (`CLOCK_MONOTONIC`, vDSO) |        22.4 |
+//! | `SystemTime::now` (`CLOCK_REALTIME`)     |  22.7 (31.0 in the scratch loop) |
+//! | [`Clock::now_ns`] (monotonic + offset)   |        24.3 |
 //! | `_rdtsc` (raw counter, not ns)           |         9.3 |
 //! | `__rdtscp`                               |        17.7 |
-//! | `Instant::now` (`CLOCK_MONOTONIC`, vDSO) |        22.0 |
-//! | `SystemTime::now` (`CLOCK_REALTIME`)     |        31.0 |
-//! | [`Clock::now_ns`] (monotonic + offset)   | see `cargo bench -p ladderfeed-peers --bench ring -- clock` |
 //!
-//! The raw TSC saves ≈ 13 ns per stamp (≈ 40 ns over the three stamps a message takes, under
-//! 10 % of the ≈ 500 ns a message costs), but `_rdtsc` is an `unsafe fn` in this Rust, it
-//! would need its own calibration against `CLOCK_MONOTONIC` (the kernel already does exactly
-//! that in the vDSO, with the TSC as its clocksource here), and on hosts whose TSC is not
-//! invariant or synchronised across sockets it is silently wrong across cores. The vDSO clock
-//! is correct across cores by construction, so it is the choice; the figures above are in
-//! BENCHMARKS.md with the commands that produced them.
+//! The raw TSC would save ≈ 15 ns per stamp (≈ 45 ns over the three stamps a message takes,
+//! under 10 % of the ≈ 500 ns a message costs), but `_rdtsc` is an `unsafe fn` in this Rust,
+//! it needs its own calibration against a real clock (the kernel already does exactly that
+//! in the vDSO, with the TSC as its clocksource here), and on hosts whose TSC is not invariant
+//! or not synchronised across sockets it is silently wrong across cores. `CLOCK_REALTIME`
+//! costs the same as `CLOCK_MONOTONIC` here but can step backwards (an NTP step), which would
+//! make stage latencies negative. So: one `CLOCK_MONOTONIC` read per stamp, made epoch-based by
+//! the anchor offset — correct across cores by construction, ≈ 24 ns.
 
 use std::sync::OnceLock;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
