@@ -94,6 +94,7 @@ pub fn write_png(
     let mut chart = ChartBuilder::on(&root)
         .caption(title, (FAMILY, 26))
         .margin(16)
+        .margin_right(48)
         .x_label_area_size(48)
         .y_label_area_size(80)
         .build_cartesian_2d(0.0..x_max, ((y_min / 1.5)..(y_max * 1.5)).log_scale())
@@ -156,5 +157,38 @@ mod tests {
         assert_eq!(nines_label(&0.0), "0%");
         assert_eq!(nines_label(&1.0), "90%");
         assert_eq!(nines_label(&3.0), "99.9%");
+    }
+
+    #[test]
+    fn draws_a_png() {
+        use crate::event::{Bbo, BookState, Event, Stamps};
+        let mut latency = Latency::new();
+        let mut x = 12345u64;
+        for i in 0..100_000u64 {
+            // A deterministic spread of latencies with a long tail.
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let jitter = x % 1_000 + if i % 1_000 == 0 { x % 2_000_000 } else { 0 };
+            let local_ts = 1_000_000_000 + i * 10_000;
+            let stamps = Stamps {
+                exch_ts: local_ts - 2_000_000 - jitter * 10,
+                local_ts,
+                parsed_ts: local_ts + 400 + jitter / 2,
+            };
+            let mut ev = Event::bbo(stamps, 0, BookState::Synced, Bbo::default());
+            ev.stamp_published(i as u32, local_ts + 450 + jitter / 2);
+            latency.record(&ev, local_ts + 600 + jitter);
+        }
+        let path =
+            std::env::temp_dir().join(format!("ladderfeed-chart-{}.png", std::process::id()));
+        write_png(&latency, "ladderfeed latency (synthetic)", &path, (1200, 700)).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(&bytes[1..4], b"PNG");
+        if std::env::var_os("KEEP_CHART").is_none() {
+            std::fs::remove_file(&path).unwrap();
+        } else {
+            eprintln!("chart: {}", path.display());
+        }
     }
 }
