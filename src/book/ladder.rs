@@ -1,7 +1,7 @@
 //! The fixed-tick price ladder: an exact L2 book with O(1) level updates near the market.
 //!
 //! Each side keeps a **window** of `W` consecutive ticks (a power of two) in a fixed array of
-//! lots plus a hierarchical occupancy [bitmap](bitmap), and every level outside the window in
+//! lots plus a hierarchical occupancy bitmap, and every level outside the window in
 //! an exact, slower **overflow** store. Nothing is ever dropped: the whole book is exact,
 //! only its far tail is slower to update.
 //!
