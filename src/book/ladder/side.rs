@@ -239,8 +239,14 @@ impl SideBook {
                 return Applied::DeleteMissing;
             }
             self.recentre_on(key);
-            let off = self.offset(key).expect("recentred window holds its key");
-            return self.set_in_window(off, qty);
+            // The new window always holds `key` (its base is `key - W/2`, clamped so that
+            // `key` stays inside); `None` is unreachable but must not panic.
+            let off = self.offset(key);
+            debug_assert!(off.is_some(), "recentred window misses its key");
+            return match off {
+                Some(off) => self.set_in_window(off, qty),
+                None => Applied::Rejected,
+            };
         }
         // Worse than the window: the overflow store, sorted by descending key.
         let found = self.overflow.binary_search_by(|&(k, _)| key.cmp(&k));
