@@ -289,13 +289,13 @@ impl Step {
             if negative && mantissa != 0 {
                 return Err(NumError::Negative);
             }
-            return self.to_units_fast(mantissa, exp10);
+            return self.units_fast(mantissa, exp10);
         }
         let d = scan(text)?;
         if d.negative && d.mantissa != 0 {
             return Err(NumError::Negative);
         }
-        self.to_units(d.mantissa, d.exp10)
+        self.units_exact(d.mantissa, d.exp10)
     }
 
     /// Converts decimal text that may be negative (Bitfinex amounts, Gemini v1 deltas) into a
@@ -303,21 +303,21 @@ impl Step {
     #[inline]
     pub fn units_signed(&self, text: &[u8]) -> Result<i64, NumError> {
         if let Some((negative, mantissa, exp10)) = scan_fast(text) {
-            let n = self.to_units_fast(mantissa, exp10)?;
+            let n = self.units_fast(mantissa, exp10)?;
             return Ok(if negative { -n } else { n });
         }
         let d = scan(text)?;
-        let n = self.to_units(d.mantissa, d.exp10)?;
+        let n = self.units_exact(d.mantissa, d.exp10)?;
         Ok(if d.negative { -n } else { n })
     }
 
-    /// [`Step::to_units`] for a mantissa from [`scan_fast`], which never ends in a zero digit:
+    /// [`Step::units_exact`] for a mantissa from [`scan_fast`], which never ends in a zero digit:
     /// a negative shift therefore always leaves a fraction of a step.
     #[inline(always)]
-    fn to_units_fast(&self, mantissa: u64, exp10: i32) -> Result<i64, NumError> {
+    fn units_fast(&self, mantissa: u64, exp10: i32) -> Result<i64, NumError> {
         if self.mantissa != 1 {
             // Steps such as 0.5 or 25 divide after scaling: the product may need 128 bits.
-            return self.to_units(u128::from(mantissa), exp10);
+            return self.units_exact(u128::from(mantissa), exp10);
         }
         if mantissa == 0 {
             return Ok(0);
@@ -333,7 +333,7 @@ impl Step {
 
     /// `mantissa × 10^exp10 / (self.mantissa × 10^-self.scale)`, exactly, or an error.
     #[inline]
-    fn to_units(&self, mantissa: u128, exp10: i32) -> Result<i64, NumError> {
+    fn units_exact(&self, mantissa: u128, exp10: i32) -> Result<i64, NumError> {
         if mantissa == 0 {
             return Ok(0);
         }
@@ -562,7 +562,7 @@ mod tests {
                 if d.negative && d.mantissa != 0 {
                     Err(NumError::Negative)
                 } else {
-                    st.to_units(d.mantissa, d.exp10)
+                    st.units_exact(d.mantissa, d.exp10)
                 }
             });
             proptest::prop_assert_eq!(st.units(text.as_bytes()), general, "{}", text);
