@@ -175,8 +175,8 @@ pub const BUILTIN: &[(Venue, &str, &str, &str)] = &[
     (Venue::CoinbaseExchange, "SKL-USD", "0.0001", "0.1"),
     (Venue::CoinbaseExchange, "YFI-BTC", "0.00001", "0.000001"),
     // Binance spot.
-    (Venue::Binance, "BTCUSDT", "0.01", "0.00001"),
-    (Venue::Binance, "ETHUSDT", "0.01", "0.0001"),
+    (Venue::Binance, "BTCUSDT", "0.01", "0.00000001"),
+    (Venue::Binance, "ETHUSDT", "0.01", "0.00000001"),
     (Venue::Binance, "BLZETH", "0.00000001", "1"),
     (Venue::Binance, "LRCBTC", "0.00000001", "1"),
     (Venue::Binance, "NKNUSDT", "0.00001", "0.1"),
