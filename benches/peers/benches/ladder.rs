@@ -37,45 +37,33 @@ trait Book {
     const INT: bool;
 }
 
-impl Book for Ladder {
-    const INT: bool = true;
-    #[inline]
-    fn apply_int(&mut self, u: &Update) {
-        black_box(self.set(u.side, u.px_tick, u.qty_lots));
-    }
-    fn apply_f64(&mut self, _: &UpdateF64) {
-        unreachable!()
-    }
-    #[inline]
-    fn bbo(&self) -> i64 {
-        let b = self.best_bid().map_or(0, |l| l.px_tick ^ l.qty_lots);
-        let a = self.best_ask().map_or(0, |l| l.px_tick ^ l.qty_lots);
-        b ^ a
-    }
-    fn reset(&mut self) {
-        self.clear();
-    }
+/// The two integer books share one `Book` impl: same method names, same semantics.
+macro_rules! int_book {
+    ($ty:ty) => {
+        impl Book for $ty {
+            const INT: bool = true;
+            #[inline]
+            fn apply_int(&mut self, u: &Update) {
+                black_box(self.set(u.side, u.px_tick, u.qty_lots));
+            }
+            fn apply_f64(&mut self, _: &UpdateF64) {
+                unreachable!()
+            }
+            #[inline]
+            fn bbo(&self) -> i64 {
+                let b = self.best_bid().map_or(0, |l| l.px_tick ^ l.qty_lots);
+                let a = self.best_ask().map_or(0, |l| l.px_tick ^ l.qty_lots);
+                b ^ a
+            }
+            fn reset(&mut self) {
+                self.clear();
+            }
+        }
+    };
 }
 
-impl Book for BTreeBook {
-    const INT: bool = true;
-    #[inline]
-    fn apply_int(&mut self, u: &Update) {
-        black_box(self.set(u.side, u.px_tick, u.qty_lots));
-    }
-    fn apply_f64(&mut self, _: &UpdateF64) {
-        unreachable!()
-    }
-    #[inline]
-    fn bbo(&self) -> i64 {
-        let b = self.best_bid().map_or(0, |l| l.px_tick ^ l.qty_lots);
-        let a = self.best_ask().map_or(0, |l| l.px_tick ^ l.qty_lots);
-        b ^ a
-    }
-    fn reset(&mut self) {
-        self.clear();
-    }
-}
+int_book!(Ladder);
+int_book!(BTreeBook);
 
 macro_rules! hbt_book {
     ($t:ty) => {
