@@ -9,6 +9,10 @@
 //! The layers, from the bottom up (dependencies point one way, downwards):
 //!
 //! - [`book`]: instruments, exact decimal text ⇄ integer ticks and lots, the ladder. Sans-IO.
+//! - [`venue`]: one adapter per exchange protocol: bytes and a receive timestamp in, book and
+//!   trade messages in ticks and lots out, with the venue's sequencing rules. Sans-IO.
+//! - [`engine`]: applies venue messages to the books, verifies checksums, decides resyncs and
+//!   publishes BBO, trade and book-state events.
 //! - [`ring`]: the lock-free single-producer single-consumer ring; the only `unsafe` code.
 //!
 //! A strategy links this crate with `default-features = false` to get the lean core without
@@ -19,6 +23,8 @@
 pub mod book;
 pub mod clock;
 pub mod consumer;
+pub mod engine;
 pub mod event;
 #[allow(unsafe_code)]
 pub mod ring;
+pub mod venue;

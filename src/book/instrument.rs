@@ -127,16 +127,18 @@ pub struct Instrument {
 }
 
 impl Instrument {
-    /// A price in ticks from its decimal text. Prices are never negative.
+    /// A price in ticks from its plain decimal text (no exponent: the venues that print one,
+    /// such as Bitfinex, call [`Step::units`] on [`Instrument::tick`] themselves). Prices are
+    /// never negative.
     #[inline]
     pub fn price_ticks(&self, text: &[u8]) -> Result<i64, NumError> {
-        self.tick.units(text)
+        self.tick.units_plain(text)
     }
 
-    /// A size in lots from its decimal text. Sizes are never negative.
+    /// A size in lots from its plain decimal text (no exponent). Sizes are never negative.
     #[inline]
     pub fn qty_lots(&self, text: &[u8]) -> Result<i64, NumError> {
-        self.lot.units(text)
+        self.lot.units_plain(text)
     }
 
     /// The exact decimal text of a price in ticks.

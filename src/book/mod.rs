@@ -2,6 +2,7 @@
 //!
 //! Nothing here knows about sockets, threads, clocks or files.
 
+pub mod checksum;
 pub mod instrument;
 pub mod ladder;
 pub mod num;

@@ -298,6 +298,22 @@ impl Step {
         self.units_exact(d.mantissa, d.exp10)
     }
 
+    /// [`Step::units`] for venues that never print an exponent: `1e5` is rejected as
+    /// [`NumError::Invalid`] at the `e`, so malformed input cannot pass as a number.
+    #[inline]
+    pub fn units_plain(&self, text: &[u8]) -> Result<i64, NumError> {
+        if let Some((negative, mantissa, exp10)) = scan_fast(text) {
+            if negative && mantissa != 0 {
+                return Err(NumError::Negative);
+            }
+            return self.units_fast(mantissa, exp10);
+        }
+        if let Some(at) = text.iter().position(|&c| c == b'e' || c == b'E') {
+            return Err(NumError::Invalid(at));
+        }
+        self.units(text)
+    }
+
     /// Converts decimal text that may be negative (Bitfinex amounts, Gemini v1 deltas) into a
     /// whole number of steps.
     #[inline]

@@ -1,0 +1,339 @@
+//! Venue book checksums: CRC32 over the text of the top levels, rendered from integer ticks
+//! and lots the way each venue prints numbers.
+//!
+//! - Kraken (v1 and v2): the 10 best asks (ascending) then the 10 best bids (descending); each
+//!   price then size printed with the pair's fixed decimals, `.` removed, leading zeros
+//!   stripped; CRC32 (IEEE) unsigned.
+//! - OKX: the 25 best bids and asks interleaved `bid:size:ask:size:…` (missing entries
+//!   omitted), numbers in shortest exact form; CRC32 as a signed `i32`.
+//! - Bitfinex: the same interleaving, ask amounts negative, numbers as JavaScript prints them
+//!   (`1e-7` below 10^-6); CRC32 as a signed `i32`.
+//!
+//! The text is built in a reused buffer: no allocation per call once it has grown.
+
+use super::ladder::{Ladder, Side};
+use super::num::Step;
+
+/// How a venue prints a number in its checksum text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NumberStyle {
+    /// Exactly this many fraction digits, trailing zeros kept (Kraken: `0.00100000`).
+    Fixed(u8),
+    /// The shortest exact decimal: no trailing zeros, no trailing `.` (OKX: `3366`, `0.0123`).
+    Minimal,
+    /// JavaScript's `Number.prototype.toString` for the exact value (Bitfinex): decimal for
+    /// 10^-6 ≤ |x| < 10^21, otherwise `1e-7`, `1.5e-8`.
+    Js,
+}
+
+/// Writes the decimal digits of `v`.
+fn push_u128(mut v: u128, out: &mut Vec<u8>) {
+    let mut tmp = [0u8; 40];
+    let mut i = tmp.len();
+    loop {
+        i -= 1;
+        tmp[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&tmp[i..]);
+}
+
+/// Writes `units × step` as exact text in `style`.
+pub fn write_number(step: Step, units: i64, style: NumberStyle, out: &mut Vec<u8>) {
+    if units < 0 {
+        out.push(b'-');
+    }
+    // value = mag × 10^-scale, exactly (u64 × u64 fits in u128).
+    let mag = u128::from(units.unsigned_abs()) * u128::from(step.mantissa());
+    let scale = u32::from(step.scale());
+    match style {
+        NumberStyle::Fixed(decimals) => {
+            let d = u32::from(decimals);
+            if d >= scale {
+                write_plain(mag, scale, out);
+                if scale == 0 && d > 0 {
+                    out.push(b'.');
+                }
+                out.extend(std::iter::repeat_n(b'0', (d - scale) as usize));
+            } else {
+                // Fewer decimals than the step has: print what fits (never happens for a
+                // venue whose decimals come from its own text).
+                let cut = 10u128.pow(scale - d);
+                write_plain(mag / cut, d, out);
+            }
+        }
+        NumberStyle::Minimal => write_minimal(mag, scale, out),
+        NumberStyle::Js => write_js(mag, scale, out),
+    }
+}
+
+/// `mag × 10^-scale` with exactly `scale` fraction digits.
+fn write_plain(mag: u128, scale: u32, out: &mut Vec<u8>) {
+    let p = 10u128.pow(scale);
+    push_u128(mag / p, out);
+    if scale > 0 {
+        out.push(b'.');
+        let frac = mag % p;
+        let start = out.len();
+        push_u128(frac, out);
+        let written = out.len() - start;
+        let pad = scale as usize - written;
+        if pad > 0 {
+            out.splice(start..start, std::iter::repeat_n(b'0', pad));
+        }
+    }
+}
+
+/// Strips trailing zeros: `(mag, scale)` with the same value and the smallest scale.
+fn normalize(mut mag: u128, mut scale: u32) -> (u128, u32) {
+    while scale > 0 && mag % 10 == 0 {
+        mag /= 10;
+        scale -= 1;
+    }
+    (mag, scale)
+}
+
+fn write_minimal(mag: u128, scale: u32, out: &mut Vec<u8>) {
+    let (mag, scale) = normalize(mag, scale);
+    write_plain(mag, scale, out);
+}
+
+fn write_js(mag: u128, scale: u32, out: &mut Vec<u8>) {
+    let (mag, scale) = normalize(mag, scale);
+    if mag == 0 {
+        out.push(b'0');
+        return;
+    }
+    let digits = decimal_len(mag);
+    // value = 0.d1d2… × 10^(digits - scale): the decimal exponent of the leading digit is
+    // digits - scale - 1. JavaScript switches to exponent form below 1e-6 and at 1e21.
+    let lead_exp = digits as i64 - scale as i64 - 1;
+    if (-6..21).contains(&lead_exp) {
+        write_plain(mag, scale, out);
+        return;
+    }
+    // d.ddd e±x
+    let start = out.len();
+    push_u128(mag, out);
+    if digits > 1 {
+        out.insert(start + 1, b'.');
+    }
+    out.push(b'e');
+    out.push(if lead_exp < 0 { b'-' } else { b'+' });
+    push_u128(u128::from(lead_exp.unsigned_abs()), out);
+}
+
+fn decimal_len(mut v: u128) -> u32 {
+    let mut n = 1;
+    while v >= 10 {
+        v /= 10;
+        n += 1;
+    }
+    n
+}
+
+/// Reusable checksum text and CRC state. Create once per engine and reuse.
+#[derive(Debug, Default, Clone)]
+pub struct Checksummer {
+    text: Vec<u8>,
+}
+
+impl Checksummer {
+    /// An empty checksummer.
+    pub fn new() -> Self {
+        Checksummer { text: Vec::with_capacity(2048) }
+    }
+
+    /// The text the last call hashed.
+    pub fn last_text(&self) -> &[u8] {
+        &self.text
+    }
+
+    /// Kraken v1/v2, unsigned. See the [module docs](self).
+    pub fn kraken(
+        &mut self,
+        book: &Ladder,
+        tick: Step,
+        price_decimals: u8,
+        lot: Step,
+        qty_decimals: u8,
+    ) -> u32 {
+        self.text.clear();
+        for side in [Side::Ask, Side::Bid] {
+            for l in book.top(side, 10) {
+                self.kraken_number(tick, l.px_tick, price_decimals);
+                self.kraken_number(lot, l.qty_lots, qty_decimals);
+            }
+        }
+        crc32fast::hash(&self.text)
+    }
+
+    fn kraken_number(&mut self, step: Step, units: i64, decimals: u8) {
+        let start = self.text.len();
+        write_number(step, units, NumberStyle::Fixed(decimals), &mut self.text);
+        // Remove the point, then the leading zeros ("0.00100000" → "100000").
+        if let Some(dot) = self.text[start..].iter().position(|&c| c == b'.') {
+            self.text.remove(start + dot);
+        }
+        let zeros = self.text[start..].iter().take_while(|&&c| c == b'0').count();
+        self.text.drain(start..start + zeros);
+    }
+
+    /// OKX, signed. See the [module docs](self).
+    pub fn okx(&mut self, book: &Ladder, tick: Step, lot: Step) -> i32 {
+        self.interleaved(book, tick, lot, NumberStyle::Minimal, false)
+    }
+
+    /// Bitfinex (P0–P4 books), signed. See the [module docs](self).
+    pub fn bitfinex(&mut self, book: &Ladder, tick: Step, lot: Step) -> i32 {
+        self.interleaved(book, tick, lot, NumberStyle::Js, true)
+    }
+
+    fn interleaved(
+        &mut self,
+        book: &Ladder,
+        tick: Step,
+        lot: Step,
+        style: NumberStyle,
+        negative_asks: bool,
+    ) -> i32 {
+        self.text.clear();
+        let mut bids = book.top(Side::Bid, 25);
+        let mut asks = book.top(Side::Ask, 25);
+        loop {
+            let (b, a) = (bids.next(), asks.next());
+            if b.is_none() && a.is_none() {
+                break;
+            }
+            for (l, neg) in [(b, false), (a, negative_asks)] {
+                let Some(l) = l else { continue };
+                if !self.text.is_empty() {
+                    self.text.push(b':');
+                }
+                write_number(tick, l.px_tick, style, &mut self.text);
+                self.text.push(b':');
+                let qty = if neg { -l.qty_lots } else { l.qty_lots };
+                write_number(lot, qty, style, &mut self.text);
+            }
+        }
+        crc32fast::hash(&self.text) as i32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(step: &str, units: i64, style: NumberStyle) -> String {
+        let mut v = Vec::new();
+        write_number(Step::parse(step).unwrap(), units, style, &mut v);
+        String::from_utf8(v).unwrap()
+    }
+
+    #[test]
+    fn number_styles() {
+        assert_eq!(text("0.00000001", 100_000, NumberStyle::Fixed(8)), "0.00100000");
+        assert_eq!(text("0.1", 452_852, NumberStyle::Fixed(1)), "45285.2");
+        assert_eq!(text("0.1", 452_852, NumberStyle::Fixed(5)), "45285.20000");
+        assert_eq!(text("1", 7, NumberStyle::Fixed(2)), "7.00");
+        assert_eq!(text("0.1", 33_660, NumberStyle::Minimal), "3366");
+        assert_eq!(text("0.1", 33_661, NumberStyle::Minimal), "3366.1");
+        assert_eq!(text("0.0001", 123, NumberStyle::Minimal), "0.0123");
+        assert_eq!(text("0.00000001", 0, NumberStyle::Minimal), "0");
+        assert_eq!(text("0.00000001", 10, NumberStyle::Js), "1e-7");
+        assert_eq!(text("0.00000001", 100, NumberStyle::Js), "0.000001");
+        assert_eq!(text("0.000000001", 15, NumberStyle::Js), "1.5e-8");
+        assert_eq!(text("0.00000001", -25, NumberStyle::Js), "-2.5e-7");
+        assert_eq!(text("0.1", 64_431, NumberStyle::Js), "6443.1");
+        assert_eq!(text("1", 1_000_000_000_000_000_000, NumberStyle::Js), "1000000000000000000");
+        assert_eq!(text("0.00000001", -526_056_135, NumberStyle::Js), "-5.26056135");
+        // Extremes never panic.
+        let _ = text("0.000000000000000001", i64::MIN, NumberStyle::Js);
+        let _ = text("1000000000", i64::MAX, NumberStyle::Fixed(18));
+        let _ = text("0.000000000000000001", i64::MAX, NumberStyle::Fixed(3));
+    }
+
+    #[test]
+    fn kraken_v2_documented_snapshot() {
+        let tick = Step::parse("0.1").unwrap();
+        let lot = Step::parse("0.00000001").unwrap();
+        let bids = [
+            ("45283.5", "0.10000000"),
+            ("45283.4", "1.54582015"),
+            ("45282.1", "0.10000000"),
+            ("45281.0", "0.10000000"),
+            ("45280.3", "1.54592586"),
+            ("45279.0", "0.07990000"),
+            ("45277.6", "0.03310103"),
+            ("45277.5", "0.30000000"),
+            ("45277.3", "1.54602737"),
+            ("45276.6", "0.15445238"),
+        ];
+        let asks = [
+            ("45285.2", "0.00100000"),
+            ("45286.4", "1.54571953"),
+            ("45286.6", "1.54571109"),
+            ("45289.6", "1.54560911"),
+            ("45290.2", "0.15890660"),
+            ("45291.8", "1.54553491"),
+            ("45294.7", "0.04454749"),
+            ("45296.1", "0.35380000"),
+            ("45297.5", "0.09945542"),
+            ("45299.5", "0.18772827"),
+        ];
+        let mut book = Ladder::new();
+        for (side, levels) in [(Side::Bid, &bids), (Side::Ask, &asks)] {
+            for (p, q) in levels.iter() {
+                book.set(side, tick.units(p.as_bytes()).unwrap(), lot.units(q.as_bytes()).unwrap());
+            }
+        }
+        let mut c = Checksummer::new();
+        assert_eq!(c.kraken(&book, tick, 1, lot, 8), 3_310_070_434);
+        assert!(c.last_text().starts_with(b"452852100000"));
+    }
+
+    #[test]
+    fn okx_documented_string() {
+        let tick = Step::parse("0.1").unwrap();
+        let lot = Step::ONE;
+        let mut book = Ladder::new();
+        book.set(Side::Bid, 33_661, 7);
+        book.set(Side::Bid, 33_660, 6);
+        book.set(Side::Ask, 33_668, 9);
+        book.set(Side::Ask, 33_680, 8);
+        let mut c = Checksummer::new();
+        let got = c.okx(&book, tick, lot);
+        assert_eq!(c.last_text(), b"3366.1:7:3366.8:9:3366:6:3368:8");
+        assert_eq!(got, crc32fast::hash(b"3366.1:7:3366.8:9:3366:6:3368:8") as i32);
+        // One side shorter than the other: missing entries omitted.
+        book.set(Side::Ask, 33_680, 0);
+        c.okx(&book, tick, lot);
+        assert_eq!(c.last_text(), b"3366.1:7:3366.8:9:3366:6");
+    }
+
+    #[test]
+    fn bitfinex_negative_asks_and_empty_book() {
+        let tick = Step::parse("0.1").unwrap();
+        let lot = Step::parse("0.00000001").unwrap();
+        let mut book = Ladder::new();
+        let mut c = Checksummer::new();
+        assert_eq!(c.bitfinex(&book, tick, lot), crc32fast::hash(b"") as i32);
+        book.set(Side::Bid, 64_430, 526_056_135);
+        book.set(Side::Ask, 64_431, 10_000_000);
+        c.bitfinex(&book, tick, lot);
+        assert_eq!(c.last_text(), b"6443:5.26056135:6443.1:-0.1");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn minimal_text_parses_back(units in 0i64..i64::MAX, scale in 0u8..12) {
+            let step = Step::from_decimals(scale).unwrap();
+            let mut v = Vec::new();
+            write_number(step, units, NumberStyle::Minimal, &mut v);
+            proptest::prop_assert_eq!(step.units(&v), Ok(units));
+        }
+    }
+}

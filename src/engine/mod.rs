@@ -1,0 +1,552 @@
+//! The single-threaded loop body: venue messages → books → published events.
+//!
+//! An [`Engine`] owns one venue [`Adapter`] (one connection's worth of symbols), a
+//! [`Ladder`] per symbol and its [`BookState`]. For every received frame it:
+//!
+//! 1. asks the adapter to parse it ([`Parsed`]: book messages, trades, gaps);
+//! 2. marks the books a gap touched `Resyncing` and tells the adapter to wait for a snapshot;
+//! 3. applies each book message completely, truncates to the venue's depth, verifies the
+//!    venue's checksum, and checks the book is not crossed; any failure marks that book
+//!    `Resyncing` (other symbols keep flowing);
+//! 4. publishes trades (duplicates removed) and then, once per symbol per frame, the BBO if it
+//!    changed and the book is `Synced`. A book that is not `Synced` publishes no BBO at all,
+//!    only the state change, so no consumer ever sees a half-applied, crossed or unverified
+//!    book marked valid.
+//!
+//! Nothing here allocates in steady state: the parse output, the books and the checksum text
+//! keep their capacity.
+
+use crate::book::checksum::Checksummer;
+use crate::book::{Applied, Ladder, Side};
+use crate::event::{Bbo, BookState, Event, InstrumentId, Stamps};
+use crate::ring::Publisher;
+use crate::venue::{
+    Adapter, BookAction, Checksum, GapScope, Parsed, SymbolIdx, Symbols, VenueError,
+};
+
+/// Where published events go: the ring's [`Publisher`], or a `Vec` in tests.
+pub trait Sink {
+    /// Takes one event.
+    fn publish(&mut self, event: Event);
+}
+
+impl Sink for Publisher {
+    #[inline]
+    fn publish(&mut self, event: Event) {
+        // A full ring drops and counts (see `Publisher::publish_at`); the engine never waits.
+        let _ = Publisher::publish(self, event);
+    }
+}
+
+impl Sink for Vec<Event> {
+    #[inline]
+    fn publish(&mut self, event: Event) {
+        self.push(event);
+    }
+}
+
+/// Counters of one symbol's book.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BookStats {
+    /// Book messages applied (snapshots and updates).
+    pub book_messages: u64,
+    /// Snapshots applied.
+    pub snapshots: u64,
+    /// Sequence gaps detected.
+    pub gaps: u64,
+    /// Times the book went from `Synced` to `Resyncing`.
+    pub resyncs: u64,
+    /// Checksums that matched.
+    pub checksum_ok: u64,
+    /// Checksums that did not match.
+    pub checksum_failed: u64,
+    /// Messages after which the book was crossed (the book was then invalidated).
+    pub crossed_detected: u64,
+    /// BBOs published as valid while crossed: always 0 (checked when publishing).
+    pub crossed_published: u64,
+    /// Deletes of levels the book did not have (a counted no-op).
+    pub delete_missing: u64,
+    /// Levels with a negative size (rejected, book invalidated).
+    pub rejected_levels: u64,
+    /// Updates ignored because the book was waiting for a snapshot.
+    pub skipped_resyncing: u64,
+    /// Messages whose parse failed part-way (book invalidated).
+    pub broken: u64,
+    /// BBO events published.
+    pub bbo_published: u64,
+    /// Trades published.
+    pub trades: u64,
+    /// Trades dropped as duplicates of a recent trade id.
+    pub trades_duplicate: u64,
+}
+
+/// Counters of errors by kind (see [`VenueError::name`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ErrorCounts {
+    /// Malformed JSON.
+    pub json: u64,
+    /// Missing fields or wrong types.
+    pub shape: u64,
+    /// Numbers that are not valid prices or sizes.
+    pub number: u64,
+    /// Unknown message types.
+    pub unknown_type: u64,
+    /// Messages for unknown symbols.
+    pub unknown_symbol: u64,
+    /// Error messages from the venue.
+    pub venue_error: u64,
+    /// Oversized frames.
+    pub too_large: u64,
+}
+
+impl ErrorCounts {
+    fn count(&mut self, e: &VenueError) {
+        let c = match e {
+            VenueError::Json { .. } => &mut self.json,
+            VenueError::Shape(_) => &mut self.shape,
+            VenueError::Number { .. } => &mut self.number,
+            VenueError::UnknownType => &mut self.unknown_type,
+            VenueError::UnknownSymbol => &mut self.unknown_symbol,
+            VenueError::VenueReported => &mut self.venue_error,
+            VenueError::TooLarge(_) => &mut self.too_large,
+        };
+        *c += 1;
+    }
+
+    /// All errors.
+    pub fn total(&self) -> u64 {
+        self.json
+            + self.shape
+            + self.number
+            + self.unknown_type
+            + self.unknown_symbol
+            + self.venue_error
+            + self.too_large
+    }
+}
+
+/// Counters of the whole engine.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EngineStats {
+    /// Frames handled (WebSocket messages).
+    pub frames: u64,
+    /// REST bodies handled.
+    pub http: u64,
+    /// Bytes of frames and bodies.
+    pub bytes: u64,
+    /// Control frames (heartbeats, acknowledgements, tickers).
+    pub control: u64,
+    /// Book messages skipped as already covered by the snapshot.
+    pub stale: u64,
+    /// Book messages held or dropped while their symbol waits for a snapshot.
+    pub waiting: u64,
+    /// Errors by kind.
+    pub errors: ErrorCounts,
+}
+
+const RECENT_TRADES: usize = 64;
+
+/// One symbol's book and bookkeeping.
+#[derive(Debug)]
+struct Book {
+    ladder: Ladder,
+    state: BookState,
+    /// The last BBO published as valid; `None` after the book left `Synced`.
+    published: Option<Bbo>,
+    /// Touched by the frame being handled.
+    dirty: bool,
+    /// The exchange time of the last book message of the frame.
+    exch_ts: u64,
+    stats: BookStats,
+    recent_trades: [u64; RECENT_TRADES],
+    recent_at: usize,
+}
+
+impl Book {
+    fn new() -> Self {
+        Book {
+            ladder: Ladder::new(),
+            state: BookState::Stale,
+            published: None,
+            dirty: false,
+            exch_ts: 0,
+            stats: BookStats::default(),
+            recent_trades: [0; RECENT_TRADES],
+            recent_at: 0,
+        }
+    }
+
+    fn bbo(&self) -> Bbo {
+        let bid = self.ladder.best_bid();
+        let ask = self.ladder.best_ask();
+        Bbo {
+            bid_tick: bid.map_or(0, |l| l.px_tick),
+            bid_lots: bid.map_or(0, |l| l.qty_lots),
+            ask_tick: ask.map_or(0, |l| l.px_tick),
+            ask_lots: ask.map_or(0, |l| l.qty_lots),
+        }
+    }
+}
+
+/// Why a book stopped being trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Invalid {
+    Gap,
+    Checksum,
+    Crossed,
+    Broken,
+}
+
+/// The engine for one venue connection. See the [module docs](self).
+pub struct Engine<A: Adapter> {
+    adapter: A,
+    parsed: Parsed,
+    books: Vec<Book>,
+    checksummer: Checksummer,
+    stats: EngineStats,
+    now: fn() -> u64,
+    base_id: InstrumentId,
+    scratch_ticks: Vec<i64>,
+}
+
+impl<A: Adapter + std::fmt::Debug> std::fmt::Debug for Engine<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("adapter", &self.adapter)
+            .field("stats", &self.stats)
+            .finish()
+    }
+}
+
+impl<A: Adapter> Engine<A> {
+    /// An engine around `adapter`, stamping parse times with the process clock.
+    pub fn new(adapter: A) -> Self {
+        Engine {
+            adapter,
+            parsed: Parsed::default(),
+            books: Vec::new(),
+            checksummer: Checksummer::new(),
+            stats: EngineStats::default(),
+            now: crate::clock::now_ns,
+            base_id: 0,
+            scratch_ticks: Vec::new(),
+        }
+    }
+
+    /// Uses `now` (epoch ns) to stamp parse times: a fake clock in tests, or `|| 0` for a
+    /// byte-for-byte deterministic stream.
+    pub fn with_clock(mut self, now: fn() -> u64) -> Self {
+        self.now = now;
+        self
+    }
+
+    /// Numbers this engine's instruments from `base` in published events, so several engines
+    /// can share one feed.
+    pub fn with_instrument_base(mut self, base: InstrumentId) -> Self {
+        self.base_id = base;
+        self
+    }
+
+    /// The adapter.
+    pub fn adapter(&self) -> &A {
+        &self.adapter
+    }
+
+    /// The adapter, mutable (to build subscribe messages or reset it).
+    pub fn adapter_mut(&mut self) -> &mut A {
+        &mut self.adapter
+    }
+
+    /// The symbols seen so far; their indexes are the engine's book indexes.
+    pub fn symbols(&self) -> &Symbols {
+        self.adapter.symbols()
+    }
+
+    /// The book of a symbol.
+    pub fn book(&self, symbol: SymbolIdx) -> Option<&Ladder> {
+        self.books.get(usize::from(symbol)).map(|b| &b.ladder)
+    }
+
+    /// The state of a symbol's book.
+    pub fn state(&self, symbol: SymbolIdx) -> Option<BookState> {
+        self.books.get(usize::from(symbol)).map(|b| b.state)
+    }
+
+    /// The counters of a symbol's book.
+    pub fn book_stats(&self, symbol: SymbolIdx) -> Option<&BookStats> {
+        self.books.get(usize::from(symbol)).map(|b| &b.stats)
+    }
+
+    /// The engine's counters.
+    pub fn stats(&self) -> &EngineStats {
+        &self.stats
+    }
+
+    /// The current best bid and offer of a symbol's book (whatever its state).
+    pub fn bbo(&self, symbol: SymbolIdx) -> Option<Bbo> {
+        self.books.get(usize::from(symbol)).map(Book::bbo)
+    }
+
+    /// The symbols whose books wait for a resync (live: resubscribe or fetch a snapshot).
+    pub fn resyncing(&self) -> impl Iterator<Item = SymbolIdx> + '_ {
+        self.books
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.state == BookState::Resyncing)
+            .filter_map(|(i, _)| SymbolIdx::try_from(i).ok())
+    }
+
+    /// Handles one received frame. Errors are counted (see [`EngineStats::errors`]) and
+    /// returned for logging; the engine stays usable.
+    pub fn handle_frame(
+        &mut self,
+        frame: &[u8],
+        local_ts: u64,
+        sink: &mut impl Sink,
+    ) -> Result<(), VenueError> {
+        self.stats.frames += 1;
+        self.stats.bytes += frame.len() as u64;
+        self.parsed.clear();
+        let r = self.adapter.handle_frame(frame, local_ts, &mut self.parsed);
+        self.process(r, local_ts, sink)
+    }
+
+    /// Handles one REST body (a depth snapshot) fetched from `url`.
+    pub fn handle_http(
+        &mut self,
+        url: &str,
+        body: &[u8],
+        local_ts: u64,
+        sink: &mut impl Sink,
+    ) -> Result<(), VenueError> {
+        self.stats.http += 1;
+        self.stats.bytes += body.len() as u64;
+        self.parsed.clear();
+        let r = self.adapter.handle_http(url, body, local_ts, &mut self.parsed);
+        self.process(r, local_ts, sink)
+    }
+
+    /// The connection dropped: every book becomes `Stale` (published), the adapter forgets
+    /// its per-connection state, and the books wait for the next connection's snapshots.
+    pub fn disconnected(&mut self, local_ts: u64, sink: &mut impl Sink) {
+        self.adapter.reset_connection();
+        for i in 0..self.books.len() {
+            self.set_state(i, BookState::Stale, local_ts, sink);
+        }
+    }
+
+    fn stamps(&self, exch_ts: u64, local_ts: u64) -> Stamps {
+        Stamps { exch_ts, local_ts, parsed_ts: (self.now)() }
+    }
+
+    fn id(&self, i: usize) -> InstrumentId {
+        self.base_id.wrapping_add(i as InstrumentId)
+    }
+
+    fn set_state(&mut self, i: usize, state: BookState, local_ts: u64, sink: &mut impl Sink) {
+        let previous = self.books[i].state;
+        if previous == state {
+            return;
+        }
+        self.books[i].state = state;
+        if state != BookState::Synced {
+            self.books[i].published = None;
+        }
+        let ev = Event::book_state(self.stamps(0, local_ts), self.id(i), state, previous);
+        sink.publish(ev);
+    }
+
+    fn invalidate(&mut self, i: usize, why: Invalid, local_ts: u64, sink: &mut impl Sink) {
+        let b = &mut self.books[i];
+        match why {
+            Invalid::Gap => b.stats.gaps += 1,
+            Invalid::Broken => b.stats.broken += 1,
+            // Counted where they are detected.
+            Invalid::Checksum | Invalid::Crossed => {}
+        }
+        if b.state == BookState::Synced {
+            b.stats.resyncs += 1;
+        }
+        b.ladder.clear();
+        self.set_state(i, BookState::Resyncing, local_ts, sink);
+        if let Ok(s) = SymbolIdx::try_from(i) {
+            self.adapter.resync(s);
+        }
+    }
+
+    fn process(
+        &mut self,
+        result: Result<(), VenueError>,
+        local_ts: u64,
+        sink: &mut impl Sink,
+    ) -> Result<(), VenueError> {
+        while self.books.len() < self.adapter.symbols().len() {
+            self.books.push(Book::new());
+        }
+        if let Err(e) = result {
+            self.stats.errors.count(&e);
+            if let Some(s) = self.parsed.broken {
+                let i = usize::from(s);
+                if i < self.books.len() {
+                    self.invalidate(i, Invalid::Broken, local_ts, sink);
+                }
+            }
+            return Err(e);
+        }
+        let p = &self.parsed;
+        self.stats.stale += u64::from(p.stale);
+        self.stats.waiting += u64::from(p.waiting);
+        if p.control {
+            self.stats.control += 1;
+        }
+        for g in 0..self.parsed.gaps.len() {
+            match self.parsed.gaps[g] {
+                GapScope::Symbol(s) => {
+                    if usize::from(s) < self.books.len() {
+                        self.invalidate(usize::from(s), Invalid::Gap, local_ts, sink);
+                    }
+                }
+                GapScope::Connection => {
+                    for i in 0..self.books.len() {
+                        self.invalidate(i, Invalid::Gap, local_ts, sink);
+                    }
+                }
+            }
+        }
+        for m in 0..self.parsed.books.len() {
+            self.apply(m, local_ts, sink);
+        }
+        for t in 0..self.parsed.trades.len() {
+            let tm = self.parsed.trades[t];
+            let i = usize::from(tm.symbol);
+            let Some(b) = self.books.get_mut(i) else { continue };
+            let id = tm.trade.trade_id;
+            if id != 0 {
+                if b.recent_trades.contains(&id) {
+                    b.stats.trades_duplicate += 1;
+                    continue;
+                }
+                b.recent_trades[b.recent_at] = id;
+                b.recent_at = (b.recent_at + 1) % RECENT_TRADES;
+            }
+            b.stats.trades += 1;
+            let state = b.state;
+            let ev = Event::trade(self.stamps(tm.exch_ts, local_ts), self.id(i), state, tm.trade);
+            sink.publish(ev);
+        }
+        for i in 0..self.books.len() {
+            if !std::mem::take(&mut self.books[i].dirty) {
+                continue;
+            }
+            let b = &self.books[i];
+            if b.state != BookState::Synced {
+                continue;
+            }
+            let bbo = b.bbo();
+            if b.published == Some(bbo) {
+                continue;
+            }
+            let ev = Event::bbo(self.stamps(b.exch_ts, local_ts), self.id(i), b.state, bbo);
+            let b = &mut self.books[i];
+            if ev.state().is_valid() && bbo.is_crossed() {
+                b.stats.crossed_published += 1;
+            }
+            b.published = Some(bbo);
+            b.stats.bbo_published += 1;
+            sink.publish(ev);
+        }
+        Ok(())
+    }
+
+    /// Applies book message `m` of the parsed frame.
+    fn apply(&mut self, m: usize, local_ts: u64, sink: &mut impl Sink) {
+        let msg = &self.parsed.books[m];
+        let i = usize::from(msg.symbol);
+        if i >= self.books.len() {
+            return;
+        }
+        let snapshot = msg.action == BookAction::Snapshot;
+        let b = &mut self.books[i];
+        if !snapshot && b.state != BookState::Synced {
+            b.stats.skipped_resyncing += 1;
+            return;
+        }
+        if snapshot {
+            b.ladder.clear();
+            b.stats.snapshots += 1;
+        }
+        b.stats.book_messages += 1;
+        b.exch_ts = msg.exch_ts;
+        b.dirty = true;
+        let mut rejected = false;
+        for op in &self.parsed.levels[msg.levels.clone()] {
+            match b.ladder.set(op.side, op.px_tick, op.qty_lots) {
+                Applied::DeleteMissing => b.stats.delete_missing += 1,
+                Applied::Rejected => {
+                    b.stats.rejected_levels += 1;
+                    rejected = true;
+                }
+                _ => {}
+            }
+        }
+        if let Some(depth) = msg.truncate {
+            truncate(&mut b.ladder, depth as usize, &mut self.scratch_ticks);
+        }
+        let checksum = msg.checksum;
+        if rejected {
+            self.invalidate(i, Invalid::Broken, local_ts, sink);
+            return;
+        }
+        if let Some(expected) = checksum {
+            let info = &self.adapter.symbols().list()[i];
+            let inst = &info.instrument;
+            let b = &self.books[i];
+            let ok = match expected {
+                Checksum::Kraken(want) => {
+                    self.checksummer.kraken(
+                        &b.ladder,
+                        inst.tick,
+                        info.price_decimals,
+                        inst.lot,
+                        info.qty_decimals,
+                    ) == want
+                }
+                Checksum::Okx(want) => self.checksummer.okx(&b.ladder, inst.tick, inst.lot) == want,
+                Checksum::Bitfinex(want) => {
+                    self.checksummer.bitfinex(&b.ladder, inst.tick, inst.lot) == want
+                }
+            };
+            let b = &mut self.books[i];
+            if ok {
+                b.stats.checksum_ok += 1;
+            } else {
+                b.stats.checksum_failed += 1;
+                self.invalidate(i, Invalid::Checksum, local_ts, sink);
+                return;
+            }
+        }
+        let b = &mut self.books[i];
+        if b.ladder.is_crossed() {
+            b.stats.crossed_detected += 1;
+            self.invalidate(i, Invalid::Crossed, local_ts, sink);
+            return;
+        }
+        if snapshot {
+            self.set_state(i, BookState::Synced, local_ts, sink);
+        }
+    }
+}
+
+/// Keeps the best `depth` levels of each side.
+fn truncate(ladder: &mut Ladder, depth: usize, scratch: &mut Vec<i64>) {
+    for side in [Side::Bid, Side::Ask] {
+        if ladder.len(side) <= depth {
+            continue;
+        }
+        scratch.clear();
+        scratch.extend(ladder.iter(side).skip(depth).map(|l| l.px_tick));
+        for &px in scratch.iter() {
+            ladder.set(side, px, 0);
+        }
+    }
+}

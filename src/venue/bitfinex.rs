@@ -1,0 +1,3 @@
+//! Bitfinex v2 books and trades.
+//!
+//! Not written yet.

@@ -1,0 +1,3 @@
+//! Coinbase Advanced Trade and Coinbase Exchange.
+//!
+//! Not written yet.

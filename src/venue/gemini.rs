@@ -1,0 +1,3 @@
+//! Gemini market data v2 and v1.
+//!
+//! Not written yet.

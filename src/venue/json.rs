@@ -1,0 +1,227 @@
+//! simd-json over a reused, padded buffer: zero-copy, no allocation per message in steady state.
+//!
+//! [`Scratch`] owns the parse buffer, simd-json's [`Buffers`] and the [`Tape`]; all three keep
+//! their capacity between messages, so after the largest message has been seen once, parsing
+//! allocates nothing. Each frame is copied once into the padded buffer (simd-json parses in
+//! place and the frame belongs to the caller).
+//!
+//! **Numbers as text.** simd-json turns JSON numbers into `f64`, which loses the exact text
+//! (`0.00100000`) that ticks, lots and checksums need. For venues that print prices as JSON
+//! numbers (Kraken v2, Bitfinex, Gemini v1's documented examples), [`Scratch::parse`] can
+//! quote every bare number while copying the frame (`[6443.1,5,-0.1]` is parsed as
+//! `["6443.1","5","-0.1"]`), so the tape hands back the exact wire text as a string and no
+//! `f64` is ever made. The copy is made anyway, so this costs one byte scan of the frame.
+
+use simd_json::prelude::*;
+use simd_json::tape::Value;
+use simd_json::{Buffers, Tape};
+
+use super::VenueError;
+
+/// Deepest nesting accepted; every venue message here is shallower than 8.
+pub const MAX_DEPTH: usize = 32;
+
+/// The reused parse state. See the [module docs](self).
+pub struct Scratch {
+    buf: Vec<u8>,
+    buffers: Buffers,
+    tape: Tape<'static>,
+}
+
+impl std::fmt::Debug for Scratch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scratch").field("capacity", &self.buf.capacity()).finish()
+    }
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Scratch {
+    /// An empty scratch; it grows to the largest frame seen and stays there.
+    pub fn new() -> Self {
+        Scratch {
+            buf: Vec::new(),
+            buffers: Buffers::with_max_depth(4096, MAX_DEPTH),
+            tape: Tape(Vec::new()),
+        }
+    }
+
+    /// Parses `frame` and calls `f` with the document's root value.
+    ///
+    /// With `quote_numbers`, bare JSON numbers reach `f` as strings holding their exact text.
+    pub fn parse<R>(
+        &mut self,
+        frame: &[u8],
+        quote_numbers: bool,
+        f: impl FnOnce(Value<'_, '_>) -> Result<R, VenueError>,
+    ) -> Result<R, VenueError> {
+        self.buf.clear();
+        if quote_numbers {
+            quote_numbers_into(frame, &mut self.buf);
+        } else {
+            self.buf.extend_from_slice(frame);
+        }
+        let len = self.buf.len();
+        self.buf.resize(len + simd_json::INPUT_PADDING, b' ');
+        let mut tape = std::mem::replace(&mut self.tape, Tape(Vec::new())).reset();
+        let parsed = simd_json::fill_tape_padded(&mut self.buf, len, &mut self.buffers, &mut tape);
+        let result = match parsed {
+            Ok(()) => f(tape.as_value()),
+            Err(e) => Err(VenueError::Json { at: e.index() }),
+        };
+        self.tape = tape.reset();
+        result
+    }
+}
+
+/// Copies `src` into `out`, wrapping every number outside a string in double quotes.
+fn quote_numbers_into(src: &[u8], out: &mut Vec<u8>) {
+    out.reserve(src.len() + 64);
+    let mut i = 0;
+    let n = src.len();
+    while i < n {
+        let b = src[i];
+        if b == b'"' {
+            // Copy the whole string, honouring escapes.
+            let start = i;
+            i += 1;
+            while i < n {
+                match src[i] {
+                    b'\\' => i += 2,
+                    b'"' => {
+                        i += 1;
+                        break;
+                    }
+                    _ => i += 1,
+                }
+            }
+            let end = i.min(n);
+            out.extend_from_slice(&src[start..end]);
+        } else if b == b'-' || b.is_ascii_digit() {
+            let start = i;
+            i += 1;
+            while i < n && matches!(src[i], b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-') {
+                i += 1;
+            }
+            out.push(b'"');
+            out.extend_from_slice(&src[start..i]);
+            out.push(b'"');
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+}
+
+/// The text of a value that is a string, or (for integers) `None`: use [`uint`] for those.
+#[inline]
+pub fn text<'i>(v: Value<'_, 'i>) -> Option<&'i [u8]> {
+    v.into_string().map(str::as_bytes)
+}
+
+/// An unsigned integer given either as a JSON integer or as a string of decimal digits
+/// (quoted numbers, or venues such as OKX that send ids as strings).
+#[inline]
+pub fn uint(v: Value<'_, '_>) -> Option<u64> {
+    if let Some(u) = v.as_u64() {
+        return Some(u);
+    }
+    parse_u64(v.into_string()?.as_bytes())
+}
+
+/// A signed integer given as a JSON integer or a string of decimal digits.
+#[inline]
+pub fn int(v: Value<'_, '_>) -> Option<i64> {
+    if let Some(i) = v.as_i64() {
+        return Some(i);
+    }
+    let s = v.into_string()?.as_bytes();
+    match s.split_first() {
+        Some((b'-', rest)) => parse_u64(rest).and_then(|u| 0i64.checked_sub_unsigned(u)),
+        _ => parse_u64(s).and_then(|u| i64::try_from(u).ok()),
+    }
+}
+
+/// Decimal digits to `u64`; `None` on anything else or on overflow.
+#[inline]
+pub fn parse_u64(s: &[u8]) -> Option<u64> {
+    if s.is_empty() || s.len() > 20 {
+        return None;
+    }
+    let mut acc: u64 = 0;
+    for &c in s {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        acc = acc.checked_mul(10)?.checked_add(u64::from(d))?;
+    }
+    Some(acc)
+}
+
+/// Field `key` of an object as text.
+#[inline]
+pub fn field_text<'i>(v: Value<'_, 'i>, key: &str) -> Option<&'i [u8]> {
+    v.get(key).and_then(text)
+}
+
+/// Field `key` of an object as an unsigned integer (number or digit string).
+#[inline]
+pub fn field_uint(v: Value<'_, '_>, key: &str) -> Option<u64> {
+    v.get(key).and_then(uint)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_keeps_strings_and_quotes_numbers() {
+        let mut out = Vec::new();
+        quote_numbers_into(br#"[1,{"a":"x\"1,2","b":-0.00100000,"c":1e-8},true,null]"#, &mut out);
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            r#"["1",{"a":"x\"1,2","b":"-0.00100000","c":"1e-8"},true,null]"#
+        );
+    }
+
+    #[test]
+    fn parse_reuses_and_gives_exact_text() {
+        let mut s = Scratch::new();
+        let got = s
+            .parse(br#"{"price":45285.2,"qty":0.00100000}"#, true, |v| {
+                Ok((
+                    field_text(v, "price").map(<[u8]>::to_vec),
+                    field_text(v, "qty").map(<[u8]>::to_vec),
+                ))
+            })
+            .unwrap();
+        assert_eq!(got.0.as_deref(), Some(&b"45285.2"[..]));
+        assert_eq!(got.1.as_deref(), Some(&b"0.00100000"[..]));
+        let n =
+            s.parse(br#"{"n":18446744073709551615}"#, false, |v| Ok(field_uint(v, "n"))).unwrap();
+        assert_eq!(n, Some(u64::MAX));
+        assert!(matches!(s.parse(b"{\"a\":", false, |_| Ok(())), Err(VenueError::Json { .. })));
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let mut deep = vec![b'['; 10_000];
+        deep.extend(vec![b']'; 10_000]);
+        let mut s = Scratch::new();
+        assert!(s.parse(&deep, false, |_| Ok(())).is_err());
+        assert!(s.parse(&deep, true, |_| Ok(())).is_err());
+    }
+
+    #[test]
+    fn integers_from_text() {
+        assert_eq!(parse_u64(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_u64(b"18446744073709551616"), None);
+        assert_eq!(parse_u64(b""), None);
+        assert_eq!(parse_u64(b"12a"), None);
+    }
+}

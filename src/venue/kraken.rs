@@ -1,0 +1,3 @@
+//! Kraken WebSocket v2 and v1.
+//!
+//! Not written yet.

@@ -1,0 +1,444 @@
+//! Venue adapters: bytes and a receive timestamp in, normalized book and trade messages out.
+//!
+//! Sans-IO. Each venue module turns one received frame (or one REST body) into a [`Parsed`]:
+//! book messages with their levels already in integer ticks and lots, trades, and the
+//! integrity signals that the venue's own rules produce (a sequence gap, a stale message). The
+//! [`engine`](crate::engine) applies them to the books, verifies checksums, decides resyncs and
+//! publishes. Adapters also build their subscribe and unsubscribe messages.
+//!
+//! Every adapter parses with simd-json over a reused buffer ([`json::Scratch`]) straight into
+//! ticks and lots; nothing allocates per message once the buffers have grown, and no `f64` is
+//! made (numbers that venues print as JSON numbers are read as their exact text).
+//!
+//! Bad input is a typed [`VenueError`], counted by the caller; it never panics.
+
+pub mod binance;
+pub mod bitfinex;
+pub mod coinbase;
+pub mod gemini;
+pub mod json;
+pub mod kraken;
+pub mod okx;
+pub mod time;
+
+use std::ops::Range;
+
+use crate::book::{Instrument, InstrumentRegistry, NumError, Side, Step, Venue};
+use crate::event::Trade;
+
+/// Index of a symbol in an adapter's [`Symbols`] table; the engine keeps its books in the same
+/// order.
+pub type SymbolIdx = u16;
+
+/// Why a frame could not be used. The engine counts each kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum VenueError {
+    /// The frame is not valid JSON (or nests deeper than [`json::MAX_DEPTH`]).
+    #[error("malformed JSON near byte {at}")]
+    Json {
+        /// Byte offset simd-json reported.
+        at: usize,
+    },
+    /// Valid JSON, but a field is missing or has the wrong type.
+    #[error("unexpected message shape: {0}")]
+    Shape(&'static str),
+    /// A number could not be turned into ticks or lots.
+    #[error("bad number in {field}: {err}")]
+    Number {
+        /// Which field.
+        field: &'static str,
+        /// What was wrong with it.
+        err: NumError,
+    },
+    /// A message type (or channel) this adapter does not know.
+    #[error("unknown message type")]
+    UnknownType,
+    /// A message for a symbol that is not subscribed and cannot be learned here.
+    #[error("message for an unknown symbol")]
+    UnknownSymbol,
+    /// The venue sent an error message (for example a refused subscription).
+    #[error("the venue reported an error")]
+    VenueReported,
+    /// The frame is larger than the adapter accepts.
+    #[error("frame of {0} bytes is over the limit")]
+    TooLarge(usize),
+}
+
+impl VenueError {
+    /// A short stable name for counters and metrics.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            VenueError::Json { .. } => "json",
+            VenueError::Shape(_) => "shape",
+            VenueError::Number { .. } => "number",
+            VenueError::UnknownType => "unknown_type",
+            VenueError::UnknownSymbol => "unknown_symbol",
+            VenueError::VenueReported => "venue_error",
+            VenueError::TooLarge(_) => "too_large",
+        }
+    }
+}
+
+/// A number error tagged with its field.
+#[inline]
+pub(crate) fn num(field: &'static str) -> impl Fn(NumError) -> VenueError {
+    move |err| VenueError::Number { field, err }
+}
+
+/// What a book message does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BookAction {
+    /// Replace the whole book with these levels.
+    Snapshot,
+    /// Set these levels (new absolute sizes; 0 deletes).
+    Update,
+}
+
+/// A checksum the venue sent with a book message, checked after it is applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checksum {
+    /// Kraken v1/v2: CRC32 of the top 10 asks then bids, unsigned.
+    Kraken(u32),
+    /// OKX: CRC32 of the top 25 interleaved, signed.
+    Okx(i32),
+    /// Bitfinex: CRC32 of the top 25 interleaved, signed.
+    Bitfinex(i32),
+}
+
+/// One level change in ticks and lots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LevelOp {
+    /// Which side.
+    pub side: Side,
+    /// Price, ticks.
+    pub px_tick: i64,
+    /// New absolute size, lots (0 deletes the level).
+    pub qty_lots: i64,
+}
+
+/// One book message for one symbol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BookMsg {
+    /// The symbol.
+    pub symbol: SymbolIdx,
+    /// Snapshot or update.
+    pub action: BookAction,
+    /// The levels, an index range into [`Parsed::levels`].
+    pub levels: Range<usize>,
+    /// The checksum to verify after applying, if the venue sent one.
+    pub checksum: Option<Checksum>,
+    /// Keep only this many levels per side after applying (Kraken's subscribed depth).
+    pub truncate: Option<u32>,
+    /// The venue's timestamp, epoch ns (0 if none).
+    pub exch_ts: u64,
+}
+
+/// One trade for one symbol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TradeMsg {
+    /// The symbol.
+    pub symbol: SymbolIdx,
+    /// Price, size, aggressor side and trade id.
+    pub trade: Trade,
+    /// The venue's trade time, epoch ns (0 if none).
+    pub exch_ts: u64,
+}
+
+/// Which books a sequence gap invalidates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GapScope {
+    /// One symbol's sequence broke.
+    Symbol(SymbolIdx),
+    /// The connection-wide sequence broke: every book on the connection is suspect.
+    Connection,
+}
+
+/// The output of one frame, reused between frames (clear, never shrink).
+#[derive(Debug, Default)]
+pub struct Parsed {
+    /// Book messages in the order the frame gave them.
+    pub books: Vec<BookMsg>,
+    /// The levels of all book messages.
+    pub levels: Vec<LevelOp>,
+    /// Trades, in frame order.
+    pub trades: Vec<TradeMsg>,
+    /// Sequence gaps found while reading the frame (before its book messages are applied).
+    pub gaps: Vec<GapScope>,
+    /// Stale book messages skipped (already covered by the snapshot), counted per frame.
+    pub stale: u32,
+    /// Book messages dropped because the symbol is waiting for a snapshot.
+    pub waiting: u32,
+    /// The frame was a heartbeat, acknowledgement or other control message.
+    pub control: bool,
+    /// When an error is returned: the symbol whose book message was being read, if known.
+    /// The engine marks that book as no longer trustworthy.
+    pub broken: Option<SymbolIdx>,
+}
+
+impl Parsed {
+    /// Empties everything, keeping capacity.
+    pub fn clear(&mut self) {
+        self.books.clear();
+        self.levels.clear();
+        self.trades.clear();
+        self.gaps.clear();
+        self.stale = 0;
+        self.waiting = 0;
+        self.control = false;
+        self.broken = None;
+    }
+
+    /// Starts a book message; push its levels with [`Parsed::level`], then call
+    /// [`Parsed::finish_book`].
+    #[inline]
+    pub fn begin_book(&mut self, symbol: SymbolIdx, action: BookAction, exch_ts: u64) {
+        let at = self.levels.len();
+        self.books.push(BookMsg {
+            symbol,
+            action,
+            levels: at..at,
+            checksum: None,
+            truncate: None,
+            exch_ts,
+        });
+    }
+
+    /// Adds a level to the book message begun last.
+    #[inline]
+    pub fn level(&mut self, side: Side, px_tick: i64, qty_lots: i64) {
+        self.levels.push(LevelOp { side, px_tick, qty_lots });
+    }
+
+    /// Closes the book message begun last, with its checksum and truncation.
+    #[inline]
+    pub fn finish_book(&mut self, checksum: Option<Checksum>, truncate: Option<u32>) {
+        let end = self.levels.len();
+        if let Some(b) = self.books.last_mut() {
+            b.levels.end = end;
+            b.checksum = checksum;
+            b.truncate = truncate;
+        }
+    }
+
+    /// Drops the book message begun last and its levels (a message that turned out stale).
+    #[inline]
+    pub fn abandon_book(&mut self) {
+        if let Some(b) = self.books.pop() {
+            self.levels.truncate(b.levels.start);
+        }
+    }
+
+    /// The levels of a book message.
+    #[inline]
+    pub fn levels_of(&self, msg: &BookMsg) -> &[LevelOp] {
+        &self.levels[msg.levels.clone()]
+    }
+}
+
+/// One symbol an adapter knows: the venue's own spelling and the instrument.
+#[derive(Debug, Clone)]
+pub struct SymbolInfo {
+    /// The symbol exactly as the venue writes it in messages.
+    pub key: String,
+    /// Its tick and lot.
+    pub instrument: Instrument,
+    /// Fraction digits the venue prints prices with (Kraken checksums need them).
+    pub price_decimals: u8,
+    /// Fraction digits the venue prints sizes with.
+    pub qty_decimals: u8,
+    /// The venue's own last best bid/offer (`bookTicker`, `ticker`), for cross-checks.
+    pub venue_bbo: Option<crate::event::Bbo>,
+}
+
+/// The symbols an adapter has seen, in first-seen order. Lookups are a short linear scan:
+/// a connection carries a handful of symbols.
+#[derive(Debug, Clone)]
+pub struct Symbols {
+    venue: Venue,
+    registry: InstrumentRegistry,
+    list: Vec<SymbolInfo>,
+}
+
+impl Symbols {
+    /// A table resolving instruments through `registry`.
+    pub fn new(venue: Venue, registry: InstrumentRegistry) -> Self {
+        Symbols { venue, registry, list: Vec::new() }
+    }
+
+    /// The venue.
+    pub fn venue(&self) -> Venue {
+        self.venue
+    }
+
+    /// The symbols, in index order.
+    pub fn list(&self) -> &[SymbolInfo] {
+        &self.list
+    }
+
+    /// Number of symbols.
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// `true` if no symbol is known yet.
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// One symbol.
+    #[inline]
+    pub fn get(&self, idx: SymbolIdx) -> Option<&SymbolInfo> {
+        self.list.get(usize::from(idx))
+    }
+
+    /// One symbol, mutable.
+    #[inline]
+    pub fn get_mut(&mut self, idx: SymbolIdx) -> Option<&mut SymbolInfo> {
+        self.list.get_mut(usize::from(idx))
+    }
+
+    /// The index of `key`, if known. Binance symbols compare case-insensitively.
+    #[inline]
+    pub fn find(&self, key: &[u8]) -> Option<SymbolIdx> {
+        let ci = self.venue == Venue::Binance || self.venue == Venue::BinanceFutures;
+        self.list
+            .iter()
+            .position(|s| {
+                let k = s.key.as_bytes();
+                if ci {
+                    k.eq_ignore_ascii_case(key)
+                } else {
+                    k == key
+                }
+            })
+            .and_then(|i| SymbolIdx::try_from(i).ok())
+    }
+
+    /// The index of `key`, adding it if the registry knows its tick and lot (configured or
+    /// built in). `None` if the instrument is unknown: learn it with [`Symbols::learn`].
+    pub fn resolve(&mut self, key: &[u8]) -> Option<SymbolIdx> {
+        if let Some(i) = self.find(key) {
+            return Some(i);
+        }
+        let key = std::str::from_utf8(key).ok()?;
+        let instrument = self.registry.lookup(self.venue, key)?;
+        self.push(key, instrument)
+    }
+
+    /// The index of `key`, adding it with the tick learned from `prices` (finest decimals
+    /// used, trailing zeros ignored) and the lot from `sizes` (decimals as printed, trailing
+    /// zeros kept: sizes are never an index, so a fine lot costs nothing) unless the registry
+    /// already knows it. Also records the printed decimals.
+    pub fn learn<'a>(
+        &mut self,
+        key: &[u8],
+        prices: impl Iterator<Item = &'a [u8]>,
+        sizes: impl Iterator<Item = &'a [u8]>,
+    ) -> Result<SymbolIdx, VenueError> {
+        let (mut tick, mut printed_px) = (None::<Step>, 0u8);
+        for p in prices {
+            let s = Step::finest_for(p).map_err(num("price"))?;
+            tick = Some(tick.map_or(s, |t| t.finer(s)));
+            printed_px = printed_px.max(printed_decimals(p));
+        }
+        let mut printed_qty = 0u8;
+        for q in sizes {
+            Step::finest_for(q).map_err(num("size"))?;
+            printed_qty = printed_qty.max(printed_decimals(q));
+        }
+        if let Some(i) = self.find(key) {
+            let s = &mut self.list[usize::from(i)];
+            s.price_decimals = s.price_decimals.max(printed_px);
+            s.qty_decimals = s.qty_decimals.max(printed_qty);
+            return Ok(i);
+        }
+        let key = std::str::from_utf8(key).map_err(|_| VenueError::Shape("symbol not UTF-8"))?;
+        let lot = Step::from_decimals(printed_qty).map_err(num("size"))?;
+        let instrument = match self.registry.lookup(self.venue, key) {
+            Some(i) => i,
+            None => {
+                let tick = tick.unwrap_or(Step::ONE);
+                self.registry.learn(self.venue, key, tick, lot)
+            }
+        };
+        let i = self.push(key, instrument).ok_or(VenueError::Shape("too many symbols"))?;
+        let s = &mut self.list[usize::from(i)];
+        s.price_decimals = printed_px;
+        s.qty_decimals = printed_qty;
+        Ok(i)
+    }
+
+    fn push(&mut self, key: &str, instrument: Instrument) -> Option<SymbolIdx> {
+        let idx = SymbolIdx::try_from(self.list.len()).ok()?;
+        let (price_decimals, qty_decimals) = (instrument.tick.scale(), instrument.lot.scale());
+        self.list.push(SymbolInfo {
+            key: key.to_owned(),
+            instrument,
+            price_decimals,
+            qty_decimals,
+            venue_bbo: None,
+        });
+        Some(idx)
+    }
+}
+
+/// Fraction digits as printed, trailing zeros included (`"0.00100000"` → 8, `"25"` → 0).
+/// Exponent forms count as 0 here; they are rare and only matter for Kraken, which never
+/// sends them.
+pub fn printed_decimals(text: &[u8]) -> u8 {
+    match text.iter().position(|&c| c == b'.') {
+        Some(dot) => {
+            let n = text[dot + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
+            u8::try_from(n).unwrap_or(u8::MAX)
+        }
+        None => 0,
+    }
+}
+
+/// The contract every venue adapter keeps. See the [module docs](self).
+pub trait Adapter {
+    /// The venue this adapter speaks.
+    fn venue(&self) -> Venue;
+
+    /// Reads one received WebSocket message (text or binary payload) into `out`, which the
+    /// caller has cleared. On error, `out` may hold a partial result that must be ignored,
+    /// except [`Parsed::broken`].
+    fn handle_frame(
+        &mut self,
+        frame: &[u8],
+        local_ts: u64,
+        out: &mut Parsed,
+    ) -> Result<(), VenueError>;
+
+    /// Reads one REST response body (a depth snapshot) fetched from `url` (empty if the
+    /// capture did not say which). Venues whose books come over the WebSocket treat REST
+    /// bodies (product lists, symbol details) as control messages.
+    fn handle_http(
+        &mut self,
+        url: &str,
+        body: &[u8],
+        local_ts: u64,
+        out: &mut Parsed,
+    ) -> Result<(), VenueError> {
+        let _ = (url, body, local_ts);
+        out.control = true;
+        Ok(())
+    }
+
+    /// The engine no longer trusts `symbol`'s book (gap, checksum mismatch, crossed): forget
+    /// its sequence state and wait for a fresh snapshot.
+    fn resync(&mut self, symbol: SymbolIdx);
+
+    /// A new connection starts: drop every per-connection state (sequences, channel ids).
+    fn reset_connection(&mut self);
+
+    /// The symbols seen so far.
+    fn symbols(&self) -> &Symbols;
+
+    /// The subscribe messages to send after connecting, for these symbols as the venue
+    /// writes them.
+    fn subscribe_messages(&self, symbols: &[&str]) -> Vec<String>;
+
+    /// The unsubscribe messages for these symbols.
+    fn unsubscribe_messages(&self, symbols: &[&str]) -> Vec<String>;
+}

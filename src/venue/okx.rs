@@ -1,0 +1,3 @@
+//! OKX v5 order books and trades.
+//!
+//! Not written yet.

@@ -1,0 +1,117 @@
+//! Exchange timestamps in the forms venues print them, to epoch nanoseconds, in integers.
+
+/// Milliseconds since the epoch to nanoseconds (saturating).
+#[inline]
+pub fn ms_to_ns(ms: u64) -> u64 {
+    ms.saturating_mul(1_000_000)
+}
+
+/// Decimal seconds since the epoch (`"1618678123.481570"`, Kraken v1, cryptofeed logs) to ns.
+/// Digits past the ninth decimal are ignored.
+pub fn decimal_seconds_ns(text: &[u8]) -> Option<u64> {
+    let (int, frac) = match text.iter().position(|&c| c == b'.') {
+        Some(dot) => (&text[..dot], &text[dot + 1..]),
+        None => (text, &b""[..]),
+    };
+    let secs = super::json::parse_u64(int)?;
+    let mut ns: u64 = 0;
+    for i in 0..9 {
+        let d = match frac.get(i) {
+            Some(&c) if c.is_ascii_digit() => u64::from(c - b'0'),
+            Some(_) => return None,
+            None => 0,
+        };
+        ns = ns * 10 + d;
+    }
+    if frac.iter().any(|c| !c.is_ascii_digit()) {
+        return None;
+    }
+    secs.checked_mul(1_000_000_000)?.checked_add(ns)
+}
+
+/// Days from 1970-01-01 to the civil date (proleptic Gregorian), Howard Hinnant's algorithm.
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn digits(s: &[u8]) -> Option<u32> {
+    let mut acc = 0u32;
+    for &c in s {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        acc = acc * 10 + u32::from(c - b'0');
+    }
+    Some(acc)
+}
+
+/// An RFC 3339 UTC time as venues print it (`2026-08-09T21:05:48.483587501Z`, a space instead
+/// of `T` accepted, fraction of 0–9+ digits) to epoch nanoseconds. `None` if malformed or
+/// before 1970.
+pub fn rfc3339_ns(text: &[u8]) -> Option<u64> {
+    if text.len() < 20 {
+        return None;
+    }
+    let year = digits(&text[0..4])?;
+    let sep_ok = text[4] == b'-'
+        && text[7] == b'-'
+        && (text[10] == b'T' || text[10] == b' ')
+        && text[13] == b':'
+        && text[16] == b':';
+    if !sep_ok {
+        return None;
+    }
+    let (month, day) = (digits(&text[5..7])?, digits(&text[8..10])?);
+    let (hour, min, sec) = (digits(&text[11..13])?, digits(&text[14..16])?, digits(&text[17..19])?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || min > 59 || sec > 60 {
+        return None;
+    }
+    let mut rest = &text[19..];
+    let mut frac_ns = 0u64;
+    if let Some((b'.', tail)) = rest.split_first() {
+        let n = tail.iter().take_while(|c| c.is_ascii_digit()).count();
+        if n == 0 {
+            return None;
+        }
+        for i in 0..9 {
+            frac_ns =
+                frac_ns * 10 + tail.get(i).filter(|_| i < n).map_or(0, |&c| u64::from(c - b'0'));
+        }
+        rest = &tail[n..];
+    }
+    if rest != b"Z" && rest != b"+00:00" {
+        return None;
+    }
+    let days = days_from_civil(i64::from(year), month, day);
+    let secs = days * 86_400 + i64::from(hour * 3600 + min * 60 + sec);
+    let secs = u64::try_from(secs).ok()?;
+    secs.checked_mul(1_000_000_000)?.checked_add(frac_ns)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339() {
+        assert_eq!(rfc3339_ns(b"1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(rfc3339_ns(b"2026-08-09T21:05:48.483587501Z"), Some(1_786_309_548_483_587_501));
+        assert_eq!(rfc3339_ns(b"2021-04-17T16:43:37.075687Z"), Some(1_618_677_817_075_687_000));
+        assert_eq!(rfc3339_ns(b"2021-04-17T16:43:37.075687"), None);
+        assert_eq!(rfc3339_ns(b"2021-13-17T16:43:37Z"), None);
+        assert_eq!(rfc3339_ns(b"garbage"), None);
+    }
+
+    #[test]
+    fn decimal_seconds() {
+        assert_eq!(decimal_seconds_ns(b"1618678123.481570"), Some(1_618_678_123_481_570_000));
+        assert_eq!(decimal_seconds_ns(b"1618678123"), Some(1_618_678_123_000_000_000));
+        assert_eq!(decimal_seconds_ns(b"1.5x"), None);
+    }
+}
