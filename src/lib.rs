@@ -13,6 +13,8 @@
 //!   trade messages in ticks and lots out, with the venue's sequencing rules. Sans-IO.
 //! - [`engine`]: applies venue messages to the books, verifies checksums, decides resyncs and
 //!   publishes BBO, trade and book-state events.
+//! - `capture` (feature `capture`, on by default): readers for captured feeds in the peers'
+//!   formats.
 //! - [`ring`]: the lock-free single-producer single-consumer ring; the only `unsafe` code.
 //!
 //! A strategy links this crate with `default-features = false` to get the lean core without
@@ -21,6 +23,8 @@
 #![warn(missing_docs)]
 
 pub mod book;
+#[cfg(feature = "capture")]
+pub mod capture;
 pub mod clock;
 pub mod consumer;
 pub mod engine;

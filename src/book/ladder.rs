@@ -290,6 +290,14 @@ impl Ladder {
     pub fn clear_side(&mut self, side: Side) {
         self.side_mut(side).clear();
     }
+
+    /// Makes room for `levels` levels per side outside the array window, so a book that stays
+    /// within that size never allocates. The engine calls it after each snapshot with twice
+    /// the snapshot's size.
+    pub fn reserve(&mut self, levels: usize) {
+        self.bids.reserve(levels);
+        self.asks.reserve(levels);
+    }
 }
 
 /// Price of a stored key on `side`.

@@ -532,6 +532,9 @@ impl<A: Adapter> Engine<A> {
             return;
         }
         if snapshot {
+            // Room for the book to double outside the array window without allocating.
+            let most = b.ladder.len(Side::Bid).max(b.ladder.len(Side::Ask));
+            b.ladder.reserve(2 * most + 1024);
             self.set_state(i, BookState::Synced, local_ts, sink);
         }
     }

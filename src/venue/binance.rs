@@ -304,10 +304,15 @@ impl Binance {
                 Some(b"depthUpdate") => self.depth(frame, data, out).map(|()| Kind::Done),
                 Some(b"trade") | Some(b"aggTrade") => self.trade(data, out).map(|()| Kind::Done),
                 Some(b"bookTicker") => self.book_ticker(data, out).map(|()| Kind::Done),
-                Some(_) => {
+                // Streams a user may subscribe to that carry no book or trade data.
+                Some(
+                    b"kline" | b"24hrTicker" | b"24hrMiniTicker" | b"markPriceUpdate"
+                    | b"forceOrder" | b"continuous_kline" | b"compositeIndex",
+                ) => {
                     out.control = true;
-                    Err(VenueError::UnknownType)
+                    Ok(Kind::Done)
                 }
+                Some(_) => Err(VenueError::UnknownType),
                 None if data.get("b").is_some() && data.get("A").is_some() => {
                     self.book_ticker(data, out).map(|()| Kind::Done)
                 }

@@ -158,6 +158,13 @@ impl SideBook {
 
     /// Number of levels on this side.
     #[inline]
+    pub(crate) fn reserve(&mut self, levels: usize) {
+        let have = self.overflow.capacity();
+        if have < levels {
+            self.overflow.reserve(levels - self.overflow.len());
+        }
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.window_len + self.overflow.len()
     }

@@ -1,0 +1,102 @@
+//! Helpers shared by the venue and engine integration tests: read real captures, feed them
+//! through an [`Engine`], collect what it published.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use ladderfeed::capture::{self, Record, RecordKind};
+use ladderfeed::engine::Engine;
+use ladderfeed::event::{Bbo, Event, EventKind};
+use ladderfeed::venue::{Adapter, SymbolIdx, VenueError};
+
+/// A fixture's path from its name under `fixtures/`.
+pub fn fixture(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(rel)
+}
+
+/// Every record of the given fixture files, merged by receive time (cryptofeed raw `*.ws.*`
+/// files bring their `*.http.*` companions with them).
+pub fn records(files: &[&str]) -> Vec<Record> {
+    let mut paths = Vec::new();
+    for f in files {
+        let p = fixture(f);
+        paths.extend(capture::companions(&p));
+        paths.push(p);
+    }
+    paths.sort();
+    paths.dedup();
+    capture::open_merged(&paths)
+        .expect("open capture")
+        .collect::<Result<Vec<_>, _>>()
+        .expect("read capture")
+}
+
+/// What a replay did.
+#[derive(Debug, Default)]
+pub struct Run {
+    /// Everything the engine published, in order.
+    pub events: Vec<Event>,
+    /// Errors returned, with the record index.
+    pub errors: Vec<(usize, VenueError)>,
+    /// Received frames fed.
+    pub frames: usize,
+}
+
+impl Run {
+    /// BBO events of one instrument id.
+    pub fn bbos(&self, id: u16) -> impl Iterator<Item = (&Event, Bbo)> {
+        self.events.iter().filter(move |e| e.instrument() == id).filter_map(|e| match e.kind() {
+            EventKind::Bbo(b) => Some((e, b)),
+            _ => None,
+        })
+    }
+
+    /// No BBO event published as valid was ever crossed or locked.
+    pub fn assert_never_crossed_valid(&self) {
+        for e in &self.events {
+            if let EventKind::Bbo(b) = e.kind() {
+                assert!(
+                    !(e.state().is_valid() && b.is_crossed()),
+                    "crossed BBO marked valid: {b:?}"
+                );
+            }
+        }
+    }
+}
+
+/// Feeds `records` to `engine` the way replay does: received frames to `handle_frame`, REST
+/// bodies to `handle_http`, a new connection resets the books. Sent frames are skipped.
+pub fn feed<A: Adapter>(engine: &mut Engine<A>, records: &[Record]) -> Run {
+    let mut run = Run::default();
+    let mut connected = false;
+    for (i, r) in records.iter().enumerate() {
+        let res = match r.kind {
+            RecordKind::Recv => {
+                run.frames += 1;
+                engine.handle_frame(&r.payload, r.local_ts, &mut run.events)
+            }
+            RecordKind::Http => engine.handle_http(&r.url, &r.payload, r.local_ts, &mut run.events),
+            RecordKind::Connect => {
+                if connected {
+                    engine.disconnected(r.local_ts, &mut run.events);
+                }
+                connected = true;
+                Ok(())
+            }
+            RecordKind::Disconnect => {
+                engine.disconnected(r.local_ts, &mut run.events);
+                Ok(())
+            }
+            RecordKind::Sent => Ok(()),
+        };
+        if let Err(e) = res {
+            run.errors.push((i, e));
+        }
+    }
+    run
+}
+
+/// The index of `key` in the engine's symbols.
+pub fn symbol<A: Adapter>(engine: &Engine<A>, key: &str) -> SymbolIdx {
+    engine.symbols().find(key.as_bytes()).unwrap_or_else(|| panic!("symbol {key} not seen"))
+}

@@ -1,0 +1,130 @@
+//! Zero allocations per message in steady state, for every venue adapter through the engine:
+//! after a warm-up over the first part of a real capture (snapshots, first sight of each
+//! message shape), handling the rest of the capture allocates nothing. A counting global
+//! allocator wraps the system one; this file holds a single test so no other test allocates
+//! while it counts.
+//!
+//! A `GlobalAlloc` impl is `unsafe` by definition: test files with a counting allocator are the
+//! only places outside `src/ring` allowed it, and it only forwards to `System`.
+#![allow(unsafe_code)]
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+struct Counting;
+
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// Only the test thread counts: the harness's own threads may allocate at any time.
+    static COUNTING: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
+}
+
+fn count() {
+    if COUNTING.with(|c| c.get()) {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // Stop counting while looking at the environment and printing (both allocate).
+        COUNTING.with(|c| c.set(false));
+        if std::env::var_os("ALLOC_BACKTRACE").is_some() {
+            eprintln!("{}", std::backtrace::Backtrace::force_capture());
+        }
+        COUNTING.with(|c| c.set(true));
+    }
+}
+
+// SAFETY: forwards every call to `System` unchanged; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count();
+        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, passed on as is.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System.alloc` with this `layout` (see `alloc`).
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count();
+        // SAFETY: the caller upholds `GlobalAlloc::realloc`'s contract, passed on as is.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+use ladderfeed::book::InstrumentRegistry;
+use ladderfeed::capture::{Record, RecordKind};
+use ladderfeed::engine::{Engine, Sink};
+use ladderfeed::event::Event;
+use ladderfeed::venue::binance::Binance;
+use ladderfeed::venue::Adapter;
+
+/// A sink that keeps nothing, like a ring that has room.
+#[derive(Default)]
+struct Discard(u64);
+
+impl Sink for Discard {
+    fn publish(&mut self, _event: Event) {
+        self.0 += 1;
+    }
+}
+
+fn feed_range<A: Adapter>(engine: &mut Engine<A>, recs: &[Record], sink: &mut Discard) {
+    for r in recs {
+        let _ = match r.kind {
+            RecordKind::Recv => engine.handle_frame(&r.payload, r.local_ts, sink),
+            RecordKind::Http => engine.handle_http(&r.url, &r.payload, r.local_ts, sink),
+            _ => Ok(()),
+        };
+    }
+}
+
+/// Warms up on the first `warm` fraction of the records, then counts allocations over the
+/// rest. Returns (allocations, messages counted, events published while counting).
+fn steady_state<A: Adapter>(mut engine: Engine<A>, files: &[&str], warm: f64) -> (u64, usize, u64) {
+    let recs = common::records(files);
+    let split = (recs.len() as f64 * warm) as usize;
+    let mut sink = Discard::default();
+    feed_range(&mut engine, &recs[..split], &mut sink);
+    let before = sink.0;
+    ALLOCS.store(0, Ordering::Relaxed);
+    COUNTING.with(|c| c.set(true));
+    feed_range(&mut engine, &recs[split..], &mut sink);
+    COUNTING.with(|c| c.set(false));
+    (ALLOCS.load(Ordering::Relaxed), recs.len() - split, sink.0 - before)
+}
+
+#[test]
+fn every_adapter_allocates_nothing_per_message_after_warm_up() {
+    let reg = InstrumentRegistry::with_builtins;
+    let results = [
+        (
+            "binance spot",
+            steady_state(
+                Engine::new(Binance::spot(reg())),
+                &["binance/hftbacktest_spot_btcusdt_20240808.gz"],
+                0.2,
+            ),
+        ),
+        (
+            "binance futures",
+            steady_state(
+                Engine::new(Binance::futures(reg())),
+                &["binance/cryptofeed_BINANCE_FUTURES.ws.1.0"],
+                0.5,
+            ),
+        ),
+    ];
+    for (name, (allocs, msgs, published)) in &results {
+        eprintln!("{name}: {allocs} allocations over {msgs} messages ({published} events)");
+        assert!(*published > 0, "{name}: the counted part published nothing");
+    }
+    for (name, (allocs, ..)) in &results {
+        assert_eq!(*allocs, 0, "{name} allocated in steady state (ALLOC_BACKTRACE=1 shows where)");
+    }
+}
