@@ -335,6 +335,27 @@ impl Symbols {
         prices: impl Iterator<Item = &'a [u8]>,
         sizes: impl Iterator<Item = &'a [u8]>,
     ) -> Result<SymbolIdx, VenueError> {
+        self.learn_with(key, prices, sizes, false)
+    }
+
+    /// [`Symbols::learn`] for venues that print every price with the pair's full precision
+    /// (Kraken): the tick is `10^-(decimals printed)`, trailing zeros included.
+    pub fn learn_printed<'a>(
+        &mut self,
+        key: &[u8],
+        prices: impl Iterator<Item = &'a [u8]>,
+        sizes: impl Iterator<Item = &'a [u8]>,
+    ) -> Result<SymbolIdx, VenueError> {
+        self.learn_with(key, prices, sizes, true)
+    }
+
+    fn learn_with<'a>(
+        &mut self,
+        key: &[u8],
+        prices: impl Iterator<Item = &'a [u8]>,
+        sizes: impl Iterator<Item = &'a [u8]>,
+        printed_tick: bool,
+    ) -> Result<SymbolIdx, VenueError> {
         let (mut tick, mut printed_px) = (None::<Step>, 0u8);
         for p in prices {
             let s = Step::finest_for(p).map_err(num("price"))?;
@@ -357,7 +378,11 @@ impl Symbols {
         let instrument = match self.registry.lookup(self.venue, key) {
             Some(i) => i,
             None => {
-                let tick = tick.unwrap_or(Step::ONE);
+                let tick = if printed_tick {
+                    Step::from_decimals(printed_px).map_err(num("price"))?
+                } else {
+                    tick.unwrap_or(Step::ONE)
+                };
                 self.registry.learn(self.venue, key, tick, lot)
             }
         };
