@@ -167,7 +167,11 @@ impl CoinbaseAdvanced {
                 (sym, BookAction::Snapshot)
             }
             Some(b"update") => {
-                let sym = self.symbols.find(key).ok_or(VenueError::UnknownSymbol)?;
+                let sym = self
+                    .symbols
+                    .find(key)
+                    .or_else(|| self.symbols.resolve(key))
+                    .ok_or(VenueError::UnknownSymbol)?;
                 if !is_synced(&self.synced, sym) {
                     out.waiting += 1;
                     return Ok(());
@@ -405,7 +409,11 @@ impl CoinbaseExchange {
 
     fn update(&mut self, root: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
         let key = field_text(root, "product_id").ok_or(VenueError::Shape("product_id"))?;
-        let sym = self.symbols.find(key).ok_or(VenueError::UnknownSymbol)?;
+        let sym = self
+            .symbols
+            .find(key)
+            .or_else(|| self.symbols.resolve(key))
+            .ok_or(VenueError::UnknownSymbol)?;
         if !is_synced(&self.synced, sym) {
             out.waiting += 1;
             return Ok(());

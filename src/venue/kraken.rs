@@ -120,7 +120,11 @@ impl KrakenV1 {
             out.finish_book(None, Some(depth));
             return Ok(());
         }
-        let sym = self.symbols.find(pair).ok_or(VenueError::UnknownSymbol)?;
+        let sym = self
+            .symbols
+            .find(pair)
+            .or_else(|| self.symbols.resolve(pair))
+            .ok_or(VenueError::UnknownSymbol)?;
         if !state(&mut self.states, sym).synced {
             out.waiting += 1;
             return Ok(());
@@ -372,7 +376,11 @@ impl KrakenV2 {
             st.synced = true;
             sym
         } else {
-            let sym = self.symbols.find(key).ok_or(VenueError::UnknownSymbol)?;
+            let sym = self
+                .symbols
+                .find(key)
+                .or_else(|| self.symbols.resolve(key))
+                .ok_or(VenueError::UnknownSymbol)?;
             if !state(&mut self.states, sym).synced {
                 out.waiting += 1;
                 return Ok(());

@@ -125,7 +125,10 @@ impl Okx {
                 }
             }
         } else {
-            self.symbols.find(inst_id).ok_or(VenueError::UnknownSymbol)?
+            self.symbols
+                .find(inst_id)
+                .or_else(|| self.symbols.resolve(inst_id))
+                .ok_or(VenueError::UnknownSymbol)?
         };
         let st = self.state(sym);
         if snapshot {
