@@ -190,8 +190,9 @@ pub const BUILTIN: &[(Venue, &str, &str, &str)] = &[
     (Venue::BinanceFutures, "CTKUSDT", "0.00001", "1"),
     (Venue::BinanceFutures, "KEEPUSDT", "0.0001", "1"),
     (Venue::BinanceFutures, "SUSHIUSDT", "0.001", "1"),
-    // Bitfinex (P0: five significant digits).
-    (Venue::Bitfinex, "tBTCUSD", "0.1", "0.00000001"),
+    // Bitfinex: books quote five significant digits, but trades print up to 8 decimals
+    // (6443.06516425 in the 2018 capture), so prices count 1e-8 ticks.
+    (Venue::Bitfinex, "tBTCUSD", "0.00000001", "0.00000001"),
     // Kraken v2 and v1.
     (Venue::Kraken, "BTC/USD", "0.1", "0.00000001"),
     (Venue::Kraken, "ETH/USD", "0.01", "0.00000001"),
