@@ -62,6 +62,11 @@ use ladderfeed::capture::{Record, RecordKind};
 use ladderfeed::engine::{Engine, Sink};
 use ladderfeed::event::Event;
 use ladderfeed::venue::binance::Binance;
+use ladderfeed::venue::bitfinex::Bitfinex;
+use ladderfeed::venue::coinbase::{CoinbaseAdvanced, CoinbaseExchange};
+use ladderfeed::venue::gemini::GeminiV2;
+use ladderfeed::venue::kraken::KrakenV1;
+use ladderfeed::venue::okx::Okx;
 use ladderfeed::venue::Adapter;
 
 /// A sink that keeps nothing, like a ring that has room.
@@ -116,6 +121,47 @@ fn every_adapter_allocates_nothing_per_message_after_warm_up() {
             steady_state(
                 Engine::new(Binance::futures(reg())),
                 &["binance/cryptofeed_BINANCE_FUTURES.ws.1.0"],
+                0.5,
+            ),
+        ),
+        (
+            "coinbase advanced trade",
+            steady_state(
+                Engine::new(CoinbaseAdvanced::new(reg())),
+                &["coinbase/cryptofeed-v3_COINBASE.jsonl.zst"],
+                0.5,
+            ),
+        ),
+        (
+            "coinbase exchange",
+            steady_state(
+                Engine::new(CoinbaseExchange::new(reg())),
+                &["coinbase/cryptofeed_COINBASE.ws.28.0"],
+                0.5,
+            ),
+        ),
+        (
+            "gemini v2",
+            steady_state(
+                Engine::new(GeminiV2::new(reg())),
+                &["gemini/cryptofeed_GEMINI.ws.1.0"],
+                0.5,
+            ),
+        ),
+        (
+            "kraken v1",
+            steady_state(
+                Engine::new(KrakenV1::new(reg())),
+                &["kraken/cryptofeed_KRAKEN.ws.50.0"],
+                0.5,
+            ),
+        ),
+        ("okx", steady_state(Engine::new(Okx::new(reg())), &["okx/cryptofeed_OKX.ws.1.0"], 0.5)),
+        (
+            "bitfinex",
+            steady_state(
+                Engine::new(Bitfinex::new(reg())),
+                &["bitfinex/marfusios_bitfinex_raw_2018-11-12.txt.gz"],
                 0.5,
             ),
         ),

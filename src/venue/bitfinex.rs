@@ -21,7 +21,6 @@
 //! are read as exact text. Trade updates arrive twice, as `te` then `tu` with the same id; the
 //! engine drops the second.
 
-use simd_json::prelude::*;
 use simd_json::tape::{Array, Value};
 
 use super::json::{field_text, int, text, uint, Scratch};
@@ -115,9 +114,21 @@ impl Bitfinex {
                     Some(b"ticker") => Kind::Ticker,
                     _ => Kind::Other,
                 };
-                let key = String::from_utf8_lossy(key).into_owned();
                 self.channels.retain(|c| c.id != id);
-                self.channels.push(Channel { id, kind, key, book: None, started: false });
+                // A resubscription (same channel and symbol, new id) reuses its entry.
+                let same = |c: &Channel| c.kind == kind && c.key.as_bytes() == key;
+                if let Some(c) = self.channels.iter_mut().find(|c| same(c)) {
+                    *c = Channel {
+                        id,
+                        kind,
+                        key: std::mem::take(&mut c.key),
+                        book: None,
+                        started: false,
+                    };
+                } else {
+                    let key = String::from_utf8_lossy(key).into_owned();
+                    self.channels.push(Channel { id, kind, key, book: None, started: false });
+                }
                 Ok(())
             }
             Some(b"unsubscribed") => {
@@ -225,12 +236,11 @@ impl Bitfinex {
         match self.symbols.find(key).or_else(|| self.symbols.resolve(key)) {
             Some(s) => Ok(s),
             None => {
-                let key = self.channels[ci].key.clone();
-                self.symbols.learn(
-                    key.as_bytes(),
-                    std::iter::once(&b"0.00000001"[..]),
-                    std::iter::once(&b"0.00000001"[..]),
-                )
+                // Book prices have five significant digits, but trade prices and amounts
+                // print up to 8 decimals: count both in 1e-8 steps.
+                let Bitfinex { symbols, channels, .. } = self;
+                let e8 = std::iter::once(&b"0.00000001"[..]);
+                symbols.learn(channels[ci].key.as_bytes(), e8.clone(), e8)
             }
         }
     }
@@ -248,20 +258,7 @@ impl Bitfinex {
             return Err(VenueError::Shape("book snapshot is not a list of levels"));
         }
         let sym = if snapshot {
-            let key = self.channels[ci].key.clone();
-            let sym = match self
-                .symbols
-                .find(key.as_bytes())
-                .or_else(|| self.symbols.resolve(key.as_bytes()))
-            {
-                Some(s) => s,
-                None => {
-                    // Book prices have five significant digits, but trade prices and amounts
-                    // print up to 8 decimals: count both in 1e-8 steps.
-                    let e8 = std::iter::once(&b"0.00000001"[..]);
-                    self.symbols.learn(key.as_bytes(), e8.clone(), e8)?
-                }
-            };
+            let sym = self.trade_symbol(ci)?;
             self.channels[ci].started = true;
             self.channels[ci].book = Some(sym);
             sym

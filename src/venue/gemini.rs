@@ -14,7 +14,6 @@
 //! documented examples print numbers as JSON numbers, the live feed as strings: both are read
 //! as exact text.
 
-use simd_json::prelude::*;
 use simd_json::tape::Value;
 
 use super::json::{field_text, field_uint, text, Scratch};

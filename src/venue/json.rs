@@ -12,7 +12,7 @@
 //! `["6443.1","5","-0.1"]`), so the tape hands back the exact wire text as a string and no
 //! `f64` is ever made. The copy is made anyway, so this costs one byte scan of the frame.
 
-use simd_json::prelude::*;
+use simd_json::prelude::{ValueAsScalar, ValueIntoString};
 use simd_json::tape::Value;
 use simd_json::{Buffers, Tape};
 

@@ -10,7 +10,7 @@
 //! decimals printed in the snapshot are kept per symbol and the checksum text is rendered with
 //! them. v2 prices are JSON numbers, read as their exact text (no `f64`).
 
-use simd_json::prelude::*;
+use simd_json::prelude::ValueAsScalar;
 use simd_json::tape::Value;
 
 use super::json::{field_text, parse_u64, text, Scratch};
