@@ -1,0 +1,454 @@
+//! The plain reference the venue benchmark compares against: `serde_json::Value` per frame,
+//! the same exact decimal → integer conversion ([`Step::units`]), a `BTreeMap` per book side,
+//! the same sequencing and checksum rules, and the BBO after each message. Written for the
+//! benchmark only; it is what a careful first implementation looks like.
+
+use std::collections::{BTreeMap, HashMap};
+
+use ladderfeed::book::checksum::{write_number, NumberStyle};
+use ladderfeed::book::{Instrument, InstrumentRegistry, Step, Venue};
+use serde_json::Value;
+
+/// One book: bids and asks keyed by price ticks.
+#[derive(Default)]
+pub struct RefBook {
+    pub bids: BTreeMap<i64, i64>,
+    pub asks: BTreeMap<i64, i64>,
+    synced: bool,
+    last_id: u64,
+}
+
+impl RefBook {
+    fn set(&mut self, bid: bool, px: i64, qty: i64) {
+        let side = if bid { &mut self.bids } else { &mut self.asks };
+        if qty == 0 {
+            side.remove(&px);
+        } else {
+            side.insert(px, qty);
+        }
+    }
+
+    fn clear(&mut self) {
+        self.bids.clear();
+        self.asks.clear();
+    }
+
+    /// (bid tick, ask tick) of the best levels.
+    pub fn bbo(&self) -> (Option<i64>, Option<i64>) {
+        (self.bids.keys().next_back().copied(), self.asks.keys().next().copied())
+    }
+}
+
+/// Reference state for one venue capture.
+pub struct Reference {
+    venue: Venue,
+    reg: InstrumentRegistry,
+    pub books: HashMap<String, (Instrument, RefBook)>,
+    conn_seq: Option<u64>,
+    kraken_decimals: HashMap<String, (u8, u8)>,
+    bfx_chan: HashMap<u64, String>,
+    text: Vec<u8>,
+    snapshot_symbol: Option<String>,
+    /// Binance depth events received before their symbol's snapshot.
+    pending: Vec<Value>,
+    /// BBOs computed (one per book message), so the work cannot be optimized away.
+    pub bbo_count: u64,
+    pub checksum_failed: u64,
+}
+
+fn s(v: &Value) -> Option<&str> {
+    v.as_str()
+}
+
+impl Reference {
+    pub fn new(venue: Venue) -> Self {
+        Reference {
+            venue,
+            reg: InstrumentRegistry::with_builtins(),
+            books: HashMap::new(),
+            conn_seq: None,
+            kraken_decimals: HashMap::new(),
+            bfx_chan: HashMap::new(),
+            text: Vec::new(),
+            snapshot_symbol: None,
+            pending: Vec::new(),
+            bbo_count: 0,
+            checksum_failed: 0,
+        }
+    }
+
+    fn book(&mut self, key: &str, learn: &[&str]) -> Option<&mut (Instrument, RefBook)> {
+        if !self.books.contains_key(key) {
+            let inst = match self.reg.lookup(self.venue, key) {
+                Some(i) => i,
+                None => {
+                    let mut tick = Step::ONE;
+                    for p in learn {
+                        tick = tick.finer(Step::finest_for(p.as_bytes()).ok()?);
+                    }
+                    let lot = Step::from_decimals(8).ok()?;
+                    self.reg.learn(self.venue, key, tick, lot)
+                }
+            };
+            self.books.insert(key.to_owned(), (inst, RefBook::default()));
+        }
+        self.books.get_mut(key)
+    }
+
+    fn touch(&mut self, key: &str) {
+        if let Some((_, b)) = self.books.get(key) {
+            let _ = std::hint::black_box(b.bbo());
+            self.bbo_count += 1;
+        }
+    }
+
+    /// Handles one received frame (or REST body when `http`).
+    pub fn handle(&mut self, frame: &[u8], http: bool) {
+        let Ok(v) = serde_json::from_slice::<Value>(frame) else { return };
+        match self.venue {
+            Venue::Binance | Venue::BinanceFutures => self.binance(&v, http),
+            Venue::Coinbase => self.coinbase(&v),
+            Venue::CoinbaseExchange => self.coinbase_exchange(&v),
+            Venue::Gemini => self.gemini(&v),
+            Venue::KrakenV1 => self.kraken(&v),
+            Venue::Okx => self.okx(&v),
+            Venue::Bitfinex => self.bitfinex(&v),
+            _ => {}
+        }
+    }
+
+    fn levels(&mut self, key: &str, arr: Option<&Vec<Value>>, bid: bool) {
+        let Some((inst, book)) = self.books.get_mut(key) else { return };
+        for l in arr.into_iter().flatten() {
+            let (Some(p), Some(q)) = (l.get(0).and_then(s), l.get(1).and_then(s)) else { continue };
+            if let (Ok(px), Ok(qty)) = (inst.tick.units(p.as_bytes()), inst.lot.units(q.as_bytes()))
+            {
+                book.set(bid, px, qty);
+            }
+        }
+    }
+
+    fn binance(&mut self, v: &Value, http: bool) {
+        let futures = self.venue == Venue::BinanceFutures;
+        if http || v.get("lastUpdateId").is_some() {
+            // The single-symbol captures name the symbol in the URL; the benchmark books
+            // snapshots under the only symbol or the one `snapshot_symbol` set.
+            let Some(key) = self.snapshot_symbol.take() else { return };
+            let lid = v["lastUpdateId"].as_u64().unwrap_or(0);
+            if self.book(&key, &[]).is_none() {
+                return;
+            }
+            if let Some((_, b)) = self.books.get_mut(&key) {
+                b.clear();
+                b.synced = true;
+                b.last_id = lid;
+            }
+            self.levels(&key, v["bids"].as_array(), true);
+            self.levels(&key, v["asks"].as_array(), false);
+            for d in std::mem::take(&mut self.pending) {
+                self.binance_depth(&d);
+            }
+            return;
+        }
+        let d = v.get("data").unwrap_or(v);
+        if d["e"].as_str() != Some("depthUpdate") {
+            return;
+        }
+        self.binance_depth(d);
+    }
+
+    fn binance_depth(&mut self, d: &Value) {
+        let futures = self.venue == Venue::BinanceFutures;
+        let Some(key) = d["s"].as_str().map(str::to_owned) else { return };
+        let (first, last) = (d["U"].as_u64().unwrap_or(0), d["u"].as_u64().unwrap_or(0));
+        let prev = d.get("pu").and_then(Value::as_u64);
+        let Some((_, b)) = self.book(&key, &[]) else { return };
+        if !b.synced {
+            self.pending.push(d.clone());
+            return;
+        }
+        let id = b.last_id;
+        let ok = if futures {
+            last >= id && prev.is_none_or(|p| p == id || first <= id)
+        } else {
+            last > id && first <= id + 1
+        };
+        if !ok {
+            return;
+        }
+        b.last_id = last;
+        self.levels(&key, d["b"].as_array(), true);
+        self.levels(&key, d["a"].as_array(), false);
+        self.touch(&key);
+    }
+
+    fn coinbase(&mut self, v: &Value) {
+        let seq = v["sequence_num"].as_u64();
+        if let (Some(last), Some(seq)) = (self.conn_seq, seq) {
+            if seq != last + 1 {
+                return;
+            }
+        }
+        self.conn_seq = seq.or(self.conn_seq);
+        if v["channel"].as_str() != Some("l2_data") {
+            return;
+        }
+        for e in v["events"].as_array().into_iter().flatten() {
+            let Some(key) = e["product_id"].as_str() else { continue };
+            let updates = e["updates"].as_array();
+            let snapshot = e["type"].as_str() == Some("snapshot");
+            if snapshot {
+                let px: Vec<&str> = updates
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|u| u["price_level"].as_str())
+                    .collect();
+                if let Some((_, b)) = self.book(key, &px) {
+                    b.clear();
+                }
+            }
+            let Some((inst, b)) = self.books.get_mut(key) else { continue };
+            for u in updates.into_iter().flatten() {
+                let bid = u["side"].as_str() == Some("bid");
+                let (Some(p), Some(q)) = (u["price_level"].as_str(), u["new_quantity"].as_str())
+                else {
+                    continue;
+                };
+                if let (Ok(px), Ok(qty)) =
+                    (inst.tick.units(p.as_bytes()), inst.lot.units(q.as_bytes()))
+                {
+                    b.set(bid, px, qty);
+                }
+            }
+            self.touch(key);
+        }
+    }
+
+    fn coinbase_exchange(&mut self, v: &Value) {
+        let Some(key) = v["product_id"].as_str() else { return };
+        match v["type"].as_str() {
+            Some("snapshot") => {
+                if let Some((_, b)) = self.book(key, &[]) {
+                    b.clear();
+                }
+                self.levels(key, v["bids"].as_array(), true);
+                self.levels(key, v["asks"].as_array(), false);
+            }
+            Some("l2update") => {
+                let Some((inst, b)) = self.books.get_mut(key) else { return };
+                for c in v["changes"].as_array().into_iter().flatten() {
+                    let bid = c[0].as_str() == Some("buy");
+                    let (Some(p), Some(q)) = (c[1].as_str(), c[2].as_str()) else { continue };
+                    if let (Ok(px), Ok(qty)) =
+                        (inst.tick.units(p.as_bytes()), inst.lot.units(q.as_bytes()))
+                    {
+                        b.set(bid, px, qty);
+                    }
+                }
+            }
+            _ => return,
+        }
+        self.touch(key);
+    }
+
+    fn gemini(&mut self, v: &Value) {
+        if v["type"].as_str() != Some("l2_updates") {
+            return;
+        }
+        let Some(key) = v["symbol"].as_str() else { return };
+        let changes = v["changes"].as_array();
+        if v.get("trades").is_some() {
+            let px: Vec<&str> =
+                changes.into_iter().flatten().filter_map(|c| c[1].as_str()).collect();
+            if let Some((_, b)) = self.book(key, &px) {
+                b.clear();
+            }
+        }
+        let Some((inst, b)) = self.books.get_mut(key) else { return };
+        for c in changes.into_iter().flatten() {
+            let bid = c[0].as_str() == Some("buy");
+            let (Some(p), Some(q)) = (c[1].as_str(), c[2].as_str()) else { continue };
+            if let (Ok(px), Ok(qty)) = (inst.tick.units(p.as_bytes()), inst.lot.units(q.as_bytes()))
+            {
+                b.set(bid, px, qty);
+            }
+        }
+        self.touch(key);
+    }
+
+    fn kraken(&mut self, v: &Value) {
+        let Some(arr) = v.as_array() else { return };
+        let n = arr.len();
+        if n < 4 || !arr[n - 2].as_str().is_some_and(|c| c.starts_with("book-")) {
+            return;
+        }
+        let depth: usize = arr[n - 2].as_str().and_then(|c| c[5..].parse().ok()).unwrap_or(10);
+        let Some(key) = arr[n - 1].as_str() else { return };
+        let mut checksum = None;
+        for part in &arr[1..n - 2] {
+            if part.get("as").is_some() {
+                let dec = |k: &str, i: usize| {
+                    part[k]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|l| l[i].as_str())
+                        .map(|t| t.split_once('.').map_or(0, |(_, f)| f.len() as u8))
+                        .max()
+                        .unwrap_or(0)
+                };
+                let d = (dec("as", 0).max(dec("bs", 0)), dec("as", 1).max(dec("bs", 1)));
+                self.kraken_decimals.insert(key.to_owned(), d);
+                let px: Vec<&str> = ["as", "bs"]
+                    .iter()
+                    .flat_map(|k| part[*k].as_array().into_iter().flatten())
+                    .filter_map(|l| l[0].as_str())
+                    .collect();
+                if let Some((_, b)) = self.book(key, &px) {
+                    b.clear();
+                }
+                self.levels(key, part["as"].as_array(), false);
+                self.levels(key, part["bs"].as_array(), true);
+            }
+            self.levels(key, part.get("a").and_then(Value::as_array), false);
+            self.levels(key, part.get("b").and_then(Value::as_array), true);
+            if let Some(c) = part.get("c").and_then(Value::as_str) {
+                checksum = c.parse::<u32>().ok();
+            }
+        }
+        let (pd, qd) = self.kraken_decimals.get(key).copied().unwrap_or((0, 0));
+        let Some((inst, b)) = self.books.get_mut(key) else { return };
+        while b.bids.len() > depth {
+            let k = *b.bids.keys().next().unwrap_or(&0);
+            b.bids.remove(&k);
+        }
+        while b.asks.len() > depth {
+            let k = *b.asks.keys().next_back().unwrap_or(&0);
+            b.asks.remove(&k);
+        }
+        if let Some(want) = checksum {
+            self.text.clear();
+            let (tick, lot) = (inst.tick, inst.lot);
+            let levels: Vec<(i64, i64)> = b
+                .asks
+                .iter()
+                .take(10)
+                .map(|(p, q)| (*p, *q))
+                .chain(b.bids.iter().rev().take(10).map(|(p, q)| (*p, *q)))
+                .collect();
+            for (p, q) in levels {
+                for (step, units, d) in [(tick, p, pd), (lot, q, qd)] {
+                    let mut t = Vec::new();
+                    write_number(step, units, NumberStyle::Fixed(d), &mut t);
+                    let t: Vec<u8> = t.into_iter().filter(|c| *c != b'.').collect();
+                    let z = t.iter().take_while(|c| **c == b'0').count();
+                    self.text.extend_from_slice(&t[z..]);
+                }
+            }
+            if crc32fast::hash(&self.text) != want {
+                self.checksum_failed += 1;
+            }
+        }
+        self.touch(key);
+    }
+
+    fn interleaved_crc(
+        &mut self,
+        key: &str,
+        style: NumberStyle,
+        negative_asks: bool,
+    ) -> Option<i32> {
+        let (inst, b) = self.books.get(key)?;
+        self.text.clear();
+        let bids: Vec<_> = b.bids.iter().rev().take(25).collect();
+        let asks: Vec<_> = b.asks.iter().take(25).collect();
+        for i in 0..25 {
+            for (lv, neg) in [(bids.get(i), false), (asks.get(i), negative_asks)] {
+                let Some((p, q)) = lv else { continue };
+                if !self.text.is_empty() {
+                    self.text.push(b':');
+                }
+                write_number(inst.tick, **p, style, &mut self.text);
+                self.text.push(b':');
+                write_number(inst.lot, if neg { -**q } else { **q }, style, &mut self.text);
+            }
+        }
+        Some(crc32fast::hash(&self.text) as i32)
+    }
+
+    fn okx(&mut self, v: &Value) {
+        let arg = &v["arg"];
+        if !arg["channel"].as_str().is_some_and(|c| c.starts_with("books")) {
+            return;
+        }
+        let Some(key) = arg["instId"].as_str() else { return };
+        for d in v["data"].as_array().into_iter().flatten() {
+            if v["action"].as_str() == Some("snapshot") {
+                let px: Vec<&str> = ["asks", "bids"]
+                    .iter()
+                    .flat_map(|k| d[*k].as_array().into_iter().flatten())
+                    .filter_map(|l| l[0].as_str())
+                    .collect();
+                if let Some((_, b)) = self.book(key, &px) {
+                    b.clear();
+                }
+            }
+            self.levels(key, d["bids"].as_array(), true);
+            self.levels(key, d["asks"].as_array(), false);
+            if let Some(want) = d["checksum"].as_i64().filter(|c| *c != 0) {
+                if self.interleaved_crc(key, NumberStyle::Minimal, false) != Some(want as i32) {
+                    self.checksum_failed += 1;
+                }
+            }
+            self.touch(key);
+        }
+    }
+
+    fn bitfinex(&mut self, v: &Value) {
+        if v["event"].as_str() == Some("subscribed") {
+            if v["channel"].as_str() == Some("book") {
+                if let (Some(id), Some(sym)) = (v["chanId"].as_u64(), v["symbol"].as_str()) {
+                    self.bfx_chan.insert(id, sym.to_owned());
+                    self.book(sym, &[]);
+                }
+            }
+            return;
+        }
+        let Some(arr) = v.as_array() else { return };
+        let Some(key) =
+            arr.first().and_then(Value::as_u64).and_then(|id| self.bfx_chan.get(&id)).cloned()
+        else {
+            return;
+        };
+        let Some(payload) = arr.get(1).and_then(Value::as_array) else { return };
+        let Some((inst, b)) = self.books.get_mut(&key) else { return };
+        let nested = payload.first().is_some_and(Value::is_array);
+        let one = [Value::Array(payload.clone())];
+        let levels: &[Value] = if nested { payload } else { &one };
+        for l in levels {
+            // JSON numbers: serde_json gives f64, so re-print them (the peers' way).
+            let (Some(p), Some(c), Some(a)) =
+                (l.get(0), l.get(1).and_then(Value::as_u64), l.get(2))
+            else {
+                continue;
+            };
+            let (Ok(px), Ok(amt)) = (
+                inst.tick.units(p.to_string().as_bytes()),
+                inst.lot.units_signed(a.to_string().as_bytes()),
+            ) else {
+                continue;
+            };
+            if c > 0 {
+                b.set(amt > 0, px, amt.abs());
+            } else {
+                b.set(amt > 0, px, 0);
+            }
+        }
+        self.touch(&key);
+    }
+
+    /// Tells the Binance reference which symbol the next REST snapshot is for.
+    pub fn expect_snapshot(&mut self, symbol: &str) {
+        self.snapshot_symbol = Some(symbol.to_owned());
+    }
+}
