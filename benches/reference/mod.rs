@@ -129,7 +129,6 @@ impl Reference {
     }
 
     fn binance(&mut self, v: &Value, http: bool) {
-        let futures = self.venue == Venue::BinanceFutures;
         if http || v.get("lastUpdateId").is_some() {
             // The single-symbol captures name the symbol in the URL; the benchmark books
             // snapshots under the only symbol or the one `snapshot_symbol` set.
