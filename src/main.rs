@@ -1,203 +1,234 @@
 //! The `ladderfeed` command line.
 //!
-//! Until `replay` lands (the capture and venue issues), the main job rebuilds the Binance
-//! BTCUSDT book of the bundled hftbacktest capture into the fixed-tick [`Ladder`] with Binance's
-//! documented snapshot-bridging rule, checks it against the venue's own last `bookTicker`, and
-//! reports how fast the ladder took the updates.
+//! Until `replay` lands (the capture issue), the main job reads a captured feed in any of the
+//! peers' formats (the bundled Binance capture by default), runs every frame through the real
+//! venue adapter and engine (parse, sequence, books, checksums, BBO), and prints per symbol
+//! what the book went through and where it ended, checked against the venue's own last ticker.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use ladderfeed::book::{Instrument, InstrumentRegistry, Ladder, Side, Venue};
-use simd_json::prelude::*;
-use simd_json::BorrowedValue;
+use ladderfeed::book::{InstrumentRegistry, Venue};
+use ladderfeed::capture::{self, RecordKind};
+use ladderfeed::engine::{Engine, Sink};
+use ladderfeed::event::{BookState, Event, EventKind};
+use ladderfeed::venue::{Adapter, AnyAdapter};
 
 /// The bundled capture: Binance spot BTCUSDT diffs, trades and bookTicker plus one REST snapshot.
 const BUNDLED: &str = "fixtures/binance/hftbacktest_spot_btcusdt_20240808.gz";
 
-/// One depth diff kept as integer ticks and lots.
-struct Diff {
-    first_id: u64,
-    last_id: u64,
-    levels: Vec<(Side, i64, i64)>,
+const USAGE: &str = "usage: ladderfeed [--venue NAME] [FILE...]
+
+Runs a captured feed through the venue adapter and the book engine and reports each book.
+FILE: a capture in any supported format (hftbacktest, cryptofeed raw or v3, tardis raw,
+Marfusios, one message per line); cryptofeed `NAME.ws.N.0` files bring their
+`NAME.http.*` REST snapshots along. Without FILE: the bundled
+fixtures/binance/hftbacktest_spot_btcusdt_20240808.gz.
+--venue: coinbase, coinbase-exchange, binance, binance-futures, bitfinex, kraken, kraken-v1,
+okx, gemini (gemini-v1 needs a live connection's symbol); guessed from the capture's URLs or
+file name when omitted.";
+
+/// Counts what the engine published.
+#[derive(Default)]
+struct Tally {
+    bbo: u64,
+    trades: u64,
+    states: u64,
+    crossed_valid: u64,
+}
+
+impl Sink for Tally {
+    fn publish(&mut self, event: Event) {
+        match event.kind() {
+            EventKind::Bbo(b) => {
+                self.bbo += 1;
+                if event.state().is_valid() && b.is_crossed() {
+                    self.crossed_valid += 1;
+                }
+            }
+            EventKind::Trade(_) => self.trades += 1,
+            EventKind::BookState { .. } => self.states += 1,
+            EventKind::Unknown(_) => {}
+        }
+    }
 }
 
 fn main() -> Result<()> {
+    let mut venue: Option<Venue> = None;
+    let mut files = Vec::new();
     let mut args = std::env::args().skip(1);
-    let path = match args.next().as_deref() {
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(BUNDLED),
-        Some("-h" | "--help") => {
-            println!(
-                "usage: ladderfeed [FILE]\n\nRebuilds the Binance spot book of an hftbacktest \
-                 collector capture (`<ns> <json>` lines, gzip) into the fixed-tick ladder.\n\
-                 Without FILE: the bundled {BUNDLED}."
-            );
-            return Ok(());
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return Ok(());
+            }
+            "--venue" => {
+                let name = args.next().context("--venue needs a name")?;
+                venue = Some(
+                    Venue::from_name(&name).with_context(|| format!("unknown venue {name:?}"))?,
+                );
+            }
+            _ => files.push(PathBuf::from(a)),
         }
-        Some(p) => PathBuf::from(p),
-    };
-    run(&path)
+    }
+    if files.is_empty() {
+        files.push(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(BUNDLED));
+    }
+    run(venue, &files)
 }
 
-/// Appends the `[price, size]` string pairs of `v[key]` to `out` as ticks and lots.
-fn levels(
-    v: &BorrowedValue<'_>,
-    key: &str,
-    side: Side,
-    inst: &Instrument,
-    out: &mut Vec<(Side, i64, i64)>,
-) -> Result<()> {
-    let arr = v.get_array(key).with_context(|| format!("no `{key}` array"))?;
-    for lv in arr {
-        let px = lv.get_idx(0).and_then(|x| x.as_str()).context("level price is not a string")?;
-        let qty = lv.get_idx(1).and_then(|x| x.as_str()).context("level size is not a string")?;
-        let px_tick = inst.price_ticks(px.as_bytes()).with_context(|| format!("price {px:?}"))?;
-        let qty_lots = inst.qty_lots(qty.as_bytes()).with_context(|| format!("size {qty:?}"))?;
-        out.push((side, px_tick, qty_lots));
+fn run(venue: Option<Venue>, files: &[PathBuf]) -> Result<()> {
+    let mut paths = Vec::new();
+    for f in files {
+        paths.extend(capture::companions(f));
+        paths.push(f.clone());
     }
+    paths.sort();
+    paths.dedup();
+    let mut records = Vec::new();
+    for r in capture::open_merged(&paths).context("opening the capture")? {
+        match r {
+            Ok(r) => records.push(r),
+            Err(e) => {
+                // Everything before a damaged tail is kept and replayed.
+                eprintln!("warning: {e}");
+                break;
+            }
+        }
+    }
+    let venue = match venue {
+        Some(v) => v,
+        None => records
+            .iter()
+            .filter(|r| !r.url.is_empty())
+            .find_map(|r| capture::venue_hint(&r.url))
+            .or_else(|| paths.iter().find_map(|p| capture::venue_hint(&p.to_string_lossy())))
+            .context("cannot tell the venue from the capture: pass --venue")?,
+    };
+    let adapter = AnyAdapter::new(venue, InstrumentRegistry::with_builtins(), None)
+        .with_context(|| format!("venue {} needs a live connection's symbol", venue.name()))?;
+    let mut engine = Engine::new(adapter);
+    let mut tally = Tally::default();
+    let mut errors_shown = 0;
+    let mut connected = false;
+    let started = Instant::now();
+    for r in &records {
+        let res = match r.kind {
+            RecordKind::Recv => engine.handle_frame(&r.payload, r.local_ts, &mut tally),
+            RecordKind::Http => engine.handle_http(&r.url, &r.payload, r.local_ts, &mut tally),
+            RecordKind::Connect => {
+                if connected {
+                    engine.disconnected(r.local_ts, &mut tally);
+                }
+                connected = true;
+                Ok(())
+            }
+            RecordKind::Disconnect => {
+                engine.disconnected(r.local_ts, &mut tally);
+                Ok(())
+            }
+            RecordKind::Sent => Ok(()),
+        };
+        if let Err(e) = res {
+            if errors_shown < 5 {
+                let excerpt = String::from_utf8_lossy(&r.payload[..r.payload.len().min(80)]);
+                eprintln!("error: {e}: {excerpt}");
+                errors_shown += 1;
+            }
+        }
+    }
+    let elapsed = started.elapsed();
+    report(&engine, &paths, &tally, elapsed)?;
     Ok(())
 }
 
-fn run(path: &std::path::Path) -> Result<()> {
-    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let reader = BufReader::new(flate2::read::GzDecoder::new(file));
-    let inst = InstrumentRegistry::with_builtins()
-        .lookup(Venue::Binance, "BTCUSDT")
-        .context("BTCUSDT is built in")?;
-
-    let mut ladder = Ladder::new();
-    let mut buffered: Vec<Diff> = Vec::new();
-    let mut book_id: Option<u64> = None; // Some once a snapshot is loaded
-    let mut bridged = false;
-    let (mut applied, mut stale, mut gaps, mut crossed, mut trades) =
-        (0u64, 0u64, 0u64, 0u64, 0u64);
-    let mut level_updates = 0u64;
-    let mut ladder_ns = 0u128;
-    let mut last_ticker: Option<(String, String)> = None;
-
-    let mut apply = |d: &Diff,
-                     ladder: &mut Ladder,
-                     book_id: &mut Option<u64>,
-                     bridged: &mut bool| {
-        let Some(id) = *book_id else { return };
-        if d.last_id <= id {
-            stale += 1;
-            return;
-        }
-        let in_sequence =
-            if *bridged { d.first_id == id + 1 } else { d.first_id <= id + 1 && id < d.last_id };
-        if !in_sequence {
-            // A gap: the book cannot be trusted until the next snapshot.
-            gaps += 1;
-            *book_id = None;
-            *bridged = false;
-            ladder.clear();
-            return;
-        }
-        let t = Instant::now();
-        for &(side, px, qty) in &d.levels {
-            ladder.set(side, px, qty);
-        }
-        ladder_ns += t.elapsed().as_nanos();
-        level_updates += d.levels.len() as u64;
-        if ladder.is_crossed() {
-            crossed += 1;
-        }
-        applied += 1;
-        *book_id = Some(d.last_id);
-        *bridged = true;
-    };
-
-    let mut line = String::new();
-    let mut reader = reader;
-    let mut lineno = 0u64;
-    loop {
-        line.clear();
-        if reader.read_line(&mut line).with_context(|| format!("reading {}", path.display()))? == 0
-        {
-            break;
-        }
-        lineno += 1;
-        let Some((_ts, json)) = line.trim_end().split_once(' ') else { continue };
-        let mut bytes = json.as_bytes().to_vec();
-        let v: BorrowedValue<'_> = simd_json::to_borrowed_value(&mut bytes)
-            .with_context(|| format!("{}:{lineno}: not JSON", path.display()))?;
-        let data = v.get("data").unwrap_or(&v);
-        if let Some(lid) = data.get_u64("lastUpdateId") {
-            // The REST snapshot.
-            ladder.clear();
-            let mut lv = Vec::new();
-            levels(data, "bids", Side::Bid, &inst, &mut lv)?;
-            levels(data, "asks", Side::Ask, &inst, &mut lv)?;
-            for (side, px, qty) in lv {
-                ladder.set(side, px, qty);
-            }
-            book_id = Some(lid);
-            bridged = false;
-            for d in std::mem::take(&mut buffered) {
-                apply(&d, &mut ladder, &mut book_id, &mut bridged);
-            }
+fn report(
+    engine: &Engine<AnyAdapter>,
+    paths: &[PathBuf],
+    tally: &Tally,
+    elapsed: std::time::Duration,
+) -> Result<()> {
+    let st = engine.stats();
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    println!("capture      {}", names.join(", "));
+    println!("venue        {}", engine.adapter().venue().name());
+    println!(
+        "messages     {} frames + {} REST bodies, {:.2} MB in {:.1} ms: {:.0} msgs/s, {:.0} MB/s",
+        st.frames,
+        st.http,
+        st.bytes as f64 / 1e6,
+        secs * 1e3,
+        (st.frames + st.http) as f64 / secs,
+        st.bytes as f64 / 1e6 / secs
+    );
+    println!(
+        "counted      {} control, {} stale skipped, {} waiting for a snapshot, {} errors",
+        st.control,
+        st.stale,
+        st.waiting,
+        st.errors.total()
+    );
+    println!(
+        "published    {} BBO, {} trades, {} book-state changes, {} crossed BBOs marked valid",
+        tally.bbo, tally.trades, tally.states, tally.crossed_valid
+    );
+    for (i, info) in engine.symbols().list().iter().enumerate() {
+        let s = i as u16;
+        let (Some(b), Some(state), Some(bbo)) =
+            (engine.book_stats(s), engine.state(s), engine.bbo(s))
+        else {
+            continue;
+        };
+        if b.book_messages == 0 && b.trades == 0 {
             continue;
         }
-        match data.get_str("e") {
-            Some("depthUpdate") => {
-                let mut d = Diff {
-                    first_id: data.get_u64("U").context("depthUpdate without U")?,
-                    last_id: data.get_u64("u").context("depthUpdate without u")?,
-                    levels: Vec::new(),
-                };
-                levels(data, "b", Side::Bid, &inst, &mut d.levels)?;
-                levels(data, "a", Side::Ask, &inst, &mut d.levels)?;
-                if book_id.is_none() {
-                    buffered.push(d);
-                } else {
-                    apply(&d, &mut ladder, &mut book_id, &mut bridged);
-                }
-            }
-            Some("trade") => trades += 1,
-            _ if data.contains_key("b") && data.contains_key("a") && data.contains_key("u") => {
-                // bookTicker (spot has no `e`).
-                let b = data.get_str("b").unwrap_or_default().to_owned();
-                let a = data.get_str("a").unwrap_or_default().to_owned();
-                last_ticker = Some((b, a));
-            }
-            _ => {}
-        }
-    }
-    if book_id.is_none() && applied == 0 {
-        bail!("{}: no snapshot found: not a Binance hftbacktest capture?", path.display());
-    }
-    let fmt = |side: Side| {
-        ladder
-            .best(side)
-            .map(|l| format!("{} x {}", inst.format_price(l.px_tick), inst.format_qty(l.qty_lots)))
-            .unwrap_or_else(|| "-".into())
-    };
-    println!("capture      {}", path.display());
-    println!("instrument   binance:BTCUSDT tick {} lot {}", inst.tick, inst.lot);
-    println!("diffs        {applied} applied, {stale} stale skipped, {gaps} gaps");
-    println!("trades       {trades}");
-    println!("levels       {} bids, {} asks", ladder.len(Side::Bid), ladder.len(Side::Ask));
-    println!("best bid     {}", fmt(Side::Bid));
-    println!("best ask     {}", fmt(Side::Ask));
-    println!("crossed      {crossed} times after a complete diff");
-    if let Some((b, a)) = &last_ticker {
-        let want = (inst.price_ticks(b.as_bytes())?, inst.price_ticks(a.as_bytes())?);
-        let got =
-            (ladder.best(Side::Bid).map(|l| l.px_tick), ladder.best(Side::Ask).map(|l| l.px_tick));
-        let ok = got == (Some(want.0), Some(want.1));
-        println!("bookTicker   {b} / {a}: {}", if ok { "matches the ladder" } else { "DIFFERS" });
-        if !ok {
-            bail!("final BBO differs from the venue's last bookTicker");
-        }
-    }
-    if level_updates > 0 {
+        let inst = &info.instrument;
+        let state = match state {
+            BookState::Synced => "synced",
+            BookState::Resyncing => "resyncing",
+            BookState::Stale => "stale",
+        };
         println!(
-            "ladder       {level_updates} level updates, {:.1} ns each (timed around the ladder only)",
-            ladder_ns as f64 / level_updates as f64
+            "{}:{}  {state}  book messages {}  gaps {}  resyncs {}  checksums {} ok / {} failed  crossed {}  trades {}",
+            engine.adapter().venue().name(),
+            info.key,
+            b.book_messages,
+            b.gaps,
+            b.resyncs,
+            b.checksum_ok,
+            b.checksum_failed,
+            b.crossed_detected,
+            b.trades
         );
+        if bbo.bid_lots > 0 || bbo.ask_lots > 0 {
+            println!(
+                "    best bid {} x {}   best ask {} x {}   spread {}",
+                inst.format_price(bbo.bid_tick),
+                inst.format_qty(bbo.bid_lots),
+                inst.format_price(bbo.ask_tick),
+                inst.format_qty(bbo.ask_lots),
+                inst.format_price(bbo.spread_ticks())
+            );
+        }
+        if let Some(v) = info.venue_bbo {
+            let ok = (v.bid_tick, v.ask_tick) == (bbo.bid_tick, bbo.ask_tick);
+            println!(
+                "    venue's last ticker {} / {}: {}",
+                inst.format_price(v.bid_tick),
+                inst.format_price(v.ask_tick),
+                if ok {
+                    "matches the book"
+                } else {
+                    "differs (the book moved after it, or a fault)"
+                }
+            );
+        }
+    }
+    if tally.crossed_valid > 0 {
+        bail!("a crossed book was published as valid");
     }
     Ok(())
 }

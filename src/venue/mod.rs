@@ -12,6 +12,7 @@
 //!
 //! Bad input is a typed [`VenueError`], counted by the caller; it never panics.
 
+pub mod any;
 pub mod binance;
 pub mod bitfinex;
 pub mod coinbase;
@@ -22,6 +23,8 @@ pub mod okx;
 pub mod time;
 
 use std::ops::Range;
+
+pub use any::AnyAdapter;
 
 use crate::book::{Instrument, InstrumentRegistry, NumError, Side, Step, Venue};
 use crate::event::Trade;

@@ -1,0 +1,125 @@
+//! One type for every adapter, chosen at run time by venue (replay, the command line, fuzzing).
+
+use super::binance::Binance;
+use super::bitfinex::Bitfinex;
+use super::coinbase::{CoinbaseAdvanced, CoinbaseExchange};
+use super::gemini::{GeminiV1, GeminiV2};
+use super::kraken::{KrakenV1, KrakenV2};
+use super::okx::Okx;
+use super::{Adapter, Parsed, SymbolIdx, Symbols, VenueError};
+use crate::book::{InstrumentRegistry, Venue};
+
+/// Any venue adapter. Dispatch is a `match`, not a virtual call.
+#[derive(Debug)]
+pub enum AnyAdapter {
+    /// Binance spot or USD-M futures.
+    Binance(Binance),
+    /// Coinbase Advanced Trade.
+    CoinbaseAdvanced(CoinbaseAdvanced),
+    /// Coinbase Exchange.
+    CoinbaseExchange(CoinbaseExchange),
+    /// Bitfinex v2.
+    Bitfinex(Bitfinex),
+    /// Kraken v2.
+    KrakenV2(KrakenV2),
+    /// Kraken v1.
+    KrakenV1(KrakenV1),
+    /// OKX v5.
+    Okx(Okx),
+    /// Gemini v2.
+    GeminiV2(GeminiV2),
+    /// Gemini v1 (one symbol per connection).
+    GeminiV1(GeminiV1),
+}
+
+impl AnyAdapter {
+    /// The adapter for `venue`. Gemini v1 needs the connection's symbol (`symbol`); the
+    /// others ignore it. Kraken v2 books are subscribed at depth 10 (the venue's default).
+    pub fn new(
+        venue: Venue,
+        registry: InstrumentRegistry,
+        symbol: Option<&str>,
+    ) -> Result<AnyAdapter, VenueError> {
+        Ok(match venue {
+            Venue::Binance => AnyAdapter::Binance(Binance::spot(registry)),
+            Venue::BinanceFutures => AnyAdapter::Binance(Binance::futures(registry)),
+            Venue::Coinbase => AnyAdapter::CoinbaseAdvanced(CoinbaseAdvanced::new(registry)),
+            Venue::CoinbaseExchange => {
+                AnyAdapter::CoinbaseExchange(CoinbaseExchange::new(registry))
+            }
+            Venue::Bitfinex => AnyAdapter::Bitfinex(Bitfinex::new(registry)),
+            Venue::Kraken => {
+                AnyAdapter::KrakenV2(KrakenV2::new(registry, super::kraken::V2_DEFAULT_DEPTH))
+            }
+            Venue::KrakenV1 => AnyAdapter::KrakenV1(KrakenV1::new(registry)),
+            Venue::Okx => AnyAdapter::Okx(Okx::new(registry)),
+            Venue::Gemini => AnyAdapter::GeminiV2(GeminiV2::new(registry)),
+            Venue::GeminiV1 => {
+                let symbol = symbol.ok_or(VenueError::UnknownSymbol)?;
+                AnyAdapter::GeminiV1(GeminiV1::new(registry, symbol)?)
+            }
+        })
+    }
+}
+
+macro_rules! each {
+    ($self:expr, $a:ident => $e:expr) => {
+        match $self {
+            AnyAdapter::Binance($a) => $e,
+            AnyAdapter::CoinbaseAdvanced($a) => $e,
+            AnyAdapter::CoinbaseExchange($a) => $e,
+            AnyAdapter::Bitfinex($a) => $e,
+            AnyAdapter::KrakenV2($a) => $e,
+            AnyAdapter::KrakenV1($a) => $e,
+            AnyAdapter::Okx($a) => $e,
+            AnyAdapter::GeminiV2($a) => $e,
+            AnyAdapter::GeminiV1($a) => $e,
+        }
+    };
+}
+
+impl Adapter for AnyAdapter {
+    fn venue(&self) -> Venue {
+        each!(self, a => a.venue())
+    }
+
+    #[inline]
+    fn handle_frame(
+        &mut self,
+        frame: &[u8],
+        local_ts: u64,
+        out: &mut Parsed,
+    ) -> Result<(), VenueError> {
+        each!(self, a => a.handle_frame(frame, local_ts, out))
+    }
+
+    fn handle_http(
+        &mut self,
+        url: &str,
+        body: &[u8],
+        local_ts: u64,
+        out: &mut Parsed,
+    ) -> Result<(), VenueError> {
+        each!(self, a => a.handle_http(url, body, local_ts, out))
+    }
+
+    fn resync(&mut self, symbol: SymbolIdx) {
+        each!(self, a => a.resync(symbol))
+    }
+
+    fn reset_connection(&mut self) {
+        each!(self, a => a.reset_connection())
+    }
+
+    fn symbols(&self) -> &Symbols {
+        each!(self, a => a.symbols())
+    }
+
+    fn subscribe_messages(&self, symbols: &[&str]) -> Vec<String> {
+        each!(self, a => a.subscribe_messages(symbols))
+    }
+
+    fn unsubscribe_messages(&self, symbols: &[&str]) -> Vec<String> {
+        each!(self, a => a.unsubscribe_messages(symbols))
+    }
+}
