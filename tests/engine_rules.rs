@@ -1,0 +1,98 @@
+//! Engine rules that hold for every venue: one BBO per symbol per message, only when it changed,
+//! never a half-applied or crossed book marked valid, far prices kept exactly.
+
+mod common;
+
+use std::collections::HashMap;
+
+use common::records;
+use ladderfeed::book::{InstrumentRegistry, Side, Venue};
+use ladderfeed::capture::RecordKind;
+use ladderfeed::engine::Engine;
+use ladderfeed::event::{Bbo, BookState, EventKind};
+use ladderfeed::venue::AnyAdapter;
+
+#[test]
+fn one_bbo_per_symbol_per_message_and_only_when_it_changed() {
+    for (file, venue) in [
+        ("kraken/cryptofeed_KRAKEN.ws.50.0", Venue::KrakenV1),
+        ("coinbase/cryptofeed_COINBASE.ws.28.0", Venue::CoinbaseExchange),
+        ("binance/cryptofeed_BINANCE.ws.1.0", Venue::Binance),
+        ("okx/cryptofeed_OKX.ws.1.0", Venue::Okx),
+    ] {
+        let recs = records(&[file]);
+        let adapter = AnyAdapter::new(venue, InstrumentRegistry::with_builtins(), None).unwrap();
+        let mut engine = Engine::new(adapter);
+        let mut last: HashMap<u16, Bbo> = HashMap::new();
+        let mut ev = Vec::new();
+        let mut bbos = 0;
+        for r in &recs {
+            ev.clear();
+            let _ = match r.kind {
+                RecordKind::Recv => engine.handle_frame(&r.payload, r.local_ts, &mut ev),
+                RecordKind::Http => engine.handle_http(&r.url, &r.payload, r.local_ts, &mut ev),
+                _ => Ok(()),
+            };
+            let mut seen = Vec::new();
+            for e in &ev {
+                match e.kind() {
+                    EventKind::Bbo(b) => {
+                        let id = e.instrument();
+                        assert!(
+                            !seen.contains(&id),
+                            "{file}: two BBOs for one symbol in one message"
+                        );
+                        seen.push(id);
+                        assert_ne!(last.get(&id), Some(&b), "{file}: a BBO that did not change");
+                        assert!(e.state().is_valid() && !b.is_crossed(), "{file}: {b:?}");
+                        // The published BBO is the book after the whole message.
+                        assert_eq!(engine.bbo(id), Some(b), "{file}");
+                        last.insert(id, b);
+                        bbos += 1;
+                    }
+                    EventKind::BookState { .. } if e.state() != BookState::Synced => {
+                        last.remove(&e.instrument());
+                    }
+                    _ => {}
+                }
+            }
+        }
+        assert!(bbos > 10, "{file}: {bbos} BBOs");
+    }
+}
+
+#[test]
+fn prices_far_outside_the_window_are_kept_exactly() {
+    let recs = records(&["binance/hftbacktest_spot_btcusdt_20240808.gz"]);
+    let mut engine = Engine::new(
+        AnyAdapter::new(Venue::Binance, InstrumentRegistry::with_builtins(), None).unwrap(),
+    );
+    let run = common::feed(&mut engine, &recs);
+    assert!(run.errors.is_empty());
+    let s = common::symbol(&engine, "BTCUSDT");
+    let before = engine.bbo(s).unwrap();
+    let last_u = recs
+        .iter()
+        .rev()
+        .filter(|r| r.payload.windows(11).any(|w| w == b"depthUpdate"))
+        .find_map(|r| {
+            let t = std::str::from_utf8(&r.payload).ok()?;
+            let i = t.find(",\"u\":")? + 5;
+            t[i..].split(|c: char| !c.is_ascii_digit()).next()?.parse::<u64>().ok()
+        })
+        .unwrap();
+    // A bid a billion dollars away and an ask at one cent: valid prices, far outside the window.
+    let frame = format!(
+        r#"{{"stream":"btcusdt@depth@100ms","data":{{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":{},"u":{},"b":[["0.01000000","1.00000000"]],"a":[["999999999.99000000","2.00000000"]]}}}}"#,
+        last_u + 1,
+        last_u + 1
+    );
+    let mut ev = Vec::new();
+    engine.handle_frame(frame.as_bytes(), 0, &mut ev).unwrap();
+    let book = engine.book(s).unwrap();
+    assert_eq!(engine.state(s), Some(BookState::Synced));
+    assert_eq!(engine.bbo(s), Some(before), "far levels do not touch the BBO");
+    let inst = &engine.symbols().get(s).unwrap().instrument;
+    assert!(book.iter(Side::Bid).any(|l| l.px_tick == inst.price_ticks(b"0.01").unwrap()));
+    assert!(book.iter(Side::Ask).any(|l| l.px_tick == inst.price_ticks(b"999999999.99").unwrap()));
+}
