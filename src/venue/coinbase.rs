@@ -130,6 +130,12 @@ impl CoinbaseAdvanced {
             }
             b"market_trades" => {
                 for e in events.iter() {
+                    // The snapshot is recent history, printed before we subscribed: not
+                    // re-published as trades (as for every venue).
+                    if field_text(e, "type") == Some(b"snapshot") {
+                        out.control = true;
+                        continue;
+                    }
                     let Some(trades) = e.get_array("trades") else { continue };
                     for t in trades.iter() {
                         self.trade(t, out)?;
@@ -325,7 +331,12 @@ impl CoinbaseExchange {
         match kind {
             b"snapshot" => self.snapshot(root, out),
             b"l2update" => self.update(root, out),
-            b"match" | b"last_match" => {
+            // `last_match` repeats the last trade before the subscription: history.
+            b"last_match" => {
+                out.control = true;
+                Ok(())
+            }
+            b"match" => {
                 let key = field_text(root, "product_id").ok_or(VenueError::Shape("product_id"))?;
                 let sym = self
                     .symbols

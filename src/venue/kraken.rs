@@ -343,6 +343,11 @@ impl KrakenV2 {
                 Ok(())
             }
             b"trade" => {
+                if field_text(root, "type") == Some(b"snapshot") {
+                    // Recent history from before the subscription: not re-published.
+                    out.control = true;
+                    return Ok(());
+                }
                 let data = root.get_array("data").ok_or(VenueError::Shape("trade data"))?;
                 for t in data.iter() {
                     self.trade(t, out)?;
