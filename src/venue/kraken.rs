@@ -9,6 +9,12 @@
 //! Kraken prints every price and size with the pair's full precision (`0.00100000`): the
 //! decimals printed in the snapshot are kept per symbol and the checksum text is rendered with
 //! them. v2 prices are JSON numbers, read as their exact text (no `f64`).
+//!
+//! The depth: v1 names it in the channel (`book-1000`); v2 in the subscription
+//! acknowledgement (`result.depth`), else the depth this adapter asked for (raised if a
+//! snapshot shows more levels). Tickers (`ticker`, v1 `spread`) fill
+//! [`SymbolInfo::venue_bbo`](super::SymbolInfo::venue_bbo). Trade sides are the taker's;
+//! v1 trades carry no id (0).
 
 use simd_json::prelude::ValueAsScalar;
 use simd_json::tape::Value;
@@ -17,9 +23,9 @@ use super::json::{field_text, parse_u64, text, Scratch};
 use super::time::{decimal_seconds_ns, rfc3339_ns};
 use super::{num, Adapter, BookAction, Checksum, Parsed, SymbolIdx, Symbols, TradeMsg, VenueError};
 use crate::book::{Instrument, InstrumentRegistry, Side, Venue};
-use crate::event::{self, Trade};
+use crate::event::{self, Bbo, Trade};
 
-/// The default v2 book depth (when no subscribe acknowledgement was seen).
+/// Kraken's default v2 book depth (what [`AnyAdapter`](super::AnyAdapter) subscribes).
 pub const V2_DEFAULT_DEPTH: u32 = 10;
 
 /// Per-symbol state shared by both versions.
@@ -84,10 +90,17 @@ impl KrakenV1 {
             self.book(&arr, n, pair, depth, out)
         } else if channel == b"trade" {
             self.trades(arr.get(1).ok_or(VenueError::Shape("trade payload"))?, pair, out)
-        } else {
-            // ticker, spread, ohlc-N: not book data.
+        } else if channel == b"ticker" || channel == b"spread" {
+            out.control = true;
+            let payload = arr.get(1).ok_or(VenueError::Shape("ticker payload"))?;
+            let bbo = if channel == b"ticker" { v1_ticker(payload) } else { v1_spread(payload) };
+            store_bbo(&mut self.symbols, pair, bbo)
+        } else if channel.starts_with(b"ohlc") {
+            // Candles: not book data.
             out.control = true;
             Ok(())
+        } else {
+            Err(VenueError::UnknownType)
         }
     }
 
@@ -233,6 +246,49 @@ fn v1_levels(
     Ok(())
 }
 
+/// Best bid and offer as text: `(bid price, bid size, ask price, ask size)`.
+type BboText<'i> = (&'i [u8], &'i [u8], &'i [u8], &'i [u8]);
+
+/// v1 `ticker`: `{"a":[price, wholeLotVolume, lotVolume], "b":[…], …}`.
+fn v1_ticker<'i>(v: Value<'_, 'i>) -> Result<BboText<'i>, VenueError> {
+    let f = |key: &str, i: usize| {
+        v.get(key)
+            .and_then(|a| a.get_idx(i))
+            .and_then(text)
+            .ok_or(VenueError::Shape("ticker field"))
+    };
+    Ok((f("b", 0)?, f("b", 2)?, f("a", 0)?, f("a", 2)?))
+}
+
+/// v1 `spread`: `[bid, ask, timestamp, bidVolume, askVolume]`.
+fn v1_spread<'i>(v: Value<'_, 'i>) -> Result<BboText<'i>, VenueError> {
+    let f = |i: usize| v.get_idx(i).and_then(text).ok_or(VenueError::Shape("spread field"));
+    Ok((f(0)?, f(3)?, f(1)?, f(4)?))
+}
+
+/// Stores the venue's own BBO for a symbol that has a book or a known instrument. Tickers
+/// of unknown pairs are ignored: a ticker's numbers are not a reliable source of the pair's
+/// printed precision, which the checksums depend on.
+fn store_bbo(
+    symbols: &mut Symbols,
+    pair: &[u8],
+    bbo: Result<BboText<'_>, VenueError>,
+) -> Result<(), VenueError> {
+    let (bid_px, bid_qty, ask_px, ask_qty) = bbo?;
+    let Some(sym) = symbols.find(pair).or_else(|| symbols.resolve(pair)) else {
+        return Ok(());
+    };
+    let info = symbols.get_mut(sym).ok_or(VenueError::UnknownSymbol)?;
+    let inst = &info.instrument;
+    info.venue_bbo = Some(Bbo {
+        bid_tick: inst.price_ticks(bid_px).map_err(num("bid"))?,
+        bid_lots: inst.qty_lots(bid_qty).map_err(num("bid size"))?,
+        ask_tick: inst.price_ticks(ask_px).map_err(num("ask"))?,
+        ask_lots: inst.qty_lots(ask_qty).map_err(num("ask size"))?,
+    });
+    Ok(())
+}
+
 impl Adapter for KrakenV1 {
     fn venue(&self) -> Venue {
         Venue::KrakenV1
@@ -270,6 +326,8 @@ fn quoted_list(symbols: &[&str]) -> String {
     symbols.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(",")
 }
 
+/// Book (depth 1000, as in the captures), trades, and `spread` (the venue's BBO with sizes,
+/// on every change) for cross-checks.
 fn v1_request(event: &str, symbols: &[&str]) -> Vec<String> {
     let pairs = quoted_list(symbols);
     vec![
@@ -277,6 +335,7 @@ fn v1_request(event: &str, symbols: &[&str]) -> Vec<String> {
             "{{\"event\":\"{event}\",\"pair\":[{pairs}],\"subscription\":{{\"name\":\"book\",\"depth\":1000}}}}"
         ),
         format!("{{\"event\":\"{event}\",\"pair\":[{pairs}],\"subscription\":{{\"name\":\"trade\"}}}}"),
+        format!("{{\"event\":\"{event}\",\"pair\":[{pairs}],\"subscription\":{{\"name\":\"spread\"}}}}"),
     ]
 }
 
@@ -286,7 +345,8 @@ pub struct KrakenV2 {
     symbols: Symbols,
     states: Vec<SymState>,
     scratch: Option<Scratch>,
-    /// Depth asked for in [`Adapter::subscribe_messages`].
+    /// Depth asked for in [`Adapter::subscribe_messages`]; also the truncation depth of a
+    /// book whose subscription acknowledgement (`result.depth`) was not seen.
     pub depth: u32,
     /// Depths acknowledged before the symbol's first snapshot, by symbol text.
     acked: Vec<(Vec<u8>, u32)>,
@@ -354,7 +414,18 @@ impl KrakenV2 {
                 }
                 Ok(())
             }
-            b"heartbeat" | b"status" | b"instrument" | b"ticker" | b"ohlc" | b"pong" => {
+            b"ticker" => {
+                out.control = true;
+                let data = root.get_array("data").ok_or(VenueError::Shape("ticker data"))?;
+                for t in data.iter() {
+                    let key = field_text(t, "symbol").ok_or(VenueError::Shape("ticker symbol"))?;
+                    let f = |k: &str| field_text(t, k).ok_or(VenueError::Shape("ticker field"));
+                    let bbo = (|| Ok((f("bid")?, f("bid_qty")?, f("ask")?, f("ask_qty")?)))();
+                    store_bbo(&mut self.symbols, key, bbo)?;
+                }
+                Ok(())
+            }
+            b"heartbeat" | b"status" | b"instrument" | b"ohlc" | b"pong" => {
                 out.control = true;
                 Ok(())
             }
@@ -378,6 +449,12 @@ impl KrakenV2 {
             if let Some(a) = acked {
                 st.depth = Some(self.acked.swap_remove(a).1);
             }
+            if st.depth.is_none() {
+                // No acknowledgement seen (a capture that starts later): the depth asked for,
+                // or more if the snapshot itself shows more levels than that.
+                let shown = side_len(d, "asks").max(side_len(d, "bids"));
+                st.depth = Some(implied_depth(self.depth, shown));
+            }
             st.synced = true;
             sym
         } else {
@@ -392,7 +469,7 @@ impl KrakenV2 {
             }
             sym
         };
-        let depth = state(&mut self.states, sym).depth.unwrap_or(V2_DEFAULT_DEPTH);
+        let depth = state(&mut self.states, sym).depth.unwrap_or(self.depth);
         let exch_ts = field_text(d, "timestamp").and_then(rfc3339_ns).unwrap_or(0);
         let action = if snapshot { BookAction::Snapshot } else { BookAction::Update };
         out.begin_book(sym, action, exch_ts);
@@ -443,6 +520,23 @@ impl KrakenV2 {
         });
         Ok(())
     }
+}
+
+/// The depths Kraken v2 accepts.
+pub const V2_DEPTHS: [u32; 5] = [10, 25, 100, 500, 1000];
+
+/// Number of levels in `v[key]`.
+fn side_len(v: Value<'_, '_>, key: &str) -> u32 {
+    v.get_array(key).map_or(0, |a| u32::try_from(a.len()).unwrap_or(u32::MAX))
+}
+
+/// The subscribed depth when no acknowledgement said: `asked`, unless a snapshot showed
+/// `shown` levels on one side, more than that (then the smallest valid depth holding them).
+fn implied_depth(asked: u32, shown: u32) -> u32 {
+    if shown <= asked {
+        return asked;
+    }
+    V2_DEPTHS.into_iter().find(|&d| d >= shown).unwrap_or(shown)
 }
 
 fn v2_text<'t, 'i: 't>(
@@ -509,6 +603,8 @@ impl Adapter for KrakenV2 {
                 self.depth
             ),
             format!("{{\"method\":\"subscribe\",\"params\":{{\"channel\":\"trade\",\"symbol\":[{list}]}},\"req_id\":2}}"),
+            // The venue's BBO, published on every best bid/offer change, for cross-checks.
+            format!("{{\"method\":\"subscribe\",\"params\":{{\"channel\":\"ticker\",\"symbol\":[{list}],\"event_trigger\":\"bbo\"}},\"req_id\":3}}"),
         ]
     }
 
@@ -516,10 +612,375 @@ impl Adapter for KrakenV2 {
         let list = quoted_list(symbols);
         vec![
             format!(
-                "{{\"method\":\"unsubscribe\",\"params\":{{\"channel\":\"book\",\"symbol\":[{list}],\"depth\":{}}},\"req_id\":3}}",
+                "{{\"method\":\"unsubscribe\",\"params\":{{\"channel\":\"book\",\"symbol\":[{list}],\"depth\":{}}},\"req_id\":4}}",
                 self.depth
             ),
-            format!("{{\"method\":\"unsubscribe\",\"params\":{{\"channel\":\"trade\",\"symbol\":[{list}]}},\"req_id\":4}}"),
+            format!("{{\"method\":\"unsubscribe\",\"params\":{{\"channel\":\"trade\",\"symbol\":[{list}]}},\"req_id\":5}}"),
+            format!("{{\"method\":\"unsubscribe\",\"params\":{{\"channel\":\"ticker\",\"symbol\":[{list}]}},\"req_id\":6}}"),
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::venue::LevelOp;
+
+    const V2_SNAPSHOT: &[u8] = br#"{"channel":"book","type":"snapshot","data":[{"symbol":"BTC/USD","bids":[{"price":45283.5,"qty":0.10000000},{"price":45283.4,"qty":1.54582015},{"price":45282.1,"qty":0.10000000},{"price":45281.0,"qty":0.10000000},{"price":45280.3,"qty":1.54592586},{"price":45279.0,"qty":0.07990000},{"price":45277.6,"qty":0.03310103},{"price":45277.5,"qty":0.30000000},{"price":45277.3,"qty":1.54602737},{"price":45276.6,"qty":0.15445238}],"asks":[{"price":45285.2,"qty":0.00100000},{"price":45286.4,"qty":1.54571953},{"price":45286.6,"qty":1.54571109},{"price":45289.6,"qty":1.54560911},{"price":45290.2,"qty":0.15890660},{"price":45291.8,"qty":1.54553491},{"price":45294.7,"qty":0.04454749},{"price":45296.1,"qty":0.35380000},{"price":45297.5,"qty":0.09945542},{"price":45299.5,"qty":0.18772827}],"checksum":3310070434,"timestamp":"2023-10-06T17:35:55.440295Z"}]}"#;
+
+    fn v2() -> KrakenV2 {
+        KrakenV2::new(InstrumentRegistry::new(), V2_DEFAULT_DEPTH)
+    }
+
+    fn v1() -> KrakenV1 {
+        KrakenV1::new(InstrumentRegistry::new())
+    }
+
+    fn run(a: &mut impl Adapter, frame: &[u8]) -> (Result<(), VenueError>, Parsed) {
+        let mut out = Parsed::default();
+        let r = a.handle_frame(frame, 0, &mut out);
+        (r, out)
+    }
+
+    fn ok(a: &mut impl Adapter, frame: &[u8]) -> Parsed {
+        let (r, out) = run(a, frame);
+        assert_eq!(r, Ok(()), "{}", String::from_utf8_lossy(frame));
+        out
+    }
+
+    #[test]
+    fn v2_documented_snapshot() {
+        let mut a = v2();
+        let out = ok(&mut a, V2_SNAPSHOT);
+        assert_eq!(out.books.len(), 1);
+        let b = &out.books[0];
+        assert_eq!(b.action, BookAction::Snapshot);
+        assert_eq!(b.checksum, Some(Checksum::Kraken(3_310_070_434)));
+        assert_eq!(b.truncate, Some(10));
+        assert_eq!(b.exch_ts, 1_696_613_755_440_295_000);
+        let levels = out.levels_of(b);
+        assert_eq!(levels.len(), 20);
+        // Learned from the text: tick 0.1, printed decimals 1 and 8.
+        let info = a.symbols().get(b.symbol).unwrap();
+        assert_eq!((info.price_decimals, info.qty_decimals), (1, 8));
+        assert_eq!(info.instrument.tick.scale(), 1);
+        assert_eq!(levels[0], LevelOp { side: Side::Ask, px_tick: 452_852, qty_lots: 100_000 });
+        assert_eq!(levels[10].side, Side::Bid);
+        assert_eq!(levels[13].px_tick, 452_810, "45281.0");
+    }
+
+    #[test]
+    fn v2_updates_wait_for_a_snapshot_then_apply() {
+        let mut a = v2();
+        let upd = br#"{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","bids":[{"price":45283.5,"qty":0}],"asks":[],"checksum":12,"timestamp":"2023-10-06T17:35:56.000000Z"}]}"#;
+        // No book yet and the instrument is not known: nothing to apply it to.
+        assert_eq!(run(&mut a, upd).0, Err(VenueError::UnknownSymbol));
+        ok(&mut a, V2_SNAPSHOT);
+        let out = ok(&mut a, upd);
+        let b = &out.books[0];
+        assert_eq!((b.action, b.checksum), (BookAction::Update, Some(Checksum::Kraken(12))));
+        assert_eq!(out.levels_of(b), &[LevelOp { side: Side::Bid, px_tick: 452_835, qty_lots: 0 }]);
+        // After a resync, updates wait.
+        let s = b.symbol;
+        a.resync(s);
+        let out = ok(&mut a, upd);
+        assert_eq!((out.books.len(), out.waiting), (0, 1));
+    }
+
+    #[test]
+    fn v2_depth_comes_from_the_acknowledgement() {
+        let mut a = v2();
+        let ack = r#"{"method":"subscribe","result":{"channel":"book","depth":25,"snapshot":true,"symbol":"BTC/USD"},"success":true,"time_in":"2023-10-06T17:35:55.000000Z","time_out":"2023-10-06T17:35:55.000100Z"}"#;
+        assert!(ok(&mut a, ack.as_bytes()).control);
+        assert_eq!(ok(&mut a, V2_SNAPSHOT).books[0].truncate, Some(25));
+        // A new connection forgets it; the resubscription's ack comes again.
+        a.reset_connection();
+        assert_eq!(ok(&mut a, V2_SNAPSHOT).books[0].truncate, Some(10));
+        ok(&mut a, ack.replace("\"depth\":25", "\"depth\":100").as_bytes());
+        assert_eq!(ok(&mut a, V2_SNAPSHOT).books[0].truncate, Some(100));
+    }
+
+    #[test]
+    fn v2_depth_without_acknowledgement() {
+        // The depth asked for...
+        let mut a = KrakenV2::new(InstrumentRegistry::new(), 25);
+        assert_eq!(ok(&mut a, V2_SNAPSHOT).books[0].truncate, Some(25));
+        // ...unless the snapshot shows more levels than that.
+        let mut bids = String::new();
+        for i in 0..30 {
+            if i > 0 {
+                bids.push(',');
+            }
+            bids.push_str(&format!(r#"{{"price":{}.5,"qty":1.00000000}}"#, 1000 - i));
+        }
+        let snap = format!(
+            r#"{{"channel":"book","type":"snapshot","data":[{{"symbol":"ETH/USD","bids":[{bids}],"asks":[],"checksum":1}}]}}"#
+        );
+        let mut a = v2();
+        assert_eq!(ok(&mut a, snap.as_bytes()).books[0].truncate, Some(100));
+        assert_eq!(implied_depth(10, 10), 10);
+        assert_eq!(implied_depth(10, 11), 25);
+        assert_eq!(implied_depth(10, 1500), 1500);
+    }
+
+    #[test]
+    fn v2_trades_tickers_and_control() {
+        let mut a = v2();
+        ok(&mut a, V2_SNAPSHOT);
+        let out = ok(
+            &mut a,
+            br#"{"channel":"trade","type":"update","data":[{"symbol":"BTC/USD","side":"buy","price":45285.2,"qty":0.00100000,"ord_type":"market","trade_id":4665906,"timestamp":"2023-10-06T17:35:56.000001Z"},{"symbol":"BTC/USD","side":"sell","price":45283.5,"qty":0.1,"ord_type":"limit","trade_id":4665907,"timestamp":"2023-10-06T17:35:56.000002Z"}]}"#,
+        );
+        let t: Vec<_> = out.trades.iter().map(|t| (t.trade, t.exch_ts)).collect();
+        assert_eq!(
+            t,
+            vec![
+                (
+                    Trade {
+                        price_tick: 452_852,
+                        size_lots: 100_000,
+                        aggressor: Some(event::Side::Buy),
+                        trade_id: 4_665_906
+                    },
+                    1_696_613_756_000_001_000
+                ),
+                (
+                    Trade {
+                        price_tick: 452_835,
+                        size_lots: 10_000_000,
+                        aggressor: Some(event::Side::Sell),
+                        trade_id: 4_665_907
+                    },
+                    1_696_613_756_000_002_000
+                ),
+            ]
+        );
+        // The trade snapshot is history: not re-published.
+        let out = ok(
+            &mut a,
+            br#"{"channel":"trade","type":"snapshot","data":[{"symbol":"BTC/USD","side":"buy","price":45285.2,"qty":0.001,"ord_type":"market","trade_id":1,"timestamp":"2023-10-06T17:35:56.000001Z"}]}"#,
+        );
+        assert!(out.trades.is_empty() && out.control);
+        let out = ok(
+            &mut a,
+            br#"{"channel":"ticker","type":"update","data":[{"symbol":"BTC/USD","bid":45283.5,"bid_qty":0.10000000,"ask":45285.2,"ask_qty":0.00100000,"last":45285.2,"volume":1.5,"vwap":45000.1,"low":44000.0,"high":46000.0,"change":10.0,"change_pct":0.02}]}"#,
+        );
+        assert!(out.control);
+        let bbo = a.symbols().list()[0].venue_bbo.unwrap();
+        assert_eq!(
+            bbo,
+            Bbo { bid_tick: 452_835, bid_lots: 10_000_000, ask_tick: 452_852, ask_lots: 100_000 }
+        );
+        for frame in [
+            &br#"{"channel":"heartbeat"}"#[..],
+            br#"{"channel":"status","type":"update","data":[{"api_version":"v2","connection_id":1,"system":"online","version":"2.0.0"}]}"#,
+            br#"{"method":"pong","req_id":7,"time_in":"2023-10-06T17:35:55.000000Z","time_out":"2023-10-06T17:35:55.000100Z"}"#,
+            br#"{"method":"unsubscribe","result":{"channel":"book","depth":10,"symbol":"BTC/USD"},"success":true}"#,
+        ] {
+            assert!(ok(&mut a, frame).control);
+        }
+    }
+
+    #[test]
+    fn v2_bad_input() {
+        let cases: &[(&[u8], &str)] = &[
+            (br#"{"channel":"book","type":"snapshot","data":[{"symbol":"BTC/USD","bids":[{"price":1.0,"#, "json"),
+            (br#"{"error":"Currency pair not supported","method":"subscribe","success":false,"time_in":"x","time_out":"y"}"#, "venue_error"),
+            (br#"{"channel":"mystery","data":[]}"#, "unknown_type"),
+            (br#"{"no":"channel"}"#, "unknown_type"),
+            (br#"{"channel":"book","type":"delta","data":[]}"#, "shape"),
+            (br#"{"channel":"book","type":"snapshot","data":{}}"#, "shape"),
+            (br#"{"channel":"book","type":"snapshot","data":[{"symbol":"BTC/USD","bids":[{"price":4.5e4,"qty":1}],"asks":[]}]}"#, "number"),
+            (br#"{"channel":"book","type":"snapshot","data":[{"symbol":"BTC/USD","bids":[{"price":45283.5,"qty":-1.0}],"asks":[]}]}"#, "number"),
+            (br#"{"channel":"book","type":"snapshot","data":[{"symbol":"BTC/USD","bids":[{"price":123456789012345678901234567890,"qty":1}],"asks":[]}]}"#, "number"),
+            (br#"{"channel":"book","type":"snapshot","data":[{"symbol":"BTC/USD","bids":[{"price":NaN,"qty":1}],"asks":[]}]}"#, "json"),
+            (br#"{"channel":"book","type":"snapshot","data":[{"symbol":"BTC/USD","bids":[{"px":1.0,"qty":1}],"asks":[]}]}"#, "shape"),
+            (br#"{"channel":"book","type":"snapshot","data":[{"symbol":"BTC/USD","bids":[],"asks":[],"checksum":-1}]}"#, "shape"),
+            (br#"{"channel":"book","type":"snapshot","data":[{"symbol":"BTC/USD","bids":[],"asks":[],"checksum":4294967296}]}"#, "shape"),
+            (br#"{"channel":"book","type":"snapshot","data":[{"bids":[],"asks":[]}]}"#, "shape"),
+            (br#"{"channel":"trade","type":"update","data":[{"symbol":"BTC/USD","side":"up","price":1.0,"qty":1.0}]}"#, "shape"),
+            (br#"{"channel":"ticker","type":"update","data":[{"symbol":"BTC/USD","bid":1.0}]}"#, "shape"),
+        ];
+        for (frame, kind) in cases {
+            let mut a = v2();
+            let (r, _) = run(&mut a, frame);
+            assert_eq!(r.map_err(|e| e.name()), Err(*kind), "{}", String::from_utf8_lossy(frame));
+        }
+        let mut deep = vec![b'['; 5000];
+        deep.extend(vec![b']'; 5000]);
+        assert_eq!(run(&mut v2(), &deep).0.map_err(|e| e.name()), Err("json"));
+    }
+
+    #[test]
+    fn v1_documented_shapes() {
+        let mut a = v1();
+        let out = ok(
+            &mut a,
+            br#"[1360,{"as":[["0.000022900","13355.87450757","1618678123.481570"],["0.000023000","100.00000000","1618678120.000001"]],"bs":[["0.000022890","31.75709827","1618678097.847309"]]},"book-1000","ADA/XBT"]"#,
+        );
+        let b = &out.books[0];
+        assert_eq!((b.action, b.checksum, b.truncate), (BookAction::Snapshot, None, Some(1000)));
+        assert_eq!(b.exch_ts, 1_618_678_123_481_570_000, "the latest level time");
+        let info = a.symbols().get(b.symbol).unwrap();
+        assert_eq!((info.price_decimals, info.qty_decimals), (9, 8));
+        assert_eq!(out.levels_of(b).len(), 3);
+        assert_eq!(out.levels_of(b)[0].px_tick, 22_900);
+        // Two payload objects, `a` then `b`, checksum in the last; a republished level ("r").
+        let out = ok(
+            &mut a,
+            br#"[1360,{"a":[["0.000022900","0.00000000","1618678145.920470"],["0.000022950","5.00000000","1618678145.920471","r"]]},{"b":[["0.000022890","1.00000000","1618678145.920708"]],"c":"4105471083"},"book-1000","ADA/XBT"]"#,
+        );
+        let b = &out.books[0];
+        assert_eq!(
+            (b.action, b.checksum),
+            (BookAction::Update, Some(Checksum::Kraken(4_105_471_083)))
+        );
+        let got: Vec<_> =
+            out.levels_of(b).iter().map(|l| (l.side, l.px_tick, l.qty_lots)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (Side::Ask, 22_900, 0),
+                (Side::Ask, 22_950, 500_000_000),
+                (Side::Bid, 22_890, 100_000_000)
+            ]
+        );
+        // Levels in array order, even when a later one repeats a price.
+        let out = ok(
+            &mut a,
+            br#"[1360,{"b":[["0.000022890","2.00000000","1618678146.000002"],["0.000022890","0.00000000","1618678146.000001"]],"c":"1"},"book-1000","ADA/XBT"]"#,
+        );
+        let q: Vec<_> = out.levels.iter().map(|l| l.qty_lots).collect();
+        assert_eq!(q, vec![200_000_000, 0]);
+        // A book-10 channel truncates to 10.
+        let out = ok(&mut a, br#"[7,{"as":[],"bs":[["1.0","1.0","1.0"]]},"book-10","XMR/USD"]"#);
+        assert_eq!(out.books[0].truncate, Some(10));
+    }
+
+    #[test]
+    fn v1_trades_tickers_and_control() {
+        let mut a = v1();
+        let out = ok(
+            &mut a,
+            br#"[993,[["354.11000000","0.89594024","1618678142.557535","s","l",""],["354.12000000","1.00000000","1618678142.557600","b","m",""]],"trade","XMR/USD"]"#,
+        );
+        let t: Vec<_> = out.trades.iter().map(|t| (t.trade, t.exch_ts)).collect();
+        assert_eq!(
+            t,
+            vec![
+                (
+                    Trade {
+                        price_tick: 35_411_000_000,
+                        size_lots: 89_594_024,
+                        aggressor: Some(event::Side::Sell),
+                        trade_id: 0
+                    },
+                    1_618_678_142_557_535_000
+                ),
+                (
+                    Trade {
+                        price_tick: 35_412_000_000,
+                        size_lots: 100_000_000,
+                        aggressor: Some(event::Side::Buy),
+                        trade_id: 0
+                    },
+                    1_618_678_142_557_600_000
+                ),
+            ]
+        );
+        let s = a.symbols().find(b"XMR/USD").unwrap();
+        let out = ok(
+            &mut a,
+            br#"[996,{"a":["355.24000000",27,"27.19106411"],"b":["354.32000000",6,"6.87748868"],"c":["355.23000000","1.20454360"],"v":["1.0","2.0"],"p":["1.0","2.0"],"t":[1,2],"l":["1.0","2.0"],"h":["1.0","2.0"],"o":["1.0","2.0"]},"ticker","XMR/USD"]"#,
+        );
+        assert!(out.control);
+        let bbo = a.symbols().get(s).unwrap().venue_bbo.unwrap();
+        assert_eq!((bbo.bid_tick, bbo.bid_lots), (35_432_000_000, 687_748_868));
+        assert_eq!((bbo.ask_tick, bbo.ask_lots), (35_524_000_000, 2_719_106_411));
+        ok(
+            &mut a,
+            br#"[997,["354.30000000","355.20000000","1618678142.557535","1.00000000","2.00000000"],"spread","XMR/USD"]"#,
+        );
+        let bbo = a.symbols().get(s).unwrap().venue_bbo.unwrap();
+        assert_eq!((bbo.bid_tick, bbo.ask_lots), (35_430_000_000, 200_000_000));
+        // A ticker of a pair nothing else named is ignored.
+        ok(&mut a, br#"[998,["1.0","2.0","1.0","1.0","1.0"],"spread","NEW/EUR"]"#);
+        assert!(a.symbols().find(b"NEW/EUR").is_none());
+        for frame in [
+            &br#"{"event":"heartbeat"}"#[..],
+            br#"{"connectionID":18239578009413566319,"event":"systemStatus","status":"online","version":"1.8.3"}"#,
+            br#"{"channelID":1664,"channelName":"book-1000","event":"subscriptionStatus","pair":"WAVES/EUR","status":"subscribed","subscription":{"depth":1000,"name":"book"}}"#,
+            br#"{"event":"pong","reqid":1}"#,
+            br#"[42,[["1.0","2.0","3.0","4.0","5.0","6.0","7.0","8.0",9]],"ohlc-5","XMR/USD"]"#,
+        ] {
+            assert!(ok(&mut a, frame).control, "{}", String::from_utf8_lossy(frame));
+        }
+    }
+
+    #[test]
+    fn v1_updates_wait_for_the_snapshot() {
+        let mut a = KrakenV1::new(InstrumentRegistry::with_builtins());
+        let out = ok(&mut a, br#"[992,{"b":[["354.15000000","5.00000000","1618678133.365913"]],"c":"2583817756"},"book-1000","XMR/USD"]"#);
+        assert_eq!((out.books.len(), out.waiting), (0, 1));
+    }
+
+    #[test]
+    fn v1_bad_input() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"[1,{\"as\":[[\"1.0\",\"1\",\"1\"]],\"bs\":[]},\"book-10\"", "json"),
+            (b"[1,{\"as\":[[\"1.0\",\"-1\",\"1\"]],\"bs\":[]},\"book-10\",\"X/Y\"]", "number"),
+            (b"[1,{\"as\":[[\"1e3\",\"1\",\"1\"]],\"bs\":[]},\"book-10\",\"X/Y\"]", "number"),
+            (b"[1,{\"as\":[[\"NaN\",\"1\",\"1\"]],\"bs\":[]},\"book-10\",\"X/Y\"]", "number"),
+            (b"[1,{\"as\":[[\"123456789012345678901234567890\",\"1\",\"1\"]],\"bs\":[]},\"book-10\",\"X/Y\"]", "number"),
+            (b"[1,{\"as\":[[1.5,\"1\",\"1\"]],\"bs\":[]},\"book-10\",\"X/Y\"]", "shape"),
+            (b"[1,{\"as\":[[\"1.5\"]],\"bs\":[]},\"book-10\",\"X/Y\"]", "shape"),
+            (b"[1,{\"as\":[],\"bs\":[]},\"book-x\",\"X/Y\"]", "shape"),
+            (b"[1,{\"as\":[],\"bs\":[]},\"book-99999999999\",\"X/Y\"]", "shape"),
+            (b"[1,{\"a\":[[\"1.0\",\"1\",\"1\"]]},\"book-10\",\"NOPE/X\"]", "unknown_symbol"),
+            (b"[1,[[\"1.0\",\"1.0\",\"1.0\",\"x\",\"l\",\"\"]],\"trade\",\"X/Y\"]", "shape"),
+            (b"[1,{},\"mystery\",\"X/Y\"]", "unknown_type"),
+            (b"{\"event\":\"mystery\"}", "unknown_type"),
+            (b"{\"event\":\"error\",\"errorMessage\":\"x\"}", "venue_error"),
+            (b"{\"event\":\"subscriptionStatus\",\"status\":\"error\",\"errorMessage\":\"x\"}", "venue_error"),
+            (b"[1,2]", "shape"),
+            (b"[1,2,3,4]", "shape"),
+            (b"42", "unknown_type"),
+        ];
+        for (frame, kind) in cases {
+            let mut a = v1();
+            let (r, _) = run(&mut a, frame);
+            assert_eq!(r.map_err(|e| e.name()), Err(*kind), "{}", String::from_utf8_lossy(frame));
+        }
+        // A bad level in an update marks the book broken.
+        let mut a = v1();
+        ok(&mut a, b"[1,{\"as\":[[\"1.0\",\"1.0\",\"1\"]],\"bs\":[]},\"book-10\",\"X/Y\"]");
+        let (r, out) =
+            run(&mut a, b"[1,{\"a\":[[\"1.0\",\"x\",\"1\"]],\"c\":\"1\"},\"book-10\",\"X/Y\"]");
+        assert_eq!((r.map_err(|e| e.name()), out.broken), (Err("number"), Some(0)));
+        let (r, out) = run(&mut a, b"[1,{\"a\":[],\"c\":\"-5\"},\"book-10\",\"X/Y\"]");
+        assert_eq!((r.map_err(|e| e.name()), out.broken), (Err("shape"), Some(0)));
+    }
+
+    #[test]
+    fn subscribe_messages_are_as_documented() {
+        let a = KrakenV2::new(InstrumentRegistry::new(), 25);
+        assert_eq!(
+            a.subscribe_messages(&["BTC/USD", "ETH/USD"]),
+            vec![
+                r#"{"method":"subscribe","params":{"channel":"book","symbol":["BTC/USD","ETH/USD"],"depth":25,"snapshot":true},"req_id":1}"#,
+                r#"{"method":"subscribe","params":{"channel":"trade","symbol":["BTC/USD","ETH/USD"]},"req_id":2}"#,
+                r#"{"method":"subscribe","params":{"channel":"ticker","symbol":["BTC/USD","ETH/USD"],"event_trigger":"bbo"},"req_id":3}"#,
+            ]
+        );
+        let v1 = KrakenV1::new(InstrumentRegistry::new());
+        assert_eq!(
+            v1.subscribe_messages(&["XBT/USD"]),
+            vec![
+                r#"{"event":"subscribe","pair":["XBT/USD"],"subscription":{"name":"book","depth":1000}}"#,
+                r#"{"event":"subscribe","pair":["XBT/USD"],"subscription":{"name":"trade"}}"#,
+                r#"{"event":"subscribe","pair":["XBT/USD"],"subscription":{"name":"spread"}}"#,
+            ]
+        );
+        assert!(v1.unsubscribe_messages(&["XBT/USD"])[0].starts_with(r#"{"event":"unsubscribe""#));
     }
 }

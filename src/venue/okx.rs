@@ -68,8 +68,11 @@ impl Okx {
         if let Some(ev) = field_text(root, "event") {
             out.control = true;
             return match ev {
-                b"subscribe" | b"unsubscribe" | b"login" | b"channel-conn-count" => Ok(()),
-                b"error" => Err(VenueError::VenueReported),
+                // `notice`: a service upgrade will close the connection soon.
+                b"subscribe" | b"unsubscribe" | b"login" | b"channel-conn-count" | b"notice" => {
+                    Ok(())
+                }
+                b"error" | b"channel-conn-count-error" => Err(VenueError::VenueReported),
                 _ => Err(VenueError::UnknownType),
             };
         }
@@ -213,12 +216,22 @@ impl Okx {
         let info = self.symbols.get_mut(sym).ok_or(VenueError::UnknownSymbol)?;
         let inst = &info.instrument;
         let f = |k: &'static str| field_text(t, k).ok_or(VenueError::Shape("ticker field"));
-        info.venue_bbo = Some(Bbo {
-            bid_tick: inst.price_ticks(f("bidPx")?).map_err(num("bidPx"))?,
-            bid_lots: inst.qty_lots(f("bidSz")?).map_err(num("bidSz"))?,
-            ask_tick: inst.price_ticks(f("askPx")?).map_err(num("askPx"))?,
-            ask_lots: inst.qty_lots(f("askSz")?).map_err(num("askSz"))?,
-        });
+        // An empty side is sent as `""` (no bid or no ask): 0 ticks, 0 lots.
+        let px = |k: &'static str| match f(k)? {
+            b"" => Ok(0),
+            v => inst.price_ticks(v).map_err(num(k)),
+        };
+        let sz = |k: &'static str| match f(k)? {
+            b"" => Ok(0),
+            v => inst.qty_lots(v).map_err(num(k)),
+        };
+        let bbo = Bbo {
+            bid_tick: px("bidPx")?,
+            bid_lots: sz("bidSz")?,
+            ask_tick: px("askPx")?,
+            ask_lots: sz("askSz")?,
+        };
+        info.venue_bbo = Some(bbo);
         Ok(())
     }
 }
@@ -294,9 +307,248 @@ impl Adapter for Okx {
 fn request(op: &str, book: &str, symbols: &[&str]) -> String {
     let mut args = Vec::new();
     for s in symbols {
-        for ch in [book, "trades"] {
+        for ch in [book, "trades", "tickers"] {
             args.push(format!("{{\"channel\":\"{ch}\",\"instId\":\"{s}\"}}"));
         }
     }
     format!("{{\"op\":\"{op}\",\"args\":[{}]}}", args.join(","))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::venue::LevelOp;
+
+    const SNAPSHOT: &[u8] = br#"{"arg":{"channel":"books","instId":"BTC-USD-220527"},"action":"snapshot","data":[{"asks":[["30238.8","2","0","1"],["30240.1","10","0","2"]],"bids":[["30233.6","3","0","1"]],"ts":"1652459225393","checksum":1054815633}]}"#;
+    const UPDATE: &[u8] = br#"{"arg":{"channel":"books","instId":"BTC-USD-220527"},"action":"update","data":[{"asks":[["30249.4","0","0","0"],["30261","4","0","1"]],"bids":[["30182.6","452","0","1"]],"ts":"1652459225464","checksum":-914047754}]}"#;
+
+    fn okx() -> Okx {
+        Okx::new(InstrumentRegistry::with_builtins())
+    }
+
+    fn run(a: &mut Okx, frame: &[u8]) -> (Result<(), VenueError>, Parsed) {
+        let mut out = Parsed::default();
+        let r = a.handle_frame(frame, 0, &mut out);
+        (r, out)
+    }
+
+    fn ok(a: &mut Okx, frame: &[u8]) -> Parsed {
+        let (r, out) = run(a, frame);
+        assert_eq!(r, Ok(()), "{}", String::from_utf8_lossy(frame));
+        out
+    }
+
+    /// A `books` message with sequence ids and one bid.
+    fn seq_msg(action: &str, prev: i64, seq: i64, bids: &str) -> String {
+        format!(
+            r#"{{"arg":{{"channel":"books","instId":"BTC-USDT"}},"action":"{action}","data":[{{"asks":[["30001","1","0","1"]],"bids":[{bids}],"ts":"1597026383085","checksum":-855196043,"prevSeqId":{prev},"seqId":{seq}}}]}}"#
+        )
+    }
+
+    #[test]
+    fn captured_snapshot_and_update_shapes() {
+        let mut a = okx();
+        let out = ok(&mut a, SNAPSHOT);
+        let b = &out.books[0];
+        assert_eq!(b.action, BookAction::Snapshot);
+        assert_eq!((b.checksum, b.truncate), (Some(Checksum::Okx(1_054_815_633)), None));
+        assert_eq!(b.exch_ts, 1_652_459_225_393_000_000);
+        assert_eq!(out.levels_of(b).len(), 3);
+        assert_eq!(out.levels_of(b)[0], LevelOp { side: Side::Bid, px_tick: 302_336, qty_lots: 3 });
+        let out = ok(&mut a, UPDATE);
+        let b = &out.books[0];
+        assert_eq!((b.action, b.checksum), (BookAction::Update, Some(Checksum::Okx(-914_047_754))));
+        let got: Vec<_> =
+            out.levels_of(b).iter().map(|l| (l.side, l.px_tick, l.qty_lots)).collect();
+        assert_eq!(
+            got,
+            vec![(Side::Bid, 301_826, 452), (Side::Ask, 302_494, 0), (Side::Ask, 302_610, 4)]
+        );
+        assert!(out.gaps.is_empty());
+    }
+
+    #[test]
+    fn checksum_zero_means_not_sent() {
+        let mut a = okx();
+        let f = String::from_utf8_lossy(SNAPSHOT).replace("1054815633", "0");
+        assert_eq!(ok(&mut a, f.as_bytes()).books[0].checksum, None);
+        let f = String::from_utf8_lossy(SNAPSHOT).replace(",\"checksum\":1054815633", "");
+        assert_eq!(ok(&mut a, f.as_bytes()).books[0].checksum, None);
+    }
+
+    #[test]
+    fn updates_before_the_snapshot_wait() {
+        let mut a = okx();
+        let out = ok(&mut a, UPDATE);
+        assert_eq!((out.books.len(), out.waiting), (0, 1));
+    }
+
+    #[test]
+    fn sequence_ids_chain() {
+        let mut a = okx();
+        ok(&mut a, seq_msg("snapshot", -1, 100, r#"["30000","1","0","1"]"#).as_bytes());
+        // Normal chaining.
+        let out = ok(&mut a, seq_msg("update", 100, 104, r#"["29999","1","0","1"]"#).as_bytes());
+        assert_eq!((out.books.len(), out.gaps.len()), (1, 0));
+        // The keep-alive: nothing changed for a minute, seqId == prevSeqId, no levels.
+        let keep = br#"{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[],"bids":[],"ts":"1597026443085","checksum":-855196043,"prevSeqId":104,"seqId":104}]}"#;
+        let out = ok(&mut a, keep);
+        assert_eq!((out.books.len(), out.gaps.len(), out.levels.len()), (1, 0, 0));
+        // The documented reset: seqId below prevSeqId once, then chaining from it.
+        let out = ok(&mut a, seq_msg("update", 104, 3, r#"["29998","1","0","1"]"#).as_bytes());
+        assert_eq!((out.books.len(), out.gaps.len()), (1, 0));
+        let out = ok(&mut a, seq_msg("update", 3, 5, r#"["29997","1","0","1"]"#).as_bytes());
+        assert_eq!((out.books.len(), out.gaps.len()), (1, 0));
+        // A gap: prevSeqId is not the last seqId. Nothing is applied; the symbol waits.
+        let out = ok(&mut a, seq_msg("update", 6, 8, r#"["29996","1","0","1"]"#).as_bytes());
+        assert_eq!(out.books.len(), 0);
+        assert_eq!(out.gaps, vec![GapScope::Symbol(0)]);
+        let out = ok(&mut a, seq_msg("update", 8, 9, r#"["29995","1","0","1"]"#).as_bytes());
+        assert_eq!((out.books.len(), out.waiting, out.gaps.len()), (0, 1, 0));
+        // The next snapshot starts a new chain.
+        ok(&mut a, seq_msg("snapshot", -1, 50, r#"["30000","1","0","1"]"#).as_bytes());
+        let out = ok(&mut a, seq_msg("update", 50, 51, r#"["29999","1","0","1"]"#).as_bytes());
+        assert_eq!((out.books.len(), out.gaps.len()), (1, 0));
+        // A repeated (stale) update is a break in the chain as well.
+        let out = ok(&mut a, seq_msg("update", 50, 51, r#"["29999","1","0","1"]"#).as_bytes());
+        assert_eq!(out.gaps.len(), 1);
+        // A resync forgets the chain until the next snapshot.
+        ok(&mut a, seq_msg("snapshot", -1, 60, r#"["30000","1","0","1"]"#).as_bytes());
+        a.resync(0);
+        let out = ok(&mut a, seq_msg("update", 60, 61, r#"["29999","1","0","1"]"#).as_bytes());
+        assert_eq!((out.books.len(), out.waiting), (0, 1));
+    }
+
+    #[test]
+    fn full_book_channels_are_snapshots() {
+        let mut a = okx();
+        for frame in [
+            &br#"{"arg":{"channel":"books5","instId":"BTC-USDT"},"data":[{"asks":[["30001","1","0","1"]],"bids":[["30000","2","0","1"]],"instId":"BTC-USDT","ts":"1597026383085","seqId":123}]}"#[..],
+            br#"{"arg":{"channel":"bbo-tbt","instId":"BTC-USDT"},"data":[{"asks":[["30001","1","0","1"]],"bids":[["30000","2","0","1"]],"ts":"1597026383085","seqId":124}]}"#,
+        ] {
+            let out = ok(&mut a, frame);
+            assert_eq!(out.books.len(), 1);
+            assert_eq!((out.books[0].action, out.books[0].checksum), (BookAction::Snapshot, None));
+        }
+    }
+
+    #[test]
+    fn trades_tickers_and_control() {
+        let mut a = okx();
+        let out = ok(
+            &mut a,
+            br#"{"arg":{"channel":"trades","instId":"BTC-USD-220527"},"data":[{"instId":"BTC-USD-220527","tradeId":"7849","px":"30218.8","sz":"1","side":"buy","ts":"1652459199958"},{"instId":"BTC-USD-220527","tradeId":"7850","px":"30218.7","sz":"3","side":"sell","ts":"1652459199959","count":"2"}]}"#,
+        );
+        let t: Vec<_> = out.trades.iter().map(|t| (t.trade, t.exch_ts)).collect();
+        assert_eq!(
+            t,
+            vec![
+                (
+                    Trade {
+                        price_tick: 302_188,
+                        size_lots: 1,
+                        aggressor: Some(event::Side::Buy),
+                        trade_id: 7849
+                    },
+                    1_652_459_199_958_000_000
+                ),
+                (
+                    Trade {
+                        price_tick: 302_187,
+                        size_lots: 3,
+                        aggressor: Some(event::Side::Sell),
+                        trade_id: 7850
+                    },
+                    1_652_459_199_959_000_000
+                ),
+            ]
+        );
+        let out = ok(
+            &mut a,
+            br#"{"arg":{"channel":"trades-all","instId":"BTC-USD-220527"},"data":[{"instId":"BTC-USD-220527","tradeId":"7851","px":"30218.7","sz":"1","side":"sell","ts":"1652459199960"}]}"#,
+        );
+        assert_eq!(out.trades.len(), 1);
+        let out = ok(
+            &mut a,
+            br#"{"arg":{"channel":"tickers","instId":"BTC-USD-220527"},"data":[{"instType":"FUTURES","instId":"BTC-USD-220527","last":"30218.8","lastSz":"1","askPx":"30220.1","askSz":"3","bidPx":"30210.4","bidSz":"4","ts":"1652459223003"}]}"#,
+        );
+        assert!(out.control);
+        let s = a.symbols().find(b"BTC-USD-220527").unwrap();
+        assert_eq!(
+            a.symbols().get(s).unwrap().venue_bbo,
+            Some(Bbo { bid_tick: 302_104, bid_lots: 4, ask_tick: 302_201, ask_lots: 3 })
+        );
+        ok(
+            &mut a,
+            br#"{"arg":{"channel":"tickers","instId":"BTC-USD-220527"},"data":[{"instId":"BTC-USD-220527","askPx":"30220.1","askSz":"3","bidPx":"","bidSz":"","ts":"1"}]}"#,
+        );
+        assert_eq!(a.symbols().get(s).unwrap().venue_bbo.map(|b| b.bid_lots), Some(0));
+        for frame in [
+            &b"pong"[..],
+            br#"{"event":"subscribe","arg":{"channel":"books","instId":"BTC-USDT"},"connId":"a4d3ae55"}"#,
+            br#"{"event":"unsubscribe","arg":{"channel":"books","instId":"BTC-USDT"},"connId":"a4d3ae55"}"#,
+            br#"{"event":"notice","code":"64008","msg":"The connection will soon be closed for a service upgrade.","connId":"a4d3ae55"}"#,
+            br#"{"event":"channel-conn-count","channel":"books","connCount":"2","connId":"a4d3ae55"}"#,
+        ] {
+            assert!(ok(&mut a, frame).control, "{}", String::from_utf8_lossy(frame));
+        }
+    }
+
+    #[test]
+    fn bad_input() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"{\"arg\":{\"channel\":\"books\"", "json"),
+            (b"ping", "json"),
+            (b"{\"event\":\"error\",\"code\":\"60012\",\"msg\":\"Invalid request\",\"connId\":\"a\"}", "venue_error"),
+            (b"{\"event\":\"channel-conn-count-error\",\"channel\":\"books\",\"connCount\":\"30\"}", "venue_error"),
+            (b"{\"event\":\"mystery\"}", "unknown_type"),
+            (b"{\"arg\":{\"channel\":\"mystery\",\"instId\":\"BTC-USDT\"},\"data\":[]}", "unknown_type"),
+            (b"{\"data\":[]}", "unknown_type"),
+            (b"{\"arg\":{\"instId\":\"BTC-USDT\"},\"data\":[]}", "shape"),
+            (b"{\"arg\":{\"channel\":\"books\",\"instId\":\"BTC-USDT\"}}", "shape"),
+            (br#"{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"partial","data":[]}"#, "shape"),
+            (br#"{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"snapshot","data":[{"asks":[["1e5","1","0","1"]],"bids":[],"ts":"1"}]}"#, "number"),
+            (br#"{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"snapshot","data":[{"asks":[["30000","-1","0","1"]],"bids":[],"ts":"1"}]}"#, "number"),
+            (br#"{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"snapshot","data":[{"asks":[["NaN","1","0","1"]],"bids":[],"ts":"1"}]}"#, "number"),
+            (br#"{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"snapshot","data":[{"asks":[["123456789012345678901234567890","1","0","1"]],"bids":[],"ts":"1"}]}"#, "number"),
+            (br#"{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"snapshot","data":[{"asks":[["30000.05","1","0","1"]],"bids":[],"ts":"1"}]}"#, "number"),
+            (br#"{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"snapshot","data":[{"asks":[[30000,"1","0","1"]],"bids":[],"ts":"1"}]}"#, "shape"),
+            (br#"{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"snapshot","data":[{"asks":[["30000"]],"bids":[],"ts":"1"}]}"#, "shape"),
+            (br#"{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"snapshot","data":[{"asks":[],"bids":[],"ts":"1","checksum":99999999999}]}"#, "shape"),
+            (br#"{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"snapshot","data":[{"asks":[],"bids":[],"ts":"1","checksum":"x"}]}"#, "shape"),
+            (br#"{"arg":{"channel":"books","instId":"NOPE"},"action":"update","data":[{"asks":[],"bids":[]}]}"#, "unknown_symbol"),
+            (br#"{"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[{"tradeId":"1","px":"1","sz":"1","side":"both","ts":"1"}]}"#, "shape"),
+            (br#"{"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[{"tradeId":"1","px":"1","sz":"1","side":"buy"}]}"#, "shape"),
+            (br#"{"arg":{"channel":"tickers","instId":"BTC-USDT"},"data":[{"bidPx":"1"}]}"#, "shape"),
+        ];
+        for (frame, kind) in cases {
+            let mut a = okx();
+            let (r, _) = run(&mut a, frame);
+            assert_eq!(r.map_err(|e| e.name()), Err(*kind), "{}", String::from_utf8_lossy(frame));
+        }
+        let mut deep = b"{\"a\":".to_vec();
+        deep.extend(vec![b'['; 5000]);
+        assert_eq!(run(&mut okx(), &deep).0.map_err(|e| e.name()), Err("json"));
+        // A bad level in an update marks the book broken.
+        let mut a = okx();
+        ok(&mut a, SNAPSHOT);
+        let bad = String::from_utf8_lossy(UPDATE).replace("\"452\"", "\"4x2\"");
+        let (r, out) = run(&mut a, bad.as_bytes());
+        assert_eq!((r.map_err(|e| e.name()), out.broken), (Err("number"), Some(0)));
+    }
+
+    #[test]
+    fn subscribe_args_as_documented() {
+        let a = Okx::new(InstrumentRegistry::new());
+        assert_eq!(
+            a.subscribe_messages(&["BTC-USDT"]),
+            vec![
+                r#"{"op":"subscribe","args":[{"channel":"books","instId":"BTC-USDT"},{"channel":"trades","instId":"BTC-USDT"},{"channel":"tickers","instId":"BTC-USDT"}]}"#
+            ]
+        );
+        let a = Okx::with_channel(InstrumentRegistry::new(), "books5");
+        assert!(a.unsubscribe_messages(&["ETH-USDT"])[0].starts_with(
+            r#"{"op":"unsubscribe","args":[{"channel":"books5","instId":"ETH-USDT"}"#
+        ));
+    }
 }
