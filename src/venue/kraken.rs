@@ -498,10 +498,14 @@ impl KrakenV2 {
         let key = field_text(t, "symbol").ok_or(VenueError::Shape("trade symbol"))?;
         let px = field_text(t, "price").ok_or(VenueError::Shape("trade price"))?;
         let qty = field_text(t, "qty").ok_or(VenueError::Shape("trade qty"))?;
-        let sym = match self.symbols.find(key).or_else(|| self.symbols.resolve(key)) {
-            Some(s) => s,
-            None => self.symbols.learn_printed(key, std::iter::once(px), std::iter::once(qty))?,
-        };
+        // Not learned from a trade: v2 trades do not promise the pair's full printed
+        // precision (the book does), and an instrument learned too coarse would reject the
+        // book for good. The book snapshot (or the configuration) teaches it first.
+        let sym = self
+            .symbols
+            .find(key)
+            .or_else(|| self.symbols.resolve(key))
+            .ok_or(VenueError::UnknownSymbol)?;
         let inst = &self.symbols.list()[usize::from(sym)].instrument;
         let aggressor = match field_text(t, "side") {
             Some(b"buy") => event::Side::Buy,
@@ -782,6 +786,17 @@ mod tests {
     }
 
     #[test]
+    fn v2_trade_side_must_be_buy_or_sell() {
+        let mut a = v2();
+        ok(&mut a, V2_SNAPSHOT);
+        let (r, _) = run(
+            &mut a,
+            br#"{"channel":"trade","type":"update","data":[{"symbol":"BTC/USD","side":"up","price":1.0,"qty":1.0}]}"#,
+        );
+        assert_eq!(r, Err(VenueError::Shape("trade side")));
+    }
+
+    #[test]
     fn v2_bad_input() {
         let cases: &[(&[u8], &str)] = &[
             (br#"{"channel":"book","type":"snapshot","data":[{"symbol":"BTC/USD","bids":[{"price":1.0,"#, "json"),
@@ -798,7 +813,7 @@ mod tests {
             (br#"{"channel":"book","type":"snapshot","data":[{"symbol":"BTC/USD","bids":[],"asks":[],"checksum":-1}]}"#, "shape"),
             (br#"{"channel":"book","type":"snapshot","data":[{"symbol":"BTC/USD","bids":[],"asks":[],"checksum":4294967296}]}"#, "shape"),
             (br#"{"channel":"book","type":"snapshot","data":[{"bids":[],"asks":[]}]}"#, "shape"),
-            (br#"{"channel":"trade","type":"update","data":[{"symbol":"BTC/USD","side":"up","price":1.0,"qty":1.0}]}"#, "shape"),
+            (br#"{"channel":"trade","type":"update","data":[{"symbol":"BTC/USD","side":"buy","price":1.0,"qty":1.0}]}"#, "unknown_symbol"),
             (br#"{"channel":"ticker","type":"update","data":[{"symbol":"BTC/USD","bid":1.0}]}"#, "shape"),
         ];
         for (frame, kind) in cases {

@@ -148,10 +148,9 @@ impl Okx {
                     return Ok(());
                 }
             }
-            // A reset (seq < prev) is accepted: numbering continues from `seq`.
-            if seq.is_some() {
-                st.seq = seq;
-            }
+            // A reset (seq < prev) is accepted: numbering continues from `seq`. A message
+            // without ids leaves nothing to chain the next one to.
+            st.seq = seq;
         }
         let exch_ts = field_text(d, "ts").and_then(super::json::parse_u64).map_or(0, ms_to_ns);
         let action = if snapshot { BookAction::Snapshot } else { BookAction::Update };
@@ -412,6 +411,14 @@ mod tests {
         // A repeated (stale) update is a break in the chain as well.
         let out = ok(&mut a, seq_msg("update", 50, 51, r#"["29999","1","0","1"]"#).as_bytes());
         assert_eq!(out.gaps.len(), 1);
+        // A message without ids (an older API) leaves nothing to chain to: no gap.
+        let no_ids = String::from_utf8_lossy(UPDATE).replace("BTC-USD-220527", "BTC-USDT");
+        let no_ids = no_ids.replace("[\"30182.6\",\"452\",\"0\",\"1\"]", "");
+        assert_eq!(ok(&mut a, no_ids.as_bytes()).waiting, 1, "still broken from above");
+        ok(&mut a, seq_msg("snapshot", -1, 70, r#"["30000","1","0","1"]"#).as_bytes());
+        assert_eq!(ok(&mut a, no_ids.as_bytes()).gaps.len(), 0);
+        let out = ok(&mut a, seq_msg("update", 90, 91, r#"["29999","1","0","1"]"#).as_bytes());
+        assert_eq!((out.books.len(), out.gaps.len()), (1, 0));
         // A resync forgets the chain until the next snapshot.
         ok(&mut a, seq_msg("snapshot", -1, 60, r#"["30000","1","0","1"]"#).as_bytes());
         a.resync(0);
