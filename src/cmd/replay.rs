@@ -1,18 +1,772 @@
 //! `ladderfeed replay`: the main job.
+//!
+//! Three threads, as in a live feed:
+//!
+//! - a **loader** (not pinned) streams the capture files, merged by receive time, into
+//!   reusable batches of records;
+//! - the **engine** thread (pinned) takes each record, stamps it received now, and runs it
+//!   through the venue adapter and the book engine, publishing onto the ring. At full speed a
+//!   replay must not lose anything, so when the ring is full the engine waits for the
+//!   consumer (a live feed never waits: it drops and counts);
+//! - the **consumer** thread (pinned) pops the events, records per-stage latency and writes
+//!   the sinks.
+//!
+//! Events carry the replay's own receive stamp, so the latency table measures this pipeline;
+//! the sinks need the capture's recorded time, which travels beside each event on a second
+//! ring of the same length (one `u64` per event, pushed before the event).
 
-use std::path::PathBuf;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
+use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
+use ladderfeed::book::{InstrumentRegistry, Side as BookSide, Venue};
+use ladderfeed::capture::{self, Record, RecordKind};
+use ladderfeed::clock::Clock;
+use ladderfeed::consumer::{spawn_pinned, Consumer, Cores, Latency};
+use ladderfeed::engine::{Engine, Sink};
+use ladderfeed::event::{BookState, Event, InstrumentId};
+use ladderfeed::ring::{feed_with_clock, spsc, Publisher};
+use ladderfeed::venue::AnyAdapter;
+
+use super::sinks::{
+    DepthRow, SinkOptions, Sinks, SpreadFilter, SymbolName, SymbolTable, MAX_DEPTH,
+};
+use super::summary::{self, EngineReport, Summary};
+
+/// The bundled capture: Binance spot BTCUSDT diffs, trades and bookTicker plus one REST
+/// snapshot (see fixtures/SOURCES.md).
+pub const BUNDLED: &str = "fixtures/binance/hftbacktest_spot_btcusdt_20240808.gz";
+
+/// Instrument ids per engine (one engine per venue connection).
+const IDS_PER_ENGINE: usize = 1024;
+/// Engines (connections) a replay can hold.
+const MAX_ENGINES: usize = 64;
 
 /// `ladderfeed replay` options.
 #[derive(Debug, Default, clap::Args)]
 pub struct Args {
-    /// Capture files; without any, the bundled Binance capture.
+    /// Capture files (any supported format, several venues allowed); without any, the
+    /// bundled Binance capture. Cryptofeed `NAME.ws.N.0` files bring their `NAME.http.*`
+    /// REST snapshots along.
     pub files: Vec<PathBuf>,
+    /// The venue of every file: coinbase, coinbase-exchange, binance, binance-futures,
+    /// bitfinex, kraken, kraken-v1, okx, gemini, gemini-v1. Guessed per file from its URLs or
+    /// name when omitted.
+    #[arg(long)]
+    pub venue: Option<String>,
+    /// `max` (default): as fast as the pipeline goes; `recorded`: at the capture's own pace.
+    #[arg(long, default_value = "max")]
+    pub pace: Pace,
+    /// Write the summary as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub summary_json: Option<PathBuf>,
+    /// Write a row per BBO change (`.csv` or `.jsonl`).
+    #[arg(long, value_name = "FILE")]
+    pub bbo_out: Option<PathBuf>,
+    /// BBO file: keep rows whose spread is at least this price (e.g. 5 for 5 USD).
+    #[arg(long, value_name = "PRICE")]
+    pub min_spread: Option<String>,
+    /// BBO file: keep rows whose spread is at least this many basis points of the ask
+    /// (10 = 0.1%).
+    #[arg(long, value_name = "BPS")]
+    pub min_spread_bps: Option<f64>,
+    /// Write the top `--depth` levels per side each time they change (`.csv` or `.jsonl`).
+    #[arg(long, value_name = "FILE")]
+    pub depth_out: Option<PathBuf>,
+    /// Levels per side for `--depth-out` (1 to 50).
+    #[arg(long, default_value_t = 10)]
+    pub depth: usize,
+    /// Write every trade (`.csv` or `.jsonl`).
+    #[arg(long, value_name = "FILE")]
+    pub trades_out: Option<PathBuf>,
+    /// Write one `.hgrm` file per latency stage and a PNG chart into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub latency_out: Option<PathBuf>,
+    /// Core for the engine thread (default: the last core).
+    #[arg(long)]
+    pub engine_core: Option<usize>,
+    /// Core for the consumer thread (default: the core before the engine's).
+    #[arg(long)]
+    pub consumer_core: Option<usize>,
+    /// Do not pin threads.
+    #[arg(long)]
+    pub no_pin: bool,
+    /// Ring capacity in events (a power of two).
+    #[arg(long, default_value_t = 1 << 14)]
+    pub ring: usize,
+    /// No progress bar even on a terminal.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// Replay pace.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Pace {
+    /// As fast as possible.
+    #[default]
+    Max,
+    /// At the capture's recorded pace.
+    Recorded,
+}
+
+/// One record in a batch: ranges into the batch's byte buffer.
+#[derive(Debug, Clone, Copy)]
+struct Rec {
+    ts: u64,
+    conn: u32,
+    kind: RecordKind,
+    group: u16,
+    url: (u32, u32),
+    payload: (u32, u32),
+}
+
+/// Records handed from the loader to the engine thread; recycled.
+#[derive(Debug, Default)]
+struct Batch {
+    data: Vec<u8>,
+    recs: Vec<Rec>,
+}
+
+const BATCH_BYTES: usize = 1 << 20;
+const BATCH_RECS: usize = 8192;
+
+enum Load {
+    Batch(Batch),
+    /// The end (read errors come back with the loader thread).
+    Done,
+}
+
+/// A group of files of one venue, read as one merged stream.
+struct Group {
+    venue: Venue,
+    paths: Vec<PathBuf>,
 }
 
 /// Runs the replay.
 pub fn run(args: Args) -> Result<ExitCode> {
-    bail!("replay is not built yet ({} files)", args.files.len())
+    if args.depth == 0 || args.depth > MAX_DEPTH {
+        bail!("--depth must be between 1 and {MAX_DEPTH}");
+    }
+    if !args.ring.is_power_of_two() || args.ring < 64 {
+        bail!("--ring must be a power of two, at least 64");
+    }
+    let forced = match &args.venue {
+        Some(name) => {
+            Some(Venue::from_name(name).with_context(|| format!("unknown venue {name:?}"))?)
+        }
+        None => None,
+    };
+    let files = if args.files.is_empty() {
+        vec![PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(BUNDLED)]
+    } else {
+        args.files.clone()
+    };
+    let groups = group_files(&files, forced)?;
+    let sinks = Sinks::create(SinkOptions {
+        bbo: args.bbo_out.clone(),
+        depth: args.depth_out.clone(),
+        depth_levels: args.depth,
+        trades: args.trades_out.clone(),
+        filter: SpreadFilter {
+            min_spread: args.min_spread.clone(),
+            min_spread_bps: args.min_spread_bps,
+        },
+    })?;
+
+    let cores = Cores::detect();
+    let (engine_core, consumer_core) = if args.no_pin || cores.is_empty() {
+        (None, None)
+    } else {
+        let last = cores.len() - 1;
+        let e = args.engine_core.unwrap_or(last);
+        let c = args.consumer_core.unwrap_or(if e > 0 { e - 1 } else { last.min(1) });
+        (cores.get(e), cores.get(c))
+    };
+
+    // Loader → engine.
+    let (load_tx, load_rx) = bounded::<Load>(4);
+    let (free_tx, free_rx) = unbounded::<Batch>();
+    let loader_groups: Vec<(Venue, Vec<PathBuf>)> =
+        groups.iter().map(|g| (g.venue, g.paths.clone())).collect();
+    let loader = std::thread::Builder::new()
+        .name("loader".into())
+        .spawn(move || load(loader_groups, load_tx, free_rx))?;
+
+    // Engine → consumer.
+    let clock = Clock::global();
+    let (publisher, subscription) = feed_with_clock(args.ring, IDS_PER_ENGINE * MAX_ENGINES, clock);
+    let (side_tx, side_rx) = spsc::channel::<u64>(args.ring);
+    let (depth_tx, depth_rx) = spsc::channel::<DepthRow>(256);
+    let (names_tx, names_rx) = unbounded::<(InstrumentId, SymbolName)>();
+    let done = Arc::new(AtomicBool::new(false));
+    let progress = Arc::new(AtomicU64::new(0));
+
+    let depth_levels = sinks.depth_levels();
+    let engine_cfg = EngineCfg {
+        venues: groups.iter().map(|g| g.venue).collect(),
+        pace: args.pace,
+        depth_levels,
+        clock,
+    };
+    let engine_progress = Arc::clone(&progress);
+    let engine_thread = spawn_pinned("engine", engine_core, move |_| {
+        let sink = ReplaySink { publisher, side: side_tx, budget: 0, recorded_ts: 0 };
+        engine_loop(engine_cfg, load_rx, free_tx, sink, depth_tx, names_tx, &engine_progress)
+    })?;
+
+    let consumer_done = Arc::clone(&done);
+    let consumer_thread = spawn_pinned("consumer", consumer_core, move |_| {
+        consume(
+            Consumer::new(subscription),
+            clock,
+            side_rx,
+            depth_rx,
+            names_rx,
+            sinks,
+            &consumer_done,
+        )
+    })?;
+
+    let bar = progress_bar(args.no_progress);
+    let started = Instant::now();
+    while !engine_thread.is_finished() {
+        std::thread::sleep(Duration::from_millis(50));
+        if let Some(b) = &bar {
+            b.set_position(progress.load(Ordering::Relaxed));
+        }
+    }
+    let engine_out = engine_thread.join().map_err(|_| anyhow::anyhow!("engine thread panicked"))?;
+    done.store(true, Ordering::Release);
+    let consumed =
+        consumer_thread.join().map_err(|_| anyhow::anyhow!("consumer thread panicked"))?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let loader_errors = loader.join().map_err(|_| anyhow::anyhow!("loader thread panicked"))?;
+    let wall = started.elapsed();
+
+    let EngineOut { engines, errors, elapsed, first_error, read_errors } = engine_out?;
+    let (_consumer, latency, sinks, sink_error) = consumed;
+    if let Some(e) = sink_error {
+        bail!("writing the output files: {e}");
+    }
+    let mut read_errors = read_errors;
+    read_errors.extend(loader_errors);
+
+    let reports: Vec<EngineReport<'_>> = engines
+        .iter()
+        .map(|(venue_idx, base, engine)| EngineReport {
+            venue: groups[*venue_idx].venue,
+            base: *base,
+            engine,
+        })
+        .collect();
+    let summary = Summary::build(&reports, sinks.seen(), &latency, elapsed, errors);
+    let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+    print!("{}", summary.text(&names, wall));
+    if let Some(e) = first_error {
+        eprintln!("first venue error: {e}");
+    }
+    if let Some(path) = &args.summary_json {
+        summary::write_json(&summary, path)?;
+    }
+    if let Some(dir) = &args.latency_out {
+        write_latency(&latency, dir)?;
+    }
+    let mut failed = false;
+    for e in &read_errors {
+        eprintln!("error: {e}");
+        failed = true;
+    }
+    if summary.crossed_published() > 0 {
+        eprintln!("error: a crossed book was published as valid");
+        failed = true;
+    }
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+fn write_latency(latency: &ladderfeed::consumer::Latency, dir: &Path) -> Result<()> {
+    let files = latency
+        .write_hgrm_files(dir)
+        .with_context(|| format!("writing latency files into {}", dir.display()))?;
+    let png = dir.join("latency.png");
+    ladderfeed::consumer::chart::write_png(latency, "ladderfeed replay latency", &png, (1200, 700))
+        .with_context(|| format!("drawing {}", png.display()))?;
+    eprintln!("latency: {} .hgrm files and {} written", files.len(), png.display());
+    Ok(())
+}
+
+fn progress_bar(off: bool) -> Option<indicatif::ProgressBar> {
+    if off || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} {human_pos} records  {per_sec}  {elapsed}",
+    ) {
+        bar.set_style(style);
+    }
+    Some(bar)
+}
+
+/// Groups the files by venue (each venue's files are merged by time by the capture reader).
+fn group_files(files: &[PathBuf], forced: Option<Venue>) -> Result<Vec<Group>> {
+    let mut groups: Vec<Group> = Vec::new();
+    for f in files {
+        if !f.exists() {
+            bail!("{}: no such file", f.display());
+        }
+        let venue = match forced {
+            Some(v) => v,
+            None => detect_venue(f)?,
+        };
+        let mut paths = capture::companions(f);
+        paths.push(f.clone());
+        match groups.iter_mut().find(|g| g.venue == venue) {
+            Some(g) => g.paths.extend(paths),
+            None => groups.push(Group { venue, paths }),
+        }
+    }
+    for g in &mut groups {
+        g.paths.sort();
+        g.paths.dedup();
+    }
+    Ok(groups)
+}
+
+/// A file's venue from the URLs in its first records, else from its name.
+fn detect_venue(path: &Path) -> Result<Venue> {
+    let mut reader = capture::open(path).with_context(|| format!("{}", path.display()))?;
+    let mut rec = empty_record();
+    for _ in 0..1000 {
+        match reader.next_into(&mut rec) {
+            Ok(true) => {
+                if let Some(v) = capture::venue_hint(&rec.url) {
+                    return Ok(v);
+                }
+            }
+            Ok(false) | Err(_) => break,
+        }
+    }
+    capture::venue_hint(&path.to_string_lossy()).with_context(|| {
+        format!("{}: cannot tell the venue from the capture: pass --venue", path.display())
+    })
+}
+
+/// The loader thread: streams every group's records, merged by time, into batches.
+fn load(
+    groups: Vec<(Venue, Vec<PathBuf>)>,
+    tx: Sender<Load>,
+    free: Receiver<Batch>,
+) -> Vec<String> {
+    let mut errors = Vec::new();
+    let mut readers = Vec::new();
+    for (venue, paths) in &groups {
+        match capture::open_merged(paths) {
+            Ok(r) => readers.push(Some(r)),
+            Err(e) => {
+                errors.push(format!("{} ({}): {e}", venue.name(), paths_text(paths)));
+                readers.push(None);
+            }
+        }
+    }
+    // One look-ahead record per group.
+    let mut heads: Vec<Option<Record>> = Vec::with_capacity(readers.len());
+    for i in 0..readers.len() {
+        let mut slot = None;
+        advance(&mut readers[i], &mut slot, &mut errors);
+        heads.push(slot);
+    }
+    let mut batch = free.try_recv().unwrap_or_default();
+    loop {
+        // The group whose next record is earliest (ties: the first group).
+        let mut best: Option<usize> = None;
+        for (i, h) in heads.iter().enumerate() {
+            if let Some(r) = h {
+                if best.is_none_or(|b| heads[b].as_ref().is_some_and(|br| r.local_ts < br.local_ts))
+                {
+                    best = Some(i);
+                }
+            }
+        }
+        let Some(i) = best else { break };
+        if let Some(r) = &heads[i] {
+            let url0 = batch.data.len() as u32;
+            batch.data.extend_from_slice(r.url.as_bytes());
+            let p0 = batch.data.len() as u32;
+            batch.data.extend_from_slice(&r.payload);
+            let p1 = batch.data.len() as u32;
+            batch.recs.push(Rec {
+                ts: r.local_ts,
+                conn: r.conn,
+                kind: r.kind,
+                group: i as u16,
+                url: (url0, p0),
+                payload: (p0, p1),
+            });
+        }
+        let mut slot = heads[i].take();
+        advance(&mut readers[i], &mut slot, &mut errors);
+        heads[i] = slot;
+        if batch.data.len() >= BATCH_BYTES || batch.recs.len() >= BATCH_RECS {
+            let next = free.try_recv().unwrap_or_default();
+            if tx.send(Load::Batch(std::mem::replace(&mut batch, next))).is_err() {
+                return errors;
+            }
+        }
+    }
+    if !batch.recs.is_empty() {
+        let _ = tx.send(Load::Batch(batch));
+    }
+    let _ = tx.send(Load::Done);
+    errors
+}
+
+/// Reads the next record of `reader` into `slot` (reusing its buffers); at the end or on an
+/// error the reader is dropped and the slot left empty.
+fn advance(
+    reader: &mut Option<capture::Reader>,
+    slot: &mut Option<Record>,
+    errors: &mut Vec<String>,
+) {
+    let Some(r) = reader.as_mut() else {
+        *slot = None;
+        return;
+    };
+    let mut rec = slot.take().unwrap_or_else(empty_record);
+    match r.next_into(&mut rec) {
+        Ok(true) => *slot = Some(rec),
+        Ok(false) => *reader = None,
+        Err(e) => {
+            errors.push(e.to_string());
+            *reader = None;
+        }
+    }
+}
+
+fn empty_record() -> Record {
+    Record { local_ts: 0, conn: 0, kind: RecordKind::Recv, url: String::new(), payload: Vec::new() }
+}
+
+fn paths_text(paths: &[PathBuf]) -> String {
+    paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+}
+
+/// The engine's sink: lossless publishing with the recorded time beside each event.
+struct ReplaySink {
+    publisher: Publisher,
+    side: spsc::Producer<u64>,
+    /// Free slots known on the ring (refreshed only when it reaches 0).
+    budget: usize,
+    /// The recorded receive time of the record being handled.
+    recorded_ts: u64,
+}
+
+impl Sink for ReplaySink {
+    #[inline]
+    fn publish(&mut self, event: Event) {
+        while self.budget == 0 {
+            self.budget = self.publisher.free_slots();
+            if self.budget == 0 {
+                std::hint::spin_loop();
+            }
+        }
+        self.budget -= 1;
+        // The side ring has the same capacity and is popped with the ring, one for one.
+        while self.side.try_push(self.recorded_ts).is_err() {
+            std::hint::spin_loop();
+        }
+        self.publisher.publish(event);
+    }
+}
+
+struct EngineCfg {
+    venues: Vec<Venue>,
+    pace: Pace,
+    depth_levels: usize,
+    clock: Clock,
+}
+
+/// One engine per (venue group, connection).
+struct Slot {
+    group: u16,
+    conn: u32,
+    base: InstrumentId,
+    engine: Engine<AnyAdapter>,
+    connected: bool,
+    named: usize,
+    /// Per symbol: book messages at the last depth check, and the last depth written.
+    depth: Vec<(u64, DepthRow)>,
+}
+
+struct EngineOut {
+    /// `(group index, instrument base, engine)`.
+    engines: Vec<(usize, InstrumentId, Engine<AnyAdapter>)>,
+    /// Records the adapters rejected.
+    errors: u64,
+    /// Time from the first record taken to the last handled.
+    elapsed: Duration,
+    first_error: Option<String>,
+    read_errors: Vec<String>,
+}
+
+fn engine_loop(
+    cfg: EngineCfg,
+    rx: Receiver<Load>,
+    free: Sender<Batch>,
+    mut sink: ReplaySink,
+    mut depth_tx: spsc::Producer<DepthRow>,
+    names: Sender<(InstrumentId, SymbolName)>,
+    progress: &AtomicU64,
+) -> Result<EngineOut> {
+    let mut slots: Vec<Slot> = Vec::new();
+    let mut errors = 0u64;
+    let mut first_error = None;
+    let read_errors = Vec::new();
+    let mut count = 0u64;
+    let mut started: Option<Instant> = None;
+    let mut pace_origin: Option<(u64, u64)> = None;
+    let mut row = DepthRow::EMPTY;
+    'outer: while let Ok(msg) = rx.recv() {
+        let batch = match msg {
+            Load::Batch(b) => b,
+            Load::Done => break 'outer,
+        };
+        if started.is_none() {
+            started = Some(Instant::now());
+        }
+        for r in &batch.recs {
+            let i = match slots.iter().position(|s| s.group == r.group && s.conn == r.conn) {
+                Some(i) => i,
+                None => {
+                    if slots.len() == MAX_ENGINES {
+                        bail!("more than {MAX_ENGINES} connections in one replay");
+                    }
+                    let venue = cfg.venues[usize::from(r.group)];
+                    let adapter = AnyAdapter::new(venue, InstrumentRegistry::with_builtins(), None)
+                        .with_context(|| {
+                            format!("venue {} needs a live connection's symbol", venue.name())
+                        })?;
+                    let base = (slots.len() * IDS_PER_ENGINE) as InstrumentId;
+                    slots.push(Slot {
+                        group: r.group,
+                        conn: r.conn,
+                        base,
+                        engine: Engine::new(adapter).with_instrument_base(base),
+                        connected: false,
+                        named: 0,
+                        depth: Vec::new(),
+                    });
+                    slots.len() - 1
+                }
+            };
+            if cfg.pace == Pace::Recorded && r.ts != 0 {
+                let now = cfg.clock.now_ns();
+                let (rec0, real0) = *pace_origin.get_or_insert((r.ts, now));
+                let due = real0.saturating_add(r.ts.saturating_sub(rec0));
+                wait_until(&cfg.clock, due);
+            }
+            let slot = &mut slots[i];
+            let payload = &batch.data[r.payload.0 as usize..r.payload.1 as usize];
+            sink.recorded_ts = r.ts;
+            let local = cfg.clock.now_ns();
+            let res = match r.kind {
+                RecordKind::Recv => slot.engine.handle_frame(payload, local, &mut sink),
+                RecordKind::Http => {
+                    let url = std::str::from_utf8(&batch.data[r.url.0 as usize..r.url.1 as usize])
+                        .unwrap_or("");
+                    slot.engine.handle_http(url, payload, local, &mut sink)
+                }
+                RecordKind::Connect => {
+                    if slot.connected {
+                        slot.engine.disconnected(local, &mut sink);
+                    }
+                    slot.connected = true;
+                    Ok(())
+                }
+                RecordKind::Disconnect => {
+                    slot.engine.disconnected(local, &mut sink);
+                    Ok(())
+                }
+                RecordKind::Sent => Ok(()),
+            };
+            if let Err(e) = res {
+                errors += 1;
+                if first_error.is_none() {
+                    let excerpt = String::from_utf8_lossy(&payload[..payload.len().min(100)]);
+                    first_error =
+                        Some(format!("record {count} (recorded at {} ns): {e}: {excerpt}", r.ts));
+                }
+            }
+            // New symbols: tell the consumer their names.
+            let known = slot.engine.symbols().len();
+            while slot.named < known {
+                let info = &slot.engine.symbols().list()[slot.named];
+                let name = SymbolName {
+                    venue: cfg.venues[usize::from(slot.group)].name(),
+                    symbol: info.key.clone(),
+                    instrument: info.instrument.clone(),
+                };
+                let _ = names.send((slot.base + slot.named as InstrumentId, name));
+                slot.named += 1;
+            }
+            if cfg.depth_levels > 0 {
+                depth_check(slot, cfg.depth_levels, r.ts, &mut row, &mut depth_tx);
+            }
+            count += 1;
+            if count & 1023 == 0 {
+                progress.store(count, Ordering::Relaxed);
+            }
+        }
+        let mut batch = batch;
+        batch.data.clear();
+        batch.recs.clear();
+        let _ = free.send(batch);
+    }
+    progress.store(count, Ordering::Relaxed);
+    let elapsed = started.map_or(Duration::ZERO, |s| s.elapsed());
+    Ok(EngineOut {
+        engines: slots.into_iter().map(|s| (usize::from(s.group), s.base, s.engine)).collect(),
+        errors,
+        elapsed,
+        first_error,
+        read_errors,
+    })
+}
+
+fn wait_until(clock: &Clock, due: u64) {
+    loop {
+        let now = clock.now_ns();
+        if now >= due {
+            return;
+        }
+        let left = due - now;
+        if left > 200_000 {
+            std::thread::sleep(Duration::from_nanos(left - 100_000));
+        } else {
+            std::hint::spin_loop();
+        }
+    }
+}
+
+/// After a record: for each book that took a message, writes its top N if it changed.
+fn depth_check(
+    slot: &mut Slot,
+    n: usize,
+    recorded_ts: u64,
+    row: &mut DepthRow,
+    tx: &mut spsc::Producer<DepthRow>,
+) {
+    let symbols = slot.engine.symbols().len();
+    while slot.depth.len() < symbols {
+        slot.depth.push((0, DepthRow::EMPTY));
+    }
+    for s in 0..symbols {
+        let idx = s as u16;
+        let Some(stats) = slot.engine.book_stats(idx) else { continue };
+        let (seen, last) = &mut slot.depth[s];
+        if stats.book_messages == *seen {
+            continue;
+        }
+        *seen = stats.book_messages;
+        let (Some(book), Some(state)) = (slot.engine.book(idx), slot.engine.state(idx)) else {
+            continue;
+        };
+        if state != BookState::Synced {
+            // Written again in full once the book is valid.
+            last.bids = 0;
+            last.asks = 0;
+            continue;
+        }
+        row.local_ts = recorded_ts;
+        row.id = slot.base + idx;
+        row.bids = 0;
+        row.asks = 0;
+        for l in book.top(BookSide::Bid, n) {
+            row.levels[usize::from(row.bids)] = [l.px_tick, l.qty_lots];
+            row.bids += 1;
+        }
+        for l in book.top(BookSide::Ask, n) {
+            row.levels[MAX_DEPTH + usize::from(row.asks)] = [l.px_tick, l.qty_lots];
+            row.asks += 1;
+        }
+        if row.same_levels(last) {
+            continue;
+        }
+        *last = *row;
+        while tx.try_push(*row).is_err() {
+            std::hint::spin_loop();
+        }
+    }
+}
+
+type Consumed = (Consumer, Latency, Sinks, Option<std::io::Error>);
+
+fn consume(
+    mut consumer: Consumer,
+    clock: Clock,
+    mut side: spsc::Consumer<u64>,
+    mut depth: spsc::Consumer<DepthRow>,
+    names_rx: Receiver<(InstrumentId, SymbolName)>,
+    mut sinks: Sinks,
+    done: &AtomicBool,
+) -> Consumed {
+    let mut names = SymbolTable::default();
+    let mut error: Option<std::io::Error> = None;
+    // Recorded here, not by the consumer: exchange → receive must use the recorded time.
+    consumer.set_record_latency(false);
+    let mut latency = Latency::new();
+    loop {
+        let finished = done.load(Ordering::Acquire);
+        let n = consumer.drain(ladderfeed::consumer::BATCH, |ev| {
+            let recorded = side.try_pop().unwrap_or(0);
+            latency.record_replayed(ev, clock.now_ns(), recorded);
+            if names.get(ev.instrument()).is_none() {
+                // Sent right after the record that taught the engine the symbol.
+                while let Ok((id, name)) = names_rx.recv_timeout(Duration::from_millis(100)) {
+                    names.insert(id, name);
+                    if names.get(ev.instrument()).is_some() {
+                        break;
+                    }
+                }
+            }
+            if error.is_none() {
+                if let Err(e) = sinks.on_event(ev, recorded, &names) {
+                    error = Some(e);
+                }
+            }
+        });
+        let mut d = 0;
+        while let Some(row) = depth.try_pop() {
+            d += 1;
+            while names.get(row.id).is_none() {
+                match names_rx.recv_timeout(Duration::from_millis(100)) {
+                    Ok((id, name)) => names.insert(id, name),
+                    Err(_) => break,
+                }
+            }
+            if error.is_none() {
+                if let Err(e) = sinks.on_depth(&row, &names) {
+                    error = Some(e);
+                }
+            }
+        }
+        if n == 0 && d == 0 {
+            if finished {
+                break;
+            }
+            std::hint::spin_loop();
+        }
+    }
+    if error.is_none() {
+        if let Err(e) = sinks.finish() {
+            error = Some(e);
+        }
+    }
+    (consumer, latency, sinks, error)
 }

@@ -129,6 +129,14 @@ impl Latency {
     /// publisher) as the consumed stamp. Never allocates.
     #[inline]
     pub fn record(&mut self, event: &Event, consumed_ts: u64) {
+        self.record_replayed(event, consumed_ts, event.local_ts());
+    }
+
+    /// [`Latency::record`] for a replayed event: the pipeline stages use the event's stamps
+    /// (taken by this replay), exchange → receive uses `recorded_ts`, the receive time the
+    /// capture holds (a replay's own receive stamp has nothing to do with the venue's clock).
+    #[inline]
+    pub fn record_replayed(&mut self, event: &Event, consumed_ts: u64, recorded_ts: u64) {
         let local = event.local_ts();
         let parsed = event.parsed_ts();
         let published = event.published_ts();
@@ -141,10 +149,10 @@ impl Latency {
         let exch = event.exch_ts();
         if exch == 0 {
             self.exch_missing += 1;
-        } else if exch > local {
+        } else if exch > recorded_ts {
             self.exch_ahead += 1;
         } else {
-            h[Stage::ExchangeToReceive.index()].saturating_record(local - exch);
+            h[Stage::ExchangeToReceive.index()].saturating_record(recorded_ts - exch);
         }
     }
 

@@ -190,6 +190,13 @@ impl Publisher {
         self.ring.capacity()
     }
 
+    /// Slots free right now (reloads the consumer's index: one shared-cache-line read). A
+    /// live feed never waits; a lossless replay checks this before publishing and spins
+    /// while it is 0.
+    pub fn free_slots(&mut self) -> usize {
+        self.ring.free_slots()
+    }
+
     /// A handle any thread can use to read the counters and last values.
     pub fn monitor(&self) -> FeedMonitor {
         FeedMonitor { shared: Arc::clone(&self.shared) }
