@@ -28,7 +28,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         // No subcommand: replay the bundled capture, as the README's first command does.
-        None => cmd::replay::run(cmd::replay::Args::default()),
+        None => match Cli::parse_from(["ladderfeed", "replay"]).command {
+            Some(Command::Replay(args)) => cmd::replay::run(args),
+            _ => unreachable!("`replay` parses as the replay command"),
+        },
         Some(Command::Replay(args)) => cmd::replay::run(args),
         Some(Command::Convert(args)) => cmd::convert::run(args),
         Some(Command::Check(args)) => cmd::check::run(args),

@@ -48,7 +48,7 @@ const IDS_PER_ENGINE: usize = 1024;
 const MAX_ENGINES: usize = 64;
 
 /// `ladderfeed replay` options.
-#[derive(Debug, Default, clap::Args)]
+#[derive(Debug, clap::Args)]
 pub struct Args {
     /// Capture files (any supported format, several venues allowed); without any, the
     /// bundled Binance capture. Cryptofeed `NAME.ws.N.0` files bring their `NAME.http.*`
@@ -235,7 +235,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let bar = progress_bar(args.no_progress);
     let started = Instant::now();
     while !engine_thread.is_finished() {
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(2));
         if let Some(b) = &bar {
             b.set_position(progress.load(Ordering::Relaxed));
         }
@@ -492,13 +492,17 @@ struct EngineCfg {
     clock: Clock,
 }
 
-/// One engine per (venue group, connection).
+/// One engine per (venue group, connection): connection-scoped state (channel ids, connection
+/// sequence numbers) must not mix. Binance's sequencing is per symbol and its REST snapshots
+/// arrive outside any WebSocket connection (cryptofeed records them in their own
+/// `*.http.*` file), so a Binance group shares one engine across its connections.
 struct Slot {
     group: u16,
     conn: u32,
     base: InstrumentId,
     engine: Engine<AnyAdapter>,
-    connected: bool,
+    /// Connections seen connecting (a second connect on one of them is a reconnect).
+    connected: Vec<u32>,
     named: usize,
     /// Per symbol: book messages at the last depth check, and the last depth written.
     depth: Vec<(u64, DepthRow)>,
@@ -541,13 +545,15 @@ fn engine_loop(
             started = Some(Instant::now());
         }
         for r in &batch.recs {
-            let i = match slots.iter().position(|s| s.group == r.group && s.conn == r.conn) {
+            let venue = cfg.venues[usize::from(r.group)];
+            let conn =
+                if matches!(venue, Venue::Binance | Venue::BinanceFutures) { 0 } else { r.conn };
+            let i = match slots.iter().position(|s| s.group == r.group && s.conn == conn) {
                 Some(i) => i,
                 None => {
                     if slots.len() == MAX_ENGINES {
                         bail!("more than {MAX_ENGINES} connections in one replay");
                     }
-                    let venue = cfg.venues[usize::from(r.group)];
                     let adapter = AnyAdapter::new(venue, InstrumentRegistry::with_builtins(), None)
                         .with_context(|| {
                             format!("venue {} needs a live connection's symbol", venue.name())
@@ -555,10 +561,10 @@ fn engine_loop(
                     let base = (slots.len() * IDS_PER_ENGINE) as InstrumentId;
                     slots.push(Slot {
                         group: r.group,
-                        conn: r.conn,
+                        conn,
                         base,
                         engine: Engine::new(adapter).with_instrument_base(base),
-                        connected: false,
+                        connected: Vec::new(),
                         named: 0,
                         depth: Vec::new(),
                     });
@@ -583,13 +589,15 @@ fn engine_loop(
                     slot.engine.handle_http(url, payload, local, &mut sink)
                 }
                 RecordKind::Connect => {
-                    if slot.connected {
+                    if slot.connected.contains(&r.conn) {
                         slot.engine.disconnected(local, &mut sink);
+                    } else {
+                        slot.connected.push(r.conn);
                     }
-                    slot.connected = true;
                     Ok(())
                 }
                 RecordKind::Disconnect => {
+                    slot.connected.retain(|&c| c != r.conn);
                     slot.engine.disconnected(local, &mut sink);
                     Ok(())
                 }

@@ -100,6 +100,12 @@ pub struct Summary {
     pub elapsed: Duration,
     /// Records the adapters rejected.
     pub errors: u64,
+    /// Control messages (acks, heartbeats, subscriptions).
+    pub control: u64,
+    /// Book updates already covered by the book (skipped).
+    pub stale: u64,
+    /// Book updates that arrived while their book waited for a snapshot.
+    pub waiting: u64,
     /// Per book, keyed `venue:symbol`.
     pub symbols: BTreeMap<String, SymbolSummary>,
     /// Per latency stage.
@@ -118,13 +124,15 @@ impl Summary {
         elapsed: Duration,
         errors: u64,
     ) -> Summary {
-        let mut messages = 0;
-        let mut bytes = 0;
+        let (mut messages, mut bytes, mut control, mut stale, mut waiting) = (0, 0, 0, 0, 0);
         let mut symbols: BTreeMap<String, SymbolSummary> = BTreeMap::new();
         for e in engines {
             let st = e.engine.stats();
             messages += st.frames + st.http;
             bytes += st.bytes;
+            control += st.control;
+            stale += st.stale;
+            waiting += st.waiting;
             for (i, info) in e.engine.symbols().list().iter().enumerate() {
                 let idx = i as u16;
                 let (Some(b), Some(state), Some(bbo)) =
@@ -192,6 +200,9 @@ impl Summary {
             bytes,
             elapsed,
             errors,
+            control,
+            stale,
+            waiting,
             symbols,
             latency: latency_rows,
             exch_ahead: latency.exch_ahead(),
@@ -231,7 +242,11 @@ impl Summary {
             self.mb_per_s(),
             wall.as_secs_f64() * 1e3
         );
-        let _ = writeln!(o, "errors       {} records rejected by the adapters", self.errors);
+        let _ = writeln!(
+            o,
+            "counted      {} control, {} stale skipped, {} waiting for a snapshot, {} errors",
+            self.control, self.stale, self.waiting, self.errors
+        );
         for (key, s) in &self.symbols {
             let state = s.state.map_or("none", state_name);
             let _ = writeln!(

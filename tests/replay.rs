@@ -1,0 +1,330 @@
+//! `ladderfeed replay`, the README's first command: real captures through the engine → ring →
+//! consumer pipeline, the summary, the sinks, determinism and bad input.
+#![cfg(feature = "cli")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+fn fixture(rel: &str) -> String {
+    format!("{ROOT}/fixtures/{rel}")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ladderfeed-replay-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn ladderfeed(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ladderfeed")).args(args).output().unwrap()
+}
+
+fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn summary(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+#[test]
+fn bundled_capture_replays_with_the_documented_summary() {
+    let json = tmp("bundled.json");
+    let out = ladderfeed(&["replay", "--summary-json", json.to_str().unwrap()]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    // Figures checked independently in fixtures/SOURCES.md (Binance's documented sync rule):
+    // the snapshot plus 3449 diffs applied, 2 stale, no gap, final BBO = the last bookTicker.
+    assert!(stdout.contains("2 stale skipped"), "{stdout}");
+    assert!(stdout.contains("0 errors"), "{stdout}");
+    assert!(stdout.contains("venue's last ticker 61685.99 / 61686: matches the book"), "{stdout}");
+    let s = summary(&json);
+    for field in ["messages", "bytes", "elapsed_s", "msgs_per_s", "symbols", "latency_ns"] {
+        assert!(s.get(field).is_some(), "missing {field}: {s}");
+    }
+    assert_eq!(s["messages"], 41249);
+    let b = &s["symbols"]["binance:BTCUSDT"];
+    assert_eq!(b["venue"], "binance");
+    assert_eq!(b["symbol"], "BTCUSDT");
+    assert_eq!(b["book_messages"], 3450);
+    assert_eq!(b["gaps"], 0);
+    assert_eq!(b["resyncs"], 0);
+    assert_eq!(b["checksum_ok"], 0);
+    assert_eq!(b["checksum_failed"], 0);
+    assert_eq!(b["crossed_published"], 0);
+    assert_eq!(b["state"], "synced");
+    assert_eq!(b["bid_px"], "61685.99");
+    assert_eq!(b["ask_px"], "61686");
+    for q in ["bid_qty", "ask_qty"] {
+        let t = b[q].as_str().unwrap();
+        assert!(!t.ends_with('0') && !t.ends_with('.'), "{q} = {t}");
+    }
+    let stages = s["latency_ns"].as_object().unwrap();
+    for stage in
+        ["recv_to_parsed", "parsed_to_published", "published_to_consumed", "recv_to_consumed"]
+    {
+        let st = &stages[stage];
+        for k in ["count", "p50", "p99", "p999", "max"] {
+            assert!(st[k].is_u64(), "{stage}.{k}: {st}");
+        }
+        assert!(st["count"].as_u64().unwrap() > 0, "{stage}");
+        assert!(st["p50"].as_u64() <= st["p999"].as_u64(), "{stage}");
+        assert!(st["p999"].as_u64() <= st["max"].as_u64(), "{stage}");
+    }
+    // No subcommand is the same job.
+    let plain = ladderfeed(&[]);
+    assert!(plain.status.success());
+    assert!(text(&plain).0.contains("binance:BTCUSDT  synced  messages 3450  gaps 0"));
+}
+
+#[test]
+fn every_venue_capture_replays_clean() {
+    for (file, key, checksums) in [
+        ("kraken/cryptofeed_KRAKEN.ws.50.0", "kraken-v1:XBT/CHF", true),
+        ("okx/cryptofeed_OKX.ws.1.0", "okx:BTC-USDT", true),
+        ("coinbase/cryptofeed-v3_COINBASE.jsonl.zst", "coinbase:ETH-USD", false),
+        ("coinbase/cryptofeed_COINBASE.ws.28.0", "coinbase-exchange:DASH-BTC", false),
+        ("gemini/cryptofeed_GEMINI.ws.1.0", "gemini:BTCGBP", false),
+        ("binance/cryptofeed_BINANCE_FUTURES.ws.1.0", "binance-futures:SUSHIUSDT", false),
+        ("bitfinex/cryptofeed_BITFINEX-58bafb.0", "bitfinex:tETHJPY", false),
+    ] {
+        let json = tmp(&format!("{}.json", key.replace([':', '/'], "_")));
+        let out = ladderfeed(&["replay", &fixture(file), "--summary-json", json.to_str().unwrap()]);
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "{file}: {stdout}\n{stderr}");
+        let s = summary(&json);
+        let b = &s["symbols"][key];
+        assert_eq!(b["state"], "synced", "{file}: {b}");
+        assert!(b["book_messages"].as_u64().unwrap() > 1, "{file}: {b}");
+        for (k, v) in s["symbols"].as_object().unwrap() {
+            assert_eq!(v["gaps"], 0, "{file} {k}");
+            assert_eq!(v["checksum_failed"], 0, "{file} {k}");
+            assert_eq!(v["crossed_published"], 0, "{file} {k}");
+        }
+        if checksums {
+            assert!(b["checksum_ok"].as_u64().unwrap() > 0, "{file}: {b}");
+        }
+    }
+}
+
+/// Replays `file` with every sink and returns the files' bytes.
+fn sinks(file: &str, tag: &str, extra: &[&str]) -> Vec<Vec<u8>> {
+    let names = ["bbo.csv", "bbo.jsonl", "depth.csv", "depth.jsonl", "trades.csv", "trades.jsonl"];
+    let paths: Vec<PathBuf> = names.iter().map(|n| tmp(&format!("{tag}-{n}"))).collect();
+    let mut out = Vec::new();
+    // Two runs: one with the CSV files, one with the JSONL files.
+    for first in [0, 1] {
+        let p = |i: usize| paths[i].to_str().unwrap().to_owned();
+        let (b, d, t) = (p(first), p(2 + first), p(4 + first));
+        let mut args = vec![
+            "replay".to_owned(),
+            file.to_owned(),
+            "--bbo-out".into(),
+            b,
+            "--depth-out".into(),
+            d,
+            "--depth".into(),
+            "5".into(),
+            "--trades-out".into(),
+            t,
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let run = Command::new(env!("CARGO_BIN_EXE_ladderfeed")).args(&args).output().unwrap();
+        let (stdout, stderr) = text(&run);
+        assert!(run.status.success(), "{file}: {stdout}\n{stderr}");
+    }
+    for p in &paths {
+        out.push(std::fs::read(p).unwrap());
+    }
+    out
+}
+
+#[test]
+fn replaying_twice_writes_identical_bytes() {
+    for file in [
+        fixture("binance/hftbacktest_spot_btcusdt_20240808.gz"),
+        fixture("kraken/cryptofeed_KRAKEN.ws.50.0"),
+        fixture("coinbase/cryptofeed-v3_COINBASE.jsonl.zst"),
+    ] {
+        let a = sinks(&file, "a", &[]);
+        // The second run with another ring size and no pinning: scheduling must not matter.
+        let b = sinks(&file, "b", &["--ring", "64", "--no-pin"]);
+        for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+            // BBO and depth files always have rows; trades only where the capture has some.
+            if i < 4 {
+                assert!(x.len() > 200, "{file}: sink {i} is (nearly) empty");
+            }
+            assert!(x == y, "{file}: sink {i} differs between two replays");
+        }
+    }
+}
+
+#[test]
+fn sinks_agree_with_the_summary() {
+    let file = fixture("binance/hftbacktest_spot_btcusdt_20240808.gz");
+    let json = tmp("agree.json");
+    let files = sinks(&file, "agree", &["--summary-json", json.to_str().unwrap()]);
+    let s = summary(&json);
+    let b = &s["symbols"]["binance:BTCUSDT"];
+    let text = |i: usize| String::from_utf8(files[i].clone()).unwrap();
+
+    // BBO CSV: header, then rows; the last synced row is the final BBO.
+    let bbo = text(0);
+    let mut lines = bbo.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "local_ts,exch_ts,venue,symbol,bid_px,bid_qty,ask_px,ask_qty,spread,spread_bps,state"
+    );
+    let last = bbo.lines().filter(|l| l.ends_with(",synced") && !l.contains(",,")).last().unwrap();
+    let cols: Vec<&str> = last.split(',').collect();
+    assert_eq!(cols.len(), 11, "{last}");
+    assert_eq!((cols[4], cols[6]), (b["bid_px"].as_str().unwrap(), b["ask_px"].as_str().unwrap()));
+    assert_eq!(
+        (cols[5], cols[7]),
+        (b["bid_qty"].as_str().unwrap(), b["ask_qty"].as_str().unwrap())
+    );
+    // Receive times never go backwards in a single-file replay.
+    let ts: Vec<u64> =
+        bbo.lines().skip(1).map(|l| l.split(',').next().unwrap().parse().unwrap()).collect();
+    assert!(ts.windows(2).all(|w| w[0] <= w[1]));
+
+    // Depth JSONL: at most 5 levels a side; the last row's top of book is the final BBO.
+    let depth = text(3);
+    let last: Value = serde_json::from_str(depth.lines().last().unwrap()).unwrap();
+    let bids = last["bids"].as_array().unwrap();
+    let asks = last["asks"].as_array().unwrap();
+    assert!(bids.len() <= 5 && asks.len() <= 5 && !bids.is_empty());
+    assert_eq!(bids[0][0].to_string(), b["bid_px"].as_str().unwrap());
+    assert_eq!(asks[0][0].to_string(), b["ask_px"].as_str().unwrap());
+    for row in depth.lines() {
+        let v: Value = serde_json::from_str(row).unwrap();
+        let bids = v["bids"].as_array().unwrap();
+        let prices: Vec<f64> = bids.iter().map(|l| l[0].as_f64().unwrap()).collect();
+        assert!(prices.windows(2).all(|w| w[0] > w[1]), "bids not descending: {row}");
+    }
+    // Depth CSV: the same changes, one row per level.
+    let depth_csv = text(2);
+    assert_eq!(depth_csv.lines().next().unwrap(), "timestamp,symbol,side,price,quantity,level");
+    let levels: usize = depth
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            v["bids"].as_array().unwrap().len() + v["asks"].as_array().unwrap().len()
+        })
+        .sum();
+    assert_eq!(depth_csv.lines().count() - 1, levels);
+
+    // Trades: one row per trade the summary counted.
+    let trades = text(4);
+    assert_eq!(trades.lines().count() - 1, b["trades"].as_u64().unwrap() as usize);
+    let first = trades.lines().nth(1).unwrap();
+    assert_eq!(first.split(',').count(), 7, "{first}");
+    assert_eq!(text(5).lines().count(), b["trades"].as_u64().unwrap() as usize);
+}
+
+#[test]
+fn spread_filters_keep_only_wide_spreads() {
+    let file = fixture("coinbase/cryptofeed_COINBASE.ws.28.0");
+    let all = tmp("spread-all.csv");
+    let wide = tmp("spread-wide.csv");
+    let bps = tmp("spread-bps.csv");
+    for (out, extra) in [
+        (&all, vec![]),
+        (&wide, vec!["--min-spread", "0.001"]),
+        (&bps, vec!["--min-spread-bps", "20"]),
+    ] {
+        let mut args = vec!["replay", &file, "--bbo-out", out.to_str().unwrap()];
+        args.extend(extra);
+        let run = ladderfeed(&args);
+        assert!(run.status.success(), "{:?}", text(&run));
+    }
+    let rows = |p: &Path| -> Vec<Vec<String>> {
+        std::fs::read_to_string(p)
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').map(str::to_owned).collect())
+            .collect()
+    };
+    let (all, wide, bps) = (rows(&all), rows(&wide), rows(&bps));
+    let priced: Vec<&Vec<String>> = all.iter().filter(|r| !r[8].is_empty()).collect();
+    let expect_wide = priced.iter().filter(|r| r[8].parse::<f64>().unwrap() >= 0.001).count();
+    let expect_bps = priced.iter().filter(|r| r[9].parse::<f64>().unwrap() >= 20.0 - 1e-9).count();
+    assert!(expect_wide > 0 && expect_wide < priced.len(), "{expect_wide} of {}", priced.len());
+    assert_eq!(wide.len(), expect_wide);
+    assert!(wide.iter().all(|r| r[8].parse::<f64>().unwrap() >= 0.001));
+    assert!(expect_bps > 0 && expect_bps < priced.len());
+    assert_eq!(bps.len(), expect_bps);
+}
+
+#[test]
+fn recorded_pace_takes_the_capture_span() {
+    // Five Binance bookTicker messages over 400 ms, in the hftbacktest line format.
+    let path = tmp("paced.txt");
+    let mut body = String::new();
+    for i in 0..5u64 {
+        let ts = 1_723_161_254_000_000_000 + i * 100_000_000;
+        body.push_str(&format!(
+            "{ts} {{\"stream\":\"btcusdt@bookTicker\",\"data\":{{\"u\":{},\"s\":\"BTCUSDT\",\"b\":\"61000.0{i}\",\"B\":\"1\",\"a\":\"61001\",\"A\":\"1\"}}}}\n",
+            100 + i
+        ));
+    }
+    std::fs::write(&path, body).unwrap();
+    let started = std::time::Instant::now();
+    let out =
+        ladderfeed(&["replay", "--venue", "binance", "--pace", "recorded", path.to_str().unwrap()]);
+    let took = started.elapsed();
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert!(text(&out).0.contains("replayed     5 messages"), "{:?}", text(&out));
+    // Paced: the last message cannot be handled before 400 ms of the capture have passed.
+    assert!(took.as_millis() >= 400, "{took:?}");
+}
+
+#[test]
+fn bad_input_names_the_file_and_keeps_what_came_before() {
+    // Not a capture.
+    let junk = tmp("junk.bin");
+    std::fs::write(&junk, [0u8, 159, 146, 150, 1, 2, 3]).unwrap();
+    let out = ladderfeed(&["replay", "--venue", "binance", junk.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(text(&out).1.contains("junk.bin"), "{:?}", text(&out));
+
+    // Unknown venue.
+    let out = ladderfeed(&["replay", "--venue", "nope"]);
+    assert!(!out.status.success());
+    assert!(text(&out).1.contains("unknown venue"), "{:?}", text(&out));
+
+    // Missing file.
+    let out = ladderfeed(&["replay", "/nonexistent/capture.gz"]);
+    assert!(!out.status.success());
+    assert!(text(&out).1.contains("/nonexistent/capture.gz"));
+
+    // A gzip capture cut in the middle: what came before is replayed, the error names the
+    // file, the exit status is non-zero.
+    let full = std::fs::read(fixture("binance/hftbacktest_spot_btcusdt_20240808.gz")).unwrap();
+    let cut = tmp("cut_binance.gz");
+    std::fs::write(&cut, &full[..full.len() / 2]).unwrap();
+    let json = tmp("cut.json");
+    let out = ladderfeed(&[
+        "replay",
+        cut.to_str().unwrap(),
+        "--venue",
+        "binance",
+        "--summary-json",
+        json.to_str().unwrap(),
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(stderr.contains("cut_binance.gz"), "{stderr}");
+    let s = summary(&json);
+    let n = s["messages"].as_u64().unwrap();
+    assert!(n > 10_000 && n < 41_249, "{n}");
+    assert_eq!(s["symbols"]["binance:BTCUSDT"]["crossed_published"], 0);
+}
