@@ -17,7 +17,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Replay captures through the real engine → ring → consumer pipeline and report.
-    Replay(cmd::replay::Args),
+    Replay(Box<cmd::replay::Args>),
     /// Convert a capture in any supported format to ours (`.lfc`), or ours to tardis raw.
     Convert(cmd::convert::Args),
     /// A data-quality report on captures; exits non-zero when it finds a problem.
@@ -29,10 +29,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         // No subcommand: replay the bundled capture, as the README's first command does.
         None => match Cli::parse_from(["ladderfeed", "replay"]).command {
-            Some(Command::Replay(args)) => cmd::replay::run(args),
+            Some(Command::Replay(args)) => cmd::replay::run(*args),
             _ => unreachable!("`replay` parses as the replay command"),
         },
-        Some(Command::Replay(args)) => cmd::replay::run(args),
+        Some(Command::Replay(args)) => cmd::replay::run(*args),
         Some(Command::Convert(args)) => cmd::convert::run(args),
         Some(Command::Check(args)) => cmd::check::run(args),
     };

@@ -182,7 +182,7 @@ fn sinks_agree_with_the_summary() {
         lines.next().unwrap(),
         "local_ts,exch_ts,venue,symbol,bid_px,bid_qty,ask_px,ask_qty,spread,spread_bps,state"
     );
-    let last = bbo.lines().filter(|l| l.ends_with(",synced") && !l.contains(",,")).last().unwrap();
+    let last = bbo.lines().rfind(|l| l.ends_with(",synced") && !l.contains(",,")).unwrap();
     let cols: Vec<&str> = last.split(',').collect();
     assert_eq!(cols.len(), 11, "{last}");
     assert_eq!((cols[4], cols[6]), (b["bid_px"].as_str().unwrap(), b["ask_px"].as_str().unwrap()));

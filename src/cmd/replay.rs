@@ -377,9 +377,9 @@ fn load(
     }
     // One look-ahead record per group.
     let mut heads: Vec<Option<Record>> = Vec::with_capacity(readers.len());
-    for i in 0..readers.len() {
+    for reader in &mut readers {
         let mut slot = None;
-        advance(&mut readers[i], &mut slot, &mut errors);
+        advance(reader, &mut slot, &mut errors);
         heads.push(slot);
     }
     let mut batch = free.try_recv().unwrap_or_default();
