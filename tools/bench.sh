@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Reproduces the figures in BENCHMARKS.md. Run on a quiet machine:
+#   bash tools/bench.sh            # everything
+#   bash tools/bench.sh replay     # only the full-speed replay table
+# Needs python3 (to read the JSON summaries).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+what="${1:-all}"
+
+echo "commit $(git rev-parse --short HEAD)"
+lscpu | grep -E '^(Model name|CPU\(s\)|Thread|Core|Socket|CPU max MHz|L2|L3)' || true
+
+cargo build --release --quiet
+
+replay_table() {
+  local runs=5
+  local out
+  out="$(mktemp -d)"
+  printf '\n### Full-speed replay (`ladderfeed replay FILE --summary-json`), median of %d runs\n\n' "$runs"
+  printf '| capture | messages | MB | msgs/s | MB/s |\n|---|---:|---:|---:|---:|\n'
+  for f in \
+    fixtures/binance/hftbacktest_spot_btcusdt_20240808.gz \
+    fixtures/binance/cryptofeed_BINANCE_FUTURES.ws.1.0 \
+    fixtures/coinbase/cryptofeed-v3_COINBASE.jsonl.zst \
+    fixtures/coinbase/cryptofeed_COINBASE.ws.28.0 \
+    fixtures/gemini/cryptofeed_GEMINI.ws.1.0 \
+    fixtures/kraken/cryptofeed_KRAKEN.ws.50.0 \
+    fixtures/okx/cryptofeed_OKX.ws.1.0 \
+    fixtures/bitfinex/cryptofeed_BITFINEX-58bafb.0 \
+    fixtures/bitfinex/marfusios_bitfinex_raw_2018-11-12.txt.gz; do
+    for i in $(seq "$runs"); do
+      ./target/release/ladderfeed replay "$f" --no-progress --summary-json "$out/$i.json" >/dev/null
+    done
+    python3 - "$f" "$out" "$runs" <<'PY'
+import json, statistics, sys
+f, out, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+s = [json.load(open(f"{out}/{i}.json")) for i in range(1, runs + 1)]
+rate = statistics.median(x["msgs_per_s"] for x in s)
+mbs = statistics.median(x["mb_per_s"] for x in s)
+print(f"| {f.split('/', 1)[1]} | {s[0]['messages']} | {s[0]['bytes'] / 1e6:.2f} | {rate:,.0f} | {mbs:,.0f} |")
+PY
+  done
+  rm -rf "$out"
+}
+
+case "$what" in
+  replay) replay_table ;;
+  all)
+    replay_table
+    cargo bench --bench numbers
+    cargo bench --bench venues
+    if [ -f benches/replay.rs ]; then cargo bench --bench replay; fi
+    cargo bench -p ladderfeed-peers
+    ;;
+  *) echo "usage: tools/bench.sh [all|replay]" >&2; exit 2 ;;
+esac
