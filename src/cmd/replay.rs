@@ -15,6 +15,7 @@
 //! the sinks need the capture's recorded time, which travels beside each event on a second
 //! ring of the same length (one `u64` per event, pushed before the event).
 
+use std::collections::VecDeque;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -729,29 +730,45 @@ fn consume(
     // Recorded here, not by the consumer: exchange → receive must use the recorded time.
     consumer.set_record_latency(false);
     let mut latency = Latency::new();
+    // Events whose symbol's name has not arrived yet, and every event after them (order is
+    // kept). The engine sends a name right after the record that taught it the symbol, so a
+    // name may trail that record's events; waiting for it here could deadlock with an
+    // engine waiting for ring space.
+    let mut pending: VecDeque<(Event, u64)> = VecDeque::new();
     loop {
         let finished = done.load(Ordering::Acquire);
         let n = consumer.drain(ladderfeed::consumer::BATCH, |ev| {
             let recorded = side.try_pop().unwrap_or(0);
             latency.record_replayed(ev, clock.now_ns(), recorded);
-            if names.get(ev.instrument()).is_none() {
-                // Sent right after the record that taught the engine the symbol.
-                while let Ok((id, name)) = names_rx.recv_timeout(Duration::from_millis(100)) {
-                    names.insert(id, name);
-                    if names.get(ev.instrument()).is_some() {
-                        break;
+            if pending.is_empty() && names.get(ev.instrument()).is_some() {
+                if error.is_none() {
+                    if let Err(e) = sinks.on_event(ev, recorded, &names) {
+                        error = Some(e);
                     }
                 }
+            } else {
+                pending.push_back((*ev, recorded));
+            }
+        });
+        while let Ok((id, name)) = names_rx.try_recv() {
+            names.insert(id, name);
+        }
+        while let Some((ev, recorded)) = pending.front() {
+            // After the engine finished every name has been sent: write what is left.
+            if names.get(ev.instrument()).is_none() && !finished {
+                break;
             }
             if error.is_none() {
-                if let Err(e) = sinks.on_event(ev, recorded, &names) {
+                if let Err(e) = sinks.on_event(ev, *recorded, &names) {
                     error = Some(e);
                 }
             }
-        });
+            pending.pop_front();
+        }
         let mut d = 0;
         while let Some(row) = depth.try_pop() {
             d += 1;
+            // The engine sends names before it takes depth snapshots.
             while names.get(row.id).is_none() {
                 match names_rx.recv_timeout(Duration::from_millis(100)) {
                     Ok((id, name)) => names.insert(id, name),
@@ -765,7 +782,7 @@ fn consume(
             }
         }
         if n == 0 && d == 0 {
-            if finished {
+            if finished && pending.is_empty() {
                 break;
             }
             std::hint::spin_loop();
