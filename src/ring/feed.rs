@@ -1,4 +1,4 @@
-//! The feed's event ring: an [`spsc`](super::spsc) ring of [`Event`]s plus what makes loss
+//! The feed's event ring: an [`spsc`] ring of [`Event`]s plus what makes loss
 //! visible and recoverable.
 //!
 //! - The [`Publisher`] never waits. It numbers every record it is given (the per-ring `seq`),
