@@ -1,4 +1,5 @@
-//! Captured feeds: readers for the formats peers record in, auto-detected.
+//! Captured feeds: our recording format (`.lfc`), streaming readers for the formats peers
+//! record in (auto-detected), a tardis raw writer and conversions between them.
 //!
 //! Every reader yields [`Record`]s: the local receive time in epoch nanoseconds, a connection
 //! id, what happened (a frame received or sent, a connect, a disconnect, an HTTP response such
@@ -6,29 +7,44 @@
 //!
 //! Formats (see `fixtures/SOURCES.md`):
 //!
+//! - **lfc**: ours, zstd-compressed checksummed blocks of binary records; see [`lfc`].
 //! - **tardis raw**: `<ISO timestamp> <message>` lines; an empty line is a disconnect; gzip or
-//!   plain.
+//!   plain. Written by [`tardis`].
 //! - **hftbacktest collector**: `<ns> <json>` lines, gzip; a line holding a REST depth snapshot
 //!   (`lastUpdateId` without a `stream`) is an HTTP record.
 //! - **cryptofeed raw**: `<url> <-> <ts>` connect, `<url> <- <ts>: <json>` sent,
-//!   `<ts>: <raw>` received, `<url> -> <ts>: <body>` REST body; decimal seconds.
+//!   `<ts>: <raw>` received, `<url> -> <ts>: <body>` REST body; decimal seconds;
+//!   `configuration: {...}` lines are skipped.
 //! - **cryptofeed v3**: zstd JSON lines `{"t":…,"conn":…,"ts":…,"data":"<raw>"}`.
 //! - **received lines**: one raw message per line, no timestamps (gzip or plain).
 //! - **Marfusios**: gzip text of raw frames separated by `;;`, no timestamps.
 //!
-//! A compressed file cut short (a crash while recording) yields every record before the cut
-//! and then [`CaptureError::Truncated`].
+//! Reading streams: one record at a time from a buffered, decompressing reader, so memory
+//! stays bounded whatever the file size, and [`Reader::next_into`] reuses the record's
+//! buffers. A file cut short (a crash while recording) yields every record before the cut and
+//! then [`CaptureError::Truncated`]; damage yields every record before it and then
+//! [`CaptureError::Corrupt`] or [`CaptureError::BadLine`]. Errors name the file and the
+//! position ([`Position`]).
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::fmt;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use crate::book::Venue;
 
+pub mod convert;
+pub mod lfc;
+pub mod tardis;
+mod text;
+
 /// What a record is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum RecordKind {
     /// A WebSocket message received.
+    #[default]
     Recv,
     /// A WebSocket message sent (subscriptions).
     Sent,
@@ -40,8 +56,41 @@ pub enum RecordKind {
     Http,
 }
 
+impl RecordKind {
+    /// Every kind, in the order of [`RecordKind::index`].
+    pub const ALL: [RecordKind; 5] = [
+        RecordKind::Recv,
+        RecordKind::Sent,
+        RecordKind::Connect,
+        RecordKind::Disconnect,
+        RecordKind::Http,
+    ];
+
+    /// A dense index `0..5` (for per-kind counters).
+    pub const fn index(self) -> usize {
+        match self {
+            RecordKind::Recv => 0,
+            RecordKind::Sent => 1,
+            RecordKind::Connect => 2,
+            RecordKind::Disconnect => 3,
+            RecordKind::Http => 4,
+        }
+    }
+
+    /// A short lower-case name (`recv`, `sent`, `connect`, `disconnect`, `http`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            RecordKind::Recv => "recv",
+            RecordKind::Sent => "sent",
+            RecordKind::Connect => "connect",
+            RecordKind::Disconnect => "disconnect",
+            RecordKind::Http => "http",
+        }
+    }
+}
+
 /// One captured event.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Record {
     /// Local receive time, epoch ns (0 when the format has none).
     pub local_ts: u64,
@@ -58,6 +107,8 @@ pub struct Record {
 /// The capture formats this module reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
+    /// Ours: see [`lfc`].
+    Lfc,
     /// tardis.dev raw files.
     TardisRaw,
     /// hftbacktest's collector.
@@ -72,10 +123,52 @@ pub enum Format {
     RecvLines,
 }
 
-/// Why a capture could not be read.
+impl Format {
+    /// A short name (`lfc`, `tardis-raw`, …).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Format::Lfc => "lfc",
+            Format::TardisRaw => "tardis-raw",
+            Format::Hftbacktest => "hftbacktest",
+            Format::CryptofeedRaw => "cryptofeed-raw",
+            Format::CryptofeedV3 => "cryptofeed-v3",
+            Format::Marfusios => "marfusios",
+            Format::RecvLines => "recv-lines",
+        }
+    }
+}
+
+/// Where in a file a problem is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Position {
+    /// A 1-based line number of a text format (after decompression).
+    Line(u64),
+    /// A byte offset in the (decompressed) text of a format without lines (Marfusios).
+    Offset(u64),
+    /// A block of an `.lfc` file: its index (0 is the header block) and the byte offset in the
+    /// file where it starts.
+    Block {
+        /// The block's index.
+        index: u64,
+        /// The file offset of the block's first byte.
+        offset: u64,
+    },
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Position::Line(n) => write!(f, "line {n}"),
+            Position::Offset(n) => write!(f, "byte {n} of the decompressed text"),
+            Position::Block { index, offset } => write!(f, "block {index} at byte {offset}"),
+        }
+    }
+}
+
+/// Why a capture could not be read (or written).
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
-    /// The file could not be opened or read.
+    /// The file could not be opened, read or written.
     #[error("{path}: {source}")]
     Io {
         /// The file.
@@ -83,13 +176,25 @@ pub enum CaptureError {
         /// The cause.
         source: std::io::Error,
     },
-    /// The compressed stream ends early: records before this point were returned.
-    #[error("{path}: compressed stream truncated after line {line}")]
+    /// The file ends early (a crash while recording): every record before `position` was
+    /// returned.
+    #[error("{path}: truncated at {position}: the records before it were read")]
     Truncated {
         /// The file.
         path: String,
-        /// Lines read before the cut.
-        line: u64,
+        /// Where the incomplete part starts.
+        position: Position,
+    },
+    /// A block or stream is damaged (bad checksum, impossible lengths, undecodable
+    /// compression): every record before `position` was returned.
+    #[error("{path}: corrupt at {position}: {why}")]
+    Corrupt {
+        /// The file.
+        path: String,
+        /// Where the damage is.
+        position: Position,
+        /// What is wrong.
+        why: String,
     },
     /// A line does not fit the format.
     #[error("{path}:{line}: {why}: {excerpt}")]
@@ -104,95 +209,170 @@ pub enum CaptureError {
         excerpt: String,
     },
     /// The content matches no known format.
-    #[error("{0}: unknown capture format")]
+    #[error(
+        "{0}: not a capture in any known format (lfc, tardis raw, hftbacktest, cryptofeed raw \
+         or v3, Marfusios, one message per line)"
+    )]
     Unknown(String),
+}
+
+impl CaptureError {
+    /// The file the error is about.
+    pub fn path(&self) -> &str {
+        match self {
+            CaptureError::Io { path, .. }
+            | CaptureError::Truncated { path, .. }
+            | CaptureError::Corrupt { path, .. }
+            | CaptureError::BadLine { path, .. } => path,
+            CaptureError::Unknown(path) => path,
+        }
+    }
 }
 
 fn io_err(path: &Path, source: std::io::Error) -> CaptureError {
     CaptureError::Io { path: path.display().to_string(), source }
 }
 
-/// Opens a file, transparently decompressing gzip and zstd.
-fn open_raw(path: &Path) -> Result<Box<dyn BufRead + Send>, CaptureError> {
-    let mut f = File::open(path).map_err(|e| io_err(path, e))?;
-    let mut magic = [0u8; 4];
-    let n = f.read(&mut magic).map_err(|e| io_err(path, e))?;
+/// Buffer size of the readers (file side and decompressed side).
+const READ_BUF: usize = 1 << 18;
+
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+
+/// Opens a file, transparently decompressing gzip and zstd. `None` for an `.lfc` file.
+fn open_text(path: &Path) -> Result<Option<Box<dyn BufRead + Send>>, CaptureError> {
     let f = File::open(path).map_err(|e| io_err(path, e))?;
-    Ok(if n >= 2 && magic[..2] == [0x1f, 0x8b] {
-        Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(f)))
-    } else if n == 4 && magic == [0x28, 0xb5, 0x2f, 0xfd] {
-        let d = zstd::stream::read::Decoder::new(f).map_err(|e| io_err(path, e))?;
-        Box::new(BufReader::new(d))
+    let mut r = BufReader::with_capacity(READ_BUF, f);
+    let head = r.fill_buf().map_err(|e| io_err(path, e))?;
+    Ok(Some(if head.starts_with(&lfc::MAGIC) {
+        return Ok(None);
+    } else if head.starts_with(&GZIP_MAGIC) {
+        Box::new(BufReader::with_capacity(READ_BUF, flate2::bufread::MultiGzDecoder::new(r)))
+    } else if head.starts_with(&ZSTD_MAGIC) {
+        let d = zstd::stream::read::Decoder::with_buffer(r).map_err(|e| io_err(path, e))?;
+        Box::new(BufReader::with_capacity(READ_BUF, d))
     } else {
-        Box::new(BufReader::with_capacity(1 << 16, f))
-    })
+        Box::new(r)
+    }))
 }
 
 /// Detects a file's format from its content.
 pub fn detect(path: &Path) -> Result<Format, CaptureError> {
-    let mut r = open_raw(path)?;
-    let mut first = Vec::new();
-    r.read_until(b'\n', &mut first).map_err(|e| io_err(path, e))?;
-    let line = trim_eol(&first);
-    let unknown = || CaptureError::Unknown(path.display().to_string());
-    if line.starts_with(b"{\"t\":")
-        || (line.starts_with(b"{") && contains(line, b"\"t\":\"header\""))
-    {
-        return Ok(Format::CryptofeedV3);
-    }
-    if line.starts_with(b"configuration: ") || is_cryptofeed_line(line) {
-        return Ok(Format::CryptofeedRaw);
-    }
-    if line.len() > 29 && line[28] == b' ' && line[4] == b'-' && line[10] == b'T' {
-        return Ok(Format::TardisRaw);
-    }
-    if let Some(sp) = line.iter().position(|&c| c == b' ') {
-        if sp >= 16 && line[..sp].iter().all(u8::is_ascii_digit) {
-            return Ok(Format::Hftbacktest);
+    let Some(mut r) = open_text(path)? else { return Ok(Format::Lfc) };
+    text::detect(path, &mut r)
+}
+
+/// One open file.
+enum Source {
+    Text(text::TextReader),
+    Lfc(Box<lfc::Reader>),
+}
+
+impl Source {
+    fn open(path: &Path, file_index: u32) -> Result<Source, CaptureError> {
+        match open_text(path)? {
+            None => Ok(Source::Lfc(Box::new(lfc::Reader::open(path)?))),
+            Some(mut r) => {
+                let format = text::detect(path, &mut r)?;
+                // `detect` consumed the first line: start again.
+                let r = open_text(path)?.ok_or_else(|| CaptureError::Unknown(path_text(path)))?;
+                let conn = conn_from_name(path).unwrap_or(file_index);
+                Ok(Source::Text(text::TextReader::new(path, format, r, conn)))
+            }
         }
     }
-    if contains(line, b"};;") || contains(line, b"];;") {
-        return Ok(Format::Marfusios);
-    }
-    if line.starts_with(b"{") || line.starts_with(b"[") {
-        return Ok(Format::RecvLines);
-    }
-    Err(unknown())
-}
 
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
-}
-
-fn trim_eol(l: &[u8]) -> &[u8] {
-    let l = l.strip_suffix(b"\n").unwrap_or(l);
-    l.strip_suffix(b"\r").unwrap_or(l)
-}
-
-fn is_cryptofeed_line(line: &[u8]) -> bool {
-    if line.starts_with(b"ws") || line.starts_with(b"http") {
-        return contains(line, b" <-> ") || contains(line, b" <- ") || contains(line, b" -> ");
-    }
-    match line.iter().position(|&c| c == b':') {
-        Some(i) => i > 0 && line[..i].iter().all(|c| c.is_ascii_digit() || *c == b'.'),
-        None => false,
+    #[inline]
+    fn next_into(&mut self, rec: &mut Record) -> Result<bool, CaptureError> {
+        match self {
+            Source::Text(t) => t.next_into(rec),
+            Source::Lfc(l) => l.next_into(rec),
+        }
     }
 }
 
-/// Decimal seconds (`1617643606.805714`) to ns, exactly.
-fn seconds_ns(text: &[u8]) -> Option<u64> {
-    crate::venue::time::decimal_seconds_ns(text)
+fn path_text(path: &Path) -> String {
+    path.display().to_string()
 }
 
-/// A reader over one or several capture files (merged by time).
+/// Several files merged by receive time: a k-way merge over one look-ahead record per file.
+struct Merge {
+    sources: Vec<Source>,
+    /// The next record of each file (valid while the file's index is in `heap`).
+    heads: Vec<Record>,
+    /// An error met by a file, reported when its turn comes.
+    errors: Vec<Option<CaptureError>>,
+    /// The last receive time read from each file (where a later error of the file sorts).
+    last_ts: Vec<u64>,
+    /// `(ts, file index)`, smallest first: ties keep file order.
+    heap: BinaryHeap<Reverse<(u64, usize)>>,
+}
+
+impl Merge {
+    fn new(sources: Vec<Source>) -> Merge {
+        let n = sources.len();
+        let mut m = Merge {
+            sources,
+            heads: (0..n).map(|_| Record::default()).collect(),
+            errors: (0..n).map(|_| None).collect(),
+            last_ts: vec![0; n],
+            heap: BinaryHeap::with_capacity(n),
+        };
+        for i in 0..n {
+            m.advance(i);
+        }
+        m
+    }
+
+    /// Reads file `i`'s next record into its head and queues it (or its error).
+    fn advance(&mut self, i: usize) {
+        match self.sources[i].next_into(&mut self.heads[i]) {
+            Ok(true) => {
+                let ts = self.heads[i].local_ts;
+                self.last_ts[i] = ts;
+                self.heap.push(Reverse((ts, i)));
+            }
+            Ok(false) => {}
+            Err(e) => {
+                self.errors[i] = Some(e);
+                self.heap.push(Reverse((self.last_ts[i], i)));
+            }
+        }
+    }
+
+    fn next_into(&mut self, rec: &mut Record) -> Result<bool, CaptureError> {
+        let Some(Reverse((_, i))) = self.heap.pop() else { return Ok(false) };
+        if let Some(e) = self.errors[i].take() {
+            return Err(e);
+        }
+        // Hand the head over and take the caller's buffers for the file's next record.
+        std::mem::swap(rec, &mut self.heads[i]);
+        self.advance(i);
+        Ok(true)
+    }
+}
+
+enum Inner {
+    One(Source),
+    Many(Box<Merge>),
+    Done,
+}
+
+/// A streaming reader over one or several capture files (merged by time).
+///
+/// After an error (returned once) the reader is finished.
 pub struct Reader {
-    records: std::vec::IntoIter<Record>,
-    error: Option<CaptureError>,
+    inner: Inner,
 }
 
-impl std::fmt::Debug for Reader {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Reader").field("remaining", &self.records.len()).finish()
+impl fmt::Debug for Reader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let files = match &self.inner {
+            Inner::One(_) => 1,
+            Inner::Many(m) => m.sources.len(),
+            Inner::Done => 0,
+        };
+        f.debug_struct("Reader").field("files", &files).finish()
     }
 }
 
@@ -200,178 +380,50 @@ impl Iterator for Reader {
     type Item = Result<Record, CaptureError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        match self.records.next() {
-            Some(r) => Some(Ok(r)),
-            None => self.error.take().map(Err),
+        let mut rec = Record::default();
+        match self.next_into(&mut rec) {
+            Ok(true) => Some(Ok(rec)),
+            Ok(false) => None,
+            Err(e) => Some(Err(e)),
         }
     }
 }
 
 impl Reader {
-    /// Moves the next record into `rec`; `Ok(false)` at the end.
+    /// Reads the next record into `rec`, reusing its `url` and `payload` buffers; `Ok(false)`
+    /// at the end. After an error, or the end, every call returns `Ok(false)`.
     pub fn next_into(&mut self, rec: &mut Record) -> Result<bool, CaptureError> {
-        match self.next() {
-            Some(Ok(r)) => {
-                *rec = r;
-                Ok(true)
-            }
-            Some(Err(e)) => Err(e),
-            None => Ok(false),
+        let r = match &mut self.inner {
+            Inner::One(s) => s.next_into(rec),
+            Inner::Many(m) => m.next_into(rec),
+            Inner::Done => return Ok(false),
+        };
+        if !matches!(r, Ok(true)) {
+            self.inner = Inner::Done;
         }
+        r
     }
 }
 
-/// Opens one capture file.
+/// Opens one capture file (any supported format, detected from the content).
 pub fn open(path: &Path) -> Result<Reader, CaptureError> {
-    open_merged(&[path.to_path_buf()])
+    Ok(Reader { inner: Inner::One(Source::open(path, 0)?) })
 }
 
 /// Opens several files and merges their records by receive time (ties keep file order). An
-/// error in one file is reported after every record read before it.
+/// error in one file is reported after every record, of any file, that sorts before the last
+/// record read from that file; the merged reader then ends. A file that cannot be opened or
+/// is not a capture fails the whole call.
 pub fn open_merged(paths: &[PathBuf]) -> Result<Reader, CaptureError> {
-    let mut all: Vec<(u64, usize, usize, Record)> = Vec::new();
-    let mut error = None;
-    for (fi, p) in paths.iter().enumerate() {
-        let mut recs = Vec::new();
-        let r = read_file(p, fi as u32, &mut recs);
-        all.extend(recs.into_iter().enumerate().map(|(i, r)| (r.local_ts, fi, i, r)));
-        if let Err(e) = r {
-            error.get_or_insert(e);
-        }
+    if let [one] = paths {
+        return open(one);
     }
-    if paths.len() > 1 {
-        all.sort_by_key(|(ts, fi, i, _)| (*ts, *fi, *i));
-    }
-    Ok(Reader { records: all.into_iter().map(|t| t.3).collect::<Vec<_>>().into_iter(), error })
-}
-
-fn read_file(path: &Path, file_index: u32, out: &mut Vec<Record>) -> Result<(), CaptureError> {
-    let format = detect(path)?;
-    let mut r = open_raw(path)?;
-    let name = path.display().to_string();
-    let conn = conn_from_name(path).unwrap_or(file_index);
-    let mut line = Vec::with_capacity(1 << 16);
-    let mut n: u64 = 0;
-    if format == Format::Marfusios {
-        let mut all = Vec::new();
-        if let Err(e) = r.read_to_end(&mut all) {
-            return finish_err(&name, n, e, out, marfusios, &all);
-        }
-        marfusios(&all, out);
-        return Ok(());
-    }
-    loop {
-        line.clear();
-        match r.read_until(b'\n', &mut line) {
-            Ok(0) => return Ok(()),
-            Ok(_) => {}
-            Err(e) => return Err(truncated_or_io(&name, n, e)),
-        }
-        n += 1;
-        let l = trim_eol(&line);
-        let bad = |why: &'static str| CaptureError::BadLine {
-            path: name.clone(),
-            line: n,
-            why,
-            excerpt: String::from_utf8_lossy(&l[..l.len().min(80)]).into_owned(),
-        };
-        let rec = match format {
-            Format::Hftbacktest => {
-                if l.is_empty() {
-                    continue;
-                }
-                let sp = l.iter().position(|&c| c == b' ').ok_or_else(|| bad("no space"))?;
-                let ts = crate::venue::json::parse_u64(&l[..sp]).ok_or_else(|| bad("bad ns"))?;
-                let payload = &l[sp + 1..];
-                let http =
-                    contains(payload, b"\"lastUpdateId\"") && !contains(payload, b"\"stream\"");
-                let kind = if http { RecordKind::Http } else { RecordKind::Recv };
-                record(ts, conn, kind, "", payload)
-            }
-            Format::TardisRaw => {
-                if l.is_empty() {
-                    record(0, conn, RecordKind::Disconnect, "", b"")
-                } else {
-                    if l.len() < 29 || l[28] != b' ' {
-                        return Err(bad("no 28-character timestamp"));
-                    }
-                    let ts =
-                        crate::venue::time::rfc3339_ns(&l[..28]).ok_or_else(|| bad("bad time"))?;
-                    record(ts, conn, RecordKind::Recv, "", &l[29..])
-                }
-            }
-            Format::RecvLines => {
-                if l.is_empty() {
-                    continue;
-                }
-                record(0, conn, RecordKind::Recv, "", l)
-            }
-            Format::CryptofeedRaw => {
-                if l.is_empty() || (n == 1 && l.starts_with(b"configuration: ")) {
-                    continue;
-                }
-                cryptofeed_line(l, conn).ok_or_else(|| bad("not a cryptofeed log line"))?
-            }
-            Format::CryptofeedV3 => match v3_line(l) {
-                Ok(Some(r)) => r,
-                Ok(None) => continue,
-                Err(why) => return Err(bad(why)),
-            },
-            Format::Marfusios => unreachable_format(),
-        };
-        out.push(rec);
-    }
-}
-
-/// Never reached: Marfusios files are read whole above. Returns a harmless record.
-fn unreachable_format() -> Record {
-    record(0, 0, RecordKind::Recv, "", b"")
-}
-
-fn finish_err(
-    name: &str,
-    n: u64,
-    e: std::io::Error,
-    out: &mut Vec<Record>,
-    f: impl Fn(&[u8], &mut Vec<Record>),
-    partial: &[u8],
-) -> Result<(), CaptureError> {
-    f(partial, out);
-    Err(truncated_or_io(name, n, e))
-}
-
-fn truncated_or_io(name: &str, n: u64, e: std::io::Error) -> CaptureError {
-    if e.kind() == std::io::ErrorKind::UnexpectedEof || e.kind() == std::io::ErrorKind::Other {
-        CaptureError::Truncated { path: name.to_owned(), line: n }
-    } else {
-        CaptureError::Io { path: name.to_owned(), source: e }
-    }
-}
-
-fn record(ts: u64, conn: u32, kind: RecordKind, url: &str, payload: &[u8]) -> Record {
-    Record { local_ts: ts, conn, kind, url: url.to_owned(), payload: payload.to_vec() }
-}
-
-fn marfusios(all: &[u8], out: &mut Vec<Record>) {
-    let text = trim_eol(all);
-    let mut start = 0;
-    let mut i = 0;
-    while i + 1 < text.len() {
-        if text[i] == b';' && text[i + 1] == b';' {
-            let frame = trim_eol(&text[start..i]);
-            if !frame.is_empty() {
-                out.push(record(0, 0, RecordKind::Recv, "", frame));
-            }
-            i += 2;
-            start = i;
-        } else {
-            i += 1;
-        }
-    }
-    let frame = trim_eol(&text[start.min(text.len())..]);
-    if !frame.is_empty() {
-        out.push(record(0, 0, RecordKind::Recv, "", frame));
-    }
+    let sources = paths
+        .iter()
+        .enumerate()
+        .map(|(i, p)| Source::open(p, u32::try_from(i).unwrap_or(u32::MAX)))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Reader { inner: Inner::Many(Box::new(Merge::new(sources))) })
 }
 
 /// The connection number of a cryptofeed raw file name (`BINANCE.ws.1.0` → 1).
@@ -381,63 +433,6 @@ fn conn_from_name(path: &Path) -> Option<u32> {
     let _rotation = parts.next()?;
     let n = parts.next()?.parse().ok()?;
     matches!(parts.next()?, "ws" | "http").then_some(n)
-}
-
-fn cryptofeed_line(l: &[u8], conn: u32) -> Option<Record> {
-    if l.starts_with(b"ws") || l.starts_with(b"http") {
-        let sp = l.iter().position(|&c| c == b' ')?;
-        let url = std::str::from_utf8(&l[..sp]).ok()?;
-        let rest = &l[sp + 1..];
-        if let Some(ts) = rest.strip_prefix(b"<-> ") {
-            return Some(record(seconds_ns(ts)?, conn, RecordKind::Connect, url, b""));
-        }
-        let (kind, rest) = if let Some(r) = rest.strip_prefix(b"<- ") {
-            (RecordKind::Sent, r)
-        } else if let Some(r) = rest.strip_prefix(b"-> ") {
-            (RecordKind::Http, r)
-        } else {
-            return None;
-        };
-        let colon = find(rest, b": ")?;
-        return Some(record(seconds_ns(&rest[..colon])?, conn, kind, url, &rest[colon + 2..]));
-    }
-    let colon = find(l, b": ")?;
-    Some(record(seconds_ns(&l[..colon])?, conn, RecordKind::Recv, "", &l[colon + 2..]))
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
-fn v3_line(l: &[u8]) -> Result<Option<Record>, &'static str> {
-    if l.is_empty() {
-        return Ok(None);
-    }
-    let v: serde_json::Value = serde_json::from_slice(l).map_err(|_| "not JSON")?;
-    let t = v.get("t").and_then(|t| t.as_str()).ok_or("no \"t\"")?;
-    let kind = match t {
-        "header" => return Ok(None),
-        "recv" => RecordKind::Recv,
-        "send" => RecordKind::Sent,
-        "connect" => RecordKind::Connect,
-        "disconnect" => RecordKind::Disconnect,
-        "http" => RecordKind::Http,
-        _ => return Err("unknown record type"),
-    };
-    let ts = match v.get("ts") {
-        Some(serde_json::Value::Number(n)) => {
-            seconds_ns(n.to_string().as_bytes()).ok_or("bad ts")?
-        }
-        _ => 0,
-    };
-    let conn = v
-        .get("conn")
-        .and_then(|c| c.as_str())
-        .and_then(|c| c.rsplit('.').next()?.parse().ok())
-        .unwrap_or(0);
-    let url = v.get("url").or_else(|| v.get("addr")).and_then(|u| u.as_str()).unwrap_or("");
-    let data = v.get("data").and_then(|d| d.as_str()).unwrap_or("");
-    Ok(Some(record(ts, conn, kind, url, data.as_bytes())))
 }
 
 /// For a cryptofeed raw `NAME.ws.N.R` file: the `NAME.http.*.*` files beside it.
@@ -487,4 +482,46 @@ pub fn venue_hint(url_or_name: &str) -> Option<Venue> {
         return None;
     };
     Some(v)
+}
+
+/// How many leading records [`guess_venue`] reads looking for a URL.
+const VENUE_SCAN: usize = 1000;
+
+/// The venue of a capture: the `.lfc` header's venue, else the first URL (connect, sent
+/// frame, REST response) among the first records that names one, else the file name. A
+/// name that only says "coinbase" or "gemini" is refined by the first received frame (the
+/// Advanced Trade and v2 feeds speak differently from Exchange and v1). `None` when nothing
+/// tells.
+pub fn guess_venue(path: &Path) -> Result<Option<Venue>, CaptureError> {
+    if detect(path)? == Format::Lfc {
+        let header = lfc::read_header(path)?;
+        if let Some(v) = Venue::from_name(&header.venue) {
+            return Ok(Some(v));
+        }
+    }
+    let mut reader = open(path)?;
+    let mut rec = Record::default();
+    let mut first_frame: Option<Vec<u8>> = None;
+    for _ in 0..VENUE_SCAN {
+        match reader.next_into(&mut rec) {
+            Ok(true) => {
+                if let Some(v) = venue_hint(&rec.url) {
+                    return Ok(Some(v));
+                }
+                if first_frame.is_none() && rec.kind == RecordKind::Recv {
+                    first_frame = Some(rec.payload.clone());
+                }
+            }
+            // A damaged file still has a name to go by; the reader reports the damage.
+            Ok(false) | Err(_) => break,
+        }
+    }
+    let by_name = venue_hint(&path.to_string_lossy());
+    let frame = first_frame.unwrap_or_default();
+    let has = |needle: &[u8]| frame.windows(needle.len()).any(|w| w == needle);
+    Ok(match by_name {
+        Some(Venue::CoinbaseExchange) if has(b"\"channel\":") => Some(Venue::Coinbase),
+        Some(Venue::Gemini) if has(b"\"socket_sequence\"") => Some(Venue::GeminiV1),
+        other => other,
+    })
 }

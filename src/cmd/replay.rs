@@ -340,21 +340,9 @@ fn group_files(files: &[PathBuf], forced: Option<Venue>) -> Result<Vec<Group>> {
     Ok(groups)
 }
 
-/// A file's venue from the URLs in its first records, else from its name.
+/// A file's venue (lfc header, URLs, file name, first frame: [`capture::guess_venue`]).
 fn detect_venue(path: &Path) -> Result<Venue> {
-    let mut reader = capture::open(path).with_context(|| format!("{}", path.display()))?;
-    let mut rec = empty_record();
-    for _ in 0..1000 {
-        match reader.next_into(&mut rec) {
-            Ok(true) => {
-                if let Some(v) = capture::venue_hint(&rec.url) {
-                    return Ok(v);
-                }
-            }
-            Ok(false) | Err(_) => break,
-        }
-    }
-    capture::venue_hint(&path.to_string_lossy()).with_context(|| {
+    capture::guess_venue(path).with_context(|| format!("{}", path.display()))?.with_context(|| {
         format!("{}: cannot tell the venue from the capture: pass --venue", path.display())
     })
 }
