@@ -2,6 +2,7 @@
 # Reproduces the figures in BENCHMARKS.md. Run on a quiet machine:
 #   bash tools/bench.sh            # everything
 #   bash tools/bench.sh replay     # only the full-speed replay table
+#   bash tools/bench.sh producer   # only the producer against the parse floor
 # Needs python3 (to read the JSON summaries).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,11 @@ replay_table() {
   out="$(mktemp -d)"
   printf '\n### Full-speed replay (`ladderfeed replay FILE --summary-json`), median of %d runs\n\n' "$runs"
   printf '| capture | messages | MB | msgs/s | MB/s |\n|---|---:|---:|---:|---:|\n'
+  # The same captures converted to ours: the reader's share of the job.
+  ./target/release/ladderfeed convert fixtures/binance/hftbacktest_spot_btcusdt_20240808.gz \
+    "$out/binance_spot.lfc" 2>/dev/null
+  ./target/release/ladderfeed convert fixtures/bitfinex/marfusios_bitfinex_raw_2018-11-12.txt.gz \
+    "$out/marfusios_bitfinex.lfc" 2>/dev/null
   for f in \
     fixtures/binance/hftbacktest_spot_btcusdt_20240808.gz \
     fixtures/binance/cryptofeed_BINANCE_FUTURES.ws.1.0 \
@@ -27,7 +33,8 @@ replay_table() {
     fixtures/kraken/cryptofeed_KRAKEN.ws.50.0 \
     fixtures/okx/cryptofeed_OKX.ws.1.0 \
     fixtures/bitfinex/cryptofeed_BITFINEX-58bafb.0 \
-    fixtures/bitfinex/marfusios_bitfinex_raw_2018-11-12.txt.gz; do
+    fixtures/bitfinex/marfusios_bitfinex_raw_2018-11-12.txt.gz \
+    "$out/binance_spot.lfc" "$out/marfusios_bitfinex.lfc"; do
     for i in $(seq "$runs"); do
       ./target/release/ladderfeed replay "$f" --no-progress --summary-json "$out/$i.json" >/dev/null
     done
@@ -37,7 +44,8 @@ f, out, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
 s = [json.load(open(f"{out}/{i}.json")) for i in range(1, runs + 1)]
 rate = statistics.median(x["msgs_per_s"] for x in s)
 mbs = statistics.median(x["mb_per_s"] for x in s)
-print(f"| {f.split('/', 1)[1]} | {s[0]['messages']} | {s[0]['bytes'] / 1e6:.2f} | {rate:,.0f} | {mbs:,.0f} |")
+name = f.split('/', 1)[1] if f.startswith('fixtures/') else f.rsplit('/', 1)[1] + ' (converted)'
+print(f"| {name} | {s[0]['messages']} | {s[0]['bytes'] / 1e6:.2f} | {rate:,.0f} | {mbs:,.0f} |")
 PY
   done
   rm -rf "$out"
@@ -45,12 +53,13 @@ PY
 
 case "$what" in
   replay) replay_table ;;
+  producer) cargo bench --bench producer ;;
   all)
     replay_table
     cargo bench --bench numbers
     cargo bench --bench venues
-    if [ -f benches/replay.rs ]; then cargo bench --bench replay; fi
+    cargo bench --bench producer
     cargo bench -p ladderfeed-peers
     ;;
-  *) echo "usage: tools/bench.sh [all|replay]" >&2; exit 2 ;;
+  *) echo "usage: tools/bench.sh [all|replay|producer]" >&2; exit 2 ;;
 esac

@@ -1,0 +1,262 @@
+//! The producer against the parse floor, per venue capture, in one run.
+//!
+//! - **parse floor**: each frame copied into a padded reused buffer and parsed by simd-json
+//!   into a reused tape (`venue::json::Scratch::parse` with a callback that does nothing):
+//!   the least any simd-json based handler does per message.
+//! - **producer**: the replay engine thread's work per message: the venue adapter (the same
+//!   parse, then sequencing, ticks and lots, checksums), the book, and every resulting event
+//!   published onto the real ring (`ring::feed`) that a consumer thread on the other core
+//!   drains, as `ladderfeed replay` runs it.
+//!
+//! The engine is built and warmed once; between passes the connection is dropped
+//! (`Engine::disconnected`), so every pass resyncs from the capture's own snapshots and does
+//! the same work (checked: each pass publishes the same number of events) without paying
+//! for new ladders. Target (issue 5): producer ≤ 1.5x the parse floor per message.
+//!
+//! `cargo bench --bench producer` (the table is printed to stderr at the end).
+
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use ladderfeed::book::{InstrumentRegistry, Venue};
+use ladderfeed::capture::{self, Record, RecordKind};
+use ladderfeed::engine::{Engine, Sink};
+use ladderfeed::event::Event;
+use ladderfeed::ring::feed::{self, Publisher};
+use ladderfeed::venue::json::Scratch;
+use ladderfeed::venue::AnyAdapter;
+
+struct Case {
+    name: &'static str,
+    venue: Venue,
+    file: &'static str,
+    limit: usize,
+}
+
+const CASES: &[Case] = &[
+    Case {
+        name: "binance_spot",
+        venue: Venue::Binance,
+        file: "binance/hftbacktest_spot_btcusdt_20240808.gz",
+        limit: usize::MAX,
+    },
+    Case {
+        name: "binance_futures",
+        venue: Venue::BinanceFutures,
+        file: "binance/cryptofeed_BINANCE_FUTURES.ws.1.0",
+        limit: usize::MAX,
+    },
+    Case {
+        name: "coinbase_advanced",
+        venue: Venue::Coinbase,
+        file: "coinbase/cryptofeed-v3_COINBASE.jsonl.zst",
+        limit: usize::MAX,
+    },
+    Case {
+        name: "coinbase_exchange",
+        venue: Venue::CoinbaseExchange,
+        file: "coinbase/cryptofeed_COINBASE.ws.28.0",
+        limit: usize::MAX,
+    },
+    Case {
+        name: "gemini_v2",
+        venue: Venue::Gemini,
+        file: "gemini/cryptofeed_GEMINI.ws.1.0",
+        limit: usize::MAX,
+    },
+    Case {
+        name: "kraken_v1",
+        venue: Venue::KrakenV1,
+        file: "kraken/cryptofeed_KRAKEN.ws.50.0",
+        limit: usize::MAX,
+    },
+    Case { name: "okx", venue: Venue::Okx, file: "okx/cryptofeed_OKX.ws.1.0", limit: usize::MAX },
+    Case {
+        name: "bitfinex",
+        venue: Venue::Bitfinex,
+        file: "bitfinex/marfusios_bitfinex_raw_2018-11-12.txt.gz",
+        limit: 200_000,
+    },
+];
+
+fn load(file: &str, limit: usize) -> Vec<Record> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(file);
+    let mut paths = capture::companions(&p);
+    paths.push(p);
+    capture::open_merged(&paths)
+        .expect("capture")
+        .map(|r| r.expect("record"))
+        .filter(|r| matches!(r.kind, RecordKind::Recv | RecordKind::Http))
+        .take(limit)
+        .collect()
+}
+
+/// The ring sink, counting what it published.
+struct Ring<'a> {
+    publisher: &'a mut Publisher,
+    events: u64,
+}
+
+impl Sink for Ring<'_> {
+    #[inline]
+    fn publish(&mut self, event: Event) {
+        self.events += 1;
+        self.publisher.publish(event);
+    }
+}
+
+/// One pass of the producer over the capture; returns the events published.
+fn produce(engine: &mut Engine<AnyAdapter>, publisher: &mut Publisher, recs: &[Record]) -> u64 {
+    let mut sink = Ring { publisher, events: 0 };
+    for r in recs {
+        let _ = match r.kind {
+            RecordKind::Recv => engine.handle_frame(&r.payload, r.local_ts, &mut sink),
+            _ => engine.handle_http(&r.url, &r.payload, r.local_ts, &mut sink),
+        };
+    }
+    engine.disconnected(0, &mut sink);
+    sink.events
+}
+
+/// A sink that drops every event (the engine alone, without the ring).
+struct Discard;
+
+impl Sink for Discard {
+    #[inline]
+    fn publish(&mut self, event: Event) {
+        black_box(event);
+    }
+}
+
+/// One pass of the engine alone into [`Discard`].
+fn engine_only(engine: &mut Engine<AnyAdapter>, recs: &[Record]) {
+    let mut sink = Discard;
+    for r in recs {
+        let _ = match r.kind {
+            RecordKind::Recv => engine.handle_frame(&r.payload, r.local_ts, &mut sink),
+            _ => engine.handle_http(&r.url, &r.payload, r.local_ts, &mut sink),
+        };
+    }
+    engine.disconnected(0, &mut sink);
+}
+
+/// One pass of the parse floor; returns the number of frames that parsed.
+fn floor(scratch: &mut Scratch, recs: &[Record]) -> u64 {
+    let mut ok = 0;
+    for r in recs {
+        if scratch.parse(&r.payload, false, |_root| Ok(())).is_ok() {
+            ok += 1;
+        }
+    }
+    ok
+}
+
+/// Median of `n` timed runs, in ns.
+fn median_ns(n: usize, f: &mut dyn FnMut()) -> f64 {
+    let mut v: Vec<f64> = (0..n)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_nanos() as f64
+        })
+        .collect();
+    v.sort_by(f64::total_cmp);
+    v[n / 2]
+}
+
+fn bench_case(c: &mut Criterion, case: &Case, table: &mut Vec<String>) {
+    let recs = load(case.file, case.limit);
+    let bytes: usize = recs.iter().map(|r| r.payload.len()).sum();
+    let n = recs.len();
+
+    let (mut publisher, mut subscription) = feed::feed(1 << 16, 4096);
+    let stop = Arc::new(AtomicBool::new(false));
+    let consumer = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut seen = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                seen += subscription.pop_batch(4096, |e| {
+                    black_box(e);
+                }) as u64;
+            }
+            seen
+        })
+    };
+    let adapter =
+        AnyAdapter::new(case.venue, InstrumentRegistry::with_builtins(), None).expect("adapter");
+    let mut engine = Engine::new(adapter);
+    // Warm-up passes: ladders allocated and touched. Every pass must do the same work: the
+    // same frames handled, the same skipped as stale or waiting, the same errors. (A warm
+    // pass publishes fewer events: trades whose id was already published are not published
+    // again after a reconnect.)
+    let stats = |e: &Engine<AnyAdapter>| {
+        let s = e.stats();
+        (s.frames, s.http, s.control, s.stale, s.waiting, s.errors.total())
+    };
+    let first = produce(&mut engine, &mut publisher, &recs);
+    let s1 = stats(&engine);
+    let warm = produce(&mut engine, &mut publisher, &recs);
+    let s2 = stats(&engine);
+    assert_eq!(s1.0 * 2, s2.0, "{}: frames differ between passes", case.name);
+    assert_eq!((s1.3 * 2, s1.4 * 2), (s2.3, s2.4), "{}: a warm pass skips differently", case.name);
+    assert_eq!(s1.5 * 2, s2.5, "{}: a warm pass errs differently", case.name);
+    let mut scratch = Scratch::new();
+    let parsed = floor(&mut scratch, &recs);
+
+    let mut g = c.benchmark_group(format!("producer/{}", case.name));
+    g.throughput(Throughput::Bytes(bytes as u64));
+    g.sample_size(10);
+    g.warm_up_time(Duration::from_millis(300));
+    g.measurement_time(Duration::from_secs(2));
+    g.bench_function("parse_floor", |b| b.iter(|| black_box(floor(&mut scratch, &recs))));
+    g.bench_function("producer", |b| {
+        b.iter(|| black_box(produce(&mut engine, &mut publisher, &recs)))
+    });
+    g.finish();
+
+    let floor_ns = median_ns(11, &mut || {
+        black_box(floor(&mut scratch, &recs));
+    });
+    let prod_ns = median_ns(11, &mut || {
+        black_box(produce(&mut engine, &mut publisher, &recs));
+    });
+    stop.store(true, Ordering::Relaxed);
+    let consumed = consumer.join().expect("consumer");
+    // The engine alone, with the other core idle.
+    let alone_ns = median_ns(11, &mut || engine_only(&mut engine, &recs));
+    let dropped = publisher.stats().dropped;
+    let mb = bytes as f64 / 1e6;
+    table.push(format!(
+        "| {} | {n} | {mb:.2} | {parsed} | {first} / {warm} | {:.0} | {:.0} | {:.0} | {:.0} | {:.2}x | {:.0} | {} | {dropped} |",
+        case.name,
+        floor_ns / n as f64,
+        mb / (floor_ns / 1e9),
+        prod_ns / n as f64,
+        mb / (prod_ns / 1e9),
+        prod_ns / floor_ns,
+        alone_ns / n as f64,
+        consumed,
+    ));
+}
+
+fn producer(c: &mut Criterion) {
+    let mut table = Vec::new();
+    for case in CASES {
+        bench_case(c, case, &mut table);
+    }
+    eprintln!(
+        "\n| capture | messages | MB | parsed | events first / warm pass | floor ns/msg | floor MB/s | producer ns/msg | producer MB/s | producer / floor | engine alone ns/msg | events consumed | ring drops |"
+    );
+    eprintln!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for row in table {
+        eprintln!("{row}");
+    }
+}
+
+criterion_group!(benches, producer);
+criterion_main!(benches);
