@@ -67,7 +67,7 @@ pub type Skipped = [u64; 5];
 /// The output stream: plain or gzip.
 enum Out {
     Plain(BufWriter<File>),
-    Gzip(flate2::write::GzEncoder<BufWriter<File>>),
+    Gzip(Box<flate2::write::GzEncoder<BufWriter<File>>>),
 }
 
 impl Out {
@@ -103,7 +103,10 @@ impl Writer {
         let gz = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz"));
         let buffered = BufWriter::with_capacity(1 << 18, file);
         let out = if gz {
-            Out::Gzip(flate2::write::GzEncoder::new(buffered, flate2::Compression::default()))
+            Out::Gzip(Box::new(flate2::write::GzEncoder::new(
+                buffered,
+                flate2::Compression::default(),
+            )))
         } else {
             Out::Plain(buffered)
         };
