@@ -1,0 +1,28 @@
+//! `ladderfeed-sim`: a local exchange for tests. It serves a capture (any format
+//! `ladderfeed::capture` reads) to every client that connects and subscribes, over `ws://` or
+//! `wss://` (a per-run certificate authority), in the venue's protocol (../shared/venues.md):
+//! its connect path, subscribe handshake and acknowledgements, the captured frames byte for
+//! byte (snapshots, updates, heartbeats), server pings, and Binance's REST depth snapshot
+//! over HTTP/1.1. Faults ([`faults`]) are seeded and reproducible, and a reference log
+//! ([`log`]) records every frame sent with its venue sequence identity and send time, and
+//! every fault, so a test can account for every message.
+//!
+//! It binds loopback only, and every run is bounded in time and in connections: it stops by
+//! itself.
+//!
+//! ```no_run
+//! use ladderfeed_sim::{Config, Sim};
+//! let mut config = Config::new(ladderfeed::book::Venue::Okx, vec!["okx.lfc".into()]);
+//! config.tls = true;
+//! let sim = Sim::start(config).unwrap();
+//! println!("{} (trust {})", sim.url("/ws/v5/public"), sim.ca_pem().unwrap_or_default());
+//! let log = sim.stop();
+//! ```
+
+pub mod faults;
+pub mod log;
+mod server;
+pub mod tls;
+pub mod venue;
+
+pub use server::{Capture, Config, Pace, Sim};
