@@ -39,7 +39,8 @@ impl Pace {
             "recorded" => Pace::Recorded,
             "max" => Pace::Max,
             n => {
-                let r: f64 = n.parse().with_context(|| format!("pace {n:?}: recorded, max or msgs/s"))?;
+                let r: f64 =
+                    n.parse().with_context(|| format!("pace {n:?}: recorded, max or msgs/s"))?;
                 if !(r.is_finite() && r > 0.0) {
                     bail!("pace {n:?}: a rate must be a positive number of messages per second");
                 }
@@ -149,7 +150,9 @@ impl Capture {
         for rec in capture::open_merged(&all)? {
             let rec = rec?;
             match rec.kind {
-                RecordKind::Recv => frames.push(Frame { ts: rec.local_ts, msg: message(rec.payload) }),
+                RecordKind::Recv => {
+                    frames.push(Frame { ts: rec.local_ts, msg: message(rec.payload) })
+                }
                 RecordKind::Http => snapshots.push((rec.url, rec.payload)),
                 _ => {}
             }
@@ -178,7 +181,7 @@ impl Capture {
 
     /// The REST body recorded for `symbol` (case-insensitive).
     fn snapshot(&self, symbol: &str) -> Option<&[u8]> {
-        let want = format!("symbol={}", symbol.to_ascii_uppercase());
+        let want = format!("SYMBOL={}", symbol.to_ascii_uppercase());
         self.snapshots
             .iter()
             .find(|(url, _)| url.to_ascii_uppercase().contains(&want))
@@ -339,22 +342,27 @@ fn accept_loop(sh: &Arc<Shared>, listener: &TcpListener) {
             Ok((tcp, peer)) => {
                 accepted += 1;
                 if accepted > sh.config.max_connections {
-                    sh.log.push(0, "refused", json!({ "peer": peer.to_string(), "why": "max connections" }));
+                    sh.log.push(
+                        0,
+                        "refused",
+                        json!({ "peer": peer.to_string(), "why": "max connections" }),
+                    );
                     drop(tcp);
                     continue;
                 }
                 let s = Arc::clone(sh);
                 let conn = accepted;
-                let spawned = std::thread::Builder::new()
-                    .name(format!("sim-conn-{conn}"))
-                    .spawn(move || {
+                let spawned =
+                    std::thread::Builder::new().name(format!("sim-conn-{conn}")).spawn(move || {
                         if let Err(e) = session(&s, tcp, conn) {
                             s.log.push(conn, "close", json!({ "why": format!("{e:#}") }));
                         }
                     });
                 match spawned {
                     Ok(h) => sessions.push(h),
-                    Err(e) => sh.log.push(conn, "close", json!({ "why": format!("no thread: {e}") })),
+                    Err(e) => {
+                        sh.log.push(conn, "close", json!({ "why": format!("no thread: {e}") }))
+                    }
                 }
                 sessions.retain(|h| !h.is_finished());
             }
@@ -455,7 +463,10 @@ fn session(sh: &Arc<Shared>, tcp: TcpStream, conn: u64) -> Result<()> {
     let sock = tcp.try_clone()?;
     let mut stream = match &sh.pki {
         Some(pki) => {
-            let mut s = rustls::StreamOwned::new(rustls::ServerConnection::new(Arc::clone(&pki.server))?, tcp);
+            let mut s = rustls::StreamOwned::new(
+                rustls::ServerConnection::new(Arc::clone(&pki.server))?,
+                tcp,
+            );
             while s.conn.is_handshaking() {
                 if let Err(e) = s.conn.complete_io(&mut s.sock) {
                     sh.log.push(conn, "tls_error", json!({ "error": e.to_string() }));
@@ -490,11 +501,8 @@ fn rest(sh: &Arc<Shared>, mut stream: Conn, conn: u64, req: &Request) -> Result<
     let n = sh.rest_requests.fetch_add(1, Ordering::Relaxed);
     let faults = sh.due(n, true);
     let (route, query) = req.path.split_once('?').unwrap_or((&req.path, ""));
-    let symbol = query
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("symbol="))
-        .unwrap_or_default()
-        .to_owned();
+    let symbol =
+        query.split('&').find_map(|kv| kv.strip_prefix("symbol=")).unwrap_or_default().to_owned();
     let spot = route == "/api/v3/depth" && sh.config.venue == Venue::Binance;
     let futures = route == "/fapi/v1/depth" && sh.config.venue == Venue::BinanceFutures;
     let mut fault_name = Value::Null;
@@ -554,7 +562,8 @@ fn lower_last_update_id(body: &[u8], by: u64) -> Vec<u8> {
     let key = b"\"lastUpdateId\":";
     let Some(at) = venue::find(body, key).map(|a| a + key.len()) else { return body.to_vec() };
     let end = at + body[at..].iter().position(|c| !c.is_ascii_digit()).unwrap_or(body.len() - at);
-    let id: u64 = std::str::from_utf8(&body[at..end]).ok().and_then(|s| s.parse().ok()).unwrap_or(0);
+    let id: u64 =
+        std::str::from_utf8(&body[at..end]).ok().and_then(|s| s.parse().ok()).unwrap_or(0);
     let mut out = body[..at].to_vec();
     out.extend_from_slice(id.saturating_sub(by).to_string().as_bytes());
     out.extend_from_slice(&body[end..]);
@@ -643,7 +652,9 @@ impl<'a> Session<'a> {
     fn send(&mut self, msg: Message) -> Result<()> {
         match self.ws.send(msg) {
             Ok(()) => Ok(()),
-            Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => self.flush_all(),
+            Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.flush_all()
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -652,7 +663,11 @@ impl<'a> Session<'a> {
     fn send_frame(&mut self, i: usize, msg: Message) -> Result<()> {
         let bytes = bytes_of(&msg);
         let seq = venue::seq_identity(self.sh.config.venue, bytes);
-        self.sh.log.push(self.conn, "send", json!({ "frame": i, "seq": seq, "bytes": bytes.len() }));
+        self.sh.log.push(
+            self.conn,
+            "send",
+            json!({ "frame": i, "seq": seq, "bytes": bytes.len() }),
+        );
         self.send(msg)
     }
 
@@ -714,7 +729,11 @@ impl<'a> Session<'a> {
                     self.flush_all()?;
                 }
                 Ok(Message::Close(c)) => {
-                    self.sh.log.push(self.conn, "close", json!({ "why": "client closed", "code": c.map(|c| u16::from(c.code)) }));
+                    self.sh.log.push(
+                        self.conn,
+                        "close",
+                        json!({ "why": "client closed", "code": c.map(|c| u16::from(c.code)) }),
+                    );
                     let _ = self.flush_all();
                     return Ok(Poll::Closed);
                 }

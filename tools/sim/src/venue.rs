@@ -130,10 +130,7 @@ fn number_after<'a>(frame: &'a [u8], key: &[u8]) -> Option<&'a str> {
     let at = find(frame, key)? + key.len();
     let rest = &frame[at..];
     let rest = rest.strip_prefix(b"\"").unwrap_or(rest);
-    let end = rest
-        .iter()
-        .position(|c| !(c.is_ascii_digit() || *c == b'-'))
-        .unwrap_or(rest.len());
+    let end = rest.iter().position(|c| !(c.is_ascii_digit() || *c == b'-')).unwrap_or(rest.len());
     (end > 0).then(|| std::str::from_utf8(&rest[..end]).ok()).flatten()
 }
 
@@ -203,14 +200,18 @@ fn innermost(frame: &[u8], open: usize) -> Option<(Vec<Num>, usize)> {
                 let s = i + 1;
                 let e = s + frame[s..].iter().position(|&c| c == b'"')?;
                 let t = &frame[s..e];
-                if !t.is_empty() && t.iter().all(|c| c.is_ascii_digit() || *c == b'.' || *c == b'-') {
+                if !t.is_empty() && t.iter().all(|c| c.is_ascii_digit() || *c == b'.' || *c == b'-')
+                {
                     nums.push(Num { start: s, end: e });
                 }
                 i = e + 1;
             }
             c if c.is_ascii_digit() || c == b'-' => {
                 let s = i;
-                while i < frame.len() && (frame[i].is_ascii_digit() || matches!(frame[i], b'.' | b'-' | b'e' | b'E' | b'+')) {
+                while i < frame.len()
+                    && (frame[i].is_ascii_digit()
+                        || matches!(frame[i], b'.' | b'-' | b'e' | b'E' | b'+'))
+                {
                     i += 1;
                 }
                 nums.push(Num { start: s, end: i });
@@ -263,7 +264,13 @@ fn is_book_frame(venue: Venue, frame: &[u8]) -> bool {
         Venue::KrakenV1 => has(frame, b"\"book-"),
         Venue::Gemini => has(frame, b"\"l2_updates\""),
         Venue::GeminiV1 => has(frame, b"\"remaining\""),
-        Venue::Bitfinex => frame.starts_with(b"[") && !has(frame, b"\"hb\"") && !has(frame, b"\"te\"") && !has(frame, b"\"tu\"") && !has(frame, b"\"cs\""),
+        Venue::Bitfinex => {
+            frame.starts_with(b"[")
+                && !has(frame, b"\"hb\"")
+                && !has(frame, b"\"te\"")
+                && !has(frame, b"\"tu\"")
+                && !has(frame, b"\"cs\"")
+        }
     }
 }
 
@@ -312,7 +319,8 @@ fn first_level_after(frame: &[u8], key: &[u8]) -> Option<(Num, usize)> {
     let open = at + frame[at..].iter().position(|&c| c == b'[')?;
     let (nums, _) = innermost(frame, open)?;
     // Skip levels whose size is zero (a delete stays a delete, it would not cross).
-    if nums.len() >= 2 && frame[nums[1].start..nums[1].end].iter().all(|c| *c == b'0' || *c == b'.') {
+    if nums.len() >= 2 && frame[nums[1].start..nums[1].end].iter().all(|c| *c == b'0' || *c == b'.')
+    {
         let next = open + 1 + frame[open + 1..].iter().position(|&c| c == b']')?;
         let rest = &frame[next..];
         let comma = rest.iter().position(|&c| c == b'[')?;
@@ -333,7 +341,10 @@ mod tests {
         assert_eq!(seq_identity(Venue::Binance, b).unwrap(), "U=10 u=12");
         let k = br#"[992,{"b":[["354.15000000","5.00000000","1618678133.365913"]],"c":"2583817756"},"book-1000","XMR/USD"]"#;
         assert_eq!(seq_identity(Venue::KrakenV1, k).unwrap(), "c=2583817756");
-        assert_eq!(seq_identity(Venue::Bitfinex, b"[146465,[0.46673,1,2231.0474696],19]").unwrap(), "chan=146465 seq=19");
+        assert_eq!(
+            seq_identity(Venue::Bitfinex, b"[146465,[0.46673,1,2231.0474696],19]").unwrap(),
+            "chan=146465 seq=19"
+        );
         assert_eq!(seq_identity(Venue::Bitfinex, b"[81568,[6433.9,0,1]]").unwrap(), "chan=81568");
     }
 
@@ -355,7 +366,10 @@ mod tests {
 
     #[test]
     fn acks_for_captures_without_them() {
-        let a = synth_ack(Venue::Binance, r#"{"method":"SUBSCRIBE","params":["btcusdt@depth"],"id":7}"#);
+        let a = synth_ack(
+            Venue::Binance,
+            r#"{"method":"SUBSCRIBE","params":["btcusdt@depth"],"id":7}"#,
+        );
         assert_eq!(a.unwrap(), r#"{"id":7,"result":null}"#);
         assert!(synth_ack(Venue::Bitfinex, r#"{"event":"subscribe"}"#).is_none());
         assert!(subscribes_by_message(Venue::Binance, "/ws"));
