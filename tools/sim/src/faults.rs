@@ -171,9 +171,14 @@ pub fn parse(spec: &str) -> Result<Vec<Fault>> {
 pub struct Rng(u64);
 
 impl Rng {
-    /// A generator for `seed` (any value, 0 included).
+    /// A generator for `seed` (any value, 0 included): the seed is mixed (splitmix64) so
+    /// that seeds one apart give unrelated sequences.
     pub fn new(seed: u64) -> Rng {
-        Rng(seed ^ 0x9E37_79B9_7F4A_7C15 | 1)
+        let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        Rng(if z == 0 { 1 } else { z })
     }
 
     /// The next value in `[0, 1)`.
@@ -213,5 +218,8 @@ mod tests {
         assert_eq!(a, b);
         assert!(a.iter().all(|x| (0.0..1.0).contains(x)));
         assert_ne!(a, (0..5).scan(Rng::new(8), |r, _| Some(r.next_f64())).collect::<Vec<_>>());
+        // Seeds that differ in their lowest bit only are unrelated too.
+        let first = |s: u64| Rng::new(s).next_f64();
+        assert_ne!(first(0x9E37_79C0), first(0x9E37_79C1));
     }
 }

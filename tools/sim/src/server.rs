@@ -728,6 +728,9 @@ impl<'a> Session<'a> {
                     self.sh.log.push(self.conn, "recv", json!({ "ping": true }));
                     self.flush_all()?;
                 }
+                Ok(Message::Pong(_)) => {
+                    self.sh.log.push(self.conn, "recv", json!({ "pong": true }));
+                }
                 Ok(Message::Close(c)) => {
                     self.sh.log.push(
                         self.conn,

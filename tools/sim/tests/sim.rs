@@ -503,3 +503,111 @@ fn the_command_line_prints_its_port_and_stops_by_itself() {
     c.listen = "0.0.0.0:0".parse().unwrap();
     assert!(Sim::start(c).unwrap_err().to_string().contains("loopback"));
 }
+
+#[test]
+fn several_clients_at_once_with_server_pings() {
+    let file = fixture("kraken/cryptofeed_KRAKEN.ws.50.0");
+    let mut c = config(Venue::KrakenV1, file.clone());
+    c.pace = Pace::Rate(4000.0);
+    c.ping_secs = Some(0.1);
+    let sim = Sim::start(c).unwrap();
+    let ca = sim.ca_pem().unwrap();
+    let want: Vec<Vec<u8>> = sim.capture().frames().map(<[u8]>::to_vec).collect();
+    let subs = sent_frames(&file);
+    let got: Vec<(Vec<Vec<u8>>, usize)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..3)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut ws = connect(&sim, "/", Some(&ca));
+                    for m in &subs {
+                        ws.send(Message::Text(m.clone().into())).unwrap();
+                    }
+                    let mut frames = Vec::new();
+                    let mut pings = 0;
+                    while frames.len() < want.len() {
+                        match ws.read().unwrap() {
+                            Message::Ping(_) => pings += 1,
+                            m => frames.extend(frame_bytes(&m)),
+                        }
+                    }
+                    // Let the pong go out before closing.
+                    ws.flush().unwrap();
+                    ws.close(None).unwrap();
+                    (frames, pings)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let log = sim.stop();
+    for (frames, pings) in &got {
+        assert!(*frames == want, "every client gets the whole capture");
+        assert!(*pings >= 3, "{pings} pings in about a second");
+    }
+    let conns: Vec<u64> = log
+        .iter()
+        .filter(|e| e["event"] == "connect")
+        .map(|e| e["conn"].as_u64().unwrap())
+        .collect();
+    assert_eq!(conns.len(), 3);
+    for c in conns {
+        assert!(log.iter().any(|e| e["conn"] == c && e["event"] == "ping"));
+        assert!(log.iter().any(|e| e["conn"] == c && e["pong"] == true), "conn {c} pong");
+    }
+}
+
+/// The frames a run with `spec` and `seed` faulted.
+fn faulted_frames(spec: &str, seed: u64) -> Vec<u64> {
+    let file = fixture("okx/cryptofeed_OKX.ws.1.0");
+    let mut c = config(Venue::Okx, file.clone());
+    c.tls = false;
+    c.faults = faults::parse(spec).unwrap();
+    c.seed = seed;
+    let sim = Sim::start(c).unwrap();
+    let n = sim.capture().len();
+    let mut ws = connect(&sim, "/ws/v5/public", None);
+    for s in sent_frames(&file) {
+        ws.send(Message::Text(s.into())).unwrap();
+    }
+    // Every frame but the dropped ones.
+    while !sim.log().entries().iter().any(|e| e["event"] == "served") {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let log = sim.stop();
+    drop(ws);
+    let faults: Vec<u64> = log
+        .iter()
+        .filter(|e| e["event"] == "fault")
+        .map(|e| e["frame"].as_u64().unwrap())
+        .collect();
+    assert!(faults.iter().all(|&f| (f as usize) < n));
+    faults
+}
+
+#[test]
+fn probabilistic_faults_follow_the_seed() {
+    let a = faulted_frames("drop~0.05,dup~0.02", 7);
+    let b = faulted_frames("drop~0.05,dup~0.02", 7);
+    let c = faulted_frames("drop~0.05,dup~0.02", 8);
+    assert!(a.len() >= 5, "{a:?}");
+    assert_eq!(a, b, "same seed, same faults");
+    assert_ne!(a, c, "another seed, other faults");
+}
+
+#[test]
+fn binance_spot_rest_snapshot_is_the_captured_one() {
+    let file = fixture("binance/hftbacktest_spot_btcusdt_20240808.gz");
+    let sim = Sim::start(config(Venue::Binance, file.clone())).unwrap();
+    let ca = sim.ca_pem().unwrap();
+    let want = capture::open(&file)
+        .unwrap()
+        .map(Result::unwrap)
+        .find(|r| r.kind == RecordKind::Http)
+        .unwrap()
+        .payload;
+    let (status, head, body) = https_get(&sim, &ca, "/api/v3/depth?symbol=BTCUSDT&limit=5000");
+    assert!(status.contains("200"), "{head}");
+    assert!(body == want);
+    assert!(https_get(&sim, &ca, "/fapi/v1/depth?symbol=BTCUSDT").0.contains("404"));
+    sim.stop();
+}
