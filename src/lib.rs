@@ -29,6 +29,8 @@ pub mod clock;
 pub mod consumer;
 pub mod engine;
 pub mod event;
+#[cfg(feature = "live")]
+pub mod net;
 #[allow(unsafe_code)]
 pub mod ring;
 pub mod venue;

@@ -22,6 +22,8 @@ enum Command {
     Convert(cmd::convert::Args),
     /// A data-quality report on captures; exits non-zero when it finds a problem.
     Check(cmd::check::Args),
+    /// Live feeds: a pinned busy-poll loop over TLS and WebSocket into the same pipeline.
+    Live(Box<cmd::live::Args>),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +37,7 @@ fn main() -> ExitCode {
         Some(Command::Replay(args)) => cmd::replay::run(*args),
         Some(Command::Convert(args)) => cmd::convert::run(args),
         Some(Command::Check(args)) => cmd::check::run(args),
+        Some(Command::Live(args)) => cmd::live::run(*args),
     };
     match result {
         Ok(code) => code,

@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod convert;
+pub mod live;
 pub mod replay;
 pub mod sinks;
 pub mod summary;

@@ -44,7 +44,8 @@ pub fn is_ack(frame: &[u8]) -> bool {
 pub fn subscribes_by_message(venue: Venue, path: &str) -> bool {
     match venue {
         Venue::Binance | Venue::BinanceFutures => {
-            !(path.contains("streams=") || path.trim_end_matches('/').len() > "/ws".len())
+            let raw_stream = path.strip_prefix("/ws/").is_some_and(|s| !s.is_empty());
+            !(path.contains("streams=") || raw_stream)
         }
         Venue::GeminiV1 => false,
         _ => true,
@@ -375,5 +376,6 @@ mod tests {
         assert!(subscribes_by_message(Venue::Binance, "/ws"));
         assert!(!subscribes_by_message(Venue::Binance, "/stream?streams=btcusdt@depth"));
         assert!(!subscribes_by_message(Venue::Binance, "/ws/btcusdt@depth"));
+        assert!(subscribes_by_message(Venue::Binance, "/stream"));
     }
 }

@@ -1,0 +1,331 @@
+//! `ladderfeed live`: real connections through the same engine → ring → consumer pipeline as
+//! `replay`.
+//!
+//! - the **network** thread (pinned) owns every connection and busy-polls them
+//!   ([`ladderfeed::net::live`]): read, frame, parse, apply, publish onto the ring. It never
+//!   waits for the consumer: a full ring drops and counts (`ring drops` in the report);
+//! - the **consumer** thread (pinned) pops the events, records per-stage latency (exchange →
+//!   receive from the venue's own timestamps) and writes the sinks.
+//!
+//! It runs for `--duration` seconds or until SIGINT/SIGTERM, then closes the connections,
+//! flushes the sinks and prints the report.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use crossbeam_channel::{unbounded, Receiver, Sender};
+use ladderfeed::book::Venue;
+use ladderfeed::consumer::{spawn_pinned, Consumer, Cores, Latency};
+use ladderfeed::event::InstrumentId;
+use ladderfeed::net::live::{CloseClass, Feed, Live, Options};
+use ladderfeed::net::tls;
+use ladderfeed::ring::{feed, Publisher};
+
+use super::sinks::{SinkOptions, Sinks, SpreadFilter, SymbolName, SymbolTable};
+use super::summary::{self, EngineReport, Summary};
+
+/// `ladderfeed live` options.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The venue: coinbase, coinbase-exchange, binance, binance-futures, bitfinex, kraken,
+    /// kraken-v1, okx, gemini, gemini-v1.
+    #[arg(long)]
+    pub venue: String,
+    /// The symbols, comma-separated, as the venue writes them (BTCUSDT, BTC-USD, XBT/USD,
+    /// tBTCUSD, …).
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub symbols: Vec<String>,
+    /// The WebSocket endpoint (default: the venue's). Without a path, the venue's path is
+    /// added (`/stream` for Binance, `/ws/v5/public` for OKX, …).
+    #[arg(long)]
+    pub endpoint: Option<String>,
+    /// Binance: the REST base for depth snapshots (default: the venue's).
+    #[arg(long, value_name = "URL")]
+    pub rest_endpoint: Option<String>,
+    /// Trust the certificates in this PEM file too (a simulator's CA). Certificates are
+    /// always verified.
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+    /// Core of the network thread (default: the last core).
+    #[arg(long, value_name = "N")]
+    pub core: Option<usize>,
+    /// Core of the consumer thread (default: the one before the network thread's).
+    #[arg(long, value_name = "N")]
+    pub consumer_core: Option<usize>,
+    /// Do not pin threads to cores.
+    #[arg(long)]
+    pub no_pin: bool,
+    /// Poll with a 1 ms timeout instead of spinning (laptops).
+    #[arg(long)]
+    pub no_busy_poll: bool,
+    /// Stop after this many seconds (default: until SIGINT or SIGTERM).
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
+    /// Reconnect a connection silent for this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    pub stale_after: f64,
+    /// Ring capacity in events (a power of two, at least 64).
+    #[arg(long, default_value_t = 16384)]
+    pub ring: usize,
+    /// Write the summary as JSON (the same fields as `replay --summary-json`).
+    #[arg(long, value_name = "FILE")]
+    pub summary_json: Option<PathBuf>,
+    /// Write every BBO change (`.csv` or `.jsonl`).
+    #[arg(long, value_name = "FILE")]
+    pub bbo_out: Option<PathBuf>,
+    /// Only BBO rows whose spread is at least this price.
+    #[arg(long, value_name = "PRICE")]
+    pub min_spread: Option<String>,
+    /// Only BBO rows whose spread is at least this many basis points of the ask.
+    #[arg(long, value_name = "BPS")]
+    pub min_spread_bps: Option<f64>,
+    /// Write every trade (`.csv` or `.jsonl`).
+    #[arg(long, value_name = "FILE")]
+    pub trades_out: Option<PathBuf>,
+    /// Write the latency histograms (`.hgrm`) and chart (`latency.png`) into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub latency_out: Option<PathBuf>,
+}
+
+/// Runs the live feed.
+pub fn run(args: Args) -> Result<ExitCode> {
+    let venue =
+        Venue::from_name(&args.venue).with_context(|| format!("unknown venue {:?}", args.venue))?;
+    if !args.ring.is_power_of_two() || args.ring < 64 {
+        bail!("--ring must be a power of two, at least 64");
+    }
+    if !(args.stale_after.is_finite() && args.stale_after > 0.0) {
+        bail!("--stale-after must be a positive number of seconds");
+    }
+    let symbols: Vec<String> =
+        args.symbols.iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+    if symbols.is_empty() {
+        bail!("--symbols names no symbol");
+    }
+    let endpoint =
+        args.endpoint.clone().unwrap_or_else(|| Feed::default_endpoint(venue).to_owned());
+    let rest_base =
+        args.rest_endpoint.clone().or_else(|| Feed::default_rest(venue).map(str::to_owned));
+    // Gemini v1 serves one symbol per connection.
+    let groups: Vec<Vec<String>> = if venue == Venue::GeminiV1 {
+        symbols.iter().map(|s| vec![s.clone()]).collect()
+    } else {
+        vec![symbols.clone()]
+    };
+    let feeds: Vec<Feed> = groups
+        .into_iter()
+        .map(|syms| Feed {
+            venue,
+            url: Feed::endpoint_url(venue, &endpoint, &syms),
+            symbols: syms,
+            rest_base: rest_base.clone(),
+        })
+        .collect();
+    let urls: Vec<String> = feeds.iter().map(|f| f.url.clone()).collect();
+    let mut opts = Options::new(tls::client_config(args.ca_file.as_deref())?);
+    opts.busy_poll = !args.no_busy_poll;
+    opts.stale_after = Duration::from_secs_f64(args.stale_after);
+    let clock = opts.clock;
+    let live = Live::new(feeds, opts)?;
+
+    let sinks = Sinks::create(SinkOptions {
+        bbo: args.bbo_out.clone(),
+        depth: None,
+        depth_levels: 0,
+        trades: args.trades_out.clone(),
+        filter: SpreadFilter {
+            min_spread: args.min_spread.clone(),
+            min_spread_bps: args.min_spread_bps,
+        },
+    })?;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop))
+            .context("installing signal handlers")?;
+    }
+    let cores = Cores::detect();
+    let (net_core, consumer_core) = if args.no_pin || cores.is_empty() {
+        (None, None)
+    } else {
+        let last = cores.len() - 1;
+        let n = args.core.unwrap_or(last);
+        let c = args.consumer_core.unwrap_or(if n > 0 { n - 1 } else { last.min(1) });
+        (cores.get(n), cores.get(c))
+    };
+
+    let (publisher, subscription) = feed::feed_with_clock(
+        args.ring,
+        live.links().len() * ladderfeed::net::live::IDS_PER_LINK,
+        clock,
+    );
+    let (names_tx, names_rx) = unbounded::<(InstrumentId, SymbolName)>();
+    let done = Arc::new(AtomicBool::new(false));
+    let deadline = args.duration.map(|d| Instant::now() + Duration::from_secs_f64(d.max(0.0)));
+
+    let net_stop = Arc::clone(&stop);
+    let started = Instant::now();
+    let net = spawn_pinned("network", net_core, move |_| {
+        network(live, publisher, names_tx, &net_stop, deadline)
+    })?;
+    let consumer_done = Arc::clone(&done);
+    let consumer = spawn_pinned("consumer", consumer_core, move |_| {
+        consume(Consumer::new(subscription), names_rx, sinks, &consumer_done)
+    })?;
+
+    let (live, publisher) =
+        net.join().map_err(|_| anyhow::anyhow!("network thread panicked"))??;
+    done.store(true, Ordering::Release);
+    let (latency, sinks, sink_error) =
+        consumer.join().map_err(|_| anyhow::anyhow!("consumer thread panicked"))?;
+    let wall = started.elapsed();
+    if let Some(e) = sink_error {
+        bail!("writing the output files: {e}");
+    }
+    let reports: Vec<EngineReport<'_>> = live
+        .links()
+        .iter()
+        .map(|l| EngineReport { venue: l.venue(), base: l.base(), engine: l.engine() })
+        .collect();
+    let errors = live.links().iter().map(|l| l.stats().errors).sum();
+    let summary = Summary::build(&reports, sinks.seen(), &latency, wall, errors);
+    print!("{}", summary.text(&urls, wall));
+    for l in live.links() {
+        let s = l.stats();
+        let closes: Vec<String> = CloseClass::ALL
+            .iter()
+            .zip(s.closes)
+            .filter(|(_, n)| *n > 0)
+            .map(|(c, n)| format!("{n} {}", c.name()))
+            .collect();
+        println!(
+            "connection   {}: {} connects, {} failed attempts, {} disconnects ({} stale), closes by server [{}], REST {} ok / {} throttled / {} banned / {} failed{}",
+            l.venue().name(),
+            s.connects,
+            s.connect_failures,
+            s.disconnects,
+            s.stale,
+            closes.join(", "),
+            s.rest_ok,
+            s.rest_throttled,
+            s.rest_banned,
+            s.rest_failed,
+            s.last_error.as_deref().map(|e| format!("; last error: {e}")).unwrap_or_default()
+        );
+    }
+    let ring = publisher.stats();
+    println!("ring         {} published, {} dropped (full)", ring.produced, ring.dropped);
+    if let Some(path) = &args.summary_json {
+        summary::write_json(&summary, path)?;
+    }
+    if let Some(dir) = &args.latency_out {
+        latency
+            .write_hgrm_files(dir)
+            .with_context(|| format!("writing latency files into {}", dir.display()))?;
+        let png = dir.join("latency.png");
+        ladderfeed::consumer::chart::write_png(
+            &latency,
+            "ladderfeed live latency",
+            &png,
+            (1200, 700),
+        )
+        .with_context(|| format!("drawing {}", png.display()))?;
+    }
+    let connected = live.links().iter().any(|l| l.stats().connects > 0);
+    if !connected {
+        eprintln!("error: no connection was established");
+        return Ok(ExitCode::FAILURE);
+    }
+    if summary.crossed_published() > 0 {
+        eprintln!("error: a crossed book was published as valid");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The network thread: polls until stopped, sends new symbols' names to the consumer.
+fn network(
+    mut live: Live,
+    mut publisher: Publisher,
+    names: Sender<(InstrumentId, SymbolName)>,
+    stop: &AtomicBool,
+    deadline: Option<Instant>,
+) -> Result<(Live, Publisher)> {
+    let mut named: Vec<usize> = vec![0; live.links().len()];
+    let mut turns = 0u64;
+    loop {
+        live.poll_once(&mut publisher)?;
+        for (link, n) in live.links().iter().zip(named.iter_mut()) {
+            let list = link.engine().symbols().list();
+            while *n < list.len() {
+                let info = &list[*n];
+                let name = SymbolName {
+                    venue: link.venue().name(),
+                    symbol: info.key.clone(),
+                    instrument: info.instrument.clone(),
+                };
+                let _ = names.send((link.base() + *n as InstrumentId, name));
+                *n += 1;
+            }
+        }
+        turns += 1;
+        if turns % 64 == 0
+            && (stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d))
+        {
+            break;
+        }
+    }
+    live.close_all();
+    Ok((live, publisher))
+}
+
+type Consumed = (Latency, Sinks, Option<std::io::Error>);
+
+/// The consumer thread: pops every event, keeps latency, writes the sinks in order.
+fn consume(
+    mut consumer: Consumer,
+    names_rx: Receiver<(InstrumentId, SymbolName)>,
+    mut sinks: Sinks,
+    done: &AtomicBool,
+) -> Consumed {
+    let mut names = SymbolTable::default();
+    let mut error: Option<std::io::Error> = None;
+    // Events whose symbol's name has not arrived yet wait, in order, with every later one.
+    let mut pending: VecDeque<ladderfeed::event::Event> = VecDeque::new();
+    loop {
+        let finished = done.load(Ordering::Acquire);
+        let n = consumer.drain(ladderfeed::consumer::BATCH, |ev| pending.push_back(*ev));
+        while let Ok((id, name)) = names_rx.try_recv() {
+            names.insert(id, name);
+        }
+        while let Some(ev) = pending.front() {
+            if names.get(ev.instrument()).is_none() && !finished {
+                break;
+            }
+            if error.is_none() {
+                if let Err(e) = sinks.on_event(ev, ev.local_ts(), &names) {
+                    error = Some(e);
+                }
+            }
+            pending.pop_front();
+        }
+        if n == 0 {
+            if finished && pending.is_empty() {
+                break;
+            }
+            std::hint::spin_loop();
+        }
+    }
+    if error.is_none() {
+        if let Err(e) = sinks.finish() {
+            error = Some(e);
+        }
+    }
+    let latency = consumer.latency().clone();
+    (latency, sinks, error)
+}

@@ -1,0 +1,173 @@
+//! A non-blocking TCP stream (mio) with optional TLS (rustls): reads and writes what the
+//! socket allows and says `WouldBlock` otherwise, so tungstenite and the HTTP client can run
+//! over it from a readiness loop.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+
+use mio::net::TcpStream;
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection};
+
+use super::url::Url;
+use super::NetError;
+
+/// Socket receive buffer asked for (the kernel may give less).
+const RECV_BUFFER: usize = 4 << 20;
+
+/// A TCP connection, TLS when the URL says so.
+pub struct NetStream {
+    tcp: TcpStream,
+    tls: Option<Box<ClientConnection>>,
+}
+
+impl std::fmt::Debug for NetStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NetStream").field("tls", &self.tls.is_some()).finish()
+    }
+}
+
+/// Resolves `url`'s host (blocking: done when a connection starts, not while data flows).
+pub fn resolve(url: &Url) -> Result<SocketAddr, NetError> {
+    url.authority()
+        .to_socket_addrs()?
+        .next()
+        .ok_or(NetError::Url { url: url.authority(), why: "the host does not resolve" })
+}
+
+impl NetStream {
+    /// Starts a non-blocking connect to `addr` (the TCP handshake completes later: poll for
+    /// writable, then [`NetStream::connected`]); TLS with SNI for `url.host` when `url.tls`.
+    pub fn connect(
+        url: &Url,
+        addr: SocketAddr,
+        tls: &Arc<ClientConfig>,
+    ) -> Result<NetStream, NetError> {
+        let tcp = TcpStream::connect(addr)?;
+        tcp.set_nodelay(true)?;
+        set_recv_buffer(&tcp);
+        let tls = if url.tls {
+            let name = ServerName::try_from(url.host.clone()).map_err(|_| NetError::Url {
+                url: url.host.clone(),
+                why: "not a valid server name",
+            })?;
+            Some(Box::new(ClientConnection::new(Arc::clone(tls), name)?))
+        } else {
+            None
+        };
+        Ok(NetStream { tcp, tls })
+    }
+
+    /// The socket (to register with mio).
+    pub fn tcp_mut(&mut self) -> &mut TcpStream {
+        &mut self.tcp
+    }
+
+    /// `Ok(true)` once the TCP connection is established, `Ok(false)` while in progress.
+    pub fn connected(&self) -> io::Result<bool> {
+        if let Some(e) = self.tcp.take_error()? {
+            return Err(e);
+        }
+        match self.tcp.peer_addr() {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Drives the TLS handshake: `Ok(true)` when done (at once without TLS).
+    pub fn handshake(&mut self) -> Result<bool, NetError> {
+        let Some(tls) = self.tls.as_mut() else { return Ok(true) };
+        loop {
+            while tls.wants_write() {
+                match tls.write_tls(&mut self.tcp) {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            if !tls.is_handshaking() {
+                return Ok(true);
+            }
+            match tls.read_tls(&mut self.tcp) {
+                Ok(0) => {
+                    return Err(NetError::Protocol(
+                        "connection closed during the TLS handshake".into(),
+                    ))
+                }
+                Ok(_) => {
+                    if let Err(e) = tls.process_new_packets() {
+                        // Tell the server why (the alert), then report it.
+                        let _ = tls.write_tls(&mut self.tcp);
+                        return Err(e.into());
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Writes out what TLS has buffered, as far as the socket takes it.
+    fn push_tls(&mut self) -> io::Result<()> {
+        if let Some(tls) = self.tls.as_mut() {
+            while tls.wants_write() {
+                tls.write_tls(&mut self.tcp)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn set_recv_buffer(tcp: &TcpStream) {
+    // Best effort: a kernel limit lower than asked is not an error.
+    let _ = socket2::SockRef::from(tcp).set_recv_buffer_size(RECV_BUFFER);
+}
+
+impl Read for NetStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.tls.is_none() {
+            return self.tcp.read(buf);
+        }
+        loop {
+            let Some(tls) = self.tls.as_mut() else { return Ok(0) };
+            match tls.reader().read(buf) {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+            // No plaintext buffered: read records from the socket (WouldBlock propagates).
+            let got = tls.read_tls(&mut self.tcp)?;
+            tls.process_new_packets().map_err(io::Error::other)?;
+            if got == 0 {
+                // The peer closed: what is left, then the end (an error without close_notify).
+                return match tls.reader().read(buf) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
+                    other => other,
+                };
+            }
+            if tls.wants_write() {
+                // Key updates and alerts: best effort now, the rest at the next write.
+                let _ = self.push_tls();
+            }
+        }
+    }
+}
+
+impl Write for NetStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let Some(tls) = self.tls.as_mut() else { return self.tcp.write(buf) };
+        let n = tls.writer().write(buf)?;
+        // The plaintext is taken; the socket takes what it can now, the rest at flush.
+        match self.push_tls() {
+            Err(e) if e.kind() != io::ErrorKind::WouldBlock => Err(e),
+            _ => Ok(n),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.push_tls()?;
+        self.tcp.flush()
+    }
+}
