@@ -212,6 +212,9 @@ pub struct LinkStats {
     pub disconnects: u64,
     /// Of those, dropped for silence.
     pub stale: u64,
+    /// Of those, dropped because a book lost sync (gap, checksum, crossed) on a venue whose
+    /// snapshots come over the WebSocket.
+    pub resync_reconnects: u64,
     /// Messages received.
     pub messages: u64,
     /// Bytes of messages received.
@@ -578,6 +581,15 @@ impl Link {
                         class.name()
                     )));
                 }
+            }
+            if self.feed.rest_base.is_none() && !tap.resync.is_empty() {
+                // Books that come over the WebSocket resync with a fresh connection (new
+                // snapshots for every book of it).
+                tap.resync.clear();
+                self.stats.resync_reconnects += 1;
+                return Err(NetError::Protocol(
+                    "a book lost sync: reconnecting for fresh snapshots".into(),
+                ));
             }
         }
         if now.duration_since(self.last_rx) > opts.stale_after {

@@ -1,9 +1,9 @@
 //! Faults: what the simulator does wrong, where, reproducibly.
 //!
-//! A spec is a comma-separated list of `KIND@N` (at the N-th data frame of a connection,
-//! 0-based; for the REST faults, the N-th REST request), `KIND~P` (each data frame with
-//! probability P, drawn from the run's seed) or `KIND` (= `KIND@0`), each optionally followed
-//! by `=ARG`:
+//! A spec is a comma-separated list of `KIND@N` (at frame N of the capture, 0-based; for the
+//! REST faults, the N-th REST request), `KIND@N#C` (the same, on connection C only, counted
+//! from 1), `KIND~P` (each data frame with probability P, drawn from the run's seed) or `KIND`
+//! (= `KIND@0`), each optionally followed by `=ARG`:
 //!
 //! | kind | effect | ARG |
 //! |---|---|---|
@@ -23,8 +23,9 @@
 //! | `rest-429` | the REST answer is 429 with `Retry-After: ARG` | seconds, default 1 |
 //! | `rest-418` | the REST answer is 418 with `Retry-After: ARG` | seconds, default 2 |
 //!
-//! `KIND@N` faults fire once per run (on the first connection to reach frame N), so a client
-//! that reconnects after a `close` is not closed again at the same place. `corrupt` and
+//! `KIND@N` faults fire once per run (on the first connection to reach frame N, or on
+//! connection C with `#C`), so a client that reconnects after a `close` is not closed again at
+//! the same place. `corrupt` and
 //! `crossed` move to the next frame they can change when frame N holds no book level.
 
 use anyhow::{bail, Context, Result};
@@ -122,6 +123,8 @@ pub struct Fault {
     pub trigger: Trigger,
     /// Its argument (seconds, bytes, …; the kind's default when not given).
     pub arg: f64,
+    /// Only on this connection (from 1), when given.
+    pub conn: Option<u64>,
 }
 
 /// Parses a fault spec (see the module docs).
@@ -131,6 +134,14 @@ pub fn parse(spec: &str) -> Result<Vec<Fault>> {
         let (head, arg) = match item.split_once('=') {
             Some((h, a)) => (h, Some(a)),
             None => (item, None),
+        };
+        let (head, conn) = match head.split_once('#') {
+            Some((h, c)) => {
+                let c: u64 =
+                    c.parse().with_context(|| format!("fault {item:?}: bad connection"))?;
+                (h, Some(c))
+            }
+            None => (head, None),
         };
         let (name, trigger) = if let Some((n, at)) = head.split_once('@') {
             let at: u64 = at.parse().with_context(|| format!("fault {item:?}: bad index"))?;
@@ -161,7 +172,7 @@ pub fn parse(spec: &str) -> Result<Vec<Fault>> {
             }
             None => kind.default_arg(),
         };
-        out.push(Fault { kind, trigger, arg });
+        out.push(Fault { kind, trigger, arg, conn });
     }
     Ok(out)
 }
@@ -200,7 +211,8 @@ mod tests {
     fn parses_every_form() {
         let f = parse("drop@5, dup~0.25,stall@7=1.5,rest-429@0,close").unwrap();
         assert_eq!(f.len(), 5);
-        assert_eq!(f[0], Fault { kind: Kind::Drop, trigger: Trigger::At(5), arg: 0.0 });
+        assert_eq!(f[0], Fault { kind: Kind::Drop, trigger: Trigger::At(5), arg: 0.0, conn: None });
+        assert_eq!(parse("close@9#3").unwrap()[0].conn, Some(3));
         assert_eq!(f[1].trigger, Trigger::Chance(0.25));
         assert_eq!(f[2].arg, 1.5);
         assert_eq!(f[3].arg, 1.0);

@@ -207,12 +207,14 @@ impl Shared {
         self.stop.load(Ordering::Relaxed) || Instant::now() >= self.deadline
     }
 
-    /// Takes the `@N` faults due at `at` (frame index, or REST request index for `rest`).
-    fn due(&self, at: u64, rest: bool) -> Vec<Fault> {
+    /// Takes the `@N` faults due at `at` (frame index, or REST request index for `rest`) on
+    /// connection `conn`.
+    fn due(&self, at: u64, rest: bool, conn: u64) -> Vec<Fault> {
         let mut fired = self.fired.lock().unwrap_or_else(|e| e.into_inner());
         let mut out = Vec::new();
         for (i, f) in self.config.faults.iter().enumerate() {
-            if f.kind.is_rest() == rest && f.trigger == Trigger::At(at) && !fired[i] {
+            let here = rest || f.conn.is_none_or(|c| c == conn);
+            if f.kind.is_rest() == rest && f.trigger == Trigger::At(at) && here && !fired[i] {
                 fired[i] = true;
                 out.push(*f);
             }
@@ -499,7 +501,7 @@ fn http_response(status: &str, extra: &str, body: &[u8]) -> Vec<u8> {
 /// Binance's REST depth snapshot: `GET /api/v3/depth?symbol=…` (spot) or `/fapi/v1/depth`.
 fn rest(sh: &Arc<Shared>, mut stream: Conn, conn: u64, req: &Request) -> Result<()> {
     let n = sh.rest_requests.fetch_add(1, Ordering::Relaxed);
-    let faults = sh.due(n, true);
+    let faults = sh.due(n, true, conn);
     let (route, query) = req.path.split_once('?').unwrap_or((&req.path, ""));
     let symbol =
         query.split('&').find_map(|kv| kv.strip_prefix("symbol=")).unwrap_or_default().to_owned();
@@ -834,10 +836,10 @@ impl<'a> Session<'a> {
                     }
                 }
             }
-            let mut faults = self.sh.due(i as u64, false);
+            let mut faults = self.sh.due(i as u64, false, self.conn);
             for f in &self.sh.config.faults {
                 if let Trigger::Chance(p) = f.trigger {
-                    if self.rng.next_f64() < p {
+                    if f.conn.is_none_or(|c| c == self.conn) && self.rng.next_f64() < p {
                         faults.push(*f);
                     }
                 }
