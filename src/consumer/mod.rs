@@ -143,6 +143,10 @@ impl Consumer {
         loop {
             if self.drain(BATCH, &mut f) == 0 {
                 if stop.is_raised() {
+                    // The ring looked empty before the flag was read: events pushed before
+                    // the flag was raised may have become visible in between. Take them.
+                    let capacity = self.sub.capacity();
+                    while self.drain(capacity, &mut f) > 0 {}
                     return;
                 }
                 core::hint::spin_loop();
