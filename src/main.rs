@@ -24,6 +24,9 @@ enum Command {
     Check(cmd::check::Args),
     /// Live feeds: a pinned busy-poll loop over TLS and WebSocket into the same pipeline.
     Live(Box<cmd::live::Args>),
+    /// `live`, recording everything into our capture format (`-o FILE.lfc`) from a writer
+    /// thread; `replay` of the file reproduces the run.
+    Record(Box<cmd::live::RecordArgs>),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +41,7 @@ fn main() -> ExitCode {
         Some(Command::Convert(args)) => cmd::convert::run(args),
         Some(Command::Check(args)) => cmd::check::run(args),
         Some(Command::Live(args)) => cmd::live::run(*args),
+        Some(Command::Record(args)) => cmd::live::record(*args),
     };
     match result {
         Ok(code) => code,

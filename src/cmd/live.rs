@@ -92,8 +92,56 @@ pub struct Args {
     pub latency_out: Option<PathBuf>,
 }
 
+/// `ladderfeed record` options: everything `live` takes, and the file to write.
+#[derive(Debug, clap::Args)]
+pub struct RecordArgs {
+    /// The live options.
+    #[command(flatten)]
+    pub live: Args,
+    /// The capture to write (ours, `.lfc`): every frame received and sent, connects,
+    /// disconnects and REST snapshots, so that `ladderfeed replay` reproduces the run.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: PathBuf,
+}
+
+/// Runs the live feed and records it (a writer thread, never the network thread).
+pub fn record(args: RecordArgs) -> Result<ExitCode> {
+    run_with(args.live, Some(args.output))
+}
+
+/// How often the recorder closes its block (what a crash can lose at most).
+const RECORD_FLUSH: Duration = Duration::from_secs(1);
+
+/// The writer thread: records from the network thread into an `.lfc` file.
+fn writer(
+    path: PathBuf,
+    header: ladderfeed::capture::lfc::Header,
+    rx: Receiver<ladderfeed::capture::Record>,
+) -> Result<u64> {
+    let mut w = ladderfeed::capture::lfc::Writer::create(&path, &header)?;
+    let mut last_flush = Instant::now();
+    loop {
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(rec) => w.write(&rec)?,
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+        }
+        if last_flush.elapsed() >= RECORD_FLUSH {
+            w.flush()?;
+            last_flush = Instant::now();
+        }
+    }
+    let n = w.records();
+    w.finish()?;
+    Ok(n)
+}
+
 /// Runs the live feed.
 pub fn run(args: Args) -> Result<ExitCode> {
+    run_with(args, None)
+}
+
+fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
     let venue =
         Venue::from_name(&args.venue).with_context(|| format!("unknown venue {:?}", args.venue))?;
     if !args.ring.is_power_of_two() || args.ring < 64 {
@@ -131,7 +179,23 @@ pub fn run(args: Args) -> Result<ExitCode> {
     opts.busy_poll = !args.no_busy_poll;
     opts.stale_after = Duration::from_secs_f64(args.stale_after);
     let clock = opts.clock;
-    let live = Live::new(feeds, opts)?;
+    let mut live = Live::new(feeds, opts)?;
+    let recorder = match record {
+        Some(path) => {
+            let mut header = ladderfeed::capture::lfc::Header::new(venue.name());
+            header.symbols = symbols.clone();
+            header.endpoints = urls.clone();
+            header.endpoints.extend(rest_base.clone());
+            let (tx, rx) = unbounded();
+            live.set_recorder(tx);
+            let out = path.clone();
+            let handle = std::thread::Builder::new()
+                .name("recorder".into())
+                .spawn(move || writer(out, header, rx))?;
+            Some((path, handle))
+        }
+        None => None,
+    };
 
     let sinks = Sinks::create(SinkOptions {
         bbo: args.bbo_out.clone(),
@@ -237,6 +301,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .with_context(|| format!("drawing {}", png.display()))?;
     }
     let connected = live.links().iter().any(|l| l.stats().connects > 0);
+    drop(live);
+    if let Some((path, handle)) = recorder {
+        let n = handle.join().map_err(|_| anyhow::anyhow!("recorder thread panicked"))??;
+        println!("recorded     {n} records into {}", path.display());
+    }
     if !connected {
         eprintln!("error: no connection was established");
         return Ok(ExitCode::FAILURE);

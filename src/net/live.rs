@@ -29,6 +29,7 @@ use super::stream::{resolve, NetStream};
 use super::url::Url;
 use super::NetError;
 use crate::book::{InstrumentRegistry, Venue};
+use crate::capture::{Record, RecordKind};
 use crate::clock::Clock;
 use crate::engine::{Engine, Sink};
 use crate::event::InstrumentId;
@@ -265,6 +266,9 @@ pub struct Link {
     resync: Vec<InstrumentId>,
     stats: LinkStats,
     rng: u64,
+    /// Connection id in recordings (the link's index + 1, the same across reconnects).
+    conn_id: u32,
+    recorder: Option<crossbeam_channel::Sender<Record>>,
 }
 
 impl std::fmt::Debug for Link {
@@ -308,6 +312,21 @@ impl Link {
         }
     }
 
+    /// Hands a copy of what happened to the recorder (a channel to a writer thread).
+    fn record(&self, local_ts: u64, kind: RecordKind, url: &str, payload: &[u8]) {
+        if let Some(tx) = &self.recorder {
+            let rec = Record {
+                local_ts,
+                conn: self.conn_id,
+                kind,
+                url: url.to_owned(),
+                payload: payload.to_vec(),
+            };
+            // A writer that has gone away loses the recording, not the feed.
+            let _ = tx.send(rec);
+        }
+    }
+
     fn jitter(&mut self) -> f64 {
         // xorshift64: the jitter needs no quality beyond spreading reconnects.
         let mut x = self.rng;
@@ -328,7 +347,9 @@ impl Link {
         self.want_flush = false;
         if was_open {
             self.stats.disconnects += 1;
-            self.engine.disconnected(opts.clock.now_ns(), sink);
+            let local = opts.clock.now_ns();
+            self.record(local, RecordKind::Disconnect, "", b"");
+            self.engine.disconnected(local, sink);
         } else {
             self.stats.connect_failures += 1;
         }
@@ -421,7 +442,7 @@ impl Link {
                         stream,
                         Some(self.ws_config()),
                     ) {
-                        Ok((ws, _)) => return self.opened(ws, now, sink),
+                        Ok((ws, _)) => return self.opened(ws, now, opts),
                         Err(HandshakeError::Interrupted(mid)) => Phase::Ws(mid),
                         Err(HandshakeError::Failure(e)) => {
                             return Err(NetError::Protocol(format!("WebSocket handshake: {e}")))
@@ -433,7 +454,7 @@ impl Link {
                         return Err(NetError::Timeout("in the WebSocket handshake"));
                     }
                     match mid.handshake() {
-                        Ok((ws, _)) => return self.opened(ws, now, sink),
+                        Ok((ws, _)) => return self.opened(ws, now, opts),
                         Err(HandshakeError::Interrupted(mid)) => {
                             self.phase = Phase::Ws(mid);
                             return Ok(());
@@ -455,13 +476,14 @@ impl Link {
         &mut self,
         ws: WebSocket<NetStream>,
         now: Instant,
-        _sink: &mut impl Sink,
+        opts: &Options,
     ) -> Result<(), NetError> {
         let mut ws = Box::new(ws);
         self.stats.connects += 1;
-        self.engine_reset_for_connection();
+        self.record(opts.clock.now_ns(), RecordKind::Connect, &self.feed.url, b"");
         let symbols: Vec<&str> = self.feed.symbols.iter().map(String::as_str).collect();
         for msg in self.engine.adapter().subscribe_messages(&symbols) {
+            self.record(opts.clock.now_ns(), RecordKind::Sent, &self.feed.url, msg.as_bytes());
             match ws.send(Message::Text(msg.into())) {
                 Ok(()) => {}
                 Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -479,11 +501,6 @@ impl Link {
         self.next_keepalive = now + Duration::from_secs(20);
         self.got_data = false;
         Ok(())
-    }
-
-    fn engine_reset_for_connection(&mut self) {
-        // `disconnected` already reset the adapter when a connection was lost; a first
-        // connection starts clean.
     }
 
     fn read_open(
@@ -541,6 +558,15 @@ impl Link {
                     }
                     self.stats.messages += 1;
                     self.stats.bytes += b.len() as u64;
+                    if let Some(tx) = &self.recorder {
+                        let _ = tx.send(Record {
+                            local_ts: local,
+                            conn: self.conn_id,
+                            kind: RecordKind::Recv,
+                            url: String::new(),
+                            payload: b.to_vec(),
+                        });
+                    }
                     if self.engine.handle_frame(b, local, &mut tap).is_err() {
                         self.stats.errors += 1;
                     }
@@ -555,6 +581,15 @@ impl Link {
                     self.last_rx = now;
                     self.stats.messages += 1;
                     self.stats.bytes += b.len() as u64;
+                    if let Some(tx) = &self.recorder {
+                        let _ = tx.send(Record {
+                            local_ts: local,
+                            conn: self.conn_id,
+                            kind: RecordKind::Recv,
+                            url: String::new(),
+                            payload: b.to_vec(),
+                        });
+                    }
                     if self.engine.handle_frame(&b, local, &mut tap).is_err() {
                         self.stats.errors += 1;
                     }
@@ -630,12 +665,10 @@ impl Link {
             match done {
                 Ok(r) if r.status == 200 => {
                     self.stats.rest_ok += 1;
+                    let local = opts.clock.now_ns();
+                    self.record(local, RecordKind::Http, &url, &r.body);
                     let mut tap = Tap { inner: sink, resync: &mut self.resync };
-                    if self
-                        .engine
-                        .handle_http(&url, &r.body, opts.clock.now_ns(), &mut tap)
-                        .is_err()
-                    {
+                    if self.engine.handle_http(&url, &r.body, local, &mut tap).is_err() {
                         self.stats.errors += 1;
                     }
                 }
@@ -767,9 +800,20 @@ impl Live {
                 resync: Vec::new(),
                 stats: LinkStats::default(),
                 rng: seed.wrapping_mul(i as u64 + 1) | 1,
+                conn_id: u32::try_from(i + 1).unwrap_or(u32::MAX),
+                recorder: None,
             });
         }
         Ok(Live { links, poll: Poll::new()?, events: Events::with_capacity(256), opts })
+    }
+
+    /// Records everything every connection receives, sends, opens and loses, and every REST
+    /// snapshot applied, as [`Record`]s on `tx` (for a writer thread: `ladderfeed record`).
+    /// Each record is a copy made on this thread: recording costs an allocation per message.
+    pub fn set_recorder(&mut self, tx: crossbeam_channel::Sender<Record>) {
+        for link in &mut self.links {
+            link.recorder = Some(tx.clone());
+        }
     }
 
     /// The connections.

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use ladderfeed::book::{InstrumentRegistry, Venue};
-use ladderfeed::capture::{self, RecordKind};
+use ladderfeed::capture::{self, lfc, Record, RecordKind};
 use ladderfeed::engine::Engine;
 use ladderfeed::event::{Bbo, BookState, Event, EventKind};
 use ladderfeed::net::live::{Feed, LinkStats, Live, Options};
@@ -38,6 +38,8 @@ struct Run {
     finals: BTreeMap<String, Bbo>,
     stats: LinkStats,
     symbols: Vec<String>,
+    /// What the live loop recorded (`Live::set_recorder`).
+    recorded: Vec<Record>,
 }
 
 fn rows(events: &[Event], names: &[String], base: u16) -> Vec<Row> {
@@ -80,7 +82,56 @@ fn replay(file: &Path, venue: Venue) -> Run {
     }
     let symbols: Vec<String> = engine.symbols().list().iter().map(|s| s.key.clone()).collect();
     let rows = rows(&events, &symbols, 0);
-    Run { finals: finals(&rows), rows, stats: LinkStats::default(), symbols }
+    Run { finals: finals(&rows), rows, stats: LinkStats::default(), symbols, recorded: Vec::new() }
+}
+
+/// A recording replayed as `ladderfeed replay` does: a second connect, or a disconnect, tells
+/// the engine the connection was lost.
+fn replay_recording(path: &Path, venue: Venue) -> Vec<Row> {
+    let adapter = AnyAdapter::new(venue, InstrumentRegistry::with_builtins(), None).unwrap();
+    let mut engine = Engine::new(adapter).with_clock(|| 0);
+    let mut events = Vec::new();
+    let mut connected = false;
+    for r in capture::open(path).unwrap() {
+        let r = r.unwrap();
+        let _ = match r.kind {
+            RecordKind::Recv => engine.handle_frame(&r.payload, r.local_ts, &mut events),
+            RecordKind::Http => engine.handle_http(&r.url, &r.payload, r.local_ts, &mut events),
+            RecordKind::Connect => {
+                if connected {
+                    engine.disconnected(r.local_ts, &mut events);
+                }
+                connected = true;
+                Ok(())
+            }
+            RecordKind::Disconnect => {
+                connected = false;
+                engine.disconnected(r.local_ts, &mut events);
+                Ok(())
+            }
+            RecordKind::Sent => Ok(()),
+        };
+    }
+    let symbols: Vec<String> = engine.symbols().list().iter().map(|s| s.key.clone()).collect();
+    rows(&events, &symbols, 0)
+}
+
+/// Writes what a live run recorded as `.lfc`, replays it, and checks it reproduces the live
+/// BBO stream exactly.
+fn check_recording(run: &Run, venue: Venue, name: &str) {
+    assert!(!run.recorded.is_empty());
+    let path = tmp(name);
+    let mut header = lfc::Header::new(venue.name());
+    header.symbols = run.symbols.clone();
+    let mut w = lfc::Writer::create(&path, &header).unwrap();
+    for r in &run.recorded {
+        w.write(r).unwrap();
+    }
+    w.finish().unwrap();
+    let again = replay_recording(&path, venue);
+
+    assert_eq!(again.len(), run.rows.len(), "{venue}: BBO count of the recording's replay");
+    assert!(again == run.rows, "{venue}: the recording does not reproduce the live BBO stream");
 }
 
 /// Connects the live loop to `sim` and polls until connection number `served` (or a later
@@ -109,6 +160,8 @@ fn live(
         rest_base,
     };
     let mut live = Live::new(vec![feed], opts).unwrap();
+    let (rec_tx, rec_rx) = crossbeam_channel::unbounded();
+    live.set_recorder(rec_tx);
     let mut events: Vec<Event> = Vec::new();
     let start = Instant::now();
     let mut last_count = 0;
@@ -154,7 +207,8 @@ fn live(
     }
     let stats = link.stats().clone();
     live.close_all();
-    Run { finals: finals(&rows), rows, stats, symbols: names }
+    let recorded = rec_rx.try_iter().collect();
+    Run { finals: finals(&rows), rows, stats, symbols: names, recorded }
 }
 
 fn sim_for(venue: Venue, file: &Path, spec: &str) -> Sim {
@@ -208,6 +262,8 @@ fn binance_books_bridge_from_rest_snapshots() {
         // published, and every book ends where the replay's does.
         assert_eq!(got.finals, want.finals, "{venue}");
         assert!(!got.rows.is_empty());
+        // A recording of the live run (with its REST snapshots) replays to the same stream.
+        check_recording(&got, venue, &format!("{}.lfc", venue.name()));
         for r in &got.rows {
             if r.2 == BookState::Synced {
                 assert!(want.rows.contains(r), "{venue}: {r:?} never published by the replay");
@@ -287,6 +343,10 @@ fn faults_reconnect_and_the_books_end_right() {
     assert_eq!(s.stale, 1, "{s:?}");
     assert_eq!(s.closes[0], 1, "one clean close: {s:?}");
     assert_eq!(got.finals, want.finals, "the books end where the replay's do");
+    // Recording the whole faulty session and replaying it gives the live stream exactly.
+    check_recording(&got, Venue::Okx, "okx-faults.lfc");
+    let connects = got.recorded.iter().filter(|r| r.kind == RecordKind::Connect).count();
+    assert_eq!(connects, 7);
 }
 
 #[test]
