@@ -14,18 +14,19 @@ use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use crossbeam_channel::{unbounded, Receiver, Sender};
 use ladderfeed::book::Venue;
-use ladderfeed::consumer::{spawn_pinned, Consumer, Cores, Latency};
+use ladderfeed::consumer::{spawn_pinned, Consumer, Cores, Latency, Stage};
 use ladderfeed::event::InstrumentId;
 use ladderfeed::net::live::{CloseClass, Feed, Live, Options};
 use ladderfeed::net::tls;
 use ladderfeed::ring::{feed, Publisher};
 
+use super::service;
 use super::sinks::{SinkOptions, Sinks, SpreadFilter, SymbolName, SymbolTable};
 use super::summary::{self, EngineReport, Summary};
 
@@ -90,6 +91,10 @@ pub struct Args {
     /// Write the latency histograms (`.hgrm`) and chart (`latency.png`) into this directory.
     #[arg(long, value_name = "DIR")]
     pub latency_out: Option<PathBuf>,
+    /// Serve `/book?venue=V&symbol=S&depth=N`, `/metrics` (Prometheus) and `/health` on this
+    /// address (for example 127.0.0.1:8080), from a side thread.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<std::net::SocketAddr>,
 }
 
 /// `ladderfeed record` options: everything `live` takes, and the file to write.
@@ -232,18 +237,43 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
     let done = Arc::new(AtomicBool::new(false));
     let deadline = args.duration.map(|d| Instant::now() + Duration::from_secs_f64(d.max(0.0)));
 
+    let latency_lines = Arc::new(Mutex::new(String::new()));
+    let service_stop = Arc::new(AtomicBool::new(false));
+    let (query_tx, query_rx) = crossbeam_channel::bounded::<service::Request>(16);
+    let service = match args.http {
+        Some(addr) => {
+            let (local, handle) = service::start(
+                addr,
+                query_tx,
+                Arc::clone(&latency_lines),
+                Arc::clone(&service_stop),
+            )?;
+            println!("serving      http://{local}/book, /metrics, /health");
+            Some(handle)
+        }
+        None => {
+            drop(query_tx);
+            None
+        }
+    };
+
     let net_stop = Arc::clone(&stop);
     let started = Instant::now();
     let net = spawn_pinned("network", net_core, move |_| {
-        network(live, publisher, names_tx, &net_stop, deadline)
+        network(live, publisher, names_tx, &net_stop, deadline, query_rx)
     })?;
     let consumer_done = Arc::clone(&done);
+    let consumer_lines = Arc::clone(&latency_lines);
     let consumer = spawn_pinned("consumer", consumer_core, move |_| {
-        consume(Consumer::new(subscription), names_rx, sinks, &consumer_done)
+        consume(Consumer::new(subscription), names_rx, sinks, &consumer_done, &consumer_lines)
     })?;
 
     let (live, publisher) =
         net.join().map_err(|_| anyhow::anyhow!("network thread panicked"))??;
+    service_stop.store(true, Ordering::Relaxed);
+    if let Some(h) = service {
+        let _ = h.join();
+    }
     done.store(true, Ordering::Release);
     let (latency, sinks, sink_error) =
         consumer.join().map_err(|_| anyhow::anyhow!("consumer thread panicked"))?;
@@ -324,7 +354,9 @@ fn network(
     names: Sender<(InstrumentId, SymbolName)>,
     stop: &AtomicBool,
     deadline: Option<Instant>,
+    queries: Receiver<service::Request>,
 ) -> Result<(Live, Publisher)> {
+    let monitor = publisher.monitor();
     let mut named: Vec<usize> = vec![0; live.links().len()];
     let mut turns = 0u64;
     loop {
@@ -343,10 +375,14 @@ fn network(
             }
         }
         turns += 1;
-        if turns % 64 == 0
-            && (stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d))
-        {
-            break;
+        if turns % 64 == 0 {
+            // The service's questions (rare): answered between two polls.
+            while let Ok((q, reply)) = queries.try_recv() {
+                let _ = reply.send(service::answer(&live, &q, &monitor));
+            }
+            if stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d) {
+                break;
+            }
         }
     }
     live.close_all();
@@ -355,13 +391,34 @@ fn network(
 
 type Consumed = (Latency, Sinks, Option<std::io::Error>);
 
+/// Latency quantiles per stage in the Prometheus text format (a summary per stage).
+fn prometheus_latency(latency: &Latency) -> String {
+    let mut out = String::from(
+        "# HELP ladderfeed_latency_ns Per-stage latency in nanoseconds.\n# TYPE ladderfeed_latency_ns summary\n",
+    );
+    for stage in Stage::ALL {
+        let h = latency.histogram(stage);
+        let name = stage.file_stem();
+        for q in [0.5, 0.99, 0.999] {
+            out.push_str(&format!(
+                "ladderfeed_latency_ns{{stage=\"{name}\",quantile=\"{q}\"}} {}\n",
+                h.value_at_quantile(q)
+            ));
+        }
+        out.push_str(&format!("ladderfeed_latency_ns_count{{stage=\"{name}\"}} {}\n", h.len()));
+    }
+    out
+}
+
 /// The consumer thread: pops every event, keeps latency, writes the sinks in order.
 fn consume(
     mut consumer: Consumer,
     names_rx: Receiver<(InstrumentId, SymbolName)>,
     mut sinks: Sinks,
     done: &AtomicBool,
+    latency_lines: &Mutex<String>,
 ) -> Consumed {
+    let mut next_lines = Instant::now();
     let mut names = SymbolTable::default();
     let mut error: Option<std::io::Error> = None;
     // Events whose symbol's name has not arrived yet wait, in order, with every later one.
@@ -369,6 +426,11 @@ fn consume(
     loop {
         let finished = done.load(Ordering::Acquire);
         let n = consumer.drain(ladderfeed::consumer::BATCH, |ev| pending.push_back(*ev));
+        if n == 0 && Instant::now() >= next_lines {
+            next_lines = Instant::now() + Duration::from_secs(1);
+            *latency_lines.lock().unwrap_or_else(|e| e.into_inner()) =
+                prometheus_latency(consumer.latency());
+        }
         while let Ok((id, name)) = names_rx.try_recv() {
             names.insert(id, name);
         }

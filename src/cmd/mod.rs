@@ -4,5 +4,6 @@ pub mod check;
 pub mod convert;
 pub mod live;
 pub mod replay;
+pub mod service;
 pub mod sinks;
 pub mod summary;
