@@ -35,12 +35,22 @@ use super::summary::{self, EngineReport, Summary};
 pub struct Args {
     /// The venue: coinbase, coinbase-exchange, binance, binance-futures, bitfinex, kraken,
     /// kraken-v1, okx, gemini, gemini-v1.
-    #[arg(long)]
-    pub venue: String,
+    #[arg(long, required_unless_present = "config", conflicts_with = "config")]
+    pub venue: Option<String>,
     /// The symbols, comma-separated, as the venue writes them (BTCUSDT, BTC-USD, XBT/USD,
     /// tBTCUSD, …).
-    #[arg(long, value_delimiter = ',', required = true)]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        required_unless_present = "config",
+        conflicts_with = "config"
+    )]
     pub symbols: Vec<String>,
+    /// Several venues from a TOML file: `[[feed]]` tables with `venue`, `symbols` and
+    /// optional `endpoint` and `rest_endpoint`; top-level `ca_file` and `stale_after` may be
+    /// given. Unknown keys are refused.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// The WebSocket endpoint (default: the venue's). Without a path, the venue's path is
     /// added (`/stream` for Binance, `/ws/v5/public` for OKX, …).
     #[arg(long)]
@@ -97,6 +107,37 @@ pub struct Args {
     pub http: Option<std::net::SocketAddr>,
 }
 
+/// `--config FILE`: several feeds.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    /// Extra trust anchors (PEM).
+    ca_file: Option<PathBuf>,
+    /// Seconds of silence before a reconnect.
+    stale_after: Option<f64>,
+    /// The feeds.
+    #[serde(default)]
+    feed: Vec<FeedConfig>,
+}
+
+/// One `[[feed]]` table.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FeedConfig {
+    venue: String,
+    symbols: Vec<String>,
+    endpoint: Option<String>,
+    rest_endpoint: Option<String>,
+}
+
+impl FileConfig {
+    fn load(path: &std::path::Path) -> Result<FileConfig> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    }
+}
+
 /// `ladderfeed record` options: everything `live` takes, and the file to write.
 #[derive(Debug, clap::Args)]
 pub struct RecordArgs {
@@ -147,50 +188,75 @@ pub fn run(args: Args) -> Result<ExitCode> {
 }
 
 fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
-    let venue =
-        Venue::from_name(&args.venue).with_context(|| format!("unknown venue {:?}", args.venue))?;
     if !args.ring.is_power_of_two() || args.ring < 64 {
         bail!("--ring must be a power of two, at least 64");
     }
-    if !(args.stale_after.is_finite() && args.stale_after > 0.0) {
+    let file = match &args.config {
+        Some(path) => Some(FileConfig::load(path)?),
+        None => None,
+    };
+    let stale_after = file.as_ref().and_then(|f| f.stale_after).unwrap_or(args.stale_after);
+    if !(stale_after.is_finite() && stale_after > 0.0) {
         bail!("--stale-after must be a positive number of seconds");
     }
-    let symbols: Vec<String> =
-        args.symbols.iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
-    if symbols.is_empty() {
-        bail!("--symbols names no symbol");
-    }
-    let endpoint =
-        args.endpoint.clone().unwrap_or_else(|| Feed::default_endpoint(venue).to_owned());
-    let rest_base =
-        args.rest_endpoint.clone().or_else(|| Feed::default_rest(venue).map(str::to_owned));
-    // Gemini v1 serves one symbol per connection.
-    let groups: Vec<Vec<String>> = if venue == Venue::GeminiV1 {
-        symbols.iter().map(|s| vec![s.clone()]).collect()
-    } else {
-        vec![symbols.clone()]
+    let ca_file = file.as_ref().and_then(|f| f.ca_file.clone()).or_else(|| args.ca_file.clone());
+    let specs: Vec<FeedConfig> = match file {
+        Some(f) => f.feed,
+        None => vec![FeedConfig {
+            venue: args.venue.clone().unwrap_or_default(),
+            symbols: args.symbols.clone(),
+            endpoint: args.endpoint.clone(),
+            rest_endpoint: args.rest_endpoint.clone(),
+        }],
     };
-    let feeds: Vec<Feed> = groups
-        .into_iter()
-        .map(|syms| Feed {
-            venue,
-            url: Feed::endpoint_url(venue, &endpoint, &syms),
-            symbols: syms,
-            rest_base: rest_base.clone(),
-        })
-        .collect();
+    if specs.is_empty() {
+        bail!("no feed to connect (the config has no [[feed]])");
+    }
+    let mut feeds: Vec<Feed> = Vec::new();
+    for spec in &specs {
+        let venue = Venue::from_name(&spec.venue)
+            .with_context(|| format!("unknown venue {:?}", spec.venue))?;
+        let symbols: Vec<String> =
+            spec.symbols.iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+        if symbols.is_empty() {
+            bail!("{}: no symbol to subscribe", venue.name());
+        }
+        let endpoint =
+            spec.endpoint.clone().unwrap_or_else(|| Feed::default_endpoint(venue).to_owned());
+        let rest_base =
+            spec.rest_endpoint.clone().or_else(|| Feed::default_rest(venue).map(str::to_owned));
+        // Gemini v1 serves one symbol per connection.
+        let groups: Vec<Vec<String>> = if venue == Venue::GeminiV1 {
+            symbols.iter().map(|s| vec![s.clone()]).collect()
+        } else {
+            vec![symbols.clone()]
+        };
+        for syms in groups {
+            feeds.push(Feed {
+                venue,
+                url: Feed::endpoint_url(venue, &endpoint, &syms),
+                symbols: syms,
+                rest_base: rest_base.clone(),
+            });
+        }
+    }
     let urls: Vec<String> = feeds.iter().map(|f| f.url.clone()).collect();
-    let mut opts = Options::new(tls::client_config(args.ca_file.as_deref())?);
+    let venues: Vec<Venue> = feeds.iter().map(|f| f.venue).collect();
+    let mut opts = Options::new(tls::client_config(ca_file.as_deref())?);
     opts.busy_poll = !args.no_busy_poll;
-    opts.stale_after = Duration::from_secs_f64(args.stale_after);
+    opts.stale_after = Duration::from_secs_f64(stale_after);
     let clock = opts.clock;
     let mut live = Live::new(feeds, opts)?;
     let recorder = match record {
         Some(path) => {
-            let mut header = ladderfeed::capture::lfc::Header::new(venue.name());
-            header.symbols = symbols.clone();
+            // The header names the venue when the recording has one (replay then needs no
+            // --venue); several venues leave it empty.
+            let one = venues.iter().all(|v| *v == venues[0]);
+            let mut header =
+                ladderfeed::capture::lfc::Header::new(if one { venues[0].name() } else { "" });
+            header.symbols = specs.iter().flat_map(|s| s.symbols.clone()).collect();
             header.endpoints = urls.clone();
-            header.endpoints.extend(rest_base.clone());
+            header.endpoints.extend(specs.iter().filter_map(|s| s.rest_endpoint.clone()));
             let (tx, rx) = unbounded();
             live.set_recorder(tx);
             let out = path.clone();

@@ -1,6 +1,6 @@
 //! The reference log: one JSON object per line, in the order things happened.
 //!
-//! Every entry has `ts_ns` (epoch ns, when it happened), `conn` (connection id, from 1; 0 for
+//! Every entry has `ts_ns` (epoch ns, when it happened, [`now_ns`]), `conn` (connection id, from 1; 0 for
 //! the listener) and `event`:
 //!
 //! - `listen` (`url`), `connect` (`path`, `tls`), `tls_error` (`error`), `recv` (`text`: a
@@ -21,11 +21,11 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value};
 
-/// Epoch nanoseconds now.
+/// Epoch nanoseconds now, from ladderfeed's clock (`CLOCK_REALTIME` anchored to
+/// `CLOCK_MONOTONIC`): the clock the live path stamps receive times with, so that send and
+/// receive times of one process compare directly.
 pub fn now_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+    ladderfeed::clock::now_ns()
 }
 
 #[derive(Default)]
