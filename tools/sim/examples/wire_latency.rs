@@ -11,7 +11,7 @@
 //! `cargo run --release -p ladderfeed-sim --example wire_latency [CAPTURE VENUE]`.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,8 +36,8 @@ fn quantiles(h: &Histogram<u64>) -> String {
     )
 }
 
-fn run(capture: &PathBuf, venue: Venue, pace: Pace, busy: bool, label: &str) {
-    let mut c = Config::new(venue, vec![capture.clone()]);
+fn run(capture: &Path, venue: Venue, pace: Pace, busy: bool, label: &str) {
+    let mut c = Config::new(venue, vec![capture.to_path_buf()]);
     c.tls = true;
     c.pace = pace;
     let sim = Sim::start(c).expect("simulator");
