@@ -84,6 +84,13 @@ pub struct Config {
 }
 
 impl Config {
+    /// [`Config::new`] with the venue by name (`okx`, `binance`, …): for callers that link
+    /// another build of `ladderfeed` than this crate's (the main crate's own tests).
+    pub fn for_venue(venue: &str, captures: Vec<PathBuf>) -> Result<Config> {
+        let v = Venue::from_name(venue).with_context(|| format!("unknown venue {venue:?}"))?;
+        Ok(Config::new(v, captures))
+    }
+
     /// Defaults: `ws://127.0.0.1:0`, full speed, no faults, seed 0, 60 s, 64 connections.
     pub fn new(venue: Venue, captures: Vec<PathBuf>) -> Config {
         Config {

@@ -1,0 +1,237 @@
+//! `ladderfeed live` and `ladderfeed record` against the simulator over wss:// with its CA:
+//! the live BBO file equals the replay's (receive times aside), `record` then `replay`
+//! reproduces the live BBO file byte for byte, `--http` serves the book, the metrics and the
+//! health, `--config` runs several venues, and a bad certificate fails the run with its cause.
+#![cfg(feature = "cli")]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use ladderfeed_sim::{Config, Sim};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+fn fixture(rel: &str) -> PathBuf {
+    PathBuf::from(ROOT).join("fixtures").join(rel)
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ladderfeed-live-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn text(out: &Output) -> String {
+    format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+fn sim(venue: &str, capture: &str) -> (Sim, PathBuf) {
+    let mut c = Config::for_venue(venue, vec![fixture(capture)]).unwrap();
+    c.tls = true;
+    let sim = Sim::start(c).unwrap();
+    let ca = tmp(&format!("ca-{}.pem", sim.addr().port()));
+    std::fs::write(&ca, sim.ca_pem().unwrap()).unwrap();
+    (sim, ca)
+}
+
+fn ladderfeed(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ladderfeed")).args(args).output().unwrap()
+}
+
+/// The BBO CSV without its first column (the receive time, which differs between a live run
+/// and a replay of the capture).
+fn without_receive_time(path: &PathBuf) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| l.split_once(',').map_or(l, |(_, rest)| rest).to_owned())
+        .collect()
+}
+
+#[test]
+fn live_equals_replay_and_record_reproduces_live() {
+    let capture = "kraken/cryptofeed_KRAKEN.ws.50.0";
+    let (sim, ca) = sim("kraken-v1", capture);
+    let live_bbo = tmp("live_bbo.csv");
+    let recording = tmp("kraken.lfc");
+    let out = ladderfeed(&[
+        "record",
+        "--venue",
+        "kraken-v1",
+        "--symbols",
+        "XBT/CHF,ADA/XBT",
+        "--endpoint",
+        &sim.url(""),
+        "--ca-file",
+        ca.to_str().unwrap(),
+        "--duration",
+        "3",
+        "--no-pin",
+        "--bbo-out",
+        live_bbo.to_str().unwrap(),
+        "-o",
+        recording.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let t = text(&out);
+    assert!(t.contains("1 connects"), "{t}");
+    assert!(t.contains("recorded"), "{t}");
+    sim.stop();
+    // The live stream is the capture's stream.
+    let replay_bbo = tmp("replay_bbo.csv");
+    let out = ladderfeed(&[
+        "replay",
+        &fixture(capture).to_string_lossy(),
+        "--no-progress",
+        "--bbo-out",
+        replay_bbo.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let live_rows = without_receive_time(&live_bbo);
+    assert!(live_rows.len() > 500, "{}", live_rows.len());
+    assert_eq!(live_rows, without_receive_time(&replay_bbo));
+    // The recording replays to the live file byte for byte (receive times included).
+    let again = tmp("again_bbo.csv");
+    let out = ladderfeed(&[
+        "replay",
+        recording.to_str().unwrap(),
+        "--no-progress",
+        "--bbo-out",
+        again.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(std::fs::read(&again).unwrap() == std::fs::read(&live_bbo).unwrap());
+}
+
+fn http_get(port: u16, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    let mut body = String::new();
+    s.read_to_string(&mut body).unwrap();
+    let status = body.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let payload = body.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned());
+    (status, payload)
+}
+
+#[test]
+fn the_service_serves_book_metrics_and_health() {
+    let (sim, ca) = sim("okx", "okx/cryptofeed_OKX.ws.1.0");
+    // A free port for the service.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ladderfeed"))
+        .args(["live", "--venue", "okx", "--symbols", "BTC-USDT", "--endpoint", &sim.url("")])
+        .args(["--ca-file", ca.to_str().unwrap(), "--duration", "4", "--no-pin", "--no-busy-poll"])
+        .args(["--http", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the book.
+    let start = Instant::now();
+    let book = loop {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            let (status, body) = http_get(port, "/book?venue=okx&symbol=BTC-USDT&depth=3");
+            if status == 200 && body.contains("\"synced\"") {
+                break body;
+            }
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "no synced book served");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let v: serde_json::Value = serde_json::from_str(book.trim()).unwrap();
+    assert_eq!(v["venue"], "okx");
+    assert_eq!(v["symbol"], "BTC-USDT");
+    assert_eq!(v["bids"].as_array().unwrap().len(), 3);
+    assert_eq!(v["asks"].as_array().unwrap().len(), 3);
+    let bid = v["bids"][0][0].as_f64().unwrap();
+    let ask = v["asks"][0][0].as_f64().unwrap();
+    assert!(bid < ask, "{book}");
+    let (status, metrics) = http_get(port, "/metrics");
+    assert_eq!(status, 200);
+    for m in [
+        "ladderfeed_messages_total{venue=\"okx\"}",
+        "ladderfeed_checksum_failures_total{venue=\"okx\",symbol=\"BTC-USDT\"} 0",
+        "ladderfeed_book_synced{venue=\"okx\",symbol=\"BTC-USDT\"} 1",
+        "ladderfeed_ring_events_total{result=\"dropped\"} 0",
+        "ladderfeed_reconnects_total{venue=\"okx\"} 0",
+    ] {
+        assert!(metrics.contains(m), "{m} missing:\n{metrics}");
+    }
+    assert_eq!(http_get(port, "/health"), (200, "ok\n".to_owned()));
+    assert_eq!(http_get(port, "/book?venue=okx&symbol=NOPE").0, 404);
+    assert_eq!(http_get(port, "/nothing").0, 404);
+    let status = child.wait().unwrap();
+    assert!(status.success());
+    sim.stop();
+}
+
+#[test]
+fn a_config_runs_several_venues_and_refuses_unknown_keys() {
+    let (okx, ca) = sim("okx", "okx/cryptofeed_OKX.ws.1.0");
+    let mut c =
+        Config::for_venue("gemini", vec![fixture("gemini/cryptofeed_GEMINI.ws.1.0")]).unwrap();
+    c.tls = false;
+    let gemini = Sim::start(c).unwrap();
+    let config = tmp("feeds.toml");
+    let body = format!(
+        "ca_file = {:?}\nstale_after = 10\n\n[[feed]]\nvenue = \"okx\"\nsymbols = [\"BTC-USDT\"]\nendpoint = \"{}\"\n\n[[feed]]\nvenue = \"gemini\"\nsymbols = [\"BTCGBP\"]\nendpoint = \"{}\"\n",
+        ca.to_str().unwrap(),
+        okx.url(""),
+        gemini.url("")
+    );
+    std::fs::write(&config, &body).unwrap();
+    let json = tmp("multi.json");
+    let out = ladderfeed(&[
+        "live",
+        "--config",
+        config.to_str().unwrap(),
+        "--duration",
+        "2",
+        "--no-pin",
+        "--summary-json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let s: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    for key in ["okx:BTC-USDT", "gemini:BTCGBP"] {
+        assert_eq!(s["symbols"][key]["state"], "synced", "{key}: {s}");
+    }
+    std::fs::write(&config, body + "\n[[feed]]\nvenue = \"okx\"\nsymbols = []\nspeed = 3\n")
+        .unwrap();
+    let out = ladderfeed(&["live", "--config", config.to_str().unwrap(), "--duration", "1"]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("unknown field `speed`"), "{}", text(&out));
+    okx.stop();
+    gemini.stop();
+}
+
+#[test]
+fn an_untrusted_certificate_fails_the_run_with_its_cause() {
+    let mut c = Config::for_venue("okx", vec![fixture("okx/cryptofeed_OKX.ws.1.0")]).unwrap();
+    c.tls = true;
+    c.cert_fault = Some(ladderfeed_sim::tls::CertFault::Untrusted);
+    let sim = Sim::start(c).unwrap();
+    let ca = tmp("untrusted.pem");
+    std::fs::write(&ca, sim.ca_pem().unwrap()).unwrap();
+    let out = ladderfeed(&[
+        "live",
+        "--venue",
+        "okx",
+        "--symbols",
+        "BTC-USDT",
+        "--endpoint",
+        &sim.url(""),
+        "--ca-file",
+        ca.to_str().unwrap(),
+        "--duration",
+        "1",
+        "--no-pin",
+    ]);
+    assert!(!out.status.success());
+    let t = text(&out);
+    assert!(t.contains("UnknownIssuer") && t.contains("no connection was established"), "{t}");
+    sim.stop();
+}
