@@ -31,6 +31,9 @@ fn text(out: &Output) -> String {
 fn sim(venue: &str, capture: &str) -> (Sim, PathBuf) {
     let mut c = Config::for_venue(venue, vec![fixture(capture)]).unwrap();
     c.tls = true;
+    // A steady rate the consumer's file writing keeps up with: at full speed the depth sink
+    // may drop rows (counted) rather than slow the network thread.
+    c.pace = ladderfeed_sim::Pace::Rate(3000.0);
     let sim = Sim::start(c).unwrap();
     let ca = tmp(&format!("ca-{}.pem", sim.addr().port()));
     std::fs::write(&ca, sim.ca_pem().unwrap()).unwrap();
@@ -56,6 +59,7 @@ fn live_equals_replay_and_record_reproduces_live() {
     let capture = "kraken/cryptofeed_KRAKEN.ws.50.0";
     let (sim, ca) = sim("kraken-v1", capture);
     let live_bbo = tmp("live_bbo.csv");
+    let live_depth = tmp("live_depth.csv");
     let recording = tmp("kraken.lfc");
     let out = ladderfeed(&[
         "record",
@@ -68,10 +72,14 @@ fn live_equals_replay_and_record_reproduces_live() {
         "--ca-file",
         ca.to_str().unwrap(),
         "--duration",
-        "3",
+        "4",
         "--no-pin",
         "--bbo-out",
         live_bbo.to_str().unwrap(),
+        "--depth-out",
+        live_depth.to_str().unwrap(),
+        "--depth",
+        "5",
         "-o",
         recording.to_str().unwrap(),
     ]);
@@ -79,31 +87,47 @@ fn live_equals_replay_and_record_reproduces_live() {
     let t = text(&out);
     assert!(t.contains("1 connects"), "{t}");
     assert!(t.contains("recorded"), "{t}");
+    assert!(t.contains("depth        0 rows dropped"), "{t}");
     sim.stop();
     // The live stream is the capture's stream.
     let replay_bbo = tmp("replay_bbo.csv");
+    let replay_depth = tmp("replay_depth.csv");
     let out = ladderfeed(&[
         "replay",
         &fixture(capture).to_string_lossy(),
         "--no-progress",
         "--bbo-out",
         replay_bbo.to_str().unwrap(),
+        "--depth-out",
+        replay_depth.to_str().unwrap(),
+        "--depth",
+        "5",
     ]);
     assert!(out.status.success(), "{}", text(&out));
     let live_rows = without_receive_time(&live_bbo);
     assert!(live_rows.len() > 500, "{}", live_rows.len());
     assert_eq!(live_rows, without_receive_time(&replay_bbo));
+    // The same top-5 changes, level by level (the row time is when the live loop took it).
+    let depth_rows = without_receive_time(&live_depth);
+    assert!(depth_rows.len() > 1000, "{}", depth_rows.len());
+    assert!(depth_rows == without_receive_time(&replay_depth), "depth files differ");
     // The recording replays to the live file byte for byte (receive times included).
     let again = tmp("again_bbo.csv");
+    let again_depth = tmp("again_depth.csv");
     let out = ladderfeed(&[
         "replay",
         recording.to_str().unwrap(),
         "--no-progress",
         "--bbo-out",
         again.to_str().unwrap(),
+        "--depth-out",
+        again_depth.to_str().unwrap(),
+        "--depth",
+        "5",
     ]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(std::fs::read(&again).unwrap() == std::fs::read(&live_bbo).unwrap());
+    assert!(std::fs::read(&again_depth).unwrap() == std::fs::read(&live_depth).unwrap());
 }
 
 fn http_get(port: u16, path: &str) -> (u16, String) {

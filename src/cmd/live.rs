@@ -24,10 +24,12 @@ use ladderfeed::consumer::{spawn_pinned, Consumer, Cores, Latency, Stage};
 use ladderfeed::event::InstrumentId;
 use ladderfeed::net::live::{CloseClass, Feed, Live, Options};
 use ladderfeed::net::tls;
-use ladderfeed::ring::{feed, Publisher};
+use ladderfeed::ring::{feed, spsc, Publisher};
 
 use super::service;
-use super::sinks::{SinkOptions, Sinks, SpreadFilter, SymbolName, SymbolTable};
+use super::sinks::{
+    DepthRow, DepthTracker, SinkOptions, Sinks, SpreadFilter, SymbolName, SymbolTable, MAX_DEPTH,
+};
 use super::summary::{self, EngineReport, Summary};
 
 /// `ladderfeed live` options.
@@ -95,6 +97,12 @@ pub struct Args {
     /// Only BBO rows whose spread is at least this many basis points of the ask.
     #[arg(long, value_name = "BPS")]
     pub min_spread_bps: Option<f64>,
+    /// Write the top `--depth` levels per side each time they change (`.csv` or `.jsonl`).
+    #[arg(long, value_name = "FILE")]
+    pub depth_out: Option<PathBuf>,
+    /// Levels per side for `--depth-out` (1 to 50).
+    #[arg(long, default_value_t = 10)]
+    pub depth: usize,
     /// Write every trade (`.csv` or `.jsonl`).
     #[arg(long, value_name = "FILE")]
     pub trades_out: Option<PathBuf>,
@@ -155,6 +163,9 @@ pub fn record(args: RecordArgs) -> Result<ExitCode> {
     run_with(args.live, Some(args.output))
 }
 
+/// Depth rows in flight between the network thread and the consumer (1.6 KB each).
+const DEPTH_QUEUE: usize = 4096;
+
 /// How often the recorder closes its block (what a crash can lose at most).
 const RECORD_FLUSH: Duration = Duration::from_secs(1);
 
@@ -190,6 +201,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
 fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
     if !args.ring.is_power_of_two() || args.ring < 64 {
         bail!("--ring must be a power of two, at least 64");
+    }
+    if args.depth == 0 || args.depth > MAX_DEPTH {
+        bail!("--depth must be between 1 and {MAX_DEPTH}");
     }
     let file = match &args.config {
         Some(path) => Some(FileConfig::load(path)?),
@@ -270,8 +284,8 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
 
     let sinks = Sinks::create(SinkOptions {
         bbo: args.bbo_out.clone(),
-        depth: None,
-        depth_levels: 0,
+        depth: args.depth_out.clone(),
+        depth_levels: args.depth,
         trades: args.trades_out.clone(),
         filter: SpreadFilter {
             min_spread: args.min_spread.clone(),
@@ -300,6 +314,8 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
         clock,
     );
     let (names_tx, names_rx) = unbounded::<(InstrumentId, SymbolName)>();
+    let (depth_tx, depth_rx) = spsc::channel::<DepthRow>(DEPTH_QUEUE);
+    let depth_levels = sinks.depth_levels();
     let done = Arc::new(AtomicBool::new(false));
     let deadline = args.duration.map(|d| Instant::now() + Duration::from_secs_f64(d.max(0.0)));
 
@@ -326,15 +342,17 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
     let net_stop = Arc::clone(&stop);
     let started = Instant::now();
     let net = spawn_pinned("network", net_core, move |_| {
-        network(live, publisher, names_tx, &net_stop, deadline, query_rx)
+        let depth = (depth_levels, depth_tx);
+        network(live, publisher, names_tx, depth, &net_stop, deadline, query_rx)
     })?;
     let consumer_done = Arc::clone(&done);
     let consumer_lines = Arc::clone(&latency_lines);
     let consumer = spawn_pinned("consumer", consumer_core, move |_| {
-        consume(Consumer::new(subscription), names_rx, sinks, &consumer_done, &consumer_lines)
+        let c = Consumer::new(subscription);
+        consume(c, names_rx, depth_rx, sinks, &consumer_done, &consumer_lines)
     })?;
 
-    let (live, publisher) =
+    let (live, publisher, depth_dropped) =
         net.join().map_err(|_| anyhow::anyhow!("network thread panicked"))??;
     service_stop.store(true, Ordering::Relaxed);
     if let Some(h) = service {
@@ -380,6 +398,9 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
     }
     let ring = publisher.stats();
     println!("ring         {} published, {} dropped (full)", ring.produced, ring.dropped);
+    if depth_levels > 0 {
+        println!("depth        {depth_dropped} rows dropped (the depth queue was full)");
+    }
     if let Some(path) = &args.summary_json {
         summary::write_json(&summary, path)?;
     }
@@ -418,15 +439,34 @@ fn network(
     mut live: Live,
     mut publisher: Publisher,
     names: Sender<(InstrumentId, SymbolName)>,
+    (depth_levels, mut depth_tx): (usize, spsc::Producer<DepthRow>),
     stop: &AtomicBool,
     deadline: Option<Instant>,
     queries: Receiver<service::Request>,
-) -> Result<(Live, Publisher)> {
+) -> Result<(Live, Publisher, u64)> {
     let monitor = publisher.monitor();
+    let mut depth_dropped = 0u64;
+    // One depth tracker per connection (by instrument base), checked after every message.
+    let mut trackers: Vec<(InstrumentId, DepthTracker)> =
+        live.links().iter().map(|l| (l.base(), DepthTracker::default())).collect();
     let mut named: Vec<usize> = vec![0; live.links().len()];
     let mut turns = 0u64;
     loop {
-        live.poll_once(&mut publisher)?;
+        if depth_levels > 0 {
+            live.poll_once_each(&mut publisher, &mut |engine, base, ts| {
+                if let Some((_, tracker)) = trackers.iter_mut().find(|(b, _)| *b == base) {
+                    tracker.check(engine, base, depth_levels, ts, |row| {
+                        // A full depth queue loses the row (the file shows the next change);
+                        // the network thread never waits for the consumer.
+                        if depth_tx.try_push(*row).is_err() {
+                            depth_dropped += 1;
+                        }
+                    });
+                }
+            })?;
+        } else {
+            live.poll_once(&mut publisher)?;
+        }
         for (link, n) in live.links().iter().zip(named.iter_mut()) {
             let list = link.engine().symbols().list();
             while *n < list.len() {
@@ -452,7 +492,7 @@ fn network(
         }
     }
     live.close_all();
-    Ok((live, publisher))
+    Ok((live, publisher, depth_dropped))
 }
 
 type Consumed = (Latency, Sinks, Option<std::io::Error>);
@@ -480,6 +520,7 @@ fn prometheus_latency(latency: &Latency) -> String {
 fn consume(
     mut consumer: Consumer,
     names_rx: Receiver<(InstrumentId, SymbolName)>,
+    mut depth: spsc::Consumer<DepthRow>,
     mut sinks: Sinks,
     done: &AtomicBool,
     latency_lines: &Mutex<String>,
@@ -511,7 +552,23 @@ fn consume(
             }
             pending.pop_front();
         }
-        if n == 0 {
+        let mut d = 0;
+        while let Some(row) = depth.try_pop() {
+            d += 1;
+            // Names go out before the depth rows of their symbols.
+            while names.get(row.id).is_none() {
+                match names_rx.recv_timeout(Duration::from_millis(100)) {
+                    Ok((id, name)) => names.insert(id, name),
+                    Err(_) => break,
+                }
+            }
+            if error.is_none() {
+                if let Err(e) = sinks.on_depth(&row, &names) {
+                    error = Some(e);
+                }
+            }
+        }
+        if n == 0 && d == 0 {
             if finished && pending.is_empty() {
                 break;
             }

@@ -25,17 +25,17 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
-use ladderfeed::book::{InstrumentRegistry, Side as BookSide, Venue};
+use ladderfeed::book::{InstrumentRegistry, Venue};
 use ladderfeed::capture::{self, Record, RecordKind};
 use ladderfeed::clock::Clock;
 use ladderfeed::consumer::{spawn_pinned, Consumer, Cores, Latency};
 use ladderfeed::engine::{Engine, Sink};
-use ladderfeed::event::{BookState, Event, InstrumentId};
+use ladderfeed::event::{Event, InstrumentId};
 use ladderfeed::ring::{feed_with_clock, spsc, Publisher};
 use ladderfeed::venue::AnyAdapter;
 
 use super::sinks::{
-    DepthRow, SinkOptions, Sinks, SpreadFilter, SymbolName, SymbolTable, MAX_DEPTH,
+    DepthRow, DepthTracker, SinkOptions, Sinks, SpreadFilter, SymbolName, SymbolTable, MAX_DEPTH,
 };
 use super::summary::{self, EngineReport, Summary};
 
@@ -493,8 +493,8 @@ struct Slot {
     /// Connections seen connecting (a second connect on one of them is a reconnect).
     connected: Vec<u32>,
     named: usize,
-    /// Per symbol: book messages at the last depth check, and the last depth written.
-    depth: Vec<(u64, DepthRow)>,
+    /// Top-N changes of its books.
+    depth: DepthTracker,
 }
 
 struct EngineOut {
@@ -524,7 +524,6 @@ fn engine_loop(
     let mut count = 0u64;
     let mut started: Option<Instant> = None;
     let mut pace_origin: Option<(u64, u64)> = None;
-    let mut row = DepthRow::EMPTY;
     'outer: while let Ok(msg) = rx.recv() {
         let batch = match msg {
             Load::Batch(b) => b,
@@ -555,7 +554,7 @@ fn engine_loop(
                         engine: Engine::new(adapter).with_instrument_base(base),
                         connected: Vec::new(),
                         named: 0,
-                        depth: Vec::new(),
+                        depth: DepthTracker::default(),
                     });
                     slots.len() - 1
                 }
@@ -613,7 +612,11 @@ fn engine_loop(
                 slot.named += 1;
             }
             if cfg.depth_levels > 0 {
-                depth_check(slot, cfg.depth_levels, r.ts, &mut row, &mut depth_tx);
+                slot.depth.check(&slot.engine, slot.base, cfg.depth_levels, r.ts, |row| {
+                    while depth_tx.try_push(*row).is_err() {
+                        std::hint::spin_loop();
+                    }
+                });
             }
             count += 1;
             if count & 1023 == 0 {
@@ -646,57 +649,6 @@ fn wait_until(clock: &Clock, due: u64) {
         if left > 200_000 {
             std::thread::sleep(Duration::from_nanos(left - 100_000));
         } else {
-            std::hint::spin_loop();
-        }
-    }
-}
-
-/// After a record: for each book that took a message, writes its top N if it changed.
-fn depth_check(
-    slot: &mut Slot,
-    n: usize,
-    recorded_ts: u64,
-    row: &mut DepthRow,
-    tx: &mut spsc::Producer<DepthRow>,
-) {
-    let symbols = slot.engine.symbols().len();
-    while slot.depth.len() < symbols {
-        slot.depth.push((0, DepthRow::EMPTY));
-    }
-    for s in 0..symbols {
-        let idx = s as u16;
-        let Some(stats) = slot.engine.book_stats(idx) else { continue };
-        let (seen, last) = &mut slot.depth[s];
-        if stats.book_messages == *seen {
-            continue;
-        }
-        *seen = stats.book_messages;
-        let (Some(book), Some(state)) = (slot.engine.book(idx), slot.engine.state(idx)) else {
-            continue;
-        };
-        if state != BookState::Synced {
-            // Written again in full once the book is valid.
-            last.bids = 0;
-            last.asks = 0;
-            continue;
-        }
-        row.local_ts = recorded_ts;
-        row.id = slot.base + idx;
-        row.bids = 0;
-        row.asks = 0;
-        for l in book.top(BookSide::Bid, n) {
-            row.levels[usize::from(row.bids)] = [l.px_tick, l.qty_lots];
-            row.bids += 1;
-        }
-        for l in book.top(BookSide::Ask, n) {
-            row.levels[MAX_DEPTH + usize::from(row.asks)] = [l.px_tick, l.qty_lots];
-            row.asks += 1;
-        }
-        if row.same_levels(last) {
-            continue;
-        }
-        *last = *row;
-        while tx.try_push(*row).is_err() {
             std::hint::spin_loop();
         }
     }

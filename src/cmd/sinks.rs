@@ -130,6 +130,69 @@ impl DepthRow {
     }
 }
 
+/// Watches one engine's books on the engine thread and takes a [`DepthRow`] of a synced
+/// book whenever its top N changed (compared after every message the book took).
+#[derive(Default)]
+pub struct DepthTracker {
+    /// Per symbol: book messages at the last check, and the last row taken.
+    last: Vec<(u64, DepthRow)>,
+    row: Option<Box<DepthRow>>,
+}
+
+impl DepthTracker {
+    /// Checks every book of `engine` (instrument ids from `base`) that took a message since
+    /// the last call, and hands the changed top `n` rows, stamped `ts`, to `push`.
+    pub fn check(
+        &mut self,
+        engine: &ladderfeed::engine::Engine<ladderfeed::venue::AnyAdapter>,
+        base: InstrumentId,
+        n: usize,
+        ts: u64,
+        mut push: impl FnMut(&DepthRow),
+    ) {
+        let symbols = engine.symbols().len();
+        while self.last.len() < symbols {
+            self.last.push((0, DepthRow::EMPTY));
+        }
+        let row = self.row.get_or_insert_with(|| Box::new(DepthRow::EMPTY));
+        for s in 0..symbols {
+            let idx = s as u16;
+            let Some(stats) = engine.book_stats(idx) else { continue };
+            let (seen, last) = &mut self.last[s];
+            if stats.book_messages == *seen {
+                continue;
+            }
+            *seen = stats.book_messages;
+            let (Some(book), Some(state)) = (engine.book(idx), engine.state(idx)) else {
+                continue;
+            };
+            if state != BookState::Synced {
+                // Written again in full once the book is valid.
+                last.bids = 0;
+                last.asks = 0;
+                continue;
+            }
+            row.local_ts = ts;
+            row.id = base + idx;
+            row.bids = 0;
+            row.asks = 0;
+            for l in book.top(ladderfeed::book::Side::Bid, n) {
+                row.levels[usize::from(row.bids)] = [l.px_tick, l.qty_lots];
+                row.bids += 1;
+            }
+            for l in book.top(ladderfeed::book::Side::Ask, n) {
+                row.levels[MAX_DEPTH + usize::from(row.asks)] = [l.px_tick, l.qty_lots];
+                row.asks += 1;
+            }
+            if row.same_levels(last) {
+                continue;
+            }
+            *last = **row;
+            push(row);
+        }
+    }
+}
+
 /// Per-instrument bookkeeping of the consumer.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Seen {

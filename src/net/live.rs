@@ -36,6 +36,10 @@ use crate::event::InstrumentId;
 use crate::event::{BookState, Event, EventKind};
 use crate::venue::{Adapter, AnyAdapter};
 
+/// Called after every message a connection handled: its engine, its first instrument id,
+/// the message's receive time ([`Live::poll_once_each`]).
+pub type AfterMessage<'a> = &'a mut dyn FnMut(&Engine<AnyAdapter>, InstrumentId, u64);
+
 /// Instrument ids reserved per connection (connection `i` publishes ids from `i * 1024`).
 pub const IDS_PER_LINK: usize = 1024;
 
@@ -388,12 +392,13 @@ impl Link {
         opts: &Options,
         registry: &mio::Registry,
         sink: &mut impl Sink,
+        each: AfterMessage<'_>,
     ) {
-        if let Err(e) = self.step(now, opts, registry, sink) {
+        if let Err(e) = self.step(now, opts, registry, sink, each) {
             self.fail(e.to_string(), now, opts, sink);
         }
         if self.is_open() {
-            self.service_rest(now, opts, registry, sink);
+            self.service_rest(now, opts, registry, sink, each);
         }
     }
 
@@ -403,6 +408,7 @@ impl Link {
         opts: &Options,
         registry: &mio::Registry,
         sink: &mut impl Sink,
+        each: AfterMessage<'_>,
     ) -> Result<(), NetError> {
         loop {
             let phase = std::mem::replace(&mut self.phase, Phase::Idle);
@@ -466,7 +472,7 @@ impl Link {
                 }
                 Phase::Open(ws) => {
                     self.phase = Phase::Open(ws);
-                    return self.read_open(now, opts, sink);
+                    return self.read_open(now, opts, sink, each);
                 }
             };
         }
@@ -508,6 +514,7 @@ impl Link {
         now: Instant,
         opts: &Options,
         sink: &mut impl Sink,
+        each: AfterMessage<'_>,
     ) -> Result<(), NetError> {
         let Phase::Open(ws) = &mut self.phase else { return Ok(()) };
         if self.want_flush {
@@ -570,6 +577,7 @@ impl Link {
                     if self.engine.handle_frame(b, local, &mut tap).is_err() {
                         self.stats.errors += 1;
                     }
+                    each(&self.engine, self.base, local);
                     if !self.got_data {
                         // A connection that delivers resets the backoff.
                         self.got_data = true;
@@ -593,6 +601,7 @@ impl Link {
                     if self.engine.handle_frame(&b, local, &mut tap).is_err() {
                         self.stats.errors += 1;
                     }
+                    each(&self.engine, self.base, local);
                 }
                 Message::Ping(_) => {
                     // tungstenite queued the pong: send it now, ahead of anything else.
@@ -641,6 +650,7 @@ impl Link {
         opts: &Options,
         registry: &mio::Registry,
         sink: &mut impl Sink,
+        each: AfterMessage<'_>,
     ) {
         let Some(base) = self.feed.rest_base.clone() else {
             self.resync.clear();
@@ -671,6 +681,7 @@ impl Link {
                     if self.engine.handle_http(&url, &r.body, local, &mut tap).is_err() {
                         self.stats.errors += 1;
                     }
+                    each(&self.engine, self.base, local);
                 }
                 Ok(r) => {
                     let wait = r.retry_after.unwrap_or(if r.status == 418 { 60 } else { 1 });
@@ -824,6 +835,18 @@ impl Live {
     /// One turn of the loop: poll (zero timeout when busy-polling), then move every
     /// connection forward and publish what arrived into `sink`.
     pub fn poll_once(&mut self, sink: &mut impl Sink) -> Result<(), NetError> {
+        self.poll_once_each(sink, &mut |_, _, _| {})
+    }
+
+    /// [`Live::poll_once`], calling `each` after every message a connection handled (a
+    /// WebSocket frame or a REST snapshot) with its engine, its first instrument id and the
+    /// message's receive time: for work that must see every book state, such as the depth
+    /// sink. It runs on this thread: keep it short.
+    pub fn poll_once_each(
+        &mut self,
+        sink: &mut impl Sink,
+        each: AfterMessage<'_>,
+    ) -> Result<(), NetError> {
         let timeout = if self.opts.busy_poll { Duration::ZERO } else { Duration::from_millis(1) };
         match self.poll.poll(&mut self.events, Some(timeout)) {
             Ok(()) => {}
@@ -846,7 +869,7 @@ impl Live {
         let now = Instant::now();
         let registry = self.poll.registry();
         for link in &mut self.links {
-            link.service(now, &self.opts, registry, sink);
+            link.service(now, &self.opts, registry, sink, each);
         }
         Ok(())
     }
