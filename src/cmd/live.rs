@@ -10,7 +10,6 @@
 //! It runs for `--duration` seconds or until SIGINT/SIGTERM, then closes the connections,
 //! flushes the sinks and prints the report.
 
-use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,7 +27,7 @@ use ladderfeed::ring::{feed, spsc, Publisher};
 
 use super::service;
 use super::sinks::{
-    DepthRow, DepthTracker, SinkOptions, Sinks, SpreadFilter, SymbolName, SymbolTable, MAX_DEPTH,
+    DepthRow, DepthTracker, SinkOptions, SinkWriter, Sinks, SpreadFilter, SymbolName, MAX_DEPTH,
 };
 use super::summary::{self, EngineReport, Summary};
 
@@ -521,65 +520,34 @@ fn consume(
     mut consumer: Consumer,
     names_rx: Receiver<(InstrumentId, SymbolName)>,
     mut depth: spsc::Consumer<DepthRow>,
-    mut sinks: Sinks,
+    sinks: Sinks,
     done: &AtomicBool,
     latency_lines: &Mutex<String>,
 ) -> Consumed {
     let mut next_lines = Instant::now();
-    let mut names = SymbolTable::default();
-    let mut error: Option<std::io::Error> = None;
-    // Events whose symbol's name has not arrived yet wait, in order, with every later one.
-    let mut pending: VecDeque<ladderfeed::event::Event> = VecDeque::new();
+    let mut w = SinkWriter::new(sinks);
     loop {
         let finished = done.load(Ordering::Acquire);
-        let n = consumer.drain(ladderfeed::consumer::BATCH, |ev| pending.push_back(*ev));
+        let n = consumer.drain(ladderfeed::consumer::BATCH, |ev| w.event(ev, ev.local_ts()));
         if n == 0 && Instant::now() >= next_lines {
             next_lines = Instant::now() + Duration::from_secs(1);
             *latency_lines.lock().unwrap_or_else(|e| e.into_inner()) =
                 prometheus_latency(consumer.latency());
         }
-        while let Ok((id, name)) = names_rx.try_recv() {
-            names.insert(id, name);
-        }
-        while let Some(ev) = pending.front() {
-            if names.get(ev.instrument()).is_none() && !finished {
-                break;
-            }
-            if error.is_none() {
-                if let Err(e) = sinks.on_event(ev, ev.local_ts(), &names) {
-                    error = Some(e);
-                }
-            }
-            pending.pop_front();
-        }
+        w.catch_up(&names_rx, finished);
         let mut d = 0;
         while let Some(row) = depth.try_pop() {
             d += 1;
-            // Names go out before the depth rows of their symbols.
-            while names.get(row.id).is_none() {
-                match names_rx.recv_timeout(Duration::from_millis(100)) {
-                    Ok((id, name)) => names.insert(id, name),
-                    Err(_) => break,
-                }
-            }
-            if error.is_none() {
-                if let Err(e) = sinks.on_depth(&row, &names) {
-                    error = Some(e);
-                }
-            }
+            w.depth(&row, &names_rx);
         }
         if n == 0 && d == 0 {
-            if finished && pending.is_empty() {
+            if finished && w.idle() {
                 break;
             }
             std::hint::spin_loop();
         }
     }
-    if error.is_none() {
-        if let Err(e) = sinks.finish() {
-            error = Some(e);
-        }
-    }
+    let (sinks, error) = w.finish();
     let latency = consumer.latency().clone();
     (latency, sinks, error)
 }

@@ -15,7 +15,6 @@
 //! the sinks need the capture's recorded time, which travels beside each event on a second
 //! ring of the same length (one `u64` per event, pushed before the event).
 
-use std::collections::VecDeque;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -35,7 +34,7 @@ use ladderfeed::ring::{feed_with_clock, spsc, Publisher};
 use ladderfeed::venue::AnyAdapter;
 
 use super::sinks::{
-    DepthRow, DepthTracker, SinkOptions, Sinks, SpreadFilter, SymbolName, SymbolTable, MAX_DEPTH,
+    DepthRow, DepthTracker, SinkOptions, SinkWriter, Sinks, SpreadFilter, SymbolName, MAX_DEPTH,
 };
 use super::summary::{self, EngineReport, Summary};
 
@@ -662,76 +661,33 @@ fn consume(
     mut side: spsc::Consumer<u64>,
     mut depth: spsc::Consumer<DepthRow>,
     names_rx: Receiver<(InstrumentId, SymbolName)>,
-    mut sinks: Sinks,
+    sinks: Sinks,
     done: &AtomicBool,
 ) -> Consumed {
-    let mut names = SymbolTable::default();
-    let mut error: Option<std::io::Error> = None;
     // Recorded here, not by the consumer: exchange → receive must use the recorded time.
     consumer.set_record_latency(false);
     let mut latency = Latency::new();
-    // Events whose symbol's name has not arrived yet, and every event after them (order is
-    // kept). The engine sends a name right after the record that taught it the symbol, so a
-    // name may trail that record's events; waiting for it here could deadlock with an
-    // engine waiting for ring space.
-    let mut pending: VecDeque<(Event, u64)> = VecDeque::new();
+    let mut w = SinkWriter::new(sinks);
     loop {
         let finished = done.load(Ordering::Acquire);
         let n = consumer.drain(ladderfeed::consumer::BATCH, |ev| {
             let recorded = side.try_pop().unwrap_or(0);
             latency.record_replayed(ev, clock.now_ns(), recorded);
-            if pending.is_empty() && names.get(ev.instrument()).is_some() {
-                if error.is_none() {
-                    if let Err(e) = sinks.on_event(ev, recorded, &names) {
-                        error = Some(e);
-                    }
-                }
-            } else {
-                pending.push_back((*ev, recorded));
-            }
+            w.event(ev, recorded);
         });
-        while let Ok((id, name)) = names_rx.try_recv() {
-            names.insert(id, name);
-        }
-        while let Some((ev, recorded)) = pending.front() {
-            // After the engine finished every name has been sent: write what is left.
-            if names.get(ev.instrument()).is_none() && !finished {
-                break;
-            }
-            if error.is_none() {
-                if let Err(e) = sinks.on_event(ev, *recorded, &names) {
-                    error = Some(e);
-                }
-            }
-            pending.pop_front();
-        }
+        w.catch_up(&names_rx, finished);
         let mut d = 0;
         while let Some(row) = depth.try_pop() {
             d += 1;
-            // The engine sends names before it takes depth snapshots.
-            while names.get(row.id).is_none() {
-                match names_rx.recv_timeout(Duration::from_millis(100)) {
-                    Ok((id, name)) => names.insert(id, name),
-                    Err(_) => break,
-                }
-            }
-            if error.is_none() {
-                if let Err(e) = sinks.on_depth(&row, &names) {
-                    error = Some(e);
-                }
-            }
+            w.depth(&row, &names_rx);
         }
         if n == 0 && d == 0 {
-            if finished && pending.is_empty() {
+            if finished && w.idle() {
                 break;
             }
             std::hint::spin_loop();
         }
     }
-    if error.is_none() {
-        if let Err(e) = sinks.finish() {
-            error = Some(e);
-        }
-    }
+    let (sinks, error) = w.finish();
     (consumer, latency, sinks, error)
 }

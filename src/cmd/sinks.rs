@@ -193,6 +193,95 @@ impl DepthTracker {
     }
 }
 
+/// The consumer side of the sinks, shared by `replay` and `live`: events wait, in order,
+/// until their symbol's name has arrived from the engine thread (a name may trail the events
+/// of the message that taught the symbol; waiting for it instead could deadlock with an
+/// engine waiting for ring space), and depth rows are written as they come. The first write
+/// error is kept and stops further writes.
+pub struct SinkWriter {
+    sinks: Sinks,
+    names: SymbolTable,
+    pending: std::collections::VecDeque<(Event, u64)>,
+    error: Option<std::io::Error>,
+}
+
+/// Names of new symbols, from the engine thread.
+pub type NameRx = crossbeam_channel::Receiver<(InstrumentId, SymbolName)>;
+
+impl SinkWriter {
+    /// Writes into `sinks`.
+    pub fn new(sinks: Sinks) -> SinkWriter {
+        SinkWriter {
+            sinks,
+            names: SymbolTable::default(),
+            pending: std::collections::VecDeque::new(),
+            error: None,
+        }
+    }
+
+    fn write(&mut self, ev: &Event, ts: u64) {
+        if self.error.is_none() {
+            if let Err(e) = self.sinks.on_event(ev, ts, &self.names) {
+                self.error = Some(e);
+            }
+        }
+    }
+
+    /// One event popped from the ring, with the receive time its rows carry.
+    pub fn event(&mut self, ev: &Event, ts: u64) {
+        if self.pending.is_empty() && self.names.get(ev.instrument()).is_some() {
+            self.write(ev, ts);
+        } else {
+            self.pending.push_back((*ev, ts));
+        }
+    }
+
+    /// Takes the names that arrived and writes the events that waited for them; once the
+    /// engine has `finished`, every name has been sent, so everything left is written.
+    pub fn catch_up(&mut self, names: &NameRx, finished: bool) {
+        while let Ok((id, name)) = names.try_recv() {
+            self.names.insert(id, name);
+        }
+        while let Some((ev, ts)) = self.pending.front().copied() {
+            if self.names.get(ev.instrument()).is_none() && !finished {
+                break;
+            }
+            self.write(&ev, ts);
+            self.pending.pop_front();
+        }
+    }
+
+    /// One depth row (the engine thread sends a symbol's name before its first row).
+    pub fn depth(&mut self, row: &DepthRow, names: &NameRx) {
+        while self.names.get(row.id).is_none() {
+            match names.recv_timeout(std::time::Duration::from_millis(100)) {
+                Ok((id, name)) => self.names.insert(id, name),
+                Err(_) => break,
+            }
+        }
+        if self.error.is_none() {
+            if let Err(e) = self.sinks.on_depth(row, &self.names) {
+                self.error = Some(e);
+            }
+        }
+    }
+
+    /// Whether no event is waiting for a name.
+    pub fn idle(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    /// Flushes the files; returns the sinks and the first error, if any.
+    pub fn finish(mut self) -> (Sinks, Option<std::io::Error>) {
+        if self.error.is_none() {
+            if let Err(e) = self.sinks.finish() {
+                self.error = Some(e);
+            }
+        }
+        (self.sinks, self.error)
+    }
+}
+
 /// Per-instrument bookkeeping of the consumer.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Seen {

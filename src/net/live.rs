@@ -555,54 +555,41 @@ impl Link {
                 }
                 Err(e) => return Err(NetError::Protocol(format!("reading: {e}"))),
             };
+            let payload: Option<&[u8]> = match &msg {
+                Message::Text(t) => Some(t.as_bytes()),
+                Message::Binary(b) => Some(b),
+                _ => None,
+            };
+            if let Some(b) = payload {
+                let local = opts.clock.now_ns();
+                self.last_rx = now;
+                if b == b"pong" {
+                    // OKX's answer to our keep-alive: not market data.
+                    continue;
+                }
+                self.stats.messages += 1;
+                self.stats.bytes += b.len() as u64;
+                if let Some(tx) = &self.recorder {
+                    let _ = tx.send(Record {
+                        local_ts: local,
+                        conn: self.conn_id,
+                        kind: RecordKind::Recv,
+                        url: String::new(),
+                        payload: b.to_vec(),
+                    });
+                }
+                if self.engine.handle_frame(b, local, &mut tap).is_err() {
+                    self.stats.errors += 1;
+                }
+                each(&self.engine, self.base, local);
+                if !self.got_data {
+                    // A connection that delivers resets the backoff.
+                    self.got_data = true;
+                    self.backoff = opts.backoff_min;
+                }
+            }
             match msg {
-                Message::Text(t) => {
-                    let local = opts.clock.now_ns();
-                    self.last_rx = now;
-                    let b = t.as_bytes();
-                    if b == b"pong" {
-                        continue;
-                    }
-                    self.stats.messages += 1;
-                    self.stats.bytes += b.len() as u64;
-                    if let Some(tx) = &self.recorder {
-                        let _ = tx.send(Record {
-                            local_ts: local,
-                            conn: self.conn_id,
-                            kind: RecordKind::Recv,
-                            url: String::new(),
-                            payload: b.to_vec(),
-                        });
-                    }
-                    if self.engine.handle_frame(b, local, &mut tap).is_err() {
-                        self.stats.errors += 1;
-                    }
-                    each(&self.engine, self.base, local);
-                    if !self.got_data {
-                        // A connection that delivers resets the backoff.
-                        self.got_data = true;
-                        self.backoff = opts.backoff_min;
-                    }
-                }
-                Message::Binary(b) => {
-                    let local = opts.clock.now_ns();
-                    self.last_rx = now;
-                    self.stats.messages += 1;
-                    self.stats.bytes += b.len() as u64;
-                    if let Some(tx) = &self.recorder {
-                        let _ = tx.send(Record {
-                            local_ts: local,
-                            conn: self.conn_id,
-                            kind: RecordKind::Recv,
-                            url: String::new(),
-                            payload: b.to_vec(),
-                        });
-                    }
-                    if self.engine.handle_frame(&b, local, &mut tap).is_err() {
-                        self.stats.errors += 1;
-                    }
-                    each(&self.engine, self.base, local);
-                }
+                Message::Text(_) | Message::Binary(_) => {}
                 Message::Ping(_) => {
                     // tungstenite queued the pong: send it now, ahead of anything else.
                     self.last_rx = now;
