@@ -26,9 +26,7 @@ use ladderfeed::net::tls;
 use ladderfeed::ring::{feed, spsc, Publisher};
 
 use super::service;
-use super::sinks::{
-    DepthRow, DepthTracker, SinkOptions, SinkWriter, Sinks, SpreadFilter, SymbolName, MAX_DEPTH,
-};
+use super::sinks::{DepthRow, DepthTracker, OutputArgs, SinkWriter, Sinks, SymbolName};
 use super::summary::{self, EngineReport, Summary};
 
 /// `ladderfeed live` options.
@@ -84,30 +82,9 @@ pub struct Args {
     /// Ring capacity in events (a power of two, at least 64).
     #[arg(long, default_value_t = 16384)]
     pub ring: usize,
-    /// Write the summary as JSON (the same fields as `replay --summary-json`).
-    #[arg(long, value_name = "FILE")]
-    pub summary_json: Option<PathBuf>,
-    /// Write every BBO change (`.csv` or `.jsonl`).
-    #[arg(long, value_name = "FILE")]
-    pub bbo_out: Option<PathBuf>,
-    /// Only BBO rows whose spread is at least this price.
-    #[arg(long, value_name = "PRICE")]
-    pub min_spread: Option<String>,
-    /// Only BBO rows whose spread is at least this many basis points of the ask.
-    #[arg(long, value_name = "BPS")]
-    pub min_spread_bps: Option<f64>,
-    /// Write the top `--depth` levels per side each time they change (`.csv` or `.jsonl`).
-    #[arg(long, value_name = "FILE")]
-    pub depth_out: Option<PathBuf>,
-    /// Levels per side for `--depth-out` (1 to 50).
-    #[arg(long, default_value_t = 10)]
-    pub depth: usize,
-    /// Write every trade (`.csv` or `.jsonl`).
-    #[arg(long, value_name = "FILE")]
-    pub trades_out: Option<PathBuf>,
-    /// Write the latency histograms (`.hgrm`) and chart (`latency.png`) into this directory.
-    #[arg(long, value_name = "DIR")]
-    pub latency_out: Option<PathBuf>,
+    /// Output files (the same as `replay`'s).
+    #[command(flatten)]
+    pub out: OutputArgs,
     /// Serve `/book?venue=V&symbol=S&depth=N`, `/metrics` (Prometheus) and `/health` on this
     /// address (for example 127.0.0.1:8080), from a side thread.
     #[arg(long, value_name = "ADDR")]
@@ -201,9 +178,6 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
     if !args.ring.is_power_of_two() || args.ring < 64 {
         bail!("--ring must be a power of two, at least 64");
     }
-    if args.depth == 0 || args.depth > MAX_DEPTH {
-        bail!("--depth must be between 1 and {MAX_DEPTH}");
-    }
     let file = match &args.config {
         Some(path) => Some(FileConfig::load(path)?),
         None => None,
@@ -281,16 +255,7 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
         None => None,
     };
 
-    let sinks = Sinks::create(SinkOptions {
-        bbo: args.bbo_out.clone(),
-        depth: args.depth_out.clone(),
-        depth_levels: args.depth,
-        trades: args.trades_out.clone(),
-        filter: SpreadFilter {
-            min_spread: args.min_spread.clone(),
-            min_spread_bps: args.min_spread_bps,
-        },
-    })?;
+    let sinks = args.out.sinks()?;
 
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -400,22 +365,10 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
     if depth_levels > 0 {
         println!("depth        {depth_dropped} rows dropped (the depth queue was full)");
     }
-    if let Some(path) = &args.summary_json {
+    if let Some(path) = &args.out.summary_json {
         summary::write_json(&summary, path)?;
     }
-    if let Some(dir) = &args.latency_out {
-        latency
-            .write_hgrm_files(dir)
-            .with_context(|| format!("writing latency files into {}", dir.display()))?;
-        let png = dir.join("latency.png");
-        ladderfeed::consumer::chart::write_png(
-            &latency,
-            "ladderfeed live latency",
-            &png,
-            (1200, 700),
-        )
-        .with_context(|| format!("drawing {}", png.display()))?;
-    }
+    args.out.write_latency(&latency, "ladderfeed live latency")?;
     let connected = live.links().iter().any(|l| l.stats().connects > 0);
     drop(live);
     if let Some((path, handle)) = recorder {

@@ -33,9 +33,7 @@ use ladderfeed::event::{Event, InstrumentId};
 use ladderfeed::ring::{feed_with_clock, spsc, Publisher};
 use ladderfeed::venue::AnyAdapter;
 
-use super::sinks::{
-    DepthRow, DepthTracker, SinkOptions, SinkWriter, Sinks, SpreadFilter, SymbolName, MAX_DEPTH,
-};
+use super::sinks::{DepthRow, DepthTracker, OutputArgs, SinkWriter, Sinks, SymbolName};
 use super::summary::{self, EngineReport, Summary};
 
 /// The bundled capture: Binance spot BTCUSDT diffs, trades and bookTicker plus one REST
@@ -62,31 +60,9 @@ pub struct Args {
     /// `max` (default): as fast as the pipeline goes; `recorded`: at the capture's own pace.
     #[arg(long, default_value = "max")]
     pub pace: Pace,
-    /// Write the summary as JSON to this file.
-    #[arg(long, value_name = "FILE")]
-    pub summary_json: Option<PathBuf>,
-    /// Write a row per BBO change (`.csv` or `.jsonl`).
-    #[arg(long, value_name = "FILE")]
-    pub bbo_out: Option<PathBuf>,
-    /// BBO file: keep rows whose spread is at least this price (e.g. 5 for 5 USD).
-    #[arg(long, value_name = "PRICE")]
-    pub min_spread: Option<String>,
-    /// BBO file: keep rows whose spread is at least this many basis points of the ask
-    /// (10 = 0.1%).
-    #[arg(long, value_name = "BPS")]
-    pub min_spread_bps: Option<f64>,
-    /// Write the top `--depth` levels per side each time they change (`.csv` or `.jsonl`).
-    #[arg(long, value_name = "FILE")]
-    pub depth_out: Option<PathBuf>,
-    /// Levels per side for `--depth-out` (1 to 50).
-    #[arg(long, default_value_t = 10)]
-    pub depth: usize,
-    /// Write every trade (`.csv` or `.jsonl`).
-    #[arg(long, value_name = "FILE")]
-    pub trades_out: Option<PathBuf>,
-    /// Write one `.hgrm` file per latency stage and a PNG chart into this directory.
-    #[arg(long, value_name = "DIR")]
-    pub latency_out: Option<PathBuf>,
+    /// Output files.
+    #[command(flatten)]
+    pub out: OutputArgs,
     /// Core for the engine thread (default: the last core).
     #[arg(long)]
     pub engine_core: Option<usize>,
@@ -149,9 +125,6 @@ struct Group {
 
 /// Runs the replay.
 pub fn run(args: Args) -> Result<ExitCode> {
-    if args.depth == 0 || args.depth > MAX_DEPTH {
-        bail!("--depth must be between 1 and {MAX_DEPTH}");
-    }
     if !args.ring.is_power_of_two() || args.ring < 64 {
         bail!("--ring must be a power of two, at least 64");
     }
@@ -167,16 +140,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         args.files.clone()
     };
     let groups = group_files(&files, forced)?;
-    let sinks = Sinks::create(SinkOptions {
-        bbo: args.bbo_out.clone(),
-        depth: args.depth_out.clone(),
-        depth_levels: args.depth,
-        trades: args.trades_out.clone(),
-        filter: SpreadFilter {
-            min_spread: args.min_spread.clone(),
-            min_spread_bps: args.min_spread_bps,
-        },
-    })?;
+    let sinks = args.out.sinks()?;
 
     let cores = Cores::detect();
     let (engine_core, consumer_core) = if args.no_pin || cores.is_empty() {
@@ -272,12 +236,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if let Some(e) = first_error {
         eprintln!("first venue error: {e}");
     }
-    if let Some(path) = &args.summary_json {
+    if let Some(path) = &args.out.summary_json {
         summary::write_json(&summary, path)?;
     }
-    if let Some(dir) = &args.latency_out {
-        write_latency(&latency, dir)?;
-    }
+    args.out.write_latency(&latency, "ladderfeed replay latency")?;
     let mut failed = false;
     for e in &read_errors {
         eprintln!("error: {e}");
@@ -288,17 +250,6 @@ pub fn run(args: Args) -> Result<ExitCode> {
         failed = true;
     }
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
-}
-
-fn write_latency(latency: &ladderfeed::consumer::Latency, dir: &Path) -> Result<()> {
-    let files = latency
-        .write_hgrm_files(dir)
-        .with_context(|| format!("writing latency files into {}", dir.display()))?;
-    let png = dir.join("latency.png");
-    ladderfeed::consumer::chart::write_png(latency, "ladderfeed replay latency", &png, (1200, 700))
-        .with_context(|| format!("drawing {}", png.display()))?;
-    eprintln!("latency: {} .hgrm files and {} written", files.len(), png.display());
-    Ok(())
 }
 
 fn progress_bar(off: bool) -> Option<indicatif::ProgressBar> {
