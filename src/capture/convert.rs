@@ -63,6 +63,32 @@ impl Converted {
     }
 }
 
+/// Feeds every record of `reader` to `write` (which says whether it wrote it), counting;
+/// a read error ends the input and lands in [`Converted::error`].
+fn pump(
+    reader: &mut Reader,
+    mut write: impl FnMut(&Record) -> Result<bool, CaptureError>,
+) -> Result<Converted, CaptureError> {
+    let mut done = Converted::default();
+    let mut rec = Record::default();
+    loop {
+        match reader.next_into(&mut rec) {
+            Ok(true) => {
+                done.read += 1;
+                if write(&rec)? {
+                    done.written += 1;
+                }
+            }
+            Ok(false) => break,
+            Err(e) => {
+                done.error = Some(e);
+                break;
+            }
+        }
+    }
+    Ok(done)
+}
+
 /// Streams every record of `reader` into a new `.lfc` file at `out` with `header`.
 ///
 /// `Err` only for a failure to write; a read error ends the input and lands in
@@ -73,22 +99,7 @@ pub fn to_lfc(
     header: &lfc::Header,
 ) -> Result<Converted, CaptureError> {
     let mut w = lfc::Writer::create(out, header)?;
-    let mut done = Converted::default();
-    let mut rec = Record::default();
-    loop {
-        match reader.next_into(&mut rec) {
-            Ok(true) => {
-                done.read += 1;
-                w.write(&rec)?;
-                done.written += 1;
-            }
-            Ok(false) => break,
-            Err(e) => {
-                done.error = Some(e);
-                break;
-            }
-        }
-    }
+    let done = pump(reader, |rec| w.write(rec).map(|()| true))?;
     w.finish()?;
     Ok(done)
 }
@@ -100,23 +111,7 @@ pub fn to_lfc(
 /// [`Converted::error`].
 pub fn to_tardis(reader: &mut Reader, out: &Path) -> Result<Converted, CaptureError> {
     let mut w = tardis::Writer::create(out)?;
-    let mut done = Converted::default();
-    let mut rec = Record::default();
-    loop {
-        match reader.next_into(&mut rec) {
-            Ok(true) => {
-                done.read += 1;
-                if w.write(&rec)? {
-                    done.written += 1;
-                }
-            }
-            Ok(false) => break,
-            Err(e) => {
-                done.error = Some(e);
-                break;
-            }
-        }
-    }
+    let mut done = pump(reader, |rec| w.write(rec))?;
     done.skipped = w.finish()?;
     Ok(done)
 }

@@ -736,16 +736,3 @@ impl Reader {
         Ok(true)
     }
 }
-
-impl Iterator for Reader {
-    type Item = Result<Record, CaptureError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let mut rec = Record::default();
-        match self.next_into(&mut rec) {
-            Ok(true) => Some(Ok(rec)),
-            Ok(false) => None,
-            Err(e) => Some(Err(e)),
-        }
-    }
-}

@@ -488,11 +488,7 @@ fn consume(
                 prometheus_latency(consumer.latency());
         }
         w.catch_up(&names_rx, finished);
-        let mut d = 0;
-        while let Some(row) = depth.try_pop() {
-            d += 1;
-            w.depth(&row, &names_rx);
-        }
+        let d = w.drain_depth(&mut depth, &names_rx);
         if n == 0 && d == 0 {
             if finished && w.idle() {
                 break;

@@ -318,8 +318,22 @@ impl SinkWriter {
         }
     }
 
+    /// Writes every depth row waiting in `rows`; returns how many.
+    pub fn drain_depth(
+        &mut self,
+        rows: &mut ladderfeed::ring::spsc::Consumer<DepthRow>,
+        names: &NameRx,
+    ) -> usize {
+        let mut n = 0;
+        while let Some(row) = rows.try_pop() {
+            n += 1;
+            self.depth(&row, names);
+        }
+        n
+    }
+
     /// One depth row (the engine thread sends a symbol's name before its first row).
-    pub fn depth(&mut self, row: &DepthRow, names: &NameRx) {
+    fn depth(&mut self, row: &DepthRow, names: &NameRx) {
         while self.names.get(row.id).is_none() {
             match names.recv_timeout(std::time::Duration::from_millis(100)) {
                 Ok((id, name)) => self.names.insert(id, name),
