@@ -293,9 +293,10 @@ fn v3_line(l: &[u8], rec: &mut Record) -> Result<bool, &'static str> {
     if l.is_empty() {
         return Ok(false);
     }
-    let v: serde_json::Value = serde_json::from_slice(l).map_err(|_| "not JSON")?;
-    let t = v.get("t").and_then(|t| t.as_str()).ok_or("no \"t\"")?;
-    let kind = match t {
+    // Borrowed fields: a line is read without allocating (the frame is unescaped straight
+    // into the record's reused buffer).
+    let v: V3Line<'_> = serde_json::from_slice(l).map_err(|_| "not JSON")?;
+    let kind = match &*v.t {
         "header" => return Ok(false),
         "recv" => RecordKind::Recv,
         "send" => RecordKind::Sent,
@@ -304,20 +305,116 @@ fn v3_line(l: &[u8], rec: &mut Record) -> Result<bool, &'static str> {
         "http" => RecordKind::Http,
         _ => return Err("unknown record type"),
     };
-    // serde_json prints a float in its shortest round-trip form, as Python wrote it.
-    let ts = match v.get("ts") {
-        Some(serde_json::Value::Number(n)) => {
-            seconds_ns(n.to_string().as_bytes()).ok_or("bad ts")?
-        }
+    // The number's own text, as Python wrote it (no round trip through f64).
+    let ts = match v.ts {
+        Some(t) if t.get() != "null" => seconds_ns(t.get().as_bytes()).ok_or("bad ts")?,
         _ => 0,
     };
-    let conn = v
-        .get("conn")
-        .and_then(|c| c.as_str())
-        .and_then(|c| c.rsplit('.').next()?.parse().ok())
-        .unwrap_or(0);
-    let url = v.get("url").or_else(|| v.get("addr")).and_then(|u| u.as_str()).unwrap_or("");
-    let data = v.get("data").and_then(|d| d.as_str()).unwrap_or("");
-    fill(rec, ts, conn, kind, url, data.as_bytes());
+    let conn = v.conn.rsplit('.').next().and_then(|c| c.parse().ok()).unwrap_or(0);
+    let url = if v.url.is_empty() { &v.addr } else { &v.url };
+    fill(rec, ts, conn, kind, url, b"");
+    if let Some(data) = v.data {
+        unescape_into(data.get(), &mut rec.payload).ok_or("bad \"data\" string")?;
+    }
     Ok(true)
+}
+
+/// One cryptofeed v3 line, borrowed from the line's bytes; unknown keys are ignored.
+#[derive(serde::Deserialize)]
+struct V3Line<'a> {
+    #[serde(borrow)]
+    t: std::borrow::Cow<'a, str>,
+    #[serde(borrow, default)]
+    ts: Option<&'a serde_json::value::RawValue>,
+    // Plain `Cow`s (not in an `Option`, where serde would always copy): missing is empty.
+    #[serde(borrow, default)]
+    conn: std::borrow::Cow<'a, str>,
+    #[serde(borrow, default)]
+    url: std::borrow::Cow<'a, str>,
+    #[serde(borrow, default)]
+    addr: std::borrow::Cow<'a, str>,
+    #[serde(borrow, default)]
+    data: Option<&'a serde_json::value::RawValue>,
+}
+
+/// Appends the text of the JSON value `raw` to `out`: a string is unescaped, `null` is
+/// nothing; `None` for anything else or a bad escape. (serde_json has validated the string.)
+fn unescape_into(raw: &str, out: &mut Vec<u8>) -> Option<()> {
+    if raw == "null" {
+        return Some(());
+    }
+    let body = raw.strip_prefix('"')?.strip_suffix('"')?.as_bytes();
+    let mut i = 0;
+    while i < body.len() {
+        let run = body[i..].iter().position(|b| *b == b'\\').unwrap_or(body.len() - i);
+        out.extend_from_slice(&body[i..i + run]);
+        i += run;
+        if i >= body.len() {
+            break;
+        }
+        let esc = *body.get(i + 1)?;
+        i += 2;
+        let byte = match esc {
+            b'"' => b'"',
+            b'\\' => b'\\',
+            b'/' => b'/',
+            b'b' => 8,
+            b'f' => 12,
+            b'n' => b'\n',
+            b'r' => b'\r',
+            b't' => b'\t',
+            b'u' => {
+                let hex = |at: usize| -> Option<u32> {
+                    let h = std::str::from_utf8(body.get(at..at + 4)?).ok()?;
+                    u32::from_str_radix(h, 16).ok()
+                };
+                let mut c = hex(i)?;
+                i += 4;
+                if (0xD800..0xDC00).contains(&c) && body.get(i..i + 2) == Some(b"\\u") {
+                    let lo = hex(i + 2)?;
+                    if (0xDC00..0xE000).contains(&lo) {
+                        c = 0x10000 + ((c - 0xD800) << 10) + (lo - 0xDC00);
+                        i += 6;
+                    }
+                }
+                let ch = char::from_u32(c).unwrap_or(char::REPLACEMENT_CHARACTER);
+                let mut buf = [0u8; 4];
+                out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+                continue;
+            }
+            _ => return None,
+        };
+        out.push(byte);
+    }
+    Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unescape_into;
+
+    #[test]
+    fn unescaping_agrees_with_serde_json() {
+        for s in [
+            "",
+            "plain",
+            r#"{"a":"b\"c","n":[1,2]}"#,
+            "tab\tnew\nline\r back\\slash /slash \u{8}\u{c}",
+            "é ü € 𝄞 \u{1}",
+        ] {
+            let raw = serde_json::to_string(s).expect("encode");
+            let mut out = Vec::new();
+            unescape_into(&raw, &mut out).expect("unescape");
+            assert_eq!(out, s.as_bytes(), "{raw}");
+        }
+        // Escapes serde_json does not write but a file may hold.
+        let mut out = Vec::new();
+        unescape_into(r#""\u00e9\/\ud834\udd1e""#, &mut out).expect("unescape");
+        assert_eq!(out, "é/𝄞".as_bytes());
+        assert!(unescape_into(r#""bad \q""#, &mut Vec::new()).is_none());
+        assert!(unescape_into("12", &mut Vec::new()).is_none());
+        let mut out = Vec::new();
+        unescape_into("null", &mut out).expect("null");
+        assert!(out.is_empty());
+    }
 }

@@ -33,14 +33,75 @@ struct SymState {
     /// At least one event applied after the snapshot (futures: `pu` chaining is on).
     bridged: bool,
     /// Raw depth frames received while waiting for a snapshot.
-    pending: Vec<Vec<u8>>,
+    pending: FrameQueue,
     /// The first `U` among the pending frames (for the stale-snapshot check).
     first_pending: Option<u64>,
 }
 
 /// Depth frames of a symbol whose instrument is not known yet: (symbol text, raw frames, the
 /// first `U` among them).
-type Unresolved = (Vec<u8>, Vec<Vec<u8>>, Option<u64>);
+type Unresolved = (Vec<u8>, FrameQueue, Option<u64>);
+
+/// Raw frames in arrival order, kept in one byte buffer that is reused from one wait for a
+/// snapshot to the next: once warmed up, buffering a frame allocates nothing.
+#[derive(Debug, Default)]
+struct FrameQueue {
+    /// The frames' bytes, back to back; `bytes[..start]` belongs to dropped frames.
+    bytes: Vec<u8>,
+    /// End offset (in `bytes`) of every frame; `ends[..head]` are dropped frames.
+    ends: Vec<usize>,
+    /// Index in `ends` of the oldest frame kept.
+    head: usize,
+}
+
+impl FrameQueue {
+    /// Frames kept.
+    fn len(&self) -> usize {
+        self.ends.len() - self.head
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Appends a copy of `frame`.
+    fn push(&mut self, frame: &[u8]) {
+        self.bytes.extend_from_slice(frame);
+        self.ends.push(self.bytes.len());
+    }
+
+    /// Drops the oldest frame; the space is reclaimed once the dropped part is half the
+    /// buffer (amortised O(1) per frame).
+    fn pop_front(&mut self) {
+        if self.is_empty() {
+            return;
+        }
+        self.head += 1;
+        if self.head * 2 >= self.ends.len() {
+            let cut = self.ends[self.head - 1];
+            self.bytes.drain(..cut);
+            self.ends.drain(..self.head);
+            for e in &mut self.ends {
+                *e -= cut;
+            }
+            self.head = 0;
+        }
+    }
+
+    /// The `i`-th frame kept (0 is the oldest).
+    fn get(&self, i: usize) -> &[u8] {
+        let i = self.head + i;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.bytes[start..self.ends[i]]
+    }
+
+    /// Forgets every frame, keeping the memory.
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.ends.clear();
+        self.head = 0;
+    }
+}
 
 /// The Binance adapter. See the [module docs](self).
 #[derive(Debug)]
@@ -54,6 +115,8 @@ pub struct Binance {
     scratch: Option<Scratch>,
     /// Frames dropped from a full pending buffer.
     pub pending_dropped: u64,
+    /// The snapshot's symbol text (reused).
+    key_buf: Vec<u8>,
 }
 
 /// What one depth event said, before sequencing.
@@ -82,6 +145,7 @@ impl Binance {
             unresolved: Vec::new(),
             scratch: Some(Scratch::new()),
             pending_dropped: 0,
+            key_buf: Vec::new(),
         }
     }
 
@@ -173,18 +237,18 @@ impl Binance {
             let slot = match found {
                 Some(i) => i,
                 None => {
-                    self.unresolved.push((sym_text.to_vec(), Vec::new(), None));
+                    self.unresolved.push((sym_text.to_vec(), FrameQueue::default(), None));
                     self.unresolved.len() - 1
                 }
             };
             let (_, frames, first) = &mut self.unresolved[slot];
             if frames.len() >= MAX_PENDING_FRAMES {
-                frames.remove(0);
+                frames.pop_front();
                 self.pending_dropped += 1;
                 *first = None;
             }
             first.get_or_insert(depth.first);
-            frames.push(raw.to_vec());
+            frames.push(raw);
             out.waiting += 1;
             return Ok(());
         };
@@ -195,12 +259,12 @@ impl Binance {
         match Self::sequence(futures, st, sym, &depth, out) {
             Sequenced::Wait => {
                 if st.pending.len() >= MAX_PENDING_FRAMES {
-                    st.pending.remove(0);
+                    st.pending.pop_front();
                     st.first_pending = None;
                     self.pending_dropped += 1;
                 }
                 st.first_pending.get_or_insert(depth.first);
-                st.pending.push(raw.to_vec());
+                st.pending.push(raw);
                 out.waiting += 1;
             }
             Sequenced::Stale => out.stale += 1,
@@ -225,24 +289,30 @@ impl Binance {
         let named = query_symbol(url);
         let futures = self.is_futures();
         let mut scratch = self.scratch.take().unwrap_or_default();
-        let Binance { symbols, states, unresolved, .. } = self;
+        let Binance { symbols, states, unresolved, key_buf, .. } = self;
         let parsed = scratch.parse(body, false, |v| {
             let lid = field_uint(v, "lastUpdateId")
                 .ok_or(VenueError::Shape("depth snapshot without lastUpdateId"))?;
-            let key: Vec<u8> = match named {
-                Some(n) => n.as_bytes().to_vec(),
-                None if symbols.len() == 1 => symbols.list()[0].key.as_bytes().to_vec(),
-                None if symbols.is_empty() && unresolved.len() == 1 => unresolved[0].0.clone(),
+            key_buf.clear();
+            match named {
+                Some(n) => key_buf.extend_from_slice(n.as_bytes()),
+                None if symbols.len() == 1 => {
+                    key_buf.extend_from_slice(symbols.list()[0].key.as_bytes())
+                }
+                None if symbols.is_empty() && unresolved.len() == 1 => {
+                    key_buf.extend_from_slice(&unresolved[0].0)
+                }
                 None => return Err(VenueError::Shape("snapshot without a symbol")),
             };
+            let key = &key_buf[..];
             let bids = v.get_array("bids").ok_or(VenueError::Shape("snapshot without bids"))?;
             let asks = v.get_array("asks").ok_or(VenueError::Shape("snapshot without asks"))?;
-            let sym = match symbols.find(&key).or_else(|| symbols.resolve(&key)) {
+            let sym = match symbols.find(key).or_else(|| symbols.resolve(key)) {
                 Some(s) => s,
                 None => {
                     let px = bids.iter().chain(asks.iter()).filter_map(|l| text(l.get_idx(0)?));
                     let qty = bids.iter().chain(asks.iter()).filter_map(|l| text(l.get_idx(1)?));
-                    symbols.learn(&key, px, qty)?
+                    symbols.learn(key, px, qty)?
                 }
             };
             let i = usize::from(sym);
@@ -252,10 +322,12 @@ impl Binance {
             let st = &mut states[i];
             let mut pending = std::mem::take(&mut st.pending);
             let mut first_pending = st.first_pending.take();
-            let found = unresolved.iter().position(|(k, ..)| k.eq_ignore_ascii_case(&key));
+            let found = unresolved.iter().position(|(k, ..)| k.eq_ignore_ascii_case(key));
             if let Some(u) = found {
                 let (_, frames, first) = unresolved.swap_remove(u);
-                pending.extend(frames);
+                for f in 0..frames.len() {
+                    pending.push(frames.get(f));
+                }
                 first_pending = first_pending.or(first);
             }
             // A snapshot older than the first kept event cannot be bridged.
@@ -265,7 +337,9 @@ impl Binance {
                     st.book_id = None;
                     st.bridged = false;
                     out.gaps.push(GapScope::Symbol(sym));
-                    return Ok((sym, None, Vec::new()));
+                    pending.clear();
+                    st.pending = pending;
+                    return Ok((sym, None, FrameQueue::default()));
                 }
             }
             out.begin_book(sym, BookAction::Snapshot, 0);
@@ -282,13 +356,20 @@ impl Binance {
             Ok((sym, Some(lid), pending))
         });
         self.scratch = Some(scratch);
-        let (_, lid, pending) = parsed?;
+        let (sym, lid, mut pending) = parsed?;
         if lid.is_none() {
             return Ok(());
         }
-        for frame in &pending {
+        for f in 0..pending.len() {
             // Kept frames already parsed once; an error here is counted like any other.
-            self.handle_frame_inner(frame, out)?;
+            self.handle_frame_inner(pending.get(f), out)?;
+        }
+        // Give the memory back for the next wait (nothing can have been queued meanwhile:
+        // the book is synced or a gap just cleared the queue).
+        let st = self.state(sym);
+        if st.pending.is_empty() {
+            pending.clear();
+            st.pending = pending;
         }
         Ok(())
     }
@@ -463,7 +544,11 @@ impl Adapter for Binance {
 
     fn reset_connection(&mut self) {
         for st in &mut self.states {
-            *st = SymState::default();
+            // Keep the pending buffer's memory for the next connection.
+            st.book_id = None;
+            st.bridged = false;
+            st.pending.clear();
+            st.first_pending = None;
         }
         self.unresolved.clear();
     }

@@ -47,7 +47,9 @@ enum Kind {
 
 #[derive(Debug, Clone)]
 struct Channel {
-    id: u64,
+    /// The channel id of this connection; `None` once unsubscribed or disconnected (the
+    /// entry, and its key's memory, is kept for the next subscription).
+    id: Option<u64>,
     kind: Kind,
     /// The symbol text (`tBTCUSD`).
     key: String,
@@ -114,12 +116,14 @@ impl Bitfinex {
                     Some(b"ticker") => Kind::Ticker,
                     _ => Kind::Other,
                 };
-                self.channels.retain(|c| c.id != id);
+                for c in self.channels.iter_mut().filter(|c| c.id == Some(id)) {
+                    c.id = None;
+                }
                 // A resubscription (same channel and symbol, new id) reuses its entry.
                 let same = |c: &Channel| c.kind == kind && c.key.as_bytes() == key;
                 if let Some(c) = self.channels.iter_mut().find(|c| same(c)) {
                     *c = Channel {
-                        id,
+                        id: Some(id),
                         kind,
                         key: std::mem::take(&mut c.key),
                         book: None,
@@ -127,13 +131,16 @@ impl Bitfinex {
                     };
                 } else {
                     let key = String::from_utf8_lossy(key).into_owned();
-                    self.channels.push(Channel { id, kind, key, book: None, started: false });
+                    let c = Channel { id: Some(id), kind, key, book: None, started: false };
+                    self.channels.push(c);
                 }
                 Ok(())
             }
             Some(b"unsubscribed") => {
                 if let Some(id) = root.get("chanId").and_then(uint) {
-                    self.channels.retain(|c| c.id != id);
+                    for c in self.channels.iter_mut().filter(|c| c.id == Some(id)) {
+                        c.id = None;
+                    }
                 }
                 Ok(())
             }
@@ -166,7 +173,7 @@ impl Bitfinex {
                 self.next_seq = Some(seq + 1);
             }
         }
-        let Some(ci) = self.channels.iter().position(|c| c.id == id) else {
+        let Some(ci) = self.channels.iter().position(|c| c.id == Some(id)) else {
             return Err(VenueError::UnknownSymbol);
         };
         if tagged {
@@ -372,7 +379,12 @@ impl Adapter for Bitfinex {
     }
 
     fn reset_connection(&mut self) {
-        self.channels.clear();
+        // Channel ids belong to the connection; the entries stay for the resubscriptions.
+        for c in &mut self.channels {
+            c.id = None;
+            c.book = None;
+            c.started = false;
+        }
         self.flags = 0;
         self.next_seq = None;
     }
@@ -398,7 +410,7 @@ impl Adapter for Bitfinex {
         self.channels
             .iter()
             .filter(|c| symbols.iter().any(|s| *s == c.key))
-            .map(|c| format!("{{\"event\":\"unsubscribe\",\"chanId\":{}}}", c.id))
+            .filter_map(|c| Some(format!("{{\"event\":\"unsubscribe\",\"chanId\":{}}}", c.id?)))
             .collect()
     }
 }

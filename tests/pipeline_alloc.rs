@@ -1,0 +1,222 @@
+//! Steady state costs nothing, end to end: a whole replay of each real capture (streaming
+//! capture reader, parse, book, publish into the ring, a consumer thread popping every event
+//! with latency recording on) allocates nothing once warmed up. The warm-up is a first replay
+//! of the same file; the counted second replay reopens it (opening allocates the file's
+//! buffers and decoder, once: not counted) and runs from its first record, so the snapshots,
+//! resyncs and every message shape are in the counted part too. Dropping the reader at the
+//! end frees, which is not counted either (only allocations are).
+//!
+//! Both the replay thread and the consumer thread count (each opts in); the harness's own
+//! threads do not. The reopened reader's buffers start empty and grow to the file's longest
+//! record once; its allocations are tallied apart and bounded (see [`READER_GROWTH_BOUND`]). This file holds a single test so no other test allocates while it counts.
+//!
+//! A `GlobalAlloc` impl is `unsafe` by definition: test files with a counting allocator are the
+//! only places outside `src/ring` allowed it, and it only forwards to `System`.
+#![allow(unsafe_code)]
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use ladderfeed::book::InstrumentRegistry;
+use ladderfeed::capture::{self, Record, RecordKind};
+use ladderfeed::consumer::{Consumer, StopFlag};
+use ladderfeed::engine::Engine;
+use ladderfeed::ring::{feed, Publisher};
+use ladderfeed::venue::any::AnyAdapter;
+
+struct Counting;
+
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+/// Allocations made inside the capture reader (tallied apart, see [`READER_GROWTH_BOUND`]).
+static READER_ALLOCS: AtomicU64 = AtomicU64::new(0);
+/// Raised while the counted replay runs.
+static ON: AtomicBool = AtomicBool::new(false);
+
+thread_local! {
+    /// The threads of the pipeline opt in; the harness's threads never count.
+    static PIPELINE: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
+    /// Set while the capture reader runs.
+    static IN_READER: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
+}
+
+/// A freshly opened reader grows its line and record buffers (by doubling) up to the longest
+/// record of the file, a few times per buffer and never again: a bound far below one per
+/// record. The parse, book, ring and consumer get no such allowance: they must not allocate.
+const READER_GROWTH_BOUND: u64 = 32;
+
+fn count() {
+    if ON.load(Ordering::Relaxed) && PIPELINE.with(|c| c.get()) {
+        if IN_READER.with(|c| c.get()) {
+            READER_ALLOCS.fetch_add(1, Ordering::Relaxed);
+        } else {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+        }
+        // Stop counting on this thread while looking at the environment and printing.
+        PIPELINE.with(|c| c.set(false));
+        if std::env::var_os("ALLOC_BACKTRACE").is_some() {
+            eprintln!("{}", std::backtrace::Backtrace::force_capture());
+        }
+        PIPELINE.with(|c| c.set(true));
+    }
+}
+
+// SAFETY: forwards every call to `System` unchanged; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count();
+        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, passed on as is.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System.alloc` with this `layout` (see `alloc`).
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count();
+        // SAFETY: the caller upholds `GlobalAlloc::realloc`'s contract, passed on as is.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// What one replay did.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+struct Pass {
+    records: u64,
+    frames: u64,
+    errors: u64,
+}
+
+/// One replay from `reader`'s first record, as `ladderfeed replay` does it: one reused
+/// record, connects and disconnects reset the engine's per-connection state.
+fn replay(
+    mut reader: capture::Reader,
+    engine: &mut Engine<AnyAdapter>,
+    publisher: &mut Publisher,
+    rec: &mut Record,
+) -> Pass {
+    let mut pass = Pass::default();
+    loop {
+        IN_READER.with(|c| c.set(true));
+        let more = reader.next_into(rec).expect("read capture");
+        IN_READER.with(|c| c.set(false));
+        if !more {
+            break;
+        }
+        pass.records += 1;
+        let r = match rec.kind {
+            RecordKind::Recv => {
+                pass.frames += 1;
+                engine.handle_frame(&rec.payload, rec.local_ts, publisher)
+            }
+            RecordKind::Http => engine.handle_http(&rec.url, &rec.payload, rec.local_ts, publisher),
+            RecordKind::Connect | RecordKind::Disconnect => {
+                engine.disconnected(rec.local_ts, publisher);
+                Ok(())
+            }
+            _ => Ok(()),
+        };
+        pass.errors += u64::from(r.is_err());
+    }
+    engine.disconnected(0, publisher);
+    pass
+}
+
+/// Replays `file` twice through the whole pipeline; returns (allocations during the second
+/// replay outside the reader, inside it, the second pass, events the consumer saw during it).
+fn steady_state(file: &str) -> (u64, u64, Pass, u64) {
+    let p = common::fixture(file);
+    let mut paths = capture::companions(&p);
+    paths.push(p);
+    paths.sort();
+    paths.dedup();
+    let venue = capture::guess_venue(&paths[paths.len() - 1]).expect("read").expect("venue");
+    let adapter = AnyAdapter::new(venue, InstrumentRegistry::with_builtins(), None).expect("venue");
+    let mut engine = Engine::new(adapter);
+    let (mut publisher, subscription) = feed(1 << 16, 4096);
+    let stop = StopFlag::new();
+    let seen = std::sync::Arc::new(AtomicU64::new(0));
+    let consumer = {
+        let (stop, seen) = (stop.clone(), seen.clone());
+        std::thread::spawn(move || {
+            let mut consumer = Consumer::new(subscription);
+            PIPELINE.with(|c| c.set(true));
+            consumer.run(&stop, |e| {
+                std::hint::black_box(e);
+                seen.fetch_add(1, Ordering::Relaxed);
+            });
+            PIPELINE.with(|c| c.set(false));
+            consumer.stats()
+        })
+    };
+    let mut rec = Record {
+        local_ts: 0,
+        conn: 0,
+        kind: RecordKind::Recv,
+        url: String::new(),
+        payload: Vec::new(),
+    };
+    PIPELINE.with(|c| c.set(true));
+    let open = || capture::open_merged(&paths).expect("open capture");
+    let warm = replay(open(), &mut engine, &mut publisher, &mut rec);
+    // Let the consumer catch up before counting starts (its own buffers are warm by now).
+    while publisher.stats().in_flight() > 0 {
+        std::hint::spin_loop();
+    }
+    let seen_before = seen.load(Ordering::Relaxed);
+    // Opening a file allocates its buffers and decoders once: setup, not steady state.
+    let reader = open();
+    ALLOCS.store(0, Ordering::Relaxed);
+    READER_ALLOCS.store(0, Ordering::Relaxed);
+    ON.store(true, Ordering::SeqCst);
+    let counted = replay(reader, &mut engine, &mut publisher, &mut rec);
+    while publisher.stats().in_flight() > 0 {
+        std::hint::spin_loop();
+    }
+    ON.store(false, Ordering::SeqCst);
+    PIPELINE.with(|c| c.set(false));
+    let allocs = ALLOCS.load(Ordering::Relaxed);
+    let reader_allocs = READER_ALLOCS.load(Ordering::Relaxed);
+    let consumed = seen.load(Ordering::Relaxed) - seen_before;
+    stop.raise();
+    let stats = consumer.join().expect("consumer");
+    assert_eq!(stats.produced, stats.consumed + stats.dropped, "{file}: ring accounting");
+    assert_eq!((warm.records, warm.frames), (counted.records, counted.frames), "{file}");
+    (allocs, reader_allocs, counted, consumed)
+}
+
+#[test]
+fn a_whole_replay_allocates_nothing_after_warm_up() {
+    let files = [
+        "binance/hftbacktest_spot_btcusdt_20240808.gz",
+        "binance/cryptofeed_BINANCE_FUTURES.ws.1.0",
+        "coinbase/cryptofeed-v3_COINBASE.jsonl.zst",
+        "coinbase/cryptofeed_COINBASE.ws.28.0",
+        "gemini/cryptofeed_GEMINI.ws.1.0",
+        "kraken/cryptofeed_KRAKEN.ws.50.0",
+        "okx/cryptofeed_OKX.ws.1.0",
+        "bitfinex/cryptofeed_BITFINEX-58bafb.0",
+    ];
+    let results: Vec<_> = files.iter().map(|f| (f, steady_state(f))).collect();
+    for (file, (allocs, reader_allocs, pass, consumed)) in &results {
+        eprintln!(
+            "{file}: {allocs} allocations in parse/book/ring/consumer, {reader_allocs} in the \
+             fresh reader, over {} records ({} frames, {} errors), {consumed} events consumed",
+            pass.records, pass.frames, pass.errors
+        );
+        assert!(*consumed > 0, "{file}: the consumer saw nothing in the counted replay");
+    }
+    for (file, (allocs, reader_allocs, ..)) in &results {
+        assert_eq!(*allocs, 0, "{file}: the replay allocated (ALLOC_BACKTRACE=1 shows where)");
+        assert!(
+            *reader_allocs <= READER_GROWTH_BOUND,
+            "{file}: the reader allocated {reader_allocs} times: more than growing its buffers"
+        );
+    }
+}
