@@ -24,7 +24,7 @@ use ladderfeed::venue::gemini::GeminiV2;
 use ladderfeed::venue::kraken::KrakenV1;
 use ladderfeed::venue::okx::Okx;
 use ladderfeed::venue::Adapter;
-use reference::Reference;
+use reference::{LevelBook, Reference};
 
 struct Discard;
 

@@ -3,6 +3,8 @@
 #   bash tools/bench.sh            # everything
 #   bash tools/bench.sh replay     # only the full-speed replay table
 #   bash tools/bench.sh producer   # only the producer against the parse floor
+#   bash tools/bench.sh peers      # the pipeline side by side with the peers (and cryptofeed)
+#   bash tools/bench.sh latency    # end-to-end loopback latency against a tokio-tungstenite client
 # Needs python3 (to read the JSON summaries).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,15 +53,29 @@ PY
   rm -rf "$out"
 }
 
+peers_table() {
+  # cryptofeed (Python, its own process) first; its figures feed the table's last columns.
+  local cf
+  cf="$(mktemp)"
+  bash tools/bench/cryptofeed.sh "$cf"
+  CRYPTOFEED_JSON="$cf" cargo bench -p ladderfeed-peers --bench pipeline
+  rm -f "$cf"
+}
+
 case "$what" in
   replay) replay_table ;;
   producer) cargo bench --bench producer ;;
+  peers) peers_table ;;
+  latency) cargo run --release -p ladderfeed-peers --example e2e_latency ;;
   all)
     replay_table
     cargo bench --bench numbers
     cargo bench --bench venues
     cargo bench --bench producer
-    cargo bench -p ladderfeed-peers
+    cargo bench -p ladderfeed-peers --bench ladder
+    cargo bench -p ladderfeed-peers --bench ring
+    peers_table
+    cargo run --release -p ladderfeed-peers --example e2e_latency
     ;;
-  *) echo "usage: tools/bench.sh [all|replay|producer]" >&2; exit 2 ;;
+  *) echo "usage: tools/bench.sh [all|replay|producer|peers|latency]" >&2; exit 2 ;;
 esac

@@ -2,23 +2,49 @@
 //! the same exact decimal → integer conversion ([`Step::units`]), a `BTreeMap` per book side,
 //! the same sequencing and checksum rules, and the BBO after each message. Written for the
 //! benchmark only; it is what a careful first implementation looks like.
+//!
+//! The book is a type parameter ([`LevelBook`]) so the peer benchmark can run the same
+//! serde_json front end into other implementations' books (hftbacktest, nautilus_trader).
+//! Checksums and Kraken's depth truncation need ordered levels: they run only on the
+//! `BTreeMap` book ([`LevelBook::ordered`]); the peers' books skip them (less work for them).
+
+#![allow(dead_code)]
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::{Deref, DerefMut};
 
 use ladderfeed::book::checksum::{write_number, NumberStyle};
 use ladderfeed::book::{Instrument, InstrumentRegistry, Step, Venue};
 use serde_json::Value;
+
+/// What the reference needs of a book: integer ticks and lots in, best prices out.
+pub trait LevelBook {
+    /// An empty book for `inst`.
+    fn new(inst: &Instrument) -> Self;
+    /// Sets the size at a price (`qty == 0` removes the level).
+    fn set(&mut self, bid: bool, px: i64, qty: i64);
+    /// Empties the book.
+    fn clear(&mut self);
+    /// (bid tick, ask tick) of the best levels.
+    fn bbo(&self) -> (Option<i64>, Option<i64>);
+    /// The ordered `BTreeMap` book, for checksums and depth truncation; `None` for the peers.
+    fn ordered(&mut self) -> Option<&mut RefBook> {
+        None
+    }
+}
 
 /// One book: bids and asks keyed by price ticks.
 #[derive(Default)]
 pub struct RefBook {
     pub bids: BTreeMap<i64, i64>,
     pub asks: BTreeMap<i64, i64>,
-    synced: bool,
-    last_id: u64,
 }
 
-impl RefBook {
+impl LevelBook for RefBook {
+    fn new(_: &Instrument) -> Self {
+        RefBook::default()
+    }
+
     fn set(&mut self, bid: bool, px: i64, qty: i64) {
         let side = if bid { &mut self.bids } else { &mut self.asks };
         if qty == 0 {
@@ -33,17 +59,40 @@ impl RefBook {
         self.asks.clear();
     }
 
-    /// (bid tick, ask tick) of the best levels.
-    pub fn bbo(&self) -> (Option<i64>, Option<i64>) {
+    fn bbo(&self) -> (Option<i64>, Option<i64>) {
         (self.bids.keys().next_back().copied(), self.asks.keys().next().copied())
+    }
+
+    fn ordered(&mut self) -> Option<&mut RefBook> {
+        Some(self)
+    }
+}
+
+/// A book with the Binance sequencing state beside it.
+pub struct Slot<B> {
+    pub book: B,
+    synced: bool,
+    last_id: u64,
+}
+
+impl<B> Deref for Slot<B> {
+    type Target = B;
+    fn deref(&self) -> &B {
+        &self.book
+    }
+}
+
+impl<B> DerefMut for Slot<B> {
+    fn deref_mut(&mut self) -> &mut B {
+        &mut self.book
     }
 }
 
 /// Reference state for one venue capture.
-pub struct Reference {
+pub struct Reference<B = RefBook> {
     venue: Venue,
     reg: InstrumentRegistry,
-    pub books: HashMap<String, (Instrument, RefBook)>,
+    pub books: HashMap<String, (Instrument, Slot<B>)>,
     conn_seq: Option<u64>,
     kraken_decimals: HashMap<String, (u8, u8)>,
     bfx_chan: HashMap<u64, String>,
@@ -60,7 +109,7 @@ fn s(v: &Value) -> Option<&str> {
     v.as_str()
 }
 
-impl Reference {
+impl<B: LevelBook> Reference<B> {
     pub fn new(venue: Venue) -> Self {
         Reference {
             venue,
@@ -77,7 +126,7 @@ impl Reference {
         }
     }
 
-    fn book(&mut self, key: &str, learn: &[&str]) -> Option<&mut (Instrument, RefBook)> {
+    fn book(&mut self, key: &str, learn: &[&str]) -> Option<&mut (Instrument, Slot<B>)> {
         if !self.books.contains_key(key) {
             let inst = match self.reg.lookup(self.venue, key) {
                 Some(i) => i,
@@ -90,7 +139,8 @@ impl Reference {
                     self.reg.learn(self.venue, key, tick, lot)
                 }
             };
-            self.books.insert(key.to_owned(), (inst, RefBook::default()));
+            let slot = Slot { book: B::new(&inst), synced: false, last_id: 0 };
+            self.books.insert(key.to_owned(), (inst, slot));
         }
         self.books.get_mut(key)
     }
@@ -317,6 +367,10 @@ impl Reference {
         }
         let (pd, qd) = self.kraken_decimals.get(key).copied().unwrap_or((0, 0));
         let Some((inst, b)) = self.books.get_mut(key) else { return };
+        let Some(b) = b.ordered() else {
+            self.touch(key);
+            return;
+        };
         while b.bids.len() > depth {
             let k = *b.bids.keys().next().unwrap_or(&0);
             b.bids.remove(&k);
@@ -357,7 +411,8 @@ impl Reference {
         style: NumberStyle,
         negative_asks: bool,
     ) -> Option<i32> {
-        let (inst, b) = self.books.get(key)?;
+        let (inst, b) = self.books.get_mut(key)?;
+        let b = b.ordered()?;
         self.text.clear();
         let bids: Vec<_> = b.bids.iter().rev().take(25).collect();
         let asks: Vec<_> = b.asks.iter().take(25).collect();
@@ -395,7 +450,9 @@ impl Reference {
             self.levels(key, d["bids"].as_array(), true);
             self.levels(key, d["asks"].as_array(), false);
             if let Some(want) = d["checksum"].as_i64().filter(|c| *c != 0) {
-                if self.interleaved_crc(key, NumberStyle::Minimal, false) != Some(want as i32) {
+                // `None`: a peer's book (no ordered levels), not checked.
+                let got = self.interleaved_crc(key, NumberStyle::Minimal, false);
+                if got.is_some_and(|got| got != want as i32) {
                     self.checksum_failed += 1;
                 }
             }
@@ -408,7 +465,8 @@ impl Reference {
             if v["channel"].as_str() == Some("book") {
                 if let (Some(id), Some(sym)) = (v["chanId"].as_u64(), v["symbol"].as_str()) {
                     self.bfx_chan.insert(id, sym.to_owned());
-                    self.book(sym, &[]);
+                    // Unknown pairs: 8 decimals, as ladderfeed learns them for Bitfinex.
+                    self.book(sym, &["0.00000001"]);
                 }
             }
             return;
@@ -425,10 +483,14 @@ impl Reference {
         let one = [Value::Array(payload.clone())];
         let levels: &[Value] = if nested { payload } else { &one };
         for l in levels {
-            // JSON numbers: serde_json gives f64, so re-print them (the peers' way).
-            let (Some(p), Some(c), Some(a)) =
-                (l.get(0), l.get(1).and_then(Value::as_u64), l.get(2))
-            else {
+            // JSON numbers: serde_json gives f64, so re-print them (the peers' way; Rust's
+            // `Display` for f64 is the shortest round trip and never an exponent, which
+            // `Value::to_string` can write: 1.011e-5).
+            let (Some(p), Some(c), Some(a)) = (
+                l.get(0).and_then(Value::as_f64),
+                l.get(1).and_then(Value::as_u64),
+                l.get(2).and_then(Value::as_f64),
+            ) else {
                 continue;
             };
             let (Ok(px), Ok(amt)) = (

@@ -26,8 +26,48 @@ pub enum NumberStyle {
     Js,
 }
 
+/// Two decimal digits per entry: "00", "01", … "99".
+const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+/// Writes the decimal digits of `v`, zero-padded on the left to at least `width` digits.
+#[inline]
+fn push_u64_padded(mut v: u64, width: usize, out: &mut Vec<u8>) {
+    let mut tmp = [b'0'; 20];
+    let mut i = tmp.len();
+    while v >= 100 {
+        let d = (v % 100) as usize * 2;
+        v /= 100;
+        i -= 2;
+        tmp[i..i + 2].copy_from_slice(&PAIRS[d..d + 2]);
+    }
+    if v >= 10 {
+        let d = v as usize * 2;
+        i -= 2;
+        tmp[i..i + 2].copy_from_slice(&PAIRS[d..d + 2]);
+    } else {
+        i -= 1;
+        tmp[i] = b'0' + v as u8;
+    }
+    // `tmp` starts as zeros: widening the slice pads.
+    let start = i.min(tmp.len().saturating_sub(width));
+    out.extend_from_slice(&tmp[start..]);
+}
+
 /// Writes the decimal digits of `v`.
-fn push_u128(mut v: u128, out: &mut Vec<u8>) {
+fn push_u128(v: u128, out: &mut Vec<u8>) {
+    // The common case: u64 arithmetic (u128 division is a library call).
+    if let Ok(v) = u64::try_from(v) {
+        push_u64_padded(v, 1, out);
+        return;
+    }
+    push_u128_slow(v, out);
+}
+
+fn push_u128_slow(mut v: u128, out: &mut Vec<u8>) {
     let mut tmp = [0u8; 40];
     let mut i = tmp.len();
     loop {
@@ -72,6 +112,15 @@ pub fn write_number(step: Step, units: i64, style: NumberStyle, out: &mut Vec<u8
 
 /// `mag × 10^-scale` with exactly `scale` fraction digits.
 fn write_plain(mag: u128, scale: u32, out: &mut Vec<u8>) {
+    if let (Ok(m), true) = (u64::try_from(mag), scale <= 19) {
+        let p = 10u64.pow(scale);
+        push_u64_padded(m / p, 1, out);
+        if scale > 0 {
+            out.push(b'.');
+            push_u64_padded(m % p, scale as usize, out);
+        }
+        return;
+    }
     let p = 10u128.pow(scale);
     push_u128(mag / p, out);
     if scale > 0 {
@@ -89,6 +138,13 @@ fn write_plain(mag: u128, scale: u32, out: &mut Vec<u8>) {
 
 /// Strips trailing zeros: `(mag, scale)` with the same value and the smallest scale.
 fn normalize(mut mag: u128, mut scale: u32) -> (u128, u32) {
+    if let Ok(mut m) = u64::try_from(mag) {
+        while scale > 0 && m % 10 == 0 {
+            m /= 10;
+            scale -= 1;
+        }
+        return (u128::from(m), scale);
+    }
     while scale > 0 && mag % 10 == 0 {
         mag /= 10;
         scale -= 1;
@@ -172,6 +228,24 @@ impl Checksummer {
     }
 
     fn kraken_number(&mut self, step: Step, units: i64, decimals: u8) {
+        // The text with the point and leading zeros removed is the integer
+        // `units × step × 10^decimals` ("0.00100000" → 100000; zero → nothing).
+        if units >= 0 {
+            let mag = u128::from(units.unsigned_abs()) * u128::from(step.mantissa());
+            let (scale, d) = (u32::from(step.scale()), u32::from(decimals));
+            let n = if d >= scale {
+                10u128.checked_pow(d - scale).and_then(|p| mag.checked_mul(p))
+            } else {
+                // Fewer decimals than the step has: what fits, as `write_number` prints it.
+                Some(mag / 10u128.pow(scale - d))
+            };
+            if let Some(n) = n {
+                if n > 0 {
+                    push_u128(n, &mut self.text);
+                }
+                return;
+            }
+        }
         let start = self.text.len();
         write_number(step, units, NumberStyle::Fixed(decimals), &mut self.text);
         // Remove the point, then the leading zeros ("0.00100000" → "100000").
@@ -334,6 +408,46 @@ mod tests {
             let mut v = Vec::new();
             write_number(step, units, NumberStyle::Minimal, &mut v);
             proptest::prop_assert_eq!(step.units(&v), Ok(units));
+        }
+
+        /// The Kraken number fast path (one integer) equals the documented recipe applied to
+        /// the fixed-decimals text: remove the point, then the leading zeros.
+        #[test]
+        fn kraken_number_is_the_stripped_fixed_text(
+            units in 0i64..i64::MAX,
+            mantissa in 1u64..1000,
+            scale in 0u8..12,
+            decimals in 0u8..14,
+        ) {
+            let step = Step::new(mantissa, scale).unwrap();
+            let mut fixed = Vec::new();
+            write_number(step, units, NumberStyle::Fixed(decimals), &mut fixed);
+            let digits: Vec<u8> = fixed.into_iter().filter(|c| *c != b'.').collect();
+            let zeros = digits.iter().take_while(|c| **c == b'0').count();
+            let mut c = Checksummer::new();
+            c.kraken_number(step, units, decimals);
+            proptest::prop_assert_eq!(c.last_text(), &digits[zeros..]);
+        }
+
+        /// The u64 fast paths print what the u128 ones do.
+        #[test]
+        fn fast_digits_equal_slow_digits(v in 0u64..u64::MAX, scale in 0u32..19) {
+            let mut fast = Vec::new();
+            push_u128(u128::from(v), &mut fast);
+            let mut slow = Vec::new();
+            push_u128_slow(u128::from(v), &mut slow);
+            proptest::prop_assert_eq!(&fast, &slow);
+            let mut plain = Vec::new();
+            write_plain(u128::from(v), scale, &mut plain);
+            let p = 10u128.pow(scale);
+            let mut want = Vec::new();
+            push_u128_slow(u128::from(v) / p, &mut want);
+            if scale > 0 {
+                want.push(b'.');
+                let frac = format!("{:0width$}", u128::from(v) % p, width = scale as usize);
+                want.extend_from_slice(frac.as_bytes());
+            }
+            proptest::prop_assert_eq!(plain, want);
         }
     }
 }
