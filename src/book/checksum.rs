@@ -33,11 +33,17 @@ const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
 6061626364656667686970717273747576777879\
 8081828384858687888990919293949596979899";
 
-/// Writes the decimal digits of `v`, zero-padded on the left to at least `width` digits.
+/// Writes the decimal digits of `v`, zero-padded on the left to at least `width` digits
+/// (`width` ≤ 20).
 #[inline]
-fn push_u64_padded(mut v: u64, width: usize, out: &mut Vec<u8>) {
+fn push_u64_padded(v: u64, width: usize, out: &mut Vec<u8>) {
+    // Digits are written left-aligned into a fixed 20-byte array, appended whole (a
+    // fixed-size copy the compiler inlines, where a variable one calls memmove) and the
+    // unused tail cut off.
+    let n = decimal_len_u64(v).max(width as u32) as usize;
     let mut tmp = [b'0'; 20];
-    let mut i = tmp.len();
+    let mut v = v;
+    let mut i = n;
     while v >= 100 {
         let d = (v % 100) as usize * 2;
         v /= 100;
@@ -49,12 +55,20 @@ fn push_u64_padded(mut v: u64, width: usize, out: &mut Vec<u8>) {
         i -= 2;
         tmp[i..i + 2].copy_from_slice(&PAIRS[d..d + 2]);
     } else {
-        i -= 1;
-        tmp[i] = b'0' + v as u8;
+        tmp[i - 1] = b'0' + v as u8;
     }
-    // `tmp` starts as zeros: widening the slice pads.
-    let start = i.min(tmp.len().saturating_sub(width));
-    out.extend_from_slice(&tmp[start..]);
+    let len = out.len();
+    out.extend_from_slice(&tmp);
+    out.truncate(len + n);
+}
+
+/// Decimal digits of `v` (1 for 0).
+#[inline]
+fn decimal_len_u64(v: u64) -> u32 {
+    match v.checked_ilog10() {
+        Some(l) => l + 1,
+        None => 1,
+    }
 }
 
 /// Writes the decimal digits of `v`.

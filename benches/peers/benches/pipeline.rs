@@ -15,7 +15,8 @@
 //! their books do not give cheaply), so they do less work than ladderfeed. Before timing, every
 //! implementation runs once and must end on ladderfeed's BBO for every synced book.
 //!
-//! `cargo bench -p ladderfeed-peers --bench pipeline`; `tools/bench.sh peers` also runs
+//! `cargo bench -p ladderfeed-peers --bench pipeline` (`PIPELINE_CASES=okx,kraken_v1` for
+//! some captures only); `tools/bench.sh peers` also runs
 //! cryptofeed's own handler over the same captures and passes its figures in
 //! `CRYPTOFEED_JSON` (one JSON object per line) for the ratio column.
 
@@ -651,7 +652,11 @@ fn cryptofeed_figures() -> HashMap<String, f64> {
 }
 
 fn pipeline(c: &mut Criterion) {
-    let rows: Vec<Row> = CASES.iter().map(|case| bench_case(c, case)).collect();
+    // `PIPELINE_CASES=kraken_v1,okx` runs only those captures.
+    let only = std::env::var("PIPELINE_CASES").ok();
+    let wanted = |name: &str| only.as_deref().is_none_or(|o| o.split(',').any(|w| w == name));
+    let rows: Vec<Row> =
+        CASES.iter().filter(|case| wanted(case.name)).map(|case| bench_case(c, case)).collect();
     let cf = cryptofeed_figures();
     let rate = |ns: f64| format!("{:.0}", 1e9 / ns);
     eprintln!(

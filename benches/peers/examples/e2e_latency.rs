@@ -7,10 +7,12 @@
 //! - **reference**: tokio + tokio-tungstenite (rustls, the same client configuration and CA) +
 //!   serde_json + `BTreeMap` books (`benches/reference`), on one current-thread runtime pinned
 //!   like our network thread. It "sees" the BBO when its book has been updated after the frame.
-//! - **ladderfeed busy-poll**: the live loop busy-polling on a pinned network thread, a
-//!   consumer spinning on the other core (the production setting: each owns a core).
-//! - **ladderfeed epoll**: the network thread waiting in epoll (`--no-busy-poll`), the consumer
-//!   spinning; this leaves a core to the simulator's threads on a 2-core machine.
+//! - **ladderfeed busy-poll, spinning consumer**: the live loop busy-polling on a pinned network
+//!   thread, a consumer spinning on the other core (the production setting: each owns a core;
+//!   on a 2-core machine the simulator's threads then have none).
+//! - **ladderfeed busy-poll, yielding consumer**: the consumer calls `yield_now` when idle.
+//! - **ladderfeed epoll, yielding consumer**: the network thread waits in epoll
+//!   (`--no-busy-poll`); this leaves the simulator a core on a 2-core machine.
 //!
 //! Per frame that moved a book: the simulator's send timestamp (taken just before the frame is
 //! handed to TLS, from the reference log) to the consumer seeing the event (ladderfeed) or to
@@ -20,7 +22,6 @@
 //! (default: the Kraken v1 capture).
 
 #[path = "../../reference/mod.rs"]
-#[allow(dead_code)]
 mod reference;
 
 use std::collections::HashMap;
@@ -120,6 +121,7 @@ fn ladderfeed_client(
     venue: Venue,
     total: usize,
     busy: bool,
+    consumer_yields: bool,
 ) -> (Vec<u64>, HashMap<u64, u64>) {
     let symbols = symbols(venue);
     let mut opts = Options::new(config);
@@ -144,7 +146,12 @@ fn ladderfeed_client(
                 if consumer_stop.load(Ordering::Acquire) {
                     break;
                 }
-                std::hint::spin_loop();
+                if consumer_yields {
+                    // Give the core to a runnable thread (the simulator's, on 2 cores).
+                    std::thread::yield_now();
+                } else {
+                    std::hint::spin_loop();
+                }
             }
         }
         popped
@@ -201,8 +208,17 @@ fn session(capture: &Path, venue: Venue, pace: Pace, pace_label: &str) {
 
     // One client at a time, so none takes a core from another.
     let reference = reference_client(&url, config.clone(), venue, subscribe, total, cores.get(1));
-    let busy = ladderfeed_client(&base, config.clone(), venue, total, true);
-    let epoll = ladderfeed_client(&base, config, venue, total, false);
+    let runs = [
+        ("ladderfeed busy-poll, spinning consumer", true, false),
+        ("ladderfeed busy-poll, yielding consumer", true, true),
+        ("ladderfeed epoll, yielding consumer", false, true),
+    ];
+    let results: Vec<_> = runs
+        .iter()
+        .map(|(label, busy, yields)| {
+            (*label, ladderfeed_client(&base, config.clone(), venue, total, *busy, *yields))
+        })
+        .collect();
     std::thread::sleep(Duration::from_millis(200));
     let log = sim.stop();
 
@@ -214,9 +230,7 @@ fn session(capture: &Path, venue: Venue, pace: Pace, pace_label: &str) {
         }
     }
     row(&format!("reference (tokio-tungstenite + serde_json + BTreeMap), {pace_label}"), &h);
-    for (nth, (label, (recvs, popped))) in
-        [("ladderfeed busy-poll", busy), ("ladderfeed epoll", epoll)].into_iter().enumerate()
-    {
+    for (nth, (label, (recvs, popped))) in results.into_iter().enumerate() {
         let mut h = Histogram::<u64>::new(3).expect("histogram");
         let s = sends(&log, nth_conn(&log, nth + 1).expect("ladderfeed connection"));
         for (send, recv) in s.iter().zip(&recvs) {
