@@ -3,7 +3,8 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use ladderfeed::book::Step;
+use ladderfeed::book::checksum::Checksummer;
+use ladderfeed::book::{Ladder, Side, Step};
 
 /// Price and size texts as Binance sends them (from the BTCUSDT capture in fixtures/).
 const PRICES: [&str; 8] = [
@@ -65,6 +66,28 @@ fn numbers(c: &mut Criterion) {
             out.len()
         })
     });
+    g.finish();
+
+    // A Kraken checksum over a 10 + 10 level book (XBT/USD-like: price 1 decimal, size 8),
+    // after an update of one level (as every Kraken book message is followed by one).
+    let (tick, lot) = (Step::parse("0.1").unwrap(), Step::parse("0.00000001").unwrap());
+    let mut book = Ladder::new();
+    for i in 0..10 {
+        book.set(Side::Bid, 452_835 - 3 * i, 10_000_000 + 1_234_567 * i);
+        book.set(Side::Ask, 452_852 + 4 * i, 154_571_953 - 7_654_321 * i);
+    }
+    let mut sum = Checksummer::new();
+    let mut g = c.benchmark_group("checksum");
+    g.throughput(Throughput::Elements(1));
+    let mut i = 0i64;
+    g.bench_function("kraken_10_levels_one_changed", |b| {
+        b.iter(|| {
+            i += 1;
+            book.set(Side::Bid, 452_835 - 3 * (i % 10), 10_000_000 + i);
+            sum.kraken(black_box(&book), tick, 1, lot, 8)
+        })
+    });
+    g.bench_function("okx_10_levels", |b| b.iter(|| sum.okx(black_box(&book), tick, lot)));
     g.finish();
 }
 

@@ -26,6 +26,17 @@ pub enum NumberStyle {
     Js,
 }
 
+/// 10^0 … 10^19.
+const POW10: [u64; 20] = {
+    let mut t = [1u64; 20];
+    let mut i = 1;
+    while i < 20 {
+        t[i] = t[i - 1] * 10;
+        i += 1;
+    }
+    t
+};
+
 /// Two decimal digits per entry: "00", "01", … "99".
 const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
 2021222324252627282930313233343536373839\
@@ -37,29 +48,32 @@ const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
 /// (`width` ≤ 20).
 #[inline]
 fn push_u64_padded(v: u64, width: usize, out: &mut Vec<u8>) {
-    // Digits are written left-aligned into a fixed 20-byte array, appended whole (a
-    // fixed-size copy the compiler inlines, where a variable one calls memmove) and the
-    // unused tail cut off.
-    let n = decimal_len_u64(v).max(width as u32) as usize;
-    let mut tmp = [b'0'; 20];
-    let mut v = v;
-    let mut i = n;
-    while v >= 100 {
-        let d = (v % 100) as usize * 2;
-        v /= 100;
-        i -= 2;
-        tmp[i..i + 2].copy_from_slice(&PAIRS[d..d + 2]);
-    }
-    if v >= 10 {
-        let d = v as usize * 2;
-        i -= 2;
-        tmp[i..i + 2].copy_from_slice(&PAIRS[d..d + 2]);
-    } else {
-        tmp[i - 1] = b'0' + v as u8;
-    }
+    // The digits are packed into registers 8 at a time and appended as whole 8-byte words
+    // (a first, partial word is appended whole and cut back): no byte-by-byte stores read
+    // back as a wide load, no variable-length copy.
+    const E8: u64 = 100_000_000;
+    let n = (decimal_len_u64(v) as usize).max(width);
+    let chunks = [v / E8 / E8, (v / E8) % E8, v % E8];
+    let words = n.div_ceil(8);
+    let lead = n - (words - 1) * 8;
     let len = out.len();
-    out.extend_from_slice(&tmp);
-    out.truncate(len + n);
+    out.extend_from_slice(&(pack8(chunks[3 - words]) << ((8 - lead) * 8)).to_be_bytes());
+    out.truncate(len + lead);
+    for &c in &chunks[4 - words..] {
+        out.extend_from_slice(&pack8(c).to_be_bytes());
+    }
+}
+
+/// The 8 decimal digits of `v` (< 10^8, zero-padded) as ASCII, most significant first when
+/// the word is written big-endian.
+#[inline]
+fn pack8(v: u64) -> u64 {
+    let pair = |x: u64| {
+        let i = x as usize * 2;
+        u64::from(u16::from_be_bytes([PAIRS[i], PAIRS[i + 1]]))
+    };
+    let (hi, lo) = (v / 10_000, v % 10_000);
+    pair(hi / 100) << 48 | pair(hi % 100) << 32 | pair(lo / 100) << 16 | pair(lo % 100)
 }
 
 /// Decimal digits of `v` (1 for 0).
@@ -205,16 +219,43 @@ fn decimal_len(mut v: u128) -> u32 {
     n
 }
 
+/// One level's Kraken checksum text (price digits then size digits), kept for reuse.
+#[derive(Debug, Clone, Copy)]
+struct Rendered {
+    px: i64,
+    qty: i64,
+    len: u8,
+    text: [u8; 40],
+}
+
+/// What a Kraken level's text depends on besides its price and size.
+type KrakenFormat = (Step, u8, Step, u8);
+
 /// Reusable checksum text and CRC state. Create once per engine and reuse.
+///
+/// Kraken's text is rendered per level and remembered: a level whose price, size and number
+/// format are unchanged since the previous checksum is copied, not rendered again (an update
+/// usually changes one or two of the 20 levels). The text is a pure function of those inputs,
+/// so the memo can never be stale.
 #[derive(Debug, Default, Clone)]
 pub struct Checksummer {
     text: Vec<u8>,
+    /// The previous Kraken call's levels per side (asks, bids) and their format.
+    kraken_prev: [Vec<Rendered>; 2],
+    kraken_next: [Vec<Rendered>; 2],
+    kraken_format: Option<KrakenFormat>,
 }
 
 impl Checksummer {
     /// An empty checksummer.
     pub fn new() -> Self {
-        Checksummer { text: Vec::with_capacity(2048) }
+        let side = || Vec::with_capacity(10);
+        Checksummer {
+            text: Vec::with_capacity(2048),
+            kraken_prev: [side(), side()],
+            kraken_next: [side(), side()],
+            kraken_format: None,
+        }
     }
 
     /// The text the last call hashed.
@@ -232,12 +273,46 @@ impl Checksummer {
         qty_decimals: u8,
     ) -> u32 {
         self.text.clear();
-        for side in [Side::Ask, Side::Bid] {
+        let format = (tick, price_decimals, lot, qty_decimals);
+        if self.kraken_format != Some(format) {
+            self.kraken_prev.iter_mut().for_each(Vec::clear);
+            self.kraken_format = Some(format);
+        }
+        for (s, side) in [Side::Ask, Side::Bid].into_iter().enumerate() {
+            self.kraken_next[s].clear();
             for l in book.top(side, 10) {
-                self.kraken_number(tick, l.px_tick, price_decimals);
-                self.kraken_number(lot, l.qty_lots, qty_decimals);
+                let known =
+                    self.kraken_prev[s].iter().find(|r| r.px == l.px_tick && r.qty == l.qty_lots);
+                let r = match known {
+                    Some(r) => {
+                        // A fixed-size copy, cut back to the level's length.
+                        let at = self.text.len();
+                        self.text.extend_from_slice(&r.text);
+                        self.text.truncate(at + usize::from(r.len));
+                        *r
+                    }
+                    None => {
+                        let at = self.text.len();
+                        self.kraken_number(tick, l.px_tick, price_decimals);
+                        self.kraken_number(lot, l.qty_lots, qty_decimals);
+                        let mut r =
+                            Rendered { px: l.px_tick, qty: l.qty_lots, len: 0, text: [0; 40] };
+                        let t = &self.text[at..];
+                        if t.len() <= r.text.len() {
+                            r.text[..t.len()].copy_from_slice(t);
+                            r.len = t.len() as u8;
+                        } else {
+                            // Too long to keep (never for i64 values in practice): a key
+                            // no level has, so it is never reused.
+                            r.px = i64::MIN;
+                        }
+                        r
+                    }
+                };
+                self.kraken_next[s].push(r);
             }
         }
+        std::mem::swap(&mut self.kraken_prev, &mut self.kraken_next);
         crc32fast::hash(&self.text)
     }
 
@@ -245,17 +320,17 @@ impl Checksummer {
         // The text with the point and leading zeros removed is the integer
         // `units × step × 10^decimals` ("0.00100000" → 100000; zero → nothing).
         if units >= 0 {
-            let mag = u128::from(units.unsigned_abs()) * u128::from(step.mantissa());
-            let (scale, d) = (u32::from(step.scale()), u32::from(decimals));
-            let n = if d >= scale {
-                10u128.checked_pow(d - scale).and_then(|p| mag.checked_mul(p))
-            } else {
-                // Fewer decimals than the step has: what fits, as `write_number` prints it.
-                Some(mag / 10u128.pow(scale - d))
+            // u64 arithmetic with a power table (u128 division and `pow` are slow).
+            let (scale, d) = (usize::from(step.scale()), usize::from(decimals));
+            let mag = (units as u64).checked_mul(step.mantissa());
+            let n = match mag {
+                Some(m) if d >= scale => POW10.get(d - scale).and_then(|p| m.checked_mul(*p)),
+                Some(m) => POW10.get(scale - d).map(|p| m / p),
+                None => None,
             };
             if let Some(n) = n {
                 if n > 0 {
-                    push_u128(n, &mut self.text);
+                    push_u64_padded(n, 1, &mut self.text);
                 }
                 return;
             }
@@ -441,6 +516,42 @@ mod tests {
             let mut c = Checksummer::new();
             c.kraken_number(step, units, decimals);
             proptest::prop_assert_eq!(c.last_text(), &digits[zeros..]);
+        }
+
+        /// The remembered Kraken level texts never go stale: a checksummer reused across
+        /// updates (and across two formats, as for two symbols) gives the text and CRC a new
+        /// one gives.
+        #[test]
+        fn kraken_memo_equals_fresh_rendering(
+            updates in proptest::collection::vec((proptest::bool::ANY, 0i64..40, 0i64..5, 0u8..2), 1..200)
+        ) {
+            let formats = [
+                (Step::parse("0.1").unwrap(), 1u8, Step::parse("0.00000001").unwrap(), 8u8),
+                (Step::parse("0.00001").unwrap(), 5u8, Step::parse("0.001").unwrap(), 3u8),
+            ];
+            let mut book = Ladder::new();
+            let mut reused = Checksummer::new();
+            for (bid, px, qty, f) in updates {
+                let side = if bid { Side::Bid } else { Side::Ask };
+                // Bids below asks: prices 1000..1040 and 1100..1140.
+                let px = if bid { 1_000 + px } else { 1_100 + px };
+                book.set(side, px, qty * 7);
+                let (tick, pd, lot, qd) = formats[usize::from(f)];
+                let got = reused.kraken(&book, tick, pd, lot, qd);
+                let mut fresh = Checksummer::new();
+                let want = fresh.kraken(&book, tick, pd, lot, qd);
+                proptest::prop_assert_eq!(reused.last_text(), fresh.last_text());
+                proptest::prop_assert_eq!(got, want);
+            }
+        }
+
+        /// Zero-padded digits, any width up to 20.
+        #[test]
+        fn padded_digits(v in 0u64..u64::MAX, width in 0usize..=20) {
+            let mut got = b"x".to_vec();
+            push_u64_padded(v, width, &mut got);
+            let want = format!("x{v:0width$}");
+            proptest::prop_assert_eq!(got, want.into_bytes());
         }
 
         /// The u64 fast paths print what the u128 ones do.

@@ -12,8 +12,11 @@
 //!
 //! The peers read the best bid and ask after every book message (what publishing a BBO costs
 //! them at least); they skip checksums and Kraken's depth truncation (which need ordered levels
-//! their books do not give cheaply), so they do less work than ladderfeed. Before timing, every
-//! implementation runs once and must end on ladderfeed's BBO for every synced book.
+//! their books do not give cheaply), so they do less work than ladderfeed. On the venues with
+//! checksums (Kraken, OKX, Bitfinex) ladderfeed also runs with them off
+//! ([`Engine::with_checksums`]): the same work as the peers, and the figure the ratios use.
+//! Before timing, every implementation runs once and must end on ladderfeed's BBO for every
+//! synced book.
 //!
 //! `cargo bench -p ladderfeed-peers --bench pipeline` (`PIPELINE_CASES=okx,kraken_v1` for
 //! some captures only); `tools/bench.sh peers` also runs
@@ -521,6 +524,8 @@ struct Row {
     messages: usize,
     mb: f64,
     ladderfeed: f64,
+    /// With checksums off (venues that have them): the peers' work.
+    ladderfeed_unchecked: Option<f64>,
     reference: f64,
     hftbacktest: Option<f64>,
     nautilus: f64,
@@ -584,9 +589,16 @@ fn bench_case(c: &mut Criterion, case: &Case) -> Row {
             seen
         })
     };
-    let adapter = AnyAdapter::new(venue, InstrumentRegistry::with_builtins(), None).expect("venue");
-    let mut engine = Engine::new(adapter);
+    let make = |checksums: bool| {
+        let reg = InstrumentRegistry::with_builtins();
+        let adapter = AnyAdapter::new(venue, reg, None).expect("venue");
+        Engine::new(adapter).with_checksums(checksums)
+    };
+    let mut engine = make(true);
     ladderfeed_pass(&mut engine, &mut publisher, &recs);
+    let checksums = matches!(venue, Venue::KrakenV1 | Venue::Okx | Venue::Bitfinex);
+    let mut unchecked = make(false);
+    ladderfeed_pass(&mut unchecked, &mut publisher, &recs);
 
     let mut g = c.benchmark_group(format!("pipeline/{}", case.name));
     g.throughput(Throughput::Bytes(bytes as u64));
@@ -596,6 +608,11 @@ fn bench_case(c: &mut Criterion, case: &Case) -> Row {
     g.bench_function("ladderfeed", |b| {
         b.iter(|| ladderfeed_pass(&mut engine, &mut publisher, &recs))
     });
+    if checksums {
+        g.bench_function("ladderfeed_no_checksums", |b| {
+            b.iter(|| ladderfeed_pass(&mut unchecked, &mut publisher, &recs))
+        });
+    }
     g.bench_function("reference", |b| {
         b.iter(|| serde_pass(&mut Reference::<RefBook>::new(venue), &recs, &sym))
     });
@@ -615,6 +632,9 @@ fn bench_case(c: &mut Criterion, case: &Case) -> Row {
     g.finish();
 
     let lf = median_fresh(RUNS, || (), |_| ladderfeed_pass(&mut engine, &mut publisher, &recs));
+    let lf_unchecked = checksums.then(|| {
+        median_fresh(RUNS, || (), |_| ladderfeed_pass(&mut unchecked, &mut publisher, &recs))
+    });
     stop.store(true, Ordering::Relaxed);
     let consumed = consumer.join().expect("consumer");
     assert!(consumed > 0, "{}: the consumer saw nothing", case.name);
@@ -633,6 +653,7 @@ fn bench_case(c: &mut Criterion, case: &Case) -> Row {
         messages: n,
         mb: bytes as f64 / 1e6,
         ladderfeed: per(lf),
+        ladderfeed_unchecked: lf_unchecked.map(per),
         reference: per(reference),
         hftbacktest: hftbacktest.map(per),
         nautilus: per(nautilus),
@@ -660,32 +681,35 @@ fn pipeline(c: &mut Criterion) {
     let cf = cryptofeed_figures();
     let rate = |ns: f64| format!("{:.0}", 1e9 / ns);
     eprintln!(
-        "\n| capture | messages | MB | ladderfeed ns/msg | msgs/s | reference ns/msg | \
-         hftbacktest ns/msg | nautilus ns/msg | barter ns/msg | fastest Rust peer / ladderfeed | \
-         cryptofeed ns/msg | cryptofeed / ladderfeed |"
+        "\n| capture | messages | MB | ladderfeed ns/msg | msgs/s | without checksums ns/msg | \
+         reference ns/msg | hftbacktest ns/msg | nautilus ns/msg | barter ns/msg | \
+         fastest Rust peer / ladderfeed | cryptofeed ns/msg | cryptofeed / ladderfeed |"
     );
-    eprintln!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    eprintln!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in rows {
+        // The ratios compare the same work: without checksums where ladderfeed has them.
+        let same = r.ladderfeed_unchecked.unwrap_or(r.ladderfeed);
         let fastest = [r.hftbacktest, Some(r.nautilus), r.barter]
             .into_iter()
             .flatten()
             .fold(f64::INFINITY, f64::min);
         let (cf_ns, cf_ratio) = match cf.get(r.name) {
-            Some(ns) => (format!("{ns:.0}"), format!("{:.0}x", ns / r.ladderfeed)),
+            Some(ns) => (format!("{ns:.0}"), format!("{:.0}x", ns / same)),
             None => ("–".to_owned(), "–".to_owned()),
         };
         eprintln!(
-            "| {} | {} | {:.2} | {:.0} | {} | {:.0} | {} | {:.0} | {} | {:.1}x | {} | {} |",
+            "| {} | {} | {:.2} | {:.0} | {} | {} | {:.0} | {} | {:.0} | {} | {:.1}x | {} | {} |",
             r.name,
             r.messages,
             r.mb,
             r.ladderfeed,
             rate(r.ladderfeed),
+            r.ladderfeed_unchecked.map_or("–".to_owned(), |u| format!("{u:.0}")),
             r.reference,
             r.hftbacktest.map_or("–".to_owned(), |b| format!("{b:.0}")),
             r.nautilus,
             r.barter.map_or("–".to_owned(), |b| format!("{b:.0}")),
-            fastest / r.ladderfeed,
+            fastest / same,
             cf_ns,
             cf_ratio,
         );
