@@ -1,8 +1,8 @@
 //! End-to-end loopback latency, ladderfeed against a reference client, in one run.
 //!
 //! The simulator (in this process) serves a capture over wss:// at a steady rate or at full
-//! speed; each client in turn connects to the same simulator, subscribes and receives the same
-//! stream:
+//! speed; each client in turn connects to a simulator of its own with the same capture, pace
+//! and protocol, subscribes and receives the same stream:
 //!
 //! - **reference**: tokio + tokio-tungstenite (rustls, the same client configuration and CA) +
 //!   serde_json + `BTreeMap` books (`benches/reference`), on one current-thread runtime pinned
@@ -188,54 +188,64 @@ fn row(label: &str, h: &Histogram<u64>) {
     );
 }
 
+/// The clients compared: the reference, then ladderfeed as (busy-poll, consumer yields).
+const CLIENTS: [(&str, Option<(bool, bool)>); 4] = [
+    ("reference (tokio-tungstenite + serde_json + BTreeMap)", None),
+    ("ladderfeed busy-poll, spinning consumer", Some((true, false))),
+    ("ladderfeed busy-poll, yielding consumer", Some((true, true))),
+    ("ladderfeed epoll, yielding consumer", Some((false, true))),
+];
+
+/// One client against a simulator of its own (the same capture, pace and protocol: the same
+/// stream), one row of the table.
 fn session(capture: &Path, venue: Venue, pace: Pace, pace_label: &str) {
-    let mut c = Config::new(venue, vec![capture.to_path_buf()]);
-    c.tls = true;
-    c.pace = pace;
-    c.max_seconds = 600.0;
-    let sim = Sim::start(c).expect("simulator");
-    let ca = std::env::temp_dir().join(format!("e2e-latency-{}.pem", std::process::id()));
-    std::fs::write(&ca, sim.ca_pem().expect("a CA")).expect("write CA");
-    let config = tls::client_config(Some(&ca)).expect("TLS config");
-    let total = sim.capture().len();
-    let base = sim.url("");
-    let symbols = symbols(venue);
-    let adapter = AnyAdapter::new(venue, InstrumentRegistry::with_builtins(), None).expect("venue");
-    let refs: Vec<&str> = symbols.iter().map(String::as_str).collect();
-    let subscribe = adapter.subscribe_messages(&refs);
-    let url = Feed::endpoint_url(venue, &base, &symbols);
-    let cores = Cores::detect();
-
-    // One client at a time, so none takes a core from another.
-    let reference = reference_client(&url, config.clone(), venue, subscribe, total, cores.get(1));
-    let runs = [
-        ("ladderfeed busy-poll, spinning consumer", true, false),
-        ("ladderfeed busy-poll, yielding consumer", true, true),
-        ("ladderfeed epoll, yielding consumer", false, true),
-    ];
-    let results: Vec<_> = runs
-        .iter()
-        .map(|(label, busy, yields)| {
-            (*label, ladderfeed_client(&base, config.clone(), venue, total, *busy, *yields))
-        })
-        .collect();
-    std::thread::sleep(Duration::from_millis(200));
-    let log = sim.stop();
-
-    let mut h = Histogram::<u64>::new(3).expect("histogram");
-    let s = sends(&log, nth_conn(&log, 0).expect("reference connection"));
-    for (send, seen) in s.iter().zip(&reference) {
-        if let Some(t) = seen {
-            let _ = h.record(t.saturating_sub(*send));
-        }
-    }
-    row(&format!("reference (tokio-tungstenite + serde_json + BTreeMap), {pace_label}"), &h);
-    for (nth, (label, (recvs, popped))) in results.into_iter().enumerate() {
+    for (label, client) in CLIENTS {
+        let mut c = Config::new(venue, vec![capture.to_path_buf()]);
+        c.tls = true;
+        c.pace = pace;
+        c.max_seconds = 600.0;
+        let sim = Sim::start(c).expect("simulator");
+        let ca = std::env::temp_dir().join(format!("e2e-latency-{}.pem", std::process::id()));
+        std::fs::write(&ca, sim.ca_pem().expect("a CA")).expect("write CA");
+        let config = tls::client_config(Some(&ca)).expect("TLS config");
+        let total = sim.capture().len();
+        let base = sim.url("");
         let mut h = Histogram::<u64>::new(3).expect("histogram");
-        let s = sends(&log, nth_conn(&log, nth + 1).expect("ladderfeed connection"));
-        for (send, recv) in s.iter().zip(&recvs) {
-            if let Some(c) = popped.get(recv) {
-                let _ = h.record(c.saturating_sub(*send));
+        match client {
+            None => {
+                let symbols = symbols(venue);
+                let reg = InstrumentRegistry::with_builtins();
+                let adapter = AnyAdapter::new(venue, reg, None).expect("venue");
+                let refs: Vec<&str> = symbols.iter().map(String::as_str).collect();
+                let subscribe = adapter.subscribe_messages(&refs);
+                let url = Feed::endpoint_url(venue, &base, &symbols);
+                // On a thread of its own, pinned where ladderfeed's network thread goes (the
+                // simulator's threads, started from the main thread, stay unpinned).
+                let core = Cores::detect().get(1);
+                let seen = std::thread::spawn(move || {
+                    reference_client(&url, config, venue, subscribe, total, core)
+                })
+                .join()
+                .expect("reference client");
+                std::thread::sleep(Duration::from_millis(100));
+                let log = sim.stop();
+                let s = sends(&log, nth_conn(&log, 0).expect("the connection"));
+                for (send, seen) in s.iter().zip(&seen) {
+                    if let Some(t) = seen {
+                        let _ = h.record(t.saturating_sub(*send));
+                    }
+                }
+            }
+            Some((busy, yields)) => {
+                let (recvs, popped) = ladderfeed_client(&base, config, venue, total, busy, yields);
+                std::thread::sleep(Duration::from_millis(100));
+                let log = sim.stop();
+                let s = sends(&log, nth_conn(&log, 0).expect("the connection"));
+                for (send, recv) in s.iter().zip(&recvs) {
+                    if let Some(c) = popped.get(recv) {
+                        let _ = h.record(c.saturating_sub(*send));
+                    }
+                }
             }
         }
         row(&format!("{label}, {pace_label}"), &h);
