@@ -15,6 +15,10 @@
 //!
 //! `cargo bench --bench producer` (the table is printed to stderr at the end).
 
+#[path = "captures.rs"]
+mod captures;
+
+use captures::{load, Case, CASES};
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,78 +26,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use ladderfeed::book::{InstrumentRegistry, Venue};
-use ladderfeed::capture::{self, Record, RecordKind};
+use ladderfeed::book::InstrumentRegistry;
+use ladderfeed::capture::{Record, RecordKind};
 use ladderfeed::engine::{Engine, Sink};
 use ladderfeed::event::Event;
 use ladderfeed::ring::feed::{self, Publisher};
 use ladderfeed::venue::json::Scratch;
 use ladderfeed::venue::AnyAdapter;
-
-struct Case {
-    name: &'static str,
-    venue: Venue,
-    file: &'static str,
-    limit: usize,
-}
-
-const CASES: &[Case] = &[
-    Case {
-        name: "binance_spot",
-        venue: Venue::Binance,
-        file: "binance/hftbacktest_spot_btcusdt_20240808.gz",
-        limit: usize::MAX,
-    },
-    Case {
-        name: "binance_futures",
-        venue: Venue::BinanceFutures,
-        file: "binance/cryptofeed_BINANCE_FUTURES.ws.1.0",
-        limit: usize::MAX,
-    },
-    Case {
-        name: "coinbase_advanced",
-        venue: Venue::Coinbase,
-        file: "coinbase/cryptofeed-v3_COINBASE.jsonl.zst",
-        limit: usize::MAX,
-    },
-    Case {
-        name: "coinbase_exchange",
-        venue: Venue::CoinbaseExchange,
-        file: "coinbase/cryptofeed_COINBASE.ws.28.0",
-        limit: usize::MAX,
-    },
-    Case {
-        name: "gemini_v2",
-        venue: Venue::Gemini,
-        file: "gemini/cryptofeed_GEMINI.ws.1.0",
-        limit: usize::MAX,
-    },
-    Case {
-        name: "kraken_v1",
-        venue: Venue::KrakenV1,
-        file: "kraken/cryptofeed_KRAKEN.ws.50.0",
-        limit: usize::MAX,
-    },
-    Case { name: "okx", venue: Venue::Okx, file: "okx/cryptofeed_OKX.ws.1.0", limit: usize::MAX },
-    Case {
-        name: "bitfinex",
-        venue: Venue::Bitfinex,
-        file: "bitfinex/marfusios_bitfinex_raw_2018-11-12.txt.gz",
-        limit: 200_000,
-    },
-];
-
-fn load(file: &str, limit: usize) -> Vec<Record> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(file);
-    let mut paths = capture::companions(&p);
-    paths.push(p);
-    capture::open_merged(&paths)
-        .expect("capture")
-        .map(|r| r.expect("record"))
-        .filter(|r| matches!(r.kind, RecordKind::Recv | RecordKind::Http))
-        .take(limit)
-        .collect()
-}
 
 /// The ring sink, counting what it published.
 struct Ring<'a> {
@@ -169,7 +108,7 @@ fn median_ns(n: usize, f: &mut dyn FnMut()) -> f64 {
 }
 
 fn bench_case(c: &mut Criterion, case: &Case, table: &mut Vec<String>) {
-    let recs = load(case.file, case.limit);
+    let recs = load(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures"), case);
     let bytes: usize = recs.iter().map(|r| r.payload.len()).sum();
     let n = recs.len();
 

@@ -6,18 +6,15 @@
 //! resyncs and every message shape are in the counted part too. Dropping the reader at the
 //! end frees, which is not counted either (only allocations are).
 //!
-//! Both the replay thread and the consumer thread count (each opts in); the harness's own
+//! Both the replay thread and the consumer thread count (`tests/counting`); the harness's own
 //! threads do not. The reopened reader's buffers start empty and grow to the file's longest
-//! record once; its allocations are tallied apart and bounded (see [`READER_GROWTH_BOUND`]). This file holds a single test so no other test allocates while it counts.
-//!
-//! A `GlobalAlloc` impl is `unsafe` by definition: test files with a counting allocator are the
-//! only places outside `src/ring` allowed it, and it only forwards to `System`.
-#![allow(unsafe_code)]
+//! record once; its allocations are tallied apart and bounded (see [`READER_GROWTH_BOUND`]).
+//! This file holds a single test so no other test allocates while it counts.
 
 mod common;
+mod counting;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use ladderfeed::book::InstrumentRegistry;
 use ladderfeed::capture::{self, Record, RecordKind};
@@ -26,64 +23,15 @@ use ladderfeed::engine::Engine;
 use ladderfeed::ring::{feed, Publisher};
 use ladderfeed::venue::any::AnyAdapter;
 
-struct Counting;
-
+/// Allocations of the parse, book, ring and consumer while counting.
 static ALLOCS: AtomicU64 = AtomicU64::new(0);
 /// Allocations made inside the capture reader (tallied apart, see [`READER_GROWTH_BOUND`]).
 static READER_ALLOCS: AtomicU64 = AtomicU64::new(0);
-/// Raised while the counted replay runs.
-static ON: AtomicBool = AtomicBool::new(false);
-
-thread_local! {
-    /// The threads of the pipeline opt in; the harness's threads never count.
-    static PIPELINE: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
-    /// Set while the capture reader runs.
-    static IN_READER: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
-}
 
 /// A freshly opened reader grows its line and record buffers (by doubling) up to the longest
 /// record of the file, a few times per buffer and never again: a bound far below one per
 /// record. The parse, book, ring and consumer get no such allowance: they must not allocate.
 const READER_GROWTH_BOUND: u64 = 32;
-
-fn count() {
-    if ON.load(Ordering::Relaxed) && PIPELINE.with(|c| c.get()) {
-        if IN_READER.with(|c| c.get()) {
-            READER_ALLOCS.fetch_add(1, Ordering::Relaxed);
-        } else {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        // Stop counting on this thread while looking at the environment and printing.
-        PIPELINE.with(|c| c.set(false));
-        if std::env::var_os("ALLOC_BACKTRACE").is_some() {
-            eprintln!("{}", std::backtrace::Backtrace::force_capture());
-        }
-        PIPELINE.with(|c| c.set(true));
-    }
-}
-
-// SAFETY: forwards every call to `System` unchanged; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, passed on as is.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System.alloc` with this `layout` (see `alloc`).
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
-        // SAFETY: the caller upholds `GlobalAlloc::realloc`'s contract, passed on as is.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
 
 /// What one replay did.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
@@ -94,18 +42,21 @@ struct Pass {
 }
 
 /// One replay from `reader`'s first record, as `ladderfeed replay` does it: one reused
-/// record, connects and disconnects reset the engine's per-connection state.
+/// record, connects and disconnects reset the engine's per-connection state. With `count`,
+/// this thread's allocations go to [`READER_ALLOCS`] inside the reader, [`ALLOCS`] outside.
 fn replay(
     mut reader: capture::Reader,
     engine: &mut Engine<AnyAdapter>,
     publisher: &mut Publisher,
     rec: &mut Record,
+    count: bool,
 ) -> Pass {
+    let tally = |c: &'static AtomicU64| counting::count_into(count.then_some(c));
     let mut pass = Pass::default();
     loop {
-        IN_READER.with(|c| c.set(true));
+        tally(&READER_ALLOCS);
         let more = reader.next_into(rec).expect("read capture");
-        IN_READER.with(|c| c.set(false));
+        tally(&ALLOCS);
         if !more {
             break;
         }
@@ -146,12 +97,14 @@ fn steady_state(file: &str) -> (u64, u64, Pass, u64) {
         let (stop, seen) = (stop.clone(), seen.clone());
         std::thread::spawn(move || {
             let mut consumer = Consumer::new(subscription);
-            PIPELINE.with(|c| c.set(true));
+            // Counted throughout; the counter is reset when the counted replay starts, so
+            // what the warm-up allocated does not count.
+            counting::count_into(Some(&ALLOCS));
             consumer.run(&stop, |e| {
                 std::hint::black_box(e);
                 seen.fetch_add(1, Ordering::Relaxed);
             });
-            PIPELINE.with(|c| c.set(false));
+            counting::count_into(None);
             consumer.stats()
         })
     };
@@ -162,9 +115,8 @@ fn steady_state(file: &str) -> (u64, u64, Pass, u64) {
         url: String::new(),
         payload: Vec::new(),
     };
-    PIPELINE.with(|c| c.set(true));
     let open = || capture::open_merged(&paths).expect("open capture");
-    let warm = replay(open(), &mut engine, &mut publisher, &mut rec);
+    let warm = replay(open(), &mut engine, &mut publisher, &mut rec, false);
     // Let the consumer catch up before counting starts (its own buffers are warm by now).
     while publisher.stats().in_flight() > 0 {
         std::hint::spin_loop();
@@ -174,13 +126,11 @@ fn steady_state(file: &str) -> (u64, u64, Pass, u64) {
     let reader = open();
     ALLOCS.store(0, Ordering::Relaxed);
     READER_ALLOCS.store(0, Ordering::Relaxed);
-    ON.store(true, Ordering::SeqCst);
-    let counted = replay(reader, &mut engine, &mut publisher, &mut rec);
+    let counted = replay(reader, &mut engine, &mut publisher, &mut rec, true);
     while publisher.stats().in_flight() > 0 {
         std::hint::spin_loop();
     }
-    ON.store(false, Ordering::SeqCst);
-    PIPELINE.with(|c| c.set(false));
+    counting::count_into(None);
     let allocs = ALLOCS.load(Ordering::Relaxed);
     let reader_allocs = READER_ALLOCS.load(Ordering::Relaxed);
     let consumed = seen.load(Ordering::Relaxed) - seen_before;

@@ -1,13 +1,10 @@
 //! Zero allocations in steady state: after warm-up, publishing, popping (single and batch),
 //! last-value reads and latency recording allocate nothing. A counting global allocator
-//! wraps the system one; this file holds a single test so no other test allocates while it
-//! counts.
-//!
-//! A `GlobalAlloc` impl is `unsafe` by definition: this test file is the one place outside
-//! `src/ring` allowed it, and it only forwards to `System`.
-#![allow(unsafe_code)]
+//! (`tests/counting`) wraps the system one; this file holds a single test so no other test
+//! allocates while it counts.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+mod counting;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use ladderfeed::clock::Clock;
@@ -15,48 +12,7 @@ use ladderfeed::consumer::{Consumer, Stage};
 use ladderfeed::event::{Bbo, BookState, Event, Side, Stamps, Trade};
 use ladderfeed::ring::feed;
 
-struct Counting;
-
 static ALLOCS: AtomicU64 = AtomicU64::new(0);
-
-thread_local! {
-    /// Only the test thread counts: the harness's own threads may allocate at any time.
-    static COUNTING: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
-}
-
-fn count() {
-    if COUNTING.with(|c| c.get()) {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        if std::env::var_os("ALLOC_BACKTRACE").is_some() {
-            COUNTING.with(|c| c.set(false));
-            eprintln!("{}", std::backtrace::Backtrace::force_capture());
-            COUNTING.with(|c| c.set(true));
-        }
-    }
-}
-
-// SAFETY: forwards every call to `System` unchanged; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, passed on as is.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System.alloc` with this `layout` (see `alloc`).
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
-        // SAFETY: the caller upholds `GlobalAlloc::realloc`'s contract, passed on as is.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
 
 fn work(round: u64, publisher: &mut ladderfeed::ring::Publisher, consumer: &mut Consumer) {
     let clock = Clock::global();
@@ -91,13 +47,13 @@ fn steady_state_allocates_nothing() {
     let mut consumer = Consumer::new(subscription);
     // Warm-up: first use of the global clock, lazily initialised statics.
     work(0, &mut publisher, &mut consumer);
-    COUNTING.with(|c| c.set(true));
+    counting::count_into(Some(&ALLOCS));
     let before = ALLOCS.load(Ordering::Relaxed);
     for round in 1..20 {
         work(round, &mut publisher, &mut consumer);
     }
     let after = ALLOCS.load(Ordering::Relaxed);
-    COUNTING.with(|c| c.set(false));
+    counting::count_into(None);
     assert_eq!(after - before, 0, "allocations in steady state");
     let stats = publisher.stats();
     assert!(stats.dropped > 0, "the full path ran: {stats:?}");

@@ -1,61 +1,13 @@
 //! Zero allocations per message in steady state, for every venue adapter through the engine:
 //! after a warm-up over the first part of a real capture (snapshots, first sight of each
 //! message shape), handling the rest of the capture allocates nothing. A counting global
-//! allocator wraps the system one; this file holds a single test so no other test allocates
-//! while it counts.
-//!
-//! A `GlobalAlloc` impl is `unsafe` by definition: test files with a counting allocator are the
-//! only places outside `src/ring` allowed it, and it only forwards to `System`.
-#![allow(unsafe_code)]
+//! allocator (`tests/counting`) wraps the system one; this file holds a single test so no
+//! other test allocates while it counts.
 
 mod common;
+mod counting;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
-
-struct Counting;
-
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-
-thread_local! {
-    /// Only the test thread counts: the harness's own threads may allocate at any time.
-    static COUNTING: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
-}
-
-fn count() {
-    if COUNTING.with(|c| c.get()) {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // Stop counting while looking at the environment and printing (both allocate).
-        COUNTING.with(|c| c.set(false));
-        if std::env::var_os("ALLOC_BACKTRACE").is_some() {
-            eprintln!("{}", std::backtrace::Backtrace::force_capture());
-        }
-        COUNTING.with(|c| c.set(true));
-    }
-}
-
-// SAFETY: forwards every call to `System` unchanged; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, passed on as is.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System.alloc` with this `layout` (see `alloc`).
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
-        // SAFETY: the caller upholds `GlobalAlloc::realloc`'s contract, passed on as is.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
 
 use ladderfeed::book::InstrumentRegistry;
 use ladderfeed::capture::{Record, RecordKind};
@@ -68,6 +20,8 @@ use ladderfeed::venue::gemini::GeminiV2;
 use ladderfeed::venue::kraken::KrakenV1;
 use ladderfeed::venue::okx::Okx;
 use ladderfeed::venue::Adapter;
+
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
 
 /// A sink that keeps nothing, like a ring that has room.
 #[derive(Default)]
@@ -98,9 +52,9 @@ fn steady_state<A: Adapter>(mut engine: Engine<A>, files: &[&str], warm: f64) ->
     feed_range(&mut engine, &recs[..split], &mut sink);
     let before = sink.0;
     ALLOCS.store(0, Ordering::Relaxed);
-    COUNTING.with(|c| c.set(true));
+    counting::count_into(Some(&ALLOCS));
     feed_range(&mut engine, &recs[split..], &mut sink);
-    COUNTING.with(|c| c.set(false));
+    counting::count_into(None);
     (ALLOCS.load(Ordering::Relaxed), recs.len() - split, sink.0 - before)
 }
 

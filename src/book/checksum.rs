@@ -12,7 +12,7 @@
 //! The text is built in a reused buffer: no allocation per call once it has grown.
 
 use super::ladder::{Ladder, Side};
-use super::num::Step;
+use super::num::{Step, POW10};
 
 /// How a venue prints a number in its checksum text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,17 +25,6 @@ pub enum NumberStyle {
     /// 10^-6 ≤ |x| < 10^21, otherwise `1e-7`, `1.5e-8`.
     Js,
 }
-
-/// 10^0 … 10^19.
-const POW10: [u64; 20] = {
-    let mut t = [1u64; 20];
-    let mut i = 1;
-    while i < 20 {
-        t[i] = t[i - 1] * 10;
-        i += 1;
-    }
-    t
-};
 
 /// Two decimal digits per entry: "00", "01", … "99".
 const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\

@@ -49,7 +49,7 @@ pub enum NumError {
 }
 
 /// Powers of ten that fit in a `u64` (10^0 ..= 10^19).
-const POW10: [u64; 20] = {
+pub(crate) const POW10: [u64; 20] = {
     let mut t = [1u64; 20];
     let mut i = 1;
     while i < 20 {

@@ -26,6 +26,10 @@
 #[path = "../../reference/mod.rs"]
 mod reference;
 
+#[path = "../../captures.rs"]
+mod captures;
+
+use captures::{load, Case, CASES};
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -52,7 +56,7 @@ use hftbacktest::depth::{
 };
 use hftbacktest::prelude::Side as HbtSide;
 use ladderfeed::book::{Instrument, InstrumentRegistry, Step, Venue};
-use ladderfeed::capture::{self, Record, RecordKind};
+use ladderfeed::capture::{Record, RecordKind};
 use ladderfeed::engine::{Engine, Sink};
 use ladderfeed::event::{BookState, Event};
 use ladderfeed::ring::feed::{self, Publisher};
@@ -68,74 +72,6 @@ use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::value::RawValue;
-
-struct Case {
-    name: &'static str,
-    venue: Venue,
-    file: &'static str,
-    limit: usize,
-}
-
-const CASES: &[Case] = &[
-    Case {
-        name: "binance_spot",
-        venue: Venue::Binance,
-        file: "binance/hftbacktest_spot_btcusdt_20240808.gz",
-        limit: usize::MAX,
-    },
-    Case {
-        name: "binance_futures",
-        venue: Venue::BinanceFutures,
-        file: "binance/cryptofeed_BINANCE_FUTURES.ws.1.0",
-        limit: usize::MAX,
-    },
-    Case {
-        name: "coinbase_advanced",
-        venue: Venue::Coinbase,
-        file: "coinbase/cryptofeed-v3_COINBASE.jsonl.zst",
-        limit: usize::MAX,
-    },
-    Case {
-        name: "coinbase_exchange",
-        venue: Venue::CoinbaseExchange,
-        file: "coinbase/cryptofeed_COINBASE.ws.28.0",
-        limit: usize::MAX,
-    },
-    Case {
-        name: "gemini_v2",
-        venue: Venue::Gemini,
-        file: "gemini/cryptofeed_GEMINI.ws.1.0",
-        limit: usize::MAX,
-    },
-    Case {
-        name: "kraken_v1",
-        venue: Venue::KrakenV1,
-        file: "kraken/cryptofeed_KRAKEN.ws.50.0",
-        limit: usize::MAX,
-    },
-    Case { name: "okx", venue: Venue::Okx, file: "okx/cryptofeed_OKX.ws.1.0", limit: usize::MAX },
-    Case {
-        name: "bitfinex",
-        venue: Venue::Bitfinex,
-        file: "bitfinex/cryptofeed_BITFINEX-58bafb.0",
-        limit: usize::MAX,
-    },
-];
-
-/// The received frames and REST bodies of a capture (companion files included), in order.
-fn load(file: &str, limit: usize) -> Vec<Record> {
-    let p = fixture_path(file);
-    let mut paths = capture::companions(&p);
-    paths.push(p);
-    paths.sort();
-    paths.dedup();
-    capture::open_merged(&paths)
-        .expect("capture")
-        .map(|r| r.expect("record"))
-        .filter(|r| matches!(r.kind, RecordKind::Recv | RecordKind::Http))
-        .take(limit)
-        .collect()
-}
 
 /// The symbol a REST snapshot's URL names (`symbol=BTCUSDT`), if any.
 fn url_symbol(url: &str) -> Option<&str> {
@@ -541,7 +477,7 @@ fn default_symbol(recs: &[Record]) -> String {
 
 fn bench_case(c: &mut Criterion, case: &Case) -> Row {
     const RUNS: usize = 11;
-    let recs = load(case.file, case.limit);
+    let recs = load(&fixture_path(""), case);
     let n = recs.len();
     let bytes: usize = recs.iter().map(|r| r.payload.len()).sum();
     let sym = default_symbol(&recs);

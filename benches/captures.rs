@@ -1,0 +1,84 @@
+//! The captures the producer and the peers' pipeline benchmarks run on, and how they are
+//! loaded (outside any timed region). Included by path from both benches.
+
+use std::path::Path;
+
+use ladderfeed::book::Venue;
+use ladderfeed::capture::{self, Record, RecordKind};
+
+/// One capture: its name in the tables, its venue, its file under `fixtures/`, and how many
+/// of its records to keep.
+pub struct Case {
+    pub name: &'static str,
+    pub venue: Venue,
+    pub file: &'static str,
+    pub limit: usize,
+}
+
+/// Every venue's capture: the bundled ones, the largest where there are several.
+pub const CASES: &[Case] = &[
+    Case {
+        name: "binance_spot",
+        venue: Venue::Binance,
+        file: "binance/hftbacktest_spot_btcusdt_20240808.gz",
+        limit: usize::MAX,
+    },
+    Case {
+        name: "binance_futures",
+        venue: Venue::BinanceFutures,
+        file: "binance/cryptofeed_BINANCE_FUTURES.ws.1.0",
+        limit: usize::MAX,
+    },
+    Case {
+        name: "coinbase_advanced",
+        venue: Venue::Coinbase,
+        file: "coinbase/cryptofeed-v3_COINBASE.jsonl.zst",
+        limit: usize::MAX,
+    },
+    Case {
+        name: "coinbase_exchange",
+        venue: Venue::CoinbaseExchange,
+        file: "coinbase/cryptofeed_COINBASE.ws.28.0",
+        limit: usize::MAX,
+    },
+    Case {
+        name: "gemini_v2",
+        venue: Venue::Gemini,
+        file: "gemini/cryptofeed_GEMINI.ws.1.0",
+        limit: usize::MAX,
+    },
+    Case {
+        name: "kraken_v1",
+        venue: Venue::KrakenV1,
+        file: "kraken/cryptofeed_KRAKEN.ws.50.0",
+        limit: usize::MAX,
+    },
+    Case { name: "okx", venue: Venue::Okx, file: "okx/cryptofeed_OKX.ws.1.0", limit: usize::MAX },
+    Case {
+        name: "bitfinex",
+        venue: Venue::Bitfinex,
+        file: "bitfinex/cryptofeed_BITFINEX-58bafb.0",
+        limit: usize::MAX,
+    },
+    Case {
+        name: "bitfinex_marfusios",
+        venue: Venue::Bitfinex,
+        file: "bitfinex/marfusios_bitfinex_raw_2018-11-12.txt.gz",
+        limit: 200_000,
+    },
+];
+
+/// The received frames and REST bodies of `case` (its companion files included), in order.
+pub fn load(fixtures: &Path, case: &Case) -> Vec<Record> {
+    let p = fixtures.join(case.file);
+    let mut paths = capture::companions(&p);
+    paths.push(p);
+    paths.sort();
+    paths.dedup();
+    capture::open_merged(&paths)
+        .expect("capture")
+        .map(|r| r.expect("record"))
+        .filter(|r| matches!(r.kind, RecordKind::Recv | RecordKind::Http))
+        .take(case.limit)
+        .collect()
+}
