@@ -142,6 +142,9 @@ pub fn record(args: RecordArgs) -> Result<ExitCode> {
 /// Depth rows in flight between the network thread and the consumer (1.6 KB each).
 const DEPTH_QUEUE: usize = 4096;
 
+/// Records larger than this are not given back to the network thread for reuse.
+const SPARE_MAX_BYTES: usize = 64 << 10;
+
 /// How often the recorder closes its block (what a crash can lose at most).
 const RECORD_FLUSH: Duration = Duration::from_secs(1);
 
@@ -150,12 +153,20 @@ fn writer(
     path: PathBuf,
     header: ladderfeed::capture::lfc::Header,
     rx: Receiver<ladderfeed::capture::Record>,
+    spare: crossbeam_channel::Sender<ladderfeed::capture::Record>,
 ) -> Result<u64> {
     let mut w = ladderfeed::capture::lfc::Writer::create(&path, &header)?;
     let mut last_flush = Instant::now();
     loop {
         match rx.recv_timeout(Duration::from_millis(100)) {
-            Ok(rec) => w.write(&rec)?,
+            Ok(rec) => {
+                w.write(&rec)?;
+                // Back to the network thread for reuse (dropped here when enough wait, or
+                // when it carried a large snapshot: the pool keeps no big buffers).
+                if rec.payload.capacity() <= SPARE_MAX_BYTES {
+                    let _ = spare.try_send(rec);
+                }
+            }
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
             Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
         }
@@ -245,11 +256,14 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
             header.endpoints = urls.clone();
             header.endpoints.extend(specs.iter().filter_map(|s| s.rest_endpoint.clone()));
             let (tx, rx) = unbounded();
-            live.set_recorder(tx);
+            // Written records come back emptied for reuse: no allocation per message on the
+            // network thread once the pool is warm.
+            let (spare_tx, spare_rx) = crossbeam_channel::bounded(4096);
+            live.set_recorder(tx, Some(spare_rx));
             let out = path.clone();
             let handle = std::thread::Builder::new()
                 .name("recorder".into())
-                .spawn(move || writer(out, header, rx))?;
+                .spawn(move || writer(out, header, rx, spare_tx))?;
             Some((path, handle))
         }
         None => None,

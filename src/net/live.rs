@@ -272,7 +272,39 @@ pub struct Link {
     rng: u64,
     /// Connection id in recordings (the link's index + 1, the same across reconnects).
     conn_id: u32,
-    recorder: Option<crossbeam_channel::Sender<Record>>,
+    recorder: Option<Recorder>,
+}
+
+/// Where a link's records go, and where emptied ones come back from for reuse.
+#[derive(Clone)]
+struct Recorder {
+    tx: crossbeam_channel::Sender<Record>,
+    spare: Option<crossbeam_channel::Receiver<Record>>,
+}
+
+impl Recorder {
+    /// Sends a copy of one event, in a record the writer gave back when there is one.
+    fn record(&self, conn: u32, local_ts: u64, kind: RecordKind, url: &str, payload: &[u8]) {
+        let mut rec = match self.spare.as_ref().and_then(|s| s.try_recv().ok()) {
+            Some(r) => r,
+            None => Record {
+                local_ts: 0,
+                conn: 0,
+                kind: RecordKind::Recv,
+                url: String::new(),
+                payload: Vec::new(),
+            },
+        };
+        rec.local_ts = local_ts;
+        rec.conn = conn;
+        rec.kind = kind;
+        rec.url.clear();
+        rec.url.push_str(url);
+        rec.payload.clear();
+        rec.payload.extend_from_slice(payload);
+        // A writer that has gone away loses the recording, not the feed.
+        let _ = self.tx.send(rec);
+    }
 }
 
 impl std::fmt::Debug for Link {
@@ -318,16 +350,8 @@ impl Link {
 
     /// Hands a copy of what happened to the recorder (a channel to a writer thread).
     fn record(&self, local_ts: u64, kind: RecordKind, url: &str, payload: &[u8]) {
-        if let Some(tx) = &self.recorder {
-            let rec = Record {
-                local_ts,
-                conn: self.conn_id,
-                kind,
-                url: url.to_owned(),
-                payload: payload.to_vec(),
-            };
-            // A writer that has gone away loses the recording, not the feed.
-            let _ = tx.send(rec);
+        if let Some(r) = &self.recorder {
+            r.record(self.conn_id, local_ts, kind, url, payload);
         }
     }
 
@@ -569,14 +593,8 @@ impl Link {
                 }
                 self.stats.messages += 1;
                 self.stats.bytes += b.len() as u64;
-                if let Some(tx) = &self.recorder {
-                    let _ = tx.send(Record {
-                        local_ts: local,
-                        conn: self.conn_id,
-                        kind: RecordKind::Recv,
-                        url: String::new(),
-                        payload: b.to_vec(),
-                    });
+                if let Some(r) = &self.recorder {
+                    r.record(self.conn_id, local, RecordKind::Recv, "", b);
                 }
                 if self.engine.handle_frame(b, local, &mut tap).is_err() {
                     self.stats.errors += 1;
@@ -807,10 +825,18 @@ impl Live {
 
     /// Records everything every connection receives, sends, opens and loses, and every REST
     /// snapshot applied, as [`Record`]s on `tx` (for a writer thread: `ladderfeed record`).
-    /// Each record is a copy made on this thread: recording costs an allocation per message.
-    pub fn set_recorder(&mut self, tx: crossbeam_channel::Sender<Record>) {
+    /// Each record is a copy made on this thread, into a record taken from `spare` when the
+    /// writer has given one back (its buffers already grown): with a writer that returns
+    /// what it wrote, recording allocates nothing per message once warm (the unbounded
+    /// channel itself allocates a block per 31 messages).
+    pub fn set_recorder(
+        &mut self,
+        tx: crossbeam_channel::Sender<Record>,
+        spare: Option<crossbeam_channel::Receiver<Record>>,
+    ) {
+        let r = Recorder { tx, spare };
         for link in &mut self.links {
-            link.recorder = Some(tx.clone());
+            link.recorder = Some(r.clone());
         }
     }
 

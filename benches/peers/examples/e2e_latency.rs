@@ -130,7 +130,7 @@ fn ladderfeed_client(
         Feed { venue, url: Feed::endpoint_url(venue, url, &symbols), symbols, rest_base: None };
     let mut live = Live::new(vec![feed_cfg], opts).expect("live");
     let (rec_tx, rec_rx) = crossbeam_channel::unbounded();
-    live.set_recorder(rec_tx);
+    live.set_recorder(rec_tx, None);
     let cores = Cores::detect();
     let (mut publisher, mut subscription) = feed::feed(1 << 16, 1024);
     let stop = Arc::new(AtomicBool::new(false));

@@ -54,7 +54,7 @@ fn run(capture: &Path, venue: Venue, pace: Pace, busy: bool, label: &str) {
     };
     let mut live = Live::new(vec![feed_cfg], opts).unwrap();
     let (rec_tx, rec_rx) = crossbeam_channel::unbounded();
-    live.set_recorder(rec_tx);
+    live.set_recorder(rec_tx, None);
     let cores = Cores::detect();
     let (mut publisher, mut subscription) = feed::feed(1 << 16, 1024);
     let stop = Arc::new(AtomicBool::new(false));

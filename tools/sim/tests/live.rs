@@ -161,7 +161,7 @@ fn live(
     };
     let mut live = Live::new(vec![feed], opts).unwrap();
     let (rec_tx, rec_rx) = crossbeam_channel::unbounded();
-    live.set_recorder(rec_tx);
+    live.set_recorder(rec_tx, None);
     let mut events: Vec<Event> = Vec::new();
     let start = Instant::now();
     let mut last_count = 0;
