@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use rustls::ClientConfig;
 
-use super::stream::{resolve, NetStream};
+use super::stream::{AddrCache, NetStream};
 use super::url::Url;
 use super::NetError;
 
@@ -53,10 +53,16 @@ impl std::fmt::Debug for Get {
 }
 
 impl Get {
-    /// Starts a GET of `url` (http or https) that must finish within `timeout`.
-    pub fn start(url: &str, tls: &Arc<ClientConfig>, timeout: Duration) -> Result<Get, NetError> {
+    /// Starts a GET of `url` (http or https) that must finish within `timeout`, connecting
+    /// to the address `addrs` gives for its host (resolved there once and reused).
+    pub fn start(
+        url: &str,
+        addrs: &mut AddrCache,
+        tls: &Arc<ClientConfig>,
+        timeout: Duration,
+    ) -> Result<Get, NetError> {
         let u = Url::parse(url)?;
-        let addr = resolve(&u)?;
+        let addr = addrs.get(&u)?;
         let stream = NetStream::connect(&u, addr, tls)?;
         let host = if (u.tls && u.port == 443) || (!u.tls && u.port == 80) {
             u.host.clone()

@@ -25,7 +25,7 @@ use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Message, WebSocket};
 
 use super::http::Get;
-use super::stream::{resolve, NetStream};
+use super::stream::{AddrCache, NetStream};
 use super::url::Url;
 use super::NetError;
 use crate::book::{InstrumentRegistry, Venue};
@@ -264,6 +264,10 @@ pub struct Link {
     last_rx: Instant,
     next_keepalive: Instant,
     got_data: bool,
+    /// The WebSocket host's addresses (resolved once, see [`AddrCache`]).
+    addrs: AddrCache,
+    /// The REST host's addresses.
+    rest_addrs: AddrCache,
     rest: Option<Get>,
     rest_queue: VecDeque<String>,
     rest_pause_until: Instant,
@@ -380,6 +384,7 @@ impl Link {
             self.engine.disconnected(local, sink);
         } else {
             self.stats.connect_failures += 1;
+            self.addrs.failed();
         }
         self.stats.last_error = Some(why);
         let delay = self.backoff.mul_f64(self.jitter());
@@ -393,7 +398,7 @@ impl Link {
         opts: &Options,
         registry: &mio::Registry,
     ) -> Result<(), NetError> {
-        let addr = resolve(&self.url)?;
+        let addr = self.addrs.get(&self.url)?;
         let mut stream = NetStream::connect(&self.url, addr, &opts.tls)?;
         registry.register(stream.tcp_mut(), self.token, Interest::READABLE | Interest::WRITABLE)?;
         self.phase = Phase::Tcp(stream);
@@ -705,6 +710,7 @@ impl Link {
                     self.stats.rest_failed += 1;
                     self.stats.last_error = Some(format!("REST {url}: {e}"));
                     self.rest_pause_until = now + self.backoff;
+                    self.rest_addrs.failed();
                     if let Some(s) = symbol {
                         self.rest_queue.push_front(s);
                     }
@@ -723,7 +729,7 @@ impl Link {
                         "/api/v3/depth"
                     }
                 );
-                match Get::start(&url, &opts.tls, opts.rest_timeout) {
+                match Get::start(&url, &mut self.rest_addrs, &opts.tls, opts.rest_timeout) {
                     Ok(mut get) => {
                         let token = Token(self.token.0 + 1);
                         if registry
@@ -741,6 +747,7 @@ impl Link {
                         self.stats.rest_failed += 1;
                         self.stats.last_error = Some(format!("REST {url}: {e}"));
                         self.rest_pause_until = now + self.backoff;
+                        self.rest_addrs.failed();
                         self.rest_queue.push_front(sym);
                     }
                 }
@@ -810,6 +817,8 @@ impl Live {
                 last_rx: now,
                 next_keepalive: now,
                 got_data: false,
+                addrs: AddrCache::default(),
+                rest_addrs: AddrCache::default(),
                 rest: None,
                 rest_queue: VecDeque::new(),
                 rest_pause_until: now,

@@ -28,12 +28,53 @@ impl std::fmt::Debug for NetStream {
     }
 }
 
-/// Resolves `url`'s host (blocking: done when a connection starts, not while data flows).
-pub fn resolve(url: &Url) -> Result<SocketAddr, NetError> {
-    url.authority()
-        .to_socket_addrs()?
-        .next()
-        .ok_or(NetError::Url { url: url.authority(), why: "the host does not resolve" })
+/// Resolves `url`'s host to all its addresses (blocking).
+fn resolve_all(url: &Url) -> Result<Vec<SocketAddr>, NetError> {
+    let addrs: Vec<SocketAddr> = url.authority().to_socket_addrs()?.collect();
+    if addrs.is_empty() {
+        return Err(NetError::Url { url: url.authority(), why: "the host does not resolve" });
+    }
+    Ok(addrs)
+}
+
+/// The addresses of one host, resolved once and reused: a reconnect or a REST request does not
+/// wait for DNS on the network thread. A failed connection moves on to the next address; once
+/// every address has failed the host is resolved again at the next use (the venue may have
+/// moved).
+#[derive(Debug, Default, Clone)]
+pub struct AddrCache {
+    addrs: Vec<SocketAddr>,
+    at: usize,
+}
+
+impl AddrCache {
+    /// The address to connect to; resolves (blocking) only when nothing is cached.
+    pub fn get(&mut self, url: &Url) -> Result<SocketAddr, NetError> {
+        if self.addrs.is_empty() {
+            self.addrs = resolve_all(url)?;
+            self.at = 0;
+        }
+        Ok(self.addrs[self.at])
+    }
+
+    /// The last address given failed to connect: use the next one (or resolve again).
+    pub fn failed(&mut self) {
+        self.at += 1;
+        if self.at >= self.addrs.len() {
+            self.addrs.clear();
+            self.at = 0;
+        }
+    }
+
+    /// Addresses cached now.
+    pub fn len(&self) -> usize {
+        self.addrs.len()
+    }
+
+    /// `true` when the next use resolves.
+    pub fn is_empty(&self) -> bool {
+        self.addrs.is_empty()
+    }
 }
 
 impl NetStream {
@@ -169,5 +210,36 @@ impl Write for NetStream {
     fn flush(&mut self) -> io::Result<()> {
         self.push_tls()?;
         self.tcp.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_resolved_once_and_again_after_all_failed() {
+        let url = Url::parse("wss://127.0.0.1:9443/ws").unwrap();
+        let mut cache = AddrCache::default();
+        assert!(cache.is_empty());
+        let a = cache.get(&url).unwrap();
+        assert_eq!(a, "127.0.0.1:9443".parse().unwrap());
+        assert_eq!(cache.len(), 1);
+        // Reused while it works.
+        assert_eq!(cache.get(&url).unwrap(), a);
+        // Its only address failed: the next use resolves again.
+        cache.failed();
+        assert!(cache.is_empty());
+        assert_eq!(cache.get(&url).unwrap(), a);
+        // Several addresses: each failure moves to the next, in order.
+        let b: SocketAddr = "127.0.0.2:9443".parse().unwrap();
+        cache.addrs = vec![a, b];
+        cache.at = 0;
+        cache.failed();
+        assert_eq!(cache.get(&url).unwrap(), b);
+        cache.failed();
+        assert!(cache.is_empty());
+        let unresolvable = Url::parse("wss://no-such-host.invalid/ws").unwrap();
+        assert!(AddrCache::default().get(&unresolvable).is_err());
     }
 }
