@@ -2,7 +2,8 @@
 //! the live BBO stream equals the replay of the same capture; Binance books bridge from the
 //! simulator's REST snapshots; under faults (gap, corrupted level, crossed book, clean close,
 //! reset, stall) the connection is remade, nothing crossed is published as valid and the
-//! final books equal the replay's; bad certificates fail with their cause.
+//! final books equal the replay's; a duplicate is skipped, a reorder resyncs, a late REST
+//! snapshot is bridged; bad certificates fail with their cause.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -432,4 +433,58 @@ fn bad_certificates_fail_with_their_cause() {
     let empty = tmp("empty.pem");
     std::fs::write(&empty, "not a certificate\n").unwrap();
     assert!(tls::client_config(Some(&empty)).is_err());
+}
+
+#[test]
+fn duplicates_reorders_and_slow_snapshots() {
+    // Coinbase Advanced numbers every message of a connection (`sequence_num`): a duplicate
+    // is behind the sequence and skipped (no resync), a reorder is a gap and resyncs by
+    // reconnecting; the books end where the replay's do. Connection 1 gets the duplicate and
+    // then the whole capture (it ends stale), connection 2 the reorder, connection 3 is clean.
+    let file = fixture("coinbase/cryptofeed-v3_COINBASE.jsonl.zst");
+    let want = replay(&file, Venue::Coinbase);
+    let sim = sim_for(Venue::Coinbase, &file, "dup@500#1,reorder@600#2");
+    let got = live(
+        &sim,
+        Venue::Coinbase,
+        &want.symbols,
+        Duration::from_secs(2),
+        3,
+        Duration::from_secs(40),
+    );
+    let log = sim.stop();
+    let kinds: Vec<&str> =
+        log.iter().filter(|e| e["event"] == "fault").filter_map(|e| e["fault"].as_str()).collect();
+    assert_eq!(kinds, ["dup", "reorder"]);
+    let s = &got.stats;
+    assert_eq!(s.connects, 3, "{s:?}");
+    assert_eq!(s.resync_reconnects, 1, "the reorder resyncs, the duplicate does not: {s:?}");
+    assert_eq!(s.stale, 1, "{s:?}");
+    assert_eq!(got.finals, want.finals, "coinbase: the books end where the replay's do");
+
+    // Binance: the REST snapshot answers 2 s late; the diffs wait for it, bridge, and the book
+    // ends where the replay's does.
+    let file = fixture("binance/hftbacktest_spot_btcusdt_20240808.gz");
+    let want = replay(&file, Venue::Binance);
+    let sim = sim_for(Venue::Binance, &file, "rest-slow@0=2");
+    let got = live(
+        &sim,
+        Venue::Binance,
+        &want.symbols,
+        Duration::from_secs(30),
+        1,
+        Duration::from_secs(40),
+    );
+    let log = sim.stop();
+    let slow = log.iter().filter(|e| e["event"] == "rest" && e["fault"] == "rest-slow").count();
+    assert_eq!(slow, 1, "the slow answer was served");
+    assert_eq!((got.stats.rest_ok, got.stats.resync_reconnects), (1, 0), "{:?}", got.stats);
+    let at = |k: RecordKind| got.recorded.iter().find(|r| r.kind == k).map(|r| r.local_ts);
+    let (connect, http) = (at(RecordKind::Connect).unwrap(), at(RecordKind::Http).unwrap());
+    assert!(
+        http - connect >= 1_900_000_000,
+        "the snapshot came {} ms late",
+        (http - connect) / 1_000_000
+    );
+    assert_eq!(got.finals, want.finals, "binance: the books end where the replay's do");
 }
