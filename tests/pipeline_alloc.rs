@@ -108,13 +108,7 @@ fn steady_state(file: &str) -> (u64, u64, Pass, u64) {
             consumer.stats()
         })
     };
-    let mut rec = Record {
-        local_ts: 0,
-        conn: 0,
-        kind: RecordKind::Recv,
-        url: String::new(),
-        payload: Vec::new(),
-    };
+    let mut rec = Record::empty();
     let open = || capture::open_merged(&paths).expect("open capture");
     let warm = replay(open(), &mut engine, &mut publisher, &mut rec, false);
     // Let the consumer catch up before counting starts (its own buffers are warm by now).

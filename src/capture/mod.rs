@@ -104,6 +104,39 @@ pub struct Record {
     pub payload: Vec<u8>,
 }
 
+impl Record {
+    /// An empty received-frame record (buffers to be filled by [`Record::assign`]).
+    pub fn empty() -> Record {
+        Record {
+            local_ts: 0,
+            conn: 0,
+            kind: RecordKind::Recv,
+            url: String::new(),
+            payload: Vec::new(),
+        }
+    }
+
+    /// Overwrites every field, reusing the record's buffers (no allocation once they have
+    /// grown).
+    #[inline]
+    pub fn assign(
+        &mut self,
+        local_ts: u64,
+        conn: u32,
+        kind: RecordKind,
+        url: &str,
+        payload: &[u8],
+    ) {
+        self.local_ts = local_ts;
+        self.conn = conn;
+        self.kind = kind;
+        self.url.clear();
+        self.url.push_str(url);
+        self.payload.clear();
+        self.payload.extend_from_slice(payload);
+    }
+}
+
 /// The capture formats this module reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {

@@ -79,17 +79,6 @@ fn truncated_or_io(name: &str, position: Position, e: std::io::Error) -> Capture
     }
 }
 
-#[inline]
-fn fill(rec: &mut Record, ts: u64, conn: u32, kind: RecordKind, url: &str, payload: &[u8]) {
-    rec.local_ts = ts;
-    rec.conn = conn;
-    rec.kind = kind;
-    rec.url.clear();
-    rec.url.push_str(url);
-    rec.payload.clear();
-    rec.payload.extend_from_slice(payload);
-}
-
 /// One text capture, read a line (or a `;;` frame) at a time.
 pub(super) struct TextReader {
     name: String,
@@ -169,11 +158,11 @@ impl TextReader {
                     let http =
                         contains(payload, b"\"lastUpdateId\"") && !contains(payload, b"\"stream\"");
                     let kind = if http { RecordKind::Http } else { RecordKind::Recv };
-                    fill(rec, ts, conn, kind, "", payload);
+                    rec.assign(ts, conn, kind, "", payload);
                 }
                 Format::TardisRaw => {
                     if l.is_empty() {
-                        fill(rec, self.last_ts, conn, RecordKind::Disconnect, "", b"");
+                        rec.assign(self.last_ts, conn, RecordKind::Disconnect, "", b"");
                     } else {
                         if l.len() < 29 || l[28] != b' ' {
                             return Err(self.bad("no 28-character timestamp"));
@@ -182,14 +171,14 @@ impl TextReader {
                             return Err(self.bad("bad time"));
                         };
                         self.last_ts = ts;
-                        fill(rec, ts, conn, RecordKind::Recv, "", &l[29..]);
+                        rec.assign(ts, conn, RecordKind::Recv, "", &l[29..]);
                     }
                 }
                 Format::RecvLines => {
                     if l.is_empty() {
                         continue;
                     }
-                    fill(rec, 0, conn, RecordKind::Recv, "", l);
+                    rec.assign(0, conn, RecordKind::Recv, "", l);
                 }
                 Format::CryptofeedRaw => {
                     if l.is_empty() || l.starts_with(b"configuration: ") {
@@ -267,7 +256,7 @@ fn cryptofeed_line(l: &[u8], conn: u32, rec: &mut Record) -> bool {
         let rest = &l[sp + 1..];
         if let Some(ts) = rest.strip_prefix(b"<-> ") {
             let Some(ts) = seconds_ns(ts) else { return false };
-            fill(rec, ts, conn, RecordKind::Connect, url, b"");
+            rec.assign(ts, conn, RecordKind::Connect, url, b"");
             return true;
         }
         let (kind, rest) = if let Some(r) = rest.strip_prefix(b"<- ") {
@@ -279,12 +268,12 @@ fn cryptofeed_line(l: &[u8], conn: u32, rec: &mut Record) -> bool {
         };
         let Some(colon) = find(rest, b": ") else { return false };
         let Some(ts) = seconds_ns(&rest[..colon]) else { return false };
-        fill(rec, ts, conn, kind, url, &rest[colon + 2..]);
+        rec.assign(ts, conn, kind, url, &rest[colon + 2..]);
         return true;
     }
     let Some(colon) = find(l, b": ") else { return false };
     let Some(ts) = seconds_ns(&l[..colon]) else { return false };
-    fill(rec, ts, conn, RecordKind::Recv, "", &l[colon + 2..]);
+    rec.assign(ts, conn, RecordKind::Recv, "", &l[colon + 2..]);
     true
 }
 
@@ -312,7 +301,7 @@ fn v3_line(l: &[u8], rec: &mut Record) -> Result<bool, &'static str> {
     };
     let conn = v.conn.rsplit('.').next().and_then(|c| c.parse().ok()).unwrap_or(0);
     let url = if v.url.is_empty() { &v.addr } else { &v.url };
-    fill(rec, ts, conn, kind, url, b"");
+    rec.assign(ts, conn, kind, url, b"");
     if let Some(data) = v.data {
         unescape_into(data.get(), &mut rec.payload).ok_or("bad \"data\" string")?;
     }

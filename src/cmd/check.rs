@@ -117,10 +117,6 @@ fn detect_venue(path: &Path) -> Result<Venue, String> {
     })
 }
 
-fn empty_record() -> Record {
-    Record { local_ts: 0, conn: 0, kind: RecordKind::Recv, url: String::new(), payload: Vec::new() }
-}
-
 /// Checks one file (and its companions).
 fn check_file(file: &Path, forced: Option<Venue>, limits: Limits) -> FileReport {
     let paths = paths_of(file);
@@ -142,7 +138,7 @@ fn check_file(file: &Path, forced: Option<Venue>, limits: Limits) -> FileReport 
         }
     };
     let mut check = Checker::new(venue, limits);
-    let mut rec = empty_record();
+    let mut rec = Record::empty();
     loop {
         match reader.next_into(&mut rec) {
             Ok(true) => {

@@ -377,7 +377,7 @@ fn advance(
         *slot = None;
         return;
     };
-    let mut rec = slot.take().unwrap_or_else(empty_record);
+    let mut rec = slot.take().unwrap_or_else(Record::empty);
     match r.next_into(&mut rec) {
         Ok(true) => *slot = Some(rec),
         Ok(false) => *reader = None,
@@ -386,10 +386,6 @@ fn advance(
             *reader = None;
         }
     }
-}
-
-fn empty_record() -> Record {
-    Record { local_ts: 0, conn: 0, kind: RecordKind::Recv, url: String::new(), payload: Vec::new() }
 }
 
 fn paths_text(paths: &[PathBuf]) -> String {

@@ -289,23 +289,9 @@ struct Recorder {
 impl Recorder {
     /// Sends a copy of one event, in a record the writer gave back when there is one.
     fn record(&self, conn: u32, local_ts: u64, kind: RecordKind, url: &str, payload: &[u8]) {
-        let mut rec = match self.spare.as_ref().and_then(|s| s.try_recv().ok()) {
-            Some(r) => r,
-            None => Record {
-                local_ts: 0,
-                conn: 0,
-                kind: RecordKind::Recv,
-                url: String::new(),
-                payload: Vec::new(),
-            },
-        };
-        rec.local_ts = local_ts;
-        rec.conn = conn;
-        rec.kind = kind;
-        rec.url.clear();
-        rec.url.push_str(url);
-        rec.payload.clear();
-        rec.payload.extend_from_slice(payload);
+        let mut rec =
+            self.spare.as_ref().and_then(|s| s.try_recv().ok()).unwrap_or_else(Record::empty);
+        rec.assign(local_ts, conn, kind, url, payload);
         // A writer that has gone away loses the recording, not the feed.
         let _ = self.tx.send(rec);
     }
