@@ -1,10 +1,18 @@
-//! The captures the producer and the peers' pipeline benchmarks run on, and how they are
-//! loaded (outside any timed region). Included by path from both benches.
+//! The captures the producer and the peers' pipeline benchmarks run on, how they are loaded
+//! (outside any timed region), and how both benches run ladderfeed over them. Included by path
+//! from both benches.
 
+use std::hint::black_box;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 
 use ladderfeed::book::Venue;
 use ladderfeed::capture::{self, Record, RecordKind};
+use ladderfeed::engine::{Engine, Sink};
+use ladderfeed::ring::feed::Subscription;
+use ladderfeed::venue::Adapter;
 
 /// One capture: its name in the tables, its venue, its file under `fixtures/`, and how many
 /// of its records to keep.
@@ -81,4 +89,32 @@ pub fn load(fixtures: &Path, case: &Case) -> Vec<Record> {
         .filter(|r| matches!(r.kind, RecordKind::Recv | RecordKind::Http))
         .take(case.limit)
         .collect()
+}
+
+/// One pass of `engine` over `recs` (frames and REST bodies) into `sink`. The caller ends the
+/// connection (`Engine::disconnected`) when the next pass must resync as a replay does.
+pub fn engine_pass<A: Adapter>(engine: &mut Engine<A>, recs: &[Record], sink: &mut impl Sink) {
+    for r in recs {
+        let _ = match r.kind {
+            RecordKind::Recv => engine.handle_frame(&r.payload, r.local_ts, sink),
+            _ => engine.handle_http(&r.url, &r.payload, r.local_ts, sink),
+        };
+    }
+}
+
+/// A consumer thread popping every event of `sub` until the returned flag is raised; it
+/// returns how many it popped.
+pub fn drain_in_background(mut sub: Subscription) -> (Arc<AtomicBool>, JoinHandle<u64>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    let handle = std::thread::spawn(move || {
+        let mut seen = 0u64;
+        while !flag.load(Ordering::Relaxed) {
+            seen += sub.pop_batch(4096, |e| {
+                black_box(e);
+            }) as u64;
+        }
+        seen
+    });
+    (stop, handle)
 }

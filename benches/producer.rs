@@ -18,16 +18,15 @@
 #[path = "captures.rs"]
 mod captures;
 
-use captures::{load, Case, CASES};
+use captures::{drain_in_background, engine_pass, load, Case, CASES};
 use std::hint::black_box;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ladderfeed::book::InstrumentRegistry;
-use ladderfeed::capture::{Record, RecordKind};
+use ladderfeed::capture::Record;
 use ladderfeed::engine::{Engine, Sink};
 use ladderfeed::event::Event;
 use ladderfeed::ring::feed::{self, Publisher};
@@ -51,12 +50,7 @@ impl Sink for Ring<'_> {
 /// One pass of the producer over the capture; returns the events published.
 fn produce(engine: &mut Engine<AnyAdapter>, publisher: &mut Publisher, recs: &[Record]) -> u64 {
     let mut sink = Ring { publisher, events: 0 };
-    for r in recs {
-        let _ = match r.kind {
-            RecordKind::Recv => engine.handle_frame(&r.payload, r.local_ts, &mut sink),
-            _ => engine.handle_http(&r.url, &r.payload, r.local_ts, &mut sink),
-        };
-    }
+    engine_pass(engine, recs, &mut sink);
     engine.disconnected(0, &mut sink);
     sink.events
 }
@@ -74,12 +68,7 @@ impl Sink for Discard {
 /// One pass of the engine alone into [`Discard`].
 fn engine_only(engine: &mut Engine<AnyAdapter>, recs: &[Record]) {
     let mut sink = Discard;
-    for r in recs {
-        let _ = match r.kind {
-            RecordKind::Recv => engine.handle_frame(&r.payload, r.local_ts, &mut sink),
-            _ => engine.handle_http(&r.url, &r.payload, r.local_ts, &mut sink),
-        };
-    }
+    engine_pass(engine, recs, &mut sink);
     engine.disconnected(0, &mut sink);
 }
 
@@ -112,20 +101,8 @@ fn bench_case(c: &mut Criterion, case: &Case, table: &mut Vec<String>) {
     let bytes: usize = recs.iter().map(|r| r.payload.len()).sum();
     let n = recs.len();
 
-    let (mut publisher, mut subscription) = feed::feed(1 << 16, 4096);
-    let stop = Arc::new(AtomicBool::new(false));
-    let consumer = {
-        let stop = Arc::clone(&stop);
-        std::thread::spawn(move || {
-            let mut seen = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                seen += subscription.pop_batch(4096, |e| {
-                    black_box(e);
-                }) as u64;
-            }
-            seen
-        })
-    };
+    let (mut publisher, subscription) = feed::feed(1 << 16, 4096);
+    let (stop, consumer) = drain_in_background(subscription);
     let adapter =
         AnyAdapter::new(case.venue, InstrumentRegistry::with_builtins(), None).expect("adapter");
     let mut engine = Engine::new(adapter);

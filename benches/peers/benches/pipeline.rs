@@ -29,11 +29,10 @@ mod reference;
 #[path = "../../captures.rs"]
 mod captures;
 
-use captures::{load, Case, CASES};
+use captures::{drain_in_background, engine_pass, load, Case, CASES};
 use std::collections::HashMap;
 use std::hint::black_box;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use barter_data::books::OrderBook as BarterBook;
@@ -102,12 +101,7 @@ impl Sink for Ring<'_> {
 /// replay does between captures).
 fn ladderfeed_pass(engine: &mut Engine<AnyAdapter>, publisher: &mut Publisher, recs: &[Record]) {
     let mut sink = Ring { publisher };
-    for r in recs {
-        let _ = match r.kind {
-            RecordKind::Recv => engine.handle_frame(&r.payload, r.local_ts, &mut sink),
-            _ => engine.handle_http(&r.url, &r.payload, r.local_ts, &mut sink),
-        };
-    }
+    engine_pass(engine, recs, &mut sink);
     engine.disconnected(0, &mut sink);
 }
 
@@ -115,13 +109,7 @@ fn ladderfeed_pass(engine: &mut Engine<AnyAdapter>, publisher: &mut Publisher, r
 fn ladderfeed_books(venue: Venue, recs: &[Record]) -> HashMap<String, (i64, i64)> {
     let adapter = AnyAdapter::new(venue, InstrumentRegistry::with_builtins(), None).expect("venue");
     let mut engine = Engine::new(adapter);
-    let mut sink = Vec::new();
-    for r in recs {
-        let _ = match r.kind {
-            RecordKind::Recv => engine.handle_frame(&r.payload, r.local_ts, &mut sink),
-            _ => engine.handle_http(&r.url, &r.payload, r.local_ts, &mut sink),
-        };
-    }
+    engine_pass(&mut engine, recs, &mut Vec::new());
     let mut out = HashMap::new();
     for (i, info) in engine.symbols().list().iter().enumerate() {
         let s = i as u16;
@@ -511,20 +499,8 @@ fn bench_case(c: &mut Criterion, case: &Case) -> Row {
     }
 
     // ladderfeed: producer with a consumer thread on the other core.
-    let (mut publisher, mut subscription) = feed::feed(1 << 16, 4096);
-    let stop = Arc::new(AtomicBool::new(false));
-    let consumer = {
-        let stop = Arc::clone(&stop);
-        std::thread::spawn(move || {
-            let mut seen = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                seen += subscription.pop_batch(4096, |e| {
-                    black_box(e);
-                }) as u64;
-            }
-            seen
-        })
-    };
+    let (mut publisher, subscription) = feed::feed(1 << 16, 4096);
+    let (stop, consumer) = drain_in_background(subscription);
     let make = |checksums: bool| {
         let reg = InstrumentRegistry::with_builtins();
         let adapter = AnyAdapter::new(venue, reg, None).expect("venue");
