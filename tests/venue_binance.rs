@@ -235,3 +235,62 @@ fn subscribe_messages_name_the_streams() {
         "https://api.binance.com/api/v3/depth?symbol=BTCUSDT&limit=1000"
     );
 }
+
+/// A futures depth event (combined stream) for BTCUSDT.
+fn futures_depth(first: u64, last: u64, prev: u64, bid: &str) -> Vec<u8> {
+    format!(
+        r#"{{"stream":"btcusdt@depth","data":{{"e":"depthUpdate","E":2,"T":2,"s":"BTCUSDT","U":{first},"u":{last},"pu":{prev},"b":[["{bid}","2.000"]],"a":[]}}}}"#
+    )
+    .into_bytes()
+}
+
+#[test]
+fn a_futures_snapshot_taken_at_the_end_of_an_event_bridges_by_pu() {
+    // Futures update ids are not contiguous: the event after one ending at 100 may start at
+    // 150 with `pu` 100. A snapshot at exactly 100 is bridged by that event (its `pu` is the
+    // snapshot's id), though it does not cover the id (`U <= id <= u` fails). A snapshot
+    // in the hole (120) is not: a gap, and the book waits for another.
+    let url = "https://fapi.binance.com/fapi/v1/depth?symbol=BTCUSDT&limit=1000";
+    for (lid, bridges) in [(100, true), (120, false), (155, true)] {
+        let mut engine = futures();
+        let mut events = Vec::new();
+        engine.handle_frame(&futures_depth(150, 160, 100, "100.0"), 0, &mut events).unwrap();
+        let body = format!(
+            r#"{{"lastUpdateId":{lid},"E":1,"T":1,"bids":[["100.0","1.000"]],"asks":[["101.0","1.000"]]}}"#
+        );
+        engine.handle_http(url, body.as_bytes(), 0, &mut events).unwrap();
+        let s = symbol(&engine, "BTCUSDT");
+        let want = if bridges { BookState::Synced } else { BookState::Resyncing };
+        assert_eq!(engine.state(s), Some(want), "snapshot at {lid}");
+        if bridges {
+            // The waiting event was applied over the snapshot, and the chain goes on.
+            assert_eq!(engine.bbo(s).unwrap().bid_lots, 2000, "snapshot at {lid}");
+            engine.handle_frame(&futures_depth(170, 180, 160, "100.0"), 0, &mut events).unwrap();
+            assert_eq!(engine.state(s), Some(BookState::Synced));
+        } else {
+            assert_eq!(engine.book_stats(s).unwrap().gaps, 1, "snapshot at {lid}");
+        }
+    }
+}
+
+#[test]
+fn a_snapshot_whose_kept_events_break_off_does_not_stand() {
+    // Spot: events 10–20 and 30–40 wait for the snapshot; the snapshot at 15 bridges the
+    // first, but 21–29 are missing. The book must stay out of sync (the gap counted), not
+    // sit at the snapshot as synced while the adapter waits for another.
+    let mut engine = spot();
+    let mut events = Vec::new();
+    for (first, last) in [(10, 20), (30, 40)] {
+        let frame = format!(
+            r#"{{"stream":"btcusdt@depth@100ms","data":{{"e":"depthUpdate","E":2,"s":"BTCUSDT","U":{first},"u":{last},"b":[["100.00","2.00000"]],"a":[]}}}}"#
+        );
+        engine.handle_frame(frame.as_bytes(), 0, &mut events).unwrap();
+    }
+    let body = r#"{"lastUpdateId":15,"bids":[["100.00","1.00000"]],"asks":[["101.00","1.00000"]]}"#;
+    let url = "https://api.binance.com/api/v3/depth?symbol=BTCUSDT&limit=5000";
+    engine.handle_http(url, body.as_bytes(), 0, &mut events).unwrap();
+    let s = symbol(&engine, "BTCUSDT");
+    assert_eq!(engine.state(s), Some(BookState::Resyncing));
+    assert_eq!(engine.book_stats(s).unwrap().gaps, 1);
+    assert!(events.iter().all(|e| !(e.is_bbo() && e.state().is_valid())), "nothing valid");
+}

@@ -7,6 +7,9 @@
 //! serde_json front end into other implementations' books (hftbacktest, nautilus_trader).
 //! Checksums and Kraken's depth truncation need ordered levels: they run only on the
 //! `BTreeMap` book ([`LevelBook::ordered`]); the peers' books skip them (less work for them).
+//!
+//! The simulator (`tools/sim`, module `reference`) includes this file too: fed the frames it
+//! sends, in order, it is the venue's own book there, the one a client must end up with.
 
 #![allow(dead_code)]
 
@@ -73,6 +76,18 @@ pub struct Slot<B> {
     pub book: B,
     synced: bool,
     last_id: u64,
+}
+
+impl<B> Slot<B> {
+    /// Whether the book has a snapshot under it (Binance: the REST snapshot arrived).
+    pub fn synced(&self) -> bool {
+        self.synced
+    }
+
+    /// The last update id applied (Binance: the snapshot's `lastUpdateId`, then each `u`).
+    pub fn last_id(&self) -> u64 {
+        self.last_id
+    }
 }
 
 impl<B> Deref for Slot<B> {

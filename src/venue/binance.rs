@@ -34,7 +34,8 @@ struct SymState {
     bridged: bool,
     /// Raw depth frames received while waiting for a snapshot.
     pending: FrameQueue,
-    /// The first `U` among the pending frames (for the stale-snapshot check).
+    /// The first `U` among the pending frames, or its `pu` when lower (futures): the oldest
+    /// snapshot id that can bridge them (for the stale-snapshot check).
     first_pending: Option<u64>,
 }
 
@@ -191,7 +192,14 @@ impl Binance {
             if d.last < id {
                 return Sequenced::Stale;
             }
-            let ok = if st.bridged { d.prev == Some(id) } else { d.first <= id && id <= d.last };
+            // The first event after the snapshot covers its id (`U <= id <= u`, the documented
+            // rule) or starts right after it (`pu == id`: a snapshot taken exactly at the end
+            // of an event, which a client that dropped that event cannot bridge otherwise).
+            let ok = if st.bridged {
+                d.prev == Some(id)
+            } else {
+                (d.first <= id && id <= d.last) || d.prev == Some(id)
+            };
             if !ok {
                 Self::gap(st, sym, out);
                 return Sequenced::Gap;
@@ -247,7 +255,7 @@ impl Binance {
                 self.pending_dropped += 1;
                 *first = None;
             }
-            first.get_or_insert(depth.first);
+            first.get_or_insert(depth.prev.map_or(depth.first, |p| p.min(depth.first)));
             frames.push(raw);
             out.waiting += 1;
             return Ok(());
@@ -263,7 +271,9 @@ impl Binance {
                     st.first_pending = None;
                     self.pending_dropped += 1;
                 }
-                st.first_pending.get_or_insert(depth.first);
+                // The oldest snapshot id that can bridge this event (futures: its `pu`).
+                st.first_pending
+                    .get_or_insert(depth.prev.map_or(depth.first, |p| p.min(depth.first)));
                 st.pending.push(raw);
                 out.waiting += 1;
             }
@@ -288,6 +298,7 @@ impl Binance {
     fn snapshot(&mut self, url: &str, body: &[u8], out: &mut Parsed) -> Result<(), VenueError> {
         let named = query_symbol(url);
         let futures = self.is_futures();
+        let mark = out.books.len();
         let mut scratch = self.scratch.take().unwrap_or_default();
         let Binance { symbols, states, unresolved, key_buf, .. } = self;
         let parsed = scratch.parse(body, false, |v| {
@@ -360,9 +371,16 @@ impl Binance {
         if lid.is_none() {
             return Ok(());
         }
+        let gaps = out.gaps.len();
         for f in 0..pending.len() {
             // Kept frames already parsed once; an error here is counted like any other.
             self.handle_frame_inner(pending.get(f), out)?;
+        }
+        if out.gaps[gaps..].contains(&GapScope::Symbol(sym)) {
+            // A kept event does not follow on: the snapshot cannot stand either. Gaps are
+            // applied before a frame's book messages, so drop the snapshot's (the book stays
+            // out of sync and waits for the next one).
+            out.truncate_books(mark);
         }
         // Give the memory back for the next wait (nothing can have been queued meanwhile:
         // the book is synced or a gap just cleared the queue).

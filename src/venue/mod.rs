@@ -231,6 +231,15 @@ impl Parsed {
         }
     }
 
+    /// Drops the book messages from index `mark` on, with their levels (a snapshot whose
+    /// buffered events turned out not to bridge: the gap stands, nothing of it is applied).
+    pub fn truncate_books(&mut self, mark: usize) {
+        if let Some(b) = self.books.get(mark) {
+            self.levels.truncate(b.levels.start);
+        }
+        self.books.truncate(mark);
+    }
+
     /// The levels of a book message.
     #[inline]
     pub fn levels_of(&self, msg: &BookMsg) -> &[LevelOp] {

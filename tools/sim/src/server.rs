@@ -18,6 +18,7 @@ use tungstenite::{Bytes, Message, Utf8Bytes, WebSocket};
 
 use crate::faults::{Fault, Kind, Rng, Trigger};
 use crate::log::RefLog;
+use crate::reference::VenueBooks;
 use crate::tls::{CertFault, Pki};
 use crate::venue;
 
@@ -176,6 +177,11 @@ impl Capture {
         self.frames.iter().map(|f| bytes_of(&f.msg))
     }
 
+    /// Frame `i`, byte for byte.
+    pub fn frame(&self, i: usize) -> Option<&[u8]> {
+        self.frames.get(i).map(|f| bytes_of(&f.msg))
+    }
+
     /// How many frames.
     pub fn len(&self) -> usize {
         self.frames.len()
@@ -187,7 +193,7 @@ impl Capture {
     }
 
     /// The REST body recorded for `symbol` (case-insensitive).
-    fn snapshot(&self, symbol: &str) -> Option<&[u8]> {
+    pub(crate) fn snapshot(&self, symbol: &str) -> Option<&[u8]> {
         let want = format!("SYMBOL={}", symbol.to_ascii_uppercase());
         self.snapshots
             .iter()
@@ -207,6 +213,8 @@ struct Shared {
     /// One flag per `@N` fault: fired already.
     fired: Mutex<Vec<bool>>,
     rest_requests: AtomicU64,
+    /// Binance: the venue's books on the newest connection (its id), for fresh REST snapshots.
+    venue_books: Mutex<Option<(u64, VenueBooks)>>,
 }
 
 impl Shared {
@@ -277,6 +285,7 @@ impl Sim {
             deadline,
             fired: Mutex::new(fired),
             rest_requests: AtomicU64::new(0),
+            venue_books: Mutex::new(None),
             config,
         });
         let scheme = if shared.config.tls { "wss" } else { "ws" };
@@ -307,6 +316,12 @@ impl Sim {
     /// The capture being served.
     pub fn capture(&self) -> &Capture {
         &self.shared.capture
+    }
+
+    /// The venue's books before any frame (advance them with [`VenueBooks::advance_to`]):
+    /// what a client in sync holds after the frames up to a given one.
+    pub fn venue_books(&self) -> VenueBooks {
+        VenueBooks::new(self.shared.config.venue, Arc::clone(&self.shared.capture))
     }
 
     /// The reference log so far.
@@ -515,6 +530,7 @@ fn rest(sh: &Arc<Shared>, mut stream: Conn, conn: u64, req: &Request) -> Result<
     let spot = route == "/api/v3/depth" && sh.config.venue == Venue::Binance;
     let futures = route == "/fapi/v1/depth" && sh.config.venue == Venue::BinanceFutures;
     let mut fault_name = Value::Null;
+    let mut snapshot = Value::Null;
     for f in &faults {
         if f.kind == Kind::RestSlow {
             fault_name = f.kind.name().into();
@@ -539,18 +555,46 @@ fn rest(sh: &Arc<Shared>, mut stream: Conn, conn: u64, req: &Request) -> Result<
     } else if !(spot || futures) {
         ("404 Not Found", http_response("404 Not Found", "", br#"{"code":-1,"msg":"not found"}"#))
     } else {
-        match sh.capture.snapshot(&symbol) {
+        // Binance's default is 100 levels; spot serves up to 5000, futures 1000.
+        let limit = query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("limit="))
+            .and_then(|l| l.parse::<usize>().ok())
+            .unwrap_or(100)
+            .min(if futures { 1000 } else { 5000 });
+        // Fresh from the venue's books once the stream has started; before, the capture's.
+        let fresh = sh.venue_books.lock().unwrap_or_else(|e| e.into_inner()).as_ref().and_then(
+            |(_, books)| {
+                let (id, body) = books.binance_snapshot(&symbol, limit)?;
+                Some((body, books.applied().checked_sub(1), id))
+            },
+        );
+        let found = fresh.or_else(|| {
+            let body = sh.capture.snapshot(&symbol)?.to_vec();
+            let key = b"\"lastUpdateId\":";
+            let id = venue::find(&body, key)
+                .and_then(|at| {
+                    let digits = &body[at + key.len()..];
+                    let end = digits.iter().position(|c| !c.is_ascii_digit())?;
+                    std::str::from_utf8(&digits[..end]).ok()?.parse().ok()
+                })
+                .unwrap_or(0);
+            Some((body, None, id))
+        });
+        match found {
             None => (
                 "400 Bad Request",
                 http_response("400 Bad Request", "", br#"{"code":-1121,"msg":"Invalid symbol."}"#),
             ),
-            Some(body) => {
+            Some((body, frame, id)) => {
+                snapshot = json!({ "frame": frame, "last_update_id": id });
                 let body = match stale {
                     Some(f) => {
                         fault_name = f.kind.name().into();
-                        lower_last_update_id(body, f.arg as u64)
+                        snapshot["last_update_id"] = id.saturating_sub(f.arg as u64).into();
+                        lower_last_update_id(&body, f.arg as u64)
                     }
-                    None => body.to_vec(),
+                    None => body,
                 };
                 ("200 OK", http_response("200 OK", "", &body))
             }
@@ -559,7 +603,15 @@ fn rest(sh: &Arc<Shared>, mut stream: Conn, conn: u64, req: &Request) -> Result<
     sh.log.push(
         conn,
         "rest",
-        json!({ "path": req.path, "status": status.split(' ').next(), "bytes": response.len(), "fault": fault_name }),
+        json!({
+            "path": req.path,
+            "status": status.split(' ').next(),
+            "bytes": response.len(),
+            "fault": fault_name,
+            // The book served: `frame` is the last capture frame in it (`null`: the
+            // capture's own snapshot), `last_update_id` the id the answer carries.
+            "snapshot": snapshot,
+        }),
     );
     stream.write_all(&response)?;
     stream.flush()?;
@@ -813,6 +865,16 @@ impl<'a> Session<'a> {
             }
         }
         let venue = self.sh.config.venue;
+        let track = matches!(venue, Venue::Binance | Venue::BinanceFutures);
+        if track {
+            // The newest connection's stream is the venue's state REST snapshots come from.
+            let mut books = VenueBooks::new(venue, Arc::clone(&cap));
+            if let Some(last) = greet.checked_sub(1) {
+                books.advance_to(last);
+            }
+            *self.sh.venue_books.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some((self.conn, books));
+        }
         let start = Instant::now();
         let ts0 = frames[greet..].iter().map(|f| f.ts).find(|&t| t != 0).unwrap_or(0);
         let mut pending_corrupt = false;
@@ -926,6 +988,13 @@ impl<'a> Session<'a> {
                     self.fault(Kind::Crossed, i, json!({}));
                     msg = message(c);
                     pending_crossed = false;
+                }
+            }
+            if track {
+                // The venue's book moves on whatever the client gets of it.
+                let mut guard = self.sh.venue_books.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some((_, books)) = guard.as_mut().filter(|(c, _)| *c == self.conn) {
+                    books.advance_to(i);
                 }
             }
             if !skip {

@@ -9,15 +9,17 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use ladderfeed::book::{InstrumentRegistry, Venue};
+use ladderfeed::book::{InstrumentRegistry, Side, Venue};
 use ladderfeed::capture::{self, lfc, Record, RecordKind};
 use ladderfeed::engine::Engine;
 use ladderfeed::event::{Bbo, BookState, Event, EventKind};
 use ladderfeed::net::live::{Feed, LinkStats, Live, Options};
 use ladderfeed::net::tls;
 use ladderfeed::venue::AnyAdapter;
+use ladderfeed_sim::reference::BookText;
 use ladderfeed_sim::tls::CertFault;
-use ladderfeed_sim::{faults, Config, Sim};
+use ladderfeed_sim::{faults, Config, Pace, Sim};
+use serde_json::Value;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -41,6 +43,28 @@ struct Run {
     symbols: Vec<String>,
     /// What the live loop recorded (`Live::set_recorder`).
     recorded: Vec<Record>,
+    /// The whole book of every symbol each time it became synced (the first sync and every
+    /// resync).
+    synced: Vec<Synced>,
+}
+
+/// A book the moment it became synced.
+struct Synced {
+    /// Messages the loop had handled then (WebSocket frames and REST bodies, counted from 1):
+    /// the same count as the recorded `Recv` and `Http` records.
+    message: usize,
+    symbol: String,
+    book: BookText,
+}
+
+/// The whole book of symbol `i` of `engine`, as exact decimal text.
+fn client_book(engine: &Engine<AnyAdapter>, i: usize) -> BookText {
+    let inst = &engine.symbols().list()[i].instrument;
+    let Some(book) = engine.book(i as u16) else { return BookText::default() };
+    let side = |s: Side| {
+        book.iter(s).map(|l| (inst.format_price(l.px_tick), inst.format_qty(l.qty_lots))).collect()
+    };
+    BookText { bids: side(Side::Bid), asks: side(Side::Ask) }
 }
 
 fn rows(events: &[Event], names: &[String], base: u16) -> Vec<Row> {
@@ -83,7 +107,14 @@ fn replay(file: &Path, venue: Venue) -> Run {
     }
     let symbols: Vec<String> = engine.symbols().list().iter().map(|s| s.key.clone()).collect();
     let rows = rows(&events, &symbols, 0);
-    Run { finals: finals(&rows), rows, stats: LinkStats::default(), symbols, recorded: Vec::new() }
+    Run {
+        finals: finals(&rows),
+        rows,
+        stats: LinkStats::default(),
+        symbols,
+        recorded: Vec::new(),
+        synced: Vec::new(),
+    }
 }
 
 /// A recording replayed as `ladderfeed replay` does: a second connect, or a disconnect, tells
@@ -168,8 +199,24 @@ fn live(
     let mut last_count = 0;
     let mut quiet_since = Instant::now();
     let mut next_check = Instant::now();
+    let mut synced: Vec<Synced> = Vec::new();
+    let mut was_synced: Vec<bool> = Vec::new();
+    let mut message = 0;
+    let mut on_message = |engine: &Engine<AnyAdapter>, _base: u16, _ts: u64| {
+        message += 1;
+        let n = engine.symbols().len();
+        was_synced.resize(n, false);
+        for (i, was) in was_synced.iter_mut().enumerate() {
+            let now = engine.state(i as u16) == Some(BookState::Synced);
+            if now && !*was {
+                let symbol = engine.symbols().list()[i].key.clone();
+                synced.push(Synced { message, symbol, book: client_book(engine, i) });
+            }
+            *was = now;
+        }
+    };
     loop {
-        live.poll_once(&mut events).unwrap();
+        live.poll_once_each(&mut events, &mut on_message).unwrap();
         if events.len() != last_count {
             last_count = events.len();
             quiet_since = Instant::now();
@@ -209,7 +256,86 @@ fn live(
     let stats = link.stats().clone();
     live.close_all();
     let recorded = rec_rx.try_iter().collect();
-    Run { finals: finals(&rows), rows, stats, symbols: names, recorded }
+    Run { finals: finals(&rows), rows, stats, symbols: names, recorded, synced }
+}
+
+/// Every time a book became synced (its first sync and each resync), it held exactly the
+/// venue's own book (the simulator's reference, `VenueBooks`) after the frames the client had
+/// received by then on that connection, or after the frame the REST snapshot it bridged from
+/// was taken at, whichever is later; compared level by level, `depth` levels a side. Returns
+/// how many syncs were compared.
+fn check_synced_books(
+    run: &Run,
+    log: &[Value],
+    mut truth: ladderfeed_sim::reference::VenueBooks,
+    depth: usize,
+) -> usize {
+    let ws_conns: Vec<u64> =
+        log.iter().filter(|e| e["event"] == "connect").filter_map(|e| e["conn"].as_u64()).collect();
+    // REST answers by the `lastUpdateId` they carry: the last capture frame in the book served.
+    let rest: BTreeMap<u64, Option<u64>> = log
+        .iter()
+        .filter(|e| e["event"] == "rest" && e["snapshot"].is_object())
+        .filter_map(|e| {
+            let s = &e["snapshot"];
+            Some((s["last_update_id"].as_u64()?, s["frame"].as_u64()))
+        })
+        .collect();
+    // Where each sync stands in the venue's stream (the last capture frame it reflects).
+    let mut at: Vec<(Option<u64>, &Synced)> = Vec::new();
+    let mut next = run.synced.iter().peekable();
+    let (mut message, mut conn, mut received) = (0usize, None::<usize>, 0usize);
+    let mut snapshot_frame: Option<u64> = None;
+    for r in &run.recorded {
+        match r.kind {
+            RecordKind::Connect => {
+                conn = Some(conn.map_or(0, |c| c + 1));
+                received = 0;
+                snapshot_frame = None;
+                continue;
+            }
+            RecordKind::Recv => received += 1,
+            RecordKind::Http => {
+                let v: Value = serde_json::from_slice(&r.payload).unwrap();
+                let id = v["lastUpdateId"].as_u64().unwrap();
+                let served = rest.get(&id).unwrap_or_else(|| panic!("no REST answer {id}"));
+                snapshot_frame = *served;
+            }
+            _ => continue,
+        }
+        message += 1;
+        while let Some(s) = next.next_if(|s| s.message == message) {
+            let c = conn.expect("a message before any connection");
+            let sent: Vec<&Value> = log
+                .iter()
+                .filter(|e| e["conn"] == ws_conns[c] && e["event"] == "send")
+                .take(received)
+                .collect();
+            assert_eq!(sent.len(), received, "connection {c}: received more than was sent");
+            let frame = sent.iter().filter_map(|e| e["frame"].as_u64()).max();
+            at.push((frame.max(snapshot_frame), s));
+        }
+    }
+    assert!(next.next().is_none(), "a sync after the last recorded message");
+    // One pass through the venue's stream, comparing at each sync's point.
+    at.sort_by_key(|(f, _)| *f);
+    for (frame, s) in &at {
+        if let Some(f) = frame {
+            truth.advance_to(*f as usize);
+        }
+        let want = truth
+            .book(&s.symbol)
+            .unwrap_or_else(|| panic!("{}: the venue has no book at frame {frame:?}", s.symbol));
+        let (got, want) = (s.book.top(depth), want.top(depth));
+        assert!(!got.bids.is_empty() || !got.asks.is_empty(), "{}: empty book", s.symbol);
+        if let Some(d) = got.first_difference(&want) {
+            panic!(
+                "{}: synced at message {} (venue frame {frame:?}), not the venue's book: {d}",
+                s.symbol, s.message
+            );
+        }
+    }
+    at.len()
 }
 
 fn sim_for(venue: Venue, file: &Path, spec: &str) -> Sim {
@@ -235,8 +361,11 @@ fn the_live_bbo_stream_equals_the_replay() {
         let sim = sim_for(venue, &file, "");
         let got =
             live(&sim, venue, &want.symbols, Duration::from_secs(30), 1, Duration::from_secs(30));
-        sim.stop();
+        let truth = sim.venue_books();
+        let log = sim.stop();
         assert_eq!(got.stats.connects, 1, "{venue}: {:?}", got.stats);
+        let syncs = check_synced_books(&got, &log, truth, usize::MAX);
+        assert!(syncs >= want.symbols.len(), "{venue}: {syncs} syncs compared");
         assert_eq!(got.rows.len(), want.rows.len(), "{venue}: BBO count");
         assert!(got.rows == want.rows, "{venue}: the BBO streams differ");
     }
@@ -254,8 +383,12 @@ fn binance_books_bridge_from_rest_snapshots() {
         let sim = sim_for(venue, &file, "rest-429@0");
         let got =
             live(&sim, venue, &want.symbols, Duration::from_secs(30), 1, Duration::from_secs(40));
+        let truth = sim.venue_books();
         let log = sim.stop();
         assert_eq!(got.stats.rest_throttled, 1, "{venue}: {:?}", got.stats);
+        // Snapshots are at most 1,000 levels a side (futures): compare well inside them.
+        let syncs = check_synced_books(&got, &log, truth, 500);
+        assert_eq!(syncs, want.symbols.len(), "{venue}");
         assert_eq!(got.stats.rest_ok as usize, want.symbols.len(), "{venue}: {:?}", got.stats);
         assert!(log.iter().filter(|e| e["event"] == "rest").count() > want.symbols.len());
         // The REST answer comes later than in the capture, so more diff events wait for it and
@@ -332,10 +465,14 @@ fn faults_reconnect_and_the_books_end_right() {
         7,
         Duration::from_secs(40),
     );
+    let truth = sim.venue_books();
     let log = sim.stop();
     let kinds: Vec<&str> =
         log.iter().filter(|e| e["event"] == "fault").filter_map(|e| e["fault"].as_str()).collect();
     assert_eq!(kinds, ["drop", "corrupt", "crossed", "close", "reset", "stall"], "{kinds:?}");
+    // Each of the 7 connections synced every book, and each time it was the venue's book.
+    let syncs = check_synced_books(&got, &log, truth, usize::MAX);
+    assert_eq!(syncs, 7 * want.symbols.len(), "syncs compared");
     let s = &got.stats;
     // One connection per fault, plus the one that was served the whole capture.
     assert_eq!(s.connects, 7, "{s:?}");
@@ -452,10 +589,13 @@ fn duplicates_reorders_and_slow_snapshots() {
         3,
         Duration::from_secs(40),
     );
+    let truth = sim.venue_books();
     let log = sim.stop();
     let kinds: Vec<&str> =
         log.iter().filter(|e| e["event"] == "fault").filter_map(|e| e["fault"].as_str()).collect();
     assert_eq!(kinds, ["dup", "reorder"]);
+    let syncs = check_synced_books(&got, &log, truth, usize::MAX);
+    assert_eq!(syncs, 3 * want.symbols.len(), "one sync per book and connection");
     let s = &got.stats;
     assert_eq!(s.connects, 3, "{s:?}");
     assert_eq!(s.resync_reconnects, 1, "the reorder resyncs, the duplicate does not: {s:?}");
@@ -475,7 +615,9 @@ fn duplicates_reorders_and_slow_snapshots() {
         1,
         Duration::from_secs(40),
     );
+    let truth = sim.venue_books();
     let log = sim.stop();
+    assert_eq!(check_synced_books(&got, &log, truth, 500), 1);
     let slow = log.iter().filter(|e| e["event"] == "rest" && e["fault"] == "rest-slow").count();
     assert_eq!(slow, 1, "the slow answer was served");
     assert_eq!((got.stats.rest_ok, got.stats.resync_reconnects), (1, 0), "{:?}", got.stats);
@@ -487,4 +629,47 @@ fn duplicates_reorders_and_slow_snapshots() {
         (http - connect) / 1_000_000
     );
     assert_eq!(got.finals, want.finals, "binance: the books end where the replay's do");
+}
+
+#[test]
+fn binance_resyncs_one_symbol_from_a_fresh_snapshot() {
+    // A diff event lost mid-stream: the client sees the gap in the update ids, asks REST for
+    // that symbol again and bridges from the answer, which the simulator serves fresh from
+    // the venue's book (as Binance does): no reconnect, the other symbols untouched, and the
+    // resynced book is the venue's.
+    // The loss must come after the symbol's first snapshot (a loss before it is bridged over
+    // by that snapshot): the small futures capture is paced so its 4 snapshots come first.
+    for (venue, file, pace) in [
+        (Venue::Binance, "binance/hftbacktest_spot_btcusdt_20240808.gz", Pace::Max),
+        (Venue::BinanceFutures, "binance/cryptofeed_BINANCE_FUTURES.ws.1.0", Pace::Rate(3000.0)),
+    ] {
+        let file = fixture(file);
+        let want = replay(&file, venue);
+        let frames: Vec<Vec<u8>> = capture::open(&file)
+            .unwrap()
+            .map(Result::unwrap)
+            .filter(|r| r.kind == RecordKind::Recv)
+            .map(|r| r.payload)
+            .collect();
+        let depth = |i: &usize| String::from_utf8_lossy(&frames[*i]).contains("depthUpdate");
+        let drop_at = (frames.len() / 2..frames.len()).find(depth).unwrap();
+        let mut c = Config::new(venue, vec![file.clone()]);
+        c.tls = true;
+        c.pace = pace;
+        c.faults = faults::parse(&format!("drop@{drop_at}#1")).unwrap();
+        let sim = Sim::start(c).unwrap();
+        let got =
+            live(&sim, venue, &want.symbols, Duration::from_secs(30), 1, Duration::from_secs(40));
+        let truth = sim.venue_books();
+        let log = sim.stop();
+        let s = &got.stats;
+        assert_eq!((s.connects, s.resync_reconnects), (1, 0), "{venue}: {s:?}");
+        assert_eq!(s.rest_ok as usize, want.symbols.len() + 1, "{venue}: one more snapshot");
+        let last = log.iter().rfind(|e| e["event"] == "rest").unwrap();
+        let frame = last["snapshot"]["frame"].as_u64();
+        assert!(frame > Some(drop_at as u64), "{venue}: the resync's snapshot is fresh: {last}");
+        let syncs = check_synced_books(&got, &log, truth, 500);
+        assert_eq!(syncs, want.symbols.len() + 1, "{venue}: every first sync and the resync");
+        assert_eq!(got.finals, want.finals, "{venue}: the books end where the replay's do");
+    }
 }

@@ -1,0 +1,204 @@
+//! The venue's own book: what the simulated exchange holds after the frames it has sent.
+//!
+//! A client that is in sync must hold exactly this book; the live tests compare the two after
+//! every resync. It is built by a separate implementation from the client's (the plain
+//! `serde_json` + `BTreeMap` reference of the benchmarks, `benches/reference`), fed the
+//! capture's frames as the venue wrote them, in order, damaged or not on the wire: a dropped,
+//! reordered or corrupted frame is the client's loss, not the venue's.
+//!
+//! Binance books start from a REST snapshot: the capture's, taken when the symbol's first
+//! depth event goes out (so the venue's book is the one the recorded session had). From then
+//! on the simulator serves *fresh* snapshots from this book ([`VenueBooks::binance_snapshot`]),
+//! as Binance does, so a client that lost a diff can resync one symbol over REST.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use ladderfeed::book::{Instrument, Venue};
+use serde_json::Value;
+
+use crate::model::{RefBook, Reference};
+use crate::server::Capture;
+
+/// A book as exact decimal text: `(price, size)` per level, best first on each side, numbers
+/// without trailing zeros (`"61685.9"`, `"0.5"`), so books on different ticks compare.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BookText {
+    /// Bids, highest first.
+    pub bids: Vec<(String, String)>,
+    /// Asks, lowest first.
+    pub asks: Vec<(String, String)>,
+}
+
+impl BookText {
+    /// The best `depth` levels of each side.
+    pub fn top(&self, depth: usize) -> BookText {
+        BookText {
+            bids: self.bids.iter().take(depth).cloned().collect(),
+            asks: self.asks.iter().take(depth).cloned().collect(),
+        }
+    }
+
+    /// The first level where `self` and `other` differ, described (`None`: equal).
+    pub fn first_difference(&self, other: &BookText) -> Option<String> {
+        for (name, a, b) in [("bid", &self.bids, &other.bids), ("ask", &self.asks, &other.asks)] {
+            let n = a.len().max(b.len());
+            for i in 0..n {
+                if a.get(i) != b.get(i) {
+                    return Some(format!(
+                        "{name} level {i}: {:?} vs {:?} ({} vs {} {name} levels)",
+                        a.get(i),
+                        b.get(i),
+                        a.len(),
+                        b.len()
+                    ));
+                }
+            }
+        }
+        None
+    }
+}
+
+/// The venue's books after the frames applied so far (one connection's stream, from its
+/// first frame).
+pub struct VenueBooks {
+    venue: Venue,
+    capture: Arc<Capture>,
+    model: Reference<RefBook>,
+    /// Capture frames applied (the last one's index is `applied - 1`).
+    applied: usize,
+}
+
+impl std::fmt::Debug for VenueBooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VenueBooks")
+            .field("venue", &self.venue)
+            .field("applied", &self.applied)
+            .field("books", &self.model.books.len())
+            .finish()
+    }
+}
+
+impl VenueBooks {
+    /// Empty books for `capture`, served as `venue`.
+    pub fn new(venue: Venue, capture: Arc<Capture>) -> VenueBooks {
+        VenueBooks { venue, capture, model: Reference::new(venue), applied: 0 }
+    }
+
+    fn is_binance(&self) -> bool {
+        matches!(self.venue, Venue::Binance | Venue::BinanceFutures)
+    }
+
+    /// How many capture frames have been applied (frames `0..applied`).
+    pub fn applied(&self) -> usize {
+        self.applied
+    }
+
+    /// Applies capture frames up to and including frame `last` (frames already applied are
+    /// not applied again).
+    pub fn advance_to(&mut self, last: usize) {
+        let capture = Arc::clone(&self.capture);
+        while self.applied <= last {
+            let Some(frame) = capture.frame(self.applied) else { break };
+            self.apply(frame);
+        }
+    }
+
+    /// Applies the next capture frame, `frame` (as the venue wrote it).
+    pub fn apply(&mut self, frame: &[u8]) {
+        self.applied += 1;
+        if self.is_binance() {
+            if let Some(symbol) = binance_depth_symbol(frame) {
+                self.seed(&symbol);
+            }
+        }
+        self.model.handle(frame, false);
+    }
+
+    /// Binance: starts `symbol`'s book from the capture's REST snapshot, once.
+    fn seed(&mut self, symbol: &str) {
+        if self.model.books.get(symbol).is_some_and(|(_, slot)| slot.synced()) {
+            return;
+        }
+        if let Some(body) = self.capture.snapshot(symbol) {
+            self.model.expect_snapshot(symbol);
+            self.model.handle(body, true);
+        }
+    }
+
+    fn find(&self, symbol: &str) -> Option<&str> {
+        self.model.books.keys().find(|k| k.eq_ignore_ascii_case(symbol)).map(String::as_str)
+    }
+
+    /// The symbols that have a book.
+    pub fn symbols(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.model.books.keys().cloned().collect();
+        v.sort();
+        v
+    }
+
+    /// `symbol`'s whole book (the symbol matched case-insensitively). A Binance symbol whose
+    /// depth events have not started yet is its capture snapshot.
+    pub fn book(&mut self, symbol: &str) -> Option<BookText> {
+        if self.is_binance() && self.find(symbol).is_none() {
+            let upper = symbol.to_ascii_uppercase();
+            self.seed(&upper);
+        }
+        let key = self.find(symbol)?.to_owned();
+        let (inst, slot) = self.model.books.get(&key)?;
+        let side = |levels: &mut dyn Iterator<Item = (&i64, &i64)>| {
+            levels.map(|(p, q)| (inst.format_price(*p), inst.format_qty(*q))).collect()
+        };
+        Some(BookText {
+            bids: side(&mut slot.book.bids.iter().rev()),
+            asks: side(&mut slot.book.asks.iter()),
+        })
+    }
+
+    /// A Binance REST depth answer for `symbol` from the current book (`limit` levels a side,
+    /// `lastUpdateId` the last update applied), or `None` when the book has not started.
+    pub fn binance_snapshot(&self, symbol: &str, limit: usize) -> Option<(u64, Vec<u8>)> {
+        let key = self.find(symbol)?;
+        let (inst, slot) = self.model.books.get(key)?;
+        if !slot.synced() {
+            return None;
+        }
+        let id = slot.last_id();
+        let mut out = format!("{{\"lastUpdateId\":{id},");
+        if self.venue == Venue::BinanceFutures {
+            // Futures answers carry message and transaction times.
+            let ms = crate::log::now_ns() / 1_000_000;
+            let _ = write!(out, "\"E\":{ms},\"T\":{ms},");
+        }
+        write_side(&mut out, "bids", inst, &mut slot.book.bids.iter().rev().take(limit));
+        out.push(',');
+        write_side(&mut out, "asks", inst, &mut slot.book.asks.iter().take(limit));
+        out.push('}');
+        Some((id, out.into_bytes()))
+    }
+}
+
+fn write_side(
+    out: &mut String,
+    name: &str,
+    inst: &Instrument,
+    levels: &mut dyn Iterator<Item = (&i64, &i64)>,
+) {
+    let _ = write!(out, "\"{name}\":[");
+    for (i, (p, q)) in levels.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "[\"{}\",\"{}\"]", inst.format_price(*p), inst.format_qty(*q));
+    }
+    out.push(']');
+}
+
+/// The symbol of a Binance diff depth event (plain or combined stream).
+fn binance_depth_symbol(frame: &[u8]) -> Option<String> {
+    // Most frames are not depth events: no JSON parse for those.
+    crate::venue::find(frame, b"depthUpdate")?;
+    let v: Value = serde_json::from_slice(frame).ok()?;
+    let d = v.get("data").unwrap_or(&v);
+    d.get("s")?.as_str().map(str::to_owned)
+}
