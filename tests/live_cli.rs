@@ -181,6 +181,7 @@ fn the_service_serves_book_metrics_and_health() {
         "ladderfeed_book_synced{venue=\"okx\",symbol=\"BTC-USDT\"} 1",
         "ladderfeed_ring_events_total{result=\"dropped\"} 0",
         "ladderfeed_reconnects_total{venue=\"okx\"} 0",
+        "ladderfeed_resync_actions_total{venue=\"okx\",action=\"resubscribe\"} 0",
     ] {
         assert!(metrics.contains(m), "{m} missing:\n{metrics}");
     }

@@ -360,12 +360,14 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
             .map(|(c, n)| format!("{n} {}", c.name()))
             .collect();
         println!(
-            "connection   {}: {} connects, {} failed attempts, {} disconnects ({} stale), closes by server [{}], REST {} ok / {} throttled / {} banned / {} failed{}",
+            "connection   {}: {} connects, {} failed attempts, {} disconnects ({} stale, {} to resync), {} books resubscribed, closes by server [{}], REST {} ok / {} throttled / {} banned / {} failed{}",
             l.venue().name(),
             s.connects,
             s.connect_failures,
             s.disconnects,
             s.stale,
+            s.resync_reconnects,
+            s.resync_resubscribes,
             closes.join(", "),
             s.rest_ok,
             s.rest_throttled,

@@ -115,6 +115,11 @@ fn metrics(live: &Live, ring: &FeedMonitor) -> String {
     help("ladderfeed_rest_total", "counter", "REST snapshot answers, by result.");
     help("ladderfeed_gaps_total", "counter", "Sequence gaps per book.");
     help("ladderfeed_resyncs_total", "counter", "Resyncs per book.");
+    help(
+        "ladderfeed_resync_actions_total",
+        "counter",
+        "Books that lost sync, by how they were resynced (resubscribe, reconnect).",
+    );
     help("ladderfeed_checksum_failures_total", "counter", "Checksum mismatches per book.");
     help("ladderfeed_book_synced", "gauge", "1 when the book is synced, else 0.");
     help("ladderfeed_ring_events_total", "counter", "Events published onto the ring, and dropped.");
@@ -127,6 +132,12 @@ fn metrics(live: &Live, ring: &FeedMonitor) -> String {
         lines.push_str(&format!("ladderfeed_errors_total{{venue=\"{v}\"}} {}\n", s.errors));
         lines
             .push_str(&format!("ladderfeed_reconnects_total{{venue=\"{v}\"}} {}\n", s.disconnects));
+        for (how, n) in [("resubscribe", s.resync_resubscribes), ("reconnect", s.resync_reconnects)]
+        {
+            lines.push_str(&format!(
+                "ladderfeed_resync_actions_total{{venue=\"{v}\",action=\"{how}\"}} {n}\n"
+            ));
+        }
         for (c, n) in CloseClass::ALL.iter().zip(s.closes) {
             lines.push_str(&format!(
                 "ladderfeed_closes_total{{venue=\"{v}\",class=\"{}\"}} {n}\n",

@@ -124,12 +124,19 @@ pub struct Options {
     pub backoff_max: Duration,
     /// A REST snapshot must arrive within this.
     pub rest_timeout: Duration,
+    /// A book that lost sync on a venue that allows it is resubscribed on the open connection
+    /// ([`Adapter::resubscribe_book_messages`](crate::venue::Adapter)); `false`, or a venue
+    /// that does not, reconnects for fresh snapshots of every book.
+    pub resubscribe: bool,
+    /// A resubscribed book must be synced again within this, or the connection is remade.
+    pub resubscribe_timeout: Duration,
     /// The clock that stamps receive times.
     pub clock: Clock,
 }
 
 impl Options {
-    /// Defaults: busy-poll, 10 s handshakes, stale after 30 s, backoff 100 ms to 30 s.
+    /// Defaults: busy-poll, 10 s handshakes, stale after 30 s, backoff 100 ms to 30 s,
+    /// per-book resubscribe where the venue allows it (5 s to resync).
     pub fn new(tls: Arc<ClientConfig>) -> Options {
         Options {
             busy_poll: true,
@@ -139,6 +146,8 @@ impl Options {
             backoff_min: Duration::from_millis(100),
             backoff_max: Duration::from_secs(30),
             rest_timeout: Duration::from_secs(10),
+            resubscribe: true,
+            resubscribe_timeout: Duration::from_secs(5),
             clock: Clock::global(),
         }
     }
@@ -218,8 +227,11 @@ pub struct LinkStats {
     /// Of those, dropped for silence.
     pub stale: u64,
     /// Of those, dropped because a book lost sync (gap, checksum, crossed) on a venue whose
-    /// snapshots come over the WebSocket.
+    /// snapshots come over the WebSocket and that cannot resend one book (or a resubscribed
+    /// book did not resync in time).
     pub resync_reconnects: u64,
+    /// Books that lost sync and were resubscribed on the open connection for a fresh snapshot.
+    pub resync_resubscribes: u64,
     /// Messages received.
     pub messages: u64,
     /// Bytes of messages received.
@@ -272,6 +284,8 @@ pub struct Link {
     rest_queue: VecDeque<String>,
     rest_pause_until: Instant,
     resync: Vec<InstrumentId>,
+    /// Books resubscribed on this connection, and when each must be synced again by.
+    resubscribing: Vec<(InstrumentId, Instant)>,
     stats: LinkStats,
     rng: u64,
     /// Connection id in recordings (the link's index + 1, the same across reconnects).
@@ -361,6 +375,7 @@ impl Link {
         self.phase = Phase::Idle;
         self.rest = None;
         self.rest_queue.clear();
+        self.resubscribing.clear();
         self.readable = false;
         self.want_flush = false;
         if was_open {
@@ -531,6 +546,19 @@ impl Link {
         sink: &mut impl Sink,
         each: AfterMessage<'_>,
     ) -> Result<(), NetError> {
+        if !self.resubscribing.is_empty() {
+            let engine = &self.engine;
+            let base = self.base;
+            let synced = |id: InstrumentId| {
+                let idx = id.wrapping_sub(base);
+                engine.state(idx) == Some(BookState::Synced)
+            };
+            self.resubscribing.retain(|(id, _)| !synced(*id));
+            if self.resubscribing.iter().any(|(_, by)| now > *by) {
+                self.stats.resync_reconnects += 1;
+                return Err(NetError::Timeout("a resubscribed book did not resync in time"));
+            }
+        }
         let Phase::Open(ws) = &mut self.phase else { return Ok(()) };
         if self.want_flush {
             match ws.flush() {
@@ -623,13 +651,47 @@ impl Link {
                 }
             }
             if self.feed.rest_base.is_none() && !tap.resync.is_empty() {
-                // Books that come over the WebSocket resync with a fresh connection (new
-                // snapshots for every book of it).
-                tap.resync.clear();
-                self.stats.resync_reconnects += 1;
-                return Err(NetError::Protocol(
-                    "a book lost sync: reconnecting for fresh snapshots".into(),
-                ));
+                // Books whose snapshots come over the WebSocket: resubscribe each where the
+                // venue allows it, else a fresh connection (new snapshots for every book).
+                let mut reconnect = !opts.resubscribe;
+                for id in tap.resync.drain(..) {
+                    if reconnect || self.resubscribing.iter().any(|(r, _)| *r == id) {
+                        continue;
+                    }
+                    let idx = usize::from(id.wrapping_sub(self.base));
+                    let Some(info) = self.engine.symbols().list().get(idx) else { continue };
+                    let msgs = self.engine.adapter().resubscribe_book_messages(&info.key);
+                    if msgs.is_empty() {
+                        reconnect = true;
+                        continue;
+                    }
+                    for m in msgs {
+                        if let Some(r) = &self.recorder {
+                            let local = opts.clock.now_ns();
+                            let url = &self.feed.url;
+                            r.record(self.conn_id, local, RecordKind::Sent, url, m.as_bytes());
+                        }
+                        match ws.send(Message::Text(m.into())) {
+                            Ok(()) => {}
+                            Err(tungstenite::Error::Io(e))
+                                if e.kind() == io::ErrorKind::WouldBlock =>
+                            {
+                                self.want_flush = true;
+                            }
+                            Err(e) => {
+                                return Err(NetError::Protocol(format!("resubscribing: {e}")))
+                            }
+                        }
+                    }
+                    self.resubscribing.push((id, now + opts.resubscribe_timeout));
+                    self.stats.resync_resubscribes += 1;
+                }
+                if reconnect {
+                    self.stats.resync_reconnects += 1;
+                    return Err(NetError::Protocol(
+                        "a book lost sync: reconnecting for fresh snapshots".into(),
+                    ));
+                }
             }
         }
         if now.duration_since(self.last_rx) > opts.stale_after {
@@ -809,6 +871,7 @@ impl Live {
                 rest_queue: VecDeque::new(),
                 rest_pause_until: now,
                 resync: Vec::new(),
+                resubscribing: Vec::new(),
                 stats: LinkStats::default(),
                 rng: seed.wrapping_mul(i as u64 + 1) | 1,
                 conn_id: u32::try_from(i + 1).unwrap_or(u32::MAX),

@@ -122,4 +122,8 @@ impl Adapter for AnyAdapter {
     fn unsubscribe_messages(&self, symbols: &[&str]) -> Vec<String> {
         each!(self, a => a.unsubscribe_messages(symbols))
     }
+
+    fn resubscribe_book_messages(&self, symbol: &str) -> Vec<String> {
+        each!(self, a => a.resubscribe_book_messages(symbol))
+    }
 }

@@ -478,4 +478,13 @@ pub trait Adapter {
 
     /// The unsubscribe messages for these symbols.
     fn unsubscribe_messages(&self, symbols: &[&str]) -> Vec<String>;
+
+    /// The messages that make the venue send a fresh snapshot of `symbol`'s book on the open
+    /// connection (unsubscribe, then subscribe, its book channel only), when the venue allows
+    /// that; empty when it does not (the default): a book that lost sync then needs a new
+    /// connection.
+    fn resubscribe_book_messages(&self, symbol: &str) -> Vec<String> {
+        let _ = symbol;
+        Vec::new()
+    }
 }

@@ -301,6 +301,20 @@ impl Adapter for Okx {
     fn unsubscribe_messages(&self, symbols: &[&str]) -> Vec<String> {
         vec![request("unsubscribe", self.channel, symbols)]
     }
+
+    /// OKX answers a subscription with a fresh `snapshot` of the book: one instrument's book
+    /// channel is unsubscribed and subscribed again (its trades and tickers keep flowing).
+    fn resubscribe_book_messages(&self, symbol: &str) -> Vec<String> {
+        ["unsubscribe", "subscribe"]
+            .iter()
+            .map(|op| {
+                format!(
+                    "{{\"op\":\"{op}\",\"args\":[{{\"channel\":\"{}\",\"instId\":\"{symbol}\"}}]}}",
+                    self.channel
+                )
+            })
+            .collect()
+    }
 }
 
 fn request(op: &str, book: &str, symbols: &[&str]) -> String {
@@ -424,6 +438,27 @@ mod tests {
         a.resync(0);
         let out = ok(&mut a, seq_msg("update", 60, 61, r#"["29999","1","0","1"]"#).as_bytes());
         assert_eq!((out.books.len(), out.waiting), (0, 1));
+    }
+
+    #[test]
+    fn a_resubscription_names_the_book_channel_only() {
+        let m = okx().resubscribe_book_messages("BTC-USDT");
+        assert_eq!(
+            m,
+            [
+                r#"{"op":"unsubscribe","args":[{"channel":"books","instId":"BTC-USDT"}]}"#,
+                r#"{"op":"subscribe","args":[{"channel":"books","instId":"BTC-USDT"}]}"#,
+            ]
+        );
+        // A snapshot after a resync brings the book back.
+        let mut a = okx();
+        assert!(run(&mut a, SNAPSHOT).0.is_ok());
+        let sym = a.symbols().find(b"BTC-USD-220527").unwrap();
+        a.resync(sym);
+        let (r, out) = run(&mut a, UPDATE);
+        assert!(r.is_ok() && out.books.is_empty() && out.waiting == 1, "waits after a resync");
+        let (r, out) = run(&mut a, SNAPSHOT);
+        assert!(r.is_ok() && out.books.len() == 1, "the new snapshot applies");
     }
 
     #[test]

@@ -9,7 +9,9 @@
 //! Binance books start from a REST snapshot: the capture's, taken when the symbol's first
 //! depth event goes out (so the venue's book is the one the recorded session had). From then
 //! on the simulator serves *fresh* snapshots from this book ([`VenueBooks::binance_snapshot`]),
-//! as Binance does, so a client that lost a diff can resync one symbol over REST.
+//! as Binance does, so a client that lost a diff can resync one symbol over REST. An OKX
+//! client that resubscribes one book gets a snapshot of it from here
+//! ([`VenueBooks::okx_snapshot`]).
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -175,6 +177,39 @@ impl VenueBooks {
         write_side(&mut out, "asks", inst, &mut slot.book.asks.iter().take(limit));
         out.push('}');
         Some((id, out.into_bytes()))
+    }
+}
+
+impl VenueBooks {
+    /// An OKX `books` snapshot of `inst_id` from the current book (every level, the
+    /// checksum of the 25 best interleaved, as OKX computes it), or `None` when there is no
+    /// book: what OKX sends after a (re)subscription.
+    pub fn okx_snapshot(&mut self, channel: &str, inst_id: &str) -> Option<Vec<u8>> {
+        let book = self.book(inst_id)?;
+        let mut text = String::new();
+        for i in 0..25 {
+            for level in [book.bids.get(i), book.asks.get(i)].into_iter().flatten() {
+                if !text.is_empty() {
+                    text.push(':');
+                }
+                let _ = write!(text, "{}:{}", level.0, level.1);
+            }
+        }
+        let checksum = crc32fast::hash(text.as_bytes()) as i32;
+        let side = |levels: &[(String, String)]| {
+            let v: Vec<String> =
+                levels.iter().map(|(p, q)| format!("[\"{p}\",\"{q}\",\"0\",\"1\"]")).collect();
+            v.join(",")
+        };
+        let ms = crate::log::now_ns() / 1_000_000;
+        Some(
+            format!(
+                "{{\"arg\":{{\"channel\":\"{channel}\",\"instId\":\"{inst_id}\"}},\"action\":\"snapshot\",\"data\":[{{\"asks\":[{}],\"bids\":[{}],\"ts\":\"{ms}\",\"checksum\":{checksum}}}]}}",
+                side(&book.asks),
+                side(&book.bids)
+            )
+            .into_bytes(),
+        )
     }
 }
 

@@ -648,6 +648,11 @@ struct Session<'a> {
     ping_every: Option<Duration>,
     next_ping: Instant,
     subscribed: bool,
+    /// OKX: the venue's books on this connection (for the snapshot a resubscription gets).
+    books: Option<VenueBooks>,
+    /// OKX: instruments whose book channel the client unsubscribed (their frames are held
+    /// back until it subscribes again).
+    muted: Vec<String>,
 }
 
 impl<'a> Session<'a> {
@@ -691,6 +696,9 @@ impl<'a> Session<'a> {
             ping_every,
             next_ping: Instant::now() + ping_every.unwrap_or(Duration::from_secs(3600)),
             subscribed,
+            books: (sh.config.venue == Venue::Okx)
+                .then(|| VenueBooks::new(sh.config.venue, Arc::clone(&sh.capture))),
+            muted: Vec::new(),
         })
     }
 
@@ -746,6 +754,60 @@ impl<'a> Session<'a> {
         );
     }
 
+    /// OKX, once streaming: `unsubscribe` of a book channel holds that instrument's book
+    /// frames back; a later `subscribe` of it sends its acknowledgement and a fresh snapshot
+    /// from the venue's books, and lets its frames through again. Both are acknowledged as
+    /// OKX does. Returns whether `text` was such a request (other subscriptions are the
+    /// capture's to answer).
+    fn okx_request(&mut self, text: &str) -> Result<bool> {
+        let Ok(v) = serde_json::from_str::<Value>(text) else { return Ok(false) };
+        let op = v["op"].as_str().unwrap_or_default().to_owned();
+        let args = v["args"].as_array().cloned().unwrap_or_default();
+        let resubscribe = op == "subscribe"
+            && args.iter().any(|a| self.muted.iter().any(|m| a["instId"] == m.as_str()));
+        if op != "unsubscribe" && !resubscribe {
+            return Ok(false);
+        }
+        for arg in &args {
+            let (Some(channel), Some(inst)) = (arg["channel"].as_str(), arg["instId"].as_str())
+            else {
+                continue;
+            };
+            let ack = json!({ "event": op, "arg": arg, "connId": "sim" }).to_string();
+            self.sh.log.push(
+                self.conn,
+                "send",
+                json!({ "synthetic": true, "bytes": ack.len(), "text": ack }),
+            );
+            self.send(Message::Text(ack.into()))?;
+            if !channel.starts_with("books") {
+                continue;
+            }
+            if op == "unsubscribe" {
+                if !self.muted.iter().any(|m| m == inst) {
+                    self.muted.push(inst.to_owned());
+                }
+                continue;
+            }
+            self.muted.retain(|m| m != inst);
+            let Some(books) = self.books.as_mut() else { continue };
+            let Some(snapshot) = books.okx_snapshot(channel, inst) else { continue };
+            // `venue_frame`: the last capture frame the snapshot's book includes.
+            self.sh.log.push(
+                self.conn,
+                "send",
+                json!({
+                    "synthetic": true,
+                    "snapshot": inst,
+                    "venue_frame": books.applied().checked_sub(1),
+                    "bytes": snapshot.len(),
+                }),
+            );
+            self.send(message(snapshot))?;
+        }
+        Ok(true)
+    }
+
     /// Reads whatever the client sent, answers it; sends a server ping when one is due.
     fn poll(&mut self) -> Result<Poll> {
         if let Some(every) = self.ping_every {
@@ -768,6 +830,8 @@ impl<'a> Session<'a> {
                     self.sh.log.push(self.conn, "recv", json!({ "text": text }));
                     if let Some(pong) = venue::text_pong(self.sh.config.venue, &text) {
                         self.send(Message::Text(pong.into()))?;
+                    } else if self.subscribed && self.books.is_some() && self.okx_request(&text)? {
+                        // An OKX resubscription, answered.
                     } else if venue::is_subscribe(&text) {
                         self.subscribed = true;
                         if !self.sh.capture.has_acks {
@@ -844,6 +908,15 @@ impl<'a> Session<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Whether `frame` is a book frame of an instrument the client unsubscribed.
+    fn is_muted(&self, frame: &[u8]) -> bool {
+        venue::find(frame, b"\"channel\":\"books").is_some()
+            && self
+                .muted
+                .iter()
+                .any(|m| venue::find(frame, format!("\"instId\":\"{m}\"").as_bytes()).is_some())
     }
 
     fn run(mut self) -> Result<()> {
@@ -996,6 +1069,14 @@ impl<'a> Session<'a> {
                 if let Some((_, books)) = guard.as_mut().filter(|(c, _)| *c == self.conn) {
                     books.advance_to(i);
                 }
+            }
+            if let Some(books) = self.books.as_mut() {
+                books.advance_to(i);
+            }
+            if !skip && !self.muted.is_empty() && self.is_muted(bytes_of(&msg)) {
+                // The client unsubscribed this book: OKX sends nothing of it.
+                self.sh.log.push(self.conn, "withheld", json!({ "frame": i }));
+                skip = true;
             }
             if !skip {
                 self.send_frame(i, msg.clone())?;

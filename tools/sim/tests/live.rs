@@ -315,7 +315,10 @@ fn check_synced_books(
                 .take(received)
                 .collect();
             assert_eq!(sent.len(), received, "connection {c}: received more than was sent");
-            let frame = sent.iter().filter_map(|e| e["frame"].as_u64()).max();
+            // A capture frame, or a snapshot the simulator made (OKX resubscription) from
+            // the venue's book after `venue_frame`.
+            let frame =
+                sent.iter().filter_map(|e| e["frame"].as_u64().or(e["venue_frame"].as_u64())).max();
             at.push((frame.max(snapshot_frame), s));
         }
     }
@@ -410,7 +413,7 @@ fn binance_books_bridge_from_rest_snapshots() {
 }
 
 #[test]
-fn faults_reconnect_and_the_books_end_right() {
+fn faults_resync_or_reconnect_and_the_books_end_right() {
     let file = fixture("okx/cryptofeed_OKX.ws.1.0");
     let want = replay(&file, Venue::Okx);
     // Faults a client can detect: the replay (the same engine) must see the damage. A
@@ -451,21 +454,30 @@ fn faults_reconnect_and_the_books_end_right() {
     let venue_v = Venue::Okx;
     let drop_at =
         find(50, &|f| String::from_utf8_lossy(f).contains("\"action\":\"update\"").then_some(None));
+    // 20 frames apart (20 ms at the pace below): each resubscription is answered before
+    // the next fault.
     let corrupt_at =
-        find(drop_at + 1, &|f| ladderfeed_sim::venue::corrupt_level(venue_v, f).map(Some));
+        find(drop_at + 20, &|f| ladderfeed_sim::venue::corrupt_level(venue_v, f).map(Some));
     let crossed_at =
-        find(corrupt_at + 1, &|f| ladderfeed_sim::venue::cross_book(venue_v, f).map(Some));
-    // One fault per connection: each connection restarts the capture from its first frame.
+        find(corrupt_at + 20, &|f| ladderfeed_sim::venue::cross_book(venue_v, f).map(Some));
+    // The book faults on the first connection: each resubscribes that one book (OKX sends a
+    // fresh snapshot on subscription) and the connection goes on to the end of the capture,
+    // then falls silent and is remade (stale). Then one connection-level fault per
+    // connection (each restarts the capture from its first frame).
     let spec = format!(
-        "drop@{drop_at}#1,corrupt@{corrupt_at}#2,crossed@{crossed_at}#3,close@100#4,reset@100#5,stall@100#6=1.5"
+        "drop@{drop_at}#1,corrupt@{corrupt_at}#1,crossed@{crossed_at}#1,close@100#2,reset@100#3,stall@100#4=1.5"
     );
-    let sim = sim_for(Venue::Okx, &file, &spec);
+    let mut c = Config::new(Venue::Okx, vec![file.clone()]);
+    c.tls = true;
+    c.pace = Pace::Rate(1000.0);
+    c.faults = faults::parse(&spec).unwrap();
+    let sim = Sim::start(c).unwrap();
     let got = live(
         &sim,
         Venue::Okx,
         &want.symbols,
         Duration::from_millis(600),
-        7,
+        5,
         Duration::from_secs(40),
     );
     let truth = sim.venue_books();
@@ -473,25 +485,31 @@ fn faults_reconnect_and_the_books_end_right() {
     let kinds: Vec<&str> =
         log.iter().filter(|e| e["event"] == "fault").filter_map(|e| e["fault"].as_str()).collect();
     assert_eq!(kinds, ["drop", "corrupt", "crossed", "close", "reset", "stall"], "{kinds:?}");
-    // Each of the 7 connections synced every book, and each time it was the venue's book.
+    // Each of the 5 connections synced every book, the first resynced three books on the
+    // way, and each time the book was the venue's.
     let syncs = check_synced_books(&got, &log, truth, usize::MAX);
-    assert_eq!(syncs, 7 * want.symbols.len(), "syncs compared");
+    assert_eq!(syncs, 5 * want.symbols.len() + 3, "syncs compared");
     let s = &got.stats;
-    // One connection per fault, plus the one that was served the whole capture.
-    assert_eq!(s.connects, 7, "{s:?}");
-    assert_eq!(s.disconnects, 6, "{s:?}");
-    assert_eq!(s.resync_reconnects, 3, "gap, corrupted level, crossed book: {s:?}");
-    assert_eq!(s.stale, 1, "{s:?}");
+    assert_eq!(s.resync_resubscribes, 3, "gap, corrupted level, crossed book: {s:?}");
+    assert_eq!(s.resync_reconnects, 0, "{s:?}");
+    // The first connection went stale after the capture, then one connection per fault,
+    // plus the one that was served the whole capture.
+    assert_eq!(s.connects, 5, "{s:?}");
+    assert_eq!(s.disconnects, 4, "{s:?}");
+    assert_eq!(s.stale, 2, "{s:?}");
     assert_eq!(s.closes[0], 1, "one clean close: {s:?}");
+    let withheld = log.iter().filter(|e| e["event"] == "withheld").count();
+    assert!(withheld < 20, "{withheld} frames held back while books were unsubscribed");
     assert_eq!(got.finals, want.finals, "the books end where the replay's do");
     // Recording the whole faulty session and replaying it gives the live stream exactly.
     check_recording(&got, Venue::Okx, "okx-faults.lfc");
     let connects = got.recorded.iter().filter(|r| r.kind == RecordKind::Connect).count();
-    assert_eq!(connects, 7);
+    assert_eq!(connects, 5);
     // Accounting against the reference log: on every connection, the frames the client
     // received are exactly the frames the simulator sent there, in order, with nothing lost
     // in between; a connection's received frames stop only where the connection ended (the
-    // rest is covered by the next connection's snapshots). Damaged frames arrive damaged.
+    // rest is covered by the next connection's snapshots). Damaged frames arrive damaged;
+    // the answers to a resubscription (acknowledgements, snapshot) arrive as sent.
     let mut received: Vec<Vec<&[u8]>> = Vec::new();
     for r in &got.recorded {
         match r.kind {
@@ -510,16 +528,25 @@ fn faults_reconnect_and_the_books_end_right() {
         .collect();
     for (c, got_frames) in received.iter().enumerate() {
         let conn = c as u64 + 1;
-        let sent: Vec<u64> = log
-            .iter()
-            .filter(|e| e["conn"] == conn && e["event"] == "send" && e["frame"].is_u64())
-            .map(|e| e["frame"].as_u64().unwrap())
-            .collect();
+        let sent: Vec<&Value> =
+            log.iter().filter(|e| e["conn"] == conn && e["event"] == "send").collect();
         assert!(got_frames.len() <= sent.len(), "conn {conn}: more received than sent");
         assert!(!got_frames.is_empty(), "conn {conn}: nothing received");
-        for (k, (g, f)) in got_frames.iter().zip(&sent).enumerate() {
-            let original = frames[*f as usize].as_slice();
-            if damaged.contains(&(conn, *f)) {
+        for (k, (g, e)) in got_frames.iter().zip(&sent).enumerate() {
+            let Some(f) = e["frame"].as_u64() else {
+                // Made by the simulator: an acknowledgement (its text is logged) or a snapshot.
+                let text = String::from_utf8_lossy(g);
+                match e["text"].as_str() {
+                    Some(t) => assert_eq!(text, t, "conn {conn}: received frame {k}"),
+                    None => {
+                        let inst = e["snapshot"].as_str().unwrap();
+                        assert!(text.contains("\"action\":\"snapshot\"") && text.contains(inst));
+                    }
+                }
+                continue;
+            };
+            let original = frames[f as usize].as_slice();
+            if damaged.contains(&(conn, f)) {
                 assert!(*g != original, "conn {conn}: frame {f} should arrive damaged");
             } else {
                 assert!(*g == original, "conn {conn}: received frame {k} is not sent frame {f}");
