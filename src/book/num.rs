@@ -205,6 +205,147 @@ fn scan_fast(text: &[u8]) -> Option<(bool, u64, i32)> {
     Some((negative, mantissa, i32::try_from(pending).ok()? - frac_digits))
 }
 
+/// The most integer digits [`plain_pow10_units`] accumulates (`10^18 - 1` fits a `u64` with
+/// room to spare); longer texts take the general path.
+const PLAIN_MAX_INT_DIGITS: usize = 18;
+
+/// Eight ASCII `'0'` bytes, as a little-endian word.
+const ZEROS: u64 = u64::from_le_bytes([b'0'; 8]);
+/// The high bit of each byte.
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// The fastest path of [`Step::units_plain`], for a step of `10^-scale` and the text venues
+/// actually send: unsigned `digits[.digits]`, at most [`PLAIN_MAX_INT_DIGITS`] integer digits,
+/// any fraction digits past `scale` all zeros (`"61685.99000000"` in ticks of `0.01`).
+///
+/// The value in steps is `int × 10^scale + (the first scale fraction digits, padded)`. Texts of
+/// eight bytes or more are read eight bytes per load (the integer part, the counted fraction
+/// digits and the trailing zeros each from one word, see [`eight_digits`]); shorter ones a
+/// digit at a time. Returns `None` for anything else (a sign, an exponent, a stray byte, a
+/// fraction of a step, an overflow, no digits at all): the general path then gives the value
+/// or the exact error, so this function only answers when it is certainly right.
+#[inline(always)]
+fn plain_pow10_units(text: &[u8], scale: u8) -> Option<i64> {
+    let scale = usize::from(scale);
+    let n = text.len();
+    // Integer part: `int` and its digit count `i`; `text[i]` (if any) must be the point.
+    let (int, i) = if n >= 8 {
+        let x = word_ending_at(text, 8)? ^ ZEROS;
+        let k = (non_digits(x).trailing_zeros() / 8) as usize;
+        if k == 8 {
+            digits_slow(text, 0)?
+        } else {
+            // The first `k` digits, moved to the top bytes: the bytes shifted in are zeros.
+            (eight_digits(x.checked_shl(8 * (8 - k) as u32).unwrap_or(0)), k)
+        }
+    } else {
+        digits_slow(text, 0)?
+    };
+    let Some(&point) = text.get(i) else {
+        // No fraction.
+        if i == 0 {
+            return None; // empty text
+        }
+        return i64::try_from(int.checked_mul(POW10[scale])?).ok();
+    };
+    if point != b'.' {
+        return None;
+    }
+    // Fraction: `head` holds the digits that count, `tail` must be all zeros.
+    let head_start = i + 1;
+    let h = (n - head_start).min(scale);
+    let head_end = head_start + h;
+    if i == 0 && head_end == n && h == 0 {
+        return None; // "." has no digits
+    }
+    let frac = if h == 0 {
+        0
+    } else if h <= 8 && head_end >= 8 {
+        // The eight bytes ending at the head's end; only its top `h` bytes are the head.
+        let x = word_ending_at(text, head_end)? ^ ZEROS;
+        let keep = u64::MAX << (8 * (8 - h));
+        if non_digits(x) & keep != 0 {
+            return None;
+        }
+        eight_digits(x & keep)
+    } else {
+        let (frac, end) = digits_slow(text, head_start)?;
+        if end < head_end {
+            return None; // a non-digit inside the head
+        }
+        // `digits_slow` may have read past the head into the tail: keep the head's digits.
+        frac / POW10[end - head_end]
+    };
+    let t = n - head_end;
+    let tail_ok = if t == 0 {
+        true
+    } else if t <= 8 {
+        // `n >= 8` here whenever `t <= 8` matters: a shorter text is checked byte by byte.
+        match word_ending_at(text, n) {
+            Some(w) => (w ^ ZEROS) & (u64::MAX << (8 * (8 - t))) == 0,
+            None => text[head_end..].iter().all(|&c| c == b'0'),
+        }
+    } else {
+        text[head_end..].iter().all(|&c| c == b'0')
+    };
+    if !tail_ok {
+        return None;
+    }
+    // `frac < 10^h`, so `frac × 10^(scale - h) < 10^scale ≤ 10^18`: no overflow.
+    let units = int.checked_mul(POW10[scale])?.checked_add(frac * POW10[scale - h])?;
+    i64::try_from(units).ok()
+}
+
+/// Decimal digits from `text[start..]` up to the first non-digit: their value and the index
+/// where they stop. `None` past [`PLAIN_MAX_INT_DIGITS`] digits.
+#[inline(always)]
+fn digits_slow(text: &[u8], start: usize) -> Option<(u64, usize)> {
+    let mut v: u64 = 0;
+    let mut i = start;
+    while let Some(&c) = text.get(i) {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        if i - start == PLAIN_MAX_INT_DIGITS {
+            return None;
+        }
+        v = v * 10 + u64::from(d);
+        i += 1;
+    }
+    Some((v, i))
+}
+
+/// The eight bytes `text[end - 8..end]` as a little-endian word (`None` if `end < 8`).
+#[inline(always)]
+fn word_ending_at(text: &[u8], end: usize) -> Option<u64> {
+    let bytes: [u8; 8] = text.get(end.checked_sub(8)?..end)?.try_into().ok()?;
+    Some(u64::from_le_bytes(bytes))
+}
+
+/// For a word already XORed with [`ZEROS`] (digits are then the byte values 0..=9): the high
+/// bit of every byte that was not an ASCII digit. Byte-wise, with no carry between bytes:
+/// `(b & 0x7f) + 0x76` reaches `0x80` exactly when `b & 0x7f >= 10`, and `b` itself has its
+/// high bit set when `b >= 0x80`.
+#[inline(always)]
+fn non_digits(x: u64) -> u64 {
+    ((x & !HIGH_BITS).wrapping_add(0x7676_7676_7676_7676) | x) & HIGH_BITS
+}
+
+/// The value of eight digits held as byte values 0..=9, the first (most significant) digit in
+/// the lowest byte, as in a little-endian load of the text XORed with [`ZEROS`].
+///
+/// Neighbouring lanes are merged three times: bytes into 2-digit values in 16-bit lanes, those
+/// into 4-digit values in 32-bit lanes, those into the 8-digit value. In each step the high lane
+/// is the less significant one (`lo × 10^k + hi`), no product leaves its lane (99 × 100 < 2^16,
+/// 9999 × 10000 < 2^32), and the mask drops what spilled into the odd lanes.
+#[inline(always)]
+fn eight_digits(x: u64) -> u64 {
+    let x = x.wrapping_mul(10).wrapping_add(x >> 8) & 0x00ff_00ff_00ff_00ff;
+    let x = x.wrapping_mul(100).wrapping_add(x >> 16) & 0x0000_ffff_0000_ffff;
+    x.wrapping_mul(10_000).wrapping_add(x >> 32) & 0xffff_ffff
+}
+
 /// A tick size or a lot size, held exactly as `mantissa × 10^-scale`
 /// (`0.01` is `1 × 10^-2`, `0.5` is `5 × 10^-1`, `25` is `25 × 10^0`).
 ///
@@ -302,6 +443,11 @@ impl Step {
     /// [`NumError::Invalid`] at the `e`, so malformed input cannot pass as a number.
     #[inline]
     pub fn units_plain(&self, text: &[u8]) -> Result<i64, NumError> {
+        if self.mantissa == 1 {
+            if let Some(units) = plain_pow10_units(text, self.scale) {
+                return Ok(units);
+            }
+        }
         if let Some((negative, mantissa, exp10)) = scan_fast(text) {
             if negative && mantissa != 0 {
                 return Err(NumError::Negative);
@@ -565,6 +711,77 @@ mod tests {
         assert_eq!(step("0.01").finer(step("0.001")), step("0.001"));
     }
 
+    #[test]
+    fn eight_digit_words() {
+        let word = |s: &[u8; 8]| u64::from_le_bytes(*s) ^ ZEROS;
+        assert_eq!(eight_digits(word(b"12345678")), 12_345_678);
+        assert_eq!(eight_digits(word(b"99999999")), 99_999_999);
+        assert_eq!(eight_digits(word(b"00000000")), 0);
+        assert_eq!(eight_digits(word(b"00000010")), 10);
+        assert_eq!(non_digits(word(b"12345678")), 0);
+        for (i, bad) in
+            [b'/', b':', b'.', b' ', b'e', 0x80, 0xb0, 0xff, 0x00].into_iter().enumerate()
+        {
+            let mut s = *b"12345678";
+            s[i % 8] = bad;
+            let nd = non_digits(word(&s));
+            assert_eq!(nd.trailing_zeros() / 8, (i % 8) as u32, "{s:?}");
+            assert_eq!(nd.count_ones(), 1, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn plain_fast_path_values_and_refusals() {
+        let ok: &[(&str, u8, i64)] = &[
+            ("61685.99000000", 2, 6_168_599),
+            ("61686.00000000", 2, 6_168_600),
+            ("1.54698000", 8, 154_698_000),
+            ("0.00000000", 8, 0),
+            ("12.00000000", 5, 1_200_000),
+            ("7.6110", 3, 7_611),
+            ("813", 0, 813),
+            ("5.", 2, 500),
+            (".5", 2, 50),
+            (".000", 0, 0),
+            ("12345678", 1, 123_456_780),
+            ("12345678.9", 1, 123_456_789),
+            ("123456789.12345678", 8, 12_345_678_912_345_678),
+            ("0.123456789012345678", 18, 123_456_789_012_345_678),
+            ("000000000000000001.5", 1, 15),
+            ("92233720368547758.07", 2, i64::MAX),
+        ];
+        for &(text, scale, want) in ok {
+            assert_eq!(plain_pow10_units(text.as_bytes(), scale), Some(want), "{text} at {scale}");
+            let st = Step::new(1, scale).unwrap();
+            assert_eq!(st.units_plain(text.as_bytes()), Ok(want), "{text} at {scale}");
+        }
+        // Not answered here (the general path decides), never a wrong number.
+        let refused: &[(&str, u8)] = &[
+            ("", 2),
+            (".", 2),
+            ("-1.5", 2),
+            ("+1.5", 2),
+            ("-0", 2),
+            ("1e5", 2),
+            ("61685.99000001", 2),
+            ("61685.9900000x", 2),
+            ("6168x.99000000", 2),
+            ("61685.9x000000", 2),
+            ("1234567a", 0),
+            ("1.2.3", 2),
+            ("1 ", 0),
+            (" 1", 0),
+            ("1.5 ", 1),
+            ("92233720368547758.08", 2),
+            ("9999999999999999999", 0),
+            ("1234567890123456789.5", 1),
+            ("\u{661}", 0),
+        ];
+        for &(text, scale) in refused {
+            assert_eq!(plain_pow10_units(text.as_bytes(), scale), None, "{text:?} at {scale}");
+        }
+    }
+
     proptest::proptest! {
         /// The fast path and the general path agree on every decimal text, valid or not.
         #[test]
@@ -582,6 +799,52 @@ mod tests {
                 }
             });
             proptest::prop_assert_eq!(st.units(text.as_bytes()), general, "{}", text);
+        }
+
+        /// `units_plain` (with its word-at-a-time fast path) gives exactly what the general
+        /// path gives, value or error, on plain decimal text and on near-misses.
+        #[test]
+        fn plain_units_agree_with_general_path(
+            text in "[-+]?[0-9]{0,22}(\\.[0-9]{0,22})?|[0-9.0-9.+\\- ax]{0,24}",
+            scale in 0u8..=18,
+        ) {
+            let st = Step::new(1, scale).unwrap();
+            proptest::prop_assert_eq!(st.units_plain(text.as_bytes()), st.units(text.as_bytes()));
+        }
+
+        /// On arbitrary bytes, the fast path either declines or agrees with the general path.
+        #[test]
+        fn plain_fast_path_never_answers_wrong(
+            bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..28),
+            scale in 0u8..=18,
+        ) {
+            let st = Step::new(1, scale).unwrap();
+            if let Some(v) = plain_pow10_units(&bytes, scale) {
+                proptest::prop_assert_eq!(st.units(&bytes), Ok(v));
+            }
+            let no_exponent = !bytes.iter().any(|&c| c == b'e' || c == b'E');
+            if no_exponent {
+                proptest::prop_assert_eq!(st.units_plain(&bytes), st.units(&bytes));
+            }
+        }
+
+        /// Any count of units, printed with leading and trailing zeros, reads back exactly.
+        #[test]
+        fn plain_fast_path_reads_padded_text(
+            units in 0i64..=i64::MAX,
+            scale in 0u8..=18,
+            lead in 0usize..3,
+            trail in 0usize..12,
+        ) {
+            let st = Step::new(1, scale).unwrap();
+            let mut text = "0".repeat(lead) + &st.format(units);
+            if trail > 0 {
+                if !text.contains('.') {
+                    text.push('.');
+                }
+                text.push_str(&"0".repeat(trail));
+            }
+            proptest::prop_assert_eq!(st.units_plain(text.as_bytes()), Ok(units), "{}", text);
         }
 
         /// Any count of steps renders to text that parses back to the same count.

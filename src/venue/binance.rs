@@ -15,7 +15,7 @@
 use simd_json::prelude::ValueAsScalar;
 use simd_json::tape::Value;
 
-use super::json::{field_text, field_uint, text, Scratch};
+use super::json::{field_uint, text, uint, Scratch};
 use super::time::ms_to_ns;
 use super::{num, Adapter, BookAction, GapScope, Parsed, SymbolIdx, Symbols, TradeMsg, VenueError};
 use crate::book::{InstrumentRegistry, Side, Venue};
@@ -228,12 +228,17 @@ impl Binance {
 
     /// Handles one depth event payload (`data` of a combined-stream frame). `raw` is the
     /// whole frame, kept if the symbol waits for a snapshot.
-    fn depth(&mut self, raw: &[u8], d: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
-        let sym_text = field_text(d, "s").ok_or(VenueError::Shape("depthUpdate without s"))?;
+    fn depth(
+        &mut self,
+        raw: &[u8],
+        d: &Fields<'_, '_>,
+        out: &mut Parsed,
+    ) -> Result<(), VenueError> {
+        let sym_text = d.s.and_then(text).ok_or(VenueError::Shape("depthUpdate without s"))?;
         let depth = Depth {
-            first: field_uint(d, "U").ok_or(VenueError::Shape("depthUpdate without U"))?,
-            last: field_uint(d, "u").ok_or(VenueError::Shape("depthUpdate without u"))?,
-            prev: field_uint(d, "pu"),
+            first: d.first_id.and_then(uint).ok_or(VenueError::Shape("depthUpdate without U"))?,
+            last: d.last_id.and_then(uint).ok_or(VenueError::Shape("depthUpdate without u"))?,
+            prev: d.prev_id.and_then(uint),
         };
         if depth.first > depth.last {
             return Err(VenueError::Shape("depthUpdate with U > u"));
@@ -263,7 +268,7 @@ impl Binance {
         let futures = self.is_futures();
         self.state(sym);
         let st = &mut self.states[usize::from(sym)];
-        let exch_ts = ms_to_ns(field_uint(d, "T").or_else(|| field_uint(d, "E")).unwrap_or(0));
+        let exch_ts = d.exch_ts();
         match Self::sequence(futures, st, sym, &depth, out) {
             Sequenced::Wait => {
                 if st.pending.len() >= MAX_PENDING_FRAMES {
@@ -282,8 +287,8 @@ impl Binance {
             Sequenced::Apply => {
                 out.begin_book(sym, BookAction::Update, exch_ts);
                 let inst = &self.symbols.list()[usize::from(sym)].instrument;
-                let res = levels(d, "b", Side::Bid, inst, out)
-                    .and_then(|()| levels(d, "a", Side::Ask, inst, out));
+                let res = levels(d.b, Side::Bid, inst, out)
+                    .and_then(|()| levels(d.a, Side::Ask, inst, out));
                 if let Err(e) = res {
                     out.broken = Some(sym);
                     return Err(e);
@@ -316,8 +321,13 @@ impl Binance {
                 None => return Err(VenueError::Shape("snapshot without a symbol")),
             };
             let key = &key_buf[..];
-            let bids = v.get_array("bids").ok_or(VenueError::Shape("snapshot without bids"))?;
-            let asks = v.get_array("asks").ok_or(VenueError::Shape("snapshot without asks"))?;
+            let (bids_v, asks_v) = (v.get("bids"), v.get("asks"));
+            let bids = bids_v
+                .and_then(|b| b.as_array())
+                .ok_or(VenueError::Shape("snapshot without bids"))?;
+            let asks = asks_v
+                .and_then(|a| a.as_array())
+                .ok_or(VenueError::Shape("snapshot without asks"))?;
             let sym = match symbols.find(key).or_else(|| symbols.resolve(key)) {
                 Some(s) => s,
                 None => {
@@ -355,8 +365,8 @@ impl Binance {
             }
             out.begin_book(sym, BookAction::Snapshot, 0);
             let inst = &symbols.list()[i].instrument;
-            let res = levels(v, "bids", Side::Bid, inst, out)
-                .and_then(|()| levels(v, "asks", Side::Ask, inst, out));
+            let res = levels(bids_v, Side::Bid, inst, out)
+                .and_then(|()| levels(asks_v, Side::Ask, inst, out));
             if let Err(e) = res {
                 out.broken = Some(sym);
                 return Err(e);
@@ -395,14 +405,20 @@ impl Binance {
     fn handle_frame_inner(&mut self, frame: &[u8], out: &mut Parsed) -> Result<(), VenueError> {
         let mut scratch = self.scratch.take().unwrap_or_default();
         let r = scratch.parse(frame, false, |root| {
-            let data = root.get("data").unwrap_or(root);
-            if data.get("lastUpdateId").is_some() && data.get("e").is_none() {
+            // A combined-stream frame is `{"stream":…,"data":{event}}`; anything else is read
+            // as the event itself. One pass over each object's keys.
+            let outer = Fields::read(root);
+            let d = match outer.data {
+                Some(data) => Fields::read(data),
+                None => outer,
+            };
+            if d.last_update_id.is_some() && d.e.is_none() {
                 return Ok(Kind::Snapshot);
             }
-            match data.get("e").and_then(text) {
-                Some(b"depthUpdate") => self.depth(frame, data, out).map(|()| Kind::Done),
-                Some(b"trade") | Some(b"aggTrade") => self.trade(data, out).map(|()| Kind::Done),
-                Some(b"bookTicker") => self.book_ticker(data, out).map(|()| Kind::Done),
+            match d.e.and_then(text) {
+                Some(b"depthUpdate") => self.depth(frame, &d, out).map(|()| Kind::Done),
+                Some(b"trade") | Some(b"aggTrade") => self.trade(&d, out).map(|()| Kind::Done),
+                Some(b"bookTicker") => self.book_ticker(&d, out).map(|()| Kind::Done),
                 // Streams a user may subscribe to that carry no book or trade data.
                 Some(
                     b"kline" | b"24hrTicker" | b"24hrMiniTicker" | b"markPriceUpdate"
@@ -412,14 +428,15 @@ impl Binance {
                     Ok(Kind::Done)
                 }
                 Some(_) => Err(VenueError::UnknownType),
-                None if data.get("b").is_some() && data.get("A").is_some() => {
-                    self.book_ticker(data, out).map(|()| Kind::Done)
+                // Spot bookTicker events carry no `e`.
+                None if d.b.is_some() && d.big_a.is_some() => {
+                    self.book_ticker(&d, out).map(|()| Kind::Done)
                 }
-                None if root.get("id").is_some() && root.get("result").is_some() => {
+                None if outer.id.is_some() && outer.result.is_some() => {
                     out.control = true;
                     Ok(Kind::Done)
                 }
-                None if root.get("code").is_some() && root.get("msg").is_some() => {
+                None if outer.code.is_some() && outer.msg.is_some() => {
                     Err(VenueError::VenueReported)
                 }
                 None => Err(VenueError::UnknownType),
@@ -432,28 +449,29 @@ impl Binance {
         }
     }
 
-    fn trade(&mut self, d: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
-        if let Some(x) = field_text(d, "X") {
+    fn trade(&mut self, d: &Fields<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
+        if let Some(x) = d.x.and_then(text) {
             // Futures: only MARKET prints are trades (not insurance-fund or ADL fills).
             if x != b"MARKET" {
                 out.control = true;
                 return Ok(());
             }
         }
-        let sym_text = field_text(d, "s").ok_or(VenueError::Shape("trade without s"))?;
+        let sym_text = d.s.and_then(text).ok_or(VenueError::Shape("trade without s"))?;
         let sym = self
             .symbols
             .find(sym_text)
             .or_else(|| self.symbols.resolve(sym_text))
             .ok_or(VenueError::UnknownSymbol)?;
         let inst = &self.symbols.list()[usize::from(sym)].instrument;
-        let px = field_text(d, "p").ok_or(VenueError::Shape("trade without p"))?;
-        let qty = field_text(d, "q").ok_or(VenueError::Shape("trade without q"))?;
-        let id = field_uint(d, "t")
-            .or_else(|| field_uint(d, "a"))
-            .ok_or(VenueError::Shape("trade without id"))?;
+        let px = d.p.and_then(text).ok_or(VenueError::Shape("trade without p"))?;
+        let qty = d.q.and_then(text).ok_or(VenueError::Shape("trade without q"))?;
+        let id =
+            d.t.and_then(uint)
+                .or_else(|| d.a.and_then(uint))
+                .ok_or(VenueError::Shape("trade without id"))?;
         let buyer_maker =
-            d.get("m").and_then(|m| m.as_bool()).ok_or(VenueError::Shape("trade without m"))?;
+            d.m.and_then(|m| m.as_bool()).ok_or(VenueError::Shape("trade without m"))?;
         out.trades.push(TradeMsg {
             symbol: sym,
             trade: Trade {
@@ -463,29 +481,129 @@ impl Binance {
                 aggressor: Some(if buyer_maker { event::Side::Sell } else { event::Side::Buy }),
                 trade_id: id,
             },
-            exch_ts: ms_to_ns(field_uint(d, "T").or_else(|| field_uint(d, "E")).unwrap_or(0)),
+            exch_ts: d.exch_ts(),
         });
         Ok(())
     }
 
-    fn book_ticker(&mut self, d: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
+    fn book_ticker(&mut self, d: &Fields<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
         out.control = true;
-        let sym_text = field_text(d, "s").ok_or(VenueError::Shape("bookTicker without s"))?;
+        let sym_text = d.s.and_then(text).ok_or(VenueError::Shape("bookTicker without s"))?;
         let Some(sym) = self.symbols.find(sym_text).or_else(|| self.symbols.resolve(sym_text))
         else {
             return Ok(()); // nothing to cross-check against yet
         };
         let info = self.symbols.get_mut(sym).ok_or(VenueError::UnknownSymbol)?;
         let inst = &info.instrument;
-        let f = |k: &'static str| field_text(d, k).ok_or(VenueError::Shape("bookTicker field"));
+        fn f<'i>(v: Option<Value<'_, 'i>>) -> Result<&'i [u8], VenueError> {
+            v.and_then(text).ok_or(VenueError::Shape("bookTicker field"))
+        }
         let bbo = Bbo {
-            bid_tick: inst.price_ticks(f("b")?).map_err(num("bid price"))?,
-            bid_lots: inst.qty_lots(f("B")?).map_err(num("bid size"))?,
-            ask_tick: inst.price_ticks(f("a")?).map_err(num("ask price"))?,
-            ask_lots: inst.qty_lots(f("A")?).map_err(num("ask size"))?,
+            bid_tick: inst.price_ticks(f(d.b)?).map_err(num("bid price"))?,
+            bid_lots: inst.qty_lots(f(d.big_b)?).map_err(num("bid size"))?,
+            ask_tick: inst.price_ticks(f(d.a)?).map_err(num("ask price"))?,
+            ask_lots: inst.qty_lots(f(d.big_a)?).map_err(num("ask size"))?,
         };
         info.venue_bbo = Some(bbo);
         Ok(())
+    }
+}
+
+/// The fields of one Binance object that any handler reads, found in a single pass over its
+/// keys instead of one `get(key)` scan per field. As with `get`, the first occurrence of a key
+/// wins. Values keep their JSON type; each handler reads the ones its event has (`a` is the
+/// asks of a depth event, the ask price of a bookTicker and the id of an aggTrade).
+#[derive(Clone, Copy, Default)]
+struct Fields<'t, 'i> {
+    /// `e`: the event type.
+    e: Option<Value<'t, 'i>>,
+    /// `s`: the symbol.
+    s: Option<Value<'t, 'i>>,
+    /// `U`: a depth event's first update id.
+    first_id: Option<Value<'t, 'i>>,
+    /// `u`: a depth event's last update id.
+    last_id: Option<Value<'t, 'i>>,
+    /// `pu`: a futures depth event's previous last update id.
+    prev_id: Option<Value<'t, 'i>>,
+    /// `T`: the transaction (trade or match) time, ms.
+    big_t: Option<Value<'t, 'i>>,
+    /// `E`: the event time, ms.
+    big_e: Option<Value<'t, 'i>>,
+    /// `b`: bid levels, or the best bid price.
+    b: Option<Value<'t, 'i>>,
+    /// `B`: the best bid size.
+    big_b: Option<Value<'t, 'i>>,
+    /// `a`: ask levels, the best ask price, or an aggTrade id.
+    a: Option<Value<'t, 'i>>,
+    /// `A`: the best ask size.
+    big_a: Option<Value<'t, 'i>>,
+    /// `p`: a trade's price.
+    p: Option<Value<'t, 'i>>,
+    /// `q`: a trade's size.
+    q: Option<Value<'t, 'i>>,
+    /// `t`: a trade's id.
+    t: Option<Value<'t, 'i>>,
+    /// `m`: the buyer was the maker.
+    m: Option<Value<'t, 'i>>,
+    /// `X`: a futures trade's kind (`MARKET`, …).
+    x: Option<Value<'t, 'i>>,
+    /// `lastUpdateId`: a depth snapshot's id.
+    last_update_id: Option<Value<'t, 'i>>,
+    /// `data`: a combined-stream frame's event.
+    data: Option<Value<'t, 'i>>,
+    /// `id`: a request's id (control answers).
+    id: Option<Value<'t, 'i>>,
+    /// `result`: a request's result (control answers).
+    result: Option<Value<'t, 'i>>,
+    /// `code`: an error answer's code.
+    code: Option<Value<'t, 'i>>,
+    /// `msg`: an error answer's text.
+    msg: Option<Value<'t, 'i>>,
+}
+
+impl<'t, 'i> Fields<'t, 'i> {
+    /// Reads the fields of `v` (all absent if `v` is not an object).
+    #[inline]
+    fn read(v: Value<'t, 'i>) -> Self {
+        let mut f = Fields::default();
+        let Some(obj) = v.as_object() else { return f };
+        for (k, v) in obj.iter() {
+            let slot = match k.as_bytes() {
+                b"e" => &mut f.e,
+                b"s" => &mut f.s,
+                b"U" => &mut f.first_id,
+                b"u" => &mut f.last_id,
+                b"pu" => &mut f.prev_id,
+                b"T" => &mut f.big_t,
+                b"E" => &mut f.big_e,
+                b"b" => &mut f.b,
+                b"B" => &mut f.big_b,
+                b"a" => &mut f.a,
+                b"A" => &mut f.big_a,
+                b"p" => &mut f.p,
+                b"q" => &mut f.q,
+                b"t" => &mut f.t,
+                b"m" => &mut f.m,
+                b"X" => &mut f.x,
+                b"lastUpdateId" => &mut f.last_update_id,
+                b"data" => &mut f.data,
+                b"id" => &mut f.id,
+                b"result" => &mut f.result,
+                b"code" => &mut f.code,
+                b"msg" => &mut f.msg,
+                _ => continue,
+            };
+            if slot.is_none() {
+                *slot = Some(v);
+            }
+        }
+        f
+    }
+
+    /// The exchange time in ns: `T` if it is an integer, else `E`, else 0.
+    #[inline]
+    fn exch_ts(&self) -> u64 {
+        ms_to_ns(self.big_t.and_then(uint).or_else(|| self.big_e.and_then(uint)).unwrap_or(0))
     }
 }
 
@@ -501,15 +619,15 @@ enum Sequenced {
     Apply,
 }
 
-/// Pushes the `[price, size]` string pairs of `v[key]` as levels of `side`.
+/// Pushes the `[price, size]` string pairs of the array `levels` as levels of `side`.
+#[inline]
 fn levels(
-    v: Value<'_, '_>,
-    key: &str,
+    levels: Option<Value<'_, '_>>,
     side: Side,
     inst: &crate::book::Instrument,
     out: &mut Parsed,
 ) -> Result<(), VenueError> {
-    let Some(arr) = v.get_array(key) else {
+    let Some(arr) = levels.and_then(|v| v.as_array()) else {
         return Err(VenueError::Shape("levels missing"));
     };
     for lv in arr.iter() {
@@ -593,4 +711,110 @@ fn stream_request(method: &str, symbols: &[&str], id: u32) -> String {
         }
     }
     format!("{{\"method\":\"{method}\",\"params\":[{}],\"id\":{id}}}", params.join(","))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spot() -> Binance {
+        Binance::spot(InstrumentRegistry::with_builtins())
+    }
+
+    fn handle(b: &mut Binance, frame: &str) -> (Result<(), VenueError>, Parsed) {
+        let mut out = Parsed::default();
+        let r = b.handle_frame(frame.as_bytes(), 0, &mut out);
+        (r, out)
+    }
+
+    #[test]
+    fn fields_are_read_in_one_pass_first_key_wins() {
+        let mut s = Scratch::new();
+        let frame = br#"{"s":"BTCUSDT","p":"1.5","p":"2.5","x":[1,{"p":"3"}],"t":7,"pu":null}"#;
+        let got = s
+            .parse(frame, false, |v| {
+                let f = Fields::read(v);
+                Ok((
+                    f.s.and_then(text).map(<[u8]>::to_vec),
+                    f.p.and_then(text).map(<[u8]>::to_vec),
+                    f.t.and_then(uint),
+                    f.prev_id.is_some() && f.prev_id.and_then(uint).is_none(),
+                    f.e.is_none() && f.data.is_none(),
+                ))
+            })
+            .unwrap();
+        assert_eq!(got.0.as_deref(), Some(&b"BTCUSDT"[..]));
+        assert_eq!(got.1.as_deref(), Some(&b"1.5"[..]), "the first p, as Value::get gives");
+        assert_eq!(got.2, Some(7));
+        assert!(got.3 && got.4);
+        // Not an object: nothing is read.
+        let none = s.parse(b"[1,2]", false, |v| Ok(Fields::read(v).s.is_none())).unwrap();
+        assert!(none);
+    }
+
+    #[test]
+    fn frames_are_classified_as_before() {
+        let mut b = spot();
+        // Spot bookTicker: no `e`, recognised by `b` and `A`.
+        let (r, out) = handle(
+            &mut b,
+            r#"{"stream":"btcusdt@bookTicker","data":{"u":1,"s":"BTCUSDT","b":"61837.63000000","B":"3.78826000","a":"61837.64000000","A":"1.54698000"}}"#,
+        );
+        assert_eq!(r, Ok(()));
+        assert!(out.control);
+        let info = b.symbols().get(0).unwrap();
+        let bbo = info.venue_bbo.unwrap();
+        assert_eq!((bbo.bid_tick, bbo.ask_tick), (6_183_763, 6_183_764));
+        assert_eq!((bbo.bid_lots, bbo.ask_lots), (378_826_000, 154_698_000));
+        // A trade, not combined.
+        let (r, out) = handle(
+            &mut b,
+            r#"{"e":"trade","E":1723161255343,"s":"BTCUSDT","t":3735683259,"p":"61837.63000000","q":"0.02000000","T":1723161255342,"m":true,"M":true}"#,
+        );
+        assert_eq!(r, Ok(()));
+        let t = out.trades[0];
+        assert_eq!(
+            (t.trade.price_tick, t.trade.size_lots, t.trade.trade_id),
+            (6_183_763, 2_000_000, 3_735_683_259)
+        );
+        assert_eq!(t.exch_ts, 1_723_161_255_342_000_000);
+        // Control answers, venue errors, unknown events.
+        assert_eq!(handle(&mut b, r#"{"result":null,"id":1}"#).0, Ok(()));
+        assert_eq!(
+            handle(&mut b, r#"{"code":-1121,"msg":"Invalid symbol."}"#).0,
+            Err(VenueError::VenueReported)
+        );
+        assert_eq!(
+            handle(&mut b, r#"{"stream":"x","data":{"e":"nope"}}"#).0,
+            Err(VenueError::UnknownType)
+        );
+        assert_eq!(handle(&mut b, r#"{"stream":"x","data":[1]}"#).0, Err(VenueError::UnknownType));
+        assert_eq!(handle(&mut b, r#"[]"#).0, Err(VenueError::UnknownType));
+        // A depth event waits for its snapshot.
+        let (r, out) = handle(
+            &mut b,
+            r#"{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":5,"u":6,"b":[["1.00","2.0"]],"a":[]}}"#,
+        );
+        assert_eq!((r, out.waiting), (Ok(()), 1));
+    }
+
+    #[test]
+    fn malformed_fields_are_errors_not_panics() {
+        let mut b = spot();
+        let bad = [
+            r#"{"data":{"e":"depthUpdate","s":"BTCUSDT","U":"x","u":6,"b":[],"a":[]}}"#,
+            r#"{"data":{"e":"depthUpdate","s":"BTCUSDT","U":7,"u":6,"b":[],"a":[]}}"#,
+            r#"{"data":{"e":"depthUpdate","U":5,"u":6,"b":[],"a":[]}}"#,
+            r#"{"data":{"e":"trade","s":"BTCUSDT","t":1,"p":"1e5","q":"1","m":true}}"#,
+            r#"{"data":{"e":"trade","s":"BTCUSDT","t":1,"p":"-1.00","q":"1","m":true}}"#,
+            r#"{"data":{"e":"trade","s":"BTCUSDT","t":1,"p":"1.001","q":"1","m":true}}"#,
+            r#"{"data":{"e":"trade","s":"BTCUSDT","t":1,"p":"1.00","q":"1","m":"yes"}}"#,
+            r#"{"data":{"e":"trade","s":"BTCUSDT","p":"1.00","q":"1","m":true}}"#,
+            r#"{"data":{"s":"BTCUSDT","b":"1.00","B":"x","a":"1.01","A":"1"}}"#,
+            r#"{"data":{"s":"BTCUSDT","b":"1.00","B":1,"a":"1.01","A":"1"}}"#,
+        ];
+        for f in bad {
+            assert!(handle(&mut b, f).0.is_err(), "{f}");
+        }
+    }
 }
