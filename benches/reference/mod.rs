@@ -523,6 +523,11 @@ impl<B: LevelBook> Reference<B> {
         self.touch(&key);
     }
 
+    /// Kraken: the (price, size) decimals `key`'s snapshot printed.
+    pub fn kraken_decimals(&self, key: &str) -> Option<(u8, u8)> {
+        self.kraken_decimals.get(key).copied()
+    }
+
     /// Tells the Binance reference which symbol the next REST snapshot is for.
     pub fn expect_snapshot(&mut self, symbol: &str) {
         self.snapshot_symbol = Some(symbol.to_owned());

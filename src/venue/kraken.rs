@@ -320,6 +320,19 @@ impl Adapter for KrakenV1 {
     fn unsubscribe_messages(&self, symbols: &[&str]) -> Vec<String> {
         v1_request("unsubscribe", symbols)
     }
+
+    /// Kraken sends a fresh snapshot on subscription: the pair's book is unsubscribed and
+    /// subscribed again (its trades and spread keep flowing).
+    fn resubscribe_book_messages(&self, symbol: &str) -> Vec<String> {
+        ["unsubscribe", "subscribe"]
+            .iter()
+            .map(|event| {
+                format!(
+                    "{{\"event\":\"{event}\",\"pair\":[\"{symbol}\"],\"subscription\":{{\"name\":\"book\",\"depth\":1000}}}}"
+                )
+            })
+            .collect()
+    }
 }
 
 fn quoted_list(symbols: &[&str]) -> String {

@@ -10,8 +10,8 @@
 //! depth event goes out (so the venue's book is the one the recorded session had). From then
 //! on the simulator serves *fresh* snapshots from this book ([`VenueBooks::binance_snapshot`]),
 //! as Binance does, so a client that lost a diff can resync one symbol over REST. An OKX
-//! client that resubscribes one book gets a snapshot of it from here
-//! ([`VenueBooks::okx_snapshot`]).
+//! or Kraken client that resubscribes one book gets a snapshot of it from here
+//! ([`VenueBooks::okx_snapshot`], [`VenueBooks::kraken_snapshot`]).
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -211,6 +211,53 @@ impl VenueBooks {
             .into_bytes(),
         )
     }
+}
+
+impl VenueBooks {
+    /// A Kraken v1 book snapshot of `pair` on channel `channel_id` at `depth` from the
+    /// current book (the best `depth` levels, prices and sizes with the decimals the pair's
+    /// snapshots print), or `None` when there is no book: what Kraken sends after a
+    /// (re)subscription.
+    pub fn kraken_snapshot(
+        &mut self,
+        channel_id: u64,
+        depth: usize,
+        pair: &str,
+    ) -> Option<Vec<u8>> {
+        let (pd, qd) = self.model.kraken_decimals(self.find(pair)?)?;
+        let book = self.book(pair)?.top(depth);
+        let now = crate::log::now_ns();
+        let ts = format!("{}.{:06}", now / 1_000_000_000, now % 1_000_000_000 / 1000);
+        let side = |levels: &[(String, String)]| {
+            let v: Vec<String> = levels
+                .iter()
+                .map(|(p, q)| format!("[\"{}\",\"{}\",\"{ts}\"]", fixed(p, pd), fixed(q, qd)))
+                .collect();
+            v.join(",")
+        };
+        Some(
+            format!(
+                "[{channel_id},{{\"as\":[{}],\"bs\":[{}]}},\"book-{depth}\",\"{pair}\"]",
+                side(&book.asks),
+                side(&book.bids)
+            )
+            .into_bytes(),
+        )
+    }
+}
+
+/// `text` (a plain decimal) with exactly `decimals` fraction digits (`"1.5"`, 3: `"1.500"`).
+fn fixed(text: &str, decimals: u8) -> String {
+    let (int, frac) = text.split_once('.').unwrap_or((text, ""));
+    let mut out = int.to_owned();
+    if decimals > 0 {
+        out.push('.');
+        out.push_str(frac);
+        for _ in frac.len()..usize::from(decimals) {
+            out.push('0');
+        }
+    }
+    out
 }
 
 fn write_side(

@@ -631,6 +631,16 @@ fn lower_last_update_id(body: &[u8], by: u64) -> Vec<u8> {
     out
 }
 
+/// A client's (un)subscription of one instrument, while streaming.
+struct BookRequest {
+    subscribe: bool,
+    symbol: String,
+    /// The book channel (OKX: its name, Kraken v1: its id); `None`: another channel.
+    book: Option<String>,
+    /// The venue's acknowledgement.
+    ack: String,
+}
+
 /// What a client poll found.
 #[derive(PartialEq, Eq)]
 enum Poll {
@@ -648,10 +658,11 @@ struct Session<'a> {
     ping_every: Option<Duration>,
     next_ping: Instant,
     subscribed: bool,
-    /// OKX: the venue's books on this connection (for the snapshot a resubscription gets).
+    /// OKX, Kraken v1: the venue's books on this connection (for the snapshot a
+    /// resubscription gets).
     books: Option<VenueBooks>,
-    /// OKX: instruments whose book channel the client unsubscribed (their frames are held
-    /// back until it subscribes again).
+    /// Instruments whose book channel the client unsubscribed (their frames are held back
+    /// until it subscribes again).
     muted: Vec<String>,
 }
 
@@ -696,7 +707,7 @@ impl<'a> Session<'a> {
             ping_every,
             next_ping: Instant::now() + ping_every.unwrap_or(Duration::from_secs(3600)),
             subscribed,
-            books: (sh.config.venue == Venue::Okx)
+            books: matches!(sh.config.venue, Venue::Okx | Venue::KrakenV1)
                 .then(|| VenueBooks::new(sh.config.venue, Arc::clone(&sh.capture))),
             muted: Vec::new(),
         })
@@ -754,51 +765,117 @@ impl<'a> Session<'a> {
         );
     }
 
-    /// OKX, once streaming: `unsubscribe` of a book channel holds that instrument's book
-    /// frames back; a later `subscribe` of it sends its acknowledgement and a fresh snapshot
-    /// from the venue's books, and lets its frames through again. Both are acknowledged as
-    /// OKX does. Returns whether `text` was such a request (other subscriptions are the
-    /// capture's to answer).
-    fn okx_request(&mut self, text: &str) -> Result<bool> {
+    /// What a client's message asks of books while streaming, as the venue words it: per
+    /// instrument, subscribe or not, a book channel or not, and the venue's acknowledgement.
+    fn book_requests(&self, v: &Value) -> Vec<BookRequest> {
+        let mut out = Vec::new();
+        match self.sh.config.venue {
+            Venue::Okx => {
+                let op = v["op"].as_str().unwrap_or_default();
+                for arg in v["args"].as_array().into_iter().flatten() {
+                    let (Some(channel), Some(inst)) =
+                        (arg["channel"].as_str(), arg["instId"].as_str())
+                    else {
+                        continue;
+                    };
+                    out.push(BookRequest {
+                        subscribe: op == "subscribe",
+                        symbol: inst.to_owned(),
+                        book: channel.starts_with("books").then(|| channel.to_owned()),
+                        ack: json!({ "event": op, "arg": arg, "connId": "sim" }).to_string(),
+                    });
+                }
+            }
+            Venue::KrakenV1 => {
+                let event = v["event"].as_str().unwrap_or_default();
+                let sub = &v["subscription"];
+                let name = sub["name"].as_str().unwrap_or_default();
+                for pair in v["pair"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+                    let found = if name == "book" { self.kraken_channel(pair) } else { None };
+                    let status = if event == "subscribe" { "subscribed" } else { "unsubscribed" };
+                    let channel = match found {
+                        Some((_, d)) => format!("book-{d}"),
+                        None => name.to_owned(),
+                    };
+                    out.push(BookRequest {
+                        subscribe: event == "subscribe",
+                        symbol: pair.to_owned(),
+                        book: found.map(|(id, _)| id.to_string()),
+                        ack: json!({
+                            "channelID": found.map(|(id, _)| id),
+                            "channelName": channel,
+                            "event": "subscriptionStatus",
+                            "pair": pair,
+                            "status": status,
+                            "subscription": sub,
+                        })
+                        .to_string(),
+                    });
+                }
+            }
+            _ => {}
+        }
+        out
+    }
+
+    /// Kraken v1: the channel id and depth of `pair`'s book in the capture.
+    fn kraken_channel(&self, pair: &str) -> Option<(u64, usize)> {
+        let tail = format!("\",\"{pair}\"]");
+        self.sh.capture.frames().find_map(|f| {
+            if !f.ends_with(tail.as_bytes()) || venue::find(f, b",\"book-").is_none() {
+                return None;
+            }
+            let v: Value = serde_json::from_slice(f).ok()?;
+            let arr = v.as_array()?;
+            let channel = arr.get(arr.len().checked_sub(2)?)?.as_str()?;
+            Some((arr.first()?.as_u64()?, channel.strip_prefix("book-")?.parse().ok()?))
+        })
+    }
+
+    /// OKX and Kraken v1, once streaming: an `unsubscribe` of a book holds that instrument's
+    /// book frames back; a later `subscribe` of it is acknowledged and answered with a fresh
+    /// snapshot from the venue's books, and its frames flow again, as the venue does. Returns
+    /// whether `text` was such a request (other subscriptions are the capture's to answer).
+    fn resubscription(&mut self, text: &str) -> Result<bool> {
         let Ok(v) = serde_json::from_str::<Value>(text) else { return Ok(false) };
-        let op = v["op"].as_str().unwrap_or_default().to_owned();
-        let args = v["args"].as_array().cloned().unwrap_or_default();
-        let resubscribe = op == "subscribe"
-            && args.iter().any(|a| self.muted.iter().any(|m| a["instId"] == m.as_str()));
-        if op != "unsubscribe" && !resubscribe {
+        let requests = self.book_requests(&v);
+        let handled = requests
+            .iter()
+            .any(|r| r.book.is_some() && (!r.subscribe || self.muted.contains(&r.symbol)));
+        if !handled {
             return Ok(false);
         }
-        for arg in &args {
-            let (Some(channel), Some(inst)) = (arg["channel"].as_str(), arg["instId"].as_str())
-            else {
-                continue;
-            };
-            let ack = json!({ "event": op, "arg": arg, "connId": "sim" }).to_string();
+        for r in requests {
             self.sh.log.push(
                 self.conn,
                 "send",
-                json!({ "synthetic": true, "bytes": ack.len(), "text": ack }),
+                json!({ "synthetic": true, "bytes": r.ack.len(), "text": r.ack }),
             );
-            self.send(Message::Text(ack.into()))?;
-            if !channel.starts_with("books") {
-                continue;
-            }
-            if op == "unsubscribe" {
-                if !self.muted.iter().any(|m| m == inst) {
-                    self.muted.push(inst.to_owned());
+            self.send(Message::Text(r.ack.into()))?;
+            let Some(channel) = r.book else { continue };
+            if !r.subscribe {
+                if !self.muted.contains(&r.symbol) {
+                    self.muted.push(r.symbol);
                 }
                 continue;
             }
-            self.muted.retain(|m| m != inst);
+            self.muted.retain(|m| *m != r.symbol);
+            let venue = self.sh.config.venue;
+            let kraken = self.kraken_channel(&r.symbol);
             let Some(books) = self.books.as_mut() else { continue };
-            let Some(snapshot) = books.okx_snapshot(channel, inst) else { continue };
+            let snapshot = match (venue, kraken) {
+                (Venue::KrakenV1, Some((id, depth))) => books.kraken_snapshot(id, depth, &r.symbol),
+                (Venue::Okx, _) => books.okx_snapshot(&channel, &r.symbol),
+                _ => None,
+            };
+            let Some(snapshot) = snapshot else { continue };
             // `venue_frame`: the last capture frame the snapshot's book includes.
             self.sh.log.push(
                 self.conn,
                 "send",
                 json!({
                     "synthetic": true,
-                    "snapshot": inst,
+                    "snapshot": r.symbol,
                     "venue_frame": books.applied().checked_sub(1),
                     "bytes": snapshot.len(),
                 }),
@@ -830,8 +907,11 @@ impl<'a> Session<'a> {
                     self.sh.log.push(self.conn, "recv", json!({ "text": text }));
                     if let Some(pong) = venue::text_pong(self.sh.config.venue, &text) {
                         self.send(Message::Text(pong.into()))?;
-                    } else if self.subscribed && self.books.is_some() && self.okx_request(&text)? {
-                        // An OKX resubscription, answered.
+                    } else if self.subscribed
+                        && self.books.is_some()
+                        && self.resubscription(&text)?
+                    {
+                        // A book resubscribed, answered.
                     } else if venue::is_subscribe(&text) {
                         self.subscribed = true;
                         if !self.sh.capture.has_acks {
@@ -912,11 +992,19 @@ impl<'a> Session<'a> {
 
     /// Whether `frame` is a book frame of an instrument the client unsubscribed.
     fn is_muted(&self, frame: &[u8]) -> bool {
-        venue::find(frame, b"\"channel\":\"books").is_some()
-            && self
-                .muted
-                .iter()
-                .any(|m| venue::find(frame, format!("\"instId\":\"{m}\"").as_bytes()).is_some())
+        match self.sh.config.venue {
+            Venue::Okx => {
+                venue::find(frame, b"\"channel\":\"books").is_some()
+                    && self.muted.iter().any(|m| {
+                        venue::find(frame, format!("\"instId\":\"{m}\"").as_bytes()).is_some()
+                    })
+            }
+            Venue::KrakenV1 => {
+                venue::find(frame, b",\"book-").is_some()
+                    && self.muted.iter().any(|m| frame.ends_with(format!("\"{m}\"]").as_bytes()))
+            }
+            _ => false,
+        }
     }
 
     fn run(mut self) -> Result<()> {

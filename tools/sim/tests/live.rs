@@ -412,22 +412,26 @@ fn binance_books_bridge_from_rest_snapshots() {
     }
 }
 
-#[test]
-fn faults_resync_or_reconnect_and_the_books_end_right() {
-    let file = fixture("okx/cryptofeed_OKX.ws.1.0");
-    let want = replay(&file, Venue::Okx);
-    // Faults a client can detect: the replay (the same engine) must see the damage. A
-    // dropped or changed level outside the checksummed top 25 is invisible on OKX (this 2022
-    // capture has no seqId), so each fault goes where the replay shows it is detectable.
-    let frames: Vec<Vec<u8>> = capture::open(&file)
+/// The frames the venue sent in `file`.
+fn recv_frames(file: &Path) -> Vec<Vec<u8>> {
+    capture::open(file)
         .unwrap()
         .map(Result::unwrap)
         .filter(|r| r.kind == RecordKind::Recv)
         .map(|r| r.payload)
-        .collect();
+        .collect()
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> bool {
+    ladderfeed_sim::venue::find(hay, needle).is_some()
+}
+
+/// Where a dropped update, a corrupted level and a crossed book each damage the stream so
+/// that the engine sees it (the replay turns a book `Resyncing`): from frame 50 on, each 20
+/// frames or more after the last (time for a resync in between at a paced stream).
+fn detectable_faults(venue: Venue, frames: &[Vec<u8>], update: fn(&[u8]) -> bool) -> [usize; 3] {
     let detected = |frames: &[Vec<u8>]| {
-        let adapter =
-            AnyAdapter::new(Venue::Okx, InstrumentRegistry::with_builtins(), None).unwrap();
+        let adapter = AnyAdapter::new(venue, InstrumentRegistry::with_builtins(), None).unwrap();
         let mut engine = Engine::new(adapter).with_clock(|| 0);
         let mut events: Vec<Event> = Vec::new();
         for f in frames {
@@ -451,15 +455,24 @@ fn faults_resync_or_reconnect_and_the_books_end_right() {
             })
             .unwrap()
     };
-    let venue_v = Venue::Okx;
-    let drop_at =
-        find(50, &|f| String::from_utf8_lossy(f).contains("\"action\":\"update\"").then_some(None));
-    // 20 frames apart (20 ms at the pace below): each resubscription is answered before
-    // the next fault.
+    let drop_at = find(50, &|f| update(f).then_some(None));
     let corrupt_at =
-        find(drop_at + 20, &|f| ladderfeed_sim::venue::corrupt_level(venue_v, f).map(Some));
+        find(drop_at + 20, &|f| ladderfeed_sim::venue::corrupt_level(venue, f).map(Some));
     let crossed_at =
-        find(corrupt_at + 20, &|f| ladderfeed_sim::venue::cross_book(venue_v, f).map(Some));
+        find(corrupt_at + 20, &|f| ladderfeed_sim::venue::cross_book(venue, f).map(Some));
+    [drop_at, corrupt_at, crossed_at]
+}
+
+#[test]
+fn faults_resync_or_reconnect_and_the_books_end_right() {
+    let file = fixture("okx/cryptofeed_OKX.ws.1.0");
+    let want = replay(&file, Venue::Okx);
+    // Faults a client can detect: the replay (the same engine) must see the damage. A
+    // dropped or changed level outside the checksummed top 25 is invisible on OKX (this 2022
+    // capture has no seqId), so each fault goes where the replay shows it is detectable.
+    let frames = recv_frames(&file);
+    let [drop_at, corrupt_at, crossed_at] =
+        detectable_faults(Venue::Okx, &frames, |f| find(f, b"\"action\":\"update\""));
     // The book faults on the first connection: each resubscribes that one book (OKX sends a
     // fresh snapshot on subscription) and the connection goes on to the end of the capture,
     // then falls silent and is remade (stale). Then one connection-level fault per
@@ -744,4 +757,44 @@ fn every_venue_resyncs_to_the_venues_book_after_each_reconnect() {
         assert_eq!(syncs, 3 * want.symbols.len(), "{venue}: one sync per book and connection");
         assert_eq!(got.finals, want.finals, "{venue}: the books end where the replay's do");
     }
+}
+
+#[test]
+fn kraken_resubscribes_one_pair_after_each_book_fault() {
+    // Kraken v1 guards books with a checksum only: a lost update, a corrupted level and a
+    // crossed book each fail it (or cross the book) for one pair. That pair is unsubscribed
+    // and subscribed again on the open connection, Kraken answers with a fresh snapshot, and
+    // the pair's book is the venue's again; the other pairs never stop.
+    let file = fixture("kraken/cryptofeed_KRAKEN.ws.50.0");
+    let want = replay(&file, Venue::KrakenV1);
+    let frames = recv_frames(&file);
+    let [drop_at, corrupt_at, crossed_at] =
+        detectable_faults(Venue::KrakenV1, &frames, |f| find(f, b"\"c\":\""));
+    let mut c = Config::new(Venue::KrakenV1, vec![file.clone()]);
+    c.tls = true;
+    c.pace = Pace::Rate(2000.0);
+    c.faults = faults::parse(&format!("drop@{drop_at},corrupt@{corrupt_at},crossed@{crossed_at}"))
+        .unwrap();
+    let sim = Sim::start(c).unwrap();
+    let got = live(
+        &sim,
+        Venue::KrakenV1,
+        &want.symbols,
+        Duration::from_secs(30),
+        1,
+        Duration::from_secs(40),
+    );
+    let truth = sim.venue_books();
+    let log = sim.stop();
+    let kinds: Vec<&str> =
+        log.iter().filter(|e| e["event"] == "fault").filter_map(|e| e["fault"].as_str()).collect();
+    assert_eq!(kinds, ["drop", "corrupt", "crossed"]);
+    let s = &got.stats;
+    assert_eq!((s.connects, s.resync_reconnects, s.resync_resubscribes), (1, 0, 3), "{s:?}");
+    let snapshots = log.iter().filter(|e| e["snapshot"].is_string()).count();
+    assert_eq!(snapshots, 3, "one fresh snapshot per resubscription");
+    let syncs = check_synced_books(&got, &log, truth, usize::MAX);
+    assert_eq!(syncs, want.symbols.len() + 3, "every first sync and each resync");
+    assert_eq!(got.finals, want.finals, "the books end where the replay's do");
+    check_recording(&got, Venue::KrakenV1, "kraken-resubscribe.lfc");
 }
