@@ -4,7 +4,8 @@
 //! integrity check (v2 sends it on snapshots and updates, v1 on updates). Every message's
 //! levels are applied in array order, each side is then truncated to the subscribed depth
 //! (Kraken never deletes levels that fall out of scope), and the engine verifies the checksum.
-//! A mismatch marks the book `Resyncing`; the live path resubscribes.
+//! A mismatch marks the book `Resyncing`; the live path resubscribes that pair's book (v1,
+//! [`Adapter::resubscribe_book_messages`]) or reconnects (v2, not yet resubscribed).
 //!
 //! Kraken prints every price and size with the pair's full precision (`0.00100000`): the
 //! decimals printed in the snapshot are kept per symbol and the checksum text is rendered with
