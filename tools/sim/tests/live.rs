@@ -345,22 +345,31 @@ fn check_synced_books(
 }
 
 fn sim_for(venue: Venue, file: &Path, spec: &str) -> Sim {
+    sim_paced(venue, file, spec, Pace::Max)
+}
+
+/// A `wss://` simulator of `file` with the faults of `spec`, sending at `pace`.
+fn sim_paced(venue: Venue, file: &Path, spec: &str, pace: Pace) -> Sim {
     let mut c = Config::new(venue, vec![file.to_path_buf()]);
     c.tls = true;
+    c.pace = pace;
     c.faults = faults::parse(spec).unwrap();
     Sim::start(c).unwrap()
 }
 
+/// A capture per venue whose books come over the WebSocket.
+const WS_CAPTURES: [(Venue, &str); 6] = [
+    (Venue::KrakenV1, "kraken/cryptofeed_KRAKEN.ws.50.0"),
+    (Venue::Okx, "okx/cryptofeed_OKX.ws.1.0"),
+    (Venue::CoinbaseExchange, "coinbase/cryptofeed_COINBASE.ws.28.0"),
+    (Venue::Coinbase, "coinbase/cryptofeed-v3_COINBASE.jsonl.zst"),
+    (Venue::Bitfinex, "bitfinex/cryptofeed_BITFINEX-58bafb.0"),
+    (Venue::Gemini, "gemini/cryptofeed_GEMINI.ws.1.0"),
+];
+
 #[test]
 fn the_live_bbo_stream_equals_the_replay() {
-    for (venue, file) in [
-        (Venue::KrakenV1, "kraken/cryptofeed_KRAKEN.ws.50.0"),
-        (Venue::Okx, "okx/cryptofeed_OKX.ws.1.0"),
-        (Venue::CoinbaseExchange, "coinbase/cryptofeed_COINBASE.ws.28.0"),
-        (Venue::Coinbase, "coinbase/cryptofeed-v3_COINBASE.jsonl.zst"),
-        (Venue::Bitfinex, "bitfinex/cryptofeed_BITFINEX-58bafb.0"),
-        (Venue::Gemini, "gemini/cryptofeed_GEMINI.ws.1.0"),
-    ] {
+    for (venue, file) in WS_CAPTURES {
         let file = fixture(file);
         let want = replay(&file, venue);
         assert!(want.rows.len() > 10, "{venue}");
@@ -480,11 +489,7 @@ fn faults_resync_or_reconnect_and_the_books_end_right() {
     let spec = format!(
         "drop@{drop_at}#1,corrupt@{corrupt_at}#1,crossed@{crossed_at}#1,close@100#2,reset@100#3,stall@100#4=1.5"
     );
-    let mut c = Config::new(Venue::Okx, vec![file.clone()]);
-    c.tls = true;
-    c.pace = Pace::Rate(1000.0);
-    c.faults = faults::parse(&spec).unwrap();
-    let sim = Sim::start(c).unwrap();
+    let sim = sim_paced(Venue::Okx, &file, &spec, Pace::Rate(1000.0));
     let got = live(
         &sim,
         Venue::Okx,
@@ -688,19 +693,10 @@ fn binance_resyncs_one_symbol_from_a_fresh_snapshot() {
     ] {
         let file = fixture(file);
         let want = replay(&file, venue);
-        let frames: Vec<Vec<u8>> = capture::open(&file)
-            .unwrap()
-            .map(Result::unwrap)
-            .filter(|r| r.kind == RecordKind::Recv)
-            .map(|r| r.payload)
-            .collect();
+        let frames = recv_frames(&file);
         let depth = |i: &usize| String::from_utf8_lossy(&frames[*i]).contains("depthUpdate");
         let drop_at = (frames.len() / 2..frames.len()).find(depth).unwrap();
-        let mut c = Config::new(venue, vec![file.clone()]);
-        c.tls = true;
-        c.pace = pace;
-        c.faults = faults::parse(&format!("drop@{drop_at}#1")).unwrap();
-        let sim = Sim::start(c).unwrap();
+        let sim = sim_paced(venue, &file, &format!("drop@{drop_at}#1"), pace);
         let got =
             live(&sim, venue, &want.symbols, Duration::from_secs(30), 1, Duration::from_secs(40));
         let truth = sim.venue_books();
@@ -725,28 +721,15 @@ fn every_venue_resyncs_to_the_venues_book_after_each_reconnect() {
     // the venue's own book at that point, and ends where the replay does. (A reset is left
     // out here: it discards what was in flight, so a book may not get its snapshot at all on
     // that connection; the OKX fault suite covers resets.)
-    for (venue, file) in [
-        (Venue::KrakenV1, "kraken/cryptofeed_KRAKEN.ws.50.0"),
-        (Venue::Okx, "okx/cryptofeed_OKX.ws.1.0"),
-        (Venue::CoinbaseExchange, "coinbase/cryptofeed_COINBASE.ws.28.0"),
-        (Venue::Coinbase, "coinbase/cryptofeed-v3_COINBASE.jsonl.zst"),
-        (Venue::Bitfinex, "bitfinex/cryptofeed_BITFINEX-58bafb.0"),
-        (Venue::Gemini, "gemini/cryptofeed_GEMINI.ws.1.0"),
-        (Venue::BinanceFutures, "binance/cryptofeed_BINANCE_FUTURES.ws.1.0"),
-    ] {
+    let binance_futures = (Venue::BinanceFutures, "binance/cryptofeed_BINANCE_FUTURES.ws.1.0");
+    for (venue, file) in WS_CAPTURES.into_iter().chain([binance_futures]) {
         // Binance books wait for REST: pace the stream so they sync before each close.
         let binance = venue == Venue::BinanceFutures;
         let file = fixture(file);
         let want = replay(&file, venue);
-        let n = capture::open(&file)
-            .unwrap()
-            .filter(|r| r.as_ref().unwrap().kind == RecordKind::Recv)
-            .count();
-        let mut c = Config::new(venue, vec![file.clone()]);
-        c.tls = true;
-        c.pace = if binance { Pace::Rate(3000.0) } else { Pace::Max };
-        c.faults = faults::parse(&format!("close@{},close@{}", n / 2, n * 2 / 3)).unwrap();
-        let sim = Sim::start(c).unwrap();
+        let n = recv_frames(&file).len();
+        let pace = if binance { Pace::Rate(3000.0) } else { Pace::Max };
+        let sim = sim_paced(venue, &file, &format!("close@{},close@{}", n / 2, n * 2 / 3), pace);
         let got =
             live(&sim, venue, &want.symbols, Duration::from_secs(30), 3, Duration::from_secs(40));
         let truth = sim.venue_books();
@@ -770,12 +753,8 @@ fn kraken_resubscribes_one_pair_after_each_book_fault() {
     let frames = recv_frames(&file);
     let [drop_at, corrupt_at, crossed_at] =
         detectable_faults(Venue::KrakenV1, &frames, |f| find(f, b"\"c\":\""));
-    let mut c = Config::new(Venue::KrakenV1, vec![file.clone()]);
-    c.tls = true;
-    c.pace = Pace::Rate(2000.0);
-    c.faults = faults::parse(&format!("drop@{drop_at},corrupt@{corrupt_at},crossed@{crossed_at}"))
-        .unwrap();
-    let sim = Sim::start(c).unwrap();
+    let spec = format!("drop@{drop_at},corrupt@{corrupt_at},crossed@{crossed_at}");
+    let sim = sim_paced(Venue::KrakenV1, &file, &spec, Pace::Rate(2000.0));
     let got = live(
         &sim,
         Venue::KrakenV1,
