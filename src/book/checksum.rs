@@ -220,19 +220,27 @@ struct Rendered {
 /// What a Kraken level's text depends on besides its price and size.
 type KrakenFormat = (Step, u8, Step, u8);
 
+/// One book's Kraken checksum levels as last rendered (asks, bids) and their number format:
+/// keep one per book and pass it to [`Checksummer::kraken_with`], so the memo hits however
+/// the books' updates interleave.
+#[derive(Debug, Default, Clone)]
+pub struct KrakenMemo {
+    prev: [Vec<Rendered>; 2],
+    format: Option<KrakenFormat>,
+}
+
 /// Reusable checksum text and CRC state. Create once per engine and reuse.
 ///
-/// Kraken's text is rendered per level and remembered: a level whose price, size and number
-/// format are unchanged since the previous checksum is copied, not rendered again (an update
-/// usually changes one or two of the 20 levels). The text is a pure function of those inputs,
-/// so the memo can never be stale.
+/// Kraken's text is rendered per level and remembered ([`KrakenMemo`]): a level whose price,
+/// size and number format are unchanged since the book's previous checksum is copied, not
+/// rendered again (an update usually changes one or two of the 20 levels). The text is a pure
+/// function of those inputs, so the memo can never be stale.
 #[derive(Debug, Default, Clone)]
 pub struct Checksummer {
     text: Vec<u8>,
-    /// The previous Kraken call's levels per side (asks, bids) and their format.
-    kraken_prev: [Vec<Rendered>; 2],
+    /// The memo of [`Checksummer::kraken`] (callers with several books keep one per book).
+    kraken_memo: KrakenMemo,
     kraken_next: [Vec<Rendered>; 2],
-    kraken_format: Option<KrakenFormat>,
 }
 
 impl Checksummer {
@@ -241,9 +249,8 @@ impl Checksummer {
         let side = || Vec::with_capacity(10);
         Checksummer {
             text: Vec::with_capacity(2048),
-            kraken_prev: [side(), side()],
+            kraken_memo: KrakenMemo { prev: [side(), side()], format: None },
             kraken_next: [side(), side()],
-            kraken_format: None,
         }
     }
 
@@ -252,7 +259,8 @@ impl Checksummer {
         &self.text
     }
 
-    /// Kraken v1/v2, unsigned. See the [module docs](self).
+    /// Kraken v1/v2, unsigned, remembering the levels in this checksummer (one book). See
+    /// the [module docs](self).
     pub fn kraken(
         &mut self,
         book: &Ladder,
@@ -261,17 +269,33 @@ impl Checksummer {
         lot: Step,
         qty_decimals: u8,
     ) -> u32 {
+        let mut memo = std::mem::take(&mut self.kraken_memo);
+        let crc = self.kraken_with(&mut memo, book, tick, price_decimals, lot, qty_decimals);
+        self.kraken_memo = memo;
+        crc
+    }
+
+    /// Kraken v1/v2, unsigned, remembering the levels in `memo` (keep one per book). See the
+    /// [module docs](self).
+    pub fn kraken_with(
+        &mut self,
+        memo: &mut KrakenMemo,
+        book: &Ladder,
+        tick: Step,
+        price_decimals: u8,
+        lot: Step,
+        qty_decimals: u8,
+    ) -> u32 {
         self.text.clear();
         let format = (tick, price_decimals, lot, qty_decimals);
-        if self.kraken_format != Some(format) {
-            self.kraken_prev.iter_mut().for_each(Vec::clear);
-            self.kraken_format = Some(format);
+        if memo.format != Some(format) {
+            memo.prev.iter_mut().for_each(Vec::clear);
+            memo.format = Some(format);
         }
         for (s, side) in [Side::Ask, Side::Bid].into_iter().enumerate() {
             self.kraken_next[s].clear();
             for l in book.top(side, 10) {
-                let known =
-                    self.kraken_prev[s].iter().find(|r| r.px == l.px_tick && r.qty == l.qty_lots);
+                let known = memo.prev[s].iter().find(|r| r.px == l.px_tick && r.qty == l.qty_lots);
                 let r = match known {
                     Some(r) => {
                         // A fixed-size copy, cut back to the level's length.
@@ -301,7 +325,7 @@ impl Checksummer {
                 self.kraken_next[s].push(r);
             }
         }
-        std::mem::swap(&mut self.kraken_prev, &mut self.kraken_next);
+        std::mem::swap(&mut memo.prev, &mut self.kraken_next);
         crc32fast::hash(&self.text)
     }
 
@@ -530,6 +554,28 @@ mod tests {
                 let mut fresh = Checksummer::new();
                 let want = fresh.kraken(&book, tick, pd, lot, qd);
                 proptest::prop_assert_eq!(reused.last_text(), fresh.last_text());
+                proptest::prop_assert_eq!(got, want);
+            }
+        }
+
+        /// One memo per book, the books' updates interleaved through one checksummer (as
+        /// the engine does): the same text and CRC as a fresh rendering every time.
+        #[test]
+        fn per_book_kraken_memos_equal_fresh_rendering(
+            updates in proptest::collection::vec((0usize..3, proptest::bool::ANY, 0i64..40, 0i64..5), 1..200)
+        ) {
+            let (tick, lot) = (Step::parse("0.1").unwrap(), Step::parse("0.001").unwrap());
+            let mut books = [Ladder::new(), Ladder::new(), Ladder::new()];
+            let mut memos = [KrakenMemo::default(), KrakenMemo::default(), KrakenMemo::default()];
+            let mut shared = Checksummer::new();
+            for (b, bid, px, qty) in updates {
+                let side = if bid { Side::Bid } else { Side::Ask };
+                let px = if bid { 1_000 + px } else { 1_100 + px };
+                books[b].set(side, px, qty * 7);
+                let got = shared.kraken_with(&mut memos[b], &books[b], tick, 1, lot, 3);
+                let mut fresh = Checksummer::new();
+                let want = fresh.kraken(&books[b], tick, 1, lot, 3);
+                proptest::prop_assert_eq!(shared.last_text(), fresh.last_text());
                 proptest::prop_assert_eq!(got, want);
             }
         }

@@ -16,7 +16,7 @@
 //! Nothing here allocates in steady state: the parse output, the books and the checksum text
 //! keep their capacity.
 
-use crate::book::checksum::Checksummer;
+use crate::book::checksum::{Checksummer, KrakenMemo};
 use crate::book::{Applied, Ladder, Side};
 use crate::event::{Bbo, BookState, Event, InstrumentId, Stamps};
 use crate::ring::Publisher;
@@ -162,6 +162,8 @@ struct Book {
     stats: BookStats,
     recent_trades: [u64; RECENT_TRADES],
     recent_at: usize,
+    /// This book's Kraken checksum levels as last rendered (reused while unchanged).
+    kraken_memo: KrakenMemo,
 }
 
 impl Book {
@@ -175,6 +177,7 @@ impl Book {
             stats: BookStats::default(),
             recent_trades: [0; RECENT_TRADES],
             recent_at: 0,
+            kraken_memo: KrakenMemo::default(),
         }
     }
 
@@ -525,10 +528,11 @@ impl<A: Adapter> Engine<A> {
         if let Some(expected) = checksum {
             let info = &self.adapter.symbols().list()[i];
             let inst = &info.instrument;
-            let b = &self.books[i];
+            let b = &mut self.books[i];
             let ok = match expected {
                 Checksum::Kraken(want) => {
-                    self.checksummer.kraken(
+                    self.checksummer.kraken_with(
+                        &mut b.kraken_memo,
                         &b.ladder,
                         inst.tick,
                         info.price_decimals,
