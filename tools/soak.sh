@@ -4,12 +4,12 @@
 # warm-up the three must stay flat: memory within 1%, descriptors and threads unchanged (the
 # connection's own socket and epoll come and go with reconnects, so descriptors are compared
 # at their maximum). Run from anywhere:
-#   bash tools/soak.sh [SECONDS]
+#   bash tools/soak.sh [SECONDS [WARM_UP_SECONDS]]   (defaults 600 and 60)
 # Prints the samples, the simulator's and client's counts, and FLAT or NOT FLAT (exit 1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-600}"
-warm=60
+warm="${2:-60}"
 if [ "$secs" -le "$warm" ]; then
   echo "soak: run longer than the ${warm} s warm-up" >&2
   exit 2
