@@ -6,8 +6,8 @@
 //! over HTTP/1.1. Faults ([`faults`]) are seeded and reproducible, and a reference log
 //! ([`log`]) records every frame sent with its venue sequence identity and send time, and
 //! every fault, so a test can account for every message. The venue's own book after the
-//! frames sent ([`reference`]) is what a client in sync must hold; Binance REST snapshots
-//! are served fresh from it once the stream has started.
+//! frames sent ([`reference`](mod@reference)) is what a client in sync must hold; Binance
+//! REST snapshots are served fresh from it once the stream has started.
 //!
 //! It binds loopback only, and every run is bounded in time and in connections: it stops by
 //! itself.
@@ -24,7 +24,7 @@
 pub mod faults;
 pub mod log;
 /// The benchmarks' plain reference (`serde_json` + `BTreeMap`), the model under
-/// [`reference`].
+/// [`reference`](mod@reference).
 #[path = "../../../benches/reference/mod.rs"]
 mod model;
 pub mod reference;
