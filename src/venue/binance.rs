@@ -127,6 +127,14 @@ struct Depth {
     prev: Option<u64>,
 }
 
+impl Depth {
+    /// The oldest snapshot id that can bridge this event: its `U`, or its `pu` when lower
+    /// (futures: a snapshot at exactly the previous event's end).
+    fn oldest_bridging_id(&self) -> u64 {
+        self.prev.map_or(self.first, |p| p.min(self.first))
+    }
+}
+
 impl Binance {
     /// A spot adapter.
     pub fn spot(registry: InstrumentRegistry) -> Self {
@@ -260,7 +268,7 @@ impl Binance {
                 self.pending_dropped += 1;
                 *first = None;
             }
-            first.get_or_insert(depth.prev.map_or(depth.first, |p| p.min(depth.first)));
+            first.get_or_insert(depth.oldest_bridging_id());
             frames.push(raw);
             out.waiting += 1;
             return Ok(());
@@ -276,9 +284,7 @@ impl Binance {
                     st.first_pending = None;
                     self.pending_dropped += 1;
                 }
-                // The oldest snapshot id that can bridge this event (futures: its `pu`).
-                st.first_pending
-                    .get_or_insert(depth.prev.map_or(depth.first, |p| p.min(depth.first)));
+                st.first_pending.get_or_insert(depth.oldest_bridging_id());
                 st.pending.push(raw);
                 out.waiting += 1;
             }

@@ -571,14 +571,7 @@ fn rest(sh: &Arc<Shared>, mut stream: Conn, conn: u64, req: &Request) -> Result<
         );
         let found = fresh.or_else(|| {
             let body = sh.capture.snapshot(&symbol)?.to_vec();
-            let key = b"\"lastUpdateId\":";
-            let id = venue::find(&body, key)
-                .and_then(|at| {
-                    let digits = &body[at + key.len()..];
-                    let end = digits.iter().position(|c| !c.is_ascii_digit())?;
-                    std::str::from_utf8(&digits[..end]).ok()?.parse().ok()
-                })
-                .unwrap_or(0);
+            let id = last_update_id(&body).map_or(0, |(_, id)| id);
             Some((body, None, id))
         });
         match found {
@@ -618,16 +611,21 @@ fn rest(sh: &Arc<Shared>, mut stream: Conn, conn: u64, req: &Request) -> Result<
     Ok(())
 }
 
+/// Where a REST snapshot's `lastUpdateId` digits are, and their value.
+fn last_update_id(body: &[u8]) -> Option<(std::ops::Range<usize>, u64)> {
+    let key = b"\"lastUpdateId\":";
+    let at = venue::find(body, key)? + key.len();
+    let end = at + body[at..].iter().position(|c| !c.is_ascii_digit()).unwrap_or(body.len() - at);
+    let id = std::str::from_utf8(&body[at..end]).ok()?.parse().ok()?;
+    Some((at..end, id))
+}
+
 /// The snapshot with `lastUpdateId` lowered by `by` (a snapshot older than the stream).
 fn lower_last_update_id(body: &[u8], by: u64) -> Vec<u8> {
-    let key = b"\"lastUpdateId\":";
-    let Some(at) = venue::find(body, key).map(|a| a + key.len()) else { return body.to_vec() };
-    let end = at + body[at..].iter().position(|c| !c.is_ascii_digit()).unwrap_or(body.len() - at);
-    let id: u64 =
-        std::str::from_utf8(&body[at..end]).ok().and_then(|s| s.parse().ok()).unwrap_or(0);
-    let mut out = body[..at].to_vec();
+    let Some((digits, id)) = last_update_id(body) else { return body.to_vec() };
+    let mut out = body[..digits.start].to_vec();
     out.extend_from_slice(id.saturating_sub(by).to_string().as_bytes());
-    out.extend_from_slice(&body[end..]);
+    out.extend_from_slice(&body[digits.end..]);
     out
 }
 
@@ -637,6 +635,8 @@ struct BookRequest {
     symbol: String,
     /// The book channel (OKX: its name, Kraken v1: its id); `None`: another channel.
     book: Option<String>,
+    /// Kraken v1: the pair's book channel id and depth in the capture.
+    kraken: Option<(u64, usize)>,
     /// The venue's acknowledgement.
     ack: String,
 }
@@ -782,6 +782,7 @@ impl<'a> Session<'a> {
                         subscribe: op == "subscribe",
                         symbol: inst.to_owned(),
                         book: channel.starts_with("books").then(|| channel.to_owned()),
+                        kraken: None,
                         ack: json!({ "event": op, "arg": arg, "connId": "sim" }).to_string(),
                     });
                 }
@@ -801,6 +802,7 @@ impl<'a> Session<'a> {
                         subscribe: event == "subscribe",
                         symbol: pair.to_owned(),
                         book: found.map(|(id, _)| id.to_string()),
+                        kraken: found,
                         ack: json!({
                             "channelID": found.map(|(id, _)| id),
                             "channelName": channel,
@@ -861,9 +863,8 @@ impl<'a> Session<'a> {
             }
             self.muted.retain(|m| *m != r.symbol);
             let venue = self.sh.config.venue;
-            let kraken = self.kraken_channel(&r.symbol);
             let Some(books) = self.books.as_mut() else { continue };
-            let snapshot = match (venue, kraken) {
+            let snapshot = match (venue, r.kraken) {
                 (Venue::KrakenV1, Some((id, depth))) => books.kraken_snapshot(id, depth, &r.symbol),
                 (Venue::Okx, _) => books.okx_snapshot(&channel, &r.symbol),
                 _ => None,

@@ -344,6 +344,17 @@ fn check_synced_books(
     at.len()
 }
 
+/// Stops the simulator: its reference log, and the venue's books to compare with.
+fn stop(sim: Sim) -> (Vec<Value>, ladderfeed_sim::reference::VenueBooks) {
+    let truth = sim.venue_books();
+    (sim.stop(), truth)
+}
+
+/// The faults the simulator logged, in order.
+fn fault_kinds(log: &[Value]) -> Vec<&str> {
+    log.iter().filter(|e| e["event"] == "fault").filter_map(|e| e["fault"].as_str()).collect()
+}
+
 fn sim_for(venue: Venue, file: &Path, spec: &str) -> Sim {
     sim_paced(venue, file, spec, Pace::Max)
 }
@@ -376,8 +387,7 @@ fn the_live_bbo_stream_equals_the_replay() {
         let sim = sim_for(venue, &file, "");
         let got =
             live(&sim, venue, &want.symbols, Duration::from_secs(30), 1, Duration::from_secs(30));
-        let truth = sim.venue_books();
-        let log = sim.stop();
+        let (log, truth) = stop(sim);
         assert_eq!(got.stats.connects, 1, "{venue}: {:?}", got.stats);
         let syncs = check_synced_books(&got, &log, truth, usize::MAX);
         assert!(syncs >= want.symbols.len(), "{venue}: {syncs} syncs compared");
@@ -398,8 +408,7 @@ fn binance_books_bridge_from_rest_snapshots() {
         let sim = sim_for(venue, &file, "rest-429@0");
         let got =
             live(&sim, venue, &want.symbols, Duration::from_secs(30), 1, Duration::from_secs(40));
-        let truth = sim.venue_books();
-        let log = sim.stop();
+        let (log, truth) = stop(sim);
         assert_eq!(got.stats.rest_throttled, 1, "{venue}: {:?}", got.stats);
         // Snapshots are at most 1,000 levels a side (futures): compare well inside them.
         let syncs = check_synced_books(&got, &log, truth, 500);
@@ -498,10 +507,8 @@ fn faults_resync_or_reconnect_and_the_books_end_right() {
         5,
         Duration::from_secs(40),
     );
-    let truth = sim.venue_books();
-    let log = sim.stop();
-    let kinds: Vec<&str> =
-        log.iter().filter(|e| e["event"] == "fault").filter_map(|e| e["fault"].as_str()).collect();
+    let (log, truth) = stop(sim);
+    let kinds = fault_kinds(&log);
     assert_eq!(kinds, ["drop", "corrupt", "crossed", "close", "reset", "stall"], "{kinds:?}");
     // Each of the 5 connections synced every book, the first resynced three books on the
     // way, and each time the book was the venue's.
@@ -637,10 +644,8 @@ fn duplicates_reorders_and_slow_snapshots() {
         3,
         Duration::from_secs(40),
     );
-    let truth = sim.venue_books();
-    let log = sim.stop();
-    let kinds: Vec<&str> =
-        log.iter().filter(|e| e["event"] == "fault").filter_map(|e| e["fault"].as_str()).collect();
+    let (log, truth) = stop(sim);
+    let kinds = fault_kinds(&log);
     assert_eq!(kinds, ["dup", "reorder"]);
     let syncs = check_synced_books(&got, &log, truth, usize::MAX);
     assert_eq!(syncs, 3 * want.symbols.len(), "one sync per book and connection");
@@ -663,8 +668,7 @@ fn duplicates_reorders_and_slow_snapshots() {
         1,
         Duration::from_secs(40),
     );
-    let truth = sim.venue_books();
-    let log = sim.stop();
+    let (log, truth) = stop(sim);
     assert_eq!(check_synced_books(&got, &log, truth, 500), 1);
     let slow = log.iter().filter(|e| e["event"] == "rest" && e["fault"] == "rest-slow").count();
     assert_eq!(slow, 1, "the slow answer was served");
@@ -699,8 +703,7 @@ fn binance_resyncs_one_symbol_from_a_fresh_snapshot() {
         let sim = sim_paced(venue, &file, &format!("drop@{drop_at}#1"), pace);
         let got =
             live(&sim, venue, &want.symbols, Duration::from_secs(30), 1, Duration::from_secs(40));
-        let truth = sim.venue_books();
-        let log = sim.stop();
+        let (log, truth) = stop(sim);
         let s = &got.stats;
         assert_eq!((s.connects, s.resync_reconnects), (1, 0), "{venue}: {s:?}");
         assert_eq!(s.rest_ok as usize, want.symbols.len() + 1, "{venue}: one more snapshot");
@@ -732,8 +735,7 @@ fn every_venue_resyncs_to_the_venues_book_after_each_reconnect() {
         let sim = sim_paced(venue, &file, &format!("close@{},close@{}", n / 2, n * 2 / 3), pace);
         let got =
             live(&sim, venue, &want.symbols, Duration::from_secs(30), 3, Duration::from_secs(40));
-        let truth = sim.venue_books();
-        let log = sim.stop();
+        let (log, truth) = stop(sim);
         let s = &got.stats;
         assert_eq!((s.connects, s.disconnects, s.closes[0]), (3, 2, 2), "{venue}: {s:?}");
         let syncs = check_synced_books(&got, &log, truth, 500);
@@ -763,10 +765,8 @@ fn kraken_resubscribes_one_pair_after_each_book_fault() {
         1,
         Duration::from_secs(40),
     );
-    let truth = sim.venue_books();
-    let log = sim.stop();
-    let kinds: Vec<&str> =
-        log.iter().filter(|e| e["event"] == "fault").filter_map(|e| e["fault"].as_str()).collect();
+    let (log, truth) = stop(sim);
+    let kinds = fault_kinds(&log);
     assert_eq!(kinds, ["drop", "corrupt", "crossed"]);
     let s = &got.stats;
     assert_eq!((s.connects, s.resync_reconnects, s.resync_resubscribes), (1, 0, 3), "{s:?}");
