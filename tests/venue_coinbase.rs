@@ -183,4 +183,37 @@ fn subscribe_messages() {
     assert_eq!(m.len(), 4);
     let e = CoinbaseExchange::new(InstrumentRegistry::new());
     assert!(e.subscribe_messages(&["BTC-USD"])[0].contains("\"level2_batch\""));
+    assert_eq!(
+        e.resubscribe_book_messages("ETH-USD"),
+        vec![
+            r#"{"type":"unsubscribe","product_ids":["ETH-USD"],"channels":["level2_batch"]}"#,
+            r#"{"type":"subscribe","product_ids":["ETH-USD"],"channels":["level2_batch"]}"#,
+        ]
+    );
+}
+
+#[test]
+fn exchange_book_resyncs_from_a_new_snapshot_on_the_same_connection() {
+    let mut engine = exchange();
+    let mut ev = Vec::new();
+    let snapshot = br#"{"type":"snapshot","product_id":"BTC-USD","bids":[["100.00","1"]],"asks":[["100.02","2"]]}"#;
+    engine.handle_frame(snapshot, 0, &mut ev).unwrap();
+    let s = symbol(&engine, "BTC-USD");
+    assert_eq!(engine.state(s), Some(BookState::Synced));
+    // A bid above the best ask: the book cannot be trusted any more.
+    let crossed = br#"{"type":"l2update","product_id":"BTC-USD","changes":[["buy","100.03","1"]],"time":"2021-04-17T16:43:37.075687Z"}"#;
+    engine.handle_frame(crossed, 0, &mut ev).unwrap();
+    assert_eq!(engine.state(s), Some(BookState::Resyncing));
+    // Live, the product's book is subscribed again: updates in flight wait, the new
+    // subscription's snapshot syncs it.
+    let update = br#"{"type":"l2update","product_id":"BTC-USD","changes":[["sell","100.05","1"]],"time":"2021-04-17T16:43:37.075690Z"}"#;
+    engine.handle_frame(update, 0, &mut ev).unwrap();
+    assert_eq!(engine.stats().waiting, 1);
+    let fresh = br#"{"type":"snapshot","product_id":"BTC-USD","bids":[["100.01","3"]],"asks":[["100.05","1"]]}"#;
+    engine.handle_frame(fresh, 0, &mut ev).unwrap();
+    assert_eq!(engine.state(s), Some(BookState::Synced));
+    let last = ev.iter().rev().find(|e| e.is_bbo()).unwrap();
+    let bbo = last.as_bbo().unwrap();
+    assert_eq!((bbo.bid_tick, bbo.ask_tick), (10_001, 10_005));
+    assert!(last.state().is_valid());
 }

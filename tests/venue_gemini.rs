@@ -67,6 +67,17 @@ fn v2_updates_before_the_full_book_wait() {
     assert!(ev
         .iter()
         .all(|e| !(e.is_bbo() && e.state().is_valid() && e.as_bbo().unwrap().is_crossed())));
+    // Live, the symbol is subscribed again on the same connection: updates still in flight
+    // wait, and the subscription's full book syncs it.
+    let frame = br#"{"type":"l2_updates","symbol":"BTCUSD","changes":[["sell","100.03","1"]]}"#;
+    engine.handle_frame(frame, 0, &mut ev).unwrap();
+    assert_eq!(engine.stats().waiting, 2);
+    let full = br#"{"type":"l2_updates","symbol":"BTCUSD","changes":[["buy","100.00","1"],["sell","100.03","1"]],"trades":[],"auction_events":[]}"#;
+    engine.handle_frame(full, 0, &mut ev).unwrap();
+    assert_eq!(engine.state(s), Some(BookState::Synced));
+    assert_eq!(engine.book_stats(s).unwrap().snapshots, 2);
+    let bbo = ev.iter().rev().find_map(|e| e.as_bbo()).unwrap();
+    assert_eq!((bbo.bid_tick, bbo.ask_tick), (10_000, 10_003));
 }
 
 fn v1() -> Engine<GeminiV1> {
@@ -147,6 +158,14 @@ fn subscribe_messages() {
             r#"{"type":"subscribe","subscriptions":[{"name":"l2","symbols":["BTCUSD","ETHUSD"]}]}"#
         ]
     );
+    assert_eq!(
+        a.resubscribe_book_messages("ETHUSD"),
+        vec![
+            r#"{"type":"unsubscribe","subscriptions":[{"name":"l2","symbols":["ETHUSD"]}]}"#,
+            r#"{"type":"subscribe","subscriptions":[{"name":"l2","symbols":["ETHUSD"]}]}"#,
+        ]
+    );
     let b = GeminiV1::new(InstrumentRegistry::with_builtins(), "BTCUSD").unwrap();
+    assert!(b.resubscribe_book_messages("BTCUSD").is_empty(), "v1: one symbol per connection");
     assert_eq!(b.path(), "/v1/marketdata/btcusd?heartbeat=true");
 }

@@ -10,7 +10,9 @@
 //!
 //! **Exchange.** `level2`/`level2_batch` give a `snapshot` then `l2update`s with no sequence
 //! number: a lost update cannot be detected on this channel, only a crossed book is caught.
-//! The live path rebuilds from a new snapshot on reconnect.
+//! A book that lost sync is resubscribed alone on the open connection
+//! ([`Adapter::resubscribe_book_messages`]: the venue answers with a fresh `snapshot`); a new
+//! connection starts every book from its snapshot again.
 //!
 //! **Trades.** On both, a trade's `side` is the *maker's* side: a trade printed `SELL` at the
 //! best ask was a taker buying. (Checked on the Advanced Trade capture: trades at the ask say
@@ -497,5 +499,19 @@ impl Adapter for CoinbaseExchange {
             quoted(symbols),
             self.channel
         )]
+    }
+
+    /// Coinbase Exchange sends a fresh `snapshot` on subscription: the product's book channel
+    /// is unsubscribed and subscribed again (its matches, ticker and heartbeat keep flowing).
+    fn resubscribe_book_messages(&self, symbol: &str) -> Vec<String> {
+        ["unsubscribe", "subscribe"]
+            .iter()
+            .map(|kind| {
+                format!(
+                    "{{\"type\":\"{kind}\",\"product_ids\":[\"{symbol}\"],\"channels\":[\"{}\"]}}",
+                    self.channel
+                )
+            })
+            .collect()
     }
 }

@@ -1,8 +1,10 @@
 //! Gemini market data v2 (`wss://api.gemini.com/v2/marketdata`, channel `l2`) and v1
 //! (`wss://api.gemini.com/v1/marketdata/SYMBOL`, one symbol per connection).
 //!
-//! **v2** numbers nothing: gaps cannot be detected, only a crossed book is caught; on
-//! reconnect the subscription starts again from a full book. The first `l2_updates` of a
+//! **v2** numbers nothing: gaps cannot be detected, only a crossed book is caught; that
+//! symbol is then subscribed again on the open connection
+//! ([`Adapter::resubscribe_book_messages`]), and a subscription (or a reconnect) starts again
+//! from a full book. The first `l2_updates` of a
 //! symbol is the full book and is the one that carries `trades` and `auction_events` (recent
 //! history, not re-published as trades); later ones carry only `changes`
 //! (`[side, price, new_quantity]`, absolute, `"0"` deletes). Key order varies (2026 frames are
@@ -185,6 +187,14 @@ impl Adapter for GeminiV2 {
 
     fn unsubscribe_messages(&self, symbols: &[&str]) -> Vec<String> {
         vec![v2_request("unsubscribe", symbols)]
+    }
+
+    /// Gemini starts a subscription with the full book: the symbol's `l2` subscription is
+    /// dropped and made again. `l2` carries the symbol's trades too, so trades printed between
+    /// the two requests are not received (a reconnect would lose them as well, for every
+    /// symbol).
+    fn resubscribe_book_messages(&self, symbol: &str) -> Vec<String> {
+        vec![v2_request("unsubscribe", &[symbol]), v2_request("subscribe", &[symbol])]
     }
 }
 

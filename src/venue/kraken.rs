@@ -4,8 +4,9 @@
 //! integrity check (v2 sends it on snapshots and updates, v1 on updates). Every message's
 //! levels are applied in array order, each side is then truncated to the subscribed depth
 //! (Kraken never deletes levels that fall out of scope), and the engine verifies the checksum.
-//! A mismatch marks the book `Resyncing`; the live path resubscribes that pair's book (v1,
-//! [`Adapter::resubscribe_book_messages`]) or reconnects (v2, not yet resubscribed).
+//! A mismatch marks the book `Resyncing`; the live path resubscribes that pair's book alone
+//! ([`Adapter::resubscribe_book_messages`]: unsubscribe, then subscribe, and the venue sends a
+//! fresh snapshot).
 //!
 //! Kraken prints every price and size with the pair's full precision (`0.00100000`): the
 //! decimals printed in the snapshot are kept per symbol and the checksum text is rendered with
@@ -637,6 +638,20 @@ impl Adapter for KrakenV2 {
             format!("{{\"method\":\"unsubscribe\",\"params\":{{\"channel\":\"ticker\",\"symbol\":[{list}]}},\"req_id\":6}}"),
         ]
     }
+
+    /// Kraken's documented answer to a checksum mismatch: unsubscribe the symbol's book and
+    /// subscribe it again with `snapshot: true` (its trades and ticker keep flowing).
+    fn resubscribe_book_messages(&self, symbol: &str) -> Vec<String> {
+        let depth = self.depth;
+        vec![
+            format!(
+                "{{\"method\":\"unsubscribe\",\"params\":{{\"channel\":\"book\",\"symbol\":[\"{symbol}\"],\"depth\":{depth}}},\"req_id\":7}}"
+            ),
+            format!(
+                "{{\"method\":\"subscribe\",\"params\":{{\"channel\":\"book\",\"symbol\":[\"{symbol}\"],\"depth\":{depth},\"snapshot\":true}},\"req_id\":8}}"
+            ),
+        ]
+    }
 }
 
 #[cfg(test)]
@@ -698,11 +713,26 @@ mod tests {
         let b = &out.books[0];
         assert_eq!((b.action, b.checksum), (BookAction::Update, Some(Checksum::Kraken(12))));
         assert_eq!(out.levels_of(b), &[LevelOp { side: Side::Bid, px_tick: 452_835, qty_lots: 0 }]);
-        // After a resync, updates wait.
+        // After a resync, updates wait; the book is resubscribed on the same connection and
+        // the venue's answers (acknowledgements, then a fresh snapshot) sync it again.
         let s = b.symbol;
         a.resync(s);
         let out = ok(&mut a, upd);
         assert_eq!((out.books.len(), out.waiting), (0, 1));
+        let msgs = a.resubscribe_book_messages("BTC/USD");
+        assert_eq!(
+            msgs,
+            [
+                r#"{"method":"unsubscribe","params":{"channel":"book","symbol":["BTC/USD"],"depth":10},"req_id":7}"#,
+                r#"{"method":"subscribe","params":{"channel":"book","symbol":["BTC/USD"],"depth":10,"snapshot":true},"req_id":8}"#,
+            ]
+        );
+        let unsub_ack = br#"{"method":"unsubscribe","result":{"channel":"book","depth":10,"symbol":"BTC/USD"},"success":true,"time_in":"2023-10-06T17:35:57.000000Z","time_out":"2023-10-06T17:35:57.000100Z"}"#;
+        let sub_ack = br#"{"method":"subscribe","result":{"channel":"book","depth":10,"snapshot":true,"symbol":"BTC/USD"},"success":true,"time_in":"2023-10-06T17:35:57.000000Z","time_out":"2023-10-06T17:35:57.000100Z"}"#;
+        assert!(ok(&mut a, unsub_ack).control && ok(&mut a, sub_ack).control);
+        assert_eq!(ok(&mut a, upd).waiting, 1, "still waiting for the snapshot");
+        assert_eq!(ok(&mut a, V2_SNAPSHOT).books[0].action, BookAction::Snapshot);
+        assert_eq!(ok(&mut a, upd).books.len(), 1, "synced again");
     }
 
     #[test]

@@ -9,9 +9,10 @@
 //! Binance books start from a REST snapshot: the capture's, taken when the symbol's first
 //! depth event goes out (so the venue's book is the one the recorded session had). From then
 //! on the simulator serves *fresh* snapshots from this book ([`VenueBooks::binance_snapshot`]),
-//! as Binance does, so a client that lost a diff can resync one symbol over REST. An OKX
-//! or Kraken client that resubscribes one book gets a snapshot of it from here
-//! ([`VenueBooks::okx_snapshot`], [`VenueBooks::kraken_snapshot`]).
+//! as Binance does, so a client that lost a diff can resync one symbol over REST. An OKX,
+//! Kraken v1, Coinbase Exchange or Gemini client that resubscribes one book gets a snapshot
+//! of it from here ([`VenueBooks::okx_snapshot`], [`VenueBooks::kraken_snapshot`],
+//! [`VenueBooks::coinbase_exchange_snapshot`], [`VenueBooks::gemini_snapshot`]).
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -240,6 +241,47 @@ impl VenueBooks {
                 "[{channel_id},{{\"as\":[{}],\"bs\":[{}]}},\"book-{depth}\",\"{pair}\"]",
                 side(&book.asks),
                 side(&book.bids)
+            )
+            .into_bytes(),
+        )
+    }
+}
+
+impl VenueBooks {
+    /// A Coinbase Exchange `snapshot` of `product` from the current book (every level,
+    /// `[price, size]`, best first), or `None` when there is no book: what Coinbase sends
+    /// after a (re)subscription to `level2`/`level2_batch`.
+    pub fn coinbase_exchange_snapshot(&mut self, product: &str) -> Option<Vec<u8>> {
+        let book = self.book(product)?;
+        let side = |levels: &[(String, String)]| {
+            let v: Vec<String> = levels.iter().map(|(p, q)| format!("[\"{p}\",\"{q}\"]")).collect();
+            v.join(",")
+        };
+        Some(
+            format!(
+                "{{\"type\":\"snapshot\",\"product_id\":\"{product}\",\"asks\":[{}],\"bids\":[{}]}}",
+                side(&book.asks),
+                side(&book.bids)
+            )
+            .into_bytes(),
+        )
+    }
+
+    /// A Gemini v2 full book for `symbol` from the current book (the first `l2_updates` of a
+    /// subscription: every level as a change, with the `trades` and `auction_events` only
+    /// that first message carries, here empty), or `None` when there is no book.
+    pub fn gemini_snapshot(&mut self, symbol: &str) -> Option<Vec<u8>> {
+        let book = self.book(symbol)?;
+        let changes: Vec<String> = book
+            .bids
+            .iter()
+            .map(|(p, q)| format!("[\"buy\",\"{p}\",\"{q}\"]"))
+            .chain(book.asks.iter().map(|(p, q)| format!("[\"sell\",\"{p}\",\"{q}\"]")))
+            .collect();
+        Some(
+            format!(
+                "{{\"type\":\"l2_updates\",\"symbol\":\"{symbol}\",\"changes\":[{}],\"trades\":[],\"auction_events\":[]}}",
+                changes.join(",")
             )
             .into_bytes(),
         )

@@ -637,8 +637,9 @@ struct BookRequest {
     book: Option<String>,
     /// Kraken v1: the pair's book channel id and depth in the capture.
     kraken: Option<(u64, usize)>,
-    /// The venue's acknowledgement.
-    ack: String,
+    /// The venue's acknowledgement of this instrument's request (OKX, Kraken v1; Coinbase
+    /// Exchange acknowledges a whole message, Gemini nothing).
+    ack: Option<String>,
 }
 
 /// What a client poll found.
@@ -658,8 +659,8 @@ struct Session<'a> {
     ping_every: Option<Duration>,
     next_ping: Instant,
     subscribed: bool,
-    /// OKX, Kraken v1: the venue's books on this connection (for the snapshot a
-    /// resubscription gets).
+    /// Venues that answer a resubscription with a snapshot (OKX, Kraken v1, Coinbase
+    /// Exchange, Gemini): the venue's books on this connection, for that snapshot.
     books: Option<VenueBooks>,
     /// Instruments whose book channel the client unsubscribed (their frames are held back
     /// until it subscribes again).
@@ -707,8 +708,11 @@ impl<'a> Session<'a> {
             ping_every,
             next_ping: Instant::now() + ping_every.unwrap_or(Duration::from_secs(3600)),
             subscribed,
-            books: matches!(sh.config.venue, Venue::Okx | Venue::KrakenV1)
-                .then(|| VenueBooks::new(sh.config.venue, Arc::clone(&sh.capture))),
+            books: matches!(
+                sh.config.venue,
+                Venue::Okx | Venue::KrakenV1 | Venue::CoinbaseExchange | Venue::Gemini
+            )
+            .then(|| VenueBooks::new(sh.config.venue, Arc::clone(&sh.capture))),
             muted: Vec::new(),
         })
     }
@@ -783,7 +787,7 @@ impl<'a> Session<'a> {
                         symbol: inst.to_owned(),
                         book: channel.starts_with("books").then(|| channel.to_owned()),
                         kraken: None,
-                        ack: json!({ "event": op, "arg": arg, "connId": "sim" }).to_string(),
+                        ack: Some(json!({ "event": op, "arg": arg, "connId": "sim" }).to_string()),
                     });
                 }
             }
@@ -803,21 +807,89 @@ impl<'a> Session<'a> {
                         symbol: pair.to_owned(),
                         book: found.map(|(id, _)| id.to_string()),
                         kraken: found,
-                        ack: json!({
-                            "channelID": found.map(|(id, _)| id),
-                            "channelName": channel,
-                            "event": "subscriptionStatus",
-                            "pair": pair,
-                            "status": status,
-                            "subscription": sub,
-                        })
-                        .to_string(),
+                        ack: Some(
+                            json!({
+                                "channelID": found.map(|(id, _)| id),
+                                "channelName": channel,
+                                "event": "subscriptionStatus",
+                                "pair": pair,
+                                "status": status,
+                                "subscription": sub,
+                            })
+                            .to_string(),
+                        ),
                     });
+                }
+            }
+            Venue::CoinbaseExchange => {
+                // `channels` holds names (for every product of the message) or
+                // `{"name", "product_ids"}` objects.
+                let subscribe = v["type"] == "subscribe";
+                let products: Vec<&str> = v["product_ids"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                for c in v["channels"].as_array().into_iter().flatten() {
+                    let (name, own) = match c.as_str() {
+                        Some(name) => (name, None),
+                        None => {
+                            (c["name"].as_str().unwrap_or_default(), c["product_ids"].as_array())
+                        }
+                    };
+                    let list: Vec<&str> = match own {
+                        Some(own) => own.iter().filter_map(Value::as_str).collect(),
+                        None => products.clone(),
+                    };
+                    for product in list {
+                        out.push(BookRequest {
+                            subscribe,
+                            symbol: product.to_owned(),
+                            book: name.starts_with("level2").then(|| name.to_owned()),
+                            kraken: None,
+                            ack: None,
+                        });
+                    }
+                }
+            }
+            Venue::Gemini => {
+                // One `l2` subscription carries a symbol's book and its trades.
+                let subscribe = v["type"] == "subscribe";
+                for sub in v["subscriptions"].as_array().into_iter().flatten() {
+                    let name = sub["name"].as_str().unwrap_or_default();
+                    for symbol in sub["symbols"].as_array().into_iter().flatten() {
+                        out.push(BookRequest {
+                            subscribe,
+                            symbol: symbol.as_str().unwrap_or_default().to_owned(),
+                            book: (name == "l2").then(|| name.to_owned()),
+                            kraken: None,
+                            ack: None,
+                        });
+                    }
                 }
             }
             _ => {}
         }
         out
+    }
+
+    /// Coinbase Exchange's answer to a (un)subscribe message: the book channels with the
+    /// products still subscribed to them on this connection.
+    fn coinbase_subscriptions(&self, requests: &[BookRequest]) -> String {
+        let subscribed: Vec<String> = self
+            .books
+            .as_ref()
+            .map(VenueBooks::symbols)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|s| !self.muted.contains(s))
+            .collect();
+        let mut names: Vec<&str> = requests.iter().filter_map(|r| r.book.as_deref()).collect();
+        names.dedup();
+        let channels: Vec<Value> =
+            names.iter().map(|n| json!({ "name": n, "product_ids": subscribed })).collect();
+        json!({ "type": "subscriptions", "channels": channels }).to_string()
     }
 
     /// Kraken v1: the channel id and depth of `pair`'s book in the capture.
@@ -834,10 +906,12 @@ impl<'a> Session<'a> {
         })
     }
 
-    /// OKX and Kraken v1, once streaming: an `unsubscribe` of a book holds that instrument's
-    /// book frames back; a later `subscribe` of it is acknowledged and answered with a fresh
-    /// snapshot from the venue's books, and its frames flow again, as the venue does. Returns
-    /// whether `text` was such a request (other subscriptions are the capture's to answer).
+    /// OKX, Kraken v1, Coinbase Exchange and Gemini, once streaming: an `unsubscribe` of a
+    /// book holds that instrument's book frames back (Gemini: its trades too, which share
+    /// the subscription); a later `subscribe` of it is acknowledged as the venue does and
+    /// answered with a fresh snapshot from the venue's books, and its frames flow again.
+    /// Returns whether `text` was such a request (other subscriptions are the capture's to
+    /// answer).
     fn resubscription(&mut self, text: &str) -> Result<bool> {
         let Ok(v) = serde_json::from_str::<Value>(text) else { return Ok(false) };
         let requests = self.book_requests(&v);
@@ -847,13 +921,33 @@ impl<'a> Session<'a> {
         if !handled {
             return Ok(false);
         }
-        for r in requests {
+        let venue = self.sh.config.venue;
+        if venue == Venue::CoinbaseExchange {
+            // The answer lists what stays subscribed: muted as the message asks first.
+            for r in requests.iter().filter(|r| r.book.is_some()) {
+                if !r.subscribe && !self.muted.contains(&r.symbol) {
+                    self.muted.push(r.symbol.clone());
+                } else if r.subscribe {
+                    self.muted.retain(|m| *m != r.symbol);
+                }
+            }
+            let ack = self.coinbase_subscriptions(&requests);
             self.sh.log.push(
                 self.conn,
                 "send",
-                json!({ "synthetic": true, "bytes": r.ack.len(), "text": r.ack }),
+                json!({ "synthetic": true, "bytes": ack.len(), "text": ack }),
             );
-            self.send(Message::Text(r.ack.into()))?;
+            self.send(Message::Text(ack.into()))?;
+        }
+        for r in requests {
+            if let Some(ack) = r.ack {
+                self.sh.log.push(
+                    self.conn,
+                    "send",
+                    json!({ "synthetic": true, "bytes": ack.len(), "text": ack }),
+                );
+                self.send(Message::Text(ack.into()))?;
+            }
             let Some(channel) = r.book else { continue };
             if !r.subscribe {
                 if !self.muted.contains(&r.symbol) {
@@ -862,11 +956,12 @@ impl<'a> Session<'a> {
                 continue;
             }
             self.muted.retain(|m| *m != r.symbol);
-            let venue = self.sh.config.venue;
             let Some(books) = self.books.as_mut() else { continue };
             let snapshot = match (venue, r.kraken) {
                 (Venue::KrakenV1, Some((id, depth))) => books.kraken_snapshot(id, depth, &r.symbol),
                 (Venue::Okx, _) => books.okx_snapshot(&channel, &r.symbol),
+                (Venue::CoinbaseExchange, _) => books.coinbase_exchange_snapshot(&r.symbol),
+                (Venue::Gemini, _) => books.gemini_snapshot(&r.symbol),
                 _ => None,
             };
             let Some(snapshot) = snapshot else { continue };
@@ -1003,6 +1098,20 @@ impl<'a> Session<'a> {
             Venue::KrakenV1 => {
                 venue::find(frame, b",\"book-").is_some()
                     && self.muted.iter().any(|m| frame.ends_with(format!("\"{m}\"]").as_bytes()))
+            }
+            Venue::CoinbaseExchange => {
+                (venue::find(frame, b"\"type\":\"l2update\"").is_some()
+                    || venue::find(frame, b"\"type\":\"snapshot\"").is_some())
+                    && self.muted.iter().any(|m| {
+                        venue::find(frame, format!("\"product_id\":\"{m}\"").as_bytes()).is_some()
+                    })
+            }
+            Venue::Gemini => {
+                (venue::find(frame, b"\"type\":\"l2_updates\"").is_some()
+                    || venue::find(frame, b"\"type\":\"trade\"").is_some())
+                    && self.muted.iter().any(|m| {
+                        venue::find(frame, format!("\"symbol\":\"{m}\"").as_bytes()).is_some()
+                    })
             }
             _ => false,
         }
@@ -1163,7 +1272,7 @@ impl<'a> Session<'a> {
                 books.advance_to(i);
             }
             if !skip && !self.muted.is_empty() && self.is_muted(bytes_of(&msg)) {
-                // The client unsubscribed this book: OKX sends nothing of it.
+                // The client unsubscribed this book: the venue sends nothing of it.
                 self.sh.log.push(self.conn, "withheld", json!({ "frame": i }));
                 skip = true;
             }

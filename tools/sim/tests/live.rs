@@ -448,6 +448,23 @@ fn find(hay: &[u8], needle: &[u8]) -> bool {
 /// that the engine sees it (the replay turns a book `Resyncing`): from frame 50 on, each 20
 /// frames or more after the last (time for a resync in between at a paced stream).
 fn detectable_faults(venue: Venue, frames: &[Vec<u8>], update: fn(&[u8]) -> bool) -> [usize; 3] {
+    let drop_at = first_detectable(venue, frames, 50, &|f| update(f).then_some(None));
+    let corrupt_at = first_detectable(venue, frames, drop_at + 20, &|f| {
+        ladderfeed_sim::venue::corrupt_level(venue, f).map(Some)
+    });
+    let crossed_at = first_detectable(venue, frames, corrupt_at + 20, &|f| {
+        ladderfeed_sim::venue::cross_book(venue, f).map(Some)
+    });
+    [drop_at, corrupt_at, crossed_at]
+}
+
+/// What a fault does to a frame: `None` for a frame it cannot damage, `Some(None)` to drop
+/// it, or `Some(Some(bytes))` to replace it.
+type Change<'a> = &'a dyn Fn(&[u8]) -> Option<Option<Vec<u8>>>;
+
+/// The first frame from `from` on where `change` damages the stream so that the engine sees
+/// it (the replay turns a book `Resyncing`), at least 30 frames before the end.
+fn first_detectable(venue: Venue, frames: &[Vec<u8>], from: usize, change: Change<'_>) -> usize {
     let detected = |frames: &[Vec<u8>]| {
         let adapter = AnyAdapter::new(venue, InstrumentRegistry::with_builtins(), None).unwrap();
         let mut engine = Engine::new(adapter).with_clock(|| 0);
@@ -459,26 +476,15 @@ fn detectable_faults(venue: Venue, frames: &[Vec<u8>], update: fn(&[u8]) -> bool
             matches!(e.kind(), EventKind::BookState { .. }) && e.state() == BookState::Resyncing
         })
     };
-    // `change` gives `None` for a frame it cannot damage, `Some(None)` to drop it, or
-    // `Some(Some(bytes))` to replace it.
-    type Change<'a> = &'a dyn Fn(&[u8]) -> Option<Option<Vec<u8>>>;
-    let find = |from: usize, change: Change<'_>| -> usize {
-        (from..frames.len() - 30)
-            .find(|&i| {
-                let Some(replacement) = change(&frames[i]) else { return false };
-                let mut v: Vec<Vec<u8>> = frames[..i].to_vec();
-                v.extend(replacement);
-                v.extend_from_slice(&frames[i + 1..]);
-                detected(&v)
-            })
-            .unwrap()
-    };
-    let drop_at = find(50, &|f| update(f).then_some(None));
-    let corrupt_at =
-        find(drop_at + 20, &|f| ladderfeed_sim::venue::corrupt_level(venue, f).map(Some));
-    let crossed_at =
-        find(corrupt_at + 20, &|f| ladderfeed_sim::venue::cross_book(venue, f).map(Some));
-    [drop_at, corrupt_at, crossed_at]
+    (from..frames.len() - 30)
+        .find(|&i| {
+            let Some(replacement) = change(&frames[i]) else { return false };
+            let mut v: Vec<Vec<u8>> = frames[..i].to_vec();
+            v.extend(replacement);
+            v.extend_from_slice(&frames[i + 1..]);
+            detected(&v)
+        })
+        .unwrap_or_else(|| panic!("{venue}: no detectable fault after frame {from}"))
 }
 
 #[test]
@@ -776,4 +782,40 @@ fn kraken_resubscribes_one_pair_after_each_book_fault() {
     assert_eq!(syncs, want.symbols.len() + 3, "every first sync and each resync");
     assert_eq!(got.finals, want.finals, "the books end where the replay's do");
     check_recording(&got, Venue::KrakenV1, "kraken-resubscribe.lfc");
+}
+
+#[test]
+fn coinbase_exchange_and_gemini_resubscribe_one_book_after_a_crossed_book() {
+    // Neither venue numbers its book messages nor checksums them: a crossed book is what a
+    // client can see. That product is unsubscribed and subscribed again on the open
+    // connection, the venue answers with a fresh snapshot (Gemini: a full book as the first
+    // `l2_updates`), and the book is the venue's again; the other books never stop.
+    for (venue, file, pace) in [
+        (Venue::CoinbaseExchange, "coinbase/cryptofeed_COINBASE.ws.28.0", Pace::Rate(4000.0)),
+        (Venue::Gemini, "gemini/cryptofeed_GEMINI.ws.1.0", Pace::Rate(400.0)),
+    ] {
+        let file = fixture(file);
+        let want = replay(&file, venue);
+        let frames = recv_frames(&file);
+        let cross = |f: &[u8]| ladderfeed_sim::venue::cross_book(venue, f).map(Some);
+        let first = first_detectable(venue, &frames, 50, &cross);
+        let second = first_detectable(venue, &frames, first + frames.len() / 4, &cross);
+        let sim = sim_paced(venue, &file, &format!("crossed@{first},crossed@{second}"), pace);
+        let got =
+            live(&sim, venue, &want.symbols, Duration::from_secs(30), 1, Duration::from_secs(40));
+        let (log, truth) = stop(sim);
+        assert_eq!(fault_kinds(&log), ["crossed", "crossed"], "{venue}");
+        let s = &got.stats;
+        assert_eq!(
+            (s.connects, s.resync_reconnects, s.resync_resubscribes),
+            (1, 0, 2),
+            "{venue}: {s:?}"
+        );
+        let snapshots = log.iter().filter(|e| e["snapshot"].is_string()).count();
+        assert_eq!(snapshots, 2, "{venue}: one fresh snapshot per resubscription");
+        let syncs = check_synced_books(&got, &log, truth, usize::MAX);
+        assert_eq!(syncs, want.symbols.len() + 2, "{venue}: every first sync and each resync");
+        assert_eq!(got.finals, want.finals, "{venue}: the books end where the replay's do");
+        check_recording(&got, venue, &format!("{venue}-resubscribe.lfc"));
+    }
 }
