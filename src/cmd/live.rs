@@ -292,8 +292,10 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
         clock,
     );
     let (names_tx, names_rx) = unbounded::<(InstrumentId, SymbolName)>();
-    let (depth_tx, depth_rx) = spsc::channel::<DepthRow>(DEPTH_QUEUE);
     let depth_levels = sinks.depth_levels();
+    // Without a depth sink nothing is pushed: one slot, not 6.5 MB of pre-faulted rows.
+    let depth_queue = if depth_levels > 0 { DEPTH_QUEUE } else { 1 };
+    let (depth_tx, depth_rx) = spsc::channel::<DepthRow>(depth_queue);
     let done = Arc::new(AtomicBool::new(false));
     let deadline = args.duration.map(|d| Instant::now() + Duration::from_secs_f64(d.max(0.0)));
 

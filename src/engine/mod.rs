@@ -561,9 +561,16 @@ impl<A: Adapter> Engine<A> {
             return;
         }
         if snapshot {
-            // Room for the book to double outside the array window without allocating.
-            let most = b.ladder.len(Side::Bid).max(b.ladder.len(Side::Ask));
-            b.ladder.reserve(2 * most + 1024);
+            // Room outside the array window without allocating: a book kept to a subscribed
+            // depth never holds more than that depth plus one message's new levels, so its
+            // room is sized once, by the depth, whatever this snapshot holds (a bound reached
+            // at the first snapshot, not as later snapshots come in larger); a book without a
+            // depth gets room to double.
+            let room = match msg.truncate {
+                Some(depth) => depth as usize,
+                None => 2 * b.ladder.len(Side::Bid).max(b.ladder.len(Side::Ask)),
+            };
+            b.ladder.reserve(room + 1024);
             self.set_state(i, BookState::Synced, local_ts, sink);
         }
     }

@@ -106,9 +106,17 @@ impl<T> Shared<T> {
 
 /// Creates a ring holding at least `capacity` records (rounded up to a power of two, at least
 /// 1) and returns its two halves. This allocates once, here; pushing and popping never do.
+///
+/// Every page of the slots is written once here (pre-faulted), so the ring is resident from
+/// the start: the producer walks every slot within its first `capacity` pushes anyway, and
+/// doing it here keeps those first-touch page faults off the hot path and the process's
+/// resident memory flat from the first record on, instead of growing with the records
+/// published until the ring has wrapped once.
 pub fn channel<T: Copy + Send>(capacity: usize) -> (Producer<T>, Consumer<T>) {
     let capacity = capacity.max(1).next_power_of_two();
-    let slots = (0..capacity).map(|_| UnsafeCell::new(MaybeUninit::uninit())).collect();
+    let slots: Box<[UnsafeCell<MaybeUninit<T>>]> =
+        (0..capacity).map(|_| UnsafeCell::new(MaybeUninit::uninit())).collect();
+    prefault(&slots);
     let shared = Arc::new(Shared {
         head: CachePadded::new(AtomicUsize::new(0)),
         tail: CachePadded::new(AtomicUsize::new(0)),
@@ -118,6 +126,25 @@ pub fn channel<T: Copy + Send>(capacity: usize) -> (Producer<T>, Consumer<T>) {
     let producer = Producer { shared: Arc::clone(&shared), tail: 0, cached_head: 0 };
     let consumer = Consumer { shared, head: 0, cached_tail: 0 };
     (producer, consumer)
+}
+
+/// Bytes between two writes of [`prefault`]: the smallest page size Linux uses.
+const PAGE: usize = 4096;
+
+/// Writes one byte per page of every slot (volatile: an allocation followed by plain zero
+/// writes may be turned into a zeroed allocation, whose pages stay unmapped until touched).
+fn prefault<T>(slots: &[UnsafeCell<MaybeUninit<T>>]) {
+    let size = core::mem::size_of::<T>();
+    for slot in slots {
+        slot.with_mut(|p| {
+            for offset in (0..size).step_by(PAGE) {
+                // SAFETY: the ring is not shared yet, so nothing else accesses the slot;
+                // `offset < size_of::<T>()` keeps the byte inside it; and any byte is a valid
+                // value of a `MaybeUninit<T>` (it is not read before a record is written).
+                unsafe { core::ptr::write_volatile(p.cast::<u8>().add(offset), 0) }
+            }
+        });
+    }
 }
 
 /// The writing half. Never blocks and never waits for the consumer.

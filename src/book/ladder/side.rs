@@ -156,15 +156,18 @@ impl SideBook {
         Some((self.key_at(self.best_off), q))
     }
 
-    /// Number of levels on this side.
+    /// Makes the overflow's capacity at least `levels`, exactly `levels` when it grows (no
+    /// amortised doubling: a snapshot a few levels larger than the last must not double a
+    /// capacity that stays reserved for the book's lifetime).
     #[inline]
     pub(crate) fn reserve(&mut self, levels: usize) {
         let have = self.overflow.capacity();
         if have < levels {
-            self.overflow.reserve(levels - self.overflow.len());
+            self.overflow.reserve_exact(levels - self.overflow.len());
         }
     }
 
+    /// Number of levels on this side.
     pub(crate) fn len(&self) -> usize {
         self.window_len + self.overflow.len()
     }
