@@ -97,6 +97,27 @@ fn checksum_frames_verify_and_a_corrupted_level_fails() {
     engine.handle_frame(format!("[17,\"cs\",{cs},4]").as_bytes(), 0, &mut ev).unwrap();
     assert_eq!(engine.book_stats(s).unwrap().checksum_failed, 1);
     assert_eq!(engine.state(s), Some(BookState::Resyncing));
+    // Live, the book is resubscribed on the same connection: unsubscribed by its channel
+    // id, subscribed again; the venue answers under a new channel id, whose first array is
+    // the snapshot. The old channel's updates still in flight wait.
+    let msgs = engine.adapter().resubscribe_book_messages("tBTCUSD").unwrap();
+    assert_eq!(msgs[0], r#"{"event":"unsubscribe","chanId":17}"#);
+    assert!(msgs[1].starts_with(r#"{"event":"subscribe","channel":"book","symbol":"tBTCUSD""#));
+    engine.handle_frame(b"[17,[6442.8,1,2],5]", 0, &mut ev).unwrap();
+    assert_eq!(engine.stats().waiting, 1);
+    for f in [
+        r#"{"event":"unsubscribed","status":"OK","chanId":17}"#,
+        r#"{"event":"subscribed","channel":"book","chanId":29,"symbol":"tBTCUSD","prec":"P0","freq":"F0","len":"25","pair":"BTCUSD"}"#,
+        r#"[29,[[6444,1,2],[6445,1,-3]],6]"#,
+    ] {
+        engine.handle_frame(f.as_bytes(), 0, &mut ev).unwrap();
+    }
+    assert_eq!(engine.state(s), Some(BookState::Synced));
+    let last = ev.iter().rev().find(|e| e.is_bbo()).unwrap();
+    assert_eq!(last.as_bbo().unwrap().bid_tick, 644_400_000_000, "6444 in 1e-8 ticks");
+    // Before a book's first subscription is answered there is nothing to resubscribe: its
+    // snapshot is on the way.
+    assert_eq!(engine.adapter().resubscribe_book_messages("tETHUSD"), Some(Vec::new()));
 }
 
 #[test]

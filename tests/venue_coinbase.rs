@@ -184,7 +184,7 @@ fn subscribe_messages() {
     let e = CoinbaseExchange::new(InstrumentRegistry::new());
     assert!(e.subscribe_messages(&["BTC-USD"])[0].contains("\"level2_batch\""));
     assert_eq!(
-        e.resubscribe_book_messages("ETH-USD"),
+        e.resubscribe_book_messages("ETH-USD").unwrap(),
         vec![
             r#"{"type":"unsubscribe","product_ids":["ETH-USD"],"channels":["level2_batch"]}"#,
             r#"{"type":"subscribe","product_ids":["ETH-USD"],"channels":["level2_batch"]}"#,

@@ -159,13 +159,13 @@ fn subscribe_messages() {
         ]
     );
     assert_eq!(
-        a.resubscribe_book_messages("ETHUSD"),
+        a.resubscribe_book_messages("ETHUSD").unwrap(),
         vec![
             r#"{"type":"unsubscribe","subscriptions":[{"name":"l2","symbols":["ETHUSD"]}]}"#,
             r#"{"type":"subscribe","subscriptions":[{"name":"l2","symbols":["ETHUSD"]}]}"#,
         ]
     );
     let b = GeminiV1::new(InstrumentRegistry::with_builtins(), "BTCUSD").unwrap();
-    assert!(b.resubscribe_book_messages("BTCUSD").is_empty(), "v1: one symbol per connection");
+    assert!(b.resubscribe_book_messages("BTCUSD").is_none(), "v1: one symbol per connection");
     assert_eq!(b.path(), "/v1/marketdata/btcusd?heartbeat=true");
 }

@@ -660,11 +660,14 @@ impl Link {
                     }
                     let idx = usize::from(id.wrapping_sub(self.base));
                     let Some(info) = self.engine.symbols().list().get(idx) else { continue };
-                    let msgs = self.engine.adapter().resubscribe_book_messages(&info.key);
-                    if msgs.is_empty() {
+                    let Some(msgs) = self.engine.adapter().resubscribe_book_messages(&info.key)
+                    else {
                         reconnect = true;
                         continue;
-                    }
+                    };
+                    // No messages: the book's snapshot is already on its way (a subscription
+                    // not yet answered); it is still held to the same deadline.
+                    self.stats.resync_resubscribes += u64::from(!msgs.is_empty());
                     for m in msgs {
                         if let Some(r) = &self.recorder {
                             let local = opts.clock.now_ns();
@@ -684,7 +687,6 @@ impl Link {
                         }
                     }
                     self.resubscribing.push((id, now + opts.resubscribe_timeout));
-                    self.stats.resync_resubscribes += 1;
                 }
                 if reconnect {
                     self.stats.resync_reconnects += 1;

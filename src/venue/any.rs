@@ -123,7 +123,7 @@ impl Adapter for AnyAdapter {
         each!(self, a => a.unsubscribe_messages(symbols))
     }
 
-    fn resubscribe_book_messages(&self, symbol: &str) -> Vec<String> {
+    fn resubscribe_book_messages(&self, symbol: &str) -> Option<Vec<String>> {
         each!(self, a => a.resubscribe_book_messages(symbol))
     }
 }

@@ -8,8 +8,9 @@
 //!
 //! With the `SEQ_ALL` flag (the subscribe messages send `conf` with `SEQ_ALL | OB_CHECKSUM`),
 //! every frame ends with a per-connection sequence number that must rise by exactly 1; a gap
-//! resyncs every book on the connection. With `OB_CHECKSUM`, `[CHAN, "cs", CRC]` frames carry
-//! the CRC32 of the top 25 levels, which the engine verifies. Info code 20051 (the server asks
+//! resyncs every book on the connection. A book that lost sync is resubscribed alone on the
+//! open connection ([`Adapter::resubscribe_book_messages`]). With `OB_CHECKSUM`,
+//! `[CHAN, "cs", CRC]` frames carry the CRC32 of the top 25 levels, which the engine verifies. Info code 20051 (the server asks
 //! clients to reconnect) invalidates every book. Raw books (`R0`, per order) are refused with a
 //! clear error rather than built as if they were aggregated.
 //!
@@ -396,9 +397,7 @@ impl Adapter for Bitfinex {
     fn subscribe_messages(&self, symbols: &[&str]) -> Vec<String> {
         let mut m = vec![format!("{{\"event\":\"conf\",\"flags\":{}}}", SEQ_ALL | OB_CHECKSUM)];
         for s in symbols {
-            m.push(format!(
-                "{{\"event\":\"subscribe\",\"channel\":\"book\",\"symbol\":\"{s}\",\"prec\":\"P0\",\"freq\":\"F0\",\"len\":\"100\"}}"
-            ));
+            m.push(book_subscription(s));
             m.push(format!(
                 "{{\"event\":\"subscribe\",\"channel\":\"trades\",\"symbol\":\"{s}\"}}"
             ));
@@ -413,4 +412,25 @@ impl Adapter for Bitfinex {
             .filter_map(|c| Some(format!("{{\"event\":\"unsubscribe\",\"chanId\":{}}}", c.id?)))
             .collect()
     }
+
+    /// Bitfinex starts every book subscription with a snapshot: the symbol's book channel
+    /// is unsubscribed (by its channel id) and subscribed again (the answer names a new
+    /// channel id, which takes the book over); its trades keep flowing. Nothing to send when
+    /// the book's subscription is still unanswered on this connection: its snapshot is on
+    /// the way (another subscription would be refused as a duplicate).
+    fn resubscribe_book_messages(&self, symbol: &str) -> Option<Vec<String>> {
+        let channel = self.channels.iter().find(|c| c.kind == Kind::Book && c.key == symbol);
+        let Some(id) = channel.and_then(|c| c.id) else { return Some(Vec::new()) };
+        Some(vec![
+            format!("{{\"event\":\"unsubscribe\",\"chanId\":{id}}}"),
+            book_subscription(symbol),
+        ])
+    }
+}
+
+/// The subscription to `symbol`'s aggregated book (P0, real time, 100 levels a side).
+fn book_subscription(symbol: &str) -> String {
+    format!(
+        "{{\"event\":\"subscribe\",\"channel\":\"book\",\"symbol\":\"{symbol}\",\"prec\":\"P0\",\"freq\":\"F0\",\"len\":\"100\"}}"
+    )
 }

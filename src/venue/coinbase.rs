@@ -3,9 +3,9 @@
 //!
 //! **Advanced Trade.** Every message carries a connection-wide `sequence_num`, shared by all
 //! channels; it must rise by exactly 1. A gap means a message was lost on the connection, so
-//! every book on it resyncs (`GapScope::Connection`): live, resubscribe `level2` for a fresh
-//! snapshot. A number at or below the last one is a replayed message and is skipped as stale.
-//! Books arrive as `l2_data` events of type `snapshot` then `update`, sides `bid`/`offer`,
+//! every book on it resyncs (`GapScope::Connection`): live, each product's `level2` is
+//! subscribed again for a fresh snapshot, on the same connection. A number at or below the
+//! last one is a replayed message and is skipped as stale. Books arrive as `l2_data` events of type `snapshot` then `update`, sides `bid`/`offer`,
 //! `new_quantity` absolute (`"0"` deletes).
 //!
 //! **Exchange.** `level2`/`level2_batch` give a `snapshot` then `l2update`s with no sequence
@@ -293,6 +293,22 @@ impl Adapter for CoinbaseAdvanced {
     fn unsubscribe_messages(&self, symbols: &[&str]) -> Vec<String> {
         advanced_request("unsubscribe", symbols)
     }
+
+    /// Coinbase sends a fresh `level2` snapshot on subscription: the product's `level2` is
+    /// unsubscribed and subscribed again (its trades and ticker keep flowing; the
+    /// connection's `sequence_num` runs on across it).
+    fn resubscribe_book_messages(&self, symbol: &str) -> Option<Vec<String>> {
+        Some(
+            ["unsubscribe", "subscribe"]
+                .iter()
+                .map(|kind| {
+                    format!(
+                    "{{\"type\":\"{kind}\",\"product_ids\":[\"{symbol}\"],\"channel\":\"level2\"}}"
+                )
+                })
+                .collect(),
+        )
+    }
 }
 
 fn quoted(symbols: &[&str]) -> String {
@@ -503,15 +519,17 @@ impl Adapter for CoinbaseExchange {
 
     /// Coinbase Exchange sends a fresh `snapshot` on subscription: the product's book channel
     /// is unsubscribed and subscribed again (its matches, ticker and heartbeat keep flowing).
-    fn resubscribe_book_messages(&self, symbol: &str) -> Vec<String> {
-        ["unsubscribe", "subscribe"]
-            .iter()
-            .map(|kind| {
-                format!(
+    fn resubscribe_book_messages(&self, symbol: &str) -> Option<Vec<String>> {
+        Some(
+            ["unsubscribe", "subscribe"]
+                .iter()
+                .map(|kind| {
+                    format!(
                     "{{\"type\":\"{kind}\",\"product_ids\":[\"{symbol}\"],\"channels\":[\"{}\"]}}",
                     self.channel
                 )
-            })
-            .collect()
+                })
+                .collect(),
+        )
     }
 }

@@ -193,8 +193,8 @@ impl Adapter for GeminiV2 {
     /// dropped and made again. `l2` carries the symbol's trades too, so trades printed between
     /// the two requests are not received (a reconnect would lose them as well, for every
     /// symbol).
-    fn resubscribe_book_messages(&self, symbol: &str) -> Vec<String> {
-        vec![v2_request("unsubscribe", &[symbol]), v2_request("subscribe", &[symbol])]
+    fn resubscribe_book_messages(&self, symbol: &str) -> Option<Vec<String>> {
+        Some(vec![v2_request("unsubscribe", &[symbol]), v2_request("subscribe", &[symbol])])
     }
 }
 

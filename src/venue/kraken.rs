@@ -325,8 +325,9 @@ impl Adapter for KrakenV1 {
 
     /// Kraken sends a fresh snapshot on subscription: the pair's book is unsubscribed and
     /// subscribed again (its trades and spread keep flowing).
-    fn resubscribe_book_messages(&self, symbol: &str) -> Vec<String> {
-        ["unsubscribe", "subscribe"]
+    fn resubscribe_book_messages(&self, symbol: &str) -> Option<Vec<String>> {
+        Some(
+["unsubscribe", "subscribe"]
             .iter()
             .map(|event| {
                 format!(
@@ -334,6 +335,7 @@ impl Adapter for KrakenV1 {
                 )
             })
             .collect()
+)
     }
 }
 
@@ -641,16 +643,16 @@ impl Adapter for KrakenV2 {
 
     /// Kraken's documented answer to a checksum mismatch: unsubscribe the symbol's book and
     /// subscribe it again with `snapshot: true` (its trades and ticker keep flowing).
-    fn resubscribe_book_messages(&self, symbol: &str) -> Vec<String> {
+    fn resubscribe_book_messages(&self, symbol: &str) -> Option<Vec<String>> {
         let depth = self.depth;
-        vec![
+        Some(vec![
             format!(
                 "{{\"method\":\"unsubscribe\",\"params\":{{\"channel\":\"book\",\"symbol\":[\"{symbol}\"],\"depth\":{depth}}},\"req_id\":7}}"
             ),
             format!(
                 "{{\"method\":\"subscribe\",\"params\":{{\"channel\":\"book\",\"symbol\":[\"{symbol}\"],\"depth\":{depth},\"snapshot\":true}},\"req_id\":8}}"
             ),
-        ]
+        ])
     }
 }
 
@@ -719,7 +721,7 @@ mod tests {
         a.resync(s);
         let out = ok(&mut a, upd);
         assert_eq!((out.books.len(), out.waiting), (0, 1));
-        let msgs = a.resubscribe_book_messages("BTC/USD");
+        let msgs = a.resubscribe_book_messages("BTC/USD").unwrap();
         assert_eq!(
             msgs,
             [

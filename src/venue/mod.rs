@@ -481,10 +481,11 @@ pub trait Adapter {
 
     /// The messages that make the venue send a fresh snapshot of `symbol`'s book on the open
     /// connection (unsubscribe, then subscribe, its book channel only), when the venue allows
-    /// that; empty when it does not (the default): a book that lost sync then needs a new
-    /// connection.
-    fn resubscribe_book_messages(&self, symbol: &str) -> Vec<String> {
+    /// that; none to send when a snapshot is already on its way (a subscription not yet
+    /// answered); `None` when the venue does not allow it (the default): a book that lost
+    /// sync then needs a new connection.
+    fn resubscribe_book_messages(&self, symbol: &str) -> Option<Vec<String>> {
         let _ = symbol;
-        Vec::new()
+        None
     }
 }

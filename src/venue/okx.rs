@@ -304,16 +304,18 @@ impl Adapter for Okx {
 
     /// OKX answers a subscription with a fresh `snapshot` of the book: one instrument's book
     /// channel is unsubscribed and subscribed again (its trades and tickers keep flowing).
-    fn resubscribe_book_messages(&self, symbol: &str) -> Vec<String> {
-        ["unsubscribe", "subscribe"]
-            .iter()
-            .map(|op| {
-                format!(
+    fn resubscribe_book_messages(&self, symbol: &str) -> Option<Vec<String>> {
+        Some(
+            ["unsubscribe", "subscribe"]
+                .iter()
+                .map(|op| {
+                    format!(
                     "{{\"op\":\"{op}\",\"args\":[{{\"channel\":\"{}\",\"instId\":\"{symbol}\"}}]}}",
                     self.channel
                 )
-            })
-            .collect()
+                })
+                .collect(),
+        )
     }
 }
 
@@ -442,7 +444,7 @@ mod tests {
 
     #[test]
     fn a_resubscription_names_the_book_channel_only() {
-        let m = okx().resubscribe_book_messages("BTC-USDT");
+        let m = okx().resubscribe_book_messages("BTC-USDT").unwrap();
         assert_eq!(
             m,
             [

@@ -10,9 +10,11 @@
 //! depth event goes out (so the venue's book is the one the recorded session had). From then
 //! on the simulator serves *fresh* snapshots from this book ([`VenueBooks::binance_snapshot`]),
 //! as Binance does, so a client that lost a diff can resync one symbol over REST. An OKX,
-//! Kraken v1, Coinbase Exchange or Gemini client that resubscribes one book gets a snapshot
-//! of it from here ([`VenueBooks::okx_snapshot`], [`VenueBooks::kraken_snapshot`],
-//! [`VenueBooks::coinbase_exchange_snapshot`], [`VenueBooks::gemini_snapshot`]).
+//! Kraken v1, Coinbase (Exchange or Advanced), Gemini or Bitfinex client that resubscribes
+//! one book gets a snapshot of it from here ([`VenueBooks::okx_snapshot`],
+//! [`VenueBooks::kraken_snapshot`], [`VenueBooks::coinbase_exchange_snapshot`],
+//! [`VenueBooks::coinbase_advanced_snapshot`], [`VenueBooks::gemini_snapshot`],
+//! [`VenueBooks::bitfinex_snapshot`]).
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -286,6 +288,80 @@ impl VenueBooks {
             .into_bytes(),
         )
     }
+}
+
+impl VenueBooks {
+    /// A Coinbase Advanced `l2_data` snapshot of `product` from the current book (every
+    /// level, bids then offers, best first), numbered `seq` on the connection, or `None`
+    /// when there is no book: what Coinbase sends after a (re)subscription to `level2`.
+    pub fn coinbase_advanced_snapshot(&mut self, product: &str, seq: u64) -> Option<Vec<u8>> {
+        let book = self.book(product)?;
+        let at = rfc3339(crate::log::now_ns());
+        let updates: Vec<String> = book
+            .bids
+            .iter()
+            .map(|l| ("bid", l))
+            .chain(book.asks.iter().map(|l| ("offer", l)))
+            .map(|(side, (p, q))| {
+                format!(
+                    "{{\"side\":\"{side}\",\"event_time\":\"{at}\",\"price_level\":\"{p}\",\"new_quantity\":\"{q}\"}}"
+                )
+            })
+            .collect();
+        Some(
+            format!(
+                "{{\"channel\":\"l2_data\",\"timestamp\":\"{at}\",\"sequence_num\":{seq},\"events\":[{{\"type\":\"snapshot\",\"product_id\":\"{product}\",\"updates\":[{}]}}]}}",
+                updates.join(",")
+            )
+            .into_bytes(),
+        )
+    }
+
+    /// A Bitfinex book snapshot of `symbol` on channel `chan_id` from the current book (the
+    /// best `len` levels a side, `[PRICE, COUNT, AMOUNT]`, bids then asks with negative
+    /// amounts), followed by `seq` when the connection numbers its frames, or `None` when
+    /// there is no book: what Bitfinex sends after a (re)subscription. The venue's books
+    /// here keep no order counts: every level says 1 (a count only matters as 0, delete).
+    pub fn bitfinex_snapshot(
+        &mut self,
+        chan_id: u64,
+        symbol: &str,
+        len: usize,
+        seq: Option<u64>,
+    ) -> Option<Vec<u8>> {
+        let book = self.book(symbol)?.top(len);
+        let levels: Vec<String> = book
+            .bids
+            .iter()
+            .map(|(p, q)| format!("[{p},1,{q}]"))
+            .chain(book.asks.iter().map(|(p, q)| format!("[{p},1,-{q}]")))
+            .collect();
+        let seq = seq.map(|s| format!(",{s}")).unwrap_or_default();
+        Some(format!("[{chan_id},[{}]{seq}]", levels.join(",")).into_bytes())
+    }
+}
+
+/// `ns` since the Unix epoch as RFC 3339 UTC with nanoseconds (`2026-08-09T21:05:48.228846629Z`).
+pub fn rfc3339(ns: u64) -> String {
+    let secs = ns / 1_000_000_000;
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (proleptic Gregorian).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:09}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        ns % 1_000_000_000
+    )
 }
 
 /// `text` (a plain decimal) with exactly `decimals` fraction digits (`"1.5"`, 3: `"1.500"`).

@@ -635,8 +635,9 @@ struct BookRequest {
     symbol: String,
     /// The book channel (OKX: its name, Kraken v1: its id); `None`: another channel.
     book: Option<String>,
-    /// Kraken v1: the pair's book channel id and depth in the capture.
-    kraken: Option<(u64, usize)>,
+    /// Kraken v1 and Bitfinex: the instrument's book channel id in the capture, and the
+    /// book's depth (Kraken v1) or `len` (Bitfinex).
+    capture_channel: Option<(u64, usize)>,
     /// The venue's acknowledgement of this instrument's request (OKX, Kraken v1; Coinbase
     /// Exchange acknowledges a whole message, Gemini nothing).
     ack: Option<String>,
@@ -665,6 +666,17 @@ struct Session<'a> {
     /// Instruments whose book channel the client unsubscribed (their frames are held back
     /// until it subscribes again).
     muted: Vec<String>,
+    /// Bitfinex: the capture's channel ids of the muted books.
+    muted_chans: Vec<u64>,
+    /// Coinbase Advanced and Bitfinex number every frame of a connection: the venue numbers
+    /// what it sends, so frames held back here and frames made here move the capture's
+    /// numbers by this much.
+    seq_shift: i64,
+    /// The highest connection sequence number sent (the next made frame takes the next).
+    last_seq: Option<u64>,
+    /// Bitfinex: books subscribed again on this connection, under a new channel id
+    /// (capture's id, this connection's id).
+    chan_ids: Vec<(u64, u64)>,
 }
 
 impl<'a> Session<'a> {
@@ -710,10 +722,19 @@ impl<'a> Session<'a> {
             subscribed,
             books: matches!(
                 sh.config.venue,
-                Venue::Okx | Venue::KrakenV1 | Venue::CoinbaseExchange | Venue::Gemini
+                Venue::Okx
+                    | Venue::KrakenV1
+                    | Venue::CoinbaseExchange
+                    | Venue::Coinbase
+                    | Venue::Gemini
+                    | Venue::Bitfinex
             )
             .then(|| VenueBooks::new(sh.config.venue, Arc::clone(&sh.capture))),
             muted: Vec::new(),
+            muted_chans: Vec::new(),
+            seq_shift: 0,
+            last_seq: None,
+            chan_ids: Vec::new(),
         })
     }
 
@@ -745,6 +766,7 @@ impl<'a> Session<'a> {
 
     /// Sends frame `i` (possibly altered) and logs it.
     fn send_frame(&mut self, i: usize, msg: Message) -> Result<()> {
+        let msg = self.renumber(msg);
         let bytes = bytes_of(&msg);
         let seq = venue::seq_identity(self.sh.config.venue, bytes);
         self.sh.log.push(
@@ -753,6 +775,50 @@ impl<'a> Session<'a> {
             json!({ "frame": i, "seq": seq, "bytes": bytes.len() }),
         );
         self.send(msg)
+    }
+
+    /// A capture frame as this connection numbers it (Coinbase Advanced, Bitfinex): its
+    /// sequence number moved by `seq_shift`, a resubscribed Bitfinex channel's new id.
+    fn renumber(&mut self, msg: Message) -> Message {
+        let venue = self.sh.config.venue;
+        if !matches!(venue, Venue::Coinbase | Venue::Bitfinex) {
+            return msg;
+        }
+        let bytes = bytes_of(&msg);
+        let mut changed: Option<Vec<u8>> = None;
+        if venue == Venue::Bitfinex && !self.chan_ids.is_empty() {
+            if let Some((digits, id)) = venue::bitfinex_chan(bytes) {
+                if let Some(&(_, now)) = self.chan_ids.iter().find(|(was, _)| *was == id) {
+                    changed = Some(venue::with_number(bytes, digits, now));
+                }
+            }
+        }
+        let current = changed.as_deref().unwrap_or(bytes);
+        if let Some((digits, seq)) = venue::conn_seq(venue, current) {
+            let seq = seq.saturating_add_signed(self.seq_shift);
+            if self.seq_shift != 0 {
+                changed = Some(venue::with_number(current, digits, seq));
+            }
+            self.last_seq = Some(self.last_seq.map_or(seq, |l| l.max(seq)));
+        }
+        changed.map_or(msg, message)
+    }
+
+    /// The number of a frame made here (Coinbase Advanced, Bitfinex): the next one; the
+    /// capture's frames after it move up by one.
+    fn next_seq(&mut self) -> u64 {
+        let seq = self.last_seq.map_or(0, |l| l + 1);
+        self.last_seq = Some(seq);
+        self.seq_shift += 1;
+        seq
+    }
+
+    /// Sends a frame made here (an acknowledgement, a snapshot) and logs it with `detail`.
+    fn send_made(&mut self, frame: String, mut detail: Value) -> Result<()> {
+        detail["synthetic"] = json!(true);
+        detail["bytes"] = json!(frame.len());
+        self.sh.log.push(self.conn, "send", detail);
+        self.send(Message::Text(frame.into()))
     }
 
     fn fault(&self, kind: Kind, i: usize, detail: Value) {
@@ -786,7 +852,7 @@ impl<'a> Session<'a> {
                         subscribe: op == "subscribe",
                         symbol: inst.to_owned(),
                         book: channel.starts_with("books").then(|| channel.to_owned()),
-                        kraken: None,
+                        capture_channel: None,
                         ack: Some(json!({ "event": op, "arg": arg, "connId": "sim" }).to_string()),
                     });
                 }
@@ -806,7 +872,7 @@ impl<'a> Session<'a> {
                         subscribe: event == "subscribe",
                         symbol: pair.to_owned(),
                         book: found.map(|(id, _)| id.to_string()),
-                        kraken: found,
+                        capture_channel: found,
                         ack: Some(
                             json!({
                                 "channelID": found.map(|(id, _)| id),
@@ -847,10 +913,49 @@ impl<'a> Session<'a> {
                             subscribe,
                             symbol: product.to_owned(),
                             book: name.starts_with("level2").then(|| name.to_owned()),
-                            kraken: None,
+                            capture_channel: None,
                             ack: None,
                         });
                     }
+                }
+            }
+            Venue::Coinbase => {
+                let subscribe = v["type"] == "subscribe";
+                let channel = v["channel"].as_str().unwrap_or_default();
+                for product in v["product_ids"].as_array().into_iter().flatten() {
+                    out.push(BookRequest {
+                        subscribe,
+                        symbol: product.as_str().unwrap_or_default().to_owned(),
+                        book: (channel == "level2" || channel == "l2_data")
+                            .then(|| channel.to_owned()),
+                        capture_channel: None,
+                        ack: None,
+                    });
+                }
+            }
+            Venue::Bitfinex => {
+                // Subscribed by symbol, unsubscribed by channel id (this connection's).
+                let (subscribe, symbol) = match v["event"].as_str() {
+                    Some("subscribe") if v["channel"] == "book" => {
+                        (true, v["symbol"].as_str().map(str::to_owned))
+                    }
+                    Some("unsubscribe") => {
+                        let id = v["chanId"].as_u64().unwrap_or_default();
+                        let id =
+                            self.chan_ids.iter().find(|(_, now)| *now == id).map_or(id, |c| c.0);
+                        (false, self.bitfinex_book_symbol(id))
+                    }
+                    _ => (false, None),
+                };
+                if let Some(symbol) = symbol {
+                    let found = self.bitfinex_channel(&symbol);
+                    out.push(BookRequest {
+                        subscribe,
+                        symbol,
+                        book: found.map(|_| "book".to_owned()),
+                        capture_channel: found,
+                        ack: None,
+                    });
                 }
             }
             Venue::Gemini => {
@@ -863,7 +968,7 @@ impl<'a> Session<'a> {
                             subscribe,
                             symbol: symbol.as_str().unwrap_or_default().to_owned(),
                             book: (name == "l2").then(|| name.to_owned()),
-                            kraken: None,
+                            capture_channel: None,
                             ack: None,
                         });
                     }
@@ -874,9 +979,10 @@ impl<'a> Session<'a> {
         out
     }
 
-    /// Coinbase Exchange's answer to a (un)subscribe message: the book channels with the
-    /// products still subscribed to them on this connection.
-    fn coinbase_subscriptions(&self, requests: &[BookRequest]) -> String {
+    /// Coinbase's answer to a (un)subscribe message: the book channels with the products
+    /// still subscribed to them on this connection (Exchange: `type: subscriptions`;
+    /// Advanced: the `subscriptions` channel, numbered).
+    fn coinbase_subscriptions(&mut self, requests: &[BookRequest]) -> String {
         let subscribed: Vec<String> = self
             .books
             .as_ref()
@@ -887,9 +993,46 @@ impl<'a> Session<'a> {
             .collect();
         let mut names: Vec<&str> = requests.iter().filter_map(|r| r.book.as_deref()).collect();
         names.dedup();
+        if self.sh.config.venue == Venue::Coinbase {
+            let map: serde_json::Map<String, Value> =
+                names.iter().map(|n| ((*n).to_owned(), json!(subscribed))).collect();
+            let at = crate::reference::rfc3339(crate::log::now_ns());
+            let seq = self.next_seq();
+            return json!({
+                "channel": "subscriptions",
+                "timestamp": at,
+                "sequence_num": seq,
+                "events": [{ "subscriptions": map }],
+            })
+            .to_string();
+        }
         let channels: Vec<Value> =
             names.iter().map(|n| json!({ "name": n, "product_ids": subscribed })).collect();
         json!({ "type": "subscriptions", "channels": channels }).to_string()
+    }
+
+    /// Bitfinex: the channel id and `len` of `symbol`'s book in the capture.
+    fn bitfinex_channel(&self, symbol: &str) -> Option<(u64, usize)> {
+        self.bitfinex_books().find(|(_, s, _)| s == symbol).map(|(id, _, len)| (id, len))
+    }
+
+    /// Bitfinex: the symbol of the book on the capture's channel `id`.
+    fn bitfinex_book_symbol(&self, id: u64) -> Option<String> {
+        self.bitfinex_books().find(|(c, _, _)| *c == id).map(|(_, s, _)| s)
+    }
+
+    /// Bitfinex: the capture's book subscriptions (channel id, symbol, `len`).
+    fn bitfinex_books(&self) -> impl Iterator<Item = (u64, String, usize)> + '_ {
+        self.sh.capture.frames().filter_map(|f| {
+            if venue::find(f, b"\"event\":\"subscribed\"").is_none()
+                || venue::find(f, b"\"channel\":\"book\"").is_none()
+            {
+                return None;
+            }
+            let v: Value = serde_json::from_slice(f).ok()?;
+            let len = v["len"].as_str().and_then(|l| l.parse().ok()).unwrap_or(25);
+            Some((v["chanId"].as_u64()?, v["symbol"].as_str()?.to_owned(), len))
+        })
     }
 
     /// Kraken v1: the channel id and depth of `pair`'s book in the capture.
@@ -922,7 +1065,7 @@ impl<'a> Session<'a> {
             return Ok(false);
         }
         let venue = self.sh.config.venue;
-        if venue == Venue::CoinbaseExchange {
+        if matches!(venue, Venue::CoinbaseExchange | Venue::Coinbase) {
             // The answer lists what stays subscribed: muted as the message asks first.
             for r in requests.iter().filter(|r| r.book.is_some()) {
                 if !r.subscribe && !self.muted.contains(&r.symbol) {
@@ -932,51 +1075,75 @@ impl<'a> Session<'a> {
                 }
             }
             let ack = self.coinbase_subscriptions(&requests);
-            self.sh.log.push(
-                self.conn,
-                "send",
-                json!({ "synthetic": true, "bytes": ack.len(), "text": ack }),
-            );
-            self.send(Message::Text(ack.into()))?;
+            self.send_made(ack.clone(), json!({ "text": ack }))?;
         }
         for r in requests {
             if let Some(ack) = r.ack {
-                self.sh.log.push(
-                    self.conn,
-                    "send",
-                    json!({ "synthetic": true, "bytes": ack.len(), "text": ack }),
-                );
-                self.send(Message::Text(ack.into()))?;
+                self.send_made(ack.clone(), json!({ "text": ack }))?;
             }
             let Some(channel) = r.book else { continue };
             if !r.subscribe {
+                if let (Venue::Bitfinex, Some((id, _))) = (venue, r.capture_channel) {
+                    let now = self.chan_ids.iter().find(|c| c.0 == id).map_or(id, |c| c.1);
+                    let ack = json!({ "event": "unsubscribed", "status": "OK", "chanId": now })
+                        .to_string();
+                    self.send_made(ack.clone(), json!({ "text": ack }))?;
+                    self.muted_chans.push(id);
+                }
                 if !self.muted.contains(&r.symbol) {
                     self.muted.push(r.symbol);
                 }
                 continue;
             }
             self.muted.retain(|m| *m != r.symbol);
+            let mut bitfinex_id = None;
+            if let (Venue::Bitfinex, Some((id, len))) = (venue, r.capture_channel) {
+                // A new channel id for the new subscription; the book's frames carry it.
+                self.muted_chans.retain(|c| *c != id);
+                let now = 900_000_000 + self.conn * 1000 + self.chan_ids.len() as u64;
+                self.chan_ids.retain(|c| c.0 != id);
+                self.chan_ids.push((id, now));
+                let pair = r.symbol.strip_prefix('t').unwrap_or(&r.symbol);
+                let ack = json!({
+                    "event": "subscribed", "channel": "book", "chanId": now,
+                    "symbol": r.symbol, "prec": "P0", "freq": "F0", "len": len.to_string(),
+                    "pair": pair,
+                })
+                .to_string();
+                self.send_made(ack.clone(), json!({ "text": ack }))?;
+                bitfinex_id = Some((now, len));
+            }
+            let numbered = matches!(venue, Venue::Coinbase)
+                || (venue == Venue::Bitfinex && self.last_seq.is_some());
+            let seq = numbered.then(|| self.next_seq());
             let Some(books) = self.books.as_mut() else { continue };
-            let snapshot = match (venue, r.kraken) {
+            let snapshot = match (venue, r.capture_channel) {
                 (Venue::KrakenV1, Some((id, depth))) => books.kraken_snapshot(id, depth, &r.symbol),
                 (Venue::Okx, _) => books.okx_snapshot(&channel, &r.symbol),
                 (Venue::CoinbaseExchange, _) => books.coinbase_exchange_snapshot(&r.symbol),
+                (Venue::Coinbase, _) => {
+                    books.coinbase_advanced_snapshot(&r.symbol, seq.unwrap_or(0))
+                }
                 (Venue::Gemini, _) => books.gemini_snapshot(&r.symbol),
+                (Venue::Bitfinex, _) => bitfinex_id
+                    .and_then(|(id, len)| books.bitfinex_snapshot(id, &r.symbol, len, seq)),
                 _ => None,
             };
-            let Some(snapshot) = snapshot else { continue };
+            let Some(snapshot) = snapshot else {
+                if seq.is_some() {
+                    // Nothing went out under that number.
+                    self.seq_shift -= 1;
+                    self.last_seq = self.last_seq.map(|l| l - 1);
+                }
+                continue;
+            };
             // `venue_frame`: the last capture frame the snapshot's book includes.
-            self.sh.log.push(
-                self.conn,
-                "send",
-                json!({
-                    "synthetic": true,
-                    "snapshot": r.symbol,
-                    "venue_frame": books.applied().checked_sub(1),
-                    "bytes": snapshot.len(),
-                }),
-            );
-            self.send(message(snapshot))?;
+            let detail = json!({
+                "snapshot": r.symbol,
+                "venue_frame": books.applied().checked_sub(1),
+            });
+            let text = String::from_utf8(snapshot).context("a made snapshot")?;
+            self.send_made(text, detail)?;
         }
         Ok(true)
     }
@@ -1105,6 +1272,15 @@ impl<'a> Session<'a> {
                     && self.muted.iter().any(|m| {
                         venue::find(frame, format!("\"product_id\":\"{m}\"").as_bytes()).is_some()
                     })
+            }
+            Venue::Coinbase => {
+                venue::find(frame, b"\"channel\":\"l2_data\"").is_some()
+                    && self.muted.iter().any(|m| {
+                        venue::find(frame, format!("\"product_id\":\"{m}\"").as_bytes()).is_some()
+                    })
+            }
+            Venue::Bitfinex => {
+                venue::bitfinex_chan(frame).is_some_and(|(_, id)| self.muted_chans.contains(&id))
             }
             Venue::Gemini => {
                 (venue::find(frame, b"\"type\":\"l2_updates\"").is_some()
@@ -1274,6 +1450,10 @@ impl<'a> Session<'a> {
             if !skip && !self.muted.is_empty() && self.is_muted(bytes_of(&msg)) {
                 // The client unsubscribed this book: the venue sends nothing of it.
                 self.sh.log.push(self.conn, "withheld", json!({ "frame": i }));
+                if venue::conn_seq(venue, bytes_of(&msg)).is_some() {
+                    // Not sent, so not numbered: the frames after it move down by one.
+                    self.seq_shift -= 1;
+                }
                 skip = true;
             }
             if !skip {

@@ -181,6 +181,92 @@ pub fn seq_identity(venue: Venue, frame: &[u8]) -> Option<String> {
     }
 }
 
+/// The byte ranges of a JSON array frame's top-level elements (strings, nested arrays and
+/// objects skipped over), or `None` when the frame is not a complete array.
+fn top_level(frame: &[u8]) -> Option<Vec<std::ops::Range<usize>>> {
+    if frame.first() != Some(&b'[') {
+        return None;
+    }
+    let mut out = Vec::new();
+    let (mut depth, mut in_str, mut escaped, mut start) = (0usize, false, false, 1);
+    for (i, &c) in frame.iter().enumerate() {
+        if in_str {
+            match c {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            b'"' => in_str = true,
+            b'[' | b'{' => depth += 1,
+            b']' | b'}' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    out.push(start..i);
+                    return Some(out);
+                }
+            }
+            b',' if depth == 1 => {
+                out.push(start..i);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// A frame's per-connection sequence number: where its digits are, and its value. Coinbase
+/// Advanced: `sequence_num` (every message). Bitfinex with `SEQ_ALL`: the element after the
+/// payload (`[CHAN, PAYLOAD, SEQ]`, `[CHAN, "te", TRADE, SEQ]`, `[CHAN, "cs", CRC, SEQ]`,
+/// `[CHAN, "hb", SEQ]`); events (objects) carry none. `None` for other venues and frames.
+pub fn conn_seq(venue: Venue, frame: &[u8]) -> Option<(std::ops::Range<usize>, u64)> {
+    let digits = match venue {
+        Venue::Coinbase => {
+            let at = find(frame, b"\"sequence_num\":")? + 15;
+            let len = frame[at..].iter().take_while(|c| c.is_ascii_digit()).count();
+            at..at + len
+        }
+        Venue::Bitfinex => {
+            let parts = top_level(frame)?;
+            let second = &frame[parts.get(1)?.clone()];
+            let want = match second {
+                b"\"hb\"" => 3,
+                [b'"', c, ..] if c.is_ascii_alphabetic() => 4,
+                _ => 3,
+            };
+            if parts.len() != want {
+                return None;
+            }
+            parts.last()?.clone()
+        }
+        _ => return None,
+    };
+    let text = std::str::from_utf8(&frame[digits.clone()]).ok()?;
+    let value = text.parse().ok().filter(|_| text.bytes().all(|c| c.is_ascii_digit()))?;
+    Some((digits, value))
+}
+
+/// A Bitfinex channel frame's channel id (`[CHAN, …]`): where its digits are, and its value.
+pub fn bitfinex_chan(frame: &[u8]) -> Option<(std::ops::Range<usize>, u64)> {
+    let len = frame.strip_prefix(b"[")?.iter().take_while(|c| c.is_ascii_digit()).count();
+    let digits = 1..1 + len;
+    let value = std::str::from_utf8(&frame[digits.clone()]).ok()?.parse().ok()?;
+    Some((digits, value))
+}
+
+/// `frame` with the number at `digits` replaced by `value`.
+pub fn with_number(frame: &[u8], digits: std::ops::Range<usize>, value: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(frame.len() + 4);
+    out.extend_from_slice(&frame[..digits.start]);
+    out.extend_from_slice(value.to_string().as_bytes());
+    out.extend_from_slice(&frame[digits.end..]);
+    out
+}
+
 /// A number token in a frame: its byte range (without quotes).
 #[derive(Debug, Clone, Copy)]
 struct Num {
@@ -377,5 +463,30 @@ mod tests {
         assert!(!subscribes_by_message(Venue::Binance, "/stream?streams=btcusdt@depth"));
         assert!(!subscribes_by_message(Venue::Binance, "/ws/btcusdt@depth"));
         assert!(subscribes_by_message(Venue::Binance, "/stream"));
+    }
+
+    #[test]
+    fn connection_sequence_numbers_are_found_where_each_venue_puts_them() {
+        let seq = |v, f: &[u8]| {
+            conn_seq(v, f).map(|(r, n)| (String::from_utf8_lossy(&f[r]).into_owned(), n))
+        };
+        let bfx = Venue::Bitfinex;
+        assert_eq!(seq(bfx, b"[146465,[0.46673,1,2231.0474696],19]"), Some(("19".into(), 19)));
+        assert_eq!(seq(bfx, b"[146465,[[1,2,3],[4,5,-6]],7]"), Some(("7".into(), 7)));
+        assert_eq!(seq(bfx, b"[5,\"hb\",20]"), Some(("20".into(), 20)));
+        assert_eq!(seq(bfx, b"[5,\"te\",[1,2,0.5,6443.1],394]"), Some(("394".into(), 394)));
+        assert_eq!(seq(bfx, b"[5,\"cs\",-12345,395]"), Some(("395".into(), 395)));
+        // Without SEQ_ALL: no number, and a checksum is not taken for one.
+        assert_eq!(seq(bfx, b"[81568,[6433.9,0,1]]"), None);
+        assert_eq!(seq(bfx, b"[5,\"cs\",12345]"), None);
+        assert_eq!(seq(bfx, b"[5,\"hb\"]"), None);
+        assert_eq!(seq(bfx, b"{\"event\":\"subscribed\",\"chanId\":5}"), None);
+        let cb = br#"{"channel":"l2_data","client_id":"","timestamp":"t","sequence_num":42,"events":[]}"#;
+        assert_eq!(seq(Venue::Coinbase, cb), Some(("42".into(), 42)));
+        let (r, _) = conn_seq(Venue::Coinbase, cb).unwrap();
+        assert!(find(&with_number(cb, r, 1000), b"\"sequence_num\":1000,").is_some());
+        let (r, id) = bitfinex_chan(b"[146465,\"hb\",20]").unwrap();
+        assert_eq!(id, 146_465);
+        assert_eq!(with_number(b"[146465,\"hb\",20]", r, 7), b"[7,\"hb\",20]");
     }
 }

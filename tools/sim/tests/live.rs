@@ -458,6 +458,24 @@ fn detectable_faults(venue: Venue, frames: &[Vec<u8>], update: fn(&[u8]) -> bool
     [drop_at, corrupt_at, crossed_at]
 }
 
+/// The first frame after which all `n` books of the capture are synced (replayed).
+fn all_synced_at(venue: Venue, frames: &[Vec<u8>], n: usize) -> usize {
+    let adapter = AnyAdapter::new(venue, InstrumentRegistry::with_builtins(), None).unwrap();
+    let mut engine = Engine::new(adapter).with_clock(|| 0);
+    let mut events: Vec<Event> = Vec::new();
+    for (i, f) in frames.iter().enumerate() {
+        let _ = engine.handle_frame(f, 0, &mut events);
+        events.clear();
+        let synced = (0..engine.symbols().len())
+            .filter(|&s| engine.state(s as u16) == Some(BookState::Synced))
+            .count();
+        if synced == n {
+            return i;
+        }
+    }
+    panic!("{venue}: the books never all sync");
+}
+
 /// What a fault does to a frame: `None` for a frame it cannot damage, `Some(None)` to drop
 /// it, or `Some(Some(bytes))` to replace it.
 type Change<'a> = &'a dyn Fn(&[u8]) -> Option<Option<Vec<u8>>>;
@@ -636,9 +654,11 @@ fn bad_certificates_fail_with_their_cause() {
 #[test]
 fn duplicates_reorders_and_slow_snapshots() {
     // Coinbase Advanced numbers every message of a connection (`sequence_num`): a duplicate
-    // is behind the sequence and skipped (no resync), a reorder is a gap and resyncs by
-    // reconnecting; the books end where the replay's do. Connection 1 gets the duplicate and
-    // then the whole capture (it ends stale), connection 2 the reorder, connection 3 is clean.
+    // is behind the sequence and skipped (no resync), a reorder is a gap: every book on the
+    // connection resyncs by subscribing its `level2` again (the venue numbers its answers on
+    // the same sequence); the books end where the replay's do. Connection 1 gets the
+    // duplicate and then the whole capture (it ends stale), connection 2 the reorder and
+    // then the whole capture (stale too), connection 3 is clean.
     let file = fixture("coinbase/cryptofeed-v3_COINBASE.jsonl.zst");
     let want = replay(&file, Venue::Coinbase);
     let sim = sim_for(Venue::Coinbase, &file, "dup@500#1,reorder@600#2");
@@ -653,12 +673,17 @@ fn duplicates_reorders_and_slow_snapshots() {
     let (log, truth) = stop(sim);
     let kinds = fault_kinds(&log);
     assert_eq!(kinds, ["dup", "reorder"]);
+    let n = want.symbols.len();
     let syncs = check_synced_books(&got, &log, truth, usize::MAX);
-    assert_eq!(syncs, 3 * want.symbols.len(), "one sync per book and connection");
+    assert_eq!(syncs, 3 * n + n, "one sync per book and connection, and the reorder's resyncs");
     let s = &got.stats;
     assert_eq!(s.connects, 3, "{s:?}");
-    assert_eq!(s.resync_reconnects, 1, "the reorder resyncs, the duplicate does not: {s:?}");
-    assert_eq!(s.stale, 1, "{s:?}");
+    assert_eq!(
+        (s.resync_resubscribes, s.resync_reconnects),
+        (n as u64, 0),
+        "the reorder resyncs every book, the duplicate none: {s:?}"
+    );
+    assert_eq!(s.stale, 2, "{s:?}");
     assert_eq!(got.finals, want.finals, "coinbase: the books end where the replay's do");
 
     // Binance: the REST snapshot answers 2 s late; the diffs wait for it, bridge, and the book
@@ -784,38 +809,89 @@ fn kraken_resubscribes_one_pair_after_each_book_fault() {
     check_recording(&got, Venue::KrakenV1, "kraken-resubscribe.lfc");
 }
 
+/// One faulty run of `file` at full speed whose book faults are answered by resubscribing
+/// books on the open connection: no reconnect, every sync (first and resync) equal to the
+/// venue's book, the books ending where the replay's do, the recording replaying exactly.
+/// Returns the books resubscribed and the syncs compared.
+fn resubscribing_run(
+    venue: Venue,
+    file: &Path,
+    fault: &str,
+    at: usize,
+    name: &str,
+) -> (u64, usize) {
+    let want = replay(file, venue);
+    let sim = sim_for(venue, file, &format!("{fault}@{at}"));
+    let got = live(&sim, venue, &want.symbols, Duration::from_secs(30), 1, Duration::from_secs(40));
+    let (log, truth) = stop(sim);
+    assert_eq!(fault_kinds(&log), [fault], "{venue}");
+    let s = &got.stats;
+    assert_eq!((s.connects, s.resync_reconnects), (1, 0), "{venue} {fault}: {s:?}");
+    let made = log.iter().filter(|e| e["snapshot"].is_string()).count() as u64;
+    assert_eq!(
+        made, s.resync_resubscribes,
+        "{venue} {fault}: one fresh snapshot per resubscription"
+    );
+    let syncs = check_synced_books(&got, &log, truth, usize::MAX);
+    assert_eq!(got.finals, want.finals, "{venue} {fault}: the books end where the replay's do");
+    check_recording(&got, venue, name);
+    (s.resync_resubscribes, syncs)
+}
+
 #[test]
 fn coinbase_exchange_and_gemini_resubscribe_one_book_after_a_crossed_book() {
     // Neither venue numbers its book messages nor checksums them: a crossed book is what a
     // client can see. That product is unsubscribed and subscribed again on the open
     // connection, the venue answers with a fresh snapshot (Gemini: a full book as the first
     // `l2_updates`), and the book is the venue's again; the other books never stop.
-    for (venue, file, pace) in [
-        (Venue::CoinbaseExchange, "coinbase/cryptofeed_COINBASE.ws.28.0", Pace::Rate(4000.0)),
-        (Venue::Gemini, "gemini/cryptofeed_GEMINI.ws.1.0", Pace::Rate(400.0)),
+    for (venue, file) in [
+        (Venue::CoinbaseExchange, "coinbase/cryptofeed_COINBASE.ws.28.0"),
+        (Venue::Gemini, "gemini/cryptofeed_GEMINI.ws.1.0"),
     ] {
         let file = fixture(file);
-        let want = replay(&file, venue);
         let frames = recv_frames(&file);
+        let n = replay(&file, venue).symbols.len();
         let cross = |f: &[u8]| ladderfeed_sim::venue::cross_book(venue, f).map(Some);
-        let first = first_detectable(venue, &frames, 50, &cross);
-        let second = first_detectable(venue, &frames, first + frames.len() / 4, &cross);
-        let sim = sim_paced(venue, &file, &format!("crossed@{first},crossed@{second}"), pace);
-        let got =
-            live(&sim, venue, &want.symbols, Duration::from_secs(30), 1, Duration::from_secs(40));
-        let (log, truth) = stop(sim);
-        assert_eq!(fault_kinds(&log), ["crossed", "crossed"], "{venue}");
-        let s = &got.stats;
-        assert_eq!(
-            (s.connects, s.resync_reconnects, s.resync_resubscribes),
-            (1, 0, 2),
-            "{venue}: {s:?}"
-        );
-        let snapshots = log.iter().filter(|e| e["snapshot"].is_string()).count();
-        assert_eq!(snapshots, 2, "{venue}: one fresh snapshot per resubscription");
-        let syncs = check_synced_books(&got, &log, truth, usize::MAX);
-        assert_eq!(syncs, want.symbols.len() + 2, "{venue}: every first sync and each resync");
-        assert_eq!(got.finals, want.finals, "{venue}: the books end where the replay's do");
-        check_recording(&got, venue, &format!("{venue}-resubscribe.lfc"));
+        let at = first_detectable(venue, &frames, all_synced_at(venue, &frames, n) + 10, &cross);
+        let name = format!("{venue}-resubscribe.lfc");
+        let (resubscribed, syncs) = resubscribing_run(venue, &file, "crossed", at, &name);
+        assert_eq!(resubscribed, 1, "{venue}: the crossed book alone");
+        assert_eq!(syncs, n + 1, "{venue}: every first sync and the resync");
+    }
+}
+
+#[test]
+fn coinbase_advanced_and_bitfinex_resubscribe_books_on_the_open_connection() {
+    // Both number every message of a connection. A lost message is a gap for the whole
+    // connection: every book is subscribed again on it (the venue answers with snapshots,
+    // numbered on the same sequence; Bitfinex under new channel ids). A crossed book
+    // resubscribes that one book. No reconnect; each resynced book is the venue's. Each
+    // fault in a run of its own (a second fault while books resync would go unseen).
+    for (venue, file, update) in [
+        (
+            Venue::Coinbase,
+            "coinbase/cryptofeed-v3_COINBASE.jsonl.zst",
+            (|f: &[u8]| find(f, b"\"type\":\"update\"")) as fn(&[u8]) -> bool,
+        ),
+        (Venue::Bitfinex, "bitfinex/cryptofeed_BITFINEX-58bafb.0", |f: &[u8]| {
+            f.starts_with(b"[") && !find(f, b"\"hb\"")
+        }),
+    ] {
+        let file = fixture(file);
+        let frames = recv_frames(&file);
+        let n = replay(&file, venue).symbols.len();
+        // Once every book is synced (each then has a channel to resubscribe).
+        let from = all_synced_at(venue, &frames, n) + 10;
+        let drop_at = first_detectable(venue, &frames, from, &|f| update(f).then_some(None));
+        let name = format!("{venue}-gap.lfc");
+        let (resubscribed, syncs) = resubscribing_run(venue, &file, "drop", drop_at, &name);
+        assert_eq!(resubscribed, n as u64, "{venue}: a gap resubscribes every book");
+        assert_eq!(syncs, 2 * n, "{venue}: every first sync and every resync");
+        let cross = |f: &[u8]| ladderfeed_sim::venue::cross_book(venue, f).map(Some);
+        let crossed_at = first_detectable(venue, &frames, from, &cross);
+        let name = format!("{venue}-crossed.lfc");
+        let (resubscribed, syncs) = resubscribing_run(venue, &file, "crossed", crossed_at, &name);
+        assert_eq!(resubscribed, 1, "{venue}: the crossed book alone");
+        assert_eq!(syncs, n + 1, "{venue}: every first sync and the resync");
     }
 }
