@@ -70,7 +70,8 @@ pub struct Args {
     /// Do not pin threads to cores.
     #[arg(long)]
     pub no_pin: bool,
-    /// Poll with a 1 ms timeout instead of spinning (laptops).
+    /// Wait instead of spinning (laptops): the network thread polls with a 1 ms timeout and
+    /// the consumer sleeps (up to 1 ms) while the ring is empty.
     #[arg(long)]
     pub no_busy_poll: bool,
     /// Stop after this many seconds (default: until SIGINT or SIGTERM).
@@ -144,6 +145,11 @@ const DEPTH_QUEUE: usize = 4096;
 
 /// Records larger than this are not given back to the network thread for reuse.
 const SPARE_MAX_BYTES: usize = 64 << 10;
+
+/// Records in flight between the network thread and the recorder's writer: a fixed queue
+/// (no allocation per message on the network thread, which never waits for it); when the
+/// writer falls this far behind, records are dropped and counted, and the run fails.
+const RECORD_QUEUE: usize = 65_536;
 
 /// How often the recorder closes its block (what a crash can lose at most).
 const RECORD_FLUSH: Duration = Duration::from_secs(1);
@@ -255,7 +261,7 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
             header.symbols = specs.iter().flat_map(|s| s.symbols.clone()).collect();
             header.endpoints = urls.clone();
             header.endpoints.extend(specs.iter().filter_map(|s| s.rest_endpoint.clone()));
-            let (tx, rx) = unbounded();
+            let (tx, rx) = crossbeam_channel::bounded(RECORD_QUEUE);
             // Written records come back emptied for reuse: no allocation per message on the
             // network thread once the pool is warm.
             let (spare_tx, spare_rx) = crossbeam_channel::bounded(4096);
@@ -327,9 +333,10 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
     })?;
     let consumer_done = Arc::clone(&done);
     let consumer_lines = Arc::clone(&latency_lines);
+    let idle = if args.no_busy_poll { Idle::Sleep } else { Idle::Spin };
     let consumer = spawn_pinned("consumer", consumer_core, move |_| {
         let c = Consumer::new(subscription);
-        consume(c, names_rx, depth_rx, sinks, &consumer_done, &consumer_lines)
+        consume(c, names_rx, depth_rx, sinks, (&consumer_done, idle), &consumer_lines)
     })?;
 
     let (live, publisher, depth_dropped) =
@@ -388,10 +395,17 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
     }
     args.out.write_latency(&latency, "ladderfeed live latency")?;
     let connected = live.links().iter().any(|l| l.stats().connects > 0);
+    let records_dropped: u64 = live.links().iter().map(|l| l.stats().records_dropped).sum();
     drop(live);
     if let Some((path, handle)) = recorder {
         let n = handle.join().map_err(|_| anyhow::anyhow!("recorder thread panicked"))??;
         println!("recorded     {n} records into {}", path.display());
+        if records_dropped > 0 {
+            eprintln!(
+                "error: the recording misses {records_dropped} records (the writer fell {RECORD_QUEUE} records behind): it will not replay this run exactly"
+            );
+            return Ok(ExitCode::FAILURE);
+        }
     }
     if !connected {
         eprintln!("error: no connection was established");
@@ -486,17 +500,32 @@ fn prometheus_latency(latency: &Latency) -> String {
     out
 }
 
+/// What the consumer does when the ring is empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Idle {
+    /// Spins (busy-polling: the lowest latency, a whole core).
+    Spin,
+    /// Spins briefly, then sleeps, longer the longer nothing comes (up to
+    /// [`CONSUMER_MAX_SLEEP`], as the network thread's poll timeout): `--no-busy-poll`.
+    Sleep,
+}
+
+/// The longest a `--no-busy-poll` consumer sleeps between looks at an empty ring.
+const CONSUMER_MAX_SLEEP: Duration = Duration::from_millis(1);
+
 /// The consumer thread: pops every event, keeps latency, writes the sinks in order.
 fn consume(
     mut consumer: Consumer,
     names_rx: Receiver<(InstrumentId, SymbolName)>,
     mut depth: spsc::Consumer<DepthRow>,
     sinks: Sinks,
-    done: &AtomicBool,
+    (done, idle): (&AtomicBool, Idle),
     latency_lines: &Mutex<String>,
 ) -> Consumed {
     let mut next_lines = Instant::now();
     let mut w = SinkWriter::new(sinks);
+    // Empty looks in a row (for the sleeping consumer's backoff).
+    let mut empty = 0u32;
     loop {
         let finished = done.load(Ordering::Acquire);
         let n = consumer.drain(ladderfeed::consumer::BATCH, |ev| w.event(ev, ev.local_ts()));
@@ -511,7 +540,18 @@ fn consume(
             if finished && w.idle() {
                 break;
             }
-            std::hint::spin_loop();
+            empty = empty.saturating_add(1);
+            match idle {
+                Idle::Sleep if empty > 64 => {
+                    // 16 µs, doubling to the cap while the ring stays empty.
+                    let shift = (empty - 64).min(6);
+                    let nap = Duration::from_micros(16 << shift).min(CONSUMER_MAX_SLEEP);
+                    std::thread::sleep(nap);
+                }
+                _ => std::hint::spin_loop(),
+            }
+        } else {
+            empty = 0;
         }
     }
     let (sinks, error) = w.finish();

@@ -113,6 +113,11 @@ fn metrics(live: &Live, ring: &FeedMonitor) -> String {
     help("ladderfeed_reconnects_total", "counter", "Open connections lost and remade.");
     help("ladderfeed_closes_total", "counter", "Closes from the server, by class.");
     help("ladderfeed_rest_total", "counter", "REST snapshot answers, by result.");
+    help(
+        "ladderfeed_records_dropped_total",
+        "counter",
+        "Records the recorder's queue could not take (missing from the recording).",
+    );
     help("ladderfeed_gaps_total", "counter", "Sequence gaps per book.");
     help("ladderfeed_resyncs_total", "counter", "Resyncs per book.");
     help(
@@ -144,6 +149,10 @@ fn metrics(live: &Live, ring: &FeedMonitor) -> String {
                 c.name()
             ));
         }
+        lines.push_str(&format!(
+            "ladderfeed_records_dropped_total{{venue=\"{v}\"}} {}\n",
+            s.records_dropped
+        ));
         for (result, n) in [
             ("ok", s.rest_ok),
             ("throttled", s.rest_throttled),

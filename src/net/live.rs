@@ -248,6 +248,9 @@ pub struct LinkStats {
     pub rest_banned: u64,
     /// REST requests that failed otherwise.
     pub rest_failed: u64,
+    /// Records the recorder could not take (its queue full: the writer fell behind, or it
+    /// has stopped): the recording misses them; the feed does not.
+    pub records_dropped: u64,
     /// The last failure, in words.
     pub last_error: Option<String>,
 }
@@ -301,13 +304,21 @@ struct Recorder {
 }
 
 impl Recorder {
-    /// Sends a copy of one event, in a record the writer gave back when there is one.
-    fn record(&self, conn: u32, local_ts: u64, kind: RecordKind, url: &str, payload: &[u8]) {
+    /// Sends a copy of one event, in a record the writer gave back when there is one; never
+    /// waits. `false` when the queue is full or the writer has gone away: the recording loses
+    /// the record, not the feed.
+    fn record(
+        &self,
+        conn: u32,
+        local_ts: u64,
+        kind: RecordKind,
+        url: &str,
+        payload: &[u8],
+    ) -> bool {
         let mut rec =
             self.spare.as_ref().and_then(|s| s.try_recv().ok()).unwrap_or_else(Record::empty);
         rec.assign(local_ts, conn, kind, url, payload);
-        // A writer that has gone away loses the recording, not the feed.
-        let _ = self.tx.send(rec);
+        self.tx.try_send(rec).is_ok()
     }
 }
 
@@ -353,9 +364,11 @@ impl Link {
     }
 
     /// Hands a copy of what happened to the recorder (a channel to a writer thread).
-    fn record(&self, local_ts: u64, kind: RecordKind, url: &str, payload: &[u8]) {
+    fn record(&mut self, local_ts: u64, kind: RecordKind, url: &str, payload: &[u8]) {
         if let Some(r) = &self.recorder {
-            r.record(self.conn_id, local_ts, kind, url, payload);
+            if !r.record(self.conn_id, local_ts, kind, url, payload) {
+                self.stats.records_dropped += 1;
+            }
         }
     }
 
@@ -516,10 +529,12 @@ impl Link {
     ) -> Result<(), NetError> {
         let mut ws = Box::new(ws);
         self.stats.connects += 1;
-        self.record(opts.clock.now_ns(), RecordKind::Connect, &self.feed.url, b"");
+        // Once per connection: the url is copied so the record can be counted on `self`.
+        let url = self.feed.url.clone();
+        self.record(opts.clock.now_ns(), RecordKind::Connect, &url, b"");
         let symbols: Vec<&str> = self.feed.symbols.iter().map(String::as_str).collect();
         for msg in self.engine.adapter().subscribe_messages(&symbols) {
-            self.record(opts.clock.now_ns(), RecordKind::Sent, &self.feed.url, msg.as_bytes());
+            self.record(opts.clock.now_ns(), RecordKind::Sent, &url, msg.as_bytes());
             match ws.send(Message::Text(msg.into())) {
                 Ok(()) => {}
                 Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -613,7 +628,9 @@ impl Link {
                 self.stats.messages += 1;
                 self.stats.bytes += b.len() as u64;
                 if let Some(r) = &self.recorder {
-                    r.record(self.conn_id, local, RecordKind::Recv, "", b);
+                    if !r.record(self.conn_id, local, RecordKind::Recv, "", b) {
+                        self.stats.records_dropped += 1;
+                    }
                 }
                 if self.engine.handle_frame(b, local, &mut tap).is_err() {
                     self.stats.errors += 1;
@@ -672,7 +689,9 @@ impl Link {
                         if let Some(r) = &self.recorder {
                             let local = opts.clock.now_ns();
                             let url = &self.feed.url;
-                            r.record(self.conn_id, local, RecordKind::Sent, url, m.as_bytes());
+                            if !r.record(self.conn_id, local, RecordKind::Sent, url, m.as_bytes()) {
+                                self.stats.records_dropped += 1;
+                            }
                         }
                         match ws.send(Message::Text(m.into())) {
                             Ok(()) => {}

@@ -177,6 +177,18 @@ fn live(
     served: usize,
     limit: Duration,
 ) -> Run {
+    live_recording(sim, venue, symbols, (stale_after, served, limit), None)
+}
+
+/// [`live`] with the recorder's queue bounded to `queue` records (`None`: unbounded) and
+/// nobody taking from it while the feed runs.
+fn live_recording(
+    sim: &Sim,
+    venue: Venue,
+    symbols: &[String],
+    (stale_after, served, limit): (Duration, usize, Duration),
+    queue: Option<usize>,
+) -> Run {
     let ca = tmp(&format!("ca-{}.pem", sim.addr().port()));
     std::fs::write(&ca, sim.ca_pem().unwrap()).unwrap();
     let mut opts = Options::new(tls::client_config(Some(&ca)).unwrap());
@@ -192,7 +204,10 @@ fn live(
         rest_base,
     };
     let mut live = Live::new(vec![feed], opts).unwrap();
-    let (rec_tx, rec_rx) = crossbeam_channel::unbounded();
+    let (rec_tx, rec_rx) = match queue {
+        Some(n) => crossbeam_channel::bounded(n),
+        None => crossbeam_channel::unbounded(),
+    };
     live.set_recorder(rec_tx, None);
     let mut events: Vec<Event> = Vec::new();
     let start = Instant::now();
@@ -894,4 +909,22 @@ fn coinbase_advanced_and_bitfinex_resubscribe_books_on_the_open_connection() {
         assert_eq!(resubscribed, 1, "{venue}: the crossed book alone");
         assert_eq!(syncs, n + 1, "{venue}: every first sync and the resync");
     }
+}
+
+#[test]
+fn a_full_recorder_queue_drops_and_counts_records_and_the_feed_goes_on() {
+    // The recorder's writer never takes anything: its queue (3 records) fills at once. The
+    // network thread does not wait for it: every record beyond the queue is dropped and
+    // counted, and the books are exactly the replay's.
+    let file = fixture("okx/cryptofeed_OKX.ws.1.0");
+    let want = replay(&file, Venue::Okx);
+    let sim = sim_for(Venue::Okx, &file, "");
+    let limits = (Duration::from_secs(30), 1, Duration::from_secs(40));
+    let got = live_recording(&sim, Venue::Okx, &want.symbols, limits, Some(3));
+    stop(sim);
+    assert_eq!(got.recorded.len(), 3, "the queue's worth");
+    let s = &got.stats;
+    // One record per message received, per message sent, per connect: all but 3 dropped.
+    assert!(s.records_dropped + 3 > s.messages, "{s:?}");
+    assert_eq!(got.finals, want.finals, "the feed is untouched");
 }
