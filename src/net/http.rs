@@ -54,7 +54,8 @@ impl std::fmt::Debug for Get {
 
 impl Get {
     /// Starts a GET of `url` (http or https) that must finish within `timeout`, connecting
-    /// to the address `addrs` gives for its host (resolved there once and reused).
+    /// to the address `addrs` gives for its host (resolved there once and reused;
+    /// [`NetError::Resolving`] while a host name's lookup runs: start again later).
     pub fn start(
         url: &str,
         addrs: &mut AddrCache,

@@ -412,7 +412,12 @@ impl Link {
         opts: &Options,
         registry: &mio::Registry,
     ) -> Result<(), NetError> {
-        let addr = self.addrs.get(&self.url)?;
+        let addr = match self.addrs.get(&self.url) {
+            Ok(addr) => addr,
+            // The host's lookup runs on its own thread: ask again on a later turn.
+            Err(NetError::Resolving) => return Ok(()),
+            Err(e) => return Err(e),
+        };
         let mut stream = NetStream::connect(&self.url, addr, &opts.tls)?;
         registry.register(stream.tcp_mut(), self.token, Interest::READABLE | Interest::WRITABLE)?;
         self.phase = Phase::Tcp(stream);
@@ -812,6 +817,8 @@ impl Link {
                             self.rest = Some(get);
                         }
                     }
+                    // The REST host's lookup runs on its own thread: ask again later.
+                    Err(NetError::Resolving) => self.rest_queue.push_front(sym),
                     Err(e) => {
                         self.stats.rest_failed += 1;
                         self.stats.last_error = Some(format!("REST {url}: {e}"));

@@ -48,4 +48,8 @@ pub enum NetError {
     /// Nothing arrived in time.
     #[error("timed out {0}")]
     Timeout(&'static str),
+    /// The host's addresses are being looked up (on a side thread, never the network
+    /// thread's): not a failure, try again on a later turn.
+    #[error("resolving the host")]
+    Resolving,
 }

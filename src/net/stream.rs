@@ -4,7 +4,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 
 use mio::net::TcpStream;
 use rustls::pki_types::ServerName;
@@ -38,23 +38,55 @@ fn resolve_all(url: &Url) -> Result<Vec<SocketAddr>, NetError> {
 }
 
 /// The addresses of one host, resolved once and reused: a reconnect or a REST request does not
-/// wait for DNS on the network thread. A failed connection moves on to the next address; once
-/// every address has failed the host is resolved again at the next use (the venue may have
-/// moved).
-#[derive(Debug, Default, Clone)]
+/// wait for DNS. A failed connection moves on to the next address; once every address has
+/// failed the host is resolved again at the next use (the venue may have moved). A host name
+/// is looked up on a short-lived thread of its own (a lookup can take seconds, and the network
+/// thread serves every other connection meanwhile): until it answers, [`AddrCache::get`] says
+/// [`NetError::Resolving`]. An IP address needs no lookup.
+#[derive(Debug, Default)]
 pub struct AddrCache {
     addrs: Vec<SocketAddr>,
     at: usize,
+    /// The lookup under way.
+    pending: Option<mpsc::Receiver<Result<Vec<SocketAddr>, NetError>>>,
 }
 
 impl AddrCache {
-    /// The address to connect to; resolves (blocking) only when nothing is cached.
+    /// The address to connect to. With nothing cached, an IP address is taken as it is and a
+    /// host name's lookup starts (or goes on): [`NetError::Resolving`] until it answers.
     pub fn get(&mut self, url: &Url) -> Result<SocketAddr, NetError> {
         if self.addrs.is_empty() {
-            self.addrs = resolve_all(url)?;
+            self.addrs = self.resolve(url)?;
             self.at = 0;
         }
         Ok(self.addrs[self.at])
+    }
+
+    fn resolve(&mut self, url: &Url) -> Result<Vec<SocketAddr>, NetError> {
+        if let Some(rx) = &self.pending {
+            return match rx.try_recv() {
+                Ok(answer) => {
+                    self.pending = None;
+                    answer
+                }
+                Err(mpsc::TryRecvError::Empty) => Err(NetError::Resolving),
+                Err(mpsc::TryRecvError::Disconnected) => {
+                    self.pending = None;
+                    Err(NetError::Url { url: url.authority(), why: "the host lookup failed" })
+                }
+            };
+        }
+        let host = url.host.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+            return Ok(vec![SocketAddr::new(ip, url.port)]);
+        }
+        let (tx, rx) = mpsc::sync_channel(1);
+        let lookup = url.clone();
+        std::thread::Builder::new().name("resolver".into()).spawn(move || {
+            let _ = tx.send(resolve_all(&lookup));
+        })?;
+        self.pending = Some(rx);
+        Err(NetError::Resolving)
     }
 
     /// The last address given failed to connect: use the next one (or resolve again).
@@ -239,7 +271,38 @@ mod tests {
         assert_eq!(cache.get(&url).unwrap(), b);
         cache.failed();
         assert!(cache.is_empty());
+    }
+
+    /// Asks `cache` until the lookup answers (bounded).
+    fn answer(cache: &mut AddrCache, url: &Url) -> Result<SocketAddr, NetError> {
+        let start = std::time::Instant::now();
+        loop {
+            match cache.get(url) {
+                Err(NetError::Resolving) => {
+                    assert!(start.elapsed() < std::time::Duration::from_secs(30), "no answer");
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    #[test]
+    fn host_names_are_looked_up_off_the_calling_thread() {
+        // A name: the first ask starts the lookup and returns at once; the answer comes later.
+        let url = Url::parse("wss://localhost:9443/ws").unwrap();
+        let mut cache = AddrCache::default();
+        assert!(matches!(cache.get(&url), Err(NetError::Resolving)));
+        let a = answer(&mut cache, &url).unwrap();
+        assert!(a.ip().is_loopback() && a.port() == 9443, "{a}");
+        assert_eq!(cache.get(&url).unwrap(), a, "cached");
+        // A name that does not resolve fails with its cause, and is asked again next time.
         let unresolvable = Url::parse("wss://no-such-host.invalid/ws").unwrap();
-        assert!(AddrCache::default().get(&unresolvable).is_err());
+        let mut cache = AddrCache::default();
+        assert!(answer(&mut cache, &unresolvable).is_err());
+        assert!(matches!(cache.get(&unresolvable), Err(NetError::Resolving)));
+        // An IPv6 address needs no lookup either.
+        let v6 = Url::parse("wss://[::1]:9443/ws").unwrap();
+        assert_eq!(AddrCache::default().get(&v6).unwrap(), "[::1]:9443".parse().unwrap());
     }
 }
