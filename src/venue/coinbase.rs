@@ -298,16 +298,9 @@ impl Adapter for CoinbaseAdvanced {
     /// unsubscribed and subscribed again (its trades and ticker keep flowing; the
     /// connection's `sequence_num` runs on across it).
     fn resubscribe_book_messages(&self, symbol: &str) -> Option<Vec<String>> {
-        Some(
-            ["unsubscribe", "subscribe"]
-                .iter()
-                .map(|kind| {
-                    format!(
-                    "{{\"type\":\"{kind}\",\"product_ids\":[\"{symbol}\"],\"channel\":\"level2\"}}"
-                )
-                })
-                .collect(),
-        )
+        super::resubscription(|kind| {
+            format!("{{\"type\":\"{kind}\",\"product_ids\":[\"{symbol}\"],\"channel\":\"level2\"}}")
+        })
     }
 }
 
@@ -520,16 +513,11 @@ impl Adapter for CoinbaseExchange {
     /// Coinbase Exchange sends a fresh `snapshot` on subscription: the product's book channel
     /// is unsubscribed and subscribed again (its matches, ticker and heartbeat keep flowing).
     fn resubscribe_book_messages(&self, symbol: &str) -> Option<Vec<String>> {
-        Some(
-            ["unsubscribe", "subscribe"]
-                .iter()
-                .map(|kind| {
-                    format!(
-                    "{{\"type\":\"{kind}\",\"product_ids\":[\"{symbol}\"],\"channels\":[\"{}\"]}}",
-                    self.channel
-                )
-                })
-                .collect(),
-        )
+        super::resubscription(|kind| {
+            format!(
+                "{{\"type\":\"{kind}\",\"product_ids\":[\"{symbol}\"],\"channels\":[\"{}\"]}}",
+                self.channel
+            )
+        })
     }
 }

@@ -194,7 +194,7 @@ impl Adapter for GeminiV2 {
     /// the two requests are not received (a reconnect would lose them as well, for every
     /// symbol).
     fn resubscribe_book_messages(&self, symbol: &str) -> Option<Vec<String>> {
-        Some(vec![v2_request("unsubscribe", &[symbol]), v2_request("subscribe", &[symbol])])
+        super::resubscription(|kind| v2_request(kind, &[symbol]))
     }
 }
 

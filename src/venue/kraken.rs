@@ -326,16 +326,11 @@ impl Adapter for KrakenV1 {
     /// Kraken sends a fresh snapshot on subscription: the pair's book is unsubscribed and
     /// subscribed again (its trades and spread keep flowing).
     fn resubscribe_book_messages(&self, symbol: &str) -> Option<Vec<String>> {
-        Some(
-["unsubscribe", "subscribe"]
-            .iter()
-            .map(|event| {
-                format!(
-                    "{{\"event\":\"{event}\",\"pair\":[\"{symbol}\"],\"subscription\":{{\"name\":\"book\",\"depth\":1000}}}}"
-                )
-            })
-            .collect()
-)
+        super::resubscription(|event| {
+            format!(
+                "{{\"event\":\"{event}\",\"pair\":[\"{symbol}\"],\"subscription\":{{\"name\":\"book\",\"depth\":1000}}}}"
+            )
+        })
     }
 }
 

@@ -489,3 +489,10 @@ pub trait Adapter {
         None
     }
 }
+
+/// An unsubscribe then a subscribe of one book, each written by `request` from the verb
+/// (`"unsubscribe"`, `"subscribe"`): what [`Adapter::resubscribe_book_messages`] sends on
+/// venues that answer a subscription with a fresh snapshot.
+pub(crate) fn resubscription(request: impl Fn(&str) -> String) -> Option<Vec<String>> {
+    Some(vec![request("unsubscribe"), request("subscribe")])
+}

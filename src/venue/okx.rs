@@ -305,17 +305,12 @@ impl Adapter for Okx {
     /// OKX answers a subscription with a fresh `snapshot` of the book: one instrument's book
     /// channel is unsubscribed and subscribed again (its trades and tickers keep flowing).
     fn resubscribe_book_messages(&self, symbol: &str) -> Option<Vec<String>> {
-        Some(
-            ["unsubscribe", "subscribe"]
-                .iter()
-                .map(|op| {
-                    format!(
-                    "{{\"op\":\"{op}\",\"args\":[{{\"channel\":\"{}\",\"instId\":\"{symbol}\"}}]}}",
-                    self.channel
-                )
-                })
-                .collect(),
-        )
+        super::resubscription(|op| {
+            format!(
+                "{{\"op\":\"{op}\",\"args\":[{{\"channel\":\"{}\",\"instId\":\"{symbol}\"}}]}}",
+                self.channel
+            )
+        })
     }
 }
 

@@ -44,6 +44,18 @@ impl BookText {
         }
     }
 
+    /// Every level, bids then asks (best first on each side), each written by `bid` or
+    /// `ask` from its price and size, joined with commas: the level list of a venue message.
+    pub fn levels_joined(
+        &self,
+        bid: impl Fn(&str, &str) -> String,
+        ask: impl Fn(&str, &str) -> String,
+    ) -> String {
+        let bids = self.bids.iter().map(|(p, q)| bid(p, q));
+        let asks = self.asks.iter().map(|(p, q)| ask(p, q));
+        bids.chain(asks).collect::<Vec<_>>().join(",")
+    }
+
     /// The first level where `self` and `other` differ, described (`None`: equal).
     pub fn first_difference(&self, other: &BookText) -> Option<String> {
         for (name, a, b) in [("bid", &self.bids, &other.bids), ("ask", &self.asks, &other.asks)] {
@@ -274,16 +286,13 @@ impl VenueBooks {
     /// that first message carries, here empty), or `None` when there is no book.
     pub fn gemini_snapshot(&mut self, symbol: &str) -> Option<Vec<u8>> {
         let book = self.book(symbol)?;
-        let changes: Vec<String> = book
-            .bids
-            .iter()
-            .map(|(p, q)| format!("[\"buy\",\"{p}\",\"{q}\"]"))
-            .chain(book.asks.iter().map(|(p, q)| format!("[\"sell\",\"{p}\",\"{q}\"]")))
-            .collect();
+        let changes = book.levels_joined(
+            |p, q| format!("[\"buy\",\"{p}\",\"{q}\"]"),
+            |p, q| format!("[\"sell\",\"{p}\",\"{q}\"]"),
+        );
         Some(
             format!(
-                "{{\"type\":\"l2_updates\",\"symbol\":\"{symbol}\",\"changes\":[{}],\"trades\":[],\"auction_events\":[]}}",
-                changes.join(",")
+                "{{\"type\":\"l2_updates\",\"symbol\":\"{symbol}\",\"changes\":[{changes}],\"trades\":[],\"auction_events\":[]}}"
             )
             .into_bytes(),
         )
@@ -297,21 +306,15 @@ impl VenueBooks {
     pub fn coinbase_advanced_snapshot(&mut self, product: &str, seq: u64) -> Option<Vec<u8>> {
         let book = self.book(product)?;
         let at = rfc3339(crate::log::now_ns());
-        let updates: Vec<String> = book
-            .bids
-            .iter()
-            .map(|l| ("bid", l))
-            .chain(book.asks.iter().map(|l| ("offer", l)))
-            .map(|(side, (p, q))| {
-                format!(
-                    "{{\"side\":\"{side}\",\"event_time\":\"{at}\",\"price_level\":\"{p}\",\"new_quantity\":\"{q}\"}}"
-                )
-            })
-            .collect();
+        let level = |side: &str, p: &str, q: &str| {
+            format!(
+                "{{\"side\":\"{side}\",\"event_time\":\"{at}\",\"price_level\":\"{p}\",\"new_quantity\":\"{q}\"}}"
+            )
+        };
+        let updates = book.levels_joined(|p, q| level("bid", p, q), |p, q| level("offer", p, q));
         Some(
             format!(
-                "{{\"channel\":\"l2_data\",\"timestamp\":\"{at}\",\"sequence_num\":{seq},\"events\":[{{\"type\":\"snapshot\",\"product_id\":\"{product}\",\"updates\":[{}]}}]}}",
-                updates.join(",")
+                "{{\"channel\":\"l2_data\",\"timestamp\":\"{at}\",\"sequence_num\":{seq},\"events\":[{{\"type\":\"snapshot\",\"product_id\":\"{product}\",\"updates\":[{updates}]}}]}}"
             )
             .into_bytes(),
         )
@@ -330,14 +333,10 @@ impl VenueBooks {
         seq: Option<u64>,
     ) -> Option<Vec<u8>> {
         let book = self.book(symbol)?.top(len);
-        let levels: Vec<String> = book
-            .bids
-            .iter()
-            .map(|(p, q)| format!("[{p},1,{q}]"))
-            .chain(book.asks.iter().map(|(p, q)| format!("[{p},1,-{q}]")))
-            .collect();
+        let levels =
+            book.levels_joined(|p, q| format!("[{p},1,{q}]"), |p, q| format!("[{p},1,-{q}]"));
         let seq = seq.map(|s| format!(",{s}")).unwrap_or_default();
-        Some(format!("[{chan_id},[{}]{seq}]", levels.join(",")).into_bytes())
+        Some(format!("[{chan_id},[{levels}]{seq}]").into_bytes())
     }
 }
 
