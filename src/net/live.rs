@@ -130,6 +130,10 @@ pub struct Options {
     pub resubscribe: bool,
     /// A resubscribed book must be synced again within this, or the connection is remade.
     pub resubscribe_timeout: Duration,
+    /// At most this many subscription requests on one connection within the window; a
+    /// resubscription past it reconnects instead. `None`: the venue's documented limit
+    /// ([`Adapter::subscription_budget`](crate::venue::Adapter), OKX 480 an hour).
+    pub subscription_budget: Option<(usize, Duration)>,
     /// The clock that stamps receive times.
     pub clock: Clock,
 }
@@ -148,6 +152,7 @@ impl Options {
             rest_timeout: Duration::from_secs(10),
             resubscribe: true,
             resubscribe_timeout: Duration::from_secs(5),
+            subscription_budget: None,
             clock: Clock::global(),
         }
     }
@@ -289,6 +294,9 @@ pub struct Link {
     resync: Vec<InstrumentId>,
     /// Books resubscribed on this connection, and when each must be synced again by.
     resubscribing: Vec<(InstrumentId, Instant)>,
+    /// When each subscription request of this connection went out (within the venue's
+    /// budget window).
+    requests: std::collections::VecDeque<Instant>,
     stats: LinkStats,
     rng: u64,
     /// Connection id in recordings (the link's index + 1, the same across reconnects).
@@ -538,7 +546,9 @@ impl Link {
         let url = self.feed.url.clone();
         self.record(opts.clock.now_ns(), RecordKind::Connect, &url, b"");
         let symbols: Vec<&str> = self.feed.symbols.iter().map(String::as_str).collect();
+        self.requests.clear();
         for msg in self.engine.adapter().subscribe_messages(&symbols) {
+            self.requests.push_back(now);
             self.record(opts.clock.now_ns(), RecordKind::Sent, &url, msg.as_bytes());
             match ws.send(Message::Text(msg.into())) {
                 Ok(()) => {}
@@ -676,6 +686,7 @@ impl Link {
                 // Books whose snapshots come over the WebSocket: resubscribe each where the
                 // venue allows it, else a fresh connection (new snapshots for every book).
                 let mut reconnect = !opts.resubscribe;
+                let mut why = String::from("a book lost sync: reconnecting for fresh snapshots");
                 for id in tap.resync.drain(..) {
                     if reconnect || self.resubscribing.iter().any(|(r, _)| *r == id) {
                         continue;
@@ -687,6 +698,27 @@ impl Link {
                         reconnect = true;
                         continue;
                     };
+                    let budget =
+                        opts.subscription_budget.or(self.engine.adapter().subscription_budget());
+                    if let Some((most, window)) = budget {
+                        while self
+                            .requests
+                            .front()
+                            .is_some_and(|t| now.duration_since(*t) >= window)
+                        {
+                            self.requests.pop_front();
+                        }
+                        if self.requests.len() + msgs.len() > most {
+                            // Past the venue's limit it would refuse or disconnect: a new
+                            // connection starts a new count.
+                            why = format!(
+                                "a book lost sync and this connection's {most} subscription requests per {window:?} are spent: reconnecting"
+                            );
+                            reconnect = true;
+                            continue;
+                        }
+                        self.requests.extend(std::iter::repeat_n(now, msgs.len()));
+                    }
                     // No messages: the book's snapshot is already on its way (a subscription
                     // not yet answered); it is still held to the same deadline.
                     self.stats.resync_resubscribes += u64::from(!msgs.is_empty());
@@ -714,9 +746,7 @@ impl Link {
                 }
                 if reconnect {
                     self.stats.resync_reconnects += 1;
-                    return Err(NetError::Protocol(
-                        "a book lost sync: reconnecting for fresh snapshots".into(),
-                    ));
+                    return Err(NetError::Protocol(why));
                 }
             }
         }
@@ -900,6 +930,7 @@ impl Live {
                 rest_pause_until: now,
                 resync: Vec::new(),
                 resubscribing: Vec::new(),
+                requests: std::collections::VecDeque::new(),
                 stats: LinkStats::default(),
                 rng: seed.wrapping_mul(i as u64 + 1) | 1,
                 conn_id: u32::try_from(i + 1).unwrap_or(u32::MAX),

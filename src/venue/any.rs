@@ -126,4 +126,8 @@ impl Adapter for AnyAdapter {
     fn resubscribe_book_messages(&self, symbol: &str) -> Option<Vec<String>> {
         each!(self, a => a.resubscribe_book_messages(symbol))
     }
+
+    fn subscription_budget(&self) -> Option<(usize, std::time::Duration)> {
+        each!(self, a => a.subscription_budget())
+    }
 }

@@ -488,6 +488,13 @@ pub trait Adapter {
         let _ = symbol;
         None
     }
+
+    /// The most subscribe/unsubscribe requests the venue takes on one connection within a
+    /// window, when it documents such a limit (`None`: none documented). Resubscribing a
+    /// book that would go past it reconnects instead (a new connection starts a new count).
+    fn subscription_budget(&self) -> Option<(usize, std::time::Duration)> {
+        None
+    }
 }
 
 /// An unsubscribe then a subscribe of one book, each written by `request` from the verb

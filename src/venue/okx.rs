@@ -312,6 +312,11 @@ impl Adapter for Okx {
             )
         })
     }
+
+    /// OKX takes 480 subscribe, unsubscribe and login requests per connection per hour.
+    fn subscription_budget(&self) -> Option<(usize, std::time::Duration)> {
+        Some((480, std::time::Duration::from_secs(3600)))
+    }
 }
 
 fn request(op: &str, book: &str, symbols: &[&str]) -> String {

@@ -177,17 +177,26 @@ fn live(
     served: usize,
     limit: Duration,
 ) -> Run {
-    live_recording(sim, venue, symbols, (stale_after, served, limit), None)
+    live_with(sim, venue, symbols, (stale_after, served, limit), Extra::default())
 }
 
-/// [`live`] with the recorder's queue bounded to `queue` records (`None`: unbounded) and
-/// nobody taking from it while the feed runs.
-fn live_recording(
+/// What [`live_with`] changes from [`live`].
+#[derive(Default)]
+struct Extra {
+    /// The recorder's queue bounded to this many records, nobody taking from it while the
+    /// feed runs (`None`: unbounded).
+    queue: Option<usize>,
+    /// `Options::subscription_budget`.
+    budget: Option<(usize, Duration)>,
+}
+
+/// [`live`], changed as `extra` says.
+fn live_with(
     sim: &Sim,
     venue: Venue,
     symbols: &[String],
     (stale_after, served, limit): (Duration, usize, Duration),
-    queue: Option<usize>,
+    extra: Extra,
 ) -> Run {
     let ca = tmp(&format!("ca-{}.pem", sim.addr().port()));
     std::fs::write(&ca, sim.ca_pem().unwrap()).unwrap();
@@ -195,6 +204,7 @@ fn live_recording(
     opts.stale_after = stale_after;
     opts.backoff_min = Duration::from_millis(20);
     opts.backoff_max = Duration::from_millis(200);
+    opts.subscription_budget = extra.budget;
     let rest_base = matches!(venue, Venue::Binance | Venue::BinanceFutures)
         .then(|| sim.url("").replace("wss://", "https://"));
     let feed = Feed {
@@ -204,7 +214,7 @@ fn live_recording(
         rest_base,
     };
     let mut live = Live::new(vec![feed], opts).unwrap();
-    let (rec_tx, rec_rx) = match queue {
+    let (rec_tx, rec_rx) = match extra.queue {
         Some(n) => crossbeam_channel::bounded(n),
         None => crossbeam_channel::unbounded(),
     };
@@ -920,11 +930,37 @@ fn a_full_recorder_queue_drops_and_counts_records_and_the_feed_goes_on() {
     let want = replay(&file, Venue::Okx);
     let sim = sim_for(Venue::Okx, &file, "");
     let limits = (Duration::from_secs(30), 1, Duration::from_secs(40));
-    let got = live_recording(&sim, Venue::Okx, &want.symbols, limits, Some(3));
+    let extra = Extra { queue: Some(3), ..Extra::default() };
+    let got = live_with(&sim, Venue::Okx, &want.symbols, limits, extra);
     stop(sim);
     assert_eq!(got.recorded.len(), 3, "the queue's worth");
     let s = &got.stats;
     // One record per message received, per message sent, per connect: all but 3 dropped.
     assert!(s.records_dropped + 3 > s.messages, "{s:?}");
     assert_eq!(got.finals, want.finals, "the feed is untouched");
+}
+
+#[test]
+fn a_resubscription_past_the_subscription_budget_reconnects() {
+    // OKX takes so many subscription requests per connection and hour. With a budget of 2
+    // (the subscription at connect is 1, a resubscription 2 more), the lost update's book
+    // cannot be resubscribed: the connection is remade instead, and every book syncs again
+    // on the new one, as the venue's.
+    let file = fixture("okx/cryptofeed_OKX.ws.1.0");
+    let want = replay(&file, Venue::Okx);
+    let frames = recv_frames(&file);
+    let [drop_at, _, _] =
+        detectable_faults(Venue::Okx, &frames, |f| find(f, b"\"action\":\"update\""));
+    let sim = sim_for(Venue::Okx, &file, &format!("drop@{drop_at}#1"));
+    let limits = (Duration::from_secs(30), 2, Duration::from_secs(40));
+    let extra = Extra { budget: Some((2, Duration::from_secs(3600))), ..Extra::default() };
+    let got = live_with(&sim, Venue::Okx, &want.symbols, limits, extra);
+    let (log, truth) = stop(sim);
+    let s = &got.stats;
+    assert_eq!((s.resync_resubscribes, s.resync_reconnects), (0, 1), "{s:?}");
+    let why = s.last_error.as_deref().unwrap_or_default();
+    assert!(why.contains("subscription requests per 3600s are spent"), "{why}");
+    let syncs = check_synced_books(&got, &log, truth, usize::MAX);
+    assert_eq!(syncs, 2 * want.symbols.len(), "every book on both connections");
+    assert_eq!(got.finals, want.finals);
 }
