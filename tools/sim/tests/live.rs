@@ -470,14 +470,17 @@ fn find(hay: &[u8], needle: &[u8]) -> bool {
 }
 
 /// Where a dropped update, a corrupted level and a crossed book each damage the stream so
-/// that the engine sees it (the replay turns a book `Resyncing`): from frame 50 on, each 20
-/// frames or more after the last (time for a resync in between at a paced stream).
+/// that the engine sees it (the replay turns a book `Resyncing`): from frame 50 on, each a
+/// fifth of the capture or more after the last.
 fn detectable_faults(venue: Venue, frames: &[Vec<u8>], update: fn(&[u8]) -> bool) -> [usize; 3] {
+    // A fifth of the capture apart: at a paced stream, time for the book to resync before
+    // the next fault even on a loaded machine (a fault on a resyncing book goes unseen).
+    let apart = frames.len() / 5;
     let drop_at = first_detectable(venue, frames, 50, &|f| update(f).then_some(None));
-    let corrupt_at = first_detectable(venue, frames, drop_at + 20, &|f| {
+    let corrupt_at = first_detectable(venue, frames, drop_at + apart, &|f| {
         ladderfeed_sim::venue::corrupt_level(venue, f).map(Some)
     });
-    let crossed_at = first_detectable(venue, frames, corrupt_at + 20, &|f| {
+    let crossed_at = first_detectable(venue, frames, corrupt_at + apart, &|f| {
         ladderfeed_sim::venue::cross_book(venue, f).map(Some)
     });
     [drop_at, corrupt_at, crossed_at]
