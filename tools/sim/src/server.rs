@@ -661,7 +661,8 @@ struct Session<'a> {
     next_ping: Instant,
     subscribed: bool,
     /// Venues that answer a resubscription with a snapshot (OKX, Kraken v1, Coinbase
-    /// Exchange, Gemini): the venue's books on this connection, for that snapshot.
+    /// Exchange and Advanced, Gemini, Bitfinex): the venue's books on this connection, for
+    /// that snapshot.
     books: Option<VenueBooks>,
     /// Instruments whose book channel the client unsubscribed (their frames are held back
     /// until it subscribes again).
@@ -1049,10 +1050,12 @@ impl<'a> Session<'a> {
         })
     }
 
-    /// OKX, Kraken v1, Coinbase Exchange and Gemini, once streaming: an `unsubscribe` of a
-    /// book holds that instrument's book frames back (Gemini: its trades too, which share
-    /// the subscription); a later `subscribe` of it is acknowledged as the venue does and
-    /// answered with a fresh snapshot from the venue's books, and its frames flow again.
+    /// OKX, Kraken v1, Coinbase (Exchange, Advanced), Gemini and Bitfinex, once streaming: an
+    /// `unsubscribe` of a book holds that instrument's book frames back (Gemini: its trades
+    /// too, which share the subscription); a later `subscribe` of it is acknowledged as the
+    /// venue does and answered with a fresh snapshot from the venue's books (Bitfinex: under
+    /// a new channel id; numbered on the connection's sequence where the venue numbers
+    /// frames), and its frames flow again.
     /// Returns whether `text` was such a request (other subscriptions are the capture's to
     /// answer).
     fn resubscription(&mut self, text: &str) -> Result<bool> {
