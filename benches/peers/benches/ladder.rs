@@ -9,6 +9,9 @@
 //!   read the best (so the book is the same at every iteration). The re-insert is O(1) for
 //!   every implementation; the difference between gaps is the recovery.
 //!
+//! - `ladder_clear`: emptying a ladder that holds `n` levels a side (as a snapshot or a
+//!   resync does), timed alone; the book is refilled untimed between iterations.
+//!
 //! Peers take `f64` prices and sizes; they are converted once, outside the timed loops.
 
 use std::hint::black_box;
@@ -252,5 +255,30 @@ fn best_recovery(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, ladder_update, best_recovery);
+fn ladder_clear(c: &mut Criterion) {
+    let mut g = c.benchmark_group("ladder_clear");
+    for n in [100i64, 1000, 4000, 16000] {
+        g.bench_with_input(BenchmarkId::new("ladderfeed_Ladder", n), &n, |b, &n| {
+            let mut book = Ladder::new();
+            b.iter_custom(|iters| {
+                let mut spent = Duration::ZERO;
+                for _ in 0..iters {
+                    // Every other tick of a 2n-tick range on each side around 6,168,600.
+                    for i in 0..n {
+                        book.set(Side::Bid, 6_168_599 - 2 * i, 1);
+                        book.set(Side::Ask, 6_168_601 + 2 * i, 1);
+                    }
+                    let start = Instant::now();
+                    book.clear();
+                    spent += start.elapsed();
+                    black_box(&book);
+                }
+                spent
+            });
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, ladder_update, best_recovery, ladder_clear);
 criterion_main!(benches);

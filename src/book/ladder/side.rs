@@ -328,15 +328,13 @@ impl SideBook {
 
     /// Removes every level; keeps the array and the overflow's capacity.
     pub(crate) fn clear(&mut self) {
-        if self.window_len * 8 < self.window / 64 {
-            // Few levels: visit them through the bitmap.
-            let mut off = 0;
-            while let Some(o) = self.next_off(off) {
-                let slot = self.slot_of_off(o);
-                self.qty[slot] = 0;
-                self.bits.clear(slot);
-                off = o + 1;
-            }
+        if self.window_len * 8 < self.window {
+            // Under one slot in 8 occupied: zero just those, found through the bitmap (about
+            // 1 ns a level) rather than all `8 × W` bytes of the array (512 KiB at the default
+            // window, ~11 µs, and the cache with it): `cargo bench -p ladderfeed-peers --bench
+            // ladder -- ladder_clear`.
+            let qty = &mut self.qty;
+            self.bits.drain(|slot| qty[slot] = 0);
         } else {
             self.qty.fill(0);
             self.bits.clear_all();
