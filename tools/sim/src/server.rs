@@ -935,26 +935,27 @@ impl<'a> Session<'a> {
                 }
             }
             Venue::Bitfinex => {
-                // Subscribed by symbol, unsubscribed by channel id (this connection's).
-                let (subscribe, symbol) = match v["event"].as_str() {
+                // Subscribed by symbol, unsubscribed by channel id (this connection's): the
+                // capture's book subscription either names.
+                let (subscribe, found) = match v["event"].as_str() {
                     Some("subscribe") if v["channel"] == "book" => {
-                        (true, v["symbol"].as_str().map(str::to_owned))
+                        let symbol = v["symbol"].as_str().unwrap_or_default();
+                        (true, self.bitfinex_books().find(|(_, s, _)| s == symbol))
                     }
                     Some("unsubscribe") => {
                         let id = v["chanId"].as_u64().unwrap_or_default();
                         let id =
                             self.chan_ids.iter().find(|(_, now)| *now == id).map_or(id, |c| c.0);
-                        (false, self.bitfinex_book_symbol(id))
+                        (false, self.bitfinex_books().find(|(c, _, _)| *c == id))
                     }
                     _ => (false, None),
                 };
-                if let Some(symbol) = symbol {
-                    let found = self.bitfinex_channel(&symbol);
+                if let Some((id, symbol, len)) = found {
                     out.push(BookRequest {
                         subscribe,
                         symbol,
-                        book: found.map(|_| "book".to_owned()),
-                        capture_channel: found,
+                        book: Some("book".to_owned()),
+                        capture_channel: Some((id, len)),
                         ack: None,
                     });
                 }
@@ -1012,16 +1013,6 @@ impl<'a> Session<'a> {
         json!({ "type": "subscriptions", "channels": channels }).to_string()
     }
 
-    /// Bitfinex: the channel id and `len` of `symbol`'s book in the capture.
-    fn bitfinex_channel(&self, symbol: &str) -> Option<(u64, usize)> {
-        self.bitfinex_books().find(|(_, s, _)| s == symbol).map(|(id, _, len)| (id, len))
-    }
-
-    /// Bitfinex: the symbol of the book on the capture's channel `id`.
-    fn bitfinex_book_symbol(&self, id: u64) -> Option<String> {
-        self.bitfinex_books().find(|(c, _, _)| *c == id).map(|(_, s, _)| s)
-    }
-
     /// Bitfinex: the capture's book subscriptions (channel id, symbol, `len`).
     fn bitfinex_books(&self) -> impl Iterator<Item = (u64, String, usize)> + '_ {
         self.sh.capture.frames().filter_map(|f| {
@@ -1067,16 +1058,15 @@ impl<'a> Session<'a> {
         if !handled {
             return Ok(false);
         }
+        // Muted or not, as the message asks (Coinbase's answer lists what stays subscribed).
+        for r in requests.iter().filter(|r| r.book.is_some()) {
+            self.muted.retain(|m| *m != r.symbol);
+            if !r.subscribe {
+                self.muted.push(r.symbol.clone());
+            }
+        }
         let venue = self.sh.config.venue;
         if matches!(venue, Venue::CoinbaseExchange | Venue::Coinbase) {
-            // The answer lists what stays subscribed: muted as the message asks first.
-            for r in requests.iter().filter(|r| r.book.is_some()) {
-                if !r.subscribe && !self.muted.contains(&r.symbol) {
-                    self.muted.push(r.symbol.clone());
-                } else if r.subscribe {
-                    self.muted.retain(|m| *m != r.symbol);
-                }
-            }
             let ack = self.coinbase_subscriptions(&requests);
             self.send_made(ack.clone(), json!({ "text": ack }))?;
         }
@@ -1093,12 +1083,8 @@ impl<'a> Session<'a> {
                     self.send_made(ack.clone(), json!({ "text": ack }))?;
                     self.muted_chans.push(id);
                 }
-                if !self.muted.contains(&r.symbol) {
-                    self.muted.push(r.symbol);
-                }
                 continue;
             }
-            self.muted.retain(|m| *m != r.symbol);
             let mut bitfinex_id = None;
             if let (Venue::Bitfinex, Some((id, len))) = (venue, r.capture_channel) {
                 // A new channel id for the new subscription; the book's frames carry it.

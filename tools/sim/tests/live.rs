@@ -952,8 +952,8 @@ fn a_resubscription_past_the_subscription_budget_reconnects() {
     let file = fixture("okx/cryptofeed_OKX.ws.1.0");
     let want = replay(&file, Venue::Okx);
     let frames = recv_frames(&file);
-    let [drop_at, _, _] =
-        detectable_faults(Venue::Okx, &frames, |f| find(f, b"\"action\":\"update\""));
+    let update = |f: &[u8]| find(f, b"\"action\":\"update\"").then_some(None);
+    let drop_at = first_detectable(Venue::Okx, &frames, 50, &update);
     let sim = sim_for(Venue::Okx, &file, &format!("drop@{drop_at}#1"));
     let limits = (Duration::from_secs(30), 2, Duration::from_secs(40));
     let extra = Extra { budget: Some((2, Duration::from_secs(3600))), ..Extra::default() };
