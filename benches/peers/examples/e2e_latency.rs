@@ -7,12 +7,25 @@
 //! - **reference**: tokio + tokio-tungstenite (rustls, the same client configuration and CA) +
 //!   serde_json + `BTreeMap` books (`benches/reference`), on one current-thread runtime pinned
 //!   like our network thread. It "sees" the BBO when its book has been updated after the frame.
+//! - **ladderfeed busy-poll, consumer on the network thread**: one thread, like the reference:
+//!   after every turn of the live loop the same thread pops what the ring holds (the frame
+//!   still goes through parse, book, publish and pop; only the hop between cores is gone). On
+//!   a 2-core machine this is the layout that leaves the simulator a core of its own.
 //! - **ladderfeed busy-poll, spinning consumer**: the live loop busy-polling on a pinned network
 //!   thread, a consumer spinning on the other core (the production setting: each owns a core;
-//!   on a 2-core machine the simulator's threads then have none).
+//!   on a 2-core machine the consumer shares its core with the simulator).
 //! - **ladderfeed busy-poll, yielding consumer**: the consumer calls `yield_now` when idle.
 //! - **ladderfeed epoll, yielding consumer**: the network thread waits in epoll
-//!   (`--no-busy-poll`); this leaves the simulator a core on a 2-core machine.
+//!   (`--no-busy-poll`).
+//!
+//! **Cores.** Before anything starts, the main thread pins itself to the first core, so the
+//! simulator's threads (which it spawns, and which inherit its mask) run there; every client's
+//! receiving thread (the reference's runtime, ladderfeed's network thread) is pinned to the
+//! second core and has it to itself, as on a host where the venue is another machine.
+//! ladderfeed's consumer shares the first core with the simulator. Without this, on a 2-core
+//! machine the simulator's sender wakes on whichever core is free and, when ladderfeed
+//! busy-polls, preempts the network thread for the whole send (the reference, blocked in epoll,
+//! leaves a core idle and is not hit).
 //!
 //! Per frame that moved a book: the simulator's send timestamp (taken just before the frame is
 //! handed to TLS, from the reference log) to the consumer seeing the event (ladderfeed) or to
@@ -27,7 +40,7 @@ mod reference;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
@@ -46,6 +59,13 @@ use rustls::ClientConfig;
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::Connector;
+
+/// The cores, listed once before the main thread pins itself.
+static CORES: OnceLock<Cores> = OnceLock::new();
+
+fn cores() -> &'static Cores {
+    CORES.get_or_init(Cores::detect)
+}
 
 /// The symbols each venue's capture carries (what the clients subscribe to).
 fn symbols(venue: Venue) -> Vec<String> {
@@ -113,6 +133,26 @@ fn reference_client(
     })
 }
 
+/// Where ladderfeed's consumer runs and what it does when the ring is empty.
+#[derive(Clone, Copy)]
+enum Consumer {
+    /// A thread on the first core that spins.
+    Spins,
+    /// A thread on the first core that yields the core (to the simulator's threads).
+    Yields,
+    /// On the network thread: the ring is drained after every turn of the loop. The frame
+    /// still goes through the ring; only the thread hop is gone.
+    Inline,
+}
+
+/// Pops what the ring holds; per event, the first time its frame's receive stamp was seen.
+fn pop(sub: &mut feed::Subscription, popped: &mut HashMap<u64, u64>) -> usize {
+    sub.pop_batch(256, |ev| {
+        let now = now_ns();
+        popped.entry(ev.local_ts()).or_insert(now);
+    })
+}
+
 /// ladderfeed's live path: per received frame (by its receive stamp), the time the consumer
 /// popped the first event it produced; and the receive stamps in order.
 fn ladderfeed_client(
@@ -121,7 +161,7 @@ fn ladderfeed_client(
     venue: Venue,
     total: usize,
     busy: bool,
-    consumer_yields: bool,
+    consumer: Consumer,
 ) -> (Vec<u64>, HashMap<u64, u64>) {
     let symbols = symbols(venue);
     let mut opts = Options::new(config);
@@ -131,45 +171,58 @@ fn ladderfeed_client(
     let mut live = Live::new(vec![feed_cfg], opts).expect("live");
     let (rec_tx, rec_rx) = crossbeam_channel::unbounded();
     live.set_recorder(rec_tx, None);
-    let cores = Cores::detect();
-    let (mut publisher, mut subscription) = feed::feed(1 << 16, 1024);
+    let cores = cores();
+    let (mut publisher, subscription) = feed::feed(1 << 16, 1024);
+    let mut subscription = Some(subscription);
     let stop = Arc::new(AtomicBool::new(false));
     let consumer_stop = Arc::clone(&stop);
-    let consumer = spawn_pinned("consumer", cores.get(0), move |_| {
-        let mut popped: HashMap<u64, u64> = HashMap::with_capacity(1 << 16);
-        loop {
-            let n = subscription.pop_batch(256, |ev| {
-                let now = now_ns();
-                popped.entry(ev.local_ts()).or_insert(now);
-            });
-            if n == 0 {
-                if consumer_stop.load(Ordering::Acquire) {
-                    break;
+    let thread = match consumer {
+        Consumer::Inline => None,
+        Consumer::Spins | Consumer::Yields => {
+            let mut subscription = subscription.take().expect("the subscription");
+            let consumer_thread = spawn_pinned("consumer", cores.get(0), move |_| {
+                let mut popped: HashMap<u64, u64> = HashMap::with_capacity(1 << 16);
+                loop {
+                    if pop(&mut subscription, &mut popped) == 0 {
+                        if consumer_stop.load(Ordering::Acquire) {
+                            break;
+                        }
+                        if matches!(consumer, Consumer::Yields) {
+                            // Give the core to a runnable thread (the simulator's).
+                            std::thread::yield_now();
+                        } else {
+                            std::hint::spin_loop();
+                        }
+                    }
                 }
-                if consumer_yields {
-                    // Give the core to a runnable thread (the simulator's, on 2 cores).
-                    std::thread::yield_now();
-                } else {
-                    std::hint::spin_loop();
-                }
-            }
+                popped
+            })
+            .expect("consumer thread");
+            Some(consumer_thread)
         }
-        popped
-    })
-    .expect("consumer thread");
+    };
     let net = spawn_pinned("network", cores.get(1), move |_| {
         let start = Instant::now();
         let mut received = 0u64;
+        let mut popped: HashMap<u64, u64> = HashMap::with_capacity(1 << 16);
+        let mut inline = subscription;
         while received < total as u64 && start.elapsed() < Duration::from_secs(120) {
             live.poll_once(&mut publisher).expect("poll");
+            if let Some(sub) = inline.as_mut() {
+                while pop(sub, &mut popped) > 0 {}
+            }
             received = live.links()[0].stats().messages;
         }
         stop.store(true, Ordering::Release);
         live.close_all();
+        popped
     })
     .expect("network thread");
-    net.join().expect("network");
-    let popped = consumer.join().expect("consumer");
+    let inline_popped = net.join().expect("network");
+    let popped = match thread {
+        Some(t) => t.join().expect("consumer"),
+        None => inline_popped,
+    };
     let recvs =
         rec_rx.try_iter().filter(|r| r.kind == RecordKind::Recv).map(|r| r.local_ts).collect();
     (recvs, popped)
@@ -188,12 +241,13 @@ fn row(label: &str, h: &Histogram<u64>) {
     );
 }
 
-/// The clients compared: the reference, then ladderfeed as (busy-poll, consumer yields).
-const CLIENTS: [(&str, Option<(bool, bool)>); 4] = [
+/// The clients compared: the reference, then ladderfeed as (busy-poll, where the consumer is).
+const CLIENTS: [(&str, Option<(bool, Consumer)>); 5] = [
     ("reference (tokio-tungstenite + serde_json + BTreeMap)", None),
-    ("ladderfeed busy-poll, spinning consumer", Some((true, false))),
-    ("ladderfeed busy-poll, yielding consumer", Some((true, true))),
-    ("ladderfeed epoll, yielding consumer", Some((false, true))),
+    ("ladderfeed busy-poll, consumer on the network thread", Some((true, Consumer::Inline))),
+    ("ladderfeed busy-poll, spinning consumer", Some((true, Consumer::Spins))),
+    ("ladderfeed busy-poll, yielding consumer", Some((true, Consumer::Yields))),
+    ("ladderfeed epoll, yielding consumer", Some((false, Consumer::Yields))),
 ];
 
 /// One client against a simulator of its own (the same capture, pace and protocol: the same
@@ -220,8 +274,8 @@ fn session(capture: &Path, venue: Venue, pace: Pace, pace_label: &str) {
                 let subscribe = adapter.subscribe_messages(&refs);
                 let url = Feed::endpoint_url(venue, &base, &symbols);
                 // On a thread of its own, pinned where ladderfeed's network thread goes (the
-                // simulator's threads, started from the main thread, stay unpinned).
-                let core = Cores::detect().get(1);
+                // simulator's threads run on the first core, the main thread's).
+                let core = cores().get(1);
                 let seen = std::thread::spawn(move || {
                     reference_client(&url, config, venue, subscribe, total, core)
                 })
@@ -236,16 +290,28 @@ fn session(capture: &Path, venue: Venue, pace: Pace, pace_label: &str) {
                     }
                 }
             }
-            Some((busy, yields)) => {
-                let (recvs, popped) = ladderfeed_client(&base, config, venue, total, busy, yields);
+            Some((busy, consumer)) => {
+                let (recvs, popped) =
+                    ladderfeed_client(&base, config, venue, total, busy, consumer);
                 std::thread::sleep(Duration::from_millis(100));
                 let log = sim.stop();
                 let s = sends(&log, nth_conn(&log, 0).expect("the connection"));
+                // The same frames split in two stages: the wire (the simulator's TLS write,
+                // loopback, ladderfeed's read, decrypt and WebSocket framing, up to the receive
+                // stamp) and ladderfeed's own path (parse, book, ring, consumer pop).
+                let mut wire = Histogram::<u64>::new(3).expect("histogram");
+                let mut path = Histogram::<u64>::new(3).expect("histogram");
                 for (send, recv) in s.iter().zip(&recvs) {
                     if let Some(c) = popped.get(recv) {
                         let _ = h.record(c.saturating_sub(*send));
+                        let _ = wire.record(recv.saturating_sub(*send));
+                        let _ = path.record(c.saturating_sub(*recv));
                     }
                 }
+                row(&format!("{label}, {pace_label}"), &h);
+                row(&format!("&nbsp;&nbsp;of which send → receive stamp, {pace_label}"), &wire);
+                row(&format!("&nbsp;&nbsp;of which receive stamp → consumer, {pace_label}"), &path);
+                continue;
             }
         }
         row(&format!("{label}, {pace_label}"), &h);
@@ -258,6 +324,10 @@ fn main() {
     let capture =
         args.get(1).map(PathBuf::from).unwrap_or(root.join("kraken/cryptofeed_KRAKEN.ws.50.0"));
     let venue = args.get(2).and_then(|v| Venue::from_name(v)).unwrap_or(Venue::KrakenV1);
+    // The simulator's threads inherit this thread's core; the clients' threads pin their own.
+    if let Some(core) = cores().get(0) {
+        core_affinity::set_for_current(core);
+    }
     println!(
         "capture {} ({}), commit-time clock: ladderfeed::clock",
         capture.display(),
