@@ -41,16 +41,18 @@ url="$(sed -n 's/^listening on \(wss:[^ ]*\).*/\1/p' "$tmp/sim.out")"
 pid=$!
 
 echo "soak: ${secs} s, pid $pid, simulator $url, faults $faults"
-printf '%8s %10s %6s %8s\n' seconds rss_kb fds threads
+printf '%8s %10s %6s %8s %10s %10s\n' seconds rss_kb fds threads anon_kb file_kb
 start=$(date +%s)
 : >"$tmp/samples"
 while kill -0 "$pid" 2>/dev/null; do
   rss=$(awk '/^VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
   thr=$(awk '/^Threads/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
+  anon=$(awk '/^RssAnon/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
+  file=$(awk '/^RssFile/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
   fds=$(ls "/proc/$pid/fd" 2>/dev/null | wc -l)
   now=$(($(date +%s) - start))
   if [ -n "$rss" ]; then
-    printf '%8s %10s %6s %8s\n' "$now" "$rss" "$fds" "$thr" | tee -a "$tmp/samples"
+    printf '%8s %10s %6s %8s %10s %10s\n' "$now" "$rss" "$fds" "$thr" "$anon" "$file" | tee -a "$tmp/samples"
   fi
   sleep 10
 done
@@ -86,7 +88,9 @@ steady = [r for r in rows if r[0] >= warm]
 if len(steady) < 2:
     print("soak: too few samples after the warm-up"); sys.exit(1)
 rss = [r[1] for r in steady]; fds = [r[2] for r in steady]; thr = [r[3] for r in steady]
+anon = [r[4] for r in steady]; file = [r[5] for r in steady]
 growth = (max(rss) - min(rss)) / min(rss) * 100
+print(f"after {warm} s: anonymous {min(anon)}..{max(anon)} kB, file-backed {min(file)}..{max(file)} kB")
 print(f"after {warm} s: rss {min(rss)}..{max(rss)} kB ({growth:.2f}% spread), "
       f"fds {min(fds)}..{max(fds)}, threads {min(thr)}..{max(thr)}")
 # Memory within 1%; descriptors may differ by the connection's socket and its timer while a

@@ -30,6 +30,10 @@
 //! Per frame that moved a book: the simulator's send timestamp (taken just before the frame is
 //! handed to TLS, from the reference log) to the consumer seeing the event (ladderfeed) or to
 //! the reference's book being updated. Both sides read the same clock (`ladderfeed::clock`).
+//! The reference counts every frame that updated a book, ladderfeed only those whose events
+//! changed a BBO (what it publishes); the row "reference, the frames where ladderfeed
+//! published" measures the reference on exactly ladderfeed's frames (the same capture frames,
+//! by their order on the connection), so the two can be compared frame for frame.
 //!
 //! `cargo run --release -p ladderfeed-peers --example e2e_latency [CAPTURE VENUE]`
 //! (default: the Kraken v1 capture).
@@ -253,6 +257,9 @@ const CLIENTS: [(&str, Option<(bool, Consumer)>); 5] = [
 /// One client against a simulator of its own (the same capture, pace and protocol: the same
 /// stream), one row of the table.
 fn session(capture: &Path, venue: Venue, pace: Pace, pace_label: &str) {
+    // The reference's latency per frame of the connection (`None`: the frame moved no book),
+    // kept to be measured again on the frames where ladderfeed published.
+    let mut reference_frames: Option<Vec<Option<u64>>> = None;
     for (label, client) in CLIENTS {
         let mut c = Config::new(venue, vec![capture.to_path_buf()]);
         c.tls = true;
@@ -284,11 +291,15 @@ fn session(capture: &Path, venue: Venue, pace: Pace, pace_label: &str) {
                 std::thread::sleep(Duration::from_millis(100));
                 let log = sim.stop();
                 let s = sends(&log, nth_conn(&log, 0).expect("the connection"));
-                for (send, seen) in s.iter().zip(&seen) {
-                    if let Some(t) = seen {
-                        let _ = h.record(t.saturating_sub(*send));
-                    }
+                let lat: Vec<Option<u64>> = s
+                    .iter()
+                    .zip(&seen)
+                    .map(|(send, t)| t.map(|t| t.saturating_sub(*send)))
+                    .collect();
+                for l in lat.iter().flatten() {
+                    let _ = h.record(*l);
                 }
+                reference_frames = Some(lat);
             }
             Some((busy, consumer)) => {
                 let (recvs, popped) =
@@ -301,12 +312,26 @@ fn session(capture: &Path, venue: Venue, pace: Pace, pace_label: &str) {
                 // stamp) and ladderfeed's own path (parse, book, ring, consumer pop).
                 let mut wire = Histogram::<u64>::new(3).expect("histogram");
                 let mut path = Histogram::<u64>::new(3).expect("histogram");
-                for (send, recv) in s.iter().zip(&recvs) {
+                let mut published = Vec::new();
+                for (i, (send, recv)) in s.iter().zip(&recvs).enumerate() {
                     if let Some(c) = popped.get(recv) {
                         let _ = h.record(c.saturating_sub(*send));
                         let _ = wire.record(recv.saturating_sub(*send));
                         let _ = path.record(c.saturating_sub(*recv));
+                        published.push(i);
                     }
+                }
+                // Once: the reference on the frames where ladderfeed published (a BBO
+                // changed), the same capture frames in the same order.
+                if let Some(lat) = reference_frames.take() {
+                    let mut same = Histogram::<u64>::new(3).expect("histogram");
+                    for l in published.iter().filter_map(|&i| lat.get(i).copied().flatten()) {
+                        let _ = same.record(l);
+                    }
+                    row(
+                        &format!("reference, the frames where ladderfeed published, {pace_label}"),
+                        &same,
+                    );
                 }
                 row(&format!("{label}, {pace_label}"), &h);
                 row(&format!("&nbsp;&nbsp;of which send → receive stamp, {pace_label}"), &wire);
