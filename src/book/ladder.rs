@@ -46,6 +46,26 @@ mod side;
 
 use side::{SideBook, SideIter};
 
+/// Bytes between two writes of [`resident_zeroed`]: the smallest page size Linux uses.
+const PAGE: usize = 4096;
+
+/// A zeroed slice of `len` elements whose pages are all resident.
+///
+/// A zeroed allocation this large comes straight from the kernel as untouched pages, each
+/// mapped on a page fault the first time it is written: in a ladder, on the hot path, the
+/// first time a price lands in that part of the window (and the process's resident memory
+/// creeps up for as long as prices keep finding new pages). Writing one element per page
+/// here moves those faults to the book's creation. The value written goes through
+/// `black_box`, so the compiler cannot drop the write as a store of zero into zeroed memory.
+pub(crate) fn resident_zeroed<T: Copy + Default>(len: usize) -> Box<[T]> {
+    let mut v = vec![T::default(); len].into_boxed_slice();
+    let step = (PAGE / core::mem::size_of::<T>().max(1)).max(1);
+    for i in (0..len).step_by(step) {
+        v[i] = std::hint::black_box(T::default());
+    }
+    v
+}
+
 /// The side of the book a level is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Side {
@@ -170,7 +190,9 @@ impl Ladder {
     /// `window_ticks` is rounded up to a power of two and clamped to
     /// [`MIN_WINDOW_TICKS`](Self::MIN_WINDOW_TICKS)`..=`[`MAX_WINDOW_TICKS`](Self::MAX_WINDOW_TICKS);
     /// [`window_ticks`](Self::window_ticks) tells the value used. This is the only
-    /// allocation of the array part.
+    /// allocation of the array part, and its pages are made resident here (8 bytes per tick
+    /// per side, 1 MiB at the default window), so no page fault waits for the first price
+    /// that lands in a new part of the window.
     pub fn with_window(window_ticks: usize) -> Ladder {
         let w =
             window_ticks.clamp(Self::MIN_WINDOW_TICKS, Self::MAX_WINDOW_TICKS).next_power_of_two();

@@ -21,7 +21,7 @@ impl Bitmap {
         let mut levels = Vec::new();
         let mut words = len / 64;
         loop {
-            levels.push(vec![0u64; words.max(1)].into_boxed_slice());
+            levels.push(super::resident_zeroed(words.max(1)));
             if words <= 1 {
                 break;
             }

@@ -60,7 +60,7 @@ impl SideBook {
             mask: window - 1,
             base: 0,
             slot_base: 0,
-            qty: vec![0i64; window].into_boxed_slice(),
+            qty: super::resident_zeroed(window),
             bits: Bitmap::new(window),
             best_off: NONE,
             window_len: 0,
