@@ -208,39 +208,105 @@ fn decimal_len(mut v: u128) -> u32 {
     n
 }
 
-/// One level's Kraken checksum text (price digits then size digits), kept for reuse.
+/// One level's checksum text as last rendered (Kraken: price digits then size digits; OKX and
+/// Bitfinex: `price:size`), kept for reuse.
 #[derive(Debug, Clone, Copy)]
 struct Rendered {
     px: i64,
     qty: i64,
+    /// Bytes of `text` in use, or [`NOT_KEPT`].
     len: u8,
     text: [u8; 40],
 }
 
-/// What a Kraken level's text depends on besides its price and size.
-type KrakenFormat = (Step, u8, Step, u8);
+/// [`Rendered::len`] of a level whose text was too long to keep (never for the i64 values
+/// venues print in practice): never reused.
+const NOT_KEPT: u8 = u8::MAX;
 
-/// One book's Kraken checksum levels as last rendered (asks, bids) and their number format:
-/// keep one per book and pass it to [`Checksummer::kraken_with`], so the memo hits however
-/// the books' updates interleave.
-#[derive(Debug, Default, Clone)]
-pub struct KrakenMemo {
-    prev: [Vec<Rendered>; 2],
-    format: Option<KrakenFormat>,
+impl Rendered {
+    /// The text `text` of level `(px, qty)`, kept if it fits.
+    fn keep(px: i64, qty: i64, text: &[u8]) -> Self {
+        let mut r = Rendered { px, qty, len: NOT_KEPT, text: [0; 40] };
+        if text.len() <= r.text.len() {
+            r.text[..text.len()].copy_from_slice(text);
+            r.len = text.len() as u8;
+        }
+        r
+    }
+
+    /// Appends the kept text: a fixed-size copy, cut back to the level's length.
+    #[inline]
+    fn append_to(&self, out: &mut Vec<u8>) {
+        let at = out.len();
+        out.extend_from_slice(&self.text);
+        out.truncate(at + usize::from(self.len));
+    }
 }
+
+/// The level `(px, qty)` of `side` in `prev` (that side's levels as last rendered, best first)
+/// if its text was kept. The levels are asked for best first too, so `*at` only moves
+/// forward: one pass over `prev` per side. A hit needs the same price and size, so the walk
+/// can only cost a miss, never a wrong text.
+#[inline]
+fn kept<'a>(
+    prev: &'a [Rendered],
+    at: &mut usize,
+    side: Side,
+    px: i64,
+    qty: i64,
+) -> Option<&'a Rendered> {
+    let better = |p: i64| if side == Side::Bid { p > px } else { p < px };
+    while prev.get(*at).is_some_and(|r| better(r.px)) {
+        *at += 1;
+    }
+    prev.get(*at).filter(|r| r.px == px && r.qty == qty && r.len != NOT_KEPT)
+}
+
+/// What a book's level texts depend on besides each level's price and size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MemoFormat {
+    /// Tick, price decimals, lot, size decimals.
+    Kraken(Step, u8, Step, u8),
+    /// Tick, lot, number style, negative ask sizes.
+    Interleaved(Step, Step, NumberStyle, bool),
+}
+
+/// One book's checksum levels as last rendered (asks, bids) and their number format: keep one
+/// per book and pass it to [`Checksummer::kraken_with`], [`Checksummer::okx_with`] or
+/// [`Checksummer::bitfinex_with`], so the memo hits however the books' updates interleave.
+#[derive(Debug, Default, Clone)]
+pub struct LevelMemo {
+    prev: [Vec<Rendered>; 2],
+    format: Option<MemoFormat>,
+}
+
+impl LevelMemo {
+    /// Forgets the kept texts if they were rendered in another format.
+    fn use_format(&mut self, format: MemoFormat) {
+        if self.format != Some(format) {
+            self.prev.iter_mut().for_each(Vec::clear);
+            self.format = Some(format);
+        }
+    }
+}
+
+/// The memo of a Kraken book (the same type serves every venue).
+pub type KrakenMemo = LevelMemo;
 
 /// Reusable checksum text and CRC state. Create once per engine and reuse.
 ///
-/// Kraken's text is rendered per level and remembered ([`KrakenMemo`]): a level whose price,
-/// size and number format are unchanged since the book's previous checksum is copied, not
-/// rendered again (an update usually changes one or two of the 20 levels). The text is a pure
-/// function of those inputs, so the memo can never be stale.
+/// The text is rendered per level and, through the `_with` methods, remembered per book
+/// ([`LevelMemo`]): a level whose price, size and number format are unchanged since the book's
+/// previous checksum is copied, not rendered again (an update usually changes one or two of
+/// Kraken's 20 levels or OKX's 50). The text is a pure function of those inputs, so the memo
+/// can never be stale. [`Checksummer::okx`] and [`Checksummer::bitfinex`] render every level.
 #[derive(Debug, Default, Clone)]
 pub struct Checksummer {
     text: Vec<u8>,
     /// The memo of [`Checksummer::kraken`] (callers with several books keep one per book).
-    kraken_memo: KrakenMemo,
-    kraken_next: [Vec<Rendered>; 2],
+    kraken_memo: LevelMemo,
+    /// The levels being rendered, swapped into the memo at the end.
+    next: [Vec<Rendered>; 2],
 }
 
 impl Checksummer {
@@ -249,8 +315,8 @@ impl Checksummer {
         let side = || Vec::with_capacity(10);
         Checksummer {
             text: Vec::with_capacity(2048),
-            kraken_memo: KrakenMemo { prev: [side(), side()], format: None },
-            kraken_next: [side(), side()],
+            kraken_memo: LevelMemo { prev: [side(), side()], format: None },
+            next: [side(), side()],
         }
     }
 
@@ -287,45 +353,27 @@ impl Checksummer {
         qty_decimals: u8,
     ) -> u32 {
         self.text.clear();
-        let format = (tick, price_decimals, lot, qty_decimals);
-        if memo.format != Some(format) {
-            memo.prev.iter_mut().for_each(Vec::clear);
-            memo.format = Some(format);
-        }
+        memo.use_format(MemoFormat::Kraken(tick, price_decimals, lot, qty_decimals));
         for (s, side) in [Side::Ask, Side::Bid].into_iter().enumerate() {
-            self.kraken_next[s].clear();
+            self.next[s].clear();
+            let mut at = 0;
             for l in book.top(side, 10) {
-                let known = memo.prev[s].iter().find(|r| r.px == l.px_tick && r.qty == l.qty_lots);
-                let r = match known {
+                let r = match kept(&memo.prev[s], &mut at, side, l.px_tick, l.qty_lots) {
                     Some(r) => {
-                        // A fixed-size copy, cut back to the level's length.
-                        let at = self.text.len();
-                        self.text.extend_from_slice(&r.text);
-                        self.text.truncate(at + usize::from(r.len));
+                        r.append_to(&mut self.text);
                         *r
                     }
                     None => {
-                        let at = self.text.len();
+                        let start = self.text.len();
                         self.kraken_number(tick, l.px_tick, price_decimals);
                         self.kraken_number(lot, l.qty_lots, qty_decimals);
-                        let mut r =
-                            Rendered { px: l.px_tick, qty: l.qty_lots, len: 0, text: [0; 40] };
-                        let t = &self.text[at..];
-                        if t.len() <= r.text.len() {
-                            r.text[..t.len()].copy_from_slice(t);
-                            r.len = t.len() as u8;
-                        } else {
-                            // Too long to keep (never for i64 values in practice): a key
-                            // no level has, so it is never reused.
-                            r.px = i64::MIN;
-                        }
-                        r
+                        Rendered::keep(l.px_tick, l.qty_lots, &self.text[start..])
                     }
                 };
-                self.kraken_next[s].push(r);
+                self.next[s].push(r);
             }
         }
-        std::mem::swap(&mut memo.prev, &mut self.kraken_next);
+        std::mem::swap(&mut memo.prev, &mut self.next);
         crc32fast::hash(&self.text)
     }
 
@@ -358,18 +406,37 @@ impl Checksummer {
         self.text.drain(start..start + zeros);
     }
 
-    /// OKX, signed. See the [module docs](self).
+    /// OKX, signed, every level rendered. See the [module docs](self).
     pub fn okx(&mut self, book: &Ladder, tick: Step, lot: Step) -> i32 {
-        self.interleaved(book, tick, lot, NumberStyle::Minimal, false)
+        self.interleaved(None, book, tick, lot, NumberStyle::Minimal, false)
     }
 
-    /// Bitfinex (P0–P4 books), signed. See the [module docs](self).
+    /// OKX, signed, remembering the levels in `memo` (keep one per book). See the
+    /// [module docs](self).
+    pub fn okx_with(&mut self, memo: &mut LevelMemo, book: &Ladder, tick: Step, lot: Step) -> i32 {
+        self.interleaved(Some(memo), book, tick, lot, NumberStyle::Minimal, false)
+    }
+
+    /// Bitfinex (P0–P4 books), signed, every level rendered. See the [module docs](self).
     pub fn bitfinex(&mut self, book: &Ladder, tick: Step, lot: Step) -> i32 {
-        self.interleaved(book, tick, lot, NumberStyle::Js, true)
+        self.interleaved(None, book, tick, lot, NumberStyle::Js, true)
+    }
+
+    /// Bitfinex, signed, remembering the levels in `memo` (keep one per book). See the
+    /// [module docs](self).
+    pub fn bitfinex_with(
+        &mut self,
+        memo: &mut LevelMemo,
+        book: &Ladder,
+        tick: Step,
+        lot: Step,
+    ) -> i32 {
+        self.interleaved(Some(memo), book, tick, lot, NumberStyle::Js, true)
     }
 
     fn interleaved(
         &mut self,
+        mut memo: Option<&mut LevelMemo>,
         book: &Ladder,
         tick: Step,
         lot: Step,
@@ -377,6 +444,11 @@ impl Checksummer {
         negative_asks: bool,
     ) -> i32 {
         self.text.clear();
+        if let Some(m) = memo.as_deref_mut() {
+            m.use_format(MemoFormat::Interleaved(tick, lot, style, negative_asks));
+        }
+        self.next.iter_mut().for_each(Vec::clear);
+        let mut at = [0usize; 2];
         let mut bids = book.top(Side::Bid, 25);
         let mut asks = book.top(Side::Ask, 25);
         loop {
@@ -384,16 +456,32 @@ impl Checksummer {
             if b.is_none() && a.is_none() {
                 break;
             }
-            for (l, neg) in [(b, false), (a, negative_asks)] {
+            for (s, side, l) in [(0, Side::Bid, b), (1, Side::Ask, a)] {
                 let Some(l) = l else { continue };
                 if !self.text.is_empty() {
                     self.text.push(b':');
                 }
+                let hit = match memo.as_deref() {
+                    Some(m) => kept(&m.prev[s], &mut at[s], side, l.px_tick, l.qty_lots),
+                    None => None,
+                };
+                if let Some(r) = hit {
+                    r.append_to(&mut self.text);
+                    self.next[s].push(*r);
+                    continue;
+                }
+                let start = self.text.len();
                 write_number(tick, l.px_tick, style, &mut self.text);
                 self.text.push(b':');
-                let qty = if neg { -l.qty_lots } else { l.qty_lots };
+                let qty = if negative_asks && side == Side::Ask { -l.qty_lots } else { l.qty_lots };
                 write_number(lot, qty, style, &mut self.text);
+                if memo.is_some() {
+                    self.next[s].push(Rendered::keep(l.px_tick, l.qty_lots, &self.text[start..]));
+                }
             }
+        }
+        if let Some(m) = memo {
+            std::mem::swap(&mut m.prev, &mut self.next);
         }
         crc32fast::hash(&self.text) as i32
     }
@@ -575,6 +663,38 @@ mod tests {
                 let got = shared.kraken_with(&mut memos[b], &books[b], tick, 1, lot, 3);
                 let mut fresh = Checksummer::new();
                 let want = fresh.kraken(&books[b], tick, 1, lot, 3);
+                proptest::prop_assert_eq!(shared.last_text(), fresh.last_text());
+                proptest::prop_assert_eq!(got, want);
+            }
+        }
+
+        /// OKX and Bitfinex with one memo per book, the books' updates interleaved through
+        /// one checksummer, a book switching venue format now and then: the same text and CRC
+        /// as rendering every level.
+        #[test]
+        fn per_book_interleaved_memos_equal_fresh_rendering(
+            updates in proptest::collection::vec(
+                (0usize..3, proptest::bool::ANY, 0i64..60, 0i64..5, proptest::bool::ANY),
+                1..300,
+            )
+        ) {
+            let (tick, lot) = (Step::parse("0.1").unwrap(), Step::parse("0.00000001").unwrap());
+            let mut books = [Ladder::new(), Ladder::new(), Ladder::new()];
+            let mut memos = [LevelMemo::default(), LevelMemo::default(), LevelMemo::default()];
+            let mut shared = Checksummer::new();
+            for (b, bid, px, qty, okx) in updates {
+                let side = if bid { Side::Bid } else { Side::Ask };
+                let px = if bid { 1_000 + px } else { 1_100 + px };
+                books[b].set(side, px, qty * 7);
+                let mut fresh = Checksummer::new();
+                let (got, want) = if okx {
+                    (shared.okx_with(&mut memos[b], &books[b], tick, lot), fresh.okx(&books[b], tick, lot))
+                } else {
+                    (
+                        shared.bitfinex_with(&mut memos[b], &books[b], tick, lot),
+                        fresh.bitfinex(&books[b], tick, lot),
+                    )
+                };
                 proptest::prop_assert_eq!(shared.last_text(), fresh.last_text());
                 proptest::prop_assert_eq!(got, want);
             }

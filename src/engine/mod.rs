@@ -16,7 +16,7 @@
 //! Nothing here allocates in steady state: the parse output, the books and the checksum text
 //! keep their capacity.
 
-use crate::book::checksum::{Checksummer, KrakenMemo};
+use crate::book::checksum::{Checksummer, LevelMemo};
 use crate::book::{Applied, Ladder, Side};
 use crate::event::{Bbo, BookState, Event, InstrumentId, Stamps};
 use crate::ring::Publisher;
@@ -162,8 +162,8 @@ struct Book {
     stats: BookStats,
     recent_trades: [u64; RECENT_TRADES],
     recent_at: usize,
-    /// This book's Kraken checksum levels as last rendered (reused while unchanged).
-    kraken_memo: KrakenMemo,
+    /// This book's checksum levels as last rendered (reused while unchanged).
+    checksum_memo: LevelMemo,
 }
 
 impl Book {
@@ -177,7 +177,7 @@ impl Book {
             stats: BookStats::default(),
             recent_trades: [0; RECENT_TRADES],
             recent_at: 0,
-            kraken_memo: KrakenMemo::default(),
+            checksum_memo: LevelMemo::default(),
         }
     }
 
@@ -532,7 +532,7 @@ impl<A: Adapter> Engine<A> {
             let ok = match expected {
                 Checksum::Kraken(want) => {
                     self.checksummer.kraken_with(
-                        &mut b.kraken_memo,
+                        &mut b.checksum_memo,
                         &b.ladder,
                         inst.tick,
                         info.price_decimals,
@@ -540,9 +540,13 @@ impl<A: Adapter> Engine<A> {
                         info.qty_decimals,
                     ) == want
                 }
-                Checksum::Okx(want) => self.checksummer.okx(&b.ladder, inst.tick, inst.lot) == want,
+                Checksum::Okx(want) => {
+                    let memo = &mut b.checksum_memo;
+                    self.checksummer.okx_with(memo, &b.ladder, inst.tick, inst.lot) == want
+                }
                 Checksum::Bitfinex(want) => {
-                    self.checksummer.bitfinex(&b.ladder, inst.tick, inst.lot) == want
+                    let memo = &mut b.checksum_memo;
+                    self.checksummer.bitfinex_with(memo, &b.ladder, inst.tick, inst.lot) == want
                 }
             };
             let b = &mut self.books[i];
