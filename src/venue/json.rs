@@ -78,43 +78,86 @@ impl Scratch {
     }
 }
 
+/// Byte classes for [`quote_numbers_into`]: may continue a number, may start one, opens or
+/// closes a string.
+const NUM: u8 = 1;
+const NUM_START: u8 = 2;
+const QUOTE: u8 = 4;
+
+/// [`NUM`], [`NUM_START`] and [`QUOTE`] of every byte.
+const CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = b'0';
+    while b <= b'9' {
+        t[b as usize] = NUM | NUM_START;
+        b += 1;
+    }
+    t[b'-' as usize] = NUM | NUM_START;
+    t[b'.' as usize] = NUM;
+    t[b'e' as usize] = NUM;
+    t[b'E' as usize] = NUM;
+    t[b'+' as usize] = NUM;
+    t[b'"' as usize] = QUOTE;
+    t
+};
+
 /// Copies `src` into `out`, wrapping every number outside a string in double quotes.
+///
+/// A number is a run of `0-9 . e E + -` that starts with a digit or `-`. Each byte is
+/// classified by a table lookup and written into room sized for the worst case, cut back at
+/// the end: no capacity check per byte and no `memcpy` call per number (Bitfinex frames are
+/// mostly short numbers). A number's next byte cannot start another, so numbers are at least
+/// one byte apart and `src` grows by at most `len + 1` quotes. On 100,000 real Bitfinex
+/// frames (25 bytes on average) this takes 39 ns a frame where pushing byte by byte and
+/// copying each number with `extend_from_slice` took 53–59 ns.
 fn quote_numbers_into(src: &[u8], out: &mut Vec<u8>) {
-    out.reserve(src.len() + 64);
-    let mut i = 0;
+    let base = out.len();
+    out.resize(base + 2 * src.len() + 2, 0);
+    let dst = &mut out[base..];
+    let (mut i, mut j) = (0, 0);
     let n = src.len();
     while i < n {
         let b = src[i];
-        if b == b'"' {
-            // Copy the whole string, honouring escapes.
-            let start = i;
+        let class = CLASS[usize::from(b)];
+        if class & NUM_START != 0 {
+            dst[j] = b'"';
+            dst[j + 1] = b;
+            j += 2;
             i += 1;
-            while i < n {
-                match src[i] {
-                    b'\\' => i += 2,
-                    b'"' => {
-                        i += 1;
-                        break;
-                    }
-                    _ => i += 1,
-                }
-            }
-            let end = i.min(n);
-            out.extend_from_slice(&src[start..end]);
-        } else if b == b'-' || b.is_ascii_digit() {
-            let start = i;
-            i += 1;
-            while i < n && matches!(src[i], b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-') {
+            while i < n && CLASS[usize::from(src[i])] & NUM != 0 {
+                dst[j] = src[i];
+                j += 1;
                 i += 1;
             }
-            out.push(b'"');
-            out.extend_from_slice(&src[start..i]);
-            out.push(b'"');
+            dst[j] = b'"';
+            j += 1;
+        } else if class & QUOTE != 0 {
+            // A string: copied as it is up to its closing quote, escapes honoured.
+            dst[j] = b;
+            j += 1;
+            i += 1;
+            while i < n {
+                let c = src[i];
+                dst[j] = c;
+                j += 1;
+                i += 1;
+                if c == b'\\' {
+                    if let Some(&e) = src.get(i) {
+                        dst[j] = e;
+                        j += 1;
+                        i += 1;
+                    }
+                } else if c == b'"' {
+                    break;
+                }
+            }
         } else {
-            out.push(b);
+            dst[j] = b;
+            j += 1;
             i += 1;
         }
     }
+    out.truncate(base + j);
 }
 
 /// The text of a value that is a string, or (for integers) `None`: use [`uint`] for those.
@@ -187,6 +230,77 @@ mod tests {
             std::str::from_utf8(&out).unwrap(),
             r#"["1",{"a":"x\"1,2","b":"-0.00100000","c":"1e-8"},true,null]"#
         );
+        // Numbers at the very end, escapes before a closing quote, an unterminated string.
+        for (src, want) in [
+            (&b"-12.5"[..], &br#""-12.5""#[..]),
+            (br#"[0,"\\",1]"#, br#"["0","\\","1"]"#),
+            (br#"["a\"b",2e+3]"#, br#"["a\"b","2e+3"]"#),
+            (br#"[1,"open 2"#, br#"["1","open 2"#),
+            (b"", b""),
+        ] {
+            out.clear();
+            quote_numbers_into(src, &mut out);
+            assert_eq!(out, want, "{}", String::from_utf8_lossy(src));
+        }
+    }
+
+    /// The quoting rule written plainly: strings copied with their escapes, every run of
+    /// number bytes that starts with a digit or `-` wrapped in quotes.
+    fn quote_numbers_plain(src: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < src.len() {
+            let b = src[i];
+            if b == b'"' {
+                let start = i;
+                i += 1;
+                while i < src.len() {
+                    match src[i] {
+                        b'\\' => i += 2,
+                        b'"' => {
+                            i += 1;
+                            break;
+                        }
+                        _ => i += 1,
+                    }
+                }
+                out.extend_from_slice(&src[start..i.min(src.len())]);
+            } else if b == b'-' || b.is_ascii_digit() {
+                let start = i;
+                i += 1;
+                while i < src.len()
+                    && matches!(src[i], b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')
+                {
+                    i += 1;
+                }
+                out.push(b'"');
+                out.extend_from_slice(&src[start..i]);
+                out.push(b'"');
+            } else {
+                out.push(b);
+                i += 1;
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        /// Any bytes (drawn mostly from JSON's number, string and structure characters) are
+        /// quoted as the plain rule says.
+        #[test]
+        fn quoting_equals_the_plain_rule(
+            src in proptest::collection::vec(
+                proptest::sample::select(b"0123456789-+.eE\"\\,[]{}:truefalsn x".to_vec()),
+                0..80,
+            ),
+            prefix in proptest::collection::vec(proptest::num::u8::ANY, 0..3),
+        ) {
+            let mut out = prefix.clone();
+            quote_numbers_into(&src, &mut out);
+            let mut want = prefix;
+            want.extend(quote_numbers_plain(&src));
+            proptest::prop_assert_eq!(out, want);
+        }
     }
 
     #[test]
