@@ -67,7 +67,7 @@ pub struct Bitfinex {
     channels: Vec<Channel>,
     flags: u64,
     next_seq: Option<u64>,
-    scratch: Option<Scratch>,
+    scratch: Option<Box<Scratch>>,
     /// Info messages with a code (reconnect, maintenance) seen.
     pub info_codes: u64,
 }
@@ -80,7 +80,7 @@ impl Bitfinex {
             channels: Vec::new(),
             flags: 0,
             next_seq: None,
-            scratch: Some(Scratch::new()),
+            scratch: Some(Box::new(Scratch::new())),
             info_codes: 0,
         }
     }

@@ -37,7 +37,7 @@ fn side_of(s: Option<&[u8]>) -> Result<Side, VenueError> {
 pub struct GeminiV2 {
     symbols: Symbols,
     synced: Vec<bool>,
-    scratch: Option<Scratch>,
+    scratch: Option<Box<Scratch>>,
 }
 
 impl GeminiV2 {
@@ -46,7 +46,7 @@ impl GeminiV2 {
         GeminiV2 {
             symbols: Symbols::new(Venue::Gemini, registry),
             synced: Vec::new(),
-            scratch: Some(Scratch::new()),
+            scratch: Some(Box::new(Scratch::new())),
         }
     }
 
@@ -210,7 +210,7 @@ pub struct GeminiV1 {
     symbol: SymbolIdx,
     synced: bool,
     next_seq: Option<u64>,
-    scratch: Option<Scratch>,
+    scratch: Option<Box<Scratch>>,
 }
 
 impl GeminiV1 {
@@ -225,7 +225,7 @@ impl GeminiV1 {
             symbol: sym,
             synced: false,
             next_seq: None,
-            scratch: Some(Scratch::new()),
+            scratch: Some(Box::new(Scratch::new())),
         })
     }
 

@@ -52,7 +52,7 @@ fn state(states: &mut Vec<SymState>, i: SymbolIdx) -> &mut SymState {
 pub struct KrakenV1 {
     symbols: Symbols,
     states: Vec<SymState>,
-    scratch: Option<Scratch>,
+    scratch: Option<Box<Scratch>>,
 }
 
 impl KrakenV1 {
@@ -61,7 +61,7 @@ impl KrakenV1 {
         KrakenV1 {
             symbols: Symbols::new(Venue::KrakenV1, registry),
             states: Vec::new(),
-            scratch: Some(Scratch::new()),
+            scratch: Some(Box::new(Scratch::new())),
         }
     }
 
@@ -356,7 +356,7 @@ fn v1_request(event: &str, symbols: &[&str]) -> Vec<String> {
 pub struct KrakenV2 {
     symbols: Symbols,
     states: Vec<SymState>,
-    scratch: Option<Scratch>,
+    scratch: Option<Box<Scratch>>,
     /// Depth asked for in [`Adapter::subscribe_messages`]; also the truncation depth of a
     /// book whose subscription acknowledgement (`result.depth`) was not seen.
     pub depth: u32,
@@ -370,7 +370,7 @@ impl KrakenV2 {
         KrakenV2 {
             symbols: Symbols::new(Venue::Kraken, registry),
             states: Vec::new(),
-            scratch: Some(Scratch::new()),
+            scratch: Some(Box::new(Scratch::new())),
             depth,
             acked: Vec::new(),
         }

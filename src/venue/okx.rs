@@ -35,7 +35,7 @@ struct SymState {
 pub struct Okx {
     symbols: Symbols,
     states: Vec<SymState>,
-    scratch: Option<Scratch>,
+    scratch: Option<Box<Scratch>>,
     /// The book channel [`Adapter::subscribe_messages`] asks for.
     pub channel: &'static str,
 }
@@ -51,7 +51,7 @@ impl Okx {
         Okx {
             symbols: Symbols::new(Venue::Okx, registry),
             states: Vec::new(),
-            scratch: Some(Scratch::new()),
+            scratch: Some(Box::new(Scratch::new())),
             channel,
         }
     }
