@@ -581,6 +581,13 @@ fn bad_input_is_typed_through_the_engine() {
     let e = v2.handle_frame(br#"{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","bids":[{"price":45283.5,"qty":1.0},{"price":45283.55,"qty":1.0}],"asks":[],"checksum":1}]}"#, 0, &mut ev).unwrap_err();
     assert_eq!(e.name(), "number");
     assert_eq!(v2.state(s), Some(BookState::Resyncing));
+    // A malformed snapshot of a pair already known is rejected where its levels are read
+    // (learning a known pair only takes the printed decimals), and the book resyncs.
+    v2.handle_frame(V2_SNAPSHOT.as_bytes(), 0, &mut ev).unwrap();
+    assert_eq!(v2.state(s), Some(BookState::Synced));
+    let e = v2.handle_frame(br#"{"channel":"book","type":"snapshot","data":[{"symbol":"BTC/USD","bids":[{"price":45283.5,"qty":-1.0}],"asks":[],"checksum":1}]}"#, 0, &mut ev).unwrap_err();
+    assert_eq!(e.name(), "number");
+    assert_eq!(v2.state(s), Some(BookState::Resyncing));
 }
 
 #[test]

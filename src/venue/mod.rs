@@ -368,6 +368,17 @@ impl Symbols {
         sizes: impl Iterator<Item = &'a [u8]>,
         printed_tick: bool,
     ) -> Result<SymbolIdx, VenueError> {
+        if let Some(i) = self.find(key) {
+            // Known: only the printed decimals can grow. The numbers are not scanned for a
+            // step here: the caller reads every one of them into ticks and lots next, which
+            // rejects what is malformed (Kraken learns on every snapshot, 1,000 levels a side).
+            let printed_px = prices.map(printed_decimals).max().unwrap_or(0);
+            let printed_qty = sizes.map(printed_decimals).max().unwrap_or(0);
+            let s = &mut self.list[usize::from(i)];
+            s.price_decimals = s.price_decimals.max(printed_px);
+            s.qty_decimals = s.qty_decimals.max(printed_qty);
+            return Ok(i);
+        }
         let (mut tick, mut printed_px) = (None::<Step>, 0u8);
         for p in prices {
             let s = Step::finest_for(p).map_err(num("price"))?;
@@ -378,12 +389,6 @@ impl Symbols {
         for q in sizes {
             Step::finest_for(q).map_err(num("size"))?;
             printed_qty = printed_qty.max(printed_decimals(q));
-        }
-        if let Some(i) = self.find(key) {
-            let s = &mut self.list[usize::from(i)];
-            s.price_decimals = s.price_decimals.max(printed_px);
-            s.qty_decimals = s.qty_decimals.max(printed_qty);
-            return Ok(i);
         }
         let key = std::str::from_utf8(key).map_err(|_| VenueError::Shape("symbol not UTF-8"))?;
         let lot = Step::from_decimals(printed_qty).map_err(num("size"))?;
