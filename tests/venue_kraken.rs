@@ -588,6 +588,13 @@ fn bad_input_is_typed_through_the_engine() {
     let e = v2.handle_frame(br#"{"channel":"book","type":"snapshot","data":[{"symbol":"BTC/USD","bids":[{"price":45283.5,"qty":-1.0}],"asks":[],"checksum":1}]}"#, 0, &mut ev).unwrap_err();
     assert_eq!(e.name(), "number");
     assert_eq!(v2.state(s), Some(BookState::Resyncing));
+    // A malformed price with more decimals than any step can hold changes nothing about the
+    // pair: the next good snapshot's checksum (rendered with the pair's printed decimals)
+    // still verifies.
+    let e = v2.handle_frame(br#"{"channel":"book","type":"snapshot","data":[{"symbol":"BTC/USD","bids":[{"price":45283.5000000000000000000000000001,"qty":1.0}],"asks":[],"checksum":1}]}"#, 0, &mut ev).unwrap_err();
+    assert_eq!(e.name(), "number");
+    v2.handle_frame(V2_SNAPSHOT.as_bytes(), 0, &mut ev).unwrap();
+    assert_eq!(v2.state(s), Some(BookState::Synced));
 }
 
 #[test]

@@ -369,14 +369,30 @@ impl Symbols {
         printed_tick: bool,
     ) -> Result<SymbolIdx, VenueError> {
         if let Some(i) = self.find(key) {
-            // Known: only the printed decimals can grow. The numbers are not scanned for a
-            // step here: the caller reads every one of them into ticks and lots next, which
-            // rejects what is malformed (Kraken learns on every snapshot, 1,000 levels a side).
-            let printed_px = prices.map(printed_decimals).max().unwrap_or(0);
-            let printed_qty = sizes.map(printed_decimals).max().unwrap_or(0);
+            // Known: only the printed decimals can grow. A number that would raise them is
+            // checked first, so a malformed one changes nothing; the others are not scanned
+            // for a step here: the caller reads every one of them into ticks and lots next,
+            // which rejects what is malformed (Kraken learns on every snapshot, up to 1,000
+            // levels a side).
+            let s = &self.list[usize::from(i)];
+            let (mut px_decimals, mut qty_decimals) = (s.price_decimals, s.qty_decimals);
+            for p in prices {
+                let d = printed_decimals(p);
+                if d > px_decimals {
+                    Step::finest_for(p).map_err(num("price"))?;
+                    px_decimals = d;
+                }
+            }
+            for q in sizes {
+                let d = printed_decimals(q);
+                if d > qty_decimals {
+                    Step::finest_for(q).map_err(num("size"))?;
+                    qty_decimals = d;
+                }
+            }
             let s = &mut self.list[usize::from(i)];
-            s.price_decimals = s.price_decimals.max(printed_px);
-            s.qty_decimals = s.qty_decimals.max(printed_qty);
+            s.price_decimals = px_decimals;
+            s.qty_decimals = qty_decimals;
             return Ok(i);
         }
         let (mut tick, mut printed_px) = (None::<Step>, 0u8);
