@@ -35,7 +35,9 @@
 //! published" measures the reference on exactly ladderfeed's frames (the same capture frames,
 //! by their order on the connection), so the two can be compared frame for frame.
 //!
-//! Every client first runs a warm-up session at 10,000 msgs/s that is not printed.
+//! Every client first runs a warm-up session at 10,000 msgs/s that is not printed. Each printed
+//! session is [`ROUNDS`] rounds, every client once per round in turn; a row holds all its
+//! rounds (so p99.9 rests on about 2,400 of ladderfeed's frames, not 810).
 //!
 //! `cargo run --release -p ladderfeed-peers --example e2e_latency [CAPTURE VENUE]`
 //! (default: the Kraken v1 capture).
@@ -258,95 +260,139 @@ const CLIENTS: [(&str, Option<(bool, Consumer)>); 5] = [
 
 /// One client against a simulator of its own (the same capture, pace and protocol: the same
 /// stream), one row of the table.
-fn session(capture: &Path, venue: Venue, pace: Pace, pace_label: &str, print: bool) {
-    let row = |label: &str, h: &Histogram<u64>| {
-        if print {
-            row(label, h);
-        }
-    };
-    // The reference's latency per frame of the connection (`None`: the frame moved no book),
-    // kept to be measured again on the frames where ladderfeed published.
-    let mut reference_frames: Option<Vec<Option<u64>>> = None;
-    for (label, client) in CLIENTS {
-        let mut c = Config::new(venue, vec![capture.to_path_buf()]);
-        c.tls = true;
-        c.pace = pace;
-        c.max_seconds = 600.0;
-        let sim = Sim::start(c).expect("simulator");
-        let ca = std::env::temp_dir().join(format!("e2e-latency-{}.pem", std::process::id()));
-        std::fs::write(&ca, sim.ca_pem().expect("a CA")).expect("write CA");
-        let config = tls::client_config(Some(&ca)).expect("TLS config");
-        let total = sim.capture().len();
-        let base = sim.url("");
-        let mut h = Histogram::<u64>::new(3).expect("histogram");
-        match client {
-            None => {
-                let symbols = symbols(venue);
-                let reg = InstrumentRegistry::with_builtins();
-                let adapter = AnyAdapter::new(venue, reg, None).expect("venue");
-                let refs: Vec<&str> = symbols.iter().map(String::as_str).collect();
-                let subscribe = adapter.subscribe_messages(&refs);
-                let url = Feed::endpoint_url(venue, &base, &symbols);
-                // On a thread of its own, pinned where ladderfeed's network thread goes (the
-                // simulator's threads run on the first core, the main thread's).
-                let core = cores().get(1);
-                let seen = std::thread::spawn(move || {
-                    reference_client(&url, config, venue, subscribe, total, core)
-                })
-                .join()
-                .expect("reference client");
-                std::thread::sleep(Duration::from_millis(100));
-                let log = sim.stop();
-                let s = sends(&log, nth_conn(&log, 0).expect("the connection"));
-                let lat: Vec<Option<u64>> = s
-                    .iter()
-                    .zip(&seen)
-                    .map(|(send, t)| t.map(|t| t.saturating_sub(*send)))
-                    .collect();
-                for l in lat.iter().flatten() {
-                    let _ = h.record(*l);
-                }
-                reference_frames = Some(lat);
+/// Per client, what its rounds of a session measured.
+struct Measured {
+    /// Send → seen (the reference) or send → consumer pop (ladderfeed).
+    total: Histogram<u64>,
+    /// ladderfeed only: send → receive stamp.
+    wire: Histogram<u64>,
+    /// ladderfeed only: receive stamp → consumer pop.
+    path: Histogram<u64>,
+}
+
+fn histogram() -> Histogram<u64> {
+    Histogram::<u64>::new(3).expect("histogram")
+}
+
+/// What a run tells beyond its histograms.
+enum Ran {
+    /// The reference's latency per frame of the connection (`None`: the frame moved no book).
+    Reference(Vec<Option<u64>>),
+    /// The indices of the frames where ladderfeed published.
+    Ladderfeed(Vec<usize>),
+}
+
+/// One client's run against a simulator of its own (the same capture, pace and protocol: the
+/// same stream), recorded into `m`.
+fn run_client(
+    capture: &Path,
+    venue: Venue,
+    pace: Pace,
+    client: Option<(bool, Consumer)>,
+    m: &mut Measured,
+) -> Ran {
+    let mut c = Config::new(venue, vec![capture.to_path_buf()]);
+    c.tls = true;
+    c.pace = pace;
+    c.max_seconds = 600.0;
+    let sim = Sim::start(c).expect("simulator");
+    let ca = std::env::temp_dir().join(format!("e2e-latency-{}.pem", std::process::id()));
+    std::fs::write(&ca, sim.ca_pem().expect("a CA")).expect("write CA");
+    let config = tls::client_config(Some(&ca)).expect("TLS config");
+    let total = sim.capture().len();
+    let base = sim.url("");
+    match client {
+        None => {
+            let symbols = symbols(venue);
+            let reg = InstrumentRegistry::with_builtins();
+            let adapter = AnyAdapter::new(venue, reg, None).expect("venue");
+            let refs: Vec<&str> = symbols.iter().map(String::as_str).collect();
+            let subscribe = adapter.subscribe_messages(&refs);
+            let url = Feed::endpoint_url(venue, &base, &symbols);
+            // On a thread of its own, pinned where ladderfeed's network thread goes (the
+            // simulator's threads run on the first core, the main thread's).
+            let core = cores().get(1);
+            let seen = std::thread::spawn(move || {
+                reference_client(&url, config, venue, subscribe, total, core)
+            })
+            .join()
+            .expect("reference client");
+            std::thread::sleep(Duration::from_millis(100));
+            let log = sim.stop();
+            let s = sends(&log, nth_conn(&log, 0).expect("the connection"));
+            let lat: Vec<Option<u64>> =
+                s.iter().zip(&seen).map(|(send, t)| t.map(|t| t.saturating_sub(*send))).collect();
+            for l in lat.iter().flatten() {
+                let _ = m.total.record(*l);
             }
-            Some((busy, consumer)) => {
-                let (recvs, popped) =
-                    ladderfeed_client(&base, config, venue, total, busy, consumer);
-                std::thread::sleep(Duration::from_millis(100));
-                let log = sim.stop();
-                let s = sends(&log, nth_conn(&log, 0).expect("the connection"));
-                // The same frames split in two stages: the wire (the simulator's TLS write,
-                // loopback, ladderfeed's read, decrypt and WebSocket framing, up to the receive
-                // stamp) and ladderfeed's own path (parse, book, ring, consumer pop).
-                let mut wire = Histogram::<u64>::new(3).expect("histogram");
-                let mut path = Histogram::<u64>::new(3).expect("histogram");
-                let mut published = Vec::new();
-                for (i, (send, recv)) in s.iter().zip(&recvs).enumerate() {
-                    if let Some(c) = popped.get(recv) {
-                        let _ = h.record(c.saturating_sub(*send));
-                        let _ = wire.record(recv.saturating_sub(*send));
-                        let _ = path.record(c.saturating_sub(*recv));
-                        published.push(i);
-                    }
+            Ran::Reference(lat)
+        }
+        Some((busy, consumer)) => {
+            let (recvs, popped) = ladderfeed_client(&base, config, venue, total, busy, consumer);
+            std::thread::sleep(Duration::from_millis(100));
+            let log = sim.stop();
+            let s = sends(&log, nth_conn(&log, 0).expect("the connection"));
+            // The same frames split in two stages: the wire (the simulator's TLS write,
+            // loopback, ladderfeed's read, decrypt and WebSocket framing, up to the receive
+            // stamp) and ladderfeed's own path (parse, book, ring, consumer pop).
+            let mut published = Vec::new();
+            for (i, (send, recv)) in s.iter().zip(&recvs).enumerate() {
+                if let Some(c) = popped.get(recv) {
+                    let _ = m.total.record(c.saturating_sub(*send));
+                    let _ = m.wire.record(recv.saturating_sub(*send));
+                    let _ = m.path.record(c.saturating_sub(*recv));
+                    published.push(i);
                 }
-                // Once: the reference on the frames where ladderfeed published (a BBO
-                // changed), the same capture frames in the same order.
-                if let Some(lat) = reference_frames.take() {
-                    let mut same = Histogram::<u64>::new(3).expect("histogram");
-                    for l in published.iter().filter_map(|&i| lat.get(i).copied().flatten()) {
-                        let _ = same.record(l);
-                    }
-                    row(
-                        &format!("reference, the frames where ladderfeed published, {pace_label}"),
-                        &same,
-                    );
+            }
+            Ran::Ladderfeed(published)
+        }
+    }
+}
+
+/// Rounds of a session: in each round every client runs once, in turn, so slow spells of the
+/// machine spread over all of them.
+const ROUNDS: usize = 3;
+
+/// `rounds` rounds of every client at `pace`; with `print`, one row per client (the
+/// histograms of all its rounds together).
+fn session(capture: &Path, venue: Venue, pace: Pace, pace_label: &str, rounds: usize, print: bool) {
+    let mut measured: Vec<Measured> = CLIENTS
+        .iter()
+        .map(|_| Measured { total: histogram(), wire: histogram(), path: histogram() })
+        .collect();
+    let mut reference_runs = Vec::new();
+    let mut published: Option<Vec<usize>> = None;
+    for _ in 0..rounds {
+        for ((_, client), m) in CLIENTS.iter().zip(&mut measured) {
+            match run_client(capture, venue, pace, *client, m) {
+                Ran::Reference(lat) => reference_runs.push(lat),
+                Ran::Ladderfeed(frames) => {
+                    published.get_or_insert(frames);
                 }
-                row(&format!("{label}, {pace_label}"), &h);
-                row(&format!("&nbsp;&nbsp;of which send → receive stamp, {pace_label}"), &wire);
-                row(&format!("&nbsp;&nbsp;of which receive stamp → consumer, {pace_label}"), &path);
-                continue;
             }
         }
-        row(&format!("{label}, {pace_label}"), &h);
+    }
+    if !print {
+        return;
+    }
+    // The reference on the frames where ladderfeed published (a BBO changed): the same capture
+    // frames, by their order on the connection.
+    let mut same = histogram();
+    for lat in &reference_runs {
+        for l in published.iter().flatten().filter_map(|&i| lat.get(i).copied().flatten()) {
+            let _ = same.record(l);
+        }
+    }
+    for ((label, client), m) in CLIENTS.iter().zip(&measured) {
+        row(&format!("{label}, {pace_label}"), &m.total);
+        if client.is_none() {
+            row(&format!("reference, the frames where ladderfeed published, {pace_label}"), &same);
+        } else {
+            let wire = "&nbsp;&nbsp;of which send → receive stamp";
+            row(&format!("{wire}, {pace_label}"), &m.wire);
+            let path = "&nbsp;&nbsp;of which receive stamp → consumer";
+            row(&format!("{path}, {pace_label}"), &m.path);
+        }
     }
 }
 
@@ -370,8 +416,8 @@ fn main() {
     // A warm-up session first, for every client, not printed: the first client of a kind in
     // the process pays for first-time work (code and data pages, lazy initialisation) that
     // showed up as milliseconds in its p99 and beyond.
-    session(&capture, venue, Pace::Rate(10_000.0), "warm-up", false);
-    session(&capture, venue, Pace::Rate(1000.0), "1,000 msgs/s", true);
-    session(&capture, venue, Pace::Rate(10_000.0), "10,000 msgs/s", true);
-    session(&capture, venue, Pace::Max, "full speed", true);
+    session(&capture, venue, Pace::Rate(10_000.0), "warm-up", 1, false);
+    session(&capture, venue, Pace::Rate(1000.0), "1,000 msgs/s", ROUNDS, true);
+    session(&capture, venue, Pace::Rate(10_000.0), "10,000 msgs/s", ROUNDS, true);
+    session(&capture, venue, Pace::Max, "full speed", ROUNDS, true);
 }
