@@ -127,3 +127,39 @@ fn checksums_off_skips_them_counted_and_publishes_the_same_books() {
         assert_eq!(a.events, b.events, "{file}");
     }
 }
+
+#[test]
+fn a_small_window_publishes_the_same_events_and_keeps_the_same_books() {
+    for (file, venue) in [
+        ("kraken/cryptofeed_KRAKEN.ws.50.0", Venue::KrakenV1),
+        ("binance/hftbacktest_spot_btcusdt_20240808.gz", Venue::Binance),
+    ] {
+        let recs = records(&[file]);
+        let engine = |window: Option<usize>| {
+            let adapter =
+                AnyAdapter::new(venue, InstrumentRegistry::with_builtins(), None).unwrap();
+            let e = Engine::new(adapter).with_clock(|| 0);
+            match window {
+                Some(w) => e.with_window_ticks(w),
+                None => e,
+            }
+        };
+        let (mut wide, mut small) = (engine(None), engine(Some(64)));
+        let a = common::feed(&mut wide, &recs);
+        let b = common::feed(&mut small, &recs);
+        assert!(a.events.len() > 100, "{file}: {} events", a.events.len());
+        assert_eq!(a.events, b.events, "{file}: a 64-tick window published differently");
+        assert_eq!(a.errors.len(), b.errors.len(), "{file}");
+        let symbols = wide.symbols().len();
+        assert!(symbols > 0, "{file}");
+        for s in 0..symbols {
+            let s = u16::try_from(s).unwrap();
+            let (w, n) = (wide.book(s).unwrap(), small.book(s).unwrap());
+            assert_eq!(n.window_ticks(), 64, "{file}");
+            assert_eq!(w.window_ticks(), 1 << 16, "{file}");
+            for side in [Side::Bid, Side::Ask] {
+                assert!(w.iter(side).eq(n.iter(side)), "{file}: symbol {s} {side:?} differs");
+            }
+        }
+    }
+}

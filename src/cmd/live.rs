@@ -74,6 +74,12 @@ pub struct Args {
     /// the consumer sleeps (up to 1 ms) while the ring is empty.
     #[arg(long)]
     pub no_busy_poll: bool,
+    /// Each book's array window in ticks per side (rounded up to a power of two, 64 to 2^24).
+    /// Every book's window is resident from its creation, 16 bytes per tick: 1 MiB at the
+    /// default. With hundreds of symbols that are never deep, a small window keeps memory
+    /// small; levels beyond it are still kept exactly.
+    #[arg(long, value_name = "TICKS", default_value_t = ladderfeed::book::Ladder::DEFAULT_WINDOW_TICKS)]
+    pub window_ticks: usize,
     /// Stop after this many seconds (default: until SIGINT or SIGTERM).
     #[arg(long, value_name = "SECS")]
     pub duration: Option<f64>,
@@ -248,6 +254,7 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
     let venues: Vec<Venue> = feeds.iter().map(|f| f.venue).collect();
     let mut opts = Options::new(tls::client_config(ca_file.as_deref())?);
     opts.busy_poll = !args.no_busy_poll;
+    opts.window_ticks = args.window_ticks;
     opts.stale_after = Duration::from_secs_f64(stale_after);
     let clock = opts.clock;
     let mut live = Live::new(feeds, opts)?;

@@ -167,9 +167,9 @@ struct Book {
 }
 
 impl Book {
-    fn new() -> Self {
+    fn new(window_ticks: usize) -> Self {
         Book {
-            ladder: Ladder::new(),
+            ladder: Ladder::with_window(window_ticks),
             state: BookState::Stale,
             published: None,
             dirty: false,
@@ -213,6 +213,8 @@ pub struct Engine<A: Adapter> {
     base_id: InstrumentId,
     scratch_ticks: Vec<i64>,
     verify_checksums: bool,
+    /// The array window of every book this engine makes, in ticks per side.
+    window_ticks: usize,
 }
 
 impl<A: Adapter + std::fmt::Debug> std::fmt::Debug for Engine<A> {
@@ -237,7 +239,19 @@ impl<A: Adapter> Engine<A> {
             base_id: 0,
             scratch_ticks: Vec::new(),
             verify_checksums: true,
+            window_ticks: Ladder::DEFAULT_WINDOW_TICKS,
         }
+    }
+
+    /// Gives every book this engine makes an array window of `ticks` ticks per side (see
+    /// [`Ladder::with_window`]: rounded up to a power of two and clamped). Each book's window
+    /// is resident from its creation, 16 bytes per tick for both sides: 1 MiB at the default
+    /// (2^16 ticks). With many books that are never deep (a BBO-only feed of hundreds of
+    /// symbols), a small window keeps memory small; levels beyond it are still kept exactly,
+    /// in the slower overflow store.
+    pub fn with_window_ticks(mut self, ticks: usize) -> Self {
+        self.window_ticks = ticks;
+        self
     }
 
     /// Verifies the venues' book checksums (Kraken, OKX, Bitfinex) when `on` (the default).
@@ -397,7 +411,7 @@ impl<A: Adapter> Engine<A> {
         sink: &mut impl Sink,
     ) -> Result<(), VenueError> {
         while self.books.len() < self.adapter.symbols().len() {
-            self.books.push(Book::new());
+            self.books.push(Book::new(self.window_ticks));
         }
         if let Err(e) = result {
             self.stats.errors.count(&e);

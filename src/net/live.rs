@@ -28,7 +28,7 @@ use super::http::Get;
 use super::stream::{AddrCache, NetStream};
 use super::url::Url;
 use super::NetError;
-use crate::book::{InstrumentRegistry, Venue};
+use crate::book::{InstrumentRegistry, Ladder, Venue};
 use crate::capture::{Record, RecordKind};
 use crate::clock::Clock;
 use crate::engine::{Engine, Sink};
@@ -136,6 +136,8 @@ pub struct Options {
     pub subscription_budget: Option<(usize, Duration)>,
     /// The clock that stamps receive times.
     pub clock: Clock,
+    /// Each book's array window in ticks per side ([`Engine::with_window_ticks`]).
+    pub window_ticks: usize,
 }
 
 impl Options {
@@ -154,6 +156,7 @@ impl Options {
             resubscribe_timeout: Duration::from_secs(5),
             subscription_budget: None,
             clock: Clock::global(),
+            window_ticks: Ladder::DEFAULT_WINDOW_TICKS,
         }
     }
 }
@@ -911,7 +914,9 @@ impl Live {
             links.push(Link {
                 feed,
                 url,
-                engine: Engine::new(adapter).with_instrument_base(base),
+                engine: Engine::new(adapter)
+                    .with_instrument_base(base)
+                    .with_window_ticks(opts.window_ticks),
                 base,
                 phase: Phase::Idle,
                 token: Token(i * 2),
