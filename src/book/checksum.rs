@@ -290,9 +290,6 @@ impl LevelMemo {
     }
 }
 
-/// The memo of a Kraken book (the same type serves every venue).
-pub type KrakenMemo = LevelMemo;
-
 /// Reusable checksum text and CRC state. Create once per engine and reuse.
 ///
 /// The text is rendered per level and, through the `_with` methods, remembered per book
@@ -345,7 +342,7 @@ impl Checksummer {
     /// [module docs](self).
     pub fn kraken_with(
         &mut self,
-        memo: &mut KrakenMemo,
+        memo: &mut LevelMemo,
         book: &Ladder,
         tick: Step,
         price_decimals: u8,
@@ -654,7 +651,7 @@ mod tests {
         ) {
             let (tick, lot) = (Step::parse("0.1").unwrap(), Step::parse("0.001").unwrap());
             let mut books = [Ladder::new(), Ladder::new(), Ladder::new()];
-            let mut memos = [KrakenMemo::default(), KrakenMemo::default(), KrakenMemo::default()];
+            let mut memos = [LevelMemo::default(), LevelMemo::default(), LevelMemo::default()];
             let mut shared = Checksummer::new();
             for (b, bid, px, qty) in updates {
                 let side = if bid { Side::Bid } else { Side::Ask };

@@ -375,21 +375,8 @@ impl Symbols {
             // which rejects what is malformed (Kraken learns on every snapshot, up to 1,000
             // levels a side).
             let s = &self.list[usize::from(i)];
-            let (mut px_decimals, mut qty_decimals) = (s.price_decimals, s.qty_decimals);
-            for p in prices {
-                let d = printed_decimals(p);
-                if d > px_decimals {
-                    Step::finest_for(p).map_err(num("price"))?;
-                    px_decimals = d;
-                }
-            }
-            for q in sizes {
-                let d = printed_decimals(q);
-                if d > qty_decimals {
-                    Step::finest_for(q).map_err(num("size"))?;
-                    qty_decimals = d;
-                }
-            }
+            let px_decimals = raised_decimals(s.price_decimals, prices, "price")?;
+            let qty_decimals = raised_decimals(s.qty_decimals, sizes, "size")?;
             let s = &mut self.list[usize::from(i)];
             s.price_decimals = px_decimals;
             s.qty_decimals = qty_decimals;
@@ -438,6 +425,24 @@ impl Symbols {
         });
         Some(idx)
     }
+}
+
+/// The most fraction digits printed among `current` and `numbers`; a number that prints more
+/// than the most so far must be well formed (`what` names it in the error).
+fn raised_decimals<'a>(
+    current: u8,
+    numbers: impl Iterator<Item = &'a [u8]>,
+    what: &'static str,
+) -> Result<u8, VenueError> {
+    let mut most = current;
+    for n in numbers {
+        let d = printed_decimals(n);
+        if d > most {
+            Step::finest_for(n).map_err(num(what))?;
+            most = d;
+        }
+    }
+    Ok(most)
 }
 
 /// Fraction digits as printed, trailing zeros included (`"0.00100000"` → 8, `"25"` → 0).
