@@ -33,4 +33,5 @@ pub mod event;
 pub mod net;
 #[allow(unsafe_code)]
 pub mod ring;
+pub mod session;
 pub mod venue;

@@ -22,10 +22,11 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use ladderfeed::book::{InstrumentRegistry, Venue};
 use ladderfeed::capture::{self, Record, RecordKind};
-use ladderfeed::engine::{BookStats, Engine};
+use ladderfeed::engine::BookStats;
 use ladderfeed::event::{Bbo, BookState, Event, EventKind};
-use ladderfeed::venue::AnyAdapter;
+use ladderfeed::session::recorded::{Recorded, RecordedOptions};
 
+use super::config::{self, InstrumentArgs};
 use report::{FileReport, Jump, Position, SymbolReport};
 
 /// `ladderfeed check` options.
@@ -49,6 +50,12 @@ pub struct Args {
     /// Write the report as JSON to stdout instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Settings from a TOML file (the `live` one): its `[[instrument]]` tables are used.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Instruments' ticks and lots.
+    #[command(flatten)]
+    pub instruments: InstrumentArgs,
 }
 
 /// Thresholds of one run.
@@ -72,13 +79,15 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
         None => None,
     };
+    let file_config = config::load_optional(args.config.as_deref())?;
+    let registry = args.instruments.registry(file_config.as_ref())?;
     let limits = Limits {
         // Saturates for absurdly long thresholds, which is what they mean.
         stale_after_ns: (args.stale_after * 1e9) as u64,
         max_jump_pct: args.max_jump_pct,
     };
     let reports: Vec<FileReport> =
-        args.files.iter().map(|f| check_file(f, forced, limits)).collect();
+        args.files.iter().map(|f| check_file(f, forced, limits, &registry)).collect();
     let code = if reports.iter().any(|r| r.unreadable.is_some()) {
         2
     } else if reports.iter().any(|r| !r.problems().is_empty()) {
@@ -118,7 +127,12 @@ fn detect_venue(path: &Path) -> Result<Venue, String> {
 }
 
 /// Checks one file (and its companions).
-fn check_file(file: &Path, forced: Option<Venue>, limits: Limits) -> FileReport {
+fn check_file(
+    file: &Path,
+    forced: Option<Venue>,
+    limits: Limits,
+    registry: &InstrumentRegistry,
+) -> FileReport {
     let paths = paths_of(file);
     let mut report = FileReport::new(file, &paths);
     report.format = capture::detect(file).ok().map(|f| f.name().to_owned());
@@ -137,7 +151,7 @@ fn check_file(file: &Path, forced: Option<Venue>, limits: Limits) -> FileReport 
             return report;
         }
     };
-    let mut check = Checker::new(venue, limits);
+    let mut check = Checker::new(venue, limits, registry.clone());
     let mut rec = Record::empty();
     loop {
         match reader.next_into(&mut rec) {
@@ -163,12 +177,10 @@ fn check_file(file: &Path, forced: Option<Venue>, limits: Limits) -> FileReport 
     report
 }
 
-/// One engine (one connection, or all of a Binance capture) and what the check remembers of
-/// its books.
+/// What the check remembers of one session's books (one connection, or all of a Binance
+/// capture), beside [`Recorded::sessions`].
+#[derive(Default)]
 struct Slot {
-    conn: u32,
-    engine: Engine<AnyAdapter>,
-    connected: Vec<u32>,
     /// Per engine symbol: its counters after the previous record.
     before: Vec<BookStats>,
     /// Per engine symbol: its index in the file's symbol list.
@@ -193,6 +205,7 @@ struct Track {
 struct Checker {
     venue: Venue,
     limits: Limits,
+    sessions: Recorded,
     slots: Vec<Slot>,
     tracks: Vec<Track>,
     events: Vec<Event>,
@@ -205,10 +218,12 @@ struct Checker {
 }
 
 impl Checker {
-    fn new(venue: Venue, limits: Limits) -> Self {
+    fn new(venue: Venue, limits: Limits, registry: InstrumentRegistry) -> Self {
+        let opts = RecordedOptions { registry, clock: Some(|| 0), ..RecordedOptions::default() };
         Checker {
             venue,
             limits,
+            sessions: Recorded::new(vec![venue], opts),
             slots: Vec::new(),
             tracks: Vec::new(),
             events: Vec::new(),
@@ -224,23 +239,13 @@ impl Checker {
     }
 
     fn slot_for(&mut self, conn: u32) -> Result<usize> {
-        let conn =
-            if matches!(self.venue, Venue::Binance | Venue::BinanceFutures) { 0 } else { conn };
-        if let Some(i) = self.slots.iter().position(|s| s.conn == conn) {
-            return Ok(i);
+        let i = self.sessions.session_for(0, conn).with_context(|| {
+            format!("venue {} needs a live connection's symbol", self.venue.name())
+        })?;
+        if self.slots.len() <= i {
+            self.slots.resize_with(i + 1, Slot::default);
         }
-        let adapter = AnyAdapter::new(self.venue, InstrumentRegistry::with_builtins(), None)
-            .with_context(|| {
-                format!("venue {} needs a live connection's symbol", self.venue.name())
-            })?;
-        self.slots.push(Slot {
-            conn,
-            engine: Engine::new(adapter).with_clock(|| 0),
-            connected: Vec::new(),
-            before: Vec::new(),
-            symbol: Vec::new(),
-        });
-        Ok(self.slots.len() - 1)
+        Ok(i)
     }
 
     fn record(&mut self, rec: &Record, report: &mut FileReport) -> Result<()> {
@@ -263,38 +268,22 @@ impl Checker {
         let s = self.slot_for(rec.conn)?;
         self.events.clear();
         let pos = self.position();
-        let slot = &mut self.slots[s];
         let carries_payload = matches!(rec.kind, RecordKind::Recv | RecordKind::Http);
         let res = if carries_payload && rec.payload.iter().all(u8::is_ascii_whitespace) {
             report.empty.note(pos, "empty", "");
             Ok(())
         } else {
             match rec.kind {
-                RecordKind::Recv => {
-                    report.frames += 1;
-                    slot.engine.handle_frame(&rec.payload, self.now, &mut self.events)
-                }
-                RecordKind::Http => {
-                    report.http += 1;
-                    slot.engine.handle_http(&rec.url, &rec.payload, self.now, &mut self.events)
-                }
-                RecordKind::Connect => {
-                    if slot.connected.contains(&rec.conn) {
-                        report.reconnects += 1;
-                        slot.engine.disconnected(self.now, &mut self.events);
-                    } else {
-                        slot.connected.push(rec.conn);
-                    }
-                    Ok(())
-                }
-                RecordKind::Disconnect => {
-                    report.disconnects += 1;
-                    slot.connected.retain(|&c| c != rec.conn);
-                    slot.engine.disconnected(self.now, &mut self.events);
-                    Ok(())
-                }
-                RecordKind::Sent => Ok(()),
+                RecordKind::Recv => report.frames += 1,
+                RecordKind::Http => report.http += 1,
+                RecordKind::Disconnect => report.disconnects += 1,
+                RecordKind::Connect | RecordKind::Sent => {}
             }
+            let (kind, url, payload) = (rec.kind, rec.url.as_str(), &rec.payload[..]);
+            let handled =
+                self.sessions.handle(0, rec.conn, kind, url, payload, self.now, &mut self.events)?;
+            report.reconnects += u64::from(handled.reconnect);
+            handled.result
         };
         if let Err(e) = res {
             let excerpt = String::from_utf8_lossy(&rec.payload[..rec.payload.len().min(80)]);
@@ -311,10 +300,12 @@ impl Checker {
         let pos = self.position();
         let now = self.now;
         let slot = &mut self.slots[s];
+        let engine = self.sessions.sessions()[s].session.engine();
+        let base = engine.instrument_base();
         // New symbols: find or add them in the file's list.
-        let known = slot.engine.symbols().len();
+        let known = engine.symbols().len();
         while slot.symbol.len() < known {
-            let info = &slot.engine.symbols().list()[slot.symbol.len()];
+            let info = &engine.symbols().list()[slot.symbol.len()];
             let idx = match report.symbols.iter().position(|r| r.symbol == info.key) {
                 Some(i) => i,
                 None => {
@@ -327,7 +318,7 @@ impl Checker {
             slot.before.push(BookStats::default());
         }
         for (i, &sym) in slot.symbol.iter().enumerate() {
-            let Some(after) = slot.engine.book_stats(i as u16) else { continue };
+            let Some(after) = engine.book_stats(i as u16) else { continue };
             let before = &mut slot.before[i];
             if *after == *before {
                 continue;
@@ -368,7 +359,7 @@ impl Checker {
             *before = after.clone();
         }
         for ev in &self.events {
-            let i = usize::from(ev.instrument());
+            let i = usize::from(ev.instrument().wrapping_sub(base));
             let Some(&sym) = slot.symbol.get(i) else { continue };
             let r = &mut report.symbols[sym];
             let t = &mut self.tracks[sym];
@@ -424,13 +415,14 @@ impl Checker {
             }
             r.never_synced = !t.synced_once;
         }
-        for slot in &self.slots {
+        for (slot, recorded) in self.slots.iter().zip(self.sessions.sessions()) {
+            let engine = recorded.session.engine();
             for (i, &sym) in slot.symbol.iter().enumerate() {
-                if let Some(state) = slot.engine.state(i as u16) {
+                if let Some(state) = engine.state(i as u16) {
                     report.symbols[sym].state = Some(state);
                 }
             }
-            let st = slot.engine.stats();
+            let st = engine.stats();
             report.control += st.control;
             report.waiting += st.waiting;
             report.stale_skipped += st.stale;

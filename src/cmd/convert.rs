@@ -15,9 +15,10 @@ use anyhow::{bail, Context, Result};
 use ladderfeed::book::{InstrumentRegistry, Venue};
 use ladderfeed::capture::convert::{self, Converted, Target};
 use ladderfeed::capture::{self, lfc, Record, RecordKind};
-use ladderfeed::engine::Engine;
 use ladderfeed::event::Event;
-use ladderfeed::venue::AnyAdapter;
+use ladderfeed::session::recorded::{Recorded, RecordedOptions};
+
+use super::config::{self, InstrumentArgs};
 
 /// `ladderfeed convert` options.
 #[derive(Debug, clap::Args)]
@@ -34,6 +35,12 @@ pub struct Args {
     /// The venue written in the `.lfc` header (guessed from the input when omitted).
     #[arg(long)]
     pub venue: Option<String>,
+    /// Settings from a TOML file (the `live` one): its `[[instrument]]` tables are used.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Instruments' ticks and lots (the header's symbols are learned with them).
+    #[command(flatten)]
+    pub instruments: InstrumentArgs,
 }
 
 /// An output format.
@@ -76,7 +83,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 ),
                 None => capture::guess_venue(&inputs[0])?,
             };
-            let header = learn_header(&paths, venue)?;
+            let file_config = config::load_optional(args.config.as_deref())?;
+            let registry = args.instruments.registry(file_config.as_ref())?;
+            let header = learn_header(&paths, venue, registry)?;
             let mut reader = capture::open_merged(&paths)?;
             convert::to_lfc(&mut reader, output, &header)?
         }
@@ -120,7 +129,11 @@ fn report(done: &Converted, output: &Path, target: Target) {
 
 /// The `.lfc` header for `paths`: a first pass collects the endpoints the records name and
 /// runs the venue adapter to learn the symbols.
-fn learn_header(paths: &[PathBuf], venue: Option<Venue>) -> Result<lfc::Header> {
+fn learn_header(
+    paths: &[PathBuf],
+    venue: Option<Venue>,
+    registry: InstrumentRegistry,
+) -> Result<lfc::Header> {
     let mut header = lfc::Header::new(venue.map_or("", Venue::name));
     header.clock = format!(
         "converted from {}: receive times as recorded there",
@@ -128,8 +141,10 @@ fn learn_header(paths: &[PathBuf], venue: Option<Venue>) -> Result<lfc::Header> 
     );
     let mut endpoints = BTreeSet::new();
     let mut symbols = BTreeSet::new();
-    // One engine per connection (Binance: one for all, its REST snapshots live apart).
-    let mut engines: Vec<(u32, Engine<AnyAdapter>)> = Vec::new();
+    // The sessions a replay would make (Binance: one for all connections, its REST
+    // snapshots live apart); Gemini v1 names its symbol only in the URL: no symbols for it.
+    let opts = RecordedOptions { registry, clock: Some(|| 0), ..RecordedOptions::default() };
+    let mut sessions = venue.map(|v| Recorded::new(vec![v], opts));
     let mut events: Vec<Event> = Vec::new();
     let mut reader = capture::open_merged(paths)?;
     let mut rec = Record::default();
@@ -138,33 +153,17 @@ fn learn_header(paths: &[PathBuf], venue: Option<Venue>) -> Result<lfc::Header> 
         if !rec.url.is_empty() && endpoints.len() < MAX_ENDPOINTS {
             endpoints.insert(rec.url.clone());
         }
-        let Some(venue) = venue else { continue };
-        let conn =
-            if matches!(venue, Venue::Binance | Venue::BinanceFutures) { 0 } else { rec.conn };
-        let engine = match engines.iter().position(|(c, _)| *c == conn) {
-            Some(i) => &mut engines[i].1,
-            None => {
-                // Gemini v1 names its symbol only in the URL: no symbols for it here.
-                let Ok(adapter) = AnyAdapter::new(venue, InstrumentRegistry::with_builtins(), None)
-                else {
-                    continue;
-                };
-                engines.push((conn, Engine::new(adapter).with_clock(|| 0)));
-                &mut engines.last_mut().expect("just pushed").1
-            }
-        };
+        let Some(s) = sessions.as_mut() else { continue };
+        if !matches!(rec.kind, RecordKind::Recv | RecordKind::Http) {
+            continue;
+        }
         events.clear();
-        // Rejected frames are the check command's business; here only symbols are learned.
-        let _ = match rec.kind {
-            RecordKind::Recv => engine.handle_frame(&rec.payload, rec.local_ts, &mut events),
-            RecordKind::Http => {
-                engine.handle_http(&rec.url, &rec.payload, rec.local_ts, &mut events)
-            }
-            _ => Ok(()),
-        };
+        // Rejected frames (and a venue that cannot be replayed without its connection's
+        // symbol) are the check command's business; here only symbols are learned.
+        let _ = s.handle(0, rec.conn, rec.kind, &rec.url, &rec.payload, rec.local_ts, &mut events);
     }
-    for (_, engine) in &engines {
-        for info in engine.symbols().list() {
+    for s in sessions.iter().flat_map(Recorded::sessions) {
+        for info in s.session.engine().symbols().list() {
             symbols.insert(info.key.clone());
         }
     }

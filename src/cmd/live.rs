@@ -23,8 +23,10 @@ use ladderfeed::consumer::{spawn_pinned, Consumer, Cores, Latency, Stage};
 use ladderfeed::event::InstrumentId;
 use ladderfeed::net::live::{CloseClass, Feed, Live, Options};
 use ladderfeed::net::tls;
+use ladderfeed::venue::Protocol;
 use ladderfeed::ring::{feed, spsc, Publisher};
 
+use super::config::{self, FeedConfig, InstrumentArgs};
 use super::service;
 use super::sinks::{DepthRow, DepthTracker, OutputArgs, SinkWriter, Sinks, SymbolName};
 use super::summary::{self, EngineReport, Summary};
@@ -46,10 +48,14 @@ pub struct Args {
     )]
     pub symbols: Vec<String>,
     /// Several venues from a TOML file: `[[feed]]` tables with `venue`, `symbols` and
-    /// optional `endpoint` and `rest_endpoint`; top-level `ca_file` and `stale_after` may be
-    /// given. Unknown keys are refused.
+    /// optional `endpoint` and `rest_endpoint`; `[[instrument]]` tables with `venue`,
+    /// `symbol`, `tick` and `lot`; top-level `ca_file`, `stale_after` and `window_ticks` may
+    /// be given. Unknown keys are refused.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Instruments' ticks and lots.
+    #[command(flatten)]
+    pub instruments: InstrumentArgs,
     /// The WebSocket endpoint (default: the venue's). Without a path, the venue's path is
     /// added (`/stream` for Binance, `/ws/v5/public` for OKX, …).
     #[arg(long)]
@@ -96,37 +102,6 @@ pub struct Args {
     /// address (for example 127.0.0.1:8080), from a side thread.
     #[arg(long, value_name = "ADDR")]
     pub http: Option<std::net::SocketAddr>,
-}
-
-/// `--config FILE`: several feeds.
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileConfig {
-    /// Extra trust anchors (PEM).
-    ca_file: Option<PathBuf>,
-    /// Seconds of silence before a reconnect.
-    stale_after: Option<f64>,
-    /// The feeds.
-    #[serde(default)]
-    feed: Vec<FeedConfig>,
-}
-
-/// One `[[feed]]` table.
-#[derive(Debug, Clone, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FeedConfig {
-    venue: String,
-    symbols: Vec<String>,
-    endpoint: Option<String>,
-    rest_endpoint: Option<String>,
-}
-
-impl FileConfig {
-    fn load(path: &std::path::Path) -> Result<FileConfig> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
-    }
 }
 
 /// `ladderfeed record` options: everything `live` takes, and the file to write.
@@ -201,10 +176,9 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
     if !args.ring.is_power_of_two() || args.ring < 64 {
         bail!("--ring must be a power of two, at least 64");
     }
-    let file = match &args.config {
-        Some(path) => Some(FileConfig::load(path)?),
-        None => None,
-    };
+    let file = config::load_optional(args.config.as_deref())?;
+    let registry = args.instruments.registry(file.as_ref())?;
+    let window_ticks = config::window_ticks(args.window_ticks, file.as_ref());
     let stale_after = file.as_ref().and_then(|f| f.stale_after).unwrap_or(args.stale_after);
     if !(stale_after.is_finite() && stale_after > 0.0) {
         bail!("--stale-after must be a positive number of seconds");
@@ -231,22 +205,15 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
         if symbols.is_empty() {
             bail!("{}: no symbol to subscribe", venue.name());
         }
-        let endpoint =
-            spec.endpoint.clone().unwrap_or_else(|| Feed::default_endpoint(venue).to_owned());
-        let rest_base =
-            spec.rest_endpoint.clone().or_else(|| Feed::default_rest(venue).map(str::to_owned));
-        // Gemini v1 serves one symbol per connection.
-        let groups: Vec<Vec<String>> = if venue == Venue::GeminiV1 {
-            symbols.iter().map(|s| vec![s.clone()]).collect()
-        } else {
-            vec![symbols.clone()]
-        };
-        for syms in groups {
+        let protocol = Protocol::of(venue);
+        let endpoint = spec.endpoint.clone().unwrap_or_else(|| protocol.endpoint.to_owned());
+        // Some venues serve a limited number of symbols per connection (Gemini v1: one).
+        for syms in protocol.connection_groups(&symbols) {
             feeds.push(Feed {
                 venue,
-                url: Feed::endpoint_url(venue, &endpoint, &syms),
+                url: protocol.url(&endpoint, &syms),
                 symbols: syms,
-                rest_base: rest_base.clone(),
+                rest_base: spec.rest_endpoint.clone(),
             });
         }
     }
@@ -254,7 +221,8 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
     let venues: Vec<Venue> = feeds.iter().map(|f| f.venue).collect();
     let mut opts = Options::new(tls::client_config(ca_file.as_deref())?);
     opts.busy_poll = !args.no_busy_poll;
-    opts.window_ticks = args.window_ticks;
+    opts.window_ticks = window_ticks;
+    opts.registry = registry;
     opts.stale_after = Duration::from_secs_f64(stale_after);
     let clock = opts.clock;
     let mut live = Live::new(feeds, opts)?;
@@ -301,7 +269,7 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
 
     let (publisher, subscription) = feed::feed_with_clock(
         args.ring,
-        live.links().len() * ladderfeed::net::live::IDS_PER_LINK,
+        live.id_limit(),
         clock,
     );
     let (names_tx, names_rx) = unbounded::<(InstrumentId, SymbolName)>();

@@ -1,6 +1,7 @@
 //! The subcommands.
 
 pub mod check;
+pub mod config;
 pub mod convert;
 pub mod live;
 pub mod replay;

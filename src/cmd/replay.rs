@@ -29,10 +29,12 @@ use ladderfeed::capture::{self, Record, RecordKind};
 use ladderfeed::clock::Clock;
 use ladderfeed::consumer::{spawn_pinned, Consumer, Cores, Latency};
 use ladderfeed::engine::{Engine, Sink};
+use ladderfeed::venue::AnyAdapter;
+use ladderfeed::session::recorded::{Recorded, RecordedOptions};
 use ladderfeed::event::{Event, InstrumentId};
 use ladderfeed::ring::{feed_with_clock, spsc, Publisher};
-use ladderfeed::venue::AnyAdapter;
 
+use super::config::{self, InstrumentArgs};
 use super::sinks::{DepthRow, DepthTracker, OutputArgs, SinkWriter, Sinks, SymbolName};
 use super::summary::{self, EngineReport, Summary};
 
@@ -40,10 +42,6 @@ use super::summary::{self, EngineReport, Summary};
 /// snapshot (see fixtures/SOURCES.md).
 pub const BUNDLED: &str = "fixtures/binance/hftbacktest_spot_btcusdt_20240808.gz";
 
-/// Instrument ids per engine (one engine per venue connection).
-const IDS_PER_ENGINE: usize = 1024;
-/// Engines (connections) a replay can hold.
-const MAX_ENGINES: usize = 64;
 
 /// `ladderfeed replay` options.
 #[derive(Debug, clap::Args)]
@@ -78,6 +76,17 @@ pub struct Args {
     /// No progress bar even on a terminal.
     #[arg(long)]
     pub no_progress: bool,
+    /// Settings from a TOML file (the `live` one): `[[instrument]]` tables and
+    /// `window_ticks` are used, feeds are ignored.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Instruments' ticks and lots.
+    #[command(flatten)]
+    pub instruments: InstrumentArgs,
+    /// Each book's array window in ticks per side (rounded up to a power of two, 64 to 2^24);
+    /// levels beyond it are still kept exactly.
+    #[arg(long, value_name = "TICKS", default_value_t = ladderfeed::book::Ladder::DEFAULT_WINDOW_TICKS)]
+    pub window_ticks: usize,
 }
 
 /// Replay pace.
@@ -140,6 +149,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
         args.files.clone()
     };
     let groups = group_files(&files, forced)?;
+    let file_config = config::load_optional(args.config.as_deref())?;
+    let registry = args.instruments.registry(file_config.as_ref())?;
+    let window_ticks = config::window_ticks(args.window_ticks, file_config.as_ref());
     let sinks = args.out.sinks()?;
 
     let cores = Cores::detect();
@@ -163,7 +175,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
 
     // Engine → consumer.
     let clock = Clock::global();
-    let (publisher, subscription) = feed_with_clock(args.ring, IDS_PER_ENGINE * MAX_ENGINES, clock);
+    let (publisher, subscription) = feed_with_clock(args.ring, ladderfeed::session::ids::ID_SPACE as usize, clock);
     let (side_tx, side_rx) = spsc::channel::<u64>(args.ring);
     let (depth_tx, depth_rx) = spsc::channel::<DepthRow>(256);
     let (names_tx, names_rx) = unbounded::<(InstrumentId, SymbolName)>();
@@ -173,6 +185,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let depth_levels = sinks.depth_levels();
     let engine_cfg = EngineCfg {
         venues: groups.iter().map(|g| g.venue).collect(),
+        registry,
+        window_ticks,
         pace: args.pace,
         depth_levels,
         clock,
@@ -422,22 +436,17 @@ impl Sink for ReplaySink {
 
 struct EngineCfg {
     venues: Vec<Venue>,
+    registry: InstrumentRegistry,
+    window_ticks: usize,
     pace: Pace,
     depth_levels: usize,
     clock: Clock,
 }
 
-/// One engine per (venue group, connection): connection-scoped state (channel ids, connection
-/// sequence numbers) must not mix. Binance's sequencing is per symbol and its REST snapshots
-/// arrive outside any WebSocket connection (cryptofeed records them in their own
-/// `*.http.*` file), so a Binance group shares one engine across its connections.
-struct Slot {
-    group: u16,
-    conn: u32,
-    base: InstrumentId,
-    engine: Engine<AnyAdapter>,
-    /// Connections seen connecting (a second connect on one of them is a reconnect).
-    connected: Vec<u32>,
+/// What the engine thread keeps beside each recorded session.
+#[derive(Default)]
+struct SlotExtra {
+    /// Symbols whose names the consumer has been told.
     named: usize,
     /// Top-N changes of its books.
     depth: DepthTracker,
@@ -463,7 +472,13 @@ fn engine_loop(
     names: Sender<(InstrumentId, SymbolName)>,
     progress: &AtomicU64,
 ) -> Result<EngineOut> {
-    let mut slots: Vec<Slot> = Vec::new();
+    let opts = RecordedOptions {
+        registry: cfg.registry.clone(),
+        window_ticks: cfg.window_ticks,
+        ..RecordedOptions::default()
+    };
+    let mut sessions = Recorded::new(cfg.venues.clone(), opts);
+    let mut extra: Vec<SlotExtra> = Vec::new();
     let mut errors = 0u64;
     let mut first_error = None;
     let read_errors = Vec::new();
@@ -479,65 +494,23 @@ fn engine_loop(
             started = Some(Instant::now());
         }
         for r in &batch.recs {
-            let venue = cfg.venues[usize::from(r.group)];
-            let conn =
-                if matches!(venue, Venue::Binance | Venue::BinanceFutures) { 0 } else { r.conn };
-            let i = match slots.iter().position(|s| s.group == r.group && s.conn == conn) {
-                Some(i) => i,
-                None => {
-                    if slots.len() == MAX_ENGINES {
-                        bail!("more than {MAX_ENGINES} connections in one replay");
-                    }
-                    let adapter = AnyAdapter::new(venue, InstrumentRegistry::with_builtins(), None)
-                        .with_context(|| {
-                            format!("venue {} needs a live connection's symbol", venue.name())
-                        })?;
-                    let base = (slots.len() * IDS_PER_ENGINE) as InstrumentId;
-                    slots.push(Slot {
-                        group: r.group,
-                        conn,
-                        base,
-                        engine: Engine::new(adapter).with_instrument_base(base),
-                        connected: Vec::new(),
-                        named: 0,
-                        depth: DepthTracker::default(),
-                    });
-                    slots.len() - 1
-                }
-            };
             if cfg.pace == Pace::Recorded && r.ts != 0 {
                 let now = cfg.clock.now_ns();
                 let (rec0, real0) = *pace_origin.get_or_insert((r.ts, now));
                 let due = real0.saturating_add(r.ts.saturating_sub(rec0));
                 wait_until(&cfg.clock, due);
             }
-            let slot = &mut slots[i];
             let payload = &batch.data[r.payload.0 as usize..r.payload.1 as usize];
+            let url = std::str::from_utf8(&batch.data[r.url.0 as usize..r.url.1 as usize])
+                .unwrap_or("");
             sink.recorded_ts = r.ts;
+            // Events carry this pipeline's own receive stamp (the latency table measures it);
+            // the recorded time travels beside them on the side ring.
             let local = cfg.clock.now_ns();
-            let res = match r.kind {
-                RecordKind::Recv => slot.engine.handle_frame(payload, local, &mut sink),
-                RecordKind::Http => {
-                    let url = std::str::from_utf8(&batch.data[r.url.0 as usize..r.url.1 as usize])
-                        .unwrap_or("");
-                    slot.engine.handle_http(url, payload, local, &mut sink)
-                }
-                RecordKind::Connect => {
-                    if slot.connected.contains(&r.conn) {
-                        slot.engine.disconnected(local, &mut sink);
-                    } else {
-                        slot.connected.push(r.conn);
-                    }
-                    Ok(())
-                }
-                RecordKind::Disconnect => {
-                    slot.connected.retain(|&c| c != r.conn);
-                    slot.engine.disconnected(local, &mut sink);
-                    Ok(())
-                }
-                RecordKind::Sent => Ok(()),
-            };
-            if let Err(e) = res {
+            let handled = sessions
+                .handle(r.group, r.conn, r.kind, url, payload, local, &mut sink)
+                .with_context(|| format!("record {count} (recorded at {} ns)", r.ts))?;
+            if let Err(e) = handled.result {
                 errors += 1;
                 if first_error.is_none() {
                     let excerpt = String::from_utf8_lossy(&payload[..payload.len().min(100)]);
@@ -545,20 +518,27 @@ fn engine_loop(
                         Some(format!("record {count} (recorded at {} ns): {e}: {excerpt}", r.ts));
                 }
             }
+            let i = handled.session;
+            if extra.len() <= i {
+                extra.resize_with(i + 1, SlotExtra::default);
+            }
+            let slot = &sessions.sessions()[i];
+            let (engine, base) = (slot.session.engine(), slot.session.base());
+            let x = &mut extra[i];
             // New symbols: tell the consumer their names.
-            let known = slot.engine.symbols().len();
-            while slot.named < known {
-                let info = &slot.engine.symbols().list()[slot.named];
+            let known = engine.symbols().len();
+            while x.named < known {
+                let info = &engine.symbols().list()[x.named];
                 let name = SymbolName {
                     venue: cfg.venues[usize::from(slot.group)].name(),
                     symbol: info.key.clone(),
                     instrument: info.instrument.clone(),
                 };
-                let _ = names.send((slot.base + slot.named as InstrumentId, name));
-                slot.named += 1;
+                let _ = names.send((base + x.named as InstrumentId, name));
+                x.named += 1;
             }
             if cfg.depth_levels > 0 {
-                slot.depth.check(&slot.engine, slot.base, cfg.depth_levels, r.ts, |row| {
+                x.depth.check(engine, base, cfg.depth_levels, r.ts, |row| {
                     while depth_tx.try_push(*row).is_err() {
                         std::hint::spin_loop();
                     }
@@ -577,7 +557,11 @@ fn engine_loop(
     progress.store(count, Ordering::Relaxed);
     let elapsed = started.map_or(Duration::ZERO, |s| s.elapsed());
     Ok(EngineOut {
-        engines: slots.into_iter().map(|s| (usize::from(s.group), s.base, s.engine)).collect(),
+        engines: sessions
+            .into_sessions()
+            .into_iter()
+            .map(|s| (usize::from(s.group), s.session.base(), s.session.into_engine()))
+            .collect(),
         errors,
         elapsed,
         first_error,

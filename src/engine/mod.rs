@@ -144,6 +144,9 @@ pub struct EngineStats {
     pub errors: ErrorCounts,
     /// Venue checksums not verified (see [`Engine::with_checksums`]).
     pub checksums_skipped: u64,
+    /// Symbols the adapter met beyond this engine's block of instrument ids
+    /// ([`Engine::with_instrument_ids`]): they get no book and publish nothing.
+    pub symbols_beyond_ids: u64,
 }
 
 const RECENT_TRADES: usize = 64;
@@ -211,6 +214,8 @@ pub struct Engine<A: Adapter> {
     stats: EngineStats,
     now: fn() -> u64,
     base_id: InstrumentId,
+    /// How many ids from `base_id` this engine may use (one per book).
+    id_count: usize,
     scratch_ticks: Vec<i64>,
     verify_checksums: bool,
     /// The array window of every book this engine makes, in ticks per side.
@@ -237,6 +242,7 @@ impl<A: Adapter> Engine<A> {
             stats: EngineStats::default(),
             now: crate::clock::now_ns,
             base_id: 0,
+            id_count: usize::from(InstrumentId::MAX) + 1,
             scratch_ticks: Vec::new(),
             verify_checksums: true,
             window_ticks: Ladder::DEFAULT_WINDOW_TICKS,
@@ -274,7 +280,23 @@ impl<A: Adapter> Engine<A> {
     /// can share one feed.
     pub fn with_instrument_base(mut self, base: InstrumentId) -> Self {
         self.base_id = base;
+        self.id_count = usize::from(InstrumentId::MAX) - usize::from(base) + 1;
         self
+    }
+
+    /// Numbers this engine's instruments `ids.start..ids.end`: a book for each symbol while ids
+    /// last. A symbol beyond them gets no book, publishes nothing and is counted in
+    /// [`EngineStats::symbols_beyond_ids`]: ids never run into another engine's.
+    pub fn with_instrument_ids(mut self, ids: std::ops::Range<u32>) -> Self {
+        self.base_id = InstrumentId::try_from(ids.start).unwrap_or(InstrumentId::MAX);
+        let end = ids.end.min(u32::from(InstrumentId::MAX) + 1);
+        self.id_count = end.saturating_sub(u32::from(self.base_id)) as usize;
+        self
+    }
+
+    /// The first instrument id of this engine's books.
+    pub fn instrument_base(&self) -> InstrumentId {
+        self.base_id
     }
 
     /// The adapter.
@@ -410,8 +432,16 @@ impl<A: Adapter> Engine<A> {
         local_ts: u64,
         sink: &mut impl Sink,
     ) -> Result<(), VenueError> {
-        while self.books.len() < self.adapter.symbols().len() {
+        let known = self.adapter.symbols().len();
+        while self.books.len() < known.min(self.id_count) {
             self.books.push(Book::new(self.window_ticks));
+        }
+        if known > self.books.len() {
+            // Rare (a block of ids spent): counted once per symbol as it appears.
+            let beyond = (known - self.books.len()) as u64;
+            if beyond > self.stats.symbols_beyond_ids {
+                self.stats.symbols_beyond_ids = beyond;
+            }
         }
         if let Err(e) = result {
             self.stats.errors.count(&e);

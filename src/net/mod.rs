@@ -48,6 +48,10 @@ pub enum NetError {
     /// Nothing arrived in time.
     #[error("timed out {0}")]
     Timeout(&'static str),
+    /// The connection's session could not be made (the venue refused its configuration, or
+    /// the instrument ids are spent).
+    #[error(transparent)]
+    Session(#[from] crate::session::SessionError),
     /// The host's addresses are being looked up (on a side thread, never the network
     /// thread's): not a failure, try again on a later turn.
     #[error("resolving the host")]

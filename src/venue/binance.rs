@@ -20,6 +20,37 @@ use super::time::ms_to_ns;
 use super::{num, Adapter, BookAction, GapScope, Parsed, SymbolIdx, Symbols, TradeMsg, VenueError};
 use crate::book::{InstrumentRegistry, Side, Venue};
 use crate::event::{self, Bbo, Trade};
+use super::protocol::{Protocol, RestSnapshot, BASE};
+
+/// Binance spot's REST depth snapshot (5,000 levels at most).
+const SPOT_REST: RestSnapshot = RestSnapshot {
+    default_base: "https://api.binance.com",
+    path: "/api/v3/depth",
+    limit: 5000,
+    upper_case: true,
+};
+
+/// Binance spot's transport: combined streams under `/stream`, books bridged from the REST
+/// depth snapshot (venues.md).
+pub const SPOT_PROTOCOL: Protocol = Protocol {
+    endpoint: "wss://stream.binance.com:9443",
+    path: "/stream",
+    rest_snapshot: Some(SPOT_REST),
+    books_span_connections: true,
+    ..BASE
+};
+
+/// Binance USD-M futures' transport: as spot, with the `fapi` depth endpoint (1,000 levels).
+pub const FUTURES_PROTOCOL: Protocol = Protocol {
+    endpoint: "wss://fstream.binance.com",
+    rest_snapshot: Some(RestSnapshot {
+        default_base: "https://fapi.binance.com",
+        path: "/fapi/v1/depth",
+        limit: 1000,
+        upper_case: true,
+    }),
+    ..SPOT_PROTOCOL
+};
 
 /// Depth frames kept per symbol while waiting for a snapshot; older ones are dropped (the
 /// snapshot will then be too new to bridge, which is detected as a gap).
@@ -163,20 +194,25 @@ impl Binance {
         self.venue == Venue::BinanceFutures
     }
 
+    /// This venue's transport facts ([`SPOT_PROTOCOL`] or [`FUTURES_PROTOCOL`]).
+    pub fn protocol(&self) -> &'static Protocol {
+        if self.is_futures() {
+            &FUTURES_PROTOCOL
+        } else {
+            &SPOT_PROTOCOL
+        }
+    }
+
     /// The REST depth snapshot URL for `symbol` on `base` (`https://api.binance.com` or
     /// `https://fapi.binance.com`, or a simulator's).
     pub fn snapshot_url(&self, base: &str, symbol: &str, limit: u32) -> String {
-        let path = if self.is_futures() { "/fapi/v1/depth" } else { "/api/v3/depth" };
-        format!("{base}{path}?symbol={}&limit={limit}", symbol.to_ascii_uppercase())
+        let rest = self.protocol().rest_snapshot.unwrap_or(SPOT_REST);
+        RestSnapshot { limit, ..rest }.url(base, symbol)
     }
 
     /// The default REST base of this venue.
     pub fn default_rest_base(&self) -> &'static str {
-        if self.is_futures() {
-            "https://fapi.binance.com"
-        } else {
-            "https://api.binance.com"
-        }
+        self.protocol().rest_snapshot.unwrap_or(SPOT_REST).default_base
     }
 
     fn state(&mut self, i: SymbolIdx) -> &mut SymState {

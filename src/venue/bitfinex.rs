@@ -31,6 +31,11 @@ use super::{
 };
 use crate::book::{Instrument, InstrumentRegistry, Side, Venue};
 use crate::event::{self, Bbo, Trade};
+use super::protocol::{Protocol, BASE};
+
+/// Bitfinex v2's transport.
+pub const PROTOCOL: Protocol =
+    Protocol { endpoint: "wss://api-pub.bitfinex.com", path: "/ws/2", ..BASE };
 
 /// `conf` flag: a sequence number on every frame.
 pub const SEQ_ALL: u64 = 65_536;

@@ -23,6 +23,22 @@ use super::time::ms_to_ns;
 use super::{num, Adapter, BookAction, GapScope, Parsed, SymbolIdx, Symbols, TradeMsg, VenueError};
 use crate::book::{InstrumentRegistry, Side, Venue};
 use crate::event::{self, Trade};
+use super::protocol::{Protocol, BASE};
+
+/// Gemini v2's transport.
+pub const V2_PROTOCOL: Protocol = Protocol {
+    endpoint: "wss://api.gemini.com",
+    path: "/v2/marketdata",
+    max_message: 16 << 20,
+    ..BASE
+};
+
+/// Gemini v1's transport: one symbol per connection, named in the URL.
+pub const V1_PROTOCOL: Protocol = Protocol {
+    path: "/v1/marketdata/{symbol}?heartbeat=true",
+    symbols_per_connection: Some(1),
+    ..V2_PROTOCOL
+};
 
 fn side_of(s: Option<&[u8]>) -> Result<Side, VenueError> {
     match s {

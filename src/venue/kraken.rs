@@ -26,6 +26,13 @@ use super::time::{decimal_seconds_ns, rfc3339_ns};
 use super::{num, Adapter, BookAction, Checksum, Parsed, SymbolIdx, Symbols, TradeMsg, VenueError};
 use crate::book::{Instrument, InstrumentRegistry, Side, Venue};
 use crate::event::{self, Bbo, Trade};
+use super::protocol::{Protocol, BASE};
+
+/// Kraken v2's transport.
+pub const V2_PROTOCOL: Protocol = Protocol { endpoint: "wss://ws.kraken.com", path: "/v2", ..BASE };
+
+/// Kraken v1's transport.
+pub const V1_PROTOCOL: Protocol = Protocol { endpoint: "wss://ws.kraken.com", ..BASE };
 
 /// Kraken's default v2 book depth (what [`AnyAdapter`](super::AnyAdapter) subscribes).
 pub const V2_DEFAULT_DEPTH: u32 = 10;

@@ -20,11 +20,13 @@ pub mod gemini;
 pub mod json;
 pub mod kraken;
 pub mod okx;
+pub mod protocol;
 pub mod time;
 
 use std::ops::Range;
 
 pub use any::AnyAdapter;
+pub use protocol::{Keepalive, Protocol, RestSnapshot};
 
 use crate::book::{Instrument, InstrumentRegistry, NumError, Side, Step, Venue};
 use crate::event::Trade;

@@ -22,6 +22,19 @@ use super::{
 };
 use crate::book::{Instrument, InstrumentRegistry, Side, Venue};
 use crate::event::{self, Bbo, Trade};
+use super::protocol::{Keepalive, Protocol, BASE};
+
+/// OKX v5's transport: OKX closes a connection idle for 30 s unless the client sends `ping`.
+pub const PROTOCOL: Protocol = Protocol {
+    endpoint: "wss://ws.okx.com:8443",
+    path: "/ws/v5/public",
+    keepalive: Some(Keepalive {
+        text: "ping",
+        every: std::time::Duration::from_secs(20),
+        reply: "pong",
+    }),
+    ..BASE
+};
 
 #[derive(Debug, Default, Clone, Copy)]
 struct SymState {

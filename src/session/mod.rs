@@ -1,0 +1,815 @@
+//! One connection's policy, sans-IO: the model is quinn-proto's `Connection`.
+//!
+//! A [`Session`] owns a connection's venue adapter, its [`Engine`] and books, its block of
+//! instrument ids, and every decision about the connection: when to connect and reconnect
+//! (capped exponential backoff with jitter), what to send on opening (subscriptions), when
+//! to ping, when the feed is stale, which books to resubscribe and within which budget,
+//! which REST snapshots to fetch and how long to wait after a `429` or `418`, and when a book
+//! that does not resync in time costs the connection. It holds no socket, reads no clock
+//! and starts no thread: the caller says what happened and when (`handle_*`, with `now` in
+//! nanoseconds on any clock it likes) and asks what to do next (`poll_*`).
+//!
+//! The live network shell ([`crate::net::live`]) carries the session's wishes out with mio,
+//! rustls, tungstenite and an HTTP GET; replay, check and convert hand the same session a
+//! capture's records ([`recorded`]), with each record's time as `now`. A capture therefore
+//! goes through exactly the code that ran live, and the policy is unit-tested on a fake
+//! clock (the tests below), deterministically and without sockets.
+//!
+//! ```
+//! use ladderfeed::book::{InstrumentRegistry, Venue};
+//! use ladderfeed::event::Event;
+//! use ladderfeed::session::{Session, SessionConfig};
+//!
+//! let cfg = SessionConfig::new(Venue::Okx, vec!["BTC-USDT".into()], InstrumentRegistry::with_builtins());
+//! let mut session = Session::new(cfg, 0..1024).unwrap();
+//! let mut events: Vec<Event> = Vec::new();
+//! let t0 = 1_000_000_000;
+//! assert!(session.poll_connect(t0)); // connect now
+//! session.handle_connected(t0);
+//! let subscribe = session.poll_transmit().unwrap();
+//! assert!(subscribe.contains("books"));
+//! // Nothing arrives for 30 s: the session gives the connection up and says why.
+//! session.handle_timeout(t0 + 31_000_000_000);
+//! assert!(session.poll_close().unwrap().contains("stale"));
+//! session.handle_disconnected("stale", t0 + 31_000_000_000, &mut events);
+//! // The next attempt waits for the backoff.
+//! assert!(!session.poll_connect(t0 + 31_000_000_000));
+//! ```
+
+pub mod ids;
+#[cfg(feature = "capture")]
+pub mod recorded;
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use crate::book::{InstrumentRegistry, Ladder, Venue};
+use crate::engine::{Engine, Sink};
+use crate::event::{BookState, Event, EventKind, InstrumentId};
+use crate::venue::{Adapter, AnyAdapter, Protocol, SymbolIdx, VenueError};
+
+pub use ids::{IdAllocator, IdsExhausted};
+
+/// How a session treats its connection. Every duration is measured on the caller's clock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// Connecting (TCP, TLS and WebSocket handshakes) must finish within this.
+    pub handshake_timeout: Duration,
+    /// A connection with no message for this long is given up and made again.
+    pub stale_after: Duration,
+    /// The first reconnect delay; doubled per failure up to `backoff_max`, with jitter.
+    pub backoff_min: Duration,
+    /// The longest reconnect delay.
+    pub backoff_max: Duration,
+    /// A REST snapshot must arrive within this (the shell enforces it on its request).
+    pub rest_timeout: Duration,
+    /// A book that lost sync on a venue that allows it is resubscribed on the open connection
+    /// ([`Adapter::resubscribe_book_messages`]); `false`, or a venue that does not,
+    /// reconnects for fresh snapshots of every book.
+    pub resubscribe: bool,
+    /// A resubscribed book must be synced again within this, or the connection is remade.
+    pub resubscribe_timeout: Duration,
+    /// At most this many subscription requests on one connection within the window; a
+    /// resubscription past it reconnects instead. `None`: the venue's documented limit
+    /// ([`Adapter::subscription_budget`], OKX 480 an hour).
+    pub subscription_budget: Option<(usize, Duration)>,
+}
+
+impl Default for Policy {
+    /// 10 s handshakes, stale after 30 s, backoff 100 ms to 30 s, 10 s REST answers,
+    /// per-book resubscribe where the venue allows it (5 s to resync), the venue's budget.
+    fn default() -> Self {
+        Policy {
+            handshake_timeout: Duration::from_secs(10),
+            stale_after: Duration::from_secs(30),
+            backoff_min: Duration::from_millis(100),
+            backoff_max: Duration::from_secs(30),
+            rest_timeout: Duration::from_secs(10),
+            resubscribe: true,
+            resubscribe_timeout: Duration::from_secs(5),
+            subscription_budget: None,
+        }
+    }
+}
+
+/// What a session is built from.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// The venue.
+    pub venue: Venue,
+    /// The symbols to subscribe, as the venue writes them.
+    pub symbols: Vec<String>,
+    /// Ticks and lots: configured, reference data, built-ins (learned ones are added).
+    pub registry: InstrumentRegistry,
+    /// Where REST snapshots come from, for a venue that takes them over REST (default: the
+    /// venue's own base, [`crate::venue::RestSnapshot::default_base`]).
+    pub rest_base: Option<String>,
+    /// Each book's array window in ticks per side ([`Engine::with_window_ticks`]).
+    pub window_ticks: usize,
+    /// The connection policy.
+    pub policy: Policy,
+    /// Seeds the reconnect jitter (give each session its own).
+    pub seed: u64,
+}
+
+impl SessionConfig {
+    /// A configuration with the default window and policy.
+    pub fn new(venue: Venue, symbols: Vec<String>, registry: InstrumentRegistry) -> Self {
+        SessionConfig {
+            venue,
+            symbols,
+            registry,
+            rest_base: None,
+            window_ticks: Ladder::DEFAULT_WINDOW_TICKS,
+            policy: Policy::default(),
+            seed: 0x9e37_79b9_7f4a_7c15,
+        }
+    }
+}
+
+/// How a WebSocket close code reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseClass {
+    /// 1000.
+    Normal,
+    /// 1001: the server is going away (restart, maintenance).
+    GoingAway,
+    /// 1008: policy (rate limits, bad subscription).
+    Policy,
+    /// 1009: a message too big.
+    TooBig,
+    /// 1011: server error.
+    ServerError,
+    /// 1012/1013: restart or try again later.
+    TryLater,
+    /// Anything else, or no code.
+    Other,
+}
+
+impl CloseClass {
+    /// Every class, in [`SessionStats::closes`] order.
+    pub const ALL: [CloseClass; 7] = [
+        CloseClass::Normal,
+        CloseClass::GoingAway,
+        CloseClass::Policy,
+        CloseClass::TooBig,
+        CloseClass::ServerError,
+        CloseClass::TryLater,
+        CloseClass::Other,
+    ];
+
+    /// The class of a close code.
+    pub fn of(code: u16) -> CloseClass {
+        match code {
+            1000 => CloseClass::Normal,
+            1001 => CloseClass::GoingAway,
+            1008 => CloseClass::Policy,
+            1009 => CloseClass::TooBig,
+            1011 => CloseClass::ServerError,
+            1012 | 1013 => CloseClass::TryLater,
+            _ => CloseClass::Other,
+        }
+    }
+
+    /// A short name.
+    pub fn name(self) -> &'static str {
+        match self {
+            CloseClass::Normal => "normal",
+            CloseClass::GoingAway => "going_away",
+            CloseClass::Policy => "policy",
+            CloseClass::TooBig => "too_big",
+            CloseClass::ServerError => "server_error",
+            CloseClass::TryLater => "try_later",
+            CloseClass::Other => "other",
+        }
+    }
+
+    fn index(self) -> usize {
+        CloseClass::ALL.iter().position(|c| *c == self).unwrap_or(6)
+    }
+}
+
+/// What happened on one connection.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionStats {
+    /// Connections opened (WebSocket handshake done).
+    pub connects: u64,
+    /// Attempts that failed before the WebSocket opened.
+    pub connect_failures: u64,
+    /// Open connections lost (closed, reset, stale, error).
+    pub disconnects: u64,
+    /// Of those, dropped for silence.
+    pub stale: u64,
+    /// Of those, dropped because a book lost sync (gap, checksum, crossed) on a venue whose
+    /// snapshots come over the WebSocket and that cannot resend one book (or a resubscribed
+    /// book did not resync in time, or the subscription budget was spent).
+    pub resync_reconnects: u64,
+    /// Books that lost sync and were resubscribed on the open connection for a fresh snapshot.
+    pub resync_resubscribes: u64,
+    /// Messages received.
+    pub messages: u64,
+    /// Bytes of messages received.
+    pub bytes: u64,
+    /// Messages the adapter rejected.
+    pub errors: u64,
+    /// Closes from the server, by [`CloseClass`].
+    pub closes: [u64; 7],
+    /// REST snapshots received and applied.
+    pub rest_ok: u64,
+    /// REST answers 429 (throttled).
+    pub rest_throttled: u64,
+    /// REST answers 418 (banned for a while).
+    pub rest_banned: u64,
+    /// REST requests that failed otherwise.
+    pub rest_failed: u64,
+    /// Records the recorder could not take (its queue full: the writer fell behind, or it
+    /// has stopped): the recording misses them; the feed does not. Counted by the shell.
+    pub records_dropped: u64,
+    /// The last failure, in words.
+    pub last_error: Option<String>,
+}
+
+/// A REST answer, as the shell received it.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpResponse<'a> {
+    /// The status code.
+    pub status: u16,
+    /// `Retry-After` in seconds, if given.
+    pub retry_after: Option<u64>,
+    /// The body.
+    pub body: &'a [u8],
+}
+
+/// Why a session could not be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SessionError {
+    /// The venue's adapter refused the configuration (Gemini v1 without its symbol).
+    #[error("{venue}: {err}")]
+    Venue {
+        /// The venue.
+        venue: Venue,
+        /// Why.
+        err: VenueError,
+    },
+    /// No instrument ids left for it.
+    #[error(transparent)]
+    Ids(#[from] IdsExhausted),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Conn {
+    /// Not connected; the next attempt is due at this time.
+    Idle { next_attempt: u64 },
+    /// An attempt is under way and must open by this time.
+    Connecting { deadline: u64 },
+    /// The WebSocket is open.
+    Open,
+}
+
+fn ns(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// One connection's adapter, books and policy. See the [module docs](self).
+#[derive(Debug)]
+pub struct Session {
+    protocol: &'static Protocol,
+    symbols: Vec<String>,
+    rest_base: Option<String>,
+    engine: Engine<AnyAdapter>,
+    policy: Policy,
+    /// `false` for a recorded connection: what happened is in the capture, nothing is asked.
+    drives: bool,
+    conn: Conn,
+    backoff: Duration,
+    rng: u64,
+    /// Got a message since the connection opened (resets the backoff once).
+    got_data: bool,
+    transmit: VecDeque<String>,
+    close: Option<String>,
+    last_rx: u64,
+    next_keepalive: u64,
+    /// Symbols waiting for a REST snapshot, in request order.
+    rest_queue: VecDeque<String>,
+    /// The symbol whose snapshot is being fetched.
+    rest_inflight: Option<String>,
+    rest_pause_until: u64,
+    /// Books that lost sync in the message being handled.
+    resync: Vec<InstrumentId>,
+    /// Books resubscribed on this connection, and when each must be synced again by.
+    resubscribing: Vec<(SymbolIdx, u64)>,
+    /// When each subscription request of this connection went out (within the budget window).
+    requests: VecDeque<u64>,
+    stats: SessionStats,
+}
+
+impl Session {
+    /// A session that drives a live connection: it asks to connect, subscribes, pings,
+    /// resubscribes and fetches snapshots. Its books take the ids `ids` (one per symbol;
+    /// symbols beyond them get no book, see [`Engine::with_instrument_ids`]).
+    pub fn new(cfg: SessionConfig, ids: std::ops::Range<u32>) -> Result<Session, SessionError> {
+        let protocol = Protocol::of(cfg.venue);
+        let rest_base = protocol
+            .rest_snapshot
+            .map(|r| cfg.rest_base.clone().unwrap_or_else(|| r.default_base.to_owned()));
+        let symbol = cfg.symbols.first().map(String::as_str);
+        let adapter = AnyAdapter::new(cfg.venue, cfg.registry, symbol)
+            .map_err(|err| SessionError::Venue { venue: cfg.venue, err })?;
+        let engine =
+            Engine::new(adapter).with_instrument_ids(ids).with_window_ticks(cfg.window_ticks);
+        Ok(Session {
+            protocol,
+            symbols: cfg.symbols,
+            rest_base,
+            engine,
+            backoff: cfg.policy.backoff_min,
+            policy: cfg.policy,
+            drives: true,
+            conn: Conn::Idle { next_attempt: 0 },
+            rng: cfg.seed | 1,
+            got_data: false,
+            transmit: VecDeque::new(),
+            close: None,
+            last_rx: 0,
+            next_keepalive: u64::MAX,
+            rest_queue: VecDeque::new(),
+            rest_inflight: None,
+            rest_pause_until: 0,
+            resync: Vec::new(),
+            resubscribing: Vec::new(),
+            requests: VecDeque::new(),
+            stats: SessionStats::default(),
+        })
+    }
+
+    /// A session fed from a capture: the records say what happened (connects, frames, REST
+    /// bodies, disconnects) and the session asks for nothing ([`Session::poll_transmit`] and
+    /// the other outputs stay empty). `symbol` is the connection's symbol where the venue
+    /// needs one (Gemini v1).
+    pub fn recorded(
+        venue: Venue,
+        registry: InstrumentRegistry,
+        symbol: Option<&str>,
+        ids: std::ops::Range<u32>,
+    ) -> Result<Session, SessionError> {
+        let cfg = SessionConfig::new(venue, symbol.into_iter().map(str::to_owned).collect(), registry);
+        let mut s = Session::new(cfg, ids)?;
+        s.drives = false;
+        s.rest_base = None;
+        Ok(s)
+    }
+
+    /// Each book's array window, in ticks per side ([`Engine::with_window_ticks`]); before
+    /// the first book is made.
+    pub fn with_window_ticks(mut self, ticks: usize) -> Self {
+        self.engine = self.engine.with_window_ticks(ticks);
+        self
+    }
+
+    /// Stamps parse times with `now` ([`Engine::with_clock`]): `|| 0` for a byte-for-byte
+    /// deterministic stream.
+    pub fn with_clock(mut self, now: fn() -> u64) -> Self {
+        self.engine = self.engine.with_clock(now);
+        self
+    }
+
+    /// The venue.
+    pub fn venue(&self) -> Venue {
+        self.engine.adapter().venue()
+    }
+
+    /// The venue's transport facts.
+    pub fn protocol(&self) -> &'static Protocol {
+        self.protocol
+    }
+
+    /// The symbols this session subscribes.
+    pub fn symbols(&self) -> &[String] {
+        &self.symbols
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The engine (books, counters).
+    pub fn engine(&self) -> &Engine<AnyAdapter> {
+        &self.engine
+    }
+
+    /// The engine, taken out of the session (a finished replay's books).
+    pub fn into_engine(self) -> Engine<AnyAdapter> {
+        self.engine
+    }
+
+    /// The first instrument id of this session's books.
+    pub fn base(&self) -> InstrumentId {
+        self.engine.instrument_base()
+    }
+
+    /// What happened so far.
+    pub fn stats(&self) -> &SessionStats {
+        &self.stats
+    }
+
+    /// Counts a record the shell's recorder could not take.
+    pub fn note_record_dropped(&mut self) {
+        self.stats.records_dropped += 1;
+    }
+
+    /// Whether the connection is open.
+    pub fn is_open(&self) -> bool {
+        self.conn == Conn::Open
+    }
+
+    // ---- inputs -------------------------------------------------------------------------
+
+    /// `true` when a connection should be started now (not connected, backoff over). The
+    /// session then counts it as under way until [`Session::handle_connected`] or
+    /// [`Session::handle_disconnected`].
+    pub fn poll_connect(&mut self, now: u64) -> bool {
+        match self.conn {
+            Conn::Idle { next_attempt } if self.drives && now >= next_attempt => {
+                self.conn = Conn::Connecting { deadline: now.saturating_add(ns(self.policy.handshake_timeout)) };
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The attempt [`Session::poll_connect`] started could not begin yet (the host's address
+    /// is still being looked up): it is due again at once, not counted as a failure.
+    pub fn retry_connect(&mut self) {
+        if matches!(self.conn, Conn::Connecting { .. }) {
+            self.conn = Conn::Idle { next_attempt: 0 };
+        }
+    }
+
+    /// The request [`Session::poll_request`] gave could not begin yet (the REST host's
+    /// address is still being looked up): it is asked for again, not counted as a failure.
+    pub fn retry_request(&mut self) {
+        if let Some(s) = self.rest_inflight.take() {
+            self.rest_queue.push_front(s);
+        }
+    }
+
+    /// The WebSocket opened: subscriptions are queued ([`Session::poll_transmit`]), and for a
+    /// venue with REST snapshots, one request per symbol ([`Session::poll_request`]).
+    pub fn handle_connected(&mut self, now: u64) {
+        self.conn = Conn::Open;
+        self.stats.connects += 1;
+        self.last_rx = now;
+        self.got_data = false;
+        self.close = None;
+        self.transmit.clear();
+        self.requests.clear();
+        self.resubscribing.clear();
+        self.rest_inflight = None;
+        self.rest_queue.clear();
+        if !self.drives {
+            return;
+        }
+        let symbols: Vec<&str> = self.symbols.iter().map(String::as_str).collect();
+        for msg in self.engine.adapter().subscribe_messages(&symbols) {
+            self.requests.push_back(now);
+            self.transmit.push_back(msg);
+        }
+        if self.rest_base.is_some() {
+            self.rest_queue = self.symbols.iter().cloned().collect();
+        }
+        self.next_keepalive = match self.protocol.keepalive {
+            Some(k) => now.saturating_add(ns(k.every)),
+            None => u64::MAX,
+        };
+    }
+
+    /// One received WebSocket message: parsed, applied, published into `sink`. A book that
+    /// lost sync is resubscribed, queued for a REST snapshot, or costs the connection, as the
+    /// venue and the policy allow. Errors are counted and returned for logging.
+    pub fn handle_frame(
+        &mut self,
+        frame: &[u8],
+        now: u64,
+        sink: &mut impl Sink,
+    ) -> Result<(), VenueError> {
+        self.last_rx = now;
+        if let Some(k) = self.protocol.keepalive {
+            if frame == k.reply.as_bytes() {
+                // The answer to our keep-alive: not market data.
+                return Ok(());
+            }
+        }
+        self.stats.messages += 1;
+        self.stats.bytes += frame.len() as u64;
+        let r = if self.drives {
+            let mut tap = Tap { inner: sink, resync: &mut self.resync };
+            self.engine.handle_frame(frame, now, &mut tap)
+        } else {
+            self.engine.handle_frame(frame, now, sink)
+        };
+        if r.is_err() {
+            self.stats.errors += 1;
+        }
+        if !self.got_data {
+            // A connection that delivers resets the backoff.
+            self.got_data = true;
+            self.backoff = self.policy.backoff_min;
+        }
+        if self.drives {
+            self.after_message(now);
+        }
+        r
+    }
+
+    /// A control frame (ping, pong) arrived: the feed is alive.
+    pub fn handle_activity(&mut self, now: u64) {
+        self.last_rx = now;
+    }
+
+    /// The server sent a close frame with `code` (`None`: no code), counted by class.
+    pub fn handle_close_frame(&mut self, code: Option<u16>) {
+        let class = CloseClass::of(code.unwrap_or(1005));
+        self.stats.closes[class.index()] += 1;
+    }
+
+    /// The answer to a request from [`Session::poll_request`] (or a recorded REST body):
+    /// `200` is applied; `429`/`418` and other failures pause requests (`Retry-After`
+    /// honoured) and ask again for the same symbol.
+    pub fn handle_http(
+        &mut self,
+        url: &str,
+        response: HttpResponse<'_>,
+        now: u64,
+        sink: &mut impl Sink,
+    ) -> Result<(), VenueError> {
+        let symbol = self.rest_inflight.take();
+        if response.status == 200 {
+            self.stats.rest_ok += 1;
+            let r = if self.drives {
+                let mut tap = Tap { inner: sink, resync: &mut self.resync };
+                self.engine.handle_http(url, response.body, now, &mut tap)
+            } else {
+                self.engine.handle_http(url, response.body, now, sink)
+            };
+            if r.is_err() {
+                self.stats.errors += 1;
+            }
+            if self.drives {
+                self.after_message(now);
+            }
+            return r;
+        }
+        let wait = response.retry_after.unwrap_or(if response.status == 418 { 60 } else { 1 });
+        match response.status {
+            429 => self.stats.rest_throttled += 1,
+            418 => self.stats.rest_banned += 1,
+            _ => self.stats.rest_failed += 1,
+        }
+        self.stats.last_error = Some(format!("REST {url}: status {}", response.status));
+        self.rest_pause_until = now.saturating_add(wait.max(1).saturating_mul(1_000_000_000));
+        if let Some(s) = symbol {
+            self.rest_queue.push_front(s);
+        }
+        Ok(())
+    }
+
+    /// A request from [`Session::poll_request`] failed before an answer (connect, TLS, a
+    /// timeout): requests pause for the current backoff and the symbol is asked for again.
+    pub fn handle_http_failed(&mut self, url: &str, why: &str, now: u64) {
+        self.stats.rest_failed += 1;
+        self.stats.last_error = Some(format!("REST {url}: {why}"));
+        self.rest_pause_until = now.saturating_add(ns(self.backoff));
+        if let Some(s) = self.rest_inflight.take() {
+            self.rest_queue.push_front(s);
+        }
+    }
+
+    /// The connection is gone (closed, reset, stale, given up) or an attempt failed before
+    /// it opened. An open connection's books become `Stale` (published) and wait for the next
+    /// connection's snapshots; the next attempt waits for the backoff (doubled, capped, with
+    /// jitter).
+    pub fn handle_disconnected(&mut self, why: &str, now: u64, sink: &mut impl Sink) {
+        let was_open = self.conn == Conn::Open;
+        self.close = None;
+        self.transmit.clear();
+        self.rest_queue.clear();
+        self.rest_inflight = None;
+        self.resubscribing.clear();
+        self.resync.clear();
+        if was_open || !self.drives {
+            // A recorded disconnect is a fact even without a recorded connect (tardis
+            // captures keep disconnects only).
+            self.stats.disconnects += u64::from(was_open);
+            self.engine.disconnected(now, sink);
+        } else {
+            self.stats.connect_failures += 1;
+        }
+        if !why.is_empty() {
+            self.stats.last_error = Some(why.to_owned());
+        }
+        let delay = self.backoff.mul_f64(self.jitter());
+        self.conn = Conn::Idle { next_attempt: now.saturating_add(ns(delay)) };
+        self.backoff = (self.backoff * 2).min(self.policy.backoff_max);
+    }
+
+    /// Time has passed: a handshake or a resubscribed book past its deadline, or a feed
+    /// silent past `stale_after`, gives the connection up ([`Session::poll_close`]); a due
+    /// keep-alive is queued.
+    pub fn handle_timeout(&mut self, now: u64) {
+        if !self.drives || self.close.is_some() {
+            return;
+        }
+        match self.conn {
+            Conn::Idle { .. } => {}
+            Conn::Connecting { deadline } => {
+                if now > deadline {
+                    self.close = Some("timed out connecting".into());
+                }
+            }
+            Conn::Open => {
+                self.check_resubscribed();
+                if self.resubscribing.iter().any(|(_, by)| now > *by) {
+                    self.stats.resync_reconnects += 1;
+                    self.close = Some("timed out: a resubscribed book did not resync in time".into());
+                    return;
+                }
+                if now.saturating_sub(self.last_rx) > ns(self.policy.stale_after) {
+                    self.stats.stale += 1;
+                    self.close = Some("timed out: feed silent (stale)".into());
+                    return;
+                }
+                if let Some(k) = self.protocol.keepalive {
+                    if now >= self.next_keepalive {
+                        self.next_keepalive = now.saturating_add(ns(k.every));
+                        self.transmit.push_back(k.text.to_owned());
+                    }
+                }
+            }
+        }
+    }
+
+    // ---- outputs ------------------------------------------------------------------------
+
+    /// The next text frame to send (subscriptions, resubscriptions, pings), in order.
+    pub fn poll_transmit(&mut self) -> Option<String> {
+        self.transmit.pop_front()
+    }
+
+    /// The next REST GET to make (a book snapshot), when one is due: one at a time, none
+    /// while paused after a failure. The answer goes to [`Session::handle_http`] or
+    /// [`Session::handle_http_failed`].
+    pub fn poll_request(&mut self, now: u64) -> Option<String> {
+        if self.conn != Conn::Open
+            || self.rest_inflight.is_some()
+            || self.close.is_some()
+            || now < self.rest_pause_until
+        {
+            return None;
+        }
+        let rest = self.protocol.rest_snapshot?;
+        let base = self.rest_base.as_deref()?;
+        let symbol = self.rest_queue.pop_front()?;
+        let url = rest.url(base, &symbol);
+        self.rest_inflight = Some(symbol);
+        Some(url)
+    }
+
+    /// Why the connection should be given up, once: the shell closes it and then calls
+    /// [`Session::handle_disconnected`].
+    pub fn poll_close(&mut self) -> Option<String> {
+        self.close.take()
+    }
+
+    /// The next time [`Session::handle_timeout`] (or [`Session::poll_connect`],
+    /// [`Session::poll_request`]) has something to do, if any.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        if !self.drives {
+            return None;
+        }
+        match self.conn {
+            Conn::Idle { next_attempt } => Some(next_attempt),
+            Conn::Connecting { deadline } => Some(deadline.saturating_add(1)),
+            Conn::Open => {
+                let mut t = self.last_rx.saturating_add(ns(self.policy.stale_after)).saturating_add(1);
+                t = t.min(self.next_keepalive);
+                if let Some(by) = self.resubscribing.iter().map(|(_, by)| by.saturating_add(1)).min() {
+                    t = t.min(by);
+                }
+                if !self.rest_queue.is_empty() && self.rest_inflight.is_none() {
+                    t = t.min(self.rest_pause_until);
+                }
+                Some(t)
+            }
+        }
+    }
+
+    // ---- policy -------------------------------------------------------------------------
+
+    fn jitter(&mut self) -> f64 {
+        // xorshift64: the jitter needs no quality beyond spreading reconnects.
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng = x;
+        0.5 + (x >> 11) as f64 / (1u64 << 53) as f64 * 0.5
+    }
+
+    /// Forgets resubscribed books that are synced again.
+    fn check_resubscribed(&mut self) {
+        if self.resubscribing.is_empty() {
+            return;
+        }
+        let engine = &self.engine;
+        self.resubscribing.retain(|(s, _)| engine.state(*s) != Some(BookState::Synced));
+    }
+
+    /// What the books that lost sync in the last message need.
+    fn after_message(&mut self, now: u64) {
+        self.check_resubscribed();
+        if self.resync.is_empty() || self.conn != Conn::Open {
+            self.resync.clear();
+            return;
+        }
+        let base = self.engine.instrument_base();
+        if self.rest_base.is_some() {
+            // Snapshots over REST: queue a new one for each book.
+            for id in std::mem::take(&mut self.resync) {
+                let idx = id.wrapping_sub(base);
+                let Some(info) = self.engine.symbols().get(idx) else { continue };
+                let key = &info.key;
+                let queued = self.rest_queue.iter().any(|s| s.eq_ignore_ascii_case(key))
+                    || self.rest_inflight.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(key));
+                if !queued {
+                    self.rest_queue.push_back(key.clone());
+                }
+            }
+            return;
+        }
+        // Snapshots over the WebSocket: resubscribe each book where the venue allows it,
+        // else a fresh connection (new snapshots for every book).
+        let mut reconnect = !self.policy.resubscribe;
+        let mut why = String::from("a book lost sync: reconnecting for fresh snapshots");
+        for id in std::mem::take(&mut self.resync) {
+            let idx = id.wrapping_sub(base);
+            if reconnect || self.resubscribing.iter().any(|(r, _)| *r == idx) {
+                continue;
+            }
+            let Some(info) = self.engine.symbols().get(idx) else { continue };
+            let Some(msgs) = self.engine.adapter().resubscribe_book_messages(&info.key) else {
+                reconnect = true;
+                continue;
+            };
+            let budget =
+                self.policy.subscription_budget.or(self.engine.adapter().subscription_budget());
+            if let Some((most, window)) = budget {
+                let window = ns(window);
+                while self.requests.front().is_some_and(|t| now.saturating_sub(*t) >= window) {
+                    self.requests.pop_front();
+                }
+                if self.requests.len() + msgs.len() > most {
+                    // Past the venue's limit it would refuse or disconnect: a new connection
+                    // starts a new count.
+                    why = format!(
+                        "a book lost sync and this connection's {most} subscription requests per {:?} are spent: reconnecting",
+                        Duration::from_nanos(window)
+                    );
+                    reconnect = true;
+                    continue;
+                }
+                self.requests.extend(std::iter::repeat_n(now, msgs.len()));
+            }
+            // No messages: the book's snapshot is already on its way (a subscription not yet
+            // answered); it is still held to the same deadline.
+            self.stats.resync_resubscribes += u64::from(!msgs.is_empty());
+            self.transmit.extend(msgs);
+            self.resubscribing.push((idx, now.saturating_add(ns(self.policy.resubscribe_timeout))));
+        }
+        if reconnect {
+            self.stats.resync_reconnects += 1;
+            self.close = Some(why);
+        }
+    }
+}
+
+/// Passes events on and notes the books that lost sync.
+struct Tap<'a, S: Sink> {
+    inner: &'a mut S,
+    resync: &'a mut Vec<InstrumentId>,
+}
+
+impl<S: Sink> Sink for Tap<'_, S> {
+    #[inline]
+    fn publish(&mut self, event: Event) {
+        if let EventKind::BookState { .. } = event.kind() {
+            if event.state() == BookState::Resyncing {
+                self.resync.push(event.instrument());
+            }
+        }
+        self.inner.publish(event);
+    }
+}
+
+#[cfg(test)]
+mod tests;
