@@ -328,3 +328,70 @@ fn bad_input_names_the_file_and_keeps_what_came_before() {
     assert!(n > 10_000 && n < 41_249, "{n}");
     assert_eq!(s["symbols"]["binance:BTCUSDT"]["crossed_published"], 0);
 }
+
+#[test]
+fn configured_ticks_reach_the_books_of_replay_and_check() {
+    // The built-in tick of Binance BTCUSDT is 0.01; configured 0.001 (finer: every price is
+    // still a whole number of ticks) from an instruments file, and from a TOML config.
+    let default = tmp("default.json");
+    let out = ladderfeed(&["replay", "--summary-json", default.to_str().unwrap()]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    let b = &summary(&default)["symbols"]["binance:BTCUSDT"];
+    assert_eq!(
+        (b["tick"].as_str(), b["instrument_source"].as_str()),
+        (Some("0.01"), Some("builtin"))
+    );
+
+    let list = tmp("instruments.txt");
+    std::fs::write(&list, "# a finer tick\nbinance:BTCUSDT 0.001 0.000001\n").unwrap();
+    let toml = tmp("config.toml");
+    std::fs::write(
+        &toml,
+        "[[instrument]]\nvenue = \"binance\"\nsymbol = \"BTCUSDT\"\ntick = \"0.001\"\nlot = \"0.000001\"\n",
+    )
+    .unwrap();
+    for (flag, file) in [("--instruments", &list), ("--config", &toml)] {
+        let json = tmp("configured.json");
+        let bbo = tmp("configured_bbo.csv");
+        let out = ladderfeed(&[
+            "replay",
+            flag,
+            file.to_str().unwrap(),
+            "--window-ticks",
+            "4096",
+            "--summary-json",
+            json.to_str().unwrap(),
+            "--bbo-out",
+            bbo.to_str().unwrap(),
+        ]);
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "{flag}: {stdout}\n{stderr}");
+        let s = summary(&json);
+        let b = &s["symbols"]["binance:BTCUSDT"];
+        assert_eq!(b["tick"], "0.001", "{flag}: {b}");
+        assert_eq!(b["lot"], "0.000001", "{flag}: {b}");
+        assert_eq!(b["instrument_source"], "configured", "{flag}");
+        // The same book: same final BBO, no error, no gap.
+        assert_eq!((b["bid_px"].as_str(), b["ask_px"].as_str()), (Some("61685.99"), Some("61686")));
+        assert_eq!(s["errors"], 0);
+        assert_eq!(b["gaps"], 0);
+    }
+
+    // A coarser tick than the venue's prices reaches `check` too: their prices are refused.
+    let coarse = tmp("coarse.txt");
+    std::fs::write(&coarse, "binance:BTCUSDT 1 0.00001\n").unwrap();
+    let bundled = fixture("binance/hftbacktest_spot_btcusdt_20240808.gz");
+    let clean = ladderfeed(&["check", &bundled]);
+    assert_eq!(clean.status.code(), Some(0), "{:?}", text(&clean));
+    let out = ladderfeed(&["check", "--instruments", coarse.to_str().unwrap(), &bundled]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("number"), "{stdout}");
+
+    // A bad line is a clear error with its place.
+    std::fs::write(&coarse, "binance:BTCUSDT 0.01\n").unwrap();
+    let out = ladderfeed(&["replay", "--instruments", coarse.to_str().unwrap()]);
+    let (_, stderr) = text(&out);
+    assert!(!out.status.success());
+    assert!(stderr.contains("coarse.txt:1"), "{stderr}");
+}

@@ -111,6 +111,17 @@ pub enum StepSource {
     Learned,
 }
 
+impl StepSource {
+    /// A short name (`configured`, `builtin`, `learned`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            StepSource::Configured => "configured",
+            StepSource::Builtin => "builtin",
+            StepSource::Learned => "learned",
+        }
+    }
+}
+
 /// An instrument on a venue: prices count ticks, sizes count lots.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Instrument {

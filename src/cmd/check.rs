@@ -280,8 +280,15 @@ impl Checker {
                 RecordKind::Connect | RecordKind::Sent => {}
             }
             let (kind, url, payload) = (rec.kind, rec.url.as_str(), &rec.payload[..]);
-            let handled =
-                self.sessions.handle(0, rec.conn, kind, url, payload, self.now, &mut self.events)?;
+            let handled = self.sessions.handle(
+                0,
+                rec.conn,
+                kind,
+                url,
+                payload,
+                self.now,
+                &mut self.events,
+            )?;
             report.reconnects += u64::from(handled.reconnect);
             handled.result
         };

@@ -23,8 +23,8 @@ use ladderfeed::consumer::{spawn_pinned, Consumer, Cores, Latency, Stage};
 use ladderfeed::event::InstrumentId;
 use ladderfeed::net::live::{CloseClass, Feed, Live, Options};
 use ladderfeed::net::tls;
-use ladderfeed::venue::Protocol;
 use ladderfeed::ring::{feed, spsc, Publisher};
+use ladderfeed::venue::Protocol;
 
 use super::config::{self, FeedConfig, InstrumentArgs};
 use super::service;
@@ -267,11 +267,7 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
         (cores.get(n), cores.get(c))
     };
 
-    let (publisher, subscription) = feed::feed_with_clock(
-        args.ring,
-        live.id_limit(),
-        clock,
-    );
+    let (publisher, subscription) = feed::feed_with_clock(args.ring, live.id_limit(), clock);
     let (names_tx, names_rx) = unbounded::<(InstrumentId, SymbolName)>();
     let depth_levels = sinks.depth_levels();
     // Without a depth sink nothing is pushed: one slot, not 6.5 MB of pre-faulted rows.

@@ -29,10 +29,10 @@ use ladderfeed::capture::{self, Record, RecordKind};
 use ladderfeed::clock::Clock;
 use ladderfeed::consumer::{spawn_pinned, Consumer, Cores, Latency};
 use ladderfeed::engine::{Engine, Sink};
-use ladderfeed::venue::AnyAdapter;
-use ladderfeed::session::recorded::{Recorded, RecordedOptions};
 use ladderfeed::event::{Event, InstrumentId};
 use ladderfeed::ring::{feed_with_clock, spsc, Publisher};
+use ladderfeed::session::recorded::{Recorded, RecordedOptions};
+use ladderfeed::venue::AnyAdapter;
 
 use super::config::{self, InstrumentArgs};
 use super::sinks::{DepthRow, DepthTracker, OutputArgs, SinkWriter, Sinks, SymbolName};
@@ -41,7 +41,6 @@ use super::summary::{self, EngineReport, Summary};
 /// The bundled capture: Binance spot BTCUSDT diffs, trades and bookTicker plus one REST
 /// snapshot (see fixtures/SOURCES.md).
 pub const BUNDLED: &str = "fixtures/binance/hftbacktest_spot_btcusdt_20240808.gz";
-
 
 /// `ladderfeed replay` options.
 #[derive(Debug, clap::Args)]
@@ -175,7 +174,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
 
     // Engine → consumer.
     let clock = Clock::global();
-    let (publisher, subscription) = feed_with_clock(args.ring, ladderfeed::session::ids::ID_SPACE as usize, clock);
+    let (publisher, subscription) =
+        feed_with_clock(args.ring, ladderfeed::session::ids::ID_SPACE as usize, clock);
     let (side_tx, side_rx) = spsc::channel::<u64>(args.ring);
     let (depth_tx, depth_rx) = spsc::channel::<DepthRow>(256);
     let (names_tx, names_rx) = unbounded::<(InstrumentId, SymbolName)>();
@@ -501,8 +501,8 @@ fn engine_loop(
                 wait_until(&cfg.clock, due);
             }
             let payload = &batch.data[r.payload.0 as usize..r.payload.1 as usize];
-            let url = std::str::from_utf8(&batch.data[r.url.0 as usize..r.url.1 as usize])
-                .unwrap_or("");
+            let url =
+                std::str::from_utf8(&batch.data[r.url.0 as usize..r.url.1 as usize]).unwrap_or("");
             sink.recorded_ts = r.ts;
             // Events carry this pipeline's own receive stamp (the latency table measures it);
             // the recorded time travels beside them on the side ring.

@@ -6,7 +6,8 @@
 //! { "messages", "bytes", "elapsed_s", "msgs_per_s", "mb_per_s", "errors",
 //!   "symbols": { "<venue>:<symbol>": { "venue", "symbol", "book_messages", "gaps", "resyncs",
 //!       "checksum_ok", "checksum_failed", "crossed_published", "state",
-//!       "bid_px", "bid_qty", "ask_px", "ask_qty", "trades" } },
+//!       "bid_px", "bid_qty", "ask_px", "ask_qty", "trades", "tick", "lot",
+//!       "instrument_source" } },
 //!   "latency_ns": { "<stage>": { "count", "p50", "p99", "p999", "max" } } }
 //! ```
 //!
@@ -70,6 +71,8 @@ pub struct SymbolSummary {
     pub spread: Option<String>,
     /// The venue's own last ticker `(bid, ask)` and whether the book agrees.
     pub venue_ticker: Option<(String, String, bool)>,
+    /// The instrument's tick, lot and where they came from (configured, builtin, learned).
+    pub steps: Option<(String, String, &'static str)>,
     /// Book messages of the connection the final BBO comes from.
     lead: u64,
 }
@@ -162,6 +165,8 @@ impl Summary {
                     s.lead = b.book_messages;
                     s.state = Some(state);
                     let inst = &info.instrument;
+                    s.steps =
+                        Some((inst.tick.to_string(), inst.lot.to_string(), inst.source.name()));
                     s.bid = (bbo.bid_lots > 0)
                         .then(|| (inst.format_price(bbo.bid_tick), inst.format_qty(bbo.bid_lots)));
                     s.ask = (bbo.ask_lots > 0)
@@ -339,6 +344,9 @@ impl Summary {
                         "ask_px": side(&s.ask, true),
                         "ask_qty": side(&s.ask, false),
                         "trades": s.trades,
+                        "tick": s.steps.as_ref().map(|t| t.0.clone()),
+                        "lot": s.steps.as_ref().map(|t| t.1.clone()),
+                        "instrument_source": s.steps.as_ref().map(|t| t.2),
                     }),
                 )
             })

@@ -212,7 +212,11 @@ impl std::fmt::Debug for Link {
 }
 
 /// Sends one text frame; a full socket leaves it queued in tungstenite for a later flush.
-fn send(ws: &mut WebSocket<NetStream>, text: String, want_flush: &mut bool) -> Result<(), NetError> {
+fn send(
+    ws: &mut WebSocket<NetStream>,
+    text: String,
+    want_flush: &mut bool,
+) -> Result<(), NetError> {
     match ws.send(Message::Text(text.into())) {
         Ok(()) => Ok(()),
         Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -523,8 +527,11 @@ impl Link {
                     if r.status == 200 {
                         self.record(local, RecordKind::Http, &url, &r.body);
                     }
-                    let response =
-                        HttpResponse { status: r.status, retry_after: r.retry_after, body: &r.body };
+                    let response = HttpResponse {
+                        status: r.status,
+                        retry_after: r.retry_after,
+                        body: &r.body,
+                    };
                     let _ = self.session.handle_http(&url, response, local, sink);
                     if r.status == 200 {
                         each(self.session.engine(), self.session.base(), local);
@@ -587,7 +594,8 @@ impl Live {
         let mut ids = IdAllocator::new();
         for (i, feed) in feeds.into_iter().enumerate() {
             let url = Url::parse(&feed.url)?;
-            let mut cfg = SessionConfig::new(feed.venue, feed.symbols.clone(), opts.registry.clone());
+            let mut cfg =
+                SessionConfig::new(feed.venue, feed.symbols.clone(), opts.registry.clone());
             cfg.rest_base = feed.rest_base.clone();
             cfg.window_ticks = opts.window_ticks;
             cfg.policy = opts.policy();
@@ -617,7 +625,11 @@ impl Live {
     /// One more than the highest instrument id any connection can publish (to size tables
     /// indexed by id).
     pub fn id_limit(&self) -> usize {
-        self.links.iter().map(|l| usize::from(l.base()) + DEFAULT_BLOCK.max(l.feed.symbols.len())).max().unwrap_or(0)
+        self.links
+            .iter()
+            .map(|l| usize::from(l.base()) + DEFAULT_BLOCK.max(l.feed.symbols.len()))
+            .max()
+            .unwrap_or(0)
     }
 
     /// Records everything every connection receives, sends, opens and loses, and every REST

@@ -352,7 +352,8 @@ impl Session {
         symbol: Option<&str>,
         ids: std::ops::Range<u32>,
     ) -> Result<Session, SessionError> {
-        let cfg = SessionConfig::new(venue, symbol.into_iter().map(str::to_owned).collect(), registry);
+        let cfg =
+            SessionConfig::new(venue, symbol.into_iter().map(str::to_owned).collect(), registry);
         let mut s = Session::new(cfg, ids)?;
         s.drives = false;
         s.rest_base = None;
@@ -431,7 +432,9 @@ impl Session {
     pub fn poll_connect(&mut self, now: u64) -> bool {
         match self.conn {
             Conn::Idle { next_attempt } if self.drives && now >= next_attempt => {
-                self.conn = Conn::Connecting { deadline: now.saturating_add(ns(self.policy.handshake_timeout)) };
+                self.conn = Conn::Connecting {
+                    deadline: now.saturating_add(ns(self.policy.handshake_timeout)),
+                };
                 true
             }
             _ => false,
@@ -631,7 +634,8 @@ impl Session {
                 self.check_resubscribed();
                 if self.resubscribing.iter().any(|(_, by)| now > *by) {
                     self.stats.resync_reconnects += 1;
-                    self.close = Some("timed out: a resubscribed book did not resync in time".into());
+                    self.close =
+                        Some("timed out: a resubscribed book did not resync in time".into());
                     return;
                 }
                 if now.saturating_sub(self.last_rx) > ns(self.policy.stale_after) {
@@ -691,9 +695,12 @@ impl Session {
             Conn::Idle { next_attempt } => Some(next_attempt),
             Conn::Connecting { deadline } => Some(deadline.saturating_add(1)),
             Conn::Open => {
-                let mut t = self.last_rx.saturating_add(ns(self.policy.stale_after)).saturating_add(1);
+                let mut t =
+                    self.last_rx.saturating_add(ns(self.policy.stale_after)).saturating_add(1);
                 t = t.min(self.next_keepalive);
-                if let Some(by) = self.resubscribing.iter().map(|(_, by)| by.saturating_add(1)).min() {
+                if let Some(by) =
+                    self.resubscribing.iter().map(|(_, by)| by.saturating_add(1)).min()
+                {
                     t = t.min(by);
                 }
                 if !self.rest_queue.is_empty() && self.rest_inflight.is_none() {

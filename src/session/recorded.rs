@@ -108,7 +108,11 @@ impl Recorded {
     }
 
     fn venue(&self, group: u16) -> Venue {
-        self.venues.get(usize::from(group)).or(self.venues.first()).copied().unwrap_or(Venue::Binance)
+        self.venues
+            .get(usize::from(group))
+            .or(self.venues.first())
+            .copied()
+            .unwrap_or(Venue::Binance)
     }
 
     /// Hands one record to its session, with `now` as its time: a frame is parsed and

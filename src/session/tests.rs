@@ -161,10 +161,8 @@ fn a_book_that_loses_sync_is_resubscribed_and_held_to_a_deadline() {
 fn a_resubscription_past_the_budget_reconnects_instead() {
     // The subscription on opening is one request; two more (unsubscribe, subscribe) fit a
     // budget of 3, the next two do not.
-    let policy = Policy {
-        subscription_budget: Some((3, Duration::from_secs(3600))),
-        ..Policy::default()
-    };
+    let policy =
+        Policy { subscription_budget: Some((3, Duration::from_secs(3600))), ..Policy::default() };
     let mut s = okx(policy);
     let mut ev: Vec<Event> = Vec::new();
     open(&mut s, 0);
@@ -215,7 +213,8 @@ fn binance(symbols: &[&str]) -> Session {
     Session::new(cfg, 0..1024).unwrap()
 }
 
-const BINANCE_BOOK: &[u8] = br#"{"lastUpdateId":10,"bids":[["100.00","1.0"]],"asks":[["101.00","1.0"]]}"#;
+const BINANCE_BOOK: &[u8] =
+    br#"{"lastUpdateId":10,"bids":[["100.00","1.0"]],"asks":[["101.00","1.0"]]}"#;
 
 #[test]
 fn rest_snapshots_one_at_a_time_with_retry_after_honoured() {
@@ -298,8 +297,11 @@ fn gemini_v1_needs_its_symbol_and_a_clear_error_says_so() {
     let cfg = SessionConfig::new(Venue::GeminiV1, vec![], InstrumentRegistry::with_builtins());
     let err = Session::new(cfg, 0..1).unwrap_err();
     assert!(err.to_string().starts_with("gemini-v1: "), "{err}");
-    let cfg =
-        SessionConfig::new(Venue::GeminiV1, vec!["BTCUSD".into()], InstrumentRegistry::with_builtins());
+    let cfg = SessionConfig::new(
+        Venue::GeminiV1,
+        vec!["BTCUSD".into()],
+        InstrumentRegistry::with_builtins(),
+    );
     assert!(Session::new(cfg, 0..1).is_ok());
 }
 

@@ -16,11 +16,11 @@ use simd_json::prelude::ValueAsScalar;
 use simd_json::tape::Value;
 
 use super::json::{field_uint, text, uint, Scratch};
+use super::protocol::{Protocol, RestSnapshot, BASE};
 use super::time::ms_to_ns;
 use super::{num, Adapter, BookAction, GapScope, Parsed, SymbolIdx, Symbols, TradeMsg, VenueError};
 use crate::book::{InstrumentRegistry, Side, Venue};
 use crate::event::{self, Bbo, Trade};
-use super::protocol::{Protocol, RestSnapshot, BASE};
 
 /// Binance spot's REST depth snapshot (5,000 levels at most).
 const SPOT_REST: RestSnapshot = RestSnapshot {

@@ -25,13 +25,13 @@
 use simd_json::tape::{Array, Value};
 
 use super::json::{field_text, int, text, uint, Scratch};
+use super::protocol::{Protocol, BASE};
 use super::time::ms_to_ns;
 use super::{
     num, Adapter, BookAction, Checksum, GapScope, Parsed, SymbolIdx, Symbols, TradeMsg, VenueError,
 };
 use crate::book::{Instrument, InstrumentRegistry, Side, Venue};
 use crate::event::{self, Bbo, Trade};
-use super::protocol::{Protocol, BASE};
 
 /// Bitfinex v2's transport.
 pub const PROTOCOL: Protocol =

@@ -21,26 +21,20 @@
 use simd_json::tape::Value;
 
 use super::json::{field_text, field_uint, parse_u64, text, Scratch};
+use super::protocol::{Protocol, BASE};
 use super::time::rfc3339_ns;
 use super::{num, Adapter, BookAction, GapScope, Parsed, SymbolIdx, Symbols, TradeMsg, VenueError};
 use crate::book::{Instrument, InstrumentRegistry, Side, Venue};
 use crate::event::{self, Bbo, Trade};
-use super::protocol::{Protocol, BASE};
 
 /// Coinbase Advanced Trade's transport: full-depth snapshots (BTC-USD is 45k levels in one
 /// multi-megabyte frame).
-pub const ADVANCED_PROTOCOL: Protocol = Protocol {
-    endpoint: "wss://advanced-trade-ws.coinbase.com",
-    max_message: 64 << 20,
-    ..BASE
-};
+pub const ADVANCED_PROTOCOL: Protocol =
+    Protocol { endpoint: "wss://advanced-trade-ws.coinbase.com", max_message: 64 << 20, ..BASE };
 
 /// Coinbase Exchange's transport.
-pub const EXCHANGE_PROTOCOL: Protocol = Protocol {
-    endpoint: "wss://ws-feed.exchange.coinbase.com",
-    max_message: 16 << 20,
-    ..BASE
-};
+pub const EXCHANGE_PROTOCOL: Protocol =
+    Protocol { endpoint: "wss://ws-feed.exchange.coinbase.com", max_message: 16 << 20, ..BASE };
 
 /// The aggressor from a maker side (`buy`/`sell`, any case).
 fn taker_from_maker(side: &[u8]) -> Result<event::Side, VenueError> {

@@ -19,11 +19,11 @@
 use simd_json::tape::Value;
 
 use super::json::{field_text, field_uint, text, Scratch};
+use super::protocol::{Protocol, BASE};
 use super::time::ms_to_ns;
 use super::{num, Adapter, BookAction, GapScope, Parsed, SymbolIdx, Symbols, TradeMsg, VenueError};
 use crate::book::{InstrumentRegistry, Side, Venue};
 use crate::event::{self, Trade};
-use super::protocol::{Protocol, BASE};
 
 /// Gemini v2's transport.
 pub const V2_PROTOCOL: Protocol = Protocol {

@@ -22,11 +22,11 @@ use simd_json::prelude::ValueAsScalar;
 use simd_json::tape::Value;
 
 use super::json::{field_text, parse_u64, text, Scratch};
+use super::protocol::{Protocol, BASE};
 use super::time::{decimal_seconds_ns, rfc3339_ns};
 use super::{num, Adapter, BookAction, Checksum, Parsed, SymbolIdx, Symbols, TradeMsg, VenueError};
 use crate::book::{Instrument, InstrumentRegistry, Side, Venue};
 use crate::event::{self, Bbo, Trade};
-use super::protocol::{Protocol, BASE};
 
 /// Kraken v2's transport.
 pub const V2_PROTOCOL: Protocol = Protocol { endpoint: "wss://ws.kraken.com", path: "/v2", ..BASE };

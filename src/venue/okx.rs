@@ -16,13 +16,13 @@
 use simd_json::tape::Value;
 
 use super::json::{field_text, int, text, Scratch};
+use super::protocol::{Keepalive, Protocol, BASE};
 use super::time::ms_to_ns;
 use super::{
     num, Adapter, BookAction, Checksum, GapScope, Parsed, SymbolIdx, Symbols, TradeMsg, VenueError,
 };
 use crate::book::{Instrument, InstrumentRegistry, Side, Venue};
 use crate::event::{self, Bbo, Trade};
-use super::protocol::{Keepalive, Protocol, BASE};
 
 /// OKX v5's transport: OKX closes a connection idle for 30 s unless the client sends `ping`.
 pub const PROTOCOL: Protocol = Protocol {

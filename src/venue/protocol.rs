@@ -37,8 +37,7 @@ pub struct RestSnapshot {
 impl RestSnapshot {
     /// The URL that asks for `symbol`'s book from `base`.
     pub fn url(&self, base: &str, symbol: &str) -> String {
-        let symbol =
-            if self.upper_case { symbol.to_ascii_uppercase() } else { symbol.to_owned() };
+        let symbol = if self.upper_case { symbol.to_ascii_uppercase() } else { symbol.to_owned() };
         format!("{}{}?symbol={symbol}&limit={}", base.trim_end_matches('/'), self.path, self.limit)
     }
 }

@@ -188,6 +188,10 @@ struct Extra {
     queue: Option<usize>,
     /// `Options::subscription_budget`.
     budget: Option<(usize, Duration)>,
+    /// `Options::registry` (default: the built-ins).
+    registry: Option<InstrumentRegistry>,
+    /// Called with the engine once the run is done.
+    inspect: Option<fn(&Engine<AnyAdapter>)>,
 }
 
 /// [`live`], changed as `extra` says.
@@ -205,6 +209,9 @@ fn live_with(
     opts.backoff_min = Duration::from_millis(20);
     opts.backoff_max = Duration::from_millis(200);
     opts.subscription_budget = extra.budget;
+    if let Some(reg) = extra.registry {
+        opts.registry = reg;
+    }
     let rest_base = matches!(venue, Venue::Binance | Venue::BinanceFutures)
         .then(|| sim.url("").replace("wss://", "https://"));
     let feed = Feed {
@@ -282,6 +289,9 @@ fn live_with(
         }
     }
     let stats = link.stats().clone();
+    if let Some(inspect) = extra.inspect {
+        inspect(link.engine());
+    }
     live.close_all();
     let recorded = rec_rx.try_iter().collect();
     Run { finals: finals(&rows), rows, stats, symbols: names, recorded, synced }
@@ -966,4 +976,41 @@ fn a_resubscription_past_the_subscription_budget_reconnects() {
     let syncs = check_synced_books(&got, &log, truth, usize::MAX);
     assert_eq!(syncs, 2 * want.symbols.len(), "every book on both connections");
     assert_eq!(got.finals, want.finals);
+}
+
+#[test]
+fn a_configured_tick_reaches_the_live_books() {
+    // Every OKX instrument of the capture configured with a tick far finer than the venue's
+    // (1e-8): the live books use it (every price is a whole number of such ticks), sync, and
+    // publish the same BBO changes as the replay with the built-in or learned ticks.
+    let file = fixture("okx/cryptofeed_OKX.ws.1.0");
+    let want = replay(&file, Venue::Okx);
+    let mut reg = InstrumentRegistry::with_builtins();
+    for s in &want.symbols {
+        reg.configure_line(&format!("okx:{s} 0.00000001 0.00000001")).unwrap();
+    }
+    let sim = sim_for(Venue::Okx, &file, "");
+    let extra = Extra {
+        registry: Some(reg),
+        inspect: Some(|engine| {
+            for info in engine.symbols().list() {
+                assert_eq!(info.instrument.source, ladderfeed::book::StepSource::Configured);
+                assert_eq!(info.instrument.tick.to_string(), "0.00000001", "{}", info.key);
+            }
+            assert_eq!(engine.stats().errors.total(), 0, "{:?}", engine.stats());
+        }),
+        ..Extra::default()
+    };
+    let limits = (Duration::from_secs(30), 1, Duration::from_secs(30));
+    let got = live_with(&sim, Venue::Okx, &want.symbols, limits, extra);
+    stop(sim);
+    assert_eq!(got.symbols, want.symbols);
+    assert_eq!(got.rows.len(), want.rows.len(), "the same BBO changes");
+    // The same prices, in ticks 1e-8 apart instead of the venue's.
+    for ((s, g, _), (_, w, _)) in got.rows.iter().zip(&want.rows) {
+        if g.bid_lots > 0 && w.bid_lots > 0 {
+            assert_eq!(g.bid_tick % w.bid_tick.max(1), 0, "{s}: {g:?} vs {w:?}");
+            assert!(g.bid_tick > w.bid_tick, "{s}: finer ticks are larger numbers");
+        }
+    }
 }
