@@ -1,7 +1,7 @@
 //! The live event loop: one thread owns every connection (several venues, many symbols) and
 //! polls mio, with a zero timeout when busy-polling. Per message: read (rustls), frame
 //! (tungstenite, a 4 KiB read buffer), hand it to the connection's
-//! [`Session`](crate::session::Session) (parse, apply, publish into the caller's [`Sink`]).
+//! [`Session`] (parse, apply, publish into the caller's [`Sink`]).
 //! Nothing else runs on that thread.
 //!
 //! This is a shell: every decision (when to connect, what to send, when a feed is stale, which
