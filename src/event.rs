@@ -145,13 +145,59 @@ pub enum EventKind {
         /// The state before the change.
         previous: BookState,
     },
+    /// The first record of an instrument's definition (published before the first event that
+    /// uses its id, and again if its tick or lot changes). Assemble it with the text records
+    /// that follow into an [`Instrument`](crate::book::Instrument) with
+    /// [`consumer::Instruments`](crate::consumer::Instruments).
+    InstrumentHead(InstrumentHead),
+    /// More of an instrument definition's symbol text.
+    InstrumentText {
+        /// Which part, from 1.
+        part: u8,
+        /// Up to [`INSTRUMENT_TEXT_BYTES`] bytes of the symbol (zero-padded).
+        bytes: [u8; INSTRUMENT_TEXT_BYTES],
+    },
     /// A zeroed or foreign record (kind byte unknown).
     Unknown(u8),
+}
+
+/// Symbol bytes carried by an [`EventKind::InstrumentHead`] record.
+pub const INSTRUMENT_HEAD_BYTES: usize = 8;
+/// Symbol bytes carried by each [`EventKind::InstrumentText`] record.
+pub const INSTRUMENT_TEXT_BYTES: usize = 31;
+/// Text records an instrument definition may use after its head.
+pub const INSTRUMENT_TEXT_PARTS: usize = 3;
+/// The longest symbol an instrument definition carries (101 bytes).
+pub const MAX_SYMBOL_BYTES: usize =
+    INSTRUMENT_HEAD_BYTES + INSTRUMENT_TEXT_PARTS * INSTRUMENT_TEXT_BYTES;
+
+/// The head of an instrument definition: steps, venue, where the steps came from, and the
+/// symbol's length and first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InstrumentHead {
+    /// The tick as `mantissa × 10^-scale`.
+    pub tick_mantissa: u64,
+    /// The tick's decimal scale.
+    pub tick_scale: u8,
+    /// The lot as `mantissa × 10^-scale`.
+    pub lot_mantissa: u64,
+    /// The lot's decimal scale.
+    pub lot_scale: u8,
+    /// The venue's code ([`Venue::code`](crate::book::Venue::code)).
+    pub venue: u8,
+    /// Where the steps came from: 1 configured, 2 built in, 3 learned.
+    pub source: u8,
+    /// The symbol's length in bytes.
+    pub symbol_len: u8,
+    /// The symbol's first bytes (zero-padded).
+    pub symbol: [u8; INSTRUMENT_HEAD_BYTES],
 }
 
 const KIND_BBO: u8 = 1;
 const KIND_TRADE: u8 = 2;
 const KIND_STATE: u8 = 3;
+const KIND_INSTRUMENT: u8 = 4;
+const KIND_INSTRUMENT_TEXT: u8 = 5;
 
 /// The fixed-size record carried by the ring. See the [module docs](self).
 #[repr(C, align(64))]
@@ -225,6 +271,58 @@ impl Event {
         ev
     }
 
+    /// The records that define `instrument`'s id: a head and as many text records as its
+    /// symbol needs (at most [`INSTRUMENT_TEXT_PARTS`]; a symbol longer than
+    /// [`MAX_SYMBOL_BYTES`] is cut there). No allocation: the records come in a fixed array,
+    /// of which the first `n` (the second value) are used.
+    pub fn instrument_definition(
+        stamps: Stamps,
+        id: InstrumentId,
+        instrument: &crate::book::Instrument,
+    ) -> ([Event; 1 + INSTRUMENT_TEXT_PARTS], usize) {
+        let text = instrument.symbol.as_bytes();
+        let text = &text[..text.len().min(MAX_SYMBOL_BYTES)];
+        let mut head = Self::header(stamps, id, KIND_INSTRUMENT, BookState::Stale);
+        let mut first = [0u8; INSTRUMENT_HEAD_BYTES];
+        let n = text.len().min(INSTRUMENT_HEAD_BYTES);
+        first[..n].copy_from_slice(&text[..n]);
+        let source = match instrument.source {
+            crate::book::StepSource::Configured => 1u64,
+            crate::book::StepSource::Builtin => 2,
+            crate::book::StepSource::Learned => 3,
+        };
+        head.payload = [
+            instrument.tick.mantissa(),
+            instrument.lot.mantissa(),
+            u64::from(instrument.tick.scale())
+                | u64::from(instrument.lot.scale()) << 8
+                | u64::from(instrument.venue.code()) << 16
+                | source << 24
+                | (text.len() as u64) << 32,
+            u64::from_le_bytes(first),
+        ];
+        let mut out = [head; 1 + INSTRUMENT_TEXT_PARTS];
+        let mut used = 1;
+        for (i, chunk) in text[n..].chunks(INSTRUMENT_TEXT_BYTES).enumerate() {
+            let mut ev = Self::header(stamps, id, KIND_INSTRUMENT_TEXT, BookState::Stale);
+            let mut bytes = [0u8; 32];
+            bytes[0] = (i + 1) as u8;
+            bytes[1..1 + chunk.len()].copy_from_slice(chunk);
+            for (w, b) in ev.payload.iter_mut().zip(bytes.chunks_exact(8)) {
+                *w = u64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
+            }
+            out[used] = ev;
+            used += 1;
+        }
+        (out, used)
+    }
+
+    /// `true` for the records of an instrument definition.
+    #[inline]
+    pub fn is_instrument_definition(&self) -> bool {
+        matches!(self.kind, KIND_INSTRUMENT | KIND_INSTRUMENT_TEXT)
+    }
+
     /// The typed view of the record.
     #[inline]
     pub fn kind(&self) -> EventKind {
@@ -247,6 +345,25 @@ impl Event {
                 },
             }),
             KIND_STATE => EventKind::BookState { previous: BookState::from_u8(p[0] as u8) },
+            KIND_INSTRUMENT => EventKind::InstrumentHead(InstrumentHead {
+                tick_mantissa: p[0],
+                lot_mantissa: p[1],
+                tick_scale: p[2] as u8,
+                lot_scale: (p[2] >> 8) as u8,
+                venue: (p[2] >> 16) as u8,
+                source: (p[2] >> 24) as u8,
+                symbol_len: (p[2] >> 32) as u8,
+                symbol: p[3].to_le_bytes(),
+            }),
+            KIND_INSTRUMENT_TEXT => {
+                let mut all = [0u8; 32];
+                for (b, w) in all.chunks_exact_mut(8).zip(p) {
+                    b.copy_from_slice(&w.to_le_bytes());
+                }
+                let mut bytes = [0u8; INSTRUMENT_TEXT_BYTES];
+                bytes.copy_from_slice(&all[1..]);
+                EventKind::InstrumentText { part: all[0], bytes }
+            }
             other => EventKind::Unknown(other),
         }
     }

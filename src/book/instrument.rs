@@ -82,6 +82,17 @@ impl Venue {
         }
     }
 
+    /// A stable one-byte code (its place in [`Venue::ALL`], from 1), as instrument
+    /// definitions carry it on the wire.
+    pub fn code(self) -> u8 {
+        Venue::ALL.iter().position(|v| *v == self).map_or(0, |i| i as u8 + 1)
+    }
+
+    /// The venue with this [`Venue::code`], if any.
+    pub fn from_code(code: u8) -> Option<Venue> {
+        Venue::ALL.get(usize::from(code).checked_sub(1)?).copied()
+    }
+
     /// The venue with this name, if any (the inverse of [`Venue::name`]).
     pub fn from_name(name: &str) -> Option<Venue> {
         Venue::ALL.into_iter().find(|v| v.name() == name)

@@ -401,7 +401,10 @@ impl Checker {
                     }
                     t.last_bbo = Some(b);
                 }
-                EventKind::Trade(_) | EventKind::Unknown(_) => {}
+                EventKind::Trade(_)
+                | EventKind::InstrumentHead(_)
+                | EventKind::InstrumentText { .. }
+                | EventKind::Unknown(_) => {}
             }
         }
     }

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use crossbeam_channel::{unbounded, Receiver, Sender};
+use crossbeam_channel::Receiver;
 use ladderfeed::book::Venue;
 use ladderfeed::consumer::{spawn_pinned, Consumer, Cores, Latency, Stage};
 use ladderfeed::event::InstrumentId;
@@ -28,7 +28,7 @@ use ladderfeed::venue::Protocol;
 
 use super::config::{self, FeedConfig, InstrumentArgs};
 use super::service;
-use super::sinks::{DepthRow, DepthTracker, OutputArgs, SinkWriter, Sinks, SymbolName};
+use super::sinks::{DepthRow, DepthTracker, OutputArgs, SinkWriter, Sinks};
 use super::summary::{self, EngineReport, Summary};
 
 /// `ladderfeed live` options.
@@ -268,7 +268,6 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
     };
 
     let (publisher, subscription) = feed::feed_with_clock(args.ring, live.id_limit(), clock);
-    let (names_tx, names_rx) = unbounded::<(InstrumentId, SymbolName)>();
     let depth_levels = sinks.depth_levels();
     // Without a depth sink nothing is pushed: one slot, not 6.5 MB of pre-faulted rows.
     let depth_queue = if depth_levels > 0 { DEPTH_QUEUE } else { 1 };
@@ -300,14 +299,14 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
     let started = Instant::now();
     let net = spawn_pinned("network", net_core, move |_| {
         let depth = (depth_levels, depth_tx);
-        network(live, publisher, names_tx, depth, &net_stop, deadline, query_rx)
+        network(live, publisher, depth, &net_stop, deadline, query_rx)
     })?;
     let consumer_done = Arc::clone(&done);
     let consumer_lines = Arc::clone(&latency_lines);
     let idle = if args.no_busy_poll { Idle::Sleep } else { Idle::Spin };
     let consumer = spawn_pinned("consumer", consumer_core, move |_| {
         let c = Consumer::new(subscription);
-        consume(c, names_rx, depth_rx, sinks, (&consumer_done, idle), &consumer_lines)
+        consume(c, depth_rx, sinks, (&consumer_done, idle), &consumer_lines)
     })?;
 
     let (live, publisher, depth_dropped) =
@@ -389,11 +388,10 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The network thread: polls until stopped, sends new symbols' names to the consumer.
+/// The network thread: polls until stopped.
 fn network(
     mut live: Live,
     mut publisher: Publisher,
-    names: Sender<(InstrumentId, SymbolName)>,
     (depth_levels, mut depth_tx): (usize, spsc::Producer<DepthRow>),
     stop: &AtomicBool,
     deadline: Option<Instant>,
@@ -404,7 +402,6 @@ fn network(
     // One depth tracker per connection (by instrument base), checked after every message.
     let mut trackers: Vec<(InstrumentId, DepthTracker)> =
         live.links().iter().map(|l| (l.base(), DepthTracker::default())).collect();
-    let mut named: Vec<usize> = vec![0; live.links().len()];
     let mut turns = 0u64;
     loop {
         if depth_levels > 0 {
@@ -421,19 +418,6 @@ fn network(
             })?;
         } else {
             live.poll_once(&mut publisher)?;
-        }
-        for (link, n) in live.links().iter().zip(named.iter_mut()) {
-            let list = link.engine().symbols().list();
-            while *n < list.len() {
-                let info = &list[*n];
-                let name = SymbolName {
-                    venue: link.venue().name(),
-                    symbol: info.key.clone(),
-                    instrument: info.instrument.clone(),
-                };
-                let _ = names.send((link.base() + *n as InstrumentId, name));
-                *n += 1;
-            }
         }
         turns += 1;
         if turns % 64 == 0 {
@@ -487,7 +471,6 @@ const CONSUMER_MAX_SLEEP: Duration = Duration::from_millis(1);
 /// The consumer thread: pops every event, keeps latency, writes the sinks in order.
 fn consume(
     mut consumer: Consumer,
-    names_rx: Receiver<(InstrumentId, SymbolName)>,
     mut depth: spsc::Consumer<DepthRow>,
     sinks: Sinks,
     (done, idle): (&AtomicBool, Idle),
@@ -505,8 +488,7 @@ fn consume(
             *latency_lines.lock().unwrap_or_else(|e| e.into_inner()) =
                 prometheus_latency(consumer.latency());
         }
-        w.catch_up(&names_rx, finished);
-        let d = w.drain_depth(&mut depth, &names_rx);
+        let d = w.drain_depth(&mut depth, finished);
         if n == 0 && d == 0 {
             if finished && w.idle() {
                 break;

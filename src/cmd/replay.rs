@@ -35,7 +35,7 @@ use ladderfeed::session::recorded::{Recorded, RecordedOptions};
 use ladderfeed::venue::AnyAdapter;
 
 use super::config::{self, InstrumentArgs};
-use super::sinks::{DepthRow, DepthTracker, OutputArgs, SinkWriter, Sinks, SymbolName};
+use super::sinks::{DepthRow, DepthTracker, OutputArgs, SinkWriter, Sinks};
 use super::summary::{self, EngineReport, Summary};
 
 /// The bundled capture: Binance spot BTCUSDT diffs, trades and bookTicker plus one REST
@@ -178,7 +178,6 @@ pub fn run(args: Args) -> Result<ExitCode> {
         feed_with_clock(args.ring, ladderfeed::session::ids::ID_SPACE as usize, clock);
     let (side_tx, side_rx) = spsc::channel::<u64>(args.ring);
     let (depth_tx, depth_rx) = spsc::channel::<DepthRow>(256);
-    let (names_tx, names_rx) = unbounded::<(InstrumentId, SymbolName)>();
     let done = Arc::new(AtomicBool::new(false));
     let progress = Arc::new(AtomicU64::new(0));
 
@@ -194,7 +193,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let engine_progress = Arc::clone(&progress);
     let engine_thread = spawn_pinned("engine", engine_core, move |_| {
         let sink = ReplaySink { publisher, side: side_tx, budget: 0, recorded_ts: 0 };
-        engine_loop(engine_cfg, load_rx, free_tx, sink, depth_tx, names_tx, &engine_progress)
+        engine_loop(engine_cfg, load_rx, free_tx, sink, depth_tx, &engine_progress)
     })?;
 
     let consumer_done = Arc::clone(&done);
@@ -204,7 +203,6 @@ pub fn run(args: Args) -> Result<ExitCode> {
             clock,
             side_rx,
             depth_rx,
-            names_rx,
             sinks,
             &consumer_done,
         )
@@ -446,8 +444,6 @@ struct EngineCfg {
 /// What the engine thread keeps beside each recorded session.
 #[derive(Default)]
 struct SlotExtra {
-    /// Symbols whose names the consumer has been told.
-    named: usize,
     /// Top-N changes of its books.
     depth: DepthTracker,
 }
@@ -469,7 +465,6 @@ fn engine_loop(
     free: Sender<Batch>,
     mut sink: ReplaySink,
     mut depth_tx: spsc::Producer<DepthRow>,
-    names: Sender<(InstrumentId, SymbolName)>,
     progress: &AtomicU64,
 ) -> Result<EngineOut> {
     let opts = RecordedOptions {
@@ -525,18 +520,6 @@ fn engine_loop(
             let slot = &sessions.sessions()[i];
             let (engine, base) = (slot.session.engine(), slot.session.base());
             let x = &mut extra[i];
-            // New symbols: tell the consumer their names.
-            let known = engine.symbols().len();
-            while x.named < known {
-                let info = &engine.symbols().list()[x.named];
-                let name = SymbolName {
-                    venue: cfg.venues[usize::from(slot.group)].name(),
-                    symbol: info.key.clone(),
-                    instrument: info.instrument.clone(),
-                };
-                let _ = names.send((base + x.named as InstrumentId, name));
-                x.named += 1;
-            }
             if cfg.depth_levels > 0 {
                 x.depth.check(engine, base, cfg.depth_levels, r.ts, |row| {
                     while depth_tx.try_push(*row).is_err() {
@@ -591,7 +574,6 @@ fn consume(
     clock: Clock,
     mut side: spsc::Consumer<u64>,
     mut depth: spsc::Consumer<DepthRow>,
-    names_rx: Receiver<(InstrumentId, SymbolName)>,
     sinks: Sinks,
     done: &AtomicBool,
 ) -> Consumed {
@@ -606,8 +588,7 @@ fn consume(
             latency.record_replayed(ev, clock.now_ns(), recorded);
             w.event(ev, recorded);
         });
-        w.catch_up(&names_rx, finished);
-        let d = w.drain_depth(&mut depth, &names_rx);
+        let d = w.drain_depth(&mut depth, finished);
         if n == 0 && d == 0 {
             if finished && w.idle() {
                 break;

@@ -12,43 +12,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use ladderfeed::book::Instrument;
+use ladderfeed::consumer::Instruments;
 use ladderfeed::event::{Bbo, BookState, Event, EventKind, InstrumentId, Side};
 
 /// The most levels per side `--depth` accepts.
 pub const MAX_DEPTH: usize = 50;
-
-/// A symbol as the sinks name it.
-#[derive(Debug, Clone)]
-pub struct SymbolName {
-    /// Venue name (`binance`, `kraken-v1`, …).
-    pub venue: &'static str,
-    /// The symbol as the venue writes it.
-    pub symbol: String,
-    /// Its tick and lot, to print prices and sizes.
-    pub instrument: Instrument,
-}
-
-/// `instrument id → name`, filled as the engines learn symbols.
-#[derive(Debug, Default)]
-pub struct SymbolTable {
-    names: Vec<Option<SymbolName>>,
-}
-
-impl SymbolTable {
-    /// Records the name of `id`.
-    pub fn insert(&mut self, id: InstrumentId, name: SymbolName) {
-        let i = usize::from(id);
-        if self.names.len() <= i {
-            self.names.resize(i + 1, None);
-        }
-        self.names[i] = Some(name);
-    }
-
-    /// The name of `id`, if known.
-    pub fn get(&self, id: InstrumentId) -> Option<&SymbolName> {
-        self.names.get(usize::from(id)).and_then(Option::as_ref)
-    }
-}
 
 /// File encodings, by extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -260,96 +228,62 @@ impl DepthTracker {
     }
 }
 
-/// The consumer side of the sinks, shared by `replay` and `live`: events wait, in order,
-/// until their symbol's name has arrived from the engine thread (a name may trail the events
-/// of the message that taught the symbol; waiting for it instead could deadlock with an
-/// engine waiting for ring space), and depth rows are written as they come. The first write
-/// error is kept and stops further writes.
+/// The consumer side of the sinks, shared by `replay` and `live`: instrument definitions
+/// arrive in-band, on the ring, before the first event that uses their id, so every event is
+/// written as it comes. A depth row (from its own queue) whose instrument's definition has not
+/// been popped from the ring yet is held until it has. The first write error is kept and
+/// stops further writes.
 pub struct SinkWriter {
     sinks: Sinks,
-    names: SymbolTable,
-    pending: std::collections::VecDeque<(Event, u64)>,
+    names: Instruments,
+    /// A depth row waiting for its instrument's definition.
+    held: Option<DepthRow>,
     error: Option<std::io::Error>,
 }
-
-/// Names of new symbols, from the engine thread.
-pub type NameRx = crossbeam_channel::Receiver<(InstrumentId, SymbolName)>;
 
 impl SinkWriter {
     /// Writes into `sinks`.
     pub fn new(sinks: Sinks) -> SinkWriter {
-        SinkWriter {
-            sinks,
-            names: SymbolTable::default(),
-            pending: std::collections::VecDeque::new(),
-            error: None,
-        }
-    }
-
-    fn write(&mut self, ev: &Event, ts: u64) {
-        if self.error.is_none() {
-            if let Err(e) = self.sinks.on_event(ev, ts, &self.names) {
-                self.error = Some(e);
-            }
-        }
+        SinkWriter { sinks, names: Instruments::default(), held: None, error: None }
     }
 
     /// One event popped from the ring, with the receive time its rows carry.
     pub fn event(&mut self, ev: &Event, ts: u64) {
-        if self.pending.is_empty() && self.names.get(ev.instrument()).is_some() {
-            self.write(ev, ts);
-        } else {
-            self.pending.push_back((*ev, ts));
+        if self.names.observe(ev) || self.error.is_some() {
+            return;
+        }
+        if let Err(e) = self.sinks.on_event(ev, ts, &self.names) {
+            self.error = Some(e);
         }
     }
 
-    /// Takes the names that arrived and writes the events that waited for them; once the
-    /// engine has `finished`, every name has been sent, so everything left is written.
-    pub fn catch_up(&mut self, names: &NameRx, finished: bool) {
-        while let Ok((id, name)) = names.try_recv() {
-            self.names.insert(id, name);
-        }
-        while let Some((ev, ts)) = self.pending.front().copied() {
-            if self.names.get(ev.instrument()).is_none() && !finished {
-                break;
-            }
-            self.write(&ev, ts);
-            self.pending.pop_front();
-        }
-    }
-
-    /// Writes every depth row waiting in `rows`; returns how many.
+    /// Writes the depth rows waiting in `rows` whose instruments are known; returns how many.
+    /// Once the engine has `finished` (every definition is on the ring and was popped), a row
+    /// of an unknown instrument is dropped rather than held for ever.
     pub fn drain_depth(
         &mut self,
         rows: &mut ladderfeed::ring::spsc::Consumer<DepthRow>,
-        names: &NameRx,
+        finished: bool,
     ) -> usize {
         let mut n = 0;
-        while let Some(row) = rows.try_pop() {
+        while let Some(row) = self.held.take().or_else(|| rows.try_pop()) {
+            if self.names.get(row.id).is_none() && !finished {
+                self.held = Some(row);
+                break;
+            }
             n += 1;
-            self.depth(&row, names);
+            if self.error.is_none() {
+                if let Err(e) = self.sinks.on_depth(&row, &self.names) {
+                    self.error = Some(e);
+                }
+            }
         }
         n
     }
 
-    /// One depth row (the engine thread sends a symbol's name before its first row).
-    fn depth(&mut self, row: &DepthRow, names: &NameRx) {
-        while self.names.get(row.id).is_none() {
-            match names.recv_timeout(std::time::Duration::from_millis(100)) {
-                Ok((id, name)) => self.names.insert(id, name),
-                Err(_) => break,
-            }
-        }
-        if self.error.is_none() {
-            if let Err(e) = self.sinks.on_depth(row, &self.names) {
-                self.error = Some(e);
-            }
-        }
-    }
-
-    /// Whether no event is waiting for a name.
+    /// Whether no depth row is held.
     pub fn idle(&self) -> bool {
-        self.pending.is_empty()
+        self.held.is_none()
     }
 
     /// Flushes the files; returns the sinks and the first error, if any.
@@ -434,7 +368,7 @@ impl Sinks {
         &mut self,
         ev: &Event,
         recorded_ts: u64,
-        names: &SymbolTable,
+        names: &Instruments,
     ) -> std::io::Result<()> {
         let id = ev.instrument();
         match ev.kind() {
@@ -473,8 +407,8 @@ impl Sinks {
                         None => "",
                     };
                     let (px, qty) = (
-                        name.instrument.tick.format(t.price_tick),
-                        name.instrument.lot.format(t.size_lots),
+                        name.tick.format(t.price_tick),
+                        name.lot.format(t.size_lots),
                     );
                     let _ = match enc {
                         Encoding::Csv => writeln!(
@@ -493,7 +427,9 @@ impl Sinks {
                     w.write_all(l.as_bytes())?;
                 }
             }
-            EventKind::Unknown(_) => {}
+            EventKind::InstrumentHead(_)
+            | EventKind::InstrumentText { .. }
+            | EventKind::Unknown(_) => {}
         }
         Ok(())
     }
@@ -505,9 +441,9 @@ impl Sinks {
         exch_ts: u64,
         local_ts: u64,
         id: InstrumentId,
-        name: &SymbolName,
+        name: &Instrument,
     ) -> std::io::Result<()> {
-        let inst = &name.instrument;
+        let inst = name;
         if let Some(b) = bbo {
             if !self.passes(id, &b, inst) {
                 return Ok(());
@@ -597,11 +533,11 @@ impl Sinks {
     }
 
     /// Writes one depth row.
-    pub fn on_depth(&mut self, row: &DepthRow, names: &SymbolTable) -> std::io::Result<()> {
+    pub fn on_depth(&mut self, row: &DepthRow, names: &Instruments) -> std::io::Result<()> {
         let (Some((enc, w)), Some(name)) = (&mut self.depth, names.get(row.id)) else {
             return Ok(());
         };
-        let inst = &name.instrument;
+        let inst = name;
         let ms = row.local_ts / 1_000_000;
         let l = &mut self.line;
         l.clear();

@@ -48,9 +48,11 @@
 
 #[cfg(feature = "charts")]
 pub mod chart;
+pub mod instruments;
 pub mod latency;
 mod pin;
 
+pub use instruments::Instruments;
 pub use latency::{Latency, LatencyReport, Stage};
 pub use pin::{spawn_consumer, spawn_pinned, ConsumerThread, Cores, StopFlag};
 

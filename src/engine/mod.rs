@@ -387,6 +387,16 @@ impl<A: Adapter> Engine<A> {
         }
     }
 
+    /// Publishes book `i`'s instrument definition (rare: a new book, or new steps).
+    fn publish_definition(&mut self, i: usize, local_ts: u64, sink: &mut impl Sink) {
+        let Some(info) = self.adapter.symbols().list().get(i) else { return };
+        let stamps = Stamps { exch_ts: 0, local_ts, parsed_ts: (self.now)() };
+        let (records, n) = Event::instrument_definition(stamps, self.id(i), &info.instrument);
+        for ev in &records[..n] {
+            sink.publish(*ev);
+        }
+    }
+
     fn stamps(&self, exch_ts: u64, local_ts: u64) -> Stamps {
         Stamps { exch_ts, local_ts, parsed_ts: (self.now)() }
     }
@@ -403,6 +413,10 @@ impl<A: Adapter> Engine<A> {
         self.books[i].state = state;
         if state != BookState::Synced {
             self.books[i].published = None;
+        } else {
+            // Again on every sync: a consumer that lost the first definition (a full lossy
+            // ring) learns the instrument before the book's next BBO.
+            self.publish_definition(i, local_ts, sink);
         }
         let ev = Event::book_state(self.stamps(0, local_ts), self.id(i), state, previous);
         sink.publish(ev);
@@ -434,7 +448,10 @@ impl<A: Adapter> Engine<A> {
     ) -> Result<(), VenueError> {
         let known = self.adapter.symbols().len();
         while self.books.len() < known.min(self.id_count) {
+            // Its definition goes out before any event that uses its id.
+            let i = self.books.len();
             self.books.push(Book::new(self.window_ticks));
+            self.publish_definition(i, local_ts, sink);
         }
         if known > self.books.len() {
             // Rare (a block of ids spent): counted once per symbol as it appears.
