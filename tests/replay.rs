@@ -395,3 +395,17 @@ fn configured_ticks_reach_the_books_of_replay_and_check() {
     assert!(!out.status.success());
     assert!(stderr.contains("coarse.txt:1"), "{stderr}");
 }
+
+#[test]
+fn an_error_reads_once() {
+    // A directory where a capture should be: the cause once, the path once.
+    let dir = std::env::temp_dir();
+    let dir = dir.to_str().unwrap();
+    for args in [vec!["replay", dir], vec!["convert", dir, "/nonexistent/out.lfc"]] {
+        let out = ladderfeed(&args);
+        let (_, stderr) = text(&out);
+        assert!(!out.status.success(), "{args:?}");
+        assert_eq!(stderr.matches("Is a directory").count(), 1, "{args:?}: {stderr}");
+        assert_eq!(stderr.matches(dir).count(), 1, "{args:?}: {stderr}");
+    }
+}

@@ -326,7 +326,7 @@ impl Writer {
     /// Creates (or truncates) `path` and writes the prefix and the header block.
     pub fn create(path: &Path, header: &Header) -> Result<Writer, CaptureError> {
         let name = path.display().to_string();
-        let io = |e| CaptureError::Io { path: name.clone(), source: e };
+        let io = |e| CaptureError::Io { path: name.clone(), cause: e };
         let file = File::create(path).map_err(io)?;
         let compressor = zstd::bulk::Compressor::new(ZSTD_LEVEL).map_err(io)?;
         let mut w = Writer {
@@ -351,7 +351,7 @@ impl Writer {
     }
 
     fn io(&self, e: std::io::Error) -> CaptureError {
-        CaptureError::Io { path: self.path.clone(), source: e }
+        CaptureError::Io { path: self.path.clone(), cause: e }
     }
 
     fn write_block(
@@ -399,7 +399,7 @@ impl Writer {
     ) -> Result<(), CaptureError> {
         let invalid = |why: &'static str| CaptureError::Io {
             path: self.path.clone(),
-            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, why),
+            cause: std::io::Error::new(std::io::ErrorKind::InvalidInput, why),
         };
         let Ok(url_len) = u16::try_from(url.len()) else {
             return Err(invalid("URL longer than 65535 bytes"));
@@ -437,7 +437,7 @@ impl Writer {
         self.stored.reserve(zstd::zstd_safe::compress_bound(self.raw.len()));
         self.compressor
             .compress_to_buffer(&self.raw[..], &mut self.stored)
-            .map_err(|e| CaptureError::Io { path: self.path.clone(), source: e })?;
+            .map_err(|e| CaptureError::Io { path: self.path.clone(), cause: e })?;
         // Both lengths are bounded by MAX_BLOCK (plus zstd's small overhead).
         let h = BlockHeader {
             kind: TYPE_RECORDS,
@@ -509,7 +509,7 @@ impl Reader {
     /// Opens `path` and reads its prefix and header block.
     pub fn open(path: &Path) -> Result<Reader, CaptureError> {
         let name = path.display().to_string();
-        let io = |e| CaptureError::Io { path: name.clone(), source: e };
+        let io = |e| CaptureError::Io { path: name.clone(), cause: e };
         let file = File::open(path).map_err(io)?;
         let decompressor = zstd::bulk::Decompressor::new().map_err(io)?;
         let mut r = Reader {
@@ -575,7 +575,7 @@ impl Reader {
                 Ok(0) => break,
                 Ok(n) => got += n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(CaptureError::Io { path: self.path.clone(), source: e }),
+                Err(e) => return Err(CaptureError::Io { path: self.path.clone(), cause: e }),
             }
         }
         Ok(got)
@@ -683,7 +683,7 @@ impl Reader {
                     let after = self
                         .file
                         .fill_buf()
-                        .map_err(|e| CaptureError::Io { path: self.path.clone(), source: e })?;
+                        .map_err(|e| CaptureError::Io { path: self.path.clone(), cause: e })?;
                     if !after.is_empty() {
                         self.block = Position::Block { index: self.index, offset: self.offset };
                         return Err(self.corrupt("data after the end block".into()));

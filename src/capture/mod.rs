@@ -202,12 +202,12 @@ impl fmt::Display for Position {
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
     /// The file could not be opened, read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         /// The file.
         path: String,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause (in the message, so not also a `source()`: an error chain reads once).
+        cause: std::io::Error,
     },
     /// The file ends early (a crash while recording): every record before `position` was
     /// returned.
@@ -262,8 +262,8 @@ impl CaptureError {
     }
 }
 
-fn io_err(path: &Path, source: std::io::Error) -> CaptureError {
-    CaptureError::Io { path: path.display().to_string(), source }
+fn io_err(path: &Path, cause: std::io::Error) -> CaptureError {
+    CaptureError::Io { path: path.display().to_string(), cause }
 }
 
 /// Buffer size of the readers (file side and decompressed side).

@@ -99,7 +99,7 @@ impl Writer {
     pub fn create(path: &Path) -> Result<Writer, CaptureError> {
         let name = path.display().to_string();
         let file =
-            File::create(path).map_err(|e| CaptureError::Io { path: name.clone(), source: e })?;
+            File::create(path).map_err(|e| CaptureError::Io { path: name.clone(), cause: e })?;
         let gz = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz"));
         let buffered = BufWriter::with_capacity(1 << 18, file);
         let out = if gz {
@@ -114,7 +114,7 @@ impl Writer {
     }
 
     fn io(&self, e: std::io::Error) -> CaptureError {
-        CaptureError::Io { path: self.path.clone(), source: e }
+        CaptureError::Io { path: self.path.clone(), cause: e }
     }
 
     /// Writes one record; returns `false` (and counts it) when tardis raw cannot hold it.
@@ -156,7 +156,7 @@ impl Writer {
     /// would swallow them).
     pub fn finish(self) -> Result<Skipped, CaptureError> {
         let path = self.path;
-        let io = |e| CaptureError::Io { path: path.clone(), source: e };
+        let io = |e| CaptureError::Io { path: path.clone(), cause: e };
         let buffered = match self.out {
             Out::Plain(w) => w,
             Out::Gzip(g) => g.finish().map_err(io)?,

@@ -75,7 +75,7 @@ fn truncated_or_io(name: &str, position: Position, e: std::io::Error) -> Capture
     if e.kind() == std::io::ErrorKind::UnexpectedEof || e.kind() == std::io::ErrorKind::Other {
         CaptureError::Truncated { path: name.to_owned(), position }
     } else {
-        CaptureError::Io { path: name.to_owned(), source: e }
+        CaptureError::Io { path: name.to_owned(), cause: e }
     }
 }
 

@@ -198,14 +198,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
 
     let consumer_done = Arc::clone(&done);
     let consumer_thread = spawn_pinned("consumer", consumer_core, move |_| {
-        consume(
-            Consumer::new(subscription),
-            clock,
-            side_rx,
-            depth_rx,
-            sinks,
-            &consumer_done,
-        )
+        consume(Consumer::new(subscription), clock, side_rx, depth_rx, sinks, &consumer_done)
     })?;
 
     let bar = progress_bar(args.no_progress);
@@ -304,7 +297,8 @@ fn group_files(files: &[PathBuf], forced: Option<Venue>) -> Result<Vec<Group>> {
 
 /// A file's venue (lfc header, URLs, file name, first frame: [`capture::guess_venue`]).
 fn detect_venue(path: &Path) -> Result<Venue> {
-    capture::guess_venue(path).with_context(|| format!("{}", path.display()))?.with_context(|| {
+    // The capture's errors name the file already.
+    capture::guess_venue(path)?.with_context(|| {
         format!("{}: cannot tell the venue from the capture: pass --venue", path.display())
     })
 }

@@ -28,9 +28,7 @@
 //! ```
 
 use crate::book::{Instrument, Step, StepSource, Venue};
-use crate::event::{
-    Event, EventKind, InstrumentId, INSTRUMENT_HEAD_BYTES, INSTRUMENT_TEXT_BYTES,
-};
+use crate::event::{Event, EventKind, InstrumentId, INSTRUMENT_HEAD_BYTES, INSTRUMENT_TEXT_BYTES};
 
 /// A definition being assembled from its records.
 #[derive(Debug, Clone)]
@@ -103,8 +101,13 @@ impl Instruments {
             if self.known.len() <= i {
                 self.known.resize(i + 1, None);
             }
-            self.known[i] =
-                Some(Instrument { venue: p.venue, symbol, tick: p.tick, lot: p.lot, source: p.source });
+            self.known[i] = Some(Instrument {
+                venue: p.venue,
+                symbol,
+                tick: p.tick,
+                lot: p.lot,
+                source: p.source,
+            });
         }
         true
     }
@@ -166,7 +169,8 @@ mod tests {
         let (recs, n) = Event::instrument_definition(Stamps::default(), 3, &finer);
         recs[..n].iter().for_each(|e| assert!(t.observe(e)));
         assert_eq!(t.get(3).unwrap().tick, finer.tick);
-        let bbo = Event::bbo(Stamps::default(), 3, crate::event::BookState::Synced, Default::default());
+        let bbo =
+            Event::bbo(Stamps::default(), 3, crate::event::BookState::Synced, Default::default());
         assert!(!t.observe(&bbo));
         assert_eq!(t.iter().count(), 1);
         assert_eq!(t.malformed(), 0);
