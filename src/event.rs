@@ -157,6 +157,27 @@ pub enum EventKind {
         /// Up to [`INSTRUMENT_TEXT_BYTES`] bytes of the symbol (zero-padded).
         bytes: [u8; INSTRUMENT_TEXT_BYTES],
     },
+    /// One level of a book's top N changed (opt-in per book,
+    /// [`Engine::with_depth`](crate::engine::Engine::with_depth)): the level at `price_tick`
+    /// now holds `size_lots` (`0`: it left the top N). A [`EventKind::DepthEnd`] follows the
+    /// changes of one message.
+    DepthLevel {
+        /// The side (`Buy`: bids, `Sell`: asks).
+        side: Side,
+        /// Price, ticks.
+        price_tick: i64,
+        /// Size, lots (`0`: no longer in the top N).
+        size_lots: i64,
+    },
+    /// The top N changed by the [`EventKind::DepthLevel`] records just before: the book's top
+    /// N is complete again (rebuild it with [`consumer::Depth`](crate::consumer::Depth)).
+    DepthEnd {
+        /// Levels per side the book publishes.
+        levels: u8,
+    },
+    /// The book's top N is void (it is no longer synced): forget it; it comes back whole, as
+    /// changes from empty, once the book is synced again.
+    DepthClear,
     /// A zeroed or foreign record (kind byte unknown).
     Unknown(u8),
 }
@@ -198,6 +219,9 @@ const KIND_TRADE: u8 = 2;
 const KIND_STATE: u8 = 3;
 const KIND_INSTRUMENT: u8 = 4;
 const KIND_INSTRUMENT_TEXT: u8 = 5;
+const KIND_DEPTH_LEVEL: u8 = 6;
+const KIND_DEPTH_END: u8 = 7;
+const KIND_DEPTH_CLEAR: u8 = 8;
 
 /// The fixed-size record carried by the ring. See the [module docs](self).
 #[repr(C, align(64))]
@@ -317,6 +341,40 @@ impl Event {
         (out, used)
     }
 
+    /// One level of a book's top N (see [`EventKind::DepthLevel`]); `side` is `Buy` for bids.
+    #[inline]
+    pub fn depth_level(
+        stamps: Stamps,
+        instrument: InstrumentId,
+        side: Side,
+        price_tick: i64,
+        size_lots: i64,
+    ) -> Self {
+        let mut ev = Self::header(stamps, instrument, KIND_DEPTH_LEVEL, BookState::Synced);
+        ev.payload = [price_tick as u64, size_lots as u64, side as u64, 0];
+        ev
+    }
+
+    /// The end of one message's top-N changes (see [`EventKind::DepthEnd`]).
+    #[inline]
+    pub fn depth_end(stamps: Stamps, instrument: InstrumentId, levels: u8) -> Self {
+        let mut ev = Self::header(stamps, instrument, KIND_DEPTH_END, BookState::Synced);
+        ev.payload[0] = u64::from(levels);
+        ev
+    }
+
+    /// A book's top N is void (see [`EventKind::DepthClear`]).
+    #[inline]
+    pub fn depth_clear(stamps: Stamps, instrument: InstrumentId, state: BookState) -> Self {
+        Self::header(stamps, instrument, KIND_DEPTH_CLEAR, state)
+    }
+
+    /// `true` for the records of a book's top N (levels, ends, clears).
+    #[inline]
+    pub fn is_depth(&self) -> bool {
+        matches!(self.kind, KIND_DEPTH_LEVEL | KIND_DEPTH_END | KIND_DEPTH_CLEAR)
+    }
+
     /// `true` for the records of an instrument definition.
     #[inline]
     pub fn is_instrument_definition(&self) -> bool {
@@ -355,6 +413,13 @@ impl Event {
                 symbol_len: (p[2] >> 32) as u8,
                 symbol: p[3].to_le_bytes(),
             }),
+            KIND_DEPTH_LEVEL => EventKind::DepthLevel {
+                side: if p[2] == Side::Sell as u64 { Side::Sell } else { Side::Buy },
+                price_tick: p[0] as i64,
+                size_lots: p[1] as i64,
+            },
+            KIND_DEPTH_END => EventKind::DepthEnd { levels: p[0] as u8 },
+            KIND_DEPTH_CLEAR => EventKind::DepthClear,
             KIND_INSTRUMENT_TEXT => {
                 let mut all = [0u8; 32];
                 for (b, w) in all.chunks_exact_mut(8).zip(p) {

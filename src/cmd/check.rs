@@ -404,6 +404,9 @@ impl Checker {
                 EventKind::Trade(_)
                 | EventKind::InstrumentHead(_)
                 | EventKind::InstrumentText { .. }
+                | EventKind::DepthLevel { .. }
+                | EventKind::DepthEnd { .. }
+                | EventKind::DepthClear
                 | EventKind::Unknown(_) => {}
             }
         }

@@ -20,15 +20,14 @@ use anyhow::{bail, Context, Result};
 use crossbeam_channel::Receiver;
 use ladderfeed::book::Venue;
 use ladderfeed::consumer::{spawn_pinned, Consumer, Cores, Latency, Stage};
-use ladderfeed::event::InstrumentId;
 use ladderfeed::net::live::{CloseClass, Feed, Live, Options};
 use ladderfeed::net::tls;
-use ladderfeed::ring::{feed, spsc, Publisher};
+use ladderfeed::ring::{feed, Publisher};
 use ladderfeed::venue::Protocol;
 
 use super::config::{self, FeedConfig, InstrumentArgs};
 use super::service;
-use super::sinks::{DepthRow, DepthTracker, OutputArgs, SinkWriter, Sinks};
+use super::sinks::{OutputArgs, SinkWriter, Sinks};
 use super::summary::{self, EngineReport, Summary};
 
 /// `ladderfeed live` options.
@@ -120,9 +119,6 @@ pub struct RecordArgs {
 pub fn record(args: RecordArgs) -> Result<ExitCode> {
     run_with(args.live, Some(args.output))
 }
-
-/// Depth rows in flight between the network thread and the consumer (1.6 KB each).
-const DEPTH_QUEUE: usize = 4096;
 
 /// Records larger than this are not given back to the network thread for reuse.
 const SPARE_MAX_BYTES: usize = 64 << 10;
@@ -222,6 +218,8 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
     let mut opts = Options::new(tls::client_config(ca_file.as_deref())?);
     opts.busy_poll = !args.no_busy_poll;
     opts.window_ticks = window_ticks;
+    // Books publish their top N only for a depth file.
+    opts.depth_levels = if args.out.depth_out.is_some() { args.out.depth } else { 0 };
     opts.registry = registry;
     opts.stale_after = Duration::from_secs_f64(stale_after);
     let clock = opts.clock;
@@ -268,10 +266,6 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
     };
 
     let (publisher, subscription) = feed::feed_with_clock(args.ring, live.id_limit(), clock);
-    let depth_levels = sinks.depth_levels();
-    // Without a depth sink nothing is pushed: one slot, not 6.5 MB of pre-faulted rows.
-    let depth_queue = if depth_levels > 0 { DEPTH_QUEUE } else { 1 };
-    let (depth_tx, depth_rx) = spsc::channel::<DepthRow>(depth_queue);
     let done = Arc::new(AtomicBool::new(false));
     let deadline = args.duration.map(|d| Instant::now() + Duration::from_secs_f64(d.max(0.0)));
 
@@ -298,18 +292,17 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
     let net_stop = Arc::clone(&stop);
     let started = Instant::now();
     let net = spawn_pinned("network", net_core, move |_| {
-        let depth = (depth_levels, depth_tx);
-        network(live, publisher, depth, &net_stop, deadline, query_rx)
+        network(live, publisher, &net_stop, deadline, query_rx)
     })?;
     let consumer_done = Arc::clone(&done);
     let consumer_lines = Arc::clone(&latency_lines);
     let idle = if args.no_busy_poll { Idle::Sleep } else { Idle::Spin };
     let consumer = spawn_pinned("consumer", consumer_core, move |_| {
         let c = Consumer::new(subscription);
-        consume(c, depth_rx, sinks, (&consumer_done, idle), &consumer_lines)
+        consume(c, sinks, (&consumer_done, idle), &consumer_lines)
     })?;
 
-    let (live, publisher, depth_dropped) =
+    let (live, publisher) =
         net.join().map_err(|_| anyhow::anyhow!("network thread panicked"))??;
     service_stop.store(true, Ordering::Relaxed);
     if let Some(h) = service {
@@ -357,9 +350,6 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
     }
     let ring = publisher.stats();
     println!("ring         {} published, {} dropped (full)", ring.produced, ring.dropped);
-    if depth_levels > 0 {
-        println!("depth        {depth_dropped} rows dropped (the depth queue was full)");
-    }
     if let Some(path) = &args.out.summary_json {
         summary::write_json(&summary, path)?;
     }
@@ -392,33 +382,14 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
 fn network(
     mut live: Live,
     mut publisher: Publisher,
-    (depth_levels, mut depth_tx): (usize, spsc::Producer<DepthRow>),
     stop: &AtomicBool,
     deadline: Option<Instant>,
     queries: Receiver<service::Request>,
-) -> Result<(Live, Publisher, u64)> {
+) -> Result<(Live, Publisher)> {
     let monitor = publisher.monitor();
-    let mut depth_dropped = 0u64;
-    // One depth tracker per connection (by instrument base), checked after every message.
-    let mut trackers: Vec<(InstrumentId, DepthTracker)> =
-        live.links().iter().map(|l| (l.base(), DepthTracker::default())).collect();
     let mut turns = 0u64;
     loop {
-        if depth_levels > 0 {
-            live.poll_once_each(&mut publisher, &mut |engine, base, ts| {
-                if let Some((_, tracker)) = trackers.iter_mut().find(|(b, _)| *b == base) {
-                    tracker.check(engine, base, depth_levels, ts, |row| {
-                        // A full depth queue loses the row (the file shows the next change);
-                        // the network thread never waits for the consumer.
-                        if depth_tx.try_push(*row).is_err() {
-                            depth_dropped += 1;
-                        }
-                    });
-                }
-            })?;
-        } else {
-            live.poll_once(&mut publisher)?;
-        }
+        live.poll_once(&mut publisher)?;
         turns += 1;
         if turns % 64 == 0 {
             // The service's questions (rare): answered between two polls.
@@ -431,7 +402,7 @@ fn network(
         }
     }
     live.close_all();
-    Ok((live, publisher, depth_dropped))
+    Ok((live, publisher))
 }
 
 type Consumed = (Latency, Sinks, Option<std::io::Error>);
@@ -471,7 +442,6 @@ const CONSUMER_MAX_SLEEP: Duration = Duration::from_millis(1);
 /// The consumer thread: pops every event, keeps latency, writes the sinks in order.
 fn consume(
     mut consumer: Consumer,
-    mut depth: spsc::Consumer<DepthRow>,
     sinks: Sinks,
     (done, idle): (&AtomicBool, Idle),
     latency_lines: &Mutex<String>,
@@ -488,9 +458,8 @@ fn consume(
             *latency_lines.lock().unwrap_or_else(|e| e.into_inner()) =
                 prometheus_latency(consumer.latency());
         }
-        let d = w.drain_depth(&mut depth, finished);
-        if n == 0 && d == 0 {
-            if finished && w.idle() {
+        if n == 0 {
+            if finished {
                 break;
             }
             empty = empty.saturating_add(1);

@@ -35,7 +35,7 @@ use ladderfeed::session::recorded::{Recorded, RecordedOptions};
 use ladderfeed::venue::AnyAdapter;
 
 use super::config::{self, InstrumentArgs};
-use super::sinks::{DepthRow, DepthTracker, OutputArgs, SinkWriter, Sinks};
+use super::sinks::{OutputArgs, SinkWriter, Sinks};
 use super::summary::{self, EngineReport, Summary};
 
 /// The bundled capture: Binance spot BTCUSDT diffs, trades and bookTicker plus one REST
@@ -177,7 +177,6 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let (publisher, subscription) =
         feed_with_clock(args.ring, ladderfeed::session::ids::ID_SPACE as usize, clock);
     let (side_tx, side_rx) = spsc::channel::<u64>(args.ring);
-    let (depth_tx, depth_rx) = spsc::channel::<DepthRow>(256);
     let done = Arc::new(AtomicBool::new(false));
     let progress = Arc::new(AtomicU64::new(0));
 
@@ -193,12 +192,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let engine_progress = Arc::clone(&progress);
     let engine_thread = spawn_pinned("engine", engine_core, move |_| {
         let sink = ReplaySink { publisher, side: side_tx, budget: 0, recorded_ts: 0 };
-        engine_loop(engine_cfg, load_rx, free_tx, sink, depth_tx, &engine_progress)
+        engine_loop(engine_cfg, load_rx, free_tx, sink, &engine_progress)
     })?;
 
     let consumer_done = Arc::clone(&done);
     let consumer_thread = spawn_pinned("consumer", consumer_core, move |_| {
-        consume(Consumer::new(subscription), clock, side_rx, depth_rx, sinks, &consumer_done)
+        consume(Consumer::new(subscription), clock, side_rx, sinks, &consumer_done)
     })?;
 
     let bar = progress_bar(args.no_progress);
@@ -435,13 +434,6 @@ struct EngineCfg {
     clock: Clock,
 }
 
-/// What the engine thread keeps beside each recorded session.
-#[derive(Default)]
-struct SlotExtra {
-    /// Top-N changes of its books.
-    depth: DepthTracker,
-}
-
 struct EngineOut {
     /// `(group index, instrument base, engine)`.
     engines: Vec<(usize, InstrumentId, Engine<AnyAdapter>)>,
@@ -458,16 +450,15 @@ fn engine_loop(
     rx: Receiver<Load>,
     free: Sender<Batch>,
     mut sink: ReplaySink,
-    mut depth_tx: spsc::Producer<DepthRow>,
     progress: &AtomicU64,
 ) -> Result<EngineOut> {
     let opts = RecordedOptions {
         registry: cfg.registry.clone(),
         window_ticks: cfg.window_ticks,
+        depth_levels: cfg.depth_levels,
         ..RecordedOptions::default()
     };
     let mut sessions = Recorded::new(cfg.venues.clone(), opts);
-    let mut extra: Vec<SlotExtra> = Vec::new();
     let mut errors = 0u64;
     let mut first_error = None;
     let read_errors = Vec::new();
@@ -506,20 +497,6 @@ fn engine_loop(
                     first_error =
                         Some(format!("record {count} (recorded at {} ns): {e}: {excerpt}", r.ts));
                 }
-            }
-            let i = handled.session;
-            if extra.len() <= i {
-                extra.resize_with(i + 1, SlotExtra::default);
-            }
-            let slot = &sessions.sessions()[i];
-            let (engine, base) = (slot.session.engine(), slot.session.base());
-            let x = &mut extra[i];
-            if cfg.depth_levels > 0 {
-                x.depth.check(engine, base, cfg.depth_levels, r.ts, |row| {
-                    while depth_tx.try_push(*row).is_err() {
-                        std::hint::spin_loop();
-                    }
-                });
             }
             count += 1;
             if count & 1023 == 0 {
@@ -567,7 +544,6 @@ fn consume(
     mut consumer: Consumer,
     clock: Clock,
     mut side: spsc::Consumer<u64>,
-    mut depth: spsc::Consumer<DepthRow>,
     sinks: Sinks,
     done: &AtomicBool,
 ) -> Consumed {
@@ -582,9 +558,8 @@ fn consume(
             latency.record_replayed(ev, clock.now_ns(), recorded);
             w.event(ev, recorded);
         });
-        let d = w.drain_depth(&mut depth, finished);
-        if n == 0 && d == 0 {
-            if finished && w.idle() {
+        if n == 0 {
+            if finished {
                 break;
             }
             std::hint::spin_loop();

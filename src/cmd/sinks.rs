@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use ladderfeed::book::Instrument;
-use ladderfeed::consumer::Instruments;
+use ladderfeed::consumer::{Depth, Instruments};
 use ladderfeed::event::{Bbo, BookState, Event, EventKind, InstrumentId, Side};
 
 /// The most levels per side `--depth` accepts.
@@ -60,42 +60,6 @@ pub struct SinkOptions {
     pub trades: Option<PathBuf>,
     /// The BBO file's filters.
     pub filter: SpreadFilter,
-}
-
-/// A top-N snapshot taken by the engine thread when a book's top N changed.
-#[derive(Clone, Copy)]
-pub struct DepthRow {
-    /// The recorded receive time of the message that changed it, epoch ns.
-    pub local_ts: u64,
-    /// The instrument.
-    pub id: InstrumentId,
-    /// Bid levels used.
-    pub bids: u8,
-    /// Ask levels used.
-    pub asks: u8,
-    /// `(price ticks, size lots)`: bids in `0..bids`, asks in `MAX_DEPTH..MAX_DEPTH + asks`.
-    pub levels: [[i64; 2]; 2 * MAX_DEPTH],
-}
-
-impl DepthRow {
-    /// An empty row.
-    pub const EMPTY: DepthRow =
-        DepthRow { local_ts: 0, id: 0, bids: 0, asks: 0, levels: [[0; 2]; 2 * MAX_DEPTH] };
-
-    /// The bid levels.
-    pub fn bid_levels(&self) -> &[[i64; 2]] {
-        &self.levels[..usize::from(self.bids)]
-    }
-
-    /// The ask levels.
-    pub fn ask_levels(&self) -> &[[i64; 2]] {
-        &self.levels[MAX_DEPTH..MAX_DEPTH + usize::from(self.asks)]
-    }
-
-    /// Same levels as `other` (timestamps aside).
-    pub fn same_levels(&self, other: &DepthRow) -> bool {
-        self.bid_levels() == other.bid_levels() && self.ask_levels() == other.ask_levels()
-    }
 }
 
 /// The output options `replay` and `live` share.
@@ -165,86 +129,20 @@ impl OutputArgs {
     }
 }
 
-/// Watches one engine's books on the engine thread and takes a [`DepthRow`] of a synced
-/// book whenever its top N changed (compared after every message the book took).
-#[derive(Default)]
-pub struct DepthTracker {
-    /// Per symbol: book messages at the last check, and the last row taken.
-    last: Vec<(u64, DepthRow)>,
-    row: Option<Box<DepthRow>>,
-}
-
-impl DepthTracker {
-    /// Checks every book of `engine` (instrument ids from `base`) that took a message since
-    /// the last call, and hands the changed top `n` rows, stamped `ts`, to `push`.
-    pub fn check(
-        &mut self,
-        engine: &ladderfeed::engine::Engine<ladderfeed::venue::AnyAdapter>,
-        base: InstrumentId,
-        n: usize,
-        ts: u64,
-        mut push: impl FnMut(&DepthRow),
-    ) {
-        let symbols = engine.symbols().len();
-        while self.last.len() < symbols {
-            self.last.push((0, DepthRow::EMPTY));
-        }
-        let row = self.row.get_or_insert_with(|| Box::new(DepthRow::EMPTY));
-        for s in 0..symbols {
-            let idx = s as u16;
-            let Some(stats) = engine.book_stats(idx) else { continue };
-            let (seen, last) = &mut self.last[s];
-            if stats.book_messages == *seen {
-                continue;
-            }
-            *seen = stats.book_messages;
-            let (Some(book), Some(state)) = (engine.book(idx), engine.state(idx)) else {
-                continue;
-            };
-            if state != BookState::Synced {
-                // Written again in full once the book is valid.
-                last.bids = 0;
-                last.asks = 0;
-                continue;
-            }
-            row.local_ts = ts;
-            row.id = base + idx;
-            row.bids = 0;
-            row.asks = 0;
-            for l in book.top(ladderfeed::book::Side::Bid, n) {
-                row.levels[usize::from(row.bids)] = [l.px_tick, l.qty_lots];
-                row.bids += 1;
-            }
-            for l in book.top(ladderfeed::book::Side::Ask, n) {
-                row.levels[MAX_DEPTH + usize::from(row.asks)] = [l.px_tick, l.qty_lots];
-                row.asks += 1;
-            }
-            if row.same_levels(last) {
-                continue;
-            }
-            *last = **row;
-            push(row);
-        }
-    }
-}
-
-/// The consumer side of the sinks, shared by `replay` and `live`: instrument definitions
-/// arrive in-band, on the ring, before the first event that uses their id, so every event is
-/// written as it comes. A depth row (from its own queue) whose instrument's definition has not
-/// been popped from the ring yet is held until it has. The first write error is kept and
-/// stops further writes.
+/// The consumer side of the sinks, shared by `replay` and `live`: instrument definitions and
+/// books' top N arrive in-band, on the ring, so every event is written as it comes. The first
+/// write error is kept and stops further writes.
 pub struct SinkWriter {
     sinks: Sinks,
     names: Instruments,
-    /// A depth row waiting for its instrument's definition.
-    held: Option<DepthRow>,
+    depth: Depth,
     error: Option<std::io::Error>,
 }
 
 impl SinkWriter {
     /// Writes into `sinks`.
     pub fn new(sinks: Sinks) -> SinkWriter {
-        SinkWriter { sinks, names: Instruments::default(), held: None, error: None }
+        SinkWriter { sinks, names: Instruments::default(), depth: Depth::default(), error: None }
     }
 
     /// One event popped from the ring, with the receive time its rows carry.
@@ -252,38 +150,19 @@ impl SinkWriter {
         if self.names.observe(ev) || self.error.is_some() {
             return;
         }
-        if let Err(e) = self.sinks.on_event(ev, ts, &self.names) {
+        let r = if ev.is_depth() {
+            if !self.depth.observe(ev) {
+                return;
+            }
+            let id = ev.instrument();
+            let (bids, asks) = (self.depth.bids(id), self.depth.asks(id));
+            self.sinks.on_depth(id, ts, bids, asks, &self.names)
+        } else {
+            self.sinks.on_event(ev, ts, &self.names)
+        };
+        if let Err(e) = r {
             self.error = Some(e);
         }
-    }
-
-    /// Writes the depth rows waiting in `rows` whose instruments are known; returns how many.
-    /// Once the engine has `finished` (every definition is on the ring and was popped), a row
-    /// of an unknown instrument is dropped rather than held for ever.
-    pub fn drain_depth(
-        &mut self,
-        rows: &mut ladderfeed::ring::spsc::Consumer<DepthRow>,
-        finished: bool,
-    ) -> usize {
-        let mut n = 0;
-        while let Some(row) = self.held.take().or_else(|| rows.try_pop()) {
-            if self.names.get(row.id).is_none() && !finished {
-                self.held = Some(row);
-                break;
-            }
-            n += 1;
-            if self.error.is_none() {
-                if let Err(e) = self.sinks.on_depth(&row, &self.names) {
-                    self.error = Some(e);
-                }
-            }
-        }
-        n
-    }
-
-    /// Whether no depth row is held.
-    pub fn idle(&self) -> bool {
-        self.held.is_none()
     }
 
     /// Flushes the files; returns the sinks and the first error, if any.
@@ -426,6 +305,9 @@ impl Sinks {
             }
             EventKind::InstrumentHead(_)
             | EventKind::InstrumentText { .. }
+            | EventKind::DepthLevel { .. }
+            | EventKind::DepthEnd { .. }
+            | EventKind::DepthClear
             | EventKind::Unknown(_) => {}
         }
         Ok(())
@@ -529,18 +411,25 @@ impl Sinks {
         true
     }
 
-    /// Writes one depth row.
-    pub fn on_depth(&mut self, row: &DepthRow, names: &Instruments) -> std::io::Result<()> {
-        let (Some((enc, w)), Some(name)) = (&mut self.depth, names.get(row.id)) else {
+    /// Writes one depth row: `id`'s top N (best first) after the message received at `ts`.
+    pub fn on_depth(
+        &mut self,
+        id: InstrumentId,
+        ts: u64,
+        bids: &[[i64; 2]],
+        asks: &[[i64; 2]],
+        names: &Instruments,
+    ) -> std::io::Result<()> {
+        let (Some((enc, w)), Some(name)) = (&mut self.depth, names.get(id)) else {
             return Ok(());
         };
         let inst = name;
-        let ms = row.local_ts / 1_000_000;
+        let ms = ts / 1_000_000;
         let l = &mut self.line;
         l.clear();
         match enc {
             Encoding::Csv => {
-                for (side, levels) in [("B", row.bid_levels()), ("A", row.ask_levels())] {
+                for (side, levels) in [("B", bids), ("A", asks)] {
                     for (i, [px, qty]) in levels.iter().enumerate() {
                         let _ = writeln!(
                             l,
@@ -555,9 +444,9 @@ impl Sinks {
             }
             Encoding::Jsonl => {
                 let _ = write!(l, "{{\"ts\":{ms},\"symbol\":\"{}\",\"bids\":[", name.symbol);
-                write_levels(l, row.bid_levels(), inst);
+                write_levels(l, bids, inst);
                 l.push_str("],\"asks\":[");
-                write_levels(l, row.ask_levels(), inst);
+                write_levels(l, asks, inst);
                 l.push_str("]}\n");
             }
         }

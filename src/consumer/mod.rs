@@ -48,10 +48,12 @@
 
 #[cfg(feature = "charts")]
 pub mod chart;
+pub mod depth;
 pub mod instruments;
 pub mod latency;
 mod pin;
 
+pub use depth::Depth;
 pub use instruments::Instruments;
 pub use latency::{Latency, LatencyReport, Stage};
 pub use pin::{spawn_consumer, spawn_pinned, ConsumerThread, Cores, StopFlag};

@@ -160,6 +160,12 @@ struct Book {
     published: Option<Bbo>,
     /// Touched by the frame being handled.
     dirty: bool,
+    /// A book message was applied since the top N was last published.
+    depth_touched: bool,
+    /// Levels per side of the top N published (0: none).
+    depth: usize,
+    /// The top N last published: `(price ticks, size lots)`, best first.
+    depth_last: [Vec<[i64; 2]>; 2],
     /// The exchange time of the last book message of the frame.
     exch_ts: u64,
     stats: BookStats,
@@ -176,6 +182,9 @@ impl Book {
             state: BookState::Stale,
             published: None,
             dirty: false,
+            depth_touched: false,
+            depth: 0,
+            depth_last: [Vec::new(), Vec::new()],
             exch_ts: 0,
             stats: BookStats::default(),
             recent_trades: [0; RECENT_TRADES],
@@ -220,7 +229,14 @@ pub struct Engine<A: Adapter> {
     verify_checksums: bool,
     /// The array window of every book this engine makes, in ticks per side.
     window_ticks: usize,
+    /// Levels per side of the top N every new book publishes (0: none).
+    depth_levels: usize,
+    /// The top N being compared with the last published, per side.
+    depth_scratch: [Vec<[i64; 2]>; 2],
 }
+
+/// The most levels per side a book's published top N can have.
+pub const MAX_DEPTH_LEVELS: usize = 50;
 
 impl<A: Adapter + std::fmt::Debug> std::fmt::Debug for Engine<A> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -246,6 +262,28 @@ impl<A: Adapter> Engine<A> {
             scratch_ticks: Vec::new(),
             verify_checksums: true,
             window_ticks: Ladder::DEFAULT_WINDOW_TICKS,
+            depth_levels: 0,
+            depth_scratch: [Vec::new(), Vec::new()],
+        }
+    }
+
+    /// Every book this engine makes publishes its top `levels` levels per side (at most
+    /// [`MAX_DEPTH_LEVELS`]) whenever they change: [`EventKind::DepthLevel`] records for the
+    /// levels that changed, then a [`EventKind::DepthEnd`] (a consumer rebuilds the top N
+    /// with [`crate::consumer::Depth`]). 0 (the default) publishes none.
+    ///
+    /// [`EventKind::DepthLevel`]: crate::event::EventKind::DepthLevel
+    /// [`EventKind::DepthEnd`]: crate::event::EventKind::DepthEnd
+    pub fn with_depth(mut self, levels: usize) -> Self {
+        self.depth_levels = levels.min(MAX_DEPTH_LEVELS);
+        self
+    }
+
+    /// Sets the top N one book publishes (0: none), overriding [`Engine::with_depth`].
+    pub fn set_depth(&mut self, symbol: SymbolIdx, levels: usize) {
+        if let Some(b) = self.books.get_mut(usize::from(symbol)) {
+            b.depth = levels.min(MAX_DEPTH_LEVELS);
+            b.depth_last.iter_mut().for_each(|l| l.reserve(b.depth));
         }
     }
 
@@ -450,7 +488,10 @@ impl<A: Adapter> Engine<A> {
         while self.books.len() < known.min(self.id_count) {
             // Its definition goes out before any event that uses its id.
             let i = self.books.len();
-            self.books.push(Book::new(self.window_ticks));
+            let mut book = Book::new(self.window_ticks);
+            book.depth = self.depth_levels;
+            book.depth_last.iter_mut().for_each(|l| l.reserve(book.depth));
+            self.books.push(book);
             self.publish_definition(i, local_ts, sink);
         }
         if known > self.books.len() {
@@ -532,7 +573,63 @@ impl<A: Adapter> Engine<A> {
             b.stats.bbo_published += 1;
             sink.publish(ev);
         }
+        for i in 0..self.books.len() {
+            if self.books[i].depth > 0 && std::mem::take(&mut self.books[i].depth_touched) {
+                self.publish_depth(i, local_ts, sink);
+            }
+        }
         Ok(())
+    }
+
+    /// Publishes the changes of book `i`'s top N since it was last published, if any.
+    fn publish_depth(&mut self, i: usize, local_ts: u64, sink: &mut impl Sink) {
+        let stamps = self.stamps(self.books[i].exch_ts, local_ts);
+        let id = self.id(i);
+        let b = &mut self.books[i];
+        if b.state != BookState::Synced {
+            // Void until the book is synced again; then it comes back whole.
+            if b.depth_last.iter().any(|l| !l.is_empty()) {
+                b.depth_last.iter_mut().for_each(Vec::clear);
+                sink.publish(Event::depth_clear(stamps, id, b.state));
+            }
+            return;
+        }
+        let n = b.depth;
+        let mut changed = false;
+        for (k, side) in [Side::Bid, Side::Ask].into_iter().enumerate() {
+            let new = &mut self.depth_scratch[k];
+            new.clear();
+            new.extend(b.ladder.top(side, n).map(|l| [l.px_tick, l.qty_lots]));
+            let last = &b.depth_last[k];
+            if new == last {
+                continue;
+            }
+            changed = true;
+            let wire =
+                if side == Side::Bid { crate::event::Side::Buy } else { crate::event::Side::Sell };
+            // Both lists are best first: one merge walk finds what changed.
+            let better = |a: i64, c: i64| if side == Side::Bid { a > c } else { a < c };
+            let (mut x, mut y) = (0, 0);
+            while x < new.len() || y < last.len() {
+                if y == last.len() || (x < new.len() && better(new[x][0], last[y][0])) {
+                    sink.publish(Event::depth_level(stamps, id, wire, new[x][0], new[x][1]));
+                    x += 1;
+                } else if x == new.len() || better(last[y][0], new[x][0]) {
+                    sink.publish(Event::depth_level(stamps, id, wire, last[y][0], 0));
+                    y += 1;
+                } else {
+                    if new[x][1] != last[y][1] {
+                        sink.publish(Event::depth_level(stamps, id, wire, new[x][0], new[x][1]));
+                    }
+                    x += 1;
+                    y += 1;
+                }
+            }
+            std::mem::swap(&mut b.depth_last[k], new);
+        }
+        if changed {
+            sink.publish(Event::depth_end(stamps, id, n as u8));
+        }
     }
 
     /// Applies book message `m` of the parsed frame.
@@ -555,6 +652,7 @@ impl<A: Adapter> Engine<A> {
         b.stats.book_messages += 1;
         b.exch_ts = msg.exch_ts;
         b.dirty = true;
+        b.depth_touched = true;
         let mut rejected = false;
         let mut set =
             |op: &crate::venue::LevelOp| match b.ladder.set(op.side, op.px_tick, op.qty_lots) {

@@ -99,6 +99,8 @@ pub struct Options {
     pub window_ticks: usize,
     /// Ticks and lots of the instruments (configuration, reference data, built-ins).
     pub registry: InstrumentRegistry,
+    /// Levels per side of the top N each book publishes ([`Engine::with_depth`]; 0: none).
+    pub depth_levels: usize,
 }
 
 impl Options {
@@ -119,6 +121,7 @@ impl Options {
             clock: Clock::global(),
             window_ticks: Ladder::DEFAULT_WINDOW_TICKS,
             registry: InstrumentRegistry::with_builtins(),
+            depth_levels: 0,
         }
     }
 
@@ -598,6 +601,7 @@ impl Live {
                 SessionConfig::new(feed.venue, feed.symbols.clone(), opts.registry.clone());
             cfg.rest_base = feed.rest_base.clone();
             cfg.window_ticks = opts.window_ticks;
+            cfg.depth_levels = opts.depth_levels;
             cfg.policy = opts.policy();
             cfg.seed = seed.wrapping_mul(i as u64 + 1);
             let block = ids

@@ -106,6 +106,8 @@ pub struct SessionConfig {
     pub rest_base: Option<String>,
     /// Each book's array window in ticks per side ([`Engine::with_window_ticks`]).
     pub window_ticks: usize,
+    /// Levels per side of the top N each book publishes ([`Engine::with_depth`]; 0: none).
+    pub depth_levels: usize,
     /// The connection policy.
     pub policy: Policy,
     /// Seeds the reconnect jitter (give each session its own).
@@ -121,6 +123,7 @@ impl SessionConfig {
             registry,
             rest_base: None,
             window_ticks: Ladder::DEFAULT_WINDOW_TICKS,
+            depth_levels: 0,
             policy: Policy::default(),
             seed: 0x9e37_79b9_7f4a_7c15,
         }
@@ -315,8 +318,10 @@ impl Session {
         let symbol = cfg.symbols.first().map(String::as_str);
         let adapter = AnyAdapter::new(cfg.venue, cfg.registry, symbol)
             .map_err(|err| SessionError::Venue { venue: cfg.venue, err })?;
-        let engine =
-            Engine::new(adapter).with_instrument_ids(ids).with_window_ticks(cfg.window_ticks);
+        let engine = Engine::new(adapter)
+            .with_instrument_ids(ids)
+            .with_window_ticks(cfg.window_ticks)
+            .with_depth(cfg.depth_levels);
         Ok(Session {
             protocol,
             symbols: cfg.symbols,
@@ -364,6 +369,13 @@ impl Session {
     /// the first book is made.
     pub fn with_window_ticks(mut self, ticks: usize) -> Self {
         self.engine = self.engine.with_window_ticks(ticks);
+        self
+    }
+
+    /// Every book publishes its top `levels` per side ([`Engine::with_depth`]); before the
+    /// first book is made.
+    pub fn with_depth(mut self, levels: usize) -> Self {
+        self.engine = self.engine.with_depth(levels);
         self
     }
 

@@ -27,6 +27,8 @@ pub struct RecordedOptions {
     pub clock: Option<fn() -> u64>,
     /// Instrument ids per session.
     pub ids_per_session: usize,
+    /// Levels per side of the top N each book publishes (0: none).
+    pub depth_levels: usize,
 }
 
 impl Default for RecordedOptions {
@@ -36,6 +38,7 @@ impl Default for RecordedOptions {
             window_ticks: Ladder::DEFAULT_WINDOW_TICKS,
             clock: None,
             ids_per_session: DEFAULT_BLOCK,
+            depth_levels: 0,
         }
     }
 }
@@ -99,7 +102,8 @@ impl Recorded {
         }
         let ids = self.ids.reserve(self.opts.ids_per_session)?;
         let mut session = Session::recorded(venue, self.opts.registry.clone(), None, ids)?
-            .with_window_ticks(self.opts.window_ticks);
+            .with_window_ticks(self.opts.window_ticks)
+            .with_depth(self.opts.depth_levels);
         if let Some(clock) = self.opts.clock {
             session = session.with_clock(clock);
         }
