@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use crate::faults::Kind;
 use crate::protocol::RestError;
 use crate::scan;
-use crate::server::Shared;
+use crate::shared::Shared;
 
 /// A plain or TLS stream.
 pub(crate) enum Conn {

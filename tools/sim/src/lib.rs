@@ -23,13 +23,15 @@
 
 //!
 //! The layout: a small server core ([`Sim`] and the listener, `http` for requests and the
-//! REST endpoint, `session` for one WebSocket connection) that knows no venue, and one module
+//! REST endpoint, `session` for one WebSocket connection, `shared` for what a run's
+//! connections share, [`Config`]) that knows no venue, and one module
 //! per venue protocol under `venues/`, each implementing the `SimProtocol` trait (`protocol`):
 //! paths, subscriptions and acks, pings, sequence identities and numbering, how faults edit
 //! a frame, REST snapshots, and resubscription snapshots from the venue's books. A new venue
 //! is one file there and one line in `venues::protocol`.
 
 mod capture;
+mod config;
 pub mod faults;
 mod http;
 pub mod log;
@@ -42,9 +44,11 @@ pub mod reference;
 mod scan;
 mod server;
 mod session;
+mod shared;
 pub mod tls;
 pub mod venue;
 mod venues;
 
 pub use capture::Capture;
-pub use server::{Config, Pace, Sim};
+pub use config::{Config, Pace};
+pub use server::Sim;

@@ -1,164 +1,25 @@
-//! The server core: configuration, the listener, and each accepted connection handed to a
-//! WebSocket session ([`crate::session`]) or the REST endpoint ([`crate::http`]). It knows no
-//! venue: what differs by venue is asked of the venue's protocol ([`crate::protocol`]).
+//! The server core: [`Sim`], the listener, and each accepted connection (TLS first, when
+//! serving `wss://`) handed to a WebSocket session ([`crate::session`]) or the REST endpoint
+//! ([`crate::http`]). It knows no venue: what differs by venue is asked of the venue's
+//! protocol ([`crate::protocol`]).
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use ladderfeed::book::Venue;
 use serde_json::{json, Value};
 
 use crate::capture::Capture;
-use crate::faults::{Fault, Trigger};
+use crate::config::Config;
 use crate::http::{self, Conn};
 use crate::log::RefLog;
-use crate::protocol::SimProtocol;
 use crate::reference::VenueBooks;
 use crate::session::Session;
-use crate::tls::{CertFault, Pki};
-use crate::venues;
-
-/// How fast frames are sent.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Pace {
-    /// As recorded: the gaps between receive timestamps are kept.
-    Recorded,
-    /// As fast as the client reads.
-    Max,
-    /// A fixed number of frames per second.
-    Rate(f64),
-}
-
-impl Pace {
-    /// Parses `recorded`, `max` or a number of messages per second.
-    pub fn parse(s: &str) -> Result<Pace> {
-        Ok(match s {
-            "recorded" => Pace::Recorded,
-            "max" => Pace::Max,
-            n => {
-                let r: f64 =
-                    n.parse().with_context(|| format!("pace {n:?}: recorded, max or msgs/s"))?;
-                if !(r.is_finite() && r > 0.0) {
-                    bail!("pace {n:?}: a rate must be a positive number of messages per second");
-                }
-                Pace::Rate(r)
-            }
-        })
-    }
-}
-
-/// What to serve and how.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// The venue whose protocol is spoken.
-    pub venue: Venue,
-    /// The capture files (their REST companions are added).
-    pub captures: Vec<PathBuf>,
-    /// Where to listen: a loopback address (port 0 picks a free port).
-    pub listen: SocketAddr,
-    /// Serve `wss://` with a generated certificate authority.
-    pub tls: bool,
-    /// Write the CA certificate (PEM) here.
-    pub ca_out: Option<PathBuf>,
-    /// Present a certificate a correct client refuses.
-    pub cert_fault: Option<CertFault>,
-    /// How fast frames go out.
-    pub pace: Pace,
-    /// Faults to inject.
-    pub faults: Vec<Fault>,
-    /// The seed of the probabilistic faults.
-    pub seed: u64,
-    /// Write the reference log here too.
-    pub log: Option<PathBuf>,
-    /// The run stops after this many seconds.
-    pub max_seconds: f64,
-    /// Connections accepted in all (more are refused).
-    pub max_connections: u64,
-    /// Server ping interval in seconds (default: the venue's, Binance 20 s).
-    pub ping_secs: Option<f64>,
-    /// A client that takes no data for this long is dropped.
-    pub write_timeout: Duration,
-}
-
-impl Config {
-    /// [`Config::new`] with the venue by name (`okx`, `binance`, …): for callers that link
-    /// another build of `ladderfeed` than this crate's (the main crate's own tests).
-    pub fn for_venue(venue: &str, captures: Vec<PathBuf>) -> Result<Config> {
-        let v = Venue::from_name(venue).with_context(|| format!("unknown venue {venue:?}"))?;
-        Ok(Config::new(v, captures))
-    }
-
-    /// Defaults: `ws://127.0.0.1:0`, full speed, no faults, seed 0, 60 s, 64 connections.
-    pub fn new(venue: Venue, captures: Vec<PathBuf>) -> Config {
-        Config {
-            venue,
-            captures,
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            tls: false,
-            ca_out: None,
-            cert_fault: None,
-            pace: Pace::Max,
-            faults: Vec::new(),
-            seed: 0,
-            log: None,
-            max_seconds: 60.0,
-            max_connections: 64,
-            ping_secs: None,
-            write_timeout: Duration::from_secs(10),
-        }
-    }
-}
-
-/// What every connection of a run shares.
-pub(crate) struct Shared {
-    /// The run's configuration.
-    pub config: Config,
-    /// The venue's protocol.
-    pub proto: &'static dyn SimProtocol,
-    /// The capture served.
-    pub capture: Arc<Capture>,
-    /// The certificates, for `wss://`.
-    pub pki: Option<Pki>,
-    /// The reference log.
-    pub log: RefLog,
-    stop: AtomicBool,
-    deadline: Instant,
-    /// One flag per `@N` fault: fired already.
-    fired: Mutex<Vec<bool>>,
-    /// REST requests so far.
-    pub rest_requests: AtomicU64,
-    /// Venues that serve REST snapshots: the venue's books on the newest connection (its
-    /// id), for fresh snapshots.
-    pub venue_books: Mutex<Option<(u64, VenueBooks)>>,
-}
-
-impl Shared {
-    /// Whether the run is ending (stopped, or its time is up).
-    pub fn stopping(&self) -> bool {
-        self.stop.load(Ordering::Relaxed) || Instant::now() >= self.deadline
-    }
-
-    /// Takes the `@N` faults due at `at` (frame index, or REST request index for `rest`) on
-    /// connection `conn`.
-    pub fn due(&self, at: u64, rest: bool, conn: u64) -> Vec<Fault> {
-        let mut fired = self.fired.lock().unwrap_or_else(|e| e.into_inner());
-        let mut out = Vec::new();
-        for (i, f) in self.config.faults.iter().enumerate() {
-            let here = rest || f.conn.is_none_or(|c| c == conn);
-            if f.kind.is_rest() == rest && f.trigger == Trigger::At(at) && here && !fired[i] {
-                fired[i] = true;
-                out.push(*f);
-            }
-        }
-        out
-    }
-}
+use crate::shared::Shared;
+use crate::tls::Pki;
 
 /// A running simulator.
 pub struct Sim {
@@ -197,20 +58,7 @@ impl Sim {
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
-        let deadline = Instant::now() + Duration::from_secs_f64(config.max_seconds);
-        let fired = vec![false; config.faults.len()];
-        let shared = Arc::new(Shared {
-            capture,
-            pki,
-            log,
-            stop: AtomicBool::new(false),
-            deadline,
-            fired: Mutex::new(fired),
-            rest_requests: AtomicU64::new(0),
-            venue_books: Mutex::new(None),
-            proto: venues::protocol(config.venue),
-            config,
-        });
+        let shared = Arc::new(Shared::new(config, capture, pki, log));
         let scheme = if shared.config.tls { "wss" } else { "ws" };
         shared.log.push(0, "listen", json!({ "url": format!("{scheme}://{addr}") }));
         let s = Arc::clone(&shared);
@@ -259,7 +107,7 @@ impl Sim {
 
     /// Stops now (every session closes) and returns the reference log.
     pub fn stop(mut self) -> Vec<Value> {
-        self.shared.stop.store(true, Ordering::Relaxed);
+        self.shared.request_stop();
         self.join()
     }
 
@@ -274,7 +122,7 @@ impl Sim {
 
 impl Drop for Sim {
     fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::Relaxed);
+        self.shared.request_stop();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -322,7 +170,7 @@ fn accept_loop(sh: &Arc<Shared>, listener: &TcpListener) {
             }
         }
     }
-    sh.stop.store(true, Ordering::Relaxed);
+    sh.request_stop();
     for h in sessions {
         let _ = h.join();
     }

@@ -14,11 +14,12 @@ use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tungstenite::{Bytes, Message, WebSocket};
 
 use crate::capture::{bytes_of, message};
+use crate::config::Pace;
 use crate::faults::{Kind, Rng, Trigger};
 use crate::http::{http_response, Conn, Request};
 use crate::protocol::{SimProtocol, Streams};
 use crate::reference::VenueBooks;
-use crate::server::{Pace, Shared};
+use crate::shared::Shared;
 use crate::venue;
 
 /// What a client poll found.
