@@ -21,15 +21,34 @@
 //! let log = sim.stop();
 //! ```
 
+//!
+//! The layout: a small server core ([`Sim`] and the listener, `http` for requests and the
+//! REST endpoint, `session` for one WebSocket connection, `shared` for what a run's
+//! connections share, [`Config`]) that knows no venue, and one module
+//! per venue protocol under `venues/`, each implementing the `SimProtocol` trait (`protocol`):
+//! paths, subscriptions and acks, pings, sequence identities and numbering, how faults edit
+//! a frame, REST snapshots, and resubscription snapshots from the venue's books. A new venue
+//! is one file there and one line in `venues::protocol`.
+
+mod capture;
+mod config;
 pub mod faults;
+mod http;
 pub mod log;
 /// The benchmarks' plain reference (`serde_json` + `BTreeMap`), the model under
 /// [`reference`](mod@reference).
 #[path = "../../../benches/reference/mod.rs"]
 mod model;
+mod protocol;
 pub mod reference;
+mod scan;
 mod server;
+mod session;
+mod shared;
 pub mod tls;
 pub mod venue;
+mod venues;
 
-pub use server::{Capture, Config, Pace, Sim};
+pub use capture::Capture;
+pub use config::{Config, Pace};
+pub use server::Sim;

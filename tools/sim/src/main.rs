@@ -70,7 +70,8 @@ struct Args {
 
 fn run(args: Args) -> Result<()> {
     let venue = Venue::from_name(&args.venue).with_context(|| {
-        format!("unknown venue {:?}: coinbase, coinbase-exchange, binance, binance-futures, bitfinex, kraken, kraken-v1, okx, gemini, gemini-v1", args.venue)
+        let known: Vec<&str> = Venue::ALL.iter().map(|v| v.name()).collect();
+        format!("unknown venue {:?}: {}", args.venue, known.join(", "))
     })?;
     let mut config = Config::new(venue, args.capture);
     config.listen = args.listen;

@@ -6,24 +6,21 @@
 //! capture's frames as the venue wrote them, in order, damaged or not on the wire: a dropped,
 //! reordered or corrupted frame is the client's loss, not the venue's.
 //!
-//! Binance books start from a REST snapshot: the capture's, taken when the symbol's first
-//! depth event goes out (so the venue's book is the one the recorded session had). From then
-//! on the simulator serves *fresh* snapshots from this book ([`VenueBooks::binance_snapshot`]),
-//! as Binance does, so a client that lost a diff can resync one symbol over REST. An OKX,
-//! Kraken v1, Coinbase (Exchange or Advanced), Gemini or Bitfinex client that resubscribes
-//! one book gets a snapshot of it from here ([`VenueBooks::okx_snapshot`],
-//! [`VenueBooks::kraken_snapshot`], [`VenueBooks::coinbase_exchange_snapshot`],
-//! [`VenueBooks::coinbase_advanced_snapshot`], [`VenueBooks::gemini_snapshot`],
-//! [`VenueBooks::bitfinex_snapshot`]).
+//! A venue whose books start from a REST snapshot (Binance) starts each book from the
+//! capture's, taken when the symbol's first update goes out (so the venue's book is the one
+//! the recorded session had); from then on the simulator serves *fresh* snapshots from this
+//! book, as Binance does, so a client that lost a diff can resync one symbol over REST. A
+//! client that resubscribes one book, on a venue that answers with a snapshot, gets one made
+//! from here by the venue's protocol (`venues/`).
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use ladderfeed::book::{Instrument, Venue};
-use serde_json::Value;
 
-use crate::model::{RefBook, Reference};
-use crate::server::Capture;
+use crate::capture::Capture;
+use crate::model::{RefBook, Reference, Slot};
+use crate::protocol::SimProtocol;
+use crate::venues::protocol;
 
 /// A book as exact decimal text: `(price, size)` per level, best first on each side, numbers
 /// without trailing zeros (`"61685.9"`, `"0.5"`), so books on different ticks compare.
@@ -80,6 +77,7 @@ impl BookText {
 /// first frame).
 pub struct VenueBooks {
     venue: Venue,
+    proto: &'static dyn SimProtocol,
     capture: Arc<Capture>,
     model: Reference<RefBook>,
     /// Capture frames applied (the last one's index is `applied - 1`).
@@ -99,11 +97,8 @@ impl std::fmt::Debug for VenueBooks {
 impl VenueBooks {
     /// Empty books for `capture`, served as `venue`.
     pub fn new(venue: Venue, capture: Arc<Capture>) -> VenueBooks {
-        VenueBooks { venue, capture, model: Reference::new(venue), applied: 0 }
-    }
-
-    fn is_binance(&self) -> bool {
-        matches!(self.venue, Venue::Binance | Venue::BinanceFutures)
+        let proto = protocol(venue);
+        VenueBooks { venue, proto, capture, model: Reference::new(venue), applied: 0 }
     }
 
     /// How many capture frames have been applied (frames `0..applied`).
@@ -124,15 +119,13 @@ impl VenueBooks {
     /// Applies the next capture frame, `frame` (as the venue wrote it).
     pub fn apply(&mut self, frame: &[u8]) {
         self.applied += 1;
-        if self.is_binance() {
-            if let Some(symbol) = binance_depth_symbol(frame) {
-                self.seed(&symbol);
-            }
+        if let Some(symbol) = self.proto.rest_seeded_symbol(frame) {
+            self.seed(&symbol);
         }
         self.model.handle(frame, false);
     }
 
-    /// Binance: starts `symbol`'s book from the capture's REST snapshot, once.
+    /// Starts `symbol`'s book from the capture's REST snapshot, once.
     fn seed(&mut self, symbol: &str) {
         if self.model.books.get(symbol).is_some_and(|(_, slot)| slot.synced()) {
             return;
@@ -154,12 +147,14 @@ impl VenueBooks {
         v
     }
 
-    /// `symbol`'s whole book (the symbol matched case-insensitively). A Binance symbol whose
-    /// depth events have not started yet is its capture snapshot.
+    /// `symbol`'s whole book (the symbol matched case-insensitively). On a venue whose books
+    /// start from a REST snapshot, a symbol whose updates have not started yet is its capture
+    /// snapshot.
     pub fn book(&mut self, symbol: &str) -> Option<BookText> {
-        if self.is_binance() && self.find(symbol).is_none() {
-            let upper = symbol.to_ascii_uppercase();
-            self.seed(&upper);
+        if self.find(symbol).is_none() {
+            if let Some(rest) = self.proto.rest_symbol(symbol) {
+                self.seed(&rest);
+            }
         }
         let key = self.find(symbol)?.to_owned();
         let (inst, slot) = self.model.books.get(&key)?;
@@ -172,171 +167,16 @@ impl VenueBooks {
         })
     }
 
-    /// A Binance REST depth answer for `symbol` from the current book (`limit` levels a side,
-    /// `lastUpdateId` the last update applied), or `None` when the book has not started.
-    pub fn binance_snapshot(&self, symbol: &str, limit: usize) -> Option<(u64, Vec<u8>)> {
-        let key = self.find(symbol)?;
-        let (inst, slot) = self.model.books.get(key)?;
-        if !slot.synced() {
-            return None;
-        }
-        let id = slot.last_id();
-        let mut out = format!("{{\"lastUpdateId\":{id},");
-        if self.venue == Venue::BinanceFutures {
-            // Futures answers carry message and transaction times.
-            let ms = crate::log::now_ns() / 1_000_000;
-            let _ = write!(out, "\"E\":{ms},\"T\":{ms},");
-        }
-        write_side(&mut out, "bids", inst, &mut slot.book.bids.iter().rev().take(limit));
-        out.push(',');
-        write_side(&mut out, "asks", inst, &mut slot.book.asks.iter().take(limit));
-        out.push('}');
-        Some((id, out.into_bytes()))
-    }
-}
-
-impl VenueBooks {
-    /// An OKX `books` snapshot of `inst_id` from the current book (every level, the
-    /// checksum of the 25 best interleaved, as OKX computes it), or `None` when there is no
-    /// book: what OKX sends after a (re)subscription.
-    pub fn okx_snapshot(&mut self, channel: &str, inst_id: &str) -> Option<Vec<u8>> {
-        let book = self.book(inst_id)?;
-        let mut text = String::new();
-        for i in 0..25 {
-            for level in [book.bids.get(i), book.asks.get(i)].into_iter().flatten() {
-                if !text.is_empty() {
-                    text.push(':');
-                }
-                let _ = write!(text, "{}:{}", level.0, level.1);
-            }
-        }
-        let checksum = crc32fast::hash(text.as_bytes()) as i32;
-        let side = |levels: &[(String, String)]| {
-            let v: Vec<String> =
-                levels.iter().map(|(p, q)| format!("[\"{p}\",\"{q}\",\"0\",\"1\"]")).collect();
-            v.join(",")
-        };
-        let ms = crate::log::now_ns() / 1_000_000;
-        Some(
-            format!(
-                "{{\"arg\":{{\"channel\":\"{channel}\",\"instId\":\"{inst_id}\"}},\"action\":\"snapshot\",\"data\":[{{\"asks\":[{}],\"bids\":[{}],\"ts\":\"{ms}\",\"checksum\":{checksum}}}]}}",
-                side(&book.asks),
-                side(&book.bids)
-            )
-            .into_bytes(),
-        )
-    }
-}
-
-impl VenueBooks {
-    /// A Kraken v1 book snapshot of `pair` on channel `channel_id` at `depth` from the
-    /// current book (the best `depth` levels, prices and sizes with the decimals the pair's
-    /// snapshots print), or `None` when there is no book: what Kraken sends after a
-    /// (re)subscription.
-    pub fn kraken_snapshot(
-        &mut self,
-        channel_id: u64,
-        depth: usize,
-        pair: &str,
-    ) -> Option<Vec<u8>> {
-        let (pd, qd) = self.model.kraken_decimals(self.find(pair)?)?;
-        let book = self.book(pair)?.top(depth);
-        let now = crate::log::now_ns();
-        let ts = format!("{}.{:06}", now / 1_000_000_000, now % 1_000_000_000 / 1000);
-        let side = |levels: &[(String, String)]| {
-            let v: Vec<String> = levels
-                .iter()
-                .map(|(p, q)| format!("[\"{}\",\"{}\",\"{ts}\"]", fixed(p, pd), fixed(q, qd)))
-                .collect();
-            v.join(",")
-        };
-        Some(
-            format!(
-                "[{channel_id},{{\"as\":[{}],\"bs\":[{}]}},\"book-{depth}\",\"{pair}\"]",
-                side(&book.asks),
-                side(&book.bids)
-            )
-            .into_bytes(),
-        )
-    }
-}
-
-impl VenueBooks {
-    /// A Coinbase Exchange `snapshot` of `product` from the current book (every level,
-    /// `[price, size]`, best first), or `None` when there is no book: what Coinbase sends
-    /// after a (re)subscription to `level2`/`level2_batch`.
-    pub fn coinbase_exchange_snapshot(&mut self, product: &str) -> Option<Vec<u8>> {
-        let book = self.book(product)?;
-        let side = |levels: &[(String, String)]| {
-            let v: Vec<String> = levels.iter().map(|(p, q)| format!("[\"{p}\",\"{q}\"]")).collect();
-            v.join(",")
-        };
-        Some(
-            format!(
-                "{{\"type\":\"snapshot\",\"product_id\":\"{product}\",\"asks\":[{}],\"bids\":[{}]}}",
-                side(&book.asks),
-                side(&book.bids)
-            )
-            .into_bytes(),
-        )
+    /// `symbol`'s instrument and book slot in the model (the symbol matched
+    /// case-insensitively), for a venue's protocol writing a snapshot.
+    pub(crate) fn entry(&self, symbol: &str) -> Option<(&Instrument, &Slot<RefBook>)> {
+        let (inst, slot) = self.model.books.get(self.find(symbol)?)?;
+        Some((inst, slot))
     }
 
-    /// A Gemini v2 full book for `symbol` from the current book (the first `l2_updates` of a
-    /// subscription: every level as a change, with the `trades` and `auction_events` only
-    /// that first message carries, here empty), or `None` when there is no book.
-    pub fn gemini_snapshot(&mut self, symbol: &str) -> Option<Vec<u8>> {
-        let book = self.book(symbol)?;
-        let changes = book.levels_joined(
-            |p, q| format!("[\"buy\",\"{p}\",\"{q}\"]"),
-            |p, q| format!("[\"sell\",\"{p}\",\"{q}\"]"),
-        );
-        Some(
-            format!(
-                "{{\"type\":\"l2_updates\",\"symbol\":\"{symbol}\",\"changes\":[{changes}],\"trades\":[],\"auction_events\":[]}}"
-            )
-            .into_bytes(),
-        )
-    }
-}
-
-impl VenueBooks {
-    /// A Coinbase Advanced `l2_data` snapshot of `product` from the current book (every
-    /// level, bids then offers, best first), numbered `seq` on the connection, or `None`
-    /// when there is no book: what Coinbase sends after a (re)subscription to `level2`.
-    pub fn coinbase_advanced_snapshot(&mut self, product: &str, seq: u64) -> Option<Vec<u8>> {
-        let book = self.book(product)?;
-        let at = rfc3339(crate::log::now_ns());
-        let level = |side: &str, p: &str, q: &str| {
-            format!(
-                "{{\"side\":\"{side}\",\"event_time\":\"{at}\",\"price_level\":\"{p}\",\"new_quantity\":\"{q}\"}}"
-            )
-        };
-        let updates = book.levels_joined(|p, q| level("bid", p, q), |p, q| level("offer", p, q));
-        Some(
-            format!(
-                "{{\"channel\":\"l2_data\",\"timestamp\":\"{at}\",\"sequence_num\":{seq},\"events\":[{{\"type\":\"snapshot\",\"product_id\":\"{product}\",\"updates\":[{updates}]}}]}}"
-            )
-            .into_bytes(),
-        )
-    }
-
-    /// A Bitfinex book snapshot of `symbol` on channel `chan_id` from the current book (the
-    /// best `len` levels a side, `[PRICE, COUNT, AMOUNT]`, bids then asks with negative
-    /// amounts), followed by `seq` when the connection numbers its frames, or `None` when
-    /// there is no book: what Bitfinex sends after a (re)subscription. The venue's books
-    /// here keep no order counts: every level says 1 (a count only matters as 0, delete).
-    pub fn bitfinex_snapshot(
-        &mut self,
-        chan_id: u64,
-        symbol: &str,
-        len: usize,
-        seq: Option<u64>,
-    ) -> Option<Vec<u8>> {
-        let book = self.book(symbol)?.top(len);
-        let levels =
-            book.levels_joined(|p, q| format!("[{p},1,{q}]"), |p, q| format!("[{p},1,-{q}]"));
-        let seq = seq.map(|s| format!(",{s}")).unwrap_or_default();
-        Some(format!("[{chan_id},[{levels}]{seq}]").into_bytes())
+    /// The decimals of price and size `symbol`'s recorded snapshots print (Kraken v1).
+    pub(crate) fn printed_decimals(&self, symbol: &str) -> Option<(u8, u8)> {
+        self.model.kraken_decimals(self.find(symbol)?)
     }
 }
 
@@ -361,43 +201,4 @@ pub fn rfc3339(ns: u64) -> String {
         rem % 60,
         ns % 1_000_000_000
     )
-}
-
-/// `text` (a plain decimal) with exactly `decimals` fraction digits (`"1.5"`, 3: `"1.500"`).
-fn fixed(text: &str, decimals: u8) -> String {
-    let (int, frac) = text.split_once('.').unwrap_or((text, ""));
-    let mut out = int.to_owned();
-    if decimals > 0 {
-        out.push('.');
-        out.push_str(frac);
-        for _ in frac.len()..usize::from(decimals) {
-            out.push('0');
-        }
-    }
-    out
-}
-
-fn write_side(
-    out: &mut String,
-    name: &str,
-    inst: &Instrument,
-    levels: &mut dyn Iterator<Item = (&i64, &i64)>,
-) {
-    let _ = write!(out, "\"{name}\":[");
-    for (i, (p, q)) in levels.enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        let _ = write!(out, "[\"{}\",\"{}\"]", inst.format_price(*p), inst.format_qty(*q));
-    }
-    out.push(']');
-}
-
-/// The symbol of a Binance diff depth event (plain or combined stream).
-fn binance_depth_symbol(frame: &[u8]) -> Option<String> {
-    // Most frames are not depth events: no JSON parse for those.
-    crate::venue::find(frame, b"depthUpdate")?;
-    let v: Value = serde_json::from_slice(frame).ok()?;
-    let d = v.get("data").unwrap_or(&v);
-    d.get("s")?.as_str().map(str::to_owned)
 }

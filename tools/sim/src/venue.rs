@@ -1,55 +1,32 @@
-//! What the simulator knows of each venue's protocol (../shared/venues.md): which frames
-//! greet a new connection, which acknowledge a subscription, how to acknowledge one the
-//! capture did not record, the sequence identity of a frame, server pings, and how to damage
-//! a book frame on purpose.
+//! What the simulator knows of each venue's protocol (../shared/venues.md), by [`Venue`]:
+//! which frames greet a new connection, which acknowledge a subscription, how to acknowledge
+//! one the capture did not record, the sequence identity of a frame, server pings, and how to
+//! damage a book frame on purpose. Each venue's protocol lives in its own module under
+//! `venues/`; these functions look it up.
+
+use std::ops::Range;
 
 use ladderfeed::book::Venue;
 
-/// Finds `needle` in `hay`.
-pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() || hay.len() < needle.len() {
-        return None;
-    }
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
-fn has(hay: &[u8], needle: &[u8]) -> bool {
-    find(hay, needle).is_some()
-}
+pub use crate::scan::{find, with_number};
+use crate::venues::{self, protocol};
 
 /// Frames a venue sends on connect, before any subscription (Bitfinex `info`, Kraken v1
-/// `systemStatus`).
+/// `systemStatus`): as any venue words them.
 pub fn is_greeting(frame: &[u8]) -> bool {
-    has(frame, b"\"event\":\"info\"") || has(frame, b"\"event\":\"systemStatus\"")
+    venues::any(|p| p.is_greeting(frame))
 }
 
-/// Frames that acknowledge a subscription.
+/// Frames that acknowledge a subscription, as any venue words them.
 pub fn is_ack(frame: &[u8]) -> bool {
-    [
-        &b"\"event\":\"subscribed\""[..],
-        b"\"event\":\"subscriptionStatus\"",
-        b"\"type\":\"subscriptions\"",
-        b"\"channel\":\"subscriptions\"",
-        b"\"event\":\"subscribe\"",
-        b"\"method\":\"subscribe\"",
-        b"\"result\":null",
-    ]
-    .iter()
-    .any(|n| has(frame, n))
+    venues::any(|p| p.is_ack(frame))
 }
 
 /// Whether a connection to `path` must subscribe by message before data flows. Binance
 /// combined streams (`/stream?streams=…`) and raw streams (`/ws/<stream>`) and Gemini v1
 /// (`/v1/marketdata/<symbol>`) subscribe in the URL.
 pub fn subscribes_by_message(venue: Venue, path: &str) -> bool {
-    match venue {
-        Venue::Binance | Venue::BinanceFutures => {
-            let raw_stream = path.strip_prefix("/ws/").is_some_and(|s| !s.is_empty());
-            !(path.contains("streams=") || raw_stream)
-        }
-        Venue::GeminiV1 => false,
-        _ => true,
-    }
+    protocol(venue).subscribes_by_message(path)
 }
 
 /// Whether a client's text message is a subscription request.
@@ -60,79 +37,19 @@ pub fn is_subscribe(msg: &str) -> bool {
 /// The venue's interval between server pings (WebSocket ping frames), in seconds: Binance
 /// pings every 20 s; the others expect the client to ping.
 pub fn server_ping_secs(venue: Venue) -> Option<f64> {
-    matches!(venue, Venue::Binance | Venue::BinanceFutures).then_some(20.0)
+    protocol(venue).server_ping_secs()
 }
 
 /// A text answer to a client's text keep-alive (OKX: `ping` → `pong`).
 pub fn text_pong(venue: Venue, msg: &str) -> Option<&'static str> {
-    (venue == Venue::Okx && msg == "ping").then_some("pong")
+    protocol(venue).text_pong(msg)
 }
 
 /// The acknowledgement the venue sends for `msg`, for a capture that did not record one.
 /// `None` where an ack must carry identities the capture fixes (Bitfinex and Kraken v1
 /// channel ids) or where the venue sends none (Gemini).
 pub fn synth_ack(venue: Venue, msg: &str) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_str(msg).ok()?;
-    match venue {
-        Venue::Binance | Venue::BinanceFutures => {
-            let id = v.get("id").cloned().unwrap_or(serde_json::Value::Null);
-            Some(serde_json::json!({ "result": null, "id": id }).to_string())
-        }
-        Venue::CoinbaseExchange => {
-            let products = v.get("product_ids").cloned().unwrap_or_default();
-            let channels: Vec<serde_json::Value> = v
-                .get("channels")?
-                .as_array()?
-                .iter()
-                .map(|c| match c.as_str() {
-                    Some(name) => serde_json::json!({ "name": name, "product_ids": products }),
-                    None => c.clone(),
-                })
-                .collect();
-            Some(serde_json::json!({ "type": "subscriptions", "channels": channels }).to_string())
-        }
-        Venue::Coinbase => {
-            let channel = v.get("channel")?.as_str()?;
-            let products = v.get("product_ids").cloned().unwrap_or_default();
-            Some(
-                serde_json::json!({
-                    "channel": "subscriptions",
-                    "events": [{ "subscriptions": { channel: products } }],
-                })
-                .to_string(),
-            )
-        }
-        Venue::Kraken => {
-            let params = v.get("params")?;
-            Some(
-                serde_json::json!({
-                    "method": "subscribe",
-                    "result": params,
-                    "success": true,
-                    "req_id": v.get("req_id"),
-                })
-                .to_string(),
-            )
-        }
-        Venue::Okx => {
-            let args = v.get("args")?.as_array()?;
-            let acks: Vec<String> = args
-                .iter()
-                .map(|a| serde_json::json!({ "event": "subscribe", "arg": a }).to_string())
-                .collect();
-            Some(acks.join("\n"))
-        }
-        Venue::Bitfinex | Venue::KrakenV1 | Venue::Gemini | Venue::GeminiV1 => None,
-    }
-}
-
-/// The number after `"key":` (quoted or not), as text.
-fn number_after<'a>(frame: &'a [u8], key: &[u8]) -> Option<&'a str> {
-    let at = find(frame, key)? + key.len();
-    let rest = &frame[at..];
-    let rest = rest.strip_prefix(b"\"").unwrap_or(rest);
-    let end = rest.iter().position(|c| !(c.is_ascii_digit() || *c == b'-')).unwrap_or(rest.len());
-    (end > 0).then(|| std::str::from_utf8(&rest[..end]).ok()).flatten()
+    protocol(venue).synth_ack(msg)
 }
 
 /// The venue's own sequence identity of a frame (what a client chains on), for the
@@ -140,282 +57,33 @@ fn number_after<'a>(frame: &'a [u8], key: &[u8]) -> Option<&'a str> {
 /// `seqId`/`checksum`, Kraken `c`/`checksum`, Gemini v1 `socket_sequence`, Bitfinex the
 /// channel id and trailing sequence.
 pub fn seq_identity(venue: Venue, frame: &[u8]) -> Option<String> {
-    let pick = |keys: &[(&str, &[u8])]| -> Option<String> {
-        let parts: Vec<String> = keys
-            .iter()
-            .filter_map(|(name, key)| number_after(frame, key).map(|n| format!("{name}={n}")))
-            .collect();
-        (!parts.is_empty()).then(|| parts.join(" "))
-    };
-    match venue {
-        Venue::Binance | Venue::BinanceFutures => {
-            pick(&[("U", b"\"U\":"), ("u", b"\"u\":"), ("pu", b"\"pu\":")])
-        }
-        Venue::Coinbase => pick(&[("sequence_num", b"\"sequence_num\":")]),
-        Venue::CoinbaseExchange => pick(&[("sequence", b"\"sequence\":")]),
-        Venue::Okx => pick(&[
-            ("prevSeqId", b"\"prevSeqId\":"),
-            ("seqId", b"\"seqId\":"),
-            ("checksum", b"\"checksum\":"),
-        ]),
-        Venue::Kraken => pick(&[("checksum", b"\"checksum\":")]),
-        Venue::KrakenV1 => pick(&[("c", b"\"c\":")]),
-        Venue::GeminiV1 => pick(&[("socket_sequence", b"\"socket_sequence\":")]),
-        Venue::Gemini => pick(&[("event_id", b"\"event_id\":")]),
-        Venue::Bitfinex => {
-            let chan = frame.strip_prefix(b"[")?;
-            let end = chan.iter().position(|c| !c.is_ascii_digit())?;
-            let chan = std::str::from_utf8(&chan[..end]).ok()?;
-            // With SEQ_ALL the frame ends in `,<seq>]`.
-            let body = frame.strip_suffix(b"]")?;
-            let comma = body.iter().rposition(|&c| c == b',')?;
-            let tail = &body[comma + 1..];
-            let seq = (!tail.is_empty() && tail.iter().all(u8::is_ascii_digit))
-                .then(|| std::str::from_utf8(tail).ok())
-                .flatten();
-            Some(match seq {
-                Some(s) => format!("chan={chan} seq={s}"),
-                None => format!("chan={chan}"),
-            })
-        }
-    }
-}
-
-/// The byte ranges of a JSON array frame's top-level elements (strings, nested arrays and
-/// objects skipped over), or `None` when the frame is not a complete array.
-fn top_level(frame: &[u8]) -> Option<Vec<std::ops::Range<usize>>> {
-    if frame.first() != Some(&b'[') {
-        return None;
-    }
-    let mut out = Vec::new();
-    let (mut depth, mut in_str, mut escaped, mut start) = (0usize, false, false, 1);
-    for (i, &c) in frame.iter().enumerate() {
-        if in_str {
-            match c {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_str = false,
-                _ => {}
-            }
-            continue;
-        }
-        match c {
-            b'"' => in_str = true,
-            b'[' | b'{' => depth += 1,
-            b']' | b'}' => {
-                depth = depth.checked_sub(1)?;
-                if depth == 0 {
-                    out.push(start..i);
-                    return Some(out);
-                }
-            }
-            b',' if depth == 1 => {
-                out.push(start..i);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    None
+    protocol(venue).seq_identity(frame)
 }
 
 /// A frame's per-connection sequence number: where its digits are, and its value. Coinbase
 /// Advanced: `sequence_num` (every message). Bitfinex with `SEQ_ALL`: the element after the
 /// payload (`[CHAN, PAYLOAD, SEQ]`, `[CHAN, "te", TRADE, SEQ]`, `[CHAN, "cs", CRC, SEQ]`,
 /// `[CHAN, "hb", SEQ]`); events (objects) carry none. `None` for other venues and frames.
-pub fn conn_seq(venue: Venue, frame: &[u8]) -> Option<(std::ops::Range<usize>, u64)> {
-    let digits = match venue {
-        Venue::Coinbase => {
-            let at = find(frame, b"\"sequence_num\":")? + 15;
-            let len = frame[at..].iter().take_while(|c| c.is_ascii_digit()).count();
-            at..at + len
-        }
-        Venue::Bitfinex => {
-            let parts = top_level(frame)?;
-            let second = &frame[parts.get(1)?.clone()];
-            let want = match second {
-                b"\"hb\"" => 3,
-                [b'"', c, ..] if c.is_ascii_alphabetic() => 4,
-                _ => 3,
-            };
-            if parts.len() != want {
-                return None;
-            }
-            parts.last()?.clone()
-        }
-        _ => return None,
-    };
-    let text = std::str::from_utf8(&frame[digits.clone()]).ok()?;
-    let value = text.parse().ok().filter(|_| text.bytes().all(|c| c.is_ascii_digit()))?;
-    Some((digits, value))
+pub fn conn_seq(venue: Venue, frame: &[u8]) -> Option<(Range<usize>, u64)> {
+    protocol(venue).conn_seq(frame)
 }
 
 /// A Bitfinex channel frame's channel id (`[CHAN, …]`): where its digits are, and its value.
-pub fn bitfinex_chan(frame: &[u8]) -> Option<(std::ops::Range<usize>, u64)> {
-    let len = frame.strip_prefix(b"[")?.iter().take_while(|c| c.is_ascii_digit()).count();
-    let digits = 1..1 + len;
-    let value = std::str::from_utf8(&frame[digits.clone()]).ok()?.parse().ok()?;
-    Some((digits, value))
-}
-
-/// `frame` with the number at `digits` replaced by `value`.
-pub fn with_number(frame: &[u8], digits: std::ops::Range<usize>, value: u64) -> Vec<u8> {
-    let mut out = Vec::with_capacity(frame.len() + 4);
-    out.extend_from_slice(&frame[..digits.start]);
-    out.extend_from_slice(value.to_string().as_bytes());
-    out.extend_from_slice(&frame[digits.end..]);
-    out
-}
-
-/// A number token in a frame: its byte range (without quotes).
-#[derive(Debug, Clone, Copy)]
-struct Num {
-    start: usize,
-    end: usize,
-}
-
-/// The number tokens of the innermost array starting at `open` (a `[`), or `None` when the
-/// array holds another array or an object.
-fn innermost(frame: &[u8], open: usize) -> Option<(Vec<Num>, usize)> {
-    let mut nums = Vec::new();
-    let mut i = open + 1;
-    while i < frame.len() {
-        match frame[i] {
-            b']' => return Some((nums, i)),
-            b'[' | b'{' => return None,
-            b'"' => {
-                let s = i + 1;
-                let e = s + frame[s..].iter().position(|&c| c == b'"')?;
-                let t = &frame[s..e];
-                if !t.is_empty() && t.iter().all(|c| c.is_ascii_digit() || *c == b'.' || *c == b'-')
-                {
-                    nums.push(Num { start: s, end: e });
-                }
-                i = e + 1;
-            }
-            c if c.is_ascii_digit() || c == b'-' => {
-                let s = i;
-                while i < frame.len()
-                    && (frame[i].is_ascii_digit()
-                        || matches!(frame[i], b'.' | b'-' | b'e' | b'E' | b'+'))
-                {
-                    i += 1;
-                }
-                nums.push(Num { start: s, end: i });
-                continue;
-            }
-            _ => i += 1,
-        }
-    }
-    None
-}
-
-/// Every level-like array of a frame (an innermost array with at least two numbers).
-fn levels(frame: &[u8]) -> Vec<(Vec<Num>, usize, usize)> {
-    let mut out = Vec::new();
-    for (at, &c) in frame.iter().enumerate() {
-        if c == b'[' {
-            if let Some((nums, close)) = innermost(frame, at) {
-                if nums.len() >= 2 {
-                    out.push((nums, at, close));
-                }
-            }
-        }
-    }
-    out
+pub fn bitfinex_chan(frame: &[u8]) -> Option<(Range<usize>, u64)> {
+    venues::bitfinex::chan_id(frame)
 }
 
 /// Changes the size of the first book level in `frame` (its last digit moves by one), so a
 /// checksum over the book no longer matches. `None` when the frame holds no level.
 pub fn corrupt_level(venue: Venue, frame: &[u8]) -> Option<Vec<u8>> {
-    if !is_book_frame(venue, frame) {
-        return None;
-    }
-    let (nums, _, _) = levels(frame).into_iter().next()?;
-    // The size: Bitfinex `[price, count, amount]` → amount; `[side, price, size]` and
-    // `[price, size, …]` → the second number.
-    let n = if venue == Venue::Bitfinex { *nums.last()? } else { nums[1] };
-    let digit = (n.start..n.end).rev().find(|&i| frame[i].is_ascii_digit())?;
-    let mut out = frame.to_vec();
-    out[digit] = if out[digit] == b'9' { b'8' } else { out[digit] + 1 };
-    Some(out)
-}
-
-fn is_book_frame(venue: Venue, frame: &[u8]) -> bool {
-    match venue {
-        Venue::Binance | Venue::BinanceFutures => has(frame, b"\"depthUpdate\""),
-        Venue::Coinbase => has(frame, b"\"l2_data\""),
-        Venue::CoinbaseExchange => has(frame, b"\"l2update\""),
-        Venue::Okx => has(frame, b"\"action\":\"update\""),
-        Venue::Kraken => has(frame, b"\"channel\":\"book\""),
-        Venue::KrakenV1 => has(frame, b"\"book-"),
-        Venue::Gemini => has(frame, b"\"l2_updates\""),
-        Venue::GeminiV1 => has(frame, b"\"remaining\""),
-        Venue::Bitfinex => {
-            frame.starts_with(b"[")
-                && !has(frame, b"\"hb\"")
-                && !has(frame, b"\"te\"")
-                && !has(frame, b"\"tu\"")
-                && !has(frame, b"\"cs\"")
-        }
-    }
+    protocol(venue).corrupt_level(frame)
 }
 
 /// Prices a bid of `frame` above every ask (its price text becomes `9` followed by its
 /// digits: larger than any real ask of the book), so the book crosses. `None` when the frame
 /// has no bid level this function can find.
 pub fn cross_book(venue: Venue, frame: &[u8]) -> Option<Vec<u8>> {
-    if !is_book_frame(venue, frame) {
-        return None;
-    }
-    // Where a bid level starts, by venue.
-    let price = match venue {
-        Venue::Binance | Venue::BinanceFutures => first_level_after(frame, b"\"b\":[")?.0,
-        Venue::KrakenV1 => first_level_after(frame, b"\"b\":[")?.0,
-        Venue::Okx => first_level_after(frame, b"\"bids\":[")?.0,
-        Venue::CoinbaseExchange | Venue::Gemini => {
-            let at = find(frame, b"[\"buy\"")?;
-            *innermost(frame, at)?.0.first()?
-        }
-        Venue::Coinbase => {
-            let at = find(frame, b"\"side\":\"bid\"")?;
-            let key = find(&frame[at..], b"\"price_level\":\"")? + at + 15;
-            let end = key + frame[key..].iter().position(|&c| c == b'"')?;
-            Num { start: key, end }
-        }
-        Venue::Bitfinex => {
-            // A level with a positive amount is a bid.
-            levels(frame)
-                .into_iter()
-                .find(|(nums, _, _)| nums.len() == 3 && frame[nums[2].start] != b'-')?
-                .0[0]
-        }
-        Venue::Kraken | Venue::GeminiV1 => return None,
-    };
-    let mut out = Vec::with_capacity(frame.len() + 1);
-    out.extend_from_slice(&frame[..price.start]);
-    out.push(b'9');
-    out.extend_from_slice(&frame[price.start..]);
-    // A size of zero would delete the crossed level instead: make sure it is not zero.
-    Some(out)
-}
-
-/// The price token of the first level array after `key`.
-fn first_level_after(frame: &[u8], key: &[u8]) -> Option<(Num, usize)> {
-    let at = find(frame, key)? + key.len();
-    let open = at + frame[at..].iter().position(|&c| c == b'[')?;
-    let (nums, _) = innermost(frame, open)?;
-    // Skip levels whose size is zero (a delete stays a delete, it would not cross).
-    if nums.len() >= 2 && frame[nums[1].start..nums[1].end].iter().all(|c| *c == b'0' || *c == b'.')
-    {
-        let next = open + 1 + frame[open + 1..].iter().position(|&c| c == b']')?;
-        let rest = &frame[next..];
-        let comma = rest.iter().position(|&c| c == b'[')?;
-        let open2 = next + comma;
-        let (nums2, _) = innermost(frame, open2)?;
-        return Some((*nums2.first()?, open2));
-    }
-    Some((*nums.first()?, open))
+    protocol(venue).cross_book(frame)
 }
 
 #[cfg(test)]

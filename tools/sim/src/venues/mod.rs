@@ -1,0 +1,35 @@
+//! One module per venue protocol the simulator speaks, and [`protocol`]: the one place a
+//! [`Venue`] is mapped to its protocol. A new venue is a new module here and one arm below.
+
+use ladderfeed::book::Venue;
+
+use crate::protocol::SimProtocol;
+
+pub(crate) mod binance;
+pub(crate) mod bitfinex;
+pub(crate) mod coinbase;
+pub(crate) mod gemini;
+pub(crate) mod kraken;
+pub(crate) mod okx;
+
+/// The protocol the simulator speaks for `venue`.
+pub(crate) fn protocol(venue: Venue) -> &'static dyn SimProtocol {
+    match venue {
+        Venue::Binance => &binance::Binance { futures: false },
+        Venue::BinanceFutures => &binance::Binance { futures: true },
+        Venue::Coinbase => &coinbase::Advanced,
+        Venue::CoinbaseExchange => &coinbase::Exchange,
+        Venue::Kraken => &kraken::KrakenV2,
+        Venue::KrakenV1 => &kraken::KrakenV1,
+        Venue::Okx => &okx::Okx,
+        Venue::Bitfinex => &bitfinex::Bitfinex,
+        Venue::Gemini => &gemini::GeminiV2,
+        Venue::GeminiV1 => &gemini::GeminiV1,
+    }
+}
+
+/// Whether any venue's protocol says `test` of `frame` (a capture is read before its venue
+/// is known: its greetings and acks are recognised as any venue words them).
+pub(crate) fn any(test: impl Fn(&dyn SimProtocol) -> bool) -> bool {
+    Venue::ALL.into_iter().any(|v| test(protocol(v)))
+}
