@@ -19,7 +19,10 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use crossbeam_channel::Receiver;
 use ladderfeed::book::Venue;
-use ladderfeed::consumer::{spawn_pinned, Consumer, Cores, Latency, Stage};
+use ladderfeed::consumer::{
+    spawn_consumer_with, spawn_pinned, Consumer, Cores, Idle, Latency, OnEvent, Stage,
+};
+use ladderfeed::event::Event;
 use ladderfeed::net::live::{CloseClass, Feed, Live, Options};
 use ladderfeed::net::tls;
 use ladderfeed::ring::{feed, Publisher};
@@ -27,7 +30,7 @@ use ladderfeed::venue::Protocol;
 
 use super::config::{self, FeedConfig, InstrumentArgs};
 use super::service;
-use super::sinks::{OutputArgs, SinkWriter, Sinks};
+use super::sinks::{OutputArgs, SinkWriter};
 use super::summary::{self, EngineReport, Summary};
 
 /// `ladderfeed live` options.
@@ -266,7 +269,6 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
     };
 
     let (publisher, subscription) = feed::feed_with_clock(args.ring, live.id_limit(), clock);
-    let done = Arc::new(AtomicBool::new(false));
     let deadline = args.duration.map(|d| Instant::now() + Duration::from_secs_f64(d.max(0.0)));
 
     let latency_lines = Arc::new(Mutex::new(String::new()));
@@ -294,13 +296,16 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
     let net = spawn_pinned("network", net_core, move |_| {
         network(live, publisher, &net_stop, deadline, query_rx)
     })?;
-    let consumer_done = Arc::clone(&done);
-    let consumer_lines = Arc::clone(&latency_lines);
+    // The library's consumer loop: events into the sinks in order; latency figures for the
+    // service refreshed at most once a second, while the ring is empty.
     let idle = if args.no_busy_poll { Idle::Sleep } else { Idle::Spin };
-    let consumer = spawn_pinned("consumer", consumer_core, move |_| {
-        let c = Consumer::new(subscription);
-        consume(c, sinks, (&consumer_done, idle), &consumer_lines)
-    })?;
+    let writing = Writing {
+        writer: SinkWriter::new(sinks),
+        latency_lines: Arc::clone(&latency_lines),
+        next_lines: Instant::now(),
+    };
+    let consumer =
+        spawn_consumer_with("consumer", Consumer::new(subscription), consumer_core, idle, writing)?;
 
     let (live, publisher) =
         net.join().map_err(|_| anyhow::anyhow!("network thread panicked"))??;
@@ -308,9 +313,10 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
     if let Some(h) = service {
         let _ = h.join();
     }
-    done.store(true, Ordering::Release);
-    let (latency, sinks, sink_error) =
-        consumer.join().map_err(|_| anyhow::anyhow!("consumer thread panicked"))?;
+    let (consumer, writing) =
+        consumer.stop().map_err(|_| anyhow::anyhow!("consumer thread panicked"))?;
+    let latency = consumer.latency().clone();
+    let (sinks, sink_error) = writing.writer.finish();
     let wall = started.elapsed();
     if let Some(e) = sink_error {
         bail!("writing the output files: {e}");
@@ -405,8 +411,6 @@ fn network(
     Ok((live, publisher))
 }
 
-type Consumed = (Latency, Sinks, Option<std::io::Error>);
-
 /// Latency quantiles per stage in the Prometheus text format (a summary per stage).
 fn prometheus_latency(latency: &Latency) -> String {
     let mut out = String::from(
@@ -426,57 +430,25 @@ fn prometheus_latency(latency: &Latency) -> String {
     out
 }
 
-/// What the consumer does when the ring is empty.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Idle {
-    /// Spins (busy-polling: the lowest latency, a whole core).
-    Spin,
-    /// Spins briefly, then sleeps, longer the longer nothing comes (up to
-    /// [`CONSUMER_MAX_SLEEP`], as the network thread's poll timeout): `--no-busy-poll`.
-    Sleep,
+/// The live consumer: events into the sinks (rows stamped with each event's receive time);
+/// while the ring is empty, the latency figures for `/metrics` at most once a second.
+struct Writing {
+    writer: SinkWriter,
+    latency_lines: Arc<Mutex<String>>,
+    next_lines: Instant,
 }
 
-/// The longest a `--no-busy-poll` consumer sleeps between looks at an empty ring.
-const CONSUMER_MAX_SLEEP: Duration = Duration::from_millis(1);
+impl OnEvent for Writing {
+    #[inline]
+    fn on_event(&mut self, ev: &Event) {
+        self.writer.event(ev, ev.local_ts());
+    }
 
-/// The consumer thread: pops every event, keeps latency, writes the sinks in order.
-fn consume(
-    mut consumer: Consumer,
-    sinks: Sinks,
-    (done, idle): (&AtomicBool, Idle),
-    latency_lines: &Mutex<String>,
-) -> Consumed {
-    let mut next_lines = Instant::now();
-    let mut w = SinkWriter::new(sinks);
-    // Empty looks in a row (for the sleeping consumer's backoff).
-    let mut empty = 0u32;
-    loop {
-        let finished = done.load(Ordering::Acquire);
-        let n = consumer.drain(ladderfeed::consumer::BATCH, |ev| w.event(ev, ev.local_ts()));
-        if n == 0 && Instant::now() >= next_lines {
-            next_lines = Instant::now() + Duration::from_secs(1);
-            *latency_lines.lock().unwrap_or_else(|e| e.into_inner()) =
+    fn on_idle(&mut self, consumer: &Consumer) {
+        if Instant::now() >= self.next_lines {
+            self.next_lines = Instant::now() + Duration::from_secs(1);
+            *self.latency_lines.lock().unwrap_or_else(|e| e.into_inner()) =
                 prometheus_latency(consumer.latency());
         }
-        if n == 0 {
-            if finished {
-                break;
-            }
-            empty = empty.saturating_add(1);
-            match idle {
-                Idle::Sleep if empty > 64 => {
-                    // 16 µs, doubling to the cap while the ring stays empty.
-                    let shift = (empty - 64).min(6);
-                    let nap = Duration::from_micros(16 << shift).min(CONSUMER_MAX_SLEEP);
-                    std::thread::sleep(nap);
-                }
-                _ => std::hint::spin_loop(),
-            }
-        } else {
-            empty = 0;
-        }
     }
-    let (sinks, error) = w.finish();
-    let latency = consumer.latency().clone();
-    (latency, sinks, error)
 }

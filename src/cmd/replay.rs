@@ -18,7 +18,7 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,7 +27,9 @@ use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 use ladderfeed::book::{InstrumentRegistry, Venue};
 use ladderfeed::capture::{self, Record, RecordKind};
 use ladderfeed::clock::Clock;
-use ladderfeed::consumer::{spawn_pinned, Consumer, Cores, Latency};
+use ladderfeed::consumer::{
+    spawn_consumer_with, spawn_pinned, Consumer, Cores, Idle, Latency, OnEvent,
+};
 use ladderfeed::engine::{Engine, Sink};
 use ladderfeed::event::{Event, InstrumentId};
 use ladderfeed::ring::{feed_with_clock, spsc, Publisher};
@@ -35,7 +37,7 @@ use ladderfeed::session::recorded::{Recorded, RecordedOptions};
 use ladderfeed::venue::AnyAdapter;
 
 use super::config::{self, InstrumentArgs};
-use super::sinks::{OutputArgs, SinkWriter, Sinks};
+use super::sinks::{OutputArgs, SinkWriter};
 use super::summary::{self, EngineReport, Summary};
 
 /// The bundled capture: Binance spot BTCUSDT diffs, trades and bookTicker plus one REST
@@ -177,7 +179,6 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let (publisher, subscription) =
         feed_with_clock(args.ring, ladderfeed::session::ids::ID_SPACE as usize, clock);
     let (side_tx, side_rx) = spsc::channel::<u64>(args.ring);
-    let done = Arc::new(AtomicBool::new(false));
     let progress = Arc::new(AtomicU64::new(0));
 
     let depth_levels = sinks.depth_levels();
@@ -195,10 +196,14 @@ pub fn run(args: Args) -> Result<ExitCode> {
         engine_loop(engine_cfg, load_rx, free_tx, sink, &engine_progress)
     })?;
 
-    let consumer_done = Arc::clone(&done);
-    let consumer_thread = spawn_pinned("consumer", consumer_core, move |_| {
-        consume(Consumer::new(subscription), clock, side_rx, sinks, &consumer_done)
-    })?;
+    // The library's consumer loop; exchange → receive latency is recorded here, against the
+    // recorded time, not by the consumer.
+    let mut consumer = Consumer::new(subscription);
+    consumer.set_record_latency(false);
+    let replayed =
+        Replayed { clock, side: side_rx, latency: Latency::new(), writer: SinkWriter::new(sinks) };
+    let consumer_thread =
+        spawn_consumer_with("consumer", consumer, consumer_core, Idle::Spin, replayed)?;
 
     let bar = progress_bar(args.no_progress);
     let started = Instant::now();
@@ -209,9 +214,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
     }
     let engine_out = engine_thread.join().map_err(|_| anyhow::anyhow!("engine thread panicked"))?;
-    done.store(true, Ordering::Release);
-    let consumed =
-        consumer_thread.join().map_err(|_| anyhow::anyhow!("consumer thread panicked"))?;
+    // The engine is done: the consumer drains what is left on the ring and stops.
+    let (_consumer, replayed) =
+        consumer_thread.stop().map_err(|_| anyhow::anyhow!("consumer thread panicked"))?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
@@ -219,7 +224,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let wall = started.elapsed();
 
     let EngineOut { engines, errors, elapsed, first_error, read_errors } = engine_out?;
-    let (_consumer, latency, sinks, sink_error) = consumed;
+    let latency = replayed.latency;
+    let (sinks, sink_error) = replayed.writer.finish();
     if let Some(e) = sink_error {
         bail!("writing the output files: {e}");
     }
@@ -538,33 +544,20 @@ fn wait_until(clock: &Clock, due: u64) {
     }
 }
 
-type Consumed = (Consumer, Latency, Sinks, Option<std::io::Error>);
-
-fn consume(
-    mut consumer: Consumer,
+/// The replay's consumer: every event's recorded receive time comes off the side ring (pushed
+/// one for one with the events), for the latency table and the sinks' rows.
+struct Replayed {
     clock: Clock,
-    mut side: spsc::Consumer<u64>,
-    sinks: Sinks,
-    done: &AtomicBool,
-) -> Consumed {
-    // Recorded here, not by the consumer: exchange → receive must use the recorded time.
-    consumer.set_record_latency(false);
-    let mut latency = Latency::new();
-    let mut w = SinkWriter::new(sinks);
-    loop {
-        let finished = done.load(Ordering::Acquire);
-        let n = consumer.drain(ladderfeed::consumer::BATCH, |ev| {
-            let recorded = side.try_pop().unwrap_or(0);
-            latency.record_replayed(ev, clock.now_ns(), recorded);
-            w.event(ev, recorded);
-        });
-        if n == 0 {
-            if finished {
-                break;
-            }
-            std::hint::spin_loop();
-        }
+    side: spsc::Consumer<u64>,
+    latency: Latency,
+    writer: SinkWriter,
+}
+
+impl OnEvent for Replayed {
+    #[inline]
+    fn on_event(&mut self, ev: &Event) {
+        let recorded = self.side.try_pop().unwrap_or(0);
+        self.latency.record_replayed(ev, self.clock.now_ns(), recorded);
+        self.writer.event(ev, recorded);
     }
-    let (sinks, error) = w.finish();
-    (consumer, latency, sinks, error)
 }

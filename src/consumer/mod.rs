@@ -52,11 +52,40 @@ pub mod depth;
 pub mod instruments;
 pub mod latency;
 mod pin;
+pub mod sinks;
 
 pub use depth::Depth;
 pub use instruments::Instruments;
 pub use latency::{Latency, LatencyReport, Stage};
-pub use pin::{spawn_consumer, spawn_pinned, ConsumerThread, Cores, StopFlag};
+pub use pin::{spawn_consumer, spawn_consumer_with, spawn_pinned, ConsumerThread, Cores, StopFlag};
+
+/// What a consumer loop does with the events ([`Consumer::run_with`], [`spawn_consumer_with`]):
+/// any `FnMut(&Event)`, or a type that also wants to hear when the ring is empty.
+pub trait OnEvent {
+    /// One event, in order.
+    fn on_event(&mut self, ev: &Event);
+
+    /// The ring is empty (nothing by default): a moment for slow work, such as publishing
+    /// latency figures.
+    fn on_idle(&mut self, _consumer: &Consumer) {}
+}
+
+impl<F: FnMut(&Event)> OnEvent for F {
+    #[inline]
+    fn on_event(&mut self, ev: &Event) {
+        self(ev)
+    }
+}
+
+/// What a consumer loop does when the ring is empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Idle {
+    /// Spins: the lowest latency, a whole core.
+    #[default]
+    Spin,
+    /// Spins briefly, then sleeps, longer the longer nothing comes (16 µs to 1 ms).
+    Sleep,
+}
 
 use crate::clock::Clock;
 use crate::event::{Event, InstrumentId};
@@ -137,6 +166,41 @@ impl Consumer {
             track.on_event(&event);
             f(&event);
         })
+    }
+
+    /// Calls `sink` on every event until `stop` is raised, and [`OnEvent::on_idle`] when the
+    /// ring is empty; `idle` says whether an empty ring is spun on or slept on (backing off
+    /// from 16 µs to 1 ms while it stays empty). Like [`Consumer::run`], it drains what the
+    /// ring holds before returning.
+    pub fn run_with(&mut self, stop: &StopFlag, idle: Idle, sink: &mut impl OnEvent) {
+        let mut empty = 0u32;
+        loop {
+            if self.drain(BATCH, |ev| sink.on_event(ev)) > 0 {
+                empty = 0;
+                if !stop.is_raised() {
+                    continue;
+                }
+            } else {
+                sink.on_idle(self);
+                if !stop.is_raised() {
+                    empty = empty.saturating_add(1);
+                    match idle {
+                        Idle::Sleep if empty > 64 => {
+                            let shift = (empty - 64).min(6);
+                            let nap = std::time::Duration::from_micros(16 << shift)
+                                .min(std::time::Duration::from_millis(1));
+                            std::thread::sleep(nap);
+                        }
+                        _ => core::hint::spin_loop(),
+                    }
+                    continue;
+                }
+            }
+            // Raised: take what was pushed before the flag was (see `Consumer::run`).
+            let capacity = self.sub.capacity();
+            while self.drain(capacity, |ev| sink.on_event(ev)) > 0 {}
+            return;
+        }
     }
 
     /// Calls `f` on every event until `stop` is raised, busy-polling. The flag is checked when

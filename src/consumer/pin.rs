@@ -11,7 +11,7 @@ use std::thread::{self, JoinHandle};
 
 pub use core_affinity::CoreId;
 
-use super::Consumer;
+use super::{Consumer, Idle, OnEvent};
 use crate::event::Event;
 
 /// The cores this process may run on, listed once.
@@ -95,20 +95,35 @@ pub struct ConsumerThread<S> {
 }
 
 /// Spawns `consumer` on a thread pinned to `core`, calling `sink` on every event until
-/// [`ConsumerThread::stop`].
+/// [`ConsumerThread::stop`], busy-polling.
 pub fn spawn_consumer<S>(
     name: &str,
-    mut consumer: Consumer,
+    consumer: Consumer,
     core: Option<CoreId>,
-    mut sink: S,
+    sink: S,
 ) -> io::Result<ConsumerThread<S>>
 where
     S: FnMut(&Event) + Send + 'static,
 {
+    spawn_consumer_with(name, consumer, core, Idle::Spin, sink)
+}
+
+/// [`spawn_consumer`] with an idle policy and any [`OnEvent`] sink (which
+/// [`ConsumerThread::stop`] gives back, with everything it gathered).
+pub fn spawn_consumer_with<S>(
+    name: &str,
+    mut consumer: Consumer,
+    core: Option<CoreId>,
+    idle: Idle,
+    mut sink: S,
+) -> io::Result<ConsumerThread<S>>
+where
+    S: OnEvent + Send + 'static,
+{
     let stop = StopFlag::new();
     let flag = stop.clone();
     let handle = spawn_pinned(name, core, move |_pinned| {
-        consumer.run(&flag, &mut sink);
+        consumer.run_with(&flag, idle, &mut sink);
         (consumer, sink)
     })?;
     Ok(ConsumerThread { stop, handle })
