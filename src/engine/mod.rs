@@ -231,6 +231,8 @@ pub struct Engine<A: Adapter> {
     window_ticks: usize,
     /// Levels per side of the top N every new book publishes (0: none).
     depth_levels: usize,
+    /// Some book publishes its top N (else the per-frame depth pass is skipped).
+    depth_on: bool,
     /// The top N being compared with the last published, per side.
     depth_scratch: [Vec<[i64; 2]>; 2],
 }
@@ -263,6 +265,7 @@ impl<A: Adapter> Engine<A> {
             verify_checksums: true,
             window_ticks: Ladder::DEFAULT_WINDOW_TICKS,
             depth_levels: 0,
+            depth_on: false,
             depth_scratch: [Vec::new(), Vec::new()],
         }
     }
@@ -276,12 +279,14 @@ impl<A: Adapter> Engine<A> {
     /// [`EventKind::DepthEnd`]: crate::event::EventKind::DepthEnd
     pub fn with_depth(mut self, levels: usize) -> Self {
         self.depth_levels = levels.min(MAX_DEPTH_LEVELS);
+        self.depth_on |= levels > 0;
         self
     }
 
     /// Sets the top N one book publishes (0: none), overriding [`Engine::with_depth`].
     pub fn set_depth(&mut self, symbol: SymbolIdx, levels: usize) {
         if let Some(b) = self.books.get_mut(usize::from(symbol)) {
+            self.depth_on |= levels > 0;
             b.depth = levels.min(MAX_DEPTH_LEVELS);
             b.depth_last.iter_mut().for_each(|l| l.reserve(b.depth));
         }
@@ -573,7 +578,7 @@ impl<A: Adapter> Engine<A> {
             b.stats.bbo_published += 1;
             sink.publish(ev);
         }
-        for i in 0..self.books.len() {
+        for i in 0..if self.depth_on { self.books.len() } else { 0 } {
             if self.books[i].depth > 0 && std::mem::take(&mut self.books[i].depth_touched) {
                 self.publish_depth(i, local_ts, sink);
             }
