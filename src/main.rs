@@ -12,6 +12,32 @@ mod cmd;
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// Logs on stderr as human text (the default) or JSON lines; `RUST_LOG` filters them
+    /// (`RUST_LOG=debug`, `RUST_LOG=info,rustls=debug`; default `info`).
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: LogFormat,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// Human text (colours on a terminal).
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Sends the library's `tracing` events and rustls' `log` records to stderr.
+fn init_logs(format: LogFormat) {
+    use std::io::IsTerminal;
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // With the `tracing-log` feature, `try_init` also routes `log` records (rustls') here.
+    let _ = match format {
+        LogFormat::Json => logs.json().try_init(),
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).try_init(),
+    };
 }
 
 #[derive(Debug, Subcommand)]
@@ -31,6 +57,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logs(cli.log_format);
     let result = match cli.command {
         // No subcommand: replay the bundled capture, as the README's first command does.
         None => match Cli::parse_from(["ladderfeed", "replay"]).command {

@@ -261,3 +261,49 @@ fn an_untrusted_certificate_fails_the_run_with_its_cause() {
     assert!(t.contains("UnknownIssuer") && t.contains("no connection was established"), "{t}");
     sim.stop();
 }
+
+#[test]
+fn logs_are_json_lines_filtered_by_rust_log_and_carry_rustls_records() {
+    let (sim, ca) = sim("okx", "okx/cryptofeed_OKX.ws.1.0");
+    let out = Command::new(env!("CARGO_BIN_EXE_ladderfeed"))
+        .args([
+            "live",
+            "--venue",
+            "okx",
+            "--symbols",
+            "BTC-USDT",
+            "--endpoint",
+            &sim.url(""),
+            "--ca-file",
+            ca.to_str().unwrap(),
+            "--duration",
+            "1",
+            "--no-pin",
+            "--log-format",
+            "json",
+        ])
+        .env("RUST_LOG", "info,rustls=debug")
+        .output()
+        .unwrap();
+    sim.stop();
+    assert!(out.status.success(), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let logs: Vec<serde_json::Value> = stderr
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let connected = logs.iter().find(|l| l["fields"]["message"] == "connected");
+    let connected = connected.unwrap_or_else(|| panic!("no `connected` record: {stderr}"));
+    assert_eq!(connected["level"], "INFO");
+    assert!(connected["fields"]["url"].as_str().unwrap().starts_with("wss://"));
+    // rustls' own `log` records reach the same output.
+    assert!(
+        logs.iter().any(|l| l["target"].as_str().is_some_and(|t| t.starts_with("rustls"))),
+        "no rustls record: {stderr}"
+    );
+    // The default filter keeps debug records out.
+    let out = ladderfeed(&["replay", "--log-format", "json"]);
+    assert!(out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("\"DEBUG\""));
+}

@@ -279,8 +279,10 @@ impl Link {
         self.want_flush = false;
         let now = opts.clock.now_ns();
         if was_open {
+            tracing::warn!(url = %self.feed.url, why = %why, "connection lost");
             self.record(now, RecordKind::Disconnect, "", b"");
         } else {
+            tracing::warn!(url = %self.feed.url, why = %why, "connecting failed");
             self.addrs.failed();
         }
         self.session.handle_disconnected(&why, now, sink);
@@ -405,6 +407,7 @@ impl Link {
         // Once per connection: the url is copied so the record can be counted on `self`.
         let url = self.feed.url.clone();
         self.record(now, RecordKind::Connect, &url, b"");
+        tracing::info!(url = %url, symbols = self.feed.symbols.len(), "connected");
         self.session.handle_connected(now);
         self.readable = true;
         self.transmit(opts)
@@ -527,6 +530,9 @@ impl Link {
             let local = opts.clock.now_ns();
             match done {
                 Ok(r) => {
+                    if r.status != 200 {
+                        tracing::warn!(url = %url, status = r.status, "REST answer refused");
+                    }
                     if r.status == 200 {
                         self.record(local, RecordKind::Http, &url, &r.body);
                     }
@@ -541,6 +547,7 @@ impl Link {
                     }
                 }
                 Err(e) => {
+                    tracing::warn!(url = %url, why = %e, "REST request failed");
                     self.rest_addrs.failed();
                     self.session.handle_http_failed(&url, &e.to_string(), local);
                 }
