@@ -145,6 +145,33 @@ impl SideBook {
         }
     }
 
+    /// Offset of the last occupied window slot at offset `<= from`, if any (`from` may be
+    /// past the window: the search then starts from its worst slot). The mirror of
+    /// [`next_off`](Self::next_off).
+    #[inline]
+    pub(crate) fn prev_off(&self, from: usize) -> Option<usize> {
+        let from = from.min(self.window - 1);
+        let sb = self.slot_base;
+        let s = self.slot_of_off(from);
+        if s >= sb {
+            // Offsets `0..=from` map to slots `sb..=s`.
+            match self.bits.prev_at_or_before(s) {
+                Some(p) if p >= sb => Some(p - sb),
+                _ => None,
+            }
+        } else {
+            // Wrapped: offsets `from` down to `W - sb` map to slots `s` down to 0, then
+            // offsets `W - sb - 1` down to 0 to slots `W - 1` down to `sb`.
+            if let Some(p) = self.bits.prev_at_or_before(s) {
+                return Some(p + self.window - sb);
+            }
+            match self.bits.prev_at_or_before(self.window - 1) {
+                Some(p) if p >= sb => Some(p - sb),
+                _ => None,
+            }
+        }
+    }
+
     /// The best level as `(key, qty)`.
     #[inline]
     pub(crate) fn best(&self) -> Option<(i64, i64)> {
@@ -324,6 +351,48 @@ impl SideBook {
         debug_assert!(self.overflow.last().is_none_or(|&(k, _)| k > new_base));
 
         self.best_off = self.next_off(0).unwrap_or(NONE);
+    }
+
+    /// Keeps the best `depth` levels and removes the others, worst first, from the far end:
+    /// the overflow's worst levels (the front of its `Vec`, one `drain`), then the window's,
+    /// found by reverse bitmap searches from its worst slot. Returns how many were removed.
+    ///
+    /// The cost grows with the levels removed (plus one `memmove` of the overflow levels that
+    /// stay, if any were removed there), not with `depth`. The window never moves: with
+    /// `depth >= 1` the best level stays, and with `depth == 0` the side is emptied in place.
+    pub(crate) fn truncate(&mut self, depth: usize) -> usize {
+        let len = self.len();
+        if len <= depth {
+            return 0;
+        }
+        let mut excess = len - depth;
+        // 1. The overflow holds the worst levels, sorted worst first.
+        let from_overflow = excess.min(self.overflow.len());
+        self.overflow.drain(..from_overflow);
+        excess -= from_overflow;
+        // 2. Then the window, from its worst occupied slot towards the best.
+        let mut from = self.window - 1;
+        while excess > 0 {
+            let Some(off) = self.prev_off(from) else {
+                debug_assert!(false, "window_len counts more levels than the bitmap holds");
+                break;
+            };
+            let slot = self.slot_of_off(off);
+            self.qty[slot] = 0;
+            self.bits.clear(slot);
+            self.window_len -= 1;
+            excess -= 1;
+            if off == 0 {
+                break;
+            }
+            from = off - 1;
+        }
+        if self.window_len == 0 {
+            // `depth == 0`: the best went too (the overflow had gone before it).
+            debug_assert!(self.overflow.is_empty());
+            self.best_off = NONE;
+        }
+        len - depth - excess
     }
 
     /// Removes every level; keeps the array and the overflow's capacity.
