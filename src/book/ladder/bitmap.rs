@@ -57,6 +57,12 @@ impl Bitmap {
         }
     }
 
+    /// The leaf word holding slots `64 * w .. 64 * w + 64` (bit `j` = slot `64 * w + j`).
+    #[inline]
+    pub(crate) fn leaf_word(&self, w: usize) -> u64 {
+        self.levels[0][w]
+    }
+
     /// Whether slot `i` is occupied.
     #[cfg(test)]
     pub(crate) fn get(&self, i: usize) -> bool {

@@ -415,18 +415,38 @@ impl SideBook {
 
     /// Iterates the side best first, as `(key, qty)`.
     pub(crate) fn iter(&self) -> SideIter<'_> {
-        SideIter { side: self, next_off: 0, overflow_left: self.overflow.len() }
+        SideIter { side: self, bits: 0, word: 0, next_off: 0, overflow_left: self.overflow.len() }
     }
 }
 
 /// Best-first iterator over a [`SideBook`]: the window, then the overflow.
+///
+/// Levels in the same 64-slot leaf word as the one just yielded come from a copy of that word
+/// (one `trailing_zeros` each); only when it is used up does a bitmap search find the next
+/// level. Reading the top 10 of a tight book (a checksum) is then mostly bit arithmetic.
 #[derive(Clone)]
 pub(crate) struct SideIter<'a> {
     side: &'a SideBook,
-    /// Next window offset to search from (`>= W` once the window is done).
+    /// Occupied slots of leaf word `word` still to yield, in window order: only slots after
+    /// the last one yielded, and before the ring's end (slot `slot_base`) when wrapped.
+    bits: u64,
+    /// The leaf word `bits` was taken from.
+    word: usize,
+    /// Next window offset to search from once `bits` is empty (`>= W` once the window is done).
     next_off: usize,
     /// Overflow entries not yet yielded (they are taken from the end).
     overflow_left: usize,
+}
+
+impl SideIter<'_> {
+    /// Yields the level in ring slot `slot`.
+    #[inline]
+    fn level_at_slot(&self, slot: usize) -> (i64, i64) {
+        let s = self.side;
+        // Offsets are `< W`, so the wrapped difference masked to `W - 1` is the offset.
+        let off = slot.wrapping_sub(s.slot_base) & s.mask;
+        (s.key_at(off), s.qty[slot])
+    }
 }
 
 impl Iterator for SideIter<'_> {
@@ -434,11 +454,34 @@ impl Iterator for SideIter<'_> {
 
     #[inline]
     fn next(&mut self) -> Option<(i64, i64)> {
+        if self.bits != 0 {
+            let slot = (self.word << 6) | self.bits.trailing_zeros() as usize;
+            self.bits &= self.bits - 1;
+            return Some(self.level_at_slot(slot));
+        }
         let s = self.side;
         if self.next_off < s.window {
             if let Some(o) = s.next_off(self.next_off) {
-                self.next_off = o + 1;
-                return Some((s.key_at(o), s.qty[s.slot_of_off(o)]));
+                let slot = s.slot_of_off(o);
+                let sb = s.slot_base;
+                let w = slot >> 6;
+                // The word's slots after this one (a word never spans the ring's end at W)...
+                let mut bits = s.bits.leaf_word(w) & ((u64::MAX << (slot & 63)) << 1);
+                let word_end = (w << 6) + 64;
+                self.next_off = if slot >= sb {
+                    word_end - sb
+                } else {
+                    // ...and, in the wrapped part, only those before `slot_base`: the ones
+                    // from it on were the window's first offsets. The search resumes past W
+                    // (done) if this word holds `slot_base`.
+                    if word_end > sb {
+                        bits &= (1u64 << (sb & 63)) - 1;
+                    }
+                    word_end + s.window - sb
+                };
+                self.bits = bits;
+                self.word = w;
+                return Some((s.key_at(o), s.qty[slot]));
             }
             self.next_off = s.window;
         }
