@@ -117,7 +117,7 @@ fn recv(local_ts: u64, text: String) -> Record {
 
 /// The capture: a subscription status, the snapshot, then `updates` update frames.
 pub fn kraken_deep_book(updates: usize) -> Vec<Record> {
-    let mut rng = Rng(0x1ad_d3f3_3d);
+    let mut rng = Rng(0x0001_add3_f33d);
     let mut ts_ns: u64 = 1_618_678_132_000_000_000;
     let mut recs = Vec::with_capacity(updates + 2);
     recs.push(recv(
