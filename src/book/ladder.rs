@@ -313,6 +313,31 @@ impl Ladder {
         self.side_mut(side).clear();
     }
 
+    /// Keeps the best `depth` levels of `side` and removes the others, as a depth-limited
+    /// subscription requires (Kraken sends no delete for a level pushed out of the subscribed
+    /// depth). Returns how many levels were removed.
+    ///
+    /// Trims from the worst end (the overflow's tail, then the window found by reverse bitmap
+    /// searches), so the cost grows with the levels removed (one, after a typical update), not
+    /// with `depth`. Never allocates and never moves the array window.
+    ///
+    /// ```
+    /// use ladderfeed::book::{Ladder, Side};
+    ///
+    /// let mut book = Ladder::with_window(1024);
+    /// for i in 0..5 {
+    ///     book.set(Side::Ask, 100 + i, 1);
+    /// }
+    /// book.set(Side::Ask, 1_000_000, 1); // far out, in the overflow
+    /// assert_eq!(book.truncate(Side::Ask, 3), 3);
+    /// let asks: Vec<i64> = book.iter(Side::Ask).map(|l| l.px_tick).collect();
+    /// assert_eq!(asks, [100, 101, 102]);
+    /// assert_eq!(book.truncate(Side::Ask, 3), 0);
+    /// ```
+    pub fn truncate(&mut self, side: Side, depth: usize) -> usize {
+        self.side_mut(side).truncate(depth)
+    }
+
     /// Makes room for `levels` levels per side outside the array window, so a book that stays
     /// within that size never allocates. The engine calls it after each snapshot with twice
     /// the snapshot's size.

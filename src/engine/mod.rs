@@ -225,7 +225,6 @@ pub struct Engine<A: Adapter> {
     base_id: InstrumentId,
     /// How many ids from `base_id` this engine may use (one per book).
     id_count: usize,
-    scratch_ticks: Vec<i64>,
     verify_checksums: bool,
     /// The array window of every book this engine makes, in ticks per side.
     window_ticks: usize,
@@ -261,7 +260,6 @@ impl<A: Adapter> Engine<A> {
             now: crate::clock::now_ns,
             base_id: 0,
             id_count: usize::from(InstrumentId::MAX) + 1,
-            scratch_ticks: Vec::new(),
             verify_checksums: true,
             window_ticks: Ladder::DEFAULT_WINDOW_TICKS,
             depth_levels: 0,
@@ -679,7 +677,9 @@ impl<A: Adapter> Engine<A> {
             levels.iter().for_each(&mut set);
         }
         if let Some(depth) = msg.truncate {
-            truncate(&mut b.ladder, depth as usize, &mut self.scratch_ticks);
+            // From the worst end: the cost is the levels removed, not the depth.
+            b.ladder.truncate(Side::Bid, depth as usize);
+            b.ladder.truncate(Side::Ask, depth as usize);
         }
         let mut checksum = msg.checksum;
         if !self.verify_checksums && checksum.take().is_some() {
@@ -740,20 +740,6 @@ impl<A: Adapter> Engine<A> {
             };
             b.ladder.reserve(room + 1024);
             self.set_state(i, BookState::Synced, local_ts, sink);
-        }
-    }
-}
-
-/// Keeps the best `depth` levels of each side.
-fn truncate(ladder: &mut Ladder, depth: usize, scratch: &mut Vec<i64>) {
-    for side in [Side::Bid, Side::Ask] {
-        if ladder.len(side) <= depth {
-            continue;
-        }
-        scratch.clear();
-        scratch.extend(ladder.iter(side).skip(depth).map(|l| l.px_tick));
-        for &px in scratch.iter() {
-            ladder.set(side, px, 0);
         }
     }
 }

@@ -18,6 +18,10 @@
 //! Before timing, every implementation runs once and must end on ladderfeed's BBO for every
 //! synced book.
 //!
+//! `kraken_deep` is generated, not captured (`ladderfeed_peers::kraken_deep_book`): one Kraken
+//! v1 book at its 1,000-level depth limit whose updates push the worst level out, as the
+//! busiest pairs do.
+//!
 //! `cargo bench -p ladderfeed-peers --bench pipeline` (`PIPELINE_CASES=okx,kraken_v1` for
 //! some captures only); `tools/bench.sh peers` also runs
 //! cryptofeed's own handler over the same captures and passes its figures in
@@ -60,7 +64,7 @@ use ladderfeed::engine::{Engine, Sink};
 use ladderfeed::event::{BookState, Event};
 use ladderfeed::ring::feed::{self, Publisher};
 use ladderfeed::venue::AnyAdapter;
-use ladderfeed_peers::fixture_path;
+use ladderfeed_peers::{fixture_path, kraken_deep_book};
 use nautilus_model::data::BookOrder;
 use nautilus_model::enums::{BookType, OrderSide};
 use nautilus_model::identifiers::InstrumentId;
@@ -113,6 +117,8 @@ fn ladderfeed_books(venue: Venue, recs: &[Record]) -> HashMap<String, (i64, i64)
     let mut out = HashMap::new();
     for (i, info) in engine.symbols().list().iter().enumerate() {
         let s = i as u16;
+        let failed = engine.book_stats(s).map_or(0, |b| b.checksum_failed);
+        assert_eq!(failed, 0, "{}: ladderfeed's checksums failed", info.key);
         if engine.state(s) == Some(BookState::Synced) {
             let bbo = engine.bbo(s).unwrap_or_default();
             out.insert(info.key.clone(), (bbo.bid_tick, bbo.ask_tick));
@@ -464,38 +470,47 @@ fn default_symbol(recs: &[Record]) -> String {
 }
 
 fn bench_case(c: &mut Criterion, case: &Case) -> Row {
-    const RUNS: usize = 11;
     let recs = load(&fixture_path(""), case);
+    bench_records(c, case.name, case.venue, &recs)
+}
+
+/// The synthetic deep-book case's name in `PIPELINE_CASES` and the table.
+const KRAKEN_DEEP: &str = "kraken_deep";
+
+/// Update frames in the synthetic deep-book capture.
+const KRAKEN_DEEP_UPDATES: usize = 20_000;
+
+fn bench_records(c: &mut Criterion, name: &'static str, venue: Venue, recs: &[Record]) -> Row {
+    const RUNS: usize = 11;
     let n = recs.len();
     let bytes: usize = recs.iter().map(|r| r.payload.len()).sum();
-    let sym = default_symbol(&recs);
-    let venue = case.venue;
+    let sym = default_symbol(recs);
     let binance = matches!(venue, Venue::Binance | Venue::BinanceFutures);
     let futures = venue == Venue::BinanceFutures;
 
     // Correctness first: everyone ends on ladderfeed's books.
-    let ours = ladderfeed_books(venue, &recs);
+    let ours = ladderfeed_books(venue, recs);
     let mut r = Reference::<RefBook>::new(venue);
-    serde_pass(&mut r, &recs, &sym);
-    assert_eq!(r.checksum_failed, 0, "{}: the reference's checksums failed", case.name);
-    guard(case.name, "the reference", &ours, &serde_books(&r));
+    serde_pass(&mut r, recs, &sym);
+    assert_eq!(r.checksum_failed, 0, "{}: the reference's checksums failed", name);
+    guard(name, "the reference", &ours, &serde_books(&r));
     // hftbacktest's depth is indexed by tick and walks tick by tick to the next best level
     // when the best is removed. Bitfinex has no fixed tick (5 significant digits; ladderfeed
     // books it at 1e-8): a pass over the capture did not finish in minutes. Not run there.
     let hbt = venue != Venue::Bitfinex;
     if hbt {
         let mut h = Reference::<Hbt>::new(venue);
-        serde_pass(&mut h, &recs, &sym);
-        guard(case.name, "hftbacktest", &ours, &serde_books(&h));
+        serde_pass(&mut h, recs, &sym);
+        guard(name, "hftbacktest", &ours, &serde_books(&h));
     }
     let mut nt = Reference::<Nautilus>::new(venue);
-    serde_pass(&mut nt, &recs, &sym);
-    guard(case.name, "nautilus", &ours, &serde_books(&nt));
+    serde_pass(&mut nt, recs, &sym);
+    guard(name, "nautilus", &ours, &serde_books(&nt));
     if binance {
         let mut b = Barter::new(futures);
-        barter_pass(&mut b, &recs, &sym);
+        barter_pass(&mut b, recs, &sym);
         let tick_of = |k: &str| r.books.get(k).map(|(i, _)| i.tick);
-        guard(case.name, "barter-data", &ours, &b.bbos(tick_of));
+        guard(name, "barter-data", &ours, &b.bbos(tick_of));
     }
 
     // ladderfeed: producer with a consumer thread on the other core.
@@ -507,61 +522,61 @@ fn bench_case(c: &mut Criterion, case: &Case) -> Row {
         Engine::new(adapter).with_checksums(checksums)
     };
     let mut engine = make(true);
-    ladderfeed_pass(&mut engine, &mut publisher, &recs);
+    ladderfeed_pass(&mut engine, &mut publisher, recs);
     let checksums = matches!(venue, Venue::KrakenV1 | Venue::Okx | Venue::Bitfinex);
     let mut unchecked = make(false);
-    ladderfeed_pass(&mut unchecked, &mut publisher, &recs);
+    ladderfeed_pass(&mut unchecked, &mut publisher, recs);
 
-    let mut g = c.benchmark_group(format!("pipeline/{}", case.name));
+    let mut g = c.benchmark_group(format!("pipeline/{}", name));
     g.throughput(Throughput::Bytes(bytes as u64));
     g.sample_size(10);
     g.warm_up_time(Duration::from_millis(200));
     g.measurement_time(Duration::from_secs(1));
     g.bench_function("ladderfeed", |b| {
-        b.iter(|| ladderfeed_pass(&mut engine, &mut publisher, &recs))
+        b.iter(|| ladderfeed_pass(&mut engine, &mut publisher, recs))
     });
     if checksums {
         g.bench_function("ladderfeed_no_checksums", |b| {
-            b.iter(|| ladderfeed_pass(&mut unchecked, &mut publisher, &recs))
+            b.iter(|| ladderfeed_pass(&mut unchecked, &mut publisher, recs))
         });
     }
     g.bench_function("reference", |b| {
-        b.iter(|| serde_pass(&mut Reference::<RefBook>::new(venue), &recs, &sym))
+        b.iter(|| serde_pass(&mut Reference::<RefBook>::new(venue), recs, &sym))
     });
     if hbt {
         g.bench_function("hftbacktest", |b| {
-            b.iter(|| serde_pass(&mut Reference::<Hbt>::new(venue), &recs, &sym))
+            b.iter(|| serde_pass(&mut Reference::<Hbt>::new(venue), recs, &sym))
         });
     }
     g.bench_function("nautilus", |b| {
-        b.iter(|| serde_pass(&mut Reference::<Nautilus>::new(venue), &recs, &sym))
+        b.iter(|| serde_pass(&mut Reference::<Nautilus>::new(venue), recs, &sym))
     });
     if binance {
         g.bench_function("barter", |b| {
-            b.iter(|| barter_pass(&mut Barter::new(futures), &recs, &sym))
+            b.iter(|| barter_pass(&mut Barter::new(futures), recs, &sym))
         });
     }
     g.finish();
 
-    let lf = median_fresh(RUNS, || (), |_| ladderfeed_pass(&mut engine, &mut publisher, &recs));
+    let lf = median_fresh(RUNS, || (), |_| ladderfeed_pass(&mut engine, &mut publisher, recs));
     let lf_unchecked = checksums.then(|| {
-        median_fresh(RUNS, || (), |_| ladderfeed_pass(&mut unchecked, &mut publisher, &recs))
+        median_fresh(RUNS, || (), |_| ladderfeed_pass(&mut unchecked, &mut publisher, recs))
     });
     stop.store(true, Ordering::Relaxed);
     let consumed = consumer.join().expect("consumer");
-    assert!(consumed > 0, "{}: the consumer saw nothing", case.name);
+    assert!(consumed > 0, "{}: the consumer saw nothing", name);
     let reference =
-        median_fresh(RUNS, || Reference::<RefBook>::new(venue), |s| serde_pass(s, &recs, &sym));
+        median_fresh(RUNS, || Reference::<RefBook>::new(venue), |s| serde_pass(s, recs, &sym));
     let hftbacktest = hbt.then(|| {
-        median_fresh(RUNS, || Reference::<Hbt>::new(venue), |s| serde_pass(s, &recs, &sym))
+        median_fresh(RUNS, || Reference::<Hbt>::new(venue), |s| serde_pass(s, recs, &sym))
     });
     let nautilus =
-        median_fresh(RUNS, || Reference::<Nautilus>::new(venue), |s| serde_pass(s, &recs, &sym));
+        median_fresh(RUNS, || Reference::<Nautilus>::new(venue), |s| serde_pass(s, recs, &sym));
     let barter = binance
-        .then(|| median_fresh(RUNS, || Barter::new(futures), |s| barter_pass(s, &recs, &sym)));
+        .then(|| median_fresh(RUNS, || Barter::new(futures), |s| barter_pass(s, recs, &sym)));
     let per = |ns: f64| ns / n as f64;
     Row {
-        name: case.name,
+        name,
         messages: n,
         mb: bytes as f64 / 1e6,
         ladderfeed: per(lf),
@@ -588,8 +603,12 @@ fn pipeline(c: &mut Criterion) {
     // `PIPELINE_CASES=kraken_v1,okx` runs only those captures.
     let only = std::env::var("PIPELINE_CASES").ok();
     let wanted = |name: &str| only.as_deref().is_none_or(|o| o.split(',').any(|w| w == name));
-    let rows: Vec<Row> =
+    let mut rows: Vec<Row> =
         CASES.iter().filter(|case| wanted(case.name)).map(|case| bench_case(c, case)).collect();
+    if wanted(KRAKEN_DEEP) {
+        let recs = kraken_deep_book(KRAKEN_DEEP_UPDATES);
+        rows.push(bench_records(c, KRAKEN_DEEP, Venue::KrakenV1, &recs));
+    }
     let cf = cryptofeed_figures();
     let rate = |ns: f64| format!("{:.0}", 1e9 / ns);
     eprintln!(

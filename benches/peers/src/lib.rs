@@ -1,7 +1,12 @@
 //! Shared helpers for the peer benchmarks: loading update streams from the fixtures.
 //!
 //! Everything here runs outside the timed regions: it reads and decodes the captures, and
-//! hands the benchmarks plain integer (and, for peers that want them, `f64`) level updates.
+//! hands the benchmarks plain integer (and, for peers that want them, `f64`) level updates,
+//! or generated captures ([`kraken_deep_book`]).
+
+mod kraken_deep;
+
+pub use kraken_deep::{kraken_deep_book, KRAKEN_DEEP_DEPTH};
 
 use std::error::Error;
 use std::fs::File;

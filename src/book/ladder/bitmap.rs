@@ -4,7 +4,7 @@
 //! is non-zero. With 64-bit words a 2^16-slot map has three levels (1024, 16 and 1 words), so
 //! "the first set slot at or after `i`" costs at most one masked word per level on the way up
 //! and one `trailing_zeros` per level on the way down, whether that slot is 1 or 60,000 slots
-//! away.
+//! away. [`Bitmap::prev_at_or_before`] is the same search towards slot 0 (`leading_zeros`).
 
 /// Occupancy bits for `len` slots (`len` a power of two, at least 64).
 #[derive(Clone)]
@@ -57,6 +57,12 @@ impl Bitmap {
         }
     }
 
+    /// The leaf word holding slots `64 * w .. 64 * w + 64` (bit `j` = slot `64 * w + j`).
+    #[inline]
+    pub(crate) fn leaf_word(&self, w: usize) -> u64 {
+        self.levels[0][w]
+    }
+
     /// Whether slot `i` is occupied.
     #[cfg(test)]
     pub(crate) fn get(&self, i: usize) -> bool {
@@ -88,6 +94,41 @@ impl Bitmap {
             let word = self.levels[lvl][idx];
             debug_assert!(word != 0);
             idx = (idx << 6) | word.trailing_zeros() as usize;
+        }
+        Some(idx)
+    }
+
+    /// The last occupied slot at or before `i`, if any (`i` may be past the end: the search
+    /// then starts from the last slot). The mirror of [`next_at_or_after`](Self::next_at_or_after):
+    /// at most one masked word per level up and one `leading_zeros` per level down.
+    #[inline]
+    pub(crate) fn prev_at_or_before(&self, i: usize) -> Option<usize> {
+        let mut idx = i.min((self.levels[0].len() << 6) - 1);
+        let mut lvl = 0;
+        // Climb until a word holds a set bit at or before `idx`.
+        loop {
+            let w = idx >> 6;
+            let word = self.levels[lvl][w];
+            // Bits 0..=idx%64 of the word.
+            let bits = word & (u64::MAX >> (63 - (idx & 63)));
+            if bits != 0 {
+                idx = (w << 6) | (63 - bits.leading_zeros() as usize);
+                break;
+            }
+            // Nothing before it in this word: continue from the previous word, one level up.
+            // The top level is a single word (`w == 0` there), so the climb ends.
+            if w == 0 {
+                return None;
+            }
+            idx = w - 1;
+            lvl += 1;
+        }
+        // Descend: every word pointed at by a set parent bit is non-zero.
+        while lvl > 0 {
+            lvl -= 1;
+            let word = self.levels[lvl][idx];
+            debug_assert!(word != 0);
+            idx = (idx << 6) | (63 - word.leading_zeros() as usize);
         }
         Some(idx)
     }
@@ -154,6 +195,70 @@ mod tests {
             assert_eq!(b.next_at_or_after(0), None, "len {len}: empty after");
             b.set(len - 1);
             assert_eq!(b.next_at_or_after(0), Some(len - 1), "len {len}: usable after");
+        }
+    }
+
+    #[test]
+    fn prev_across_levels() {
+        for len in [64usize, 128, 4096, 8192, 1 << 16, 1 << 18] {
+            let mut b = Bitmap::new(len);
+            assert_eq!(b.prev_at_or_before(0), None);
+            assert_eq!(b.prev_at_or_before(len - 1), None);
+            assert_eq!(b.prev_at_or_before(usize::MAX), None);
+            let picks = [0, 1, 63, 64, 65, 4095, 4096, len / 2 - 1, len / 2, len - 64, len - 1];
+            let mut sorted: Vec<usize> = picks.iter().copied().filter(|&p| p < len).collect();
+            for &p in &sorted {
+                b.set(p);
+            }
+            sorted.sort_unstable();
+            sorted.dedup();
+            for i in 0..len {
+                let want = sorted.iter().rev().copied().find(|&p| p <= i);
+                if i % 61 == 0 || sorted.contains(&i) || sorted.contains(&(i + 1)) {
+                    assert_eq!(b.prev_at_or_before(i), want, "len {len} i {i}");
+                }
+            }
+            assert_eq!(b.prev_at_or_before(len), Some(len - 1), "past the end");
+            assert_eq!(b.prev_at_or_before(usize::MAX), Some(len - 1), "far past the end");
+            // Removing from the top down, the search follows.
+            for (n, &p) in sorted.iter().enumerate().rev() {
+                assert_eq!(b.prev_at_or_before(usize::MAX), Some(p), "len {len}");
+                b.clear(p);
+                let below = n.checked_sub(1).map(|m| sorted[m]);
+                assert_eq!(b.prev_at_or_before(p), below, "len {len} after clearing {p}");
+            }
+            assert_eq!(b.prev_at_or_before(usize::MAX), None);
+        }
+    }
+
+    /// Both searches against a linear scan, on random sparse and dense maps.
+    #[test]
+    fn searches_equal_a_linear_scan() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut rand = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for len in [64usize, 256, 4096, 1 << 14] {
+            for density in [1u64, 8, 200, 900] {
+                let mut b = Bitmap::new(len);
+                let mut v = vec![false; len];
+                for (s, slot) in v.iter_mut().enumerate() {
+                    if rand() % 1000 < density {
+                        *slot = true;
+                        b.set(s);
+                    }
+                }
+                for _ in 0..500 {
+                    let i = (rand() % len as u64) as usize;
+                    let next = (i..len).find(|&s| v[s]);
+                    let prev = (0..=i).rev().find(|&s| v[s]);
+                    assert_eq!(b.next_at_or_after(i), next, "len {len} density {density} i {i}");
+                    assert_eq!(b.prev_at_or_before(i), prev, "len {len} density {density} i {i}");
+                }
+            }
         }
     }
 

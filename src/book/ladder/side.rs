@@ -145,6 +145,33 @@ impl SideBook {
         }
     }
 
+    /// Offset of the last occupied window slot at offset `<= from`, if any (`from` may be
+    /// past the window: the search then starts from its worst slot). The mirror of
+    /// [`next_off`](Self::next_off).
+    #[inline]
+    pub(crate) fn prev_off(&self, from: usize) -> Option<usize> {
+        let from = from.min(self.window - 1);
+        let sb = self.slot_base;
+        let s = self.slot_of_off(from);
+        if s >= sb {
+            // Offsets `0..=from` map to slots `sb..=s`.
+            match self.bits.prev_at_or_before(s) {
+                Some(p) if p >= sb => Some(p - sb),
+                _ => None,
+            }
+        } else {
+            // Wrapped: offsets `from` down to `W - sb` map to slots `s` down to 0, then
+            // offsets `W - sb - 1` down to 0 to slots `W - 1` down to `sb`.
+            if let Some(p) = self.bits.prev_at_or_before(s) {
+                return Some(p + self.window - sb);
+            }
+            match self.bits.prev_at_or_before(self.window - 1) {
+                Some(p) if p >= sb => Some(p - sb),
+                _ => None,
+            }
+        }
+    }
+
     /// The best level as `(key, qty)`.
     #[inline]
     pub(crate) fn best(&self) -> Option<(i64, i64)> {
@@ -326,6 +353,48 @@ impl SideBook {
         self.best_off = self.next_off(0).unwrap_or(NONE);
     }
 
+    /// Keeps the best `depth` levels and removes the others, worst first, from the far end:
+    /// the overflow's worst levels (the front of its `Vec`, one `drain`), then the window's,
+    /// found by reverse bitmap searches from its worst slot. Returns how many were removed.
+    ///
+    /// The cost grows with the levels removed (plus one `memmove` of the overflow levels that
+    /// stay, if any were removed there), not with `depth`. The window never moves: with
+    /// `depth >= 1` the best level stays, and with `depth == 0` the side is emptied in place.
+    pub(crate) fn truncate(&mut self, depth: usize) -> usize {
+        let len = self.len();
+        if len <= depth {
+            return 0;
+        }
+        let mut excess = len - depth;
+        // 1. The overflow holds the worst levels, sorted worst first.
+        let from_overflow = excess.min(self.overflow.len());
+        self.overflow.drain(..from_overflow);
+        excess -= from_overflow;
+        // 2. Then the window, from its worst occupied slot towards the best.
+        let mut from = self.window - 1;
+        while excess > 0 {
+            let Some(off) = self.prev_off(from) else {
+                debug_assert!(false, "window_len counts more levels than the bitmap holds");
+                break;
+            };
+            let slot = self.slot_of_off(off);
+            self.qty[slot] = 0;
+            self.bits.clear(slot);
+            self.window_len -= 1;
+            excess -= 1;
+            if off == 0 {
+                break;
+            }
+            from = off - 1;
+        }
+        if self.window_len == 0 {
+            // `depth == 0`: the best went too (the overflow had gone before it).
+            debug_assert!(self.overflow.is_empty());
+            self.best_off = NONE;
+        }
+        len - depth - excess
+    }
+
     /// Removes every level; keeps the array and the overflow's capacity.
     pub(crate) fn clear(&mut self) {
         if self.window_len * 8 < self.window {
@@ -346,18 +415,38 @@ impl SideBook {
 
     /// Iterates the side best first, as `(key, qty)`.
     pub(crate) fn iter(&self) -> SideIter<'_> {
-        SideIter { side: self, next_off: 0, overflow_left: self.overflow.len() }
+        SideIter { side: self, bits: 0, word: 0, next_off: 0, overflow_left: self.overflow.len() }
     }
 }
 
 /// Best-first iterator over a [`SideBook`]: the window, then the overflow.
+///
+/// Levels in the same 64-slot leaf word as the one just yielded come from a copy of that word
+/// (one `trailing_zeros` each); only when it is used up does a bitmap search find the next
+/// level. Reading the top 10 of a tight book (a checksum) is then mostly bit arithmetic.
 #[derive(Clone)]
 pub(crate) struct SideIter<'a> {
     side: &'a SideBook,
-    /// Next window offset to search from (`>= W` once the window is done).
+    /// Occupied slots of leaf word `word` still to yield, in window order: only slots after
+    /// the last one yielded, and before the ring's end (slot `slot_base`) when wrapped.
+    bits: u64,
+    /// The leaf word `bits` was taken from.
+    word: usize,
+    /// Next window offset to search from once `bits` is empty (`>= W` once the window is done).
     next_off: usize,
     /// Overflow entries not yet yielded (they are taken from the end).
     overflow_left: usize,
+}
+
+impl SideIter<'_> {
+    /// Yields the level in ring slot `slot`.
+    #[inline]
+    fn level_at_slot(&self, slot: usize) -> (i64, i64) {
+        let s = self.side;
+        // Offsets are `< W`, so the wrapped difference masked to `W - 1` is the offset.
+        let off = slot.wrapping_sub(s.slot_base) & s.mask;
+        (s.key_at(off), s.qty[slot])
+    }
 }
 
 impl Iterator for SideIter<'_> {
@@ -365,11 +454,34 @@ impl Iterator for SideIter<'_> {
 
     #[inline]
     fn next(&mut self) -> Option<(i64, i64)> {
+        if self.bits != 0 {
+            let slot = (self.word << 6) | self.bits.trailing_zeros() as usize;
+            self.bits &= self.bits - 1;
+            return Some(self.level_at_slot(slot));
+        }
         let s = self.side;
         if self.next_off < s.window {
             if let Some(o) = s.next_off(self.next_off) {
-                self.next_off = o + 1;
-                return Some((s.key_at(o), s.qty[s.slot_of_off(o)]));
+                let slot = s.slot_of_off(o);
+                let sb = s.slot_base;
+                let w = slot >> 6;
+                // The word's slots after this one (a word never spans the ring's end at W)...
+                let mut bits = s.bits.leaf_word(w) & ((u64::MAX << (slot & 63)) << 1);
+                let word_end = (w << 6) + 64;
+                self.next_off = if slot >= sb {
+                    word_end - sb
+                } else {
+                    // ...and, in the wrapped part, only those before `slot_base`: the ones
+                    // from it on were the window's first offsets. The search resumes past W
+                    // (done) if this word holds `slot_base`.
+                    if word_end > sb {
+                        bits &= (1u64 << (sb & 63)) - 1;
+                    }
+                    word_end + s.window - sb
+                };
+                self.bits = bits;
+                self.word = w;
+                return Some((s.key_at(o), s.qty[slot]));
             }
             self.next_off = s.window;
         }
