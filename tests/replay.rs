@@ -409,3 +409,68 @@ fn an_error_reads_once() {
         assert_eq!(stderr.matches(dir).count(), 1, "{args:?}: {stderr}");
     }
 }
+
+/// The bundled Binance USD-M capture, one symbol, rewritten in hftbacktest's collector format
+/// (`<ns> <json>` lines, the REST snapshot a line of its own, no URL anywhere), gzip.
+fn futures_as_hftbacktest(name: &str) -> PathBuf {
+    use std::io::Write as _;
+    let mut lines: Vec<(u64, Vec<u8>)> = Vec::new();
+    for file in
+        ["binance/cryptofeed_BINANCE_FUTURES.http.0.0", "binance/cryptofeed_BINANCE_FUTURES.ws.1.0"]
+    {
+        for r in ladderfeed::capture::open(Path::new(&fixture(file))).unwrap() {
+            let r = r.unwrap();
+            let keep = match r.kind {
+                ladderfeed::capture::RecordKind::Http => r.url.contains("symbol=SUSHIUSDT"),
+                ladderfeed::capture::RecordKind::Recv => {
+                    r.payload.starts_with(b"{\"stream\":\"sushiusdt@")
+                }
+                _ => false,
+            };
+            if keep {
+                lines.push((r.local_ts, r.payload.clone()));
+            }
+        }
+    }
+    lines.sort_by_key(|(ts, _)| *ts);
+    let path = tmp(name);
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&path).unwrap(),
+        flate2::Compression::fast(),
+    );
+    for (ts, payload) in &lines {
+        gz.write_all(format!("{ts} ").as_bytes()).unwrap();
+        gz.write_all(payload).unwrap();
+        gz.write_all(b"\n").unwrap();
+    }
+    gz.finish().unwrap();
+    path
+}
+
+#[test]
+fn content_tells_the_venue_and_a_misleading_name_does_not() {
+    // A USD-M capture under a name that says spot, and under one that says nothing.
+    for name in ["binance_spot_btcusdt_20240808.gz", "eth_gap.gz"] {
+        let path = futures_as_hftbacktest(name);
+        let json = tmp(&format!("{name}.json"));
+        let out = ladderfeed(&[
+            "replay",
+            path.to_str().unwrap(),
+            "--summary-json",
+            json.to_str().unwrap(),
+        ]);
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "{name}: {stdout}\n{stderr}");
+        assert!(
+            stdout.contains(
+                "venue        binance-futures, told by its messages: depth updates carry `pu`"
+            ),
+            "{name}: {stdout}"
+        );
+        let s = summary(&json);
+        let b = &s["symbols"]["binance-futures:SUSHIUSDT"];
+        assert_eq!(b["state"], "synced", "{name}: {b}");
+        assert_eq!(b["gaps"], 0, "{name}: {b}");
+        assert!(b["book_messages"].as_u64().unwrap() > 10, "{name}: {b}");
+    }
+}

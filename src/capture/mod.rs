@@ -520,41 +520,91 @@ pub fn venue_hint(url_or_name: &str) -> Option<Venue> {
 /// How many leading records [`guess_venue`] reads looking for a URL.
 const VENUE_SCAN: usize = 1000;
 
-/// The venue of a capture: the `.lfc` header's venue, else the first URL (connect, sent
-/// frame, REST response) among the first records that names one, else the file name. A
-/// name that only says "coinbase" or "gemini" is refined by the first received frame (the
-/// Advanced Trade and v2 feeds speak differently from Exchange and v1). `None` when nothing
-/// tells.
+/// How many received frames [`detect_venue`] reads for their content.
+const SNIFF_FRAMES: usize = 200;
+
+/// The venue of a capture ([`detect_venue`] without the reason).
 pub fn guess_venue(path: &Path) -> Result<Option<Venue>, CaptureError> {
+    Ok(detect_venue(path)?.map(|(v, _)| v))
+}
+
+/// The venue of a capture and why: the `.lfc` header's venue, else the first URL (connect,
+/// sent frame, REST response) among the first records that names one, else the content of
+/// the first received frames ([`sniff_venue`]: each venue's message shapes), else the file
+/// name. A file name never overrides content: a Binance USD-M capture named `spot` is
+/// USD-M. `None` when nothing tells.
+pub fn detect_venue(path: &Path) -> Result<Option<(Venue, String)>, CaptureError> {
     if detect(path)? == Format::Lfc {
         let header = lfc::read_header(path)?;
         if let Some(v) = Venue::from_name(&header.venue) {
-            return Ok(Some(v));
+            return Ok(Some((v, "the capture's header".to_owned())));
         }
     }
     let mut reader = open(path)?;
     let mut rec = Record::default();
-    let mut first_frame: Option<Vec<u8>> = None;
+    let mut frames: Vec<Vec<u8>> = Vec::new();
     for _ in 0..VENUE_SCAN {
         match reader.next_into(&mut rec) {
             Ok(true) => {
                 if let Some(v) = venue_hint(&rec.url) {
-                    return Ok(Some(v));
+                    let url = rec.url.split('?').next().unwrap_or("");
+                    return Ok(Some((v, format!("the capture's URL {url}"))));
                 }
-                if first_frame.is_none() && rec.kind == RecordKind::Recv {
-                    first_frame = Some(rec.payload.clone());
+                if frames.len() < SNIFF_FRAMES && rec.kind == RecordKind::Recv {
+                    frames.push(rec.payload.clone());
                 }
             }
             // A damaged file still has a name to go by; the reader reports the damage.
             Ok(false) | Err(_) => break,
         }
     }
-    let by_name = venue_hint(&path.to_string_lossy());
-    let frame = first_frame.unwrap_or_default();
-    let has = |needle: &[u8]| frame.windows(needle.len()).any(|w| w == needle);
-    Ok(match by_name {
-        Some(Venue::CoinbaseExchange) if has(b"\"channel\":") => Some(Venue::Coinbase),
-        Some(Venue::Gemini) if has(b"\"socket_sequence\"") => Some(Venue::GeminiV1),
-        other => other,
-    })
+    if let Some((v, why)) = sniff_venue(&frames) {
+        return Ok(Some((v, format!("its messages: {why}"))));
+    }
+    Ok(venue_hint(&path.to_string_lossy()).map(|v| (v, "its file name".to_owned())))
+}
+
+/// The venue whose message shapes `frames` (received WebSocket messages) have, and the shape
+/// that tells; `None` when none does. Binance spot and USD-M are told apart by the USD-M
+/// depth update's `pu` (previous final update id) and `T` (transaction time), Coinbase
+/// Exchange and Advanced Trade by `type` against `channel`, Kraken v1 and v2 by arrays
+/// against `channel` objects, Gemini v1 and v2 by `socket_sequence` against `l2_updates`.
+pub fn sniff_venue(frames: &[Vec<u8>]) -> Option<(Venue, &'static str)> {
+    let any = |needle: &[u8]| frames.iter().any(|f| f.windows(needle.len()).any(|w| w == needle));
+    let both = |a: &[u8], b: &[u8]| {
+        frames
+            .iter()
+            .any(|f| f.windows(a.len()).any(|w| w == a) && f.windows(b.len()).any(|w| w == b))
+    };
+    if any(b"\"e\":\"depthUpdate\"") {
+        if both(b"\"e\":\"depthUpdate\"", b"\"pu\":") {
+            return Some((Venue::BinanceFutures, "depth updates carry `pu` (Binance USD-M)"));
+        }
+        return Some((Venue::Binance, "depth updates without `pu` (Binance spot)"));
+    }
+    if any(b"\"arg\":{\"channel\":") || any(b"\"instId\":") {
+        return Some((Venue::Okx, "`arg`/`instId` objects (OKX v5)"));
+    }
+    if any(b"\"channel\":\"l2_data\"") || any(b"\"channel\":\"market_trades\"") {
+        return Some((Venue::Coinbase, "`channel` l2_data/market_trades (Coinbase Advanced)"));
+    }
+    if any(b"\"type\":\"l2update\"") || both(b"\"type\":\"snapshot\"", b"\"product_id\"") {
+        return Some((Venue::CoinbaseExchange, "`type` l2update/snapshot (Coinbase Exchange)"));
+    }
+    if any(b"\"socket_sequence\"") {
+        return Some((Venue::GeminiV1, "`socket_sequence` (Gemini v1)"));
+    }
+    if any(b"\"type\":\"l2_updates\"") {
+        return Some((Venue::Gemini, "`l2_updates` (Gemini v2)"));
+    }
+    if any(b"\"channel\":\"book\"") && any(b"\"type\":\"snapshot\"") {
+        return Some((Venue::Kraken, "`channel` book objects (Kraken v2)"));
+    }
+    if any(b"\"book-") || any(b"\"event\":\"systemStatus\"") && any(b"\"connectionID\"") {
+        return Some((Venue::KrakenV1, "`book-N` channel arrays (Kraken v1)"));
+    }
+    if any(b"\"event\":\"info\",\"version\":2") || any(b"\"chanId\":") {
+        return Some((Venue::Bitfinex, "`chanId` subscriptions (Bitfinex v2)"));
+    }
+    None
 }

@@ -284,7 +284,11 @@ fn group_files(files: &[PathBuf], forced: Option<Venue>) -> Result<Vec<Group>> {
         }
         let venue = match forced {
             Some(v) => v,
-            None => detect_venue(f)?,
+            None => {
+                let (v, why) = detect_venue(f)?;
+                println!("venue        {v}, told by {why}: {}", f.display());
+                v
+            }
         };
         let mut paths = capture::companions(f);
         paths.push(f.clone());
@@ -300,10 +304,10 @@ fn group_files(files: &[PathBuf], forced: Option<Venue>) -> Result<Vec<Group>> {
     Ok(groups)
 }
 
-/// A file's venue (lfc header, URLs, file name, first frame: [`capture::guess_venue`]).
-fn detect_venue(path: &Path) -> Result<Venue> {
+/// A file's venue and what told it ([`capture::detect_venue`]).
+fn detect_venue(path: &Path) -> Result<(Venue, String)> {
     // The capture's errors name the file already.
-    capture::guess_venue(path)?.with_context(|| {
+    capture::detect_venue(path)?.with_context(|| {
         format!("{}: cannot tell the venue from the capture: pass --venue", path.display())
     })
 }
