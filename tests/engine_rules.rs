@@ -207,3 +207,138 @@ fn published_top_n_rebuilds_exactly() {
         assert!(ends > 10 && compared > 100, "{file}: {ends} ends, {compared} compared");
     }
 }
+
+fn okx_frame(inst: &str, action: &str, bids: &[(String, u64)], asks: &[(String, u64)]) -> Vec<u8> {
+    let side = |l: &[(String, u64)]| {
+        l.iter()
+            .map(|(p, q)| format!("[\"{p}\",\"{q}\",\"0\",\"1\"]"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    format!(
+        r#"{{"arg":{{"channel":"books","instId":"{inst}"}},"action":"{action}","data":[{{"asks":[{}],"bids":[{}],"ts":"1"}}]}}"#,
+        side(asks),
+        side(bids)
+    )
+    .into_bytes()
+}
+
+/// Price text of `units` millionths with exactly `decimals` decimals (`units` a multiple).
+fn price_text(units: u64, decimals: u32) -> String {
+    let scaled = units / 10u64.pow(6 - decimals);
+    if decimals == 0 {
+        return scaled.to_string();
+    }
+    let p = 10u64.pow(decimals);
+    format!("{}.{:0width$}", scaled / p, scaled % p, width = decimals as usize)
+}
+
+/// The engine's book of symbol 0 as `(side, millionths, lots)`.
+fn book_units(engine: &Engine<AnyAdapter>) -> Vec<(Side, u64, i64)> {
+    let inst = &engine.symbols().list()[0].instrument;
+    let per_tick = inst.tick.mantissa() * 10u64.pow(6 - u32::from(inst.tick.scale()));
+    let book = engine.book(0).unwrap();
+    let mut out = Vec::new();
+    for side in [Side::Bid, Side::Ask] {
+        out.extend(book.iter(side).map(|l| (side, l.px_tick as u64 * per_tick, l.qty_lots)));
+    }
+    out
+}
+
+#[test]
+fn a_learned_tick_too_coarse_is_refined_and_the_book_stays_synced() {
+    // The OKX option of issue 19: the snapshot prints three decimals, the instrument's tick is
+    // 0.0005, and an update brings 2.5465.
+    let inst = "ETH-USD-220325-8800-P";
+    let adapter = AnyAdapter::new(Venue::Okx, InstrumentRegistry::with_builtins(), None).unwrap();
+    let mut engine = Engine::new(adapter).with_depth(5);
+    let mut ev = Vec::new();
+    let bids = vec![("2.540".to_owned(), 10), ("2.535".to_owned(), 5)];
+    let asks = vec![("2.550".to_owned(), 7)];
+    engine.handle_frame(&okx_frame(inst, "snapshot", &bids, &asks), 1, &mut ev).unwrap();
+    assert_eq!(engine.symbols().list()[0].instrument.tick.to_string(), "0.001");
+    let update = okx_frame(inst, "update", &[("2.5465".to_owned(), 3)], &[]);
+    engine.handle_frame(&update, 2, &mut ev).unwrap();
+    assert_eq!(engine.state(0), Some(BookState::Synced));
+    assert_eq!(engine.stats().ticks_refined, 1);
+    let info = &engine.symbols().list()[0].instrument;
+    assert_eq!(info.tick.to_string(), "0.0001");
+    let fmt = |side| {
+        engine.book(0).unwrap().iter(side).map(|l| info.format_price(l.px_tick)).collect::<Vec<_>>()
+    };
+    assert_eq!(fmt(Side::Bid), ["2.5465", "2.54", "2.535"]);
+    assert_eq!(fmt(Side::Ask), ["2.55"]);
+    // The consumer learns the finer tick in-band, before the BBO that uses it.
+    let mut table = ladderfeed::consumer::Instruments::default();
+    let mut bbo_price = None;
+    for e in &ev {
+        if !table.observe(e) {
+            if let Some(b) = e.as_bbo() {
+                bbo_price = Some(table.get(e.instrument()).unwrap().format_price(b.bid_tick));
+            }
+        }
+    }
+    assert_eq!(bbo_price.as_deref(), Some("2.5465"));
+    // A malformed number is still rejected, and a configured tick is never refined.
+    assert!(engine
+        .handle_frame(&okx_frame(inst, "update", &[("2.5x".into(), 1)], &[]), 3, &mut ev)
+        .is_err());
+    let mut reg = InstrumentRegistry::with_builtins();
+    reg.configure_line(&format!("okx:{inst} 0.001 1")).unwrap();
+    let mut engine = Engine::new(AnyAdapter::new(Venue::Okx, reg, None).unwrap());
+    engine.handle_frame(&okx_frame(inst, "snapshot", &bids, &asks), 1, &mut ev).unwrap();
+    assert!(engine.handle_frame(&update, 2, &mut ev).is_err());
+    assert_eq!(engine.stats().ticks_refined, 0);
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+    /// Random books whose finest decimals appear late end exactly as a decimal reference book.
+    #[test]
+    fn refined_books_equal_a_decimal_reference(
+        snapshot in proptest::collection::vec((0u64..2, 1u64..100, 0u32..2, 1u64..50), 1..20),
+        updates in proptest::collection::vec((0u64..2, 1u64..100, 0u32..7, 0u64..50), 1..200),
+    ) {
+        let inst = "TEST-USD";
+        let adapter = AnyAdapter::new(Venue::Okx, InstrumentRegistry::new(), None).unwrap();
+        let mut engine = Engine::new(adapter);
+        let mut reference: std::collections::BTreeMap<(u8, u64), u64> = Default::default();
+        let mut ev = Vec::new();
+        // Bids below 100, asks from 100 up: never crossed. A level's price in millionths:
+        // whole part `p`, a fraction drawn per decimal count so the text has exactly `d`
+        // decimals (`d` up to 1 in the snapshot, up to 6 later).
+        let level = |side: u64, p: u64, d: u32, salt: u64| {
+            let step = 10u64.pow(6 - d);
+            let frac = if d == 0 { 0 } else { (salt * 7919 % 10u64.pow(d)) * step };
+            let units = if side == 0 { p * 1_000_000 + frac } else { 100_000_000 + p * 1_000_000 + frac };
+            (side as u8, units, d)
+        };
+        let (mut bids, mut asks) = (Vec::new(), Vec::new());
+        for (i, &(side, p, d, q)) in snapshot.iter().enumerate() {
+            let (s, units, d) = level(side, p, d, i as u64 + 1);
+            reference.insert((s, units), q);
+            let l = (price_text(units, d), q);
+            if s == 0 { bids.push(l) } else { asks.push(l) }
+        }
+        // The venue lists each side best first, once per price.
+        let key = |l: &(String, u64)| (l.0.parse::<f64>().unwrap() * 1e6).round() as u64;
+        bids.sort_by_key(|l| std::cmp::Reverse(key(l)));
+        bids.dedup_by_key(|l| key(l));
+        asks.sort_by_key(key);
+        asks.dedup_by_key(|l| key(l));
+        reference = bids.iter().map(|l| ((0u8, key(l)), l.1)).chain(asks.iter().map(|l| ((1u8, key(l)), l.1))).collect();
+        engine.handle_frame(&okx_frame(inst, "snapshot", &bids, &asks), 1, &mut ev).unwrap();
+        for (i, &(side, p, d, q)) in updates.iter().enumerate() {
+            let (s, units, d) = level(side, p, d, i as u64 + 100);
+            let l = vec![(price_text(units, d), q)];
+            let frame = if s == 0 { okx_frame(inst, "update", &l, &[]) } else { okx_frame(inst, "update", &[], &l) };
+            engine.handle_frame(&frame, 2 + i as u64, &mut ev).unwrap();
+            if q == 0 { reference.remove(&(s, units)); } else { reference.insert((s, units), q); }
+        }
+        proptest::prop_assert_eq!(engine.state(0), Some(BookState::Synced));
+        let mut want: Vec<(Side, u64, i64)> = reference.iter().filter(|(k, _)| k.0 == 0).rev()
+            .map(|(k, q)| (Side::Bid, k.1, *q as i64)).collect();
+        want.extend(reference.iter().filter(|(k, _)| k.0 == 1).map(|(k, q)| (Side::Ask, k.1, *q as i64)));
+        proptest::prop_assert_eq!(book_units(&engine), want);
+    }
+}

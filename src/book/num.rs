@@ -576,6 +576,15 @@ impl Step {
         Step::from_decimals(decimals)
     }
 
+    /// How many `finer` steps make one of these, when `finer` is a power of ten at least as
+    /// fine (`0.0005` in `0.0001` steps: 5); `None` otherwise or on overflow.
+    pub fn multiple_of(self, finer: Step) -> Option<u64> {
+        if finer.mantissa != 1 || finer.scale < self.scale {
+            return None;
+        }
+        10u64.checked_pow(u32::from(finer.scale - self.scale))?.checked_mul(self.mantissa)
+    }
+
     /// The finer of two steps that are both powers of ten (used while learning a step).
     /// For general steps, returns the one with more decimal places.
     pub fn finer(self, other: Step) -> Step {

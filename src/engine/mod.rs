@@ -144,6 +144,9 @@ pub struct EngineStats {
     pub errors: ErrorCounts,
     /// Venue checksums not verified (see [`Engine::with_checksums`]).
     pub checksums_skipped: u64,
+    /// Books whose learned tick proved too coarse and was refined (the book rescaled exactly,
+    /// the instrument announced again).
+    pub ticks_refined: u64,
     /// Symbols the adapter met beyond this engine's block of instrument ids
     /// ([`Engine::with_instrument_ids`]): they get no book and publish nothing.
     pub symbols_beyond_ids: u64,
@@ -428,6 +431,61 @@ impl<A: Adapter> Engine<A> {
         }
     }
 
+    /// Book `i`'s learned tick becomes the finer `tick` (rare, off the common path): every
+    /// level is re-expressed exactly in it, the last BBO published with it, the checksum text
+    /// is rendered afresh, a published top N is voided (it comes back whole), and the
+    /// instrument is announced again before anything that uses the new tick.
+    #[cold]
+    fn refine(&mut self, i: usize, tick: crate::book::Step, local_ts: u64, sink: &mut impl Sink) {
+        let Some(info) = self.adapter.symbols().list().get(i) else { return };
+        let Some(factor) =
+            info.instrument.tick.multiple_of(tick).and_then(|f| i64::try_from(f).ok())
+        else {
+            return;
+        };
+        let Ok(idx) = SymbolIdx::try_from(i) else { return };
+        self.adapter.symbols_mut().refine_tick(idx, tick);
+        let b = &mut self.books[i];
+        let mut levels: Vec<(Side, i64, i64)> = Vec::new();
+        for side in [Side::Bid, Side::Ask] {
+            levels.extend(b.ladder.iter(side).map(|l| (side, l.px_tick, l.qty_lots)));
+        }
+        b.ladder.clear();
+        let mut exact = true;
+        for (side, px, qty) in levels {
+            match px.checked_mul(factor) {
+                Some(px) => {
+                    b.ladder.set(side, px, qty);
+                }
+                None => exact = false,
+            }
+        }
+        b.published = b.published.map(|mut bbo| {
+            bbo.bid_tick = bbo.bid_tick.saturating_mul(factor);
+            bbo.ask_tick = bbo.ask_tick.saturating_mul(factor);
+            bbo
+        });
+        b.checksum_memo = LevelMemo::default();
+        let voided = b.depth_last.iter().any(|l| !l.is_empty());
+        b.depth_last.iter_mut().for_each(Vec::clear);
+        b.depth_touched = true;
+        // Trades read after the refinement in this frame were converted with the old tick.
+        let from = self.parsed.refined_trades.min(self.parsed.trades.len());
+        for t in self.parsed.trades[from..].iter_mut().filter(|t| usize::from(t.symbol) == i) {
+            t.trade.price_tick = t.trade.price_tick.saturating_mul(factor);
+        }
+        self.stats.ticks_refined += 1;
+        self.publish_definition(i, local_ts, sink);
+        if voided {
+            let state = self.books[i].state;
+            sink.publish(Event::depth_clear(self.stamps(0, local_ts), self.id(i), state));
+        }
+        if !exact {
+            // A price beyond i64 in the finer tick: the book cannot be kept exactly.
+            self.invalidate(i, Invalid::Broken, local_ts, sink);
+        }
+    }
+
     /// Publishes book `i`'s instrument definition (rare: a new book, or new steps).
     fn publish_definition(&mut self, i: usize, local_ts: u64, sink: &mut impl Sink) {
         let Some(info) = self.adapter.symbols().list().get(i) else { return };
@@ -513,6 +571,11 @@ impl<A: Adapter> Engine<A> {
                 }
             }
             return Err(e);
+        }
+        if let Some((s, tick)) = self.parsed.refined {
+            if usize::from(s) < self.books.len() {
+                self.refine(usize::from(s), tick, local_ts, sink);
+            }
         }
         let p = &self.parsed;
         self.stats.stale += u64::from(p.stale);

@@ -115,6 +115,10 @@ impl Adapter for AnyAdapter {
         each!(self, a => a.symbols())
     }
 
+    fn symbols_mut(&mut self) -> &mut Symbols {
+        each!(self, a => a.symbols_mut())
+    }
+
     fn subscribe_messages(&self, symbols: &[&str]) -> Vec<String> {
         each!(self, a => a.subscribe_messages(symbols))
     }

@@ -676,7 +676,7 @@ fn levels(
     for lv in arr.iter() {
         let px = lv.get_idx(0).and_then(text).ok_or(VenueError::Shape("level price"))?;
         let qty = lv.get_idx(1).and_then(text).ok_or(VenueError::Shape("level size"))?;
-        let px_tick = inst.price_ticks(px).map_err(num("price"))?;
+        let px_tick = out.book_price(inst, px).map_err(num("price"))?;
         let qty_lots = inst.qty_lots(qty).map_err(num("size"))?;
         out.level(side, px_tick, qty_lots);
     }
@@ -734,6 +734,10 @@ impl Adapter for Binance {
 
     fn symbols(&self) -> &Symbols {
         &self.symbols
+    }
+
+    fn symbols_mut(&mut self) -> &mut Symbols {
+        &mut self.symbols
     }
 
     fn subscribe_messages(&self, symbols: &[&str]) -> Vec<String> {

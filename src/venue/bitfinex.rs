@@ -399,6 +399,10 @@ impl Adapter for Bitfinex {
         &self.symbols
     }
 
+    fn symbols_mut(&mut self) -> &mut Symbols {
+        &mut self.symbols
+    }
+
     fn subscribe_messages(&self, symbols: &[&str]) -> Vec<String> {
         let mut m = vec![format!("{{\"event\":\"conf\",\"flags\":{}}}", SEQ_ALL | OB_CHECKSUM)];
         for s in symbols {

@@ -209,11 +209,9 @@ impl CoinbaseAdvanced {
                 };
                 let px = field_text(u, "price_level").ok_or(VenueError::Shape("price_level"))?;
                 let qty = field_text(u, "new_quantity").ok_or(VenueError::Shape("new_quantity"))?;
-                out.level(
-                    side,
-                    inst.price_ticks(px).map_err(num("price_level"))?,
-                    inst.qty_lots(qty).map_err(num("new_quantity"))?,
-                );
+                let px_tick = out.book_price(inst, px).map_err(num("price_level"))?;
+                let qty_lots = inst.qty_lots(qty).map_err(num("new_quantity"))?;
+                out.level(side, px_tick, qty_lots);
                 Ok(())
             })();
             if let Err(err) = r {
@@ -294,6 +292,10 @@ impl Adapter for CoinbaseAdvanced {
 
     fn symbols(&self) -> &Symbols {
         &self.symbols
+    }
+
+    fn symbols_mut(&mut self) -> &mut Symbols {
+        &mut self.symbols
     }
 
     fn subscribe_messages(&self, symbols: &[&str]) -> Vec<String> {
@@ -422,11 +424,9 @@ impl CoinbaseExchange {
                 let r = (|| {
                     let px = l.get_idx(0).and_then(text).ok_or(VenueError::Shape("level price"))?;
                     let q = l.get_idx(1).and_then(text).ok_or(VenueError::Shape("level size"))?;
-                    out.level(
-                        side,
-                        inst.price_ticks(px).map_err(num("price"))?,
-                        inst.qty_lots(q).map_err(num("size"))?,
-                    );
+                    let px_tick = out.book_price(inst, px).map_err(num("price"))?;
+                    let qty_lots = inst.qty_lots(q).map_err(num("size"))?;
+                    out.level(side, px_tick, qty_lots);
                     Ok(())
                 })();
                 if let Err(e) = r {
@@ -479,11 +479,9 @@ impl CoinbaseExchange {
                 };
                 let px = c.get_idx(1).and_then(text).ok_or(VenueError::Shape("change price"))?;
                 let q = c.get_idx(2).and_then(text).ok_or(VenueError::Shape("change size"))?;
-                out.level(
-                    side,
-                    inst.price_ticks(px).map_err(num("price"))?,
-                    inst.qty_lots(q).map_err(num("size"))?,
-                );
+                let px_tick = out.book_price(inst, px).map_err(num("price"))?;
+                let qty_lots = inst.qty_lots(q).map_err(num("size"))?;
+                out.level(side, px_tick, qty_lots);
                 Ok(())
             })();
             if let Err(e) = r {
@@ -518,6 +516,10 @@ impl Adapter for CoinbaseExchange {
 
     fn symbols(&self) -> &Symbols {
         &self.symbols
+    }
+
+    fn symbols_mut(&mut self) -> &mut Symbols {
+        &mut self.symbols
     }
 
     fn subscribe_messages(&self, symbols: &[&str]) -> Vec<String> {

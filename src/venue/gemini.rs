@@ -154,11 +154,9 @@ impl GeminiV2 {
                 let side = side_of(c.get_idx(0).and_then(text))?;
                 let px = c.get_idx(1).and_then(text).ok_or(VenueError::Shape("price"))?;
                 let q = c.get_idx(2).and_then(text).ok_or(VenueError::Shape("quantity"))?;
-                out.level(
-                    side,
-                    inst.price_ticks(px).map_err(num("price"))?,
-                    inst.qty_lots(q).map_err(num("quantity"))?,
-                );
+                let px_tick = out.book_price(inst, px).map_err(num("price"))?;
+                let qty_lots = inst.qty_lots(q).map_err(num("quantity"))?;
+                out.level(side, px_tick, qty_lots);
                 Ok(())
             })();
             if let Err(e) = r {
@@ -195,6 +193,10 @@ impl Adapter for GeminiV2 {
 
     fn symbols(&self) -> &Symbols {
         &self.symbols
+    }
+
+    fn symbols_mut(&mut self) -> &mut Symbols {
+        &mut self.symbols
     }
 
     fn subscribe_messages(&self, symbols: &[&str]) -> Vec<String> {
@@ -302,11 +304,9 @@ impl GeminiV1 {
                 match field_text(e, "type") {
                     Some(b"change") if book => {
                         let side = side_of(field_text(e, "side"))?;
-                        out.level(
-                            side,
-                            inst.price_ticks(f("price")?).map_err(num("price"))?,
-                            inst.qty_lots(f("remaining")?).map_err(num("remaining"))?,
-                        );
+                        let px_tick = out.book_price(inst, f("price")?).map_err(num("price"))?;
+                        let qty_lots = inst.qty_lots(f("remaining")?).map_err(num("remaining"))?;
+                        out.level(side, px_tick, qty_lots);
                     }
                     Some(b"change") => {}
                     Some(b"trade") => {
@@ -372,6 +372,10 @@ impl Adapter for GeminiV1 {
 
     fn symbols(&self) -> &Symbols {
         &self.symbols
+    }
+
+    fn symbols_mut(&mut self) -> &mut Symbols {
+        &mut self.symbols
     }
 
     /// v1 subscribes by URL: there is nothing to send.

@@ -322,6 +322,10 @@ impl Adapter for KrakenV1 {
         &self.symbols
     }
 
+    fn symbols_mut(&mut self) -> &mut Symbols {
+        &mut self.symbols
+    }
+
     fn subscribe_messages(&self, symbols: &[&str]) -> Vec<String> {
         v1_request("subscribe", symbols)
     }
@@ -616,6 +620,10 @@ impl Adapter for KrakenV2 {
 
     fn symbols(&self) -> &Symbols {
         &self.symbols
+    }
+
+    fn symbols_mut(&mut self) -> &mut Symbols {
+        &mut self.symbols
     }
 
     fn subscribe_messages(&self, symbols: &[&str]) -> Vec<String> {

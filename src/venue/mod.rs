@@ -178,6 +178,14 @@ pub struct Parsed {
     /// When an error is returned: the symbol whose book message was being read, if known.
     /// The engine marks that book as no longer trustworthy.
     pub broken: Option<SymbolIdx>,
+    /// A symbol whose learned tick proved too coarse in this frame, and its finer tick: the
+    /// levels read so far were re-expressed in it ([`Parsed::book_price`]); the engine
+    /// rescales the book and announces the instrument again before applying the frame.
+    pub refined: Option<(SymbolIdx, Step)>,
+    /// Trades in [`Parsed::trades`] when the refinement happened: the ones before were
+    /// rescaled with the book's levels; the ones after are in the old tick (the engine
+    /// rescales them).
+    pub refined_trades: usize,
 }
 
 impl Parsed {
@@ -191,6 +199,60 @@ impl Parsed {
         self.waiting = 0;
         self.control = false;
         self.broken = None;
+        self.refined = None;
+        self.refined_trades = 0;
+    }
+
+    /// A price of the book message begun last, in ticks of `inst` (the book's instrument). A
+    /// price finer than a *learned* tick refines it, exactly: the tick becomes the price's
+    /// decimal step (or the finest step both are multiples of), every level already read for
+    /// that book in this frame is rescaled, and the price is returned in the finer tick
+    /// ([`Parsed::refined`]). A configured or built-in tick is never changed: a price off it is
+    /// an error, as is a malformed number.
+    #[inline]
+    pub fn book_price(&mut self, inst: &Instrument, text: &[u8]) -> Result<i64, NumError> {
+        let sym = self.books.last().map(|b| b.symbol);
+        let tick = match (self.refined, sym) {
+            (Some((s, t)), Some(b)) if s == b => t,
+            _ => inst.tick,
+        };
+        match tick.units_plain(text) {
+            Err(NumError::NotMultiple) if inst.source == crate::book::StepSource::Learned => {
+                self.refine(sym, tick, text)
+            }
+            r => r,
+        }
+    }
+
+    /// See [`Parsed::book_price`]: off the common path.
+    #[cold]
+    fn refine(&mut self, sym: Option<SymbolIdx>, tick: Step, text: &[u8]) -> Result<i64, NumError> {
+        let Some(sym) = sym else { return Err(NumError::NotMultiple) };
+        if self.refined.is_some_and(|(s, _)| s != sym) {
+            // One refinement per frame; a second book's waits for its next message.
+            return Err(NumError::NotMultiple);
+        }
+        let finer = Step::from_decimals(Step::finest_for(text)?.scale().max(tick.scale()))?;
+        let factor = tick.multiple_of(finer).ok_or(NumError::NotMultiple)?;
+        if factor <= 1 {
+            return Err(NumError::NotMultiple);
+        }
+        let factor = i64::try_from(factor).map_err(|_| NumError::Overflow)?;
+        let open = self.books.len() - 1;
+        for (i, b) in self.books.iter().enumerate().filter(|(_, b)| b.symbol == sym) {
+            // The book being read is still open: its levels run to the end.
+            let end = if i == open { self.levels.len() } else { b.levels.end };
+            for l in &mut self.levels[b.levels.start..end] {
+                l.px_tick = l.px_tick.checked_mul(factor).ok_or(NumError::Overflow)?;
+            }
+        }
+        for t in self.trades.iter_mut().filter(|t| t.symbol == sym) {
+            t.trade.price_tick =
+                t.trade.price_tick.checked_mul(factor).ok_or(NumError::Overflow)?;
+        }
+        self.refined = Some((sym, finer));
+        self.refined_trades = self.trades.len();
+        finer.units_plain(text)
     }
 
     /// Starts a book message; push its levels with [`Parsed::level`], then call
@@ -415,6 +477,16 @@ impl Symbols {
         Ok(i)
     }
 
+    /// Refines `idx`'s learned tick to the finer `tick` (see [`Parsed::book_price`]): the
+    /// registry learns it too, so a reconnect keeps it.
+    pub fn refine_tick(&mut self, idx: SymbolIdx, tick: Step) {
+        let venue = self.venue;
+        let Some(s) = self.list.get_mut(usize::from(idx)) else { return };
+        s.instrument.tick = tick;
+        s.price_decimals = s.price_decimals.max(tick.scale());
+        self.registry.learn(venue, &s.key, tick, s.instrument.lot);
+    }
+
     fn push(&mut self, key: &str, instrument: Instrument) -> Option<SymbolIdx> {
         let idx = SymbolIdx::try_from(self.list.len()).ok()?;
         let (price_decimals, qty_decimals) = (instrument.tick.scale(), instrument.lot.scale());
@@ -499,6 +571,9 @@ pub trait Adapter {
 
     /// The symbols seen so far.
     fn symbols(&self) -> &Symbols;
+
+    /// The symbols this adapter knows, mutable (the engine refines a learned tick).
+    fn symbols_mut(&mut self) -> &mut Symbols;
 
     /// The subscribe messages to send after connecting, for these symbols as the venue
     /// writes them.

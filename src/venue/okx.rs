@@ -270,11 +270,9 @@ fn levels(
     for l in arr.iter() {
         let px = l.get_idx(0).and_then(text).ok_or(VenueError::Shape("level price"))?;
         let sz = l.get_idx(1).and_then(text).ok_or(VenueError::Shape("level size"))?;
-        out.level(
-            side,
-            inst.price_ticks(px).map_err(num("price"))?,
-            inst.qty_lots(sz).map_err(num("size"))?,
-        );
+        let px_tick = out.book_price(inst, px).map_err(num("price"))?;
+        let qty_lots = inst.qty_lots(sz).map_err(num("size"))?;
+        out.level(side, px_tick, qty_lots);
     }
     Ok(())
 }
@@ -305,6 +303,10 @@ impl Adapter for Okx {
 
     fn symbols(&self) -> &Symbols {
         &self.symbols
+    }
+
+    fn symbols_mut(&mut self) -> &mut Symbols {
+        &mut self.symbols
     }
 
     fn subscribe_messages(&self, symbols: &[&str]) -> Vec<String> {
