@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use crossbeam_channel::Receiver;
 use ladderfeed::book::Venue;
-use ladderfeed::consumer::{spawn_pinned, Consumer, Cores, Latency, Stage};
+use ladderfeed::consumer::{spawn_pinned, Consumer, Cores, Latency};
 use ladderfeed::net::live::{CloseClass, Feed, Live, Options};
 use ladderfeed::net::tls;
 use ladderfeed::ring::{feed, Publisher};
@@ -269,7 +269,7 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
     let done = Arc::new(AtomicBool::new(false));
     let deadline = args.duration.map(|d| Instant::now() + Duration::from_secs_f64(d.max(0.0)));
 
-    let latency_lines = Arc::new(Mutex::new(String::new()));
+    let latency_now = Arc::new(Mutex::new(Vec::new()));
     let service_stop = Arc::new(AtomicBool::new(false));
     let (query_tx, query_rx) = crossbeam_channel::bounded::<service::Request>(16);
     let service = match args.http {
@@ -277,7 +277,7 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
             let (local, handle) = service::start(
                 addr,
                 query_tx,
-                Arc::clone(&latency_lines),
+                Arc::clone(&latency_now),
                 Arc::clone(&service_stop),
             )?;
             println!("serving      http://{local}/book, /metrics, /health");
@@ -295,11 +295,11 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
         network(live, publisher, &net_stop, deadline, query_rx)
     })?;
     let consumer_done = Arc::clone(&done);
-    let consumer_lines = Arc::clone(&latency_lines);
+    let consumer_latency = Arc::clone(&latency_now);
     let idle = if args.no_busy_poll { Idle::Sleep } else { Idle::Spin };
     let consumer = spawn_pinned("consumer", consumer_core, move |_| {
         let c = Consumer::new(subscription);
-        consume(c, sinks, (&consumer_done, idle), &consumer_lines)
+        consume(c, sinks, (&consumer_done, idle), &consumer_latency)
     })?;
 
     let (live, publisher) =
@@ -407,25 +407,6 @@ fn network(
 
 type Consumed = (Latency, Sinks, Option<std::io::Error>);
 
-/// Latency quantiles per stage in the Prometheus text format (a summary per stage).
-fn prometheus_latency(latency: &Latency) -> String {
-    let mut out = String::from(
-        "# HELP ladderfeed_latency_ns Per-stage latency in nanoseconds.\n# TYPE ladderfeed_latency_ns summary\n",
-    );
-    for stage in Stage::ALL {
-        let h = latency.histogram(stage);
-        let name = stage.file_stem();
-        for q in [0.5, 0.99, 0.999] {
-            out.push_str(&format!(
-                "ladderfeed_latency_ns{{stage=\"{name}\",quantile=\"{q}\"}} {}\n",
-                h.value_at_quantile(q)
-            ));
-        }
-        out.push_str(&format!("ladderfeed_latency_ns_count{{stage=\"{name}\"}} {}\n", h.len()));
-    }
-    out
-}
-
 /// What the consumer does when the ring is empty.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Idle {
@@ -444,19 +425,20 @@ fn consume(
     mut consumer: Consumer,
     sinks: Sinks,
     (done, idle): (&AtomicBool, Idle),
-    latency_lines: &Mutex<String>,
+    latency_now: &Mutex<Vec<service::StageLatency>>,
 ) -> Consumed {
-    let mut next_lines = Instant::now();
+    let mut next_latency = Instant::now();
     let mut w = SinkWriter::new(sinks);
     // Empty looks in a row (for the sleeping consumer's backoff).
     let mut empty = 0u32;
     loop {
         let finished = done.load(Ordering::Acquire);
         let n = consumer.drain(ladderfeed::consumer::BATCH, |ev| w.event(ev, ev.local_ts()));
-        if n == 0 && Instant::now() >= next_lines {
-            next_lines = Instant::now() + Duration::from_secs(1);
-            *latency_lines.lock().unwrap_or_else(|e| e.into_inner()) =
-                prometheus_latency(consumer.latency());
+        if n == 0 && Instant::now() >= next_latency {
+            // For the service's `/metrics`: numbers, encoded there.
+            next_latency = Instant::now() + Duration::from_secs(1);
+            *latency_now.lock().unwrap_or_else(|e| e.into_inner()) =
+                service::stage_latency(consumer.latency());
         }
         if n == 0 {
             if finished {
