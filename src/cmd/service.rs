@@ -481,8 +481,7 @@ mod tests {
 
     #[test]
     fn metrics_come_family_by_family() {
-        let mut stats = LinkStats::default();
-        stats.messages = 7;
+        let stats = LinkStats { messages: 7, ..LinkStats::default() };
         let book = |symbol: &str, synced| BookCounters {
             symbol: symbol.into(),
             stats: Some(BookStats { gaps: 2, ..BookStats::default() }),
