@@ -1,7 +1,8 @@
 //! `ladderfeed live` and `ladderfeed record` against the simulator over wss:// with its CA:
 //! the live BBO file equals the replay's (receive times aside), `record` then `replay`
-//! reproduces the live BBO file byte for byte, `--http` serves the book, the metrics and the
-//! health, `--config` runs several venues, and a bad certificate fails the run with its cause.
+//! reproduces the live BBO file byte for byte, `--http` serves the book, the metrics (read back
+//! by Python's `prometheus_client` parser) and the health while silent clients hang on,
+//! `--config` runs several venues, and a bad certificate fails the run with its cause.
 #![cfg(feature = "cli")]
 
 use std::io::{Read, Write};
@@ -133,12 +134,46 @@ fn live_equals_replay_and_record_reproduces_live() {
 
 fn http_get(port: u16, path: &str) -> (u16, String) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    // The service keeps HTTP/1.1 connections alive unless asked not to.
+    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").unwrap();
     let mut body = String::new();
     s.read_to_string(&mut body).unwrap();
     let status = body.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
     let payload = body.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned());
     (status, payload)
+}
+
+/// The families of a Prometheus text exposition as Python's `prometheus_client` parser reads
+/// them: (name, type, samples), a counter named without its `_total`.
+fn python_families(exposition: &str) -> Vec<(String, String, usize)> {
+    const SCRIPT: &str = "
+import sys
+try:
+    from prometheus_client.parser import text_string_to_metric_families
+except ImportError as e:
+    sys.exit(f'python3 cannot import prometheus_client ({e}): pip install prometheus_client')
+for m in text_string_to_metric_families(sys.stdin.read()):
+    print(m.name, m.type, len(m.samples))
+";
+    let mut child = Command::new("python3")
+        .args(["-c", SCRIPT])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running python3 (the /metrics test parses with prometheus_client)");
+    child.stdin.take().unwrap().write_all(exposition.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "the Python parser failed: {}", text(&out));
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            (f[0].to_owned(), f[1].to_owned(), f[2].parse().unwrap())
+        })
+        .collect()
 }
 
 #[test]
@@ -186,6 +221,42 @@ fn the_service_serves_book_metrics_and_health() {
     ] {
         assert!(metrics.contains(m), "{m} missing:\n{metrics}");
     }
+    // A real parser reads exactly the declared families, with their types, each with samples.
+    let families = python_families(&metrics);
+    let names: Vec<(&str, &str)> =
+        families.iter().map(|(n, t, _)| (n.as_str(), t.as_str())).collect();
+    let counter = "counter";
+    let gauge = "gauge";
+    assert_eq!(
+        names,
+        [
+            ("ladderfeed_messages", counter),
+            ("ladderfeed_bytes", counter),
+            ("ladderfeed_errors", counter),
+            ("ladderfeed_reconnects", counter),
+            ("ladderfeed_closes", counter),
+            ("ladderfeed_rest", counter),
+            ("ladderfeed_records_dropped", counter),
+            ("ladderfeed_gaps", counter),
+            ("ladderfeed_resyncs", counter),
+            ("ladderfeed_resync_actions", counter),
+            ("ladderfeed_checksum_failures", counter),
+            ("ladderfeed_book_synced", gauge),
+            ("ladderfeed_ring_events", counter),
+            ("ladderfeed_latency_ns", gauge),
+            ("ladderfeed_latency_samples", counter),
+        ],
+        "{metrics}"
+    );
+    assert!(families.iter().all(|(_, _, n)| *n > 0), "{families:?}");
+    // Clients that connect and send nothing (or half a request) hold nobody up.
+    let silent: Vec<TcpStream> =
+        (0..3).map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap()).collect();
+    write!(&silent[2], "GET /health HTTP/1.1\r\n").unwrap();
+    let asked = Instant::now();
+    assert_eq!(http_get(port, "/health"), (200, "ok\n".to_owned()));
+    assert!(asked.elapsed() < Duration::from_secs(5), "{:?}", asked.elapsed());
+    drop(silent);
     assert_eq!(http_get(port, "/health"), (200, "ok\n".to_owned()));
     assert_eq!(http_get(port, "/book?venue=okx&symbol=NOPE").0, 404);
     assert_eq!(http_get(port, "/nothing").0, 404);

@@ -19,9 +19,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use crossbeam_channel::Receiver;
 use ladderfeed::book::Venue;
-use ladderfeed::consumer::{
-    spawn_consumer_with, spawn_pinned, Consumer, Cores, Idle, Latency, OnEvent, Stage,
-};
+use ladderfeed::consumer::{spawn_consumer_with, spawn_pinned, Consumer, Cores, Idle, OnEvent};
 use ladderfeed::event::Event;
 use ladderfeed::net::live::{CloseClass, Feed, Live, Options};
 use ladderfeed::net::tls;
@@ -271,7 +269,7 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
     let (publisher, subscription) = feed::feed_with_clock(args.ring, live.id_limit(), clock);
     let deadline = args.duration.map(|d| Instant::now() + Duration::from_secs_f64(d.max(0.0)));
 
-    let latency_lines = Arc::new(Mutex::new(String::new()));
+    let latency_now = Arc::new(Mutex::new(Vec::new()));
     let service_stop = Arc::new(AtomicBool::new(false));
     let (query_tx, query_rx) = crossbeam_channel::bounded::<service::Request>(16);
     let service = match args.http {
@@ -279,7 +277,7 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
             let (local, handle) = service::start(
                 addr,
                 query_tx,
-                Arc::clone(&latency_lines),
+                Arc::clone(&latency_now),
                 Arc::clone(&service_stop),
             )?;
             println!("serving      http://{local}/book, /metrics, /health");
@@ -301,8 +299,8 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
     let idle = if args.no_busy_poll { Idle::Sleep } else { Idle::Spin };
     let writing = Writing {
         writer: SinkWriter::new(sinks),
-        latency_lines: Arc::clone(&latency_lines),
-        next_lines: Instant::now(),
+        latency_now: Arc::clone(&latency_now),
+        next_latency: Instant::now(),
     };
     let consumer =
         spawn_consumer_with("consumer", Consumer::new(subscription), consumer_core, idle, writing)?;
@@ -411,31 +409,13 @@ fn network(
     Ok((live, publisher))
 }
 
-/// Latency quantiles per stage in the Prometheus text format (a summary per stage).
-fn prometheus_latency(latency: &Latency) -> String {
-    let mut out = String::from(
-        "# HELP ladderfeed_latency_ns Per-stage latency in nanoseconds.\n# TYPE ladderfeed_latency_ns summary\n",
-    );
-    for stage in Stage::ALL {
-        let h = latency.histogram(stage);
-        let name = stage.file_stem();
-        for q in [0.5, 0.99, 0.999] {
-            out.push_str(&format!(
-                "ladderfeed_latency_ns{{stage=\"{name}\",quantile=\"{q}\"}} {}\n",
-                h.value_at_quantile(q)
-            ));
-        }
-        out.push_str(&format!("ladderfeed_latency_ns_count{{stage=\"{name}\"}} {}\n", h.len()));
-    }
-    out
-}
-
 /// The live consumer: events into the sinks (rows stamped with each event's receive time);
-/// while the ring is empty, the latency figures for `/metrics` at most once a second.
+/// while the ring is empty, the latency figures for `/metrics` at most once a second
+/// (numbers, encoded by the service).
 struct Writing {
     writer: SinkWriter,
-    latency_lines: Arc<Mutex<String>>,
-    next_lines: Instant,
+    latency_now: Arc<Mutex<Vec<service::StageLatency>>>,
+    next_latency: Instant,
 }
 
 impl OnEvent for Writing {
@@ -445,10 +425,10 @@ impl OnEvent for Writing {
     }
 
     fn on_idle(&mut self, consumer: &Consumer) {
-        if Instant::now() >= self.next_lines {
-            self.next_lines = Instant::now() + Duration::from_secs(1);
-            *self.latency_lines.lock().unwrap_or_else(|e| e.into_inner()) =
-                prometheus_latency(consumer.latency());
+        if Instant::now() >= self.next_latency {
+            self.next_latency = Instant::now() + Duration::from_secs(1);
+            *self.latency_now.lock().unwrap_or_else(|e| e.into_inner()) =
+                service::stage_latency(consumer.latency());
         }
     }
 }
