@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
-pub use core_affinity::CoreId;
+use core_affinity::CoreId;
 
 use super::{Consumer, Idle, OnEvent};
 use crate::event::Event;
