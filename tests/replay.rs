@@ -473,4 +473,13 @@ fn content_tells_the_venue_and_a_misleading_name_does_not() {
         assert_eq!(b["gaps"], 0, "{name}: {b}");
         assert!(b["book_messages"].as_u64().unwrap() > 10, "{name}: {b}");
     }
+    // Forced to the wrong market, the run says so instead of one silent gap.
+    let path = futures_as_hftbacktest("forced.gz");
+    let out = ladderfeed(&["replay", "--venue", "binance", path.to_str().unwrap()]);
+    let (stdout, _) = text(&out);
+    assert!(stdout.contains("frames follow another venue's rules"), "{stdout}");
+    let out = ladderfeed(&["check", "--venue", "binance", path.to_str().unwrap()]);
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("frames follow another venue's rules than binance"), "{stdout}");
 }

@@ -437,6 +437,7 @@ impl Checker {
             }
             let st = engine.stats();
             report.control += st.control;
+            report.foreign_frames += st.foreign_frames;
             report.waiting += st.waiting;
             report.stale_skipped += st.stale;
         }

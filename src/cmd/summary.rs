@@ -115,6 +115,8 @@ pub struct Summary {
     pub latency: Vec<(Stage, StageSummary)>,
     /// Events whose venue time was later than the capture's receive time (clock skew).
     pub exch_ahead: u64,
+    /// Frames that follow another venue's rules (the capture's venue is likely wrong).
+    pub foreign_frames: u64,
 }
 
 impl Summary {
@@ -128,6 +130,7 @@ impl Summary {
         errors: u64,
     ) -> Summary {
         let (mut messages, mut bytes, mut control, mut stale, mut waiting) = (0, 0, 0, 0, 0);
+        let mut foreign_frames = 0;
         let mut symbols: BTreeMap<String, SymbolSummary> = BTreeMap::new();
         for e in engines {
             let st = e.engine.stats();
@@ -136,6 +139,7 @@ impl Summary {
             control += st.control;
             stale += st.stale;
             waiting += st.waiting;
+            foreign_frames += st.foreign_frames;
             for (i, info) in e.engine.symbols().list().iter().enumerate() {
                 let idx = i as u16;
                 let (Some(b), Some(state), Some(bbo)) =
@@ -211,6 +215,7 @@ impl Summary {
             symbols,
             latency: latency_rows,
             exch_ahead: latency.exch_ahead(),
+            foreign_frames,
         }
     }
 
@@ -252,6 +257,13 @@ impl Summary {
             "counted      {} control, {} stale skipped, {} waiting for a snapshot, {} errors",
             self.control, self.stale, self.waiting, self.errors
         );
+        if self.foreign_frames > 0 {
+            let _ = writeln!(
+                o,
+                "WARNING      {} frames follow another venue's rules (Binance USD-M depth updates under the spot rule, or the reverse): the capture's venue is likely wrong (--venue)",
+                self.foreign_frames
+            );
+        }
         for (key, s) in &self.symbols {
             let state = s.state.map_or("none", state_name);
             let _ = writeln!(
@@ -369,6 +381,7 @@ impl Summary {
             "mb_per_s": self.mb_per_s(),
             "errors": self.errors,
             "exch_ahead": self.exch_ahead,
+            "foreign_frames": self.foreign_frames,
             "symbols": symbols,
             "latency_ns": latency,
         })

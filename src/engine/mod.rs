@@ -144,6 +144,9 @@ pub struct EngineStats {
     pub errors: ErrorCounts,
     /// Venue checksums not verified (see [`Engine::with_checksums`]).
     pub checksums_skipped: u64,
+    /// Frames that follow another venue's rules ([`Parsed::foreign`]): the venue chosen for
+    /// the capture is likely wrong.
+    pub foreign_frames: u64,
     /// Books whose learned tick proved too coarse and was refined (the book rescaled exactly,
     /// the instrument announced again).
     pub ticks_refined: u64,
@@ -572,6 +575,7 @@ impl<A: Adapter> Engine<A> {
             }
             return Err(e);
         }
+        self.stats.foreign_frames += u64::from(self.parsed.foreign);
         if let Some((s, tick)) = self.parsed.refined {
             if usize::from(s) < self.books.len() {
                 self.refine(usize::from(s), tick, local_ts, sink);

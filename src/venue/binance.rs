@@ -288,6 +288,11 @@ impl Binance {
         if depth.first > depth.last {
             return Err(VenueError::Shape("depthUpdate with U > u"));
         }
+        // USD-M depth updates carry `pu`, spot ones do not: a frame of the other market is
+        // sequenced by the wrong rule (counted, so a wrong `--venue` is said, not a silent gap).
+        if depth.prev.is_some() != self.is_futures() {
+            out.foreign = true;
+        }
         let Some(sym) = self.symbols.find(sym_text).or_else(|| self.symbols.resolve(sym_text))
         else {
             // Unknown instrument: keep the frame until a snapshot teaches its tick.

@@ -186,6 +186,9 @@ pub struct Parsed {
     /// rescaled with the book's levels; the ones after are in the old tick (the engine
     /// rescales them).
     pub refined_trades: usize,
+    /// The frame follows another venue's rules (a Binance USD-M depth update, with `pu`,
+    /// under the spot adapter, or the reverse): the capture's venue is likely wrong.
+    pub foreign: bool,
 }
 
 impl Parsed {
@@ -201,6 +204,7 @@ impl Parsed {
         self.broken = None;
         self.refined = None;
         self.refined_trades = 0;
+        self.foreign = false;
     }
 
     /// A price of the book message begun last, in ticks of `inst` (the book's instrument). A

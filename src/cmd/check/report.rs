@@ -358,6 +358,8 @@ pub struct FileReport {
     pub http: u64,
     /// Control frames (heartbeats, acknowledgements, tickers).
     pub control: u64,
+    /// Frames that follow another venue's rules than the one detected or given.
+    pub foreign_frames: u64,
     /// Book messages held while waiting for a snapshot.
     pub waiting: u64,
     /// Book messages already covered by a snapshot.
@@ -395,6 +397,7 @@ impl FileReport {
             frames: 0,
             http: 0,
             control: 0,
+            foreign_frames: 0,
             waiting: 0,
             stale_skipped: 0,
             disconnects: 0,
@@ -435,6 +438,13 @@ impl FileReport {
                 let _ = write!(line, ": {excerpt}");
             }
             out.push(line);
+        }
+        if self.foreign_frames > 0 {
+            out.push(format!(
+                "{} frames follow another venue's rules than {} (Binance USD-M depth updates under the spot rule, or the reverse): pass the right --venue",
+                self.foreign_frames,
+                self.venue.unwrap_or("?")
+            ));
         }
         if m_all_rejected(self) {
             out.push(format!(
@@ -619,6 +629,7 @@ impl FileReport {
             "frames": self.frames,
             "http": self.http,
             "control": self.control,
+            "foreign_frames": self.foreign_frames,
             "waiting": self.waiting,
             "stale_skipped": self.stale_skipped,
             "disconnects": self.disconnects,
