@@ -222,7 +222,7 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
     // Books publish their top N only for a depth file.
     opts.depth_levels = if args.out.depth_out.is_some() { args.out.depth } else { 0 };
     opts.registry = registry;
-    opts.stale_after = Duration::from_secs_f64(stale_after);
+    opts.policy.stale_after = Duration::from_secs_f64(stale_after);
     let clock = opts.clock;
     let mut live = Live::new(feeds, opts)?;
     let recorder = match record {

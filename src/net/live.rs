@@ -75,24 +75,8 @@ pub struct Options {
     pub busy_poll: bool,
     /// TLS client configuration ([`super::tls::client_config`]).
     pub tls: Arc<ClientConfig>,
-    /// TCP connect plus TLS and WebSocket handshakes must finish within this.
-    pub handshake_timeout: Duration,
-    /// A connection with no message for this long is dropped and made again.
-    pub stale_after: Duration,
-    /// The first reconnect delay; doubled per failure up to `backoff_max`, with jitter.
-    pub backoff_min: Duration,
-    /// The longest reconnect delay.
-    pub backoff_max: Duration,
-    /// A REST snapshot must arrive within this.
-    pub rest_timeout: Duration,
-    /// A book that lost sync on a venue that allows it is resubscribed on the open connection;
-    /// `false`, or a venue that does not, reconnects for fresh snapshots of every book.
-    pub resubscribe: bool,
-    /// A resubscribed book must be synced again within this, or the connection is remade.
-    pub resubscribe_timeout: Duration,
-    /// At most this many subscription requests on one connection within the window (`None`:
-    /// the venue's documented limit). See [`Policy::subscription_budget`].
-    pub subscription_budget: Option<(usize, Duration)>,
+    /// Every connection's policy: timeouts, backoff, stale feed, resubscription and budget.
+    pub policy: Policy,
     /// The clock that stamps receive times and measures every deadline.
     pub clock: Clock,
     /// Each book's array window in ticks per side ([`Engine::with_window_ticks`]).
@@ -106,36 +90,14 @@ pub struct Options {
 impl Options {
     /// Defaults: busy-poll, the [`Policy`] defaults, built-in instruments.
     pub fn new(tls: Arc<ClientConfig>) -> Options {
-        let p = Policy::default();
         Options {
             busy_poll: true,
             tls,
-            handshake_timeout: p.handshake_timeout,
-            stale_after: p.stale_after,
-            backoff_min: p.backoff_min,
-            backoff_max: p.backoff_max,
-            rest_timeout: p.rest_timeout,
-            resubscribe: p.resubscribe,
-            resubscribe_timeout: p.resubscribe_timeout,
-            subscription_budget: p.subscription_budget,
+            policy: Policy::default(),
             clock: Clock::global(),
             window_ticks: Ladder::DEFAULT_WINDOW_TICKS,
             registry: InstrumentRegistry::with_builtins(),
             depth_levels: 0,
-        }
-    }
-
-    /// The connection policy these options describe.
-    pub fn policy(&self) -> Policy {
-        Policy {
-            handshake_timeout: self.handshake_timeout,
-            stale_after: self.stale_after,
-            backoff_min: self.backoff_min,
-            backoff_max: self.backoff_max,
-            rest_timeout: self.rest_timeout,
-            resubscribe: self.resubscribe,
-            resubscribe_timeout: self.resubscribe_timeout,
-            subscription_budget: self.subscription_budget,
         }
     }
 }
@@ -609,7 +571,7 @@ impl Live {
             cfg.rest_base = feed.rest_base.clone();
             cfg.window_ticks = opts.window_ticks;
             cfg.depth_levels = opts.depth_levels;
-            cfg.policy = opts.policy();
+            cfg.policy = opts.policy.clone();
             cfg.seed = seed.wrapping_mul(i as u64 + 1);
             let block = ids
                 .reserve(DEFAULT_BLOCK.max(feed.symbols.len()))

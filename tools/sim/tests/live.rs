@@ -205,10 +205,10 @@ fn live_with(
     let ca = tmp(&format!("ca-{}.pem", sim.addr().port()));
     std::fs::write(&ca, sim.ca_pem().unwrap()).unwrap();
     let mut opts = Options::new(tls::client_config(Some(&ca)).unwrap());
-    opts.stale_after = stale_after;
-    opts.backoff_min = Duration::from_millis(20);
-    opts.backoff_max = Duration::from_millis(200);
-    opts.subscription_budget = extra.budget;
+    opts.policy.stale_after = stale_after;
+    opts.policy.backoff_min = Duration::from_millis(20);
+    opts.policy.backoff_max = Duration::from_millis(200);
+    opts.policy.subscription_budget = extra.budget;
     if let Some(reg) = extra.registry {
         opts.registry = reg;
     }
@@ -659,7 +659,7 @@ fn bad_certificates_fail_with_their_cause() {
         let ca = tmp(&format!("bad-{}.pem", fault.name()));
         std::fs::write(&ca, sim.ca_pem().unwrap()).unwrap();
         let mut opts = Options::new(tls::client_config(Some(&ca)).unwrap());
-        opts.backoff_min = Duration::from_millis(10);
+        opts.policy.backoff_min = Duration::from_millis(10);
         let feed = Feed {
             venue: Venue::Okx,
             url: Feed::endpoint_url(

@@ -62,8 +62,8 @@ fn a_thousand_forced_reconnects_leave_threads_and_files_where_they_were() {
         let ca = tmp("reconnect-ca.pem");
         std::fs::write(&ca, sim.ca_pem().unwrap()).unwrap();
         let mut opts = Options::new(tls::client_config(Some(&ca)).unwrap());
-        opts.backoff_min = Duration::from_micros(100);
-        opts.backoff_max = Duration::from_micros(400);
+        opts.policy.backoff_min = Duration::from_micros(100);
+        opts.policy.backoff_max = Duration::from_micros(400);
         let feed = Feed {
             venue: Venue::KrakenV1,
             url: Feed::endpoint_url(Venue::KrakenV1, &sim.url(""), &symbols),
