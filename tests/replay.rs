@@ -483,3 +483,50 @@ fn content_tells_the_venue_and_a_misleading_name_does_not() {
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("frames follow another venue's rules than binance"), "{stdout}");
 }
+
+#[test]
+fn a_finer_price_late_in_a_learned_okx_book_is_kept_exactly() {
+    // The bundled OKX capture, its UNI-USD-SWAP book renamed to an instrument ladderfeed has
+    // no tick for (so its tick is learned from the snapshot: 0.001), and the book's last
+    // update given one more level with a finer price, 5.1385 (its checksum field dropped: the
+    // venue's would cover the new level). Without refinement the frame is refused and the book
+    // never comes back; with it the book stays synced and keeps the level exactly.
+    let capture = std::fs::read_to_string(fixture("okx/cryptofeed_OKX.ws.1.0")).unwrap();
+    let capture = capture.replace("UNI-USD-SWAP", "UNI-USD-220325-5-P");
+    let mut lines: Vec<String> = capture.lines().map(str::to_owned).collect();
+    let last = lines
+        .iter()
+        .rposition(|l| {
+            l.contains("\"instId\":\"UNI-USD-220325-5-P\"") && l.contains("\"action\":\"update\"")
+        })
+        .unwrap();
+    let l = &lines[last];
+    let at = l.find("\"bids\":[").unwrap() + "\"bids\":[".len();
+    let mut edited = format!("{}[\"5.1385\",\"7\",\"0\",\"1\"],{}", &l[..at], &l[at..]);
+    let ck = edited.find(",\"checksum\":").unwrap();
+    let end = ck + edited[ck + 1..].find(|c: char| c == '}' || c == ',').unwrap() + 1;
+    edited.replace_range(ck..end, "");
+    lines[last] = edited;
+    let path = tmp("cryptofeed_OKX.ws.1.0");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let json = tmp("okx_refined.json");
+    let out =
+        ladderfeed(&["replay", path.to_str().unwrap(), "--summary-json", json.to_str().unwrap()]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let s = summary(&json);
+    let b = &s["symbols"]["okx:UNI-USD-220325-5-P"];
+    assert_eq!(b["state"], "synced", "{b}");
+    assert_eq!(
+        (b["tick"].as_str(), b["instrument_source"].as_str()),
+        (Some("0.0001"), Some("learned")),
+        "{b}"
+    );
+    assert_eq!((b["bid_px"].as_str(), b["bid_qty"].as_str()), (Some("5.1385"), Some("7")), "{b}");
+    assert_eq!(b["checksum_failed"], 0, "{b}");
+    assert_eq!(b["gaps"], 0, "{b}");
+    // The one error is a trade that came before the renamed instrument's first book message
+    // (nothing knows its tick yet): no number was refused.
+    assert!(!stderr.contains("bad number"), "{stderr}");
+    assert!(s["errors"].as_u64().unwrap() <= 1, "{s}");
+}
