@@ -504,7 +504,7 @@ fn a_finer_price_late_in_a_learned_okx_book_is_kept_exactly() {
     let at = l.find("\"bids\":[").unwrap() + "\"bids\":[".len();
     let mut edited = format!("{}[\"5.1385\",\"7\",\"0\",\"1\"],{}", &l[..at], &l[at..]);
     let ck = edited.find(",\"checksum\":").unwrap();
-    let end = ck + edited[ck + 1..].find(|c: char| c == '}' || c == ',').unwrap() + 1;
+    let end = ck + edited[ck + 1..].find(['}', ',']).unwrap() + 1;
     edited.replace_range(ck..end, "");
     lines[last] = edited;
     let path = tmp("cryptofeed_OKX.ws.1.0");
