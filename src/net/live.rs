@@ -269,12 +269,12 @@ impl Link {
     /// Moves the connection forward; returns when the socket has nothing more.
     fn service(
         &mut self,
+        now: u64,
         opts: &Options,
         registry: &mio::Registry,
         sink: &mut impl Sink,
         each: AfterMessage<'_>,
     ) {
-        let now = opts.clock.now_ns();
         if let Err(e) = self.step(now, opts, registry, sink, each) {
             self.fail(e.to_string(), opts, sink);
         }
@@ -545,6 +545,8 @@ impl Link {
 /// Every connection of a live run, and the poller.
 pub struct Live {
     links: Vec<Link>,
+    /// The ids the connections' blocks span (every id below is some connection's).
+    id_limit: usize,
     poll: Poll,
     events: Events,
     opts: Options,
@@ -592,17 +594,14 @@ impl Live {
                 recorder: None,
             });
         }
-        Ok(Live { links, poll: Poll::new()?, events: Events::with_capacity(256), opts })
+        let id_limit = ids.used() as usize;
+        Ok(Live { links, id_limit, poll: Poll::new()?, events: Events::with_capacity(256), opts })
     }
 
     /// One more than the highest instrument id any connection can publish (to size tables
     /// indexed by id).
     pub fn id_limit(&self) -> usize {
-        self.links
-            .iter()
-            .map(|l| usize::from(l.base()) + DEFAULT_BLOCK.max(l.feed.symbols.len()))
-            .max()
-            .unwrap_or(0)
+        self.id_limit
     }
 
     /// Records everything every connection receives, sends, opens and loses, and every REST
@@ -661,9 +660,12 @@ impl Live {
                 }
             }
         }
+        // One reading of the clock per turn for every connection's deadlines (frames are
+        // stamped as they are read).
+        let now = self.opts.clock.now_ns();
         let registry = self.poll.registry();
         for link in &mut self.links {
-            link.service(&self.opts, registry, sink, each);
+            link.service(now, &self.opts, registry, sink, each);
         }
         Ok(())
     }

@@ -215,14 +215,16 @@ impl Parsed {
     /// an error, as is a malformed number.
     #[inline]
     pub fn book_price(&mut self, inst: &Instrument, text: &[u8]) -> Result<i64, NumError> {
-        let sym = self.books.last().map(|b| b.symbol);
-        let tick = match (self.refined, sym) {
-            (Some((s, t)), Some(b)) if s == b => t,
+        // The book message being read is the last one; only a frame that refined a tick
+        // looks at it, so the common path is one check of `refined`.
+        let open = || self.books.last().map(|b| b.symbol);
+        let tick = match self.refined {
+            Some((s, t)) if open() == Some(s) => t,
             _ => inst.tick,
         };
         match tick.units_plain(text) {
             Err(NumError::NotMultiple) if inst.source == crate::book::StepSource::Learned => {
-                self.refine(sym, tick, text)
+                self.refine(open(), tick, text)
             }
             r => r,
         }
