@@ -206,7 +206,7 @@ pub struct InstrumentHead {
     pub lot_scale: u8,
     /// The venue's code ([`Venue::code`](crate::book::Venue::code)).
     pub venue: u8,
-    /// Where the steps came from: 1 configured, 2 built in, 3 learned.
+    /// Where the steps came from: 1 configured, 2 built in, 3 learned, 4 the venue's reference data.
     pub source: u8,
     /// The symbol's length in bytes.
     pub symbol_len: u8,
@@ -314,6 +314,7 @@ impl Event {
             crate::book::StepSource::Configured => 1u64,
             crate::book::StepSource::Builtin => 2,
             crate::book::StepSource::Learned => 3,
+            crate::book::StepSource::Venue => 4,
         };
         head.payload = [
             instrument.tick.mantissa(),

@@ -46,6 +46,7 @@ pub mod event;
 pub mod guide;
 #[cfg(feature = "live")]
 pub mod net;
+pub mod refdata;
 #[allow(unsafe_code)]
 pub mod ring;
 pub mod session;

@@ -53,6 +53,9 @@ enum Command {
     /// `live`, recording everything into our capture format (`-o FILE.lfc`) from a writer
     /// thread; `replay` of the file reproduces the run.
     Record(Box<cmd::live::RecordArgs>),
+    /// A venue's instruments (tick, lot, minimum size, kind, contract value, expiry, status)
+    /// from its public REST API, as CSV or JSON.
+    Instruments(cmd::instruments::Args),
 }
 
 fn main() -> ExitCode {
@@ -69,6 +72,7 @@ fn main() -> ExitCode {
         Some(Command::Check(args)) => cmd::check::run(args),
         Some(Command::Live(args)) => cmd::live::run(*args),
         Some(Command::Record(args)) => cmd::live::record(*args),
+        Some(Command::Instruments(args)) => cmd::instruments::run(args),
     };
     match result {
         Ok(code) => code,

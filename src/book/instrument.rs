@@ -3,9 +3,11 @@
 //! Where a tick and lot come from, in order of precedence:
 //!
 //! 1. **Configured** by the user ([`InstrumentRegistry::configure`]).
-//! 2. **Built in** for well-known instruments and for every instrument in the bundled
+//! 2. **The venue's reference data**, fetched from its instrument endpoint
+//!    ([`InstrumentRegistry::reference`], see `refdata`).
+//! 3. **Built in** for well-known instruments and for every instrument in the bundled
 //!    fixtures ([`BUILTIN`]).
-//! 3. **Learned** from the data: the finest decimal places seen in the instrument's snapshot
+//! 4. **Learned** from the data: the finest decimal places seen in the instrument's snapshot
 //!    ([`StepLearner`]), so any capture replays without setup.
 //!
 //! ```
@@ -116,6 +118,8 @@ impl fmt::Display for Venue {
 pub enum StepSource {
     /// Set by the user.
     Configured,
+    /// From the venue's own reference data (its instrument endpoint).
+    Venue,
     /// From the built-in table.
     Builtin,
     /// Learned from the decimal places in the data (see [`StepLearner`]).
@@ -123,10 +127,11 @@ pub enum StepSource {
 }
 
 impl StepSource {
-    /// A short name (`configured`, `builtin`, `learned`).
+    /// A short name (`configured`, `venue`, `builtin`, `learned`).
     pub const fn name(self) -> &'static str {
         match self {
             StepSource::Configured => "configured",
+            StepSource::Venue => "venue",
             StepSource::Builtin => "builtin",
             StepSource::Learned => "learned",
         }
@@ -276,6 +281,16 @@ impl InstrumentRegistry {
     /// Sets the tick and lot of an instrument, replacing any built-in or learned value.
     pub fn configure(&mut self, venue: Venue, symbol: &str, tick: Step, lot: Step) {
         self.insert(venue, symbol, tick, lot, StepSource::Configured);
+    }
+
+    /// Sets the tick and lot the venue's reference data gives, replacing a built-in or
+    /// learned value but never the user's configuration. Returns whether it was taken.
+    pub fn reference(&mut self, venue: Venue, symbol: &str, tick: Step, lot: Step) -> bool {
+        if self.lookup(venue, symbol).is_some_and(|k| k.source == StepSource::Configured) {
+            return false;
+        }
+        self.insert(venue, symbol, tick, lot, StepSource::Venue);
+        true
     }
 
     /// Records a tick and lot learned from the data (see [`StepLearner`]). A configured or

@@ -468,18 +468,25 @@ fn conn_from_name(path: &Path) -> Option<u32> {
     matches!(parts.next()?, "ws" | "http").then_some(n)
 }
 
-/// For a cryptofeed raw `NAME.ws.N.R` file: the `NAME.http.*.*` files beside it.
+/// For a cryptofeed raw `NAME.ws.N.R` file: the `NAME.http.*.*` files beside it (REST book
+/// snapshots) and `NAME.0` (the REST answers of the run's start, such as the venue's
+/// instrument list).
 pub fn companions(path: &Path) -> Vec<PathBuf> {
     let Some(name) = path.file_name().and_then(|n| n.to_str()) else { return Vec::new() };
     let Some(at) = name.find(".ws.") else { return Vec::new() };
     let prefix = format!("{}.http.", &name[..at]);
+    let start = format!("{}.0", &name[..at]);
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&prefix)))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&prefix) || n == start)
+        })
         .collect();
     out.sort();
     out

@@ -3,6 +3,7 @@
 pub mod check;
 pub mod config;
 pub mod convert;
+pub mod instruments;
 pub mod live;
 pub mod replay;
 pub mod service;

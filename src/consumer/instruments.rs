@@ -70,6 +70,7 @@ impl Instruments {
                 let source = match h.source {
                     1 => StepSource::Configured,
                     2 => StepSource::Builtin,
+                    4 => StepSource::Venue,
                     _ => StepSource::Learned,
                 };
                 let (Some(venue), Ok(tick), Ok(lot)) = (venue, tick, lot) else {

@@ -411,6 +411,11 @@ impl Session {
         &self.engine
     }
 
+    /// The instrument table the session's engine resolves new symbols through.
+    pub fn registry_mut(&mut self) -> &mut InstrumentRegistry {
+        self.engine.adapter_mut().symbols_mut().registry_mut()
+    }
+
     /// The engine, taken out of the session (a finished replay's books).
     pub fn into_engine(self) -> Engine<AnyAdapter> {
         self.engine

@@ -8,12 +8,17 @@
 //! sequences per symbol and its REST snapshots are recorded outside any WebSocket connection),
 //! where a group shares one session. Every session takes its instrument ids from one
 //! [`IdAllocator`]: running out is an error, never a wrap.
+//!
+//! A recorded answer of the venue's instrument endpoint (written by `record`, or kept by the
+//! recorder that made the capture) feeds the group's instrument table as the venue's
+//! reference data, for every instrument not yet seen; it is not a book message.
 
 use super::ids::{IdAllocator, DEFAULT_BLOCK};
 use super::{HttpResponse, Session, SessionError};
 use crate::book::{InstrumentRegistry, Ladder, Venue};
 use crate::capture::RecordKind;
 use crate::engine::Sink;
+use crate::refdata::{self, RefTable};
 use crate::venue::{Protocol, VenueError};
 
 /// How recorded sessions are made.
@@ -75,12 +80,48 @@ pub struct Recorded {
     opts: RecordedOptions,
     ids: IdAllocator,
     sessions: Vec<RecordedSession>,
+    /// Each group's reference data, from the answers recorded so far.
+    reference: Vec<Option<RefTable>>,
 }
 
 impl Recorded {
     /// Sessions for captures of `venues` (one per group, in group order).
     pub fn new(venues: Vec<Venue>, opts: RecordedOptions) -> Self {
-        Recorded { venues, opts, ids: IdAllocator::new(), sessions: Vec::new() }
+        Recorded {
+            venues,
+            opts,
+            ids: IdAllocator::new(),
+            sessions: Vec::new(),
+            reference: Vec::new(),
+        }
+    }
+
+    /// The reference data group `group`'s recorded instrument answers gave, if any.
+    pub fn reference(&self, group: u16) -> Option<&RefTable> {
+        self.reference.get(usize::from(group)).and_then(Option::as_ref)
+    }
+
+    /// A recorded answer of the venue's instrument endpoint: its rows go into the group's
+    /// table and into the registry of the group's sessions (those made later, and those made
+    /// already, for the symbols they have not met yet).
+    fn take_reference(&mut self, group: u16, url: &str, body: &[u8]) -> Result<(), VenueError> {
+        let venue = self.venue(group);
+        let g = usize::from(group);
+        if self.reference.len() <= g {
+            self.reference.resize(g + 1, None);
+        }
+        let table = self.reference[g].get_or_insert_with(|| RefTable::new(venue, url));
+        let parsed = refdata::parse_body(table, url, body);
+        if let Some(t) = &self.reference[g] {
+            t.apply(&mut self.opts.registry);
+            for s in self.sessions.iter_mut().filter(|s| s.group == group) {
+                t.apply(s.session.registry_mut());
+            }
+        }
+        parsed.map_err(|e| {
+            tracing::warn!("{venue}: recorded instrument answer skipped: {e}");
+            VenueError::Shape("an instrument answer that cannot be read")
+        })
     }
 
     /// The sessions made so far, in order of their first record.
@@ -134,6 +175,11 @@ impl Recorded {
         now: u64,
         sink: &mut impl Sink,
     ) -> Result<Handled, SessionError> {
+        if kind == RecordKind::Http && refdata::is_reference_url(self.venue(group), url) {
+            let result = self.take_reference(group, url, payload);
+            let session = self.session_for(group, conn)?;
+            return Ok(Handled { session, reconnect: false, result });
+        }
         let i = self.session_for(group, conn)?;
         let slot = &mut self.sessions[i];
         let mut reconnect = false;

@@ -396,6 +396,12 @@ impl Symbols {
             .and_then(|i| SymbolIdx::try_from(i).ok())
     }
 
+    /// The registry instruments resolve through (reference data that arrives later goes
+    /// here; symbols already resolved keep their steps).
+    pub fn registry_mut(&mut self) -> &mut InstrumentRegistry {
+        &mut self.registry
+    }
+
     /// The index of `key`, adding it if the registry knows its tick and lot (configured or
     /// built in). `None` if the instrument is unknown: learn it with [`Symbols::learn`].
     pub fn resolve(&mut self, key: &[u8]) -> Option<SymbolIdx> {

@@ -1,0 +1,305 @@
+//! The parsers against the venues' real answers in `fixtures/refdata` (provenance in
+//! `fixtures/SOURCES.md`), and the table's own rules.
+
+use super::*;
+use crate::book::StepSource;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+fn fixture(rel: &str) -> Vec<u8> {
+    let path = Path::new(ROOT).join("fixtures/refdata").join(rel);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn step(s: &str) -> Step {
+    Step::parse(s).unwrap()
+}
+
+fn table(venue: Venue, answers: &[(&str, Vec<u8>)]) -> RefTable {
+    let mut t = RefTable::new(venue, "test");
+    for (url, body) in answers {
+        parse_body(&mut t, url, body).unwrap();
+    }
+    t
+}
+
+#[test]
+fn binance_spot_exchange_info() {
+    let body = fixture("binance/exchangeInfo_spot.json");
+    let t = table(Venue::Binance, &[("https://api.binance.com/api/v3/exchangeInfo", body)]);
+    assert_eq!(t.instruments.len() + t.skipped, 1089);
+    assert_eq!(t.skipped, 0);
+    let btc = t.get("btcusdt").unwrap();
+    assert_eq!((btc.tick, btc.lot), (step("0.01"), step("0.000001")));
+    assert_eq!(btc.min_size.as_deref(), Some("0.000001"));
+    assert_eq!(btc.kind, InstrumentKind::Spot);
+    assert!(btc.trading);
+    let nkn = t.get("NKNUSDT").unwrap();
+    assert_eq!((nkn.tick, nkn.lot), (step("0.00001"), step("0.1")));
+    // Symbols on a break do not trade.
+    let on_break = t.instruments.iter().filter(|r| r.status == "BREAK").count();
+    assert_eq!(on_break, 274);
+    assert!(t.instruments.iter().filter(|r| r.status == "BREAK").all(|r| !r.trading));
+}
+
+#[test]
+fn binance_usdm_exchange_info() {
+    let body = fixture("binance/exchangeInfo_usdm.json");
+    let t =
+        table(Venue::BinanceFutures, &[("https://fapi.binance.com/fapi/v1/exchangeInfo", body)]);
+    assert_eq!(t.instruments.len(), 133);
+    let sushi = t.get("SUSHIUSDT").unwrap();
+    // Written "0.0010": the same step as 0.001.
+    assert_eq!((sushi.tick, sushi.lot), (step("0.001"), step("1")));
+    assert_eq!(sushi.kind, InstrumentKind::Perpetual);
+    assert_eq!(sushi.settle.as_deref(), Some("USDT"));
+    assert_eq!(sushi.expiry_ms, None);
+    let q = t.get("BTCUSDT_210924").unwrap();
+    assert_eq!(q.kind, InstrumentKind::Future);
+    assert_eq!(q.expiry_ms, Some(1_632_470_400_000));
+    assert!(t.to_csv().contains("binance-futures,BTCUSDT_210924,future,"));
+    assert!(t.to_csv().contains(",2021-09-24T08:00:00Z,"));
+}
+
+#[test]
+fn kraken_asset_pairs_for_v1_and_v2_names() {
+    let body = fixture("kraken/AssetPairs.json");
+    let url = "https://api.kraken.com/0/public/AssetPairs";
+    let v1 = table(Venue::KrakenV1, &[(url, body.clone())]);
+    assert_eq!(v1.instruments.len() + v1.skipped, 672);
+    let xbt = v1.get("XBT/USD").unwrap();
+    assert_eq!((xbt.tick, xbt.lot), (step("0.1"), step("0.00000001")));
+    assert_eq!(xbt.min_size.as_deref(), Some("0.00005"));
+    assert!(xbt.trading);
+    assert_eq!(v1.get("ADA/XBT").unwrap().tick, step("0.00000001"));
+    // v2 writes ISO codes.
+    let v2 = table(Venue::Kraken, &[(url, body)]);
+    assert!(v2.get("XBT/USD").is_none());
+    assert_eq!(v2.get("BTC/USD").unwrap().tick, step("0.1"));
+    assert_eq!(v2.get("ETH/BTC").unwrap().tick, v1.get("ETH/XBT").unwrap().tick);
+}
+
+#[test]
+fn kraken_without_tick_size_uses_pair_decimals() {
+    let body = br#"{"error":[],"result":{"XXBTZUSD":{"altname":"XBTUSD","wsname":"XBT/USD",
+        "pair_decimals":1,"lot_decimals":8,"ordermin":"0.0001"},
+        "XXBTZUSD.d":{"altname":"XBTUSD.d","pair_decimals":1,"lot_decimals":8}}}"#;
+    let t =
+        table(Venue::KrakenV1, &[("https://api.kraken.com/0/public/AssetPairs", body.to_vec())]);
+    let r = t.get("XBT/USD").unwrap();
+    assert_eq!((r.tick, r.lot, r.trading), (step("0.1"), step("0.00000001"), true));
+    // The dark-pool pair has no WebSocket name.
+    assert_eq!(t.skipped, 1);
+    let err = br#"{"error":["EGeneral:Too many requests"]}"#;
+    let mut t = RefTable::new(Venue::KrakenV1, "test");
+    let e = parse_body(&mut t, "https://api.kraken.com/0/public/AssetPairs", err).unwrap_err();
+    assert!(e.to_string().contains("error"), "{e}");
+}
+
+#[test]
+fn okx_instruments_of_every_type() {
+    let base = "https://www.okx.com/api/v5/public/instruments?instType=";
+    let t = table(
+        Venue::Okx,
+        &[
+            (&format!("{base}SPOT"), fixture("okx/instruments_spot.json")),
+            (&format!("{base}SWAP"), fixture("okx/instruments_swap.json")),
+            (&format!("{base}FUTURES"), fixture("okx/instruments_futures.json")),
+            (&format!("{base}OPTION&instFamily=BTC-USD"), fixture("okx/instruments_option.json")),
+        ],
+    );
+    assert_eq!(t.instruments.len(), 5 + 3 + 6 + 4);
+    let swap = t.get("ETH-USDT-SWAP").unwrap();
+    assert_eq!(
+        (swap.kind, swap.tick, swap.lot),
+        (InstrumentKind::Perpetual, step("0.01"), step("0.01"))
+    );
+    assert_eq!(swap.contract_value.as_deref(), Some("0.1"));
+    let fut = t.get("BTC-USD-241220").unwrap();
+    assert_eq!((fut.kind, fut.expiry_ms), (InstrumentKind::Future, Some(1_734_681_600_000)));
+    assert_eq!(fut.contract_value.as_deref(), Some("100"));
+    let opt = t.get("BTC-USD-241217-92000-C").unwrap();
+    assert_eq!((opt.kind, opt.tick), (InstrumentKind::Option, step("0.0001")));
+    // ctVal 1 × ctMult 0.01.
+    assert_eq!(opt.contract_value.as_deref(), Some("0.01"));
+    assert_eq!(opt.settle.as_deref(), Some("BTC"));
+    let mut t = RefTable::new(Venue::Okx, "test");
+    let e = parse_body(
+        &mut t,
+        &format!("{base}SPOT"),
+        br#"{"code":"50011","msg":"Too Many Requests","data":[]}"#,
+    );
+    assert!(e.is_err());
+}
+
+#[test]
+fn okx_option_families_come_from_the_symbols() {
+    let plan = |symbols: &[&str]| {
+        let symbols: Vec<String> = symbols.iter().map(|s| (*s).to_owned()).collect();
+        let mut p = Plan::new(Venue::Okx, "https://x", &symbols);
+        std::iter::from_fn(move || p.next_url()).collect::<Vec<_>>()
+    };
+    let all = plan(&[]);
+    assert_eq!(all.len(), 5);
+    assert!(all[4].ends_with("instType=OPTION&instFamily=ETH-USD"), "{all:?}");
+    let one = plan(&["ETH-USD-220325-8800-P", "BTC-USDT"]);
+    assert_eq!(one.len(), 4);
+    assert!(one[3].ends_with("instFamily=ETH-USD"));
+    assert_eq!(plan(&["BTC-USDT"]).len(), 3);
+}
+
+#[test]
+fn coinbase_advanced_and_exchange_products() {
+    let adv = table(
+        Venue::Coinbase,
+        &[(
+            "https://api.coinbase.com/api/v3/brokerage/market/products",
+            fixture("coinbase/products.json"),
+        )],
+    );
+    assert_eq!(adv.instruments.len(), 920);
+    let btc = adv.get("BTC-USD").unwrap();
+    assert_eq!((btc.tick, btc.lot, btc.trading), (step("0.01"), step("0.00000001"), true));
+    let ex = table(
+        Venue::CoinbaseExchange,
+        &[("https://api.pro.coinbase.com/products", fixture("coinbase-exchange/products.json"))],
+    );
+    assert_eq!(ex.instruments.len(), 162);
+    let skl = ex.get("SKL-USD").unwrap();
+    assert_eq!((skl.tick, skl.lot), (step("0.0001"), step("0.1")));
+    // Every instrument of the bundled capture agrees with the built-in table.
+    let reg = InstrumentRegistry::with_builtins();
+    for sym in ["BAND-BTC", "DASH-BTC", "NU-GBP", "YFI-BTC", "SKL-GBP"] {
+        let b = reg.lookup(Venue::CoinbaseExchange, sym).unwrap();
+        let r = ex.get(sym).unwrap();
+        assert_eq!((b.tick, b.lot), (r.tick, r.lot), "{sym}");
+    }
+}
+
+#[test]
+fn gemini_symbols_then_details() {
+    let mut plan = Plan::new(
+        Venue::Gemini,
+        "https://api.gemini.com",
+        &["BTCUSD".into(), "ETHGUSDPERP".into()],
+    );
+    let url = plan.next_url().unwrap();
+    assert_eq!(url, "https://api.gemini.com/v1/symbols");
+    plan.answer(&url, &fixture("gemini/symbols.json")).unwrap();
+    let details = fixture("gemini/details.jsonl");
+    let mut asked = Vec::new();
+    while let Some(url) = plan.next_url() {
+        let sym = url.rsplit('/').next().unwrap().to_owned();
+        let body = details
+            .split(|&b| b == b'\n')
+            .find(|l| {
+                let l = String::from_utf8_lossy(l).to_ascii_lowercase();
+                l.contains(&format!("\"symbol\":\"{sym}\""))
+            })
+            .unwrap();
+        plan.answer(&url, body).unwrap();
+        asked.push(sym);
+    }
+    assert_eq!(asked, ["btcusd", "ethgusdperp"]);
+    let t = plan.finish(1).unwrap();
+    let btc = t.get("BTCUSD").unwrap();
+    // The price tick is `quote_increment`; `tick_size` is the quantity step.
+    assert_eq!((btc.tick, btc.lot), (step("0.01"), step("0.00000001")));
+    assert_eq!(btc.min_size.as_deref(), Some("0.00001"));
+    let perp = t.get("ETHGUSDPERP").unwrap();
+    assert_eq!(perp.kind, InstrumentKind::Perpetual);
+    assert_eq!((perp.tick, perp.lot), (step("0.05"), step("0.001")));
+}
+
+#[test]
+fn bitfinex_pairs_and_their_minimum_sizes() {
+    // The documented shapes of `pub:list:pair:exchange` and `pub:info:pair` (no recorded
+    // answer was found; see fixtures/SOURCES.md).
+    let list = br#"[["BTCUSD","ETHUSD","TESTBTC:TESTUSD"]]"#;
+    let info = br#"[[["BTCUSD",[null,null,null,"0.00004","2000.0",null,null,null,0.2,0.1]],["XYZUSD",[null,null,null,"6.0","100000.0"]]]]"#;
+    let t = table(
+        Venue::Bitfinex,
+        &[
+            ("https://api-pub.bitfinex.com/v2/conf/pub:list:pair:exchange", list.to_vec()),
+            ("https://api-pub.bitfinex.com/v2/conf/pub:info:pair", info.to_vec()),
+        ],
+    );
+    let btc = t.get("tBTCUSD").unwrap();
+    assert_eq!(
+        (btc.tick, btc.min_size.as_deref(), btc.trading),
+        (step("0.00000001"), Some("0.00004"), true)
+    );
+    assert!(t.get("tTESTBTC:TESTUSD").unwrap().trading);
+    assert!(!t.get("tXYZUSD").unwrap().trading);
+}
+
+#[test]
+fn bad_answers_are_errors_not_panics() {
+    let url = "https://api.binance.com/api/v3/exchangeInfo";
+    for body in [
+        &b""[..],
+        b"{",
+        b"[]",
+        b"{\"symbols\":3}",
+        b"\xff\xfe",
+        b"{\"symbols\":[{\"symbol\":\"X\"}]}",
+    ] {
+        let mut t = RefTable::new(Venue::Binance, "test");
+        let r = parse_body(&mut t, url, body);
+        // A row without filters is skipped and counted; anything else is an error.
+        assert!(r.is_err() || t.skipped == 1, "{body:?}");
+    }
+    let mut t = RefTable::new(Venue::Binance, "test");
+    assert!(matches!(
+        parse_body(&mut t, "https://api.binance.com/api/v3/depth?symbol=BTCUSDT", b"{}"),
+        Err(RefError::NotReference(_))
+    ));
+    assert!(matches!(Plan::new(Venue::Binance, "x", &[]).finish(0), Err(RefError::Empty(_))));
+}
+
+#[test]
+fn json_round_trip_and_csv() {
+    let body = fixture("binance/exchangeInfo_usdm.json");
+    let mut t =
+        table(Venue::BinanceFutures, &[("https://fapi.binance.com/fapi/v1/exchangeInfo", body)]);
+    t.fetched_unix_ms = 1_700_000_000_123;
+    let back = RefTable::from_json(&t.to_json()).unwrap();
+    assert_eq!(back, t);
+    let csv = t.to_csv();
+    assert!(csv
+        .starts_with("venue,symbol,kind,tick,lot,min_size,contract_value,settle,expiry,status\n"));
+    assert_eq!(csv.lines().count(), 134);
+    let dir = std::env::temp_dir().join(format!("ladderfeed-refdata-{}", std::process::id()));
+    let path = cache_path(&dir, Venue::BinanceFutures);
+    t.save(&path).unwrap();
+    assert_eq!(RefTable::load(&path).unwrap(), t);
+    assert!(RefTable::load(&dir.join("none.json")).is_err());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn precedence_configured_then_venue_then_builtin_then_learned() {
+    let body = fixture("binance/exchangeInfo_spot.json");
+    let t = table(Venue::Binance, &[("https://api.binance.com/api/v3/exchangeInfo", body)]);
+    let mut reg = InstrumentRegistry::with_builtins();
+    reg.configure(Venue::Binance, "ETHUSDT", step("0.1"), step("1"));
+    let taken = t.apply(&mut reg);
+    assert_eq!(taken, t.instruments.len() - 1);
+    // Configured stays.
+    let eth = reg.lookup(Venue::Binance, "ETHUSDT").unwrap();
+    assert_eq!((eth.tick, eth.source), (step("0.1"), StepSource::Configured));
+    // The venue's lot replaces the built-in one.
+    let btc = reg.lookup(Venue::Binance, "BTCUSDT").unwrap();
+    assert_eq!((btc.lot, btc.source), (step("0.000001"), StepSource::Venue));
+    // Learning never overrides the venue.
+    let l = reg.learn(Venue::Binance, "BTCUSDT", step("0.0001"), step("0.0001"));
+    assert_eq!(l.source, StepSource::Venue);
+}
+
+#[test]
+fn iso_dates() {
+    assert_eq!(iso_utc(0), "1970-01-01T00:00:00Z");
+    assert_eq!(iso_utc(1_632_470_400_000), "2021-09-24T08:00:00Z");
+    assert_eq!(iso_utc(951_782_400_000), "2000-02-29T00:00:00Z");
+    assert_eq!(iso_utc(4_133_404_800_000), "2100-12-25T08:00:00Z");
+}
