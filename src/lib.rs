@@ -16,6 +16,9 @@
 //!   depth, instrument definitions).
 //! - [`engine`]: applies venue messages to the books, verifies checksums, decides resyncs,
 //!   refines a learned tick that proves too coarse, and publishes events.
+//! - [`refdata`]: the venues' instrument reference data (tick, lot, minimum size, kind,
+//!   contract value, expiry, status) from their REST instrument lists, parsed sans-IO into
+//!   the instrument table; fetched over TLS with the `live` feature.
 //! - [`session`]: one connection's policy, sans-IO ([`session::Session`]): connect and
 //!   reconnect, subscribe, ping, stale feeds, resubscriptions and their budget, REST
 //!   snapshots; time comes in as an argument. `session::recorded` hands captures to it.

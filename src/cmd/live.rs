@@ -27,6 +27,7 @@ use ladderfeed::ring::{feed, Publisher};
 use ladderfeed::venue::Protocol;
 
 use super::config::{self, FeedConfig, InstrumentArgs};
+use super::reference;
 use super::service;
 use super::sinks::{OutputArgs, SinkWriter};
 use super::summary::{self, EngineReport, Summary};
@@ -60,9 +61,13 @@ pub struct Args {
     /// added (`/stream` for Binance, `/ws/v5/public` for OKX, …).
     #[arg(long)]
     pub endpoint: Option<String>,
-    /// Binance: the REST base for depth snapshots (default: the venue's).
+    /// The venue's REST base: Binance's depth snapshots and every venue's instrument list
+    /// (default: the venue's own).
     #[arg(long, value_name = "URL")]
     pub rest_endpoint: Option<String>,
+    /// The venues' instrument reference data.
+    #[command(flatten)]
+    pub reference: ReferenceArgs,
     /// Trust the certificates in this PEM file too (a simulator's CA). Certificates are
     /// always verified.
     #[arg(long, value_name = "PEM")]
@@ -102,6 +107,23 @@ pub struct Args {
     /// address (for example 127.0.0.1:8080), from a side thread.
     #[arg(long, value_name = "ADDR")]
     pub http: Option<std::net::SocketAddr>,
+}
+
+/// Where ticks and lots come from at start: the venues' own instrument lists.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReferenceArgs {
+    /// Do not fetch the venues' instrument lists: configured, built-in and learned ticks
+    /// only.
+    #[arg(long)]
+    pub no_venue_instruments: bool,
+    /// Where fetched instrument tables are cached, for a start while the venue's REST API is
+    /// down (default: `$XDG_CACHE_HOME/ladderfeed`, else `~/.cache/ladderfeed`).
+    #[arg(long, value_name = "DIR")]
+    pub instruments_cache: Option<PathBuf>,
+    /// Fetch the instrument lists again every SECS (0: never) and after a reconnect; new
+    /// instruments resolve with the fresh table (a book already built keeps its steps).
+    #[arg(long, value_name = "SECS", default_value_t = 3600.0)]
+    pub instruments_refresh: f64,
 }
 
 /// `ladderfeed record` options: everything `live` takes, and the file to write.
@@ -174,7 +196,7 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
         bail!("--ring must be a power of two, at least 64");
     }
     let file = config::load_optional(args.config.as_deref())?;
-    let registry = args.instruments.registry(file.as_ref())?;
+    let mut registry = args.instruments.registry(file.as_ref())?;
     let window_ticks = config::window_ticks(args.window_ticks, file.as_ref());
     let stale_after = file.as_ref().and_then(|f| f.stale_after).unwrap_or(args.stale_after);
     if !(stale_after.is_finite() && stale_after > 0.0) {
@@ -216,7 +238,12 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
     }
     let urls: Vec<String> = feeds.iter().map(|f| f.url.clone()).collect();
     let venues: Vec<Venue> = feeds.iter().map(|f| f.venue).collect();
-    let mut opts = Options::new(tls::client_config(ca_file.as_deref())?);
+    let tls_config = tls::client_config(ca_file.as_deref())?;
+    // The venues' instrument lists, before any connection: fetched (else cached) tables
+    // under the user's configuration, over the built-ins.
+    let reference = reference::Reference::new(&args.reference, &feeds, &tls_config)?;
+    let loaded = reference.load_all(&mut registry);
+    let mut opts = Options::new(tls_config);
     opts.busy_poll = !args.no_busy_poll;
     opts.window_ticks = window_ticks;
     // Books publish their top N only for a depth file.
@@ -225,6 +252,7 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
     opts.policy.stale_after = Duration::from_secs_f64(stale_after);
     let clock = opts.clock;
     let mut live = Live::new(feeds, opts)?;
+    let mut reference_recorder = None;
     let recorder = match record {
         Some(path) => {
             // The header names the venue when the recording has one (replay then needs no
@@ -239,6 +267,13 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
             // Written records come back emptied for reuse: no allocation per message on the
             // network thread once the pool is warm.
             let (spare_tx, spare_rx) = crossbeam_channel::bounded(4096);
+            // The instrument answers first: a replay of the recording resolves with them.
+            for (venue, answer) in
+                loaded.iter().flat_map(|l| l.answers.iter().map(|a| (l.venue, a)))
+            {
+                let _ = tx.send(reference::record_of(&live, venue, answer));
+            }
+            reference_recorder = Some(tx.clone());
             live.set_recorder(tx, Some(spare_rx));
             let out = path.clone();
             let handle = std::thread::Builder::new()
@@ -289,10 +324,20 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
         }
     };
 
+    // Fresh instrument tables on a schedule and after reconnects, fetched on a side thread
+    // and handed to the network thread between two polls.
+    let connects = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let refresher = reference.spawn_refresher(
+        Arc::clone(&stop),
+        Arc::clone(&connects),
+        reference_recorder,
+        &live,
+    )?;
+    let tables = refresher.as_ref().map(|r| r.tables.clone());
     let net_stop = Arc::clone(&stop);
     let started = Instant::now();
     let net = spawn_pinned("network", net_core, move |_| {
-        network(live, publisher, &net_stop, deadline, query_rx)
+        network(live, publisher, &net_stop, deadline, query_rx, &connects, tables)
     })?;
     // The library's consumer loop: events into the sinks in order; latency figures for the
     // service refreshed at most once a second, while the ring is empty.
@@ -307,6 +352,7 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
 
     let (live, publisher) =
         net.join().map_err(|_| anyhow::anyhow!("network thread panicked"))??;
+    let refreshed = refresher.map(reference::Refresher::stop);
     service_stop.store(true, Ordering::Relaxed);
     if let Some(h) = service {
         let _ = h.join();
@@ -352,6 +398,9 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
             s.last_error.as_deref().map(|e| format!("; last error: {e}")).unwrap_or_default()
         );
     }
+    if let Some(r) = refreshed {
+        r.print();
+    }
     let ring = publisher.stats();
     println!("ring         {} published, {} dropped (full)", ring.produced, ring.dropped);
     if let Some(path) = &args.out.summary_json {
@@ -389,6 +438,8 @@ fn network(
     stop: &AtomicBool,
     deadline: Option<Instant>,
     queries: Receiver<service::Request>,
+    connects: &std::sync::atomic::AtomicU64,
+    tables: Option<Receiver<ladderfeed::refdata::RefTable>>,
 ) -> Result<(Live, Publisher)> {
     let monitor = publisher.monitor();
     let mut turns = 0u64;
@@ -396,6 +447,15 @@ fn network(
         live.poll_once(&mut publisher)?;
         turns += 1;
         if turns % 64 == 0 {
+            // Connects so far (the refresher fetches again after a reconnect), and the
+            // tables it fetched (rare).
+            let n: u64 = live.links().iter().map(|l| l.stats().connects).sum();
+            connects.store(n, Ordering::Relaxed);
+            if let Some(t) = &tables {
+                while let Ok(table) = t.try_recv() {
+                    live.reference(&table);
+                }
+            }
             // The service's questions (rare): answered between two polls.
             while let Ok((q, reply)) = queries.try_recv() {
                 let _ = reply.send(service::answer(&live, &q, &monitor));

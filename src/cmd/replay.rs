@@ -223,7 +223,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let loader_errors = loader.join().map_err(|_| anyhow::anyhow!("loader thread panicked"))?;
     let wall = started.elapsed();
 
-    let EngineOut { engines, errors, elapsed, first_error, read_errors } = engine_out?;
+    let EngineOut { engines, errors, elapsed, first_error, read_errors, reference } = engine_out?;
     let latency = replayed.latency;
     let (sinks, sink_error) = replayed.writer.finish();
     if let Some(e) = sink_error {
@@ -243,6 +243,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let summary = Summary::build(&reports, sinks.seen(), &latency, elapsed, errors);
     let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
     print!("{}", summary.text(&names, wall));
+    for (rows, from) in &reference {
+        println!("instruments  {rows} rows of the venue's reference data recorded in the capture ({from})");
+    }
     if let Some(e) = first_error {
         eprintln!("first venue error: {e}");
     }
@@ -453,6 +456,8 @@ struct EngineOut {
     elapsed: Duration,
     first_error: Option<String>,
     read_errors: Vec<String>,
+    /// Per group with recorded instrument answers: its venue's table (rows, where from).
+    reference: Vec<(usize, String)>,
 }
 
 fn engine_loop(
@@ -520,7 +525,14 @@ fn engine_loop(
     }
     progress.store(count, Ordering::Relaxed);
     let elapsed = started.map_or(Duration::ZERO, |s| s.elapsed());
+    let reference = (0..cfg.venues.len().max(1))
+        .filter_map(|g| {
+            let t = sessions.reference(u16::try_from(g).ok()?)?;
+            Some((t.instruments.len(), format!("{}: {}", t.venue, t.source)))
+        })
+        .collect();
     Ok(EngineOut {
+        reference,
         engines: sessions
             .into_sessions()
             .into_iter()

@@ -208,6 +208,11 @@ impl Link {
         &self.session
     }
 
+    /// The connection's id in a recording (from 1, in the order of the feeds).
+    pub fn conn_id(&self) -> u32 {
+        self.conn_id
+    }
+
     /// The first instrument id of this connection.
     pub fn base(&self) -> InstrumentId {
         self.session.base()
@@ -624,6 +629,19 @@ impl Live {
     /// The connections.
     pub fn links(&self) -> &[Link] {
         &self.links
+    }
+
+    /// Takes `table` (the venue's instrument reference data, fetched off this thread) into
+    /// the instrument table of every connection of its venue: instruments not met yet
+    /// resolve with it (a book already built keeps its steps). Returns the connections
+    /// updated.
+    pub fn reference(&mut self, table: &crate::refdata::RefTable) -> usize {
+        let mut n = 0;
+        for l in self.links.iter_mut().filter(|l| l.feed.venue == table.venue) {
+            table.apply(l.session.registry_mut());
+            n += 1;
+        }
+        n
     }
 
     /// One turn of the loop: poll (zero timeout when busy-polling), then move every

@@ -92,6 +92,20 @@ impl Capture {
         self.frames.is_empty()
     }
 
+    /// The body the capture recorded for a request of `path_and_query` (matched without
+    /// scheme and host), if any.
+    pub(crate) fn http_answer(&self, path_and_query: &str) -> Option<&[u8]> {
+        self.snapshots
+            .iter()
+            .find(|(url, _)| {
+                let path = url
+                    .split_once("://")
+                    .map_or(url.as_str(), |(_, rest)| rest.find('/').map_or("/", |i| &rest[i..]));
+                path == path_and_query
+            })
+            .map(|(_, b)| &b[..])
+    }
+
     /// The REST body recorded for `symbol` (case-insensitive).
     pub(crate) fn snapshot(&self, symbol: &str) -> Option<&[u8]> {
         let want = format!("SYMBOL={}", symbol.to_ascii_uppercase());

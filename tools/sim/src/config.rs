@@ -70,6 +70,9 @@ pub struct Config {
     pub ping_secs: Option<f64>,
     /// A client that takes no data for this long is dropped.
     pub write_timeout: Duration,
+    /// Where the venues' instrument answers are read from (default: the repository's
+    /// `fixtures/refdata`).
+    pub reference_dir: Option<PathBuf>,
 }
 
 impl Config {
@@ -97,6 +100,7 @@ impl Config {
             max_connections: 64,
             ping_secs: None,
             write_timeout: Duration::from_secs(10),
+            reference_dir: None,
         }
     }
 }

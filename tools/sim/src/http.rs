@@ -12,6 +12,7 @@ use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
 use crate::faults::Kind;
+use crate::instruments;
 use crate::protocol::RestError;
 use crate::scan;
 use crate::shared::Shared;
@@ -129,6 +130,7 @@ pub(crate) fn rest(sh: &Arc<Shared>, mut stream: Conn, conn: u64, req: &Request)
     }
     let status_fault = faults.iter().find(|f| matches!(f.kind, Kind::Rest429 | Kind::Rest418));
     let stale = faults.iter().find(|f| f.kind == Kind::RestStale);
+    let instruments = instruments::answer(sh, route, query);
     let (status, response) = if req.method != "GET" {
         ("405 Method Not Allowed", http_response("405 Method Not Allowed", "", b"{}"))
     } else if let Some(f) = status_fault {
@@ -139,6 +141,9 @@ pub(crate) fn rest(sh: &Arc<Shared>, mut stream: Conn, conn: u64, req: &Request)
             ("418 I'm a teapot", proto.rest_error(RestError::Banned))
         };
         (status, http_response(status, &format!("Retry-After: {}\r\n", f.arg.ceil() as u64), body))
+    } else if let Some(a) = instruments {
+        snapshot = json!({ "instruments": route, "synthesized": a.synthesized });
+        (a.status, http_response(a.status, "", &a.body))
     } else if let Some(depth) = depth {
         let limit = query
             .split('&')

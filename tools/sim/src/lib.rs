@@ -34,6 +34,7 @@ mod capture;
 mod config;
 pub mod faults;
 mod http;
+mod instruments;
 pub mod log;
 /// The benchmarks' plain reference (`serde_json` + `BTreeMap`), the model under
 /// [`reference`](mod@reference).

@@ -66,6 +66,10 @@ struct Args {
     /// Send a WebSocket ping every SECS (default: the venue's; Binance 20 s).
     #[arg(long, value_name = "SECS")]
     ping_secs: Option<f64>,
+    /// Serve the venue's instrument endpoint from this folder (laid out as
+    /// `fixtures/refdata`, the default).
+    #[arg(long, value_name = "DIR")]
+    reference_dir: Option<PathBuf>,
 }
 
 fn run(args: Args) -> Result<()> {
@@ -85,6 +89,7 @@ fn run(args: Args) -> Result<()> {
     config.max_seconds = args.max_seconds;
     config.max_connections = args.max_connections;
     config.ping_secs = args.ping_secs;
+    config.reference_dir = args.reference_dir;
     let sim = Sim::start(config)?;
     println!("listening on {}", sim.url(""));
     std::io::stdout().flush()?;

@@ -1,0 +1,319 @@
+//! The venues' instrument reference data end to end: `ladderfeed instruments` against the
+//! simulator (over wss's https side, certificates verified) for every venue; a live run that
+//! takes its ticks and lots from the simulator's answers, falls back to its cache when the
+//! endpoint fails, and records the answers so that a replay of the recording uses the same
+//! instruments.
+#![cfg(feature = "cli")]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use ladderfeed_sim::{Config, Sim};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+fn fixture(rel: &str) -> PathBuf {
+    PathBuf::from(ROOT).join("fixtures").join(rel)
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ladderfeed-instruments-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn text(out: &Output) -> String {
+    format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+fn ladderfeed(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ladderfeed")).args(args).output().unwrap()
+}
+
+fn sim_with(venue: &str, capture: &str, edit: impl FnOnce(&mut Config)) -> (Sim, PathBuf, String) {
+    let mut c = Config::for_venue(venue, vec![fixture(capture)]).unwrap();
+    c.tls = true;
+    edit(&mut c);
+    let sim = Sim::start(c).unwrap();
+    let ca = tmp(&format!("ca-{}.pem", sim.addr().port()));
+    std::fs::write(&ca, sim.ca_pem().unwrap()).unwrap();
+    let rest = format!("https://{}", sim.addr());
+    (sim, ca, rest)
+}
+
+/// (venue, a capture of it for the simulator, --symbols, a row the table must hold).
+const VENUES: [(&str, &str, &str, &str); 10] = [
+    (
+        "binance",
+        "binance/hftbacktest_spot_btcusdt_20240808.gz",
+        "",
+        "binance,BTCUSDT,spot,0.01,0.000001,0.000001,,,,TRADING",
+    ),
+    (
+        "binance-futures",
+        "binance/cryptofeed_BINANCE_FUTURES.ws.1.0",
+        "",
+        "binance-futures,SUSHIUSDT,perpetual,0.001,1,1,,USDT,,TRADING",
+    ),
+    (
+        "coinbase",
+        "coinbase/cryptofeed-v3_COINBASE.jsonl.zst",
+        "",
+        "coinbase,BTC-USD,spot,0.01,0.00000001,0.00000001,,,,online",
+    ),
+    (
+        "coinbase-exchange",
+        "coinbase/cryptofeed_COINBASE.ws.28.0",
+        "",
+        "coinbase-exchange,SKL-USD,spot,0.0001,0.1,",
+    ),
+    (
+        "bitfinex",
+        "bitfinex/cryptofeed_BITFINEX-58bafb.0",
+        "",
+        "bitfinex,tETHJPY,spot,0.00000001,0.00000001,0.00001,,,,listed",
+    ),
+    (
+        "kraken",
+        "kraken/cryptofeed_KRAKEN.ws.50.0",
+        "",
+        "kraken,BTC/USD,spot,0.1,0.00000001,0.00005,,,,online",
+    ),
+    (
+        "kraken-v1",
+        "kraken/cryptofeed_KRAKEN.ws.50.0",
+        "",
+        "kraken-v1,XBT/USD,spot,0.1,0.00000001,0.00005,,,,online",
+    ),
+    (
+        "okx",
+        "okx/cryptofeed_OKX.ws.1.0",
+        "BTC-USD-241217-92000-C",
+        "okx,BTC-USD-241217-92000-C,option,0.0001,1,1,0.01,BTC,2024-12-17T08:00:00Z,live",
+    ),
+    (
+        "gemini",
+        "gemini/cryptofeed-v3_GEMINI.jsonl.zst",
+        "BTCUSD,ETHGUSDPERP",
+        "gemini,ETHGUSDPERP,perpetual,0.05,0.001,0.001,,GUSD,,open",
+    ),
+    (
+        "gemini-v1",
+        "gemini/cryptofeed_GEMINI.ws.1.0",
+        "BTCUSD",
+        "gemini-v1,BTCUSD,spot,0.01,0.00000001,0.00001,,,,open",
+    ),
+];
+
+#[test]
+fn instruments_against_the_simulator_for_every_venue() {
+    for (venue, capture, symbols, row) in VENUES {
+        let (sim, ca, rest) = sim_with(venue, capture, |_| {});
+        let out_csv = tmp(&format!("{venue}.csv"));
+        let mut args = vec![
+            "instruments",
+            "--venue",
+            venue,
+            "--rest-endpoint",
+            &rest,
+            "--ca-file",
+            ca.to_str().unwrap(),
+            "-o",
+            out_csv.to_str().unwrap(),
+        ];
+        if !symbols.is_empty() {
+            args.extend(["--symbols", symbols]);
+        }
+        let out = ladderfeed(&args);
+        let log = sim.stop();
+        assert!(out.status.success(), "{venue}: {}", text(&out));
+        let csv = std::fs::read_to_string(&out_csv).unwrap();
+        assert!(
+            csv.lines().any(|l| l.starts_with(row)),
+            "{venue}: no row {row:?} in\n{}",
+            &csv[..csv.len().min(600)]
+        );
+        // Every request reached the simulator's instrument endpoint.
+        let served = log.iter().filter(|e| e["snapshot"]["instruments"].is_string()).count();
+        assert!(served >= 1, "{venue}: {log:?}");
+        let synthesized = log.iter().any(|e| e["snapshot"]["synthesized"] == true);
+        assert_eq!(synthesized, venue == "bitfinex", "{venue}");
+    }
+    // JSON by the file's extension.
+    let (sim, ca, rest) = sim_with("okx", "okx/cryptofeed_OKX.ws.1.0", |_| {});
+    let out_json = tmp("okx.json");
+    let out = ladderfeed(&[
+        "instruments",
+        "--venue",
+        "okx",
+        "--rest-endpoint",
+        &rest,
+        "--ca-file",
+        ca.to_str().unwrap(),
+        "-o",
+        out_json.to_str().unwrap(),
+    ]);
+    sim.stop();
+    assert!(out.status.success(), "{}", text(&out));
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&out_json).unwrap()).unwrap();
+    assert_eq!(doc["venue"], "okx");
+    let swap = doc["instruments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["symbol"] == "BTC-USD-SWAP")
+        .unwrap();
+    assert_eq!(
+        (swap["tick"].as_str(), swap["contract_value"].as_str()),
+        (Some("0.1"), Some("100"))
+    );
+}
+
+#[test]
+fn a_failed_fetch_is_an_error_with_its_cause() {
+    // Nothing listens there.
+    let out =
+        ladderfeed(&["instruments", "--venue", "binance", "--rest-endpoint", "http://127.0.0.1:9"]);
+    assert!(!out.status.success());
+    let t = text(&out);
+    assert!(t.contains("GET http://127.0.0.1:9/api/v3/exchangeInfo"), "{t}");
+}
+
+fn summary(path: &PathBuf) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+#[test]
+fn live_takes_the_served_ticks_and_a_replay_of_its_recording_too() {
+    let (sim, ca, rest) =
+        sim_with("binance", "binance/hftbacktest_spot_btcusdt_20240808.gz", |c| {
+            c.pace = ladderfeed_sim::Pace::Rate(5000.0);
+        });
+    let cache = tmp("cache-binance");
+    let live_bbo = tmp("binance_live_bbo.csv");
+    let live_sum = tmp("binance_live.json");
+    let recording = tmp("binance.lfc");
+    let out = ladderfeed(&[
+        "record",
+        "--venue",
+        "binance",
+        "--symbols",
+        "BTCUSDT",
+        "--endpoint",
+        &sim.url(""),
+        "--rest-endpoint",
+        &rest,
+        "--ca-file",
+        ca.to_str().unwrap(),
+        "--instruments-cache",
+        cache.to_str().unwrap(),
+        "--duration",
+        "3",
+        "--no-pin",
+        "--no-busy-poll",
+        "--bbo-out",
+        live_bbo.to_str().unwrap(),
+        "--summary-json",
+        live_sum.to_str().unwrap(),
+        "-o",
+        recording.to_str().unwrap(),
+    ]);
+    sim.stop();
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(
+        t.contains(
+            "instruments  binance: 1089 from the venue's list, fetched from https://127.0.0.1"
+        ),
+        "{t}"
+    );
+    // The served lot (0.000001, the venue's answer of 2020) replaced the built-in 0.00000001.
+    let s = summary(&live_sum);
+    let btc = &s["symbols"]["binance:BTCUSDT"];
+    assert_eq!(btc["instrument_source"], "venue", "{btc}");
+    assert_eq!((btc["tick"].as_str(), btc["lot"].as_str()), (Some("0.01"), Some("0.000001")));
+    assert_eq!(btc["state"], "synced", "{btc}");
+    let rows = std::fs::read_to_string(&live_bbo).unwrap();
+    assert!(rows.lines().count() > 100, "{rows}");
+    // The table was cached.
+    let cached = std::fs::read_to_string(cache.join("instruments-binance.json")).unwrap();
+    assert!(cached.contains("\"symbol\":\"BTCUSDT\""));
+    // The recording carries the answer: its replay resolves the same way, row for row.
+    let again_bbo = tmp("binance_again_bbo.csv");
+    let again_sum = tmp("binance_again.json");
+    let out = ladderfeed(&[
+        "replay",
+        recording.to_str().unwrap(),
+        "--no-progress",
+        "--bbo-out",
+        again_bbo.to_str().unwrap(),
+        "--summary-json",
+        again_sum.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let again = &summary(&again_sum)["symbols"]["binance:BTCUSDT"];
+    assert_eq!(again["instrument_source"], "venue");
+    assert_eq!(again["lot"], "0.000001");
+    assert_eq!(std::fs::read_to_string(&again_bbo).unwrap(), rows);
+}
+
+#[test]
+fn a_failed_fetch_falls_back_to_the_cache_then_to_the_built_ins() {
+    let capture = "kraken/cryptofeed_KRAKEN.ws.50.0";
+    let cache = tmp("cache-kraken");
+    let _ = std::fs::remove_dir_all(&cache);
+    let run = |rest: &str, sim: &Sim, ca: &PathBuf, cache: &PathBuf, sum: &PathBuf| {
+        ladderfeed(&[
+            "live",
+            "--venue",
+            "kraken-v1",
+            "--symbols",
+            "XBT/CHF,ADA/XBT",
+            "--endpoint",
+            &sim.url(""),
+            "--rest-endpoint",
+            rest,
+            "--ca-file",
+            ca.to_str().unwrap(),
+            "--instruments-cache",
+            cache.to_str().unwrap(),
+            "--duration",
+            "1.5",
+            "--no-pin",
+            "--no-busy-poll",
+            "--summary-json",
+            sum.to_str().unwrap(),
+        ])
+    };
+    // 1. Fetched from the simulator, and cached.
+    let (sim, ca, rest) = sim_with("kraken-v1", capture, |_| {});
+    let sum = tmp("kraken1.json");
+    let out = run(&rest, &sim, &ca, &cache, &sum);
+    sim.stop();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("instruments  kraken-v1: 672 from the venue's list, fetched"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(summary(&sum)["symbols"]["kraken-v1:XBT/CHF"]["instrument_source"], "venue");
+    // 2. The REST endpoint is down: the cached table, with a warning.
+    let (sim, ca, _) = sim_with("kraken-v1", capture, |_| {});
+    let out = run("http://127.0.0.1:9", &sim, &ca, &cache, &sum);
+    sim.stop();
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("fetching instruments failed"), "{t}");
+    assert!(t.contains("instruments  kraken-v1: 672 from the venue's list, from the cache"), "{t}");
+    assert_eq!(summary(&sum)["symbols"]["kraken-v1:XBT/CHF"]["instrument_source"], "venue");
+    // 3. No cache either: built-ins, and the run goes on.
+    let (sim, ca, _) = sim_with("kraken-v1", capture, |_| {});
+    let empty = tmp("cache-empty");
+    let out = run("http://127.0.0.1:9", &sim, &ca, &empty, &sum);
+    sim.stop();
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("instruments  kraken-v1: 0 from the venue's list, none"), "{t}");
+    assert_eq!(summary(&sum)["symbols"]["kraken-v1:XBT/CHF"]["instrument_source"], "builtin");
+}

@@ -1,0 +1,121 @@
+//! The venue's instrument endpoint (reference data): the answer the capture itself recorded
+//! for the same request when it holds one (Coinbase's products, Gemini's symbol details),
+//! else the venue's real answer bundled in the reference folder (`fixtures/refdata` by
+//! default, provenance in `fixtures/SOURCES.md`). Bitfinex, for which no recorded answer was
+//! found, gets its `conf` lists in the documented shape, built from the pairs the capture
+//! carries (the reference log marks them `synthesized`).
+
+use std::path::{Path, PathBuf};
+
+use ladderfeed::book::Venue;
+use serde_json::Value;
+
+use crate::shared::Shared;
+
+/// The default reference folder: the repository's `fixtures/refdata`.
+pub(crate) fn default_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/refdata")
+}
+
+/// An answer: its status, body and whether it was built here rather than recorded.
+pub(crate) struct Answer {
+    pub status: &'static str,
+    pub body: Vec<u8>,
+    pub synthesized: bool,
+}
+
+fn ok(body: Vec<u8>) -> Option<Answer> {
+    Some(Answer { status: "200 OK", body, synthesized: false })
+}
+
+fn query<'a>(q: &'a str, key: &str) -> Option<&'a str> {
+    q.split('&').find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+}
+
+/// The answer to `route?query` when it is the venue's instrument endpoint; `None` otherwise.
+pub(crate) fn answer(sh: &Shared, route: &str, q: &str) -> Option<Answer> {
+    let venue = sh.config.venue;
+    if !ladderfeed::refdata::is_reference_url(venue, route) {
+        return None;
+    }
+    let wanted = if q.is_empty() { route.to_owned() } else { format!("{route}?{q}") };
+    if let Some(body) = sh.capture.http_answer(&wanted) {
+        return ok(body.to_vec());
+    }
+    let dir = sh.config.reference_dir.clone().unwrap_or_else(default_dir);
+    let read = |rel: &str| std::fs::read(dir.join(rel)).ok();
+    match (venue, route) {
+        (Venue::Binance, "/api/v3/exchangeInfo") => ok(read("binance/exchangeInfo_spot.json")?),
+        (Venue::BinanceFutures, "/fapi/v1/exchangeInfo") => {
+            ok(read("binance/exchangeInfo_usdm.json")?)
+        }
+        (Venue::Coinbase, "/api/v3/brokerage/market/products") => {
+            ok(read("coinbase/products.json")?)
+        }
+        (Venue::CoinbaseExchange, "/products") => ok(read("coinbase-exchange/products.json")?),
+        (Venue::Kraken | Venue::KrakenV1, "/0/public/AssetPairs") => {
+            ok(read("kraken/AssetPairs.json")?)
+        }
+        (Venue::Okx, "/api/v5/public/instruments") => {
+            let kind = query(q, "instType").unwrap_or("").to_ascii_lowercase();
+            let body = read(&format!("okx/instruments_{kind}.json"))
+                .unwrap_or_else(|| br#"{"code":"0","msg":"","data":[]}"#.to_vec());
+            let Some(family) = query(q, "instFamily") else { return ok(body) };
+            // Only the family asked for.
+            let mut doc: Value = serde_json::from_slice(&body).ok()?;
+            if let Some(data) = doc.get_mut("data").and_then(Value::as_array_mut) {
+                data.retain(|i| i.get("instFamily").and_then(Value::as_str) == Some(family));
+            }
+            ok(serde_json::to_vec(&doc).ok()?)
+        }
+        (Venue::Gemini | Venue::GeminiV1, "/v1/symbols") => ok(read("gemini/symbols.json")?),
+        (Venue::Gemini | Venue::GeminiV1, r) if r.starts_with("/v1/symbols/details/") => {
+            let sym = r.rsplit('/').next().unwrap_or_default().to_ascii_lowercase();
+            let details = read("gemini/details.jsonl")?;
+            let line = details.split(|&b| b == b'\n').find(|l| {
+                serde_json::from_slice::<Value>(l).ok().is_some_and(|v| {
+                    v.get("symbol").and_then(Value::as_str).map(str::to_ascii_lowercase)
+                        == Some(sym.clone())
+                })
+            });
+            Some(match line {
+                Some(l) => Answer { status: "200 OK", body: l.to_vec(), synthesized: false },
+                None => Answer {
+                    status: "400 Bad Request",
+                    body: br#"{"result":"error","reason":"InvalidSymbol","message":"Supplied value is not a valid symbol"}"#.to_vec(),
+                    synthesized: false,
+                },
+            })
+        }
+        (Venue::Bitfinex, r) if r.ends_with("/conf/pub:list:pair:exchange") => {
+            let pairs: Vec<Value> = bitfinex_pairs(sh).into_iter().map(Value::String).collect();
+            let body = serde_json::to_vec(&Value::Array(vec![Value::Array(pairs)])).ok()?;
+            Some(Answer { status: "200 OK", body, synthesized: true })
+        }
+        (Venue::Bitfinex, r) if r.ends_with("/conf/pub:info:pair") => {
+            // [[[PAIR, [null, null, null, MIN, MAX, …]], …]]; the sizes are unknown here.
+            let rows: Vec<Value> = bitfinex_pairs(sh)
+                .into_iter()
+                .map(|p| serde_json::json!([p, [null, null, null, "0.00001", "2000.0"]]))
+                .collect();
+            let body = serde_json::to_vec(&Value::Array(vec![Value::Array(rows)])).ok()?;
+            Some(Answer { status: "200 OK", body, synthesized: true })
+        }
+        _ => None,
+    }
+}
+
+/// The trading pairs the capture's Bitfinex subscriptions name (`tBTCUSD` → `BTCUSD`).
+fn bitfinex_pairs(sh: &Shared) -> Vec<String> {
+    let mut pairs: Vec<String> = Vec::new();
+    for f in sh.capture.frames() {
+        let Ok(v) = serde_json::from_slice::<Value>(f) else { continue };
+        let sym = v.get("symbol").and_then(Value::as_str).and_then(|s| s.strip_prefix('t'));
+        if let Some(p) = sym {
+            if !pairs.iter().any(|q| q == p) {
+                pairs.push(p.to_owned());
+            }
+        }
+    }
+    pairs
+}
