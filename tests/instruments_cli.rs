@@ -298,6 +298,45 @@ fn a_failed_fetch_falls_back_to_the_cache_then_to_the_built_ins() {
         text(&out)
     );
     assert_eq!(summary(&sum)["symbols"]["kraken-v1:XBT/CHF"]["instrument_source"], "venue");
+    // 1b. Fetched again after a reconnect (the simulator closes the connection at frame 300)
+    // and on the schedule.
+    let (sim, ca, rest) = sim_with("kraken-v1", capture, |c| {
+        c.faults = ladderfeed_sim::faults::parse("close@300").unwrap();
+        c.pace = ladderfeed_sim::Pace::Rate(2000.0);
+    });
+    let out = ladderfeed(&[
+        "live",
+        "--venue",
+        "kraken-v1",
+        "--symbols",
+        "XBT/CHF,ADA/XBT",
+        "--endpoint",
+        &sim.url(""),
+        "--rest-endpoint",
+        &rest,
+        "--ca-file",
+        ca.to_str().unwrap(),
+        "--instruments-cache",
+        cache.to_str().unwrap(),
+        "--instruments-refresh",
+        "1.2",
+        "--duration",
+        "2",
+        "--no-pin",
+        "--no-busy-poll",
+    ]);
+    let log = sim.stop();
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("2 connects"), "{t}");
+    let served = log.iter().filter(|e| e["snapshot"]["instruments"].is_string()).count();
+    assert_eq!(served, 3, "the start, the reconnect and the schedule: {t}");
+    assert!(
+        t.contains(
+            "instruments  refreshed 2 times (1 after a reconnect): 0 changed, 0 added, 0 failed"
+        ),
+        "{t}"
+    );
     // 2. The REST endpoint is down: the cached table, with a warning.
     let (sim, ca, _) = sim_with("kraken-v1", capture, |_| {});
     let out = run("http://127.0.0.1:9", &sim, &ca, &cache, &sum);

@@ -20,7 +20,8 @@ use rustls::ClientConfig;
 
 use super::live::ReferenceArgs;
 
-/// After a reconnect, the lists are fetched again at most this often.
+/// Reconnects fetch the lists again at most this often (a reconnect storm must not become a
+/// REST storm).
 const RECONNECT_REFRESH_MIN: Duration = Duration::from_secs(10);
 
 /// One venue and REST base to ask, with the symbols subscribed there.
@@ -135,6 +136,7 @@ impl Reference {
         let handle = std::thread::Builder::new().name("instruments".into()).spawn(move || {
             let mut stats = RefreshStats::default();
             let mut last = Instant::now();
+            let mut last_reconnect: Option<Instant> = None;
             let mut seen = first_connects;
             let mut previous: Vec<Option<RefTable>> = targets
                 .iter()
@@ -145,13 +147,18 @@ impl Reference {
                 let c = connects.load(Ordering::Relaxed);
                 let reconnected = c > seen;
                 let scheduled = last.elapsed() >= every;
-                if !(scheduled || (reconnected && last.elapsed() >= RECONNECT_REFRESH_MIN)) {
+                let after_reconnect = reconnected
+                    && last_reconnect.is_none_or(|t| t.elapsed() >= RECONNECT_REFRESH_MIN);
+                if !(scheduled || after_reconnect) {
                     continue;
                 }
                 seen = c.max(seen);
                 last = Instant::now();
+                if after_reconnect {
+                    last_reconnect = Some(last);
+                }
                 stats.rounds += 1;
-                stats.after_reconnect += u64::from(reconnected && !scheduled);
+                stats.after_reconnect += u64::from(after_reconnect && !scheduled);
                 for (t, prev) in targets.iter().zip(previous.iter_mut()) {
                     match fetch::fetch(t.venue, t.rest.as_deref(), &t.symbols, &tls) {
                         Ok(f) => {
