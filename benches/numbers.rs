@@ -3,7 +3,7 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use ladderfeed::book::checksum::Checksummer;
+use ladderfeed::book::Checksummer;
 use ladderfeed::book::{Ladder, Side, Step};
 
 /// Price and size texts as Binance sends them (from the BTCUSDT capture in fixtures/).

@@ -10,15 +10,10 @@ use std::collections::BTreeMap;
 use std::error::Error;
 use std::time::{Duration, Instant};
 
-use ladderfeed::book::Venue;
-use ladderfeed::capture;
-use ladderfeed::consumer::{Consumer, Instruments};
-use ladderfeed::event::Event;
-use ladderfeed::net::live::{Feed, Live, Options};
 use ladderfeed::net::tls;
-use ladderfeed::ring::feed;
-use ladderfeed::session::recorded::{Recorded, RecordedOptions};
 use ladderfeed::venue::Protocol;
+use ladderfeed::{capture, feed, Consumer, Event, Feed, Instruments, Live, LiveOptions, Venue};
+use ladderfeed::{Recorded, RecordedOptions};
 
 const BUNDLED: &str = "fixtures/binance/hftbacktest_spot_btcusdt_20240808.gz";
 
@@ -45,7 +40,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         let symbols = vec!["BTCUSDT".to_owned()];
         let url = Protocol::of(venue).url(Protocol::of(venue).endpoint, &symbols);
         let feed = Feed { venue, url, symbols, rest_base: None };
-        let mut live = Live::new(vec![feed], Options::new(tls::client_config(None)?))?;
+        let mut live = Live::new(vec![feed], LiveOptions::new(tls::client_config(None)?))?;
         let until = Instant::now() + Duration::from_secs(10);
         while Instant::now() < until {
             live.poll_once(&mut publisher)?;

@@ -31,9 +31,32 @@
 //! - `net` (feature `live`): the live shell: mio, rustls, tungstenite and an HTTP GET, carrying
 //!   out what each session asks.
 //!
+//! - [`record`]: one recorded event of a connection (the recorder's and the readers' unit).
+//!
+//! # The strategy's API
+//!
+//! What a strategy needs is re-exported here, at the crate root; the modules hold the rest
+//! (the venues' sans-IO adapters and the engine, for those who drive their own I/O, and the
+//! numbers, ladders and rings underneath). Internals stay private: the tape parser, the TLS
+//! stream, the HTTP client, the id allocator's internals, timestamp parsing.
+//!
+//! - Feeding: [`Live`] with its [`Feed`]s and [`LiveOptions`] (feature `live`), or
+//!   [`Recorded`] sessions for a capture (feature `capture`); both drive [`Session`]s that
+//!   publish into a ring made by [`feed()`] ([`Publisher`], [`Subscription`]).
+//! - Consuming: [`Consumer`] (polled on the strategy's thread, or run on a pinned thread by
+//!   [`spawn_consumer`] / [`spawn_consumer_with`] with an [`OnEvent`] handler and an [`Idle`]
+//!   policy), the [`Event`]s it yields and their [`EventKind`]s ([`Bbo`], [`Trade`],
+//!   [`BookState`], instrument definitions, top-N depth), [`Instruments`] and [`Depth`]
+//!   rebuilt from the stream, and [`Sinks`] for CSV and JSON lines files.
+//! - Instruments: [`Instrument`] (a price in ticks ⇄ its decimal text:
+//!   [`Instrument::format_price`], [`Instrument::price_ticks`]), [`InstrumentRegistry`]
+//!   (configuration, reference data, built-ins), [`Step`], [`Venue`], and the venues'
+//!   reference data ([`RefTable`]).
+//!
 //! The [`guide`] walks a whole loop as a doctest; `examples/strategy.rs` is a strategy on this
 //! API alone. A strategy links this crate with `default-features = false` for the lean core
-//! (everything above but `capture` and `net`), or with the `live` feature for the live path.
+//! (everything above but `capture` and `net`), and adds the `live` feature for the live path
+//! (mio, rustls, tungstenite; no capture readers) and `capture` to replay captures.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 #![warn(unreachable_pub)]
@@ -49,8 +72,24 @@ pub mod event;
 pub mod guide;
 #[cfg(feature = "live")]
 pub mod net;
+pub mod record;
 pub mod refdata;
 #[allow(unsafe_code)]
 pub mod ring;
 pub mod session;
 pub mod venue;
+
+pub use book::{Instrument, InstrumentRegistry, Step, StepSource, Venue};
+pub use consumer::sinks::{SinkOptions, SinkWriter, Sinks, SpreadFilter};
+pub use consumer::{
+    spawn_consumer, spawn_consumer_with, Consumer, ConsumerThread, Depth, Idle, Instruments,
+    Latency, OnEvent,
+};
+pub use event::{Bbo, BookState, Event, EventKind, InstrumentId, Trade};
+#[cfg(feature = "live")]
+pub use net::live::{Feed, Live, Options as LiveOptions};
+pub use refdata::{InstrumentKind, RefInstrument, RefTable};
+pub use ring::{feed, Publisher, Subscription};
+#[cfg(feature = "capture")]
+pub use session::recorded::{Recorded, RecordedOptions};
+pub use session::{Policy, Session, SessionConfig};

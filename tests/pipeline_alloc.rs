@@ -21,7 +21,7 @@ use ladderfeed::capture::{self, Record, RecordKind};
 use ladderfeed::consumer::{Consumer, StopFlag};
 use ladderfeed::engine::Engine;
 use ladderfeed::ring::{feed, Publisher};
-use ladderfeed::venue::any::AnyAdapter;
+use ladderfeed::venue::AnyAdapter;
 
 /// Allocations of the parse, book, ring and consumer while counting.
 static ALLOCS: AtomicU64 = AtomicU64::new(0);

@@ -16,7 +16,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::ops::{Deref, DerefMut};
 
-use ladderfeed::book::checksum::{write_number, NumberStyle};
+use ladderfeed::book::{write_number, NumberStyle};
 use ladderfeed::book::{Instrument, InstrumentRegistry, Step, Venue};
 use serde_json::Value;
 

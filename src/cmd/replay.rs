@@ -177,7 +177,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     // Engine → consumer.
     let clock = Clock::global();
     let (publisher, subscription) =
-        feed_with_clock(args.ring, ladderfeed::session::ids::ID_SPACE as usize, clock);
+        feed_with_clock(args.ring, ladderfeed::session::ID_SPACE as usize, clock);
     let (side_tx, side_rx) = spsc::channel::<u64>(args.ring);
     let progress = Arc::new(AtomicU64::new(0));
 

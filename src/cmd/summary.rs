@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use ladderfeed::book::Venue;
-use ladderfeed::consumer::{latency::format_ns, Latency, Stage};
+use ladderfeed::consumer::{format_ns, Latency, Stage};
 use ladderfeed::engine::Engine;
 use ladderfeed::event::{BookState, InstrumentId};
 use ladderfeed::venue::AnyAdapter;

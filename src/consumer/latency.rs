@@ -247,7 +247,7 @@ pub fn write_hgrm(hist: &Histogram<u64>, scale: f64, mut out: impl Write) -> io:
 }
 
 /// The percentiles in the text report.
-pub const REPORT_QUANTILES: [(f64, &str); 5] =
+pub(crate) const REPORT_QUANTILES: [(f64, &str); 5] =
     [(0.5, "p50"), (0.9, "p90"), (0.99, "p99"), (0.999, "p99.9"), (0.9999, "p99.99")];
 
 /// A nanosecond figure in the unit that keeps it short: `812 ns`, `1.52 µs`, `15.3 ms`.

@@ -48,15 +48,15 @@
 
 #[cfg(feature = "charts")]
 pub mod chart;
-pub mod depth;
-pub mod instruments;
-pub mod latency;
+pub(crate) mod depth;
+pub(crate) mod instruments;
+pub(crate) mod latency;
 mod pin;
 pub mod sinks;
 
 pub use depth::Depth;
 pub use instruments::Instruments;
-pub use latency::{Latency, LatencyReport, Stage};
+pub use latency::{format_ns, write_hgrm, Latency, LatencyReport, Stage, MAX_LATENCY_NS, SIGFIG};
 pub use pin::{spawn_consumer, spawn_consumer_with, spawn_pinned, ConsumerThread, Cores, StopFlag};
 
 /// What a consumer loop does with the events ([`Consumer::run_with`], [`spawn_consumer_with`]):

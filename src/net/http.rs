@@ -17,7 +17,7 @@ const MAX_RESPONSE: usize = 32 << 20;
 
 /// A finished response.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Response {
+pub(crate) struct Response {
     /// The status code.
     pub status: u16,
     /// `Retry-After` in seconds, when given.
@@ -35,7 +35,7 @@ enum Phase {
 }
 
 /// One GET in flight.
-pub struct Get {
+pub(crate) struct Get {
     /// The URL asked for.
     pub url: String,
     stream: NetStream,
@@ -56,7 +56,7 @@ impl Get {
     /// Starts a GET of `url` (http or https) that must finish within `timeout`, connecting
     /// to the address `addrs` gives for its host (resolved there once and reused;
     /// [`NetError::Resolving`] while a host name's lookup runs: start again later).
-    pub fn start(
+    pub(crate) fn start(
         url: &str,
         addrs: &mut AddrCache,
         tls: &Arc<ClientConfig>,
@@ -88,12 +88,12 @@ impl Get {
     }
 
     /// The stream (to register its socket with mio).
-    pub fn stream_mut(&mut self) -> &mut NetStream {
+    pub(crate) fn stream_mut(&mut self) -> &mut NetStream {
         &mut self.stream
     }
 
     /// Makes what progress the socket allows: `Some` when the exchange is over.
-    pub fn drive(&mut self) -> Option<Result<Response, NetError>> {
+    pub(crate) fn drive(&mut self) -> Option<Result<Response, NetError>> {
         match self.step() {
             Ok(Some(r)) => Some(Ok(r)),
             Ok(None) if Instant::now() > self.deadline => {

@@ -3,19 +3,19 @@
 //! - [`tls`]: rustls with the *ring* provider chosen explicitly, certificates always verified
 //!   against the webpki roots (plus `--ca-file` anchors), SNI sent, TLS 1.2 at least. There is
 //!   no way to turn verification off.
-//! - [`stream`]: a non-blocking TCP stream with optional TLS, read and written as the socket
+//! - `stream`: a non-blocking TCP stream with optional TLS, read and written as the socket
 //!   allows.
-//! - [`url`]: the small URL parser the connections need.
-//! - [`http`]: a non-blocking HTTP/1.1 GET (Binance's REST depth snapshot) over the same TLS.
+//! - `url`: the small URL parser the connections need.
+//! - `http`: a non-blocking HTTP/1.1 GET (Binance's REST depth snapshot) over the same TLS.
 //! - [`live`]: the event loop: per connection read, frame (tungstenite), parse, apply, publish;
 //!   reconnects with capped exponential backoff and jitter, stale-feed detection, REST
 //!   snapshots with 429/418 honoured.
 
-pub mod http;
+pub(crate) mod http;
 pub mod live;
-pub mod stream;
+pub(crate) mod stream;
 pub mod tls;
-pub mod url;
+pub(crate) mod url;
 
 /// Why a connection failed.
 #[derive(Debug, thiserror::Error)]

@@ -17,7 +17,7 @@ use super::NetError;
 const RECV_BUFFER: usize = 4 << 20;
 
 /// A TCP connection, TLS when the URL says so.
-pub struct NetStream {
+pub(crate) struct NetStream {
     tcp: TcpStream,
     tls: Option<Box<ClientConnection>>,
 }
@@ -44,7 +44,7 @@ fn resolve_all(url: &Url) -> Result<Vec<SocketAddr>, NetError> {
 /// thread serves every other connection meanwhile): until it answers, [`AddrCache::get`] says
 /// [`NetError::Resolving`]. An IP address needs no lookup.
 #[derive(Debug, Default)]
-pub struct AddrCache {
+pub(crate) struct AddrCache {
     addrs: Vec<SocketAddr>,
     at: usize,
     /// The lookup under way.
@@ -54,7 +54,7 @@ pub struct AddrCache {
 impl AddrCache {
     /// The address to connect to. With nothing cached, an IP address is taken as it is and a
     /// host name's lookup starts (or goes on): [`NetError::Resolving`] until it answers.
-    pub fn get(&mut self, url: &Url) -> Result<SocketAddr, NetError> {
+    pub(crate) fn get(&mut self, url: &Url) -> Result<SocketAddr, NetError> {
         if self.addrs.is_empty() {
             self.addrs = self.resolve(url)?;
             self.at = 0;
@@ -90,7 +90,7 @@ impl AddrCache {
     }
 
     /// The last address given failed to connect: use the next one (or resolve again).
-    pub fn failed(&mut self) {
+    pub(crate) fn failed(&mut self) {
         self.at += 1;
         if self.at >= self.addrs.len() {
             self.addrs.clear();
@@ -99,12 +99,14 @@ impl AddrCache {
     }
 
     /// Addresses cached now.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.addrs.len()
     }
 
     /// `true` when the next use resolves.
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.addrs.is_empty()
     }
 }
@@ -112,7 +114,7 @@ impl AddrCache {
 impl NetStream {
     /// Starts a non-blocking connect to `addr` (the TCP handshake completes later: poll for
     /// writable, then [`NetStream::connected`]); TLS with SNI for `url.host` when `url.tls`.
-    pub fn connect(
+    pub(crate) fn connect(
         url: &Url,
         addr: SocketAddr,
         tls: &Arc<ClientConfig>,
@@ -133,12 +135,12 @@ impl NetStream {
     }
 
     /// The socket (to register with mio).
-    pub fn tcp_mut(&mut self) -> &mut TcpStream {
+    pub(crate) fn tcp_mut(&mut self) -> &mut TcpStream {
         &mut self.tcp
     }
 
     /// `Ok(true)` once the TCP connection is established, `Ok(false)` while in progress.
-    pub fn connected(&self) -> io::Result<bool> {
+    pub(crate) fn connected(&self) -> io::Result<bool> {
         if let Some(e) = self.tcp.take_error()? {
             return Err(e);
         }
@@ -150,7 +152,7 @@ impl NetStream {
     }
 
     /// Drives the TLS handshake: `Ok(true)` when done (at once without TLS).
-    pub fn handshake(&mut self) -> Result<bool, NetError> {
+    pub(crate) fn handshake(&mut self) -> Result<bool, NetError> {
         let Some(tls) = self.tls.as_mut() else { return Ok(true) };
         loop {
             while tls.wants_write() {

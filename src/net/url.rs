@@ -4,7 +4,7 @@ use super::NetError;
 
 /// A parsed URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Url {
+pub(crate) struct Url {
     /// `wss` or `https`.
     pub tls: bool,
     /// The host name or address (what SNI and certificate verification use).
@@ -17,7 +17,7 @@ pub struct Url {
 
 impl Url {
     /// Parses `scheme://host[:port][/path]`.
-    pub fn parse(url: &str) -> Result<Url, NetError> {
+    pub(crate) fn parse(url: &str) -> Result<Url, NetError> {
         let bad = |why| NetError::Url { url: url.to_owned(), why };
         let (scheme, rest) = url.split_once("://").ok_or(bad("no scheme"))?;
         let tls = match scheme {
@@ -50,7 +50,7 @@ impl Url {
     }
 
     /// `host:port`, as a socket address to resolve.
-    pub fn authority(&self) -> String {
+    pub(crate) fn authority(&self) -> String {
         if self.host.contains(':') {
             format!("[{}]:{}", self.host, self.port)
         } else {

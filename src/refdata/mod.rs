@@ -3,11 +3,11 @@
 //! parsed off the hot thread into the table the engines use.
 //!
 //! Precedence, highest first: the user's configuration, then the venue's reference data
-//! ([`StepSource::Venue`]), then the built-in table, then ticks learned from the data.
+//! ([`StepSource::Venue`](crate::book::StepSource::Venue)), then the built-in table, then ticks learned from the data.
 //!
 //! The module is sans-IO: a [`Plan`] says which URLs to ask for, takes the answers' bodies
 //! and builds a [`RefTable`]; whoever holds a socket carries the requests out (the `live`
-//! feature's [`fetch`](crate::refdata::fetch) does it over TLS; a recorded capture replays the
+//! feature's `refdata::fetch` does it over TLS; a recorded capture replays the
 //! answers it holds). The parsers follow each venue's published field names:
 //!
 //! | venue | endpoint | tick | lot |

@@ -3,7 +3,7 @@
 //!
 //! - [`spsc`]: the generic ring of `Copy` records (cache-padded head and tail, cached indices,
 //!   Release on publish, Acquire on observe, `PushError::Full(T)` hands the record back).
-//! - [`seqlock`]: per-instrument last-value slots, written without waiting (atomics only).
+//! - `seqlock`: per-instrument last-value slots, written without waiting (atomics only).
 //! - [`feed()`]: the two put together for [`Event`](crate::event::Event)s: the [`Publisher`]
 //!   never waits, numbers every record, counts drops, and keeps every instrument's newest BBO
 //!   readable; the [`Subscription`] is the consumer's raw reading half.
@@ -14,7 +14,7 @@
 #[deny(unsafe_code)]
 pub mod feed;
 #[deny(unsafe_code)]
-pub mod seqlock;
+pub(crate) mod seqlock;
 pub mod spsc;
 mod sync;
 

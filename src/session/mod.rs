@@ -36,7 +36,7 @@
 //! assert!(!session.poll_connect(t0 + 31_000_000_000));
 //! ```
 
-pub mod ids;
+pub(crate) mod ids;
 #[cfg(feature = "capture")]
 pub mod recorded;
 
@@ -48,7 +48,7 @@ use crate::engine::{Engine, Sink};
 use crate::event::{BookState, Event, EventKind, InstrumentId};
 use crate::venue::{Adapter, AnyAdapter, Protocol, SymbolIdx, VenueError};
 
-pub use ids::{IdAllocator, IdsExhausted};
+pub use ids::{IdAllocator, IdsExhausted, DEFAULT_BLOCK, ID_SPACE};
 
 /// How a session treats its connection. Every duration is measured on the caller's clock.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,16 +12,18 @@
 //!
 //! Bad input is a typed [`VenueError`], counted by the caller; it never panics.
 
-pub mod any;
+pub(crate) mod any;
 pub mod binance;
 pub mod bitfinex;
 pub mod coinbase;
 pub mod gemini;
+// The tape parser every adapter shares: public for the benchmarks' parse floor only.
+#[doc(hidden)]
 pub mod json;
 pub mod kraken;
 pub mod okx;
-pub mod protocol;
-pub mod time;
+pub(crate) mod protocol;
+pub(crate) mod time;
 
 use std::ops::Range;
 

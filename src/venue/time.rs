@@ -2,13 +2,13 @@
 
 /// Milliseconds since the epoch to nanoseconds (saturating).
 #[inline]
-pub fn ms_to_ns(ms: u64) -> u64 {
+pub(crate) fn ms_to_ns(ms: u64) -> u64 {
     ms.saturating_mul(1_000_000)
 }
 
 /// Decimal seconds since the epoch (`"1618678123.481570"`, Kraken v1, cryptofeed logs) to ns.
 /// Digits past the ninth decimal are ignored.
-pub fn decimal_seconds_ns(text: &[u8]) -> Option<u64> {
+pub(crate) fn decimal_seconds_ns(text: &[u8]) -> Option<u64> {
     let (int, frac) = match text.iter().position(|&c| c == b'.') {
         Some(dot) => (&text[..dot], &text[dot + 1..]),
         None => (text, &b""[..]),
@@ -54,7 +54,7 @@ fn digits(s: &[u8]) -> Option<u32> {
 /// An RFC 3339 UTC time as venues print it (`2026-08-09T21:05:48.483587501Z`, a space instead
 /// of `T` accepted, fraction of 0–9+ digits) to epoch nanoseconds. `None` if malformed or
 /// before 1970.
-pub fn rfc3339_ns(text: &[u8]) -> Option<u64> {
+pub(crate) fn rfc3339_ns(text: &[u8]) -> Option<u64> {
     if text.len() < 20 {
         return None;
     }
