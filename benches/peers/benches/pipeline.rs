@@ -12,11 +12,16 @@
 //!
 //! The peers read the best bid and ask after every book message (what publishing a BBO costs
 //! them at least); they skip checksums and Kraken's depth truncation (which need ordered levels
-//! their books do not give cheaply), so they do less work than ladderfeed. On the venues with
-//! checksums (Kraken, OKX, Bitfinex) ladderfeed also runs with them off
-//! ([`Engine::with_checksums`]): the same work as the peers, and the figure the ratios use.
-//! Before timing, every implementation runs once and must end on ladderfeed's BBO for every
-//! synced book.
+//! their books do not give cheaply), so they do less work than ladderfeed. The headline ratio
+//! is ladderfeed as users run it, checksums on; on the venues with checksums (Kraken, OKX,
+//! Bitfinex) ladderfeed also runs with them off ([`Engine::with_checksums`]), the peers' work,
+//! in its own column. Before timing, every implementation runs once and must end on
+//! ladderfeed's BBO for every synced book.
+//!
+//! Equal footing in the timed runs: every implementation starts each run from fresh state
+//! (ladderfeed a new engine with empty books, made untimed like the peers' maps), and besides
+//! the usual layout (a consumer thread on the other core pops the ring) ladderfeed runs on one
+//! thread, popping every event it publishes right away, as the peers do all their work on one.
 //!
 //! `kraken_deep` is generated, not captured (`ladderfeed_peers::kraken_deep_book`): one Kraken
 //! v1 book at its 1,000-level depth limit whose updates push the worst level out, as the
@@ -53,7 +58,7 @@ use barter_data::exchange::binance::spot::l2::{
 use barter_data::exchange::binance::trade::BinanceTrade;
 use barter_data::subscription::book::OrderBookEvent;
 use barter_instrument::exchange::ExchangeId;
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use hftbacktest::depth::{
     HashMapMarketDepth, L2MarketDepth, MarketDepth, INVALID_MAX, INVALID_MIN,
 };
@@ -62,7 +67,7 @@ use ladderfeed::book::{Instrument, InstrumentRegistry, Step, Venue};
 use ladderfeed::capture::{Record, RecordKind};
 use ladderfeed::engine::{Engine, Sink};
 use ladderfeed::event::{BookState, Event};
-use ladderfeed::ring::feed::{self, Publisher};
+use ladderfeed::ring::feed::{self, Publisher, Subscription};
 use ladderfeed::venue::AnyAdapter;
 use ladderfeed_peers::{fixture_path, kraken_deep_book};
 use nautilus_model::data::BookOrder;
@@ -107,6 +112,35 @@ fn ladderfeed_pass(engine: &mut Engine<AnyAdapter>, publisher: &mut Publisher, r
     let mut sink = Ring { publisher };
     engine_pass(engine, recs, &mut sink);
     engine.disconnected(0, &mut sink);
+}
+
+/// A sink that publishes into the ring and pops what it published at once, on this thread:
+/// ladderfeed's whole pipeline on one core.
+struct OneThread<'a> {
+    publisher: &'a mut Publisher,
+    subscription: &'a mut Subscription,
+    popped: u64,
+}
+
+impl Sink for OneThread<'_> {
+    #[inline]
+    fn publish(&mut self, event: Event) {
+        self.publisher.publish(event);
+        while let Some(e) = self.subscription.try_pop() {
+            black_box(e);
+            self.popped += 1;
+        }
+    }
+}
+
+/// One pass on one thread (producer and consumer).
+fn ladderfeed_one_thread_pass(
+    engine: &mut Engine<AnyAdapter>,
+    sink: &mut OneThread<'_>,
+    recs: &[Record],
+) {
+    engine_pass(engine, recs, sink);
+    engine.disconnected(0, sink);
 }
 
 /// ladderfeed's final BBO (bid tick, ask tick) per synced book, by symbol key.
@@ -453,7 +487,10 @@ struct Row {
     name: &'static str,
     messages: usize,
     mb: f64,
+    /// Checksums on, a consumer thread on the other core: what users run.
     ladderfeed: f64,
+    /// Checksums on, producer and consumer on one thread.
+    ladderfeed_one_thread: f64,
     /// With checksums off (venues that have them): the peers' work.
     ladderfeed_unchecked: Option<f64>,
     reference: f64,
@@ -521,11 +558,7 @@ fn bench_records(c: &mut Criterion, name: &'static str, venue: Venue, recs: &[Re
         let adapter = AnyAdapter::new(venue, reg, None).expect("venue");
         Engine::new(adapter).with_checksums(checksums)
     };
-    let mut engine = make(true);
-    ladderfeed_pass(&mut engine, &mut publisher, recs);
     let checksums = matches!(venue, Venue::KrakenV1 | Venue::Okx | Venue::Bitfinex);
-    let mut unchecked = make(false);
-    ladderfeed_pass(&mut unchecked, &mut publisher, recs);
 
     let mut g = c.benchmark_group(format!("pipeline/{}", name));
     g.throughput(Throughput::Bytes(bytes as u64));
@@ -533,11 +566,19 @@ fn bench_records(c: &mut Criterion, name: &'static str, venue: Venue, recs: &[Re
     g.warm_up_time(Duration::from_millis(200));
     g.measurement_time(Duration::from_secs(1));
     g.bench_function("ladderfeed", |b| {
-        b.iter(|| ladderfeed_pass(&mut engine, &mut publisher, recs))
+        b.iter_batched(
+            || make(true),
+            |mut e| ladderfeed_pass(&mut e, &mut publisher, recs),
+            BatchSize::PerIteration,
+        )
     });
     if checksums {
         g.bench_function("ladderfeed_no_checksums", |b| {
-            b.iter(|| ladderfeed_pass(&mut unchecked, &mut publisher, recs))
+            b.iter_batched(
+                || make(false),
+                |mut e| ladderfeed_pass(&mut e, &mut publisher, recs),
+                BatchSize::PerIteration,
+            )
         });
     }
     g.bench_function("reference", |b| {
@@ -558,13 +599,20 @@ fn bench_records(c: &mut Criterion, name: &'static str, venue: Venue, recs: &[Re
     }
     g.finish();
 
-    let lf = median_fresh(RUNS, || (), |_| ladderfeed_pass(&mut engine, &mut publisher, recs));
-    let lf_unchecked = checksums.then(|| {
-        median_fresh(RUNS, || (), |_| ladderfeed_pass(&mut unchecked, &mut publisher, recs))
-    });
+    // The figures: each run from a fresh engine (empty books), made untimed.
+    let lf = median_fresh(RUNS, || make(true), |e| ladderfeed_pass(e, &mut publisher, recs));
+    let lf_unchecked = checksums
+        .then(|| median_fresh(RUNS, || make(false), |e| ladderfeed_pass(e, &mut publisher, recs)));
     stop.store(true, Ordering::Relaxed);
     let consumed = consumer.join().expect("consumer");
     assert!(consumed > 0, "{}: the consumer saw nothing", name);
+    // One thread: a ring of its own, popped as it is filled.
+    let (mut publisher1, mut subscription1) = feed::feed(1 << 16, 4096);
+    let mut one =
+        OneThread { publisher: &mut publisher1, subscription: &mut subscription1, popped: 0 };
+    let lf_one =
+        median_fresh(RUNS, || make(true), |e| ladderfeed_one_thread_pass(e, &mut one, recs));
+    assert!(one.popped > 0, "{}: the one-thread pass popped nothing", name);
     let reference =
         median_fresh(RUNS, || Reference::<RefBook>::new(venue), |s| serde_pass(s, recs, &sym));
     let hftbacktest = hbt.then(|| {
@@ -580,6 +628,7 @@ fn bench_records(c: &mut Criterion, name: &'static str, venue: Venue, recs: &[Re
         messages: n,
         mb: bytes as f64 / 1e6,
         ladderfeed: per(lf),
+        ladderfeed_one_thread: per(lf_one),
         ladderfeed_unchecked: lf_unchecked.map(per),
         reference: per(reference),
         hftbacktest: hftbacktest.map(per),
@@ -612,35 +661,39 @@ fn pipeline(c: &mut Criterion) {
     let cf = cryptofeed_figures();
     let rate = |ns: f64| format!("{:.0}", 1e9 / ns);
     eprintln!(
-        "\n| capture | messages | MB | ladderfeed ns/msg | msgs/s | without checksums ns/msg | \
-         reference ns/msg | hftbacktest ns/msg | nautilus ns/msg | barter ns/msg | \
-         fastest Rust peer / ladderfeed | cryptofeed ns/msg | cryptofeed / ladderfeed |"
+        "\n| capture | messages | MB | ladderfeed ns/msg | msgs/s | one thread ns/msg | \
+         without checksums ns/msg | reference ns/msg | hftbacktest ns/msg | nautilus ns/msg | \
+         barter ns/msg | fastest Rust peer / ladderfeed | the same, one thread | \
+         the same, without checksums | cryptofeed ns/msg | cryptofeed / ladderfeed |"
     );
-    eprintln!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    eprintln!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in rows {
-        // The ratios compare the same work: without checksums where ladderfeed has them.
-        let same = r.ladderfeed_unchecked.unwrap_or(r.ladderfeed);
+        // The headline: ladderfeed as users run it (checksums on); the peers' own work (without
+        // checksums) and one thread beside it.
         let fastest = [r.hftbacktest, Some(r.nautilus), r.barter]
             .into_iter()
             .flatten()
             .fold(f64::INFINITY, f64::min);
         let (cf_ns, cf_ratio) = match cf.get(r.name) {
-            Some(ns) => (format!("{ns:.0}"), format!("{:.0}x", ns / same)),
+            Some(ns) => (format!("{ns:.0}"), format!("{:.0}x", ns / r.ladderfeed)),
             None => ("–".to_owned(), "–".to_owned()),
         };
         eprintln!(
-            "| {} | {} | {:.2} | {:.0} | {} | {} | {:.0} | {} | {:.0} | {} | {:.1}x | {} | {} |",
+            "| {} | {} | {:.2} | {:.0} | {} | {:.0} | {} | {:.0} | {} | {:.0} | {} | {:.2}x | {:.2}x | {} | {} | {} |",
             r.name,
             r.messages,
             r.mb,
             r.ladderfeed,
             rate(r.ladderfeed),
+            r.ladderfeed_one_thread,
             r.ladderfeed_unchecked.map_or("–".to_owned(), |u| format!("{u:.0}")),
             r.reference,
             r.hftbacktest.map_or("–".to_owned(), |b| format!("{b:.0}")),
             r.nautilus,
             r.barter.map_or("–".to_owned(), |b| format!("{b:.0}")),
-            fastest / same,
+            fastest / r.ladderfeed,
+            fastest / r.ladderfeed_one_thread,
+            r.ladderfeed_unchecked.map_or("–".to_owned(), |u| format!("{:.2}x", fastest / u)),
             cf_ns,
             cf_ratio,
         );
