@@ -74,6 +74,12 @@ pub const CASES: &[Case] = &[
         file: "bitfinex/marfusios_bitfinex_raw_2018-11-12.txt.gz",
         limit: 200_000,
     },
+    Case {
+        name: "bybit_linear",
+        venue: Venue::BybitLinear,
+        file: "bybit/bybit_history_2024-12-01_XRPUSDT_ob500.data",
+        limit: usize::MAX,
+    },
 ];
 
 /// The received frames and REST bodies of `case` (its companion files included), in order.

@@ -94,6 +94,7 @@ fn every_venue_capture_replays_clean() {
         ("gemini/cryptofeed_GEMINI.ws.1.0", "gemini:BTCGBP", false),
         ("binance/cryptofeed_BINANCE_FUTURES.ws.1.0", "binance-futures:SUSHIUSDT", false),
         ("bitfinex/cryptofeed_BITFINEX-58bafb.0", "bitfinex:tETHJPY", false),
+        ("bybit/bybit_history_2024-12-01_XRPUSDT_ob500.data", "bybit-linear:XRPUSDT", false),
     ] {
         let json = tmp(&format!("{}.json", key.replace([':', '/'], "_")));
         let out = ladderfeed(&["replay", &fixture(file), "--summary-json", json.to_str().unwrap()]);

@@ -84,7 +84,8 @@ impl<B> Slot<B> {
         self.synced
     }
 
-    /// The last update id applied (Binance: the snapshot's `lastUpdateId`, then each `u`).
+    /// The last update id applied (Binance: the snapshot's `lastUpdateId`, then each `u`;
+    /// Bybit: each message's `u`).
     pub fn last_id(&self) -> u64 {
         self.last_id
     }
@@ -178,6 +179,7 @@ impl<B: LevelBook> Reference<B> {
             Venue::KrakenV1 => self.kraken(&v),
             Venue::Okx => self.okx(&v),
             Venue::Bitfinex => self.bitfinex(&v),
+            Venue::BybitSpot | Venue::BybitLinear | Venue::BybitInverse => self.bybit(&v),
             _ => {}
         }
     }
@@ -473,6 +475,46 @@ impl<B: LevelBook> Reference<B> {
             }
             self.touch(key);
         }
+    }
+
+    /// Bybit v5 `orderbook.{depth}.{symbol}`: a snapshot (or a delta with `u == 1`, after a
+    /// service restart) replaces the book, a delta sets absolute sizes; the book keeps the
+    /// best `depth` levels a side. The update-id chain is not checked here.
+    fn bybit(&mut self, v: &Value) {
+        let Some(topic) = v["topic"].as_str() else { return };
+        let Some(rest) = topic.strip_prefix("orderbook.") else { return };
+        let Some(depth) = rest.split('.').next().and_then(|d| d.parse::<usize>().ok()) else {
+            return;
+        };
+        let d = &v["data"];
+        let Some(key) = d["s"].as_str() else { return };
+        if v["type"].as_str() == Some("snapshot") || d["u"].as_u64() == Some(1) {
+            let px: Vec<&str> = ["a", "b"]
+                .iter()
+                .flat_map(|k| d[*k].as_array().into_iter().flatten())
+                .filter_map(|l| l[0].as_str())
+                .collect();
+            if let Some((_, b)) = self.book(key, &px) {
+                b.clear();
+            }
+        }
+        self.levels(key, d["b"].as_array(), true);
+        self.levels(key, d["a"].as_array(), false);
+        if let Some((_, b)) = self.books.get_mut(key) {
+            // The update id the book reflects (a snapshot made from it carries it).
+            b.last_id = d["u"].as_u64().unwrap_or(b.last_id);
+            if let Some(b) = b.ordered() {
+                while b.bids.len() > depth {
+                    let k = *b.bids.keys().next().unwrap_or(&0);
+                    b.bids.remove(&k);
+                }
+                while b.asks.len() > depth {
+                    let k = *b.asks.keys().next_back().unwrap_or(&0);
+                    b.asks.remove(&k);
+                }
+            }
+        }
+        self.touch(key);
     }
 
     fn bitfinex(&mut self, v: &Value) {

@@ -51,11 +51,17 @@ pub enum Venue {
     Gemini,
     /// Gemini market data v1.
     GeminiV1,
+    /// Bybit v5 spot.
+    BybitSpot,
+    /// Bybit v5 linear (USDT and USDC perpetuals and futures).
+    BybitLinear,
+    /// Bybit v5 inverse perpetuals and futures.
+    BybitInverse,
 }
 
 impl Venue {
     /// Every venue, in a stable order.
-    pub const ALL: [Venue; 10] = [
+    pub const ALL: [Venue; 13] = [
         Venue::Coinbase,
         Venue::CoinbaseExchange,
         Venue::Binance,
@@ -66,6 +72,9 @@ impl Venue {
         Venue::Okx,
         Venue::Gemini,
         Venue::GeminiV1,
+        Venue::BybitSpot,
+        Venue::BybitLinear,
+        Venue::BybitInverse,
     ];
 
     /// The venue's name as written on the command line and in summaries (`binance-futures`).
@@ -81,6 +90,9 @@ impl Venue {
             Venue::Okx => "okx",
             Venue::Gemini => "gemini",
             Venue::GeminiV1 => "gemini-v1",
+            Venue::BybitSpot => "bybit-spot",
+            Venue::BybitLinear => "bybit-linear",
+            Venue::BybitInverse => "bybit-inverse",
         }
     }
 

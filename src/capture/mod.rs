@@ -400,7 +400,15 @@ pub fn companions(path: &Path) -> Vec<PathBuf> {
 /// The venue a URL (connect, REST) or a cryptofeed file name points to.
 pub fn venue_hint(url_or_name: &str) -> Option<Venue> {
     let s = url_or_name.to_ascii_lowercase();
-    let v = if s.contains("advanced-trade-ws.coinbase") || s.contains("api.coinbase.com") {
+    let v = if s.contains("bybit") {
+        if s.contains("/spot") {
+            Venue::BybitSpot
+        } else if s.contains("/inverse") {
+            Venue::BybitInverse
+        } else {
+            Venue::BybitLinear
+        }
+    } else if s.contains("advanced-trade-ws.coinbase") || s.contains("api.coinbase.com") {
         Venue::Coinbase
     } else if s.contains("ws-feed") && s.contains("coinbase") || s.contains("coinbase") {
         Venue::CoinbaseExchange
@@ -488,6 +496,12 @@ pub fn sniff_venue(frames: &[Vec<u8>]) -> Option<(Venue, &'static str)> {
             .iter()
             .any(|f| f.windows(a.len()).any(|w| w == a) && f.windows(b.len()).any(|w| w == b))
     };
+    if any(b"\"topic\":\"orderbook.") || any(b"\"topic\":\"publicTrade.") {
+        return Some((
+            Venue::BybitLinear,
+            "`topic` orderbook/publicTrade (Bybit v5; the frames do not name the category: linear assumed, pass --venue bybit-spot or bybit-inverse otherwise)",
+        ));
+    }
     if any(b"\"e\":\"depthUpdate\"") {
         if both(b"\"e\":\"depthUpdate\"", b"\"pu\":") {
             return Some((Venue::BinanceFutures, "depth updates carry `pu` (Binance USD-M)"));

@@ -33,6 +33,12 @@ pub(super) fn first_paths(venue: Venue, symbols: &[String]) -> Vec<String> {
             vec!["/v2/conf/pub:list:pair:exchange".into(), "/v2/conf/pub:info:pair".into()]
         }
         Venue::Gemini | Venue::GeminiV1 => one("/v1/symbols"),
+        Venue::BybitSpot | Venue::BybitLinear | Venue::BybitInverse => {
+            vec![format!(
+                "/v5/market/instruments-info?category={}&limit=1000",
+                bybit_category(venue)
+            )]
+        }
         Venue::Okx => {
             let mut paths: Vec<String> = ["SPOT", "SWAP", "FUTURES"]
                 .iter()
@@ -84,6 +90,18 @@ pub fn is_reference_url(venue: Venue, url: &str) -> bool {
         Venue::Gemini | Venue::GeminiV1 => {
             route.ends_with("/v1/symbols") || route.contains("/v1/symbols/details/")
         }
+        Venue::BybitSpot | Venue::BybitLinear | Venue::BybitInverse => {
+            route.ends_with("/v5/market/instruments-info")
+        }
+    }
+}
+
+/// Bybit's `category` of a Bybit venue.
+fn bybit_category(venue: Venue) -> &'static str {
+    match venue {
+        Venue::BybitSpot => "spot",
+        Venue::BybitInverse => "inverse",
+        _ => "linear",
     }
 }
 
@@ -116,6 +134,12 @@ pub(super) fn parse_into(
         Venue::Kraken | Venue::KrakenV1 => kraken(table, &doc).map_err(shape)?,
         Venue::Okx => okx(table, &doc).map_err(shape)?,
         Venue::Bitfinex => bitfinex(table, path, &doc).map_err(shape)?,
+        Venue::BybitSpot | Venue::BybitLinear | Venue::BybitInverse => {
+            if let Some(cursor) = bybit(table, &doc).map_err(shape)? {
+                let first = path.split("&cursor=").next().unwrap_or(path);
+                follow.push(format!("{first}&cursor={}", percent_encode(&cursor)));
+            }
+        }
         Venue::Gemini | Venue::GeminiV1 => {
             if path.contains("/details/") {
                 gemini_details(table, &doc).map_err(shape)?;
@@ -403,6 +427,61 @@ fn bitfinex(table: &mut RefTable, path: &str, doc: &Json) -> Result<(), &'static
         }
     }
     Ok(())
+}
+
+/// Bybit v5 `instruments-info`; returns the next page's cursor, if any.
+fn bybit(table: &mut RefTable, doc: &Json) -> Result<Option<String>, &'static str> {
+    if doc.get("retCode").and_then(|c| c.as_i64()).is_some_and(|c| c != 0) {
+        return Err("the venue answered with an error code");
+    }
+    let result = doc.get("result").ok_or("no `result`")?;
+    let list = result.get("list").and_then(|l| l.as_array()).ok_or("no `result.list`")?;
+    for i in list {
+        let symbol = text(i.get("symbol"));
+        let tick = i.get("priceFilter").and_then(|f| step(f.get("tickSize")));
+        let lots = i.get("lotSizeFilter");
+        // Derivatives step by `qtyStep`; spot by `basePrecision`.
+        let lot =
+            lots.and_then(|f| step(f.get("qtyStep")).or_else(|| step(f.get("basePrecision"))));
+        let (Some(tick), Some(lot)) = (tick, lot) else {
+            table.skipped += 1;
+            continue;
+        };
+        let contract = text(i.get("contractType"));
+        let kind = if table.venue == Venue::BybitSpot {
+            InstrumentKind::Spot
+        } else if contract.contains("Perpetual") {
+            InstrumentKind::Perpetual
+        } else {
+            InstrumentKind::Future
+        };
+        let mut r = row(symbol, kind, tick, lot);
+        r.min_size = lots.and_then(|f| dec(f.get("minOrderQty"))).map(trim_dec);
+        if kind != InstrumentKind::Spot {
+            r.settle = Some(text(i.get("settleCoin"))).filter(|s| !s.is_empty());
+            r.expiry_ms = int(i.get("deliveryTime")).filter(|&t| t > 0);
+        }
+        r.status = text(i.get("status"));
+        r.trading = r.status == "Trading";
+        table.upsert(r);
+    }
+    let cursor = result.get("nextPageCursor").and_then(|c| c.as_str()).unwrap_or("");
+    Ok((!cursor.is_empty() && !list.is_empty()).then(|| cursor.to_owned()))
+}
+
+/// A query value as it can travel: Bybit's cursor comes percent-encoded already
+/// (`first%3DBTCUSDT%26last%3DBTCUSDT`) and is sent back as it is; any other character that
+/// cannot appear in a query is encoded.
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'%') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 fn gemini_details(table: &mut RefTable, doc: &Json) -> Result<(), &'static str> {

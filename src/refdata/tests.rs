@@ -303,3 +303,49 @@ fn iso_dates() {
     assert_eq!(iso_utc(951_782_400_000), "2000-02-29T00:00:00Z");
     assert_eq!(iso_utc(4_133_404_800_000), "2100-12-25T08:00:00Z");
 }
+
+#[test]
+fn bybit_instruments_info_pages_by_cursor() {
+    // The documented shape of `GET /v5/market/instruments-info` (Bybit's docs example, cut to
+    // two rows; no recorded answer was found).
+    let page1 = br#"{"retCode":0,"retMsg":"OK","result":{"category":"linear","list":[{"symbol":"BTCUSDT","contractType":"LinearPerpetual","status":"Trading","baseCoin":"BTC","quoteCoin":"USDT","launchTime":"1585526400000","deliveryTime":"0","priceScale":"2","priceFilter":{"minPrice":"0.10","maxPrice":"199999.80","tickSize":"0.10"},"lotSizeFilter":{"maxOrderQty":"100.000","minOrderQty":"0.001","qtyStep":"0.001"},"settleCoin":"USDT"}],"nextPageCursor":"first%3DBTCUSDT%26last%3DBTCUSDT"},"retExtInfo":{},"time":1707186451514}"#;
+    let page2 = br#"{"retCode":0,"retMsg":"OK","result":{"category":"linear","list":[{"symbol":"BTC-27DEC24","contractType":"LinearFutures","status":"Trading","deliveryTime":"1735286400000","priceFilter":{"tickSize":"0.50"},"lotSizeFilter":{"minOrderQty":"0.001","qtyStep":"0.001"},"settleCoin":"USDC"}],"nextPageCursor":""},"time":1707186451515}"#;
+    let mut plan = Plan::new(Venue::BybitLinear, "https://api.bybit.com", &[]);
+    let first = plan.next_url().unwrap();
+    assert_eq!(
+        first,
+        "https://api.bybit.com/v5/market/instruments-info?category=linear&limit=1000"
+    );
+    plan.answer(&first, page1).unwrap();
+    let second = plan.next_url().unwrap();
+    assert_eq!(
+        second,
+        "https://api.bybit.com/v5/market/instruments-info?category=linear&limit=1000&cursor=first%3DBTCUSDT%26last%3DBTCUSDT"
+    );
+    plan.answer(&second, page2).unwrap();
+    assert!(plan.next_url().is_none(), "the last page has no cursor");
+    let t = plan.finish(1).unwrap();
+    let perp = t.get("BTCUSDT").unwrap();
+    assert_eq!(
+        (perp.kind, perp.tick, perp.lot),
+        (InstrumentKind::Perpetual, step("0.1"), step("0.001"))
+    );
+    assert_eq!((perp.settle.as_deref(), perp.expiry_ms, perp.trading), (Some("USDT"), None, true));
+    let fut = t.get("BTC-27DEC24").unwrap();
+    assert_eq!((fut.kind, fut.expiry_ms), (InstrumentKind::Future, Some(1_735_286_400_000)));
+    // Spot steps by `basePrecision`.
+    let spot = br#"{"retCode":0,"result":{"category":"spot","list":[{"symbol":"BTCUSDT","status":"Trading","lotSizeFilter":{"basePrecision":"0.000001","quotePrecision":"0.00000001","minOrderQty":"0.000048"},"priceFilter":{"tickSize":"0.01"}}]}}"#;
+    let t = table(
+        Venue::BybitSpot,
+        &[("https://api.bybit.com/v5/market/instruments-info?category=spot", spot.to_vec())],
+    );
+    let r = t.get("BTCUSDT").unwrap();
+    assert_eq!((r.kind, r.tick, r.lot), (InstrumentKind::Spot, step("0.01"), step("0.000001")));
+    let mut t = RefTable::new(Venue::BybitSpot, "test");
+    let e = parse_body(
+        &mut t,
+        "https://api.bybit.com/v5/market/instruments-info?category=spot",
+        br#"{"retCode":10001,"retMsg":"params error"}"#,
+    );
+    assert!(e.is_err());
+}

@@ -2,6 +2,7 @@
 
 use super::binance::Binance;
 use super::bitfinex::Bitfinex;
+use super::bybit::Bybit;
 use super::coinbase::{CoinbaseAdvanced, CoinbaseExchange};
 use super::gemini::{GeminiV1, GeminiV2};
 use super::kraken::{KrakenV1, KrakenV2};
@@ -30,6 +31,8 @@ pub enum AnyAdapter {
     GeminiV2(GeminiV2),
     /// Gemini v1 (one symbol per connection).
     GeminiV1(GeminiV1),
+    /// Bybit v5 (spot, linear, inverse).
+    Bybit(Bybit),
 }
 
 impl AnyAdapter {
@@ -58,6 +61,9 @@ impl AnyAdapter {
                 let symbol = symbol.ok_or(VenueError::UnknownSymbol)?;
                 AnyAdapter::GeminiV1(GeminiV1::new(registry, symbol)?)
             }
+            Venue::BybitSpot | Venue::BybitLinear | Venue::BybitInverse => {
+                AnyAdapter::Bybit(Bybit::new(venue, registry, super::bybit::DEFAULT_DEPTH))
+            }
         })
     }
 }
@@ -74,6 +80,7 @@ macro_rules! each {
             AnyAdapter::Okx($a) => $e,
             AnyAdapter::GeminiV2($a) => $e,
             AnyAdapter::GeminiV1($a) => $e,
+            AnyAdapter::Bybit($a) => $e,
         }
     };
 }

@@ -15,6 +15,7 @@
 pub(crate) mod any;
 pub mod binance;
 pub mod bitfinex;
+pub mod bybit;
 pub mod coinbase;
 pub mod gemini;
 // The tape parser every adapter shares: public for the benchmarks' parse floor only.

@@ -89,6 +89,9 @@ impl Protocol {
             Venue::Okx => &super::okx::PROTOCOL,
             Venue::Gemini => &super::gemini::V2_PROTOCOL,
             Venue::GeminiV1 => &super::gemini::V1_PROTOCOL,
+            Venue::BybitSpot => &super::bybit::SPOT_PROTOCOL,
+            Venue::BybitLinear => &super::bybit::LINEAR_PROTOCOL,
+            Venue::BybitInverse => &super::bybit::INVERSE_PROTOCOL,
         }
     }
 

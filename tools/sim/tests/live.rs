@@ -404,13 +404,14 @@ fn sim_paced(venue: Venue, file: &Path, spec: &str, pace: Pace) -> Sim {
 }
 
 /// A capture per venue whose books come over the WebSocket.
-const WS_CAPTURES: [(Venue, &str); 6] = [
+const WS_CAPTURES: [(Venue, &str); 7] = [
     (Venue::KrakenV1, "kraken/cryptofeed_KRAKEN.ws.50.0"),
     (Venue::Okx, "okx/cryptofeed_OKX.ws.1.0"),
     (Venue::CoinbaseExchange, "coinbase/cryptofeed_COINBASE.ws.28.0"),
     (Venue::Coinbase, "coinbase/cryptofeed-v3_COINBASE.jsonl.zst"),
     (Venue::Bitfinex, "bitfinex/cryptofeed_BITFINEX-58bafb.0"),
     (Venue::Gemini, "gemini/cryptofeed_GEMINI.ws.1.0"),
+    (Venue::BybitLinear, "bybit/bybit_history_2024-12-01_XRPUSDT_ob500.data"),
 ];
 
 #[test]
@@ -896,6 +897,27 @@ fn coinbase_exchange_and_gemini_resubscribe_one_book_after_a_crossed_book() {
         assert_eq!(resubscribed, 1, "{venue}: the crossed book alone");
         assert_eq!(syncs, n + 1, "{venue}: every first sync and the resync");
     }
+}
+
+#[test]
+fn bybit_resubscribes_a_book_after_a_gap_in_its_update_ids() {
+    // Bybit numbers each book's messages (`u`, one more each delta): a lost delta is a gap
+    // for that book, which is unsubscribed and subscribed again on the open connection; Bybit
+    // answers with a snapshot of its book carrying the `u` it reflects, and the deltas chain
+    // on from there. A crossed book resubscribes the same way.
+    let venue = Venue::BybitLinear;
+    let file = fixture("bybit/bybit_history_2024-12-01_XRPUSDT_ob500.data");
+    let frames = recv_frames(&file);
+    let from = all_synced_at(venue, &frames, 1) + 5;
+    let drop_at =
+        first_detectable(venue, &frames, from, &|f| find(f, b"\"type\":\"delta\"").then_some(None));
+    let (resubscribed, syncs) = resubscribing_run(venue, &file, "drop", drop_at, "bybit-gap.lfc");
+    assert_eq!((resubscribed, syncs), (1, 2), "the book's first sync and its resync");
+    let cross = |f: &[u8]| ladderfeed_sim::venue::cross_book(venue, f).map(Some);
+    let crossed_at = first_detectable(venue, &frames, from, &cross);
+    let (resubscribed, syncs) =
+        resubscribing_run(venue, &file, "crossed", crossed_at, "bybit-crossed.lfc");
+    assert_eq!((resubscribed, syncs), (1, 2), "the crossed book resynced");
 }
 
 #[test]

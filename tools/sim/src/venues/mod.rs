@@ -7,6 +7,7 @@ use crate::protocol::SimProtocol;
 
 pub(crate) mod binance;
 pub(crate) mod bitfinex;
+pub(crate) mod bybit;
 pub(crate) mod coinbase;
 pub(crate) mod gemini;
 pub(crate) mod kraken;
@@ -25,6 +26,7 @@ pub(crate) fn protocol(venue: Venue) -> &'static dyn SimProtocol {
         Venue::Bitfinex => &bitfinex::Bitfinex,
         Venue::Gemini => &gemini::GeminiV2,
         Venue::GeminiV1 => &gemini::GeminiV1,
+        Venue::BybitSpot | Venue::BybitLinear | Venue::BybitInverse => &bybit::Bybit,
     }
 }
 

@@ -1,0 +1,434 @@
+//! Bybit v5 public streams (`/v5/public/spot`, `/linear`, `/inverse`): order books
+//! (`orderbook.{depth}.{symbol}`) and trades (`publicTrade.{symbol}`).
+//!
+//! Books: a `snapshot` replaces the book whenever it comes (Bybit sends one after a
+//! subscription, and again when its service restarts: then `u` starts over at 1); a `delta`
+//! carries absolute sizes (`"0"` deletes) and its update id `u` follows the previous message's
+//! by one, otherwise it is a gap and the book resyncs (resubscribed on the open connection:
+//! Bybit answers a subscription with a snapshot). A book of depth N holds the best N levels
+//! a side: it is trimmed to N after each message. `seq` (the cross-depth sequence) and `cts`
+//! (the matching engine's time) are not needed to apply a book; `ts` is the exchange time.
+//!
+//! Control: the subscription answer and the answer to the client's `{"op":"ping"}` both carry
+//! `op`; `success: false` is the venue reporting an error.
+
+use simd_json::prelude::ValueAsScalar;
+use simd_json::tape::Value;
+
+use super::json::{field_text, field_uint, text, Scratch};
+use super::protocol::{Keepalive, Protocol, BASE};
+use super::time::ms_to_ns;
+use super::{num, Adapter, BookAction, GapScope, Parsed, SymbolIdx, Symbols, TradeMsg, VenueError};
+use crate::book::{Instrument, InstrumentRegistry, Side, Venue};
+use crate::event::{self, Trade};
+
+/// Bybit closes a connection that has not pinged in 20 s: the client sends `{"op":"ping"}`.
+const KEEPALIVE: Keepalive = Keepalive {
+    text: r#"{"op":"ping"}"#,
+    every: std::time::Duration::from_secs(20),
+    // The answer is JSON naming the connection: recognised by the adapter as control.
+    reply: "",
+};
+
+/// Bybit v5 spot.
+pub const SPOT_PROTOCOL: Protocol = Protocol {
+    endpoint: "wss://stream.bybit.com",
+    path: "/v5/public/spot",
+    keepalive: Some(KEEPALIVE),
+    ..BASE
+};
+
+/// Bybit v5 USDT and USDC perpetuals and futures.
+pub const LINEAR_PROTOCOL: Protocol = Protocol {
+    endpoint: "wss://stream.bybit.com",
+    path: "/v5/public/linear",
+    keepalive: Some(KEEPALIVE),
+    ..BASE
+};
+
+/// Bybit v5 inverse perpetuals and futures.
+pub const INVERSE_PROTOCOL: Protocol = Protocol {
+    endpoint: "wss://stream.bybit.com",
+    path: "/v5/public/inverse",
+    keepalive: Some(KEEPALIVE),
+    ..BASE
+};
+
+/// The book depth subscribed by default (available on spot, linear and inverse).
+pub const DEFAULT_DEPTH: u32 = 200;
+
+#[derive(Debug, Default, Clone, Copy)]
+struct SymState {
+    synced: bool,
+    /// The update id `u` of the last message applied.
+    u: u64,
+}
+
+/// The Bybit v5 adapter. See the [module docs](self).
+#[derive(Debug)]
+pub struct Bybit {
+    venue: Venue,
+    symbols: Symbols,
+    states: Vec<SymState>,
+    scratch: Option<Box<Scratch>>,
+    /// The book depth [`Adapter::subscribe_messages`] asks for.
+    pub depth: u32,
+}
+
+impl Bybit {
+    /// An adapter for `venue` (one of the Bybit venues) subscribing to books of `depth`.
+    pub fn new(venue: Venue, registry: InstrumentRegistry, depth: u32) -> Self {
+        Bybit {
+            venue,
+            symbols: Symbols::new(venue, registry),
+            states: Vec::new(),
+            scratch: Some(Box::new(Scratch::new())),
+            depth,
+        }
+    }
+
+    fn state(&mut self, i: SymbolIdx) -> &mut SymState {
+        let i = usize::from(i);
+        if self.states.len() <= i {
+            self.states.resize_with(i + 1, SymState::default);
+        }
+        &mut self.states[i]
+    }
+
+    fn frame(&mut self, root: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
+        if let Some(op) = field_text(root, "op") {
+            out.control = true;
+            if root.get("success").and_then(|s| s.as_bool()) == Some(false) {
+                return Err(VenueError::VenueReported);
+            }
+            return match op {
+                b"subscribe" | b"unsubscribe" | b"ping" | b"pong" => Ok(()),
+                _ => Err(VenueError::UnknownType),
+            };
+        }
+        let topic = field_text(root, "topic").ok_or(VenueError::UnknownType)?;
+        let exch_ts = field_uint(root, "ts").map_or(0, ms_to_ns);
+        if let Some(rest) = topic.strip_prefix(b"orderbook.") {
+            let depth = rest
+                .iter()
+                .position(|&c| c == b'.')
+                .and_then(|dot| super::json::parse_u64(&rest[..dot]))
+                .and_then(|d| u32::try_from(d).ok())
+                .filter(|&d| d > 0)
+                .ok_or(VenueError::Shape("orderbook topic depth"))?;
+            let snapshot = match field_text(root, "type") {
+                Some(b"snapshot") => true,
+                Some(b"delta") => false,
+                _ => return Err(VenueError::Shape("type")),
+            };
+            let data = root.get("data").ok_or(VenueError::Shape("data"))?;
+            return self.book(data, snapshot, depth, exch_ts, out);
+        }
+        if topic.starts_with(b"publicTrade.") {
+            let data = root.get_array("data").ok_or(VenueError::Shape("data"))?;
+            for t in data.iter() {
+                self.trade(t, out)?;
+            }
+            return Ok(());
+        }
+        Err(VenueError::UnknownType)
+    }
+
+    fn book(
+        &mut self,
+        d: Value<'_, '_>,
+        snapshot: bool,
+        depth: u32,
+        exch_ts: u64,
+        out: &mut Parsed,
+    ) -> Result<(), VenueError> {
+        let key = field_text(d, "s").ok_or(VenueError::Shape("data.s"))?;
+        let u = field_uint(d, "u").ok_or(VenueError::Shape("data.u"))?;
+        // A delta with `u == 1` follows a service restart: Bybit documents it as a snapshot.
+        let snapshot = snapshot || u == 1;
+        let sym = match self.symbols.find(key).or_else(|| self.symbols.resolve(key)) {
+            Some(s) => s,
+            None if snapshot => {
+                let px = level_text(d, "a", 0).chain(level_text(d, "b", 0));
+                let qty = level_text(d, "a", 1).chain(level_text(d, "b", 1));
+                self.symbols.learn(key, px, qty)?
+            }
+            None => return Err(VenueError::UnknownSymbol),
+        };
+        let st = self.state(sym);
+        if snapshot {
+            *st = SymState { synced: true, u };
+        } else {
+            if !st.synced {
+                out.waiting += 1;
+                return Ok(());
+            }
+            if u <= st.u {
+                // Already applied (a repeat of the last update): nothing to do.
+                out.stale += 1;
+                return Ok(());
+            }
+            if u != st.u + 1 {
+                *st = SymState::default();
+                out.gaps.push(GapScope::Symbol(sym));
+                return Ok(());
+            }
+            st.u = u;
+        }
+        let action = if snapshot { BookAction::Snapshot } else { BookAction::Update };
+        out.begin_book(sym, action, exch_ts);
+        let inst = &self.symbols.list()[usize::from(sym)].instrument;
+        let r = levels(d, "b", Side::Bid, inst, out)
+            .and_then(|()| levels(d, "a", Side::Ask, inst, out));
+        if let Err(e) = r {
+            out.broken = Some(sym);
+            return Err(e);
+        }
+        out.finish_book(None, Some(depth));
+        Ok(())
+    }
+
+    fn trade(&mut self, t: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
+        let key = field_text(t, "s").ok_or(VenueError::Shape("trade s"))?;
+        let sym = self
+            .symbols
+            .find(key)
+            .or_else(|| self.symbols.resolve(key))
+            .ok_or(VenueError::UnknownSymbol)?;
+        let inst = &self.symbols.list()[usize::from(sym)].instrument;
+        let f = |k: &'static str| field_text(t, k).ok_or(VenueError::Shape("trade field"));
+        // `S`: the taker's side.
+        let aggressor = match f("S")? {
+            b"Buy" => event::Side::Buy,
+            b"Sell" => event::Side::Sell,
+            _ => return Err(VenueError::Shape("trade side")),
+        };
+        out.trades.push(TradeMsg {
+            symbol: sym,
+            trade: Trade {
+                price_tick: inst.price_ticks(f("p")?).map_err(num("p"))?,
+                size_lots: inst.qty_lots(f("v")?).map_err(num("v"))?,
+                aggressor: Some(aggressor),
+                // Spot trade ids are numbers; derivatives' are UUIDs (0 here).
+                trade_id: field_text(t, "i").and_then(super::json::parse_u64).unwrap_or(0),
+            },
+            exch_ts: field_uint(t, "T").ok_or(VenueError::Shape("trade T")).map(ms_to_ns)?,
+        });
+        Ok(())
+    }
+}
+
+fn level_text<'t, 'i: 't>(
+    v: Value<'t, 'i>,
+    key: &str,
+    idx: usize,
+) -> impl Iterator<Item = &'i [u8]> + use<'t, 'i> {
+    v.get_array(key)
+        .into_iter()
+        .flat_map(move |a| a.iter().filter_map(move |l| text(l.get_idx(idx)?)))
+}
+
+/// Levels `[price, size]` of `v[key]` (absent = none).
+fn levels(
+    v: Value<'_, '_>,
+    key: &str,
+    side: Side,
+    inst: &Instrument,
+    out: &mut Parsed,
+) -> Result<(), VenueError> {
+    let Some(arr) = v.get_array(key) else { return Ok(()) };
+    for l in arr.iter() {
+        let px = l.get_idx(0).and_then(text).ok_or(VenueError::Shape("level price"))?;
+        let sz = l.get_idx(1).and_then(text).ok_or(VenueError::Shape("level size"))?;
+        let px_tick = out.book_price(inst, px).map_err(num("price"))?;
+        let qty_lots = inst.qty_lots(sz).map_err(num("size"))?;
+        out.level(side, px_tick, qty_lots);
+    }
+    Ok(())
+}
+
+impl Adapter for Bybit {
+    fn venue(&self) -> Venue {
+        self.venue
+    }
+
+    fn handle_frame(&mut self, frame: &[u8], _: u64, out: &mut Parsed) -> Result<(), VenueError> {
+        let mut scratch = self.scratch.take().unwrap_or_default();
+        let r = scratch.parse(frame, false, |root| self.frame(root, out));
+        self.scratch = Some(scratch);
+        r
+    }
+
+    fn resync(&mut self, symbol: SymbolIdx) {
+        *self.state(symbol) = SymState::default();
+    }
+
+    fn reset_connection(&mut self) {
+        self.states.iter_mut().for_each(|s| *s = SymState::default());
+    }
+
+    fn symbols(&self) -> &Symbols {
+        &self.symbols
+    }
+
+    fn symbols_mut(&mut self) -> &mut Symbols {
+        &mut self.symbols
+    }
+
+    /// One request per ten topics (spot takes at most ten arguments a request).
+    fn subscribe_messages(&self, symbols: &[&str]) -> Vec<String> {
+        requests("subscribe", self.depth, symbols)
+    }
+
+    fn unsubscribe_messages(&self, symbols: &[&str]) -> Vec<String> {
+        requests("unsubscribe", self.depth, symbols)
+    }
+
+    /// Bybit answers a subscription with a fresh `snapshot`: the book's topic is unsubscribed
+    /// and subscribed again (its trades keep flowing).
+    fn resubscribe_book_messages(&self, symbol: &str) -> Option<Vec<String>> {
+        let depth = self.depth;
+        super::resubscription(|op| {
+            format!("{{\"op\":\"{op}\",\"args\":[\"orderbook.{depth}.{symbol}\"]}}")
+        })
+    }
+}
+
+/// The requests for `symbols`' books (and trades), ten topics a request.
+fn requests(op: &str, depth: u32, symbols: &[&str]) -> Vec<String> {
+    let mut topics = Vec::new();
+    for s in symbols {
+        topics.push(format!("\"orderbook.{depth}.{s}\""));
+        topics.push(format!("\"publicTrade.{s}\""));
+    }
+    topics.chunks(10).map(|c| format!("{{\"op\":\"{op}\",\"args\":[{}]}}", c.join(","))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bybit() -> Bybit {
+        Bybit::new(Venue::BybitLinear, InstrumentRegistry::with_builtins(), 50)
+    }
+
+    fn run(a: &mut Bybit, frame: &[u8]) -> (Result<(), VenueError>, Parsed) {
+        let mut out = Parsed::default();
+        let r = a.handle_frame(frame, 0, &mut out);
+        (r, out)
+    }
+
+    fn ok(a: &mut Bybit, frame: &[u8]) -> Parsed {
+        let (r, out) = run(a, frame);
+        assert_eq!(r, Ok(()), "{}", String::from_utf8_lossy(frame));
+        out
+    }
+
+    fn msg(kind: &str, u: u64, bids: &str) -> String {
+        format!(
+            r#"{{"topic":"orderbook.50.BTCUSDT","type":"{kind}","ts":1672304484978,"data":{{"s":"BTCUSDT","b":[{bids}],"a":[["16493.55","0.1"]],"u":{u},"seq":7961638724}},"cts":1672304484976}}"#
+        )
+    }
+
+    #[test]
+    fn snapshot_then_deltas_chained_on_u() {
+        let mut a = bybit();
+        let out = ok(
+            &mut a,
+            msg("snapshot", 100, r#"["16493.50","0.006"],["16493.00","0.100"]"#).as_bytes(),
+        );
+        let b = &out.books[0];
+        assert_eq!((b.action, b.truncate, b.checksum), (BookAction::Snapshot, Some(50), None));
+        assert_eq!(b.exch_ts, 1_672_304_484_978_000_000);
+        assert_eq!(out.levels_of(b).len(), 3);
+        let out = ok(&mut a, msg("delta", 101, r#"["16493.00","0"]"#).as_bytes());
+        let b = &out.books[0];
+        assert_eq!(b.action, BookAction::Update);
+        assert_eq!(out.levels_of(b)[0].qty_lots, 0);
+        // A repeat is stale, not a gap.
+        let out = ok(&mut a, msg("delta", 101, r#"["16493.00","0"]"#).as_bytes());
+        assert_eq!((out.books.len(), out.stale, out.gaps.len()), (0, 1, 0));
+        // A skipped id is a gap; the book waits for a snapshot.
+        let out = ok(&mut a, msg("delta", 103, r#"["16492.00","1"]"#).as_bytes());
+        assert_eq!(out.gaps, vec![GapScope::Symbol(0)]);
+        let out = ok(&mut a, msg("delta", 104, r#"["16492.00","1"]"#).as_bytes());
+        assert_eq!((out.books.len(), out.waiting), (0, 1));
+        // A service restart: `u` starts over at 1, as a snapshot.
+        let out = ok(&mut a, msg("delta", 1, r#"["16490.00","1"]"#).as_bytes());
+        assert_eq!(out.books[0].action, BookAction::Snapshot);
+        let out = ok(&mut a, msg("delta", 2, r#"["16490.00","2"]"#).as_bytes());
+        assert_eq!((out.books.len(), out.gaps.len()), (1, 0));
+        // Any snapshot replaces the book.
+        let out = ok(&mut a, msg("snapshot", 500, r#"["16480.00","1"]"#).as_bytes());
+        assert_eq!(out.books[0].action, BookAction::Snapshot);
+        a.resync(0);
+        assert_eq!(ok(&mut a, msg("delta", 501, "").as_bytes()).waiting, 1);
+    }
+
+    #[test]
+    fn trades_and_control() {
+        let mut a = bybit();
+        ok(&mut a, msg("snapshot", 100, r#"["16493.50","0.006"]"#).as_bytes());
+        let out = ok(
+            &mut a,
+            br#"{"topic":"publicTrade.BTCUSDT","type":"snapshot","ts":1672304486868,"data":[{"T":1672304486865,"s":"BTCUSDT","S":"Buy","v":"0.001","p":"16578.50","L":"PlusTick","i":"20f43950-d8dd-5b31-9112-a178eb6023af","BT":false}]}"#,
+        );
+        assert_eq!(out.trades.len(), 1);
+        let t = out.trades[0];
+        assert_eq!(t.trade.aggressor, Some(event::Side::Buy));
+        assert_eq!(t.exch_ts, 1_672_304_486_865_000_000);
+        for frame in [
+            &br#"{"success":true,"ret_msg":"","conn_id":"cejreaspqfh3sjdnldmg-p","op":"subscribe"}"#[..],
+            br#"{"success":true,"ret_msg":"pong","conn_id":"0970e817-426e-429a-a679-ff7f55e0b16a","op":"ping"}"#,
+            br#"{"req_id":"100001","op":"pong","args":["1675418560633"],"conn_id":"cfcb4ocsvfriu23r3er0-1b"}"#,
+        ] {
+            assert!(ok(&mut a, frame).control, "{}", String::from_utf8_lossy(frame));
+        }
+        let (r, _) = run(&mut a, br#"{"success":false,"ret_msg":"error:handler not found","conn_id":"x","op":"subscribe"}"#);
+        assert_eq!(r, Err(VenueError::VenueReported));
+    }
+
+    #[test]
+    fn bad_input_is_an_error() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"{\"topic\":", "json"),
+            (b"{\"topic\":\"kline.1.BTCUSDT\",\"data\":[]}", "unknown_type"),
+            (b"{\"topic\":\"orderbook.x.BTCUSDT\",\"type\":\"snapshot\",\"data\":{}}", "shape"),
+            (b"{\"topic\":\"orderbook.50.BTCUSDT\",\"type\":\"partial\",\"data\":{}}", "shape"),
+            (b"{\"topic\":\"orderbook.50.BTCUSDT\",\"type\":\"snapshot\",\"data\":{\"s\":\"BTCUSDT\"}}", "shape"),
+            (br#"{"topic":"orderbook.50.BTCUSDT","type":"snapshot","data":{"s":"BTCUSDT","b":[["1e3","1"]],"a":[],"u":5}}"#, "number"),
+            (br#"{"topic":"orderbook.50.NOPE","type":"delta","data":{"s":"NOPE","b":[],"a":[],"u":5}}"#, "unknown_symbol"),
+            (br#"{"topic":"publicTrade.BTCUSDT","data":[{"T":1,"s":"BTCUSDT","S":"Both","v":"1","p":"1"}]}"#, "shape"),
+            (b"{\"op\":\"auth\"}", "unknown_type"),
+        ];
+        for (frame, kind) in cases {
+            let mut a = bybit();
+            ok(&mut a, msg("snapshot", 100, r#"["16493.50","0.006"]"#).as_bytes());
+            let (r, _) = run(&mut a, frame);
+            assert_eq!(r.map_err(|e| e.name()), Err(*kind), "{}", String::from_utf8_lossy(frame));
+        }
+        let mut a = bybit();
+        ok(&mut a, msg("snapshot", 100, r#"["16493.50","0.006"]"#).as_bytes());
+        let (r, out) = run(&mut a, msg("delta", 101, r#"["16493.50","x"]"#).as_bytes());
+        assert_eq!((r.map_err(|e| e.name()), out.broken), (Err("number"), Some(0)));
+    }
+
+    #[test]
+    fn requests_take_ten_topics_each() {
+        let a = bybit();
+        assert_eq!(
+            a.subscribe_messages(&["BTCUSDT"]),
+            [r#"{"op":"subscribe","args":["orderbook.50.BTCUSDT","publicTrade.BTCUSDT"]}"#]
+        );
+        let many: Vec<String> = (0..6).map(|i| format!("S{i}USDT")).collect();
+        let refs: Vec<&str> = many.iter().map(String::as_str).collect();
+        assert_eq!(a.subscribe_messages(&refs).len(), 2);
+        assert_eq!(
+            a.resubscribe_book_messages("BTCUSDT").unwrap(),
+            [
+                r#"{"op":"unsubscribe","args":["orderbook.50.BTCUSDT"]}"#,
+                r#"{"op":"subscribe","args":["orderbook.50.BTCUSDT"]}"#
+            ]
+        );
+    }
+}
