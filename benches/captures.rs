@@ -75,6 +75,12 @@ pub const CASES: &[Case] = &[
         limit: 200_000,
     },
     Case {
+        name: "binance_coinm",
+        venue: Venue::BinanceCoinM,
+        file: "binance/hftbacktest_cm_btcusd_perp_20240808.gz",
+        limit: usize::MAX,
+    },
+    Case {
         name: "bybit_linear",
         venue: Venue::BybitLinear,
         file: "bybit/bybit_history_2024-12-01_XRPUSDT_ob500.data",

@@ -531,3 +531,48 @@ fn a_finer_price_late_in_a_learned_okx_book_is_kept_exactly() {
     assert!(!stderr.contains("bad number"), "{stderr}");
     assert!(s["errors"].as_u64().unwrap() <= 1, "{s}");
 }
+
+#[test]
+fn binance_coinm_stays_synced_across_the_midnight_split() {
+    // hftbacktest's collector split one Binance COIN-M session at midnight: the second file
+    // has no snapshot and continues the first's `pu` chain. Replayed in order, the book bridges
+    // from the first file's REST snapshot and stays synced across the boundary; the venue is
+    // told by the messages (`ps`, the contract's pair), not by the file names.
+    let first = fixture("binance/hftbacktest_cm_btcusd_perp_20240808.gz");
+    let second = fixture("binance/hftbacktest_cm_btcusd_perp_20240809.gz");
+    let json = tmp("coinm.json");
+    let out = ladderfeed(&[
+        "replay",
+        &first,
+        &second,
+        "--no-progress",
+        "--summary-json",
+        json.to_str().unwrap(),
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("venue        binance-coinm, told by its messages"), "{stdout}");
+    let s = summary(&json);
+    let b = &s["symbols"]["binance-coinm:BTCUSD_PERP"];
+    assert_eq!(
+        (b["state"].as_str(), b["gaps"].as_u64(), b["resyncs"].as_u64()),
+        (Some("synced"), Some(0), Some(0)),
+        "{b}"
+    );
+    assert!(b["book_messages"].as_u64().unwrap() > 40_000, "{b}");
+    // The final book is the venue's: its last bookTicker says the same.
+    assert!(stdout.contains("venue's last ticker 61600 / 61600.1: matches the book"), "{stdout}");
+    // The second file alone never gets a snapshot: no book starts, and every depth update
+    // is counted as waiting for one.
+    let json2 = tmp("coinm2.json");
+    let out = ladderfeed(&[
+        "replay",
+        &second,
+        "--no-progress",
+        "--summary-json",
+        json2.to_str().unwrap(),
+    ]);
+    let (stdout, _) = text(&out);
+    assert!(stdout.contains(" 17948 waiting for a snapshot"), "{stdout}");
+    assert_eq!(summary(&json2)["symbols"], serde_json::json!({}));
+}

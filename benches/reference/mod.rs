@@ -172,7 +172,7 @@ impl<B: LevelBook> Reference<B> {
     pub fn handle(&mut self, frame: &[u8], http: bool) {
         let Ok(v) = serde_json::from_slice::<Value>(frame) else { return };
         match self.venue {
-            Venue::Binance | Venue::BinanceFutures => self.binance(&v, http),
+            Venue::Binance | Venue::BinanceFutures | Venue::BinanceCoinM => self.binance(&v, http),
             Venue::Coinbase => self.coinbase(&v),
             Venue::CoinbaseExchange => self.coinbase_exchange(&v),
             Venue::Gemini => self.gemini(&v),
@@ -224,7 +224,7 @@ impl<B: LevelBook> Reference<B> {
     }
 
     fn binance_depth(&mut self, d: &Value) {
-        let futures = self.venue == Venue::BinanceFutures;
+        let futures = matches!(self.venue, Venue::BinanceFutures | Venue::BinanceCoinM);
         let Some(key) = d["s"].as_str().map(str::to_owned) else { return };
         let (first, last) = (d["U"].as_u64().unwrap_or(0), d["u"].as_u64().unwrap_or(0));
         let prev = d.get("pu").and_then(Value::as_u64);

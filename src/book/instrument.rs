@@ -57,11 +57,13 @@ pub enum Venue {
     BybitLinear,
     /// Bybit v5 inverse perpetuals and futures.
     BybitInverse,
+    /// Binance COIN-M futures (`dapi`, `dstream`).
+    BinanceCoinM,
 }
 
 impl Venue {
     /// Every venue, in a stable order.
-    pub const ALL: [Venue; 13] = [
+    pub const ALL: [Venue; 14] = [
         Venue::Coinbase,
         Venue::CoinbaseExchange,
         Venue::Binance,
@@ -75,6 +77,7 @@ impl Venue {
         Venue::BybitSpot,
         Venue::BybitLinear,
         Venue::BybitInverse,
+        Venue::BinanceCoinM,
     ];
 
     /// The venue's name as written on the command line and in summaries (`binance-futures`).
@@ -93,6 +96,7 @@ impl Venue {
             Venue::BybitSpot => "bybit-spot",
             Venue::BybitLinear => "bybit-linear",
             Venue::BybitInverse => "bybit-inverse",
+            Venue::BinanceCoinM => "binance-coinm",
         }
     }
 
@@ -115,7 +119,7 @@ impl Venue {
     /// Whether the venue's symbols are case-insensitive (Binance writes `btcusdt` in stream
     /// names and `BTCUSDT` in payloads).
     const fn case_insensitive_symbols(self) -> bool {
-        matches!(self, Venue::Binance | Venue::BinanceFutures)
+        matches!(self, Venue::Binance | Venue::BinanceFutures | Venue::BinanceCoinM)
     }
 }
 

@@ -412,6 +412,8 @@ pub fn venue_hint(url_or_name: &str) -> Option<Venue> {
         Venue::Coinbase
     } else if s.contains("ws-feed") && s.contains("coinbase") || s.contains("coinbase") {
         Venue::CoinbaseExchange
+    } else if s.contains("dstream.binance") || s.contains("dapi.binance") {
+        Venue::BinanceCoinM
     } else if s.contains("fstream.binance")
         || s.contains("fapi.binance")
         || s.contains("binance_futures")
@@ -503,6 +505,12 @@ pub fn sniff_venue(frames: &[Vec<u8>]) -> Option<(Venue, &'static str)> {
         ));
     }
     if any(b"\"e\":\"depthUpdate\"") {
+        if both(b"\"e\":\"depthUpdate\"", b"\"ps\":") {
+            return Some((
+                Venue::BinanceCoinM,
+                "depth updates carry `ps`, the contract's pair (Binance COIN-M)",
+            ));
+        }
         if both(b"\"e\":\"depthUpdate\"", b"\"pu\":") {
             return Some((Venue::BinanceFutures, "depth updates carry `pu` (Binance USD-M)"));
         }

@@ -14,6 +14,7 @@
 //! |---|---|---|---|
 //! | Binance spot | `GET /api/v3/exchangeInfo` | `PRICE_FILTER.tickSize` | `LOT_SIZE.stepSize` |
 //! | Binance USD-M | `GET /fapi/v1/exchangeInfo` | `PRICE_FILTER.tickSize` | `LOT_SIZE.stepSize` |
+//! | Binance COIN-M | `GET /dapi/v1/exchangeInfo` | `PRICE_FILTER.tickSize` | `LOT_SIZE.stepSize` (contracts) |
 //! | Coinbase Advanced | `GET /api/v3/brokerage/market/products` | `price_increment` | `base_increment` |
 //! | Coinbase Exchange | `GET /products` | `quote_increment` | `base_increment` |
 //! | Kraken (v1 and v2) | `GET /0/public/AssetPairs` | `tick_size`, else `10^-pair_decimals` | `10^-lot_decimals` |
@@ -315,6 +316,7 @@ pub const fn default_base(venue: Venue) -> &'static str {
     match venue {
         Venue::Binance => "https://api.binance.com",
         Venue::BinanceFutures => "https://fapi.binance.com",
+        Venue::BinanceCoinM => "https://dapi.binance.com",
         Venue::Coinbase => "https://api.coinbase.com",
         Venue::CoinbaseExchange => "https://api.exchange.coinbase.com",
         Venue::Kraken | Venue::KrakenV1 => "https://api.kraken.com",

@@ -26,6 +26,7 @@ pub(super) fn first_paths(venue: Venue, symbols: &[String]) -> Vec<String> {
     match venue {
         Venue::Binance => one("/api/v3/exchangeInfo"),
         Venue::BinanceFutures => one("/fapi/v1/exchangeInfo"),
+        Venue::BinanceCoinM => one("/dapi/v1/exchangeInfo"),
         Venue::Coinbase => one("/api/v3/brokerage/market/products"),
         Venue::CoinbaseExchange => one("/products"),
         Venue::Kraken | Venue::KrakenV1 => one("/0/public/AssetPairs"),
@@ -76,6 +77,7 @@ pub fn is_reference_url(venue: Venue, url: &str) -> bool {
     match venue {
         Venue::Binance => route.ends_with("/api/v3/exchangeInfo"),
         Venue::BinanceFutures => route.ends_with("/fapi/v1/exchangeInfo"),
+        Venue::BinanceCoinM => route.ends_with("/dapi/v1/exchangeInfo"),
         Venue::Coinbase => {
             route.ends_with("/api/v3/brokerage/market/products")
                 || route.ends_with("/api/v3/brokerage/products")
@@ -128,7 +130,9 @@ pub(super) fn parse_into(
     let path = path_of(url);
     let mut follow = Vec::new();
     match venue {
-        Venue::Binance | Venue::BinanceFutures => binance(table, &doc).map_err(shape)?,
+        Venue::Binance | Venue::BinanceFutures | Venue::BinanceCoinM => {
+            binance(table, &doc).map_err(shape)?
+        }
         Venue::Coinbase => coinbase_advanced(table, &doc).map_err(shape)?,
         Venue::CoinbaseExchange => coinbase_exchange(table, &doc).map_err(shape)?,
         Venue::Kraken | Venue::KrakenV1 => kraken(table, &doc).map_err(shape)?,

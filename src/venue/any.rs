@@ -46,6 +46,7 @@ impl AnyAdapter {
         Ok(match venue {
             Venue::Binance => AnyAdapter::Binance(Binance::spot(registry)),
             Venue::BinanceFutures => AnyAdapter::Binance(Binance::futures(registry)),
+            Venue::BinanceCoinM => AnyAdapter::Binance(Binance::coinm(registry)),
             Venue::Coinbase => AnyAdapter::CoinbaseAdvanced(CoinbaseAdvanced::new(registry)),
             Venue::CoinbaseExchange => {
                 AnyAdapter::CoinbaseExchange(CoinbaseExchange::new(registry))

@@ -52,6 +52,19 @@ pub const FUTURES_PROTOCOL: Protocol = Protocol {
     ..SPOT_PROTOCOL
 };
 
+/// Binance COIN-M futures' transport: as USD-M, with the `dapi` depth endpoint (1,000 levels);
+/// sizes count contracts (USD 100 each for BTC, USD 10 for the others).
+pub const COINM_PROTOCOL: Protocol = Protocol {
+    endpoint: "wss://dstream.binance.com",
+    rest_snapshot: Some(RestSnapshot {
+        default_base: "https://dapi.binance.com",
+        path: "/dapi/v1/depth",
+        limit: 1000,
+        upper_case: true,
+    }),
+    ..SPOT_PROTOCOL
+};
+
 /// Depth frames kept per symbol while waiting for a snapshot; older ones are dropped (the
 /// snapshot will then be too new to bridge, which is detected as a gap).
 pub const MAX_PENDING_FRAMES: usize = 4096;
@@ -178,6 +191,11 @@ impl Binance {
         Self::new(Venue::BinanceFutures, registry)
     }
 
+    /// A COIN-M futures adapter (the USD-M rules: `U`/`u`/`pu`).
+    pub fn coinm(registry: InstrumentRegistry) -> Self {
+        Self::new(Venue::BinanceCoinM, registry)
+    }
+
     fn new(venue: Venue, registry: InstrumentRegistry) -> Self {
         Binance {
             venue,
@@ -191,15 +209,16 @@ impl Binance {
     }
 
     fn is_futures(&self) -> bool {
-        self.venue == Venue::BinanceFutures
+        matches!(self.venue, Venue::BinanceFutures | Venue::BinanceCoinM)
     }
 
-    /// This venue's transport facts ([`SPOT_PROTOCOL`] or [`FUTURES_PROTOCOL`]).
+    /// This venue's transport facts ([`SPOT_PROTOCOL`], [`FUTURES_PROTOCOL`] or
+    /// [`COINM_PROTOCOL`]).
     pub fn protocol(&self) -> &'static Protocol {
-        if self.is_futures() {
-            &FUTURES_PROTOCOL
-        } else {
-            &SPOT_PROTOCOL
+        match self.venue {
+            Venue::BinanceFutures => &FUTURES_PROTOCOL,
+            Venue::BinanceCoinM => &COINM_PROTOCOL,
+            _ => &SPOT_PROTOCOL,
         }
     }
 

@@ -385,7 +385,7 @@ impl Symbols {
     /// The index of `key`, if known. Binance symbols compare case-insensitively.
     #[inline]
     pub fn find(&self, key: &[u8]) -> Option<SymbolIdx> {
-        let ci = self.venue == Venue::Binance || self.venue == Venue::BinanceFutures;
+        let ci = matches!(self.venue, Venue::Binance | Venue::BinanceFutures | Venue::BinanceCoinM);
         self.list
             .iter()
             .position(|s| {

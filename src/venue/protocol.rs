@@ -83,6 +83,7 @@ impl Protocol {
             Venue::CoinbaseExchange => &super::coinbase::EXCHANGE_PROTOCOL,
             Venue::Binance => &super::binance::SPOT_PROTOCOL,
             Venue::BinanceFutures => &super::binance::FUTURES_PROTOCOL,
+            Venue::BinanceCoinM => &super::binance::COINM_PROTOCOL,
             Venue::Bitfinex => &super::bitfinex::PROTOCOL,
             Venue::Kraken => &super::kraken::V2_PROTOCOL,
             Venue::KrakenV1 => &super::kraken::V1_PROTOCOL,

@@ -20,8 +20,8 @@ use ladderfeed_sim::{faults, Config, Pace, Sim};
 #[command(name = "ladderfeed-sim", version)]
 struct Args {
     /// The venue whose protocol is spoken: coinbase, coinbase-exchange, binance,
-    /// binance-futures, bitfinex, kraken, kraken-v1, okx, gemini, gemini-v1, bybit-spot,
-    /// bybit-linear, bybit-inverse.
+    /// binance-futures, binance-coinm, bitfinex, kraken, kraken-v1, okx, gemini, gemini-v1,
+    /// bybit-spot, bybit-linear, bybit-inverse.
     #[arg(long)]
     venue: String,
     /// The capture(s) to serve (any format `ladderfeed convert` reads; a cryptofeed

@@ -212,7 +212,7 @@ fn live_with(
     if let Some(reg) = extra.registry {
         opts.registry = reg;
     }
-    let rest_base = matches!(venue, Venue::Binance | Venue::BinanceFutures)
+    let rest_base = matches!(venue, Venue::Binance | Venue::BinanceFutures | Venue::BinanceCoinM)
         .then(|| sim.url("").replace("wss://", "https://"));
     let feed = Feed {
         venue,

@@ -13,11 +13,13 @@ use crate::protocol::{RestDepth, SimProtocol};
 use crate::reference::VenueBooks;
 use crate::scan::{self, Num};
 
-/// Binance spot, or USD-M futures.
+/// Binance spot, or USD-M or COIN-M futures.
 #[derive(Debug)]
 pub(crate) struct Binance {
-    /// USD-M futures (`/fapi/v1/depth`; answers carry `E` and `T`).
+    /// Futures (answers carry `E` and `T`).
     pub futures: bool,
+    /// The REST depth path (`/api/v3/depth`, `/fapi/v1/depth`, `/dapi/v1/depth`).
+    pub depth_path: &'static str,
 }
 
 impl SimProtocol for Binance {
@@ -66,9 +68,8 @@ impl SimProtocol for Binance {
 
     fn rest_depth(&self, route: &str) -> Option<RestDepth> {
         // Binance's default is 100 levels; spot serves up to 5000, futures 1000.
-        let (path, max_limit) =
-            if self.futures { ("/fapi/v1/depth", 1000) } else { ("/api/v3/depth", 5000) };
-        (route == path).then_some(RestDepth { default_limit: 100, max_limit })
+        let max_limit = if self.futures { 1000 } else { 5000 };
+        (route == self.depth_path).then_some(RestDepth { default_limit: 100, max_limit })
     }
 
     fn rest_snapshot(

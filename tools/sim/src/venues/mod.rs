@@ -16,8 +16,9 @@ pub(crate) mod okx;
 /// The protocol the simulator speaks for `venue`.
 pub(crate) fn protocol(venue: Venue) -> &'static dyn SimProtocol {
     match venue {
-        Venue::Binance => &binance::Binance { futures: false },
-        Venue::BinanceFutures => &binance::Binance { futures: true },
+        Venue::Binance => &binance::Binance { futures: false, depth_path: "/api/v3/depth" },
+        Venue::BinanceFutures => &binance::Binance { futures: true, depth_path: "/fapi/v1/depth" },
+        Venue::BinanceCoinM => &binance::Binance { futures: true, depth_path: "/dapi/v1/depth" },
         Venue::Coinbase => &coinbase::Advanced,
         Venue::CoinbaseExchange => &coinbase::Exchange,
         Venue::Kraken => &kraken::KrakenV2,
