@@ -42,7 +42,7 @@ fn sim_with(venue: &str, capture: &str, edit: impl FnOnce(&mut Config)) -> (Sim,
 }
 
 /// (venue, a capture of it for the simulator, --symbols, a row the table must hold).
-const VENUES: [(&str, &str, &str, &str); 10] = [
+const VENUES: [(&str, &str, &str, &str); 11] = [
     (
         "binance",
         "binance/hftbacktest_spot_btcusdt_20240808.gz",
@@ -102,6 +102,12 @@ const VENUES: [(&str, &str, &str, &str); 10] = [
         "gemini/cryptofeed_GEMINI.ws.1.0",
         "BTCUSD",
         "gemini-v1,BTCUSD,spot,0.01,0.00000001,0.00001,,,,open",
+    ),
+    (
+        "deribit",
+        "deribit/cryptofeed_DERIBIT.ws.1.0",
+        "BTC-24SEP21-8000-P",
+        "deribit,BTC-24SEP21-8000-P,option,0.0005,0.1,0.1,1,BTC,2021-09-24T08:00:00Z,active",
     ),
 ];
 

@@ -95,6 +95,7 @@ fn every_venue_capture_replays_clean() {
         ("binance/cryptofeed_BINANCE_FUTURES.ws.1.0", "binance-futures:SUSHIUSDT", false),
         ("bitfinex/cryptofeed_BITFINEX-58bafb.0", "bitfinex:tETHJPY", false),
         ("bybit/bybit_history_2024-12-01_XRPUSDT_ob500.data", "bybit-linear:XRPUSDT", false),
+        ("deribit/cryptofeed_DERIBIT.ws.1.0", "deribit:BTC-24SEP21-8000-P", false),
     ] {
         let json = tmp(&format!("{}.json", key.replace([':', '/'], "_")));
         let out = ladderfeed(&["replay", &fixture(file), "--summary-json", json.to_str().unwrap()]);
@@ -575,4 +576,41 @@ fn binance_coinm_stays_synced_across_the_midnight_split() {
     let (stdout, _) = text(&out);
     assert!(stdout.contains(" 17948 waiting for a snapshot"), "{stdout}");
     assert_eq!(summary(&json2)["symbols"], serde_json::json!({}));
+}
+
+#[test]
+fn deribit_options_take_their_ticks_from_the_recorded_instrument_answers() {
+    // cryptofeed recorded Deribit's `public/get_instruments` answers beside the capture
+    // (`cryptofeed_DERIBIT.0`): every option book resolves with the venue's tick (0.0005) and
+    // amount step (0.1 BTC, 1 ETH), syncs, and ends on the venue's own last ticker.
+    let file = fixture("deribit/cryptofeed_DERIBIT.ws.1.0");
+    let json = tmp("deribit.json");
+    let out =
+        ladderfeed(&["replay", &file, "--no-progress", "--summary-json", json.to_str().unwrap()]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(
+            "instruments  1017 rows of the venue's reference data recorded in the capture"
+        ),
+        "{stdout}"
+    );
+    let s = summary(&json);
+    let books = s["symbols"].as_object().unwrap();
+    assert_eq!(books.len(), 10);
+    for (k, b) in books {
+        assert_eq!(
+            (b["state"].as_str(), b["instrument_source"].as_str()),
+            (Some("synced"), Some("venue")),
+            "{k}: {b}"
+        );
+        assert_eq!(b["tick"], "0.0005", "{k}");
+        let lot = if k.starts_with("deribit:BTC") { "0.1" } else { "1" };
+        assert_eq!(b["lot"], lot, "{k}");
+    }
+    assert_eq!(
+        stdout.matches("venue's last ticker").count(),
+        stdout.matches(": matches the book").count()
+    );
+    assert!(!stdout.contains("differs"), "{stdout}");
 }

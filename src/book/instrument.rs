@@ -59,11 +59,13 @@ pub enum Venue {
     BybitInverse,
     /// Binance COIN-M futures (`dapi`, `dstream`).
     BinanceCoinM,
+    /// Deribit v2 (options, futures, perpetuals).
+    Deribit,
 }
 
 impl Venue {
     /// Every venue, in a stable order.
-    pub const ALL: [Venue; 14] = [
+    pub const ALL: [Venue; 15] = [
         Venue::Coinbase,
         Venue::CoinbaseExchange,
         Venue::Binance,
@@ -78,6 +80,7 @@ impl Venue {
         Venue::BybitLinear,
         Venue::BybitInverse,
         Venue::BinanceCoinM,
+        Venue::Deribit,
     ];
 
     /// The venue's name as written on the command line and in summaries (`binance-futures`).
@@ -97,6 +100,7 @@ impl Venue {
             Venue::BybitLinear => "bybit-linear",
             Venue::BybitInverse => "bybit-inverse",
             Venue::BinanceCoinM => "binance-coinm",
+            Venue::Deribit => "deribit",
         }
     }
 

@@ -400,7 +400,9 @@ pub fn companions(path: &Path) -> Vec<PathBuf> {
 /// The venue a URL (connect, REST) or a cryptofeed file name points to.
 pub fn venue_hint(url_or_name: &str) -> Option<Venue> {
     let s = url_or_name.to_ascii_lowercase();
-    let v = if s.contains("bybit") {
+    let v = if s.contains("deribit") {
+        Venue::Deribit
+    } else if s.contains("bybit") {
         if s.contains("/spot") {
             Venue::BybitSpot
         } else if s.contains("/inverse") {
@@ -498,6 +500,14 @@ pub fn sniff_venue(frames: &[Vec<u8>]) -> Option<(Venue, &'static str)> {
             .iter()
             .any(|f| f.windows(a.len()).any(|w| w == a) && f.windows(b.len()).any(|w| w == b))
     };
+    if both(b"\"jsonrpc\":\"2.0\"", b"\"channel\":\"book.")
+        || both(b"\"jsonrpc\":\"2.0\"", b"\"instrument_name\"")
+    {
+        return Some((
+            Venue::Deribit,
+            "JSON-RPC `subscription` notifications of `book.*` (Deribit)",
+        ));
+    }
     if any(b"\"topic\":\"orderbook.") || any(b"\"topic\":\"publicTrade.") {
         return Some((
             Venue::BybitLinear,

@@ -21,6 +21,7 @@
 //! | OKX | `GET /api/v5/public/instruments?instType=…` (SPOT, SWAP, FUTURES, OPTION by family) | `tickSz` | `lotSz` |
 //! | Bitfinex | `GET /v2/conf/pub:list:pair:exchange`, `pub:info:pair` | 10^-8 (see below) | 10^-8 |
 //! | Gemini (v1 and v2) | `GET /v1/symbols`, then `/v1/symbols/details/SYMBOL` | `quote_increment` | `tick_size` |
+//! | Deribit | `GET /api/v2/public/get_instruments?currency=…` (BTC, ETH, USDC, or the symbols') | `tick_size` | options, linear: `min_trade_amount`; inverse: `contract_size` |
 //! | Bybit v5 | `GET /v5/market/instruments-info?category=…` (pages by `cursor`) | `priceFilter.tickSize` | `lotSizeFilter.qtyStep` (spot: `basePrecision`) |
 //!
 //! Bitfinex publishes no tick: its prices carry five significant digits and at most eight
@@ -324,6 +325,7 @@ pub const fn default_base(venue: Venue) -> &'static str {
         Venue::Bitfinex => "https://api-pub.bitfinex.com",
         Venue::Gemini | Venue::GeminiV1 => "https://api.gemini.com",
         Venue::BybitSpot | Venue::BybitLinear | Venue::BybitInverse => "https://api.bybit.com",
+        Venue::Deribit => "https://www.deribit.com",
     }
 }
 

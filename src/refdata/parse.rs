@@ -34,6 +34,24 @@ pub(super) fn first_paths(venue: Venue, symbols: &[String]) -> Vec<String> {
             vec!["/v2/conf/pub:list:pair:exchange".into(), "/v2/conf/pub:info:pair".into()]
         }
         Venue::Gemini | Venue::GeminiV1 => one("/v1/symbols"),
+        Venue::Deribit => {
+            let mut currencies: Vec<String> = Vec::new();
+            for s in symbols {
+                // `BTC-PERPETUAL`, `ETH-30JUL21-2800-C`; linear `SOL_USDC-PERPETUAL` (USDC).
+                let head = s.split('-').next().unwrap_or_default();
+                let c = head.split_once('_').map_or(head, |(_, quote)| quote).to_owned();
+                if !c.is_empty() && !currencies.contains(&c) {
+                    currencies.push(c);
+                }
+            }
+            if currencies.is_empty() {
+                currencies = ["BTC", "ETH", "USDC"].iter().map(|c| (*c).to_owned()).collect();
+            }
+            currencies
+                .iter()
+                .map(|c| format!("/api/v2/public/get_instruments?currency={c}&expired=false"))
+                .collect()
+        }
         Venue::BybitSpot | Venue::BybitLinear | Venue::BybitInverse => {
             vec![format!(
                 "/v5/market/instruments-info?category={}&limit=1000",
@@ -95,6 +113,7 @@ pub fn is_reference_url(venue: Venue, url: &str) -> bool {
         Venue::BybitSpot | Venue::BybitLinear | Venue::BybitInverse => {
             route.ends_with("/v5/market/instruments-info")
         }
+        Venue::Deribit => route.ends_with("/public/get_instruments"),
     }
 }
 
@@ -138,6 +157,7 @@ pub(super) fn parse_into(
         Venue::Kraken | Venue::KrakenV1 => kraken(table, &doc).map_err(shape)?,
         Venue::Okx => okx(table, &doc).map_err(shape)?,
         Venue::Bitfinex => bitfinex(table, path, &doc).map_err(shape)?,
+        Venue::Deribit => deribit(table, &doc).map_err(shape)?,
         Venue::BybitSpot | Venue::BybitLinear | Venue::BybitInverse => {
             if let Some(cursor) = bybit(table, &doc).map_err(shape)? {
                 let first = path.split("&cursor=").next().unwrap_or(path);
@@ -471,6 +491,48 @@ fn bybit(table: &mut RefTable, doc: &Json) -> Result<Option<String>, &'static st
     }
     let cursor = result.get("nextPageCursor").and_then(|c| c.as_str()).unwrap_or("");
     Ok((!cursor.is_empty() && !list.is_empty()).then(|| cursor.to_owned()))
+}
+
+/// Deribit `public/get_instruments`.
+fn deribit(table: &mut RefTable, doc: &Json) -> Result<(), &'static str> {
+    if doc.get("error").is_some() {
+        return Err("the venue answered with an error");
+    }
+    let list = doc.get("result").and_then(|r| r.as_array()).ok_or("no `result` list")?;
+    for i in list {
+        let symbol = text(i.get("instrument_name"));
+        let kind = match text(i.get("kind")).as_str() {
+            "option" | "option_combo" => InstrumentKind::Option,
+            "spot" => InstrumentKind::Spot,
+            _ if text(i.get("settlement_period")) == "perpetual" => InstrumentKind::Perpetual,
+            _ => InstrumentKind::Future,
+        };
+        // Amounts: options and linear instruments count the base coin (in steps of the
+        // minimum trade amount); inverse futures count USD in contracts.
+        let inverse = kind != InstrumentKind::Option
+            && text(i.get("instrument_type")) != "linear"
+            && i.get("contract_size").is_some();
+        let lot =
+            if inverse { step(i.get("contract_size")) } else { step(i.get("min_trade_amount")) };
+        let (Some(tick), Some(lot)) = (step(i.get("tick_size")), lot) else {
+            table.skipped += 1;
+            continue;
+        };
+        let mut r = row(symbol, kind, tick, lot);
+        r.min_size = dec(i.get("min_trade_amount")).map(trim_dec);
+        r.contract_value = dec(i.get("contract_size")).map(trim_dec);
+        r.settle = Some(text(i.get("settlement_currency")))
+            .filter(|s| !s.is_empty())
+            .or_else(|| Some(text(i.get("quote_currency"))).filter(|s| !s.is_empty()));
+        if kind != InstrumentKind::Perpetual && kind != InstrumentKind::Spot {
+            r.expiry_ms = int(i.get("expiration_timestamp"));
+        }
+        let active = i.get("is_active").and_then(|a| a.as_bool()).unwrap_or(false);
+        r.status = if active { "active".into() } else { "inactive".into() };
+        r.trading = active;
+        table.upsert(r);
+    }
+    Ok(())
 }
 
 /// A query value as it can travel: Bybit's cursor comes percent-encoded already

@@ -4,6 +4,7 @@ use super::binance::Binance;
 use super::bitfinex::Bitfinex;
 use super::bybit::Bybit;
 use super::coinbase::{CoinbaseAdvanced, CoinbaseExchange};
+use super::deribit::Deribit;
 use super::gemini::{GeminiV1, GeminiV2};
 use super::kraken::{KrakenV1, KrakenV2};
 use super::okx::Okx;
@@ -33,6 +34,8 @@ pub enum AnyAdapter {
     GeminiV1(GeminiV1),
     /// Bybit v5 (spot, linear, inverse).
     Bybit(Bybit),
+    /// Deribit v2.
+    Deribit(Deribit),
 }
 
 impl AnyAdapter {
@@ -62,6 +65,7 @@ impl AnyAdapter {
                 let symbol = symbol.ok_or(VenueError::UnknownSymbol)?;
                 AnyAdapter::GeminiV1(GeminiV1::new(registry, symbol)?)
             }
+            Venue::Deribit => AnyAdapter::Deribit(Deribit::new(registry)),
             Venue::BybitSpot | Venue::BybitLinear | Venue::BybitInverse => {
                 AnyAdapter::Bybit(Bybit::new(venue, registry, super::bybit::DEFAULT_DEPTH))
             }
@@ -82,6 +86,7 @@ macro_rules! each {
             AnyAdapter::GeminiV2($a) => $e,
             AnyAdapter::GeminiV1($a) => $e,
             AnyAdapter::Bybit($a) => $e,
+            AnyAdapter::Deribit($a) => $e,
         }
     };
 }

@@ -17,6 +17,7 @@ pub mod binance;
 pub mod bitfinex;
 pub mod bybit;
 pub mod coinbase;
+pub mod deribit;
 pub mod gemini;
 // The tape parser every adapter shares: public for the benchmarks' parse floor only.
 #[doc(hidden)]

@@ -84,6 +84,7 @@ impl Protocol {
             Venue::Binance => &super::binance::SPOT_PROTOCOL,
             Venue::BinanceFutures => &super::binance::FUTURES_PROTOCOL,
             Venue::BinanceCoinM => &super::binance::COINM_PROTOCOL,
+            Venue::Deribit => &super::deribit::PROTOCOL,
             Venue::Bitfinex => &super::bitfinex::PROTOCOL,
             Venue::Kraken => &super::kraken::V2_PROTOCOL,
             Venue::KrakenV1 => &super::kraken::V1_PROTOCOL,

@@ -139,6 +139,12 @@ pub(crate) trait SimProtocol: Sync {
         None
     }
 
+    /// Whether a client keeps the answers of [`SimProtocol::text_pong`] as messages (they vary,
+    /// as Deribit's JSON-RPC results do) rather than matching them as its keep-alive's reply.
+    fn pong_is_data(&self) -> bool {
+        false
+    }
+
     /// A text answer to a client's text keep-alive.
     fn text_pong(&self, _msg: &str) -> Option<&'static str> {
         None

@@ -255,7 +255,12 @@ impl<'a> Session<'a> {
                     let text = t.as_str().to_owned();
                     self.sh.log.push(self.conn, "recv", json!({ "text": text }));
                     if let Some(pong) = self.proto.text_pong(&text) {
-                        self.send(Message::Text(pong.into()))?;
+                        if self.proto.pong_is_data() {
+                            // A client keeps this answer as a message: logged as sent.
+                            self.send_made(pong.to_owned(), json!({ "text": pong }))?;
+                        } else {
+                            self.send(Message::Text(pong.into()))?;
+                        }
                     } else if self.subscribed
                         && self.books.is_some()
                         && self.resubscription(&text)?

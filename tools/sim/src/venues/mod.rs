@@ -9,6 +9,7 @@ pub(crate) mod binance;
 pub(crate) mod bitfinex;
 pub(crate) mod bybit;
 pub(crate) mod coinbase;
+pub(crate) mod deribit;
 pub(crate) mod gemini;
 pub(crate) mod kraken;
 pub(crate) mod okx;
@@ -28,6 +29,7 @@ pub(crate) fn protocol(venue: Venue) -> &'static dyn SimProtocol {
         Venue::Gemini => &gemini::GeminiV2,
         Venue::GeminiV1 => &gemini::GeminiV1,
         Venue::BybitSpot | Venue::BybitLinear | Venue::BybitInverse => &bybit::Bybit,
+        Venue::Deribit => &deribit::Deribit,
     }
 }
 
