@@ -199,10 +199,18 @@ impl<B: LevelBook> Reference<B> {
     fn binance(&mut self, v: &Value, http: bool) {
         if http || v.get("lastUpdateId").is_some() {
             // The single-symbol captures name the symbol in the URL; the benchmark books
-            // snapshots under the only symbol or the one `snapshot_symbol` set.
-            let Some(key) = self.snapshot_symbol.take() else { return };
+            // snapshots under the only symbol or the one `snapshot_symbol` set. COIN-M
+            // answers name their symbol themselves.
+            let named = v["symbol"].as_str().map(str::to_owned);
+            let Some(key) = named.or_else(|| self.snapshot_symbol.take()) else { return };
             let lid = v["lastUpdateId"].as_u64().unwrap_or(0);
-            if self.book(&key, &[]).is_none() {
+            // An instrument without a known tick learns it from the snapshot's prices.
+            let px: Vec<&str> = ["bids", "asks"]
+                .iter()
+                .flat_map(|k| v[*k].as_array().into_iter().flatten())
+                .filter_map(|l| l[0].as_str())
+                .collect();
+            if self.book(&key, &px).is_none() {
                 return;
             }
             if let Some((_, b)) = self.books.get_mut(&key) {
@@ -229,7 +237,15 @@ impl<B: LevelBook> Reference<B> {
         let Some(key) = d["s"].as_str().map(str::to_owned) else { return };
         let (first, last) = (d["U"].as_u64().unwrap_or(0), d["u"].as_u64().unwrap_or(0));
         let prev = d.get("pu").and_then(Value::as_u64);
-        let Some((_, b)) = self.book(&key, &[]) else { return };
+        // A symbol without a known tick learns it from the prices it first shows (COIN-M
+        // contracts are not in the built-in table).
+        let px: Vec<String> = ["b", "a"]
+            .iter()
+            .flat_map(|k| d[*k].as_array().into_iter().flatten())
+            .filter_map(|l| l[0].as_str().map(str::to_owned))
+            .collect();
+        let px: Vec<&str> = px.iter().map(String::as_str).collect();
+        let Some((_, b)) = self.book(&key, &px) else { return };
         if !b.synced {
             self.pending.push(d.clone());
             return;

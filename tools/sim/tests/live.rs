@@ -440,11 +440,15 @@ fn binance_books_bridge_from_rest_snapshots() {
     for (venue, file) in [
         (Venue::Binance, "binance/hftbacktest_spot_btcusdt_20240808.gz"),
         (Venue::BinanceFutures, "binance/cryptofeed_BINANCE_FUTURES.ws.1.0"),
+        (Venue::BinanceCoinM, "binance/hftbacktest_cm_btcusd_perp_20240808.gz"),
     ] {
         let file = fixture(file);
         let want = replay(&file, venue);
         // The first REST answer is a 429: the loop waits its Retry-After (1 s) and asks again.
-        let sim = sim_for(venue, &file, "rest-429@0");
+        // The COIN-M capture is long (50,000 frames): paced, so updates still flow when the
+        // snapshot comes.
+        let pace = if venue == Venue::BinanceCoinM { Pace::Rate(15_000.0) } else { Pace::Max };
+        let sim = sim_paced(venue, &file, "rest-429@0", pace);
         let got =
             live(&sim, venue, &want.symbols, Duration::from_secs(30), 1, Duration::from_secs(40));
         let (log, truth) = stop(sim);
