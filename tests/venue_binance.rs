@@ -295,3 +295,41 @@ fn a_snapshot_whose_kept_events_break_off_does_not_stand() {
     assert_eq!(engine.book_stats(s).unwrap().gaps, 1);
     assert!(events.iter().all(|e| !(e.is_bbo() && e.state().is_valid())), "nothing valid");
 }
+
+#[test]
+fn a_full_pending_buffer_bridges_from_its_oldest_kept_event() {
+    // More events wait for the snapshot than the buffer keeps: the oldest are dropped, and a
+    // snapshot taken within the events still kept must bridge. (It once compared the snapshot
+    // with the newest event after a drop, so such a snapshot was called too old: a needless
+    // gap and a second REST request.)
+    use ladderfeed::venue::binance::MAX_PENDING_FRAMES;
+    let mut engine = futures();
+    let mut events = Vec::new();
+    let n = MAX_PENDING_FRAMES as u64 + 10;
+    for i in 0..n {
+        let (first, last, prev) = (1000 + 10 * i, 1000 + 10 * i + 5, 1000 + 10 * i - 5);
+        engine.handle_frame(&futures_depth(first, last, prev, "100.0"), 0, &mut events).unwrap();
+    }
+    assert_eq!(engine.adapter().pending_dropped, 10);
+    // Inside the 20th kept event (the 30th sent): covered, and the rest chain on.
+    let lid = 1000 + 10 * 29 + 2;
+    let body = format!(
+        r#"{{"lastUpdateId":{lid},"E":1,"T":1,"bids":[["100.0","1.000"]],"asks":[["101.0","1.000"]]}}"#
+    );
+    let url = "https://fapi.binance.com/fapi/v1/depth?symbol=BTCUSDT&limit=1000";
+    engine.handle_http(url, body.as_bytes(), 0, &mut events).unwrap();
+    let s = symbol(&engine, "BTCUSDT");
+    assert_eq!(engine.state(s), Some(BookState::Synced));
+    assert_eq!(engine.book_stats(s).unwrap().gaps, 0);
+    // Older than every kept event: too old, a gap.
+    let mut engine = futures();
+    for i in 0..n {
+        let (first, last, prev) = (1000 + 10 * i, 1000 + 10 * i + 5, 1000 + 10 * i - 5);
+        engine.handle_frame(&futures_depth(first, last, prev, "100.0"), 0, &mut events).unwrap();
+    }
+    let body = r#"{"lastUpdateId":1050,"E":1,"T":1,"bids":[["100.0","1.000"]],"asks":[["101.0","1.000"]]}"#;
+    engine.handle_http(url, body.as_bytes(), 0, &mut events).unwrap();
+    let s = symbol(&engine, "BTCUSDT");
+    assert_eq!(engine.state(s), Some(BookState::Resyncing));
+    assert_eq!(engine.book_stats(s).unwrap().gaps, 1);
+}

@@ -181,6 +181,7 @@ impl<B: LevelBook> Reference<B> {
             Venue::Bitfinex => self.bitfinex(&v),
             Venue::BybitSpot | Venue::BybitLinear | Venue::BybitInverse => self.bybit(&v),
             Venue::Deribit => self.deribit(&v),
+            Venue::Hyperliquid => self.hyperliquid(&v),
             _ => {}
         }
     }
@@ -569,6 +570,33 @@ impl<B: LevelBook> Reference<B> {
                 }
             }
             b.last_id = d["change_id"].as_u64().unwrap_or(b.last_id);
+        }
+        self.touch(key);
+    }
+
+    /// Hyperliquid `l2Book`: every message is the whole book.
+    fn hyperliquid(&mut self, v: &Value) {
+        if v["channel"].as_str() != Some("l2Book") {
+            return;
+        }
+        let d = &v["data"];
+        let Some(key) = d["coin"].as_str() else { return };
+        let sides: Vec<&Vec<Value>> =
+            d["levels"].as_array().into_iter().flatten().filter_map(Value::as_array).collect();
+        let px: Vec<&str> =
+            sides.iter().flat_map(|s| s.iter()).filter_map(|l| l["px"].as_str()).collect();
+        if let Some((inst, b)) = self.book(key, &px) {
+            b.clear();
+            for (i, side) in sides.iter().enumerate().take(2) {
+                for l in side.iter() {
+                    let (Some(p), Some(q)) = (l["px"].as_str(), l["sz"].as_str()) else { continue };
+                    if let (Ok(p), Ok(q)) =
+                        (inst.tick.units(p.as_bytes()), inst.lot.units(q.as_bytes()))
+                    {
+                        b.set(i == 0, p, q);
+                    }
+                }
+            }
         }
         self.touch(key);
     }

@@ -61,11 +61,13 @@ pub enum Venue {
     BinanceCoinM,
     /// Deribit v2 (options, futures, perpetuals).
     Deribit,
+    /// Hyperliquid (perpetuals).
+    Hyperliquid,
 }
 
 impl Venue {
     /// Every venue, in a stable order.
-    pub const ALL: [Venue; 15] = [
+    pub const ALL: [Venue; 16] = [
         Venue::Coinbase,
         Venue::CoinbaseExchange,
         Venue::Binance,
@@ -81,6 +83,7 @@ impl Venue {
         Venue::BybitInverse,
         Venue::BinanceCoinM,
         Venue::Deribit,
+        Venue::Hyperliquid,
     ];
 
     /// The venue's name as written on the command line and in summaries (`binance-futures`).
@@ -101,6 +104,7 @@ impl Venue {
             Venue::BybitInverse => "bybit-inverse",
             Venue::BinanceCoinM => "binance-coinm",
             Venue::Deribit => "deribit",
+            Venue::Hyperliquid => "hyperliquid",
         }
     }
 

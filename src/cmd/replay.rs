@@ -53,8 +53,8 @@ pub struct Args {
     pub files: Vec<PathBuf>,
     /// The venue of every file: coinbase, coinbase-exchange, binance, binance-futures,
     /// binance-coinm, bitfinex, kraken, kraken-v1, okx, gemini, gemini-v1, bybit-spot,
-    /// bybit-linear, bybit-inverse, deribit. Told per file by its header, URLs or messages when
-    /// omitted.
+    /// bybit-linear, bybit-inverse, deribit, hyperliquid. Told per file by its header, URLs or
+    /// messages when omitted.
     #[arg(long)]
     pub venue: Option<String>,
     /// `max` (default): as fast as the pipeline goes; `recorded`: at the capture's own pace.

@@ -326,6 +326,7 @@ pub const fn default_base(venue: Venue) -> &'static str {
         Venue::Gemini | Venue::GeminiV1 => "https://api.gemini.com",
         Venue::BybitSpot | Venue::BybitLinear | Venue::BybitInverse => "https://api.bybit.com",
         Venue::Deribit => "https://www.deribit.com",
+        Venue::Hyperliquid => "https://api.hyperliquid.xyz",
     }
 }
 

@@ -34,6 +34,9 @@ pub(super) fn first_paths(venue: Venue, symbols: &[String]) -> Vec<String> {
             vec!["/v2/conf/pub:list:pair:exchange".into(), "/v2/conf/pub:info:pair".into()]
         }
         Venue::Gemini | Venue::GeminiV1 => one("/v1/symbols"),
+        // Hyperliquid's instrument list answers a POST (`/info`, `{"type":"meta"}`), which this
+        // GET client does not send: no request, built-in and learned ticks only.
+        Venue::Hyperliquid => Vec::new(),
         Venue::Deribit => {
             let mut currencies: Vec<String> = Vec::new();
             for s in symbols {
@@ -114,6 +117,7 @@ pub fn is_reference_url(venue: Venue, url: &str) -> bool {
             route.ends_with("/v5/market/instruments-info")
         }
         Venue::Deribit => route.ends_with("/public/get_instruments"),
+        Venue::Hyperliquid => false,
     }
 }
 
@@ -158,6 +162,7 @@ pub(super) fn parse_into(
         Venue::Okx => okx(table, &doc).map_err(shape)?,
         Venue::Bitfinex => bitfinex(table, path, &doc).map_err(shape)?,
         Venue::Deribit => deribit(table, &doc).map_err(shape)?,
+        Venue::Hyperliquid => return Err(RefError::NotReference(url.to_owned())),
         Venue::BybitSpot | Venue::BybitLinear | Venue::BybitInverse => {
             if let Some(cursor) = bybit(table, &doc).map_err(shape)? {
                 let first = path.split("&cursor=").next().unwrap_or(path);

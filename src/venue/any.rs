@@ -6,6 +6,7 @@ use super::bybit::Bybit;
 use super::coinbase::{CoinbaseAdvanced, CoinbaseExchange};
 use super::deribit::Deribit;
 use super::gemini::{GeminiV1, GeminiV2};
+use super::hyperliquid::Hyperliquid;
 use super::kraken::{KrakenV1, KrakenV2};
 use super::okx::Okx;
 use super::{Adapter, Parsed, SymbolIdx, Symbols, VenueError};
@@ -36,6 +37,8 @@ pub enum AnyAdapter {
     Bybit(Bybit),
     /// Deribit v2.
     Deribit(Deribit),
+    /// Hyperliquid.
+    Hyperliquid(Hyperliquid),
 }
 
 impl AnyAdapter {
@@ -66,6 +69,7 @@ impl AnyAdapter {
                 AnyAdapter::GeminiV1(GeminiV1::new(registry, symbol)?)
             }
             Venue::Deribit => AnyAdapter::Deribit(Deribit::new(registry)),
+            Venue::Hyperliquid => AnyAdapter::Hyperliquid(Hyperliquid::new(registry)),
             Venue::BybitSpot | Venue::BybitLinear | Venue::BybitInverse => {
                 AnyAdapter::Bybit(Bybit::new(venue, registry, super::bybit::DEFAULT_DEPTH))
             }
@@ -87,6 +91,7 @@ macro_rules! each {
             AnyAdapter::GeminiV1($a) => $e,
             AnyAdapter::Bybit($a) => $e,
             AnyAdapter::Deribit($a) => $e,
+            AnyAdapter::Hyperliquid($a) => $e,
         }
     };
 }

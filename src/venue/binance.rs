@@ -95,6 +95,8 @@ struct FrameQueue {
     bytes: Vec<u8>,
     /// End offset (in `bytes`) of every frame; `ends[..head]` are dropped frames.
     ends: Vec<usize>,
+    /// The oldest snapshot id that can bridge each frame (same indices as `ends`).
+    ids: Vec<u64>,
     /// Index in `ends` of the oldest frame kept.
     head: usize,
 }
@@ -109,10 +111,17 @@ impl FrameQueue {
         self.len() == 0
     }
 
-    /// Appends a copy of `frame`.
-    fn push(&mut self, frame: &[u8]) {
+    /// Appends a copy of `frame`, which a snapshot at `bridging_id` or later can bridge.
+    fn push(&mut self, frame: &[u8], bridging_id: u64) {
         self.bytes.extend_from_slice(frame);
         self.ends.push(self.bytes.len());
+        self.ids.push(bridging_id);
+    }
+
+    /// The bridging id of the oldest frame kept: after a full queue dropped its oldest, the
+    /// frame now first (not the newest one).
+    fn oldest_id(&self) -> Option<u64> {
+        self.ids.get(self.head).copied()
     }
 
     /// Drops the oldest frame; the space is reclaimed once the dropped part is half the
@@ -126,6 +135,7 @@ impl FrameQueue {
             let cut = self.ends[self.head - 1];
             self.bytes.drain(..cut);
             self.ends.drain(..self.head);
+            self.ids.drain(..self.head);
             for e in &mut self.ends {
                 *e -= cut;
             }
@@ -144,6 +154,7 @@ impl FrameQueue {
     fn clear(&mut self) {
         self.bytes.clear();
         self.ends.clear();
+        self.ids.clear();
         self.head = 0;
     }
 }
@@ -327,10 +338,9 @@ impl Binance {
             if frames.len() >= MAX_PENDING_FRAMES {
                 frames.pop_front();
                 self.pending_dropped += 1;
-                *first = None;
             }
-            first.get_or_insert(depth.oldest_bridging_id());
-            frames.push(raw);
+            frames.push(raw, depth.oldest_bridging_id());
+            *first = frames.oldest_id();
             out.waiting += 1;
             return Ok(());
         };
@@ -342,11 +352,10 @@ impl Binance {
             Sequenced::Wait => {
                 if st.pending.len() >= MAX_PENDING_FRAMES {
                     st.pending.pop_front();
-                    st.first_pending = None;
                     self.pending_dropped += 1;
                 }
-                st.first_pending.get_or_insert(depth.oldest_bridging_id());
-                st.pending.push(raw);
+                st.pending.push(raw, depth.oldest_bridging_id());
+                st.first_pending = st.pending.oldest_id();
                 out.waiting += 1;
             }
             Sequenced::Stale => out.stale += 1,
@@ -414,7 +423,7 @@ impl Binance {
             if let Some(u) = found {
                 let (_, frames, first) = unresolved.swap_remove(u);
                 for f in 0..frames.len() {
-                    pending.push(frames.get(f));
+                    pending.push(frames.get(f), frames.ids[frames.head + f]);
                 }
                 first_pending = first_pending.or(first);
             }

@@ -19,6 +19,7 @@ pub mod bybit;
 pub mod coinbase;
 pub mod deribit;
 pub mod gemini;
+pub mod hyperliquid;
 // The tape parser every adapter shares: public for the benchmarks' parse floor only.
 #[doc(hidden)]
 pub mod json;

@@ -85,6 +85,7 @@ impl Protocol {
             Venue::BinanceFutures => &super::binance::FUTURES_PROTOCOL,
             Venue::BinanceCoinM => &super::binance::COINM_PROTOCOL,
             Venue::Deribit => &super::deribit::PROTOCOL,
+            Venue::Hyperliquid => &super::hyperliquid::PROTOCOL,
             Venue::Bitfinex => &super::bitfinex::PROTOCOL,
             Venue::Kraken => &super::kraken::V2_PROTOCOL,
             Venue::KrakenV1 => &super::kraken::V1_PROTOCOL,

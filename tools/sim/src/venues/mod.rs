@@ -11,6 +11,7 @@ pub(crate) mod bybit;
 pub(crate) mod coinbase;
 pub(crate) mod deribit;
 pub(crate) mod gemini;
+pub(crate) mod hyperliquid;
 pub(crate) mod kraken;
 pub(crate) mod okx;
 
@@ -30,6 +31,7 @@ pub(crate) fn protocol(venue: Venue) -> &'static dyn SimProtocol {
         Venue::GeminiV1 => &gemini::GeminiV1,
         Venue::BybitSpot | Venue::BybitLinear | Venue::BybitInverse => &bybit::Bybit,
         Venue::Deribit => &deribit::Deribit,
+        Venue::Hyperliquid => &hyperliquid::Hyperliquid,
     }
 }
 

@@ -1,0 +1,279 @@
+//! Hyperliquid (`wss://api.hyperliquid.xyz/ws`): `l2Book` and `trades` subscriptions per coin.
+//!
+//! Books: every `l2Book` message is the whole book the venue publishes (up to 20 levels a
+//! side, `levels: [bids, asks]` of `{px, sz, n}`), so each one is applied as a snapshot: there
+//! is no sequence to break, and a book that lost sync is whole again with the next message.
+//! Prices carry at most five significant figures (the tick depends on the price): a learned
+//! tick that proves too coarse is refined exactly.
+//!
+//! Control: `subscriptionResponse` and `pong` (the answer to the client's `{"method":"ping"}`,
+//! which the venue needs within 60 s of silence).
+
+use simd_json::tape::Value;
+
+use super::json::{field_text, Scratch};
+use super::protocol::{Keepalive, Protocol, BASE};
+use super::time::ms_to_ns;
+use super::{num, Adapter, BookAction, Parsed, SymbolIdx, Symbols, TradeMsg, VenueError};
+use crate::book::{Instrument, InstrumentRegistry, Side, Venue};
+use crate::event::{self, Trade};
+
+/// Hyperliquid's transport: one endpoint; the client pings every 30 s.
+pub const PROTOCOL: Protocol = Protocol {
+    endpoint: "wss://api.hyperliquid.xyz",
+    path: "/ws",
+    keepalive: Some(Keepalive {
+        text: r#"{"method":"ping"}"#,
+        every: std::time::Duration::from_secs(30),
+        reply: r#"{"channel":"pong"}"#,
+    }),
+    ..BASE
+};
+
+/// The Hyperliquid adapter. See the [module docs](self).
+#[derive(Debug)]
+pub struct Hyperliquid {
+    symbols: Symbols,
+    scratch: Option<Box<Scratch>>,
+}
+
+impl Hyperliquid {
+    /// A new adapter.
+    pub fn new(registry: InstrumentRegistry) -> Self {
+        Hyperliquid {
+            symbols: Symbols::new(Venue::Hyperliquid, registry),
+            scratch: Some(Box::new(Scratch::new())),
+        }
+    }
+
+    fn frame(&mut self, root: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
+        let channel = field_text(root, "channel").ok_or(VenueError::UnknownType)?;
+        match channel {
+            b"l2Book" => {
+                let data = root.get("data").ok_or(VenueError::Shape("data"))?;
+                self.book(data, out)
+            }
+            b"trades" => {
+                let list = root.get_array("data").ok_or(VenueError::Shape("data"))?;
+                for t in list.iter() {
+                    self.trade(t, out)?;
+                }
+                Ok(())
+            }
+            b"subscriptionResponse" | b"pong" => {
+                out.control = true;
+                Ok(())
+            }
+            b"error" => {
+                out.control = true;
+                Err(VenueError::VenueReported)
+            }
+            _ => Err(VenueError::UnknownType),
+        }
+    }
+
+    fn book(&mut self, d: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
+        let key = field_text(d, "coin").ok_or(VenueError::Shape("coin"))?;
+        let levels = d.get_array("levels").ok_or(VenueError::Shape("levels"))?;
+        let (Some(bids), Some(asks)) = (levels.get(0), levels.get(1)) else {
+            return Err(VenueError::Shape("levels: [bids, asks]"));
+        };
+        let sym = match self.symbols.find(key).or_else(|| self.symbols.resolve(key)) {
+            Some(s) => s,
+            None => {
+                let px = side_text(bids, "px");
+                let px2 = side_text(asks, "px");
+                let sz = side_text(bids, "sz");
+                let sz2 = side_text(asks, "sz");
+                self.symbols.learn(key, px.into_iter().chain(px2), sz.into_iter().chain(sz2))?
+            }
+        };
+        let exch_ts = d.get("time").and_then(super::json::uint).map_or(0, ms_to_ns);
+        out.begin_book(sym, BookAction::Snapshot, exch_ts);
+        let inst = &self.symbols.list()[usize::from(sym)].instrument;
+        let r = side(bids, Side::Bid, inst, out).and_then(|()| side(asks, Side::Ask, inst, out));
+        if let Err(e) = r {
+            out.broken = Some(sym);
+            return Err(e);
+        }
+        out.finish_book(None, None);
+        Ok(())
+    }
+
+    fn trade(&mut self, t: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
+        let key = field_text(t, "coin").ok_or(VenueError::Shape("trade coin"))?;
+        let sym = self
+            .symbols
+            .find(key)
+            .or_else(|| self.symbols.resolve(key))
+            .ok_or(VenueError::UnknownSymbol)?;
+        let inst = &self.symbols.list()[usize::from(sym)].instrument;
+        let f = |k: &'static str| field_text(t, k).ok_or(VenueError::Shape("trade field"));
+        // `side`: the taker's, `B` (bought) or `A` (sold).
+        let aggressor = match f("side")? {
+            b"B" => event::Side::Buy,
+            b"A" => event::Side::Sell,
+            _ => return Err(VenueError::Shape("trade side")),
+        };
+        out.trades.push(TradeMsg {
+            symbol: sym,
+            trade: Trade {
+                price_tick: inst.price_ticks(f("px")?).map_err(num("px"))?,
+                size_lots: inst.qty_lots(f("sz")?).map_err(num("sz"))?,
+                aggressor: Some(aggressor),
+                trade_id: t.get("tid").and_then(super::json::uint).unwrap_or(0),
+            },
+            exch_ts: t.get("time").and_then(super::json::uint).map_or(0, ms_to_ns),
+        });
+        Ok(())
+    }
+}
+
+/// The `k` texts of one side's levels.
+fn side_text<'t, 'i: 't>(side: Value<'t, 'i>, k: &'static str) -> Vec<&'i [u8]> {
+    side.as_array()
+        .into_iter()
+        .flat_map(move |a| a.iter().filter_map(move |l| field_text(l, k)))
+        .collect()
+}
+
+/// One side's levels `{px, sz, n}`.
+fn side(
+    levels: Value<'_, '_>,
+    side: Side,
+    inst: &Instrument,
+    out: &mut Parsed,
+) -> Result<(), VenueError> {
+    let Some(arr) = levels.as_array() else { return Err(VenueError::Shape("a side's levels")) };
+    for l in arr.iter() {
+        let px = field_text(l, "px").ok_or(VenueError::Shape("level px"))?;
+        let sz = field_text(l, "sz").ok_or(VenueError::Shape("level sz"))?;
+        let px_tick = out.book_price(inst, px).map_err(num("px"))?;
+        let qty_lots = inst.qty_lots(sz).map_err(num("sz"))?;
+        out.level(side, px_tick, qty_lots);
+    }
+    Ok(())
+}
+
+impl Adapter for Hyperliquid {
+    fn venue(&self) -> Venue {
+        Venue::Hyperliquid
+    }
+
+    fn handle_frame(&mut self, frame: &[u8], _: u64, out: &mut Parsed) -> Result<(), VenueError> {
+        let mut scratch = self.scratch.take().unwrap_or_default();
+        let r = scratch.parse(frame, false, |root| self.frame(root, out));
+        self.scratch = Some(scratch);
+        r
+    }
+
+    /// Nothing to forget: the next `l2Book` message is a whole book.
+    fn resync(&mut self, _symbol: SymbolIdx) {}
+
+    fn reset_connection(&mut self) {}
+
+    fn symbols(&self) -> &Symbols {
+        &self.symbols
+    }
+
+    fn symbols_mut(&mut self) -> &mut Symbols {
+        &mut self.symbols
+    }
+
+    fn subscribe_messages(&self, symbols: &[&str]) -> Vec<String> {
+        requests("subscribe", symbols)
+    }
+
+    fn unsubscribe_messages(&self, symbols: &[&str]) -> Vec<String> {
+        requests("unsubscribe", symbols)
+    }
+
+    /// Every `l2Book` message is a whole book: the next one resyncs, nothing to send.
+    fn resubscribe_book_messages(&self, _symbol: &str) -> Option<Vec<String>> {
+        Some(Vec::new())
+    }
+}
+
+fn requests(method: &str, symbols: &[&str]) -> Vec<String> {
+    symbols
+        .iter()
+        .flat_map(|s| {
+            ["l2Book", "trades"].map(|kind| {
+                format!(
+                    "{{\"method\":\"{method}\",\"subscription\":{{\"type\":\"{kind}\",\"coin\":\"{s}\"}}}}"
+                )
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(a: &mut Hyperliquid, frame: &[u8]) -> Parsed {
+        let mut out = Parsed::default();
+        let r = a.handle_frame(frame, 0, &mut out);
+        assert_eq!(r, Ok(()), "{}", String::from_utf8_lossy(frame));
+        out
+    }
+
+    const BOOK: &[u8] = br#"{"channel":"l2Book","data":{"coin":"BTC","time":1737918843760,"levels":[[{"px":"105055.0","sz":"3.03622","n":5},{"px":"105054.0","sz":"0.1428","n":1}],[{"px":"105056.0","sz":"6.34472","n":13}]]}}"#;
+
+    #[test]
+    fn every_book_message_is_a_snapshot() {
+        let mut a = Hyperliquid::new(InstrumentRegistry::with_builtins());
+        for _ in 0..2 {
+            let out = ok(&mut a, BOOK);
+            let b = &out.books[0];
+            assert_eq!((b.action, b.exch_ts), (BookAction::Snapshot, 1_737_918_843_760_000_000));
+            assert_eq!(out.levels_of(b).len(), 3);
+        }
+        // A finer price later refines the learned tick (1 → 0.5).
+        let finer = String::from_utf8_lossy(BOOK).replace("105054.0", "105054.5");
+        let out = ok(&mut a, finer.as_bytes());
+        assert!(out.refined.is_some());
+        let out = ok(
+            &mut a,
+            br#"{"channel":"trades","data":[{"coin":"BTC","side":"A","px":"105055.0","sz":"0.0002","time":1737918844000,"hash":"0x0","tid":42}]}"#,
+        );
+        let t = out.trades[0];
+        assert_eq!((t.trade.aggressor, t.trade.trade_id), (Some(event::Side::Sell), 42));
+        for frame in [
+            &br#"{"channel":"subscriptionResponse","data":{"method":"subscribe","subscription":{"type":"l2Book","coin":"BTC"}}}"#[..],
+            br#"{"channel":"pong"}"#,
+        ] {
+            assert!(ok(&mut a, frame).control);
+        }
+        assert_eq!(a.resubscribe_book_messages("BTC"), Some(Vec::new()));
+    }
+
+    #[test]
+    fn bad_input_is_an_error() {
+        for (frame, kind) in [
+            (&b"{\"channel\":"[..], "json"),
+            (b"{\"channel\":\"candle\",\"data\":{}}", "unknown_type"),
+            (b"{\"channel\":\"l2Book\",\"data\":{\"coin\":\"BTC\",\"levels\":[[]]}}", "shape"),
+            (br#"{"channel":"l2Book","data":{"coin":"BTC","levels":[[{"px":"x","sz":"1"}],[]]}}"#, "number"),
+            (br#"{"channel":"trades","data":[{"coin":"ETH","side":"B","px":"1","sz":"1"}]}"#, "unknown_symbol"),
+            (br#"{"channel":"error","data":"Invalid subscription"}"#, "venue_error"),
+        ] {
+            let mut a = Hyperliquid::new(InstrumentRegistry::with_builtins());
+            let mut out = Parsed::default();
+            let r = a.handle_frame(frame, 0, &mut out);
+            assert_eq!(r.map_err(|e| e.name()), Err(kind), "{}", String::from_utf8_lossy(frame));
+        }
+    }
+
+    #[test]
+    fn requests() {
+        let a = Hyperliquid::new(InstrumentRegistry::new());
+        assert_eq!(
+            a.subscribe_messages(&["BTC"]),
+            [
+                r#"{"method":"subscribe","subscription":{"type":"l2Book","coin":"BTC"}}"#,
+                r#"{"method":"subscribe","subscription":{"type":"trades","coin":"BTC"}}"#
+            ]
+        );
+    }
+}
