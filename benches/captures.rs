@@ -86,6 +86,18 @@ pub const CASES: &[Case] = &[
         file: "bybit/bybit_history_2024-12-01_XRPUSDT_ob500.data",
         limit: usize::MAX,
     },
+    Case {
+        name: "deribit",
+        venue: Venue::Deribit,
+        file: "deribit/cryptofeed_DERIBIT.ws.1.0",
+        limit: usize::MAX,
+    },
+    Case {
+        name: "hyperliquid",
+        venue: Venue::Hyperliquid,
+        file: "hyperliquid/hftbacktest_hyperliquid_btcusd_20250126.gz",
+        limit: usize::MAX,
+    },
 ];
 
 /// The received frames and REST bodies of `case` (its companion files included), in order.

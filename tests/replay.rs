@@ -97,6 +97,7 @@ fn every_venue_capture_replays_clean() {
         ("bybit/bybit_history_2024-12-01_XRPUSDT_ob500.data", "bybit-linear:XRPUSDT", false),
         ("deribit/cryptofeed_DERIBIT.ws.1.0", "deribit:BTC-24SEP21-8000-P", false),
         ("hyperliquid/hftbacktest_hyperliquid_btcusd_20250126.gz", "hyperliquid:BTC", false),
+        ("krakenfutures/cryptofeed_KRAKEN_FUTURES.ws.1.0", "kraken-futures:PI_ETHUSD", false),
     ] {
         let json = tmp(&format!("{}.json", key.replace([':', '/'], "_")));
         let out = ladderfeed(&["replay", &fixture(file), "--summary-json", json.to_str().unwrap()]);

@@ -182,6 +182,7 @@ impl<B: LevelBook> Reference<B> {
             Venue::BybitSpot | Venue::BybitLinear | Venue::BybitInverse => self.bybit(&v),
             Venue::Deribit => self.deribit(&v),
             Venue::Hyperliquid => self.hyperliquid(&v),
+            Venue::KrakenFutures => self.kraken_futures(&v),
             _ => {}
         }
     }
@@ -597,6 +598,45 @@ impl<B: LevelBook> Reference<B> {
                     }
                 }
             }
+        }
+        self.touch(key);
+    }
+
+    /// Kraken Futures: a `book_snapshot` replaces the book, each `book` message sets one
+    /// level (`qty` 0 removes it); numbers read as their shortest text. The `seq` chain is not
+    /// checked here.
+    fn kraken_futures(&mut self, v: &Value) {
+        let feed = v["feed"].as_str().unwrap_or_default();
+        if feed != "book" && feed != "book_snapshot" {
+            return;
+        }
+        let Some(key) = v["product_id"].as_str() else { return };
+        let numtext = |x: &Value| x.as_f64().map(|f| format!("{f}"));
+        let mut set: Vec<(bool, String, String)> = Vec::new();
+        if feed == "book_snapshot" {
+            for (side, bid) in [("bids", true), ("asks", false)] {
+                for l in v[side].as_array().into_iter().flatten() {
+                    if let (Some(p), Some(q)) = (numtext(&l["price"]), numtext(&l["qty"])) {
+                        set.push((bid, p, q));
+                    }
+                }
+            }
+            let px: Vec<&str> = set.iter().map(|(_, p, _)| p.as_str()).collect();
+            if let Some((_, b)) = self.book(key, &px) {
+                b.clear();
+            }
+        } else if let (Some(p), Some(q)) = (numtext(&v["price"]), numtext(&v["qty"])) {
+            set.push((v["side"].as_str() == Some("buy"), p, q));
+        }
+        if let Some((inst, b)) = self.books.get_mut(key) {
+            for (bid, p, q) in &set {
+                if let (Ok(p), Ok(q)) =
+                    (inst.tick.units(p.as_bytes()), inst.lot.units(q.as_bytes()))
+                {
+                    b.set(*bid, p, q);
+                }
+            }
+            b.last_id = v["seq"].as_u64().unwrap_or(b.last_id);
         }
         self.touch(key);
     }

@@ -63,11 +63,13 @@ pub enum Venue {
     Deribit,
     /// Hyperliquid (perpetuals).
     Hyperliquid,
+    /// Kraken Futures (WebSocket v1).
+    KrakenFutures,
 }
 
 impl Venue {
     /// Every venue, in a stable order.
-    pub const ALL: [Venue; 16] = [
+    pub const ALL: [Venue; 17] = [
         Venue::Coinbase,
         Venue::CoinbaseExchange,
         Venue::Binance,
@@ -84,6 +86,7 @@ impl Venue {
         Venue::BinanceCoinM,
         Venue::Deribit,
         Venue::Hyperliquid,
+        Venue::KrakenFutures,
     ];
 
     /// The venue's name as written on the command line and in summaries (`binance-futures`).
@@ -105,6 +108,7 @@ impl Venue {
             Venue::BinanceCoinM => "binance-coinm",
             Venue::Deribit => "deribit",
             Venue::Hyperliquid => "hyperliquid",
+            Venue::KrakenFutures => "kraken-futures",
         }
     }
 

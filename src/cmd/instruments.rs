@@ -14,8 +14,8 @@ use ladderfeed::refdata::fetch;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The venue: coinbase, coinbase-exchange, binance, binance-futures, binance-coinm, bitfinex,
-    /// kraken, kraken-v1, okx, gemini, gemini-v1, bybit-spot, bybit-linear, bybit-inverse, deribit,
-    /// hyperliquid.
+    /// kraken, kraken-v1, kraken-futures, okx, gemini, gemini-v1, bybit-spot, bybit-linear,
+    /// bybit-inverse, deribit, hyperliquid.
     #[arg(long)]
     pub venue: String,
     /// The REST base to ask (default: the venue's own; a simulator's for tests).

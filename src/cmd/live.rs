@@ -36,8 +36,8 @@ use super::summary::{self, EngineReport, Summary};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The venue: coinbase, coinbase-exchange, binance, binance-futures, binance-coinm, bitfinex,
-    /// kraken, kraken-v1, okx, gemini, gemini-v1, bybit-spot, bybit-linear, bybit-inverse, deribit,
-    /// hyperliquid.
+    /// kraken, kraken-v1, kraken-futures, okx, gemini, gemini-v1, bybit-spot, bybit-linear,
+    /// bybit-inverse, deribit, hyperliquid.
     #[arg(long, required_unless_present = "config", conflicts_with = "config")]
     pub venue: Option<String>,
     /// The symbols, comma-separated, as the venue writes them (BTCUSDT, BTC-USD, XBT/USD,

@@ -37,6 +37,7 @@ pub(super) fn first_paths(venue: Venue, symbols: &[String]) -> Vec<String> {
         // Hyperliquid's instrument list answers a POST (`/info`, `{"type":"meta"}`), which this
         // GET client does not send: no request, built-in and learned ticks only.
         Venue::Hyperliquid => Vec::new(),
+        Venue::KrakenFutures => one("/derivatives/api/v3/instruments"),
         Venue::Deribit => {
             let mut currencies: Vec<String> = Vec::new();
             for s in symbols {
@@ -118,6 +119,7 @@ pub fn is_reference_url(venue: Venue, url: &str) -> bool {
         }
         Venue::Deribit => route.ends_with("/public/get_instruments"),
         Venue::Hyperliquid => false,
+        Venue::KrakenFutures => route.ends_with("/derivatives/api/v3/instruments"),
     }
 }
 
@@ -163,6 +165,7 @@ pub(super) fn parse_into(
         Venue::Bitfinex => bitfinex(table, path, &doc).map_err(shape)?,
         Venue::Deribit => deribit(table, &doc).map_err(shape)?,
         Venue::Hyperliquid => return Err(RefError::NotReference(url.to_owned())),
+        Venue::KrakenFutures => kraken_futures(table, &doc).map_err(shape)?,
         Venue::BybitSpot | Venue::BybitLinear | Venue::BybitInverse => {
             if let Some(cursor) = bybit(table, &doc).map_err(shape)? {
                 let first = path.split("&cursor=").next().unwrap_or(path);
@@ -535,6 +538,49 @@ fn deribit(table: &mut RefTable, doc: &Json) -> Result<(), &'static str> {
         let active = i.get("is_active").and_then(|a| a.as_bool()).unwrap_or(false);
         r.status = if active { "active".into() } else { "inactive".into() };
         r.trading = active;
+        table.upsert(r);
+    }
+    Ok(())
+}
+
+/// Kraken Futures `instruments`: WebSocket product ids are the symbols in upper case.
+fn kraken_futures(table: &mut RefTable, doc: &Json) -> Result<(), &'static str> {
+    if doc.get("result").and_then(|r| r.as_str()).is_some_and(|r| r != "success") {
+        return Err("the venue answered with an error");
+    }
+    let list = doc.get("instruments").and_then(|l| l.as_array()).ok_or("no `instruments` list")?;
+    for i in list {
+        let symbol = text(i.get("symbol")).to_ascii_uppercase();
+        let Some(tick) = step(i.get("tickSize")) else {
+            // Indices (`in_`, `rr_`) have no tick: not tradeable.
+            table.skipped += 1;
+            continue;
+        };
+        let lot = match int(i.get("contractValueTradePrecision")) {
+            Some(p) => u8::try_from(p).ok().and_then(|p| Step::from_decimals(p).ok()),
+            None => Some(Step::ONE),
+        };
+        let Some(lot) = lot else {
+            table.skipped += 1;
+            continue;
+        };
+        let kind = if symbol.starts_with("PI_") || symbol.starts_with("PF_") {
+            InstrumentKind::Perpetual
+        } else {
+            InstrumentKind::Future
+        };
+        let mut r = row(symbol, kind, tick, lot);
+        r.contract_value = dec(i.get("contractSize")).map(trim_dec);
+        if kind == InstrumentKind::Future {
+            r.expiry_ms = i
+                .get("lastTradingTime")
+                .and_then(|t| t.as_str())
+                .and_then(|t| rfc3339_ns(t.as_bytes()))
+                .map(|ns| ns / 1_000_000);
+        }
+        let tradeable = i.get("tradeable").and_then(|t| t.as_bool()).unwrap_or(false);
+        r.status = if tradeable { "tradeable".into() } else { "not tradeable".into() };
+        r.trading = tradeable;
         table.upsert(r);
     }
     Ok(())

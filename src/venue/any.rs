@@ -8,6 +8,7 @@ use super::deribit::Deribit;
 use super::gemini::{GeminiV1, GeminiV2};
 use super::hyperliquid::Hyperliquid;
 use super::kraken::{KrakenV1, KrakenV2};
+use super::krakenfutures::KrakenFutures;
 use super::okx::Okx;
 use super::{Adapter, Parsed, SymbolIdx, Symbols, VenueError};
 use crate::book::{InstrumentRegistry, Venue};
@@ -39,6 +40,8 @@ pub enum AnyAdapter {
     Deribit(Deribit),
     /// Hyperliquid.
     Hyperliquid(Hyperliquid),
+    /// Kraken Futures.
+    KrakenFutures(KrakenFutures),
 }
 
 impl AnyAdapter {
@@ -70,6 +73,7 @@ impl AnyAdapter {
             }
             Venue::Deribit => AnyAdapter::Deribit(Deribit::new(registry)),
             Venue::Hyperliquid => AnyAdapter::Hyperliquid(Hyperliquid::new(registry)),
+            Venue::KrakenFutures => AnyAdapter::KrakenFutures(KrakenFutures::new(registry)),
             Venue::BybitSpot | Venue::BybitLinear | Venue::BybitInverse => {
                 AnyAdapter::Bybit(Bybit::new(venue, registry, super::bybit::DEFAULT_DEPTH))
             }
@@ -92,6 +96,7 @@ macro_rules! each {
             AnyAdapter::Bybit($a) => $e,
             AnyAdapter::Deribit($a) => $e,
             AnyAdapter::Hyperliquid($a) => $e,
+            AnyAdapter::KrakenFutures($a) => $e,
         }
     };
 }

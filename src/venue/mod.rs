@@ -24,6 +24,7 @@ pub mod hyperliquid;
 #[doc(hidden)]
 pub mod json;
 pub mod kraken;
+pub mod krakenfutures;
 pub mod okx;
 pub(crate) mod protocol;
 pub(crate) mod time;

@@ -86,6 +86,7 @@ impl Protocol {
             Venue::BinanceCoinM => &super::binance::COINM_PROTOCOL,
             Venue::Deribit => &super::deribit::PROTOCOL,
             Venue::Hyperliquid => &super::hyperliquid::PROTOCOL,
+            Venue::KrakenFutures => &super::krakenfutures::PROTOCOL,
             Venue::Bitfinex => &super::bitfinex::PROTOCOL,
             Venue::Kraken => &super::kraken::V2_PROTOCOL,
             Venue::KrakenV1 => &super::kraken::V1_PROTOCOL,

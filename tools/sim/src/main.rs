@@ -19,8 +19,8 @@ use ladderfeed_sim::{faults, Config, Pace, Sim};
 #[derive(Debug, Parser)]
 #[command(name = "ladderfeed-sim", version)]
 struct Args {
-    /// The venue whose protocol is spoken: coinbase, coinbase-exchange, binance,
-    /// binance-futures, binance-coinm, bitfinex, kraken, kraken-v1, okx, gemini, gemini-v1,
+    /// The venue whose protocol is spoken: coinbase, coinbase-exchange, binance, binance-futures,
+    /// binance-coinm, bitfinex, kraken, kraken-v1, kraken-futures, okx, gemini, gemini-v1,
     /// bybit-spot, bybit-linear, bybit-inverse, deribit, hyperliquid.
     #[arg(long)]
     venue: String,

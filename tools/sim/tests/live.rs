@@ -406,7 +406,7 @@ fn sim_paced(venue: Venue, file: &Path, spec: &str, pace: Pace) -> Sim {
 }
 
 /// A capture per venue whose books come over the WebSocket.
-const WS_CAPTURES: [(Venue, &str); 9] = [
+const WS_CAPTURES: [(Venue, &str); 10] = [
     (Venue::KrakenV1, "kraken/cryptofeed_KRAKEN.ws.50.0"),
     (Venue::Okx, "okx/cryptofeed_OKX.ws.1.0"),
     (Venue::CoinbaseExchange, "coinbase/cryptofeed_COINBASE.ws.28.0"),
@@ -416,6 +416,7 @@ const WS_CAPTURES: [(Venue, &str); 9] = [
     (Venue::BybitLinear, "bybit/bybit_history_2024-12-01_XRPUSDT_ob500.data"),
     (Venue::Deribit, "deribit/cryptofeed_DERIBIT.ws.1.0"),
     (Venue::Hyperliquid, "hyperliquid/hftbacktest_hyperliquid_btcusd_20250126.gz"),
+    (Venue::KrakenFutures, "krakenfutures/cryptofeed_KRAKEN_FUTURES.ws.1.0"),
 ];
 
 #[test]
@@ -949,6 +950,24 @@ fn deribit_resubscribes_a_book_after_a_gap_in_its_change_ids() {
     });
     let (resubscribed, syncs) = resubscribing_run(venue, &file, "drop", drop_at, "deribit-gap.lfc");
     assert_eq!(resubscribed, 1, "the book with the gap alone");
+    assert_eq!(syncs, n + 1, "every first sync and the resync");
+}
+
+#[test]
+fn kraken_futures_resubscribes_a_book_after_a_gap_in_its_seq() {
+    // Kraken Futures numbers each product's book messages (`seq`): a lost one is a gap for that
+    // product alone, whose `book` feed is unsubscribed and subscribed again on the open
+    // connection; the venue answers with a `book_snapshot` carrying the `seq` it reflects.
+    let venue = Venue::KrakenFutures;
+    let file = fixture("krakenfutures/cryptofeed_KRAKEN_FUTURES.ws.1.0");
+    let frames = recv_frames(&file);
+    let n = replay(&file, venue).symbols.len();
+    let from = all_synced_at(venue, &frames, n) + 10;
+    let drop_at =
+        first_detectable(venue, &frames, from, &|f| find(f, b"\"feed\":\"book\"").then_some(None));
+    let (resubscribed, syncs) =
+        resubscribing_run(venue, &file, "drop", drop_at, "krakenfutures-gap.lfc");
+    assert_eq!(resubscribed, 1, "the product with the gap alone");
     assert_eq!(syncs, n + 1, "every first sync and the resync");
 }
 

@@ -13,6 +13,7 @@ pub(crate) mod deribit;
 pub(crate) mod gemini;
 pub(crate) mod hyperliquid;
 pub(crate) mod kraken;
+pub(crate) mod krakenfutures;
 pub(crate) mod okx;
 
 /// The protocol the simulator speaks for `venue`.
@@ -32,6 +33,7 @@ pub(crate) fn protocol(venue: Venue) -> &'static dyn SimProtocol {
         Venue::BybitSpot | Venue::BybitLinear | Venue::BybitInverse => &bybit::Bybit,
         Venue::Deribit => &deribit::Deribit,
         Venue::Hyperliquid => &hyperliquid::Hyperliquid,
+        Venue::KrakenFutures => &krakenfutures::KrakenFutures,
     }
 }
 

@@ -1,0 +1,349 @@
+//! Kraken Futures (`wss://futures.kraken.com/ws/v1`): `book` (a `book_snapshot`, then one
+//! level per `book` message) and `trade` feeds per product.
+//!
+//! Books: each product numbers its book messages (`seq`); a `book` message whose `seq` is not
+//! the previous one's plus one is a gap and the book resyncs (its `book` feed unsubscribed and
+//! subscribed again on the open connection: Kraken Futures answers with a `book_snapshot`).
+//! A `qty` of 0 removes the level. Prices and sizes are JSON numbers, read as their exact wire
+//! text. `trade_snapshot` (recent trades at subscription) is history, not a new trade.
+//!
+//! Control: `info`, `subscribed`/`unsubscribed`, `heartbeat` (subscribed with the books: the
+//! venue closes a connection silent for a minute), `ticker_lite`; `error`/`alert` are the
+//! venue reporting one.
+
+use simd_json::tape::Value;
+
+use super::json::{field_text, text, Scratch};
+use super::protocol::{Protocol, BASE};
+use super::time::ms_to_ns;
+use super::{num, Adapter, BookAction, GapScope, Parsed, SymbolIdx, Symbols, TradeMsg, VenueError};
+use crate::book::{Instrument, InstrumentRegistry, Side, Venue};
+use crate::event::{self, Trade};
+
+/// Kraken Futures' transport: the `heartbeat` feed keeps the connection alive.
+pub const PROTOCOL: Protocol =
+    Protocol { endpoint: "wss://futures.kraken.com", path: "/ws/v1", ..BASE };
+
+#[derive(Debug, Default, Clone, Copy)]
+struct SymState {
+    synced: bool,
+    /// The `seq` of the last book message applied.
+    seq: u64,
+}
+
+/// The Kraken Futures adapter. See the [module docs](self).
+#[derive(Debug)]
+pub struct KrakenFutures {
+    symbols: Symbols,
+    states: Vec<SymState>,
+    scratch: Option<Box<Scratch>>,
+}
+
+impl KrakenFutures {
+    /// A new adapter.
+    pub fn new(registry: InstrumentRegistry) -> Self {
+        KrakenFutures {
+            symbols: Symbols::new(Venue::KrakenFutures, registry),
+            states: Vec::new(),
+            scratch: Some(Box::new(Scratch::new())),
+        }
+    }
+
+    fn state(&mut self, i: SymbolIdx) -> &mut SymState {
+        let i = usize::from(i);
+        if self.states.len() <= i {
+            self.states.resize_with(i + 1, SymState::default);
+        }
+        &mut self.states[i]
+    }
+
+    fn frame(&mut self, root: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
+        if let Some(ev) = field_text(root, "event") {
+            out.control = true;
+            return match ev {
+                b"info" | b"subscribed" | b"unsubscribed" | b"pong" => Ok(()),
+                b"error" | b"alert" => Err(VenueError::VenueReported),
+                _ => Err(VenueError::UnknownType),
+            };
+        }
+        match field_text(root, "feed").ok_or(VenueError::UnknownType)? {
+            b"book_snapshot" => self.snapshot(root, out),
+            b"book" => self.delta(root, out),
+            b"trade" => self.trade(root, out),
+            b"trade_snapshot" | b"heartbeat" | b"ticker_lite" | b"ticker" => {
+                out.control = true;
+                Ok(())
+            }
+            _ => Err(VenueError::UnknownType),
+        }
+    }
+
+    fn snapshot(&mut self, d: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
+        let key = field_text(d, "product_id").ok_or(VenueError::Shape("product_id"))?;
+        let seq = uint_text(d, "seq").ok_or(VenueError::Shape("seq"))?;
+        let sym = match self.symbols.find(key).or_else(|| self.symbols.resolve(key)) {
+            Some(s) => s,
+            None => {
+                let px = level_text(d, "asks", "price").chain(level_text(d, "bids", "price"));
+                let qty = level_text(d, "asks", "qty").chain(level_text(d, "bids", "qty"));
+                self.symbols.learn(key, px, qty)?
+            }
+        };
+        *self.state(sym) = SymState { synced: true, seq };
+        let exch_ts = uint_text(d, "timestamp").map_or(0, ms_to_ns);
+        out.begin_book(sym, BookAction::Snapshot, exch_ts);
+        let inst = &self.symbols.list()[usize::from(sym)].instrument;
+        let r = levels(d, "bids", Side::Bid, inst, out)
+            .and_then(|()| levels(d, "asks", Side::Ask, inst, out));
+        if let Err(e) = r {
+            out.broken = Some(sym);
+            return Err(e);
+        }
+        out.finish_book(None, None);
+        Ok(())
+    }
+
+    fn delta(&mut self, d: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
+        let key = field_text(d, "product_id").ok_or(VenueError::Shape("product_id"))?;
+        let seq = uint_text(d, "seq").ok_or(VenueError::Shape("seq"))?;
+        let sym = self
+            .symbols
+            .find(key)
+            .or_else(|| self.symbols.resolve(key))
+            .ok_or(VenueError::UnknownSymbol)?;
+        let st = self.state(sym);
+        if !st.synced {
+            out.waiting += 1;
+            return Ok(());
+        }
+        if seq <= st.seq {
+            out.stale += 1;
+            return Ok(());
+        }
+        if seq != st.seq + 1 {
+            *st = SymState::default();
+            out.gaps.push(GapScope::Symbol(sym));
+            return Ok(());
+        }
+        st.seq = seq;
+        let side = match field_text(d, "side") {
+            Some(b"buy") => Side::Bid,
+            Some(b"sell") => Side::Ask,
+            _ => return Err(VenueError::Shape("side")),
+        };
+        let exch_ts = uint_text(d, "timestamp").map_or(0, ms_to_ns);
+        out.begin_book(sym, BookAction::Update, exch_ts);
+        let inst = &self.symbols.list()[usize::from(sym)].instrument;
+        let r = level(d, side, inst, out);
+        if let Err(e) = r {
+            out.broken = Some(sym);
+            return Err(e);
+        }
+        out.finish_book(None, None);
+        Ok(())
+    }
+
+    fn trade(&mut self, t: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
+        let key = field_text(t, "product_id").ok_or(VenueError::Shape("trade product_id"))?;
+        let sym = self
+            .symbols
+            .find(key)
+            .or_else(|| self.symbols.resolve(key))
+            .ok_or(VenueError::UnknownSymbol)?;
+        let inst = &self.symbols.list()[usize::from(sym)].instrument;
+        let f = |k: &'static str| field_text(t, k).ok_or(VenueError::Shape("trade field"));
+        // `side`: the taker's.
+        let aggressor = match f("side")? {
+            b"buy" => event::Side::Buy,
+            b"sell" => event::Side::Sell,
+            _ => return Err(VenueError::Shape("trade side")),
+        };
+        out.trades.push(TradeMsg {
+            symbol: sym,
+            trade: Trade {
+                price_tick: inst.tick.units(f("price")?).map_err(num("price"))?,
+                size_lots: inst.lot.units(f("qty")?).map_err(num("qty"))?,
+                aggressor: Some(aggressor),
+                trade_id: uint_text(t, "seq").unwrap_or(0),
+            },
+            exch_ts: uint_text(t, "time").map_or(0, ms_to_ns),
+        });
+        Ok(())
+    }
+}
+
+/// An unsigned integer field (numbers are quoted by the parser here).
+fn uint_text(v: Value<'_, '_>, key: &str) -> Option<u64> {
+    field_text(v, key).and_then(super::json::parse_u64)
+}
+
+fn level_text<'t, 'i: 't>(
+    v: Value<'t, 'i>,
+    key: &str,
+    field: &'static str,
+) -> impl Iterator<Item = &'i [u8]> + use<'t, 'i> {
+    v.get_array(key)
+        .into_iter()
+        .flat_map(move |a| a.iter().filter_map(move |l| text(l.get(field)?)))
+}
+
+/// One level `{price, qty}` (`qty` 0 removes it).
+fn level(
+    l: Value<'_, '_>,
+    side: Side,
+    inst: &Instrument,
+    out: &mut Parsed,
+) -> Result<(), VenueError> {
+    let px = field_text(l, "price").ok_or(VenueError::Shape("level price"))?;
+    let qty = field_text(l, "qty").ok_or(VenueError::Shape("level qty"))?;
+    let px_tick = if px.iter().any(|c| matches!(c, b'e' | b'E')) {
+        inst.tick.units(px).map_err(num("price"))?
+    } else {
+        out.book_price(inst, px).map_err(num("price"))?
+    };
+    let qty_lots = inst.lot.units(qty).map_err(num("qty"))?;
+    out.level(side, px_tick, qty_lots);
+    Ok(())
+}
+
+fn levels(
+    v: Value<'_, '_>,
+    key: &str,
+    side: Side,
+    inst: &Instrument,
+    out: &mut Parsed,
+) -> Result<(), VenueError> {
+    let Some(arr) = v.get_array(key) else { return Ok(()) };
+    for l in arr.iter() {
+        level(l, side, inst, out)?;
+    }
+    Ok(())
+}
+
+impl Adapter for KrakenFutures {
+    fn venue(&self) -> Venue {
+        Venue::KrakenFutures
+    }
+
+    fn handle_frame(&mut self, frame: &[u8], _: u64, out: &mut Parsed) -> Result<(), VenueError> {
+        let mut scratch = self.scratch.take().unwrap_or_default();
+        let r = scratch.parse(frame, true, |root| self.frame(root, out));
+        self.scratch = Some(scratch);
+        r
+    }
+
+    fn resync(&mut self, symbol: SymbolIdx) {
+        *self.state(symbol) = SymState::default();
+    }
+
+    fn reset_connection(&mut self) {
+        self.states.iter_mut().for_each(|s| *s = SymState::default());
+    }
+
+    fn symbols(&self) -> &Symbols {
+        &self.symbols
+    }
+
+    fn symbols_mut(&mut self) -> &mut Symbols {
+        &mut self.symbols
+    }
+
+    fn subscribe_messages(&self, symbols: &[&str]) -> Vec<String> {
+        let mut m: Vec<String> =
+            ["book", "trade"].iter().map(|f| request("subscribe", f, symbols)).collect();
+        m.push(r#"{"event":"subscribe","feed":"heartbeat"}"#.to_owned());
+        m
+    }
+
+    fn unsubscribe_messages(&self, symbols: &[&str]) -> Vec<String> {
+        ["book", "trade"].iter().map(|f| request("unsubscribe", f, symbols)).collect()
+    }
+
+    /// Kraken Futures answers a `book` subscription with a `book_snapshot`.
+    fn resubscribe_book_messages(&self, symbol: &str) -> Option<Vec<String>> {
+        super::resubscription(|op| request(op, "book", &[symbol]))
+    }
+}
+
+fn request(op: &str, feed: &str, symbols: &[&str]) -> String {
+    let ids: Vec<String> = symbols.iter().map(|s| format!("\"{s}\"")).collect();
+    format!("{{\"event\":\"{op}\",\"feed\":\"{feed}\",\"product_ids\":[{}]}}", ids.join(","))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(a: &mut KrakenFutures, frame: &[u8]) -> Parsed {
+        let mut out = Parsed::default();
+        let r = a.handle_frame(frame, 0, &mut out);
+        assert_eq!(r, Ok(()), "{}", String::from_utf8_lossy(frame));
+        out
+    }
+
+    const SNAPSHOT: &[u8] = br#"{"feed":"book_snapshot","product_id":"PI_LTCUSD","timestamp":1626994925378,"seq":100,"tickSize":null,"bids":[{"price":119.21,"qty":24508.0}],"asks":[{"price":119.46,"qty":21884.0}]}"#;
+
+    fn delta(seq: u64, qty: &str) -> String {
+        format!(
+            r#"{{"feed":"book","product_id":"PI_LTCUSD","side":"buy","seq":{seq},"price":119.2,"qty":{qty},"timestamp":1626994927751}}"#
+        )
+    }
+
+    #[test]
+    fn snapshot_then_one_level_per_message_chained_on_seq() {
+        let mut a = KrakenFutures::new(InstrumentRegistry::with_builtins());
+        let out = ok(&mut a, SNAPSHOT);
+        assert_eq!(
+            (out.books[0].action, out.levels_of(&out.books[0]).len()),
+            (BookAction::Snapshot, 2)
+        );
+        // The learned lot is 0.1 (the snapshot prints `24508.0`): 5.0 is 50 lots.
+        let out = ok(&mut a, delta(101, "5.0").as_bytes());
+        let b = &out.books[0];
+        assert_eq!(
+            (b.action, out.levels_of(b)[0].side, out.levels_of(b)[0].qty_lots),
+            (BookAction::Update, Side::Bid, 50)
+        );
+        assert_eq!(ok(&mut a, delta(101, "5.0").as_bytes()).stale, 1);
+        assert_eq!(ok(&mut a, delta(103, "0.0").as_bytes()).gaps, vec![GapScope::Symbol(0)]);
+        assert_eq!(ok(&mut a, delta(104, "0.0").as_bytes()).waiting, 1);
+        ok(&mut a, SNAPSHOT);
+        assert_eq!(ok(&mut a, delta(101, "0.0").as_bytes()).books.len(), 1);
+    }
+
+    #[test]
+    fn trades_and_control() {
+        let mut a = KrakenFutures::new(InstrumentRegistry::with_builtins());
+        ok(&mut a, SNAPSHOT);
+        let out = ok(&mut a, br#"{"feed":"trade","product_id":"PI_LTCUSD","uid":"x","side":"sell","type":"fill","seq":7,"time":1626994928000,"qty":50.0,"price":119.3}"#);
+        assert_eq!(out.trades[0].trade.aggressor, Some(event::Side::Sell));
+        for frame in [
+            &br#"{"event":"info","version":1}"#[..],
+            br#"{"event":"subscribed","feed":"book","product_ids":["PI_LTCUSD"]}"#,
+            br#"{"feed":"heartbeat","time":1626994928000}"#,
+            br#"{"feed":"trade_snapshot","product_id":"PI_LTCUSD","trades":[]}"#,
+            br#"{"feed":"ticker_lite","product_id":"PI_LTCUSD","bid":119.2,"ask":119.4}"#,
+        ] {
+            assert!(ok(&mut a, frame).control);
+        }
+        let mut out = Parsed::default();
+        assert_eq!(
+            a.handle_frame(br#"{"event":"error","message":"Invalid product id"}"#, 0, &mut out),
+            Err(VenueError::VenueReported)
+        );
+        assert_eq!(a.handle_frame(br#"{"feed":"book","product_id":"PI_LTCUSD","side":"up","seq":101,"price":1,"qty":1}"#, 0, &mut out).map_err(|e| e.name()), Err("shape"));
+        assert_eq!(
+            a.handle_frame(br#"{"feed":"candles"}"#, 0, &mut out).map_err(|e| e.name()),
+            Err("unknown_type")
+        );
+    }
+
+    #[test]
+    fn requests() {
+        let a = KrakenFutures::new(InstrumentRegistry::new());
+        let m = a.subscribe_messages(&["PI_XBTUSD"]);
+        assert_eq!(m[0], r#"{"event":"subscribe","feed":"book","product_ids":["PI_XBTUSD"]}"#);
+        assert_eq!(m.len(), 3);
+        assert_eq!(a.resubscribe_book_messages("PI_XBTUSD").unwrap()[1], m[0]);
+    }
+}
