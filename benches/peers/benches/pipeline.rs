@@ -153,9 +153,12 @@ fn ladderfeed_books(venue: Venue, recs: &[Record]) -> HashMap<String, (i64, i64)
         let s = i as u16;
         let failed = engine.book_stats(s).map_or(0, |b| b.checksum_failed);
         assert_eq!(failed, 0, "{}: ladderfeed's checksums failed", info.key);
+        // Books with an empty side (a Deribit option without bids) have no BBO to compare.
         if engine.state(s) == Some(BookState::Synced) {
             let bbo = engine.bbo(s).unwrap_or_default();
-            out.insert(info.key.clone(), (bbo.bid_tick, bbo.ask_tick));
+            if bbo.bid_lots > 0 && bbo.ask_lots > 0 {
+                out.insert(info.key.clone(), (bbo.bid_tick, bbo.ask_tick));
+            }
         }
     }
     out
