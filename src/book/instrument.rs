@@ -102,7 +102,7 @@ impl Venue {
             Venue::Okx => "okx",
             Venue::Gemini => "gemini",
             Venue::GeminiV1 => "gemini-v1",
-            Venue::BybitSpot => "bybit-spot",
+            Venue::BybitSpot => "bybit",
             Venue::BybitLinear => "bybit-linear",
             Venue::BybitInverse => "bybit-inverse",
             Venue::BinanceCoinM => "binance-coinm",

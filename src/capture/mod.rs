@@ -521,7 +521,7 @@ pub fn sniff_venue(frames: &[Vec<u8>]) -> Option<(Venue, &'static str)> {
     if any(b"\"topic\":\"orderbook.") || any(b"\"topic\":\"publicTrade.") {
         return Some((
             Venue::BybitLinear,
-            "`topic` orderbook/publicTrade (Bybit v5; the frames do not name the category: linear assumed, pass --venue bybit-spot or bybit-inverse otherwise)",
+            "`topic` orderbook/publicTrade (Bybit v5; the frames do not name the category: linear assumed, pass --venue bybit (spot) or bybit-inverse otherwise)",
         ));
     }
     if any(b"\"e\":\"depthUpdate\"") {

@@ -14,7 +14,7 @@ use ladderfeed::refdata::fetch;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The venue: coinbase, coinbase-exchange, binance, binance-futures, binance-coinm, bitfinex,
-    /// kraken, kraken-v1, kraken-futures, okx, gemini, gemini-v1, bybit-spot, bybit-linear,
+    /// kraken, kraken-v1, kraken-futures, okx, gemini, gemini-v1, bybit, bybit-linear,
     /// bybit-inverse, deribit, hyperliquid.
     #[arg(long)]
     pub venue: String,

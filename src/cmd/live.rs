@@ -36,7 +36,7 @@ use super::summary::{self, EngineReport, Summary};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The venue: coinbase, coinbase-exchange, binance, binance-futures, binance-coinm, bitfinex,
-    /// kraken, kraken-v1, kraken-futures, okx, gemini, gemini-v1, bybit-spot, bybit-linear,
+    /// kraken, kraken-v1, kraken-futures, okx, gemini, gemini-v1, bybit, bybit-linear,
     /// bybit-inverse, deribit, hyperliquid.
     #[arg(long, required_unless_present = "config", conflicts_with = "config")]
     pub venue: Option<String>,
