@@ -88,11 +88,7 @@ impl Bybit {
     }
 
     fn state(&mut self, i: SymbolIdx) -> &mut SymState {
-        let i = usize::from(i);
-        if self.states.len() <= i {
-            self.states.resize_with(i + 1, SymState::default);
-        }
-        &mut self.states[i]
+        super::state_slot(&mut self.states, i)
     }
 
     fn frame(&mut self, root: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
@@ -149,8 +145,10 @@ impl Bybit {
         let sym = match self.symbols.find(key).or_else(|| self.symbols.resolve(key)) {
             Some(s) => s,
             None if snapshot => {
-                let px = level_text(d, "a", 0).chain(level_text(d, "b", 0));
-                let qty = level_text(d, "a", 1).chain(level_text(d, "b", 1));
+                let px =
+                    super::json::level_texts(d, "a", 0).chain(super::json::level_texts(d, "b", 0));
+                let qty =
+                    super::json::level_texts(d, "a", 1).chain(super::json::level_texts(d, "b", 1));
                 self.symbols.learn(key, px, qty)?
             }
             None => return Err(VenueError::UnknownSymbol),
@@ -216,16 +214,6 @@ impl Bybit {
         });
         Ok(())
     }
-}
-
-fn level_text<'t, 'i: 't>(
-    v: Value<'t, 'i>,
-    key: &str,
-    idx: usize,
-) -> impl Iterator<Item = &'i [u8]> + use<'t, 'i> {
-    v.get_array(key)
-        .into_iter()
-        .flat_map(move |a| a.iter().filter_map(move |l| text(l.get_idx(idx)?)))
 }
 
 /// Levels `[price, size]` of `v[key]` (absent = none).

@@ -68,11 +68,7 @@ impl Deribit {
     }
 
     fn state(&mut self, i: SymbolIdx) -> &mut SymState {
-        let i = usize::from(i);
-        if self.states.len() <= i {
-            self.states.resize_with(i + 1, SymState::default);
-        }
-        &mut self.states[i]
+        super::state_slot(&mut self.states, i)
     }
 
     fn frame(&mut self, root: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
@@ -116,7 +112,8 @@ impl Deribit {
 
     fn book(&mut self, d: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
         let key = field_text(d, "instrument_name").ok_or(VenueError::Shape("instrument_name"))?;
-        let change_id = uint_text(d, "change_id").ok_or(VenueError::Shape("change_id"))?;
+        let change_id =
+            super::json::field_uint(d, "change_id").ok_or(VenueError::Shape("change_id"))?;
         let snapshot = match field_text(d, "type") {
             Some(b"snapshot") => true,
             Some(b"change") => false,
@@ -125,8 +122,10 @@ impl Deribit {
         let sym = match self.symbols.find(key).or_else(|| self.symbols.resolve(key)) {
             Some(s) => s,
             None if snapshot => {
-                let px = level_text(d, "asks", 1).chain(level_text(d, "bids", 1));
-                let qty = level_text(d, "asks", 2).chain(level_text(d, "bids", 2));
+                let px = super::json::level_texts(d, "asks", 1)
+                    .chain(super::json::level_texts(d, "bids", 1));
+                let qty = super::json::level_texts(d, "asks", 2)
+                    .chain(super::json::level_texts(d, "bids", 2));
                 self.symbols.learn(key, px, qty)?
             }
             None => return Err(VenueError::UnknownSymbol),
@@ -139,7 +138,8 @@ impl Deribit {
                 out.waiting += 1;
                 return Ok(());
             }
-            let prev = uint_text(d, "prev_change_id").ok_or(VenueError::Shape("prev_change_id"))?;
+            let prev = super::json::field_uint(d, "prev_change_id")
+                .ok_or(VenueError::Shape("prev_change_id"))?;
             if change_id <= st.change_id {
                 out.stale += 1;
                 return Ok(());
@@ -151,7 +151,7 @@ impl Deribit {
             }
             st.change_id = change_id;
         }
-        let exch_ts = uint_text(d, "timestamp").map_or(0, ms_to_ns);
+        let exch_ts = super::json::field_uint(d, "timestamp").map_or(0, ms_to_ns);
         let action = if snapshot { BookAction::Snapshot } else { BookAction::Update };
         out.begin_book(sym, action, exch_ts);
         let inst = &self.symbols.list()[usize::from(sym)].instrument;
@@ -186,9 +186,9 @@ impl Deribit {
                 price_tick: inst.tick.units(f("price")?).map_err(num("price"))?,
                 size_lots: inst.lot.units(f("amount")?).map_err(num("amount"))?,
                 aggressor: Some(aggressor),
-                trade_id: uint_text(t, "trade_seq").unwrap_or(0),
+                trade_id: super::json::field_uint(t, "trade_seq").unwrap_or(0),
             },
-            exch_ts: uint_text(t, "timestamp")
+            exch_ts: super::json::field_uint(t, "timestamp")
                 .ok_or(VenueError::Shape("trade timestamp"))
                 .map(ms_to_ns)?,
         });
@@ -216,21 +216,6 @@ impl Deribit {
         });
         Ok(())
     }
-}
-
-/// An unsigned integer field (quoted by the parser, as every number here).
-fn uint_text(v: Value<'_, '_>, key: &str) -> Option<u64> {
-    field_text(v, key).and_then(super::json::parse_u64)
-}
-
-fn level_text<'t, 'i: 't>(
-    v: Value<'t, 'i>,
-    key: &str,
-    idx: usize,
-) -> impl Iterator<Item = &'i [u8]> + use<'t, 'i> {
-    v.get_array(key)
-        .into_iter()
-        .flat_map(move |a| a.iter().filter_map(move |l| text(l.get_idx(idx)?)))
 }
 
 /// Levels `[action, price, amount]` of `v[key]`: `new` and `change` set the amount, `delete`

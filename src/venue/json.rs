@@ -189,6 +189,18 @@ pub fn int(v: Value<'_, '_>) -> Option<i64> {
     }
 }
 
+/// The `idx`-th element's text of every level of the array `v[key]` (`[[price, size], …]`;
+/// absent = none): what a snapshot's tick and lot are learned from.
+pub fn level_texts<'t, 'i: 't>(
+    v: Value<'t, 'i>,
+    key: &str,
+    idx: usize,
+) -> impl Iterator<Item = &'i [u8]> + use<'t, 'i> {
+    v.get_array(key)
+        .into_iter()
+        .flat_map(move |a| a.iter().filter_map(move |l| text(l.get_idx(idx)?)))
+}
+
 /// Decimal digits to `u64`; `None` on anything else or on overflow.
 #[inline]
 pub fn parse_u64(s: &[u8]) -> Option<u64> {

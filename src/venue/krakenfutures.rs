@@ -50,11 +50,7 @@ impl KrakenFutures {
     }
 
     fn state(&mut self, i: SymbolIdx) -> &mut SymState {
-        let i = usize::from(i);
-        if self.states.len() <= i {
-            self.states.resize_with(i + 1, SymState::default);
-        }
-        &mut self.states[i]
+        super::state_slot(&mut self.states, i)
     }
 
     fn frame(&mut self, root: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
@@ -80,7 +76,7 @@ impl KrakenFutures {
 
     fn snapshot(&mut self, d: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
         let key = field_text(d, "product_id").ok_or(VenueError::Shape("product_id"))?;
-        let seq = uint_text(d, "seq").ok_or(VenueError::Shape("seq"))?;
+        let seq = super::json::field_uint(d, "seq").ok_or(VenueError::Shape("seq"))?;
         let sym = match self.symbols.find(key).or_else(|| self.symbols.resolve(key)) {
             Some(s) => s,
             None => {
@@ -90,7 +86,7 @@ impl KrakenFutures {
             }
         };
         *self.state(sym) = SymState { synced: true, seq };
-        let exch_ts = uint_text(d, "timestamp").map_or(0, ms_to_ns);
+        let exch_ts = super::json::field_uint(d, "timestamp").map_or(0, ms_to_ns);
         out.begin_book(sym, BookAction::Snapshot, exch_ts);
         let inst = &self.symbols.list()[usize::from(sym)].instrument;
         let r = levels(d, "bids", Side::Bid, inst, out)
@@ -105,7 +101,7 @@ impl KrakenFutures {
 
     fn delta(&mut self, d: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
         let key = field_text(d, "product_id").ok_or(VenueError::Shape("product_id"))?;
-        let seq = uint_text(d, "seq").ok_or(VenueError::Shape("seq"))?;
+        let seq = super::json::field_uint(d, "seq").ok_or(VenueError::Shape("seq"))?;
         let sym = self
             .symbols
             .find(key)
@@ -131,7 +127,7 @@ impl KrakenFutures {
             Some(b"sell") => Side::Ask,
             _ => return Err(VenueError::Shape("side")),
         };
-        let exch_ts = uint_text(d, "timestamp").map_or(0, ms_to_ns);
+        let exch_ts = super::json::field_uint(d, "timestamp").map_or(0, ms_to_ns);
         out.begin_book(sym, BookAction::Update, exch_ts);
         let inst = &self.symbols.list()[usize::from(sym)].instrument;
         let r = level(d, side, inst, out);
@@ -164,17 +160,12 @@ impl KrakenFutures {
                 price_tick: inst.tick.units(f("price")?).map_err(num("price"))?,
                 size_lots: inst.lot.units(f("qty")?).map_err(num("qty"))?,
                 aggressor: Some(aggressor),
-                trade_id: uint_text(t, "seq").unwrap_or(0),
+                trade_id: super::json::field_uint(t, "seq").unwrap_or(0),
             },
-            exch_ts: uint_text(t, "time").map_or(0, ms_to_ns),
+            exch_ts: super::json::field_uint(t, "time").map_or(0, ms_to_ns),
         });
         Ok(())
     }
-}
-
-/// An unsigned integer field (numbers are quoted by the parser here).
-fn uint_text(v: Value<'_, '_>, key: &str) -> Option<u64> {
-    field_text(v, key).and_then(super::json::parse_u64)
 }
 
 fn level_text<'t, 'i: 't>(

@@ -618,6 +618,15 @@ pub trait Adapter {
     }
 }
 
+/// Symbol `i`'s entry of a per-symbol state table, made (default) when first asked for.
+pub(crate) fn state_slot<T: Default>(states: &mut Vec<T>, i: SymbolIdx) -> &mut T {
+    let i = usize::from(i);
+    if states.len() <= i {
+        states.resize_with(i + 1, T::default);
+    }
+    &mut states[i]
+}
+
 /// An unsubscribe then a subscribe of one book, each written by `request` from the verb
 /// (`"unsubscribe"`, `"subscribe"`): what [`Adapter::resubscribe_book_messages`] sends on
 /// venues that answer a subscription with a fresh snapshot.

@@ -70,11 +70,7 @@ impl Okx {
     }
 
     fn state(&mut self, i: SymbolIdx) -> &mut SymState {
-        let i = usize::from(i);
-        if self.states.len() <= i {
-            self.states.resize_with(i + 1, SymState::default);
-        }
-        &mut self.states[i]
+        super::state_slot(&mut self.states, i)
     }
 
     fn frame(&mut self, root: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
@@ -135,8 +131,10 @@ impl Okx {
             match self.symbols.find(inst_id).or_else(|| self.symbols.resolve(inst_id)) {
                 Some(s) => s,
                 None => {
-                    let px = level_text(d, "asks", 0).chain(level_text(d, "bids", 0));
-                    let qty = level_text(d, "asks", 1).chain(level_text(d, "bids", 1));
+                    let px = super::json::level_texts(d, "asks", 0)
+                        .chain(super::json::level_texts(d, "bids", 0));
+                    let qty = super::json::level_texts(d, "asks", 1)
+                        .chain(super::json::level_texts(d, "bids", 1));
                     self.symbols.learn(inst_id, px, qty)?
                 }
             }
@@ -246,16 +244,6 @@ impl Okx {
         info.venue_bbo = Some(bbo);
         Ok(())
     }
-}
-
-fn level_text<'t, 'i: 't>(
-    v: Value<'t, 'i>,
-    key: &str,
-    idx: usize,
-) -> impl Iterator<Item = &'i [u8]> + use<'t, 'i> {
-    v.get_array(key)
-        .into_iter()
-        .flat_map(move |a| a.iter().filter_map(move |l| text(l.get_idx(idx)?)))
 }
 
 /// Levels `[price, size, "0", orders]` of `v[key]` (absent = none).
