@@ -15,13 +15,13 @@
 
 use simd_json::tape::Value;
 
-use super::json::{field_text, int, text, Scratch};
+use super::json::{field_text, int, Scratch};
 use super::protocol::{Keepalive, Protocol, BASE};
 use super::time::ms_to_ns;
 use super::{
     num, Adapter, BookAction, Checksum, GapScope, Parsed, SymbolIdx, Symbols, TradeMsg, VenueError,
 };
-use crate::book::{Instrument, InstrumentRegistry, Side, Venue};
+use crate::book::{InstrumentRegistry, Side, Venue};
 use crate::event::{self, Bbo, Trade};
 
 /// OKX v5's transport: OKX closes a connection idle for 30 s unless the client sends `ping`.
@@ -167,8 +167,8 @@ impl Okx {
         let action = if snapshot { BookAction::Snapshot } else { BookAction::Update };
         out.begin_book(sym, action, exch_ts);
         let inst = &self.symbols.list()[usize::from(sym)].instrument;
-        let r = levels(d, "bids", Side::Bid, inst, out)
-            .and_then(|()| levels(d, "asks", Side::Ask, inst, out));
+        let r = super::price_size_levels(d, "bids", Side::Bid, inst, out)
+            .and_then(|()| super::price_size_levels(d, "asks", Side::Ask, inst, out));
         if let Err(e) = r {
             out.broken = Some(sym);
             return Err(e);
@@ -244,25 +244,6 @@ impl Okx {
         info.venue_bbo = Some(bbo);
         Ok(())
     }
-}
-
-/// Levels `[price, size, "0", orders]` of `v[key]` (absent = none).
-fn levels(
-    v: Value<'_, '_>,
-    key: &str,
-    side: Side,
-    inst: &Instrument,
-    out: &mut Parsed,
-) -> Result<(), VenueError> {
-    let Some(arr) = v.get_array(key) else { return Ok(()) };
-    for l in arr.iter() {
-        let px = l.get_idx(0).and_then(text).ok_or(VenueError::Shape("level price"))?;
-        let sz = l.get_idx(1).and_then(text).ok_or(VenueError::Shape("level size"))?;
-        let px_tick = out.book_price(inst, px).map_err(num("price"))?;
-        let qty_lots = inst.qty_lots(sz).map_err(num("size"))?;
-        out.level(side, px_tick, qty_lots);
-    }
-    Ok(())
 }
 
 impl Adapter for Okx {
