@@ -130,7 +130,7 @@ impl Venue {
 
     /// Whether the venue's symbols are case-insensitive (Binance writes `btcusdt` in stream
     /// names and `BTCUSDT` in payloads).
-    const fn case_insensitive_symbols(self) -> bool {
+    pub(crate) const fn case_insensitive_symbols(self) -> bool {
         matches!(self, Venue::Binance | Venue::BinanceFutures | Venue::BinanceCoinM)
     }
 }

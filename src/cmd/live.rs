@@ -329,6 +329,7 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
     // and handed to the network thread between two polls.
     let connects = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let refresher = reference.spawn_refresher(
+        &loaded,
         Arc::clone(&stop),
         Arc::clone(&connects),
         reference_recorder,

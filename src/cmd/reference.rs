@@ -115,9 +115,11 @@ impl Reference {
 
     /// Starts the side thread that fetches the lists again every `--instruments-refresh`
     /// seconds and after a reconnect (`connects` grows past one per connection), hands the
-    /// tables to the network thread and writes the answers into the recording.
+    /// tables to the network thread and writes the answers into the recording. `loaded` is
+    /// what [`Reference::load_all`] gave: the tables fresh ones are compared with.
     pub fn spawn_refresher(
         &self,
+        loaded: &[Loaded],
         run_stop: Arc<AtomicBool>,
         connects: Arc<AtomicU64>,
         recorder: Option<Sender<Record>>,
@@ -130,6 +132,7 @@ impl Reference {
             live.links().iter().map(|l| (l.venue(), l.conn_id())).collect();
         let first_connects = live.links().len() as u64;
         let targets = self.targets.clone();
+        let mut previous: Vec<Option<RefTable>> = loaded.iter().map(|l| l.table.clone()).collect();
         let tls = Arc::clone(&self.tls);
         let cache = self.cache.clone();
         let thread_stop = Arc::clone(&stop);
@@ -138,10 +141,6 @@ impl Reference {
             let mut last = Instant::now();
             let mut last_reconnect: Option<Instant> = None;
             let mut seen = first_connects;
-            let mut previous: Vec<Option<RefTable>> = targets
-                .iter()
-                .map(|t| RefTable::load(&refdata::cache_path(&cache, t.venue)).ok())
-                .collect();
             while !thread_stop.load(Ordering::Relaxed) && !run_stop.load(Ordering::Relaxed) {
                 std::thread::sleep(Duration::from_millis(50));
                 let c = connects.load(Ordering::Relaxed);

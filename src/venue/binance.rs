@@ -323,8 +323,7 @@ impl Binance {
         if depth.prev.is_some() != self.is_futures() {
             out.foreign = true;
         }
-        let Some(sym) = self.symbols.find(sym_text).or_else(|| self.symbols.resolve(sym_text))
-        else {
+        let Some(sym) = self.symbols.resolve(sym_text) else {
             // Unknown instrument: keep the frame until a snapshot teaches its tick.
             let found = self.unresolved.iter().position(|(k, ..)| k == sym_text);
             let slot = match found {
@@ -534,11 +533,7 @@ impl Binance {
             }
         }
         let sym_text = d.s.and_then(text).ok_or(VenueError::Shape("trade without s"))?;
-        let sym = self
-            .symbols
-            .find(sym_text)
-            .or_else(|| self.symbols.resolve(sym_text))
-            .ok_or(VenueError::UnknownSymbol)?;
+        let sym = self.symbols.resolve(sym_text).ok_or(VenueError::UnknownSymbol)?;
         let inst = &self.symbols.list()[usize::from(sym)].instrument;
         let px = d.p.and_then(text).ok_or(VenueError::Shape("trade without p"))?;
         let qty = d.q.and_then(text).ok_or(VenueError::Shape("trade without q"))?;
@@ -565,8 +560,7 @@ impl Binance {
     fn book_ticker(&mut self, d: &Fields<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
         out.control = true;
         let sym_text = d.s.and_then(text).ok_or(VenueError::Shape("bookTicker without s"))?;
-        let Some(sym) = self.symbols.find(sym_text).or_else(|| self.symbols.resolve(sym_text))
-        else {
+        let Some(sym) = self.symbols.resolve(sym_text) else {
             return Ok(()); // nothing to cross-check against yet
         };
         let info = self.symbols.get_mut(sym).ok_or(VenueError::UnknownSymbol)?;

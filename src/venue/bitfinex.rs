@@ -246,7 +246,7 @@ impl Bitfinex {
     /// symbol counts prices and amounts in 1e-8 steps, the finest Bitfinex prints.
     fn trade_symbol(&mut self, ci: usize) -> Result<SymbolIdx, VenueError> {
         let key = self.channels[ci].key.as_bytes();
-        match self.symbols.find(key).or_else(|| self.symbols.resolve(key)) {
+        match self.symbols.resolve(key) {
             Some(s) => Ok(s),
             None => {
                 // Book prices have five significant digits, but trade prices and amounts

@@ -142,7 +142,7 @@ impl Bybit {
         let u = field_uint(d, "u").ok_or(VenueError::Shape("data.u"))?;
         // A delta with `u == 1` follows a service restart: Bybit documents it as a snapshot.
         let snapshot = snapshot || u == 1;
-        let sym = match self.symbols.find(key).or_else(|| self.symbols.resolve(key)) {
+        let sym = match self.symbols.resolve(key) {
             Some(s) => s,
             None if snapshot => {
                 let px =
@@ -188,11 +188,7 @@ impl Bybit {
 
     fn trade(&mut self, t: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
         let key = field_text(t, "s").ok_or(VenueError::Shape("trade s"))?;
-        let sym = self
-            .symbols
-            .find(key)
-            .or_else(|| self.symbols.resolve(key))
-            .ok_or(VenueError::UnknownSymbol)?;
+        let sym = self.symbols.resolve(key).ok_or(VenueError::UnknownSymbol)?;
         let inst = &self.symbols.list()[usize::from(sym)].instrument;
         let f = |k: &'static str| field_text(t, k).ok_or(VenueError::Shape("trade field"));
         // `S`: the taker's side.

@@ -185,11 +185,7 @@ impl CoinbaseAdvanced {
                 (sym, BookAction::Snapshot)
             }
             Some(b"update") => {
-                let sym = self
-                    .symbols
-                    .find(key)
-                    .or_else(|| self.symbols.resolve(key))
-                    .ok_or(VenueError::UnknownSymbol)?;
+                let sym = self.symbols.resolve(key).ok_or(VenueError::UnknownSymbol)?;
                 if !is_synced(&self.synced, sym) {
                     out.waiting += 1;
                     return Ok(());
@@ -225,11 +221,7 @@ impl CoinbaseAdvanced {
 
     fn trade(&mut self, t: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
         let key = field_text(t, "product_id").ok_or(VenueError::Shape("product_id"))?;
-        let sym = self
-            .symbols
-            .find(key)
-            .or_else(|| self.symbols.resolve(key))
-            .ok_or(VenueError::UnknownSymbol)?;
+        let sym = self.symbols.resolve(key).ok_or(VenueError::UnknownSymbol)?;
         let f = |k: &'static str| field_text(t, k).ok_or(VenueError::Shape("trade field"));
         let id = parse_u64(f("trade_id")?).unwrap_or(0);
         let inst = &self.symbols.list()[usize::from(sym)].instrument;
@@ -241,7 +233,7 @@ impl CoinbaseAdvanced {
 
     fn ticker(&mut self, t: Value<'_, '_>) -> Result<(), VenueError> {
         let key = field_text(t, "product_id").ok_or(VenueError::Shape("product_id"))?;
-        let Some(sym) = self.symbols.find(key).or_else(|| self.symbols.resolve(key)) else {
+        let Some(sym) = self.symbols.resolve(key) else {
             return Ok(());
         };
         let info = self.symbols.get_mut(sym).ok_or(VenueError::UnknownSymbol)?;
@@ -361,11 +353,7 @@ impl CoinbaseExchange {
             }
             b"match" => {
                 let key = field_text(root, "product_id").ok_or(VenueError::Shape("product_id"))?;
-                let sym = self
-                    .symbols
-                    .find(key)
-                    .or_else(|| self.symbols.resolve(key))
-                    .ok_or(VenueError::UnknownSymbol)?;
+                let sym = self.symbols.resolve(key).ok_or(VenueError::UnknownSymbol)?;
                 let f =
                     |k: &'static str| field_text(root, k).ok_or(VenueError::Shape("match field"));
                 let id = field_uint(root, "trade_id").ok_or(VenueError::Shape("trade_id"))?;
@@ -385,7 +373,7 @@ impl CoinbaseExchange {
             b"ticker" => {
                 out.control = true;
                 let key = field_text(root, "product_id").ok_or(VenueError::Shape("product_id"))?;
-                if let Some(sym) = self.symbols.find(key).or_else(|| self.symbols.resolve(key)) {
+                if let Some(sym) = self.symbols.resolve(key) {
                     if let Some(info) = self.symbols.get_mut(sym) {
                         if root.get("best_bid").is_some() {
                             let bbo = ticker_bbo(
@@ -457,11 +445,7 @@ impl CoinbaseExchange {
             }
         }
         let key = product_id.and_then(text).ok_or(VenueError::Shape("product_id"))?;
-        let sym = self
-            .symbols
-            .find(key)
-            .or_else(|| self.symbols.resolve(key))
-            .ok_or(VenueError::UnknownSymbol)?;
+        let sym = self.symbols.resolve(key).ok_or(VenueError::UnknownSymbol)?;
         if !is_synced(&self.synced, sym) {
             out.waiting += 1;
             return Ok(());

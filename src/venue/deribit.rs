@@ -119,7 +119,7 @@ impl Deribit {
             Some(b"change") => false,
             _ => return Err(VenueError::Shape("type")),
         };
-        let sym = match self.symbols.find(key).or_else(|| self.symbols.resolve(key)) {
+        let sym = match self.symbols.resolve(key) {
             Some(s) => s,
             None if snapshot => {
                 let px = super::json::level_texts(d, "asks", 1)
@@ -167,11 +167,7 @@ impl Deribit {
 
     fn trade(&mut self, t: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
         let key = field_text(t, "instrument_name").ok_or(VenueError::Shape("trade instrument"))?;
-        let sym = self
-            .symbols
-            .find(key)
-            .or_else(|| self.symbols.resolve(key))
-            .ok_or(VenueError::UnknownSymbol)?;
+        let sym = self.symbols.resolve(key).ok_or(VenueError::UnknownSymbol)?;
         let inst = &self.symbols.list()[usize::from(sym)].instrument;
         let f = |k: &'static str| field_text(t, k).ok_or(VenueError::Shape("trade field"));
         // `direction`: the taker's side.
@@ -231,11 +227,7 @@ fn levels(
     for l in arr.iter() {
         let action = l.get_idx(0).and_then(text).ok_or(VenueError::Shape("level action"))?;
         let px = l.get_idx(1).and_then(text).ok_or(VenueError::Shape("level price"))?;
-        let px_tick = if px.iter().any(|c| matches!(c, b'e' | b'E')) {
-            inst.tick.units(px).map_err(num("price"))?
-        } else {
-            out.book_price(inst, px).map_err(num("price"))?
-        };
+        let px_tick = out.book_price_number(inst, px).map_err(num("price"))?;
         let qty_lots = match action {
             b"delete" => 0,
             b"new" | b"change" => {
@@ -354,11 +346,14 @@ mod tests {
         assert_eq!((b.action, out.levels_of(b)[1].qty_lots), (BookAction::Update, 0));
         let out = ok(&mut a, book("change", 104, 105, r#"["change",0.0015,3.0]"#).as_bytes());
         assert_eq!(out.levels_of(&out.books[0])[1].qty_lots, 30);
+        // A price printed with an exponent is read exactly (5 ticks of the learned 0.0001).
+        let out = ok(&mut a, book("change", 105, 106, r#"["new",5e-04,1.0]"#).as_bytes());
+        assert_eq!(out.levels_of(&out.books[0])[1].px_tick, 5);
         // A repeat is stale; a broken chain is a gap and the book waits.
         assert_eq!(ok(&mut a, book("change", 104, 105, "").as_bytes()).stale, 1);
-        let out = ok(&mut a, book("change", 106, 107, "").as_bytes());
+        let out = ok(&mut a, book("change", 107, 108, "").as_bytes());
         assert_eq!(out.gaps, vec![GapScope::Symbol(0)]);
-        assert_eq!(ok(&mut a, book("change", 107, 108, "").as_bytes()).waiting, 1);
+        assert_eq!(ok(&mut a, book("change", 108, 109, "").as_bytes()).waiting, 1);
         let out = ok(&mut a, book("snapshot", 0, 200, "").as_bytes());
         assert_eq!(out.books[0].action, BookAction::Snapshot);
         assert_eq!(ok(&mut a, book("change", 200, 201, "").as_bytes()).books.len(), 1);

@@ -71,11 +71,7 @@ impl GeminiV2 {
             Some(b"l2_updates") => self.l2(root, out),
             Some(b"trade") => {
                 let key = field_text(root, "symbol").ok_or(VenueError::Shape("symbol"))?;
-                let sym = self
-                    .symbols
-                    .find(key)
-                    .or_else(|| self.symbols.resolve(key))
-                    .ok_or(VenueError::UnknownSymbol)?;
+                let sym = self.symbols.resolve(key).ok_or(VenueError::UnknownSymbol)?;
                 let inst = &self.symbols.list()[usize::from(sym)].instrument;
                 let f =
                     |k: &'static str| field_text(root, k).ok_or(VenueError::Shape("trade field"));
@@ -120,7 +116,7 @@ impl GeminiV2 {
         // Only the first message of a subscription carries the trade history.
         let full = root.get("trades").is_some();
         let sym = if full {
-            let sym = match self.symbols.find(key).or_else(|| self.symbols.resolve(key)) {
+            let sym = match self.symbols.resolve(key) {
                 Some(s) => s,
                 None => {
                     let px = changes.iter().filter_map(|c| text(c.get_idx(1)?));
@@ -135,11 +131,7 @@ impl GeminiV2 {
             self.synced[i] = true;
             sym
         } else {
-            let sym = self
-                .symbols
-                .find(key)
-                .or_else(|| self.symbols.resolve(key))
-                .ok_or(VenueError::UnknownSymbol)?;
+            let sym = self.symbols.resolve(key).ok_or(VenueError::UnknownSymbol)?;
             if !self.synced.get(usize::from(sym)).copied().unwrap_or(false) {
                 out.waiting += 1;
                 return Ok(());

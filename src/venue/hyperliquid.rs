@@ -78,7 +78,7 @@ impl Hyperliquid {
         let (Some(bids), Some(asks)) = (levels.get(0), levels.get(1)) else {
             return Err(VenueError::Shape("levels: [bids, asks]"));
         };
-        let sym = match self.symbols.find(key).or_else(|| self.symbols.resolve(key)) {
+        let sym = match self.symbols.resolve(key) {
             Some(s) => s,
             None => {
                 let px = side_text(bids, "px");
@@ -102,11 +102,7 @@ impl Hyperliquid {
 
     fn trade(&mut self, t: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
         let key = field_text(t, "coin").ok_or(VenueError::Shape("trade coin"))?;
-        let sym = self
-            .symbols
-            .find(key)
-            .or_else(|| self.symbols.resolve(key))
-            .ok_or(VenueError::UnknownSymbol)?;
+        let sym = self.symbols.resolve(key).ok_or(VenueError::UnknownSymbol)?;
         let inst = &self.symbols.list()[usize::from(sym)].instrument;
         let f = |k: &'static str| field_text(t, k).ok_or(VenueError::Shape("trade field"));
         // `side`: the taker's, `B` (bought) or `A` (sold).

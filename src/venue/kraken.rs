@@ -142,11 +142,7 @@ impl KrakenV1 {
             out.finish_book(None, Some(depth));
             return Ok(());
         }
-        let sym = self
-            .symbols
-            .find(pair)
-            .or_else(|| self.symbols.resolve(pair))
-            .ok_or(VenueError::UnknownSymbol)?;
+        let sym = self.symbols.resolve(pair).ok_or(VenueError::UnknownSymbol)?;
         if !state(&mut self.states, sym).synced {
             out.waiting += 1;
             return Ok(());
@@ -185,7 +181,7 @@ impl KrakenV1 {
         pair: &[u8],
         out: &mut Parsed,
     ) -> Result<(), VenueError> {
-        let sym = match self.symbols.find(pair).or_else(|| self.symbols.resolve(pair)) {
+        let sym = match self.symbols.resolve(pair) {
             Some(s) => s,
             None => {
                 // A trade-only subscription: learn the pair from the printed precision.
@@ -481,11 +477,7 @@ impl KrakenV2 {
             st.synced = true;
             sym
         } else {
-            let sym = self
-                .symbols
-                .find(key)
-                .or_else(|| self.symbols.resolve(key))
-                .ok_or(VenueError::UnknownSymbol)?;
+            let sym = self.symbols.resolve(key).ok_or(VenueError::UnknownSymbol)?;
             if !state(&mut self.states, sym).synced {
                 out.waiting += 1;
                 return Ok(());
@@ -524,11 +516,7 @@ impl KrakenV2 {
         // Not learned from a trade: v2 trades do not promise the pair's full printed
         // precision (the book does), and an instrument learned too coarse would reject the
         // book for good. The book snapshot (or the configuration) teaches it first.
-        let sym = self
-            .symbols
-            .find(key)
-            .or_else(|| self.symbols.resolve(key))
-            .ok_or(VenueError::UnknownSymbol)?;
+        let sym = self.symbols.resolve(key).ok_or(VenueError::UnknownSymbol)?;
         let inst = &self.symbols.list()[usize::from(sym)].instrument;
         let aggressor = match field_text(t, "side") {
             Some(b"buy") => event::Side::Buy,

@@ -77,7 +77,7 @@ impl KrakenFutures {
     fn snapshot(&mut self, d: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
         let key = field_text(d, "product_id").ok_or(VenueError::Shape("product_id"))?;
         let seq = super::json::field_uint(d, "seq").ok_or(VenueError::Shape("seq"))?;
-        let sym = match self.symbols.find(key).or_else(|| self.symbols.resolve(key)) {
+        let sym = match self.symbols.resolve(key) {
             Some(s) => s,
             None => {
                 let px = level_text(d, "asks", "price").chain(level_text(d, "bids", "price"));
@@ -102,11 +102,7 @@ impl KrakenFutures {
     fn delta(&mut self, d: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
         let key = field_text(d, "product_id").ok_or(VenueError::Shape("product_id"))?;
         let seq = super::json::field_uint(d, "seq").ok_or(VenueError::Shape("seq"))?;
-        let sym = self
-            .symbols
-            .find(key)
-            .or_else(|| self.symbols.resolve(key))
-            .ok_or(VenueError::UnknownSymbol)?;
+        let sym = self.symbols.resolve(key).ok_or(VenueError::UnknownSymbol)?;
         let st = self.state(sym);
         if !st.synced {
             out.waiting += 1;
@@ -141,11 +137,7 @@ impl KrakenFutures {
 
     fn trade(&mut self, t: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
         let key = field_text(t, "product_id").ok_or(VenueError::Shape("trade product_id"))?;
-        let sym = self
-            .symbols
-            .find(key)
-            .or_else(|| self.symbols.resolve(key))
-            .ok_or(VenueError::UnknownSymbol)?;
+        let sym = self.symbols.resolve(key).ok_or(VenueError::UnknownSymbol)?;
         let inst = &self.symbols.list()[usize::from(sym)].instrument;
         let f = |k: &'static str| field_text(t, k).ok_or(VenueError::Shape("trade field"));
         // `side`: the taker's.
@@ -187,11 +179,7 @@ fn level(
 ) -> Result<(), VenueError> {
     let px = field_text(l, "price").ok_or(VenueError::Shape("level price"))?;
     let qty = field_text(l, "qty").ok_or(VenueError::Shape("level qty"))?;
-    let px_tick = if px.iter().any(|c| matches!(c, b'e' | b'E')) {
-        inst.tick.units(px).map_err(num("price"))?
-    } else {
-        out.book_price(inst, px).map_err(num("price"))?
-    };
+    let px_tick = out.book_price_number(inst, px).map_err(num("price"))?;
     let qty_lots = inst.lot.units(qty).map_err(num("qty"))?;
     out.level(side, px_tick, qty_lots);
     Ok(())

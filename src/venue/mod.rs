@@ -236,6 +236,19 @@ impl Parsed {
         }
     }
 
+    /// [`Parsed::book_price`] for a price that was a JSON number (Deribit, Kraken Futures): a
+    /// serializer may print one with an exponent (`5e-05`), read exactly here; the common,
+    /// plain form takes the same path as [`Parsed::book_price`].
+    #[inline]
+    pub fn book_price_number(&mut self, inst: &Instrument, text: &[u8]) -> Result<i64, NumError> {
+        match self.book_price(inst, text) {
+            Err(NumError::Invalid(_)) if text.iter().any(|c| matches!(c, b'e' | b'E')) => {
+                inst.tick.units(text)
+            }
+            r => r,
+        }
+    }
+
     /// See [`Parsed::book_price`]: off the common path.
     #[cold]
     fn refine(&mut self, sym: Option<SymbolIdx>, tick: Step, text: &[u8]) -> Result<i64, NumError> {
@@ -388,7 +401,7 @@ impl Symbols {
     /// The index of `key`, if known. Binance symbols compare case-insensitively.
     #[inline]
     pub fn find(&self, key: &[u8]) -> Option<SymbolIdx> {
-        let ci = matches!(self.venue, Venue::Binance | Venue::BinanceFutures | Venue::BinanceCoinM);
+        let ci = self.venue.case_insensitive_symbols();
         self.list
             .iter()
             .position(|s| {

@@ -128,7 +128,7 @@ impl Okx {
         let seq = d.get("seqId").and_then(int);
         let prev = d.get("prevSeqId").and_then(int);
         let sym = if snapshot {
-            match self.symbols.find(inst_id).or_else(|| self.symbols.resolve(inst_id)) {
+            match self.symbols.resolve(inst_id) {
                 Some(s) => s,
                 None => {
                     let px = super::json::level_texts(d, "asks", 0)
@@ -139,10 +139,7 @@ impl Okx {
                 }
             }
         } else {
-            self.symbols
-                .find(inst_id)
-                .or_else(|| self.symbols.resolve(inst_id))
-                .ok_or(VenueError::UnknownSymbol)?
+            self.symbols.resolve(inst_id).ok_or(VenueError::UnknownSymbol)?
         };
         let st = self.state(sym);
         if snapshot {
@@ -194,11 +191,7 @@ impl Okx {
         t: Value<'_, '_>,
         out: &mut Parsed,
     ) -> Result<(), VenueError> {
-        let sym = self
-            .symbols
-            .find(inst_id)
-            .or_else(|| self.symbols.resolve(inst_id))
-            .ok_or(VenueError::UnknownSymbol)?;
+        let sym = self.symbols.resolve(inst_id).ok_or(VenueError::UnknownSymbol)?;
         let inst = &self.symbols.list()[usize::from(sym)].instrument;
         let f = |k: &'static str| field_text(t, k).ok_or(VenueError::Shape("trade field"));
         let aggressor = match f("side")? {
@@ -220,7 +213,7 @@ impl Okx {
     }
 
     fn ticker(&mut self, inst_id: &[u8], t: Value<'_, '_>) -> Result<(), VenueError> {
-        let Some(sym) = self.symbols.find(inst_id).or_else(|| self.symbols.resolve(inst_id)) else {
+        let Some(sym) = self.symbols.resolve(inst_id) else {
             return Ok(());
         };
         let info = self.symbols.get_mut(sym).ok_or(VenueError::UnknownSymbol)?;

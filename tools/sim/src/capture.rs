@@ -7,6 +7,7 @@ use anyhow::{bail, Result};
 use ladderfeed::capture::{self, RecordKind};
 use tungstenite::{Bytes, Message, Utf8Bytes};
 
+use crate::scan;
 use crate::venue;
 
 /// One frame the venue sent in the capture.
@@ -104,6 +105,18 @@ impl Capture {
                 path == path_and_query
             })
             .map(|(_, b)| &b[..])
+    }
+
+    /// The first `"key":"…"` string value among the frames (the first such key in each) that
+    /// `keep` accepts: the capture's own name of a book's channel.
+    pub(crate) fn first_string(&self, key: &str, keep: impl Fn(&str) -> bool) -> Option<String> {
+        let needle = format!("\"{key}\":\"");
+        self.frames().take(10_000).find_map(|f| {
+            let at = scan::find(f, needle.as_bytes())? + needle.len();
+            let end = f[at..].iter().position(|&c| c == b'"')?;
+            let v = std::str::from_utf8(&f[at..at + end]).ok()?;
+            keep(v).then(|| v.to_owned())
+        })
     }
 
     /// The REST body recorded for `symbol` (case-insensitive).

@@ -56,9 +56,11 @@ impl SimProtocol for Bybit {
         let mut out = Vec::new();
         for topic in v["args"].as_array().into_iter().flatten().filter_map(Value::as_str) {
             let Some((kind, symbol)) = topic.rsplit_once('.') else { continue };
-            let book = kind
-                .starts_with("orderbook")
-                .then(|| capture_topic(capture, symbol).unwrap_or_else(|| topic.to_owned()));
+            let book = kind.starts_with("orderbook").then(|| {
+                let own =
+                    |t: &str| t.starts_with("orderbook.") && t.ends_with(&format!(".{symbol}"));
+                capture.first_string("topic", own).unwrap_or_else(|| topic.to_owned())
+            });
             out.push(BookRequest {
                 subscribe: op == "subscribe",
                 symbol: symbol.to_owned(),
@@ -110,17 +112,4 @@ impl SimProtocol for Bybit {
             .into_bytes(),
         )
     }
-}
-
-/// The capture's `orderbook.{depth}.{symbol}` topic for `symbol`, if it has one.
-fn capture_topic(capture: &Capture, symbol: &str) -> Option<String> {
-    let suffix = format!(".{symbol}\"");
-    capture.frames().take(10_000).find_map(|f| {
-        let needle = b"\"topic\":\"orderbook.";
-        let at = f.windows(needle.len()).position(|w| w == needle)?;
-        let rest = &f[at + 9..];
-        let end = rest.iter().position(|&c| c == b'"')?;
-        let topic = std::str::from_utf8(&rest[..end]).ok()?;
-        format!("{topic}\"").ends_with(&suffix).then(|| topic.to_owned())
-    })
 }

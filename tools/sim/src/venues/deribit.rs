@@ -68,8 +68,10 @@ impl SimProtocol for Deribit {
         {
             let mut parts = ch.split('.');
             let (Some(kind), Some(symbol)) = (parts.next(), parts.next()) else { continue };
-            let book = (kind == "book")
-                .then(|| capture_channel(capture, symbol).unwrap_or_else(|| ch.to_owned()));
+            let book = (kind == "book").then(|| {
+                let own = |c: &str| c.starts_with(&format!("book.{symbol}."));
+                capture.first_string("channel", own).unwrap_or_else(|| ch.to_owned())
+            });
             out.push(BookRequest {
                 subscribe,
                 symbol: symbol.to_owned(),
@@ -122,15 +124,4 @@ impl SimProtocol for Deribit {
             .into_bytes(),
         )
     }
-}
-
-/// The capture's `book.{symbol}.{interval}` channel for `symbol`, if it has one.
-fn capture_channel(capture: &Capture, symbol: &str) -> Option<String> {
-    let needle = format!("\"channel\":\"book.{symbol}.");
-    capture.frames().take(10_000).find_map(|f| {
-        let at = f.windows(needle.len()).position(|w| w == needle.as_bytes())?;
-        let rest = &f[at + "\"channel\":\"".len()..];
-        let end = rest.iter().position(|&c| c == b'"')?;
-        std::str::from_utf8(&rest[..end]).ok().map(str::to_owned)
-    })
 }
