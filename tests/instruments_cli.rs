@@ -6,37 +6,18 @@
 #![cfg(feature = "cli")]
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
 
 use ladderfeed_sim::{Config, Sim};
 
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-
-fn fixture(rel: &str) -> PathBuf {
-    PathBuf::from(ROOT).join("fixtures").join(rel)
-}
+mod cli;
+use cli::{ladderfeed, text};
 
 fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ladderfeed-instruments-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
-
-fn text(out: &Output) -> String {
-    format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-}
-
-fn ladderfeed(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ladderfeed")).args(args).output().unwrap()
+    cli::tmp_in("instruments", name)
 }
 
 fn sim_with(venue: &str, capture: &str, edit: impl FnOnce(&mut Config)) -> (Sim, PathBuf, String) {
-    let mut c = Config::for_venue(venue, vec![fixture(capture)]).unwrap();
-    c.tls = true;
-    edit(&mut c);
-    let sim = Sim::start(c).unwrap();
-    let ca = tmp(&format!("ca-{}.pem", sim.addr().port()));
-    std::fs::write(&ca, sim.ca_pem().unwrap()).unwrap();
+    let (sim, ca) = cli::tls_sim("instruments", venue, capture, edit);
     let rest = format!("https://{}", sim.addr());
     (sim, ca, rest)
 }

@@ -8,41 +8,22 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ladderfeed_sim::{Config, Sim};
 
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-
-fn fixture(rel: &str) -> PathBuf {
-    PathBuf::from(ROOT).join("fixtures").join(rel)
-}
+mod cli;
+use cli::{fixture, ladderfeed, text};
 
 fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ladderfeed-live-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
-
-fn text(out: &Output) -> String {
-    format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    cli::tmp_in("live-cli", name)
 }
 
 fn sim(venue: &str, capture: &str) -> (Sim, PathBuf) {
-    let mut c = Config::for_venue(venue, vec![fixture(capture)]).unwrap();
-    c.tls = true;
     // A steady rate the consumer's file writing keeps up with: at full speed the depth sink
     // may drop rows (counted) rather than slow the network thread.
-    c.pace = ladderfeed_sim::Pace::Rate(3000.0);
-    let sim = Sim::start(c).unwrap();
-    let ca = tmp(&format!("ca-{}.pem", sim.addr().port()));
-    std::fs::write(&ca, sim.ca_pem().unwrap()).unwrap();
-    (sim, ca)
-}
-
-fn ladderfeed(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ladderfeed")).args(args).output().unwrap()
+    cli::tls_sim("live-cli", venue, capture, |c| c.pace = ladderfeed_sim::Pace::Rate(3000.0))
 }
 
 /// The BBO CSV without its first column (the receive time, which differs between a live run
