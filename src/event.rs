@@ -509,6 +509,13 @@ impl Event {
         self.state = state as u8;
     }
 
+    /// Replaces the receive time, keeping the stage offsets (the fan-out's last values carry
+    /// the row time).
+    #[inline]
+    pub(crate) fn set_local_ts(&mut self, local_ts: u64) {
+        self.local_ts = local_ts;
+    }
+
     /// Sets the sequence number and the publish stamp: the publisher's job.
     #[inline]
     pub(crate) fn stamp_published(&mut self, seq: u32, published_ts: u64) {

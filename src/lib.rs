@@ -31,6 +31,9 @@
 //! - `net` (feature `live`): the live shell: mio, rustls, tungstenite and an HTTP GET, carrying
 //!   out what each session asks.
 //!
+//! - [`fanout`]: the stream to other processes and hosts: the [`fanout::wire`] schema, the
+//!   publishing [`fanout::Fanout`] and the [`fanout::Subscriber`]; iceoryx2 (feature
+//!   `iceoryx2`) and Zenoh (feature `zenoh`) transports.
 //! - [`record`]: one recorded event of a connection (the recorder's and the readers' unit).
 //!
 //! # The strategy's API
@@ -68,6 +71,7 @@ pub mod clock;
 pub mod consumer;
 pub mod engine;
 pub mod event;
+pub mod fanout;
 #[cfg(feature = "capture")]
 pub mod guide;
 #[cfg(feature = "live")]

@@ -13,7 +13,7 @@ struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
     /// Logs on stderr as human text (the default) or JSON lines; `RUST_LOG` filters them
-    /// (`RUST_LOG=debug`, `RUST_LOG=info,rustls=debug`; default `info`).
+    /// (`RUST_LOG=debug`, `RUST_LOG=info,rustls=debug`; default `info,zenoh=error`).
     #[arg(long, global = true, value_enum, default_value = "text")]
     log_format: LogFormat,
 }
@@ -31,7 +31,7 @@ enum LogFormat {
 fn init_logs(format: LogFormat) {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,zenoh=error"));
     let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     // With the `tracing-log` feature, `try_init` also routes `log` records (rustls') here.
     let _ = match format {
@@ -56,6 +56,9 @@ enum Command {
     /// A venue's instruments (tick, lot, minimum size, kind, contract value, expiry, status)
     /// from its public REST API, as CSV or JSON.
     Instruments(cmd::instruments::Args),
+    /// Read the event stream another ladderfeed publishes (`--publish`) over iceoryx2 or
+    /// Zenoh, into the same output files as `replay`.
+    Subscribe(cmd::publish::SubscribeArgs),
 }
 
 fn main() -> ExitCode {
@@ -73,6 +76,7 @@ fn main() -> ExitCode {
         Some(Command::Live(args)) => cmd::live::run(*args),
         Some(Command::Record(args)) => cmd::live::record(*args),
         Some(Command::Instruments(args)) => cmd::instruments::run(args),
+        Some(Command::Subscribe(args)) => cmd::publish::run(args),
     };
     match result {
         Ok(code) => code,

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use crossbeam_channel::Receiver;
 use ladderfeed::book::Venue;
+use ladderfeed::fanout::Fanout;
 use ladderfeed::consumer::{spawn_consumer_with, spawn_pinned, Consumer, Cores, Idle, OnEvent};
 use ladderfeed::event::Event;
 use ladderfeed::net::live::{CloseClass, Feed, Live, Options};
@@ -29,6 +30,7 @@ use ladderfeed::venue::Protocol;
 use super::config::{self, FeedConfig, InstrumentArgs};
 use super::reference;
 use super::service;
+use super::publish::PublishArgs;
 use super::sinks::{OutputArgs, SinkWriter};
 use super::summary::{self, EngineReport, Summary};
 
@@ -104,6 +106,9 @@ pub struct Args {
     /// Output files (the same as `replay`'s).
     #[command(flatten)]
     pub out: OutputArgs,
+    /// Publishing the stream to other processes and hosts.
+    #[command(flatten)]
+    pub publish: PublishArgs,
     /// Serve `/book?venue=V&symbol=S&depth=N`, `/metrics` (Prometheus) and `/health` on this
     /// address (for example 127.0.0.1:8080), from a side thread.
     #[arg(long, value_name = "ADDR")]
@@ -286,6 +291,7 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
     };
 
     let sinks = args.out.sinks()?;
+    let fanout = args.publish.open()?;
 
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -346,6 +352,7 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
     let idle = if args.no_busy_poll { Idle::Sleep } else { Idle::Spin };
     let writing = Writing {
         writer: SinkWriter::new(sinks),
+        fanout,
         latency_now: Arc::clone(&latency_now),
         next_latency: Instant::now(),
     };
@@ -362,6 +369,7 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
     let (consumer, writing) =
         consumer.stop().map_err(|_| anyhow::anyhow!("consumer thread panicked"))?;
     let latency = consumer.latency().clone();
+    let published = writing.fanout.map(ladderfeed::fanout::Fanout::finish);
     let (sinks, sink_error) = writing.writer.finish();
     let wall = started.elapsed();
     if let Some(e) = sink_error {
@@ -402,6 +410,9 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
     }
     if let Some(r) = refreshed {
         r.print();
+    }
+    if let Some(stats) = &published {
+        super::publish::report(stats);
     }
     let ring = publisher.stats();
     println!("ring         {} published, {} dropped (full)", ring.produced, ring.dropped);
@@ -476,6 +487,8 @@ fn network(
 /// (numbers, encoded by the service).
 struct Writing {
     writer: SinkWriter,
+    /// `--publish`.
+    fanout: Option<Fanout>,
     latency_now: Arc<Mutex<Vec<service::StageLatency>>>,
     next_latency: Instant,
 }
@@ -484,9 +497,21 @@ impl OnEvent for Writing {
     #[inline]
     fn on_event(&mut self, ev: &Event) {
         self.writer.event(ev, ev.local_ts());
+        if let Some(f) = &mut self.fanout {
+            f.push(ev, ev.local_ts());
+        }
+    }
+
+    fn on_batch_end(&mut self) {
+        if let Some(f) = &mut self.fanout {
+            f.flush();
+        }
     }
 
     fn on_idle(&mut self, consumer: &Consumer) {
+        if let Some(f) = &mut self.fanout {
+            f.idle();
+        }
         if Instant::now() >= self.next_latency {
             self.next_latency = Instant::now() + Duration::from_secs(1);
             *self.latency_now.lock().unwrap_or_else(|e| e.into_inner()) =

@@ -5,6 +5,7 @@ pub mod config;
 pub mod convert;
 pub mod instruments;
 pub mod live;
+pub mod publish;
 pub mod reference;
 pub mod replay;
 pub mod service;

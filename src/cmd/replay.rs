@@ -32,11 +32,13 @@ use ladderfeed::consumer::{
 };
 use ladderfeed::engine::{Engine, Sink};
 use ladderfeed::event::{Event, InstrumentId};
+use ladderfeed::fanout::Fanout;
 use ladderfeed::ring::{feed_with_clock, spsc, Publisher};
 use ladderfeed::session::recorded::{Recorded, RecordedOptions};
 use ladderfeed::venue::AnyAdapter;
 
 use super::config::{self, InstrumentArgs};
+use super::publish::PublishArgs;
 use super::sinks::{OutputArgs, SinkWriter};
 use super::summary::{self, EngineReport, Summary};
 
@@ -60,9 +62,15 @@ pub struct Args {
     /// `max` (default): as fast as the pipeline goes; `recorded`: at the capture's own pace.
     #[arg(long, default_value = "max")]
     pub pace: Pace,
+    /// With `--pace recorded`: this many times the capture's own pace (2 = twice as fast).
+    #[arg(long, default_value_t = 1.0, value_name = "FACTOR")]
+    pub speed: f64,
     /// Output files.
     #[command(flatten)]
     pub out: OutputArgs,
+    /// Publishing the stream to other processes and hosts.
+    #[command(flatten)]
+    pub publish: PublishArgs,
     /// Core for the engine thread (default: the last core).
     #[arg(long)]
     pub engine_core: Option<usize>,
@@ -136,6 +144,9 @@ struct Group {
 
 /// Runs the replay.
 pub fn run(args: Args) -> Result<ExitCode> {
+    if !(args.speed.is_finite() && args.speed > 0.0) {
+        bail!("--speed must be a positive number");
+    }
     if !args.ring.is_power_of_two() || args.ring < 64 {
         bail!("--ring must be a power of two, at least 64");
     }
@@ -155,6 +166,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let registry = args.instruments.registry(file_config.as_ref())?;
     let window_ticks = config::window_ticks(args.window_ticks, file_config.as_ref());
     let sinks = args.out.sinks()?;
+    let fanout = args.publish.open()?;
 
     let cores = Cores::detect();
     let (engine_core, consumer_core) = if args.no_pin || cores.is_empty() {
@@ -188,6 +200,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         registry,
         window_ticks,
         pace: args.pace,
+        speed: args.speed,
         depth_levels,
         clock,
     };
@@ -201,8 +214,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
     // recorded time, not by the consumer.
     let mut consumer = Consumer::new(subscription);
     consumer.set_record_latency(false);
-    let replayed =
-        Replayed { clock, side: side_rx, latency: Latency::new(), writer: SinkWriter::new(sinks) };
+    let replayed = Replayed {
+        clock,
+        side: side_rx,
+        latency: Latency::new(),
+        writer: SinkWriter::new(sinks),
+        fanout,
+    };
     let consumer_thread =
         spawn_consumer_with("consumer", consumer, consumer_core, Idle::Spin, replayed)?;
 
@@ -226,6 +244,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
 
     let EngineOut { engines, errors, elapsed, first_error, read_errors, reference } = engine_out?;
     let latency = replayed.latency;
+    let published = replayed.fanout.map(ladderfeed::fanout::Fanout::finish);
     let (sinks, sink_error) = replayed.writer.finish();
     if let Some(e) = sink_error {
         bail!("writing the output files: {e}");
@@ -246,6 +265,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     print!("{}", summary.text(&names, wall));
     for (rows, from) in &reference {
         println!("instruments  {rows} rows of the venue's reference data recorded in the capture ({from})");
+    }
+    if let Some(stats) = &published {
+        super::publish::report(stats);
     }
     if let Some(e) = first_error {
         eprintln!("first venue error: {e}");
@@ -444,6 +466,7 @@ struct EngineCfg {
     registry: InstrumentRegistry,
     window_ticks: usize,
     pace: Pace,
+    speed: f64,
     depth_levels: usize,
     clock: Clock,
 }
@@ -493,7 +516,9 @@ fn engine_loop(
             if cfg.pace == Pace::Recorded && r.ts != 0 {
                 let now = cfg.clock.now_ns();
                 let (rec0, real0) = *pace_origin.get_or_insert((r.ts, now));
-                let due = real0.saturating_add(r.ts.saturating_sub(rec0));
+                let gap = r.ts.saturating_sub(rec0);
+                let scaled = if cfg.speed == 1.0 { gap } else { (gap as f64 / cfg.speed) as u64 };
+                let due = real0.saturating_add(scaled);
                 wait_until(&cfg.clock, due);
             }
             let payload = &batch.data[r.payload.0 as usize..r.payload.1 as usize];
@@ -568,6 +593,8 @@ struct Replayed {
     side: spsc::Consumer<u64>,
     latency: Latency,
     writer: SinkWriter,
+    /// `--publish`: the same events, rows stamped with the recorded time.
+    fanout: Option<Fanout>,
 }
 
 impl OnEvent for Replayed {
@@ -576,5 +603,20 @@ impl OnEvent for Replayed {
         let recorded = self.side.try_pop().unwrap_or(0);
         self.latency.record_replayed(ev, self.clock.now_ns(), recorded);
         self.writer.event(ev, recorded);
+        if let Some(f) = &mut self.fanout {
+            f.push(ev, recorded);
+        }
+    }
+
+    fn on_batch_end(&mut self) {
+        if let Some(f) = &mut self.fanout {
+            f.flush();
+        }
+    }
+
+    fn on_idle(&mut self, _consumer: &Consumer) {
+        if let Some(f) = &mut self.fanout {
+            f.idle();
+        }
     }
 }

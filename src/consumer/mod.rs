@@ -68,6 +68,11 @@ pub trait OnEvent {
     /// The ring is empty (nothing by default): a moment for slow work, such as publishing
     /// latency figures.
     fn on_idle(&mut self, _consumer: &Consumer) {}
+
+    /// The events popped together from the ring have all been handed to
+    /// [`OnEvent::on_event`] (nothing by default): a moment to send what was batched, such as
+    /// a [`Fanout`](crate::fanout::Fanout) sample.
+    fn on_batch_end(&mut self) {}
 }
 
 impl<F: FnMut(&Event)> OnEvent for F {
@@ -176,6 +181,7 @@ impl Consumer {
         let mut empty = 0u32;
         loop {
             if self.drain(BATCH, |ev| sink.on_event(ev)) > 0 {
+                sink.on_batch_end();
                 empty = 0;
                 if !stop.is_raised() {
                     continue;
@@ -199,6 +205,7 @@ impl Consumer {
             // Raised: take what was pushed before the flag was (see `Consumer::run`).
             let capacity = self.sub.capacity();
             while self.drain(capacity, |ev| sink.on_event(ev)) > 0 {}
+            sink.on_batch_end();
             return;
         }
     }
