@@ -39,6 +39,9 @@ pub mod lvc;
 pub mod memory;
 pub mod wire;
 
+#[cfg(test)]
+mod tests;
+
 #[cfg(feature = "iceoryx2")]
 pub mod ipc;
 #[cfg(feature = "zenoh")]
@@ -83,6 +86,11 @@ pub trait Transport: Send {
     fn answer(&mut self, snapshot: &[u8]) -> Result<(), TransportError>;
     /// `true` once at least one subscriber is connected.
     fn has_subscribers(&mut self) -> bool;
+    /// Sends the stream's last sample (the end marker). By default as any other; a transport
+    /// that drops under congestion may try harder here, since nothing follows it.
+    fn send_last(&mut self, sample: &[u8]) -> Result<(), TransportError> {
+        self.send(sample)
+    }
 }
 
 /// The receiving end of one transport.
@@ -231,13 +239,13 @@ impl Fanout {
             self.stats.snapshots += 1;
         }
         if self.last_sent.elapsed() >= HEARTBEAT {
-            self.heartbeat(0);
+            self.heartbeat();
         }
     }
 
-    fn heartbeat(&mut self, flags: u16) {
+    fn heartbeat(&mut self) {
         self.batch.clear();
-        let sample = self.batch.finish(flags, self.stream_id, self.next_seq);
+        let sample = self.batch.finish(0, self.stream_id, self.next_seq);
         send_all(&mut self.transports, sample, &mut self.stats);
         self.stats.heartbeats += 1;
         self.last_sent = Instant::now();
@@ -262,8 +270,15 @@ impl Fanout {
     /// Sends what is left and the end-of-stream sample; returns the figures.
     pub fn finish(mut self) -> FanoutStats {
         self.flush();
-        self.heartbeat(FLAG_END);
-        self.stats.heartbeats -= 1;
+        self.batch.clear();
+        let sample = self.batch.finish(FLAG_END, self.stream_id, self.next_seq);
+        for t in &mut self.transports {
+            self.stats.samples += 1;
+            if let Err(e) = t.send_last(sample) {
+                self.stats.send_failures += 1;
+                note_error(&mut self.stats, &e);
+            }
+        }
         self.stats.clone()
     }
 }

@@ -3,9 +3,10 @@
 //! `zenoh:ENDPOINT[#KEY]`: the publisher listens on `ENDPOINT` (a Zenoh locator such as
 //! `tcp/127.0.0.1:7447`) and subscribers connect to it. Nothing else is opened: multicast
 //! scouting and gossip are off, and a subscriber listens nowhere. The stream is put on
-//! `KEY/stream` (default key `ladderfeed`) with congestion control `Drop` and `express`
-//! (sent at once, not batched): a subscriber that cannot keep up loses samples and the
-//! publisher never waits. Snapshots are a queryable on `KEY/snapshot`.
+//! `KEY/stream` (default key `ladderfeed`) with congestion control `Drop` and no wait before
+//! dropping: a subscriber that cannot keep up loses samples and the publisher never waits.
+//! Zenoh batches samples only under back-pressure (adaptive batching), so an idle link sends
+//! each sample at once. Snapshots are a queryable on `KEY/snapshot`.
 
 use std::borrow::Cow;
 
@@ -51,6 +52,10 @@ fn session(spec: &str, endpoint: &str, listen: bool) -> Result<Session, Transpor
         // Keep retrying in the background: a subscriber may start before its publisher.
         ("connect/timeout_ms", "-1".into()),
         ("connect/exit_on_failure", "false".into()),
+        // Queue up to 16 batches of 64 KiB per priority, and drop at once rather than wait for
+        // a free batch (the default waits up to 1 ms): the publisher never stalls.
+        ("transport/link/tx/queue/size/data", "16".into()),
+        ("transport/link/tx/queue/congestion_control/drop/wait_before_drop", "0".into()),
         ("connect/retry", "{period_init_ms: 100, period_max_ms: 1000, period_increase_factor: 2}".into()),
     ];
     for (key, value) in settings {
@@ -65,7 +70,7 @@ pub struct ZenohTransport {
     publisher: Publisher<'static>,
     queryable: Queryable<FifoChannelHandler<Query>>,
     queries: Vec<Query>,
-    _session: Session,
+    session: Session,
 }
 
 impl std::fmt::Debug for ZenohTransport {
@@ -82,7 +87,6 @@ impl ZenohTransport {
         let publisher = session
             .declare_publisher(format!("{key}/stream"))
             .congestion_control(CongestionControl::Drop)
-            .express(true)
             .wait()
             .map_err(|e| err(spec, "declaring the publisher", e))?;
         let queryable = session
@@ -95,7 +99,7 @@ impl ZenohTransport {
             publisher,
             queryable,
             queries: Vec::new(),
-            _session: session,
+            session,
         })
     }
 }
@@ -107,6 +111,16 @@ impl Transport for ZenohTransport {
 
     fn send(&mut self, sample: &[u8]) -> Result<(), TransportError> {
         self.publisher.put(sample.to_vec()).wait().map_err(|e| err(&self.spec, "put", e))
+    }
+
+    fn send_last(&mut self, sample: &[u8]) -> Result<(), TransportError> {
+        // The end marker waits for room (Zenoh gives up after its `wait_before_close`, 5 s,
+        // for a subscriber that is stopped but connected): nothing follows it.
+        self.session
+            .put(self.publisher.key_expr(), sample.to_vec())
+            .congestion_control(CongestionControl::Block)
+            .wait()
+            .map_err(|e| err(&self.spec, "put (end of stream)", e))
     }
 
     fn take_requests(&mut self) -> Result<usize, TransportError> {
