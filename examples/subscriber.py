@@ -94,12 +94,11 @@ class Stream:
         elif kind == BBO and inst in self.instruments:
             d = self.instruments[inst]
             bid_t, bid_l, ask_t, ask_l = (signed(w) for w in payload)
-            print(
-                f"{local_ts} {d['venue']} {d['symbol'].decode(errors='replace')} "
-                f"bid {bid_t * d['tick']} x {bid_l * d['lot']} "
-                f"ask {ask_t * d['tick']} x {ask_l * d['lot']} {STATES.get(state, 'stale')}",
-                file=self.out,
-            )
+            bid = f"{bid_t * d['tick']} x {bid_l * d['lot']}" if bid_l > 0 else "- x -"
+            ask = f"{ask_t * d['tick']} x {ask_l * d['lot']}" if ask_l > 0 else "- x -"
+            symbol = d["symbol"].decode(errors="replace")
+            state = STATES.get(state, "stale")
+            print(f"{local_ts} {d['venue']} {symbol} bid {bid} ask {ask} {state}", file=self.out)
             self.bbos += 1
 
 

@@ -19,18 +19,18 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use crossbeam_channel::Receiver;
 use ladderfeed::book::Venue;
-use ladderfeed::fanout::Fanout;
 use ladderfeed::consumer::{spawn_consumer_with, spawn_pinned, Consumer, Cores, Idle, OnEvent};
 use ladderfeed::event::Event;
+use ladderfeed::fanout::Fanout;
 use ladderfeed::net::live::{CloseClass, Feed, Live, Options};
 use ladderfeed::net::tls;
 use ladderfeed::ring::{feed, Publisher};
 use ladderfeed::venue::Protocol;
 
 use super::config::{self, FeedConfig, InstrumentArgs};
+use super::publish::PublishArgs;
 use super::reference;
 use super::service;
-use super::publish::PublishArgs;
 use super::sinks::{OutputArgs, SinkWriter};
 use super::summary::{self, EngineReport, Summary};
 

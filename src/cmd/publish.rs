@@ -41,7 +41,9 @@ impl PublishArgs {
         if let Some(secs) = self.publish_wait {
             let waited = Instant::now();
             if !out.wait_for_subscribers(Duration::from_secs_f64(secs.max(0.0))) {
-                eprintln!("warning: no subscriber on every transport after {secs} s: starting anyway");
+                eprintln!(
+                    "warning: no subscriber on every transport after {secs} s: starting anyway"
+                );
             } else {
                 println!("subscribers  there after {:.3} s", waited.elapsed().as_secs_f64());
             }
@@ -77,6 +79,10 @@ pub struct SubscribeArgs {
     /// Keep going after the publisher ends its stream (until --duration or Ctrl-C).
     #[arg(long)]
     pub follow: bool,
+    /// Samples the transport queues for this subscriber (64 records each); when it falls
+    /// further behind, the oldest are lost (and counted).
+    #[arg(long, default_value_t = fanout::DEFAULT_QUEUE)]
+    pub queue: usize,
     /// Spin while nothing arrives instead of sleeping (lowest latency, a whole core).
     #[arg(long)]
     pub busy_poll: bool,
@@ -92,6 +98,7 @@ struct SubscribeSummary<'a> {
     lost: u64,
     malformed: u64,
     restarts: u64,
+    unanswered_joins: u64,
     ended: bool,
     instruments: Vec<SummaryInstrument>,
 }
@@ -111,7 +118,8 @@ struct SummaryInstrument {
 pub fn run(args: SubscribeArgs) -> Result<ExitCode> {
     let sinks = args.out.sinks()?;
     let mut subscriber: Subscriber<Box<dyn fanout::Source>> =
-        fanout::subscribe_to(&args.from).with_context(|| format!("subscribing to {}", args.from))?;
+        fanout::subscribe_to(&args.from, args.queue)
+            .with_context(|| format!("subscribing to {}", args.from))?;
     let stop = Arc::new(AtomicBool::new(false));
     signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&stop))?;
     signal_hook::flag::register(signal_hook::consts::SIGTERM, Arc::clone(&stop))?;
@@ -154,7 +162,7 @@ pub fn run(args: SubscribeArgs) -> Result<ExitCode> {
 
 fn print_stats(from: &str, s: &SubscriberStats, wall: Duration) {
     println!(
-        "received     {} records from {from} in {:.3} s ({} from {} snapshots), {} lost, {} malformed samples, {} publisher restarts{}",
+        "received     {} records from {from} in {:.3} s ({} from {} snapshots), {} lost, {} malformed samples, {} publisher restarts, {} joins without a snapshot{}",
         s.records,
         wall.as_secs_f64(),
         s.snapshot_records,
@@ -162,6 +170,7 @@ fn print_stats(from: &str, s: &SubscriberStats, wall: Duration) {
         s.lost,
         s.malformed,
         s.restarts,
+        s.unanswered_joins,
         if s.ended { "; the publisher ended its stream" } else { "" }
     );
     if let Some(e) = &s.first_error {
@@ -200,6 +209,7 @@ fn write_summary<S: fanout::Source>(
         lost: s.lost,
         malformed: s.malformed,
         restarts: s.restarts,
+        unanswered_joins: s.unanswered_joins,
         ended: s.ended,
         instruments,
     };

@@ -108,7 +108,13 @@ impl IpcTransport {
             .allocation_strategy(AllocationStrategy::PowerOfTwo)
             .create()
             .map_err(|e| err(service, "creating the snapshot server", e))?;
-        Ok(IpcTransport { service: service.to_string(), ports, publisher, server, requests: Vec::new() })
+        Ok(IpcTransport {
+            service: service.to_string(),
+            ports,
+            publisher,
+            server,
+            requests: Vec::new(),
+        })
     }
 }
 
@@ -170,13 +176,14 @@ impl std::fmt::Debug for IpcSource {
 }
 
 impl IpcSource {
-    /// Opens (or creates) the services and the subscriber's ports.
-    pub fn open(service: &str) -> Result<Self, TransportError> {
+    /// Opens (or creates) the services and the subscriber's ports, with a queue of `queue`
+    /// samples (at most [`QUEUE_SAMPLES`]).
+    pub fn open(service: &str, queue: usize) -> Result<Self, TransportError> {
         let ports = open(service)?;
         let subscriber = ports
             .stream
             .subscriber_builder()
-            .buffer_size(QUEUE_SAMPLES)
+            .buffer_size(queue.clamp(1, QUEUE_SAMPLES))
             .create()
             .map_err(|e| err(service, "creating the subscriber", e))?;
         let client = ports
@@ -185,7 +192,13 @@ impl IpcSource {
             .create()
             .map_err(|e| err(service, "creating the snapshot client", e))?;
         let _ = &ports.node;
-        Ok(IpcSource { service: service.to_string(), _ports: ports, subscriber, client, pending: None })
+        Ok(IpcSource {
+            service: service.to_string(),
+            _ports: ports,
+            subscriber,
+            client,
+            pending: None,
+        })
     }
 }
 
@@ -209,9 +222,7 @@ impl Source for IpcSource {
         // One request at a time: a new one replaces the one still unanswered.
         self.pending = None;
         self.pending = Some(
-            self.client
-                .send_copy(0)
-                .map_err(|e| err(&self.service, "requesting a snapshot", e))?,
+            self.client.send_copy(0).map_err(|e| err(&self.service, "requesting a snapshot", e))?,
         );
         Ok(())
     }

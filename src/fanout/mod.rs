@@ -326,6 +326,10 @@ pub struct SubscriberStats {
     pub malformed: u64,
     /// Publisher restarts seen (a new stream id).
     pub restarts: u64,
+    /// Joins mid-stream whose snapshot never came (the publisher ended first, or did not
+    /// answer within [`JOIN_TIMEOUT`]): the stream was taken as it was, and the records
+    /// before it counted as lost.
+    pub unanswered_joins: u64,
     /// `true` once the publisher ended its stream.
     pub ended: bool,
     /// The first malformed sample's error.
@@ -340,7 +344,12 @@ const JOIN_BUFFER_SAMPLES: usize = 1 << 16;
 enum Phase {
     /// No stream seen yet, or a stream joined mid-way whose snapshot is awaited; the stream's
     /// samples are kept until it comes.
-    Joining { buffered: VecDeque<Vec<u8>>, asked: Option<Instant> },
+    Joining {
+        buffered: VecDeque<Vec<u8>>,
+        asked: Option<Instant>,
+        /// When the first sample of the stream being joined arrived.
+        since: Option<Instant>,
+    },
     /// Records flow.
     Live,
 }
@@ -372,13 +381,15 @@ impl<S: Source> std::fmt::Debug for Subscriber<S> {
 
 /// How long a joining subscriber waits for a snapshot before asking again.
 const SNAPSHOT_RETRY: Duration = Duration::from_millis(500);
+/// How long a joining subscriber waits for a snapshot at all, from the stream's first sample.
+pub const JOIN_TIMEOUT: Duration = Duration::from_secs(3);
 
 impl<S: Source> Subscriber<S> {
     /// Reads from `source`.
     pub fn new(source: S) -> Self {
         Subscriber {
             source,
-            phase: Phase::Joining { buffered: VecDeque::new(), asked: None },
+            phase: Phase::Joining { buffered: VecDeque::new(), asked: None, since: None },
             stream: None,
             next_seq: 0,
             instruments: Instruments::default(),
@@ -418,18 +429,42 @@ impl<S: Source> Subscriber<S> {
             self.on_sample(sample, &mut f);
         }
         self.inbox = inbox;
-        if let Phase::Joining { asked, .. } = &mut self.phase {
+        if let Phase::Joining { asked, buffered, since } = &mut self.phase {
             if asked.is_none_or(|t| t.elapsed() >= SNAPSHOT_RETRY) {
                 *asked = Some(Instant::now());
                 self.source.request_snapshot()?;
             }
             let mut answers = Vec::new();
             self.source.poll_snapshot(&mut |s| answers.push(s.to_vec()))?;
+            // No snapshot will come once the stream ended, nor after a long wait (a publisher
+            // that does not answer): take the stream as it is, counting what came before as
+            // lost.
+            let ended = buffered.iter().any(|s| wire::decode(s).is_ok_and(|(h, _)| h.is_end()));
+            let waited = since.is_some_and(|t| t.elapsed() >= JOIN_TIMEOUT);
+            if answers.is_empty() && (ended || waited) {
+                self.give_up_joining(&mut f);
+            }
             for answer in answers {
                 self.on_snapshot(&answer, &mut f);
             }
         }
         Ok((self.stats.records - before) as usize)
+    }
+
+    fn give_up_joining(&mut self, f: &mut impl FnMut(&Event)) {
+        let Phase::Joining { buffered, .. } = std::mem::replace(&mut self.phase, Phase::Live)
+        else {
+            return;
+        };
+        self.stats.unanswered_joins += 1;
+        self.next_seq = 0;
+        for sample in buffered {
+            let ours = wire::decode(&sample).is_ok_and(|(h, _)| Some(h.stream_id) == self.stream);
+            if ours {
+                self.deliver(&sample, f);
+            }
+            self.spare.push(sample);
+        }
     }
 
     fn malformed(&mut self, e: wire::WireError) {
@@ -464,7 +499,11 @@ impl<S: Source> Subscriber<S> {
                 self.next_seq = 0;
                 Phase::Live
             } else {
-                Phase::Joining { buffered: VecDeque::new(), asked: None }
+                Phase::Joining {
+                    buffered: VecDeque::new(),
+                    asked: None,
+                    since: Some(Instant::now()),
+                }
             };
         }
         match &mut self.phase {
@@ -472,7 +511,8 @@ impl<S: Source> Subscriber<S> {
                 self.deliver(&sample, f);
                 self.spare.push(sample);
             }
-            Phase::Joining { buffered, .. } => {
+            Phase::Joining { buffered, since, .. } => {
+                since.get_or_insert_with(Instant::now);
                 if buffered.len() >= JOIN_BUFFER_SAMPLES {
                     if let Some(old) = buffered.pop_front() {
                         self.spare.push(old);
@@ -511,8 +551,7 @@ impl<S: Source> Subscriber<S> {
             return;
         }
         self.stream = Some(header.stream_id);
-        let Phase::Joining { buffered, .. } =
-            std::mem::replace(&mut self.phase, Phase::Live)
+        let Phase::Joining { buffered, .. } = std::mem::replace(&mut self.phase, Phase::Live)
         else {
             return;
         };
@@ -589,15 +628,23 @@ pub fn publish_to(spec: &str) -> Result<Box<dyn Transport>, TransportError> {
     }
 }
 
-/// Opens the subscribing end named by `spec` (see [`parse_spec`]).
-pub fn subscribe_to(spec: &str) -> Result<Subscriber<Box<dyn Source>>, TransportError> {
+/// Samples a subscriber's transport queue holds by default (a stopped or slow subscriber
+/// loses the oldest beyond it).
+pub const DEFAULT_QUEUE: usize = 1024;
+
+/// Opens the subscribing end named by `spec` (see [`parse_spec`]), with a transport queue of
+/// `queue` samples (iceoryx2: at most [`ipc::QUEUE_SAMPLES`]).
+pub fn subscribe_to(
+    spec: &str,
+    queue: usize,
+) -> Result<Subscriber<Box<dyn Source>>, TransportError> {
     let (kind, rest) = parse_spec(spec)?;
-    let _ = rest;
+    let _ = (rest, queue);
     let source: Box<dyn Source> = match kind {
         #[cfg(feature = "iceoryx2")]
-        "iceoryx2" => Box::new(ipc::IpcSource::open(rest)?),
+        "iceoryx2" => Box::new(ipc::IpcSource::open(rest, queue)?),
         #[cfg(feature = "zenoh")]
-        "zenoh" => Box::new(net::ZenohSource::open(rest)?),
+        "zenoh" => Box::new(net::ZenohSource::open(rest, queue)?),
         other => return Err(not_built(spec, other)),
     };
     Ok(Subscriber::new(source))

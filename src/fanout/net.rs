@@ -21,8 +21,6 @@ use super::{Source, Transport, TransportError};
 
 /// The key prefix when the spec names none.
 pub const DEFAULT_KEY: &str = "ladderfeed";
-/// Samples a subscriber keeps between two polls before Zenoh holds back its connection.
-pub const QUEUE_SAMPLES: usize = 4096;
 
 /// Splits `ENDPOINT[#KEY]`.
 fn split(spec: &str) -> (&str, &str) {
@@ -41,8 +39,11 @@ fn err(spec: &str, what: &str, e: impl std::fmt::Display) -> TransportError {
 fn session(spec: &str, endpoint: &str, listen: bool) -> Result<Session, TransportError> {
     let mut config = Config::default();
     let quoted = serde_json::to_string(endpoint).map_err(|e| err(spec, "endpoint", e))?;
-    let (listen_on, connect_to) =
-        if listen { (format!("[{quoted}]"), "[]".to_string()) } else { ("[]".into(), format!("[{quoted}]")) };
+    let (listen_on, connect_to) = if listen {
+        (format!("[{quoted}]"), "[]".to_string())
+    } else {
+        ("[]".into(), format!("[{quoted}]"))
+    };
     let settings = [
         ("mode", "\"peer\"".to_string()),
         ("scouting/multicast/enabled", "false".into()),
@@ -56,7 +57,10 @@ fn session(spec: &str, endpoint: &str, listen: bool) -> Result<Session, Transpor
         // a free batch (the default waits up to 1 ms): the publisher never stalls.
         ("transport/link/tx/queue/size/data", "16".into()),
         ("transport/link/tx/queue/congestion_control/drop/wait_before_drop", "0".into()),
-        ("connect/retry", "{period_init_ms: 100, period_max_ms: 1000, period_increase_factor: 2}".into()),
+        (
+            "connect/retry",
+            "{period_init_ms: 100, period_max_ms: 1000, period_increase_factor: 2}".into(),
+        ),
     ];
     for (key, value) in settings {
         config.insert_json5(key, &value).map_err(|e| err(spec, key, e))?;
@@ -162,13 +166,13 @@ impl std::fmt::Debug for ZenohSource {
 
 impl ZenohSource {
     /// Connects to the endpoint (retrying in the background until the publisher is there) and
-    /// subscribes to the stream.
-    pub fn open(spec: &str) -> Result<Self, TransportError> {
+    /// subscribes to the stream, keeping up to `queue` samples between two polls.
+    pub fn open(spec: &str, queue: usize) -> Result<Self, TransportError> {
         let (endpoint, key) = split(spec);
         let session = session(spec, endpoint, false)?;
         let subscriber = session
             .declare_subscriber(format!("{key}/stream"))
-            .with(FifoChannel::new(QUEUE_SAMPLES))
+            .with(FifoChannel::new(queue.max(1)))
             .wait()
             .map_err(|e| err(spec, "declaring the subscriber", e))?;
         Ok(ZenohSource {

@@ -56,7 +56,10 @@ fn records_arrive_in_order_numbered_with_row_times() {
     let bbos: Vec<_> = got.iter().filter_map(|e| e.as_bbo().map(|b| (b, e.local_ts()))).collect();
     assert_eq!(bbos[7].0.bid_tick, 107);
     assert_eq!(bbos[7].1, 9_000_007);
-    assert_eq!(sub.instruments().get(0).unwrap().symbol, "A_VERY_LONG_SYMBOL_NAME_THAT_NEEDS_TEXT_RECORDS");
+    assert_eq!(
+        sub.instruments().get(0).unwrap().symbol,
+        "A_VERY_LONG_SYMBOL_NAME_THAT_NEEDS_TEXT_RECORDS"
+    );
     assert_eq!(sub.stats().lost, 0);
     // Full batches went out on their own: 200 records need at least 3 samples of 64.
     assert!(sub.stats().samples >= 4, "{:?}", sub.stats());
@@ -121,11 +124,16 @@ fn a_late_subscriber_gets_the_last_values_then_the_stream() {
     // then the live records after the snapshot's point (the BBO sent before the snapshot was
     // taken is in it).
     assert_eq!(sub.instruments().iter().count(), 2);
-    let bbos: Vec<_> = got.iter().filter_map(|e| e.as_bbo().map(|b| (e.instrument(), b.bid_tick))).collect();
+    let bbos: Vec<_> =
+        got.iter().filter_map(|e| e.as_bbo().map(|b| (e.instrument(), b.bid_tick))).collect();
     assert_eq!(bbos, vec![(0, 120), (1, 109), (1, 121)]);
     assert!(kinds.contains(&(1, EventKind::BookState { previous: BookState::Synced })));
-    assert!(kinds.contains(&(0, EventKind::DepthLevel { side: Side::Sell, price_tick: 101, size_lots: 4 })));
-    assert!(!got.iter().any(|e| matches!(e.kind(), EventKind::Trade(_))), "trades are not last values");
+    assert!(kinds
+        .contains(&(0, EventKind::DepthLevel { side: Side::Sell, price_tick: 101, size_lots: 4 })));
+    assert!(
+        !got.iter().any(|e| matches!(e.kind(), EventKind::Trade(_))),
+        "trades are not last values"
+    );
     assert_eq!(sub.stats().snapshots, 1);
     assert_eq!(sub.stats().lost, 0);
     assert_eq!(got.last().unwrap().as_bbo().unwrap().bid_tick, 121);
@@ -191,7 +199,10 @@ fn headers_round_trip_and_reject_lies() {
     buf.push(&bbo(2, 3), 78, 6);
     let sample = buf.finish(FLAG_SNAPSHOT, 0xABCD, 42).to_vec();
     let (h, records) = wire::decode(&sample).unwrap();
-    assert_eq!((h.count, h.stream_id, h.first_seq, h.is_snapshot(), h.is_end()), (2, 0xABCD, 42, true, false));
+    assert_eq!(
+        (h.count, h.stream_id, h.first_seq, h.is_snapshot(), h.is_end()),
+        (2, 0xABCD, 42, true, false)
+    );
     let records: Vec<_> = records.collect();
     assert_eq!(records[1].local_ts(), 78);
     assert_eq!(records[1].seq(), 6);
@@ -202,4 +213,24 @@ fn headers_round_trip_and_reject_lies() {
     lying[0] = b'X';
     assert_eq!(wire::decode(&lying).unwrap_err(), wire::WireError::Magic);
     assert_eq!(MAX_STREAM_RECORDS, 64);
+}
+
+#[test]
+fn a_join_whose_snapshot_never_comes_takes_the_stream_and_counts_the_rest_lost() {
+    let (t, s) = pair(4);
+    let mut fanout = Fanout::new(vec![Box::new(t)]);
+    let mut sub = Subscriber::new(s);
+    // The subscriber is there but does not read: its queue of 4 keeps the newest samples.
+    for i in 0..10 {
+        fanout.push(&bbo(i, 0), i);
+        fanout.flush();
+    }
+    let published = fanout.finish().records;
+    // No one answers snapshot requests any more (the publisher is gone) and the end was seen.
+    let got = drain(&mut sub);
+    assert_eq!(got.len(), 3);
+    assert_eq!(got[0].as_bbo().unwrap().bid_tick, 107);
+    assert!(sub.stats().ended);
+    assert_eq!(sub.stats().unanswered_joins, 1);
+    assert_eq!(sub.stats().records + sub.stats().lost, published);
 }

@@ -156,8 +156,12 @@ pub fn decode(sample: &[u8]) -> Result<(Header, Records<'_>), WireError> {
     if usize::from(header_len) != HEADER_BYTES || usize::from(record_len) != RECORD_BYTES {
         return Err(WireError::Layout(header_len, record_len));
     }
-    let header =
-        Header { flags: u16_at(10), count: u32_at(12), stream_id: u64_at(16), first_seq: u64_at(24) };
+    let header = Header {
+        flags: u16_at(10),
+        count: u32_at(12),
+        stream_id: u64_at(16),
+        first_seq: u64_at(24),
+    };
     let body = &sample[HEADER_BYTES..];
     if body.len() as u64 != u64::from(header.count) * RECORD_BYTES as u64 {
         return Err(WireError::Length { len: sample.len(), count: header.count });
