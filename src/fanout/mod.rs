@@ -126,6 +126,8 @@ pub struct FanoutStats {
 /// After this long without a record, a heartbeat tells subscribers the stream is alive and
 /// where it stands.
 pub const HEARTBEAT: Duration = Duration::from_secs(1);
+/// How often an idle publisher looks for snapshot requests.
+const REQUEST_POLL: Duration = Duration::from_millis(1);
 
 /// The publishing side: batches records into samples, numbers them, keeps the last-value
 /// cache, answers snapshot requests and sends heartbeats. Runs on one thread (the consumer's).
@@ -140,6 +142,7 @@ pub struct Fanout {
     batch_first: u64,
     lvc: LastValues,
     last_sent: Instant,
+    last_polled: Instant,
     stats: FanoutStats,
 }
 
@@ -166,6 +169,7 @@ impl Fanout {
             batch_first: 0,
             lvc: LastValues::default(),
             last_sent: Instant::now(),
+            last_polled: Instant::now().checked_sub(REQUEST_POLL).unwrap_or_else(Instant::now),
             stats: FanoutStats::default(),
         }
     }
@@ -220,6 +224,13 @@ impl Fanout {
     /// heartbeat after [`HEARTBEAT`] without records.
     pub fn idle(&mut self) {
         self.flush();
+        // The transports are asked for snapshot requests at most every millisecond: an idle
+        // spin stays short, so a record arriving meanwhile waits little.
+        let now = Instant::now();
+        if now.duration_since(self.last_polled) < REQUEST_POLL {
+            return;
+        }
+        self.last_polled = now;
         let mut asked = false;
         for t in &mut self.transports {
             match t.take_requests() {
@@ -640,12 +651,12 @@ pub fn subscribe_to(
 ) -> Result<Subscriber<Box<dyn Source>>, TransportError> {
     let (kind, rest) = parse_spec(spec)?;
     let _ = (rest, queue);
-    let source: Box<dyn Source> = match kind {
+    let source: Result<Box<dyn Source>, TransportError> = match kind {
         #[cfg(feature = "iceoryx2")]
-        "iceoryx2" => Box::new(ipc::IpcSource::open(rest, queue)?),
+        "iceoryx2" => ipc::IpcSource::open(rest, queue).map(|s| Box::new(s) as Box<dyn Source>),
         #[cfg(feature = "zenoh")]
-        "zenoh" => Box::new(net::ZenohSource::open(rest, queue)?),
-        other => return Err(not_built(spec, other)),
+        "zenoh" => net::ZenohSource::open(rest, queue).map(|s| Box::new(s) as Box<dyn Source>),
+        other => Err(not_built(spec, other)),
     };
-    Ok(Subscriber::new(source))
+    source.map(Subscriber::new)
 }
