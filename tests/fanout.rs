@@ -374,3 +374,98 @@ fn the_python_example_prints_the_streams_bbos() {
     assert_eq!(printed, written, "{py}");
     assert!(py.contains(" 0 records lost, 10 instruments"), "{py}");
 }
+
+/// The C header is the schema: a C program built with it reads a sample written by the Rust
+/// side and finds the same fields; its venue list is `Venue::ALL`.
+#[test]
+fn the_c_header_reads_what_the_rust_side_writes() {
+    use ladderfeed::event::{Bbo, BookState, Event, Stamps};
+    use ladderfeed::fanout::wire::SampleBuf;
+    use ladderfeed::{Instrument, Step, StepSource, Venue};
+
+    let stamps = Stamps { exch_ts: 1_700_000_000_123, local_ts: 1_700_000_000_456, parsed_ts: 0 };
+    let inst = Instrument {
+        venue: Venue::KrakenFutures,
+        symbol: "PF_XBTUSD_WITH_A_SYMBOL_LONGER_THAN_EIGHT_BYTES".into(),
+        tick: Step::parse("0.5").unwrap(),
+        lot: Step::parse("0.0001").unwrap(),
+        source: StepSource::Venue,
+    };
+    let (defs, n) = Event::instrument_definition(stamps, 3, &inst);
+    assert_eq!(n, 3, "a 47-byte symbol takes a head and two text records");
+    let bbo = Bbo { bid_tick: 130_000, bid_lots: 12, ask_tick: 130_001, ask_lots: 3 };
+    let mut buf = SampleBuf::with_capacity(8);
+    for (i, ev) in defs[..n].iter().enumerate() {
+        buf.push(ev, ev.local_ts(), i as u32 + 40);
+    }
+    buf.push(&Event::bbo(stamps, 3, BookState::Synced, bbo), 999, 40 + n as u32);
+    let sample = tmp("c-sample.bin");
+    std::fs::write(&sample, buf.finish(0, 0xFEED_F00D, 40)).unwrap();
+
+    let header = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schema");
+    let program = tmp("read.c");
+    std::fs::write(
+        &program,
+        r#"
+#include <stdio.h>
+#include <string.h>
+#include "ladderfeed_wire_v1.h"
+static const char *venues[] = LFW_VENUES;
+int main(int argc, char **argv) {
+    static unsigned char buf[1 << 16];
+    FILE *f = fopen(argv[1], "rb");
+    size_t len = fread(buf, 1, sizeof buf, f);
+    lfw_header h; memcpy(&h, buf, sizeof h);
+    if (memcmp(h.magic, LFW_MAGIC, 4) != 0 || len != LFW_HEADER_BYTES + h.count * LFW_RECORD_BYTES) return 2;
+    printf("header %u %u %u %llx %llu\n", h.version, h.flags, h.count, (unsigned long long)h.stream_id, (unsigned long long)h.first_seq);
+    char symbol[128] = {0};
+    for (unsigned i = 0; i < h.count; i++) {
+        lfw_record r; memcpy(&r, buf + LFW_HEADER_BYTES + i * LFW_RECORD_BYTES, sizeof r);
+        if (r.kind == LFW_INSTRUMENT_HEAD) {
+            lfw_instrument_head d; memcpy(&d, r.payload, sizeof d);
+            memcpy(symbol, d.symbol, 8);
+            printf("head %u %s %llue-%u %llue-%u source %u len %u\n", r.instrument, venues[d.venue - 1],
+                (unsigned long long)d.tick_mantissa, d.tick_scale, (unsigned long long)d.lot_mantissa, d.lot_scale, d.source, d.symbol_len);
+        } else if (r.kind == LFW_INSTRUMENT_TEXT) {
+            const unsigned char *p = (const unsigned char *)r.payload;
+            memcpy(symbol + 8 + (p[0] - 1) * 31, p + 1, 31);
+        } else if (r.kind == LFW_BBO) {
+            long long *p = (long long *)r.payload;
+            printf("symbol %s\n", symbol);
+            printf("bbo %u seq %u state %u exch %llu local %llu %lld x %lld / %lld x %lld\n", r.instrument, r.seq, r.state,
+                (unsigned long long)r.exch_ts, (unsigned long long)r.local_ts, p[0], p[1], p[2], p[3]);
+        }
+    }
+    printf("venues %zu\n", sizeof venues / sizeof venues[0]);
+    for (size_t i = 0; i < sizeof venues / sizeof venues[0]; i++) printf("%s\n", venues[i]);
+    return 0;
+}
+"#,
+    )
+    .unwrap();
+    let exe = tmp("read");
+    let cc = Command::new("cc")
+        .args(["-std=c11", "-Wall", "-Werror", "-I"])
+        .arg(&header)
+        .arg(&program)
+        .arg("-o")
+        .arg(&exe)
+        .output()
+        .unwrap();
+    assert!(cc.status.success(), "{}", text(&cc));
+    let run = Command::new(&exe).arg(&sample).output().unwrap();
+    assert!(run.status.success(), "{}", text(&run));
+    let out = String::from_utf8(run.stdout).unwrap();
+    let mut expected = vec![
+        format!("header 1 0 {} feedf00d 40", n + 1),
+        "head 3 kraken-futures 5e-1 1e-4 source 4 len 47".to_string(),
+        "symbol PF_XBTUSD_WITH_A_SYMBOL_LONGER_THAN_EIGHT_BYTES".to_string(),
+        format!(
+            "bbo 3 seq {} state 1 exch 1700000000123 local 999 130000 x 12 / 130001 x 3",
+            40 + n
+        ),
+        format!("venues {}", Venue::ALL.len()),
+    ];
+    expected.extend(Venue::ALL.iter().map(|v| v.name().to_string()));
+    assert_eq!(out.lines().collect::<Vec<_>>(), expected);
+}
