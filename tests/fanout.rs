@@ -68,6 +68,17 @@ fn published_records(out: &str) -> u64 {
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
+/// `replay CAPTURE --pace recorded --speed SPEED --publish FROM [--publish-wait 60]`, unpinned.
+fn replay_args(from: &str, speed: &str, wait: bool) -> Vec<String> {
+    let capture = fixture(CAPTURE).to_string_lossy().into_owned();
+    let mut args = vec!["replay", &capture, "--pace", "recorded", "--speed", speed];
+    args.extend(["--publish", from, "--no-progress", "--no-pin"]);
+    if wait {
+        args.extend(["--publish-wait", "60"]);
+    }
+    args.into_iter().map(str::to_owned).collect()
+}
+
 fn sink_args<'a>(bbo: &'a Path, depth: &'a Path, trades: &'a Path) -> Vec<&'a str> {
     vec![
         "--bbo-out",
@@ -92,23 +103,11 @@ fn replay_reaches_a_subscriber_row_for_row(kind: &str) {
     let mut sub_args = sink_args(&sub_files[0], &sub_files[1], &sub_files[2]);
     sub_args.extend(["--duration", "60", "--summary-json", sub_summary.to_str().unwrap()]);
     let sub = subscriber(&from, &sub_args);
-    let capture = fixture(CAPTURE);
-    let mut args = vec![
-        "replay",
-        capture.to_str().unwrap(),
-        "--pace",
-        "recorded",
-        "--speed",
-        "20",
-        "--publish",
-        &from,
-        "--publish-wait",
-        "30",
-        "--no-progress",
-        "--no-pin",
-    ];
-    args.extend(sink_args(&pub_files[0], &pub_files[1], &pub_files[2]));
-    let publisher = ladderfeed(&args);
+    let mut args = replay_args(&from, "20", true);
+    args.extend(
+        sink_args(&pub_files[0], &pub_files[1], &pub_files[2]).into_iter().map(str::to_owned),
+    );
+    let publisher = ladderfeed(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let pub_text = text(&publisher);
     assert!(publisher.status.success(), "{pub_text}");
     assert!(pub_text.contains("subscribers  there"), "{pub_text}");
@@ -144,11 +143,9 @@ fn replay_reaches_a_zenoh_subscriber_row_for_row() {
 /// the live stream without a gap.
 fn a_late_subscriber_gets_the_last_values_first(kind: &str) {
     let from = transport(kind, "late", free_port());
-    let capture = fixture(CAPTURE);
     let pub_bbo = tmp(&format!("{kind}-late-pub-bbo.csv"));
     let publisher = Command::new(env!("CARGO_BIN_EXE_ladderfeed"))
-        .args(["replay", capture.to_str().unwrap(), "--pace", "recorded", "--speed", "5"])
-        .args(["--publish", &from, "--no-progress", "--no-pin"])
+        .args(replay_args(&from, "5", false))
         .args(["--bbo-out", pub_bbo.to_str().unwrap()])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -218,13 +215,11 @@ fn a_stopped_subscriber_costs_the_publisher_no_send_and_learns_what_it_missed() 
         &from,
         &["--queue", "8", "--duration", "60", "--summary-json", summary_path.to_str().unwrap()],
     );
-    let capture = fixture(CAPTURE);
     // About 6 s of stream; the subscriber is stopped from 1 s to 4 s into it (SIGSTOP), and
     // continued while the publisher still runs (iceoryx2 frees a publisher's samples when it
     // exits).
     let publisher = Command::new(env!("CARGO_BIN_EXE_ladderfeed"))
-        .args(["replay", capture.to_str().unwrap(), "--pace", "recorded", "--speed", "5"])
-        .args(["--publish", &from, "--publish-wait", "30", "--no-progress", "--no-pin"])
+        .args(replay_args(&from, "5", true))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -312,23 +307,9 @@ fn the_python_example_prints_the_streams_bbos() {
         .spawn()
         .unwrap();
     let bbo = tmp("python-pub-bbo.csv");
-    let capture = fixture(CAPTURE);
-    let publisher = ladderfeed(&[
-        "replay",
-        capture.to_str().unwrap(),
-        "--pace",
-        "recorded",
-        "--speed",
-        "20",
-        "--publish",
-        &from,
-        "--publish-wait",
-        "60",
-        "--no-progress",
-        "--no-pin",
-        "--bbo-out",
-        bbo.to_str().unwrap(),
-    ]);
+    let mut args = replay_args(&from, "20", true);
+    args.extend(["--bbo-out".to_owned(), bbo.to_string_lossy().into_owned()]);
+    let publisher = ladderfeed(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(publisher.status.success(), "{}", text(&publisher));
     let python = finish(python, Duration::from_secs(30));
     let py = text(&python);
