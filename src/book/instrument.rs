@@ -65,11 +65,13 @@ pub enum Venue {
     Hyperliquid,
     /// Kraken Futures (WebSocket v1).
     KrakenFutures,
+    /// BitMEX (`realtime` WebSocket).
+    Bitmex,
 }
 
 impl Venue {
     /// Every venue, in a stable order.
-    pub const ALL: [Venue; 17] = [
+    pub const ALL: [Venue; 18] = [
         Venue::Coinbase,
         Venue::CoinbaseExchange,
         Venue::Binance,
@@ -87,6 +89,7 @@ impl Venue {
         Venue::Deribit,
         Venue::Hyperliquid,
         Venue::KrakenFutures,
+        Venue::Bitmex,
     ];
 
     /// The venue's name as written on the command line and in summaries (`binance-futures`).
@@ -109,6 +112,7 @@ impl Venue {
             Venue::Deribit => "deribit",
             Venue::Hyperliquid => "hyperliquid",
             Venue::KrakenFutures => "kraken-futures",
+            Venue::Bitmex => "bitmex",
         }
     }
 

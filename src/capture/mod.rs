@@ -400,7 +400,9 @@ pub fn companions(path: &Path) -> Vec<PathBuf> {
 /// The venue a URL (connect, REST) or a cryptofeed file name points to.
 pub fn venue_hint(url_or_name: &str) -> Option<Venue> {
     let s = url_or_name.to_ascii_lowercase();
-    let v = if s.contains("futures.kraken") || s.contains("kraken_futures") {
+    let v = if s.contains("bitmex") {
+        Venue::Bitmex
+    } else if s.contains("futures.kraken") || s.contains("kraken_futures") {
         Venue::KrakenFutures
     } else if s.contains("hyperliquid") {
         Venue::Hyperliquid
@@ -504,6 +506,9 @@ pub fn sniff_venue(frames: &[Vec<u8>]) -> Option<(Venue, &'static str)> {
             .iter()
             .any(|f| f.windows(a.len()).any(|w| w == a) && f.windows(b.len()).any(|w| w == b))
     };
+    if any(b"\"table\":\"orderBookL2") {
+        return Some((Venue::Bitmex, "`orderBookL2` table messages (BitMEX)"));
+    }
     if any(b"\"feed\":\"book_snapshot\"") || both(b"\"feed\":\"book\"", b"\"product_id\"") {
         return Some((Venue::KrakenFutures, "`feed` book_snapshot/book messages (Kraken Futures)"));
     }

@@ -15,7 +15,7 @@ use ladderfeed::refdata::fetch;
 pub struct Args {
     /// The venue: coinbase, coinbase-exchange, binance, binance-futures, binance-coinm, bitfinex,
     /// kraken, kraken-v1, kraken-futures, okx, gemini, gemini-v1, bybit, bybit-linear,
-    /// bybit-inverse, deribit, hyperliquid.
+    /// bybit-inverse, deribit, hyperliquid, bitmex.
     #[arg(long)]
     pub venue: String,
     /// The REST base to ask (default: the venue's own; a simulator's for tests).

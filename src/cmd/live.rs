@@ -39,7 +39,7 @@ use super::summary::{self, EngineReport, Summary};
 pub struct Args {
     /// The venue: coinbase, coinbase-exchange, binance, binance-futures, binance-coinm, bitfinex,
     /// kraken, kraken-v1, kraken-futures, okx, gemini, gemini-v1, bybit, bybit-linear,
-    /// bybit-inverse, deribit, hyperliquid.
+    /// bybit-inverse, deribit, hyperliquid, bitmex.
     #[arg(long, required_unless_present = "config", conflicts_with = "config")]
     pub venue: Option<String>,
     /// The symbols, comma-separated, as the venue writes them (BTCUSDT, BTC-USD, XBT/USD,

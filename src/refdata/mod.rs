@@ -23,6 +23,7 @@
 //! | Gemini (v1 and v2) | `GET /v1/symbols`, then `/v1/symbols/details/SYMBOL` | `quote_increment` | `tick_size` |
 //! | Deribit | `GET /api/v2/public/get_instruments?currency=…` (BTC, ETH, USDC, or the symbols') | `tick_size` | options, linear: `min_trade_amount`; inverse: `contract_size` |
 //! | Kraken Futures | `GET /derivatives/api/v3/instruments` | `tickSize` | `10^-contractValueTradePrecision` (1 where absent) |
+//! | BitMEX | `GET /api/v1/instrument/active` | `tickSize` | `lotSize` (contracts) |
 //! | Bybit v5 | `GET /v5/market/instruments-info?category=…` (pages by `cursor`) | `priceFilter.tickSize` | `lotSizeFilter.qtyStep` (spot: `basePrecision`) |
 //!
 //! Bitfinex publishes no tick: its prices carry five significant digits and at most eight
@@ -329,6 +330,7 @@ pub const fn default_base(venue: Venue) -> &'static str {
         Venue::Deribit => "https://www.deribit.com",
         Venue::Hyperliquid => "https://api.hyperliquid.xyz",
         Venue::KrakenFutures => "https://futures.kraken.com",
+        Venue::Bitmex => "https://www.bitmex.com",
     }
 }
 

@@ -38,6 +38,7 @@ pub(super) fn first_paths(venue: Venue, symbols: &[String]) -> Vec<String> {
         // GET client does not send: no request, built-in and learned ticks only.
         Venue::Hyperliquid => Vec::new(),
         Venue::KrakenFutures => one("/derivatives/api/v3/instruments"),
+        Venue::Bitmex => one("/api/v1/instrument/active"),
         Venue::Deribit => {
             let mut currencies: Vec<String> = Vec::new();
             for s in symbols {
@@ -120,6 +121,7 @@ pub fn is_reference_url(venue: Venue, url: &str) -> bool {
         Venue::Deribit => route.ends_with("/public/get_instruments"),
         Venue::Hyperliquid => false,
         Venue::KrakenFutures => route.ends_with("/derivatives/api/v3/instruments"),
+        Venue::Bitmex => route.ends_with("/api/v1/instrument/active"),
     }
 }
 
@@ -166,6 +168,7 @@ pub(super) fn parse_into(
         Venue::Deribit => deribit(table, &doc).map_err(shape)?,
         Venue::Hyperliquid => return Err(RefError::NotReference(url.to_owned())),
         Venue::KrakenFutures => kraken_futures(table, &doc).map_err(shape)?,
+        Venue::Bitmex => bitmex(table, &doc).map_err(shape)?,
         Venue::BybitSpot | Venue::BybitLinear | Venue::BybitInverse => {
             if let Some(cursor) = bybit(table, &doc).map_err(shape)? {
                 let first = path.split("&cursor=").next().unwrap_or(path);
@@ -581,6 +584,52 @@ fn kraken_futures(table: &mut RefTable, doc: &Json) -> Result<(), &'static str> 
         let tradeable = i.get("tradeable").and_then(|t| t.as_bool()).unwrap_or(false);
         r.status = if tradeable { "tradeable".into() } else { "not tradeable".into() };
         r.trading = tradeable;
+        table.upsert(r);
+    }
+    Ok(())
+}
+
+/// BitMEX `instrument/active`: ticks are `tickSize`; sizes count contracts, in lots of
+/// `lotSize`; `multiplier` is the contract value. Indices (`typ` `MR…`) have no lot: skipped.
+fn bitmex(table: &mut RefTable, doc: &Json) -> Result<(), &'static str> {
+    if doc.get("error").is_some() {
+        return Err("the venue answered with an error");
+    }
+    let list = doc.as_array().ok_or("expected a list of instruments")?;
+    for i in list {
+        let symbol = text(i.get("symbol"));
+        let (Some(tick), Some(lot)) = (step(i.get("tickSize")), step(i.get("lotSize"))) else {
+            table.skipped += 1;
+            continue;
+        };
+        // `typ`: CFI-like codes (`FFWCSX` perpetual, `FFCCSX` future, `IFXXXP` spot,
+        // `OCECCS`/`OPECCS` options).
+        let typ = text(i.get("typ"));
+        let kind = if typ.starts_with("FFW") {
+            InstrumentKind::Perpetual
+        } else if typ.starts_with("FF") {
+            InstrumentKind::Future
+        } else if typ.starts_with('O') {
+            InstrumentKind::Option
+        } else if typ.starts_with("IF") {
+            InstrumentKind::Spot
+        } else {
+            table.skipped += 1;
+            continue;
+        };
+        let mut r = row(symbol, kind, tick, lot);
+        r.min_size = dec(i.get("lotSize")).map(trim_dec);
+        r.contract_value = dec(i.get("multiplier")).map(trim_dec);
+        r.settle = Some(text(i.get("settlCurrency"))).filter(|s| !s.is_empty());
+        if kind == InstrumentKind::Future || kind == InstrumentKind::Option {
+            r.expiry_ms = i
+                .get("expiry")
+                .and_then(|t| t.as_str())
+                .and_then(|t| rfc3339_ns(t.as_bytes()))
+                .map(|ns| ns / 1_000_000);
+        }
+        r.status = text(i.get("state"));
+        r.trading = r.status == "Open";
         table.upsert(r);
     }
     Ok(())

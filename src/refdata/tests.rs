@@ -349,3 +349,38 @@ fn bybit_instruments_info_pages_by_cursor() {
     );
     assert!(e.is_err());
 }
+
+#[test]
+fn bitmex_instrument_active_recorded_beside_the_capture() {
+    // cryptofeed recorded BitMEX's `GET /api/v1/instrument/active` answer with its 2021
+    // capture (`fixtures/bitmex/cryptofeed_BITMEX.0`, first line: `URL -> ts: body`).
+    let path = Path::new(ROOT).join("fixtures/bitmex/cryptofeed_BITMEX.0");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let line = text.lines().next().unwrap();
+    let (head, body) = line.split_once(": ").unwrap();
+    let url = head.split(" -> ").next().unwrap();
+    let t = table(Venue::Bitmex, &[(url, body.as_bytes().to_vec())]);
+    assert_eq!(t.instruments.len() + t.skipped, 34);
+    let xbt = t.get("XBTUSD").unwrap();
+    assert_eq!(
+        (xbt.kind, xbt.tick, xbt.lot, xbt.contract_value.as_deref()),
+        (InstrumentKind::Perpetual, step("0.5"), step("100"), Some("-100000000"))
+    );
+    assert_eq!(
+        (xbt.settle.as_deref(), xbt.status.as_str(), xbt.trading),
+        (Some("XBt"), "Open", true)
+    );
+    let trx = t.get("TRXU21").unwrap();
+    assert_eq!(
+        (trx.kind, trx.tick, trx.lot),
+        (InstrumentKind::Future, step("0.0000000001"), step("100"))
+    );
+    assert_eq!(trx.expiry_ms, Some(1_632_484_800_000));
+    let mut bad = RefTable::new(Venue::Bitmex, "test");
+    let e = parse_body(
+        &mut bad,
+        "https://www.bitmex.com/api/v1/instrument/active",
+        br#"{"error":{"message":"Rate limit exceeded","name":"RateLimitError"}}"#,
+    );
+    assert!(e.is_err());
+}

@@ -2,6 +2,7 @@
 
 use super::binance::Binance;
 use super::bitfinex::Bitfinex;
+use super::bitmex::Bitmex;
 use super::bybit::Bybit;
 use super::coinbase::{CoinbaseAdvanced, CoinbaseExchange};
 use super::deribit::Deribit;
@@ -42,6 +43,8 @@ pub enum AnyAdapter {
     Hyperliquid(Hyperliquid),
     /// Kraken Futures.
     KrakenFutures(KrakenFutures),
+    /// BitMEX.
+    Bitmex(Bitmex),
 }
 
 impl AnyAdapter {
@@ -74,6 +77,7 @@ impl AnyAdapter {
             Venue::Deribit => AnyAdapter::Deribit(Deribit::new(registry)),
             Venue::Hyperliquid => AnyAdapter::Hyperliquid(Hyperliquid::new(registry)),
             Venue::KrakenFutures => AnyAdapter::KrakenFutures(KrakenFutures::new(registry)),
+            Venue::Bitmex => AnyAdapter::Bitmex(Bitmex::new(registry)),
             Venue::BybitSpot | Venue::BybitLinear | Venue::BybitInverse => {
                 AnyAdapter::Bybit(Bybit::new(venue, registry, super::bybit::DEFAULT_DEPTH))
             }
@@ -97,6 +101,7 @@ macro_rules! each {
             AnyAdapter::Deribit($a) => $e,
             AnyAdapter::Hyperliquid($a) => $e,
             AnyAdapter::KrakenFutures($a) => $e,
+            AnyAdapter::Bitmex($a) => $e,
         }
     };
 }

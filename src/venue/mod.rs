@@ -15,6 +15,7 @@
 pub(crate) mod any;
 pub mod binance;
 pub mod bitfinex;
+pub mod bitmex;
 pub mod bybit;
 pub mod coinbase;
 pub mod deribit;

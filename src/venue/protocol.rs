@@ -87,6 +87,7 @@ impl Protocol {
             Venue::Deribit => &super::deribit::PROTOCOL,
             Venue::Hyperliquid => &super::hyperliquid::PROTOCOL,
             Venue::KrakenFutures => &super::krakenfutures::PROTOCOL,
+            Venue::Bitmex => &super::bitmex::PROTOCOL,
             Venue::Bitfinex => &super::bitfinex::PROTOCOL,
             Venue::Kraken => &super::kraken::V2_PROTOCOL,
             Venue::KrakenV1 => &super::kraken::V1_PROTOCOL,
