@@ -23,7 +23,7 @@ fn sim_with(venue: &str, capture: &str, edit: impl FnOnce(&mut Config)) -> (Sim,
 }
 
 /// (venue, a capture of it for the simulator, --symbols, a row the table must hold).
-const VENUES: [(&str, &str, &str, &str); 11] = [
+const VENUES: [(&str, &str, &str, &str); 12] = [
     (
         "binance",
         "binance/hftbacktest_spot_btcusdt_20240808.gz",
@@ -89,6 +89,12 @@ const VENUES: [(&str, &str, &str, &str); 11] = [
         "deribit/cryptofeed_DERIBIT.ws.1.0",
         "BTC-24SEP21-8000-P",
         "deribit,BTC-24SEP21-8000-P,option,0.0005,0.1,0.1,1,BTC,2021-09-24T08:00:00Z,active",
+    ),
+    (
+        "bitmex",
+        "bitmex/cryptofeed_BITMEX.ws.1.0",
+        "",
+        "bitmex,XBTUSD,perpetual,0.5,100,100,-100000000,XBt,,Open",
     ),
 ];
 

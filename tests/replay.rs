@@ -98,6 +98,7 @@ fn every_venue_capture_replays_clean() {
         ("deribit/cryptofeed_DERIBIT.ws.1.0", "deribit:BTC-24SEP21-8000-P", false),
         ("hyperliquid/hftbacktest_hyperliquid_btcusd_20250126.gz", "hyperliquid:BTC", false),
         ("krakenfutures/cryptofeed_KRAKEN_FUTURES.ws.1.0", "kraken-futures:PI_ETHUSD", false),
+        ("bitmex/cryptofeed_BITMEX.ws.1.0", "bitmex:XBTUSD", false),
     ] {
         let json = tmp(&format!("{}.json", key.replace([':', '/'], "_")));
         let out = ladderfeed(&["replay", &fixture(file), "--summary-json", json.to_str().unwrap()]);
@@ -615,4 +616,78 @@ fn deribit_options_take_their_ticks_from_the_recorded_instrument_answers() {
         stdout.matches(": matches the book").count()
     );
     assert!(!stdout.contains("differs"), "{stdout}");
+}
+
+#[test]
+fn bitmex_2021_rows_without_prices_take_them_from_their_level_ids() {
+    // cryptofeed's 2021 BitMEX capture: `update` and `delete` rows carry no `price` (the
+    // protocol of the time), only the level `id` a `partial` or `insert` row priced. Every book
+    // resolves with the venue's tick and lot from the recorded `instrument/active` answer,
+    // stays synced, and ends on the book an independent reading of the capture builds (serde
+    // values and an id → level map, sizes in contracts).
+    let file = fixture("bitmex/cryptofeed_BITMEX.ws.1.0");
+    let json = tmp("bitmex.json");
+    let out =
+        ladderfeed(&["replay", &file, "--no-progress", "--summary-json", json.to_str().unwrap()]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout
+            .contains("instruments  34 rows of the venue's reference data recorded in the capture"),
+        "{stdout}"
+    );
+    assert!(stdout.contains(" 0 waiting for a snapshot, 0 errors"), "{stdout}");
+
+    // The independent reading: id → (bid, price, size) per symbol.
+    type Levels = std::collections::HashMap<u64, (bool, f64, f64)>;
+    let mut books: std::collections::BTreeMap<String, Levels> = Default::default();
+    let capture = std::fs::read_to_string(&file).unwrap();
+    for line in capture.lines().filter(|l| l.contains(r#""table":"orderBookL2""#)) {
+        let v: Value = serde_json::from_str(line.split_once(": ").unwrap().1).unwrap();
+        let action = v["action"].as_str().unwrap();
+        for r in v["data"].as_array().unwrap() {
+            let book = books.entry(r["symbol"].as_str().unwrap().to_owned()).or_default();
+            let id = r["id"].as_u64().unwrap();
+            let bid = r["side"] == "Buy";
+            match action {
+                "partial" | "insert" => {
+                    let (p, q) = (r["price"].as_f64().unwrap(), r["size"].as_f64().unwrap());
+                    assert!(book.insert(id, (bid, p, q)).is_none(), "{line}");
+                }
+                "update" => {
+                    assert!(r.get("price").is_none(), "the 2021 protocol: {line}");
+                    book.get_mut(&id).unwrap().2 = r["size"].as_f64().unwrap();
+                }
+                _ => {
+                    book.remove(&id).unwrap();
+                }
+            }
+        }
+    }
+    let s = summary(&json);
+    let got = s["symbols"].as_object().unwrap();
+    assert_eq!(got.len(), books.len());
+    assert_eq!(books.len(), 10);
+    let num = |v: &Value| v.as_str().unwrap().parse::<f64>().unwrap();
+    for (sym, levels) in &books {
+        let b = &got[&format!("bitmex:{sym}")];
+        assert_eq!(
+            (b["state"].as_str(), b["instrument_source"].as_str(), b["gaps"].as_u64()),
+            (Some("synced"), Some("venue"), Some(0)),
+            "{sym}: {b}"
+        );
+        let best = |want_bid: bool| {
+            let side = levels.values().filter(|l| l.0 == want_bid);
+            let pick = side.fold(None::<(f64, f64)>, |acc, l| match acc {
+                Some(a) if (want_bid && a.0 >= l.1) || (!want_bid && a.0 <= l.1) => Some(a),
+                _ => Some((l.1, l.2)),
+            });
+            pick.unwrap()
+        };
+        assert_eq!((num(&b["bid_px"]), num(&b["bid_qty"])), best(true), "{sym}: {b}");
+        assert_eq!((num(&b["ask_px"]), num(&b["ask_qty"])), best(false), "{sym}: {b}");
+    }
+    // The venue's tick and lot (contracts) from its reference data.
+    let xbt = &got["bitmex:XBTUSD"];
+    assert_eq!((xbt["tick"].as_str(), xbt["lot"].as_str()), (Some("0.5"), Some("100")));
 }

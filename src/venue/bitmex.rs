@@ -365,9 +365,11 @@ impl Bitmex {
             Some(s) => inst.lot.units(s).map_err(num("size"))?,
             None => 0,
         };
-        if let Some((was, _)) = known.filter(|(was, _)| *was != side) {
-            // The level changed sides: it leaves the side it was on.
-            out.level(was, px_tick, 0);
+        if let Some((was, old)) = known.filter(|(was, old)| *was != side || old.text() != px.text())
+        {
+            // The level moved (side or price): it leaves where it was first.
+            let old_tick = out.book_price_number(inst, old.text()).map_err(num("price"))?;
+            out.level(was, old_tick, 0);
         }
         let levels = &mut self.state(sym).levels;
         if action == RowAction::Delete {
@@ -622,14 +624,21 @@ mod tests {
     }
 
     #[test]
-    fn rows_before_the_partial_wait_and_a_level_may_change_sides() {
+    fn rows_before_the_partial_wait_and_a_level_may_move() {
         let mut a = bitmex();
         let out = ok(&mut a, br#"{"table":"orderBookL2","action":"update","data":[{"symbol":"BCHUSD","id":40199991255,"side":"Buy","size":1}]}"#);
         assert_eq!((out.waiting, out.books.len()), (1, 0));
         ok(&mut a, PARTIAL);
         let out = ok(&mut a, br#"{"table":"orderBookL2","action":"update","data":[{"symbol":"BCHUSD","id":40199991255,"side":"Sell","size":4}]}"#);
-        let l = levels(&out);
-        assert_eq!((l[0].0, l[0].2, l[1].0, l[1].2), (Side::Bid, 0, Side::Ask, 4));
+        let tick = a.symbols().list()[0].instrument.tick;
+        let t = |p: &str| tick.units(p.as_bytes()).unwrap();
+        assert_eq!(levels(&out), vec![(Side::Bid, t("437.25"), 0), (Side::Ask, t("437.25"), 4)]);
+        // A row that carries a price other than its id's: the level leaves its old price.
+        let out = ok(&mut a, br#"{"table":"orderBookL2","action":"update","data":[{"symbol":"BCHUSD","id":40199991255,"side":"Sell","size":5,"price":437.3}]}"#);
+        assert_eq!(levels(&out), vec![(Side::Ask, t("437.25"), 0), (Side::Ask, t("437.3"), 5)]);
+        // The map follows: a delete without a price removes the new one.
+        let out = ok(&mut a, br#"{"table":"orderBookL2","action":"delete","data":[{"symbol":"BCHUSD","id":40199991255,"side":"Sell"}]}"#);
+        assert_eq!(levels(&out), vec![(Side::Ask, t("437.3"), 0)]);
     }
 
     #[test]
