@@ -111,6 +111,8 @@ pub struct Reference<B = RefBook> {
     pub books: HashMap<String, (Instrument, Slot<B>)>,
     conn_seq: Option<u64>,
     kraken_decimals: HashMap<String, (u8, u8)>,
+    /// BitMEX: each book's level ids → (bid, price ticks).
+    bitmex_ids: HashMap<String, BTreeMap<u64, (bool, i64)>>,
     bfx_chan: HashMap<u64, String>,
     text: Vec<u8>,
     snapshot_symbol: Option<String>,
@@ -133,6 +135,7 @@ impl<B: LevelBook> Reference<B> {
             books: HashMap::new(),
             conn_seq: None,
             kraken_decimals: HashMap::new(),
+            bitmex_ids: HashMap::new(),
             bfx_chan: HashMap::new(),
             text: Vec::new(),
             snapshot_symbol: None,
@@ -183,6 +186,7 @@ impl<B: LevelBook> Reference<B> {
             Venue::Deribit => self.deribit(&v),
             Venue::Hyperliquid => self.hyperliquid(&v),
             Venue::KrakenFutures => self.kraken_futures(&v),
+            Venue::Bitmex => self.bitmex(&v),
             _ => {}
         }
     }
@@ -639,6 +643,99 @@ impl<B: LevelBook> Reference<B> {
             b.last_id = v["seq"].as_u64().unwrap_or(b.last_id);
         }
         self.touch(key);
+    }
+
+    /// BitMEX `orderBookL2`: a `partial` replaces the book (its rows grouped by symbol);
+    /// `insert`, `update` and `delete` rows change the level of their `id`, whose price is the
+    /// row's own or, where the row has none (2021 captures), the one its `partial` or `insert`
+    /// gave. Numbers read as their shortest text. Rows of unknown ids are skipped.
+    fn bitmex(&mut self, v: &Value) {
+        if v["table"].as_str() != Some("orderBookL2") {
+            return;
+        }
+        let action = v["action"].as_str().unwrap_or_default();
+        let numtext = |x: &Value| {
+            x.as_u64().map(|u| u.to_string()).or_else(|| x.as_f64().map(|f| format!("{f}")))
+        };
+        let rows: Vec<&Value> = v["data"].as_array().into_iter().flatten().collect();
+        if action == "partial" {
+            let mut keys: Vec<&str> = rows.iter().filter_map(|r| r["symbol"].as_str()).collect();
+            keys.extend(v["filter"]["symbol"].as_str());
+            keys.sort_unstable();
+            keys.dedup();
+            for key in keys {
+                let mine: Vec<&&Value> =
+                    rows.iter().filter(|r| r["symbol"].as_str() == Some(key)).collect();
+                let px: Vec<String> = mine.iter().filter_map(|r| numtext(&r["price"])).collect();
+                let px: Vec<&str> = px.iter().map(String::as_str).collect();
+                let mut ids = self.bitmex_ids.remove(key).unwrap_or_default();
+                ids.clear();
+                let Some((inst, b)) = self.book(key, &px) else { continue };
+                b.clear();
+                for r in mine {
+                    let bid = r["side"].as_str() == Some("Buy");
+                    let (Some(id), Some(p), Some(q)) =
+                        (r["id"].as_u64(), numtext(&r["price"]), numtext(&r["size"]))
+                    else {
+                        continue;
+                    };
+                    if let (Ok(p), Ok(q)) =
+                        (inst.tick.units(p.as_bytes()), inst.lot.units(q.as_bytes()))
+                    {
+                        b.set(bid, p, q);
+                        ids.insert(id, (bid, p));
+                    }
+                }
+                self.bitmex_ids.insert(key.to_owned(), ids);
+                self.touch(key);
+            }
+            return;
+        }
+        let mut touched: Vec<String> = Vec::new();
+        for r in rows {
+            let (Some(key), Some(id)) = (r["symbol"].as_str(), r["id"].as_u64()) else { continue };
+            let (Some((inst, b)), Some(ids)) =
+                (self.books.get_mut(key), self.bitmex_ids.get_mut(key))
+            else {
+                continue;
+            };
+            let bid = r["side"].as_str() == Some("Buy");
+            let carried = numtext(&r["price"]).and_then(|p| inst.tick.units(p.as_bytes()).ok());
+            let known = ids.get(&id).copied();
+            let Some(px) = carried.or(known.map(|(_, p)| p)) else { continue };
+            if action == "insert" && known.is_some() || action != "insert" && known.is_none() {
+                continue;
+            }
+            let qty = if action == "delete" {
+                0
+            } else {
+                let Some(q) = numtext(&r["size"]).and_then(|q| inst.lot.units(q.as_bytes()).ok())
+                else {
+                    continue;
+                };
+                q
+            };
+            if let Some((was, old)) = known.filter(|(was, _)| *was != bid) {
+                b.set(was, old, 0);
+            }
+            b.set(bid, px, qty);
+            if action == "delete" {
+                ids.remove(&id);
+            } else {
+                ids.insert(id, (bid, px));
+            }
+            if !touched.iter().any(|t| t == key) {
+                touched.push(key.to_owned());
+            }
+        }
+        for key in touched {
+            self.touch(&key);
+        }
+    }
+
+    /// BitMEX: `key`'s level ids → (bid, price ticks), for a simulator writing a `partial`.
+    pub fn bitmex_ids(&self, key: &str) -> Option<&BTreeMap<u64, (bool, i64)>> {
+        self.bitmex_ids.get(key)
     }
 
     fn bitfinex(&mut self, v: &Value) {

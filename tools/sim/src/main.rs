@@ -21,7 +21,7 @@ use ladderfeed_sim::{faults, Config, Pace, Sim};
 struct Args {
     /// The venue whose protocol is spoken: coinbase, coinbase-exchange, binance, binance-futures,
     /// binance-coinm, bitfinex, kraken, kraken-v1, kraken-futures, okx, gemini, gemini-v1,
-    /// bybit, bybit-linear, bybit-inverse, deribit, hyperliquid.
+    /// bybit, bybit-linear, bybit-inverse, deribit, hyperliquid, bitmex.
     #[arg(long)]
     venue: String,
     /// The capture(s) to serve (any format `ladderfeed convert` reads; a cryptofeed

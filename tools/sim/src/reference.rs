@@ -174,6 +174,14 @@ impl VenueBooks {
         Some((inst, slot))
     }
 
+    /// BitMEX: `symbol`'s level ids → (bid, price ticks) in the venue's book.
+    pub(crate) fn bitmex_ids(
+        &self,
+        symbol: &str,
+    ) -> Option<&std::collections::BTreeMap<u64, (bool, i64)>> {
+        self.model.bitmex_ids(self.find(symbol)?)
+    }
+
     /// The decimals of price and size `symbol`'s recorded snapshots print (Kraken v1).
     pub(crate) fn printed_decimals(&self, symbol: &str) -> Option<(u8, u8)> {
         self.model.kraken_decimals(self.find(symbol)?)

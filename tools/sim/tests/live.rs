@@ -406,7 +406,7 @@ fn sim_paced(venue: Venue, file: &Path, spec: &str, pace: Pace) -> Sim {
 }
 
 /// A capture per venue whose books come over the WebSocket.
-const WS_CAPTURES: [(Venue, &str); 10] = [
+const WS_CAPTURES: [(Venue, &str); 11] = [
     (Venue::KrakenV1, "kraken/cryptofeed_KRAKEN.ws.50.0"),
     (Venue::Okx, "okx/cryptofeed_OKX.ws.1.0"),
     (Venue::CoinbaseExchange, "coinbase/cryptofeed_COINBASE.ws.28.0"),
@@ -417,6 +417,7 @@ const WS_CAPTURES: [(Venue, &str); 10] = [
     (Venue::Deribit, "deribit/cryptofeed_DERIBIT.ws.1.0"),
     (Venue::Hyperliquid, "hyperliquid/hftbacktest_hyperliquid_btcusd_20250126.gz"),
     (Venue::KrakenFutures, "krakenfutures/cryptofeed_KRAKEN_FUTURES.ws.1.0"),
+    (Venue::Bitmex, "bitmex/cryptofeed_BITMEX.ws.1.0"),
 ];
 
 #[test]
@@ -969,6 +970,32 @@ fn kraken_futures_resubscribes_a_book_after_a_gap_in_its_seq() {
         resubscribing_run(venue, &file, "drop", drop_at, "krakenfutures-gap.lfc");
     assert_eq!(resubscribed, 1, "the product with the gap alone");
     assert_eq!(syncs, n + 1, "every first sync and the resync");
+}
+
+#[test]
+fn bitmex_resubscribes_a_book_after_a_row_of_an_unknown_level_id() {
+    // BitMEX numbers nothing: its rows are keyed by level id. A lost `insert` shows when a
+    // later row updates or deletes that id, which the book does not hold: a gap for that book
+    // alone, whose `orderBookL2` topic is unsubscribed and subscribed again on the open
+    // connection; the venue answers with a `partial` of its book, every level under the id the
+    // rows after it use (the 2021 capture's updates carry no price: the ids must be right).
+    // A crossed book resubscribes the same way.
+    let venue = Venue::Bitmex;
+    let file = fixture("bitmex/cryptofeed_BITMEX.ws.1.0");
+    let frames = recv_frames(&file);
+    let n = replay(&file, venue).symbols.len();
+    let from = all_synced_at(venue, &frames, n) + 10;
+    let drop_at = first_detectable(venue, &frames, from, &|f| {
+        find(f, b"\"action\":\"insert\"").then_some(None)
+    });
+    let (resubscribed, syncs) = resubscribing_run(venue, &file, "drop", drop_at, "bitmex-gap.lfc");
+    assert_eq!(resubscribed, 1, "the book with the unknown id alone");
+    assert_eq!(syncs, n + 1, "every first sync and the resync");
+    let cross = |f: &[u8]| ladderfeed_sim::venue::cross_book(venue, f).map(Some);
+    let crossed_at = first_detectable(venue, &frames, from, &cross);
+    let (resubscribed, syncs) =
+        resubscribing_run(venue, &file, "crossed", crossed_at, "bitmex-crossed.lfc");
+    assert_eq!((resubscribed, syncs), (1, n + 1), "the crossed book resynced");
 }
 
 #[test]

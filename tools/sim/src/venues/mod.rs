@@ -7,6 +7,7 @@ use crate::protocol::SimProtocol;
 
 pub(crate) mod binance;
 pub(crate) mod bitfinex;
+pub(crate) mod bitmex;
 pub(crate) mod bybit;
 pub(crate) mod coinbase;
 pub(crate) mod deribit;
@@ -34,6 +35,7 @@ pub(crate) fn protocol(venue: Venue) -> &'static dyn SimProtocol {
         Venue::Deribit => &deribit::Deribit,
         Venue::Hyperliquid => &hyperliquid::Hyperliquid,
         Venue::KrakenFutures => &krakenfutures::KrakenFutures,
+        Venue::Bitmex => &bitmex::Bitmex,
     }
 }
 
