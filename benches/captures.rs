@@ -98,6 +98,12 @@ pub const CASES: &[Case] = &[
         file: "hyperliquid/hftbacktest_hyperliquid_btcusd_20250126.gz",
         limit: usize::MAX,
     },
+    Case {
+        name: "bitmex",
+        venue: Venue::Bitmex,
+        file: "bitmex/cryptofeed_BITMEX.ws.1.0",
+        limit: usize::MAX,
+    },
 ];
 
 /// The received frames and REST bodies of `case` (its companion files included), in order.

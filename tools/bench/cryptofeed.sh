@@ -34,5 +34,6 @@ okx OKX okx/cryptofeed_OKX.ws.1.0
 gemini_v2 GEMINI gemini/cryptofeed_GEMINI.ws.1.0
 bitfinex BITFINEX bitfinex/cryptofeed_BITFINEX-58bafb.0
 coinbase_advanced COINBASE coinbase/cryptofeed-v3_COINBASE.jsonl.zst
+bitmex BITMEX bitmex/cryptofeed_BITMEX.ws.1.0
 EOF
 exit "$status"

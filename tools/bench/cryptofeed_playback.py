@@ -41,6 +41,7 @@ import sys
 import time
 import traceback
 from collections import Counter, deque
+from datetime import datetime
 from pathlib import Path
 
 from cryptofeed.connection import HTTPAsyncConn, HTTPSync
@@ -132,7 +133,11 @@ def read_cryptofeed_raw(path):
                 frame = ast.literal_eval(frame)  # frames recorded as bytes, as `_playback` decodes them
             cap.frames.append((float(ts), frame))
     exchange = path.name.split('.', 1)[0].removeprefix('cryptofeed_')
-    for rest_file in sorted(path.parent.glob(f'*{exchange}.http.*')):
+    # REST answers: `*.http.*` files (Binance), or the `<EXCHANGE>.0` file cryptofeed wrote
+    # beside some captures (BitMEX's instrument list).
+    rest_files = sorted(path.parent.glob(f'*{exchange}.http.*'))
+    rest_files += sorted(p for p in path.parent.glob(f'*{exchange}.0') if p != path)
+    for rest_file in rest_files:
         with open(rest_file, encoding='utf-8') as fh:
             for line in fh:
                 if line.startswith('http'):
@@ -256,6 +261,27 @@ def coinbase_info(_address, symbols):
     return {'products': products}
 
 
+def bitmex_symbols(msg):
+    if msg.get('table') != 'orderBookL2':
+        return []
+    return [row['symbol'] for row in msg.get('data', ())]
+
+
+def bitmex_info(address, symbols, rest):
+    # Not written by us: BitMEX's own `instrument/active` answer, recorded beside the capture
+    # (cryptofeed_BITMEX.0), cut to the capture's symbols.
+    bodies = rest.get(address)
+    if not bodies:
+        raise LookupError(f'no recorded instrument list for {address}')
+    entries = [entry for entry in json.loads(bodies[0]) if entry['symbol'] in symbols]
+    # cryptofeed 2.4.1's Symbol cannot parse BitMEX's own expiry text (2021-09-24T12:00:00.000Z):
+    # building the symbol map raises on any dated future. A datetime it does take.
+    for entry in entries:
+        if entry.get('expiry'):
+            entry['expiry'] = datetime.fromisoformat(entry['expiry'].replace('Z', '+00:00'))
+    return entries
+
+
 # venue -> (exchange symbols named by one decoded frame, instrument document for a URL)
 VENUES = {
     'BINANCE': (binance_symbols, binance_info(perpetual=False)),
@@ -265,7 +291,12 @@ VENUES = {
     'GEMINI': (gemini_symbols, gemini_info),
     'BITFINEX': (bitfinex_symbols, bitfinex_info),
     'COINBASE': (coinbase_symbols, coinbase_info),
+    'BITMEX': (bitmex_symbols, bitmex_info),
 }
+
+# The venues whose instrument document is the answer recorded with the capture (the info
+# function also takes the capture's REST answers).
+RECORDED_INFO = {'BITMEX'}
 
 # cryptofeed's Coinbase.subscribe signs its subscribe messages with an API key. Nothing is sent,
 # so a placeholder key is enough.
@@ -276,7 +307,10 @@ def install_symbol_info(venue, capture):
     """Patch HTTPSync.read and return cryptofeed's normalized -> exchange symbol map for the capture."""
     symbols_of, info = VENUES[venue]
     found = sorted({sym for _, frame in capture.frames for sym in symbols_of(json.loads(frame))})
-    HTTPSync.read = lambda _self, address, **_kwargs: info(address, found)
+    if venue in RECORDED_INFO:
+        HTTPSync.read = lambda _self, address, **_kwargs: info(address, found, capture.rest)
+    else:
+        HTTPSync.read = lambda _self, address, **_kwargs: info(address, found)
     mapping = EXCHANGE_MAP[venue].symbol_mapping(refresh=True)
     return {norm: exch for norm, exch in mapping.items() if exch in found}
 
