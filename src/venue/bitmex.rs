@@ -283,16 +283,10 @@ impl Bitmex {
         let mut skip: Option<SymbolIdx> = None;
         for r in data.iter() {
             let key = field_text(r, "symbol").ok_or(VenueError::Shape("level symbol"))?;
-            let sym = match self.symbols.find(key) {
-                Some(s) => s,
-                None => match self.symbols.resolve(key) {
-                    Some(s) => s,
-                    None => {
-                        // Not subscribed, or its partial has not come: nothing to apply it to.
-                        out.waiting += 1;
-                        continue;
-                    }
-                },
+            let Some(sym) = self.symbols.resolve(key) else {
+                // Unknown before its partial (no reference data): nothing to apply it to.
+                out.waiting += 1;
+                continue;
             };
             if skip == Some(sym) {
                 continue;
