@@ -545,7 +545,20 @@ fn bench_records(c: &mut Criterion, name: &'static str, venue: Venue, recs: &[Re
     }
     let mut nt = Reference::<Nautilus>::new(venue);
     serde_pass(&mut nt, recs, &sym);
-    guard(name, "nautilus", &ours, &serde_books(&nt));
+    // A book with levels nautilus could not represent (its fixed-point prices hold at most 9
+    // decimals without the `high-precision` feature: BitMEX's TRXU21 ticks 1e-10) is not
+    // compared; said here so the table's figure is read with it.
+    let mut nt_books = serde_books(&nt);
+    for (key, (_, b)) in &nt.books {
+        if b.rejected > 0 {
+            eprintln!(
+                "{name} {key}: nautilus could not represent {} levels: not compared",
+                b.rejected
+            );
+            nt_books.remove(key);
+        }
+    }
+    guard(name, "nautilus", &ours, &nt_books);
     if binance {
         let mut b = Barter::new(futures);
         barter_pass(&mut b, recs, &sym);
