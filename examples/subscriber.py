@@ -27,7 +27,7 @@ STATES = {1: "synced", 2: "resyncing", 3: "stale"}
 VENUES = [
     "coinbase", "coinbase-exchange", "binance", "binance-futures", "bitfinex", "kraken",
     "kraken-v1", "okx", "gemini", "gemini-v1", "bybit", "bybit-linear", "bybit-inverse",
-    "binance-coinm", "deribit", "hyperliquid", "kraken-futures",
+    "binance-coinm", "deribit", "hyperliquid", "kraken-futures", "bitmex",
 ]
 
 

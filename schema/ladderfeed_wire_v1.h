@@ -95,7 +95,7 @@ typedef struct lfw_instrument_head {
 #define LFW_VENUES                                                                            \
     { "coinbase", "coinbase-exchange", "binance", "binance-futures", "bitfinex", "kraken",    \
       "kraken-v1", "okx", "gemini", "gemini-v1", "bybit", "bybit-linear", "bybit-inverse",    \
-      "binance-coinm", "deribit", "hyperliquid", "kraken-futures" }
+      "binance-coinm", "deribit", "hyperliquid", "kraken-futures", "bitmex" }
 
 _Static_assert(sizeof(lfw_header) == LFW_HEADER_BYTES, "header is 32 bytes");
 _Static_assert(sizeof(lfw_record) == LFW_RECORD_BYTES, "record is 64 bytes");
