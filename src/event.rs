@@ -133,6 +133,78 @@ pub struct Trade {
     pub trade_id: u64,
 }
 
+/// An exact value finer than its step: `units` steps of `step / 10^scale`, where the step is
+/// the instrument's tick (prices), its lot (sizes) or `1` (rates). `scale` is 0 when the value
+/// is a whole number of steps, so a mark price on the tick grid is plain ticks; an index
+/// price between two ticks keeps every digit the venue sent (no rounding, no `f64`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Scaled {
+    /// The value in units of `step / 10^scale` (may be negative: funding rates).
+    pub units: i64,
+    /// Extra decimal places below the step (0 to 18).
+    pub scale: u8,
+}
+
+impl Scaled {
+    /// Reads decimal text exactly in units of `step` (see [`Step::units_exact_scaled`]).
+    ///
+    /// [`Step::units_exact_scaled`]: crate::book::Step::units_exact_scaled
+    pub fn parse(step: crate::book::Step, text: &[u8]) -> Result<Scaled, crate::book::NumError> {
+        step.units_exact_scaled(text).map(|(units, scale)| Scaled { units, scale })
+    }
+
+    /// The exact decimal text of the value measured in `step` (trailing zeros removed);
+    /// `None` if the scale is out of range (a foreign record).
+    pub fn format(&self, step: crate::book::Step) -> Option<String> {
+        step.subdivided(self.scale).ok().map(|s| s.format(self.units))
+    }
+}
+
+/// A perpetual's funding: the rate of the current period and when it is next charged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Funding {
+    /// The funding rate as a fraction of the position's value (`0.0001` = 0.01%), exactly as
+    /// the venue printed it ([`Scaled`] with step `1`).
+    pub rate: Scaled,
+    /// When the rate is next charged, epoch ns (`0`: the venue does not say, or funding is
+    /// continuous, as on Deribit).
+    pub next_funding_ts: u64,
+}
+
+/// A derivative's mark and index prices, each when the message carried it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MarkIndex {
+    /// The mark price, in the instrument's ticks (finer values kept exactly, see [`Scaled`]).
+    pub mark: Option<Scaled>,
+    /// The index (spot reference) price, in the instrument's ticks, as for `mark`.
+    pub index: Option<Scaled>,
+}
+
+/// A forced (liquidation) order the venue published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Liquidation {
+    /// The side of the liquidation order: `Sell` closes a long position, `Buy` a short one.
+    pub side: Side,
+    /// Its price (average fill price where the venue gives one, else the order or bankruptcy
+    /// price), in the instrument's ticks, finer values kept exactly.
+    pub price: Scaled,
+    /// Its size, in the instrument's lots, finer values kept exactly.
+    pub size: Scaled,
+}
+
+/// Derivatives data of one message, before it becomes a record ([`Event::derivative`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Derivative {
+    /// Funding rate and next funding time.
+    Funding(Funding),
+    /// Mark and index prices.
+    MarkIndex(MarkIndex),
+    /// Open interest, in the instrument's lots (finer values kept exactly).
+    OpenInterest(Scaled),
+    /// A liquidation.
+    Liquidation(Liquidation),
+}
+
 /// The typed view of an [`Event`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {
@@ -178,6 +250,14 @@ pub enum EventKind {
     /// The book's top N is void (it is no longer synced): forget it; it comes back whole, as
     /// changes from empty, once the book is synced again.
     DepthClear,
+    /// A perpetual's funding rate and next funding time changed (or were repeated).
+    Funding(Funding),
+    /// A derivative's mark and/or index price.
+    MarkIndex(MarkIndex),
+    /// A derivative's open interest, in the instrument's lots (see [`Scaled`]).
+    OpenInterest(Scaled),
+    /// A liquidation order.
+    Liquidation(Liquidation),
     /// A zeroed or foreign record (kind byte unknown).
     Unknown(u8),
 }
@@ -222,6 +302,14 @@ const KIND_INSTRUMENT_TEXT: u8 = 5;
 const KIND_DEPTH_LEVEL: u8 = 6;
 const KIND_DEPTH_END: u8 = 7;
 const KIND_DEPTH_CLEAR: u8 = 8;
+const KIND_FUNDING: u8 = 9;
+const KIND_MARK_INDEX: u8 = 10;
+const KIND_OPEN_INTEREST: u8 = 11;
+const KIND_LIQUIDATION: u8 = 12;
+
+/// Presence bits of a [`MarkIndex`] record (payload word 2, bits 16 and 17).
+const HAS_MARK: u64 = 1 << 16;
+const HAS_INDEX: u64 = 1 << 17;
 
 /// The fixed-size record carried by the ring. See the [module docs](self).
 #[repr(C, align(64))]
@@ -370,6 +458,60 @@ impl Event {
         Self::header(stamps, instrument, KIND_DEPTH_CLEAR, state)
     }
 
+    /// A derivatives record (funding, mark and index, open interest or a liquidation);
+    /// `state` is the state of the instrument's book at the time. Layout of the payload:
+    ///
+    /// - funding: rate units, next funding time (ns), rate scale;
+    /// - mark/index: mark units, index units, mark scale | index scale << 8 | presence bits
+    ///   (mark 1 << 16, index 1 << 17);
+    /// - open interest: units, scale;
+    /// - liquidation: price units, size units, price scale | size scale << 8 | side << 16.
+    #[inline]
+    pub fn derivative(
+        stamps: Stamps,
+        instrument: InstrumentId,
+        state: BookState,
+        data: Derivative,
+    ) -> Self {
+        let (kind, payload) = match data {
+            Derivative::Funding(f) => {
+                (KIND_FUNDING, [f.rate.units as u64, f.next_funding_ts, u64::from(f.rate.scale), 0])
+            }
+            Derivative::MarkIndex(m) => {
+                let (mark, index) = (m.mark.unwrap_or_default(), m.index.unwrap_or_default());
+                let mut bits = u64::from(mark.scale) | u64::from(index.scale) << 8;
+                if m.mark.is_some() {
+                    bits |= HAS_MARK;
+                }
+                if m.index.is_some() {
+                    bits |= HAS_INDEX;
+                }
+                (KIND_MARK_INDEX, [mark.units as u64, index.units as u64, bits, 0])
+            }
+            Derivative::OpenInterest(oi) => {
+                (KIND_OPEN_INTEREST, [oi.units as u64, u64::from(oi.scale), 0, 0])
+            }
+            Derivative::Liquidation(l) => (
+                KIND_LIQUIDATION,
+                [
+                    l.price.units as u64,
+                    l.size.units as u64,
+                    u64::from(l.price.scale) | u64::from(l.size.scale) << 8 | (l.side as u64) << 16,
+                    0,
+                ],
+            ),
+        };
+        let mut ev = Self::header(stamps, instrument, kind, state);
+        ev.payload = payload;
+        ev
+    }
+
+    /// `true` for derivatives records (funding, mark and index, open interest, liquidations).
+    #[inline]
+    pub fn is_derivative(&self) -> bool {
+        matches!(self.kind, KIND_FUNDING | KIND_MARK_INDEX | KIND_OPEN_INTEREST | KIND_LIQUIDATION)
+    }
+
     /// `true` for the records of a book's top N (levels, ends, clears).
     #[inline]
     pub fn is_depth(&self) -> bool {
@@ -421,6 +563,24 @@ impl Event {
             },
             KIND_DEPTH_END => EventKind::DepthEnd { levels: p[0] as u8 },
             KIND_DEPTH_CLEAR => EventKind::DepthClear,
+            KIND_FUNDING => EventKind::Funding(Funding {
+                rate: Scaled { units: p[0] as i64, scale: p[2] as u8 },
+                next_funding_ts: p[1],
+            }),
+            KIND_MARK_INDEX => EventKind::MarkIndex(MarkIndex {
+                mark: (p[2] & HAS_MARK != 0)
+                    .then_some(Scaled { units: p[0] as i64, scale: p[2] as u8 }),
+                index: (p[2] & HAS_INDEX != 0)
+                    .then_some(Scaled { units: p[1] as i64, scale: (p[2] >> 8) as u8 }),
+            }),
+            KIND_OPEN_INTEREST => {
+                EventKind::OpenInterest(Scaled { units: p[0] as i64, scale: p[1] as u8 })
+            }
+            KIND_LIQUIDATION => EventKind::Liquidation(Liquidation {
+                side: if (p[2] >> 16) as u8 == Side::Sell as u8 { Side::Sell } else { Side::Buy },
+                price: Scaled { units: p[0] as i64, scale: p[2] as u8 },
+                size: Scaled { units: p[1] as i64, scale: (p[2] >> 8) as u8 },
+            }),
             KIND_INSTRUMENT_TEXT => {
                 let mut all = [0u8; 32];
                 for (b, w) in all.chunks_exact_mut(8).zip(p) {
@@ -573,6 +733,58 @@ mod tests {
         assert_eq!(ev.kind(), EventKind::BookState { previous: BookState::Synced });
         let bytes: [u8; 64] = bytemuck::cast(ev);
         assert_eq!(bytemuck::cast::<_, Event>(bytes), ev);
+    }
+
+    #[test]
+    fn derivatives_round_trip_without_touching_the_old_kinds() {
+        let datas = [
+            Derivative::Funding(Funding {
+                rate: Scaled { units: -212, scale: 6 },
+                next_funding_ts: 1_673_280_000_000_000_000,
+            }),
+            Derivative::MarkIndex(MarkIndex {
+                mark: Some(Scaled { units: 1_721_733, scale: 1 }),
+                index: Some(Scaled { units: i64::MIN, scale: 18 }),
+            }),
+            Derivative::MarkIndex(MarkIndex { mark: None, index: Some(Scaled::default()) }),
+            Derivative::MarkIndex(MarkIndex::default()),
+            Derivative::OpenInterest(Scaled { units: 68_744_761, scale: 0 }),
+            Derivative::Liquidation(Liquidation {
+                side: Side::Sell,
+                price: Scaled { units: 9_910, scale: 0 },
+                size: Scaled { units: 14, scale: 2 },
+            }),
+            Derivative::Liquidation(Liquidation {
+                side: Side::Buy,
+                price: Scaled { units: 1, scale: 0 },
+                size: Scaled { units: i64::MAX, scale: 3 },
+            }),
+        ];
+        let mut kinds = Vec::new();
+        for d in datas {
+            let ev = Event::derivative(STAMPS, 9, BookState::Resyncing, d);
+            assert!(ev.is_derivative() && !ev.is_depth() && !ev.is_bbo());
+            assert_eq!(ev.state(), BookState::Resyncing);
+            let back = match ev.kind() {
+                EventKind::Funding(f) => Derivative::Funding(f),
+                EventKind::MarkIndex(m) => Derivative::MarkIndex(m),
+                EventKind::OpenInterest(o) => Derivative::OpenInterest(o),
+                EventKind::Liquidation(l) => Derivative::Liquidation(l),
+                other => panic!("not a derivatives kind: {other:?}"),
+            };
+            assert_eq!(back, d);
+            let bytes: [u8; 64] = bytemuck::cast(ev);
+            assert_eq!(bytemuck::cast::<_, Event>(bytes), ev);
+            kinds.push(bytes[30]);
+        }
+        // New wire values only: the existing kinds keep theirs.
+        assert_eq!(kinds, [9, 10, 10, 10, 11, 12, 12]);
+        let bbo: [u8; 64] =
+            bytemuck::cast(Event::bbo(STAMPS, 0, BookState::Synced, Bbo::default()));
+        let trade = Trade { price_tick: 1, size_lots: 1, aggressor: None, trade_id: 0 };
+        let trade: [u8; 64] = bytemuck::cast(Event::trade(STAMPS, 0, BookState::Synced, trade));
+        let depth: [u8; 64] = bytemuck::cast(Event::depth_clear(STAMPS, 0, BookState::Stale));
+        assert_eq!((bbo[30], trade[30], depth[30]), (1, 2, 8));
     }
 
     #[test]

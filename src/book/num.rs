@@ -559,6 +559,34 @@ impl Step {
         s
     }
 
+    /// This step divided by `10^extra` (`0.5` with `extra = 2` is `0.005`): the unit of a
+    /// value finer than the step, such as a mark or index price between two ticks.
+    pub fn subdivided(&self, extra: u8) -> Result<Step, NumError> {
+        let scale = self.scale.checked_add(extra).ok_or(NumError::BadStep)?;
+        Step::new(self.mantissa, scale)
+    }
+
+    /// Decimal text that may be negative and need not be a whole number of steps, exactly, as
+    /// `(units, extra)`: the value is `units` steps of [`Step::subdivided`]`(extra)`, with the
+    /// smallest `extra` that makes it whole (`0` when the text is a whole number of steps).
+    /// An index price `"27295.42086957"` on a `0.1` tick is `(2729542086957, 7)`:
+    /// 2729542086957 × 0.1 × 10^-7.
+    /// Fails only on malformed text or a value beyond `i64` at the finest scale.
+    pub fn units_exact_scaled(&self, text: &[u8]) -> Result<(i64, u8), NumError> {
+        let mut extra = 0u8;
+        loop {
+            let step = self.subdivided(extra)?;
+            match step.units_signed(text) {
+                Err(NumError::NotMultiple) if step.scale < MAX_SCALE => extra += 1,
+                Err(NumError::BadStep) | Err(NumError::NotMultiple) => {
+                    return Err(NumError::NotMultiple)
+                }
+                Err(e) => return Err(e),
+                Ok(units) => return Ok((units, extra)),
+            }
+        }
+    }
+
     /// The finest step that makes `text` a whole number: `10^-(decimal places)` of the text,
     /// ignoring trailing zeros (`"61685.99000000"` gives `0.01`, `"25"` gives `1`). Used to learn
     /// the tick and lot of an instrument nobody configured from the numbers in its snapshot.
@@ -602,6 +630,30 @@ mod tests {
 
     fn step(s: &str) -> Step {
         Step::parse(s).unwrap()
+    }
+
+    #[test]
+    fn exact_scaled_units() {
+        let cases: &[(&str, &str, (i64, u8), &str)] = &[
+            ("0.1", "27295.42086957", (2_729_542_086_957, 7), "27295.42086957"),
+            ("0.1", "11794.1", (117_941, 0), "11794.1"),
+            ("0.5", "65432.25", (1_308_645, 1), "65432.25"),
+            ("1", "-0.000212", (-212, 6), "-0.000212"),
+            ("1", "0.000132541666666", (132_541_666_666, 15), "0.000132541666666"),
+            ("1", "3.805E-9", (3_805, 12), "0.000000003805"),
+            ("0.0005", "2006.72", (4_013_440, 0), "2006.72"),
+        ];
+        for &(st, text, want, back) in cases {
+            let s = step(st);
+            let got = s.units_exact_scaled(text.as_bytes());
+            assert_eq!(got, Ok(want), "{text} in {st}");
+            assert_eq!(s.subdivided(want.1).unwrap().format(want.0), back);
+        }
+        assert!(step("0.1").units_exact_scaled(b"abc").is_err());
+        assert!(step("1").units_exact_scaled(b"").is_err());
+        // Finer than 10^-18 of a unit cannot be held exactly: an error, not a rounding.
+        assert_eq!(step("1").units_exact_scaled(b"1e-19"), Err(NumError::NotMultiple));
+        assert_eq!(step("1").units_exact_scaled(b"3.80517503805E-9"), Err(NumError::NotMultiple));
     }
 
     #[test]

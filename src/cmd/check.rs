@@ -408,6 +408,10 @@ impl Checker {
                 | EventKind::DepthLevel { .. }
                 | EventKind::DepthEnd { .. }
                 | EventKind::DepthClear
+                | EventKind::Funding(_)
+                | EventKind::MarkIndex(_)
+                | EventKind::OpenInterest(_)
+                | EventKind::Liquidation(_)
                 | EventKind::Unknown(_) => {}
             }
         }

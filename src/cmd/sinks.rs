@@ -33,6 +33,14 @@ pub struct OutputArgs {
     /// Write every trade (`.csv` or `.jsonl`).
     #[arg(long, value_name = "FILE")]
     pub trades_out: Option<PathBuf>,
+    /// Write a derivatives ticker row (mark, index, funding rate, next funding time, open
+    /// interest: the latest of each) whenever one of them arrives (`.csv` or `.jsonl`). Live
+    /// subscribes the venue's derivatives channels when this or `--liquidations-out` is given.
+    #[arg(long, value_name = "FILE")]
+    pub funding_out: Option<PathBuf>,
+    /// Write every liquidation order the venue publishes (`.csv` or `.jsonl`).
+    #[arg(long, value_name = "FILE")]
+    pub liquidations_out: Option<PathBuf>,
     /// Write one `.hgrm` file per latency stage and a PNG chart into this directory.
     #[arg(long, value_name = "DIR")]
     pub latency_out: Option<PathBuf>,
@@ -49,11 +57,18 @@ impl OutputArgs {
             depth: self.depth_out.clone(),
             depth_levels: self.depth,
             trades: self.trades_out.clone(),
+            funding: self.funding_out.clone(),
+            liquidations: self.liquidations_out.clone(),
             filter: SpreadFilter {
                 min_spread: self.min_spread.clone(),
                 min_spread_bps: self.min_spread_bps,
             },
         })?)
+    }
+
+    /// A derivatives file was asked for: live subscribes the venues' derivatives channels.
+    pub fn wants_derivatives(&self) -> bool {
+        self.funding_out.is_some() || self.liquidations_out.is_some()
     }
 
     /// Writes the latency histograms (`.hgrm`) and chart into `--latency-out`, if given.

@@ -1,5 +1,13 @@
-//! Output files written on the consumer thread, off the hot path: BBO changes, top-N depth and
-//! trades, as CSV or JSON lines (chosen by the file's extension).
+//! Output files written on the consumer thread, off the hot path: BBO changes, top-N depth,
+//! trades, derivatives tickers (funding rate, next funding time, mark, index, open interest)
+//! and liquidations, as CSV or JSON lines (chosen by the file's extension).
+//!
+//! The funding file (`--funding-out`) is a derivatives ticker: a row for every funding,
+//! mark/index or open-interest record, carrying the instrument's latest known value of each
+//! of the five (an empty cell, or `null`, until the venue has sent it), so every row is the
+//! whole picture at that moment. `next_funding_ts` is epoch milliseconds. The liquidations file
+//! (`--liquidations-out`) has a row per liquidation order: `side` is the order's (`sell`
+//! closes a long).
 //!
 //! Every row carries the capture's own timestamps (the recorded receive time and the venue's
 //! time), never the replay's wall clock, so replaying a capture twice writes identical bytes.
@@ -12,7 +20,8 @@ use std::path::{Path, PathBuf};
 
 use super::{Depth, Instruments};
 use crate::book::Instrument;
-use crate::event::{Bbo, BookState, Event, EventKind, InstrumentId, Side};
+use crate::book::Step;
+use crate::event::{Bbo, BookState, Event, EventKind, InstrumentId, Scaled, Side};
 
 /// The most levels per side `--depth` accepts.
 pub const MAX_DEPTH: usize = 50;
@@ -61,6 +70,10 @@ pub struct SinkOptions {
     pub depth_levels: usize,
     /// `--trades-out`.
     pub trades: Option<PathBuf>,
+    /// `--funding-out`: the derivatives ticker (funding, mark, index, open interest).
+    pub funding: Option<PathBuf>,
+    /// `--liquidations-out`.
+    pub liquidations: Option<PathBuf>,
     /// The BBO file's filters.
     pub filter: SpreadFilter,
 }
@@ -121,6 +134,10 @@ pub struct Seen {
     pub crossed_published: u64,
     /// Trade events received.
     pub trades: u64,
+    /// Derivatives records received (funding, mark and index, open interest, liquidations).
+    pub derivatives: u64,
+    /// The latest derivatives ticker values (the funding file's row).
+    ticker: DerivTicker,
     /// The minimum spread in ticks for the BBO filter (resolved per instrument).
     min_spread_ticks: Option<i64>,
     resolved: bool,
@@ -132,6 +149,8 @@ pub struct Sinks {
     bbo: Option<(Encoding, BufWriter<File>)>,
     depth: Option<(Encoding, BufWriter<File>)>,
     trades: Option<(Encoding, BufWriter<File>)>,
+    funding: Option<(Encoding, BufWriter<File>)>,
+    liquidations: Option<(Encoding, BufWriter<File>)>,
     seen: Vec<Seen>,
     line: String,
 }
@@ -146,6 +165,8 @@ impl Sinks {
             bbo: open(&opts.bbo)?,
             depth: open(&opts.depth)?,
             trades: open(&opts.trades)?,
+            funding: open(&opts.funding)?,
+            liquidations: open(&opts.liquidations)?,
             opts,
             seen: Vec::new(),
             line: String::with_capacity(512),
@@ -160,6 +181,12 @@ impl Sinks {
         }
         if let Some((Encoding::Csv, w)) = &mut s.trades {
             w.write_all(b"event_time,symbol,trade_id,price,quantity,trade_time,buyer_is_maker\n")?;
+        }
+        if let Some((Encoding::Csv, w)) = &mut s.funding {
+            w.write_all(FUNDING_HEADER)?;
+        }
+        if let Some((Encoding::Csv, w)) = &mut s.liquidations {
+            w.write_all(LIQUIDATIONS_HEADER)?;
         }
         Ok(s)
     }
@@ -234,6 +261,55 @@ impl Sinks {
                     w.write_all(l.as_bytes())?;
                 }
             }
+            EventKind::Funding(f) => {
+                let seen = self.seen_mut(id);
+                seen.derivatives += 1;
+                seen.ticker.funding_rate = Some(f.rate);
+                seen.ticker.next_funding_ts = Some(f.next_funding_ts);
+                self.funding_row(ev, recorded_ts, names)?;
+            }
+            EventKind::MarkIndex(m) => {
+                let seen = self.seen_mut(id);
+                seen.derivatives += 1;
+                seen.ticker.mark = m.mark.or(seen.ticker.mark);
+                seen.ticker.index = m.index.or(seen.ticker.index);
+                self.funding_row(ev, recorded_ts, names)?;
+            }
+            EventKind::OpenInterest(oi) => {
+                let seen = self.seen_mut(id);
+                seen.derivatives += 1;
+                seen.ticker.open_interest = Some(oi);
+                self.funding_row(ev, recorded_ts, names)?;
+            }
+            EventKind::Liquidation(liq) => {
+                self.seen_mut(id).derivatives += 1;
+                if let (Some((enc, w)), Some(name)) = (&mut self.liquidations, names.get(id)) {
+                    let l = &mut self.line;
+                    l.clear();
+                    let side = match liq.side {
+                        Side::Buy => "buy",
+                        Side::Sell => "sell",
+                    };
+                    let px = scaled_text(Some(liq.price), name.tick);
+                    let qty = scaled_text(Some(liq.size), name.lot);
+                    let (exch_ts, venue, symbol) = (ev.exch_ts(), name.venue, &name.symbol);
+                    let _ = match enc {
+                        Encoding::Csv => writeln!(
+                            l,
+                            "{recorded_ts},{exch_ts},{venue},{symbol},{side},{px},{qty},{}",
+                            state_name(ev.state())
+                        ),
+                        Encoding::Jsonl => writeln!(
+                            l,
+                            "{{\"local_ts\":{recorded_ts},\"exch_ts\":{exch_ts},\"venue\":\"{venue}\",\"symbol\":\"{symbol}\",\"side\":\"{side}\",\"price\":{},\"quantity\":{},\"state\":\"{}\"}}",
+                            json_text(&px),
+                            json_text(&qty),
+                            state_name(ev.state())
+                        ),
+                    };
+                    w.write_all(l.as_bytes())?;
+                }
+            }
             EventKind::InstrumentHead(_)
             | EventKind::InstrumentText { .. }
             | EventKind::DepthLevel { .. }
@@ -242,6 +318,40 @@ impl Sinks {
             | EventKind::Unknown(_) => {}
         }
         Ok(())
+    }
+
+    /// One row of the funding file: `ev`'s instrument's latest derivatives values.
+    fn funding_row(&mut self, ev: &Event, recorded_ts: u64, names: &Instruments) -> Result<()> {
+        let id = ev.instrument();
+        let (Some((enc, w)), Some(name)) = (&mut self.funding, names.get(id)) else {
+            return Ok(());
+        };
+        let t = self.seen.get(usize::from(id)).map(|s| s.ticker).unwrap_or_default();
+        let mark = scaled_text(t.mark, name.tick);
+        let index = scaled_text(t.index, name.tick);
+        let rate = scaled_text(t.funding_rate, Step::ONE);
+        let next = t.next_funding_ts.map_or(String::new(), |ns| (ns / 1_000_000).to_string());
+        let oi = scaled_text(t.open_interest, name.lot);
+        let (exch_ts, venue, symbol, state) =
+            (ev.exch_ts(), name.venue, &name.symbol, state_name(ev.state()));
+        let l = &mut self.line;
+        l.clear();
+        let _ = match enc {
+            Encoding::Csv => writeln!(
+                l,
+                "{recorded_ts},{exch_ts},{venue},{symbol},{mark},{index},{rate},{next},{oi},{state}"
+            ),
+            Encoding::Jsonl => writeln!(
+                l,
+                "{{\"local_ts\":{recorded_ts},\"exch_ts\":{exch_ts},\"venue\":\"{venue}\",\"symbol\":\"{symbol}\",\"mark_px\":{},\"index_px\":{},\"funding_rate\":{},\"next_funding_ts\":{},\"open_interest\":{},\"state\":\"{state}\"}}",
+                json_text(&mark),
+                json_text(&index),
+                json_text(&rate),
+                if next.is_empty() { "null" } else { &next },
+                json_text(&oi)
+            ),
+        };
+        w.write_all(l.as_bytes())
     }
 
     fn bbo_row(
@@ -386,7 +496,14 @@ impl Sinks {
 
     /// Flushes every file.
     pub fn finish(&mut self) -> Result<()> {
-        for (_, w) in [&mut self.bbo, &mut self.depth, &mut self.trades].into_iter().flatten() {
+        let files = [
+            &mut self.bbo,
+            &mut self.depth,
+            &mut self.trades,
+            &mut self.funding,
+            &mut self.liquidations,
+        ];
+        for (_, w) in files.into_iter().flatten() {
             w.flush()?;
         }
         Ok(())
@@ -399,6 +516,36 @@ impl Sinks {
         } else {
             0
         }
+    }
+}
+
+/// The funding file's CSV header.
+const FUNDING_HEADER: &[u8] =
+    b"local_ts,exch_ts,venue,symbol,mark_px,index_px,funding_rate,next_funding_ts,open_interest,state\n";
+/// The liquidations file's CSV header.
+const LIQUIDATIONS_HEADER: &[u8] = b"local_ts,exch_ts,venue,symbol,side,price,quantity,state\n";
+
+/// An instrument's latest derivatives values (each `None` until the venue sent it).
+#[derive(Debug, Clone, Copy, Default)]
+struct DerivTicker {
+    mark: Option<Scaled>,
+    index: Option<Scaled>,
+    funding_rate: Option<Scaled>,
+    next_funding_ts: Option<u64>,
+    open_interest: Option<Scaled>,
+}
+
+/// The exact decimal text of `v` in `step` (empty when absent or not representable).
+fn scaled_text(v: Option<Scaled>, step: Step) -> String {
+    v.and_then(|v| v.format(step)).unwrap_or_default()
+}
+
+/// A decimal as a JSON string (exact text), or `null` when empty.
+fn json_text(text: &str) -> String {
+    if text.is_empty() {
+        "null".to_owned()
+    } else {
+        format!("\"{text}\"")
     }
 }
 

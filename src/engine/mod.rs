@@ -8,7 +8,8 @@
 //! 3. applies each book message completely, truncates to the venue's depth, verifies the
 //!    venue's checksum, and checks the book is not crossed; any failure marks that book
 //!    `Resyncing` (other symbols keep flowing);
-//! 4. publishes trades (duplicates removed) and then, once per symbol per frame, the BBO if it
+//! 4. publishes trades (duplicates removed), derivatives data (funding, mark and index, open
+//!    interest, liquidations: [`Parsed::derivs`]) and then, once per symbol per frame, the BBO if it
 //!    changed and the book is `Synced`. A book that is not `Synced` publishes no BBO at all,
 //!    only the state change, so no consumer ever sees a half-applied, crossed or unverified
 //!    book marked valid.
@@ -78,6 +79,8 @@ pub struct BookStats {
     pub trades: u64,
     /// Trades dropped as duplicates of a recent trade id.
     pub trades_duplicate: u64,
+    /// Derivatives records published (funding, mark and index, open interest, liquidations).
+    pub derivatives: u64,
 }
 
 /// Counters of errors by kind (see [`VenueError::name`]).
@@ -153,6 +156,8 @@ pub struct EngineStats {
     /// Symbols the adapter met beyond this engine's block of instrument ids
     /// ([`Engine::with_instrument_ids`]): they get no book and publish nothing.
     pub symbols_beyond_ids: u64,
+    /// Derivatives entries for instruments this connection does not know (skipped).
+    pub derivatives_unknown_symbol: u64,
 }
 
 const RECENT_TRADES: usize = 64;
@@ -620,6 +625,17 @@ impl<A: Adapter> Engine<A> {
             b.stats.trades += 1;
             let state = b.state;
             let ev = Event::trade(self.stamps(tm.exch_ts, local_ts), self.id(i), state, tm.trade);
+            sink.publish(ev);
+        }
+        self.stats.derivatives_unknown_symbol += u64::from(self.parsed.derivs_unknown);
+        for d in 0..self.parsed.derivs.len() {
+            let dm = self.parsed.derivs[d];
+            let i = usize::from(dm.symbol);
+            let Some(b) = self.books.get_mut(i) else { continue };
+            b.stats.derivatives += 1;
+            let state = b.state;
+            let ev =
+                Event::derivative(self.stamps(dm.exch_ts, local_ts), self.id(i), state, dm.data);
             sink.publish(ev);
         }
         for i in 0..self.books.len() {

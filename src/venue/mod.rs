@@ -36,7 +36,7 @@ pub use any::AnyAdapter;
 pub use protocol::{Keepalive, Protocol, RestSnapshot};
 
 use crate::book::{Instrument, InstrumentRegistry, NumError, Side, Step, Venue};
-use crate::event::Trade;
+use crate::event::{Derivative, Trade};
 
 /// Index of a symbol in an adapter's [`Symbols`] table; the engine keeps its books in the same
 /// order.
@@ -156,6 +156,17 @@ pub struct TradeMsg {
     pub exch_ts: u64,
 }
 
+/// Derivatives data of one symbol (funding, mark and index, open interest, a liquidation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DerivMsg {
+    /// The symbol.
+    pub symbol: SymbolIdx,
+    /// What the venue said.
+    pub data: Derivative,
+    /// The venue's time of it, epoch ns (0 if none).
+    pub exch_ts: u64,
+}
+
 /// Which books a sequence gap invalidates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GapScope {
@@ -174,6 +185,12 @@ pub struct Parsed {
     pub levels: Vec<LevelOp>,
     /// Trades, in frame order.
     pub trades: Vec<TradeMsg>,
+    /// Derivatives data (funding, mark and index, open interest, liquidations), in frame
+    /// order, published after the trades.
+    pub derivs: Vec<DerivMsg>,
+    /// Derivatives entries skipped because their instrument is not one of this connection's
+    /// (an instrument type's whole liquidation stream, or data before the book is known).
+    pub derivs_unknown: u32,
     /// Sequence gaps found while reading the frame (before its book messages are applied).
     pub gaps: Vec<GapScope>,
     /// Stale book messages skipped (already covered by the snapshot), counted per frame.
@@ -204,6 +221,8 @@ impl Parsed {
         self.books.clear();
         self.levels.clear();
         self.trades.clear();
+        self.derivs.clear();
+        self.derivs_unknown = 0;
         self.gaps.clear();
         self.stale = 0;
         self.waiting = 0;
@@ -651,6 +670,53 @@ pub(crate) fn price_size_levels(
         out.level(side, px_tick, qty_lots);
     }
     Ok(())
+}
+
+/// Adds derivatives data for the symbol `key` if this connection knows it (its book or
+/// trades): derivatives channels never create instruments. Otherwise counted in
+/// [`Parsed::derivs_unknown`]. Returns the symbol's index, if known.
+pub(crate) fn push_deriv(
+    symbols: &Symbols,
+    key: &[u8],
+    exch_ts: u64,
+    out: &mut Parsed,
+    data: impl FnOnce(&Instrument) -> Result<Option<Derivative>, VenueError>,
+) -> Result<(), VenueError> {
+    let Some(symbol) = symbols.find(key) else {
+        out.derivs_unknown += 1;
+        return Ok(());
+    };
+    let inst = &symbols.list()[usize::from(symbol)].instrument;
+    if let Some(data) = data(inst)? {
+        out.derivs.push(DerivMsg { symbol, data, exch_ts });
+    }
+    Ok(())
+}
+
+/// An exact price in `inst`'s ticks (finer values kept, see [`crate::event::Scaled`]).
+pub(crate) fn deriv_price(
+    inst: &Instrument,
+    text: &[u8],
+    field: &'static str,
+) -> Result<crate::event::Scaled, VenueError> {
+    crate::event::Scaled::parse(inst.tick, text).map_err(num(field))
+}
+
+/// An exact size in `inst`'s lots (finer values kept, see [`crate::event::Scaled`]).
+pub(crate) fn deriv_size(
+    inst: &Instrument,
+    text: &[u8],
+    field: &'static str,
+) -> Result<crate::event::Scaled, VenueError> {
+    crate::event::Scaled::parse(inst.lot, text).map_err(num(field))
+}
+
+/// An exact funding rate (see [`crate::event::Funding::rate`]).
+pub(crate) fn deriv_rate(
+    text: &[u8],
+    field: &'static str,
+) -> Result<crate::event::Scaled, VenueError> {
+    crate::event::Scaled::parse(Step::ONE, text).map_err(num(field))
 }
 
 /// Symbol `i`'s entry of a per-symbol state table, made (default) when first asked for.
