@@ -8,6 +8,9 @@
 //! event must have `U <= lastUpdateId <= u`; afterwards each event's `pu` must equal the
 //! previous event's `u`.
 //!
+//! Futures derivatives (opt-in, [`Binance::derivatives`]): `markPriceUpdate` (mark, index,
+//! funding rate, next funding time) and `forceOrder` (liquidation orders).
+//!
 //! Depth events that arrive before the snapshot are kept (as raw frames, since the
 //! instrument's tick may only be learned from the snapshot) and replayed through the same
 //! rules when it arrives. A snapshot older than the first kept event is a gap: fetch another.
@@ -18,9 +21,10 @@ use simd_json::tape::Value;
 use super::json::{field_uint, text, uint, Scratch};
 use super::protocol::{Protocol, RestSnapshot, BASE};
 use super::time::ms_to_ns;
+use super::{deriv_price, deriv_rate, deriv_size};
 use super::{num, Adapter, BookAction, GapScope, Parsed, SymbolIdx, Symbols, TradeMsg, VenueError};
 use crate::book::{InstrumentRegistry, Side, Venue};
-use crate::event::{self, Bbo, Trade};
+use crate::event::{self, Bbo, Derivative, Funding, Liquidation, MarkIndex, Trade};
 
 /// Binance spot's REST depth snapshot (5,000 levels at most).
 const SPOT_REST: RestSnapshot = RestSnapshot {
@@ -174,6 +178,9 @@ pub struct Binance {
     pub pending_dropped: u64,
     /// The snapshot's symbol text (reused).
     key_buf: Vec<u8>,
+    /// Futures: subscribe each symbol's `markPrice@1s` (mark, index, funding) and
+    /// `forceOrder` (liquidations) streams with its book.
+    pub derivatives: bool,
 }
 
 /// What one depth event said, before sequencing.
@@ -216,6 +223,7 @@ impl Binance {
             scratch: Some(Box::new(Scratch::new())),
             pending_dropped: 0,
             key_buf: Vec::new(),
+            derivatives: false,
         }
     }
 
@@ -494,10 +502,12 @@ impl Binance {
                 Some(b"depthUpdate") => self.depth(frame, &d, out).map(|()| Kind::Done),
                 Some(b"trade") | Some(b"aggTrade") => self.trade(&d, out).map(|()| Kind::Done),
                 Some(b"bookTicker") => self.book_ticker(&d, out).map(|()| Kind::Done),
+                Some(b"markPriceUpdate") => self.mark_price(&d, out).map(|()| Kind::Done),
+                Some(b"forceOrder") => self.force_order(&d, out).map(|()| Kind::Done),
                 // Streams a user may subscribe to that carry no book or trade data.
                 Some(
-                    b"kline" | b"24hrTicker" | b"24hrMiniTicker" | b"markPriceUpdate"
-                    | b"forceOrder" | b"continuous_kline" | b"compositeIndex",
+                    b"kline" | b"24hrTicker" | b"24hrMiniTicker" | b"continuous_kline"
+                    | b"compositeIndex",
                 ) => {
                     out.control = true;
                     Ok(Kind::Done)
@@ -579,6 +589,64 @@ impl Binance {
     }
 }
 
+impl Binance {
+    /// A futures `markPriceUpdate`: mark (`p`) and index (`i`) prices, and the funding rate
+    /// (`r`) with the next funding time (`T`) where the contract has funding (a COIN-M
+    /// delivery contract sends `r` empty and `T` 0: no funding record).
+    fn mark_price(&mut self, d: &Fields<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
+        out.control = true;
+        let key = d.s.and_then(text).ok_or(VenueError::Shape("markPriceUpdate without s"))?;
+        // `T` is the next funding time here, not the event's: the event time is `E`.
+        let exch_ts = d.big_e.and_then(uint).map_or(0, ms_to_ns);
+        let (mark, index) = (d.p.and_then(text), d.i.and_then(text));
+        super::push_deriv(&self.symbols, key, exch_ts, out, |inst| {
+            let mark = mark.map(|v| deriv_price(inst, v, "mark price")).transpose()?;
+            let index = index.map(|v| deriv_price(inst, v, "index price")).transpose()?;
+            Ok((mark.is_some() || index.is_some())
+                .then_some(Derivative::MarkIndex(MarkIndex { mark, index })))
+        })?;
+        let Some(rate) = d.r.and_then(text).filter(|r| !r.is_empty()) else { return Ok(()) };
+        let rate = deriv_rate(rate, "funding rate")?;
+        let next_funding_ts = d.big_t.and_then(uint).map_or(0, ms_to_ns);
+        super::push_deriv(&self.symbols, key, exch_ts, out, |_| {
+            Ok(Some(Derivative::Funding(Funding { rate, next_funding_ts })))
+        })
+    }
+
+    /// A futures `forceOrder`: the liquidation order `o` (side `S`; average price `ap` and
+    /// filled quantity `z` once it filled, else its price `p` and quantity `q`).
+    fn force_order(&mut self, d: &Fields<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
+        out.control = true;
+        let o = Fields::read(d.o.ok_or(VenueError::Shape("forceOrder without o"))?);
+        let key = o.s.and_then(text).ok_or(VenueError::Shape("forceOrder without s"))?;
+        let side = match o.big_s.and_then(text) {
+            Some(b"BUY") => event::Side::Buy,
+            Some(b"SELL") => event::Side::Sell,
+            _ => return Err(VenueError::Shape("forceOrder side")),
+        };
+        fn nonzero<'i>(v: Option<Value<'_, 'i>>) -> Option<&'i [u8]> {
+            v.and_then(text).filter(|t| t.iter().any(|c| matches!(c, b'1'..=b'9')))
+        }
+        let px = nonzero(o.ap)
+            .or_else(|| o.p.and_then(text))
+            .ok_or(VenueError::Shape("forceOrder without p"))?;
+        let qty = nonzero(o.z)
+            .or_else(|| o.q.and_then(text))
+            .ok_or(VenueError::Shape("forceOrder without q"))?;
+        let exch_ts = match o.exch_ts() {
+            0 => d.exch_ts(),
+            t => t,
+        };
+        super::push_deriv(&self.symbols, key, exch_ts, out, |inst| {
+            Ok(Some(Derivative::Liquidation(Liquidation {
+                side,
+                price: deriv_price(inst, px, "liquidation price")?,
+                size: deriv_size(inst, qty, "liquidation quantity")?,
+            })))
+        })
+    }
+}
+
 /// The fields of one Binance object that any handler reads, found in a single pass over its
 /// keys instead of one `get(key)` scan per field. As with `get`, the first occurrence of a key
 /// wins. Values keep their JSON type; each handler reads the ones its event has (`a` is the
@@ -629,6 +697,18 @@ struct Fields<'t, 'i> {
     code: Option<Value<'t, 'i>>,
     /// `msg`: an error answer's text.
     msg: Option<Value<'t, 'i>>,
+    /// `i`: a mark price update's index price.
+    i: Option<Value<'t, 'i>>,
+    /// `r`: a mark price update's funding rate.
+    r: Option<Value<'t, 'i>>,
+    /// `o`: a forceOrder's order.
+    o: Option<Value<'t, 'i>>,
+    /// `S`: a forceOrder's side.
+    big_s: Option<Value<'t, 'i>>,
+    /// `ap`: a forceOrder's average price.
+    ap: Option<Value<'t, 'i>>,
+    /// `z`: a forceOrder's filled quantity.
+    z: Option<Value<'t, 'i>>,
 }
 
 impl<'t, 'i> Fields<'t, 'i> {
@@ -661,6 +741,12 @@ impl<'t, 'i> Fields<'t, 'i> {
                 b"result" => &mut f.result,
                 b"code" => &mut f.code,
                 b"msg" => &mut f.msg,
+                b"i" => &mut f.i,
+                b"r" => &mut f.r,
+                b"o" => &mut f.o,
+                b"S" => &mut f.big_s,
+                b"ap" => &mut f.ap,
+                b"z" => &mut f.z,
                 _ => continue,
             };
             if slot.is_none() {
@@ -768,19 +854,30 @@ impl Adapter for Binance {
     }
 
     fn subscribe_messages(&self, symbols: &[&str]) -> Vec<String> {
-        vec![stream_request("SUBSCRIBE", symbols, 1)]
+        vec![stream_request("SUBSCRIBE", symbols, 1, self.streams())]
     }
 
     fn unsubscribe_messages(&self, symbols: &[&str]) -> Vec<String> {
-        vec![stream_request("UNSUBSCRIBE", symbols, 2)]
+        vec![stream_request("UNSUBSCRIBE", symbols, 2, self.streams())]
     }
 }
 
-fn stream_request(method: &str, symbols: &[&str], id: u32) -> String {
+impl Binance {
+    /// The streams subscribed per symbol.
+    fn streams(&self) -> &'static [&'static str] {
+        if self.derivatives && self.is_futures() {
+            &["depth@100ms", "trade", "bookTicker", "markPrice@1s", "forceOrder"]
+        } else {
+            &["depth@100ms", "trade", "bookTicker"]
+        }
+    }
+}
+
+fn stream_request(method: &str, symbols: &[&str], id: u32, streams: &[&str]) -> String {
     let mut params = Vec::new();
     for s in symbols {
         let s = s.to_ascii_lowercase();
-        for stream in ["depth@100ms", "trade", "bookTicker"] {
+        for stream in streams {
             params.push(format!("\"{s}@{stream}\""));
         }
     }
@@ -799,6 +896,91 @@ mod tests {
         let mut out = Parsed::default();
         let r = b.handle_frame(frame.as_bytes(), 0, &mut out);
         (r, out)
+    }
+
+    /// The `markPrice` and `forceOrder` examples of Binance's USD-M documentation (Mark
+    /// Price Stream, Liquidation Order Streams) and the COIN-M mark price example of a
+    /// delivery contract (no funding), after a snapshot that makes each symbol known.
+    #[test]
+    fn mark_price_and_force_order_from_the_documented_examples() {
+        let mut b = Binance::futures(InstrumentRegistry::with_builtins());
+        let snap = r#"{"lastUpdateId":1027024,"E":1589436922972,"T":1589436922959,"bids":[["11794.10","10"]],"asks":[["11794.20","10"]]}"#;
+        let mut out = Parsed::default();
+        b.handle_http(
+            "https://fapi.binance.com/fapi/v1/depth?symbol=BTCUSDT&limit=1000",
+            snap.as_bytes(),
+            0,
+            &mut out,
+        )
+        .unwrap();
+        let tick = b.symbols().get(0).unwrap().instrument.tick;
+        let (r, out) = handle(
+            &mut b,
+            r#"{"stream":"btcusdt@markPrice@1s","data":{"e":"markPriceUpdate","E":1562305380000,"s":"BTCUSDT","p":"11794.15000000","i":"11784.62659091","P":"11784.25641265","r":"0.00038167","T":1562306400000}}"#,
+        );
+        assert_eq!(r, Ok(()));
+        assert!(out.control);
+        assert!(out.derivs.iter().all(|d| d.exch_ts == 1_562_305_380_000_000_000 && d.symbol == 0));
+        let Derivative::MarkIndex(MarkIndex { mark: Some(m), index: Some(i) }) = out.derivs[0].data
+        else {
+            panic!("{:?}", out.derivs)
+        };
+        assert_eq!(
+            (m.format(tick).unwrap(), i.format(tick).unwrap()),
+            ("11794.15".into(), "11784.62659091".into())
+        );
+        let Derivative::Funding(f) = out.derivs[1].data else { panic!("{:?}", out.derivs) };
+        assert_eq!(f.rate.format(crate::book::Step::ONE).unwrap(), "0.00038167");
+        assert_eq!(f.next_funding_ts, 1_562_306_400_000_000_000);
+
+        let (r, out) = handle(
+            &mut b,
+            r#"{"e":"forceOrder","E":1568014460893,"o":{"s":"BTCUSDT","S":"SELL","o":"LIMIT","f":"IOC","q":"0.014","p":"9910","ap":"9910","X":"FILLED","l":"0.014","z":"0.014","T":1568014460893}}"#,
+        );
+        assert_eq!(r, Ok(()));
+        let Derivative::Liquidation(l) = out.derivs[0].data else { panic!("{:?}", out.derivs) };
+        let lot = b.symbols().get(0).unwrap().instrument.lot;
+        assert_eq!(l.side, event::Side::Sell);
+        assert_eq!(
+            (l.price.format(tick).unwrap(), l.size.format(lot).unwrap()),
+            ("9910".into(), "0.014".into())
+        );
+        assert_eq!(out.derivs[0].exch_ts, 1_568_014_460_893_000_000);
+        // Another symbol's liquidation: not this connection's, counted and skipped.
+        let (r, out) = handle(
+            &mut b,
+            r#"{"e":"forceOrder","E":1,"o":{"s":"ETHUSDT","S":"BUY","q":"1","p":"2000","ap":"0","z":"0","T":1}}"#,
+        );
+        assert_eq!((r, out.derivs.len(), out.derivs_unknown), (Ok(()), 0, 1));
+        for bad in [
+            r#"{"e":"forceOrder","E":1,"o":{"s":"BTCUSDT","S":"SIDEWAYS","q":"1","p":"1"}}"#,
+            r#"{"e":"forceOrder","E":1}"#,
+            r#"{"e":"markPriceUpdate","E":1,"s":"BTCUSDT","p":"x","r":""}"#,
+            r#"{"e":"markPriceUpdate","E":1,"s":"BTCUSDT","p":"1","r":"0.1.2"}"#,
+        ] {
+            assert!(handle(&mut b, bad).0.is_err(), "{bad}");
+        }
+
+        let mut cm = Binance::coinm(InstrumentRegistry::with_builtins());
+        let mut out = Parsed::default();
+        cm.handle_http("https://dapi.binance.com/dapi/v1/depth?symbol=BTCUSD_201225&limit=1000", br#"{"lastUpdateId":1,"E":1,"T":1,"bids":[["10934.6","10"]],"asks":[["10934.7","10"]]}"#, 0, &mut out).unwrap();
+        let (r, out) = handle(
+            &mut cm,
+            r#"{"e":"markPriceUpdate","E":1596095725000,"s":"BTCUSD_201225","p":"10934.62615417","P":"10962.17178236","i":"10933.62615417","r":"","T":0}"#,
+        );
+        assert_eq!(r, Ok(()));
+        assert_eq!(out.derivs.len(), 1, "a delivery contract has no funding: {:?}", out.derivs);
+
+        // The streams are subscribed on futures when asked for, never on spot.
+        assert!(!b.subscribe_messages(&["BTCUSDT"])[0].contains("markPrice"));
+        b.derivatives = true;
+        assert_eq!(
+            b.subscribe_messages(&["BTCUSDT"])[0],
+            r#"{"method":"SUBSCRIBE","params":["btcusdt@depth@100ms","btcusdt@trade","btcusdt@bookTicker","btcusdt@markPrice@1s","btcusdt@forceOrder"],"id":1}"#
+        );
+        let mut s = spot();
+        s.derivatives = true;
+        assert!(!s.subscribe_messages(&["BTCUSDT"])[0].contains("forceOrder"));
     }
 
     #[test]

@@ -9,6 +9,13 @@
 //! a side: it is trimmed to N after each message. `seq` (the cross-depth sequence) and `cts`
 //! (the matching engine's time) are not needed to apply a book; `ts` is the exchange time.
 //!
+//! Derivatives (linear and inverse, opt-in: [`Bybit::derivatives`]): `tickers.{symbol}` (a
+//! snapshot, then deltas that carry only the fields that changed: the adapter keeps each
+//! symbol's latest `markPrice`, `indexPrice`, `fundingRate`, `nextFundingTime` and
+//! `openInterest` and publishes whole records for what a message changed) and
+//! `allLiquidation.{symbol}` (`S` is the liquidated *position's* side: `Buy`, a long, was
+//! closed by a sell order, which is what the record carries).
+//!
 //! Control: the subscription answer and the answer to the client's `{"op":"ping"}` both carry
 //! `op`; `success: false` is the venue reporting an error.
 
@@ -18,9 +25,10 @@ use simd_json::tape::Value;
 use super::json::{field_text, field_uint, Scratch};
 use super::protocol::{Keepalive, Protocol, BASE};
 use super::time::ms_to_ns;
+use super::{deriv_price, deriv_rate, deriv_size};
 use super::{num, Adapter, BookAction, GapScope, Parsed, SymbolIdx, Symbols, TradeMsg, VenueError};
 use crate::book::{InstrumentRegistry, Side, Venue};
-use crate::event::{self, Trade};
+use crate::event::{self, Derivative, Funding, Liquidation, MarkIndex, Scaled, Trade};
 
 /// Bybit closes a connection that has not pinged in 20 s: the client sends `{"op":"ping"}`.
 const KEEPALIVE: Keepalive = Keepalive {
@@ -73,6 +81,19 @@ pub struct Bybit {
     scratch: Option<Box<Scratch>>,
     /// The book depth [`Adapter::subscribe_messages`] asks for.
     pub depth: u32,
+    /// Also subscribe `tickers` and `allLiquidation` (linear and inverse only).
+    pub derivatives: bool,
+    /// Each symbol's latest ticker values (deltas carry only what changed).
+    tickers: Vec<TickerState>,
+}
+
+/// A symbol's latest derivatives values from `tickers`.
+#[derive(Debug, Default, Clone, Copy)]
+struct TickerState {
+    mark: Option<Scaled>,
+    index: Option<Scaled>,
+    rate: Option<Scaled>,
+    next_funding_ts: u64,
 }
 
 impl Bybit {
@@ -84,6 +105,8 @@ impl Bybit {
             states: Vec::new(),
             scratch: Some(Box::new(Scratch::new())),
             depth,
+            derivatives: false,
+            tickers: Vec::new(),
         }
     }
 
@@ -124,6 +147,24 @@ impl Bybit {
             let data = root.get_array("data").ok_or(VenueError::Shape("data"))?;
             for t in data.iter() {
                 self.trade(t, out)?;
+            }
+            return Ok(());
+        }
+        if topic.starts_with(b"tickers.") {
+            out.control = true;
+            let snapshot = match field_text(root, "type") {
+                Some(b"snapshot") => true,
+                Some(b"delta") => false,
+                _ => return Err(VenueError::Shape("type")),
+            };
+            let data = root.get("data").ok_or(VenueError::Shape("data"))?;
+            return self.ticker(data, snapshot, exch_ts, out);
+        }
+        if topic.starts_with(b"allLiquidation.") {
+            out.control = true;
+            let data = root.get_array("data").ok_or(VenueError::Shape("data"))?;
+            for l in data.iter() {
+                self.liquidation(l, out)?;
             }
             return Ok(());
         }
@@ -212,6 +253,78 @@ impl Bybit {
     }
 }
 
+impl Bybit {
+    /// A `tickers` snapshot or delta (see the [module docs](self)). Empty texts are "no value".
+    fn ticker(
+        &mut self,
+        d: Value<'_, '_>,
+        snapshot: bool,
+        exch_ts: u64,
+        out: &mut Parsed,
+    ) -> Result<(), VenueError> {
+        let key = field_text(d, "symbol").ok_or(VenueError::Shape("data.symbol"))?;
+        let Some(sym) = self.symbols.find(key) else {
+            out.derivs_unknown += 1;
+            return Ok(());
+        };
+        let inst = &self.symbols.list()[usize::from(sym)].instrument;
+        let value = |k: &str| field_text(d, k).filter(|v| !v.is_empty());
+        let (mark, index) = (value("markPrice"), value("indexPrice"));
+        let (rate, next) = (value("fundingRate"), value("nextFundingTime"));
+        let oi = value("openInterest");
+        // Read everything before changing the state: a bad number changes nothing.
+        let mark = mark.map(|v| deriv_price(inst, v, "markPrice")).transpose()?;
+        let index = index.map(|v| deriv_price(inst, v, "indexPrice")).transpose()?;
+        let rate_v = rate.map(|v| deriv_rate(v, "fundingRate")).transpose()?;
+        let next_v = next
+            .map(|v| super::json::parse_u64(v).map(ms_to_ns).ok_or(VenueError::Shape("time")))
+            .transpose()?;
+        let oi = oi.map(|v| deriv_size(inst, v, "openInterest")).transpose()?;
+        let st = super::state_slot(&mut self.tickers, sym);
+        if snapshot {
+            *st = TickerState::default();
+        }
+        st.mark = mark.or(st.mark);
+        st.index = index.or(st.index);
+        st.rate = rate_v.or(st.rate);
+        st.next_funding_ts = next_v.unwrap_or(st.next_funding_ts);
+        let st = *st;
+        let mut push = |data| out.derivs.push(super::DerivMsg { symbol: sym, data, exch_ts });
+        if mark.is_some() || index.is_some() {
+            push(Derivative::MarkIndex(MarkIndex { mark: st.mark, index: st.index }));
+        }
+        if let (Some(rate), true) = (st.rate, rate_v.is_some() || next_v.is_some()) {
+            push(Derivative::Funding(Funding { rate, next_funding_ts: st.next_funding_ts }));
+        }
+        if let Some(oi) = oi {
+            push(Derivative::OpenInterest(oi));
+        }
+        Ok(())
+    }
+
+    /// One `allLiquidation` entry: `T` time, `s` symbol, `S` the position's side, `v` size,
+    /// `p` bankruptcy price.
+    fn liquidation(&mut self, l: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
+        let f = |k: &'static str| field_text(l, k).ok_or(VenueError::Shape("liquidation field"));
+        let key = f("s")?;
+        // A long position (`Buy`) is closed by a sell order.
+        let side = match f("S")? {
+            b"Buy" => event::Side::Sell,
+            b"Sell" => event::Side::Buy,
+            _ => return Err(VenueError::Shape("liquidation side")),
+        };
+        let exch_ts = field_uint(l, "T").map_or(0, ms_to_ns);
+        let (px, sz) = (f("p")?, f("v")?);
+        super::push_deriv(&self.symbols, key, exch_ts, out, |inst| {
+            Ok(Some(Derivative::Liquidation(Liquidation {
+                side,
+                price: deriv_price(inst, px, "p")?,
+                size: deriv_size(inst, sz, "v")?,
+            })))
+        })
+    }
+}
+
 impl Adapter for Bybit {
     fn venue(&self) -> Venue {
         self.venue
@@ -230,6 +343,8 @@ impl Adapter for Bybit {
 
     fn reset_connection(&mut self) {
         self.states.iter_mut().for_each(|s| *s = SymState::default());
+        // A new connection's ticker subscription starts with a snapshot.
+        self.tickers.iter_mut().for_each(|t| *t = TickerState::default());
     }
 
     fn symbols(&self) -> &Symbols {
@@ -242,11 +357,11 @@ impl Adapter for Bybit {
 
     /// One request per ten topics (spot takes at most ten arguments a request).
     fn subscribe_messages(&self, symbols: &[&str]) -> Vec<String> {
-        requests("subscribe", self.depth, symbols)
+        requests("subscribe", self.depth, symbols, self.wants_derivatives())
     }
 
     fn unsubscribe_messages(&self, symbols: &[&str]) -> Vec<String> {
-        requests("unsubscribe", self.depth, symbols)
+        requests("unsubscribe", self.depth, symbols, self.wants_derivatives())
     }
 
     /// Bybit answers a subscription with a fresh `snapshot`: the book's topic is unsubscribed
@@ -259,12 +374,24 @@ impl Adapter for Bybit {
     }
 }
 
-/// The requests for `symbols`' books (and trades), ten topics a request.
-fn requests(op: &str, depth: u32, symbols: &[&str]) -> Vec<String> {
+impl Bybit {
+    /// Derivatives topics are subscribed: asked for, on a derivatives venue.
+    fn wants_derivatives(&self) -> bool {
+        self.derivatives && self.venue != Venue::BybitSpot
+    }
+}
+
+/// The requests for `symbols`' books and trades (and tickers and liquidations), ten topics a
+/// request.
+fn requests(op: &str, depth: u32, symbols: &[&str], derivatives: bool) -> Vec<String> {
     let mut topics = Vec::new();
     for s in symbols {
         topics.push(format!("\"orderbook.{depth}.{s}\""));
         topics.push(format!("\"publicTrade.{s}\""));
+        if derivatives {
+            topics.push(format!("\"tickers.{s}\""));
+            topics.push(format!("\"allLiquidation.{s}\""));
+        }
     }
     topics.chunks(10).map(|c| format!("{{\"op\":\"{op}\",\"args\":[{}]}}", c.join(","))).collect()
 }
@@ -272,6 +399,85 @@ fn requests(op: &str, depth: u32, symbols: &[&str]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Bybit's documented linear `tickers` snapshot (BTCUSDT), a delta carrying only changed
+    /// fields (written after the documented shape), and the documented `allLiquidation`
+    /// push with its symbol moved to the one this connection knows.
+    #[test]
+    fn tickers_merge_deltas_and_liquidations() {
+        let mut a = bybit();
+        let (r, _) = run(&mut a, br#"{"topic":"orderbook.50.BTCUSDT","type":"snapshot","ts":1673272861600,"data":{"s":"BTCUSDT","b":[["17215.50","84.489"]],"a":[["17216.00","83.020"]],"u":1,"seq":1},"cts":1673272861590}"#);
+        assert_eq!(r, Ok(()));
+        let inst = a.symbols().get(0).unwrap().instrument.clone();
+        let (r, out) = run(&mut a, br#"{"topic":"tickers.BTCUSDT","type":"snapshot","data":{"symbol":"BTCUSDT","tickDirection":"PlusTick","price24hPcnt":"0.017103","lastPrice":"17216.00","prevPrice24h":"16926.50","highPrice24h":"17281.50","lowPrice24h":"16915.00","prevPrice1h":"17238.00","markPrice":"17217.33","indexPrice":"17227.36","openInterest":"68744.761","openInterestValue":"1183601235.91","turnover24h":"1570383121.943499","volume24h":"91705.276","nextFundingTime":"1673280000000","fundingRate":"-0.000212","bid1Price":"17215.50","bid1Size":"84.489","ask1Price":"17216.00","ask1Size":"83.020"},"cs":24987956059,"ts":1673272861686}"#);
+        assert_eq!(r, Ok(()));
+        assert!(out.control && out.derivs.iter().all(|d| d.exch_ts == 1_673_272_861_686_000_000));
+        let text = |v: Option<Scaled>, step| v.and_then(|v| v.format(step));
+        let Derivative::MarkIndex(mi) = out.derivs[0].data else { panic!("{:?}", out.derivs) };
+        assert_eq!(
+            (text(mi.mark, inst.tick), text(mi.index, inst.tick)),
+            (Some("17217.33".into()), Some("17227.36".into()))
+        );
+        let Derivative::Funding(f) = out.derivs[1].data else { panic!("{:?}", out.derivs) };
+        assert_eq!(
+            (text(Some(f.rate), crate::book::Step::ONE), f.next_funding_ts),
+            (Some("-0.000212".into()), 1_673_280_000_000_000_000)
+        );
+        let Derivative::OpenInterest(oi) = out.derivs[2].data else { panic!("{:?}", out.derivs) };
+        assert_eq!(text(Some(oi), inst.lot), Some("68744.761".into()));
+        // A delta with only the mark price: a whole mark/index record (index carried over),
+        // no funding or open interest record.
+        let (r, out) = run(&mut a, br#"{"topic":"tickers.BTCUSDT","type":"delta","data":{"symbol":"BTCUSDT","markPrice":"17218.01","price24hPcnt":"0.017200"},"cs":24987956060,"ts":1673272862686}"#);
+        assert_eq!((r, out.derivs.len()), (Ok(()), 1));
+        let Derivative::MarkIndex(mi) = out.derivs[0].data else { panic!("{:?}", out.derivs) };
+        assert_eq!(
+            (text(mi.mark, inst.tick), text(mi.index, inst.tick)),
+            (Some("17218.01".into()), Some("17227.36".into()))
+        );
+        // A delta with only the next funding time keeps the rate.
+        let (_, out) = run(&mut a, br#"{"topic":"tickers.BTCUSDT","type":"delta","data":{"symbol":"BTCUSDT","nextFundingTime":"1673308800000"},"cs":1,"ts":1}"#);
+        let Derivative::Funding(f) = out.derivs[0].data else { panic!("{:?}", out.derivs) };
+        assert_eq!(
+            (f.rate, f.next_funding_ts),
+            (Scaled { units: -212, scale: 6 }, 1_673_308_800_000_000_000)
+        );
+        // A bad number is an error and changes nothing.
+        let (r, _) = run(&mut a, br#"{"topic":"tickers.BTCUSDT","type":"delta","data":{"symbol":"BTCUSDT","markPrice":"1.2.3","fundingRate":"0.5"},"cs":1,"ts":1}"#);
+        assert_eq!(r.map_err(|e| e.name()), Err("number"));
+        let (_, out) = run(&mut a, br#"{"topic":"tickers.BTCUSDT","type":"delta","data":{"symbol":"BTCUSDT","nextFundingTime":"1673308800000"},"cs":1,"ts":1}"#);
+        assert_eq!(
+            out.derivs[0].data,
+            Derivative::Funding(Funding {
+                rate: Scaled { units: -212, scale: 6 },
+                next_funding_ts: 1_673_308_800_000_000_000
+            })
+        );
+
+        let (r, out) = run(&mut a, br#"{"topic":"allLiquidation.BTCUSDT","type":"snapshot","ts":1739502303204,"data":[{"T":1739502302929,"s":"BTCUSDT","S":"Sell","v":"0.02","p":"17300.04"}]}"#);
+        assert_eq!(r, Ok(()));
+        let Derivative::Liquidation(l) = out.derivs[0].data else { panic!("{:?}", out.derivs) };
+        // A short position (`Sell`) was closed by a buy order.
+        assert_eq!(l.side, event::Side::Buy);
+        assert_eq!(
+            (text(Some(l.price), inst.tick), text(Some(l.size), inst.lot)),
+            (Some("17300.04".into()), Some("0.02".into()))
+        );
+        assert_eq!(out.derivs[0].exch_ts, 1_739_502_302_929_000_000);
+        let (r, out) = run(&mut a, br#"{"topic":"allLiquidation.ROSEUSDT","type":"snapshot","ts":1739502303204,"data":[{"T":1739502302929,"s":"ROSEUSDT","S":"Sell","v":"20000","p":"0.04499"}]}"#);
+        assert_eq!((r, out.derivs.len(), out.derivs_unknown), (Ok(()), 0, 1));
+        let (r, _) = run(&mut a, br#"{"topic":"allLiquidation.BTCUSDT","type":"snapshot","ts":1,"data":[{"T":1,"s":"BTCUSDT","S":"Long","v":"1","p":"1"}]}"#);
+        assert_eq!(r.map_err(|e| e.name()), Err("shape"));
+
+        assert!(!a.subscribe_messages(&["BTCUSDT"])[0].contains("tickers"));
+        a.derivatives = true;
+        assert_eq!(
+            a.subscribe_messages(&["BTCUSDT"]),
+            vec![r#"{"op":"subscribe","args":["orderbook.50.BTCUSDT","publicTrade.BTCUSDT","tickers.BTCUSDT","allLiquidation.BTCUSDT"]}"#.to_owned()]
+        );
+        let mut spot = Bybit::new(Venue::BybitSpot, InstrumentRegistry::with_builtins(), 50);
+        spot.derivatives = true;
+        assert!(!spot.subscribe_messages(&["BTCUSDT"])[0].contains("tickers"));
+    }
 
     fn bybit() -> Bybit {
         Bybit::new(Venue::BybitLinear, InstrumentRegistry::with_builtins(), 50)

@@ -9,6 +9,11 @@
 //! unsubscribed and subscribed again on the open connection: Deribit answers with a snapshot).
 //! Prices and amounts are JSON numbers: they are read as their exact wire text.
 //!
+//! Tickers (`ticker.{instrument}.{interval}`, subscribed with every book) give the venue's own
+//! best bid and offer (a cross-check) and the derivatives data: mark and index prices, open
+//! interest (USD on perpetuals and inverse futures, the base coin on options and linear
+//! futures: the unit of the book's amounts) and, on perpetuals, `funding_8h`.
+//!
 //! Control: JSON-RPC answers (`result`: the subscription; `error`: the venue reporting one) and
 //! `heartbeat` notifications. The client calls `public/set_heartbeat` when subscribing and
 //! `public/test` on a timer, which also answers the venue's `test_request`.
@@ -18,9 +23,10 @@ use simd_json::tape::Value;
 use super::json::{field_text, text, Scratch};
 use super::protocol::{Keepalive, Protocol, BASE};
 use super::time::ms_to_ns;
+use super::{deriv_price, deriv_rate, deriv_size};
 use super::{num, Adapter, BookAction, GapScope, Parsed, SymbolIdx, Symbols, TradeMsg, VenueError};
 use crate::book::{Instrument, InstrumentRegistry, Side, Venue};
-use crate::event::{self, Bbo, Trade};
+use crate::event::{self, Bbo, Derivative, Funding, MarkIndex, Trade};
 
 /// Deribit's transport: JSON-RPC under `/ws/api/v2`; the client's `public/test` every 10 s
 /// keeps the connection (and the heartbeat asked for at subscription) alive.
@@ -104,7 +110,8 @@ impl Deribit {
             Ok(())
         } else if channel.starts_with(b"ticker.") {
             out.control = true;
-            self.ticker(data)
+            self.ticker(data)?;
+            self.derivatives(data, out)
         } else {
             Err(VenueError::UnknownType)
         }
@@ -210,6 +217,39 @@ impl Deribit {
             ask_tick: num_of("best_ask_price", inst.tick)?,
             ask_lots: num_of("best_ask_amount", inst.lot)?,
         });
+        Ok(())
+    }
+}
+
+impl Deribit {
+    /// The ticker's derivatives data: mark and index prices, open interest and, on
+    /// perpetuals, the funding rate. Deribit's funding is continuous (no next funding time);
+    /// the rate carried is `funding_8h`, the funding over eight hours, comparable with the
+    /// eight-hour rates of other venues (`current_funding` is not carried).
+    fn derivatives(&mut self, d: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
+        let key = field_text(d, "instrument_name").ok_or(VenueError::Shape("ticker instrument"))?;
+        let exch_ts = super::json::field_uint(d, "timestamp").map_or(0, ms_to_ns);
+        // `null` (or absent) is "no value".
+        let value = |k: &str| field_text(d, k).filter(|v| *v != b"null");
+        super::push_deriv(&self.symbols, key, exch_ts, out, |inst| {
+            let mark =
+                value("mark_price").map(|v| deriv_price(inst, v, "mark_price")).transpose()?;
+            let index =
+                value("index_price").map(|v| deriv_price(inst, v, "index_price")).transpose()?;
+            Ok((mark.is_some() || index.is_some())
+                .then_some(Derivative::MarkIndex(MarkIndex { mark, index })))
+        })?;
+        if let Some(oi) = value("open_interest") {
+            super::push_deriv(&self.symbols, key, exch_ts, out, |inst| {
+                deriv_size(inst, oi, "open_interest").map(|v| Some(Derivative::OpenInterest(v)))
+            })?;
+        }
+        if let Some(rate) = value("funding_8h") {
+            super::push_deriv(&self.symbols, key, exch_ts, out, |_| {
+                let rate = deriv_rate(rate, "funding_8h")?;
+                Ok(Some(Derivative::Funding(Funding { rate, next_funding_ts: 0 })))
+            })?;
+        }
         Ok(())
     }
 }
@@ -393,6 +433,44 @@ mod tests {
             &mut out,
         );
         assert_eq!(r, Err(VenueError::VenueReported));
+    }
+
+    /// The documented `ticker` example (docs.deribit.com, `incremental_ticker` snapshot of
+    /// BTC-PERPETUAL, the same fields as `ticker.{instrument}.{interval}`), behind a snapshot
+    /// that makes the instrument known with the venue's 0.5 tick and 10 USD lot.
+    #[test]
+    fn ticker_derivatives_of_a_perpetual() {
+        let mut registry = InstrumentRegistry::with_builtins();
+        let step = |t: &str| crate::book::Step::parse(t).unwrap();
+        registry.configure(Venue::Deribit, "BTC-PERPETUAL", step("0.5"), step("10"));
+        let mut a = Deribit::new(registry);
+        ok(&mut a, br#"{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.BTC-PERPETUAL.100ms","data":{"type":"snapshot","timestamp":1623060194300,"instrument_name":"BTC-PERPETUAL","change_id":1,"bids":[["new",36442.5,5000.0]],"asks":[["new",36443.0,100.0]]}}}"#);
+        let out = ok(&mut a, br#"{"jsonrpc":"2.0","method":"subscription","params":{"channel":"ticker.BTC-PERPETUAL.100ms","data":{"best_ask_amount":100,"best_ask_price":36443,"best_bid_amount":5000,"best_bid_price":36442.5,"current_funding":0,"estimated_delivery_price":36441.64,"funding_8h":0.0000211,"index_price":36441.64,"instrument_name":"BTC-PERPETUAL","last_price":36457.5,"mark_price":36446.51,"max_price":36991.72,"min_price":35898.37,"open_interest":502097590,"settlement_price":36169.49,"state":"open","stats":{"high":36824.5,"low":35213.5,"price_change":0.7229,"volume":7871.02139035,"volume_usd":284061480},"timestamp":1623060194301}}}"#);
+        let tick = step("0.5");
+        let ts = 1_623_060_194_301_000_000;
+        assert!(out.derivs.iter().all(|d| d.symbol == 0 && d.exch_ts == ts));
+        let [mi, oi, f] = [0, 1, 2].map(|i| out.derivs[i].data);
+        let Derivative::MarkIndex(MarkIndex { mark: Some(mark), index: Some(index) }) = mi else {
+            panic!("{mi:?}")
+        };
+        assert_eq!(mark.format(tick).as_deref(), Some("36446.51"));
+        assert_eq!(index.format(tick).as_deref(), Some("36441.64"));
+        // 36446.51 is between ticks of 0.5: kept exactly, two places below the tick.
+        assert_eq!(mark.scale, 2);
+        // Open interest in USD, in lots of 10 USD.
+        assert_eq!(oi, Derivative::OpenInterest(event::Scaled { units: 50_209_759, scale: 0 }));
+        let Derivative::Funding(f) = f else { panic!("{f:?}") };
+        assert_eq!(
+            (f.rate.format(crate::book::Step::ONE).as_deref(), f.next_funding_ts),
+            (Some("0.0000211"), 0)
+        );
+        // A ticker of an instrument this connection does not have is skipped and counted.
+        let out = ok(&mut a, br#"{"jsonrpc":"2.0","method":"subscription","params":{"channel":"ticker.ETH-PERPETUAL.100ms","data":{"instrument_name":"ETH-PERPETUAL","mark_price":2000.1,"index_price":2000,"open_interest":1,"funding_8h":0.0001,"timestamp":1}}}"#);
+        assert_eq!((out.derivs.len(), out.derivs_unknown), (0, 3));
+        // A malformed number is an error, not a panic.
+        let mut out = Parsed::default();
+        let r = a.handle_frame(br#"{"jsonrpc":"2.0","method":"subscription","params":{"channel":"ticker.BTC-PERPETUAL.100ms","data":{"instrument_name":"BTC-PERPETUAL","mark_price":"x1","timestamp":1}}}"#, 0, &mut out);
+        assert_eq!(r.map_err(|e| e.name()), Err("number"));
     }
 
     #[test]

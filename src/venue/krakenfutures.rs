@@ -7,6 +7,13 @@
 //! A `qty` of 0 removes the level. Prices and sizes are JSON numbers, read as their exact wire
 //! text. `trade_snapshot` (recent trades at subscription) is history, not a new trade.
 //!
+//! Derivatives (`ticker`, subscribed when [`KrakenFutures::derivatives`] is on; every message
+//! carries every field): `markPrice` and `index`, `openInterest` (contracts, the book's unit),
+//! and on perpetuals `relative_funding_rate` (the rate as a fraction of the position, the
+//! other venues' unit; the absolute `funding_rate` is not carried) with
+//! `next_funding_rate_time`. The venue leaves a zero funding rate out: a perpetual's ticker
+//! without one reads as rate 0.
+//!
 //! Control: `info`, `subscribed`/`unsubscribed`, `heartbeat` (subscribed with the books: the
 //! venue closes a connection silent for a minute), `ticker_lite`; `error`/`alert` are the
 //! venue reporting one.
@@ -16,9 +23,10 @@ use simd_json::tape::Value;
 use super::json::{field_text, text, Scratch};
 use super::protocol::{Protocol, BASE};
 use super::time::ms_to_ns;
+use super::{deriv_price, deriv_rate, deriv_size};
 use super::{num, Adapter, BookAction, GapScope, Parsed, SymbolIdx, Symbols, TradeMsg, VenueError};
-use crate::book::{Instrument, InstrumentRegistry, Side, Venue};
-use crate::event::{self, Trade};
+use crate::book::{Instrument, InstrumentRegistry, Side, Step, Venue};
+use crate::event::{self, Derivative, Funding, MarkIndex, Trade};
 
 /// Kraken Futures' transport: the `heartbeat` feed keeps the connection alive.
 pub const PROTOCOL: Protocol =
@@ -37,6 +45,8 @@ pub struct KrakenFutures {
     symbols: Symbols,
     states: Vec<SymState>,
     scratch: Option<Box<Scratch>>,
+    /// Subscribe the `ticker` feed (mark, index, funding, open interest) with the books.
+    pub derivatives: bool,
 }
 
 impl KrakenFutures {
@@ -46,6 +56,7 @@ impl KrakenFutures {
             symbols: Symbols::new(Venue::KrakenFutures, registry),
             states: Vec::new(),
             scratch: Some(Box::new(Scratch::new())),
+            derivatives: false,
         }
     }
 
@@ -66,7 +77,11 @@ impl KrakenFutures {
             b"book_snapshot" => self.snapshot(root, out),
             b"book" => self.delta(root, out),
             b"trade" => self.trade(root, out),
-            b"trade_snapshot" | b"heartbeat" | b"ticker_lite" | b"ticker" => {
+            b"ticker" => {
+                out.control = true;
+                self.ticker(root, out)
+            }
+            b"trade_snapshot" | b"heartbeat" | b"ticker_lite" => {
                 out.control = true;
                 Ok(())
             }
@@ -199,6 +214,52 @@ fn levels(
     Ok(())
 }
 
+impl KrakenFutures {
+    /// A `ticker` message's derivatives data (see the [module docs](self)).
+    fn ticker(&mut self, d: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
+        let key = field_text(d, "product_id").ok_or(VenueError::Shape("product_id"))?;
+        let time_ms = super::json::field_uint(d, "time");
+        let exch_ts = time_ms.map_or(0, ms_to_ns);
+        let mark = field_text(d, "markPrice");
+        let index = field_text(d, "index");
+        super::push_deriv(&self.symbols, key, exch_ts, out, |inst| {
+            let mark = mark.map(|v| deriv_price(inst, v, "markPrice")).transpose()?;
+            let index = index.map(|v| deriv_price(inst, v, "index")).transpose()?;
+            Ok((mark.is_some() || index.is_some())
+                .then_some(Derivative::MarkIndex(MarkIndex { mark, index })))
+        })?;
+        if let Some(oi) = field_text(d, "openInterest") {
+            super::push_deriv(&self.symbols, key, exch_ts, out, |inst| {
+                deriv_size(inst, oi, "openInterest").map(|v| Some(Derivative::OpenInterest(v)))
+            })?;
+        }
+        let perpetual = field_text(d, "tag") == Some(b"perpetual");
+        let rate = field_text(d, "relative_funding_rate");
+        if perpetual || rate.is_some() {
+            let rate = match rate {
+                Some(r) => deriv_rate(r, "relative_funding_rate")?,
+                None => event::Scaled::default(),
+            };
+            let next_funding_ts = match field_text(d, "next_funding_rate_time") {
+                None => 0,
+                Some(t) => {
+                    let ms = Step::ONE.units(t).map_err(num("next_funding_rate_time"))?;
+                    let ms =
+                        u64::try_from(ms).map_err(|_| VenueError::Shape("next funding time"))?;
+                    // The examples give an epoch time; the field's description calls it the
+                    // time until the next funding: a small value is read as that.
+                    let ms = if ms < 1_000_000_000_000 { ms + time_ms.unwrap_or(0) } else { ms };
+                    ms_to_ns(ms)
+                }
+            };
+            super::push_deriv(&self.symbols, key, exch_ts, out, |_| {
+                Ok(Some(Derivative::Funding(Funding { rate, next_funding_ts })))
+            })?;
+        }
+        Ok(())
+    }
+}
+
 impl Adapter for KrakenFutures {
     fn venue(&self) -> Venue {
         Venue::KrakenFutures
@@ -229,18 +290,29 @@ impl Adapter for KrakenFutures {
 
     fn subscribe_messages(&self, symbols: &[&str]) -> Vec<String> {
         let mut m: Vec<String> =
-            ["book", "trade"].iter().map(|f| request("subscribe", f, symbols)).collect();
+            self.feeds().iter().map(|f| request("subscribe", f, symbols)).collect();
         m.push(r#"{"event":"subscribe","feed":"heartbeat"}"#.to_owned());
         m
     }
 
     fn unsubscribe_messages(&self, symbols: &[&str]) -> Vec<String> {
-        ["book", "trade"].iter().map(|f| request("unsubscribe", f, symbols)).collect()
+        self.feeds().iter().map(|f| request("unsubscribe", f, symbols)).collect()
     }
 
     /// Kraken Futures answers a `book` subscription with a `book_snapshot`.
     fn resubscribe_book_messages(&self, symbol: &str) -> Option<Vec<String>> {
         super::resubscription(|op| request(op, "book", &[symbol]))
+    }
+}
+
+impl KrakenFutures {
+    /// The per-product feeds subscribed.
+    fn feeds(&self) -> &'static [&'static str] {
+        if self.derivatives {
+            &["book", "trade", "ticker"]
+        } else {
+            &["book", "trade"]
+        }
     }
 }
 
@@ -288,6 +360,55 @@ mod tests {
         assert_eq!(ok(&mut a, delta(104, "0.0").as_bytes()).waiting, 1);
         ok(&mut a, SNAPSHOT);
         assert_eq!(ok(&mut a, delta(101, "0.0").as_bytes()).books.len(), 1);
+    }
+
+    /// The `ticker` example of Kraken's Futures WebSocket documentation (PI_XBTUSD, a
+    /// perpetual), behind a snapshot that makes the product known with its 0.5 tick.
+    #[test]
+    fn ticker_derivatives_from_the_documented_example() {
+        let mut registry = InstrumentRegistry::with_builtins();
+        registry.configure(
+            Venue::KrakenFutures,
+            "PI_XBTUSD",
+            Step::parse("0.5").unwrap(),
+            Step::ONE,
+        );
+        let mut a = KrakenFutures::new(registry);
+        ok(&mut a, br#"{"feed":"book_snapshot","product_id":"PI_XBTUSD","timestamp":1612270825000,"seq":1,"bids":[{"price":34832.5,"qty":42864.0}],"asks":[{"price":34847.5,"qty":2300.0}]}"#);
+        const TICKER: &[u8] = br#"{"time":1612270825253,"feed":"ticker","product_id":"PI_XBTUSD","bid":34832.5,"ask":34847.5,"bid_size":42864,"ask_size":2300,"volume":262306237,"dtm":0,"leverage":"50x","index":34803.45,"premium":0.1,"last":34852,"change":2.995484449728469,"funding_rate":3.80517503805E-9,"funding_rate_prediction":4.2330058838E-9,"suspended":false,"tag":"perpetual","pair":"XBT:USD","openInterest":28276000,"markPrice":34844.25,"maturityTime":0,"relative_funding_rate":0.000132541666666,"relative_funding_rate_prediction":0.000147729166667,"next_funding_rate_time":1612281600000}"#;
+        let out = ok(&mut a, TICKER);
+        assert!(out.control);
+        let tick = Step::parse("0.5").unwrap();
+        let got: Vec<_> = out.derivs.iter().map(|d| (d.symbol, d.exch_ts, d.data)).collect();
+        assert_eq!(got.len(), 3);
+        assert!(got.iter().all(|g| (g.0, g.1) == (0, 1_612_270_825_253_000_000)));
+        let Derivative::MarkIndex(MarkIndex { mark: Some(m), index: Some(i) }) = got[0].2 else {
+            panic!("{:?}", got[0])
+        };
+        assert_eq!(
+            (m.format(tick).unwrap(), i.format(tick).unwrap()),
+            ("34844.25".into(), "34803.45".into())
+        );
+        assert_eq!(
+            got[1].2,
+            Derivative::OpenInterest(event::Scaled { units: 28_276_000, scale: 0 })
+        );
+        let Derivative::Funding(f) = got[2].2 else { panic!("{:?}", got[2]) };
+        assert_eq!(f.rate.format(Step::ONE).unwrap(), "0.000132541666666");
+        assert_eq!(f.next_funding_ts, 1_612_281_600_000_000_000);
+        // A future (no funding) gives mark, index and open interest only.
+        let month = br#"{"time":1612270825253,"feed":"ticker","product_id":"PI_XBTUSD","tag":"month","index":34803.45,"markPrice":34844.5,"openInterest":5}"#;
+        assert!(ok(&mut a, month).derivs.iter().all(|d| !matches!(d.data, Derivative::Funding(_))));
+        let mut out = Parsed::default();
+        let bad = br#"{"time":1,"feed":"ticker","product_id":"PI_XBTUSD","tag":"perpetual","markPrice":"abc"}"#;
+        assert_eq!(a.handle_frame(bad, 0, &mut out).map_err(|e| e.name()), Err("number"));
+        // Subscribed only when asked for.
+        assert!(!a.subscribe_messages(&["PI_XBTUSD"]).iter().any(|m| m.contains("\"ticker\"")));
+        a.derivatives = true;
+        let m = a.subscribe_messages(&["PI_XBTUSD"]);
+        assert!(m.contains(
+            &r#"{"event":"subscribe","feed":"ticker","product_ids":["PI_XBTUSD"]}"#.to_owned()
+        ));
     }
 
     #[test]

@@ -1,5 +1,8 @@
 //! OKX v5 public channels: order books (`books`, `books5`, `bbo-tbt`, `books-l2-tbt`,
-//! `books50-l2-tbt`), `trades`/`trades-all` and `tickers`.
+//! `books50-l2-tbt`), `trades`/`trades-all` and `tickers`; for swaps and futures (opt-in,
+//! [`Okx::derivatives`]) `funding-rate`, `mark-price`, `open-interest` and
+//! `liquidation-orders` (one stream per instrument type: entries for other instruments are
+//! counted and skipped).
 //!
 //! Books: a `snapshot` then `update`s with absolute sizes (`"0"` deletes). When the messages
 //! carry `seqId`/`prevSeqId` (the current API), each update's `prevSeqId` must equal the
@@ -18,11 +21,12 @@ use simd_json::tape::Value;
 use super::json::{field_text, int, Scratch};
 use super::protocol::{Keepalive, Protocol, BASE};
 use super::time::ms_to_ns;
+use super::{deriv_price, deriv_rate, deriv_size};
 use super::{
     num, Adapter, BookAction, Checksum, GapScope, Parsed, SymbolIdx, Symbols, TradeMsg, VenueError,
 };
 use crate::book::{InstrumentRegistry, Side, Venue};
-use crate::event::{self, Bbo, Trade};
+use crate::event::{self, Bbo, Derivative, Funding, Liquidation, MarkIndex, Trade};
 
 /// OKX v5's transport: OKX closes a connection idle for 30 s unless the client sends `ping`.
 pub const PROTOCOL: Protocol = Protocol {
@@ -51,6 +55,10 @@ pub struct Okx {
     scratch: Option<Box<Scratch>>,
     /// The book channel [`Adapter::subscribe_messages`] asks for.
     pub channel: &'static str,
+    /// Also subscribe the derivatives channels of swaps and futures: `mark-price` and
+    /// `open-interest` (and `funding-rate` on swaps) per instrument, `liquidation-orders` per
+    /// instrument type.
+    pub derivatives: bool,
 }
 
 impl Okx {
@@ -66,6 +74,7 @@ impl Okx {
             states: Vec::new(),
             scratch: Some(Box::new(Scratch::new())),
             channel,
+            derivatives: false,
         }
     }
 
@@ -87,8 +96,16 @@ impl Okx {
         }
         let arg = root.get("arg").ok_or(VenueError::UnknownType)?;
         let channel = field_text(arg, "channel").ok_or(VenueError::Shape("arg.channel"))?;
-        let inst_id = field_text(arg, "instId").ok_or(VenueError::Shape("arg.instId"))?;
         let data = root.get_array("data").ok_or(VenueError::Shape("data"))?;
+        if channel == b"liquidation-orders" {
+            // Subscribed by instrument type: each entry names its instrument.
+            out.control = true;
+            for d in data.iter() {
+                self.liquidations(d, out)?;
+            }
+            return Ok(());
+        }
+        let inst_id = field_text(arg, "instId").ok_or(VenueError::Shape("arg.instId"))?;
         match channel {
             b"books" | b"books-l2-tbt" | b"books50-l2-tbt" | b"books5" | b"bbo-tbt" => {
                 let snapshot = match field_text(root, "action") {
@@ -111,6 +128,13 @@ impl Okx {
                 out.control = true;
                 for t in data.iter() {
                     self.ticker(inst_id, t)?;
+                }
+                Ok(())
+            }
+            b"funding-rate" | b"mark-price" | b"open-interest" => {
+                out.control = true;
+                for d in data.iter() {
+                    self.derivative(channel, inst_id, d, out)?;
                 }
                 Ok(())
             }
@@ -239,6 +263,65 @@ impl Okx {
     }
 }
 
+impl Okx {
+    /// One entry of `funding-rate` (`fundingRate`, settled at `fundingTime`), `mark-price`
+    /// (`markPx`) or `open-interest` (`oi`, in contracts: the book's unit).
+    fn derivative(
+        &mut self,
+        channel: &[u8],
+        inst_id: &[u8],
+        d: Value<'_, '_>,
+        out: &mut Parsed,
+    ) -> Result<(), VenueError> {
+        let f = |k: &'static str| field_text(d, k).ok_or(VenueError::Shape("derivatives field"));
+        let ms = |k: &'static str| -> Result<u64, VenueError> {
+            super::json::parse_u64(f(k)?).map(ms_to_ns).ok_or(VenueError::Shape("time"))
+        };
+        let exch_ts = ms("ts")?;
+        super::push_deriv(&self.symbols, inst_id, exch_ts, out, |inst| {
+            Ok(Some(match channel {
+                b"funding-rate" => Derivative::Funding(Funding {
+                    rate: deriv_rate(f("fundingRate")?, "fundingRate")?,
+                    // When the current rate is charged (`nextFundingTime`: the period after).
+                    next_funding_ts: ms("fundingTime")?,
+                }),
+                b"mark-price" => Derivative::MarkIndex(MarkIndex {
+                    mark: Some(deriv_price(inst, f("markPx")?, "markPx")?),
+                    index: None,
+                }),
+                _ => Derivative::OpenInterest(deriv_size(inst, f("oi")?, "oi")?),
+            }))
+        })
+    }
+
+    /// One entry of `liquidation-orders`: the instrument and its `details` (`side` of the
+    /// liquidation order, bankruptcy price `bkPx`, size `sz` in contracts, `ts`).
+    fn liquidations(&mut self, d: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
+        let inst_id = field_text(d, "instId").ok_or(VenueError::Shape("instId"))?;
+        let details = d.get_array("details").ok_or(VenueError::Shape("details"))?;
+        for l in details.iter() {
+            let f =
+                |k: &'static str| field_text(l, k).ok_or(VenueError::Shape("liquidation field"));
+            let side = match f("side")? {
+                b"buy" => event::Side::Buy,
+                b"sell" => event::Side::Sell,
+                _ => return Err(VenueError::Shape("liquidation side")),
+            };
+            let exch_ts =
+                super::json::parse_u64(f("ts")?).map(ms_to_ns).ok_or(VenueError::Shape("ts"))?;
+            let (px, sz) = (f("bkPx")?, f("sz")?);
+            super::push_deriv(&self.symbols, inst_id, exch_ts, out, |inst| {
+                Ok(Some(Derivative::Liquidation(Liquidation {
+                    side,
+                    price: deriv_price(inst, px, "bkPx")?,
+                    size: deriv_size(inst, sz, "sz")?,
+                })))
+            })?;
+        }
+        Ok(())
+    }
+}
+
 impl Adapter for Okx {
     fn venue(&self) -> Venue {
         Venue::Okx
@@ -272,11 +355,11 @@ impl Adapter for Okx {
     }
 
     fn subscribe_messages(&self, symbols: &[&str]) -> Vec<String> {
-        vec![request("subscribe", self.channel, symbols)]
+        vec![request("subscribe", self.channel, symbols, self.derivatives)]
     }
 
     fn unsubscribe_messages(&self, symbols: &[&str]) -> Vec<String> {
-        vec![request("unsubscribe", self.channel, symbols)]
+        vec![request("unsubscribe", self.channel, symbols, self.derivatives)]
     }
 
     /// OKX answers a subscription with a fresh `snapshot` of the book: one instrument's book
@@ -296,12 +379,42 @@ impl Adapter for Okx {
     }
 }
 
-fn request(op: &str, book: &str, symbols: &[&str]) -> String {
+/// The instrument type of an OKX instrument id: `SWAP` (`BTC-USDT-SWAP`), `FUTURES`
+/// (`BTC-USD-220527`), `OPTION` (`BTC-USD-220527-30000-C`) or `SPOT` (`BTC-USDT`).
+fn inst_type(inst_id: &str) -> &'static str {
+    let parts = inst_id.split('-').count();
+    if inst_id.ends_with("-SWAP") {
+        "SWAP"
+    } else if parts == 3 {
+        "FUTURES"
+    } else if parts >= 5 {
+        "OPTION"
+    } else {
+        "SPOT"
+    }
+}
+
+fn request(op: &str, book: &str, symbols: &[&str], derivatives: bool) -> String {
     let mut args = Vec::new();
+    let mut types: Vec<&str> = Vec::new();
     for s in symbols {
         for ch in [book, "trades", "tickers"] {
             args.push(format!("{{\"channel\":\"{ch}\",\"instId\":\"{s}\"}}"));
         }
+        let kind = inst_type(s);
+        if !derivatives || !matches!(kind, "SWAP" | "FUTURES") {
+            continue;
+        }
+        let funding: &[&str] = if kind == "SWAP" { &["funding-rate"] } else { &[] };
+        for ch in ["mark-price", "open-interest"].iter().chain(funding) {
+            args.push(format!("{{\"channel\":\"{ch}\",\"instId\":\"{s}\"}}"));
+        }
+        if !types.contains(&kind) {
+            types.push(kind);
+        }
+    }
+    for t in types {
+        args.push(format!("{{\"channel\":\"liquidation-orders\",\"instType\":\"{t}\"}}"));
     }
     format!("{{\"op\":\"{op}\",\"args\":[{}]}}", args.join(","))
 }
@@ -451,6 +564,67 @@ mod tests {
             assert_eq!(out.books.len(), 1);
             assert_eq!((out.books[0].action, out.books[0].checksum), (BookAction::Snapshot, None));
         }
+    }
+
+    /// OKX's documented pushes of `funding-rate`, `mark-price`, `open-interest` and
+    /// `liquidation-orders` (docs-v5, "Public data" WebSocket channels), with the instrument
+    /// ids and numbers of the examples moved to one swap that a book snapshot made known
+    /// (tick 0.1 and lot 1, learned from it).
+    #[test]
+    fn derivatives_channels() {
+        let mut a = okx();
+        ok(&mut a, br#"{"arg":{"channel":"books","instId":"BTC-USD-SWAP"},"action":"snapshot","data":[{"asks":[["30238.8","2","0","1"]],"bids":[["30233.6","3","0","1"]],"ts":"1700724675000","checksum":0}]}"#);
+        let inst = a.symbols().get(0).unwrap().instrument.clone();
+        let out = ok(&mut a, br#"{"arg":{"channel":"funding-rate","instId":"BTC-USD-SWAP"},"data":[{"formulaType":"noRate","fundingRate":"0.0001875391284828","fundingTime":"1700726400000","impactValue":"","instId":"BTC-USD-SWAP","instType":"SWAP","interestRate":"","maxFundingRate":"0.00375","method":"current_period","minFundingRate":"-0.00375","nextFundingRate":"","nextFundingTime":"1700755200000","premium":"0.0001233824646391","settFundingRate":"0.0001699799259033","settState":"settled","ts":"1700724675402"}]}"#);
+        assert!(out.control);
+        let Derivative::Funding(f) = out.derivs[0].data else { panic!("{:?}", out.derivs) };
+        assert_eq!(f.rate.format(crate::book::Step::ONE).unwrap(), "0.0001875391284828");
+        assert_eq!(f.next_funding_ts, 1_700_726_400_000_000_000);
+        assert_eq!(out.derivs[0].exch_ts, 1_700_724_675_402_000_000);
+        let out = ok(&mut a, br#"{"arg":{"channel":"mark-price","instId":"BTC-USD-SWAP"},"data":[{"instType":"SWAP","instId":"BTC-USD-SWAP","markPx":"30236.15","ts":"1597026383085"}]}"#);
+        let Derivative::MarkIndex(MarkIndex { mark: Some(m), index: None }) = out.derivs[0].data
+        else {
+            panic!("{:?}", out.derivs)
+        };
+        assert_eq!((m.format(inst.tick).unwrap(), m.scale), ("30236.15".into(), 1));
+        let out = ok(&mut a, br#"{"arg":{"channel":"open-interest","instId":"BTC-USD-SWAP"},"data":[{"instType":"SWAP","instId":"BTC-USD-SWAP","oi":"5000","oiCcy":"555.55","oiUsd":"50000","ts":"1597026383085"}]}"#);
+        assert_eq!(
+            out.derivs[0].data,
+            Derivative::OpenInterest(event::Scaled { units: 5000, scale: 0 })
+        );
+        // The instrument type's liquidation stream: the known swap's entry is kept, the other
+        // instrument's (the documented IOST-USDT-SWAP one) is counted and skipped.
+        let out = ok(&mut a, br#"{"arg":{"channel":"liquidation-orders","instType":"SWAP"},"data":[{"details":[{"bkLoss":"0","bkPx":"0.007831","ccy":"","posSide":"short","side":"buy","sz":"13","ts":"1692266434010"}],"instFamily":"IOST-USDT","instId":"IOST-USDT-SWAP","instType":"SWAP","uly":"IOST-USDT"},{"details":[{"bkLoss":"0","bkPx":"30301.37","ccy":"","posSide":"long","side":"sell","sz":"13","ts":"1692266434011"}],"instFamily":"BTC-USD","instId":"BTC-USD-SWAP","instType":"SWAP","uly":"BTC-USD"}]}"#);
+        assert_eq!((out.derivs.len(), out.derivs_unknown), (1, 1));
+        let Derivative::Liquidation(l) = out.derivs[0].data else { panic!("{:?}", out.derivs) };
+        assert_eq!(
+            (l.side, l.price.format(inst.tick).unwrap(), l.size.units),
+            (event::Side::Sell, "30301.37".into(), 13)
+        );
+        assert_eq!(out.derivs[0].exch_ts, 1_692_266_434_011_000_000);
+        for bad in [
+            &br#"{"arg":{"channel":"funding-rate","instId":"BTC-USD-SWAP"},"data":[{"fundingRate":"0.0001","ts":"1"}]}"#[..],
+            br#"{"arg":{"channel":"mark-price","instId":"BTC-USD-SWAP"},"data":[{"markPx":"12,5","ts":"1"}]}"#,
+            br#"{"arg":{"channel":"liquidation-orders","instType":"SWAP"},"data":[{"instId":"BTC-USD-SWAP","details":[{"side":"up","bkPx":"1","sz":"1","ts":"1"}]}]}"#,
+            br#"{"arg":{"channel":"liquidation-orders","instType":"SWAP"},"data":[{"details":[]}]}"#,
+        ] {
+            let mut out = Parsed::default();
+            assert!(a.handle_frame(bad, 0, &mut out).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+        // Subscribed only when asked for, by instrument type.
+        assert!(!a.subscribe_messages(&["BTC-USD-SWAP"])[0].contains("mark-price"));
+        a.derivatives = true;
+        assert_eq!(
+            a.subscribe_messages(&["BTC-USD-SWAP", "BTC-USD-220527", "BTC-USDT"])[0],
+            concat!(
+                r#"{"op":"subscribe","args":[{"channel":"books","instId":"BTC-USD-SWAP"},{"channel":"trades","instId":"BTC-USD-SWAP"},{"channel":"tickers","instId":"BTC-USD-SWAP"},"#,
+                r#"{"channel":"mark-price","instId":"BTC-USD-SWAP"},{"channel":"open-interest","instId":"BTC-USD-SWAP"},{"channel":"funding-rate","instId":"BTC-USD-SWAP"},"#,
+                r#"{"channel":"books","instId":"BTC-USD-220527"},{"channel":"trades","instId":"BTC-USD-220527"},{"channel":"tickers","instId":"BTC-USD-220527"},"#,
+                r#"{"channel":"mark-price","instId":"BTC-USD-220527"},{"channel":"open-interest","instId":"BTC-USD-220527"},"#,
+                r#"{"channel":"books","instId":"BTC-USDT"},{"channel":"trades","instId":"BTC-USDT"},{"channel":"tickers","instId":"BTC-USDT"},"#,
+                r#"{"channel":"liquidation-orders","instType":"SWAP"},{"channel":"liquidation-orders","instType":"FUTURES"}]}"#
+            )
+        );
     }
 
     #[test]
