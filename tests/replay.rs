@@ -691,3 +691,175 @@ fn bitmex_2021_rows_without_prices_take_them_from_their_level_ids() {
     let xbt = &got["bitmex:XBTUSD"];
     assert_eq!((xbt["tick"].as_str(), xbt["lot"].as_str()), (Some("0.5"), Some("100")));
 }
+
+/// A JSON number as the shortest decimal text that reads back as the same `f64`, without an
+/// exponent (Rust's `Display`): the capture's numbers are short decimals, so this is the
+/// text the sinks print from the exact wire text.
+fn decimal(v: &Value) -> String {
+    format!("{}", v.as_f64().unwrap())
+}
+
+/// Reads a CSV sink (header, rows) into field lists.
+fn csv_rows(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines().map(|l| l.split(',').map(str::to_owned).collect::<Vec<_>>());
+    (lines.next().unwrap(), lines.collect())
+}
+
+#[test]
+fn deribit_tickers_fill_the_funding_file() {
+    // The Deribit capture subscribes `ticker.*.raw` for its options: each ticker carries the
+    // mark and index prices and the open interest (no funding on options). Every ticker of an
+    // instrument the connection knows (its book or trades came first) gives two rows (mark and
+    // index, then open interest), each with the instrument's latest values: compared here with
+    // the capture's own numbers, read independently with serde_json.
+    let file = fixture("deribit/cryptofeed_DERIBIT.ws.1.0");
+    let (csv, jsonl) = (tmp("deribit-funding.csv"), tmp("deribit-funding.jsonl"));
+    let (liq, bbo_new, bbo_old) =
+        (tmp("deribit-liq.csv"), tmp("deribit-bbo-new.csv"), tmp("deribit-bbo-old.csv"));
+    for (funding, bbo) in [(&csv, &bbo_new), (&jsonl, &bbo_old)] {
+        let out = ladderfeed(&[
+            "replay",
+            &file,
+            "--no-progress",
+            "--funding-out",
+            funding.to_str().unwrap(),
+            "--liquidations-out",
+            liq.to_str().unwrap(),
+            "--bbo-out",
+            bbo.to_str().unwrap(),
+        ]);
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "{stdout}\n{stderr}");
+    }
+    let mut known = std::collections::HashSet::new();
+    let mut expected = Vec::new();
+    let mut last_oi = std::collections::HashMap::new();
+    for line in std::fs::read_to_string(&file).unwrap().lines() {
+        let Some((_, json)) = line.split_once(": {") else { continue };
+        let Ok(v) = serde_json::from_str::<Value>(&format!("{{{json}")) else { continue };
+        let (Some(channel), Some(data)) =
+            (v["params"]["channel"].as_str(), v.get("params").and_then(|p| p.get("data")))
+        else {
+            continue;
+        };
+        if channel.starts_with("book.") {
+            known.insert(data["instrument_name"].as_str().unwrap().to_owned());
+        } else if channel.starts_with("trades.") {
+            for t in data.as_array().unwrap() {
+                known.insert(t["instrument_name"].as_str().unwrap().to_owned());
+            }
+        } else if channel.starts_with("ticker.") {
+            let name = data["instrument_name"].as_str().unwrap().to_owned();
+            if !known.contains(&name) {
+                continue;
+            }
+            let (mark, index, oi) = (
+                decimal(&data["mark_price"]),
+                decimal(&data["index_price"]),
+                decimal(&data["open_interest"]),
+            );
+            let before = last_oi.insert(name.clone(), oi.clone()).unwrap_or_default();
+            expected.push(vec![name.clone(), mark.clone(), index.clone(), String::new(), before]);
+            expected.push(vec![name, mark, index, String::new(), oi]);
+        }
+    }
+    assert!(expected.len() > 50, "the capture has tickers: {}", expected.len());
+    let (header, rows) = csv_rows(&csv);
+    assert_eq!(
+        header,
+        [
+            "local_ts",
+            "exch_ts",
+            "venue",
+            "symbol",
+            "mark_px",
+            "index_px",
+            "funding_rate",
+            "next_funding_ts",
+            "open_interest",
+            "state"
+        ]
+    );
+    let got: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            assert_eq!(r[2], "deribit");
+            assert!(r[7].is_empty(), "options have no funding: {r:?}");
+            vec![r[3].clone(), r[4].clone(), r[5].clone(), r[6].clone(), r[8].clone()]
+        })
+        .collect();
+    assert_eq!(got, expected);
+    // The JSON lines file carries the same rows.
+    let lines = std::fs::read_to_string(&jsonl).unwrap();
+    let json: Vec<Value> = lines.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(json.len(), rows.len());
+    let cell = |t: &str| if t.is_empty() { Value::Null } else { Value::from(t) };
+    for (j, r) in json.iter().zip(&rows) {
+        assert_eq!(j["symbol"], r[3].as_str());
+        assert_eq!((&j["mark_px"], &j["index_px"]), (&cell(&r[4]), &cell(&r[5])));
+        assert_eq!(j["open_interest"], cell(&r[8]));
+        assert_eq!(j["funding_rate"], Value::Null);
+        assert_eq!(j["local_ts"].as_u64().unwrap().to_string(), r[0]);
+    }
+    // No liquidations in this capture: a header only. The BBO file does not change with the
+    // derivatives files asked for or not.
+    assert_eq!(csv_rows(&liq).1.len(), 0);
+    assert_eq!(std::fs::read(&bbo_new).unwrap(), std::fs::read(&bbo_old).unwrap());
+}
+
+#[test]
+fn binance_futures_mark_price_and_liquidations_reach_their_files() {
+    // No bundled capture has Binance's `markPrice` or `forceOrder` streams: this capture is
+    // hand-written in hftbacktest's format (receive ns, then the frame) from the documented
+    // examples of Binance's USD-M futures streams (Mark Price, Liquidation Order), behind a
+    // depth update and a REST snapshot that bridge a book for BTCUSDT.
+    let frames = [
+        r#"{"stream":"btcusdt@depth@0ms","data":{"e":"depthUpdate","E":1562305379990,"T":1562305379990,"s":"BTCUSDT","U":101,"u":102,"pu":100,"b":[["11794.10","5"]],"a":[["11794.20","3"]]}}"#,
+        r#"{"lastUpdateId":101,"E":1562305379995,"T":1562305379995,"symbol":"BTCUSDT","bids":[["11794.10","4"]],"asks":[["11794.20","3"]]}"#,
+        r#"{"stream":"btcusdt@markPrice@1s","data":{"e":"markPriceUpdate","E":1562305380000,"s":"BTCUSDT","p":"11794.15000000","i":"11784.62659091","P":"11784.25641265","r":"0.00038167","T":1562306400000}}"#,
+        r#"{"stream":"btcusdt@forceOrder","data":{"e":"forceOrder","E":1568014460893,"o":{"s":"BTCUSDT","S":"SELL","o":"LIMIT","f":"IOC","q":"0.014","p":"9910","ap":"9910","X":"FILLED","l":"0.014","z":"0.014","T":1568014460893}}}"#,
+        r#"{"stream":"ethusdt@forceOrder","data":{"e":"forceOrder","E":1568014460894,"o":{"s":"ETHUSDT","S":"BUY","o":"LIMIT","f":"IOC","q":"1.5","p":"180.1","ap":"180.1","X":"FILLED","l":"1.5","z":"1.5","T":1568014460894}}}"#,
+    ];
+    let capture = tmp("binance-derivs.hftbacktest");
+    let base = 1_562_305_380_000_000_000u64;
+    let body: String =
+        frames.iter().enumerate().map(|(i, f)| format!("{} {f}\n", base + i as u64)).collect();
+    std::fs::write(&capture, body).unwrap();
+    let (funding, liq, json) = (tmp("bf-funding.csv"), tmp("bf-liq.jsonl"), tmp("bf.json"));
+    let out = ladderfeed(&[
+        "replay",
+        capture.to_str().unwrap(),
+        "--venue",
+        "binance-futures",
+        "--no-progress",
+        "--funding-out",
+        funding.to_str().unwrap(),
+        "--liquidations-out",
+        liq.to_str().unwrap(),
+        "--summary-json",
+        json.to_str().unwrap(),
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let (_, rows) = csv_rows(&funding);
+    let mark_ts = (base + 2).to_string();
+    let want_mark = [&mark_ts, "1562305380000000000", "binance-futures", "BTCUSDT"];
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    for r in &rows {
+        assert_eq!(&r[..4], want_mark);
+        assert_eq!(r[9], "synced");
+    }
+    // First the mark and index, then the funding too: every digit the venue sent.
+    assert_eq!(rows[0][4..9], ["11794.15", "11784.62659091", "", "", ""]);
+    assert_eq!(rows[1][4..9], ["11794.15", "11784.62659091", "0.00038167", "1562306400000", ""]);
+    let lines = std::fs::read_to_string(&liq).unwrap();
+    let l: Vec<Value> = lines.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    // ETHUSDT is not this connection's: skipped (counted by the engine), not written.
+    assert_eq!(l.len(), 1, "{lines}");
+    assert_eq!(l[0]["symbol"], "BTCUSDT");
+    assert_eq!(l[0]["side"], "sell");
+    assert_eq!((l[0]["price"].as_str(), l[0]["quantity"].as_str()), (Some("9910"), Some("0.014")));
+    assert_eq!(l[0]["exch_ts"].as_u64(), Some(1_568_014_460_893_000_000));
+    assert_eq!(l[0]["local_ts"].as_u64(), Some(base + 3));
+}

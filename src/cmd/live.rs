@@ -254,6 +254,8 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
     opts.window_ticks = window_ticks;
     // Books publish their top N only for a depth file.
     opts.depth_levels = if args.out.depth_out.is_some() { args.out.depth } else { 0 };
+    // Derivatives channels only for a funding or liquidations file.
+    opts.derivatives = args.out.wants_derivatives();
     opts.registry = registry;
     opts.policy.stale_after = Duration::from_secs_f64(stale_after);
     let clock = opts.clock;

@@ -85,6 +85,8 @@ pub struct Options {
     pub registry: InstrumentRegistry,
     /// Levels per side of the top N each book publishes ([`Engine::with_depth`]; 0: none).
     pub depth_levels: usize,
+    /// Subscribe the venues' derivatives channels too (see [`SessionConfig::derivatives`]).
+    pub derivatives: bool,
 }
 
 impl Options {
@@ -98,6 +100,7 @@ impl Options {
             window_ticks: Ladder::DEFAULT_WINDOW_TICKS,
             registry: InstrumentRegistry::with_builtins(),
             depth_levels: 0,
+            derivatives: false,
         }
     }
 }
@@ -578,6 +581,7 @@ impl Live {
             cfg.rest_base = feed.rest_base.clone();
             cfg.window_ticks = opts.window_ticks;
             cfg.depth_levels = opts.depth_levels;
+            cfg.derivatives = opts.derivatives;
             cfg.policy = opts.policy.clone();
             cfg.seed = seed.wrapping_mul(i as u64 + 1);
             let block = ids

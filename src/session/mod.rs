@@ -112,6 +112,11 @@ pub struct SessionConfig {
     pub policy: Policy,
     /// Seeds the reconnect jitter (give each session its own).
     pub seed: u64,
+    /// Subscribe the venue's derivatives channels too (funding, mark and index, open
+    /// interest, liquidations: [`AnyAdapter::set_derivatives`]). Off by default: they add
+    /// traffic (Binance's mark price every second per symbol, OKX's liquidations of a whole
+    /// instrument type) that a book-only user does not want.
+    pub derivatives: bool,
 }
 
 impl SessionConfig {
@@ -126,6 +131,7 @@ impl SessionConfig {
             depth_levels: 0,
             policy: Policy::default(),
             seed: 0x9e37_79b9_7f4a_7c15,
+            derivatives: false,
         }
     }
 }
@@ -316,8 +322,9 @@ impl Session {
             .rest_snapshot
             .map(|r| cfg.rest_base.clone().unwrap_or_else(|| r.default_base.to_owned()));
         let symbol = cfg.symbols.first().map(String::as_str);
-        let adapter = AnyAdapter::new(cfg.venue, cfg.registry, symbol)
+        let mut adapter = AnyAdapter::new(cfg.venue, cfg.registry, symbol)
             .map_err(|err| SessionError::Venue { venue: cfg.venue, err })?;
+        adapter.set_derivatives(cfg.derivatives);
         let engine = Engine::new(adapter)
             .with_instrument_ids(ids)
             .with_window_ticks(cfg.window_ticks)
