@@ -359,3 +359,66 @@ fn logs_are_json_lines_filtered_by_rust_log_and_carry_rustls_records() {
     assert!(out.status.success());
     assert!(!String::from_utf8_lossy(&out.stderr).contains("\"DEBUG\""));
 }
+
+/// The rows of a CSV sink from its third column on (no receive time, no venue time: a live
+/// row is stamped when the live loop took the message).
+fn from_third_column(path: &PathBuf) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.splitn(3, ',').nth(2).unwrap_or("").to_owned())
+        .collect()
+}
+
+#[test]
+fn live_deribit_tickers_fill_the_funding_file_as_replay_does() {
+    // The simulator serves the Deribit capture's `ticker` notifications (mark, index, open
+    // interest) on the channels the client subscribes: the live funding file has the replay's
+    // rows, receive and venue times aside.
+    let capture = "deribit/cryptofeed_DERIBIT.ws.1.0";
+    let (sim, ca) = sim("deribit", capture);
+    // The capture's instruments (its `book.*` channels).
+    let text_of = std::fs::read_to_string(fixture(capture)).unwrap();
+    let mut symbols: Vec<&str> = text_of
+        .match_indices("\"channel\":\"book.")
+        .filter_map(|(at, m)| text_of[at + m.len()..].split('.').next())
+        .collect();
+    symbols.sort_unstable();
+    symbols.dedup();
+    let (live, live_liq, replayed) =
+        (tmp("live_funding.csv"), tmp("live_liq.csv"), tmp("replay_funding.csv"));
+    let out = ladderfeed(&[
+        "live",
+        "--venue",
+        "deribit",
+        "--symbols",
+        &symbols.join(","),
+        "--endpoint",
+        &sim.url(""),
+        "--ca-file",
+        ca.to_str().unwrap(),
+        "--duration",
+        "4",
+        "--no-pin",
+        "--no-busy-poll",
+        "--funding-out",
+        live.to_str().unwrap(),
+        "--liquidations-out",
+        live_liq.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    sim.stop();
+    let out = ladderfeed(&[
+        "replay",
+        &fixture(capture).to_string_lossy(),
+        "--no-progress",
+        "--funding-out",
+        replayed.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let rows = from_third_column(&live);
+    assert!(rows.len() > 50, "{}", rows.len());
+    assert_eq!(rows, from_third_column(&replayed));
+    assert!(from_third_column(&live_liq).is_empty());
+}
