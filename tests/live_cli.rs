@@ -422,3 +422,93 @@ fn live_deribit_tickers_fill_the_funding_file_as_replay_does() {
     assert_eq!(rows, from_third_column(&replayed));
     assert!(from_third_column(&live_liq).is_empty());
 }
+
+#[test]
+fn live_bybit_subscribes_tickers_and_liquidations_for_the_derivatives_files() {
+    // No bundled capture has Bybit's `tickers` or `allLiquidation` topics: the simulator serves
+    // this hand-written capture (hftbacktest's line format) whose frames follow Bybit's v5
+    // documentation: the documented linear `tickers` snapshot of BTCUSDT, a delta carrying
+    // only the changed mark price, and an `allLiquidation` push shaped as documented, around
+    // an `orderbook.50` snapshot and delta. `--funding-out` makes `live` subscribe them.
+    let frames = [
+        r#"{"topic":"orderbook.50.BTCUSDT","type":"snapshot","ts":1673272861600,"data":{"s":"BTCUSDT","b":[["17215.50","84.489"]],"a":[["17216.00","83.020"]],"u":1,"seq":1},"cts":1673272861590}"#,
+        r#"{"topic":"tickers.BTCUSDT","type":"snapshot","data":{"symbol":"BTCUSDT","tickDirection":"PlusTick","price24hPcnt":"0.017103","lastPrice":"17216.00","prevPrice24h":"16926.50","highPrice24h":"17281.50","lowPrice24h":"16915.00","prevPrice1h":"17238.00","markPrice":"17217.33","indexPrice":"17227.36","openInterest":"68744.761","openInterestValue":"1183601235.91","turnover24h":"1570383121.943499","volume24h":"91705.276","nextFundingTime":"1673280000000","fundingRate":"-0.000212","bid1Price":"17215.50","bid1Size":"84.489","ask1Price":"17216.00","ask1Size":"83.020"},"cs":24987956059,"ts":1673272861686}"#,
+        r#"{"topic":"tickers.BTCUSDT","type":"delta","data":{"symbol":"BTCUSDT","markPrice":"17218.01"},"cs":24987956060,"ts":1673272862686}"#,
+        r#"{"topic":"allLiquidation.BTCUSDT","type":"snapshot","ts":1673272862700,"data":[{"T":1673272862690,"s":"BTCUSDT","S":"Buy","v":"0.125","p":"17100.5"}]}"#,
+        r#"{"topic":"orderbook.50.BTCUSDT","type":"delta","ts":1673272862800,"data":{"s":"BTCUSDT","b":[["17215.50","80"]],"a":[],"u":2,"seq":2},"cts":1673272862790}"#,
+    ];
+    let capture = tmp("bybit-derivs.hftbacktest");
+    let body: String = frames
+        .iter()
+        .enumerate()
+        .map(|(i, f)| format!("{} {f}\n", 1_673_272_861_600_000_000u64 + i as u64 * 1_000_000))
+        .collect();
+    std::fs::write(&capture, body).unwrap();
+    let mut c = ladderfeed_sim::Config::for_venue("bybit-linear", vec![capture]).unwrap();
+    c.tls = true;
+    c.pace = ladderfeed_sim::Pace::Rate(100.0);
+    let sim = Sim::start(c).unwrap();
+    let ca = tmp(&format!("ca-{}.pem", sim.addr().port()));
+    std::fs::write(&ca, sim.ca_pem().unwrap()).unwrap();
+    let (funding, liq) = (tmp("bybit_funding.csv"), tmp("bybit_liq.csv"));
+    let out = ladderfeed(&[
+        "live",
+        "--venue",
+        "bybit-linear",
+        "--symbols",
+        "BTCUSDT",
+        "--endpoint",
+        &sim.url(""),
+        "--ca-file",
+        ca.to_str().unwrap(),
+        "--duration",
+        "3",
+        "--no-pin",
+        "--no-busy-poll",
+        "--funding-out",
+        funding.to_str().unwrap(),
+        "--liquidations-out",
+        liq.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    // The client asked for the topics (the simulator's log of what it received).
+    let asked: Vec<String> = sim
+        .stop()
+        .iter()
+        .filter(|e| e["event"] == "recv")
+        .filter_map(|e| e["text"].as_str().map(str::to_owned))
+        .collect();
+    assert!(
+        asked.iter().any(|t| t.contains("\"tickers.BTCUSDT\"")
+            && t.contains("\"allLiquidation.BTCUSDT\"")),
+        "{asked:?}"
+    );
+    let rows = from_third_column(&funding);
+    let after = |mark: &str, oi: &str| {
+        format!("bybit-linear,BTCUSDT,{mark},17227.36,-0.000212,1673280000000,{oi},synced")
+    };
+    let want = [
+        format!("1673272861686000000,{}", after("17217.33", "")),
+        format!("1673272861686000000,{}", after("17217.33", "68744.761")),
+        format!("1673272862686000000,{}", after("17218.01", "68744.761")),
+    ];
+    // The rows from the second column on: the venue time, then the rest.
+    let full: Vec<String> = std::fs::read_to_string(&funding)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split_once(',').unwrap().1.to_owned())
+        .collect();
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    // The first row has the mark and index only; the funding comes with the second.
+    assert_eq!(
+        full[0],
+        "1673272861686000000,bybit-linear,BTCUSDT,17217.33,17227.36,,,,synced".to_owned()
+    );
+    assert_eq!(full[1..], want);
+    // A long (`Buy`) position closed: a sell liquidation order.
+    assert_eq!(
+        from_third_column(&liq),
+        ["bybit-linear,BTCUSDT,sell,17100.5,0.125,synced".to_owned()]
+    );
+}
