@@ -423,40 +423,35 @@ fn live_deribit_tickers_fill_the_funding_file_as_replay_does() {
     assert!(from_third_column(&live_liq).is_empty());
 }
 
-#[test]
-fn live_bybit_subscribes_tickers_and_liquidations_for_the_derivatives_files() {
-    // No bundled capture has Bybit's `tickers` or `allLiquidation` topics: the simulator serves
-    // this hand-written capture (hftbacktest's line format) whose frames follow Bybit's v5
-    // documentation: the documented linear `tickers` snapshot of BTCUSDT, a delta carrying
-    // only the changed mark price, and an `allLiquidation` push shaped as documented, around
-    // an `orderbook.50` snapshot and delta. `--funding-out` makes `live` subscribe them.
-    let frames = [
-        r#"{"topic":"orderbook.50.BTCUSDT","type":"snapshot","ts":1673272861600,"data":{"s":"BTCUSDT","b":[["17215.50","84.489"]],"a":[["17216.00","83.020"]],"u":1,"seq":1},"cts":1673272861590}"#,
-        r#"{"topic":"tickers.BTCUSDT","type":"snapshot","data":{"symbol":"BTCUSDT","tickDirection":"PlusTick","price24hPcnt":"0.017103","lastPrice":"17216.00","prevPrice24h":"16926.50","highPrice24h":"17281.50","lowPrice24h":"16915.00","prevPrice1h":"17238.00","markPrice":"17217.33","indexPrice":"17227.36","openInterest":"68744.761","openInterestValue":"1183601235.91","turnover24h":"1570383121.943499","volume24h":"91705.276","nextFundingTime":"1673280000000","fundingRate":"-0.000212","bid1Price":"17215.50","bid1Size":"84.489","ask1Price":"17216.00","ask1Size":"83.020"},"cs":24987956059,"ts":1673272861686}"#,
-        r#"{"topic":"tickers.BTCUSDT","type":"delta","data":{"symbol":"BTCUSDT","markPrice":"17218.01"},"cs":24987956060,"ts":1673272862686}"#,
-        r#"{"topic":"allLiquidation.BTCUSDT","type":"snapshot","ts":1673272862700,"data":[{"T":1673272862690,"s":"BTCUSDT","S":"Buy","v":"0.125","p":"17100.5"}]}"#,
-        r#"{"topic":"orderbook.50.BTCUSDT","type":"delta","ts":1673272862800,"data":{"s":"BTCUSDT","b":[["17215.50","80"]],"a":[],"u":2,"seq":2},"cts":1673272862790}"#,
-    ];
-    let capture = tmp("bybit-derivs.hftbacktest");
+/// `live` on `venue` for `symbols` against the simulator serving `frames` (a hand-written
+/// capture in hftbacktest's line format, one frame a millisecond) with both derivatives
+/// files: the funding and liquidation rows from their second column on (the venue time
+/// first), and the texts the client sent.
+fn live_derivatives(
+    venue: &str,
+    symbols: &str,
+    frames: &[&str],
+) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let capture = tmp(&format!("{venue}-derivs.hftbacktest"));
     let body: String = frames
         .iter()
         .enumerate()
         .map(|(i, f)| format!("{} {f}\n", 1_673_272_861_600_000_000u64 + i as u64 * 1_000_000))
         .collect();
     std::fs::write(&capture, body).unwrap();
-    let mut c = ladderfeed_sim::Config::for_venue("bybit-linear", vec![capture]).unwrap();
+    let mut c = ladderfeed_sim::Config::for_venue(venue, vec![capture]).unwrap();
     c.tls = true;
     c.pace = ladderfeed_sim::Pace::Rate(100.0);
     let sim = Sim::start(c).unwrap();
     let ca = tmp(&format!("ca-{}.pem", sim.addr().port()));
     std::fs::write(&ca, sim.ca_pem().unwrap()).unwrap();
-    let (funding, liq) = (tmp("bybit_funding.csv"), tmp("bybit_liq.csv"));
+    let (funding, liq) = (tmp(&format!("{venue}_funding.csv")), tmp(&format!("{venue}_liq.csv")));
     let out = ladderfeed(&[
         "live",
         "--venue",
-        "bybit-linear",
+        venue,
         "--symbols",
-        "BTCUSDT",
+        symbols,
         "--endpoint",
         &sim.url(""),
         "--ca-file",
@@ -471,19 +466,81 @@ fn live_bybit_subscribes_tickers_and_liquidations_for_the_derivatives_files() {
         liq.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", text(&out));
-    // The client asked for the topics (the simulator's log of what it received).
-    let asked: Vec<String> = sim
+    let asked = sim
         .stop()
         .iter()
         .filter(|e| e["event"] == "recv")
         .filter_map(|e| e["text"].as_str().map(str::to_owned))
         .collect();
+    let rows = |p: &PathBuf| -> Vec<String> {
+        std::fs::read_to_string(p)
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(|l| l.split_once(',').unwrap().1.to_owned())
+            .collect()
+    };
+    (rows(&funding), rows(&liq), asked)
+}
+
+#[test]
+fn live_okx_subscribes_the_swap_channels_for_the_derivatives_files() {
+    // No bundled capture has OKX's derivatives channels: hand-written frames after OKX's
+    // documented pushes of `funding-rate`, `mark-price`, `open-interest` and
+    // `liquidation-orders` (numbers of the documented examples, moved to one swap), behind a
+    // `books` snapshot (checksum 0: not sent).
+    let frames = [
+        r#"{"arg":{"channel":"books","instId":"BTC-USD-SWAP"},"action":"snapshot","data":[{"asks":[["30238.8","2","0","1"]],"bids":[["30233.6","3","0","1"]],"ts":"1700724675000","checksum":0}]}"#,
+        r#"{"arg":{"channel":"funding-rate","instId":"BTC-USD-SWAP"},"data":[{"formulaType":"noRate","fundingRate":"0.0001875391284828","fundingTime":"1700726400000","impactValue":"","instId":"BTC-USD-SWAP","instType":"SWAP","interestRate":"","maxFundingRate":"0.00375","method":"current_period","minFundingRate":"-0.00375","nextFundingRate":"","nextFundingTime":"1700755200000","premium":"0.0001233824646391","settFundingRate":"0.0001699799259033","settState":"settled","ts":"1700724675402"}]}"#,
+        r#"{"arg":{"channel":"mark-price","instId":"BTC-USD-SWAP"},"data":[{"instType":"SWAP","instId":"BTC-USD-SWAP","markPx":"30236.15","ts":"1700724675500"}]}"#,
+        r#"{"arg":{"channel":"open-interest","instId":"BTC-USD-SWAP"},"data":[{"instType":"SWAP","instId":"BTC-USD-SWAP","oi":"5000","oiCcy":"555.55","oiUsd":"50000","ts":"1700724675600"}]}"#,
+        r#"{"arg":{"channel":"liquidation-orders","instType":"SWAP"},"data":[{"details":[{"bkLoss":"0","bkPx":"0.007831","ccy":"","posSide":"short","side":"buy","sz":"13","ts":"1692266434010"}],"instFamily":"IOST-USDT","instId":"IOST-USDT-SWAP","instType":"SWAP","uly":"IOST-USDT"},{"details":[{"bkLoss":"0","bkPx":"30301.4","ccy":"","posSide":"long","side":"sell","sz":"13","ts":"1700724675700"}],"instFamily":"BTC-USD","instId":"BTC-USD-SWAP","instType":"SWAP","uly":"BTC-USD"}]}"#,
+    ];
+    let (funding, liq, asked) = live_derivatives("okx", "BTC-USD-SWAP", &frames);
+    for ch in [
+        r#"{"channel":"funding-rate","instId":"BTC-USD-SWAP"}"#,
+        r#"{"channel":"mark-price","instId":"BTC-USD-SWAP"}"#,
+        r#"{"channel":"open-interest","instId":"BTC-USD-SWAP"}"#,
+        r#"{"channel":"liquidation-orders","instType":"SWAP"}"#,
+    ] {
+        assert!(asked.iter().any(|t| t.contains(ch)), "{ch} not in {asked:?}");
+    }
+    let tail = "okx,BTC-USD-SWAP";
+    assert_eq!(
+        funding,
+        [
+            format!("1700724675402000000,{tail},,,0.0001875391284828,1700726400000,,synced"),
+            format!("1700724675500000000,{tail},30236.15,,0.0001875391284828,1700726400000,,synced"),
+            format!(
+                "1700724675600000000,{tail},30236.15,,0.0001875391284828,1700726400000,5000,synced"
+            ),
+        ]
+    );
+    // The other instrument's entry is not this connection's.
+    assert_eq!(liq, [format!("1700724675700000000,{tail},sell,30301.4,13,synced")]);
+}
+
+#[test]
+fn live_bybit_subscribes_tickers_and_liquidations_for_the_derivatives_files() {
+    // No bundled capture has Bybit's `tickers` or `allLiquidation` topics: the simulator serves
+    // this hand-written capture (hftbacktest's line format) whose frames follow Bybit's v5
+    // documentation: the documented linear `tickers` snapshot of BTCUSDT, a delta carrying
+    // only the changed mark price, and an `allLiquidation` push shaped as documented, around
+    // an `orderbook.50` snapshot and delta. `--funding-out` makes `live` subscribe them.
+    let frames = [
+        r#"{"topic":"orderbook.50.BTCUSDT","type":"snapshot","ts":1673272861600,"data":{"s":"BTCUSDT","b":[["17215.50","84.489"]],"a":[["17216.00","83.020"]],"u":1,"seq":1},"cts":1673272861590}"#,
+        r#"{"topic":"tickers.BTCUSDT","type":"snapshot","data":{"symbol":"BTCUSDT","tickDirection":"PlusTick","price24hPcnt":"0.017103","lastPrice":"17216.00","prevPrice24h":"16926.50","highPrice24h":"17281.50","lowPrice24h":"16915.00","prevPrice1h":"17238.00","markPrice":"17217.33","indexPrice":"17227.36","openInterest":"68744.761","openInterestValue":"1183601235.91","turnover24h":"1570383121.943499","volume24h":"91705.276","nextFundingTime":"1673280000000","fundingRate":"-0.000212","bid1Price":"17215.50","bid1Size":"84.489","ask1Price":"17216.00","ask1Size":"83.020"},"cs":24987956059,"ts":1673272861686}"#,
+        r#"{"topic":"tickers.BTCUSDT","type":"delta","data":{"symbol":"BTCUSDT","markPrice":"17218.01"},"cs":24987956060,"ts":1673272862686}"#,
+        r#"{"topic":"allLiquidation.BTCUSDT","type":"snapshot","ts":1673272862700,"data":[{"T":1673272862690,"s":"BTCUSDT","S":"Buy","v":"0.125","p":"17100.5"}]}"#,
+        r#"{"topic":"orderbook.50.BTCUSDT","type":"delta","ts":1673272862800,"data":{"s":"BTCUSDT","b":[["17215.50","80"]],"a":[],"u":2,"seq":2},"cts":1673272862790}"#,
+    ];
+    let (full, liq, asked) = live_derivatives("bybit-linear", "BTCUSDT", &frames);
     assert!(
         asked.iter().any(|t| t.contains("\"tickers.BTCUSDT\"")
             && t.contains("\"allLiquidation.BTCUSDT\"")),
         "{asked:?}"
     );
-    let rows = from_third_column(&funding);
+    // Venue time on: symbol, mark, index, funding rate, next funding (ms), open interest, state.
     let after = |mark: &str, oi: &str| {
         format!("bybit-linear,BTCUSDT,{mark},17227.36,-0.000212,1673280000000,{oi},synced")
     };
@@ -492,14 +549,7 @@ fn live_bybit_subscribes_tickers_and_liquidations_for_the_derivatives_files() {
         format!("1673272861686000000,{}", after("17217.33", "68744.761")),
         format!("1673272862686000000,{}", after("17218.01", "68744.761")),
     ];
-    // The rows from the second column on: the venue time, then the rest.
-    let full: Vec<String> = std::fs::read_to_string(&funding)
-        .unwrap()
-        .lines()
-        .skip(1)
-        .map(|l| l.split_once(',').unwrap().1.to_owned())
-        .collect();
-    assert_eq!(rows.len(), 4, "{rows:?}");
+    assert_eq!(full.len(), 4, "{full:?}");
     // The first row has the mark and index only; the funding comes with the second.
     assert_eq!(
         full[0],
@@ -507,8 +557,30 @@ fn live_bybit_subscribes_tickers_and_liquidations_for_the_derivatives_files() {
     );
     assert_eq!(full[1..], want);
     // A long (`Buy`) position closed: a sell liquidation order.
-    assert_eq!(
-        from_third_column(&liq),
-        ["bybit-linear,BTCUSDT,sell,17100.5,0.125,synced".to_owned()]
+    assert_eq!(liq, ["1673272862690000000,bybit-linear,BTCUSDT,sell,17100.5,0.125,synced"]);
+}
+
+#[test]
+fn live_kraken_futures_subscribes_the_ticker_for_the_funding_file() {
+    // No bundled capture has Kraken Futures' `ticker` feed (cryptofeed's has `ticker_lite`):
+    // the documented `ticker` example of PI_XBTUSD, hand-written behind a `book_snapshot`.
+    let frames = [
+        r#"{"feed":"book_snapshot","product_id":"PI_XBTUSD","timestamp":1612270825000,"seq":1,"bids":[{"price":34832.5,"qty":42864.0}],"asks":[{"price":34847.5,"qty":2300.0}]}"#,
+        r#"{"time":1612270825253,"feed":"ticker","product_id":"PI_XBTUSD","bid":34832.5,"ask":34847.5,"bid_size":42864,"ask_size":2300,"volume":262306237,"dtm":0,"leverage":"50x","index":34803.45,"premium":0.1,"last":34852,"change":2.995484449728469,"funding_rate":3.80517503805E-9,"funding_rate_prediction":4.2330058838E-9,"suspended":false,"tag":"perpetual","pair":"XBT:USD","openInterest":28276000,"markPrice":34844.25,"maturityTime":0,"relative_funding_rate":0.000132541666666,"relative_funding_rate_prediction":0.000147729166667,"next_funding_rate_time":1612281600000}"#,
+    ];
+    let (funding, liq, asked) = live_derivatives("kraken-futures", "PI_XBTUSD", &frames);
+    assert!(
+        asked.iter().any(|t| t.contains(r#""feed":"ticker","product_ids":["PI_XBTUSD"]"#)),
+        "{asked:?}"
     );
+    let head = "1612270825253000000,kraken-futures,PI_XBTUSD,34844.25,34803.45";
+    assert_eq!(
+        funding,
+        [
+            format!("{head},,,,synced"),
+            format!("{head},,,28276000,synced"),
+            format!("{head},0.000132541666666,1612281600000,28276000,synced"),
+        ]
+    );
+    assert!(liq.is_empty());
 }

@@ -59,8 +59,10 @@ impl SimProtocol for Okx {
         let op = v["op"].as_str().unwrap_or_default();
         let mut out = Vec::new();
         for arg in v["args"].as_array().into_iter().flatten() {
-            let (Some(channel), Some(inst)) = (arg["channel"].as_str(), arg["instId"].as_str())
-            else {
+            // `liquidation-orders` is subscribed by instrument type (`instType`, no `instId`):
+            // answered like any other channel.
+            let inst = arg["instId"].as_str().or_else(|| arg["instType"].as_str());
+            let (Some(channel), Some(inst)) = (arg["channel"].as_str(), inst) else {
                 continue;
             };
             out.push(BookRequest {
