@@ -510,7 +510,9 @@ fn live_okx_subscribes_the_swap_channels_for_the_derivatives_files() {
         funding,
         [
             format!("1700724675402000000,{tail},,,0.0001875391284828,1700726400000,,synced"),
-            format!("1700724675500000000,{tail},30236.15,,0.0001875391284828,1700726400000,,synced"),
+            format!(
+                "1700724675500000000,{tail},30236.15,,0.0001875391284828,1700726400000,,synced"
+            ),
             format!(
                 "1700724675600000000,{tail},30236.15,,0.0001875391284828,1700726400000,5000,synced"
             ),
@@ -536,8 +538,9 @@ fn live_bybit_subscribes_tickers_and_liquidations_for_the_derivatives_files() {
     ];
     let (full, liq, asked) = live_derivatives("bybit-linear", "BTCUSDT", &frames);
     assert!(
-        asked.iter().any(|t| t.contains("\"tickers.BTCUSDT\"")
-            && t.contains("\"allLiquidation.BTCUSDT\"")),
+        asked
+            .iter()
+            .any(|t| t.contains("\"tickers.BTCUSDT\"") && t.contains("\"allLiquidation.BTCUSDT\"")),
         "{asked:?}"
     );
     // Venue time on: symbol, mark, index, funding rate, next funding (ms), open interest, state.
