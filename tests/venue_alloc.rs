@@ -16,6 +16,7 @@ use ladderfeed::event::Event;
 use ladderfeed::venue::binance::Binance;
 use ladderfeed::venue::bitfinex::Bitfinex;
 use ladderfeed::venue::coinbase::{CoinbaseAdvanced, CoinbaseExchange};
+use ladderfeed::venue::deribit::Deribit;
 use ladderfeed::venue::gemini::GeminiV2;
 use ladderfeed::venue::kraken::KrakenV1;
 use ladderfeed::venue::okx::Okx;
@@ -111,6 +112,15 @@ fn every_adapter_allocates_nothing_per_message_after_warm_up() {
             ),
         ),
         ("okx", steady_state(Engine::new(Okx::new(reg())), &["okx/cryptofeed_OKX.ws.1.0"], 0.5)),
+        (
+            // Its tickers carry the derivatives records (mark, index, open interest).
+            "deribit",
+            steady_state(
+                Engine::new(Deribit::new(reg())),
+                &["deribit/cryptofeed_DERIBIT.ws.1.0"],
+                0.5,
+            ),
+        ),
         (
             "bitfinex",
             steady_state(
