@@ -56,7 +56,13 @@ enum lfw_kind {
     LFW_INSTRUMENT_TEXT = 5,  /* payload bytes: [0] part (1..3), [1..32] up to 31 more symbol bytes */
     LFW_DEPTH_LEVEL = 6,      /* payload: price_tick, size_lots (0: left the top N) (int64), side (1 bids, 2 asks) */
     LFW_DEPTH_END = 7,        /* payload[0]: levels per side; the book's top N is complete again */
-    LFW_DEPTH_CLEAR = 8       /* the book's top N is void until it is synced again */
+    LFW_DEPTH_CLEAR = 8,      /* the book's top N is void until it is synced again */
+    /* Derivatives. A "scaled" value is units x step / 10^scale: step is the instrument's tick
+     * (prices), its lot (sizes) or 1 (rates); scale 0 means whole ticks or lots. */
+    LFW_FUNDING = 9,          /* payload: rate units (int64), next funding time (epoch ns, 0 unknown), rate scale (low byte) */
+    LFW_MARK_INDEX = 10,      /* payload: mark units, index units (int64), mark scale | index scale << 8 | 1 << 16 (mark present) | 1 << 17 (index present) */
+    LFW_OPEN_INTEREST = 11,   /* payload: units (int64, lots), scale */
+    LFW_LIQUIDATION = 12      /* payload: price units, size units (int64), price scale | size scale << 8 | order side << 16 (1 buy, 2 sell: closes a long) */
 };
 
 /* Book states (byte 31). Only LFW_SYNCED prices may be acted on; a crossed or locked BBO is

@@ -1,6 +1,6 @@
 //! The publisher's last-value cache: what a subscriber that joins mid-stream needs before the
 //! live records make sense (every instrument definition, each book's last BBO and state, its
-//! top N).
+//! top N, and a derivative's last funding, mark/index and open interest records).
 
 use crate::consumer::Depth;
 use crate::event::{Event, EventKind, InstrumentId, Side, Stamps};
@@ -19,6 +19,9 @@ struct Slot {
     state: Option<Event>,
     /// The last depth-end record (levels per side and its stamps), or a depth clear.
     depth_end: Option<Event>,
+    /// The last funding, mark/index and open-interest records (liquidations, like trades,
+    /// are not last values).
+    derivatives: [Option<Event>; 3],
 }
 
 /// The last values of every instrument seen on the stream.
@@ -64,7 +67,10 @@ impl LastValues {
             EventKind::DepthLevel { .. } => {
                 self.depth.observe(ev);
             }
-            EventKind::Trade(_) | EventKind::Unknown(_) => {}
+            EventKind::Funding(_) => self.slot(ev.instrument()).derivatives[0] = Some(*ev),
+            EventKind::MarkIndex(_) => self.slot(ev.instrument()).derivatives[1] = Some(*ev),
+            EventKind::OpenInterest(_) => self.slot(ev.instrument()).derivatives[2] = Some(*ev),
+            EventKind::Trade(_) | EventKind::Liquidation(_) | EventKind::Unknown(_) => {}
         }
     }
 
@@ -85,7 +91,8 @@ impl LastValues {
             if slot.definition.is_empty() {
                 continue;
             }
-            for ev in slot.bbo.iter().chain(slot.state.iter()) {
+            let derivatives = slot.derivatives.iter().flatten();
+            for ev in slot.bbo.iter().chain(slot.state.iter()).chain(derivatives) {
                 out.push(ev, ev.local_ts(), 0);
             }
             let Some(end) = slot.depth_end else { continue };
@@ -106,5 +113,47 @@ impl LastValues {
             }
             out.push(&end, end.local_ts(), 0);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::book::{Instrument, Step, StepSource, Venue};
+    use crate::event::{BookState, Derivative, Funding, Liquidation, MarkIndex, Scaled};
+    use crate::fanout::wire::decode;
+
+    #[test]
+    fn a_late_subscriber_gets_the_last_derivatives_values_not_liquidations() {
+        let stamps = |t: u64| Stamps { exch_ts: t, local_ts: t, parsed_ts: t };
+        let inst = Instrument {
+            venue: Venue::BinanceFutures,
+            symbol: "BTCUSDT".into(),
+            tick: Step::ONE,
+            lot: Step::ONE,
+            source: StepSource::Configured,
+        };
+        let (defs, n) = Event::instrument_definition(stamps(1), 0, &inst);
+        let mut lvc = LastValues::default();
+        defs[..n].iter().for_each(|ev| lvc.observe(ev));
+        let funding = |units| {
+            let rate = Scaled { units, scale: 6 };
+            Derivative::Funding(Funding { rate, next_funding_ts: 9 })
+        };
+        let mark = Derivative::MarkIndex(MarkIndex { mark: Some(Scaled::default()), index: None });
+        let liq = Derivative::Liquidation(Liquidation {
+            side: crate::event::Side::Sell,
+            price: Scaled::default(),
+            size: Scaled::default(),
+        });
+        let records = [funding(1), mark, funding(2), liq]
+            .map(|d| Event::derivative(stamps(2), 0, BookState::Synced, d));
+        records.iter().for_each(|ev| lvc.observe(ev));
+        let mut out = SampleBuf::with_capacity(16);
+        lvc.write(&mut out);
+        let (_, got) = decode(out.finish(0, 1, 0)).unwrap();
+        let kinds: Vec<EventKind> = got.map(|ev| ev.kind()).skip(n).collect();
+        // The newest funding record, then the mark; no liquidation.
+        assert_eq!(kinds, [records[2].kind(), records[1].kind()]);
     }
 }

@@ -42,7 +42,7 @@
 //! | 20 | `u32` | parse time, ns after `local_ts` |
 //! | 24 | `u32` | publish time on the feed's ring, ns after `local_ts` |
 //! | 28 | `u16` | instrument id (index into the instrument table the definitions build) |
-//! | 30 | `u8` | kind: 1 BBO, 2 trade, 3 book state, 4 instrument head, 5 instrument text, 6 depth level, 7 depth end, 8 depth clear |
+//! | 30 | `u8` | kind: 1 BBO, 2 trade, 3 book state, 4 instrument head, 5 instrument text, 6 depth level, 7 depth end, 8 depth clear, 9 funding, 10 mark/index, 11 open interest, 12 liquidation |
 //! | 31 | `u8` | book state: 1 synced, 2 resyncing, 3 stale (only 1 may be acted on) |
 //! | 32 | `[u64; 4]` | payload, by kind (see [`crate::event`] and the C header) |
 //!
