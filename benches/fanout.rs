@@ -14,6 +14,10 @@
 //! - **stalled subscriber**: the publish cost again while a subscriber process is stopped
 //!   (SIGSTOP) the whole time, against the cost with it running.
 //!
+//! Waiting threads (the pacing publisher, every receiver) yield instead of spinning, the same
+//! for the three paths: on a 2-core host, Zenoh's runtime threads (its TX task in the
+//! publisher, its RX task in the receiver) need a core, and two spinning threads starve them.
+//!
 //! `cargo bench --bench fanout` (prints a Markdown table; `FANOUT_RECORDS=N` sets the
 //! saturated run's length, default 2,000,000). The receiving processes are this binary run
 //! again with `FANOUT_CHILD=SPEC`.
@@ -83,15 +87,21 @@ fn child(spec: &str) {
     let (mut first, mut last) = (0u64, 0u64);
     let deadline = Instant::now() + Duration::from_secs(120);
     while !sub.stats().ended && Instant::now() < deadline {
-        sub.poll(|ev| {
-            let now = realtime_ns();
-            if first == 0 {
-                first = now;
-            }
-            last = now;
-            let _ = hist.record(now.saturating_sub(ev.local_ts()).max(1));
-        })
-        .unwrap();
+        let n = sub
+            .poll(|ev| {
+                let now = realtime_ns();
+                if first == 0 {
+                    first = now;
+                }
+                last = now;
+                let _ = hist.record(now.saturating_sub(ev.local_ts()).max(1));
+            })
+            .unwrap();
+        if n == 0 {
+            // Yield, not spin: on 2 cores the transport's own threads (Zenoh's runtime) need
+            // a core too.
+            std::thread::yield_now();
+        }
     }
     let s = sub.stats();
     let r = Received {
@@ -158,7 +168,7 @@ fn paced(f: &mut Fanout) -> f64 {
     for i in 0..PACED_RECORDS {
         let due = start + i * period;
         while realtime_ns() < due {
-            std::hint::spin_loop();
+            std::thread::yield_now();
         }
         let t = Instant::now();
         f.push(&record(i), realtime_ns());
@@ -244,6 +254,8 @@ fn ring_row(n: u64) -> Row {
                     next = ev.seq().wrapping_add(1);
                     got += 1;
                     let _ = hist.record(now.saturating_sub(ev.local_ts()).max(1));
+                } else {
+                    std::thread::yield_now();
                 }
             }
             Received {
@@ -263,7 +275,7 @@ fn ring_row(n: u64) -> Row {
             if paced_mode {
                 let due = start + i * period;
                 while realtime_ns() < due {
-                    std::hint::spin_loop();
+                    std::thread::yield_now();
                 }
             }
             let ev = record(i);
