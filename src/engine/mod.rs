@@ -81,6 +81,9 @@ pub struct BookStats {
     pub trades_duplicate: u64,
     /// Derivatives records published (funding, mark and index, open interest, liquidations).
     pub derivatives: u64,
+    /// Times the book was marked `Stale` because its venue stopped sending it
+    /// ([`Engine::expire_quiet_books`]).
+    pub went_quiet: u64,
 }
 
 /// Counters of errors by kind (see [`VenueError::name`]).
@@ -179,6 +182,8 @@ struct Book {
     depth_last: [Vec<[i64; 2]>; 2],
     /// The exchange time of the last book message of the frame.
     exch_ts: u64,
+    /// When the last book message was applied (local ns).
+    last_applied: u64,
     stats: BookStats,
     recent_trades: [u64; RECENT_TRADES],
     recent_at: usize,
@@ -197,6 +202,7 @@ impl Book {
             depth: 0,
             depth_last: [Vec::new(), Vec::new()],
             exch_ts: 0,
+            last_applied: 0,
             stats: BookStats::default(),
             recent_trades: [0; RECENT_TRADES],
             recent_at: 0,
@@ -437,6 +443,32 @@ impl<A: Adapter> Engine<A> {
         for i in 0..self.books.len() {
             self.set_state(i, BookState::Stale, local_ts, sink);
         }
+    }
+
+    /// Marks `Stale` every synced book whose last book message was applied before `before`
+    /// (local ns): for a venue that sends whole books on a schedule, such a book has gone
+    /// quiet (Hyperliquid's blocks stopped). Its BBO is no longer valid and its top N is
+    /// voided; the next snapshot makes it whole again. Returns how many books it marked.
+    pub fn expire_quiet_books(
+        &mut self,
+        before: u64,
+        local_ts: u64,
+        sink: &mut impl Sink,
+    ) -> usize {
+        let mut marked = 0;
+        for i in 0..self.books.len() {
+            let b = &mut self.books[i];
+            if b.state != BookState::Synced || b.last_applied >= before {
+                continue;
+            }
+            b.stats.went_quiet += 1;
+            self.set_state(i, BookState::Stale, local_ts, sink);
+            if self.books[i].depth > 0 {
+                self.publish_depth(i, local_ts, sink);
+            }
+            marked += 1;
+        }
+        marked
     }
 
     /// Book `i`'s learned tick becomes the finer `tick` (rare, off the common path): every
@@ -737,6 +769,7 @@ impl<A: Adapter> Engine<A> {
         }
         b.stats.book_messages += 1;
         b.exch_ts = msg.exch_ts;
+        b.last_applied = local_ts;
         b.dirty = true;
         b.depth_touched = true;
         let mut rejected = false;

@@ -303,6 +303,7 @@ impl Link {
             return Ok(());
         }
         self.session.handle_timeout(now);
+        self.session.expire_quiet_books(now, sink);
         if let Some(why) = self.session.poll_close() {
             if self.is_open() {
                 return Err(NetError::Protocol(why));

@@ -209,6 +209,9 @@ pub struct SessionStats {
     pub disconnects: u64,
     /// Of those, dropped for silence.
     pub stale: u64,
+    /// Books marked `Stale` because the venue stopped sending them while the connection
+    /// stayed up ([`Protocol::book_quiet_after`]).
+    pub quiet_books: u64,
     /// Of those, dropped because a book lost sync (gap, checksum, crossed) on a venue whose
     /// snapshots come over the WebSocket and that cannot resend one book (or a resubscribed
     /// book did not resync in time, or the subscription budget was spent).
@@ -275,6 +278,9 @@ enum Conn {
     Open,
 }
 
+/// How often [`Session::expire_quiet_books`] looks at the books (1 s).
+const QUIET_CHECK_NS: u64 = 1_000_000_000;
+
 fn ns(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
@@ -298,6 +304,8 @@ pub struct Session {
     close: Option<String>,
     last_rx: u64,
     next_keepalive: u64,
+    /// When [`Session::expire_quiet_books`] looks at the books next.
+    next_quiet_check: u64,
     /// Symbols waiting for a REST snapshot, in request order.
     rest_queue: VecDeque<String>,
     /// The symbol whose snapshot is being fetched.
@@ -344,6 +352,7 @@ impl Session {
             close: None,
             last_rx: 0,
             next_keepalive: u64::MAX,
+            next_quiet_check: 0,
             rest_queue: VecDeque::new(),
             rest_inflight: None,
             rest_pause_until: 0,
@@ -677,6 +686,20 @@ impl Session {
         }
     }
 
+    /// Time has passed, for the books: on a venue that sends whole books on a schedule
+    /// ([`Protocol::book_quiet_after`], Hyperliquid), a book not sent for that long is marked
+    /// `Stale` (published) while the connection stays up; the next one makes it whole. Looks
+    /// at most once a second; the shell calls it beside [`Session::handle_timeout`].
+    pub fn expire_quiet_books(&mut self, now: u64, sink: &mut impl Sink) {
+        let Some(quiet) = self.protocol.book_quiet_after else { return };
+        if !self.drives || self.conn != Conn::Open || now < self.next_quiet_check {
+            return;
+        }
+        self.next_quiet_check = now.saturating_add(QUIET_CHECK_NS);
+        let marked = self.engine.expire_quiet_books(now.saturating_sub(ns(quiet)), now, sink);
+        self.stats.quiet_books += marked as u64;
+    }
+
     // ---- outputs ------------------------------------------------------------------------
 
     /// The next text frame to send (subscriptions, resubscriptions, pings), in order.
@@ -722,6 +745,9 @@ impl Session {
                 let mut t =
                     self.last_rx.saturating_add(ns(self.policy.stale_after)).saturating_add(1);
                 t = t.min(self.next_keepalive);
+                if self.protocol.book_quiet_after.is_some() {
+                    t = t.min(self.next_quiet_check);
+                }
                 if let Some(by) =
                     self.resubscribing.iter().map(|(_, by)| by.saturating_add(1)).min()
                 {

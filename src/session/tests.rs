@@ -333,3 +333,74 @@ fn poll_timeout_is_the_earliest_deadline() {
     s.handle_frame(OKX_SNAPSHOT, 9 * S, &mut ev).unwrap();
     assert_eq!(s.poll_timeout(), Some(19 * S + 1));
 }
+
+/// An `l2Book` of Hyperliquid with one level a side, at `bid`.
+fn hyperliquid_book(bid: u32) -> Vec<u8> {
+    format!(
+        r#"{{"channel":"l2Book","data":{{"coin":"BTC","time":1737918843890,"levels":[[{{"px":"{bid}.0","sz":"1.5","n":2}}],[{{"px":"{}.0","sz":"0.5","n":1}}]]}}}}"#,
+        bid + 1
+    )
+    .into_bytes()
+}
+
+#[test]
+fn a_book_whose_blocks_stop_goes_stale_and_the_next_one_restores_it() {
+    let cfg = SessionConfig::new(
+        Venue::Hyperliquid,
+        vec!["BTC".into()],
+        InstrumentRegistry::with_builtins(),
+    );
+    let mut s = Session::new(cfg, 0..1024).unwrap();
+    let t0 = 10 * S;
+    open(&mut s, t0);
+    let mut ev: Vec<Event> = Vec::new();
+    let _ = s.handle_frame(&hyperliquid_book(100_000), t0, &mut ev);
+    let bbo = |ev: &[Event]| ev.iter().rev().find(|e| e.as_bbo().is_some()).map(|e| e.state());
+    assert_eq!(bbo(&ev), Some(BookState::Synced));
+    // Blocks keep coming every half second: nothing happens.
+    for k in 1..=8 {
+        let t = t0 + k * 500 * MS;
+        let _ = s.handle_frame(&hyperliquid_book(100_000), t, &mut ev);
+        s.expire_quiet_books(t, &mut ev);
+    }
+    let last_block = t0 + 4 * S;
+    ev.clear();
+    // Then they stop: within a check (1 s) of 5 s without one, the book is stale.
+    let mut t = last_block;
+    while s.stats().quiet_books == 0 {
+        t += 100 * MS;
+        assert!(s.poll_timeout().is_some_and(|due| due <= t + S));
+        s.expire_quiet_books(t, &mut ev);
+        assert!(t < last_block + 7 * S, "never marked stale");
+    }
+    assert!(t > last_block + 5 * S && t <= last_block + 6 * S + 100 * MS, "{}", t - last_block);
+    let states: Vec<_> = ev
+        .iter()
+        .filter_map(|e| match e.kind() {
+            EventKind::BookState { previous } => Some((previous, e.state())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(states, vec![(BookState::Synced, BookState::Stale)]);
+    assert!(s.poll_close().is_none(), "the connection stays up");
+    // Checked again later: already stale, counted once.
+    s.expire_quiet_books(t + 10 * S, &mut ev);
+    assert_eq!(s.stats().quiet_books, 1);
+    // The next block makes it whole.
+    ev.clear();
+    let _ = s.handle_frame(&hyperliquid_book(100_010), t + 11 * S, &mut ev);
+    assert_eq!(bbo(&ev), Some(BookState::Synced));
+    assert_eq!(s.engine().book_stats(0).unwrap().went_quiet, 1);
+}
+
+#[test]
+fn a_venue_without_scheduled_books_never_marks_a_quiet_book() {
+    let mut s = okx(Policy::default());
+    open(&mut s, 0);
+    let mut ev: Vec<Event> = Vec::new();
+    let _ = s.handle_frame(OKX_SNAPSHOT, MS, &mut ev);
+    ev.clear();
+    s.expire_quiet_books(20 * S, &mut ev);
+    assert!(ev.is_empty());
+    assert_eq!(s.stats().quiet_books, 0);
+}

@@ -62,6 +62,11 @@ pub struct Protocol {
     /// connection (Binance): a capture's connections then share one set of books, where
     /// other venues keep connection-scoped state (channel ids, connection sequences) apart.
     pub books_span_connections: bool,
+    /// A venue that sends whole books on a schedule (Hyperliquid: one per block, about every
+    /// half second) has gone quiet for a book after this long without one: the book is marked
+    /// `Stale` until the next arrives. `None`: books change only when the market does, and
+    /// only a silent connection (`Policy::stale_after`) says anything.
+    pub book_quiet_after: Option<std::time::Duration>,
 }
 
 /// The defaults most venues share: 4 MiB messages, no keepalive, snapshots on the WebSocket.
@@ -73,6 +78,7 @@ pub(crate) const BASE: Protocol = Protocol {
     rest_snapshot: None,
     symbols_per_connection: None,
     books_span_connections: false,
+    book_quiet_after: None,
 };
 
 impl Protocol {

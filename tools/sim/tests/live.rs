@@ -1114,3 +1114,31 @@ fn a_configured_tick_reaches_the_live_books() {
         }
     }
 }
+
+#[test]
+fn a_hyperliquid_book_whose_blocks_stop_goes_stale_and_comes_back_on_the_open_connection() {
+    // Hyperliquid sends each coin's whole book every block (about every half second): a book
+    // with none for 5 s is stale while the connection stays up (its silence timer here is
+    // 30 s), and the next block makes it whole. The simulator sends nothing for 7 s before
+    // frame 20.
+    let venue = Venue::Hyperliquid;
+    let file = fixture("hyperliquid/hftbacktest_hyperliquid_btcusd_20250126.gz");
+    let want = replay(&file, venue);
+    let sim = sim_for(venue, &file, "stall@20=7");
+    let inspect: fn(&Engine<AnyAdapter>) = |engine| {
+        // Stale once, and synced again by the next block.
+        assert_eq!(engine.book_stats(0).unwrap().went_quiet, 1);
+        assert_eq!(engine.state(0), Some(BookState::Synced));
+    };
+    let extra = Extra { inspect: Some(inspect), ..Extra::default() };
+    let limits = (Duration::from_secs(30), 1, Duration::from_secs(40));
+    let got = live_with(&sim, venue, &want.symbols, limits, extra);
+    let (log, truth) = stop(sim);
+    assert_eq!(fault_kinds(&log), ["stall"]);
+    assert_eq!(got.stats.connects, 1, "{:?}", got.stats);
+    assert_eq!(got.stats.stale, 0, "the connection was not given up: {:?}", got.stats);
+    assert_eq!(got.stats.quiet_books, 1, "{:?}", got.stats);
+    // It ends on the venue's book, and on the replay's BBO.
+    check_synced_books(&got, &log, truth, usize::MAX);
+    assert_eq!(got.finals, want.finals);
+}
