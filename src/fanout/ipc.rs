@@ -35,7 +35,8 @@ fn err(service: &str, what: &str, e: impl std::fmt::Debug) -> TransportError {
 }
 
 struct Ports {
-    node: Node<Svc>,
+    /// Held for as long as the ports: the node owns the process's iceoryx2 registration.
+    _node: Node<Svc>,
     stream: StreamFactory<Svc, [u8], ()>,
     snapshot: SnapshotFactory<Svc, u64, (), [u8], ()>,
 }
@@ -72,7 +73,7 @@ fn open(service: &str) -> Result<Ports, TransportError> {
         .max_response_buffer_size(2)
         .open_or_create()
         .map_err(|e| err(service, "opening the snapshot service", e))?;
-    Ok(Ports { node, stream, snapshot })
+    Ok(Ports { _node: node, stream, snapshot })
 }
 
 /// The publishing end of `iceoryx2:SERVICE`.
@@ -191,7 +192,6 @@ impl IpcSource {
             .client_builder()
             .create()
             .map_err(|e| err(service, "creating the snapshot client", e))?;
-        let _ = &ports.node;
         Ok(IpcSource {
             service: service.to_string(),
             _ports: ports,

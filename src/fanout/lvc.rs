@@ -40,9 +40,17 @@ impl LastValues {
         &mut self.slots[i]
     }
 
-    /// Takes one published record (with its row time already in place).
-    pub fn observe(&mut self, ev: &Event) {
-        match ev.kind() {
+    /// Takes one published record; `local_ts` is its row time (what the stream carries).
+    /// Trades and liquidations are not last values: nothing is kept of them.
+    pub fn observe(&mut self, ev: &Event, local_ts: u64) {
+        let kind = ev.kind();
+        if matches!(kind, EventKind::Trade(_) | EventKind::Liquidation(_) | EventKind::Unknown(_)) {
+            return;
+        }
+        let mut kept = *ev;
+        kept.set_local_ts(local_ts);
+        let ev = &kept;
+        match kind {
             EventKind::InstrumentHead(_) => {
                 let slot = self.slot(ev.instrument());
                 slot.definition.clear();
@@ -135,7 +143,7 @@ mod tests {
         };
         let (defs, n) = Event::instrument_definition(stamps(1), 0, &inst);
         let mut lvc = LastValues::default();
-        defs[..n].iter().for_each(|ev| lvc.observe(ev));
+        defs[..n].iter().for_each(|ev| lvc.observe(ev, ev.local_ts()));
         let funding = |units| {
             let rate = Scaled { units, scale: 6 };
             Derivative::Funding(Funding { rate, next_funding_ts: 9 })
@@ -148,7 +156,7 @@ mod tests {
         });
         let records = [funding(1), mark, funding(2), liq]
             .map(|d| Event::derivative(stamps(2), 0, BookState::Synced, d));
-        records.iter().for_each(|ev| lvc.observe(ev));
+        records.iter().for_each(|ev| lvc.observe(ev, ev.local_ts()));
         let mut out = SampleBuf::with_capacity(16);
         lvc.write(&mut out);
         let (_, got) = decode(out.finish(0, 1, 0)).unwrap();

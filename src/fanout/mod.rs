@@ -195,11 +195,7 @@ impl Fanout {
     pub fn push(&mut self, ev: &Event, local_ts: u64) {
         self.batch.push(ev, local_ts, self.next_seq as u32);
         self.next_seq += 1;
-        if !matches!(ev.kind(), crate::event::EventKind::Trade(_)) {
-            let mut cached = *ev;
-            cached.set_local_ts(local_ts);
-            self.lvc.observe(&cached);
-        }
+        self.lvc.observe(ev, local_ts);
         if self.batch.len() >= MAX_STREAM_RECORDS {
             self.flush();
         }
@@ -360,6 +356,8 @@ enum Phase {
         asked: Option<Instant>,
         /// When the first sample of the stream being joined arrived.
         since: Option<Instant>,
+        /// A kept sample ends the stream: no snapshot will come.
+        ended: bool,
     },
     /// Records flow.
     Live,
@@ -400,7 +398,12 @@ impl<S: Source> Subscriber<S> {
     pub fn new(source: S) -> Self {
         Subscriber {
             source,
-            phase: Phase::Joining { buffered: VecDeque::new(), asked: None, since: None },
+            phase: Phase::Joining {
+                buffered: VecDeque::new(),
+                asked: None,
+                since: None,
+                ended: false,
+            },
             stream: None,
             next_seq: 0,
             instruments: Instruments::default(),
@@ -440,7 +443,7 @@ impl<S: Source> Subscriber<S> {
             self.on_sample(sample, &mut f);
         }
         self.inbox = inbox;
-        if let Phase::Joining { asked, buffered, since } = &mut self.phase {
+        if let Phase::Joining { asked, since, ended, .. } = &mut self.phase {
             if asked.is_none_or(|t| t.elapsed() >= SNAPSHOT_RETRY) {
                 *asked = Some(Instant::now());
                 self.source.request_snapshot()?;
@@ -450,9 +453,8 @@ impl<S: Source> Subscriber<S> {
             // No snapshot will come once the stream ended, nor after a long wait (a publisher
             // that does not answer): take the stream as it is, counting what came before as
             // lost.
-            let ended = buffered.iter().any(|s| wire::decode(s).is_ok_and(|(h, _)| h.is_end()));
             let waited = since.is_some_and(|t| t.elapsed() >= JOIN_TIMEOUT);
-            if answers.is_empty() && (ended || waited) {
+            if answers.is_empty() && (*ended || waited) {
                 self.give_up_joining(&mut f);
             }
             for answer in answers {
@@ -514,6 +516,7 @@ impl<S: Source> Subscriber<S> {
                     buffered: VecDeque::new(),
                     asked: None,
                     since: Some(Instant::now()),
+                    ended: false,
                 }
             };
         }
@@ -522,8 +525,9 @@ impl<S: Source> Subscriber<S> {
                 self.deliver(&sample, f);
                 self.spare.push(sample);
             }
-            Phase::Joining { buffered, since, .. } => {
+            Phase::Joining { buffered, since, ended, .. } => {
                 since.get_or_insert_with(Instant::now);
+                *ended |= header.is_end();
                 if buffered.len() >= JOIN_BUFFER_SAMPLES {
                     if let Some(old) = buffered.pop_front() {
                         self.spare.push(old);
