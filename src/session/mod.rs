@@ -36,6 +36,7 @@
 //! assert!(!session.poll_connect(t0 + 31_000_000_000));
 //! ```
 
+pub mod arbiter;
 pub(crate) mod ids;
 #[cfg(feature = "capture")]
 pub mod recorded;
@@ -47,6 +48,9 @@ use crate::book::{InstrumentRegistry, Ladder, Venue};
 use crate::engine::{Engine, Sink};
 use crate::event::{BookState, Event, EventKind, InstrumentId};
 use crate::venue::{Adapter, AnyAdapter, Protocol, SymbolIdx, VenueError};
+use arbiter::{Arbiter, Family, Verdict, MAX_LINES};
+
+pub use arbiter::ArbiterCounts;
 
 pub use ids::{IdAllocator, IdsExhausted, DEFAULT_BLOCK, ID_SPACE};
 
@@ -73,11 +77,15 @@ pub struct Policy {
     /// resubscription past it reconnects instead. `None`: the venue's documented limit
     /// ([`Adapter::subscription_budget`], OKX 480 an hour).
     pub subscription_budget: Option<(usize, Duration)>,
+    /// Redundant lines: how long a gap on one line waits for another line to deliver the
+    /// missing message before the book resyncs ([`arbiter`]).
+    pub fill_wait: Duration,
 }
 
 impl Default for Policy {
     /// 10 s handshakes, stale after 30 s, backoff 100 ms to 30 s, 10 s REST answers,
-    /// per-book resubscribe where the venue allows it (5 s to resync), the venue's budget.
+    /// per-book resubscribe where the venue allows it (5 s to resync), the venue's budget,
+    /// 1 s for another line to fill a gap.
     fn default() -> Self {
         Policy {
             handshake_timeout: Duration::from_secs(10),
@@ -88,6 +96,7 @@ impl Default for Policy {
             resubscribe: true,
             resubscribe_timeout: Duration::from_secs(5),
             subscription_budget: None,
+            fill_wait: Duration::from_secs(1),
         }
     }
 }
@@ -117,6 +126,11 @@ pub struct SessionConfig {
     /// traffic (Binance's mark price every second per symbol, OKX's liquidations of a whole
     /// instrument type) that a book-only user does not want.
     pub derivatives: bool,
+    /// Redundant connections carrying the same subscriptions into the same books (1: one
+    /// connection; at most [`arbiter::MAX_LINES`]). Each message is applied once, from the
+    /// line that delivers it first ([`arbiter`]); venues without a per-book sequence refuse
+    /// more than one.
+    pub lines: usize,
 }
 
 impl SessionConfig {
@@ -132,6 +146,7 @@ impl SessionConfig {
             policy: Policy::default(),
             seed: 0x9e37_79b9_7f4a_7c15,
             derivatives: false,
+            lines: 1,
         }
     }
 }
@@ -198,7 +213,7 @@ impl CloseClass {
     }
 }
 
-/// What happened on one connection.
+/// What happened on one connection (for a session with several lines: on all of them).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SessionStats {
     /// Connections opened (WebSocket handshake done).
@@ -237,6 +252,31 @@ pub struct SessionStats {
     /// Records the recorder could not take (its queue full: the writer fell behind, or it
     /// has stopped): the recording misses them; the feed does not. Counted by the shell.
     pub records_dropped: u64,
+    /// Redundant lines: gaps no line filled (in time), so the book resynced.
+    pub unfilled_gaps: u64,
+    /// The last failure, in words.
+    pub last_error: Option<String>,
+}
+
+/// What happened on one line of a session with redundant connections
+/// ([`SessionConfig::lines`]).
+#[derive(Debug, Clone)]
+pub struct LineStats {
+    /// Connections opened.
+    pub connects: u64,
+    /// Attempts that failed before the WebSocket opened.
+    pub connect_failures: u64,
+    /// Open connections lost.
+    pub disconnects: u64,
+    /// Of those, dropped for silence.
+    pub stale: u64,
+    /// Messages received.
+    pub messages: u64,
+    /// What the arbiter made of them: won, duplicates, gaps, gaps filled by another line.
+    pub arbiter: ArbiterCounts,
+    /// How much earlier (ns) this line's copy of a message went through than another line's
+    /// duplicate arrived: the latency advantage of the winner.
+    pub advantage: hdrhistogram::Histogram<u64>,
     /// The last failure, in words.
     pub last_error: Option<String>,
 }
@@ -266,6 +306,15 @@ pub enum SessionError {
     /// No instrument ids left for it.
     #[error(transparent)]
     Ids(#[from] IdsExhausted),
+    /// Redundant lines asked for a venue without a per-book sequence to arbitrate by, or
+    /// more lines than supported.
+    #[error("{venue}: {why}")]
+    Lines {
+        /// The venue.
+        venue: Venue,
+        /// Why.
+        why: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -285,16 +334,9 @@ fn ns(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
-/// One connection's adapter, books and policy. See the [module docs](self).
+/// One connection's own state: a session has one line, or several redundant ones.
 #[derive(Debug)]
-pub struct Session {
-    protocol: &'static Protocol,
-    symbols: Vec<String>,
-    rest_base: Option<String>,
-    engine: Engine<AnyAdapter>,
-    policy: Policy,
-    /// `false` for a recorded connection: what happened is in the capture, nothing is asked.
-    drives: bool,
+struct Line {
     conn: Conn,
     backoff: Duration,
     rng: u64,
@@ -304,6 +346,73 @@ pub struct Session {
     close: Option<String>,
     last_rx: u64,
     next_keepalive: u64,
+    /// When each subscription request of this connection went out (within the budget window).
+    requests: VecDeque<u64>,
+    connects: u64,
+    connect_failures: u64,
+    disconnects: u64,
+    stale: u64,
+    messages: u64,
+    last_error: Option<String>,
+    /// How much earlier this line's copies went through (ns), when it won.
+    advantage: Option<Box<hdrhistogram::Histogram<u64>>>,
+}
+
+impl Line {
+    fn new(backoff: Duration, rng: u64) -> Line {
+        Line {
+            conn: Conn::Idle { next_attempt: 0 },
+            backoff,
+            rng: rng | 1,
+            got_data: false,
+            transmit: VecDeque::new(),
+            close: None,
+            last_rx: 0,
+            next_keepalive: u64::MAX,
+            requests: VecDeque::new(),
+            connects: 0,
+            connect_failures: 0,
+            disconnects: 0,
+            stale: 0,
+            messages: 0,
+            last_error: None,
+            advantage: None,
+        }
+    }
+
+    fn jitter(&mut self) -> f64 {
+        // xorshift64: the jitter needs no quality beyond spreading reconnects.
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng = x;
+        0.5 + (x >> 11) as f64 / (1u64 << 53) as f64 * 0.5
+    }
+}
+
+/// A latency histogram from 1 ns to 60 s, 3 significant digits (made once per line).
+fn advantage_histogram() -> hdrhistogram::Histogram<u64> {
+    hdrhistogram::Histogram::new_with_bounds(1, 60_000_000_000, 3)
+        .unwrap_or_else(|_| hdrhistogram::Histogram::new(3).expect("3 significant digits"))
+}
+
+/// One connection's (or one set of redundant connections') adapter, books and policy. See
+/// the [module docs](self).
+#[derive(Debug)]
+pub struct Session {
+    protocol: &'static Protocol,
+    symbols: Vec<String>,
+    rest_base: Option<String>,
+    engine: Engine<AnyAdapter>,
+    policy: Policy,
+    /// `false` for a recorded connection: what happened is in the capture, nothing is asked.
+    drives: bool,
+    lines: Vec<Line>,
+    /// Which copy of each message the books take, with more than one line.
+    arbiter: Option<Arbiter>,
+    /// The line of the message being handled.
+    line: usize,
     /// When [`Session::expire_quiet_books`] looks at the books next.
     next_quiet_check: u64,
     /// Symbols waiting for a REST snapshot, in request order.
@@ -313,22 +422,39 @@ pub struct Session {
     rest_pause_until: u64,
     /// Books that lost sync in the message being handled.
     resync: Vec<InstrumentId>,
-    /// Books resubscribed on this connection, and when each must be synced again by.
-    resubscribing: Vec<(SymbolIdx, u64)>,
-    /// When each subscription request of this connection went out (within the budget window).
-    requests: VecDeque<u64>,
+    /// Books resubscribed, when each must be synced again by, and on which line.
+    resubscribing: Vec<(SymbolIdx, u64, usize)>,
     stats: SessionStats,
 }
 
 impl Session {
-    /// A session that drives a live connection: it asks to connect, subscribes, pings,
-    /// resubscribes and fetches snapshots. Its books take the ids `ids` (one per symbol;
-    /// symbols beyond them get no book, see [`Engine::with_instrument_ids`]).
+    /// A session that drives a live connection (or [`SessionConfig::lines`] redundant ones):
+    /// it asks to connect, subscribes, pings, resubscribes and fetches snapshots. Its books
+    /// take the ids `ids` (one per symbol; symbols beyond them get no book, see
+    /// [`Engine::with_instrument_ids`]).
     pub fn new(cfg: SessionConfig, ids: std::ops::Range<u32>) -> Result<Session, SessionError> {
         let protocol = Protocol::of(cfg.venue);
         let rest_base = protocol
             .rest_snapshot
             .map(|r| cfg.rest_base.clone().unwrap_or_else(|| r.default_base.to_owned()));
+        let arbiter = match cfg.lines {
+            0 | 1 => None,
+            n if n > MAX_LINES => {
+                return Err(SessionError::Lines {
+                    venue: cfg.venue,
+                    why: format!("{n} redundant connections: at most {MAX_LINES}"),
+                })
+            }
+            _ => match Family::of(cfg.venue) {
+                Some(f) => Some(Arbiter::new(f)),
+                None => {
+                    return Err(SessionError::Lines {
+                        venue: cfg.venue,
+                        why: "redundant connections need a per-book sequence to arbitrate by; this venue's messages carry none (content arbitration is not built yet)".into(),
+                    })
+                }
+            },
+        };
         let symbol = cfg.symbols.first().map(String::as_str);
         let mut adapter = AnyAdapter::new(cfg.venue, cfg.registry, symbol)
             .map_err(|err| SessionError::Venue { venue: cfg.venue, err })?;
@@ -337,28 +463,34 @@ impl Session {
             .with_instrument_ids(ids)
             .with_window_ticks(cfg.window_ticks)
             .with_depth(cfg.depth_levels);
+        let lines = (0..cfg.lines.max(1))
+            .map(|l| {
+                let mut line = Line::new(
+                    cfg.policy.backoff_min,
+                    cfg.seed.wrapping_add((l as u64).wrapping_mul(0x9e37_79b9)),
+                );
+                if cfg.lines > 1 {
+                    line.advantage = Some(Box::new(advantage_histogram()));
+                }
+                line
+            })
+            .collect();
         Ok(Session {
             protocol,
             symbols: cfg.symbols,
             rest_base,
             engine,
-            backoff: cfg.policy.backoff_min,
             policy: cfg.policy,
             drives: true,
-            conn: Conn::Idle { next_attempt: 0 },
-            rng: cfg.seed | 1,
-            got_data: false,
-            transmit: VecDeque::new(),
-            close: None,
-            last_rx: 0,
-            next_keepalive: u64::MAX,
+            lines,
+            arbiter,
+            line: 0,
             next_quiet_check: 0,
             rest_queue: VecDeque::new(),
             rest_inflight: None,
             rest_pause_until: 0,
             resync: Vec::new(),
             resubscribing: Vec::new(),
-            requests: VecDeque::new(),
             stats: SessionStats::default(),
         })
     }
@@ -373,8 +505,21 @@ impl Session {
         symbol: Option<&str>,
         ids: std::ops::Range<u32>,
     ) -> Result<Session, SessionError> {
-        let cfg =
+        Session::recorded_lines(venue, registry, symbol, ids, 1)
+    }
+
+    /// [`Session::recorded`] for a capture of `lines` redundant connections: the arbiter
+    /// judges the recorded frames in their recorded order and times, as it did live.
+    pub fn recorded_lines(
+        venue: Venue,
+        registry: InstrumentRegistry,
+        symbol: Option<&str>,
+        ids: std::ops::Range<u32>,
+        lines: usize,
+    ) -> Result<Session, SessionError> {
+        let mut cfg =
             SessionConfig::new(venue, symbol.into_iter().map(str::to_owned).collect(), registry);
+        cfg.lines = lines;
         let mut s = Session::new(cfg, ids)?;
         s.drives = false;
         s.rest_base = None;
@@ -442,9 +587,29 @@ impl Session {
         self.engine.instrument_base()
     }
 
-    /// What happened so far.
+    /// What happened so far (on every line).
     pub fn stats(&self) -> &SessionStats {
         &self.stats
+    }
+
+    /// How many lines (redundant connections) the session has: 1 unless asked for more.
+    pub fn lines(&self) -> usize {
+        self.lines.len()
+    }
+
+    /// What happened on line `line` (a copy: the histogram is cloned).
+    pub fn line_stats(&self, line: usize) -> Option<LineStats> {
+        let l = self.lines.get(line)?;
+        Some(LineStats {
+            connects: l.connects,
+            connect_failures: l.connect_failures,
+            disconnects: l.disconnects,
+            stale: l.stale,
+            messages: l.messages,
+            arbiter: self.arbiter.as_ref().map(|a| a.counts(line)).unwrap_or_default(),
+            advantage: l.advantage.as_deref().cloned().unwrap_or_else(advantage_histogram),
+            last_error: l.last_error.clone(),
+        })
     }
 
     /// Counts a record the shell's recorder could not take.
@@ -452,9 +617,18 @@ impl Session {
         self.stats.records_dropped += 1;
     }
 
-    /// Whether the connection is open.
+    /// Whether a connection (any line) is open.
     pub fn is_open(&self) -> bool {
-        self.conn == Conn::Open
+        self.lines.iter().any(|l| l.conn == Conn::Open)
+    }
+
+    /// Whether line `line`'s connection is open.
+    pub fn is_open_on(&self, line: usize) -> bool {
+        self.lines.get(line).is_some_and(|l| l.conn == Conn::Open)
+    }
+
+    fn others_open(&self, line: usize) -> bool {
+        self.lines.iter().enumerate().any(|(i, l)| i != line && l.conn == Conn::Open)
     }
 
     // ---- inputs -------------------------------------------------------------------------
@@ -463,11 +637,17 @@ impl Session {
     /// session then counts it as under way until [`Session::handle_connected`] or
     /// [`Session::handle_disconnected`].
     pub fn poll_connect(&mut self, now: u64) -> bool {
-        match self.conn {
-            Conn::Idle { next_attempt } if self.drives && now >= next_attempt => {
-                self.conn = Conn::Connecting {
-                    deadline: now.saturating_add(ns(self.policy.handshake_timeout)),
-                };
+        self.poll_connect_on(0, now)
+    }
+
+    /// [`Session::poll_connect`] for line `line`.
+    pub fn poll_connect_on(&mut self, line: usize, now: u64) -> bool {
+        let drives = self.drives;
+        let timeout = ns(self.policy.handshake_timeout);
+        let Some(l) = self.lines.get_mut(line) else { return false };
+        match l.conn {
+            Conn::Idle { next_attempt } if drives && now >= next_attempt => {
+                l.conn = Conn::Connecting { deadline: now.saturating_add(timeout) };
                 true
             }
             _ => false,
@@ -477,8 +657,15 @@ impl Session {
     /// The attempt [`Session::poll_connect`] started could not begin yet (the host's address
     /// is still being looked up): it is due again at once, not counted as a failure.
     pub fn retry_connect(&mut self) {
-        if matches!(self.conn, Conn::Connecting { .. }) {
-            self.conn = Conn::Idle { next_attempt: 0 };
+        self.retry_connect_on(0);
+    }
+
+    /// [`Session::retry_connect`] for line `line`.
+    pub fn retry_connect_on(&mut self, line: usize) {
+        if let Some(l) = self.lines.get_mut(line) {
+            if matches!(l.conn, Conn::Connecting { .. }) {
+                l.conn = Conn::Idle { next_attempt: 0 };
+            }
         }
     }
 
@@ -493,31 +680,57 @@ impl Session {
     /// The WebSocket opened: subscriptions are queued ([`Session::poll_transmit`]), and for a
     /// venue with REST snapshots, one request per symbol ([`Session::poll_request`]).
     pub fn handle_connected(&mut self, now: u64) {
-        self.conn = Conn::Open;
+        self.handle_connected_on(0, now);
+    }
+
+    /// [`Session::handle_connected`] for line `line`. While another line carries the books,
+    /// only the books not synced are asked for over REST.
+    pub fn handle_connected_on(&mut self, line: usize, now: u64) {
+        let others = self.others_open(line);
+        let Some(l) = self.lines.get_mut(line) else { return };
+        l.conn = Conn::Open;
+        l.connects += 1;
+        l.last_rx = now;
+        l.got_data = false;
+        l.close = None;
+        l.transmit.clear();
+        l.requests.clear();
         self.stats.connects += 1;
-        self.last_rx = now;
-        self.got_data = false;
-        self.close = None;
-        self.transmit.clear();
-        self.requests.clear();
-        self.resubscribing.clear();
-        self.rest_inflight = None;
-        self.rest_queue.clear();
+        if !others {
+            self.resubscribing.clear();
+            self.rest_inflight = None;
+            self.rest_queue.clear();
+        }
         if !self.drives {
             return;
         }
         let symbols: Vec<&str> = self.symbols.iter().map(String::as_str).collect();
+        let l = &mut self.lines[line];
         for msg in self.engine.adapter().subscribe_messages(&symbols) {
-            self.requests.push_back(now);
-            self.transmit.push_back(msg);
+            l.requests.push_back(now);
+            l.transmit.push_back(msg);
         }
-        if self.rest_base.is_some() {
-            self.rest_queue = self.symbols.iter().cloned().collect();
-        }
-        self.next_keepalive = match self.protocol.keepalive {
+        l.next_keepalive = match self.protocol.keepalive {
             Some(k) => now.saturating_add(ns(k.every)),
             None => u64::MAX,
         };
+        if self.rest_base.is_some() {
+            if !others {
+                self.rest_queue = self.symbols.iter().cloned().collect();
+            } else {
+                // The other line carries the synced books: only the others need a snapshot.
+                for s in &self.symbols {
+                    let synced =
+                        self.engine.symbols().find(s.as_bytes()).and_then(|i| self.engine.state(i))
+                            == Some(BookState::Synced);
+                    let queued = self.rest_queue.iter().any(|q| q.eq_ignore_ascii_case(s))
+                        || self.rest_inflight.as_deref().is_some_and(|q| q.eq_ignore_ascii_case(s));
+                    if !synced && !queued {
+                        self.rest_queue.push_back(s.clone());
+                    }
+                }
+            }
+        }
     }
 
     /// One received WebSocket message: parsed, applied, published into `sink`. A book that
@@ -529,15 +742,62 @@ impl Session {
         now: u64,
         sink: &mut impl Sink,
     ) -> Result<(), VenueError> {
-        self.last_rx = now;
+        self.handle_frame_on(0, frame, now, sink)
+    }
+
+    /// [`Session::handle_frame`] for line `line`. With redundant lines, the arbiter first
+    /// decides whether this copy is the one the books take ([`arbiter`]).
+    pub fn handle_frame_on(
+        &mut self,
+        line: usize,
+        frame: &[u8],
+        now: u64,
+        sink: &mut impl Sink,
+    ) -> Result<(), VenueError> {
+        let Some(l) = self.lines.get_mut(line) else { return Ok(()) };
+        l.last_rx = now;
         if let Some(k) = self.protocol.keepalive {
             if frame == k.reply.as_bytes() {
                 // The answer to our keep-alive: not market data.
                 return Ok(());
             }
         }
+        l.messages += 1;
+        if !l.got_data {
+            // A connection that delivers resets the backoff.
+            l.got_data = true;
+            l.backoff = self.policy.backoff_min;
+        }
         self.stats.messages += 1;
         self.stats.bytes += frame.len() as u64;
+        if let Some(arbiter) = self.arbiter.as_mut() {
+            let mut open = [false; MAX_LINES];
+            for (o, l) in open.iter_mut().zip(&self.lines) {
+                *o = l.conn == Conn::Open || !self.drives;
+            }
+            let engine = &self.engine;
+            let synced = |key: &[u8]| {
+                engine.symbols().find(key).and_then(|s| engine.state(s)) == Some(BookState::Synced)
+            };
+            let fill_wait = ns(self.policy.fill_wait);
+            let n = self.lines.len();
+            match arbiter.judge(line, frame, now, &open[..n], fill_wait, synced) {
+                Verdict::Apply => {}
+                Verdict::Duplicate { advantage } => {
+                    if let Some((winner, dt)) = advantage {
+                        if let Some(h) =
+                            self.lines.get_mut(winner).and_then(|w| w.advantage.as_deref_mut())
+                        {
+                            h.saturating_record(dt.max(1));
+                        }
+                    }
+                    return Ok(());
+                }
+                Verdict::Ahead | Verdict::OtherLine => return Ok(()),
+            }
+            self.stats.unfilled_gaps = arbiter.unfilled();
+        }
+        self.line = line;
         let r = if self.drives {
             let mut tap = Tap { inner: sink, resync: &mut self.resync };
             self.engine.handle_frame(frame, now, &mut tap)
@@ -547,11 +807,6 @@ impl Session {
         if r.is_err() {
             self.stats.errors += 1;
         }
-        if !self.got_data {
-            // A connection that delivers resets the backoff.
-            self.got_data = true;
-            self.backoff = self.policy.backoff_min;
-        }
         if self.drives {
             self.after_message(now);
         }
@@ -560,7 +815,14 @@ impl Session {
 
     /// A control frame (ping, pong) arrived: the feed is alive.
     pub fn handle_activity(&mut self, now: u64) {
-        self.last_rx = now;
+        self.handle_activity_on(0, now);
+    }
+
+    /// [`Session::handle_activity`] for line `line`.
+    pub fn handle_activity_on(&mut self, line: usize, now: u64) {
+        if let Some(l) = self.lines.get_mut(line) {
+            l.last_rx = now;
+        }
     }
 
     /// The server sent a close frame with `code` (`None`: no code), counted by class.
@@ -615,7 +877,8 @@ impl Session {
     pub fn handle_http_failed(&mut self, url: &str, why: &str, now: u64) {
         self.stats.rest_failed += 1;
         self.stats.last_error = Some(format!("REST {url}: {why}"));
-        self.rest_pause_until = now.saturating_add(ns(self.backoff));
+        let backoff = self.lines.first().map_or(self.policy.backoff_min, |l| l.backoff);
+        self.rest_pause_until = now.saturating_add(ns(backoff));
         if let Some(s) = self.rest_inflight.take() {
             self.rest_queue.push_front(s);
         }
@@ -626,60 +889,120 @@ impl Session {
     /// connection's snapshots; the next attempt waits for the backoff (doubled, capped, with
     /// jitter).
     pub fn handle_disconnected(&mut self, why: &str, now: u64, sink: &mut impl Sink) {
-        let was_open = self.conn == Conn::Open;
-        self.close = None;
-        self.transmit.clear();
-        self.rest_queue.clear();
-        self.rest_inflight = None;
-        self.resubscribing.clear();
-        self.resync.clear();
-        if was_open || !self.drives {
-            // A recorded disconnect is a fact even without a recorded connect (tardis
-            // captures keep disconnects only).
+        self.handle_disconnected_on(0, why, now, sink);
+    }
+
+    /// [`Session::handle_disconnected`] for line `line`. While another line is open it
+    /// carries the books on: nothing goes stale and nothing resyncs; only the last line's
+    /// loss makes the books `Stale`.
+    pub fn handle_disconnected_on(
+        &mut self,
+        line: usize,
+        why: &str,
+        now: u64,
+        sink: &mut impl Sink,
+    ) {
+        if line >= self.lines.len() {
+            return;
+        }
+        let others = self.others_open(line);
+        let drives = self.drives;
+        let l = &mut self.lines[line];
+        let was_open = l.conn == Conn::Open;
+        l.close = None;
+        l.transmit.clear();
+        l.requests.clear();
+        if was_open || !drives {
+            l.disconnects += u64::from(was_open);
             self.stats.disconnects += u64::from(was_open);
-            self.engine.disconnected(now, sink);
+            if others {
+                if let Some(a) = self.arbiter.as_mut() {
+                    a.line_lost(line);
+                }
+                // Books resubscribed on this line are asked for again on another.
+                let lost: Vec<SymbolIdx> = self
+                    .resubscribing
+                    .iter()
+                    .filter(|(_, _, on)| *on == line)
+                    .map(|(s, _, _)| *s)
+                    .collect();
+                self.resubscribing.retain(|(_, _, on)| *on != line);
+                if let Some(other) =
+                    (0..self.lines.len()).find(|&i| i != line && self.lines[i].conn == Conn::Open)
+                {
+                    let base = self.engine.instrument_base();
+                    self.resync.extend(lost.iter().map(|s| base.wrapping_add(*s)));
+                    self.line = other;
+                    if drives {
+                        self.after_message(now);
+                    }
+                }
+            } else {
+                self.rest_queue.clear();
+                self.rest_inflight = None;
+                self.resubscribing.clear();
+                self.resync.clear();
+                // A recorded disconnect is a fact even without a recorded connect (tardis
+                // captures keep disconnects only).
+                self.engine.disconnected(now, sink);
+                if let Some(a) = self.arbiter.as_mut() {
+                    a.reset();
+                }
+            }
         } else {
+            l.connect_failures += 1;
             self.stats.connect_failures += 1;
         }
+        let l = &mut self.lines[line];
         if !why.is_empty() {
+            l.last_error = Some(why.to_owned());
             self.stats.last_error = Some(why.to_owned());
         }
-        let delay = self.backoff.mul_f64(self.jitter());
-        self.conn = Conn::Idle { next_attempt: now.saturating_add(ns(delay)) };
-        self.backoff = (self.backoff * 2).min(self.policy.backoff_max);
+        let delay = l.backoff.mul_f64(l.jitter());
+        l.conn = Conn::Idle { next_attempt: now.saturating_add(ns(delay)) };
+        l.backoff = (l.backoff * 2).min(self.policy.backoff_max);
     }
 
     /// Time has passed: a handshake or a resubscribed book past its deadline, or a feed
     /// silent past `stale_after`, gives the connection up ([`Session::poll_close`]); a due
-    /// keep-alive is queued.
+    /// keep-alive is queued. Every line is looked at.
     pub fn handle_timeout(&mut self, now: u64) {
-        if !self.drives || self.close.is_some() {
+        if !self.drives {
             return;
         }
-        match self.conn {
-            Conn::Idle { .. } => {}
-            Conn::Connecting { deadline } => {
-                if now > deadline {
-                    self.close = Some("timed out connecting".into());
-                }
+        self.check_resubscribed();
+        for i in 0..self.lines.len() {
+            let late = self.resubscribing.iter().any(|(_, by, on)| *on == i && now > *by);
+            let stale_after = ns(self.policy.stale_after);
+            let l = &mut self.lines[i];
+            if l.close.is_some() {
+                continue;
             }
-            Conn::Open => {
-                self.check_resubscribed();
-                if self.resubscribing.iter().any(|(_, by)| now > *by) {
-                    self.stats.resync_reconnects += 1;
-                    self.close =
-                        Some("timed out: a resubscribed book did not resync in time".into());
-                    return;
+            match l.conn {
+                Conn::Idle { .. } => {}
+                Conn::Connecting { deadline } => {
+                    if now > deadline {
+                        l.close = Some("timed out connecting".into());
+                    }
                 }
-                if now.saturating_sub(self.last_rx) > ns(self.policy.stale_after) {
-                    self.stats.stale += 1;
-                    self.close = Some("timed out: feed silent (stale)".into());
-                    return;
-                }
-                if let Some(k) = self.protocol.keepalive {
-                    if now >= self.next_keepalive {
-                        self.next_keepalive = now.saturating_add(ns(k.every));
-                        self.transmit.push_back(k.text.to_owned());
+                Conn::Open => {
+                    if late {
+                        self.stats.resync_reconnects += 1;
+                        l.close =
+                            Some("timed out: a resubscribed book did not resync in time".into());
+                        continue;
+                    }
+                    if now.saturating_sub(l.last_rx) > stale_after {
+                        self.stats.stale += 1;
+                        l.stale += 1;
+                        l.close = Some("timed out: feed silent (stale)".into());
+                        continue;
+                    }
+                    if let Some(k) = self.protocol.keepalive {
+                        if now >= l.next_keepalive {
+                            l.next_keepalive = now.saturating_add(ns(k.every));
+                            l.transmit.push_back(k.text.to_owned());
+                        }
                     }
                 }
             }
@@ -692,7 +1015,7 @@ impl Session {
     /// at most once a second; the shell calls it beside [`Session::handle_timeout`].
     pub fn expire_quiet_books(&mut self, now: u64, sink: &mut impl Sink) {
         let Some(quiet) = self.protocol.book_quiet_after else { return };
-        if !self.drives || self.conn != Conn::Open || now < self.next_quiet_check {
+        if !self.drives || !self.is_open() || now < self.next_quiet_check {
             return;
         }
         self.next_quiet_check = now.saturating_add(QUIET_CHECK_NS);
@@ -704,18 +1027,20 @@ impl Session {
 
     /// The next text frame to send (subscriptions, resubscriptions, pings), in order.
     pub fn poll_transmit(&mut self) -> Option<String> {
-        self.transmit.pop_front()
+        self.poll_transmit_on(0)
+    }
+
+    /// [`Session::poll_transmit`] for line `line`.
+    pub fn poll_transmit_on(&mut self, line: usize) -> Option<String> {
+        self.lines.get_mut(line)?.transmit.pop_front()
     }
 
     /// The next REST GET to make (a book snapshot), when one is due: one at a time, none
     /// while paused after a failure. The answer goes to [`Session::handle_http`] or
     /// [`Session::handle_http_failed`].
     pub fn poll_request(&mut self, now: u64) -> Option<String> {
-        if self.conn != Conn::Open
-            || self.rest_inflight.is_some()
-            || self.close.is_some()
-            || now < self.rest_pause_until
-        {
+        let open = self.lines.iter().any(|l| l.conn == Conn::Open && l.close.is_none());
+        if !open || self.rest_inflight.is_some() || now < self.rest_pause_until {
             return None;
         }
         let rest = self.protocol.rest_snapshot?;
@@ -729,49 +1054,53 @@ impl Session {
     /// Why the connection should be given up, once: the shell closes it and then calls
     /// [`Session::handle_disconnected`].
     pub fn poll_close(&mut self) -> Option<String> {
-        self.close.take()
+        self.poll_close_on(0)
+    }
+
+    /// [`Session::poll_close`] for line `line`.
+    pub fn poll_close_on(&mut self, line: usize) -> Option<String> {
+        self.lines.get_mut(line)?.close.take()
     }
 
     /// The next time [`Session::handle_timeout`] (or [`Session::poll_connect`],
-    /// [`Session::poll_request`]) has something to do, if any.
+    /// [`Session::poll_request`]) has something to do, if any, on any line.
     pub fn poll_timeout(&self) -> Option<u64> {
         if !self.drives {
             return None;
         }
-        match self.conn {
-            Conn::Idle { next_attempt } => Some(next_attempt),
-            Conn::Connecting { deadline } => Some(deadline.saturating_add(1)),
-            Conn::Open => {
-                let mut t =
-                    self.last_rx.saturating_add(ns(self.policy.stale_after)).saturating_add(1);
-                t = t.min(self.next_keepalive);
-                if self.protocol.book_quiet_after.is_some() {
-                    t = t.min(self.next_quiet_check);
+        let mut best: Option<u64> = None;
+        for (i, l) in self.lines.iter().enumerate() {
+            let t = match l.conn {
+                Conn::Idle { next_attempt } => next_attempt,
+                Conn::Connecting { deadline } => deadline.saturating_add(1),
+                Conn::Open => {
+                    let mut t =
+                        l.last_rx.saturating_add(ns(self.policy.stale_after)).saturating_add(1);
+                    t = t.min(l.next_keepalive);
+                    if self.protocol.book_quiet_after.is_some() {
+                        t = t.min(self.next_quiet_check);
+                    }
+                    if let Some(by) = self
+                        .resubscribing
+                        .iter()
+                        .filter(|(_, _, on)| *on == i)
+                        .map(|(_, by, _)| by.saturating_add(1))
+                        .min()
+                    {
+                        t = t.min(by);
+                    }
+                    if !self.rest_queue.is_empty() && self.rest_inflight.is_none() {
+                        t = t.min(self.rest_pause_until);
+                    }
+                    t
                 }
-                if let Some(by) =
-                    self.resubscribing.iter().map(|(_, by)| by.saturating_add(1)).min()
-                {
-                    t = t.min(by);
-                }
-                if !self.rest_queue.is_empty() && self.rest_inflight.is_none() {
-                    t = t.min(self.rest_pause_until);
-                }
-                Some(t)
-            }
+            };
+            best = Some(best.map_or(t, |b| b.min(t)));
         }
+        best
     }
 
     // ---- policy -------------------------------------------------------------------------
-
-    fn jitter(&mut self) -> f64 {
-        // xorshift64: the jitter needs no quality beyond spreading reconnects.
-        let mut x = self.rng;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.rng = x;
-        0.5 + (x >> 11) as f64 / (1u64 << 53) as f64 * 0.5
-    }
 
     /// Forgets resubscribed books that are synced again.
     fn check_resubscribed(&mut self) {
@@ -779,13 +1108,15 @@ impl Session {
             return;
         }
         let engine = &self.engine;
-        self.resubscribing.retain(|(s, _)| engine.state(*s) != Some(BookState::Synced));
+        self.resubscribing.retain(|(s, _, _)| engine.state(*s) != Some(BookState::Synced));
     }
 
-    /// What the books that lost sync in the last message need.
+    /// What the books that lost sync in the last message need (resubscriptions go out on
+    /// the line the message came from).
     fn after_message(&mut self, now: u64) {
         self.check_resubscribed();
-        if self.resync.is_empty() || self.conn != Conn::Open {
+        let line = self.line;
+        if self.resync.is_empty() || !self.is_open_on(line) {
             self.resync.clear();
             return;
         }
@@ -810,7 +1141,7 @@ impl Session {
         let mut why = String::from("a book lost sync: reconnecting for fresh snapshots");
         for id in std::mem::take(&mut self.resync) {
             let idx = id.wrapping_sub(base);
-            if reconnect || self.resubscribing.iter().any(|(r, _)| *r == idx) {
+            if reconnect || self.resubscribing.iter().any(|(r, _, _)| *r == idx) {
                 continue;
             }
             let Some(info) = self.engine.symbols().get(idx) else { continue };
@@ -820,12 +1151,13 @@ impl Session {
             };
             let budget =
                 self.policy.subscription_budget.or(self.engine.adapter().subscription_budget());
+            let l = &mut self.lines[line];
             if let Some((most, window)) = budget {
                 let window = ns(window);
-                while self.requests.front().is_some_and(|t| now.saturating_sub(*t) >= window) {
-                    self.requests.pop_front();
+                while l.requests.front().is_some_and(|t| now.saturating_sub(*t) >= window) {
+                    l.requests.pop_front();
                 }
-                if self.requests.len() + msgs.len() > most {
+                if l.requests.len() + msgs.len() > most {
                     // Past the venue's limit it would refuse or disconnect: a new connection
                     // starts a new count.
                     why = format!(
@@ -835,17 +1167,21 @@ impl Session {
                     reconnect = true;
                     continue;
                 }
-                self.requests.extend(std::iter::repeat_n(now, msgs.len()));
+                l.requests.extend(std::iter::repeat_n(now, msgs.len()));
             }
             // No messages: the book's snapshot is already on its way (a subscription not yet
             // answered); it is still held to the same deadline.
             self.stats.resync_resubscribes += u64::from(!msgs.is_empty());
-            self.transmit.extend(msgs);
-            self.resubscribing.push((idx, now.saturating_add(ns(self.policy.resubscribe_timeout))));
+            l.transmit.extend(msgs);
+            self.resubscribing.push((
+                idx,
+                now.saturating_add(ns(self.policy.resubscribe_timeout)),
+                line,
+            ));
         }
         if reconnect {
             self.stats.resync_reconnects += 1;
-            self.close = Some(why);
+            self.lines[line].close = Some(why);
         }
     }
 }

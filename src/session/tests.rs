@@ -404,3 +404,257 @@ fn a_venue_without_scheduled_books_never_marks_a_quiet_book() {
     assert!(ev.is_empty());
     assert_eq!(s.stats().quiet_books, 0);
 }
+
+// ---- redundant lines (issue 21) ---------------------------------------------------------
+
+fn binance_lines(lines: usize) -> Session {
+    let mut cfg = SessionConfig::new(
+        Venue::Binance,
+        vec!["BTCUSDT".into()],
+        InstrumentRegistry::with_builtins(),
+    );
+    cfg.rest_base = Some("https://127.0.0.1:9443".into());
+    cfg.lines = lines;
+    Session::new(cfg, 0..1024).unwrap()
+}
+
+/// A Binance spot depth event `U..=u` moving the best bid to `100 + u` cents.
+fn depth(first: u64, last: u64) -> Vec<u8> {
+    format!(
+        r#"{{"stream":"btcusdt@depth@100ms","data":{{"e":"depthUpdate","E":{last},"s":"BTCUSDT","U":{first},"u":{last},"b":[["100.{last:02}","1.0"]],"a":[]}}}}"#
+    )
+    .into_bytes()
+}
+
+fn trade(id: u64) -> Vec<u8> {
+    format!(
+        r#"{{"stream":"btcusdt@trade","data":{{"e":"trade","E":1,"s":"BTCUSDT","t":{id},"p":"100.50","q":"0.1","T":1,"m":true}}}}"#
+    )
+    .into_bytes()
+}
+
+/// What a consumer sees, without the times (which differ between lines by construction).
+fn seen(ev: &[Event]) -> Vec<String> {
+    ev.iter().map(|e| format!("{} {:?} {:?}", e.instrument(), e.state(), e.kind())).collect()
+}
+
+/// Opens every line of `s` and applies the REST snapshot (`lastUpdateId` 10).
+fn open_lines(s: &mut Session, ev: &mut Vec<Event>) {
+    for l in 0..s.lines() {
+        assert!(s.poll_connect_on(l, 0));
+        s.handle_connected_on(l, 0);
+        assert!(s.poll_transmit_on(l).unwrap().contains("btcusdt@depth"));
+    }
+    let url = s.poll_request(0).unwrap();
+    assert_eq!(s.poll_request(0), None, "one snapshot for both lines");
+    let ok = HttpResponse { status: 200, retry_after: None, body: BINANCE_BOOK };
+    s.handle_http(&url, ok, MS, ev).unwrap();
+    assert_eq!(s.poll_request(MS), None, "one snapshot for both lines");
+}
+
+/// Feeds `(time, line, frame)` in time order (line 0 first at equal times).
+fn feed(s: &mut Session, mut frames: Vec<(u64, usize, Vec<u8>)>, ev: &mut Vec<Event>) {
+    frames.sort_by_key(|(t, l, _)| (*t, *l));
+    for (t, l, f) in frames {
+        s.handle_frame_on(l, &f, t, ev).unwrap();
+    }
+}
+
+/// One healthy connection's stream of depth events and trades 11..=16.
+fn one_line_reference() -> Vec<Event> {
+    let mut one = binance_lines(1);
+    let mut want: Vec<Event> = Vec::new();
+    open_lines(&mut one, &mut want);
+    for u in 11..=16 {
+        one.handle_frame(&depth(u, u), u * MS, &mut want).unwrap();
+        one.handle_frame(&trade(u), u * MS, &mut want).unwrap();
+    }
+    want
+}
+
+#[test]
+fn two_healthy_lines_publish_exactly_what_one_connection_does() {
+    let mut s = binance_lines(2);
+    let mut ev: Vec<Event> = Vec::new();
+    open_lines(&mut s, &mut ev);
+    // Line 1 is 5 ms behind line 0, except for event 14, where it is 2 ms ahead.
+    let mut frames = Vec::new();
+    for u in 11..=16 {
+        let late = if u == 14 { 0 } else { 5 * MS };
+        let early = if u == 14 { 2 * MS } else { 0 };
+        frames.push((u * MS + early, 0, depth(u, u)));
+        frames.push((u * MS + early, 0, trade(u)));
+        frames.push((u * MS + late, 1, depth(u, u)));
+        frames.push((u * MS + late, 1, trade(u)));
+    }
+    feed(&mut s, frames, &mut ev);
+    assert_eq!(seen(&ev), seen(&one_line_reference()));
+    let (a, b) = (s.line_stats(0).unwrap(), s.line_stats(1).unwrap());
+    assert_eq!((a.arbiter.won, b.arbiter.won), (10, 2));
+    assert_eq!((a.arbiter.duplicates, b.arbiter.duplicates), (2, 10));
+    assert_eq!((a.arbiter.gaps, b.arbiter.gaps), (0, 0));
+    // Each book message line 0 won, line 1's copy came 5 ms later; line 1 won one by 2 ms.
+    assert_eq!(a.advantage.len(), 5);
+    assert_eq!(a.advantage.value_at_quantile(0.5) / MS, 5);
+    assert_eq!((b.advantage.len(), b.advantage.max() / MS), (1, 2));
+    // The snapshot came once, for both lines.
+    assert_eq!(s.stats().rest_ok, 1);
+}
+
+#[test]
+fn a_gap_on_one_line_is_filled_by_the_other_without_a_resync() {
+    let mut s = binance_lines(2);
+    let mut ev: Vec<Event> = Vec::new();
+    open_lines(&mut s, &mut ev);
+    // Line 0 is faster but loses event 13 and trade 13; line 1 delivers all, 5 ms later.
+    let mut frames = Vec::new();
+    for u in 11..=16 {
+        if u != 13 {
+            frames.push((u * MS, 0, depth(u, u)));
+            frames.push((u * MS, 0, trade(u)));
+        }
+        frames.push((u * MS + 5 * MS, 1, depth(u, u)));
+        frames.push((u * MS + 5 * MS, 1, trade(u)));
+    }
+    feed(&mut s, frames, &mut ev);
+    // The book's stream (its BBOs) is one healthy connection's; every trade is there once
+    // (trade 13 after the later ones line 0 delivered first).
+    let bbo = |e: &[Event]| -> Vec<String> {
+        seen(e).into_iter().filter(|x| !x.contains("Trade")).collect()
+    };
+    let want = one_line_reference();
+    assert_eq!(bbo(&ev), bbo(&want));
+    let mut trades: Vec<String> = seen(&ev).into_iter().filter(|x| x.contains("Trade")).collect();
+    let mut want_trades: Vec<String> =
+        seen(&want).into_iter().filter(|x| x.contains("Trade")).collect();
+    trades.sort();
+    want_trades.sort();
+    assert_eq!(trades, want_trades);
+    let book = s.engine().book_stats(0).unwrap();
+    assert_eq!((book.gaps, book.resyncs, book.book_messages), (0, 0, 7));
+    assert_eq!(s.engine().state(0), Some(BookState::Synced));
+    assert_eq!(s.stats().unfilled_gaps, 0);
+    let (a, b) = (s.line_stats(0).unwrap(), s.line_stats(1).unwrap());
+    // Line 0: depth 11, 12 and trades 11, 12, 14, 15, 16 first; 14..16 waited for line 1's 13.
+    assert_eq!((a.arbiter.won, b.arbiter.won), (7, 5));
+    assert_eq!((a.arbiter.duplicates, b.arbiter.duplicates), (0, 7));
+    // Line 0's gap (event 14 came after 12) was filled by line 1.
+    assert_eq!((a.arbiter.gaps, a.arbiter.filled), (1, 1));
+}
+
+#[test]
+fn a_gap_on_both_lines_resyncs_the_book() {
+    let mut s = binance_lines(2);
+    let mut ev: Vec<Event> = Vec::new();
+    open_lines(&mut s, &mut ev);
+    for l in 0..2 {
+        s.handle_frame_on(l, &depth(11, 11), 11 * MS, &mut ev).unwrap();
+    }
+    // Event 12 is lost on both lines.
+    s.handle_frame_on(0, &depth(13, 13), 13 * MS, &mut ev).unwrap();
+    assert_eq!(s.engine().state(0), Some(BookState::Synced), "line 1 may still have it");
+    s.handle_frame_on(1, &depth(13, 13), 14 * MS, &mut ev).unwrap();
+    assert_eq!(s.engine().state(0), Some(BookState::Resyncing), "lost on both: resync");
+    assert_eq!(s.stats().unfilled_gaps, 1);
+    assert_eq!(s.engine().book_stats(0).unwrap().gaps, 1);
+    assert!(s.poll_request(15 * MS).unwrap().contains("BTCUSDT"), "a new snapshot");
+}
+
+#[test]
+fn a_gap_not_filled_within_fill_wait_resyncs() {
+    let mut s = binance_lines(2);
+    let mut ev: Vec<Event> = Vec::new();
+    open_lines(&mut s, &mut ev);
+    s.handle_frame_on(0, &depth(11, 11), 11 * MS, &mut ev).unwrap();
+    // Line 1 is open but stalled; line 0 loses 12.
+    s.handle_frame_on(0, &depth(13, 13), 13 * MS, &mut ev).unwrap();
+    s.handle_frame_on(0, &depth(14, 14), 500 * MS, &mut ev).unwrap();
+    assert_eq!(s.engine().state(0), Some(BookState::Synced), "within the 1 s fill wait");
+    s.handle_frame_on(0, &depth(15, 15), 13 * MS + S + MS, &mut ev).unwrap();
+    assert_eq!(s.engine().state(0), Some(BookState::Resyncing));
+    assert_eq!(s.stats().unfilled_gaps, 1);
+}
+
+#[test]
+fn one_line_closing_leaves_the_books_synced_and_its_return_asks_for_no_snapshot() {
+    let mut s = binance_lines(2);
+    let mut ev: Vec<Event> = Vec::new();
+    open_lines(&mut s, &mut ev);
+    for l in 0..2 {
+        s.handle_frame_on(l, &depth(11, 11), 11 * MS, &mut ev).unwrap();
+    }
+    let before = ev.len();
+    s.handle_disconnected_on(0, "reset", 12 * MS, &mut ev);
+    assert_eq!(ev.len(), before, "nothing published: the books stay as they are");
+    assert_eq!(s.engine().state(0), Some(BookState::Synced));
+    s.handle_frame_on(1, &depth(12, 12), 13 * MS, &mut ev).unwrap();
+    s.handle_frame_on(1, &depth(13, 13), 14 * MS, &mut ev).unwrap();
+    // Line 0 comes back: it subscribes, asks for no snapshot, and joins where line 1 is.
+    let t = {
+        let mut t = 14 * MS;
+        while !s.poll_connect_on(0, t) {
+            t += MS;
+        }
+        t
+    };
+    s.handle_connected_on(0, t);
+    assert!(s.poll_transmit_on(0).unwrap().contains("SUBSCRIBE"));
+    assert_eq!(s.poll_request(t), None, "the synced book needs no snapshot");
+    s.handle_frame_on(0, &depth(14, 14), t + MS, &mut ev).unwrap();
+    s.handle_frame_on(1, &depth(14, 14), t + 2 * MS, &mut ev).unwrap();
+    let book = s.engine().book_stats(0).unwrap();
+    assert_eq!((book.resyncs, book.gaps, book.book_messages), (0, 0, 5));
+    assert_eq!(s.stats().disconnects, 1);
+    assert_eq!(s.line_stats(0).unwrap().disconnects, 1);
+    // Both gone: now the books are stale.
+    s.handle_disconnected_on(1, "reset", t + 3 * MS, &mut ev);
+    assert_eq!(s.engine().state(0), Some(BookState::Synced));
+    s.handle_disconnected_on(0, "reset", t + 4 * MS, &mut ev);
+    assert_eq!(s.engine().state(0), Some(BookState::Stale));
+}
+
+#[test]
+fn okx_snapshots_on_both_lines_are_taken_once_and_the_chain_arbitrates() {
+    let mut cfg = SessionConfig::new(
+        Venue::Okx,
+        vec!["BTC-USDT".into()],
+        InstrumentRegistry::with_builtins(),
+    );
+    cfg.lines = 2;
+    let mut s = Session::new(cfg, 0..1024).unwrap();
+    let mut ev: Vec<Event> = Vec::new();
+    let msg = |action: &str, prev: i64, seq: i64, bid: &str| {
+        format!(
+            r#"{{"arg":{{"channel":"books","instId":"BTC-USDT"}},"action":"{action}","data":[{{"asks":[["30001","1","0","1"]],"bids":[["{bid}","1","0","1"]],"ts":"1","prevSeqId":{prev},"seqId":{seq}}}]}}"#
+        )
+        .into_bytes()
+    };
+    for l in 0..2 {
+        assert!(s.poll_connect_on(l, 0));
+        s.handle_connected_on(l, 0);
+    }
+    s.handle_frame_on(0, &msg("snapshot", -1, 100, "30000"), MS, &mut ev).unwrap();
+    s.handle_frame_on(1, &msg("snapshot", -1, 100, "30000"), 2 * MS, &mut ev).unwrap();
+    s.handle_frame_on(1, &msg("update", 100, 101, "29999"), 3 * MS, &mut ev).unwrap();
+    s.handle_frame_on(0, &msg("update", 100, 101, "29999"), 4 * MS, &mut ev).unwrap();
+    // A no-change heartbeat (prev == seq) on both lines changes nothing.
+    s.handle_frame_on(0, &msg("update", 101, 101, "29999"), 5 * MS, &mut ev).unwrap();
+    s.handle_frame_on(1, &msg("update", 101, 101, "29999"), 5 * MS, &mut ev).unwrap();
+    let book = s.engine().book_stats(0).unwrap();
+    assert_eq!((book.snapshots, book.book_messages, book.gaps), (1, 2, 0));
+    assert_eq!(s.line_stats(0).unwrap().arbiter.duplicates, 2);
+    assert_eq!(s.line_stats(1).unwrap().arbiter.won, 1);
+    assert_eq!(s.engine().state(0), Some(BookState::Synced));
+}
+
+#[test]
+fn a_venue_without_a_sequence_refuses_two_lines_and_says_why() {
+    let mut cfg = SessionConfig::new(
+        Venue::Kraken,
+        vec!["BTC/USD".into()],
+        InstrumentRegistry::with_builtins(),
+    );
+    cfg.lines = 2;
+    let err = Session::new(cfg, 0..1024).unwrap_err();
+    assert!(err.to_string().contains("per-book sequence"), "{err}");
+}

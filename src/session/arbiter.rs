@@ -1,0 +1,607 @@
+//! Redundant connections: two (or more) lines carrying the same subscriptions into one set of
+//! books, and which copy of each message is applied.
+//!
+//! A venue sends the same per-book stream on every connection. The arbiter sits in front of
+//! the adapter and, per book, lets exactly one copy of each message through: the first to
+//! arrive, judged by the venue's own per-book sequence, so the adapter and the engine see one
+//! clean stream, as if from one healthy connection, and need not know there are several.
+//!
+//! Per book it keeps the position the stream has reached (the last sequence number let
+//! through). A book message from line `L`:
+//! - **continues** the stream (the venue's chaining rule holds against the position): it is
+//!   let through, and `L` *won* it;
+//! - is **already covered** (its last number is at or before the position): a duplicate,
+//!   dropped; the time since the winner's copy went through is the winner's *advantage*;
+//! - is **ahead** (a gap on `L`: a message of this book is missing on this line): dropped and
+//!   the gap noted; when another line delivers the missing message, the gap was *filled by the
+//!   other*. Only when every open line is past the position without continuing it (the message
+//!   is lost on all of them), or after [`Policy::fill_wait`](super::Policy::fill_wait) without
+//!   a fill, is the ahead message let through: the adapter then finds the gap itself and the
+//!   book resyncs as it would on one connection.
+//!
+//! The rules per venue (venues.md):
+//! - Binance spot: `U`/`u`; an event continues when `U <= pos + 1 < u + 1`.
+//! - Binance USD-M and COIN-M: `pu` must equal the position.
+//! - OKX: `prevSeqId` must equal the position (a reset, `seqId < prevSeqId`, is accepted when
+//!   it chains). A message without `seqId` (older captures) cannot be arbitrated: such
+//!   messages are taken from one line only (the first open one) and counted.
+//! - Deribit: `prev_change_id` must equal the position.
+//! - Bybit: `u` must be the position plus one; `u == 1` is a service restart (a snapshot).
+//! - Kraken Futures: `seq` must be the position plus one.
+//!
+//! A snapshot (on subscribing or resubscribing) is let through only while the book is not
+//! synced (it is what the book waits for); a synced book keeps following the stream, and a
+//! reconnected line's snapshot is a duplicate. Trades are let through once per trade id
+//! (ids rise per instrument on every venue here); derivatives data (funding, mark, open
+//! interest, liquidations), frames without a usable number, and the venue's own BBO are taken
+//! from the first open line only. Acknowledgements, heartbeats and errors of every line go
+//! through (each line's own answers).
+//!
+//! Venues whose messages carry no usable per-book sequence (Coinbase, Kraken v1/v2, Bitfinex,
+//! Gemini, BitMEX, Hyperliquid) are not arbitrated: [`Family::of`] is `None` for them and a
+//! session refuses more than one line.
+
+use super::super::venue::json::{field_text, field_uint, int, text, Scratch};
+use super::super::venue::VenueError;
+use crate::book::Venue;
+
+/// Most lines one session may have.
+pub const MAX_LINES: usize = 4;
+
+/// Remembered applied messages per book (for the winner's advantage).
+const RECENT: usize = 16;
+
+/// Trade ids remembered per book: a line lagging by fewer trades than this never publishes
+/// one twice (older ids are taken as duplicates).
+pub const TRADE_WINDOW: usize = 4096;
+
+/// How a venue's book messages chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// Binance spot: `U`, `u`.
+    BinanceSpot,
+    /// Binance USD-M and COIN-M: `U`, `u`, `pu`.
+    BinanceFutures,
+    /// OKX: `prevSeqId`, `seqId`.
+    Okx,
+    /// Deribit: `prev_change_id`, `change_id`.
+    Deribit,
+    /// Bybit v5: `u`, consecutive.
+    Bybit,
+    /// Kraken Futures: `seq`, consecutive.
+    KrakenFutures,
+}
+
+impl Family {
+    /// The rule for `venue`, or `None` when its messages carry no per-book sequence.
+    pub fn of(venue: Venue) -> Option<Family> {
+        Some(match venue {
+            Venue::Binance => Family::BinanceSpot,
+            Venue::BinanceFutures | Venue::BinanceCoinM => Family::BinanceFutures,
+            Venue::Okx => Family::Okx,
+            Venue::Deribit => Family::Deribit,
+            Venue::BybitSpot | Venue::BybitLinear | Venue::BybitInverse => Family::Bybit,
+            Venue::KrakenFutures => Family::KrakenFutures,
+            _ => return None,
+        })
+    }
+}
+
+/// A book message's numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Seq {
+    /// The first number it covers (the chain rules use `prev` instead, when given).
+    first: u64,
+    /// The last number it covers: the position after it.
+    last: u64,
+    /// The number it chains to.
+    prev: Option<u64>,
+}
+
+/// What a frame is to the arbiter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    /// A book message of book `key` with its numbers.
+    Book { key: usize, snapshot: bool, restart: bool, seq: Seq },
+    /// Trades of book `key`, the highest id among them.
+    Trade { key: usize, id: u64 },
+    /// Data to take from one line only: derivatives, the venue's BBO, book messages without
+    /// numbers.
+    OneLine { unsequenced: bool },
+    /// Acknowledgements, heartbeats, errors, anything unknown: every line's copy.
+    Every,
+}
+
+/// Where one book's stream stands.
+#[derive(Debug)]
+struct BookLine {
+    key: Vec<u8>,
+    /// The last number let through.
+    pos: Option<u64>,
+    /// The highest number each line has delivered.
+    seen: [Option<u64>; MAX_LINES],
+    /// Lines with a gap not yet filled.
+    gapped: [bool; MAX_LINES],
+    /// When the oldest unfilled gap was first seen.
+    ahead_since: Option<u64>,
+    /// The highest trade id let through.
+    trade_max: u64,
+    /// Which of the [`TRADE_WINDOW`] ids up to `trade_max` were let through (made at the
+    /// first trade).
+    trade_bits: Option<Box<[u64; TRADE_WINDOW / 64]>>,
+    /// The last messages let through: (last number, when, line).
+    recent: [(u64, u64, u8); RECENT],
+    recent_at: usize,
+}
+
+impl BookLine {
+    fn new(key: &[u8]) -> Self {
+        BookLine {
+            key: key.to_vec(),
+            pos: None,
+            seen: [None; MAX_LINES],
+            gapped: [false; MAX_LINES],
+            ahead_since: None,
+            trade_max: 0,
+            trade_bits: None,
+            recent: [(u64::MAX, 0, 0); RECENT],
+            recent_at: 0,
+        }
+    }
+
+    /// Whether trade `id` is new (and now taken): ids rise per instrument, and one missing on
+    /// the faster line is taken when the slower one delivers it, after the later ones.
+    fn take_trade(&mut self, id: u64) -> bool {
+        const W: u64 = TRADE_WINDOW as u64;
+        let bits = self.trade_bits.get_or_insert_with(|| Box::new([0; TRADE_WINDOW / 64]));
+        let slot = |i: u64| ((i % W) / 64) as usize;
+        let bit = |i: u64| 1u64 << (i % 64);
+        if id > self.trade_max {
+            if id - self.trade_max >= W || self.trade_max == 0 {
+                bits.fill(0);
+            } else {
+                for i in self.trade_max + 1..id {
+                    bits[slot(i)] &= !bit(i);
+                }
+            }
+            self.trade_max = id;
+            bits[slot(id)] |= bit(id);
+            return true;
+        }
+        if self.trade_max - id >= W || bits[slot(id)] & bit(id) != 0 {
+            return false;
+        }
+        bits[slot(id)] |= bit(id);
+        true
+    }
+
+    fn remember(&mut self, last: u64, now: u64, line: usize) {
+        self.recent[self.recent_at] = (last, now, line as u8);
+        self.recent_at = (self.recent_at + 1) % RECENT;
+    }
+}
+
+/// What to do with a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Let it through (to the adapter and the books).
+    Apply,
+    /// Drop it: another line delivered it first (`advantage`: how much earlier, in ns, and
+    /// which line, when known).
+    Duplicate {
+        /// (winning line, ns earlier).
+        advantage: Option<(usize, u64)>,
+    },
+    /// Drop it: a gap on this line, waiting for another line to fill it.
+    Ahead,
+    /// Drop it: taken from another line only.
+    OtherLine,
+}
+
+/// What the arbiter counted, per line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ArbiterCounts {
+    /// Book messages and trades let through from this line first.
+    pub won: u64,
+    /// Copies dropped because another line delivered them first.
+    pub duplicates: u64,
+    /// Gaps on this line (a message missing here).
+    pub gaps: u64,
+    /// Of those, filled by another line.
+    pub filled: u64,
+    /// Frames dropped because that data is taken from one line only.
+    pub other_line: u64,
+    /// Book messages without a usable sequence (taken from one line only).
+    pub unsequenced: u64,
+}
+
+/// The arbiter of one session's lines. See the [module docs](self).
+#[derive(Debug)]
+pub struct Arbiter {
+    family: Family,
+    books: Vec<BookLine>,
+    counts: [ArbiterCounts; MAX_LINES],
+    /// Gaps that no line filled: let through, so the book resyncs.
+    unfilled: u64,
+    scratch: Option<Box<Scratch>>,
+}
+
+impl Arbiter {
+    /// An arbiter for `family`'s rules.
+    pub fn new(family: Family) -> Self {
+        Arbiter {
+            family,
+            books: Vec::new(),
+            counts: [ArbiterCounts::default(); MAX_LINES],
+            unfilled: 0,
+            scratch: None,
+        }
+    }
+
+    /// What line `line` counted.
+    pub fn counts(&self, line: usize) -> ArbiterCounts {
+        self.counts.get(line).copied().unwrap_or_default()
+    }
+
+    /// Gaps on every line (or not filled in time): let through, the book resynced.
+    pub fn unfilled(&self) -> u64 {
+        self.unfilled
+    }
+
+    /// Every line is gone: the books start again from snapshots, positions are forgotten.
+    pub fn reset(&mut self) {
+        for b in &mut self.books {
+            let key = std::mem::take(&mut b.key);
+            let (trade_max, bits) = (b.trade_max, b.trade_bits.take());
+            *b = BookLine::new(&key);
+            // Trade ids keep rising across connections: a trade already published stays so.
+            b.trade_max = trade_max;
+            b.trade_bits = bits;
+        }
+    }
+
+    /// Line `line` is gone: what it had delivered no longer counts against a gap.
+    pub fn line_lost(&mut self, line: usize) {
+        for b in &mut self.books {
+            if let Some(s) = b.seen.get_mut(line) {
+                *s = None;
+            }
+            if let Some(g) = b.gapped.get_mut(line) {
+                *g = false;
+            }
+        }
+    }
+
+    /// Judges one frame of line `line` received at `now`. `open` says which lines are open;
+    /// `synced(key)` whether the book of that key is synced; `fill_wait` (ns) how long a gap
+    /// may wait for another line. A frame that cannot be read is let through (the adapter
+    /// counts the error).
+    pub fn judge(
+        &mut self,
+        line: usize,
+        frame: &[u8],
+        now: u64,
+        open: &[bool],
+        fill_wait: u64,
+        synced: impl Fn(&[u8]) -> bool,
+    ) -> Verdict {
+        if line >= MAX_LINES {
+            return Verdict::Apply;
+        }
+        let class = match self.classify(frame) {
+            Ok(c) => c,
+            Err(_) => Class::Every,
+        };
+        let first_open = open.iter().position(|o| *o).unwrap_or(line);
+        match class {
+            Class::Every => Verdict::Apply,
+            Class::OneLine { unsequenced } => {
+                if unsequenced {
+                    self.counts[line].unsequenced += 1;
+                }
+                if line == first_open {
+                    Verdict::Apply
+                } else {
+                    self.counts[line].other_line += 1;
+                    Verdict::OtherLine
+                }
+            }
+            Class::Trade { key, id } => {
+                let b = &mut self.books[key];
+                if id == 0 {
+                    // No id to compare: one line's copy.
+                    return if line == first_open {
+                        Verdict::Apply
+                    } else {
+                        self.counts[line].other_line += 1;
+                        Verdict::OtherLine
+                    };
+                }
+                if b.take_trade(id) {
+                    self.counts[line].won += 1;
+                    Verdict::Apply
+                } else {
+                    self.counts[line].duplicates += 1;
+                    Verdict::Duplicate { advantage: None }
+                }
+            }
+            Class::Book { key, snapshot, restart, seq } => {
+                let synced_now = snapshot && synced(&self.books[key].key);
+                self.book(line, key, snapshot, restart, seq, now, open, fill_wait, synced_now)
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn book(
+        &mut self,
+        line: usize,
+        key: usize,
+        snapshot: bool,
+        restart: bool,
+        seq: Seq,
+        now: u64,
+        open: &[bool],
+        fill_wait: u64,
+        synced: bool,
+    ) -> Verdict {
+        let family = self.family;
+        let b = &mut self.books[key];
+        let seen = &mut b.seen[line];
+        *seen = Some(seen.map_or(seq.last, |s| s.max(seq.last)));
+        if snapshot {
+            // What a book waiting for a snapshot needs; a synced book keeps to the stream
+            // (a restart, Bybit's `u == 1`, replaces it: once).
+            let take = !synced || (restart && b.pos != Some(seq.last));
+            if !take {
+                return self.duplicate(line, key, seq.last, now);
+            }
+            return self.apply(line, key, seq.last, now);
+        }
+        let Some(pos) = b.pos else {
+            // The first message of this book on any line.
+            return self.apply(line, key, seq.last, now);
+        };
+        let continues = match (family, seq.prev) {
+            (Family::BinanceSpot, _) => seq.first <= pos.saturating_add(1) && seq.last > pos,
+            // A chain: `prev` must be the position (a reset, last < prev, included).
+            (_, Some(prev)) => prev == pos && seq.last != pos,
+            (_, None) => seq.first == pos.saturating_add(1),
+        };
+        if continues {
+            return self.apply(line, key, seq.last, now);
+        }
+        if seq.last <= pos && !(seq.prev.is_some_and(|p| p > seq.last)) {
+            return self.duplicate(line, key, seq.last, now);
+        }
+        // Ahead: a message of this book is missing on this line.
+        if !b.gapped[line] {
+            b.gapped[line] = true;
+            self.counts[line].gaps += 1;
+        }
+        let since = *b.ahead_since.get_or_insert(now);
+        // Can another open line still deliver it? Not once it is past the position too.
+        let others_may_fill = (0..open.len().min(MAX_LINES))
+            .filter(|&l| l != line && open[l])
+            .any(|l| b.seen[l].is_none_or(|s| s <= pos));
+        if others_may_fill && now.saturating_sub(since) <= fill_wait {
+            return Verdict::Ahead;
+        }
+        // Lost on every line (or not filled in time): let it through, the book resyncs.
+        self.unfilled += 1;
+        for g in b.gapped.iter_mut() {
+            *g = false;
+        }
+        b.ahead_since = None;
+        b.pos = Some(seq.last);
+        b.remember(seq.last, now, line);
+        Verdict::Apply
+    }
+
+    fn apply(&mut self, line: usize, key: usize, last: u64, now: u64) -> Verdict {
+        let b = &mut self.books[key];
+        b.pos = Some(last);
+        b.remember(last, now, line);
+        b.ahead_since = None;
+        for (l, g) in b.gapped.iter_mut().enumerate() {
+            if *g && l != line {
+                // This line's gap is filled by `line`'s copy... or will be once it catches
+                // up: either way the book did not wait for the gapped line.
+                *g = false;
+                self.counts[l].filled += 1;
+            }
+        }
+        self.counts[line].won += 1;
+        Verdict::Apply
+    }
+
+    fn duplicate(&mut self, line: usize, key: usize, last: u64, now: u64) -> Verdict {
+        let b = &self.books[key];
+        let advantage = b
+            .recent
+            .iter()
+            .find(|(l, _, w)| *l == last && usize::from(*w) != line)
+            .map(|&(_, t, w)| (usize::from(w), now.saturating_sub(t)));
+        self.counts[line].duplicates += 1;
+        Verdict::Duplicate { advantage }
+    }
+
+    fn key(&mut self, key: &[u8]) -> usize {
+        if let Some(i) = self.books.iter().position(|b| b.key == key) {
+            return i;
+        }
+        self.books.push(BookLine::new(key));
+        self.books.len() - 1
+    }
+
+    /// Reads what the frame is. Only the fields the rules need are looked at.
+    fn classify(&mut self, frame: &[u8]) -> Result<Class, VenueError> {
+        let mut scratch = self.scratch.take().unwrap_or_default();
+        let family = self.family;
+        let mut found: Option<(Vec<u8>, Class)> = None;
+        let mut key_slot: Option<usize> = None;
+        let r = scratch.parse(frame, false, |root| {
+            let (k, c) = match family {
+                Family::BinanceSpot | Family::BinanceFutures => binance(root),
+                Family::Okx => okx(root),
+                Family::Deribit => deribit(root),
+                Family::Bybit => bybit(root),
+                Family::KrakenFutures => kraken_futures(root),
+            };
+            match k {
+                Some(k) => {
+                    // The key is copied only the first time it is seen.
+                    if let Some(i) = self.books.iter().position(|b| b.key == k) {
+                        key_slot = Some(i);
+                    } else {
+                        found = Some((k.to_vec(), c));
+                    }
+                }
+                None => key_slot = None,
+            }
+            Ok(c)
+        });
+        self.scratch = Some(scratch);
+        let class = r?;
+        let key = match (found, key_slot) {
+            (Some((k, _)), _) => Some(self.key(&k)),
+            (None, Some(i)) => Some(i),
+            (None, None) => None,
+        };
+        Ok(match (class, key) {
+            (Class::Book { snapshot, restart, seq, .. }, Some(key)) => {
+                Class::Book { key, snapshot, restart, seq }
+            }
+            (Class::Trade { id, .. }, Some(key)) => Class::Trade { key, id },
+            (Class::Book { .. } | Class::Trade { .. }, None) => Class::Every,
+            (c, _) => c,
+        })
+    }
+}
+
+type Read<'i> = (Option<&'i [u8]>, Class);
+
+const EVERY: Class = Class::Every;
+const ONE: Class = Class::OneLine { unsequenced: false };
+const UNSEQUENCED: Class = Class::OneLine { unsequenced: true };
+
+fn book(snapshot: bool, restart: bool, first: u64, last: u64, prev: Option<u64>) -> Class {
+    Class::Book { key: 0, snapshot, restart, seq: Seq { first, last, prev } }
+}
+
+fn binance<'i>(root: simd_json::tape::Value<'_, 'i>) -> Read<'i> {
+    let d = root.get("data").unwrap_or(root);
+    let sym = field_text(d, "s");
+    match d.get("e").and_then(text) {
+        Some(b"depthUpdate") => {
+            let (Some(first), Some(last)) = (field_uint(d, "U"), field_uint(d, "u")) else {
+                return (None, EVERY);
+            };
+            (sym, book(false, false, first, last, field_uint(d, "pu")))
+        }
+        Some(b"trade") => (sym, Class::Trade { key: 0, id: field_uint(d, "t").unwrap_or(0) }),
+        Some(b"aggTrade") => (sym, Class::Trade { key: 0, id: field_uint(d, "a").unwrap_or(0) }),
+        Some(b"markPriceUpdate" | b"forceOrder" | b"bookTicker") => (None, ONE),
+        // Spot bookTicker has no `e`.
+        None if d.get("b").is_some() && d.get("A").is_some() => (None, ONE),
+        _ => (None, EVERY),
+    }
+}
+
+fn okx<'i>(root: simd_json::tape::Value<'_, 'i>) -> Read<'i> {
+    let Some(arg) = root.get("arg") else { return (None, EVERY) };
+    let Some(data) = root.get("data") else { return (None, EVERY) };
+    let channel = field_text(arg, "channel").unwrap_or_default();
+    let inst = field_text(arg, "instId");
+    if channel.starts_with(b"books") || channel == b"bbo-tbt" {
+        let Some(d) = data.get_idx(0) else { return (None, EVERY) };
+        let snapshot = field_text(root, "action") == Some(b"snapshot");
+        let seq = d.get("seqId").and_then(int).and_then(|s| u64::try_from(s).ok());
+        let prev = d.get("prevSeqId").and_then(int);
+        return match (seq, channel == b"bbo-tbt") {
+            (Some(seq), false) => {
+                // A snapshot's prevSeqId is -1.
+                let prev = if snapshot { None } else { prev.and_then(|p| u64::try_from(p).ok()) };
+                (inst, book(snapshot, false, seq, seq, prev))
+            }
+            _ => (None, UNSEQUENCED),
+        };
+    }
+    if channel == b"trades" || channel == b"trades-all" {
+        let id = data
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|t| {
+                        field_text(t, "tradeId").and_then(super::super::venue::json::parse_u64)
+                    })
+                    .max()
+                    .unwrap_or(0)
+            })
+            .unwrap_or(0);
+        return (inst, Class::Trade { key: 0, id });
+    }
+    (None, ONE)
+}
+
+fn deribit<'i>(root: simd_json::tape::Value<'_, 'i>) -> Read<'i> {
+    let Some(params) = root.get("params") else { return (None, EVERY) };
+    let channel = field_text(params, "channel").unwrap_or_default();
+    let Some(d) = params.get("data") else { return (None, EVERY) };
+    if channel.starts_with(b"book.") {
+        let snapshot = field_text(d, "type") == Some(b"snapshot");
+        let Some(id) = field_uint(d, "change_id") else { return (None, EVERY) };
+        let prev = if snapshot { None } else { field_uint(d, "prev_change_id") };
+        return (field_text(d, "instrument_name"), book(snapshot, false, id, id, prev));
+    }
+    if channel.starts_with(b"trades.") {
+        let Some(a) = d.as_array() else { return (None, EVERY) };
+        let id = a.iter().filter_map(|t| field_uint(t, "trade_seq")).max().unwrap_or(0);
+        let name = a.iter().next().and_then(|t| field_text(t, "instrument_name"));
+        return (name, Class::Trade { key: 0, id });
+    }
+    if channel.is_empty() {
+        return (None, EVERY);
+    }
+    (None, ONE)
+}
+
+fn bybit<'i>(root: simd_json::tape::Value<'_, 'i>) -> Read<'i> {
+    let topic = field_text(root, "topic").unwrap_or_default();
+    let Some(d) = root.get("data") else { return (None, EVERY) };
+    if topic.starts_with(b"orderbook.") {
+        let Some(u) = field_uint(d, "u") else { return (None, EVERY) };
+        let snapshot = field_text(root, "type") == Some(b"snapshot") || u == 1;
+        return (field_text(d, "s"), book(snapshot, u == 1, u, u, None));
+    }
+    if topic.starts_with(b"publicTrade.") {
+        let Some(a) = d.as_array() else { return (None, EVERY) };
+        let id = a
+            .iter()
+            .filter_map(|t| field_text(t, "i").and_then(super::super::venue::json::parse_u64))
+            .max()
+            .unwrap_or(0);
+        let name = a.iter().next().and_then(|t| field_text(t, "s"));
+        return (name, Class::Trade { key: 0, id });
+    }
+    if topic.is_empty() {
+        return (None, EVERY);
+    }
+    (None, ONE)
+}
+
+fn kraken_futures<'i>(root: simd_json::tape::Value<'_, 'i>) -> Read<'i> {
+    let feed = field_text(root, "feed").unwrap_or_default();
+    let product = field_text(root, "product_id");
+    match feed {
+        b"book_snapshot" | b"book" => {
+            let Some(seq) = field_uint(root, "seq") else { return (None, EVERY) };
+            (product, book(feed == b"book_snapshot", false, seq, seq, None))
+        }
+        b"trade" => (product, Class::Trade { key: 0, id: field_uint(root, "seq").unwrap_or(0) }),
+        // The snapshot of recent trades: once per subscription, per line.
+        b"trade_snapshot" => (None, ONE),
+        b"ticker" | b"ticker_lite" => (None, ONE),
+        _ => (None, EVERY),
+    }
+}
