@@ -39,7 +39,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         let venue = Venue::Binance;
         let symbols = vec!["BTCUSDT".to_owned()];
         let url = Protocol::of(venue).url(Protocol::of(venue).endpoint, &symbols);
-        let feed = Feed { venue, url, symbols, rest_base: None };
+        let feed = Feed { venue, url, symbols, rest_base: None, backup_urls: Vec::new() };
         let mut live = Live::new(vec![feed], LiveOptions::new(tls::client_config(None)?))?;
         let until = Instant::now() + Duration::from_secs(10);
         while Instant::now() < until {

@@ -54,6 +54,39 @@ pub struct FeedConfig {
     pub endpoint: Option<String>,
     /// The REST base for snapshots (default: the venue's).
     pub rest_endpoint: Option<String>,
+    /// Redundant connections: more endpoints, each a line of its own carrying the same
+    /// subscriptions into the same books (with `endpoint`, or alone).
+    #[serde(default)]
+    pub endpoints: Vec<String>,
+    /// Redundant connections: this many lines in all (default 1, or one per endpoint
+    /// given); lines beyond the endpoints given connect to the last one again.
+    pub redundancy: Option<usize>,
+}
+
+impl FeedConfig {
+    /// The WebSocket endpoint of every line: `endpoint`, then `endpoints`, the venue's own
+    /// when none is given, repeated up to `redundancy` lines.
+    pub fn line_endpoints(&self, default: &str) -> Result<Vec<String>> {
+        let mut all: Vec<String> =
+            self.endpoint.iter().chain(self.endpoints.iter()).cloned().collect();
+        if all.is_empty() {
+            all.push(default.to_owned());
+        }
+        if let Some(n) = self.redundancy {
+            if n == 0 || n < all.len() {
+                anyhow::bail!(
+                    "{}: redundancy = {n} but {} endpoints are given",
+                    self.venue,
+                    all.len()
+                );
+            }
+            while all.len() < n {
+                let last = all[all.len() - 1].clone();
+                all.push(last);
+            }
+        }
+        Ok(all)
+    }
 }
 
 /// One `[[instrument]]` table.

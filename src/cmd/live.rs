@@ -61,9 +61,16 @@ pub struct Args {
     #[command(flatten)]
     pub instruments: InstrumentArgs,
     /// The WebSocket endpoint (default: the venue's). Without a path, the venue's path is
-    /// added (`/stream` for Binance, `/ws/v5/public` for OKX, …).
+    /// added (`/stream` for Binance, `/ws/v5/public` for OKX, …). Given twice (or more):
+    /// redundant connections, one per endpoint, carrying the same subscriptions into the
+    /// same books; each message is applied once, from the connection that delivers it first
+    /// (venues with a per-book sequence: Binance, OKX, Deribit, Bybit, Kraken Futures).
     #[arg(long)]
-    pub endpoint: Option<String>,
+    pub endpoint: Vec<String>,
+    /// Redundant connections: this many in all (to the endpoints given, the last one
+    /// repeated; default: one per `--endpoint`).
+    #[arg(long, value_name = "N")]
+    pub redundancy: Option<usize>,
     /// The venue's REST base: Binance's depth snapshots and every venue's instrument list
     /// (default: the venue's own).
     #[arg(long, value_name = "URL")]
@@ -214,8 +221,10 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
         None => vec![FeedConfig {
             venue: args.venue.clone().unwrap_or_default(),
             symbols: args.symbols.clone(),
-            endpoint: args.endpoint.clone(),
+            endpoint: None,
             rest_endpoint: args.rest_endpoint.clone(),
+            endpoints: args.endpoint.clone(),
+            redundancy: args.redundancy,
         }],
     };
     if specs.is_empty() {
@@ -231,18 +240,28 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
             bail!("{}: no symbol to subscribe", venue.name());
         }
         let protocol = Protocol::of(venue);
-        let endpoint = spec.endpoint.clone().unwrap_or_else(|| protocol.endpoint.to_owned());
+        let endpoints = spec.line_endpoints(protocol.endpoint)?;
+        if endpoints.len() > 1 && ladderfeed::session::arbiter::Family::of(venue).is_none() {
+            bail!(
+                "{}: redundant connections need a per-book sequence to arbitrate by, and this venue's messages carry none (supported: binance, binance-futures, binance-coinm, okx, deribit, bybit, bybit-linear, bybit-inverse, kraken-futures)",
+                venue.name()
+            );
+        }
         // Some venues serve a limited number of symbols per connection (Gemini v1: one).
         for syms in protocol.connection_groups(&symbols) {
             feeds.push(Feed {
                 venue,
-                url: protocol.url(&endpoint, &syms),
-                symbols: syms,
+                url: protocol.url(&endpoints[0], &syms),
+                symbols: syms.clone(),
                 rest_base: spec.rest_endpoint.clone(),
+                backup_urls: endpoints[1..].iter().map(|e| protocol.url(e, &syms)).collect(),
             });
         }
     }
-    let urls: Vec<String> = feeds.iter().map(|f| f.url.clone()).collect();
+    let urls: Vec<String> = feeds
+        .iter()
+        .flat_map(|f| std::iter::once(f.url.clone()).chain(f.backup_urls.iter().cloned()))
+        .collect();
     let venues: Vec<Venue> = feeds.iter().map(|f| f.venue).collect();
     let tls_config = tls::client_config(ca_file.as_deref())?;
     // The venues' instrument lists, before any connection: fetched (else cached) tables
@@ -409,6 +428,36 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
             s.rest_failed,
             s.last_error.as_deref().map(|e| format!("; last error: {e}")).unwrap_or_default()
         );
+        let session = l.session();
+        if session.lines() > 1 {
+            println!(
+                "redundant    {}: {} lines, {} gaps no line filled (resynced)",
+                l.venue().name(),
+                session.lines(),
+                s.unfilled_gaps
+            );
+        }
+        for (j, url) in l.urls().iter().enumerate().filter(|_| session.lines() > 1) {
+            let Some(line) = session.line_stats(j) else { continue };
+            let a = &line.arbiter;
+            let h = &line.advantage;
+            println!(
+                "  line {j}     {url}: {} connects, {} disconnects ({} stale), {} messages, won {}, duplicates {}, gaps {} ({} filled by another line), taken from another line {}; ahead of the other by p50 {} / p99 {} / max {} us ({} timed)",
+                line.connects,
+                line.disconnects,
+                line.stale,
+                line.messages,
+                a.won,
+                a.duplicates,
+                a.gaps,
+                a.filled,
+                a.other_line,
+                h.value_at_quantile(0.5) / 1000,
+                h.value_at_quantile(0.99) / 1000,
+                h.max() / 1000,
+                h.len()
+            );
+        }
     }
     if let Some(r) = refreshed {
         r.print();

@@ -53,6 +53,10 @@ pub struct Feed {
     /// Venues with REST snapshots: the REST base (default: the venue's,
     /// [`crate::venue::RestSnapshot::default_base`]).
     pub rest_base: Option<String>,
+    /// Redundant lines: more WebSocket URLs carrying the same subscriptions into the same
+    /// books (each message applied once, from the line that delivers it first; see
+    /// [`crate::session::arbiter`]). Empty: one connection.
+    pub backup_urls: Vec<String>,
 }
 
 impl Feed {
@@ -151,22 +155,38 @@ impl Recorder {
     }
 }
 
-/// One connection: its sockets and its session.
-pub struct Link {
-    feed: Feed,
+/// One line's socket: a WebSocket connection in some phase.
+struct Wire {
+    /// The WebSocket URL of this line.
+    url_text: String,
     url: Url,
-    session: Session,
     phase: Phase,
     token: Token,
     readable: bool,
     want_flush: bool,
     /// The WebSocket host's addresses (resolved once, see [`AddrCache`]).
     addrs: AddrCache,
+    /// Connection id in recordings (from 1, in the order of the feeds and their lines; the
+    /// same across reconnects).
+    conn_id: u32,
+}
+
+impl Wire {
+    fn is_open(&self) -> bool {
+        matches!(self.phase, Phase::Open(_))
+    }
+}
+
+/// One connection (or one set of redundant connections, [`Feed::backup_urls`]): its sockets
+/// and its session.
+pub struct Link {
+    feed: Feed,
+    session: Session,
+    wires: Vec<Wire>,
     /// The REST host's addresses.
     rest_addrs: AddrCache,
     rest: Option<Get>,
-    /// Connection id in recordings (the link's index + 1, the same across reconnects).
-    conn_id: u32,
+    rest_token: Token,
     recorder: Option<Recorder>,
 }
 
@@ -211,9 +231,20 @@ impl Link {
         &self.session
     }
 
-    /// The connection's id in a recording (from 1, in the order of the feeds).
+    /// The connection's id in a recording (from 1, in the order of the feeds; a feed with
+    /// redundant lines: its first line's).
     pub fn conn_id(&self) -> u32 {
-        self.conn_id
+        self.wires.first().map_or(0, |w| w.conn_id)
+    }
+
+    /// The recording ids of every line, in line order.
+    pub fn conn_ids(&self) -> Vec<u32> {
+        self.wires.iter().map(|w| w.conn_id).collect()
+    }
+
+    /// The WebSocket URL of every line, in line order.
+    pub fn urls(&self) -> Vec<&str> {
+        self.wires.iter().map(|w| w.url_text.as_str()).collect()
     }
 
     /// The first instrument id of this connection.
@@ -221,48 +252,64 @@ impl Link {
         self.session.base()
     }
 
-    /// What happened so far.
+    /// What happened so far (on every line).
     pub fn stats(&self) -> &LinkStats {
         self.session.stats()
     }
 
-    /// Whether the WebSocket is open.
+    /// Whether a WebSocket (any line) is open.
     pub fn is_open(&self) -> bool {
-        matches!(self.phase, Phase::Open(_))
+        self.wires.iter().any(Wire::is_open)
+    }
+
+    /// Whether every line's WebSocket is open.
+    pub fn all_open(&self) -> bool {
+        self.wires.iter().all(Wire::is_open)
     }
 
     /// Hands a copy of what happened to the recorder (a channel to a writer thread).
-    fn record(&mut self, local_ts: u64, kind: RecordKind, url: &str, payload: &[u8]) {
+    fn record(&mut self, conn: u32, local_ts: u64, kind: RecordKind, url: &str, payload: &[u8]) {
         if let Some(r) = &self.recorder {
-            if !r.record(self.conn_id, local_ts, kind, url, payload) {
+            if !r.record(conn, local_ts, kind, url, payload) {
                 self.session.note_record_dropped();
             }
         }
     }
 
-    /// Drops the connection; the session schedules the next attempt.
-    fn fail(&mut self, why: String, opts: &Options, sink: &mut impl Sink) {
-        let was_open = self.is_open();
-        self.phase = Phase::Idle;
-        self.rest = None;
-        self.readable = false;
-        self.want_flush = false;
+    /// Drops line `j`'s connection; the session schedules the next attempt.
+    fn fail(&mut self, j: usize, why: String, opts: &Options, sink: &mut impl Sink) {
+        let w = &mut self.wires[j];
+        let was_open = w.is_open();
+        w.phase = Phase::Idle;
+        w.readable = false;
+        w.want_flush = false;
+        let conn = w.conn_id;
         let now = opts.clock.now_ns();
         if was_open {
-            tracing::warn!(url = %self.feed.url, why = %why, "connection lost");
-            self.record(now, RecordKind::Disconnect, "", b"");
+            tracing::warn!(url = %w.url_text, why = %why, "connection lost");
+            self.record(conn, now, RecordKind::Disconnect, "", b"");
         } else {
-            tracing::warn!(url = %self.feed.url, why = %why, "connecting failed");
-            self.addrs.failed();
+            tracing::warn!(url = %w.url_text, why = %why, "connecting failed");
+            w.addrs.failed();
         }
-        self.session.handle_disconnected(&why, now, sink);
+        if !self.is_open() {
+            // The REST request belongs to the books' connection: with none left it goes too.
+            self.rest = None;
+        }
+        self.session.handle_disconnected_on(j, &why, now, sink);
     }
 
-    fn start_connect(&mut self, opts: &Options, registry: &mio::Registry) -> Result<(), NetError> {
-        let addr = self.addrs.get(&self.url)?;
-        let mut stream = NetStream::connect(&self.url, addr, &opts.tls)?;
-        registry.register(stream.tcp_mut(), self.token, Interest::READABLE | Interest::WRITABLE)?;
-        self.phase = Phase::Tcp(stream);
+    fn start_connect(
+        &mut self,
+        j: usize,
+        opts: &Options,
+        registry: &mio::Registry,
+    ) -> Result<(), NetError> {
+        let w = &mut self.wires[j];
+        let addr = w.addrs.get(&w.url)?;
+        let mut stream = NetStream::connect(&w.url, addr, &opts.tls)?;
+        registry.register(stream.tcp_mut(), w.token, Interest::READABLE | Interest::WRITABLE)?;
+        w.phase = Phase::Tcp(stream);
         Ok(())
     }
 
@@ -274,7 +321,7 @@ impl Link {
             .max_frame_size(Some(max))
     }
 
-    /// Moves the connection forward; returns when the socket has nothing more.
+    /// Moves every line forward; returns when the sockets have nothing more.
     fn service(
         &mut self,
         now: u64,
@@ -283,8 +330,12 @@ impl Link {
         sink: &mut impl Sink,
         each: AfterMessage<'_>,
     ) {
-        if let Err(e) = self.step(now, opts, registry, sink, each) {
-            self.fail(e.to_string(), opts, sink);
+        self.session.handle_timeout(now);
+        self.session.expire_quiet_books(now, sink);
+        for j in 0..self.wires.len() {
+            if let Err(e) = self.step(j, now, opts, registry, sink, each) {
+                self.fail(j, e.to_string(), opts, sink);
+            }
         }
         if self.is_open() {
             self.service_rest(now, opts, registry, sink, each);
@@ -293,32 +344,32 @@ impl Link {
 
     fn step(
         &mut self,
+        j: usize,
         now: u64,
         opts: &Options,
         registry: &mio::Registry,
         sink: &mut impl Sink,
         each: AfterMessage<'_>,
     ) -> Result<(), NetError> {
-        if matches!(self.phase, Phase::Idle) && !self.session.poll_connect(now) {
+        if matches!(self.wires[j].phase, Phase::Idle) && !self.session.poll_connect_on(j, now) {
             return Ok(());
         }
-        self.session.handle_timeout(now);
-        self.session.expire_quiet_books(now, sink);
-        if let Some(why) = self.session.poll_close() {
-            if self.is_open() {
+        if let Some(why) = self.session.poll_close_on(j) {
+            let w = &self.wires[j];
+            if w.is_open() {
                 return Err(NetError::Protocol(why));
             }
-            return Err(NetError::Protocol(format!("{why} ({})", self.phase.name())));
+            return Err(NetError::Protocol(format!("{why} ({})", w.phase.name())));
         }
         loop {
-            let phase = std::mem::replace(&mut self.phase, Phase::Idle);
-            self.phase = match phase {
+            let phase = std::mem::replace(&mut self.wires[j].phase, Phase::Idle);
+            let next = match phase {
                 Phase::Idle => {
-                    return match self.start_connect(opts, registry) {
+                    return match self.start_connect(j, opts, registry) {
                         // The host's lookup runs on its own thread: the attempt is due
                         // again on the next turn.
                         Err(NetError::Resolving) => {
-                            self.session.retry_connect();
+                            self.session.retry_connect_on(j);
                             Ok(())
                         }
                         r => r,
@@ -326,28 +377,29 @@ impl Link {
                 }
                 Phase::Tcp(stream) => {
                     if !stream.connected()? {
-                        self.phase = Phase::Tcp(stream);
+                        self.wires[j].phase = Phase::Tcp(stream);
                         return Ok(());
                     }
                     Phase::Tls(stream)
                 }
                 Phase::Tls(mut stream) => {
                     if !stream.handshake()? {
-                        self.phase = Phase::Tls(stream);
+                        self.wires[j].phase = Phase::Tls(stream);
                         return Ok(());
                     }
+                    let url = &self.wires[j].url;
                     let request = format!(
                         "{}://{}{}",
-                        if self.url.tls { "wss" } else { "ws" },
-                        self.url.authority(),
-                        self.url.path
+                        if url.tls { "wss" } else { "ws" },
+                        url.authority(),
+                        url.path
                     );
                     match tungstenite::client::client_with_config(
                         request,
                         stream,
                         Some(self.ws_config()),
                     ) {
-                        Ok((ws, _)) => return self.opened(ws, opts),
+                        Ok((ws, _)) => return self.opened(j, ws, opts),
                         Err(HandshakeError::Interrupted(mid)) => Phase::Ws(mid),
                         Err(HandshakeError::Failure(e)) => {
                             return Err(NetError::Protocol(format!("WebSocket handshake: {e}")))
@@ -355,9 +407,9 @@ impl Link {
                     }
                 }
                 Phase::Ws(mid) => match mid.handshake() {
-                    Ok((ws, _)) => return self.opened(ws, opts),
+                    Ok((ws, _)) => return self.opened(j, ws, opts),
                     Err(HandshakeError::Interrupted(mid)) => {
-                        self.phase = Phase::Ws(mid);
+                        self.wires[j].phase = Phase::Ws(mid);
                         return Ok(());
                     }
                     Err(HandshakeError::Failure(e)) => {
@@ -365,67 +417,78 @@ impl Link {
                     }
                 },
                 Phase::Open(ws) => {
-                    self.phase = Phase::Open(ws);
-                    return self.read_open(opts, sink, each);
+                    self.wires[j].phase = Phase::Open(ws);
+                    return self.read_open(j, opts, sink, each);
                 }
             };
+            self.wires[j].phase = next;
         }
     }
 
-    fn opened(&mut self, ws: WebSocket<NetStream>, opts: &Options) -> Result<(), NetError> {
-        self.phase = Phase::Open(Box::new(ws));
+    fn opened(
+        &mut self,
+        j: usize,
+        ws: WebSocket<NetStream>,
+        opts: &Options,
+    ) -> Result<(), NetError> {
+        self.wires[j].phase = Phase::Open(Box::new(ws));
         let now = opts.clock.now_ns();
+        let lines = self.wires.len();
+        let tag = crate::session::arbiter::line_tag(lines, j, self.conn_id());
+        let (conn, url) = (self.wires[j].conn_id, self.wires[j].url_text.clone());
         // Once per connection: the url is copied so the record can be counted on `self`.
-        let url = self.feed.url.clone();
-        self.record(now, RecordKind::Connect, &url, b"");
-        tracing::info!(url = %url, symbols = self.feed.symbols.len(), "connected");
-        self.session.handle_connected(now);
-        self.readable = true;
-        self.transmit(opts)
+        self.record(conn, now, RecordKind::Connect, &url, tag.as_bytes());
+        tracing::info!(url = %url, symbols = self.feed.symbols.len(), line = j, "connected");
+        self.session.handle_connected_on(j, now);
+        self.wires[j].readable = true;
+        self.transmit(j, opts)
     }
 
-    /// Sends what the session has queued (subscriptions, resubscriptions, pings), recording
-    /// each frame.
-    fn transmit(&mut self, opts: &Options) -> Result<(), NetError> {
-        while let Some(msg) = self.session.poll_transmit() {
+    /// Sends what the session has queued for line `j` (subscriptions, resubscriptions,
+    /// pings), recording each frame.
+    fn transmit(&mut self, j: usize, opts: &Options) -> Result<(), NetError> {
+        while let Some(msg) = self.session.poll_transmit_on(j) {
+            let w = &mut self.wires[j];
             if let Some(r) = &self.recorder {
                 let local = opts.clock.now_ns();
-                if !r.record(self.conn_id, local, RecordKind::Sent, &self.feed.url, msg.as_bytes())
-                {
+                if !r.record(w.conn_id, local, RecordKind::Sent, &w.url_text, msg.as_bytes()) {
                     self.session.note_record_dropped();
                 }
             }
-            let Phase::Open(ws) = &mut self.phase else { return Ok(()) };
-            send(ws, msg, &mut self.want_flush)?;
+            let Phase::Open(ws) = &mut w.phase else { return Ok(()) };
+            send(ws, msg, &mut w.want_flush)?;
         }
         Ok(())
     }
 
     fn read_open(
         &mut self,
+        j: usize,
         opts: &Options,
         sink: &mut impl Sink,
         each: AfterMessage<'_>,
     ) -> Result<(), NetError> {
-        self.transmit(opts)?;
-        let Phase::Open(ws) = &mut self.phase else { return Ok(()) };
-        if self.want_flush {
+        self.transmit(j, opts)?;
+        let w = &mut self.wires[j];
+        let Phase::Open(ws) = &mut w.phase else { return Ok(()) };
+        if w.want_flush {
             match ws.flush() {
-                Ok(()) => self.want_flush = false,
+                Ok(()) => w.want_flush = false,
                 Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => return Err(NetError::Protocol(format!("writing: {e}"))),
             }
         }
-        if !self.readable {
+        if !w.readable {
             return Ok(());
         }
         let reply = self.session.protocol().keepalive.map(|k| k.reply.as_bytes());
         loop {
-            let Phase::Open(ws) = &mut self.phase else { return Ok(()) };
+            let w = &mut self.wires[j];
+            let Phase::Open(ws) = &mut w.phase else { return Ok(()) };
             let msg = match ws.read() {
                 Ok(m) => m,
                 Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.readable = false;
+                    w.readable = false;
                     return Ok(());
                 }
                 Err(tungstenite::Error::ConnectionClosed) => {
@@ -443,34 +506,40 @@ impl Link {
                     };
                     if reply == Some(b) {
                         // The answer to our keep-alive: not market data, not recorded.
-                        self.session.handle_activity(local);
+                        self.session.handle_activity_on(j, local);
                         continue;
                     }
                     if let Some(r) = &self.recorder {
-                        if !r.record(self.conn_id, local, RecordKind::Recv, "", b) {
+                        if !r.record(w.conn_id, local, RecordKind::Recv, "", b) {
                             self.session.note_record_dropped();
                         }
                     }
                     // Errors are counted by the session and the engine.
-                    let _ = self.session.handle_frame(b, local, sink);
+                    let _ = self.session.handle_frame_on(j, b, local, sink);
                     each(self.session.engine(), self.session.base(), local);
-                    self.transmit(opts)?;
-                    if let Some(why) = self.session.poll_close() {
+                    self.transmit(j, opts)?;
+                    // A resubscription may have gone to another line.
+                    for k in (0..self.wires.len()).filter(|&k| k != j) {
+                        if self.wires[k].is_open() {
+                            self.transmit(k, opts)?;
+                        }
+                    }
+                    if let Some(why) = self.session.poll_close_on(j) {
                         return Err(NetError::Protocol(why));
                     }
                 }
                 Message::Ping(_) => {
                     // tungstenite queued the pong: send it now, ahead of anything else.
-                    self.session.handle_activity(local);
-                    self.want_flush = true;
+                    self.session.handle_activity_on(j, local);
+                    w.want_flush = true;
                     match ws.flush() {
-                        Ok(()) => self.want_flush = false,
+                        Ok(()) => w.want_flush = false,
                         Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
                         }
                         Err(e) => return Err(NetError::Protocol(format!("answering a ping: {e}"))),
                     }
                 }
-                Message::Pong(_) | Message::Frame(_) => self.session.handle_activity(local),
+                Message::Pong(_) | Message::Frame(_) => self.session.handle_activity_on(j, local),
                 Message::Close(frame) => {
                     let code = frame.as_ref().map(|f| u16::from(f.code));
                     self.session.handle_close_frame(code);
@@ -485,7 +554,7 @@ impl Link {
         }
     }
 
-    /// Carries out the session's REST requests (one at a time per connection).
+    /// Carries out the session's REST requests (one at a time per session).
     fn service_rest(
         &mut self,
         now: u64,
@@ -505,7 +574,8 @@ impl Link {
                         tracing::warn!(url = %url, status = r.status, "REST answer refused");
                     }
                     if r.status == 200 {
-                        self.record(local, RecordKind::Http, &url, &r.body);
+                        let conn = self.conn_id();
+                        self.record(conn, local, RecordKind::Http, &url, &r.body);
                     }
                     let response = HttpResponse {
                         status: r.status,
@@ -531,10 +601,9 @@ impl Link {
         let timeout = self.session.policy().rest_timeout;
         match Get::start(&url, &mut self.rest_addrs, &opts.tls, timeout) {
             Ok(mut get) => {
-                let token = Token(self.token.0 + 1);
                 match registry.register(
                     get.stream_mut().tcp_mut(),
-                    token,
+                    self.rest_token,
                     Interest::READABLE | Interest::WRITABLE,
                 ) {
                     Ok(()) => self.rest = Some(get),
@@ -550,6 +619,12 @@ impl Link {
         }
     }
 }
+
+/// mio tokens per link: one per line ([`LINE_TOKENS`] at most), the last for REST.
+const TOKENS_PER_LINK: usize = 8;
+
+/// Most lines (redundant connections) per feed.
+pub const LINE_TOKENS: usize = crate::session::arbiter::MAX_LINES;
 
 /// Every connection of a live run, and the poller.
 pub struct Live {
@@ -575,8 +650,31 @@ impl Live {
         let mut links = Vec::with_capacity(feeds.len());
         let seed = Clock::global().now_ns() | 1;
         let mut ids = IdAllocator::new();
+        let mut conn_id = 0u32;
         for (i, feed) in feeds.into_iter().enumerate() {
-            let url = Url::parse(&feed.url)?;
+            let urls: Vec<String> =
+                std::iter::once(feed.url.clone()).chain(feed.backup_urls.iter().cloned()).collect();
+            if urls.len() > LINE_TOKENS {
+                return Err(NetError::Protocol(format!(
+                    "{}: {} redundant connections: at most {LINE_TOKENS}",
+                    feed.venue.name(),
+                    urls.len()
+                )));
+            }
+            let mut wires = Vec::with_capacity(urls.len());
+            for (j, u) in urls.into_iter().enumerate() {
+                conn_id = conn_id.saturating_add(1);
+                wires.push(Wire {
+                    url: Url::parse(&u)?,
+                    url_text: u,
+                    phase: Phase::Idle,
+                    token: Token(i * TOKENS_PER_LINK + j),
+                    readable: false,
+                    want_flush: false,
+                    addrs: AddrCache::default(),
+                    conn_id,
+                });
+            }
             let mut cfg =
                 SessionConfig::new(feed.venue, feed.symbols.clone(), opts.registry.clone());
             cfg.rest_base = feed.rest_base.clone();
@@ -585,22 +683,18 @@ impl Live {
             cfg.derivatives = opts.derivatives;
             cfg.policy = opts.policy.clone();
             cfg.seed = seed.wrapping_mul(i as u64 + 1);
+            cfg.lines = wires.len();
             let block = ids
                 .reserve(DEFAULT_BLOCK.max(feed.symbols.len()))
                 .map_err(crate::session::SessionError::from)?;
             let session = Session::new(cfg, block)?;
             links.push(Link {
                 feed,
-                url,
                 session,
-                phase: Phase::Idle,
-                token: Token(i * 2),
-                readable: false,
-                want_flush: false,
-                addrs: AddrCache::default(),
+                wires,
                 rest_addrs: AddrCache::default(),
                 rest: None,
-                conn_id: u32::try_from(i + 1).unwrap_or(u32::MAX),
+                rest_token: Token(i * TOKENS_PER_LINK + TOKENS_PER_LINK - 1),
                 recorder: None,
             });
         }
@@ -671,16 +765,15 @@ impl Live {
             Err(e) => return Err(e.into()),
         }
         for ev in self.events.iter() {
-            let i = ev.token().0 / 2;
-            if let Some(link) = self.links.get_mut(i) {
-                if ev.token().0 % 2 == 0
-                    && (ev.is_readable() || ev.is_read_closed() || ev.is_error())
-                {
-                    link.readable = true;
-                }
-                if ev.token().0 % 2 == 0 && ev.is_writable() && link.is_open() {
-                    link.want_flush = true;
-                }
+            let (i, j) = (ev.token().0 / TOKENS_PER_LINK, ev.token().0 % TOKENS_PER_LINK);
+            let Some(w) = self.links.get_mut(i).and_then(|l| l.wires.get_mut(j)) else {
+                continue;
+            };
+            if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                w.readable = true;
+            }
+            if ev.is_writable() && w.is_open() {
+                w.want_flush = true;
             }
         }
         // One reading of the clock per turn for every connection's deadlines (frames are
@@ -695,12 +788,12 @@ impl Live {
 
     /// Closes every connection politely (a close frame, best effort).
     pub fn close_all(&mut self) {
-        for link in &mut self.links {
-            if let Phase::Open(ws) = &mut link.phase {
+        for w in self.links.iter_mut().flat_map(|l| l.wires.iter_mut()) {
+            if let Phase::Open(ws) = &mut w.phase {
                 let _ = ws.close(None);
                 let _ = ws.flush();
             }
-            link.phase = Phase::Idle;
+            w.phase = Phase::Idle;
         }
     }
 }

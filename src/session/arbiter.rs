@@ -45,6 +45,38 @@ use super::super::venue::json::{field_text, field_uint, int, text, Scratch};
 use super::super::venue::VenueError;
 use crate::book::Venue;
 
+/// The text of a redundant line's connect record: which session's lines it belongs to, so a
+/// replay arbitrates between the same lines (`lines=N line=J first=C`: line `J` of `N`, the
+/// session's first line recorded as connection `C`). Empty for a single connection.
+pub fn line_tag(lines: usize, line: usize, first_conn: u32) -> String {
+    if lines <= 1 {
+        String::new()
+    } else {
+        format!("lines={lines} line={line} first={first_conn}")
+    }
+}
+
+/// Reads [`line_tag`]'s text: `(lines, line, first connection)`.
+pub fn parse_line_tag(text: &[u8]) -> Option<(usize, usize, u32)> {
+    let text = std::str::from_utf8(text).ok()?;
+    let mut lines = None;
+    let mut line = None;
+    let mut first = None;
+    for part in text.split_ascii_whitespace() {
+        let (k, v) = part.split_once('=')?;
+        match k {
+            "lines" => lines = v.parse().ok(),
+            "line" => line = v.parse().ok(),
+            "first" => first = v.parse().ok(),
+            _ => return None,
+        }
+    }
+    match (lines, line, first) {
+        (Some(n), Some(l), Some(c)) if l < n && n > 1 => Some((n, l, c)),
+        _ => None,
+    }
+}
+
 /// Most lines one session may have.
 pub const MAX_LINES: usize = 4;
 

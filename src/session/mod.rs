@@ -773,7 +773,7 @@ impl Session {
         if let Some(arbiter) = self.arbiter.as_mut() {
             let mut open = [false; MAX_LINES];
             for (o, l) in open.iter_mut().zip(&self.lines) {
-                *o = l.conn == Conn::Open || !self.drives;
+                *o = l.conn == Conn::Open;
             }
             let engine = &self.engine;
             let synced = |key: &[u8]| {

@@ -82,6 +82,9 @@ pub struct Recorded {
     sessions: Vec<RecordedSession>,
     /// Each group's reference data, from the answers recorded so far.
     reference: Vec<Option<RefTable>>,
+    /// Redundant lines, from their connect records ([`super::arbiter::line_tag`]): (group,
+    /// connection, lines, line, the session's first connection).
+    lines_of: Vec<(u16, u32, usize, usize, u32)>,
 }
 
 impl Recorded {
@@ -93,6 +96,7 @@ impl Recorded {
             ids: IdAllocator::new(),
             sessions: Vec::new(),
             reference: Vec::new(),
+            lines_of: Vec::new(),
         }
     }
 
@@ -136,20 +140,32 @@ impl Recorded {
 
     /// The index of the session for `conn` of `group`, made on its first record.
     pub fn session_for(&mut self, group: u16, conn: u32) -> Result<usize, SessionError> {
+        self.slot_for(group, conn).map(|(i, _)| i)
+    }
+
+    /// The session for `conn` of `group` and the line `conn` is in it (0 but for redundant
+    /// lines).
+    fn slot_for(&mut self, group: u16, conn: u32) -> Result<(usize, usize), SessionError> {
         let venue = self.venue(group);
-        let conn = if Protocol::of(venue).books_span_connections { 0 } else { conn };
-        if let Some(i) = self.sessions.iter().position(|s| s.group == group && s.conn == conn) {
-            return Ok(i);
+        let tagged = self.lines_of.iter().find(|(g, c, ..)| *g == group && *c == conn).copied();
+        let (lines, line, key) = match tagged {
+            Some((_, _, lines, line, first)) => (lines, line, first),
+            None => (1, 0, conn),
+        };
+        let key = if Protocol::of(venue).books_span_connections { 0 } else { key };
+        if let Some(i) = self.sessions.iter().position(|s| s.group == group && s.conn == key) {
+            return Ok((i, line));
         }
         let ids = self.ids.reserve(self.opts.ids_per_session)?;
-        let mut session = Session::recorded(venue, self.opts.registry.clone(), None, ids)?
-            .with_window_ticks(self.opts.window_ticks)
-            .with_depth(self.opts.depth_levels);
+        let mut session =
+            Session::recorded_lines(venue, self.opts.registry.clone(), None, ids, lines)?
+                .with_window_ticks(self.opts.window_ticks)
+                .with_depth(self.opts.depth_levels);
         if let Some(clock) = self.opts.clock {
             session = session.with_clock(clock);
         }
-        self.sessions.push(RecordedSession { group, conn, session, connected: Vec::new() });
-        Ok(self.sessions.len() - 1)
+        self.sessions.push(RecordedSession { group, conn: key, session, connected: Vec::new() });
+        Ok((self.sessions.len() - 1, line))
     }
 
     fn venue(&self, group: u16) -> Venue {
@@ -180,11 +196,18 @@ impl Recorded {
             let session = self.session_for(group, conn)?;
             return Ok(Handled { session, reconnect: false, result });
         }
-        let i = self.session_for(group, conn)?;
+        if kind == RecordKind::Connect {
+            if let Some((lines, line, first)) = super::arbiter::parse_line_tag(payload) {
+                if !self.lines_of.iter().any(|(g, c, ..)| *g == group && *c == conn) {
+                    self.lines_of.push((group, conn, lines, line, first));
+                }
+            }
+        }
+        let (i, line) = self.slot_for(group, conn)?;
         let slot = &mut self.sessions[i];
         let mut reconnect = false;
         let result = match kind {
-            RecordKind::Recv => slot.session.handle_frame(payload, now, sink),
+            RecordKind::Recv => slot.session.handle_frame_on(line, payload, now, sink),
             RecordKind::Http => {
                 let response = HttpResponse { status: 200, retry_after: None, body: payload };
                 slot.session.handle_http(url, response, now, sink)
@@ -192,16 +215,16 @@ impl Recorded {
             RecordKind::Connect => {
                 if slot.connected.contains(&conn) {
                     reconnect = true;
-                    slot.session.handle_disconnected("", now, sink);
+                    slot.session.handle_disconnected_on(line, "", now, sink);
                 } else {
                     slot.connected.push(conn);
                 }
-                slot.session.handle_connected(now);
+                slot.session.handle_connected_on(line, now);
                 Ok(())
             }
             RecordKind::Disconnect => {
                 slot.connected.retain(|&c| c != conn);
-                slot.session.handle_disconnected("", now, sink);
+                slot.session.handle_disconnected_on(line, "", now, sink);
                 Ok(())
             }
             RecordKind::Sent => Ok(()),

@@ -174,8 +174,13 @@ fn ladderfeed_client(
     let symbols = symbols(venue);
     let mut opts = Options::new(config);
     opts.busy_poll = busy;
-    let feed_cfg =
-        Feed { venue, url: Feed::endpoint_url(venue, url, &symbols), symbols, rest_base: None };
+    let feed_cfg = Feed {
+        venue,
+        url: Feed::endpoint_url(venue, url, &symbols),
+        symbols,
+        rest_base: None,
+        backup_urls: Vec::new(),
+    };
     let mut live = Live::new(vec![feed_cfg], opts).expect("live");
     let (rec_tx, rec_rx) = crossbeam_channel::unbounded();
     live.set_recorder(rec_tx, None);

@@ -219,6 +219,7 @@ fn live_with(
         url: Feed::endpoint_url(venue, &sim.url(""), symbols),
         symbols: symbols.to_vec(),
         rest_base,
+        backup_urls: Vec::new(),
     };
     let mut live = Live::new(vec![feed], opts).unwrap();
     let (rec_tx, rec_rx) = match extra.queue {
@@ -680,6 +681,7 @@ fn bad_certificates_fail_with_their_cause() {
             ),
             symbols: vec!["BTC-USDT".into()],
             rest_base: None,
+            backup_urls: Vec::new(),
         };
         let mut live = Live::new(vec![feed], opts).unwrap();
         let mut events: Vec<Event> = Vec::new();
@@ -1141,4 +1143,242 @@ fn a_hyperliquid_book_whose_blocks_stop_goes_stale_and_comes_back_on_the_open_co
     // It ends on the venue's book, and on the replay's BBO.
     check_synced_books(&got, &log, truth, usize::MAX);
     assert_eq!(got.finals, want.finals);
+}
+
+// ---- redundant connections (issue 21) ----------------------------------------------------
+
+/// A live run over one line per simulator.
+struct Lines {
+    run: Run,
+    lines: Vec<ladderfeed::session::LineStats>,
+    /// Gaps and resyncs of every book, summed.
+    gaps: u64,
+    resyncs: u64,
+    /// State changes away from `Synced` after a book's first sync (unsynced time).
+    unsynced: usize,
+    /// Every book at the end, by symbol.
+    books: BTreeMap<String, BookText>,
+}
+
+/// One feed of `venue` with a line per simulator in `sims` (all serving the same capture),
+/// polled until every simulator served the whole capture on some connection, every book is
+/// synced and the feed was quiet for 300 ms.
+fn live_lines(sims: &[&Sim], venue: Venue, symbols: &[String], limit: Duration) -> Lines {
+    // Each simulator has its own CA: trust them all.
+    let ca = tmp(&format!("ca-lines-{}.pem", sims[0].addr().port()));
+    let pems: Vec<String> = sims.iter().map(|s| s.ca_pem().unwrap()).collect();
+    std::fs::write(&ca, pems.concat()).unwrap();
+    let mut opts = Options::new(tls::client_config(Some(&ca)).unwrap());
+    opts.policy.backoff_min = Duration::from_millis(20);
+    opts.policy.backoff_max = Duration::from_millis(200);
+    let rest_base = matches!(venue, Venue::Binance | Venue::BinanceFutures | Venue::BinanceCoinM)
+        .then(|| sims[0].url("").replace("wss://", "https://"));
+    let url = |s: &Sim| Feed::endpoint_url(venue, &s.url(""), symbols);
+    let feed = Feed {
+        venue,
+        url: url(sims[0]),
+        symbols: symbols.to_vec(),
+        rest_base,
+        backup_urls: sims[1..].iter().map(|s| url(s)).collect(),
+    };
+    let mut live = Live::new(vec![feed], opts).unwrap();
+    let (rec_tx, rec_rx) = crossbeam_channel::unbounded();
+    live.set_recorder(rec_tx, None);
+    let mut events: Vec<Event> = Vec::new();
+    let start = Instant::now();
+    let (mut last_count, mut quiet_since) = (0, Instant::now());
+    loop {
+        live.poll_once(&mut events).unwrap();
+        if events.len() != last_count {
+            last_count = events.len();
+            quiet_since = Instant::now();
+        }
+        let served = sims.iter().all(|s| s.log().entries().iter().any(|e| e["event"] == "served"));
+        let engine = live.links()[0].engine();
+        let synced = engine.symbols().len() == symbols.len()
+            && (0..engine.symbols().len())
+                .all(|i| engine.state(i as u16) == Some(BookState::Synced));
+        if served && synced && quiet_since.elapsed() > Duration::from_millis(300) {
+            break;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "{venue}: not served in {limit:?}: {:?}",
+            live.links()[0].stats()
+        );
+        std::thread::sleep(Duration::from_micros(50));
+    }
+    let link = &live.links()[0];
+    let engine = link.engine();
+    let names: Vec<String> = engine.symbols().list().iter().map(|s| s.key.clone()).collect();
+    let rows = rows(&events, &names, link.base());
+    let books = (0..names.len()).map(|i| (names[i].clone(), client_book(engine, i))).collect();
+    let (mut gaps, mut resyncs) = (0, 0);
+    for i in 0..names.len() {
+        let b = engine.book_stats(i as u16).unwrap();
+        gaps += b.gaps;
+        resyncs += b.resyncs;
+    }
+    let mut first_sync = std::collections::BTreeSet::new();
+    let mut unsynced = 0;
+    for e in &events {
+        if let EventKind::BookState { .. } = e.kind() {
+            if e.state() == BookState::Synced {
+                first_sync.insert(e.instrument());
+            } else if first_sync.contains(&e.instrument()) {
+                unsynced += 1;
+            }
+        }
+    }
+    let session = link.session();
+    let lines = (0..session.lines()).map(|l| session.line_stats(l).unwrap()).collect();
+    let stats = link.stats().clone();
+    live.close_all();
+    let recorded = rec_rx.try_iter().collect();
+    let run =
+        Run { finals: finals(&rows), rows, stats, symbols: names, recorded, synced: Vec::new() };
+    Lines { run, lines, gaps, resyncs, unsynced, books }
+}
+
+/// A recording of a run with redundant lines, replayed through the same sessions `replay`
+/// uses: the arbitration is judged again from the recorded frames and times.
+fn replay_lines(recorded: &[Record], venue: Venue) -> Vec<Row> {
+    use ladderfeed::session::recorded::{Recorded, RecordedOptions};
+    let opts = RecordedOptions { clock: Some(|| 0), ..RecordedOptions::default() };
+    let mut r = Recorded::new(vec![venue], opts);
+    let mut events: Vec<Event> = Vec::new();
+    for rec in recorded {
+        r.handle(0, rec.conn, rec.kind, &rec.url, &rec.payload, rec.local_ts, &mut events).unwrap();
+    }
+    assert_eq!(r.sessions().len(), 1, "{venue}: both lines in one session");
+    let s = &r.sessions()[0].session;
+    assert_eq!(s.lines(), 2, "{venue}: the recording names its lines");
+    let names: Vec<String> = s.engine().symbols().list().iter().map(|s| s.key.clone()).collect();
+    rows(&events, &names, s.base())
+}
+
+/// The first frame of `file` at or after `from` whose loss the venue's sequence detects.
+fn book_fault_at(venue: Venue, file: &Path, from: usize) -> usize {
+    let frames = recv_frames(file);
+    first_detectable(venue, &frames, from, &|_| Some(None))
+}
+
+#[test]
+fn redundant_lines_keep_the_books_synced_through_faults_on_one_line() {
+    for (venue, file, rate) in [
+        (Venue::Deribit, "deribit/cryptofeed_DERIBIT.ws.1.0", 400.0),
+        (Venue::KrakenFutures, "krakenfutures/cryptofeed_KRAKEN_FUTURES.ws.1.0", 2000.0),
+    ] {
+        let file = fixture(file);
+        let want = replay(&file, venue);
+        let n = book_fault_at(venue, &file, 30);
+        for fault in
+            [String::new(), format!("drop@{n}"), format!("close@{n}"), format!("stall@{n}=1.5")]
+        {
+            let pace = Pace::Rate(rate);
+            // When line 0 loses a message, line 1 pauses 0.3 s just before it: line 0 is then
+            // certainly ahead with a gap, and line 1's copy fills it well within the 1 s wait.
+            let b_spec =
+                if fault.starts_with("drop") { format!("stall@{n}=0.3") } else { String::new() };
+            let (a, b) =
+                (sim_paced(venue, &file, &fault, pace), sim_paced(venue, &file, &b_spec, pace));
+            let got = live_lines(&[&a, &b], venue, &want.symbols, Duration::from_secs(40));
+            let (log_a, truth) = stop(a);
+            let _ = stop(b);
+            let what = format!("{venue} with {fault:?} on line 0");
+            if !fault.is_empty() {
+                assert_eq!(fault_kinds(&log_a).len(), 1, "{what}: the fault happened");
+            }
+            // Synced throughout: no gap, no resync, no state change away from synced.
+            assert_eq!(
+                (got.gaps, got.resyncs, got.unsynced),
+                (0, 0, 0),
+                "{what}: {:?}",
+                got.run.stats
+            );
+            assert_eq!(got.run.stats.unfilled_gaps, 0, "{what}");
+            // Each book's published stream is one healthy connection's (the replay's), row
+            // for row; with both lines healthy, the whole stream is.
+            let per_book = |rows: &[Row]| {
+                let mut m: BTreeMap<String, Vec<Row>> = BTreeMap::new();
+                for r in rows {
+                    m.entry(r.0.clone()).or_default().push(r.clone());
+                }
+                m
+            };
+            assert!(
+                per_book(&got.run.rows) == per_book(&want.rows),
+                "{what}: a book's stream differs"
+            );
+            if fault.is_empty() {
+                assert!(got.run.rows == want.rows, "{what}: the BBO streams differ");
+            }
+            // The books end as the venue's own, level by level.
+            let mut truth = truth;
+            truth.advance_to(usize::MAX);
+            for (sym, book) in &got.books {
+                let venue_book = truth.book(sym).unwrap_or_else(|| panic!("{what}: {sym}"));
+                if let Some(d) = book.top(usize::MAX).first_difference(&venue_book.top(usize::MAX))
+                {
+                    panic!("{what}: {sym} is not the venue's book at the end: {d}");
+                }
+            }
+            assert_eq!(got.run.finals, want.finals, "{what}: final BBOs");
+            let (l0, l1) = (&got.lines[0], &got.lines[1]);
+            assert!(l0.arbiter.won + l1.arbiter.won > 0, "{what}");
+            assert!(l0.arbiter.duplicates + l1.arbiter.duplicates > 0, "{what}: two copies seen");
+            if fault.starts_with("drop") {
+                assert!(l0.arbiter.gaps >= 1 && l0.arbiter.filled >= 1, "{what}: {:?}", l0.arbiter);
+                // The recording keeps both lines and reproduces the arbitration.
+                assert!(replay_lines(&got.run.recorded, venue) == got.run.rows, "{what}: replay");
+            }
+            if fault.starts_with("close") {
+                assert!(l0.disconnects >= 1 && l0.connects >= 2, "{what}: {l0:?}");
+                assert_eq!(l1.disconnects, 0, "{what}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_gap_on_both_lines_resyncs_as_with_one() {
+    let venue = Venue::Deribit;
+    let file = fixture("deribit/cryptofeed_DERIBIT.ws.1.0");
+    let want = replay(&file, venue);
+    let n = book_fault_at(venue, &file, 30);
+    let spec = format!("drop@{n}");
+    let pace = Pace::Rate(400.0);
+    let (a, b) = (sim_paced(venue, &file, &spec, pace), sim_paced(venue, &file, &spec, pace));
+    let got = live_lines(&[&a, &b], venue, &want.symbols, Duration::from_secs(40));
+    let _ = (stop(a), stop(b));
+    assert!(got.run.stats.unfilled_gaps >= 1, "{:?}", got.run.stats);
+    assert!(got.gaps >= 1 && got.resyncs >= 1, "gaps {} resyncs {}", got.gaps, got.resyncs);
+    assert!(got.run.stats.resync_resubscribes >= 1, "{:?}", got.run.stats);
+    assert_eq!(got.run.finals, want.finals, "the books end where the replay's do");
+}
+
+#[test]
+fn binance_redundant_lines_bridge_one_snapshot_and_survive_a_close() {
+    let venue = Venue::Binance;
+    let file = fixture("binance/hftbacktest_spot_btcusdt_20240808.gz");
+    let want = replay(&file, venue);
+    let pace = Pace::Rate(3000.0);
+    // The first REST answer is a 429 (as in the single-connection test): the snapshot then
+    // comes later than the capture's, so every BBO published is one the replay published.
+    let (a, b) =
+        (sim_paced(venue, &file, "rest-429@0,close@1500", pace), sim_paced(venue, &file, "", pace));
+    let got = live_lines(&[&a, &b], venue, &want.symbols, Duration::from_secs(40));
+    let (log_a, _) = stop(a);
+    let _ = stop(b);
+    assert!(fault_kinds(&log_a).contains(&"close"), "{:?}", fault_kinds(&log_a));
+    assert_eq!(got.run.stats.rest_throttled, 1, "{:?}", got.run.stats);
+    assert_eq!((got.gaps, got.resyncs, got.unsynced), (0, 0, 0), "{:?}", got.run.stats);
+    // One REST snapshot per book: line 0's return needed none.
+    assert_eq!(got.run.stats.rest_ok as usize, want.symbols.len(), "{:?}", got.run.stats);
+    assert!(got.lines[0].connects >= 2, "{:?}", got.lines[0]);
+    assert_eq!(got.run.finals, want.finals);
+    for r in &got.run.rows {
+        assert!(want.rows.contains(r), "{r:?} never published by the replay");
+    }
+    assert!(replay_lines(&got.run.recorded, venue) == got.run.rows, "the recording's replay");
 }

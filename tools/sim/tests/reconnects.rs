@@ -69,6 +69,7 @@ fn a_thousand_forced_reconnects_leave_threads_and_files_where_they_were() {
             url: Feed::endpoint_url(Venue::KrakenV1, &sim.url(""), &symbols),
             symbols: symbols.clone(),
             rest_base: None,
+            backup_urls: Vec::new(),
         };
         let mut live = Live::new(vec![feed], opts).unwrap();
         let mut events: Vec<Event> = Vec::new();
