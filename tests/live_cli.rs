@@ -371,6 +371,93 @@ fn from_third_column(path: &PathBuf) -> Vec<String> {
         .collect()
 }
 
+/// The instruments of a Deribit capture (its `book.*` channels).
+fn deribit_symbols(capture: &str) -> Vec<String> {
+    let text_of = std::fs::read_to_string(fixture(capture)).unwrap();
+    let mut symbols: Vec<String> = text_of
+        .match_indices("\"channel\":\"book.")
+        .filter_map(|(at, m)| text_of[at + m.len()..].split('.').next())
+        .map(str::to_owned)
+        .collect();
+    symbols.sort_unstable();
+    symbols.dedup();
+    symbols
+}
+
+#[test]
+fn redundant_endpoints_record_two_lines_and_the_recording_replays_the_live_stream() {
+    // Two simulators serving the same capture; the first closes its connection at the 40th
+    // frame. The books stay synced on the second; the summary reports each line; the
+    // recording replays to the live BBO file byte for byte.
+    let capture = "deribit/cryptofeed_DERIBIT.ws.1.0";
+    let paced = |c: &mut Config| c.pace = ladderfeed_sim::Pace::Rate(300.0);
+    let (a, ca_a) = cli::tls_sim("live-cli", "deribit", capture, |c| {
+        paced(c);
+        c.faults = ladderfeed_sim::faults::parse("close@40").unwrap();
+    });
+    let (b, ca_b) = cli::tls_sim("live-cli", "deribit", capture, paced);
+    let ca = tmp("redundant-ca.pem");
+    let pems = [std::fs::read(&ca_a).unwrap(), std::fs::read(&ca_b).unwrap()].concat();
+    std::fs::write(&ca, pems).unwrap();
+    let symbols = deribit_symbols(capture);
+    let (live_bbo, recording, again) =
+        (tmp("redundant_bbo.csv"), tmp("redundant.lfc"), tmp("redundant_again.csv"));
+    let out = ladderfeed(&[
+        "record",
+        "--venue",
+        "deribit",
+        "--symbols",
+        &symbols.join(","),
+        "--endpoint",
+        &a.url(""),
+        "--endpoint",
+        &b.url(""),
+        "--ca-file",
+        ca.to_str().unwrap(),
+        "--duration",
+        "4",
+        "--no-pin",
+        "--no-busy-poll",
+        "--bbo-out",
+        live_bbo.to_str().unwrap(),
+        "-o",
+        recording.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let t = text(&out);
+    assert!(t.contains("redundant    deribit: 2 lines, 0 gaps no line filled"), "{t}");
+    assert!(t.contains("  line 0") && t.contains("  line 1"), "{t}");
+    a.stop();
+    b.stop();
+    let out = ladderfeed(&[
+        "replay",
+        recording.to_str().unwrap(),
+        "--no-progress",
+        "--bbo-out",
+        again.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let live_rows = std::fs::read(&live_bbo).unwrap();
+    assert!(live_rows.len() > 1000, "{}", live_rows.len());
+    assert!(std::fs::read(&again).unwrap() == live_rows, "the recording's replay differs");
+
+    // A venue without a per-book sequence refuses a second endpoint, and says why.
+    let out = ladderfeed(&[
+        "live",
+        "--venue",
+        "kraken",
+        "--symbols",
+        "BTC/USD",
+        "--endpoint",
+        "wss://127.0.0.1:1",
+        "--endpoint",
+        "wss://127.0.0.1:2",
+        "--no-venue-instruments",
+    ]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("need a per-book sequence"), "{}", text(&out));
+}
+
 #[test]
 fn live_deribit_tickers_fill_the_funding_file_as_replay_does() {
     // The simulator serves the Deribit capture's `ticker` notifications (mark, index, open
@@ -378,14 +465,7 @@ fn live_deribit_tickers_fill_the_funding_file_as_replay_does() {
     // rows, receive and venue times aside.
     let capture = "deribit/cryptofeed_DERIBIT.ws.1.0";
     let (sim, ca) = sim("deribit", capture);
-    // The capture's instruments (its `book.*` channels).
-    let text_of = std::fs::read_to_string(fixture(capture)).unwrap();
-    let mut symbols: Vec<&str> = text_of
-        .match_indices("\"channel\":\"book.")
-        .filter_map(|(at, m)| text_of[at + m.len()..].split('.').next())
-        .collect();
-    symbols.sort_unstable();
-    symbols.dedup();
+    let symbols = deribit_symbols(capture);
     let (live, live_liq, replayed) =
         (tmp("live_funding.csv"), tmp("live_liq.csv"), tmp("replay_funding.csv"));
     let out = ladderfeed(&[
