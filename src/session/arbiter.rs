@@ -12,12 +12,14 @@
 //!   let through, and `L` *won* it;
 //! - is **already covered** (its last number is at or before the position): a duplicate,
 //!   dropped; the time since the winner's copy went through is the winner's *advantage*;
-//! - is **ahead** (a gap on `L`: a message of this book is missing on this line): dropped and
-//!   the gap noted; when another line delivers the missing message, the gap was *filled by the
-//!   other*. Only when every open line is past the position without continuing it (the message
-//!   is lost on all of them), or after [`Policy::fill_wait`](super::Policy::fill_wait) without
-//!   a fill, is the ahead message let through: the adapter then finds the gap itself and the
-//!   book resyncs as it would on one connection.
+//! - is **ahead** (a gap on `L`: a message of this book is missing on this line): held (a copy,
+//!   in a buffer reused per book) and the gap noted; when another line delivers the missing
+//!   message, the gap was *filled by the other*, and the held messages that now continue the
+//!   stream are applied at once, so the faster line keeps its lead. Only when every open line
+//!   is past the position without continuing it (the message is lost on all of them), after
+//!   [`Policy::fill_wait`](super::Policy::fill_wait) without a fill, or past [`HOLD_FRAMES`]
+//!   held, are the held messages and this one let through: the adapter then finds the gap
+//!   itself and the book resyncs as it would on one connection.
 //!
 //! The rules per venue (venues.md):
 //! - Binance spot: `U`/`u`; an event continues when `U <= pos + 1 < u + 1`.
@@ -82,6 +84,13 @@ pub const MAX_LINES: usize = 4;
 
 /// Remembered applied messages per book (for the winner's advantage).
 const RECENT: usize = 16;
+
+/// Most messages held per book while a gap waits for another line; past it (or past
+/// [`HOLD_BYTES`]) the gap is given up and the book resyncs.
+pub const HOLD_FRAMES: usize = 4096;
+
+/// Most bytes held per book while a gap waits for another line.
+pub const HOLD_BYTES: usize = 16 << 20;
 
 /// Trade ids remembered per book: a line lagging by fewer trades than this never publishes
 /// one twice (older ids are taken as duplicates).
@@ -164,6 +173,21 @@ struct BookLine {
     /// The last messages let through: (last number, when, line).
     recent: [(u64, u64, u8); RECENT],
     recent_at: usize,
+    /// Messages that arrived ahead of a gap, kept until another line fills it (then applied
+    /// at once, in order) or until the gap is given up (then applied first, so the adapter
+    /// sees the gap itself).
+    held: Vec<Held>,
+    /// The held messages' bytes, back to back (emptied, capacity kept, once none is held).
+    held_bytes: Vec<u8>,
+}
+
+/// A message held ahead of a gap.
+#[derive(Debug, Clone, Copy)]
+struct Held {
+    line: u8,
+    seq: Seq,
+    start: usize,
+    end: usize,
 }
 
 impl BookLine {
@@ -178,6 +202,8 @@ impl BookLine {
             trade_bits: None,
             recent: [(u64::MAX, 0, 0); RECENT],
             recent_at: 0,
+            held: Vec::new(),
+            held_bytes: Vec::new(),
         }
     }
 
@@ -213,6 +239,16 @@ impl BookLine {
     }
 }
 
+/// Whether a message with `seq` continues a stream at `pos`, by `family`'s rule.
+fn continues(family: Family, pos: u64, seq: Seq) -> bool {
+    match (family, seq.prev) {
+        (Family::BinanceSpot, _) => seq.first <= pos.saturating_add(1) && seq.last > pos,
+        // A chain: `prev` must be the position (a reset, last < prev, included).
+        (_, Some(prev)) => prev == pos && seq.last != pos,
+        (_, None) => seq.first == pos.saturating_add(1),
+    }
+}
+
 /// What to do with a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -224,8 +260,12 @@ pub enum Verdict {
         /// (winning line, ns earlier).
         advantage: Option<(usize, u64)>,
     },
-    /// Drop it: a gap on this line, waiting for another line to fill it.
+    /// Held: a gap on this line; the copy is kept until another line fills the gap
+    /// ([`Arbiter::next_held`] then gives it back to apply).
     Ahead,
+    /// A gap no line filled (in time): apply the messages held for this book first
+    /// ([`Arbiter::next_held`]), then this one; the adapter finds the gap and resyncs.
+    Flush,
     /// Drop it: taken from another line only.
     OtherLine,
 }
@@ -256,6 +296,9 @@ pub struct Arbiter {
     /// Gaps that no line filled: let through, so the book resyncs.
     unfilled: u64,
     scratch: Option<Box<Scratch>>,
+    /// The book whose held messages [`Arbiter::next_held`] gives back, and whether all of
+    /// them (a gap given up) or only those that now continue its stream.
+    releasing: Option<(usize, bool)>,
 }
 
 impl Arbiter {
@@ -267,6 +310,7 @@ impl Arbiter {
             counts: [ArbiterCounts::default(); MAX_LINES],
             unfilled: 0,
             scratch: None,
+            releasing: None,
         }
     }
 
@@ -281,15 +325,17 @@ impl Arbiter {
     }
 
     /// Every line is gone: the books start again from snapshots, positions are forgotten.
+    /// Trade ids keep rising across connections, so a trade already published stays so.
     pub fn reset(&mut self) {
         for b in &mut self.books {
-            let key = std::mem::take(&mut b.key);
-            let (trade_max, bits) = (b.trade_max, b.trade_bits.take());
-            *b = BookLine::new(&key);
-            // Trade ids keep rising across connections: a trade already published stays so.
-            b.trade_max = trade_max;
-            b.trade_bits = bits;
+            b.pos = None;
+            b.seen = [None; MAX_LINES];
+            b.gapped = [false; MAX_LINES];
+            b.ahead_since = None;
+            b.held.clear();
+            b.held_bytes.clear();
         }
+        self.releasing = None;
     }
 
     /// Line `line` is gone: what it had delivered no longer counts against a gap.
@@ -317,6 +363,7 @@ impl Arbiter {
         fill_wait: u64,
         synced: impl Fn(&[u8]) -> bool,
     ) -> Verdict {
+        self.releasing = None;
         if line >= MAX_LINES {
             return Verdict::Apply;
         }
@@ -359,8 +406,71 @@ impl Arbiter {
             }
             Class::Book { key, snapshot, restart, seq } => {
                 let synced_now = snapshot && synced(&self.books[key].key);
-                self.book(line, key, snapshot, restart, seq, now, open, fill_wait, synced_now)
+                let v = self.book(
+                    line,
+                    key,
+                    (snapshot, restart, seq),
+                    frame,
+                    now,
+                    open,
+                    fill_wait,
+                    synced_now,
+                );
+                match v {
+                    Verdict::Apply => self.releasing = Some((key, false)),
+                    Verdict::Flush => self.releasing = Some((key, true)),
+                    _ => {}
+                }
+                v
             }
+        }
+    }
+
+    /// After [`Verdict::Apply`]: the next held message of that book that now continues its
+    /// stream; after [`Verdict::Flush`]: every held message of it, oldest number first.
+    /// Copied into `out`; `false` when there is none left.
+    pub fn next_held(&mut self, out: &mut Vec<u8>) -> bool {
+        let Some((key, flush)) = self.releasing else { return false };
+        let family = self.family;
+        loop {
+            let b = &mut self.books[key];
+            if b.held.is_empty() {
+                b.held_bytes.clear();
+                self.releasing = None;
+                return false;
+            }
+            let pick = if flush {
+                (0..b.held.len()).min_by_key(|&i| b.held[i].seq.last)
+            } else {
+                let Some(pos) = b.pos else { return false };
+                // Copies another line already delivered are dropped first.
+                if let Some(i) =
+                    b.held.iter().position(|h| !continues(family, pos, h.seq) && h.seq.last <= pos)
+                {
+                    let h = b.held.remove(i);
+                    self.counts[usize::from(h.line)].duplicates += 1;
+                    continue;
+                }
+                b.held.iter().position(|h| continues(family, pos, h.seq))
+            };
+            let Some(i) = pick else {
+                // Still ahead of another gap: that one waits from now on.
+                if b.ahead_since.is_none() {
+                    b.ahead_since = Some(b.recent[(b.recent_at + RECENT - 1) % RECENT].1);
+                }
+                self.releasing = None;
+                return false;
+            };
+            let h = b.held.remove(i);
+            out.clear();
+            out.extend_from_slice(&b.held_bytes[h.start..h.end]);
+            if !flush {
+                b.pos = Some(h.seq.last);
+                let t = b.recent[(b.recent_at + RECENT - 1) % RECENT].1;
+                b.remember(h.seq.last, t, usize::from(h.line));
+            }
+            self.counts[usize::from(h.line)].won += 1;
+            return true;
         }
     }
 
@@ -369,9 +479,8 @@ impl Arbiter {
         &mut self,
         line: usize,
         key: usize,
-        snapshot: bool,
-        restart: bool,
-        seq: Seq,
+        (snapshot, restart, seq): (bool, bool, Seq),
+        frame: &[u8],
         now: u64,
         open: &[bool],
         fill_wait: u64,
@@ -388,22 +497,19 @@ impl Arbiter {
             if !take {
                 return self.duplicate(line, key, seq.last, now);
             }
+            // Messages held against the old position are moot: the snapshot replaces it.
+            b.held.clear();
+            b.held_bytes.clear();
             return self.apply(line, key, seq.last, now);
         }
         let Some(pos) = b.pos else {
             // The first message of this book on any line.
             return self.apply(line, key, seq.last, now);
         };
-        let continues = match (family, seq.prev) {
-            (Family::BinanceSpot, _) => seq.first <= pos.saturating_add(1) && seq.last > pos,
-            // A chain: `prev` must be the position (a reset, last < prev, included).
-            (_, Some(prev)) => prev == pos && seq.last != pos,
-            (_, None) => seq.first == pos.saturating_add(1),
-        };
-        if continues {
+        if continues(family, pos, seq) {
             return self.apply(line, key, seq.last, now);
         }
-        if seq.last <= pos && !(seq.prev.is_some_and(|p| p > seq.last)) {
+        if seq.last <= pos && seq.prev.is_none_or(|p| p <= seq.last) {
             return self.duplicate(line, key, seq.last, now);
         }
         // Ahead: a message of this book is missing on this line.
@@ -416,18 +522,25 @@ impl Arbiter {
         let others_may_fill = (0..open.len().min(MAX_LINES))
             .filter(|&l| l != line && open[l])
             .any(|l| b.seen[l].is_none_or(|s| s <= pos));
-        if others_may_fill && now.saturating_sub(since) <= fill_wait {
+        let room = b.held.len() < HOLD_FRAMES && b.held_bytes.len() + frame.len() <= HOLD_BYTES;
+        if others_may_fill && room && now.saturating_sub(since) <= fill_wait {
+            let start = b.held_bytes.len();
+            b.held_bytes.extend_from_slice(frame);
+            b.held.push(Held { line: line as u8, seq, start, end: b.held_bytes.len() });
             return Verdict::Ahead;
         }
-        // Lost on every line (or not filled in time): let it through, the book resyncs.
+        // Lost on every line (or not filled in time): the held messages, then this one, go
+        // through; the adapter finds the gap and the book resyncs.
         self.unfilled += 1;
         for g in b.gapped.iter_mut() {
             *g = false;
         }
         b.ahead_since = None;
-        b.pos = Some(seq.last);
+        let last = b.held.iter().map(|h| h.seq.last).fold(seq.last, u64::max);
+        b.pos = Some(last);
         b.remember(seq.last, now, line);
-        Verdict::Apply
+        self.counts[line].won += 1;
+        Verdict::Flush
     }
 
     fn apply(&mut self, line: usize, key: usize, last: u64, now: u64) -> Verdict {

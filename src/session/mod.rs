@@ -413,6 +413,8 @@ pub struct Session {
     arbiter: Option<Arbiter>,
     /// The line of the message being handled.
     line: usize,
+    /// A held message being applied (the arbiter's copy; capacity kept).
+    held: Vec<u8>,
     /// When [`Session::expire_quiet_books`] looks at the books next.
     next_quiet_check: u64,
     /// Symbols waiting for a REST snapshot, in request order.
@@ -485,6 +487,7 @@ impl Session {
             lines,
             arbiter,
             line: 0,
+            held: Vec::new(),
             next_quiet_check: 0,
             rest_queue: VecDeque::new(),
             rest_inflight: None,
@@ -770,6 +773,7 @@ impl Session {
         }
         self.stats.messages += 1;
         self.stats.bytes += frame.len() as u64;
+        self.line = line;
         if let Some(arbiter) = self.arbiter.as_mut() {
             let mut open = [false; MAX_LINES];
             for (o, l) in open.iter_mut().zip(&self.lines) {
@@ -783,6 +787,10 @@ impl Session {
             let n = self.lines.len();
             match arbiter.judge(line, frame, now, &open[..n], fill_wait, synced) {
                 Verdict::Apply => {}
+                Verdict::Flush => {
+                    // A gap given up: the held messages first, the adapter resyncs the book.
+                    self.apply_held(now, sink);
+                }
                 Verdict::Duplicate { advantage } => {
                     if let Some((winner, dt)) = advantage {
                         if let Some(h) =
@@ -795,9 +803,34 @@ impl Session {
                 }
                 Verdict::Ahead | Verdict::OtherLine => return Ok(()),
             }
-            self.stats.unfilled_gaps = arbiter.unfilled();
         }
-        self.line = line;
+        let r = self.apply_frame(frame, now, sink);
+        if self.arbiter.is_some() {
+            // Messages another line delivered ahead of the gap this one filled.
+            self.apply_held(now, sink);
+            if let Some(a) = &self.arbiter {
+                self.stats.unfilled_gaps = a.unfilled();
+            }
+        }
+        r
+    }
+
+    /// Applies the messages the arbiter gives back ([`Arbiter::next_held`]).
+    fn apply_held(&mut self, now: u64, sink: &mut impl Sink) {
+        let mut buf = std::mem::take(&mut self.held);
+        while self.arbiter.as_mut().is_some_and(|a| a.next_held(&mut buf)) {
+            let _ = self.apply_frame(&buf, now, sink);
+        }
+        self.held = buf;
+    }
+
+    /// One frame into the engine, and what the books that lost sync in it need.
+    fn apply_frame(
+        &mut self,
+        frame: &[u8],
+        now: u64,
+        sink: &mut impl Sink,
+    ) -> Result<(), VenueError> {
         let r = if self.drives {
             let mut tap = Tap { inner: sink, resync: &mut self.resync };
             self.engine.handle_frame(frame, now, &mut tap)

@@ -51,6 +51,7 @@ fn run(capture: &Path, venue: Venue, pace: Pace, busy: bool, label: &str) {
         url: Feed::endpoint_url(venue, &sim.url(""), &symbols),
         symbols,
         rest_base: None,
+        backup_urls: Vec::new(),
     };
     let mut live = Live::new(vec![feed_cfg], opts).unwrap();
     let (rec_tx, rec_rx) = crossbeam_channel::unbounded();
