@@ -526,25 +526,35 @@ fn live_derivatives(
     let ca = tmp(&format!("ca-{}.pem", sim.addr().port()));
     std::fs::write(&ca, sim.ca_pem().unwrap()).unwrap();
     let (funding, liq) = (tmp(&format!("{venue}_funding.csv")), tmp(&format!("{venue}_liq.csv")));
-    let out = ladderfeed(&[
-        "live",
-        "--venue",
-        venue,
-        "--symbols",
-        symbols,
-        "--endpoint",
-        &sim.url(""),
-        "--ca-file",
-        ca.to_str().unwrap(),
-        "--duration",
-        "3",
-        "--no-pin",
-        "--no-busy-poll",
-        "--funding-out",
-        funding.to_str().unwrap(),
-        "--liquidations-out",
-        liq.to_str().unwrap(),
-    ]);
+    // Binance's books start from a REST snapshot: asked of the simulator too (with its
+    // instrument list).
+    let rest = format!("https://{}", sim.addr());
+    let rest_args: &[&str] =
+        if venue.starts_with("binance") { &["--rest-endpoint", &rest] } else { &[] };
+    let out = ladderfeed(
+        &[
+            "live",
+            "--venue",
+            venue,
+            "--symbols",
+            symbols,
+            "--endpoint",
+            &sim.url(""),
+            "--ca-file",
+            ca.to_str().unwrap(),
+            "--duration",
+            "3",
+            "--no-pin",
+            "--no-busy-poll",
+            "--funding-out",
+            funding.to_str().unwrap(),
+            "--liquidations-out",
+            liq.to_str().unwrap(),
+        ]
+        .into_iter()
+        .chain(rest_args.iter().copied())
+        .collect::<Vec<_>>(),
+    );
     assert!(out.status.success(), "{}", text(&out));
     let asked = sim
         .stop()
@@ -666,4 +676,81 @@ fn live_kraken_futures_subscribes_the_ticker_for_the_funding_file() {
         ]
     );
     assert!(liq.is_empty());
+}
+
+#[test]
+fn live_bitmex_subscribes_instrument_and_liquidation_for_the_derivatives_files() {
+    // No bundled capture has BitMEX's `instrument` or `liquidation` tables: hand-written frames
+    // in their documented shapes. The instrument partial carries XBTUSD's own values from the
+    // answer recorded beside the 2021 capture; an update carries only the changed mark; a
+    // liquidation insert has the documented fields (orderID, symbol, side, price, leavesQty);
+    // its update and delete follow the same order and write nothing.
+    let frames = [
+        r#"{"table":"orderBookL2","action":"partial","keys":["symbol","id","side"],"types":{},"filter":{"symbol":"XBTUSD"},"data":[{"symbol":"XBTUSD","id":8796321100,"side":"Sell","size":1200,"price":32180.5},{"symbol":"XBTUSD","id":8796321150,"side":"Buy","size":5300,"price":32180}]}"#,
+        r#"{"table":"instrument","action":"partial","keys":["symbol"],"types":{},"filter":{"symbol":"XBTUSD"},"data":[{"symbol":"XBTUSD","state":"Open","typ":"FFWCSX","fundingTimestamp":"2021-07-23T04:00:00.000Z","fundingRate":0.0001,"indicativeFundingRate":0.0001,"openInterest":574264600,"fairPrice":32184.89,"markMethod":"FairPrice","markPrice":32184.89,"indicativeSettlePrice":32182.72,"timestamp":"2021-07-22T22:36:05.000Z"}]}"#,
+        r#"{"table":"instrument","action":"update","data":[{"symbol":"XBTUSD","fairPrice":32190.12,"markPrice":32190.12,"timestamp":"2021-07-22T22:36:10.000Z"}]}"#,
+        r#"{"table":"liquidation","action":"insert","data":[{"orderID":"8b4a95db-815a-f93a-c9a2-ffbbabeddbac","symbol":"XBTUSD","side":"Sell","price":32100.5,"leavesQty":2000}]}"#,
+        r#"{"table":"liquidation","action":"update","data":[{"orderID":"8b4a95db-815a-f93a-c9a2-ffbbabeddbac","symbol":"XBTUSD","leavesQty":1000}]}"#,
+        r#"{"table":"liquidation","action":"delete","data":[{"orderID":"8b4a95db-815a-f93a-c9a2-ffbbabeddbac","symbol":"XBTUSD"}]}"#,
+        r#"{"table":"orderBookL2","action":"update","data":[{"symbol":"XBTUSD","id":8796321150,"side":"Buy","size":5400,"price":32180,"timestamp":"2021-07-22T22:36:11.000Z"}]}"#,
+    ];
+    let (funding, liq, asked) = live_derivatives("bitmex", "XBTUSD", &frames);
+    assert!(
+        asked.iter().any(|t| t.contains(r#""instrument:XBTUSD","liquidation:XBTUSD""#)),
+        "{asked:?}"
+    );
+    let head = "bitmex,XBTUSD";
+    let partial = "1626993365000000000";
+    assert_eq!(
+        funding,
+        [
+            format!("{partial},{head},32184.89,32182.72,,,,synced"),
+            format!("{partial},{head},32184.89,32182.72,0.0001,1627012800000,,synced"),
+            format!("{partial},{head},32184.89,32182.72,0.0001,1627012800000,574264600,synced"),
+            format!(
+                "1626993370000000000,{head},32190.12,32182.72,0.0001,1627012800000,574264600,synced"
+            ),
+        ]
+    );
+    // Liquidation rows carry no time: venue time 0. A long's liquidation is a sell order.
+    assert_eq!(liq, [format!("0,{head},sell,32100.5,2000,synced")]);
+}
+
+#[test]
+fn live_binance_futures_bridges_a_served_snapshot_and_fills_the_derivatives_files() {
+    // A hand-written capture without a recorded REST body: the simulator starts the venue's
+    // book empty at the first update and serves `/fapi/v1/depth` from it (its documented
+    // `lastUpdateId`, `E`, `T`, `bids`, `asks`), which the client bridges. Then the documented
+    // Mark Price and Liquidation Order examples of Binance's USD-M streams (moved to the
+    // capture's time), and another symbol's liquidation, which is not this connection's.
+    let depth = |first: u64, last: u64, prev: u64, bid: &str| {
+        format!(
+            r#"{{"stream":"btcusdt@depth@0ms","data":{{"e":"depthUpdate","E":1562305379990,"T":1562305379990,"s":"BTCUSDT","U":{first},"u":{last},"pu":{prev},"b":[["11794.10","{bid}"]],"a":[["11794.20","3"]]}}}}"#
+        )
+    };
+    let frames = [
+        depth(101, 102, 100, "5"),
+        depth(103, 104, 102, "6"),
+        depth(105, 106, 104, "7"),
+        depth(107, 108, 106, "8"),
+        depth(109, 110, 108, "9"),
+        r#"{"stream":"btcusdt@markPrice@1s","data":{"e":"markPriceUpdate","E":1562305380000,"s":"BTCUSDT","p":"11794.15000000","i":"11784.62659091","P":"11784.25641265","r":"0.00038167","T":1562306400000}}"#.to_owned(),
+        r#"{"stream":"btcusdt@forceOrder","data":{"e":"forceOrder","E":1568014460893,"o":{"s":"BTCUSDT","S":"SELL","o":"LIMIT","f":"IOC","q":"0.014","p":"9910","ap":"9910","X":"FILLED","l":"0.014","z":"0.014","T":1568014460893}}}"#.to_owned(),
+        r#"{"stream":"ethusdt@forceOrder","data":{"e":"forceOrder","E":1568014460894,"o":{"s":"ETHUSDT","S":"BUY","o":"LIMIT","f":"IOC","q":"1.5","p":"180.1","ap":"180.1","X":"FILLED","l":"1.5","z":"1.5","T":1568014460894}}}"#.to_owned(),
+        depth(111, 112, 110, "10"),
+    ];
+    let frames: Vec<&str> = frames.iter().map(String::as_str).collect();
+    let (funding, liq, asked) = live_derivatives("binance-futures", "BTCUSDT", &frames);
+    assert!(
+        asked
+            .iter()
+            .any(|t| t.contains("btcusdt@markPrice@1s") && t.contains("btcusdt@forceOrder")),
+        "{asked:?}"
+    );
+    let head = "1562305380000000000,binance-futures,BTCUSDT,11794.15,11784.62659091";
+    assert_eq!(
+        funding,
+        [format!("{head},,,,synced"), format!("{head},0.00038167,1562306400000,,synced")]
+    );
+    assert_eq!(liq, ["1568014460893000000,binance-futures,BTCUSDT,sell,9910,0.014,synced"]);
 }

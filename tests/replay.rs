@@ -862,4 +862,97 @@ fn binance_futures_mark_price_and_liquidations_reach_their_files() {
     assert_eq!((l[0]["price"].as_str(), l[0]["quantity"].as_str()), (Some("9910"), Some("0.014")));
     assert_eq!(l[0]["exch_ts"].as_u64(), Some(1_568_014_460_893_000_000));
     assert_eq!(l[0]["local_ts"].as_u64(), Some(base + 3));
+    // The summary counts them: one funding, one mark/index, one liquidation; ETHUSDT's skipped.
+    let s: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let b = &s["symbols"]["binance-futures:BTCUSDT"];
+    let counts = ["funding", "mark_index", "open_interest", "liquidations"].map(|k| &b[k]);
+    assert_eq!(counts, [1, 1, 0, 1].map(Value::from).each_ref(), "{s}");
+    assert_eq!(s["derivatives_unknown_symbol"], 1);
+    assert!(
+        stdout.contains("derivatives  funding 1  mark/index 1  open interest 0  liquidations 1"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("derivatives  1 entries skipped"), "{stdout}");
+}
+
+#[test]
+fn the_summary_counts_the_derivatives_records() {
+    // The Deribit capture's tickers: per instrument the consumer received one mark/index and
+    // one open interest record a ticker of an instrument the connection knows (its book or
+    // trades came first); the records of the others' tickers are skipped and counted. Both
+    // counted here from the capture with serde_json.
+    let file = fixture("deribit/cryptofeed_DERIBIT.ws.1.0");
+    let mut known = std::collections::HashSet::new();
+    let mut tickers: std::collections::BTreeMap<String, u64> = Default::default();
+    let mut unknown = 0u64;
+    for line in std::fs::read_to_string(&file).unwrap().lines() {
+        let Some((_, json)) = line.split_once(": {") else { continue };
+        let Ok(v) = serde_json::from_str::<Value>(&format!("{{{json}")) else { continue };
+        let (Some(channel), Some(data)) =
+            (v["params"]["channel"].as_str(), v.get("params").and_then(|p| p.get("data")))
+        else {
+            continue;
+        };
+        let names: Vec<&str> = match data.as_array() {
+            Some(a) => a.iter().filter_map(|t| t["instrument_name"].as_str()).collect(),
+            None => data["instrument_name"].as_str().into_iter().collect(),
+        };
+        if channel.starts_with("book.") || channel.starts_with("trades.") {
+            known.extend(names.into_iter().map(str::to_owned));
+        } else if channel.starts_with("ticker.") {
+            for n in names {
+                if known.contains(n) {
+                    *tickers.entry(format!("deribit:{n}")).or_default() += 1;
+                } else {
+                    // Each record the ticker would give is one skipped entry: mark and
+                    // index, and open interest and funding where the ticker has them.
+                    let has = |k: &str| data.get(k).is_some_and(|v| !v.is_null());
+                    unknown += 1 + u64::from(has("open_interest")) + u64::from(has("funding_8h"));
+                }
+            }
+        }
+    }
+    assert!(tickers.len() > 3, "{tickers:?}");
+    let json = tmp("deribit-summary.json");
+    let out =
+        ladderfeed(&["replay", &file, "--no-progress", "--summary-json", json.to_str().unwrap()]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let s: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(s["derivatives_unknown_symbol"].as_u64(), Some(unknown));
+    for (key, sym) in s["symbols"].as_object().unwrap() {
+        let n = tickers.get(key).copied().unwrap_or(0);
+        let counts: Vec<u64> = ["funding", "mark_index", "open_interest", "liquidations"]
+            .iter()
+            .map(|k| sym[k].as_u64().unwrap_or_else(|| panic!("{key}: no {k}: {sym}")))
+            .collect();
+        assert_eq!(counts, [0, n, n, 0], "{key}");
+        // The text names the counts of a book that has them, only then.
+        let head = format!("{key}  ");
+        let block: String = stdout
+            .split('\n')
+            .skip_while(|l| !l.starts_with(&head))
+            .skip(1)
+            .take_while(|l| l.starts_with("    "))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let want =
+            format!("derivatives  funding 0  mark/index {n}  open interest {n}  liquidations 0");
+        assert_eq!(block.contains(&want), n > 0, "{key}: {block}");
+    }
+    if unknown > 0 {
+        let want = format!("derivatives  {unknown} entries skipped");
+        assert!(stdout.contains(&want), "{stdout}");
+    }
+    // A capture without derivatives data: no derivatives line, zeros in the JSON.
+    let json = tmp("okx-summary.json");
+    let okx = fixture("okx/cryptofeed_OKX.ws.1.0");
+    let out =
+        ladderfeed(&["replay", &okx, "--no-progress", "--summary-json", json.to_str().unwrap()]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(!stdout.contains("derivatives"), "{stdout}");
+    let s: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(s["derivatives_unknown_symbol"].as_u64(), Some(0));
+    assert!(s["symbols"].as_object().unwrap().values().all(|v| v["liquidations"] == 0));
 }

@@ -4,14 +4,18 @@
 //!
 //! ```text
 //! { "messages", "bytes", "elapsed_s", "msgs_per_s", "mb_per_s", "errors",
+//!   "exch_ahead", "foreign_frames", "derivatives_unknown_symbol",
 //!   "symbols": { "<venue>:<symbol>": { "venue", "symbol", "book_messages", "gaps", "resyncs",
 //!       "checksum_ok", "checksum_failed", "crossed_published", "state",
 //!       "bid_px", "bid_qty", "ask_px", "ask_qty", "trades", "tick", "lot",
-//!       "instrument_source" } },
+//!       "instrument_source", "funding", "mark_index", "open_interest", "liquidations" } },
 //!   "latency_ns": { "<stage>": { "count", "p50", "p99", "p999", "max" } } }
 //! ```
 //!
 //! Prices and sizes are decimal strings without trailing zeros (`null` for an empty side).
+//! The derivatives counts (records the consumer received per book, and entries skipped
+//! because their instrument is not one of the connection's) are always in the JSON and in
+//! the text only when nonzero.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -61,6 +65,14 @@ pub struct SymbolSummary {
     pub crossed_published: u64,
     /// Trades published.
     pub trades: u64,
+    /// Funding records the consumer received.
+    pub funding: u64,
+    /// Mark and index records the consumer received.
+    pub mark_index: u64,
+    /// Open interest records the consumer received.
+    pub open_interest: u64,
+    /// Liquidation records the consumer received.
+    pub liquidations: u64,
     /// The book's final state.
     pub state: Option<BookState>,
     /// Final best bid `(price, size)`.
@@ -117,6 +129,9 @@ pub struct Summary {
     pub exch_ahead: u64,
     /// Frames that follow another venue's rules (the capture's venue is likely wrong).
     pub foreign_frames: u64,
+    /// Derivatives entries skipped because their instrument is not one of the connection's
+    /// (an instrument type's whole liquidation stream, data before the book is known).
+    pub derivatives_unknown_symbol: u64,
 }
 
 impl Summary {
@@ -130,7 +145,7 @@ impl Summary {
         errors: u64,
     ) -> Summary {
         let (mut messages, mut bytes, mut control, mut stale, mut waiting) = (0, 0, 0, 0, 0);
-        let mut foreign_frames = 0;
+        let (mut foreign_frames, mut derivatives_unknown_symbol) = (0, 0);
         let mut symbols: BTreeMap<String, SymbolSummary> = BTreeMap::new();
         for e in engines {
             let st = e.engine.stats();
@@ -140,6 +155,7 @@ impl Summary {
             stale += st.stale;
             waiting += st.waiting;
             foreign_frames += st.foreign_frames;
+            derivatives_unknown_symbol += st.derivatives_unknown_symbol;
             for (i, info) in e.engine.symbols().list().iter().enumerate() {
                 let idx = i as u16;
                 let (Some(b), Some(state), Some(bbo)) =
@@ -163,6 +179,10 @@ impl Summary {
                 let id = usize::from(e.base + idx);
                 if let Some(seen) = seen.get(id) {
                     s.crossed_published += seen.crossed_published;
+                    s.funding += seen.funding;
+                    s.mark_index += seen.mark_index;
+                    s.open_interest += seen.open_interest;
+                    s.liquidations += seen.liquidations;
                 }
                 // The final book is the one of the connection that carried most of it.
                 if s.state.is_none() || b.book_messages > s.lead {
@@ -216,6 +236,7 @@ impl Summary {
             latency: latency_rows,
             exch_ahead: latency.exch_ahead(),
             foreign_frames,
+            derivatives_unknown_symbol,
         }
     }
 
@@ -264,6 +285,13 @@ impl Summary {
                 self.foreign_frames
             );
         }
+        if self.derivatives_unknown_symbol > 0 {
+            let _ = writeln!(
+                o,
+                "derivatives  {} entries skipped: their instrument is not one of the connection's",
+                self.derivatives_unknown_symbol
+            );
+        }
         for (key, s) in &self.symbols {
             let state = s.state.map_or("none", state_name);
             let _ = writeln!(
@@ -287,6 +315,13 @@ impl Summary {
                     side(&s.bid),
                     side(&s.ask),
                     s.spread.as_deref().unwrap_or("-")
+                );
+            }
+            if s.funding + s.mark_index + s.open_interest + s.liquidations > 0 {
+                let _ = writeln!(
+                    o,
+                    "    derivatives  funding {}  mark/index {}  open interest {}  liquidations {}",
+                    s.funding, s.mark_index, s.open_interest, s.liquidations
                 );
             }
             if let Some((bid, ask, same)) = &s.venue_ticker {
@@ -359,6 +394,10 @@ impl Summary {
                         "tick": s.steps.as_ref().map(|t| t.0.clone()),
                         "lot": s.steps.as_ref().map(|t| t.1.clone()),
                         "instrument_source": s.steps.as_ref().map(|t| t.2),
+                        "funding": s.funding,
+                        "mark_index": s.mark_index,
+                        "open_interest": s.open_interest,
+                        "liquidations": s.liquidations,
                     }),
                 )
             })
@@ -382,6 +421,7 @@ impl Summary {
             "errors": self.errors,
             "exch_ahead": self.exch_ahead,
             "foreign_frames": self.foreign_frames,
+            "derivatives_unknown_symbol": self.derivatives_unknown_symbol,
             "symbols": symbols,
             "latency_ns": latency,
         })

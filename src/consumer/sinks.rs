@@ -136,6 +136,14 @@ pub struct Seen {
     pub trades: u64,
     /// Derivatives records received (funding, mark and index, open interest, liquidations).
     pub derivatives: u64,
+    /// Funding records received.
+    pub funding: u64,
+    /// Mark and index records received.
+    pub mark_index: u64,
+    /// Open interest records received.
+    pub open_interest: u64,
+    /// Liquidation records received.
+    pub liquidations: u64,
     /// The latest derivatives ticker values (the funding file's row).
     ticker: DerivTicker,
     /// The minimum spread in ticks for the BBO filter (resolved per instrument).
@@ -264,6 +272,7 @@ impl Sinks {
             EventKind::Funding(f) => {
                 let seen = self.seen_mut(id);
                 seen.derivatives += 1;
+                seen.funding += 1;
                 seen.ticker.funding_rate = Some(f.rate);
                 seen.ticker.next_funding_ts = Some(f.next_funding_ts);
                 self.funding_row(ev, recorded_ts, names)?;
@@ -271,6 +280,7 @@ impl Sinks {
             EventKind::MarkIndex(m) => {
                 let seen = self.seen_mut(id);
                 seen.derivatives += 1;
+                seen.mark_index += 1;
                 seen.ticker.mark = m.mark.or(seen.ticker.mark);
                 seen.ticker.index = m.index.or(seen.ticker.index);
                 self.funding_row(ev, recorded_ts, names)?;
@@ -278,11 +288,14 @@ impl Sinks {
             EventKind::OpenInterest(oi) => {
                 let seen = self.seen_mut(id);
                 seen.derivatives += 1;
+                seen.open_interest += 1;
                 seen.ticker.open_interest = Some(oi);
                 self.funding_row(ev, recorded_ts, names)?;
             }
             EventKind::Liquidation(liq) => {
-                self.seen_mut(id).derivatives += 1;
+                let seen = self.seen_mut(id);
+                seen.derivatives += 1;
+                seen.liquidations += 1;
                 if let (Some((enc, w)), Some(name)) = (&mut self.liquidations, names.get(id)) {
                     let l = &mut self.line;
                     l.clear();

@@ -88,7 +88,7 @@ impl AnyAdapter {
 impl AnyAdapter {
     /// Subscribes the venue's derivatives channels with its books, where it has them
     /// (Binance USD-M and COIN-M, OKX swaps and futures, Bybit linear and inverse, Kraken
-    /// Futures; Deribit's tickers, which carry them, are always subscribed); other venues
+    /// Futures, BitMEX; Deribit's tickers, which carry them, are always subscribed); other venues
     /// ignore it.
     pub fn set_derivatives(&mut self, on: bool) {
         match self {
@@ -96,6 +96,7 @@ impl AnyAdapter {
             AnyAdapter::Okx(a) => a.derivatives = on,
             AnyAdapter::Bybit(a) => a.derivatives = on,
             AnyAdapter::KrakenFutures(a) => a.derivatives = on,
+            AnyAdapter::Bitmex(a) => a.derivatives = on,
             _ => {}
         }
     }

@@ -23,6 +23,19 @@
 //! new trades. `quote` rows are the venue's own best bid and offer. Control: the welcome
 //! (`info`), `success` answers, `pong` (the answer to the client's text `ping`); `error` is the
 //! venue reporting one.
+//!
+//! Derivatives (subscribed when [`Bitmex::derivatives`] is on): the `instrument` table (a
+//! `partial` row with every field, then `update` rows keyed by `symbol` that carry only the
+//! fields that changed: the adapter keeps each symbol's latest `markPrice`,
+//! `indicativeSettlePrice` (the index the contract would settle at, BitMEX's index price),
+//! `fundingRate` and `fundingTimestamp` (the next funding time) and publishes whole records
+//! for what a row changed; `openInterest` is in contracts, `null` is "no value", as on a
+//! dated future's funding fields) and the `liquidation` table (the venue's active liquidation
+//! orders keyed by `orderID`: an `insert` row is a new liquidation order, published with its
+//! `side` (the order's: `Sell` closes a long), `price` and `leavesQty`; the `partial` lists
+//! orders placed before the subscription and `update`/`delete` rows follow an order already
+//! published (its remaining quantity, its end), so they publish nothing). Liquidation rows
+//! carry no time: their records have venue time 0.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -32,9 +45,10 @@ use simd_json::tape::Value;
 use super::json::{field_text, Scratch};
 use super::protocol::{Keepalive, Protocol, BASE};
 use super::time::rfc3339_ns;
+use super::{deriv_price, deriv_rate, deriv_size};
 use super::{num, Adapter, BookAction, GapScope, Parsed, SymbolIdx, Symbols, TradeMsg, VenueError};
 use crate::book::{InstrumentRegistry, Side, Step, Venue};
-use crate::event::{self, Bbo, Trade};
+use crate::event::{self, Bbo, Derivative, Funding, Liquidation, MarkIndex, Scaled, Trade};
 
 /// BitMEX's transport: `/realtime`; the client's text `ping` (answered `pong`) every 5 s, as
 /// BitMEX recommends for noticing a connection that dropped silently. A full-depth
@@ -114,6 +128,20 @@ pub struct Bitmex {
     symbols: Symbols,
     states: Vec<SymState>,
     scratch: Option<Box<Scratch>>,
+    /// Also subscribe the `instrument` (funding, mark, index, open interest) and
+    /// `liquidation` tables of each symbol.
+    pub derivatives: bool,
+    /// Each symbol's latest `instrument` values (update rows carry only what changed).
+    tickers: Vec<TickerState>,
+}
+
+/// A symbol's latest derivatives values from the `instrument` table.
+#[derive(Debug, Default, Clone, Copy)]
+struct TickerState {
+    mark: Option<Scaled>,
+    index: Option<Scaled>,
+    rate: Option<Scaled>,
+    next_funding_ts: u64,
 }
 
 /// What a book row does.
@@ -131,6 +159,8 @@ impl Bitmex {
             symbols: Symbols::new(Venue::Bitmex, registry),
             states: Vec::new(),
             scratch: Some(Box::new(Scratch::new())),
+            derivatives: false,
+            tickers: Vec::new(),
         }
     }
 
@@ -181,6 +211,37 @@ impl Bitmex {
                 out.control = true;
                 for q in data.iter() {
                     self.quote(q)?;
+                }
+                Ok(())
+            }
+            b"instrument" => {
+                out.control = true;
+                let whole = match action {
+                    b"partial" | b"insert" => true,
+                    b"update" => false,
+                    // An instrument delisted: nothing to publish.
+                    b"delete" => return Ok(()),
+                    _ => return Err(VenueError::Shape("instrument action")),
+                };
+                for r in data.iter() {
+                    self.instrument(r, whole, out)?;
+                }
+                Ok(())
+            }
+            b"liquidation" => {
+                out.control = true;
+                let new = match action {
+                    b"insert" => true,
+                    b"partial" | b"update" | b"delete" => false,
+                    _ => return Err(VenueError::Shape("liquidation action")),
+                };
+                for r in data.iter() {
+                    if field_text(r, "orderID").is_none() {
+                        return Err(VenueError::Shape("liquidation orderID"));
+                    }
+                    if new {
+                        self.liquidation(r, out)?;
+                    }
                 }
                 Ok(())
             }
@@ -423,6 +484,85 @@ impl Bitmex {
     }
 }
 
+impl Bitmex {
+    /// An `instrument` row (see the [module docs](self)); `whole`: a `partial` or `insert` row,
+    /// which carries every field (values it lacks are forgotten).
+    fn instrument(
+        &mut self,
+        r: Value<'_, '_>,
+        whole: bool,
+        out: &mut Parsed,
+    ) -> Result<(), VenueError> {
+        let key = field_text(r, "symbol").ok_or(VenueError::Shape("instrument symbol"))?;
+        let Some(sym) = self.symbols.find(key) else {
+            out.derivs_unknown += 1;
+            return Ok(());
+        };
+        let exch_ts = match field_text(r, "timestamp") {
+            Some(t) => rfc3339_ns(t).ok_or(VenueError::Shape("instrument timestamp"))?,
+            None => 0,
+        };
+        let inst = &self.symbols.list()[usize::from(sym)].instrument;
+        // `null`: no value (a dated future has no funding; a field not yet computed).
+        let value = |k: &str| field_text(r, k).filter(|v| *v != b"null");
+        // Read everything before changing the state: a bad number changes nothing.
+        let mark = value("markPrice").map(|v| deriv_price(inst, v, "markPrice")).transpose()?;
+        let index = value("indicativeSettlePrice")
+            .map(|v| deriv_price(inst, v, "indicativeSettlePrice"))
+            .transpose()?;
+        let rate = value("fundingRate").map(|v| deriv_rate(v, "fundingRate")).transpose()?;
+        let next = value("fundingTimestamp")
+            .map(|v| rfc3339_ns(v).ok_or(VenueError::Shape("fundingTimestamp")))
+            .transpose()?;
+        let oi = value("openInterest").map(|v| deriv_size(inst, v, "openInterest")).transpose()?;
+        let st = super::state_slot(&mut self.tickers, sym);
+        if whole {
+            *st = TickerState::default();
+        }
+        st.mark = mark.or(st.mark);
+        st.index = index.or(st.index);
+        st.rate = rate.or(st.rate);
+        st.next_funding_ts = next.unwrap_or(st.next_funding_ts);
+        let st = *st;
+        let mut push = |data| out.derivs.push(super::DerivMsg { symbol: sym, data, exch_ts });
+        if mark.is_some() || index.is_some() {
+            push(Derivative::MarkIndex(MarkIndex { mark: st.mark, index: st.index }));
+        }
+        if let (Some(rate), true) = (st.rate, rate.is_some() || next.is_some()) {
+            push(Derivative::Funding(Funding { rate, next_funding_ts: st.next_funding_ts }));
+        }
+        if let Some(oi) = oi {
+            push(Derivative::OpenInterest(oi));
+        }
+        Ok(())
+    }
+
+    /// A new liquidation order (an `insert` row of the `liquidation` table).
+    fn liquidation(&mut self, r: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
+        let f = |k: &'static str| field_text(r, k).ok_or(VenueError::Shape("liquidation field"));
+        let key = f("symbol")?;
+        // The liquidation order's own side.
+        let side = match f("side")? {
+            b"Buy" => event::Side::Buy,
+            b"Sell" => event::Side::Sell,
+            _ => return Err(VenueError::Shape("liquidation side")),
+        };
+        let (px, qty) = (f("price")?, f("leavesQty")?);
+        super::push_deriv(&self.symbols, key, 0, out, |inst| {
+            let price = deriv_price(inst, px, "price")?;
+            let size = deriv_size(inst, qty, "leavesQty")?;
+            // A price or quantity below zero is no order.
+            if price.units < 0 {
+                return Err(num("price")(crate::book::NumError::Negative));
+            }
+            if size.units < 0 {
+                return Err(num("leavesQty")(crate::book::NumError::Negative));
+            }
+            Ok(Some(Derivative::Liquidation(Liquidation { side, price, size })))
+        })
+    }
+}
+
 /// A row's `side`: `Buy` is a bid, `Sell` an ask.
 fn side_of(r: Value<'_, '_>) -> Result<Side, VenueError> {
     match field_text(r, "side") {
@@ -489,6 +629,8 @@ impl Adapter for Bitmex {
             st.synced = false;
             st.levels.clear();
         }
+        // A new connection's `instrument` subscription starts with a partial.
+        self.tickers.iter_mut().for_each(|t| *t = TickerState::default());
     }
 
     fn symbols(&self) -> &Symbols {
@@ -499,30 +641,37 @@ impl Adapter for Bitmex {
         &mut self.symbols
     }
 
-    /// The books, trades and quotes of `symbols`, one request.
+    /// The books, trades and quotes of `symbols` (and their `instrument` and `liquidation`
+    /// tables when [`Bitmex::derivatives`] is on), one request.
     fn subscribe_messages(&self, symbols: &[&str]) -> Vec<String> {
-        vec![request("subscribe", &topics(symbols, true))]
+        vec![request("subscribe", &topics(symbols, true, self.derivatives))]
     }
 
     fn unsubscribe_messages(&self, symbols: &[&str]) -> Vec<String> {
-        vec![request("unsubscribe", &topics(symbols, true))]
+        vec![request("unsubscribe", &topics(symbols, true, self.derivatives))]
     }
 
     /// BitMEX answers an `orderBookL2` subscription with a new `partial`: the book's topic is
     /// unsubscribed and subscribed again (its trades and quotes keep flowing).
     fn resubscribe_book_messages(&self, symbol: &str) -> Option<Vec<String>> {
-        let book = topics(&[symbol], false);
+        let book = topics(&[symbol], false, false);
         super::resubscription(|op| request(op, &book))
     }
 }
 
-fn topics(symbols: &[&str], all: bool) -> Vec<String> {
+/// The topics of `symbols`: their books, with `all` their trades and quotes, with
+/// `derivatives` their `instrument` and `liquidation` tables.
+fn topics(symbols: &[&str], all: bool, derivatives: bool) -> Vec<String> {
     let mut out = Vec::new();
     for s in symbols {
         out.push(format!("orderBookL2:{s}"));
         if all {
             out.push(format!("trade:{s}"));
             out.push(format!("quote:{s}"));
+        }
+        if derivatives {
+            out.push(format!("instrument:{s}"));
+            out.push(format!("liquidation:{s}"));
         }
     }
     out
@@ -673,6 +822,147 @@ mod tests {
         assert_eq!(err(br#"{"table":"orderBookL2","action":"update","data":[{"symbol":"BCHUSD","id":40199991255,"side":"Buy","size":1.5}]}"#), Err(("number", Some(0))));
         assert_eq!(err(br#"{"table":"orderBookL2","action":"partial","data":[{"symbol":"BCHUSD","id":1,"side":"Buy","size":1,"price":1111111111111111111111111111111111.5}]}"#), Err(("shape", Some(0))));
         assert_eq!(err(b"{\"table\":"), Err(("json", None)));
+    }
+
+    /// XBTUSD's derivatives fields as the venue's own `instrument` row gave them in the
+    /// answer recorded beside the 2021 capture (`fixtures/bitmex/cryptofeed_BITMEX.0`, the
+    /// row shape the `instrument` table's partial carries), then update rows that carry only
+    /// what changed, as BitMEX documents for its tables.
+    const INSTRUMENT: &[u8] = br#"{"table":"instrument","action":"partial","keys":["symbol"],"types":{},"filter":{"symbol":"XBTUSD"},"data":[{"symbol":"XBTUSD","rootSymbol":"XBT","state":"Open","typ":"FFWCSX","lotSize":100,"tickSize":0.5,"fundingBaseSymbol":".XBTBON8H","fundingQuoteSymbol":".USDBON8H","fundingPremiumSymbol":".XBTUSDPI8H","fundingTimestamp":"2021-07-23T04:00:00.000Z","fundingInterval":"2000-01-01T08:00:00.000Z","fundingRate":0.0001,"indicativeFundingRate":0.0001,"lastPrice":32175,"openInterest":574264600,"openValue":1784268825430,"fairMethod":"FundingRate","fairBasisRate":0.1095,"fairBasis":2.17,"fairPrice":32184.89,"markMethod":"FairPrice","markPrice":32184.89,"indicativeTaxRate":0,"indicativeSettlePrice":32182.72,"settledPrice":null,"timestamp":"2021-07-22T22:36:05.000Z"}]}"#;
+
+    fn xbtusd() -> Bitmex {
+        let mut registry = InstrumentRegistry::with_builtins();
+        registry.configure(Venue::Bitmex, "XBTUSD", Step::parse("0.5").unwrap(), Step::ONE);
+        let mut a = Bitmex::new(registry);
+        ok(&mut a, PARTIAL);
+        ok(&mut a, br#"{"table":"orderBookL2","action":"partial","filter":{"symbol":"XBTUSD"},"data":[{"symbol":"XBTUSD","id":8796321100,"side":"Sell","size":1200,"price":32180.5},{"symbol":"XBTUSD","id":8796321150,"side":"Buy","size":5300,"price":32180}]}"#);
+        a
+    }
+
+    #[test]
+    fn instrument_rows_give_funding_mark_index_and_open_interest() {
+        let mut a = xbtusd();
+        let (tick, lot) = (Step::parse("0.5").unwrap(), Step::ONE);
+        let text = |v: Option<Scaled>, step| v.and_then(|v| v.format(step));
+        let out = ok(&mut a, INSTRUMENT);
+        assert!(out.control);
+        assert!(out.derivs.iter().all(|d| (d.symbol, d.exch_ts) == (1, 1_626_993_365_000_000_000)));
+        assert_eq!(out.derivs.len(), 3, "{:?}", out.derivs);
+        let Derivative::MarkIndex(mi) = out.derivs[0].data else { panic!("{:?}", out.derivs) };
+        // Finer than the 0.5 tick, kept exactly.
+        assert_eq!(
+            (text(mi.mark, tick), text(mi.index, tick)),
+            (Some("32184.89".into()), Some("32182.72".into()))
+        );
+        let Derivative::Funding(f) = out.derivs[1].data else { panic!("{:?}", out.derivs) };
+        assert_eq!(
+            (text(Some(f.rate), Step::ONE), f.next_funding_ts),
+            (Some("0.0001".into()), 1_627_012_800_000_000_000)
+        );
+        let Derivative::OpenInterest(oi) = out.derivs[2].data else { panic!("{:?}", out.derivs) };
+        assert_eq!(text(Some(oi), lot), Some("574264600".into()));
+        // An update with only the mark: a whole mark/index record, the index carried over.
+        let out = ok(&mut a, br#"{"table":"instrument","action":"update","data":[{"symbol":"XBTUSD","fairPrice":32190.12,"markPrice":32190.12,"timestamp":"2021-07-22T22:36:10.000Z"}]}"#);
+        assert_eq!(out.derivs.len(), 1);
+        assert_eq!(out.derivs[0].exch_ts, 1_626_993_370_000_000_000);
+        let Derivative::MarkIndex(mi) = out.derivs[0].data else { panic!("{:?}", out.derivs) };
+        assert_eq!(
+            (text(mi.mark, tick), text(mi.index, tick)),
+            (Some("32190.12".into()), Some("32182.72".into()))
+        );
+        // The next funding time alone keeps the rate; open interest alone is one record.
+        let out = ok(&mut a, br#"{"table":"instrument","action":"update","data":[{"symbol":"XBTUSD","fundingTimestamp":"2021-07-23T12:00:00.000Z","timestamp":"2021-07-23T04:00:01.000Z"}]}"#);
+        assert_eq!(
+            out.derivs.iter().map(|d| d.data).collect::<Vec<_>>(),
+            [Derivative::Funding(Funding {
+                rate: Scaled { units: 1, scale: 4 },
+                next_funding_ts: 1_627_041_600_000_000_000
+            })]
+        );
+        let out = ok(&mut a, br#"{"table":"instrument","action":"update","data":[{"symbol":"XBTUSD","openInterest":574264700,"openValue":1784268825431,"timestamp":"2021-07-22T22:36:15.000Z"}]}"#);
+        assert_eq!(out.derivs.len(), 1);
+        assert!(matches!(out.derivs[0].data, Derivative::OpenInterest(_)));
+        // Nothing the records carry: no record.
+        let out = ok(&mut a, br#"{"table":"instrument","action":"update","data":[{"symbol":"XBTUSD","lastPrice":32176,"timestamp":"2021-07-22T22:36:16.000Z"}]}"#);
+        assert!(out.control && out.derivs.is_empty());
+        // A dated future: `null` funding, no funding record.
+        let out = ok(&mut a, br#"{"table":"instrument","action":"partial","data":[{"symbol":"BCHUSD","fundingRate":null,"fundingTimestamp":null,"markPrice":437.3,"indicativeSettlePrice":437.1,"openInterest":null,"timestamp":"2021-07-22T22:36:05.000Z"}]}"#);
+        assert_eq!(out.derivs.len(), 1);
+        assert!(matches!(out.derivs[0].data, Derivative::MarkIndex(_)));
+        // Another instrument's row: counted, not published.
+        let out = ok(&mut a, br#"{"table":"instrument","action":"update","data":[{"symbol":"ETHUSD","markPrice":2000.05}]}"#);
+        assert_eq!((out.derivs.len(), out.derivs_unknown), (0, 1));
+        // A bad number is an error and changes nothing.
+        let mut bad = Parsed::default();
+        let r = a.handle_frame(br#"{"table":"instrument","action":"update","data":[{"symbol":"XBTUSD","markPrice":"abc","fundingRate":0.5}]}"#, 0, &mut bad);
+        assert_eq!(r.map_err(|e| e.name()), Err("number"));
+        let mut bad = Parsed::default();
+        let r = a.handle_frame(br#"{"table":"instrument","action":"update","data":[{"symbol":"XBTUSD","fundingTimestamp":"tomorrow"}]}"#, 0, &mut bad);
+        assert_eq!(r.map_err(|e| e.name()), Err("shape"));
+        let out = ok(&mut a, br#"{"table":"instrument","action":"update","data":[{"symbol":"XBTUSD","fundingTimestamp":"2021-07-23T12:00:00.000Z"}]}"#);
+        let Derivative::Funding(f) = out.derivs[0].data else { panic!("{:?}", out.derivs) };
+        assert_eq!(f.rate, Scaled { units: 1, scale: 4 });
+    }
+
+    #[test]
+    fn liquidation_inserts_are_records_and_the_rest_follows_them() {
+        let mut a = bitmex();
+        ok(&mut a, &renamed(PARTIAL, "TRXZ19"));
+        let tick = a.symbols().list()[0].instrument.tick;
+        let lot = a.symbols().list()[0].instrument.lot;
+        // The insert as BitMEX sends it (a real message, published with the venue's banner
+        // by the bitmex-liquidation project): an exponent price on a tiny tick.
+        let out = ok(&mut a, br#"{"table":"liquidation","action":"insert","data":[{"orderID":"8b4a95db-815a-f93a-c9a2-ffbbabeddbac","symbol":"TRXZ19","side":"Buy","price":2.17e-06,"leavesQty":5000}]}"#);
+        assert!(out.control);
+        let Derivative::Liquidation(l) = out.derivs[0].data else { panic!("{:?}", out.derivs) };
+        assert_eq!(l.side, event::Side::Buy);
+        assert_eq!(
+            (l.price.format(tick), l.size.format(lot)),
+            (Some("0.00000217".into()), Some("5000".into()))
+        );
+        assert_eq!(out.derivs[0].exch_ts, 0);
+        // The partial (orders placed before the subscription), an update of the remaining
+        // quantity and the delete publish nothing.
+        for frame in [
+            &br#"{"table":"liquidation","action":"partial","keys":["orderID"],"types":{},"filter":{"symbol":"TRXZ19"},"data":[{"orderID":"00000000-815a-f93a-c9a2-ffbbabeddbac","symbol":"TRXZ19","side":"Sell","price":2.2e-06,"leavesQty":100}]}"#[..],
+            br#"{"table":"liquidation","action":"update","data":[{"orderID":"8b4a95db-815a-f93a-c9a2-ffbbabeddbac","symbol":"TRXZ19","leavesQty":2000}]}"#,
+            br#"{"table":"liquidation","action":"delete","data":[{"orderID":"8b4a95db-815a-f93a-c9a2-ffbbabeddbac","symbol":"TRXZ19"}]}"#,
+        ] {
+            let out = ok(&mut a, frame);
+            assert!(out.control && out.derivs.is_empty(), "{}", String::from_utf8_lossy(frame));
+        }
+        // Another instrument's liquidation: counted.
+        let out = ok(&mut a, br#"{"table":"liquidation","action":"insert","data":[{"orderID":"1","symbol":"EOSZ19","side":"Sell","price":0.0004007,"leavesQty":600}]}"#);
+        assert_eq!((out.derivs.len(), out.derivs_unknown), (0, 1));
+        let mut err = |f: &[u8]| {
+            let mut out = Parsed::default();
+            a.handle_frame(f, 0, &mut out).map_err(|e| e.name())
+        };
+        assert_eq!(err(br#"{"table":"liquidation","action":"insert","data":[{"orderID":"1","symbol":"TRXZ19","side":"Long","price":1,"leavesQty":1}]}"#), Err("shape"));
+        assert_eq!(err(br#"{"table":"liquidation","action":"insert","data":[{"orderID":"1","symbol":"TRXZ19","side":"Buy","price":1,"leavesQty":-1}]}"#), Err("number"));
+        assert_eq!(
+            err(br#"{"table":"liquidation","action":"update","data":[{"symbol":"TRXZ19"}]}"#),
+            Err("shape")
+        );
+        assert_eq!(err(br#"{"table":"liquidation","action":"upsert","data":[]}"#), Err("shape"));
+    }
+
+    #[test]
+    fn derivatives_tables_are_subscribed_only_when_asked_for() {
+        let mut a = Bitmex::new(InstrumentRegistry::new());
+        assert!(!a.subscribe_messages(&["XBTUSD"])[0].contains("instrument"));
+        a.derivatives = true;
+        assert_eq!(
+            a.subscribe_messages(&["XBTUSD"]),
+            [
+                r#"{"op":"subscribe","args":["orderBookL2:XBTUSD","trade:XBTUSD","quote:XBTUSD","instrument:XBTUSD","liquidation:XBTUSD"]}"#
+            ]
+        );
+        // A book's resubscription leaves the other tables alone.
+        assert_eq!(
+            a.resubscribe_book_messages("XBTUSD").unwrap()[1],
+            r#"{"op":"subscribe","args":["orderBookL2:XBTUSD"]}"#
+        );
     }
 
     #[test]

@@ -3,7 +3,11 @@
 //! else the venue's real answer bundled in the reference folder (`fixtures/refdata` by
 //! default, provenance in `fixtures/SOURCES.md`). Bitfinex, for which no recorded answer was
 //! found, gets its `conf` lists in the documented shape, built from the pairs the capture
-//! carries (the reference log marks them `synthesized`).
+//! carries (the reference log marks them `synthesized`). Bybit (linear) and Binance COIN-M,
+//! for which no recorded answer was found either, get hand-written answers in their
+//! documented formats listing the instruments of the bundled captures
+//! (`bybit/instruments_linear.json`, `binance/exchangeInfo_coinm.json`; marked `synthesized`
+//! too); Bybit's other categories answer an empty list.
 
 use std::path::{Path, PathBuf};
 
@@ -28,6 +32,11 @@ fn ok(body: Vec<u8>) -> Option<Answer> {
     Some(Answer { status: "200 OK", body, synthesized: false })
 }
 
+/// A hand-written answer (not recorded from the venue).
+fn hand_written(body: Vec<u8>) -> Option<Answer> {
+    Some(Answer { status: "200 OK", body, synthesized: true })
+}
+
 fn query<'a>(q: &'a str, key: &str) -> Option<&'a str> {
     q.split('&').find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
 }
@@ -48,6 +57,22 @@ pub(crate) fn answer(sh: &Shared, route: &str, q: &str) -> Option<Answer> {
         (Venue::Binance, "/api/v3/exchangeInfo") => ok(read("binance/exchangeInfo_spot.json")?),
         (Venue::BinanceFutures, "/fapi/v1/exchangeInfo") => {
             ok(read("binance/exchangeInfo_usdm.json")?)
+        }
+        (Venue::BinanceCoinM, "/dapi/v1/exchangeInfo") => {
+            hand_written(read("binance/exchangeInfo_coinm.json")?)
+        }
+        (
+            Venue::BybitSpot | Venue::BybitLinear | Venue::BybitInverse,
+            "/v5/market/instruments-info",
+        ) => {
+            let category = query(q, "category").unwrap_or("").to_ascii_lowercase();
+            let body = read(&format!("bybit/instruments_{category}.json")).unwrap_or_else(|| {
+                format!(
+                    r#"{{"retCode":0,"retMsg":"OK","result":{{"category":"{category}","list":[],"nextPageCursor":""}},"retExtInfo":{{}},"time":0}}"#
+                )
+                .into_bytes()
+            });
+            hand_written(body)
         }
         (Venue::Coinbase, "/api/v3/brokerage/market/products") => {
             ok(read("coinbase/products.json")?)

@@ -232,6 +232,14 @@ pub(crate) trait SimProtocol: Sync {
         None
     }
 
+    /// The snapshot a book starts from when the capture recorded none for it (a hand-written
+    /// capture): an empty book at the update id that `frame`, its first update, bridges, so
+    /// the venue's book is what the capture's updates build (`None`: the book waits for a
+    /// recorded snapshot).
+    fn empty_rest_snapshot(&self, _frame: &[u8]) -> Option<Vec<u8>> {
+        None
+    }
+
     /// A symbol as the venue's REST snapshots name it (`None`: no REST snapshots).
     fn rest_symbol(&self, _symbol: &str) -> Option<String> {
         None

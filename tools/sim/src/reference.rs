@@ -7,7 +7,8 @@
 //! reordered or corrupted frame is the client's loss, not the venue's.
 //!
 //! A venue whose books start from a REST snapshot (Binance) starts each book from the
-//! capture's, taken when the symbol's first update goes out (so the venue's book is the one
+//! capture's (or, when the capture recorded none, from an empty book at the id its first
+//! update bridges), taken when the symbol's first update goes out (so the venue's book is the one
 //! the recorded session had); from then on the simulator serves *fresh* snapshots from this
 //! book, as Binance does, so a client that lost a diff can resync one symbol over REST. A
 //! client that resubscribes one book, on a venue that answers with a snapshot, gets one made
@@ -120,20 +121,27 @@ impl VenueBooks {
     pub fn apply(&mut self, frame: &[u8]) {
         self.applied += 1;
         if let Some(symbol) = self.proto.rest_seeded_symbol(frame) {
-            self.seed(&symbol);
+            self.seed(&symbol, Some(frame));
         }
         self.model.handle(frame, false);
     }
 
-    /// Starts `symbol`'s book from the capture's REST snapshot, once.
-    fn seed(&mut self, symbol: &str) {
+    /// Starts `symbol`'s book from the capture's REST snapshot, once; without one, from the
+    /// protocol's empty book at the id `first_update` bridges.
+    fn seed(&mut self, symbol: &str, first_update: Option<&[u8]>) {
         if self.model.books.get(symbol).is_some_and(|(_, slot)| slot.synced()) {
             return;
         }
-        if let Some(body) = self.capture.snapshot(symbol) {
-            self.model.expect_snapshot(symbol);
-            self.model.handle(body, true);
-        }
+        let capture = Arc::clone(&self.capture);
+        let body = match capture.snapshot(symbol) {
+            Some(b) => b.to_vec(),
+            None => match first_update.and_then(|f| self.proto.empty_rest_snapshot(f)) {
+                Some(b) => b,
+                None => return,
+            },
+        };
+        self.model.expect_snapshot(symbol);
+        self.model.handle(&body, true);
     }
 
     fn find(&self, symbol: &str) -> Option<&str> {
@@ -153,7 +161,7 @@ impl VenueBooks {
     pub fn book(&mut self, symbol: &str) -> Option<BookText> {
         if self.find(symbol).is_none() {
             if let Some(rest) = self.proto.rest_symbol(symbol) {
-                self.seed(&rest);
+                self.seed(&rest, None);
             }
         }
         let key = self.find(symbol)?.to_owned();

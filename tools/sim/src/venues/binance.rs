@@ -1,7 +1,8 @@
 //! Binance spot and USD-M futures: subscription in the URL (combined `/stream?streams=…` or
 //! raw `/ws/<stream>`) or by `SUBSCRIBE` message, server pings every 20 s, diff depth events
 //! chained on `U`/`u`/`pu`, and the REST depth snapshot (`/api/v3/depth`, `/fapi/v1/depth`)
-//! served fresh from the venue's books once the stream has started.
+//! served fresh from the venue's books once the stream has started. A book the capture
+//! recorded no snapshot for (a hand-written capture) starts empty at its first update.
 
 use std::fmt::Write as _;
 use std::ops::Range;
@@ -60,6 +61,21 @@ impl SimProtocol for Binance {
 
     fn rest_seeded_symbol(&self, frame: &[u8]) -> Option<String> {
         depth_symbol(frame)
+    }
+
+    /// `{"lastUpdateId", "symbol", "bids": [], "asks": []}` at the id the first update
+    /// bridges: futures take the first one with `U <= lastUpdateId <= u` (`lastUpdateId = U`),
+    /// spot the one with `U <= lastUpdateId + 1 <= u` (`lastUpdateId = U - 1`).
+    fn empty_rest_snapshot(&self, frame: &[u8]) -> Option<Vec<u8>> {
+        scan::find(frame, b"depthUpdate")?;
+        let v: Value = serde_json::from_slice(frame).ok()?;
+        let d = v.get("data").unwrap_or(&v);
+        let (symbol, first) = (d.get("s")?.as_str()?, d.get("U")?.as_u64()?);
+        let id = if self.futures { first } else { first.checked_sub(1)? };
+        Some(
+            format!(r#"{{"lastUpdateId":{id},"symbol":"{symbol}","bids":[],"asks":[]}}"#)
+                .into_bytes(),
+        )
     }
 
     fn rest_symbol(&self, symbol: &str) -> Option<String> {
