@@ -222,23 +222,6 @@ impl Book {
     }
 }
 
-/// The widest side's span in ticks (best to worst level) among `levels`: what a snapshot
-/// asks of a book's window ([`Ladder::fit_window`]).
-fn side_span(levels: &[crate::venue::LevelOp]) -> u64 {
-    side_span_of(levels.iter().filter(|l| l.qty_lots > 0).map(|l| (l.side, l.px_tick)))
-}
-
-/// [`side_span`] over `(side, price)` pairs.
-fn side_span_of(levels: impl Iterator<Item = (Side, i64)>) -> u64 {
-    let mut range = [(i64::MAX, i64::MIN); 2];
-    for (side, px) in levels {
-        let r = &mut range[side as usize];
-        r.0 = r.0.min(px);
-        r.1 = r.1.max(px);
-    }
-    range.iter().filter(|r| r.0 <= r.1).map(|r| r.1.abs_diff(r.0)).max().unwrap_or(0)
-}
-
 /// Why a book stopped being trusted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Invalid {
@@ -530,8 +513,11 @@ impl<A: Adapter> Engine<A> {
         b.depth_last.iter_mut().for_each(Vec::clear);
         b.depth_touched = true;
         // Trades read after the refinement in this frame were converted with the old tick.
+        // (Not those with a step of their own: Bitfinex's count 1e-8, whatever the book's tick.)
+        let trades_count_ticks = self.adapter.symbols().list()[i].instrument.trade_tick.is_none();
         let from = self.parsed.refined_trades.min(self.parsed.trades.len());
-        for t in self.parsed.trades[from..].iter_mut().filter(|t| usize::from(t.symbol) == i) {
+        let trades = if trades_count_ticks { &mut self.parsed.trades[from..] } else { &mut [] };
+        for t in trades.iter_mut().filter(|t| usize::from(t.symbol) == i) {
             t.trade.price_tick = t.trade.price_tick.saturating_mul(factor);
         }
         self.stats.ticks_refined += 1;
@@ -881,4 +867,21 @@ impl<A: Adapter> Engine<A> {
             self.set_state(i, BookState::Synced, local_ts, sink);
         }
     }
+}
+
+/// The widest side's span in ticks (best to worst level) among `levels`: what a snapshot
+/// asks of a book's window ([`Ladder::fit_window`]).
+fn side_span(levels: &[crate::venue::LevelOp]) -> u64 {
+    side_span_of(levels.iter().filter(|l| l.qty_lots > 0).map(|l| (l.side, l.px_tick)))
+}
+
+/// [`side_span`] over `(side, price)` pairs.
+fn side_span_of(levels: impl Iterator<Item = (Side, i64)>) -> u64 {
+    let mut range = [(i64::MAX, i64::MIN); 2];
+    for (side, px) in levels {
+        let r = &mut range[side as usize];
+        r.0 = r.0.min(px);
+        r.1 = r.1.max(px);
+    }
+    range.iter().filter(|r| r.0 <= r.1).map(|r| r.1.abs_diff(r.0)).max().unwrap_or(0)
 }
