@@ -2,7 +2,7 @@
 //! (`--instruments`), turned into the instrument table every session's engine uses.
 //!
 //! ```toml
-//! window_ticks = 4096          # each book's array window (replay and live)
+//! window_ticks = 4096          # the largest array window a book grows to (replay and live)
 //!
 //! [[instrument]]               # tick and lot, over the built-in and learned ones
 //! venue = "binance"
