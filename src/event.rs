@@ -291,7 +291,8 @@ pub struct InstrumentHead {
     /// The symbol's length in bytes.
     pub symbol_len: u8,
     /// The unit of trade prices: 0 when trades count ticks (every venue but Bitfinex), else
-    /// `k + 1` when they count `10^-k` ([`Instrument::trade_tick`](crate::book::Instrument::trade_tick)).
+    /// `k + 1` when they count `10^-k`
+    /// ([`Instrument::trade_tick`](crate::book::Instrument::trade_tick)).
     pub trade_scale: u8,
     /// The symbol's first bytes (zero-padded).
     pub symbol: [u8; INSTRUMENT_HEAD_BYTES],

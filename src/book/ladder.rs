@@ -204,8 +204,9 @@ impl Ladder {
         Ladder { bids: SideBook::new(w), asks: SideBook::new(w), max_window: w }
     }
 
-    /// An empty book whose window starts small ([`GROWABLE_START_TICKS`](Self::GROWABLE_START_TICKS),
-    /// or `max_window_ticks` if smaller) and is sized from the book's own snapshots by
+    /// An empty book whose window starts small
+    /// ([`GROWABLE_START_TICKS`](Self::GROWABLE_START_TICKS), or `max_window_ticks` if smaller)
+    /// and is sized from the book's own snapshots by
     /// [`fit_window`](Self::fit_window), up to `max_window_ticks` (rounded and clamped as in
     /// [`with_window`](Self::with_window)).
     ///

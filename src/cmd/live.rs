@@ -89,9 +89,10 @@ pub struct Args {
     #[arg(long)]
     pub no_busy_poll: bool,
     /// The largest array window a book grows to, in ticks per side (rounded up to a power of
-    /// two, 64 to 2^24). A book starts with a small window and sizes it from each snapshot (four times its
-    /// widest side's span), up to this; each window is resident from its allocation, 16 bytes
-    /// per tick: 1 MiB for a book at the default. Levels beyond it are still kept exactly.
+    /// two, 64 to 2^24). A book starts with a small window and sizes it from each snapshot
+    /// (four times its widest side's span), up to this; each window is resident from its
+    /// allocation, 16 bytes per tick: 1 MiB for a book at the default. Levels beyond it are
+    /// still kept exactly.
     #[arg(long, value_name = "TICKS", default_value_t = ladderfeed::book::Ladder::DEFAULT_WINDOW_TICKS)]
     pub window_ticks: usize,
     /// Stop after this many seconds (default: until SIGINT or SIGTERM).

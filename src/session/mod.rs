@@ -526,8 +526,8 @@ impl Session {
         Ok(s)
     }
 
-    /// The largest array window a book grows to, in ticks per side ([`Engine::with_window_ticks`]); before
-    /// the first book is made.
+    /// The largest array window a book grows to, in ticks per side
+    /// ([`Engine::with_window_ticks`]); before the first book is made.
     pub fn with_window_ticks(mut self, ticks: usize) -> Self {
         self.engine = self.engine.with_window_ticks(ticks);
         self
