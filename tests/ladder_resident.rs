@@ -53,7 +53,11 @@ fn a_grown_window_is_resident_when_it_grows() {
     let small = rss_kib();
     assert_eq!(ladder.window_ticks(), Ladder::GROWABLE_START_TICKS);
     // The small first window: a few pages, nowhere near the maximum's 64 MiB.
-    assert!(small.saturating_sub(before) < 1024, "a new growable ladder took {} KiB", small - before);
+    assert!(
+        small.saturating_sub(before) < 1024,
+        "a new growable ladder took {} KiB",
+        small - before
+    );
     assert!(ladder.fit_window((max / 4) as u64));
     let after = rss_kib();
     assert_eq!(ladder.window_ticks(), max);

@@ -80,7 +80,8 @@ impl Instruments {
                     0 => Ok(None),
                     k => Step::from_decimals(k - 1).map(Some),
                 };
-                let (Some(venue), Ok(tick), Ok(lot), Ok(trade_tick)) = (venue, tick, lot, trade_tick)
+                let (Some(venue), Ok(tick), Ok(lot), Ok(trade_tick)) =
+                    (venue, tick, lot, trade_tick)
                 else {
                     self.malformed += 1;
                     self.partial[i] = None;

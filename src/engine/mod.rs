@@ -492,7 +492,8 @@ impl<A: Adapter> Engine<A> {
             levels.extend(b.ladder.iter(side).map(|l| (side, l.px_tick, l.qty_lots)));
         }
         b.ladder.clear();
-        let span = side_span_of(levels.iter().map(|&(side, px, _)| (side, px.saturating_mul(factor))));
+        let span =
+            side_span_of(levels.iter().map(|&(side, px, _)| (side, px.saturating_mul(factor))));
         b.ladder.fit_window(span);
         let mut exact = true;
         for (side, px, qty) in levels {

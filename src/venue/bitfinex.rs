@@ -240,12 +240,9 @@ impl Bitfinex {
                 };
                 let (bid, ask) = (px(0, "bid")?, px(2, "ask")?);
                 info.venue_bbo = match (bid, ask) {
-                    (Some(bid_tick), Some(ask_tick)) => Some(Bbo {
-                        bid_tick,
-                        bid_lots: lots(1)?,
-                        ask_tick,
-                        ask_lots: lots(3)?,
-                    }),
+                    (Some(bid_tick), Some(ask_tick)) => {
+                        Some(Bbo { bid_tick, bid_lots: lots(1)?, ask_tick, ask_lots: lots(3)? })
+                    }
                     _ => None,
                 };
                 Ok(())
