@@ -93,7 +93,8 @@ typedef struct lfw_instrument_head {
     uint8_t venue;      /* LFW_VENUES[venue - 1] */
     uint8_t source;     /* 1 configured, 2 built in, 3 learned, 4 the venue's reference data */
     uint8_t symbol_len;
-    uint8_t reserved[3];
+    uint8_t trade_scale; /* 0: trade prices count ticks; k + 1: they count 10^-k (Bitfinex) */
+    uint8_t reserved[2];
     char symbol[8];
 } lfw_instrument_head;
 

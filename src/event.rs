@@ -290,6 +290,10 @@ pub struct InstrumentHead {
     pub source: u8,
     /// The symbol's length in bytes.
     pub symbol_len: u8,
+    /// The unit of trade prices: 0 when trades count ticks (every venue but Bitfinex), else
+    /// `k + 1` when they count `10^-k`
+    /// ([`Instrument::trade_tick`](crate::book::Instrument::trade_tick)).
+    pub trade_scale: u8,
     /// The symbol's first bytes (zero-padded).
     pub symbol: [u8; INSTRUMENT_HEAD_BYTES],
 }
@@ -398,6 +402,11 @@ impl Event {
         let mut first = [0u8; INSTRUMENT_HEAD_BYTES];
         let n = text.len().min(INSTRUMENT_HEAD_BYTES);
         first[..n].copy_from_slice(&text[..n]);
+        // Only a power of ten travels (mantissa 1): any other trade step is not sent.
+        let trade_scale = match instrument.trade_tick {
+            Some(t) if t.mantissa() == 1 => t.scale() + 1,
+            _ => 0,
+        };
         let source = match instrument.source {
             crate::book::StepSource::Configured => 1u64,
             crate::book::StepSource::Builtin => 2,
@@ -411,7 +420,8 @@ impl Event {
                 | u64::from(instrument.lot.scale()) << 8
                 | u64::from(instrument.venue.code()) << 16
                 | source << 24
-                | (text.len() as u64) << 32,
+                | (text.len() as u64) << 32
+                | u64::from(trade_scale) << 40,
             u64::from_le_bytes(first),
         ];
         let mut out = [head; 1 + INSTRUMENT_TEXT_PARTS];
@@ -554,6 +564,7 @@ impl Event {
                 venue: (p[2] >> 16) as u8,
                 source: (p[2] >> 24) as u8,
                 symbol_len: (p[2] >> 32) as u8,
+                trade_scale: (p[2] >> 40) as u8,
                 symbol: p[3].to_le_bytes(),
             }),
             KIND_DEPTH_LEVEL => EventKind::DepthLevel {

@@ -371,6 +371,7 @@ fn the_c_header_reads_what_the_rust_side_writes() {
         tick: Step::parse("0.5").unwrap(),
         lot: Step::parse("0.0001").unwrap(),
         source: StepSource::Venue,
+        trade_tick: None,
     };
     let (defs, n) = Event::instrument_definition(stamps, 3, &inst);
     assert_eq!(n, 3, "a 47-byte symbol takes a head and two text records");

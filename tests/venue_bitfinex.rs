@@ -114,7 +114,8 @@ fn checksum_frames_verify_and_a_corrupted_level_fails() {
     }
     assert_eq!(engine.state(s), Some(BookState::Synced));
     let last = ev.iter().rev().find(|e| e.is_bbo()).unwrap();
-    assert_eq!(last.as_bbo().unwrap().bid_tick, 644_400_000_000, "6444 in 1e-8 ticks");
+    // The book's tick follows the book (0.1, learned from 6443.1), not the trades' 1e-8.
+    assert_eq!(last.as_bbo().unwrap().bid_tick, 64_440, "6444 in 0.1 ticks");
     // Before a book's first subscription is answered there is nothing to resubscribe: its
     // snapshot is on the way.
     assert_eq!(engine.adapter().resubscribe_book_messages("tETHUSD"), Some(Vec::new()));

@@ -183,6 +183,11 @@ pub struct Instrument {
     pub lot: Step,
     /// Where the tick and lot came from.
     pub source: StepSource,
+    /// The unit of trade prices when it is not the tick: `Some(10^-k)` where trades print
+    /// finer prices than the book (Bitfinex: books quote five significant digits, trades up to
+    /// eight decimals), so the book's tick can follow the book. `None`: trade prices count
+    /// ticks, as on every other venue.
+    pub trade_tick: Option<Step>,
 }
 
 impl Instrument {
@@ -203,6 +208,17 @@ impl Instrument {
     /// The exact decimal text of a price in ticks.
     pub fn format_price(&self, px_tick: i64) -> String {
         self.tick.format(px_tick)
+    }
+
+    /// The unit of trade prices: [`Instrument::trade_tick`], else the tick.
+    #[inline]
+    pub fn trade_step(&self) -> Step {
+        self.trade_tick.unwrap_or(self.tick)
+    }
+
+    /// The exact decimal text of a trade price (in [`Instrument::trade_step`] units).
+    pub fn format_trade_price(&self, px: i64) -> String {
+        self.trade_step().format(px)
     }
 
     /// The exact decimal text of a size in lots.
@@ -250,7 +266,8 @@ pub const BUILTIN: &[(Venue, &str, &str, &str)] = &[
     (Venue::BinanceFutures, "KEEPUSDT", "0.0001", "1"),
     (Venue::BinanceFutures, "SUSHIUSDT", "0.001", "1"),
     // Bitfinex: books quote five significant digits, but trades print up to 8 decimals
-    // (6443.06516425 in the 2018 capture), so prices count 1e-8 ticks.
+    // (6443.06516425 in the 2018 capture): 1e-8 is the trades' step; the adapter learns the
+    // book's tick from the book (`Instrument::trade_tick`).
     (Venue::Bitfinex, "tBTCUSD", "0.00000001", "0.00000001"),
     // Kraken v2 and v1.
     (Venue::Kraken, "BTC/USD", "0.1", "0.00000001"),
@@ -334,7 +351,14 @@ impl InstrumentRegistry {
             }
         }
         self.insert(venue, symbol, tick, lot, StepSource::Learned);
-        Instrument { venue, symbol: symbol.to_owned(), tick, lot, source: StepSource::Learned }
+        Instrument {
+            venue,
+            symbol: symbol.to_owned(),
+            tick,
+            lot,
+            source: StepSource::Learned,
+            trade_tick: None,
+        }
     }
 
     fn key(venue: Venue, symbol: &str) -> (Venue, String) {
@@ -352,7 +376,7 @@ impl InstrumentRegistry {
     /// The instrument, if its tick and lot are configured, built in or already learned.
     pub fn lookup(&self, venue: Venue, symbol: &str) -> Option<Instrument> {
         let &(tick, lot, source) = self.known.get(&Self::key(venue, symbol))?;
-        Some(Instrument { venue, symbol: symbol.to_owned(), tick, lot, source })
+        Some(Instrument { venue, symbol: symbol.to_owned(), tick, lot, source, trade_tick: None })
     }
 
     /// Parses a configuration line `venue:symbol tick lot`
@@ -378,6 +402,7 @@ impl InstrumentRegistry {
             tick,
             lot,
             source: StepSource::Configured,
+            trade_tick: None,
         })
     }
 }

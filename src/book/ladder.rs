@@ -141,6 +141,8 @@ const fn bid_key(px_tick: i64) -> i64 {
 pub struct Ladder {
     bids: SideBook,
     asks: SideBook,
+    /// The largest window [`Ladder::fit_window`] may grow to (the window itself when fixed).
+    max_window: usize,
 }
 
 impl Default for Ladder {
@@ -180,6 +182,10 @@ impl Ladder {
     /// The largest window accepted by [`Ladder::with_window`] (2^24 ticks, 128 MiB per side).
     pub const MAX_WINDOW_TICKS: usize = 1 << 24;
 
+    /// The first window of a [growable](Self::growable) ladder, in ticks per side: 2^10
+    /// (8 KiB a side, two pages), until a snapshot's price span asks for more.
+    pub const GROWABLE_START_TICKS: usize = 1 << 10;
+
     /// An empty book with the [default window](Self::DEFAULT_WINDOW_TICKS).
     pub fn new() -> Ladder {
         Ladder::with_window(Self::DEFAULT_WINDOW_TICKS)
@@ -194,9 +200,73 @@ impl Ladder {
     /// per side, 1 MiB at the default window), so no page fault waits for the first price
     /// that lands in a new part of the window.
     pub fn with_window(window_ticks: usize) -> Ladder {
-        let w =
-            window_ticks.clamp(Self::MIN_WINDOW_TICKS, Self::MAX_WINDOW_TICKS).next_power_of_two();
-        Ladder { bids: SideBook::new(w), asks: SideBook::new(w) }
+        let w = Self::round_window(window_ticks);
+        Ladder { bids: SideBook::new(w), asks: SideBook::new(w), max_window: w }
+    }
+
+    /// An empty book whose window starts small
+    /// ([`GROWABLE_START_TICKS`](Self::GROWABLE_START_TICKS), or `max_window_ticks` if smaller)
+    /// and is sized from the book's own snapshots by
+    /// [`fit_window`](Self::fit_window), up to `max_window_ticks` (rounded and clamped as in
+    /// [`with_window`](Self::with_window)).
+    ///
+    /// Why: a window is made resident when it is allocated (no page fault on the hot path
+    /// later), and 1 MiB a book at the default window is most of the cost of a new book: on a
+    /// short capture of many small books (ten Deribit options, a 10-level snapshot each) it
+    /// was most of the replay. A book grows its window at most `log2(max / start)` times over
+    /// its life, each time at a snapshot (an empty book), never on an update.
+    ///
+    /// ```
+    /// use ladderfeed::book::{Ladder, Side};
+    ///
+    /// let mut book = Ladder::growable(1 << 16);
+    /// assert_eq!(book.window_ticks(), Ladder::GROWABLE_START_TICKS);
+    /// // A snapshot whose widest side spans 5,000 ticks: a window of 4x that, rounded up.
+    /// assert!(book.fit_window(5_000));
+    /// assert_eq!(book.window_ticks(), 1 << 15);
+    /// // Never past the maximum, never smaller again.
+    /// assert!(book.fit_window(1_000_000));
+    /// assert_eq!(book.window_ticks(), 1 << 16);
+    /// assert!(!book.fit_window(10));
+    /// book.set(Side::Bid, 100, 1);
+    /// assert_eq!(book.window_ticks(), 1 << 16);
+    /// ```
+    pub fn growable(max_window_ticks: usize) -> Ladder {
+        let max = Self::round_window(max_window_ticks);
+        let w = Self::GROWABLE_START_TICKS.min(max);
+        Ladder { bids: SideBook::new(w), asks: SideBook::new(w), max_window: max }
+    }
+
+    fn round_window(window_ticks: usize) -> usize {
+        window_ticks.clamp(Self::MIN_WINDOW_TICKS, Self::MAX_WINDOW_TICKS).next_power_of_two()
+    }
+
+    /// Grows an **empty** book's window to fit a snapshot whose widest side spans
+    /// `span_ticks` ticks (best to worst): four times the span, rounded up to a power of two,
+    /// so the snapshot sits in the array with the best level at the middle and a quarter of
+    /// the window to spare; at most the ladder's maximum. The new window is allocated and
+    /// made resident here. Returns whether it grew: never on a book holding levels, never
+    /// smaller, never past the maximum (a fixed-window ladder never grows).
+    pub fn fit_window(&mut self, span_ticks: u64) -> bool {
+        if !self.is_empty() {
+            return false;
+        }
+        let want = usize::try_from(span_ticks.saturating_mul(4))
+            .unwrap_or(usize::MAX)
+            .min(self.max_window)
+            .next_power_of_two()
+            .min(self.max_window);
+        if want <= self.window_ticks() {
+            return false;
+        }
+        self.bids.regrow(want);
+        self.asks.regrow(want);
+        true
+    }
+
+    /// The largest window this ladder may grow to (its window, if fixed).
+    pub fn max_window_ticks(&self) -> usize {
+        self.max_window
     }
 
     /// The window size in ticks per side (a power of two).

@@ -2,7 +2,7 @@
 //! (`--instruments`), turned into the instrument table every session's engine uses.
 //!
 //! ```toml
-//! window_ticks = 4096          # each book's array window (replay and live)
+//! window_ticks = 4096          # the largest array window a book grows to (replay and live)
 //!
 //! [[instrument]]               # tick and lot, over the built-in and learned ones
 //! venue = "binance"
@@ -32,7 +32,7 @@ pub struct FileConfig {
     pub ca_file: Option<PathBuf>,
     /// Seconds of silence before a reconnect.
     pub stale_after: Option<f64>,
-    /// Each book's array window in ticks per side.
+    /// The largest array window a book grows to, in ticks per side.
     pub window_ticks: Option<usize>,
     /// The feeds (live and record).
     #[serde(default)]

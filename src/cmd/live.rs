@@ -95,10 +95,11 @@ pub struct Args {
     /// the consumer sleeps (up to 1 ms) while the ring is empty.
     #[arg(long)]
     pub no_busy_poll: bool,
-    /// Each book's array window in ticks per side (rounded up to a power of two, 64 to 2^24).
-    /// Every book's window is resident from its creation, 16 bytes per tick: 1 MiB at the
-    /// default. With hundreds of symbols that are never deep, a small window keeps memory
-    /// small; levels beyond it are still kept exactly.
+    /// The largest array window a book grows to, in ticks per side (rounded up to a power of
+    /// two, 64 to 2^24). A book starts with a small window and sizes it from each snapshot
+    /// (four times its widest side's span), up to this; each window is resident from its
+    /// allocation, 16 bytes per tick: 1 MiB for a book at the default. Levels beyond it are
+    /// still kept exactly.
     #[arg(long, value_name = "TICKS", default_value_t = ladderfeed::book::Ladder::DEFAULT_WINDOW_TICKS)]
     pub window_ticks: usize,
     /// Stop after this many seconds (default: until SIGINT or SIGTERM).

@@ -93,8 +93,9 @@ pub struct Args {
     /// Instruments' ticks and lots.
     #[command(flatten)]
     pub instruments: InstrumentArgs,
-    /// Each book's array window in ticks per side (rounded up to a power of two, 64 to 2^24);
-    /// levels beyond it are still kept exactly.
+    /// The largest array window a book grows to, in ticks per side (rounded up to a power of
+    /// two, 64 to 2^24; each book sizes its window from its snapshots up to this); levels
+    /// beyond it are still kept exactly.
     #[arg(long, value_name = "TICKS", default_value_t = ladderfeed::book::Ladder::DEFAULT_WINDOW_TICKS)]
     pub window_ticks: usize,
 }

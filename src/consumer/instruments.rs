@@ -17,6 +17,7 @@
 //!     tick: Step::parse("0.0005").unwrap(),
 //!     lot: Step::parse("1").unwrap(),
 //!     source: StepSource::Learned,
+//!     trade_tick: None,
 //! };
 //! let (records, n) = Event::instrument_definition(Stamps::default(), 42, &inst);
 //! let mut table = Instruments::default();
@@ -37,6 +38,7 @@ struct Partial {
     tick: Step,
     lot: Step,
     source: StepSource,
+    trade_tick: Option<Step>,
     len: usize,
     text: Vec<u8>,
 }
@@ -73,7 +75,14 @@ impl Instruments {
                     4 => StepSource::Venue,
                     _ => StepSource::Learned,
                 };
-                let (Some(venue), Ok(tick), Ok(lot)) = (venue, tick, lot) else {
+                // 0: trades count ticks; k + 1: trades count 10^-k.
+                let trade_tick = match h.trade_scale {
+                    0 => Ok(None),
+                    k => Step::from_decimals(k - 1).map(Some),
+                };
+                let (Some(venue), Ok(tick), Ok(lot), Ok(trade_tick)) =
+                    (venue, tick, lot, trade_tick)
+                else {
                     self.malformed += 1;
                     self.partial[i] = None;
                     return true;
@@ -81,7 +90,7 @@ impl Instruments {
                 let len = usize::from(h.symbol_len);
                 let n = len.min(INSTRUMENT_HEAD_BYTES);
                 let text = h.symbol[..n].to_vec();
-                self.partial[i] = Some(Partial { venue, tick, lot, source, len, text });
+                self.partial[i] = Some(Partial { venue, tick, lot, source, trade_tick, len, text });
             }
             EventKind::InstrumentText { bytes, .. } => {
                 let Some(p) = self.partial[i].as_mut() else {
@@ -108,6 +117,7 @@ impl Instruments {
                 tick: p.tick,
                 lot: p.lot,
                 source: p.source,
+                trade_tick: p.trade_tick,
             });
         }
         true
@@ -144,6 +154,7 @@ mod tests {
             tick: Step::parse("0.1").unwrap(),
             lot: Step::parse("0.001").unwrap(),
             source: StepSource::Configured,
+            trade_tick: None,
         }
     }
 

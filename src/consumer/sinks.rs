@@ -251,7 +251,8 @@ impl Sinks {
                         Some(Side::Buy) => "false",
                         None => "",
                     };
-                    let (px, qty) = (name.tick.format(t.price_tick), name.lot.format(t.size_lots));
+                    let (px, qty) =
+                        (name.format_trade_price(t.price_tick), name.lot.format(t.size_lots));
                     let _ = match enc {
                         Encoding::Csv => writeln!(
                             l,

@@ -194,7 +194,7 @@ struct Book {
 impl Book {
     fn new(window_ticks: usize) -> Self {
         Book {
-            ladder: Ladder::with_window(window_ticks),
+            ladder: Ladder::growable(window_ticks),
             state: BookState::Stale,
             published: None,
             dirty: false,
@@ -307,12 +307,13 @@ impl<A: Adapter> Engine<A> {
         }
     }
 
-    /// Gives every book this engine makes an array window of `ticks` ticks per side (see
-    /// [`Ladder::with_window`]: rounded up to a power of two and clamped). Each book's window
-    /// is resident from its creation, 16 bytes per tick for both sides: 1 MiB at the default
-    /// (2^16 ticks). With many books that are never deep (a BBO-only feed of hundreds of
-    /// symbols), a small window keeps memory small; levels beyond it are still kept exactly,
-    /// in the slower overflow store.
+    /// Lets every book this engine makes grow its array window up to `ticks` ticks per side
+    /// (see [`Ladder::growable`]: rounded up to a power of two and clamped). A book starts
+    /// with a small window and sizes it from each snapshot (four times the span of its widest
+    /// side, at most `ticks`); a window is resident from its allocation, 16 bytes per tick for
+    /// both sides: 1 MiB for a book that reaches the default (2^16 ticks). A smaller maximum
+    /// keeps memory small with many deep books; levels beyond the window are still kept
+    /// exactly, in the slower overflow store.
     pub fn with_window_ticks(mut self, ticks: usize) -> Self {
         self.window_ticks = ticks;
         self
@@ -491,6 +492,9 @@ impl<A: Adapter> Engine<A> {
             levels.extend(b.ladder.iter(side).map(|l| (side, l.px_tick, l.qty_lots)));
         }
         b.ladder.clear();
+        let span =
+            side_span_of(levels.iter().map(|&(side, px, _)| (side, px.saturating_mul(factor))));
+        b.ladder.fit_window(span);
         let mut exact = true;
         for (side, px, qty) in levels {
             match px.checked_mul(factor) {
@@ -510,8 +514,11 @@ impl<A: Adapter> Engine<A> {
         b.depth_last.iter_mut().for_each(Vec::clear);
         b.depth_touched = true;
         // Trades read after the refinement in this frame were converted with the old tick.
+        // (Not those with a step of their own: Bitfinex's count 1e-8, whatever the book's tick.)
+        let trades_count_ticks = self.adapter.symbols().list()[i].instrument.trade_tick.is_none();
         let from = self.parsed.refined_trades.min(self.parsed.trades.len());
-        for t in self.parsed.trades[from..].iter_mut().filter(|t| usize::from(t.symbol) == i) {
+        let trades = if trades_count_ticks { &mut self.parsed.trades[from..] } else { &mut [] };
+        for t in trades.iter_mut().filter(|t| usize::from(t.symbol) == i) {
             t.trade.price_tick = t.trade.price_tick.saturating_mul(factor);
         }
         self.stats.ticks_refined += 1;
@@ -765,6 +772,9 @@ impl<A: Adapter> Engine<A> {
         }
         if snapshot {
             b.ladder.clear();
+            // The window is sized from the snapshot (the book is empty here): a small book
+            // keeps a small resident window, a deep one gets the full window.
+            b.ladder.fit_window(side_span(&self.parsed.levels[msg.levels.clone()]));
             b.stats.snapshots += 1;
         }
         b.stats.book_messages += 1;
@@ -858,4 +868,21 @@ impl<A: Adapter> Engine<A> {
             self.set_state(i, BookState::Synced, local_ts, sink);
         }
     }
+}
+
+/// The widest side's span in ticks (best to worst level) among `levels`: what a snapshot
+/// asks of a book's window ([`Ladder::fit_window`]).
+fn side_span(levels: &[crate::venue::LevelOp]) -> u64 {
+    side_span_of(levels.iter().filter(|l| l.qty_lots > 0).map(|l| (l.side, l.px_tick)))
+}
+
+/// [`side_span`] over `(side, price)` pairs.
+fn side_span_of(levels: impl Iterator<Item = (Side, i64)>) -> u64 {
+    let mut range = [(i64::MAX, i64::MIN); 2];
+    for (side, px) in levels {
+        let r = &mut range[side as usize];
+        r.0 = r.0.min(px);
+        r.1 = r.1.max(px);
+    }
+    range.iter().filter(|r| r.0 <= r.1).map(|r| r.1.abs_diff(r.0)).max().unwrap_or(0)
 }

@@ -140,6 +140,7 @@ mod tests {
             tick: Step::ONE,
             lot: Step::ONE,
             source: StepSource::Configured,
+            trade_tick: None,
         };
         let (defs, n) = Event::instrument_definition(stamps(1), 0, &inst);
         let mut lvc = LastValues::default();

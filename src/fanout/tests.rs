@@ -23,6 +23,7 @@ fn definition(id: u16, symbol: &str) -> Vec<Event> {
         tick: Step::parse("0.01").unwrap(),
         lot: Step::parse("0.00001").unwrap(),
         source: StepSource::Venue,
+        trade_tick: None,
     };
     let (records, n) = Event::instrument_definition(stamps(0), id, &inst);
     records[..n].to_vec()

@@ -83,7 +83,7 @@ pub struct Options {
     pub policy: Policy,
     /// The clock that stamps receive times and measures every deadline.
     pub clock: Clock,
-    /// Each book's array window in ticks per side ([`Engine::with_window_ticks`]).
+    /// The largest array window a book grows to, in ticks per side ([`Engine::with_window_ticks`]).
     pub window_ticks: usize,
     /// Ticks and lots of the instruments (configuration, reference data, built-ins).
     pub registry: InstrumentRegistry,

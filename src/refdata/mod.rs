@@ -28,7 +28,8 @@
 //!
 //! Bitfinex publishes no tick: its prices carry five significant digits and at most eight
 //! decimals, so the tick depends on the price. The table holds the finest tick that rule
-//! allows (10^-8), on which every valid price is a whole number of ticks. Kraken's v2 feed
+//! allows (10^-8), on which every valid price is a whole number of ticks; the adapter keeps it
+//! as the trades' step and learns each book's tick from the book. Kraken's v2 feed
 //! names assets as ISO codes where `AssetPairs` keeps Kraken's own (`XBT` is `BTC`, `XDG` is
 //! `DOGE` on v2); the v2 table renames them.
 

@@ -113,7 +113,7 @@ pub struct SessionConfig {
     /// Where REST snapshots come from, for a venue that takes them over REST (default: the
     /// venue's own base, [`crate::venue::RestSnapshot::default_base`]).
     pub rest_base: Option<String>,
-    /// Each book's array window in ticks per side ([`Engine::with_window_ticks`]).
+    /// The largest array window a book grows to, in ticks per side ([`Engine::with_window_ticks`]).
     pub window_ticks: usize,
     /// Levels per side of the top N each book publishes ([`Engine::with_depth`]; 0: none).
     pub depth_levels: usize,
@@ -529,8 +529,8 @@ impl Session {
         Ok(s)
     }
 
-    /// Each book's array window, in ticks per side ([`Engine::with_window_ticks`]); before
-    /// the first book is made.
+    /// The largest array window a book grows to, in ticks per side
+    /// ([`Engine::with_window_ticks`]); before the first book is made.
     pub fn with_window_ticks(mut self, ticks: usize) -> Self {
         self.engine = self.engine.with_window_ticks(ticks);
         self

@@ -26,7 +26,7 @@ use crate::venue::{Protocol, VenueError};
 pub struct RecordedOptions {
     /// Ticks and lots (configuration, reference data, built-ins).
     pub registry: InstrumentRegistry,
-    /// Each book's array window in ticks per side.
+    /// The largest array window a book grows to, in ticks per side.
     pub window_ticks: usize,
     /// Stamps parse times (`Some(|| 0)`: a deterministic stream); `None`, the process clock.
     pub clock: Option<fn() -> u64>,

@@ -14,9 +14,13 @@
 //! clients to reconnect) invalidates every book. Raw books (`R0`, per order) are refused with a
 //! clear error rather than built as if they were aggregated.
 //!
-//! Prices count 1e-8 ticks: books quote five significant digits, but trades print up to
-//! eight decimals (hidden and midpoint fills), and a tick must represent both exactly. The
-//! ladder keeps levels beyond its array window exactly in its overflow store.
+//! Books quote five significant digits, but trades print up to eight decimals (hidden and
+//! midpoint fills): trade prices count their own step (1e-8, from the reference data, the
+//! built-in table or by default; [`Instrument::trade_tick`]), and the book's tick follows the
+//! book. A new symbol's book tick starts at 1 and is refined exactly as its book prices show
+//! more decimals ([`Parsed::book_price`]: the first snapshot, then a price crossing a power of
+//! ten downwards), so the ladder's array counts the book's own steps (0.1 for BTC at 6,443.1)
+//! instead of 1e-8 ones, which put most of a book beyond its window.
 //!
 //! Numbers are JSON numbers (`6443.1`, `-0.1`, and, as JavaScript prints them, `1e-8`): they
 //! are read as exact text. Trade updates arrive twice, as `te` then `tu` with the same id; the
@@ -30,7 +34,7 @@ use super::time::ms_to_ns;
 use super::{
     num, Adapter, BookAction, Checksum, GapScope, Parsed, SymbolIdx, Symbols, TradeMsg, VenueError,
 };
-use crate::book::{Instrument, InstrumentRegistry, Side, Venue};
+use crate::book::{Instrument, InstrumentRegistry, NumError, Side, Step, StepSource, Venue};
 use crate::event::{self, Bbo, Trade};
 
 /// Bitfinex v2's transport.
@@ -225,14 +229,22 @@ impl Bitfinex {
                 let inst = &info.instrument;
                 let f = |i: usize| list.get(i).and_then(text).ok_or(VenueError::Shape("ticker"));
                 // Ticker sizes are float sums (`47.914412330000005`), not exact decimals: kept
-                // only when they fit the lot, else 0. Prices are exact.
+                // only when they fit the lot, else 0. Prices are exact; one finer than the
+                // book's tick so far (a book not yet refined to it) leaves the venue's BBO
+                // unset until the book's tick can hold it.
                 let lots = |i: usize| f(i).map(|t| inst.lot.units(t).unwrap_or(0));
-                info.venue_bbo = Some(Bbo {
-                    bid_tick: inst.tick.units(f(0)?).map_err(num("bid"))?,
-                    bid_lots: lots(1)?,
-                    ask_tick: inst.tick.units(f(2)?).map_err(num("ask"))?,
-                    ask_lots: lots(3)?,
-                });
+                let px = |i: usize, what| match inst.tick.units(f(i)?) {
+                    Ok(v) => Ok(Some(v)),
+                    Err(NumError::NotMultiple) => Ok(None),
+                    Err(e) => Err(num(what)(e)),
+                };
+                let (bid, ask) = (px(0, "bid")?, px(2, "ask")?);
+                info.venue_bbo = match (bid, ask) {
+                    (Some(bid_tick), Some(ask_tick)) => {
+                        Some(Bbo { bid_tick, bid_lots: lots(1)?, ask_tick, ask_lots: lots(3)? })
+                    }
+                    _ => None,
+                };
                 Ok(())
             }
             Kind::Other => {
@@ -245,17 +257,39 @@ impl Bitfinex {
     /// The symbol of a trades or ticker channel, resolved or learned from nothing: an unknown
     /// symbol counts prices and amounts in 1e-8 steps, the finest Bitfinex prints.
     fn trade_symbol(&mut self, ci: usize) -> Result<SymbolIdx, VenueError> {
+        let known = self.symbols.len();
         let key = self.channels[ci].key.as_bytes();
-        match self.symbols.resolve(key) {
-            Some(s) => Ok(s),
+        let sym = match self.symbols.resolve(key) {
+            Some(s) => s,
             None => {
-                // Book prices have five significant digits, but trade prices and amounts
-                // print up to 8 decimals: count both in 1e-8 steps.
+                // Trade prices and amounts print up to 8 decimals: 1e-8 steps.
                 let Bitfinex { symbols, channels, .. } = self;
                 let e8 = std::iter::once(&b"0.00000001"[..]);
-                symbols.learn(channels[ci].key.as_bytes(), e8.clone(), e8)
+                symbols.learn(channels[ci].key.as_bytes(), e8.clone(), e8)?
             }
+        };
+        if self.symbols.len() > known {
+            self.split_trade_tick(sym);
         }
+        Ok(sym)
+    }
+
+    /// A new symbol's step (1e-8) becomes its trades' step, and its book tick starts at 1, to
+    /// be refined by its book prices (see the [module docs](self)). A configured tick is the
+    /// user's and is left alone, as is a step that is not a power of ten.
+    fn split_trade_tick(&mut self, sym: SymbolIdx) {
+        let Some(info) = self.symbols.get_mut(sym) else { return };
+        let inst = &mut info.instrument;
+        if inst.source == StepSource::Configured
+            || inst.trade_tick.is_some()
+            || inst.tick.mantissa() != 1
+        {
+            return;
+        }
+        inst.trade_tick = Some(inst.tick);
+        inst.tick = Step::ONE;
+        inst.source = StepSource::Learned;
+        info.price_decimals = 0;
     }
 
     fn book(
@@ -319,7 +353,7 @@ impl Bitfinex {
         out.trades.push(TradeMsg {
             symbol: sym,
             trade: Trade {
-                price_tick: inst.tick.units(price).map_err(num("price"))?,
+                price_tick: inst.trade_step().units(price).map_err(num("price"))?,
                 size_lots: signed.checked_abs().ok_or(VenueError::Shape("amount"))?,
                 aggressor: Some(if signed > 0 { event::Side::Buy } else { event::Side::Sell }),
                 trade_id: id,
@@ -333,7 +367,7 @@ impl Bitfinex {
 /// One `[PRICE, COUNT, AMOUNT]` level.
 fn level(l: Value<'_, '_>, inst: &Instrument, out: &mut Parsed) -> Result<(), VenueError> {
     let f = |i: usize| l.get_idx(i).and_then(text).ok_or(VenueError::Shape("book level"));
-    let px_tick = inst.tick.units(f(0)?).map_err(num("price"))?;
+    let px_tick = out.book_price_number(inst, f(0)?).map_err(num("price"))?;
     let count = super::json::parse_u64(f(1)?).ok_or(VenueError::Shape("book count"))?;
     let amount = inst.lot.units_signed(f(2)?).map_err(num("amount"))?;
     if count > 0 {

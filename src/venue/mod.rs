@@ -250,7 +250,7 @@ impl Parsed {
         };
         match tick.units_plain(text) {
             Err(NumError::NotMultiple) if inst.source == crate::book::StepSource::Learned => {
-                self.refine(open(), tick, text)
+                self.refine(open(), tick, text, inst.trade_tick.is_none())
             }
             r => r,
         }
@@ -263,7 +263,19 @@ impl Parsed {
     pub fn book_price_number(&mut self, inst: &Instrument, text: &[u8]) -> Result<i64, NumError> {
         match self.book_price(inst, text) {
             Err(NumError::Invalid(_)) if text.iter().any(|c| matches!(c, b'e' | b'E')) => {
-                inst.tick.units(text)
+                let open = self.books.last().map(|b| b.symbol);
+                let tick = match self.refined {
+                    Some((s, t)) if open == Some(s) => t,
+                    _ => inst.tick,
+                };
+                match tick.units(text) {
+                    Err(NumError::NotMultiple)
+                        if inst.source == crate::book::StepSource::Learned =>
+                    {
+                        self.refine(open, tick, text, inst.trade_tick.is_none())
+                    }
+                    r => r,
+                }
             }
             r => r,
         }
@@ -271,7 +283,13 @@ impl Parsed {
 
     /// See [`Parsed::book_price`]: off the common path.
     #[cold]
-    fn refine(&mut self, sym: Option<SymbolIdx>, tick: Step, text: &[u8]) -> Result<i64, NumError> {
+    fn refine(
+        &mut self,
+        sym: Option<SymbolIdx>,
+        tick: Step,
+        text: &[u8],
+        trades_count_ticks: bool,
+    ) -> Result<i64, NumError> {
         let Some(sym) = sym else { return Err(NumError::NotMultiple) };
         if self.refined.is_some_and(|(s, _)| s != sym) {
             // One refinement per frame; a second book's waits for its next message.
@@ -291,13 +309,14 @@ impl Parsed {
                 l.px_tick = l.px_tick.checked_mul(factor).ok_or(NumError::Overflow)?;
             }
         }
-        for t in self.trades.iter_mut().filter(|t| t.symbol == sym) {
+        // Trades with a step of their own (Bitfinex) are not in ticks: they stay.
+        for t in self.trades.iter_mut().filter(|t| trades_count_ticks && t.symbol == sym) {
             t.trade.price_tick =
                 t.trade.price_tick.checked_mul(factor).ok_or(NumError::Overflow)?;
         }
         self.refined = Some((sym, finer));
         self.refined_trades = self.trades.len();
-        finer.units_plain(text)
+        finer.units(text)
     }
 
     /// Starts a book message; push its levels with [`Parsed::level`], then call

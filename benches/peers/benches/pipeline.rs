@@ -157,7 +157,12 @@ fn ladderfeed_books(venue: Venue, recs: &[Record]) -> HashMap<String, (i64, i64)
         if engine.state(s) == Some(BookState::Synced) {
             let bbo = engine.bbo(s).unwrap_or_default();
             if bbo.bid_lots > 0 && bbo.ask_lots > 0 {
-                out.insert(info.key.clone(), (bbo.bid_tick, bbo.ask_tick));
+                // A Bitfinex book counts its own tick; the peers count the trades' 1e-8 steps:
+                // compared in those.
+                let inst = &info.instrument;
+                let f = inst.trade_tick.and_then(|t| inst.tick.multiple_of(t)).unwrap_or(1);
+                let f = i64::try_from(f).expect("tick factor");
+                out.insert(info.key.clone(), (bbo.bid_tick * f, bbo.ask_tick * f));
             }
         }
     }

@@ -68,6 +68,22 @@ impl SideBook {
         }
     }
 
+    /// Replaces the window of an **empty** side by a new, resident one of `window` slots (a
+    /// power of two, at least 64); keeps the overflow's capacity.
+    pub(crate) fn regrow(&mut self, window: usize) {
+        debug_assert!(self.len() == 0);
+        debug_assert!(window.is_power_of_two() && window >= 64);
+        self.window = window;
+        self.mask = window - 1;
+        self.base = 0;
+        self.slot_base = 0;
+        self.qty = super::resident_zeroed(window);
+        self.bits = Bitmap::new(window);
+        self.best_off = NONE;
+        self.window_len = 0;
+        self.overflow.clear();
+    }
+
     /// `W`, the window size in slots.
     #[inline]
     pub(crate) fn window(&self) -> usize {
