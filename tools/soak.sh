@@ -21,6 +21,8 @@ fi
 cargo build --release --quiet --bin ladderfeed
 cargo build --release --quiet -p ladderfeed-sim
 bin="${CARGO_TARGET_DIR:-target}/release"
+# SOAK_CLIENT: another build of `ladderfeed` to soak (a before/after comparison).
+client="${SOAK_CLIENT:-$bin/ladderfeed}"
 tmp="$(mktemp -d)"
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
 
@@ -39,7 +41,7 @@ done
 url="$(sed -n 's/^listening on \(wss:[^ ]*\).*/\1/p' "$tmp/sim.out")"
 [ -n "$url" ] || { echo "soak: the simulator did not start" >&2; cat "$tmp/sim.out" >&2; exit 1; }
 
-"$bin/ladderfeed" live --venue kraken-v1 --symbols XBT/USD --endpoint "$url" \
+"$client" live --venue kraken-v1 --symbols XBT/USD --endpoint "$url" \
   --ca-file "$tmp/ca.pem" --no-busy-poll --no-pin --duration "$secs" \
   --summary-json "$tmp/summary.json" >"$tmp/live.out" 2>&1 &
 pid=$!
@@ -49,7 +51,7 @@ if [ -n "${SOAK_ALLOCS:-}" ]; then
   allocs="malloc calloc realloc posix_memalign aligned_alloc"
   for f in $allocs; do
     perf probe -l 2>/dev/null | grep -q "probe_libc:$f " ||
-      perf probe -q -x "$(ldd "$bin/ladderfeed" | awk '/libc.so/ {print $3}')" --add "$f"
+      perf probe -q -x "$(ldd "$client" | awk '/libc.so/ {print $3}')" --add "$f"
   done
   (
     sleep "$warm"
