@@ -216,7 +216,8 @@ fn a_live_wss_connection_allocates_nothing_per_message_after_warm_up() {
         .map(String::from)
         .collect();
     let url = Feed::endpoint_url(Venue::KrakenV1, &sim.url(""), &symbols);
-    let feed = Feed { venue: Venue::KrakenV1, url, symbols, rest_base: None };
+    let feed =
+        Feed { venue: Venue::KrakenV1, url, symbols, rest_base: None, backup_urls: Vec::new() };
     let mut live = Live::new(vec![feed], Options::new(tls)).expect("live");
     let mut sink = Discard(0);
     let messages = |live: &Live| live.links()[0].stats().messages;

@@ -13,8 +13,8 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use rustls::{ClientConfig, RootCertStore};
 
-use super::NetError;
 pub use super::tls_io::record_errors;
+use super::NetError;
 
 /// The crypto provider of every TLS connection: *ring*.
 pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {

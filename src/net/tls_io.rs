@@ -391,8 +391,10 @@ impl TlsClient {
                 continue;
             }
             if self.eof {
-                return Err(TlsError::Protocol("the peer closed the connection without close_notify")
-                    .counted());
+                return Err(TlsError::Protocol(
+                    "the peer closed the connection without close_notify",
+                )
+                .counted());
             }
             self.fill_from(sock)?;
         }
@@ -495,11 +497,8 @@ impl Traffic {
         if self.tx_seq >= self.tx_limit {
             return Err(TlsError::Protocol("the send key's confidentiality limit is reached"));
         }
-        let msg = OutboundPlainMessage {
-            typ,
-            version: ProtocolVersion::TLSv1_2,
-            payload: plain.into(),
-        };
+        let msg =
+            OutboundPlainMessage { typ, version: ProtocolVersion::TLSv1_2, payload: plain.into() };
         let record = self.encrypter.encrypt(msg, self.tx_seq)?;
         self.tx_seq += 1;
         out.extend_from_slice(&record.encode());
