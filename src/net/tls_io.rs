@@ -806,3 +806,117 @@ mod tests {
         server.join().unwrap();
     }
 }
+
+/// The read path's cost per record, ours against rustls' buffered connection (the code this
+/// module replaced), over loopback: `cargo test --release --lib tls_read_cost -- --ignored
+/// --nocapture`.
+#[cfg(test)]
+mod cost {
+    use std::net::{TcpListener, TcpStream};
+    use std::time::Instant;
+
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+    use rustls::{ClientConnection, RootCertStore, ServerConnection, StreamOwned};
+
+    use super::*;
+
+    /// Records per run and their plaintext size (a typical market-data frame).
+    const RECORDS: usize = 8_000;
+    const SIZE: usize = 200;
+
+    /// A server that writes `RECORDS` records of `SIZE` bytes, each flushed (one record
+    /// each), then waits for a byte; and the client's socket and configuration.
+    fn serve() -> (TcpStream, Arc<ClientConfig>, std::thread::JoinHandle<()>) {
+        let pki = ladderfeed_sim::tls::Pki::generate(None).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server_config = Arc::clone(&pki.server);
+        let server = std::thread::spawn(move || {
+            let (sock, _) = listener.accept().unwrap();
+            let _ = socket2::SockRef::from(&sock).set_send_buffer_size(8 << 20);
+            let mut s = StreamOwned::new(ServerConnection::new(server_config).unwrap(), sock);
+            let frame = [b'x'; SIZE];
+            for _ in 0..RECORDS {
+                s.write_all(&frame).unwrap();
+                s.flush().unwrap();
+            }
+            let mut done = [0u8; 1];
+            let _ = s.read(&mut done);
+        });
+        let mut roots = RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(pki.ca_pem.as_bytes()) {
+            roots.add(cert.unwrap()).unwrap();
+        }
+        let mut config = ClientConfig::builder_with_provider(super::super::tls::provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        config.enable_secret_extraction = true;
+        let sock = TcpStream::connect(addr).unwrap();
+        let _ = socket2::SockRef::from(&sock).set_recv_buffer_size(8 << 20);
+        (sock, Arc::new(config), server)
+    }
+
+    /// Waits until every record is in the client's socket buffer (so only the read path is
+    /// timed), approximately: the bytes on the wire are about 222 per record.
+    fn settle() {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+
+    fn ours() -> f64 {
+        let (mut sock, config, server) = serve();
+        let mut c = TlsClient::new(&config, ServerName::try_from("localhost").unwrap()).unwrap();
+        while !c.handshake(&mut sock).unwrap() {}
+        settle();
+        let mut buf = [0u8; 4096];
+        let (mut got, t) = (0, Instant::now());
+        while got < RECORDS * SIZE {
+            got += c.read_from(&mut sock, &mut buf).unwrap();
+        }
+        let ns = t.elapsed().as_nanos() as f64 / RECORDS as f64;
+        c.write_to(&mut sock, b"!").unwrap();
+        server.join().unwrap();
+        ns
+    }
+
+    fn buffered() -> f64 {
+        let (mut sock, config, server) = serve();
+        let name = ServerName::try_from("localhost").unwrap();
+        let mut conn = ClientConnection::new(config, name).unwrap();
+        while conn.is_handshaking() {
+            conn.complete_io(&mut sock).unwrap();
+        }
+        settle();
+        let mut buf = [0u8; 4096];
+        let (mut got, t) = (0, Instant::now());
+        while got < RECORDS * SIZE {
+            match conn.reader().read(&mut buf) {
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    conn.read_tls(&mut sock).unwrap();
+                    conn.process_new_packets().unwrap();
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        let ns = t.elapsed().as_nanos() as f64 / RECORDS as f64;
+        conn.writer().write_all(b"!").unwrap();
+        conn.complete_io(&mut sock).unwrap();
+        server.join().unwrap();
+        ns
+    }
+
+    #[test]
+    #[ignore = "a measurement: run it on purpose, in release"]
+    fn tls_read_cost() {
+        for round in 1..=5 {
+            let (a, b) = (buffered(), ours());
+            eprintln!(
+                "round {round}: {RECORDS} records of {SIZE} B: rustls buffered {a:.0} ns/record, \
+                 in place {b:.0} ns/record"
+            );
+        }
+    }
+}
