@@ -9,7 +9,11 @@
 //! Both the replay thread and the consumer thread count (`tests/counting`); the harness's own
 //! threads do not. The reopened reader's buffers start empty and grow to the file's longest
 //! record once; its allocations are tallied apart and bounded (see [`READER_GROWTH_BOUND`]).
-//! This file holds a single test so no other test allocates while it counts.
+//!
+//! The live path too: a wss:// connection to the simulator (TLS records opened in place,
+//! WebSocket framing, session, engine) allocates nothing per message on the network thread
+//! once warm. Counting is per thread, each test into its own counter, so the two tests may
+//! run at the same time; nothing else in this file allocates on a counted thread.
 
 mod common;
 mod counting;
