@@ -9,7 +9,11 @@
 //! Both the replay thread and the consumer thread count (`tests/counting`); the harness's own
 //! threads do not. The reopened reader's buffers start empty and grow to the file's longest
 //! record once; its allocations are tallied apart and bounded (see [`READER_GROWTH_BOUND`]).
-//! This file holds a single test so no other test allocates while it counts.
+//!
+//! The live path too: a wss:// connection to the simulator (TLS records opened in place,
+//! WebSocket framing, session, engine) allocates nothing per message on the network thread
+//! once warm. Counting is per thread, each test into its own counter, so the two tests may
+//! run at the same time; nothing else in this file allocates on a counted thread.
 
 mod common;
 mod counting;
@@ -164,4 +168,87 @@ fn a_whole_replay_allocates_nothing_after_warm_up() {
             "{file}: the reader allocated {reader_allocs} times: more than growing its buffers"
         );
     }
+}
+
+/// Allocations of the network thread while it counts (the live test below).
+#[cfg(feature = "live")]
+static NET_ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+/// A sink that keeps nothing (the ring and the consumer are the test above's).
+#[cfg(feature = "live")]
+struct Discard(u64);
+
+#[cfg(feature = "live")]
+impl ladderfeed::engine::Sink for Discard {
+    fn publish(&mut self, _event: ladderfeed::event::Event) {
+        self.0 += 1;
+    }
+}
+
+/// The network thread in steady state, TLS and WebSocket included: a live connection over
+/// wss:// to the simulator (in this process, on threads of its own that do not count: real
+/// TLS 1.3 with its test CA, certificates verified) serving the Kraken v1 capture, paced. The
+/// network loop (mio, rustls, WebSocket framing, session, engine) runs on this test's own
+/// thread; after a warm-up (the TLS and WebSocket handshakes, the subscriptions, every book's
+/// snapshot, the first `WARM` messages) it counts its allocations over the next messages,
+/// which must be none. The count is per thread, so the replay test above may run meanwhile.
+#[cfg(feature = "live")]
+#[test]
+fn a_live_wss_connection_allocates_nothing_per_message_after_warm_up() {
+    use std::time::{Duration, Instant};
+
+    use ladderfeed::book::Venue;
+    use ladderfeed::net::live::{Feed, Live, Options};
+    use ladderfeed_sim::{Config, Pace, Sim};
+
+    /// Messages before counting starts.
+    const WARM: u64 = 800;
+    /// Messages counted.
+    const COUNTED: u64 = 2_500;
+
+    let capture = common::fixture("kraken/cryptofeed_KRAKEN.ws.50.0");
+    let mut c = Config::for_venue("kraken-v1", vec![capture]).expect("config");
+    c.tls = true;
+    c.pace = Pace::Rate(4000.0);
+    let sim = Sim::start(c).expect("simulator");
+    let ca = std::env::temp_dir().join(format!("ladderfeed-live-alloc-{}.pem", std::process::id()));
+    std::fs::write(&ca, sim.ca_pem().expect("the simulator's CA")).expect("write the CA");
+    let tls = ladderfeed::net::tls::client_config(Some(&ca)).expect("TLS config");
+    let symbols: Vec<String> = ["WAVES/EUR", "XMR/USD", "KSM/XBT", "GRT/ETH", "SC/EUR", "ETH/CHF"]
+        .into_iter()
+        .chain(["OCEAN/XBT", "OMG/USD", "XBT/CHF", "ADA/XBT"])
+        .map(String::from)
+        .collect();
+    let url = Feed::endpoint_url(Venue::KrakenV1, &sim.url(""), &symbols);
+    let feed =
+        Feed { venue: Venue::KrakenV1, url, symbols, rest_base: None, backup_urls: Vec::new() };
+    let mut live = Live::new(vec![feed], Options::new(tls)).expect("live");
+    let mut sink = Discard(0);
+    let messages = |live: &Live| live.links()[0].stats().messages;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while messages(&live) < WARM {
+        live.poll_once(&mut sink).expect("poll");
+        assert!(Instant::now() < deadline, "warm-up: {:?}", live.links()[0].stats());
+    }
+    let (start_msgs, start_connects) = (messages(&live), live.links()[0].stats().connects);
+    NET_ALLOCS.store(0, Ordering::Relaxed);
+    counting::count_into(Some(&NET_ALLOCS));
+    while messages(&live) < start_msgs + COUNTED && Instant::now() < deadline {
+        live.poll_once(&mut sink).expect("poll");
+    }
+    counting::count_into(None);
+    let allocs = NET_ALLOCS.load(Ordering::Relaxed);
+    let stats = live.links()[0].stats().clone();
+    live.close_all();
+    sim.stop();
+    let _ = std::fs::remove_file(&ca);
+    let counted = stats.messages - start_msgs;
+    eprintln!(
+        "live wss: {allocs} allocations on the network thread over {counted} messages \
+         ({} events published in all; {stats:?})",
+        sink.0
+    );
+    assert_eq!(stats.connects, start_connects, "the connection was lost while counting");
+    assert!(counted >= COUNTED, "only {counted} messages in time");
+    assert_eq!(allocs, 0, "the network thread allocated (ALLOC_BACKTRACE=1 shows where)");
 }

@@ -6,6 +6,9 @@
 # at their maximum). Run from anywhere:
 #   bash tools/soak.sh [SECONDS [WARM_UP_SECONDS]]   (defaults 600 and 60)
 # Prints the samples, the simulator's and client's counts, and FLAT or NOT FLAT (exit 1).
+# With SOAK_ALLOCS=1 (root, perf with uprobes) it also counts the network thread's calls to
+# malloc, calloc, realloc, posix_memalign and aligned_alloc from the warm-up to the end, and
+# prints them per second (the probes are added if missing, and left for the next run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-600}"
@@ -17,6 +20,9 @@ fi
 
 cargo build --release --quiet --bin ladderfeed
 cargo build --release --quiet -p ladderfeed-sim
+bin="${CARGO_TARGET_DIR:-target}/release"
+# SOAK_CLIENT: another build of `ladderfeed` to soak (a before/after comparison).
+client="${SOAK_CLIENT:-$bin/ladderfeed}"
 tmp="$(mktemp -d)"
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
 
@@ -24,7 +30,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
 # After the capture (or a close/reset) the client reconnects: on a close or reset at once, at
 # the end of the capture when the feed goes stale.
 faults="close~0.0004,reset~0.0002,corrupt~0.001,crossed~0.0005,drop~0.001,dup~0.001,reorder~0.001,malformed~0.0005"
-./target/release/ladderfeed-sim --venue kraken-v1 \
+"$bin/ladderfeed-sim" --venue kraken-v1 \
   --capture fixtures/kraken/cryptofeed_KRAKEN.ws.50.0 --tls --ca-out "$tmp/ca.pem" \
   --pace 2000 --faults "$faults" --seed 7 --max-seconds $((secs + 30)) \
   --max-connections 1000000 >"$tmp/sim.out" 2>&1 &
@@ -35,12 +41,25 @@ done
 url="$(sed -n 's/^listening on \(wss:[^ ]*\).*/\1/p' "$tmp/sim.out")"
 [ -n "$url" ] || { echo "soak: the simulator did not start" >&2; cat "$tmp/sim.out" >&2; exit 1; }
 
-./target/release/ladderfeed live --venue kraken-v1 --symbols XBT/USD --endpoint "$url" \
+"$client" live --venue kraken-v1 --symbols XBT/USD --endpoint "$url" \
   --ca-file "$tmp/ca.pem" --no-busy-poll --no-pin --duration "$secs" \
   --summary-json "$tmp/summary.json" >"$tmp/live.out" 2>&1 &
 pid=$!
 
 echo "soak: ${secs} s, pid $pid, simulator $url, faults $faults"
+if [ -n "${SOAK_ALLOCS:-}" ]; then
+  allocs="malloc calloc realloc posix_memalign aligned_alloc"
+  for f in $allocs; do
+    perf probe -l 2>/dev/null | grep -q "probe_libc:$f " ||
+      perf probe -q -x "$(ldd "$client" | awk '/libc.so/ {print $3}')" --add "$f"
+  done
+  (
+    sleep "$warm"
+    tid=$(grep -l '^network$' /proc/"$pid"/task/*/comm | head -1 | cut -d/ -f5)
+    perf stat -x, -o "$tmp/allocs" $(printf -- '-e probe_libc:%s ' $allocs) -t "$tid" \
+      -- sleep $((secs - warm - 5)) 2>/dev/null
+  ) &
+fi
 printf '%8s %10s %6s %8s %10s %10s\n' seconds rss_kb fds threads anon_kb file_kb
 start=$(date +%s)
 : >"$tmp/samples"
@@ -77,6 +96,12 @@ def walk(v, key=""):
 walk(json.load(open(sys.argv[1])))
 print("  summary totals over every book: " + ", ".join(f"{k} {v}" for k, v in sorted(totals.items())))
 PY
+if [ -n "${SOAK_ALLOCS:-}" ]; then
+  wait $! 2>/dev/null || true
+  awk -F, -v s=$((secs - warm - 5)) '/probe_libc/ {n += $1; printf "  %s %s\n", $3, $1}
+    END {printf "network thread allocations after the warm-up: %d in %d s, %.1f/s\n", n, s, n / s}' \
+    "$tmp/allocs"
+fi
 echo "--- simulator"
 tail -3 "$tmp/sim.out"
 

@@ -5,6 +5,9 @@
 //!   no way to turn verification off.
 //! - `stream`: a non-blocking TCP stream with optional TLS, read and written as the socket
 //!   allows.
+//! - `tls_io`: the TLS client over it: rustls' unbuffered connection for the handshake, then
+//!   records decrypted in place in a reused buffer (no allocation per record), key updates and
+//!   session tickets handed back to rustls ([`tls::record_errors`] counts the failures).
 //! - `url`: the small URL parser the connections need.
 //! - `http`: a non-blocking HTTP/1.1 GET (Binance's REST depth snapshot) over the same TLS.
 //! - [`live`]: the event loop: per connection read, frame (tungstenite), parse, apply, publish;
@@ -15,6 +18,7 @@ pub(crate) mod http;
 pub mod live;
 pub(crate) mod stream;
 pub mod tls;
+pub(crate) mod tls_io;
 pub(crate) mod url;
 
 /// Why a connection failed.

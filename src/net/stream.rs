@@ -1,6 +1,7 @@
-//! A non-blocking TCP stream (mio) with optional TLS (rustls): reads and writes what the
-//! socket allows and says `WouldBlock` otherwise, so tungstenite and the HTTP client can run
-//! over it from a readiness loop.
+//! A non-blocking TCP stream (mio) with optional TLS ([`TlsClient`]: rustls for the
+//! handshake, records decrypted in place once open): reads and writes what the socket allows
+//! and says `WouldBlock` otherwise, so tungstenite and the HTTP client can run over it from a
+//! readiness loop.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -8,8 +9,9 @@ use std::sync::{mpsc, Arc};
 
 use mio::net::TcpStream;
 use rustls::pki_types::ServerName;
-use rustls::{ClientConfig, ClientConnection};
+use rustls::ClientConfig;
 
+use super::tls_io::TlsClient;
 use super::url::Url;
 use super::NetError;
 
@@ -19,7 +21,7 @@ const RECV_BUFFER: usize = 4 << 20;
 /// A TCP connection, TLS when the URL says so.
 pub(crate) struct NetStream {
     tcp: TcpStream,
-    tls: Option<Box<ClientConnection>>,
+    tls: Option<Box<TlsClient>>,
 }
 
 impl std::fmt::Debug for NetStream {
@@ -127,7 +129,7 @@ impl NetStream {
                 url: url.host.clone(),
                 why: "not a valid server name",
             })?;
-            Some(Box::new(ClientConnection::new(Arc::clone(tls), name)?))
+            Some(Box::new(TlsClient::new(tls, name)?))
         } else {
             None
         };
@@ -154,44 +156,7 @@ impl NetStream {
     /// Drives the TLS handshake: `Ok(true)` when done (at once without TLS).
     pub(crate) fn handshake(&mut self) -> Result<bool, NetError> {
         let Some(tls) = self.tls.as_mut() else { return Ok(true) };
-        loop {
-            while tls.wants_write() {
-                match tls.write_tls(&mut self.tcp) {
-                    Ok(_) => {}
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            if !tls.is_handshaking() {
-                return Ok(true);
-            }
-            match tls.read_tls(&mut self.tcp) {
-                Ok(0) => {
-                    return Err(NetError::Protocol(
-                        "connection closed during the TLS handshake".into(),
-                    ))
-                }
-                Ok(_) => {
-                    if let Err(e) = tls.process_new_packets() {
-                        // Tell the server why (the alert), then report it.
-                        let _ = tls.write_tls(&mut self.tcp);
-                        return Err(e.into());
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-                Err(e) => return Err(e.into()),
-            }
-        }
-    }
-
-    /// Writes out what TLS has buffered, as far as the socket takes it.
-    fn push_tls(&mut self) -> io::Result<()> {
-        if let Some(tls) = self.tls.as_mut() {
-            while tls.wants_write() {
-                tls.write_tls(&mut self.tcp)?;
-            }
-        }
-        Ok(())
+        Ok(tls.handshake(&mut self.tcp)?)
     }
 }
 
@@ -202,47 +167,26 @@ fn set_recv_buffer(tcp: &TcpStream) {
 
 impl Read for NetStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.tls.is_none() {
-            return self.tcp.read(buf);
-        }
-        loop {
-            let Some(tls) = self.tls.as_mut() else { return Ok(0) };
-            match tls.reader().read(buf) {
-                Ok(n) => return Ok(n),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(e),
-            }
-            // No plaintext buffered: read records from the socket (WouldBlock propagates).
-            let got = tls.read_tls(&mut self.tcp)?;
-            tls.process_new_packets().map_err(io::Error::other)?;
-            if got == 0 {
-                // The peer closed: what is left, then the end (an error without close_notify).
-                return match tls.reader().read(buf) {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
-                    other => other,
-                };
-            }
-            if tls.wants_write() {
-                // Key updates and alerts: best effort now, the rest at the next write.
-                let _ = self.push_tls();
-            }
+        match self.tls.as_mut() {
+            None => self.tcp.read(buf),
+            Some(tls) => tls.read_from(&mut self.tcp, buf),
         }
     }
 }
 
 impl Write for NetStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let Some(tls) = self.tls.as_mut() else { return self.tcp.write(buf) };
-        let n = tls.writer().write(buf)?;
-        // The plaintext is taken; the socket takes what it can now, the rest at flush.
-        match self.push_tls() {
-            Err(e) if e.kind() != io::ErrorKind::WouldBlock => Err(e),
-            _ => Ok(n),
+        match self.tls.as_mut() {
+            None => self.tcp.write(buf),
+            // The plaintext is taken; the socket takes what it can now, the rest at flush.
+            Some(tls) => tls.write_to(&mut self.tcp, buf),
         }
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.push_tls()?;
+        if let Some(tls) = self.tls.as_mut() {
+            tls.flush_to(&mut self.tcp)?;
+        }
         self.tcp.flush()
     }
 }

@@ -1,6 +1,10 @@
 //! TLS client configuration: rustls with the *ring* crypto provider, the webpki root
 //! certificates, optional extra trust anchors from a PEM file, TLS 1.2 and 1.3 only.
 //! Verification cannot be disabled: there is no option, flag or code path for it.
+//!
+//! The handshake is rustls'; the records of an open connection are opened in place by our
+//! record layer with rustls' decrypter for the negotiated suite, so the configuration lets
+//! the traffic keys out of rustls (`enable_secret_extraction`, into that record layer only).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -9,6 +13,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use rustls::{ClientConfig, RootCertStore};
 
+pub use super::tls_io::record_errors;
 use super::NetError;
 
 /// The crypto provider of every TLS connection: *ring*.
@@ -33,9 +38,10 @@ pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, NetErr
             return Err(ca_err("no certificate in the file".into()));
         }
     }
-    let config = ClientConfig::builder_with_provider(provider())
+    let mut config = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()?
         .with_root_certificates(roots)
         .with_no_client_auth();
+    config.enable_secret_extraction = true;
     Ok(Arc::new(config))
 }
