@@ -45,10 +45,10 @@ use simd_json::tape::Value;
 use super::json::{field_text, Scratch};
 use super::protocol::{Keepalive, Protocol, BASE};
 use super::time::rfc3339_ns;
-use super::{deriv_price, deriv_rate, deriv_size};
+use super::{deriv_price, deriv_rate, deriv_size, TickerRow, TickerState};
 use super::{num, Adapter, BookAction, GapScope, Parsed, SymbolIdx, Symbols, TradeMsg, VenueError};
 use crate::book::{InstrumentRegistry, Side, Step, Venue};
-use crate::event::{self, Bbo, Derivative, Funding, Liquidation, MarkIndex, Scaled, Trade};
+use crate::event::{self, Bbo, Derivative, Liquidation, Trade};
 
 /// BitMEX's transport: `/realtime`; the client's text `ping` (answered `pong`) every 5 s, as
 /// BitMEX recommends for noticing a connection that dropped silently. A full-depth
@@ -133,15 +133,6 @@ pub struct Bitmex {
     pub derivatives: bool,
     /// Each symbol's latest `instrument` values (update rows carry only what changed).
     tickers: Vec<TickerState>,
-}
-
-/// A symbol's latest derivatives values from the `instrument` table.
-#[derive(Debug, Default, Clone, Copy)]
-struct TickerState {
-    mark: Option<Scaled>,
-    index: Option<Scaled>,
-    rate: Option<Scaled>,
-    next_funding_ts: u64,
 }
 
 /// What a book row does.
@@ -515,25 +506,8 @@ impl Bitmex {
             .map(|v| rfc3339_ns(v).ok_or(VenueError::Shape("fundingTimestamp")))
             .transpose()?;
         let oi = value("openInterest").map(|v| deriv_size(inst, v, "openInterest")).transpose()?;
-        let st = super::state_slot(&mut self.tickers, sym);
-        if whole {
-            *st = TickerState::default();
-        }
-        st.mark = mark.or(st.mark);
-        st.index = index.or(st.index);
-        st.rate = rate.or(st.rate);
-        st.next_funding_ts = next.unwrap_or(st.next_funding_ts);
-        let st = *st;
-        let mut push = |data| out.derivs.push(super::DerivMsg { symbol: sym, data, exch_ts });
-        if mark.is_some() || index.is_some() {
-            push(Derivative::MarkIndex(MarkIndex { mark: st.mark, index: st.index }));
-        }
-        if let (Some(rate), true) = (st.rate, rate.is_some() || next.is_some()) {
-            push(Derivative::Funding(Funding { rate, next_funding_ts: st.next_funding_ts }));
-        }
-        if let Some(oi) = oi {
-            push(Derivative::OpenInterest(oi));
-        }
+        let row = TickerRow { mark, index, rate, next_funding_ts: next, open_interest: oi };
+        super::state_slot(&mut self.tickers, sym).merge(whole, row, sym, exch_ts, out);
         Ok(())
     }
 
@@ -685,6 +659,7 @@ fn request(op: &str, topics: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::{Funding, Scaled};
 
     fn bitmex() -> Bitmex {
         Bitmex::new(InstrumentRegistry::with_builtins())

@@ -25,10 +25,10 @@ use simd_json::tape::Value;
 use super::json::{field_text, field_uint, Scratch};
 use super::protocol::{Keepalive, Protocol, BASE};
 use super::time::ms_to_ns;
-use super::{deriv_price, deriv_rate, deriv_size};
+use super::{deriv_price, deriv_rate, deriv_size, TickerRow, TickerState};
 use super::{num, Adapter, BookAction, GapScope, Parsed, SymbolIdx, Symbols, TradeMsg, VenueError};
 use crate::book::{InstrumentRegistry, Side, Venue};
-use crate::event::{self, Derivative, Funding, Liquidation, MarkIndex, Scaled, Trade};
+use crate::event::{self, Derivative, Liquidation, Trade};
 
 /// Bybit closes a connection that has not pinged in 20 s: the client sends `{"op":"ping"}`.
 const KEEPALIVE: Keepalive = Keepalive {
@@ -85,15 +85,6 @@ pub struct Bybit {
     pub derivatives: bool,
     /// Each symbol's latest ticker values (deltas carry only what changed).
     tickers: Vec<TickerState>,
-}
-
-/// A symbol's latest derivatives values from `tickers`.
-#[derive(Debug, Default, Clone, Copy)]
-struct TickerState {
-    mark: Option<Scaled>,
-    index: Option<Scaled>,
-    rate: Option<Scaled>,
-    next_funding_ts: u64,
 }
 
 impl Bybit {
@@ -280,25 +271,9 @@ impl Bybit {
             .map(|v| super::json::parse_u64(v).map(ms_to_ns).ok_or(VenueError::Shape("time")))
             .transpose()?;
         let oi = oi.map(|v| deriv_size(inst, v, "openInterest")).transpose()?;
-        let st = super::state_slot(&mut self.tickers, sym);
-        if snapshot {
-            *st = TickerState::default();
-        }
-        st.mark = mark.or(st.mark);
-        st.index = index.or(st.index);
-        st.rate = rate_v.or(st.rate);
-        st.next_funding_ts = next_v.unwrap_or(st.next_funding_ts);
-        let st = *st;
-        let mut push = |data| out.derivs.push(super::DerivMsg { symbol: sym, data, exch_ts });
-        if mark.is_some() || index.is_some() {
-            push(Derivative::MarkIndex(MarkIndex { mark: st.mark, index: st.index }));
-        }
-        if let (Some(rate), true) = (st.rate, rate_v.is_some() || next_v.is_some()) {
-            push(Derivative::Funding(Funding { rate, next_funding_ts: st.next_funding_ts }));
-        }
-        if let Some(oi) = oi {
-            push(Derivative::OpenInterest(oi));
-        }
+        let row =
+            TickerRow { mark, index, rate: rate_v, next_funding_ts: next_v, open_interest: oi };
+        super::state_slot(&mut self.tickers, sym).merge(snapshot, row, sym, exch_ts, out);
         Ok(())
     }
 
@@ -399,6 +374,7 @@ fn requests(op: &str, depth: u32, symbols: &[&str], derivatives: bool) -> Vec<St
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::{Funding, Scaled};
 
     /// Bybit's documented linear `tickers` snapshot (BTCUSDT), a delta carrying only changed
     /// fields (written after the documented shape), and the documented `allLiquidation`

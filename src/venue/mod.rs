@@ -738,6 +738,60 @@ pub(crate) fn deriv_rate(
     crate::event::Scaled::parse(Step::ONE, text).map_err(num(field))
 }
 
+/// A symbol's latest derivatives ticker values (Bybit `tickers`, BitMEX `instrument`), where
+/// an update row carries only what changed.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct TickerState {
+    mark: Option<crate::event::Scaled>,
+    index: Option<crate::event::Scaled>,
+    rate: Option<crate::event::Scaled>,
+    next_funding_ts: u64,
+}
+
+/// What one ticker row carried, read whole before anything changes (`None`: not in the row).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct TickerRow {
+    pub(crate) mark: Option<crate::event::Scaled>,
+    pub(crate) index: Option<crate::event::Scaled>,
+    pub(crate) rate: Option<crate::event::Scaled>,
+    pub(crate) next_funding_ts: Option<u64>,
+    pub(crate) open_interest: Option<crate::event::Scaled>,
+}
+
+impl TickerState {
+    /// Merges `row` into the symbol's latest values (a `whole` row replaces them) and
+    /// publishes what it changed: mark and index when either came, funding when the rate or
+    /// the next funding time came (once a rate is known), open interest when it came.
+    pub(crate) fn merge(
+        &mut self,
+        whole: bool,
+        row: TickerRow,
+        symbol: SymbolIdx,
+        exch_ts: u64,
+        out: &mut Parsed,
+    ) {
+        use crate::event::{Derivative, Funding, MarkIndex};
+        if whole {
+            *self = TickerState::default();
+        }
+        self.mark = row.mark.or(self.mark);
+        self.index = row.index.or(self.index);
+        self.rate = row.rate.or(self.rate);
+        self.next_funding_ts = row.next_funding_ts.unwrap_or(self.next_funding_ts);
+        let mut push = |data| out.derivs.push(DerivMsg { symbol, data, exch_ts });
+        if row.mark.is_some() || row.index.is_some() {
+            push(Derivative::MarkIndex(MarkIndex { mark: self.mark, index: self.index }));
+        }
+        if let (Some(rate), true) = (self.rate, row.rate.is_some() || row.next_funding_ts.is_some())
+        {
+            push(Derivative::Funding(Funding { rate, next_funding_ts: self.next_funding_ts }));
+        }
+        if let Some(oi) = row.open_interest {
+            push(Derivative::OpenInterest(oi));
+        }
+    }
+}
+
 /// Symbol `i`'s entry of a per-symbol state table, made (default) when first asked for.
 pub(crate) fn state_slot<T: Default>(states: &mut Vec<T>, i: SymbolIdx) -> &mut T {
     let i = usize::from(i);
