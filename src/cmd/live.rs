@@ -242,11 +242,10 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
         }
         let protocol = Protocol::of(venue);
         let endpoints = spec.line_endpoints(protocol.endpoint)?;
-        if endpoints.len() > 1 && ladderfeed::session::arbiter::Family::of(venue).is_none() {
-            bail!(
-                "{}: redundant connections need a per-book sequence to arbitrate by, and this venue's messages carry none (supported: binance, binance-futures, binance-coinm, okx, deribit, bybit, bybit-linear, bybit-inverse, kraken-futures)",
-                venue.name()
-            );
+        if endpoints.len() > 1 {
+            if let Some(why) = ladderfeed::session::arbiter::Family::refusal(venue) {
+                bail!("{}: redundant connections cannot be arbitrated: {why}", venue.name());
+            }
         }
         // Some venues serve a limited number of symbols per connection (Gemini v1: one).
         for syms in protocol.connection_groups(&symbols) {
@@ -443,7 +442,7 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
             let a = &line.arbiter;
             let h = &line.advantage;
             println!(
-                "  line {j}     {url}: {} connects, {} disconnects ({} stale), {} messages, won {}, duplicates {}, gaps {} ({} filled by another line), taken from another line {}; ahead of the other by p50 {} / p99 {} / max {} us ({} timed)",
+                "  line {j}     {url}: {} connects, {} disconnects ({} stale), {} messages, won {}, duplicates {}, gaps {} ({} filled by another line), found lost by the others {}, taken from another line {}; ahead of the other by p50 {} / p99 {} / max {} us ({} timed)",
                 line.connects,
                 line.disconnects,
                 line.stale,
@@ -452,6 +451,7 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
                 a.duplicates,
                 a.gaps,
                 a.filled,
+                a.found_lost,
                 a.other_line,
                 h.value_at_quantile(0.5) / 1000,
                 h.value_at_quantile(0.99) / 1000,

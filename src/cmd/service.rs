@@ -326,6 +326,7 @@ pub fn encode_metrics(c: &Counters, latency: &[StageLatency]) -> Result<String, 
                 ("gap", a.gaps),
                 ("gap_filled_by_other", a.filled),
                 ("other_line", a.other_line),
+                ("found_lost", a.found_lost),
             ] {
                 let mut l = labels.clone();
                 l.push(("result", what.to_owned()));
@@ -401,7 +402,7 @@ pub fn encode_metrics(c: &Counters, latency: &[StageLatency]) -> Result<String, 
     r.register("line_messages", "Redundant connections: messages received per line", line_messages);
     r.register(
         "line_arbiter",
-        "Redundant connections: per line, messages won (delivered first), duplicates, gaps, gaps filled by another line, and data taken from another line",
+        "Redundant connections: per line, messages won (delivered first), duplicates, gaps, gaps filled by another line, data taken from another line, and messages the lines in front had lost (found_lost)",
         line_arbiter,
     );
     r.register(

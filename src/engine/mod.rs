@@ -437,6 +437,19 @@ impl<A: Adapter> Engine<A> {
         self.process(r, local_ts, sink)
     }
 
+    /// A gap found outside the adapter (a redundant line delivered a message of the book that
+    /// the line in front had lost, [`crate::session::arbiter`]): the book resyncs as after a
+    /// gap the adapter finds. Returns `false`, doing nothing, when it was not synced (a resync
+    /// is already under way).
+    pub fn lose_sync(&mut self, symbol: SymbolIdx, local_ts: u64, sink: &mut impl Sink) -> bool {
+        let i = usize::from(symbol);
+        if self.books.get(i).map(|b| b.state) != Some(BookState::Synced) {
+            return false;
+        }
+        self.invalidate(i, Invalid::Gap, local_ts, sink);
+        true
+    }
+
     /// The connection dropped: every book becomes `Stale` (published), the adapter forgets
     /// its per-connection state, and the books wait for the next connection's snapshots.
     pub fn disconnected(&mut self, local_ts: u64, sink: &mut impl Sink) {

@@ -39,10 +39,23 @@
 //! from the first open line only. Acknowledgements, heartbeats and errors of every line go
 //! through (each line's own answers).
 //!
-//! Venues whose messages carry no usable per-book sequence (Coinbase, Kraken v1/v2, Bitfinex,
-//! Gemini, BitMEX, Hyperliquid) are not arbitrated: [`Family::of`] is `None` for them and a
-//! session refuses more than one line.
+//! - Hyperliquid: each `l2Book` is the whole book of a block, stamped with its `time`: a newer
+//!   one replaces the book, an older or equal one is a duplicate; a loss costs nothing.
+//!
+//! Venues whose book messages carry no per-book sequence are arbitrated **by content**
+//! ([`super::content`]: each message known by a hash of its bytes): Kraken v2 and v1,
+//! Coinbase Exchange, Gemini v2, and the trades of Kraken v1 and Hyperliquid (the others'
+//! trades have rising ids). A loss on a line behind the front costs nothing; a loss on the
+//! line in front is found when another line delivers the lost message, and the book then
+//! resyncs ([`Verdict::Resync`]), where one connection would not have noticed it at all (or,
+//! with a checksum, only when the checksum next failed).
+//!
+//! Venues whose sequence numbers count a connection's messages rather than a book's
+//! (Coinbase Advanced Trade, Bitfinex, Gemini v1), and BitMEX (a message may carry rows of
+//! several books), are not arbitrated yet: [`Family::of`] is `None` for them and a session
+//! refuses more than one line, saying why ([`Family::refusal`]).
 
+use super::content::{content_hash, ContentBook, Outcome};
 use super::super::venue::json::{field_text, field_uint, int, text, Scratch};
 use super::super::venue::VenueError;
 use crate::book::Venue;
@@ -111,6 +124,17 @@ pub enum Family {
     Bybit,
     /// Kraken Futures: `seq`, consecutive.
     KrakenFutures,
+    /// Hyperliquid: whole books stamped with the block `time` (a newer one replaces the
+    /// book); trades by content.
+    Hyperliquid,
+    /// Kraken v2: by content ([`super::content`]); trades by `trade_id`.
+    KrakenV2,
+    /// Kraken v1: by content (the bytes after the connection's channel id).
+    KrakenV1,
+    /// Coinbase Exchange: books by content; trades by `trade_id`.
+    CoinbaseExchange,
+    /// Gemini v2: books by content; trades by `event_id`.
+    GeminiV2,
 }
 
 impl Family {
@@ -123,8 +147,34 @@ impl Family {
             Venue::Deribit => Family::Deribit,
             Venue::BybitSpot | Venue::BybitLinear | Venue::BybitInverse => Family::Bybit,
             Venue::KrakenFutures => Family::KrakenFutures,
-            _ => return None,
+            Venue::Hyperliquid => Family::Hyperliquid,
+            Venue::Kraken => Family::KrakenV2,
+            Venue::KrakenV1 => Family::KrakenV1,
+            Venue::CoinbaseExchange => Family::CoinbaseExchange,
+            Venue::Gemini => Family::GeminiV2,
+            Venue::Coinbase | Venue::Bitfinex | Venue::GeminiV1 | Venue::Bitmex => return None,
         })
+    }
+
+    /// Why `venue` cannot have redundant lines (`None`: it can).
+    pub fn refusal(venue: Venue) -> Option<&'static str> {
+        match venue {
+            Venue::Coinbase | Venue::Bitfinex | Venue::GeminiV1 => Some(
+                "its sequence numbers count a connection's messages, so each connection's stream must be checked on its own before two can be merged; not built yet",
+            ),
+            Venue::Bitmex => Some(
+                "a BitMEX message may carry rows of several books and no sequence; not built yet",
+            ),
+            _ => None,
+        }
+    }
+
+    /// Whether book messages are arbitrated by content ([`super::content`]).
+    pub fn by_content(self) -> bool {
+        matches!(
+            self,
+            Family::KrakenV2 | Family::KrakenV1 | Family::CoinbaseExchange | Family::GeminiV2
+        )
     }
 }
 
@@ -146,6 +196,8 @@ enum Class {
     Book { key: usize, snapshot: bool, restart: bool, seq: Seq },
     /// Trades of book `key`, the highest id among them.
     Trade { key: usize, id: u64 },
+    /// A message of content stream `key` (a book's messages, or its trades).
+    Content { key: usize, snapshot: bool, trades: bool },
     /// Data to take from one line only: derivatives, the venue's BBO, book messages without
     /// numbers.
     OneLine { unsequenced: bool },
@@ -243,6 +295,8 @@ impl BookLine {
 fn continues(family: Family, pos: u64, seq: Seq) -> bool {
     match (family, seq.prev) {
         (Family::BinanceSpot, _) => seq.first <= pos.saturating_add(1) && seq.last > pos,
+        // Whole books: a newer block replaces the book.
+        (Family::Hyperliquid, _) => seq.last > pos,
         // A chain: `prev` must be the position (a reset, last < prev, included).
         (_, Some(prev)) => prev == pos && seq.last != pos,
         (_, None) => seq.first == pos.saturating_add(1),
@@ -268,6 +322,10 @@ pub enum Verdict {
     Flush,
     /// Drop it: taken from another line only.
     OtherLine,
+    /// Drop it, and resync the book [`Arbiter::lost_book`] names: this line delivered a
+    /// message of it that the lines in front never did (content arbitration: they lost it,
+    /// and a stream without sequence cannot put it back in its place).
+    Resync,
 }
 
 /// What the arbiter counted, per line.
@@ -285,6 +343,9 @@ pub struct ArbiterCounts {
     pub other_line: u64,
     /// Book messages without a usable sequence (taken from one line only).
     pub unsequenced: u64,
+    /// Messages this line delivered that the lines in front had lost (content arbitration):
+    /// the book resynced, or for a trade, it was published late.
+    pub found_lost: u64,
 }
 
 /// The arbiter of one session's lines. See the [module docs](self).
@@ -299,6 +360,16 @@ pub struct Arbiter {
     /// The book whose held messages [`Arbiter::next_held`] gives back, and whether all of
     /// them (a gap given up) or only those that now continue its stream.
     releasing: Option<(usize, bool)>,
+    /// Content streams ([`super::content`]).
+    content: Vec<ContentBook>,
+    /// The content stream whose held messages [`Arbiter::next_held`] gives back.
+    content_releasing: Option<usize>,
+    /// The content book the last [`Verdict::Resync`] named.
+    lost: Option<usize>,
+    /// When the frame being judged arrived.
+    now: u64,
+    /// The key of the frame being judged (capacity kept).
+    key_buf: Vec<u8>,
 }
 
 impl Arbiter {
@@ -311,7 +382,17 @@ impl Arbiter {
             unfilled: 0,
             scratch: None,
             releasing: None,
+            content: Vec::new(),
+            content_releasing: None,
+            lost: None,
+            now: 0,
+            key_buf: Vec::new(),
         }
+    }
+
+    /// The book the last [`Verdict::Resync`] named (its key).
+    pub fn lost_book(&self) -> Option<&[u8]> {
+        self.lost.and_then(|i| self.content.get(i)).map(|c| c.key.as_slice())
     }
 
     /// What line `line` counted.
@@ -335,7 +416,9 @@ impl Arbiter {
             b.held.clear();
             b.held_bytes.clear();
         }
+        self.content.iter_mut().for_each(ContentBook::reset);
         self.releasing = None;
+        self.content_releasing = None;
     }
 
     /// Line `line` is gone: what it had delivered no longer counts against a gap.
@@ -348,6 +431,8 @@ impl Arbiter {
                 *g = false;
             }
         }
+        self.content.iter_mut().for_each(|c| c.line_lost(line));
+        self.content_releasing = None;
     }
 
     /// Judges one frame of line `line` received at `now`. `open` says which lines are open;
@@ -364,6 +449,8 @@ impl Arbiter {
         synced: impl Fn(&[u8]) -> bool,
     ) -> Verdict {
         self.releasing = None;
+        self.content_releasing = None;
+        self.now = now;
         if line >= MAX_LINES {
             return Verdict::Apply;
         }
@@ -404,6 +491,52 @@ impl Arbiter {
                     Verdict::Duplicate { advantage: None }
                 }
             }
+            Class::Content { key, snapshot, .. } => {
+                let bytes = content_bytes(self.family, frame);
+                let hash = content_hash(bytes);
+                let c = &mut self.content[key];
+                let outcome = if snapshot {
+                    let synced_now = synced(&c.key);
+                    c.snapshot(line, hash, now, synced_now)
+                } else {
+                    c.message(line, hash, frame, now, open, fill_wait)
+                };
+                let counts = &mut self.counts[line];
+                match outcome {
+                    Outcome::New => {
+                        counts.won += 1;
+                        if c.releasing.is_some() {
+                            self.content_releasing = Some(key);
+                        }
+                        Verdict::Apply
+                    }
+                    Outcome::Copy { skipped, winner } => {
+                        counts.duplicates += 1;
+                        if skipped > 0 {
+                            counts.gaps += 1;
+                            counts.filled += 1;
+                        }
+                        Verdict::Duplicate { advantage: (winner.0 != line).then_some(winner) }
+                    }
+                    Outcome::Held => Verdict::Ahead,
+                    Outcome::Dropped => {
+                        counts.other_line += 1;
+                        Verdict::OtherLine
+                    }
+                    Outcome::Late => {
+                        counts.found_lost += 1;
+                        counts.won += 1;
+                        Verdict::Apply
+                    }
+                    Outcome::Lost => {
+                        counts.found_lost += 1;
+                        self.unfilled += 1;
+                        c.reset();
+                        self.lost = Some(key);
+                        Verdict::Resync
+                    }
+                }
+            }
             Class::Book { key, snapshot, restart, seq } => {
                 let synced_now = snapshot && synced(&self.books[key].key);
                 let v = self.book(
@@ -430,6 +563,18 @@ impl Arbiter {
     /// stream; after [`Verdict::Flush`]: every held message of it, oldest number first.
     /// Copied into `out`; `false` when there is none left.
     pub fn next_held(&mut self, out: &mut Vec<u8>) -> bool {
+        if let Some(key) = self.content_releasing {
+            return match self.content[key].next_held(out, self.now) {
+                Some(line) => {
+                    self.counts[line].won += 1;
+                    true
+                }
+                None => {
+                    self.content_releasing = None;
+                    false
+                }
+            };
+        }
         let Some((key, flush)) = self.releasing else { return false };
         let family = self.family;
         loop {
@@ -579,12 +724,20 @@ impl Arbiter {
         self.books.len() - 1
     }
 
+    fn content_key(&mut self, key: &[u8], trades: bool) -> usize {
+        if let Some(i) = self.content.iter().position(|c| c.trades == trades && c.key == key) {
+            return i;
+        }
+        self.content.push(ContentBook::new(key, trades));
+        self.content.len() - 1
+    }
+
     /// Reads what the frame is. Only the fields the rules need are looked at.
     fn classify(&mut self, frame: &[u8]) -> Result<Class, VenueError> {
         let mut scratch = self.scratch.take().unwrap_or_default();
         let family = self.family;
-        let mut found: Option<(Vec<u8>, Class)> = None;
-        let mut key_slot: Option<usize> = None;
+        let mut key = std::mem::take(&mut self.key_buf);
+        key.clear();
         let r = scratch.parse(frame, false, |root| {
             let (k, c) = match family {
                 Family::BinanceSpot | Family::BinanceFutures => binance(root),
@@ -592,35 +745,40 @@ impl Arbiter {
                 Family::Deribit => deribit(root),
                 Family::Bybit => bybit(root),
                 Family::KrakenFutures => kraken_futures(root),
+                Family::Hyperliquid => hyperliquid(root),
+                Family::KrakenV2 => kraken_v2(root),
+                Family::KrakenV1 => kraken_v1(root),
+                Family::CoinbaseExchange => coinbase_exchange(root),
+                Family::GeminiV2 => gemini_v2(root),
             };
-            match k {
-                Some(k) => {
-                    // The key is copied only the first time it is seen.
-                    if let Some(i) = self.books.iter().position(|b| b.key == k) {
-                        key_slot = Some(i);
-                    } else {
-                        found = Some((k.to_vec(), c));
-                    }
-                }
-                None => key_slot = None,
+            if let Some(k) = k {
+                key.extend_from_slice(k);
             }
-            Ok(c)
+            Ok((c, k.is_some()))
         });
         self.scratch = Some(scratch);
-        let class = r?;
-        let key = match (found, key_slot) {
-            (Some((k, _)), _) => Some(self.key(&k)),
-            (None, Some(i)) => Some(i),
-            (None, None) => None,
-        };
-        Ok(match (class, key) {
-            (Class::Book { snapshot, restart, seq, .. }, Some(key)) => {
-                Class::Book { key, snapshot, restart, seq }
+        let class = match r {
+            Ok((class, true)) => match class {
+                Class::Book { snapshot, restart, seq, .. } => {
+                    Class::Book { key: self.key(&key), snapshot, restart, seq }
+                }
+                Class::Trade { id, .. } => Class::Trade { key: self.key(&key), id },
+                Class::Content { snapshot, trades, .. } => {
+                    Class::Content { key: self.content_key(&key, trades), snapshot, trades }
+                }
+                c => c,
+            },
+            Ok((Class::Book { .. } | Class::Trade { .. } | Class::Content { .. }, false)) => {
+                Class::Every
             }
-            (Class::Trade { id, .. }, Some(key)) => Class::Trade { key, id },
-            (Class::Book { .. } | Class::Trade { .. }, None) => Class::Every,
-            (c, _) => c,
-        })
+            Ok((c, false)) => c,
+            Err(e) => {
+                self.key_buf = key;
+                return Err(e);
+            }
+        };
+        self.key_buf = key;
+        Ok(class)
     }
 }
 
@@ -747,6 +905,100 @@ fn kraken_futures<'i>(root: simd_json::tape::Value<'_, 'i>) -> Read<'i> {
         // The snapshot of recent trades: once per subscription, per line.
         b"trade_snapshot" => (None, ONE),
         b"ticker" | b"ticker_lite" => (None, ONE),
+        _ => (None, EVERY),
+    }
+}
+
+/// The bytes a content hash covers: the frame, less what differs between connections
+/// (Kraken v1's channel id, before the first comma).
+fn content_bytes(family: Family, frame: &[u8]) -> &[u8] {
+    match family {
+        Family::KrakenV1 => match frame.iter().position(|&c| c == b',') {
+            Some(i) => &frame[i..],
+            None => frame,
+        },
+        _ => frame,
+    }
+}
+
+fn content(snapshot: bool, trades: bool) -> Class {
+    Class::Content { key: 0, snapshot, trades }
+}
+
+fn hyperliquid<'i>(root: simd_json::tape::Value<'_, 'i>) -> Read<'i> {
+    let channel = field_text(root, "channel").unwrap_or_default();
+    let Some(d) = root.get("data") else { return (None, EVERY) };
+    match channel {
+        b"l2Book" => {
+            let Some(t) = field_uint(d, "time") else { return (None, EVERY) };
+            (field_text(d, "coin"), book(false, false, t, t, None))
+        }
+        b"trades" => {
+            let name = d.as_array().and_then(|a| a.iter().next()).and_then(|t| field_text(t, "coin"));
+            (name, content(false, true))
+        }
+        _ => (None, EVERY),
+    }
+}
+
+fn kraken_v2<'i>(root: simd_json::tape::Value<'_, 'i>) -> Read<'i> {
+    let channel = field_text(root, "channel").unwrap_or_default();
+    let Some(data) = root.get("data").and_then(|d| d.as_array()) else { return (None, EVERY) };
+    let first = data.iter().next();
+    match channel {
+        b"book" => {
+            let snapshot = field_text(root, "type") == Some(b"snapshot");
+            (first.and_then(|d| field_text(d, "symbol")), content(snapshot, false))
+        }
+        b"trade" => {
+            let id = data.iter().filter_map(|t| field_uint(t, "trade_id")).max().unwrap_or(0);
+            (first.and_then(|d| field_text(d, "symbol")), Class::Trade { key: 0, id })
+        }
+        b"ticker" => (None, ONE),
+        _ => (None, EVERY),
+    }
+}
+
+fn kraken_v1<'i>(root: simd_json::tape::Value<'_, 'i>) -> Read<'i> {
+    let Some(a) = root.as_array() else { return (None, EVERY) };
+    let n = a.len();
+    if n < 4 {
+        return (None, EVERY);
+    }
+    let (Some(channel), pair) = (a.get(n - 2).and_then(text), a.get(n - 1).and_then(text)) else {
+        return (None, EVERY);
+    };
+    if channel.starts_with(b"book-") {
+        let payload = a.get(1);
+        let snapshot = payload.is_some_and(|p| p.get("as").is_some() || p.get("bs").is_some());
+        return (pair, content(snapshot, false));
+    }
+    if channel == b"trade" {
+        return (pair, content(false, true));
+    }
+    (None, ONE)
+}
+
+fn coinbase_exchange<'i>(root: simd_json::tape::Value<'_, 'i>) -> Read<'i> {
+    let product = field_text(root, "product_id");
+    match field_text(root, "type").unwrap_or_default() {
+        b"snapshot" => (product, content(true, false)),
+        b"l2update" => (product, content(false, false)),
+        b"match" | b"last_match" => {
+            (product, Class::Trade { key: 0, id: field_uint(root, "trade_id").unwrap_or(0) })
+        }
+        b"ticker" => (None, ONE),
+        _ => (None, EVERY),
+    }
+}
+
+fn gemini_v2<'i>(root: simd_json::tape::Value<'_, 'i>) -> Read<'i> {
+    let symbol = field_text(root, "symbol");
+    match field_text(root, "type").unwrap_or_default() {
+        // The first `l2_updates` of a symbol is its full book, the one carrying `trades`.
+        b"l2_updates" => (symbol, content(root.get("trades").is_some(), false)),
+        b"trade" => (symbol, Class::Trade { key: 0, id: field_uint(root, "event_id").unwrap_or(0) }),
+        b"heartbeat" => (None, EVERY),
         _ => (None, EVERY),
     }
 }

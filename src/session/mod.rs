@@ -37,6 +37,7 @@
 //! ```
 
 pub mod arbiter;
+pub mod content;
 pub(crate) mod ids;
 #[cfg(feature = "capture")]
 pub mod recorded;
@@ -452,7 +453,10 @@ impl Session {
                 None => {
                     return Err(SessionError::Lines {
                         venue: cfg.venue,
-                        why: "redundant connections need a per-book sequence to arbitrate by; this venue's messages carry none (content arbitration is not built yet)".into(),
+                        why: format!(
+                            "redundant connections cannot be arbitrated: {}",
+                            Family::refusal(cfg.venue).unwrap_or("no rule for this venue")
+                        ),
                     })
                 }
             },
@@ -802,6 +806,23 @@ impl Session {
                     return Ok(());
                 }
                 Verdict::Ahead | Verdict::OtherLine => return Ok(()),
+                Verdict::Resync => {
+                    // A message the lines in front lost: the book resyncs.
+                    let idx = arbiter.lost_book().and_then(|k| self.engine.symbols().find(k));
+                    if let Some(idx) = idx {
+                        if self.drives {
+                            let mut tap = Tap { inner: sink, resync: &mut self.resync };
+                            self.engine.lose_sync(idx, now, &mut tap);
+                            self.after_message(now);
+                        } else {
+                            self.engine.lose_sync(idx, now, sink);
+                        }
+                    }
+                    if let Some(a) = &self.arbiter {
+                        self.stats.unfilled_gaps = a.unfilled();
+                    }
+                    return Ok(());
+                }
             }
         }
         let r = self.apply_frame(frame, now, sink);

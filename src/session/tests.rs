@@ -651,13 +651,234 @@ fn okx_snapshots_on_both_lines_are_taken_once_and_the_chain_arbitrates() {
 }
 
 #[test]
-fn a_venue_without_a_sequence_refuses_two_lines_and_says_why() {
+fn a_venue_whose_numbers_count_a_connection_refuses_two_lines_and_says_why() {
+    for (venue, symbol, why) in [
+        (Venue::Coinbase, "BTC-USD", "connection's messages"),
+        (Venue::Bitfinex, "tBTCUSD", "connection's messages"),
+        (Venue::Bitmex, "XBTUSD", "several books"),
+    ] {
+        let mut cfg =
+            SessionConfig::new(venue, vec![symbol.into()], InstrumentRegistry::with_builtins());
+        cfg.lines = 2;
+        let err = Session::new(cfg, 0..1024).unwrap_err();
+        assert!(err.to_string().contains(why), "{venue}: {err}");
+    }
+}
+
+// ---- content arbitration (venues without a per-book sequence) ---------------------------
+
+fn coinbase_exchange_lines(lines: usize) -> Session {
     let mut cfg = SessionConfig::new(
-        Venue::Kraken,
-        vec!["BTC/USD".into()],
+        Venue::CoinbaseExchange,
+        vec!["BTC-USD".into()],
         InstrumentRegistry::with_builtins(),
     );
+    cfg.lines = lines;
+    Session::new(cfg, 0..1024).unwrap()
+}
+
+const CBX_SNAPSHOT: &[u8] = br#"{"type":"snapshot","product_id":"BTC-USD","bids":[["100.00","1.0"]],"asks":[["200.00","1.0"]]}"#;
+
+/// Coinbase Exchange update `k`: a bid at `100 + k` cents (each one a new best bid).
+fn l2update(k: u64) -> Vec<u8> {
+    format!(
+        r#"{{"type":"l2update","product_id":"BTC-USD","changes":[["buy","100.{k:02}","1.0"]],"time":"2021-04-17T16:43:37.{k:06}Z"}}"#
+    )
+    .into_bytes()
+}
+
+/// Connects every line and gives the first `snapshots` lines the snapshot (line 0 first).
+fn open_content_lines(s: &mut Session, snapshots: usize, ev: &mut Vec<Event>) {
+    for l in 0..s.lines() {
+        assert!(s.poll_connect_on(l, 0));
+        s.handle_connected_on(l, 0);
+        assert!(s.poll_transmit_on(l).unwrap().contains("level2"));
+    }
+    for l in 0..snapshots {
+        s.handle_frame_on(l, CBX_SNAPSHOT, MS + l as u64, ev).unwrap();
+    }
+}
+
+/// One connection's stream of updates 1..=8.
+fn content_reference() -> Vec<Event> {
+    let mut one = coinbase_exchange_lines(1);
+    let mut want: Vec<Event> = Vec::new();
+    open_content_lines(&mut one, 1, &mut want);
+    for k in 1..=8 {
+        one.handle_frame(&l2update(k), (10 + k) * MS, &mut want).unwrap();
+    }
+    want
+}
+
+#[test]
+fn content_arbitration_publishes_one_connections_stream_from_two_healthy_lines() {
+    let want = content_reference();
+    let mut s = coinbase_exchange_lines(2);
+    let mut ev: Vec<Event> = Vec::new();
+    open_content_lines(&mut s, 2, &mut ev);
+    // Line 1 is ahead for the first half, line 0 for the second.
+    let mut frames = Vec::new();
+    for k in 1..=8u64 {
+        let (a, b) = if k <= 4 { (2, 1) } else { (1, 2) };
+        frames.push(((10 + k) * MS + a, 0, l2update(k)));
+        frames.push(((10 + k) * MS + b, 1, l2update(k)));
+    }
+    feed(&mut s, frames, &mut ev);
+    assert_eq!(seen(&ev), seen(&want));
+    let (l0, l1) = (s.line_stats(0).unwrap(), s.line_stats(1).unwrap());
+    // Line 1's snapshot is a copy of line 0's.
+    assert_eq!((l0.arbiter.won, l1.arbiter.won), (1 + 4, 4), "{l0:?} {l1:?}");
+    assert_eq!(l0.arbiter.duplicates + l1.arbiter.duplicates, 9);
+    assert_eq!(l1.advantage.len() + l0.advantage.len(), 9, "every copy timed");
+    assert_eq!(s.engine().book_stats(0).unwrap().resyncs, 0);
+}
+
+#[test]
+fn content_arbitration_a_loss_on_the_slower_line_costs_nothing() {
+    let want = content_reference();
+    let mut s = coinbase_exchange_lines(2);
+    let mut ev: Vec<Event> = Vec::new();
+    open_content_lines(&mut s, 2, &mut ev);
+    let mut frames = Vec::new();
+    for k in 1..=8u64 {
+        frames.push(((10 + k) * MS, 0, l2update(k)));
+        if k != 3 && k != 4 {
+            // Line 1, a little behind, loses updates 3 and 4.
+            frames.push(((10 + k) * MS + 500_000, 1, l2update(k)));
+        }
+    }
+    feed(&mut s, frames, &mut ev);
+    assert_eq!(seen(&ev), seen(&want));
+    let l1 = s.line_stats(1).unwrap();
+    assert_eq!((l1.arbiter.gaps, l1.arbiter.filled, l1.arbiter.found_lost), (1, 1, 0), "{l1:?}");
+    assert_eq!(s.engine().book_stats(0).unwrap().resyncs, 0);
+    assert_eq!(s.stats().unfilled_gaps, 0);
+}
+
+#[test]
+fn content_arbitration_finds_a_loss_on_the_faster_line_and_resyncs_the_book() {
+    let mut s = coinbase_exchange_lines(2);
+    let mut ev: Vec<Event> = Vec::new();
+    open_content_lines(&mut s, 2, &mut ev);
+    let mut frames = Vec::new();
+    for k in 1..=5u64 {
+        if k != 3 {
+            // Line 0, in front, loses update 3: nothing in its stream says so.
+            frames.push(((10 + k) * MS, 0, l2update(k)));
+        }
+    }
+    for k in 1..=3u64 {
+        frames.push(((20 + k) * MS, 1, l2update(k)));
+    }
+    feed(&mut s, frames, &mut ev);
+    // Update 3 from line 1 is one line 0 never delivered: the book resyncs, by a fresh
+    // subscription on line 1.
+    assert_eq!(s.engine().state(0), Some(BookState::Resyncing));
+    assert_eq!(s.engine().book_stats(0).unwrap().resyncs, 1);
+    assert_eq!(s.line_stats(1).unwrap().arbiter.found_lost, 1);
+    assert_eq!(s.stats().unfilled_gaps, 1);
+    let resub: Vec<String> = std::iter::from_fn(|| s.poll_transmit_on(1)).collect();
+    assert!(resub.iter().any(|m| m.contains("\"subscribe\"")), "{resub:?}");
+    assert_eq!(s.poll_transmit_on(0), None);
+    // The new snapshot (on line 1) syncs the book; line 0's copies of it place line 0.
+    s.handle_frame_on(1, CBX_SNAPSHOT, 30 * MS, &mut ev).unwrap();
+    assert_eq!(s.engine().state(0), Some(BookState::Synced));
+    s.handle_frame_on(1, &l2update(9), 31 * MS, &mut ev).unwrap();
+    s.handle_frame_on(0, &l2update(9), 32 * MS, &mut ev).unwrap();
+    s.handle_frame_on(0, &l2update(10), 33 * MS, &mut ev).unwrap();
+    assert_eq!(s.engine().bbo(0).unwrap().bid_tick, 10010);
+    assert_eq!(s.line_stats(0).unwrap().arbiter.found_lost, 0);
+}
+
+#[test]
+fn content_arbitration_a_line_ahead_of_the_snapshots_line_is_held_then_leads() {
+    let want = content_reference();
+    let mut s = coinbase_exchange_lines(2);
+    let mut ev: Vec<Event> = Vec::new();
+    // Line 1 subscribed later: no snapshot it shares with line 0 places it.
+    open_content_lines(&mut s, 1, &mut ev);
+    let mut frames = Vec::new();
+    for k in 1..=8u64 {
+        // Line 1 is 2.5 updates ahead of line 0 throughout.
+        frames.push(((10 + k) * MS, 0, l2update(k)));
+        frames.push(((10 + k) * MS - 2_500_000, 1, l2update(k)));
+    }
+    feed(&mut s, frames, &mut ev);
+    assert_eq!(seen(&ev), seen(&want));
+    let (l0, l1) = (s.line_stats(0).unwrap(), s.line_stats(1).unwrap());
+    // Update 1 comes from line 0 (line 1's position is not known before it); line 1's held
+    // 2 and 3 are applied the moment it is, and line 1 leads from there.
+    assert_eq!((l0.arbiter.won, l1.arbiter.won), (2, 7), "{l0:?} {l1:?}");
+    assert_eq!(s.engine().book_stats(0).unwrap().resyncs, 0);
+}
+
+#[test]
+fn hyperliquid_lines_take_the_newest_block_and_a_loss_costs_nothing() {
+    let mut cfg =
+        SessionConfig::new(Venue::Hyperliquid, vec!["BTC".into()], InstrumentRegistry::with_builtins());
     cfg.lines = 2;
-    let err = Session::new(cfg, 0..1024).unwrap_err();
-    assert!(err.to_string().contains("per-book sequence"), "{err}");
+    let mut s = Session::new(cfg, 0..1024).unwrap();
+    let mut ev: Vec<Event> = Vec::new();
+    for l in 0..2 {
+        assert!(s.poll_connect_on(l, 0));
+        s.handle_connected_on(l, 0);
+    }
+    let block = |t: u64, bid: u32| {
+        let mut b = hyperliquid_book(bid);
+        let at = b.windows(7).position(|w| w == b"\"time\":").unwrap() + 7;
+        let end = at + b[at..].iter().position(|c| !c.is_ascii_digit()).unwrap();
+        b.splice(at..end, t.to_string().bytes());
+        b
+    };
+    s.handle_frame_on(0, &block(1000, 100), MS, &mut ev).unwrap();
+    s.handle_frame_on(1, &block(1000, 100), 2 * MS, &mut ev).unwrap();
+    // Line 0 loses block 1001; line 1 delivers it, then both deliver 1002.
+    s.handle_frame_on(1, &block(1001, 101), 3 * MS, &mut ev).unwrap();
+    s.handle_frame_on(0, &block(1002, 102), 4 * MS, &mut ev).unwrap();
+    s.handle_frame_on(1, &block(1002, 102), 5 * MS, &mut ev).unwrap();
+    let book = s.engine().book_stats(0).unwrap();
+    assert_eq!((book.snapshots, book.resyncs), (3, 0));
+    let (l0, l1) = (s.line_stats(0).unwrap(), s.line_stats(1).unwrap());
+    assert_eq!((l0.arbiter.won, l1.arbiter.won), (2, 1));
+    assert_eq!((l0.arbiter.duplicates, l1.arbiter.duplicates), (0, 2));
+    // The book is block 1002's, as one connection that saw only it would have it.
+    let mut one = SessionConfig::new(
+        Venue::Hyperliquid,
+        vec!["BTC".into()],
+        InstrumentRegistry::with_builtins(),
+    );
+    one.lines = 1;
+    let mut one = Session::new(one, 0..1024).unwrap();
+    assert!(one.poll_connect(0));
+    one.handle_connected(0);
+    one.handle_frame(&block(1002, 102), MS, &mut Vec::new()).unwrap();
+    assert_eq!(s.engine().bbo(0), one.engine().bbo(0));
+    assert!(s.engine().bbo(0).is_some());
+}
+
+#[test]
+fn kraken_v1_copies_match_across_the_connections_channel_ids() {
+    let mut cfg =
+        SessionConfig::new(Venue::KrakenV1, vec!["XBT/USD".into()], InstrumentRegistry::with_builtins());
+    cfg.lines = 2;
+    let mut s = Session::new(cfg, 0..1024).unwrap();
+    let mut ev: Vec<Event> = Vec::new();
+    for l in 0..2 {
+        assert!(s.poll_connect_on(l, 0));
+        s.handle_connected_on(l, 0);
+    }
+    let snap = |chan: u32| {
+        format!(r#"[{chan},{{"as":[["5541.30000","2.50700000","1534614248.123678"]],"bs":[["5541.20000","1.52900000","1534614248.765567"]]}},"book-10","XBT/USD"]"#).into_bytes()
+    };
+    let upd = |chan: u32| {
+        format!(r#"[{chan},{{"a":[["5541.40000","1.00000000","1534614335.345903"]]}},"book-10","XBT/USD"]"#).into_bytes()
+    };
+    s.handle_frame_on(0, &snap(10), MS, &mut ev).unwrap();
+    s.handle_frame_on(1, &snap(77), 2 * MS, &mut ev).unwrap();
+    s.handle_frame_on(1, &upd(77), 3 * MS, &mut ev).unwrap();
+    s.handle_frame_on(0, &upd(10), 4 * MS, &mut ev).unwrap();
+    let (l0, l1) = (s.line_stats(0).unwrap(), s.line_stats(1).unwrap());
+    assert_eq!((l0.arbiter.won, l1.arbiter.won), (1, 1), "{l0:?} {l1:?}");
+    assert_eq!((l0.arbiter.duplicates, l1.arbiter.duplicates), (1, 1));
+    assert_eq!(s.engine().book_stats(0).unwrap().book_messages, 2);
 }

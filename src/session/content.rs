@@ -1,0 +1,321 @@
+//! Arbitration by content, for venues whose book messages carry no per-book sequence (Kraken
+//! v1 and v2, Coinbase Exchange, Gemini v2, Hyperliquid's trades).
+//!
+//! A venue sends every connection the same messages of a book, in the same order, byte for
+//! byte. Without numbers to compare, each book message is known by a hash of its bytes, and
+//! the book keeps a log of the hashes it applied (the last [`LOG`]). Each line has a cursor
+//! into the log: the last entry it delivered a copy of.
+//!
+//! A message from a line whose cursor is known:
+//! - found in the log after the cursor: a **duplicate**, the cursor moves to it; entries it
+//!   skipped are messages this line lost and another line had delivered: a gap **filled by
+//!   the other**;
+//! - not found, and the line's cursor is at the log's end: the line is at the front and the
+//!   message is **new**: applied, appended;
+//! - not found, and the log goes on past the cursor: this line has a message the lines in
+//!   front never delivered: **they lost it**. A stream without sequence cannot put it back in
+//!   its place, so the book resyncs ([`Outcome::Lost`]); on one connection the loss would have
+//!   gone unnoticed (or, on a checksum venue, been caught by the next checksum).
+//!
+//! A line whose position is not known (it came after the book's snapshot, or reconnected)
+//! holds its unknown messages until the line in front applies one of them: from that entry on
+//! it is in step, and its held messages after it are applied at once (it was ahead). Held
+//! messages older than the fill wait are dropped; with no line in step left open, the book
+//! resyncs. A snapshot restarts the log from itself, with only its line in step.
+//!
+//! The rule assumes the venue sends every connection the same bytes for a book; copies that
+//! never match are never applied twice, but a line whose bytes differ cannot help the others.
+
+use super::arbiter::MAX_LINES;
+
+/// Applied messages remembered per book.
+pub const LOG: usize = 4096;
+
+/// Most messages a line out of step holds per book.
+const HOLD: usize = 1024;
+
+/// Most bytes a line out of step holds per book.
+const HOLD_BYTES: usize = 4 << 20;
+
+/// A 64-bit hash of a message's bytes (not cryptographic: two different messages of one book
+/// colliding would take one for a copy of the other).
+pub fn content_hash(bytes: &[u8]) -> u64 {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut h = K ^ (bytes.len() as u64).wrapping_mul(0xff51_afd7_ed55_8ccd);
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = (h ^ u64::from_le_bytes(w)).wrapping_mul(K).rotate_left(31);
+    }
+    let mut w = [0u8; 8];
+    w[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+    h = (h ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 29)
+}
+
+/// One applied message.
+#[derive(Debug, Clone, Copy, Default)]
+struct Entry {
+    hash: u64,
+    /// When it was applied (local ns).
+    at: u64,
+    /// The line that delivered it first.
+    line: u8,
+}
+
+/// A message held by a line out of step.
+#[derive(Debug, Clone, Copy)]
+struct Held {
+    hash: u64,
+    at: u64,
+    start: usize,
+    end: usize,
+}
+
+/// What the content rule made of a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// New: apply it.
+    New,
+    /// A copy of an applied message: drop it. `skipped`: entries this line had lost and
+    /// another line had delivered; `winner`: (line, ns earlier).
+    Copy {
+        /// Messages this line lost that another line had delivered.
+        skipped: u64,
+        /// Who delivered it first and how much earlier.
+        winner: (usize, u64),
+    },
+    /// Held: this line is not in step yet.
+    Held,
+    /// A book message the lines in front never delivered: they lost it; the book resyncs.
+    Lost,
+    /// A trade the lines in front never delivered: applied late (out of its place).
+    Late,
+    /// Dropped: a snapshot while the book is synced, or a copy that cannot be placed.
+    Dropped,
+}
+
+/// One stream's content log (a book's messages, or its trades).
+#[derive(Debug)]
+pub struct ContentBook {
+    /// The book's key, and whether this is its trade stream.
+    pub key: Vec<u8>,
+    /// Its trades (a lost trade is applied late rather than resynced).
+    pub trades: bool,
+    /// A snapshot (or for trades, any message) started the log.
+    started: bool,
+    log: Vec<Entry>,
+    /// Entries appended since the log started.
+    end: u64,
+    cursor: [Option<u64>; MAX_LINES],
+    held: [Vec<Held>; MAX_LINES],
+    held_bytes: [Vec<u8>; MAX_LINES],
+    /// Line whose held messages are being given back (it just came in step).
+    pub releasing: Option<usize>,
+}
+
+impl ContentBook {
+    /// An empty stream for `key`.
+    pub fn new(key: &[u8], trades: bool) -> Self {
+        ContentBook {
+            key: key.to_vec(),
+            trades,
+            started: false,
+            log: Vec::new(),
+            end: 0,
+            cursor: [None; MAX_LINES],
+            held: Default::default(),
+            held_bytes: Default::default(),
+            releasing: None,
+        }
+    }
+
+    /// Forgets everything: the book starts again from a snapshot.
+    pub fn reset(&mut self) {
+        self.started = false;
+        self.end = 0;
+        self.cursor = [None; MAX_LINES];
+        for l in 0..MAX_LINES {
+            self.drop_held(l);
+        }
+        self.releasing = None;
+    }
+
+    /// Line `line` is gone: its position and what it held no longer count.
+    pub fn line_lost(&mut self, line: usize) {
+        if line < MAX_LINES {
+            self.cursor[line] = None;
+            self.drop_held(line);
+        }
+        if self.releasing == Some(line) {
+            self.releasing = None;
+        }
+    }
+
+    fn drop_held(&mut self, line: usize) {
+        self.held[line].clear();
+        self.held_bytes[line].clear();
+    }
+
+    fn entry(&self, i: u64) -> Entry {
+        self.log[(i % LOG as u64) as usize]
+    }
+
+    /// The oldest entry still in the log.
+    fn oldest(&self) -> u64 {
+        self.end.saturating_sub(LOG as u64)
+    }
+
+    fn find(&self, from: u64, hash: u64) -> Option<u64> {
+        (from.max(self.oldest())..self.end).find(|&i| self.entry(i).hash == hash)
+    }
+
+    fn append(&mut self, hash: u64, at: u64, line: usize) {
+        if self.log.is_empty() {
+            self.log = vec![Entry::default(); LOG];
+        }
+        let i = (self.end % LOG as u64) as usize;
+        self.log[i] = Entry { hash, at, line: line as u8 };
+        self.end += 1;
+        self.cursor[line] = Some(self.end - 1);
+    }
+
+    /// A snapshot of this book from `line`; `synced`: the book does not need it.
+    pub fn snapshot(&mut self, line: usize, hash: u64, now: u64, synced: bool) -> Outcome {
+        if synced && self.started {
+            // Another line's (or a reconnected line's) snapshot: it places the line when it
+            // is the same as the one applied.
+            if let Some(j) = self.find(0, hash) {
+                self.cursor[line] = Some(j);
+                let e = self.entry(j);
+                return Outcome::Copy {
+                    skipped: 0,
+                    winner: (usize::from(e.line), now.saturating_sub(e.at)),
+                };
+            }
+            return Outcome::Dropped;
+        }
+        self.reset();
+        self.started = true;
+        self.append(hash, now, line);
+        Outcome::New
+    }
+
+    /// A message (not a snapshot) of this stream from `line`; `open` says which lines are
+    /// open. See the [module docs](self).
+    pub fn message(
+        &mut self,
+        line: usize,
+        hash: u64,
+        frame: &[u8],
+        now: u64,
+        open: &[bool],
+        fill_wait: u64,
+    ) -> Outcome {
+        self.releasing = None;
+        if !self.started {
+            if !self.trades {
+                // Before any snapshot: the adapter decides (a book waiting for its snapshot
+                // ignores updates).
+                return Outcome::New;
+            }
+            self.started = true;
+        }
+        let cursor = self.cursor[line].filter(|&c| c + 1 >= self.oldest());
+        if let Some(c) = cursor {
+            if let Some(j) = self.find(c + 1, hash) {
+                self.cursor[line] = Some(j);
+                let e = self.entry(j);
+                return Outcome::Copy {
+                    skipped: j - c - 1,
+                    winner: (usize::from(e.line), now.saturating_sub(e.at)),
+                };
+            }
+            if c + 1 == self.end {
+                self.append(hash, now, line);
+                self.in_step_after(line, hash);
+                return Outcome::New;
+            }
+            if self.trades {
+                // A trade the lines in front lost: published late rather than never.
+                self.append(hash, now, line);
+                return Outcome::Late;
+            }
+            return Outcome::Lost;
+        }
+        // Not in step: place the line by a copy of an applied message.
+        if let Some(j) = self.find(0, hash) {
+            self.cursor[line] = Some(j);
+            self.drop_held(line);
+            let e = self.entry(j);
+            return Outcome::Copy { skipped: 0, winner: (usize::from(e.line), now.saturating_sub(e.at)) };
+        }
+        let in_step = (0..open.len().min(MAX_LINES))
+            .any(|l| l != line && open[l] && self.cursor[l].is_some_and(|c| c + 1 >= self.oldest()));
+        if !in_step {
+            if !self.trades {
+                // No open line is in step: where this one stands cannot be known.
+                return Outcome::Lost;
+            }
+            // Trades: this line leads from here (the first trade seen, or the line in step
+            // is gone).
+            self.end = 0;
+            self.append(hash, now, line);
+            return Outcome::New;
+        }
+        let held = &mut self.held[line];
+        if held.first().is_some_and(|h| now.saturating_sub(h.at) > fill_wait)
+            || held.len() >= HOLD
+            || self.held_bytes[line].len() + frame.len() > HOLD_BYTES
+        {
+            // Never matched in time: not the stream the others follow (older than the
+            // snapshot, or bytes that differ).
+            self.drop_held(line);
+        }
+        let bytes = &mut self.held_bytes[line];
+        let start = bytes.len();
+        bytes.extend_from_slice(frame);
+        self.held[line].push(Held { hash, at: now, start, end: bytes.len() });
+        Outcome::Held
+    }
+
+    /// `line` applied `hash` at the front: a line out of step holding a copy of it is in
+    /// step from there, and its held messages after it are given back
+    /// ([`ContentBook::next_held`]).
+    fn in_step_after(&mut self, line: usize, hash: u64) {
+        for m in 0..MAX_LINES {
+            if m == line || self.cursor[m].is_some() || self.held[m].is_empty() {
+                continue;
+            }
+            if let Some(i) = self.held[m].iter().position(|h| h.hash == hash) {
+                self.cursor[m] = Some(self.end - 1);
+                self.held[m].drain(..=i);
+                if self.held[m].is_empty() {
+                    self.held_bytes[m].clear();
+                } else {
+                    self.releasing = Some(m);
+                }
+                return;
+            }
+        }
+    }
+
+    /// The next held message of the line that came in step, copied into `out` and applied
+    /// (appended, won by that line); `None` when there is none left. Returns the line.
+    pub fn next_held(&mut self, out: &mut Vec<u8>, now: u64) -> Option<usize> {
+        let m = self.releasing?;
+        if self.held[m].is_empty() {
+            self.held_bytes[m].clear();
+            self.releasing = None;
+            return None;
+        }
+        let h = self.held[m].remove(0);
+        out.clear();
+        out.extend_from_slice(&self.held_bytes[m][h.start..h.end]);
+        self.append(h.hash, now, m);
+        Some(m)
+    }
+}
