@@ -441,13 +441,14 @@ fn redundant_endpoints_record_two_lines_and_the_recording_replays_the_live_strea
     assert!(live_rows.len() > 1000, "{}", live_rows.len());
     assert!(std::fs::read(&again).unwrap() == live_rows, "the recording's replay differs");
 
-    // A venue without a per-book sequence refuses a second endpoint, and says why.
+    // A venue whose sequence numbers count a connection's messages refuses a second
+    // endpoint, and says why.
     let out = ladderfeed(&[
         "live",
         "--venue",
-        "kraken",
+        "bitfinex",
         "--symbols",
-        "BTC/USD",
+        "tBTCUSD",
         "--endpoint",
         "wss://127.0.0.1:1",
         "--endpoint",
@@ -455,7 +456,7 @@ fn redundant_endpoints_record_two_lines_and_the_recording_replays_the_live_strea
         "--no-venue-instruments",
     ]);
     assert!(!out.status.success());
-    assert!(text(&out).contains("need a per-book sequence"), "{}", text(&out));
+    assert!(text(&out).contains("count a connection's messages"), "{}", text(&out));
 }
 
 #[test]

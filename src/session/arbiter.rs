@@ -55,9 +55,9 @@
 //! several books), are not arbitrated yet: [`Family::of`] is `None` for them and a session
 //! refuses more than one line, saying why ([`Family::refusal`]).
 
-use super::content::{content_hash, ContentBook, Outcome};
 use super::super::venue::json::{field_text, field_uint, int, text, Scratch};
 use super::super::venue::VenueError;
+use super::content::{content_hash, ContentBook, Outcome};
 use crate::book::Venue;
 
 /// The text of a redundant line's connect record: which session's lines it belongs to, so a
@@ -934,7 +934,8 @@ fn hyperliquid<'i>(root: simd_json::tape::Value<'_, 'i>) -> Read<'i> {
             (field_text(d, "coin"), book(false, false, t, t, None))
         }
         b"trades" => {
-            let name = d.as_array().and_then(|a| a.iter().next()).and_then(|t| field_text(t, "coin"));
+            let name =
+                d.as_array().and_then(|a| a.iter().next()).and_then(|t| field_text(t, "coin"));
             (name, content(false, true))
         }
         _ => (None, EVERY),
@@ -997,7 +998,9 @@ fn gemini_v2<'i>(root: simd_json::tape::Value<'_, 'i>) -> Read<'i> {
     match field_text(root, "type").unwrap_or_default() {
         // The first `l2_updates` of a symbol is its full book, the one carrying `trades`.
         b"l2_updates" => (symbol, content(root.get("trades").is_some(), false)),
-        b"trade" => (symbol, Class::Trade { key: 0, id: field_uint(root, "event_id").unwrap_or(0) }),
+        b"trade" => {
+            (symbol, Class::Trade { key: 0, id: field_uint(root, "event_id").unwrap_or(0) })
+        }
         b"heartbeat" => (None, EVERY),
         _ => (None, EVERY),
     }

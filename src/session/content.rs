@@ -251,10 +251,14 @@ impl ContentBook {
             self.cursor[line] = Some(j);
             self.drop_held(line);
             let e = self.entry(j);
-            return Outcome::Copy { skipped: 0, winner: (usize::from(e.line), now.saturating_sub(e.at)) };
+            return Outcome::Copy {
+                skipped: 0,
+                winner: (usize::from(e.line), now.saturating_sub(e.at)),
+            };
         }
-        let in_step = (0..open.len().min(MAX_LINES))
-            .any(|l| l != line && open[l] && self.cursor[l].is_some_and(|c| c + 1 >= self.oldest()));
+        let in_step = (0..open.len().min(MAX_LINES)).any(|l| {
+            l != line && open[l] && self.cursor[l].is_some_and(|c| c + 1 >= self.oldest())
+        });
         if !in_step {
             if !self.trades {
                 // No open line is in step: where this one stands cannot be known.

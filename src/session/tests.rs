@@ -814,8 +814,11 @@ fn content_arbitration_a_line_ahead_of_the_snapshots_line_is_held_then_leads() {
 
 #[test]
 fn hyperliquid_lines_take_the_newest_block_and_a_loss_costs_nothing() {
-    let mut cfg =
-        SessionConfig::new(Venue::Hyperliquid, vec!["BTC".into()], InstrumentRegistry::with_builtins());
+    let mut cfg = SessionConfig::new(
+        Venue::Hyperliquid,
+        vec!["BTC".into()],
+        InstrumentRegistry::with_builtins(),
+    );
     cfg.lines = 2;
     let mut s = Session::new(cfg, 0..1024).unwrap();
     let mut ev: Vec<Event> = Vec::new();
@@ -858,8 +861,11 @@ fn hyperliquid_lines_take_the_newest_block_and_a_loss_costs_nothing() {
 
 #[test]
 fn kraken_v1_copies_match_across_the_connections_channel_ids() {
-    let mut cfg =
-        SessionConfig::new(Venue::KrakenV1, vec!["XBT/USD".into()], InstrumentRegistry::with_builtins());
+    let mut cfg = SessionConfig::new(
+        Venue::KrakenV1,
+        vec!["XBT/USD".into()],
+        InstrumentRegistry::with_builtins(),
+    );
     cfg.lines = 2;
     let mut s = Session::new(cfg, 0..1024).unwrap();
     let mut ev: Vec<Event> = Vec::new();

@@ -1382,3 +1382,147 @@ fn binance_redundant_lines_bridge_one_snapshot_and_survive_a_close() {
     }
     assert!(replay_lines(&got.run.recorded, venue) == got.run.rows, "the recording's replay");
 }
+
+/// The captures of the venues arbitrated by content (no per-book sequence), their pace, and
+/// what marks a book update (not a snapshot) among their frames.
+type ContentCapture = (Venue, &'static str, f64, &'static [u8], Option<&'static [u8]>);
+const CONTENT_CAPTURES: [ContentCapture; 4] = [
+    (Venue::KrakenV1, "kraken/cryptofeed_KRAKEN.ws.50.0", 2000.0, b"\"book-", Some(b"{\"as\"")),
+    (
+        Venue::CoinbaseExchange,
+        "coinbase/cryptofeed_COINBASE.ws.28.0",
+        4000.0,
+        b"\"l2update\"",
+        Some(b"\"snapshot\""),
+    ),
+    (
+        Venue::Gemini,
+        "gemini/cryptofeed_GEMINI.ws.1.0",
+        400.0,
+        b"\"l2_updates\"",
+        Some(b"\"trades\""),
+    ),
+    // Every block is a whole book.
+    (
+        Venue::Hyperliquid,
+        "hyperliquid/hftbacktest_hyperliquid_btcusd_20250126.gz",
+        20.0,
+        b"\"l2Book\"",
+        None,
+    ),
+];
+
+/// The first book update (not a snapshot) of `frames` at or after `from`.
+fn first_update(frames: &[Vec<u8>], from: usize, update: &[u8], snapshot: Option<&[u8]>) -> usize {
+    (from..frames.len())
+        .find(|&i| find(&frames[i], update) && !snapshot.is_some_and(|s| find(&frames[i], s)))
+        .expect("a book update")
+}
+
+/// Asserts what every fault on one line of a content-arbitrated venue must leave: the books
+/// synced throughout, each book's stream the replay's, and the venue's books at the end.
+fn assert_one_healthy_connections_stream(
+    what: &str,
+    got: &Lines,
+    want: &Run,
+    truth: ladderfeed_sim::reference::VenueBooks,
+) {
+    assert_eq!((got.gaps, got.resyncs, got.unsynced), (0, 0, 0), "{what}: {:?}", got.run.stats);
+    assert_eq!(got.run.stats.unfilled_gaps, 0, "{what}");
+    let per_book = |rows: &[Row]| {
+        let mut m: BTreeMap<String, Vec<Row>> = BTreeMap::new();
+        for r in rows {
+            m.entry(r.0.clone()).or_default().push(r.clone());
+        }
+        m
+    };
+    assert!(per_book(&got.run.rows) == per_book(&want.rows), "{what}: a book's stream differs");
+    let mut truth = truth;
+    truth.advance_to(usize::MAX);
+    for (sym, book) in &got.books {
+        let venue_book = truth.book(sym).unwrap_or_else(|| panic!("{what}: {sym}"));
+        if let Some(d) = book.top(usize::MAX).first_difference(&venue_book.top(usize::MAX)) {
+            panic!("{what}: {sym} is not the venue's book at the end: {d}");
+        }
+    }
+    assert_eq!(got.run.finals, want.finals, "{what}: final BBOs");
+}
+
+#[test]
+fn content_arbitrated_lines_keep_the_books_synced_through_faults_on_one_line() {
+    for (venue, file, rate, update, snapshot) in CONTENT_CAPTURES {
+        let file = fixture(file);
+        let want = replay(&file, venue);
+        let frames = recv_frames(&file);
+        let n = first_update(&frames, 30.min(frames.len() / 2), update, snapshot);
+        // Line 0 loses update `n` while it is behind line 1 (it paused 0.3 s a few frames
+        // earlier): line 1 had delivered it, so the loss costs nothing.
+        let behind_drop = format!("stall@{}=0.3,drop@{n}", n.saturating_sub(5));
+        for fault in [String::new(), behind_drop, format!("close@{n}"), format!("stall@{n}=1.5")] {
+            let pace = Pace::Rate(rate);
+            let (a, b) = (sim_paced(venue, &file, &fault, pace), sim_paced(venue, &file, "", pace));
+            let got = live_lines(&[&a, &b], venue, &want.symbols, Duration::from_secs(40));
+            let (log_a, truth) = stop(a);
+            let _ = stop(b);
+            let what = format!("{venue} with {fault:?} on line 0");
+            if !fault.is_empty() {
+                assert!(!fault_kinds(&log_a).is_empty(), "{what}: the fault happened");
+            }
+            assert_one_healthy_connections_stream(&what, &got, &want, truth);
+            let (l0, l1) = (&got.lines[0], &got.lines[1]);
+            assert!(l0.arbiter.won + l1.arbiter.won > 0, "{what}");
+            assert!(l0.arbiter.duplicates + l1.arbiter.duplicates > 0, "{what}: two copies seen");
+            assert_eq!(l0.arbiter.found_lost + l1.arbiter.found_lost, 0, "{what}");
+            if fault.contains("drop") && venue != Venue::Hyperliquid {
+                assert!(l0.arbiter.gaps >= 1 && l0.arbiter.filled >= 1, "{what}: {:?}", l0.arbiter);
+                assert!(replay_lines(&got.run.recorded, venue) == got.run.rows, "{what}: replay");
+            }
+            if fault.starts_with("close") {
+                assert!(l0.disconnects >= 1 && l0.connects >= 2, "{what}: {l0:?}");
+                assert_eq!(l1.disconnects, 0, "{what}");
+            }
+        }
+    }
+}
+
+#[test]
+fn content_arbitration_finds_a_loss_on_the_faster_line_that_one_connection_never_sees() {
+    let venue = Venue::CoinbaseExchange;
+    let file = fixture("coinbase/cryptofeed_COINBASE.ws.28.0");
+    let want = replay(&file, venue);
+    let frames = recv_frames(&file);
+    let n = first_update(&frames, 30, b"\"l2update\"", Some(b"\"snapshot\""));
+    // One connection: the loss of update `n` goes unnoticed (no sequence, no checksum).
+    let mut lost = frames.clone();
+    lost.remove(n);
+    let adapter = AnyAdapter::new(venue, InstrumentRegistry::with_builtins(), None).unwrap();
+    let mut engine = Engine::new(adapter).with_clock(|| 0);
+    let mut events: Vec<Event> = Vec::new();
+    for f in &lost {
+        let _ = engine.handle_frame(f, 0, &mut events);
+    }
+    let resyncs: u64 =
+        (0..engine.symbols().len()).map(|i| engine.book_stats(i as u16).unwrap().resyncs).sum();
+    assert_eq!(resyncs, 0, "one connection does not see the loss");
+    // Two: line 0 loses it while in front (line 1 paused just before it); line 1's copy shows
+    // the loss, the book resyncs by a fresh subscription, and ends as the venue's.
+    let pace = Pace::Rate(4000.0);
+    let (a, b) = (
+        sim_paced(venue, &file, &format!("drop@{n}"), pace),
+        sim_paced(venue, &file, &format!("stall@{n}=0.3"), pace),
+    );
+    let got = live_lines(&[&a, &b], venue, &want.symbols, Duration::from_secs(40));
+    let (_, mut truth) = stop(a);
+    let _ = stop(b);
+    assert!(got.lines[1].arbiter.found_lost >= 1, "{:?}", got.lines[1].arbiter);
+    assert!(got.resyncs >= 1 && got.run.stats.resync_resubscribes >= 1, "{:?}", got.run.stats);
+    assert!(got.run.stats.unfilled_gaps >= 1);
+    truth.advance_to(usize::MAX);
+    for (sym, book) in &got.books {
+        let venue_book = truth.book(sym).unwrap();
+        if let Some(d) = book.top(usize::MAX).first_difference(&venue_book.top(usize::MAX)) {
+            panic!("{sym} is not the venue's book at the end: {d}");
+        }
+    }
+    assert_eq!(got.run.finals, want.finals);
+}
