@@ -44,15 +44,23 @@
 //!
 //! Venues whose book messages carry no per-book sequence are arbitrated **by content**
 //! ([`super::content`]: each message known by a hash of its bytes): Kraken v2 and v1,
-//! Coinbase Exchange, Gemini v2, and the trades of Kraken v1 and Hyperliquid (the others'
-//! trades have rising ids). A loss on a line behind the front costs nothing; a loss on the
-//! line in front is found when another line delivers the lost message, and the book then
-//! resyncs ([`Verdict::Resync`]), where one connection would not have noticed it at all (or,
-//! with a checksum, only when the checksum next failed).
+//! Coinbase Exchange, Gemini v2, Coinbase Advanced Trade, and the trades of Kraken v1 and
+//! Hyperliquid (the others' trades have rising ids). A loss on a line behind the front costs
+//! nothing; a loss on the line in front is found when another line delivers the lost message,
+//! and the book then resyncs ([`Verdict::Resync`]), where one connection would not have
+//! noticed it at all (or, with a checksum, only when the checksum next failed).
 //!
-//! Venues whose sequence numbers count a connection's messages rather than a book's
-//! (Coinbase Advanced Trade, Bitfinex, Gemini v1), and BitMEX (a message may carry rows of
-//! several books), are not arbitrated yet: [`Family::of`] is `None` for them and a session
+//! Coinbase Advanced Trade numbers each connection's messages (`sequence_num`, every
+//! channel): the arbiter checks each line's numbers itself (the adapter, fed several
+//! connections, does not), and a line whose numbers jump lost a message of some book. It is
+//! then out of step on every book, its messages held until another line's copies place it
+//! again, so a loss on the line in front costs nothing either. Only a book the other lines are
+//! not placed on yet (no update of it since the snapshots) resyncs, where one connection would
+//! resync every book.
+//!
+//! Bitfinex and Gemini v1 (sequence numbers per connection, and book messages that do not
+//! name their book the same way on every connection) and BitMEX (a message may carry rows of
+//! several books) are not arbitrated yet: [`Family::of`] is `None` for them and a session
 //! refuses more than one line, saying why ([`Family::refusal`]).
 
 use super::super::venue::json::{field_text, field_uint, int, text, Scratch};
@@ -135,6 +143,10 @@ pub enum Family {
     CoinbaseExchange,
     /// Gemini v2: books by content; trades by `event_id`.
     GeminiV2,
+    /// Coinbase Advanced Trade: books by content (the `events`, without the connection's
+    /// `sequence_num` and `timestamp`), each connection's `sequence_num` checked per line;
+    /// trades by `trade_id`.
+    CoinbaseAdvanced,
 }
 
 impl Family {
@@ -152,15 +164,16 @@ impl Family {
             Venue::KrakenV1 => Family::KrakenV1,
             Venue::CoinbaseExchange => Family::CoinbaseExchange,
             Venue::Gemini => Family::GeminiV2,
-            Venue::Coinbase | Venue::Bitfinex | Venue::GeminiV1 | Venue::Bitmex => return None,
+            Venue::Coinbase => Family::CoinbaseAdvanced,
+            Venue::Bitfinex | Venue::GeminiV1 | Venue::Bitmex => return None,
         })
     }
 
     /// Why `venue` cannot have redundant lines (`None`: it can).
     pub fn refusal(venue: Venue) -> Option<&'static str> {
         match venue {
-            Venue::Coinbase | Venue::Bitfinex | Venue::GeminiV1 => Some(
-                "its sequence numbers count a connection's messages, so each connection's stream must be checked on its own before two can be merged; not built yet",
+            Venue::Bitfinex | Venue::GeminiV1 => Some(
+                "its sequence numbers count a connection's messages and its book messages do not name their book the same way on every connection; not built yet",
             ),
             Venue::Bitmex => Some(
                 "a BitMEX message may carry rows of several books and no sequence; not built yet",
@@ -173,7 +186,11 @@ impl Family {
     pub fn by_content(self) -> bool {
         matches!(
             self,
-            Family::KrakenV2 | Family::KrakenV1 | Family::CoinbaseExchange | Family::GeminiV2
+            Family::KrakenV2
+                | Family::KrakenV1
+                | Family::CoinbaseExchange
+                | Family::GeminiV2
+                | Family::CoinbaseAdvanced
         )
     }
 }
@@ -370,6 +387,12 @@ pub struct Arbiter {
     now: u64,
     /// The key of the frame being judged (capacity kept).
     key_buf: Vec<u8>,
+    /// The connection sequence number of the frame being judged (Coinbase Advanced Trade).
+    conn_seq: Option<u64>,
+    /// Each line's last connection sequence number.
+    conn_last: [Option<u64>; MAX_LINES],
+    /// Lines that lost a message (their connection sequence jumped) and are not back in step.
+    pending_fill: [bool; MAX_LINES],
 }
 
 impl Arbiter {
@@ -387,6 +410,9 @@ impl Arbiter {
             lost: None,
             now: 0,
             key_buf: Vec::new(),
+            conn_seq: None,
+            conn_last: [None; MAX_LINES],
+            pending_fill: [false; MAX_LINES],
         }
     }
 
@@ -419,6 +445,8 @@ impl Arbiter {
         self.content.iter_mut().for_each(ContentBook::reset);
         self.releasing = None;
         self.content_releasing = None;
+        self.conn_last = [None; MAX_LINES];
+        self.pending_fill = [false; MAX_LINES];
     }
 
     /// Line `line` is gone: what it had delivered no longer counts against a gap.
@@ -433,6 +461,32 @@ impl Arbiter {
         }
         self.content.iter_mut().for_each(|c| c.line_lost(line));
         self.content_releasing = None;
+        if line < MAX_LINES {
+            self.conn_last[line] = None;
+            self.pending_fill[line] = false;
+        }
+    }
+
+    /// Line `line`'s connection sequence number `seq`: a jump means it lost a message, of
+    /// some book. It is out of step on every book until its copies place it again, so its
+    /// next messages are not taken for the ones it lost.
+    fn connection_sequence(&mut self, line: usize, seq: u64) {
+        let last = self.conn_last[line];
+        if last.is_some_and(|l| seq > l + 1) {
+            self.counts[line].gaps += 1;
+            self.pending_fill[line] = true;
+            self.content.iter_mut().for_each(|c| c.out_of_step(line));
+        }
+        if last.is_none_or(|l| seq > l) {
+            self.conn_last[line] = Some(seq);
+        }
+    }
+
+    /// Line `line` is back in step after a connection gap: the other lines filled it.
+    fn back_in_step(&mut self, line: usize) {
+        if std::mem::take(&mut self.pending_fill[line]) {
+            self.counts[line].filled += 1;
+        }
     }
 
     /// Judges one frame of line `line` received at `now`. `open` says which lines are open;
@@ -454,10 +508,14 @@ impl Arbiter {
         if line >= MAX_LINES {
             return Verdict::Apply;
         }
+        self.conn_seq = None;
         let class = match self.classify(frame) {
             Ok(c) => c,
             Err(_) => Class::Every,
         };
+        if let Some(seq) = self.conn_seq {
+            self.connection_sequence(line, seq);
+        }
         let first_open = open.iter().position(|o| *o).unwrap_or(line);
         match class {
             Class::Every => Verdict::Apply,
@@ -501,6 +559,10 @@ impl Arbiter {
                 } else {
                     c.message(line, hash, frame, now, open, fill_wait)
                 };
+                if matches!(outcome, Outcome::New | Outcome::Copy { .. }) {
+                    self.back_in_step(line);
+                }
+                let c = &mut self.content[key];
                 let counts = &mut self.counts[line];
                 match outcome {
                     Outcome::New => {
@@ -529,6 +591,8 @@ impl Arbiter {
                         Verdict::Apply
                     }
                     Outcome::Lost => {
+                        self.pending_fill[line] = false;
+                        let counts = &mut self.counts[line];
                         counts.found_lost += 1;
                         self.unfilled += 1;
                         c.reset();
@@ -566,6 +630,7 @@ impl Arbiter {
         if let Some(key) = self.content_releasing {
             return match self.content[key].next_held(out, self.now) {
                 Some(line) => {
+                    self.back_in_step(line);
                     self.counts[line].won += 1;
                     true
                 }
@@ -738,7 +803,11 @@ impl Arbiter {
         let family = self.family;
         let mut key = std::mem::take(&mut self.key_buf);
         key.clear();
+        let mut conn_seq = None;
         let r = scratch.parse(frame, false, |root| {
+            if family == Family::CoinbaseAdvanced {
+                conn_seq = field_uint(root, "sequence_num");
+            }
             let (k, c) = match family {
                 Family::BinanceSpot | Family::BinanceFutures => binance(root),
                 Family::Okx => okx(root),
@@ -750,6 +819,7 @@ impl Arbiter {
                 Family::KrakenV1 => kraken_v1(root),
                 Family::CoinbaseExchange => coinbase_exchange(root),
                 Family::GeminiV2 => gemini_v2(root),
+                Family::CoinbaseAdvanced => coinbase_advanced(root),
             };
             if let Some(k) = k {
                 key.extend_from_slice(k);
@@ -757,6 +827,7 @@ impl Arbiter {
             Ok((c, k.is_some()))
         });
         self.scratch = Some(scratch);
+        self.conn_seq = conn_seq;
         let class = match r {
             Ok((class, true)) => match class {
                 Class::Book { snapshot, restart, seq, .. } => {
@@ -917,6 +988,14 @@ fn content_bytes(family: Family, frame: &[u8]) -> &[u8] {
             Some(i) => &frame[i..],
             None => frame,
         },
+        // The connection's `sequence_num` and send `timestamp` come before the `events`.
+        Family::CoinbaseAdvanced => {
+            const EVENTS: &[u8] = b"\"events\":";
+            match frame.windows(EVENTS.len()).position(|w| w == EVENTS) {
+                Some(i) => &frame[i..],
+                None => frame,
+            }
+        }
         _ => frame,
     }
 }
@@ -1002,6 +1081,40 @@ fn gemini_v2<'i>(root: simd_json::tape::Value<'_, 'i>) -> Read<'i> {
             (symbol, Class::Trade { key: 0, id: field_uint(root, "event_id").unwrap_or(0) })
         }
         b"heartbeat" => (None, EVERY),
+        _ => (None, EVERY),
+    }
+}
+
+fn coinbase_advanced<'i>(root: simd_json::tape::Value<'_, 'i>) -> Read<'i> {
+    let channel = field_text(root, "channel").unwrap_or_default();
+    let Some(events) = root.get("events").and_then(|e| e.as_array()) else {
+        return (None, EVERY);
+    };
+    match channel {
+        b"l2_data" => {
+            let Some(e) = events.iter().next() else { return (None, EVERY) };
+            let snapshot = field_text(e, "type") == Some(b"snapshot");
+            (field_text(e, "product_id"), content(snapshot, false))
+        }
+        b"market_trades" => {
+            let trades = || {
+                events
+                    .iter()
+                    .filter(|e| field_text(*e, "type") != Some(b"snapshot"))
+                    .filter_map(|e| e.get("trades").and_then(|t| t.as_array()))
+                    .flat_map(|a| a.iter())
+            };
+            let id = trades()
+                .filter_map(|t| {
+                    field_text(t, "trade_id").and_then(super::super::venue::json::parse_u64)
+                })
+                .max()
+                .unwrap_or(0);
+            let name = trades().next().and_then(|t| field_text(t, "product_id"));
+            // The snapshot of recent trades (history, not published) names no trade here.
+            (name, Class::Trade { key: 0, id })
+        }
+        b"ticker" | b"ticker_batch" => (None, ONE),
         _ => (None, EVERY),
     }
 }

@@ -1,5 +1,5 @@
 //! Arbitration by content, for venues whose book messages carry no per-book sequence (Kraken
-//! v1 and v2, Coinbase Exchange, Gemini v2, Hyperliquid's trades).
+//! v1 and v2, Coinbase Exchange, Gemini v2, Coinbase Advanced Trade, Hyperliquid's trades).
 //!
 //! A venue sends every connection the same messages of a book, in the same order, byte for
 //! byte. Without numbers to compare, each book message is known by a hash of its bytes, and
@@ -153,6 +153,12 @@ impl ContentBook {
         if self.releasing == Some(line) {
             self.releasing = None;
         }
+    }
+
+    /// Line `line` lost a message of some book (its connection's sequence jumped): its
+    /// position here is no longer known.
+    pub fn out_of_step(&mut self, line: usize) {
+        self.line_lost(line);
     }
 
     fn drop_held(&mut self, line: usize) {

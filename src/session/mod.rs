@@ -465,6 +465,7 @@ impl Session {
         let mut adapter = AnyAdapter::new(cfg.venue, cfg.registry, symbol)
             .map_err(|err| SessionError::Venue { venue: cfg.venue, err })?;
         adapter.set_derivatives(cfg.derivatives);
+        adapter.set_merged_lines(cfg.lines > 1);
         let engine = Engine::new(adapter)
             .with_instrument_ids(ids)
             .with_window_ticks(cfg.window_ticks)

@@ -888,3 +888,69 @@ fn kraken_v1_copies_match_across_the_connections_channel_ids() {
     assert_eq!((l0.arbiter.duplicates, l1.arbiter.duplicates), (1, 1));
     assert_eq!(s.engine().book_stats(0).unwrap().book_messages, 2);
 }
+
+/// A Coinbase Advanced Trade `l2_data` frame of connection sequence `seq`: the snapshot
+/// (`k == 0`) or update `k`, a bid at `100 + k` cents. The send timestamp differs per
+/// connection, as the sequence does.
+fn l2_data(seq: u64, k: u64) -> Vec<u8> {
+    let (kind, updates) = if k == 0 {
+        (
+            "snapshot",
+            r#"{"side":"bid","event_time":"2026-08-09T21:05:48.1Z","price_level":"100.00","new_quantity":"1.0"},{"side":"offer","event_time":"2026-08-09T21:05:48.1Z","price_level":"200.00","new_quantity":"1.0"}"#.to_owned(),
+        )
+    } else {
+        (
+            "update",
+            format!(
+                r#"{{"side":"bid","event_time":"2026-08-09T21:05:48.{k:06}Z","price_level":"100.{k:02}","new_quantity":"1.0"}}"#
+            ),
+        )
+    };
+    format!(
+        r#"{{"channel":"l2_data","client_id":"","timestamp":"2026-08-09T21:05:49.{seq:09}Z","sequence_num":{seq},"events":[{{"type":"{kind}","product_id":"BTC-USD","updates":[{updates}]}}]}}"#
+    )
+    .into_bytes()
+}
+
+#[test]
+fn coinbase_advanced_lines_check_each_connections_sequence_and_a_loss_in_front_costs_nothing() {
+    let session = |lines: usize| {
+        let mut cfg = SessionConfig::new(
+            Venue::Coinbase,
+            vec!["BTC-USD".into()],
+            InstrumentRegistry::with_builtins(),
+        );
+        cfg.lines = lines;
+        let mut s = Session::new(cfg, 0..1024).unwrap();
+        for l in 0..lines {
+            assert!(s.poll_connect_on(l, 0));
+            s.handle_connected_on(l, 0);
+        }
+        s
+    };
+    let mut one = session(1);
+    let mut want: Vec<Event> = Vec::new();
+    for k in 0..=5 {
+        one.handle_frame(&l2_data(k, k), (10 + k) * MS, &mut want).unwrap();
+    }
+    let mut s = session(2);
+    let mut ev: Vec<Event> = Vec::new();
+    let mut frames = Vec::new();
+    for k in 0..=5u64 {
+        // Line 0 is in front and loses update 3: its next frame's sequence says so.
+        if k != 3 {
+            frames.push(((10 + k) * MS, 0, l2_data(k, k)));
+        }
+        // Line 1, 1.5 updates behind, numbers its connection from 40.
+        frames.push(((10 + k) * MS + 1_500_000, 1, l2_data(40 + k, k)));
+    }
+    feed(&mut s, frames, &mut ev);
+    assert_eq!(seen(&ev), seen(&want));
+    let (l0, l1) = (s.line_stats(0).unwrap(), s.line_stats(1).unwrap());
+    assert_eq!((l0.arbiter.gaps, l0.arbiter.filled), (1, 1), "{l0:?}");
+    assert_eq!(l0.arbiter.found_lost + l1.arbiter.found_lost, 0);
+    // Line 1 delivered 3 and 4 first; line 0's held 5 went through when its 4 matched.
+    assert_eq!((l0.arbiter.won, l1.arbiter.won), (4, 2), "{l0:?} {l1:?}");
+    assert_eq!(s.engine().book_stats(0).unwrap().resyncs, 0);
+    assert_eq!(s.stats().unfilled_gaps, 0);
+}

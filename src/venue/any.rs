@@ -100,6 +100,15 @@ impl AnyAdapter {
             _ => {}
         }
     }
+
+    /// Frames of several connections arrive merged (redundant lines,
+    /// [`crate::session::arbiter`]): a venue whose sequence numbers count a connection's
+    /// messages (Coinbase Advanced Trade) leaves checking them to the arbiter, per line.
+    pub fn set_merged_lines(&mut self, on: bool) {
+        if let AnyAdapter::CoinbaseAdvanced(a) = self {
+            a.merged = on;
+        }
+    }
 }
 
 macro_rules! each {

@@ -99,6 +99,9 @@ pub struct CoinbaseAdvanced {
     symbols: Symbols,
     synced: Vec<bool>,
     last_seq: Option<u64>,
+    /// Frames of several connections arrive merged (redundant lines): each connection's
+    /// `sequence_num` is checked by the session's arbiter, not here.
+    pub(crate) merged: bool,
     scratch: Option<Box<Scratch>>,
 }
 
@@ -109,6 +112,7 @@ impl CoinbaseAdvanced {
             symbols: Symbols::new(Venue::Coinbase, registry),
             synced: Vec::new(),
             last_seq: None,
+            merged: false,
             scratch: Some(Box::new(Scratch::new())),
         }
     }
@@ -120,6 +124,7 @@ impl CoinbaseAdvanced {
         let channel = field_text(root, "channel").ok_or(VenueError::UnknownType)?;
         let seq = field_uint(root, "sequence_num").ok_or(VenueError::Shape("sequence_num"))?;
         match self.last_seq {
+            _ if self.merged => {}
             Some(last) if seq <= last => {
                 out.stale += 1;
                 return Ok(());

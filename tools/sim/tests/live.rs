@@ -1386,7 +1386,14 @@ fn binance_redundant_lines_bridge_one_snapshot_and_survive_a_close() {
 /// The captures of the venues arbitrated by content (no per-book sequence), their pace, and
 /// what marks a book update (not a snapshot) among their frames.
 type ContentCapture = (Venue, &'static str, f64, &'static [u8], Option<&'static [u8]>);
-const CONTENT_CAPTURES: [ContentCapture; 4] = [
+const CONTENT_CAPTURES: [ContentCapture; 5] = [
+    (
+        Venue::Coinbase,
+        "coinbase/cryptofeed-v3_COINBASE.jsonl.zst",
+        200.0,
+        b"\"l2_data\"",
+        Some(b"\"snapshot\""),
+    ),
     (Venue::KrakenV1, "kraken/cryptofeed_KRAKEN.ws.50.0", 2000.0, b"\"book-", Some(b"{\"as\"")),
     (
         Venue::CoinbaseExchange,
@@ -1525,4 +1532,32 @@ fn content_arbitration_finds_a_loss_on_the_faster_line_that_one_connection_never
         }
     }
     assert_eq!(got.run.finals, want.finals);
+}
+
+#[test]
+fn coinbase_advanced_lines_survive_a_loss_on_the_line_in_front() {
+    // Each connection numbers its messages: line 0's next frame shows its loss, it steps out
+    // of line until line 1's copies place it again, and nothing resyncs.
+    let venue = Venue::Coinbase;
+    let file = fixture("coinbase/cryptofeed-v3_COINBASE.jsonl.zst");
+    let want = replay(&file, venue);
+    let frames = recv_frames(&file);
+    // Midway, when line 1 is placed on every book (a book it has no copy on yet, for want of
+    // updates since the snapshots, would resync: nothing would say where line 0 stands).
+    let n = first_update(&frames, frames.len() / 2, b"\"l2_data\"", Some(b"\"snapshot\""));
+    let pace = Pace::Rate(200.0);
+    let (a, b) = (
+        sim_paced(venue, &file, &format!("drop@{n}"), pace),
+        sim_paced(venue, &file, &format!("stall@{n}=0.3"), pace),
+    );
+    let got = live_lines(&[&a, &b], venue, &want.symbols, Duration::from_secs(40));
+    let (log_a, truth) = stop(a);
+    let _ = stop(b);
+    assert_eq!(fault_kinds(&log_a), ["drop"]);
+    let what = format!("{venue} with drop@{n} on line 0, in front");
+    assert_one_healthy_connections_stream(&what, &got, &want, truth);
+    let l0 = &got.lines[0].arbiter;
+    assert!(l0.gaps >= 1 && l0.filled >= 1, "{what}: {l0:?}");
+    assert_eq!(l0.found_lost + got.lines[1].arbiter.found_lost, 0, "{what}");
+    assert!(replay_lines(&got.run.recorded, venue) == got.run.rows, "{what}: replay");
 }
