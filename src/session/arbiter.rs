@@ -1118,3 +1118,68 @@ fn coinbase_advanced<'i>(root: simd_json::tape::Value<'_, 'i>) -> Read<'i> {
         _ => (None, EVERY),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OPEN: [bool; 2] = [true, true];
+
+    fn judge(a: &mut Arbiter, line: usize, frame: &[u8], now: u64, synced: bool) -> Verdict {
+        a.judge(line, frame, now, &OPEN, 1_000_000_000, |_| synced)
+    }
+
+    #[test]
+    fn kraken_v2_books_go_by_content_and_trades_by_id() {
+        let mut a = Arbiter::new(Family::of(Venue::Kraken).unwrap());
+        let snap = br#"{"channel":"book","type":"snapshot","data":[{"symbol":"BTC/USD","bids":[{"price":45283.5,"qty":0.1}],"asks":[{"price":45285.2,"qty":0.001}],"checksum":1,"timestamp":"2023-10-06T17:35:55.440295Z"}]}"#;
+        let upd = |ts: u32| {
+            format!(r#"{{"channel":"book","type":"update","data":[{{"symbol":"BTC/USD","bids":[{{"price":45283.4,"qty":1.5}}],"asks":[],"checksum":2,"timestamp":"2023-10-06T17:35:56.{ts:06}Z"}}]}}"#).into_bytes()
+        };
+        let trade = |id: u64| {
+            format!(r#"{{"channel":"trade","type":"update","data":[{{"symbol":"BTC/USD","side":"buy","price":45285.2,"qty":0.001,"ord_type":"market","trade_id":{id},"timestamp":"2023-10-06T17:35:56.000001Z"}}]}}"#).into_bytes()
+        };
+        assert_eq!(judge(&mut a, 0, snap, 10, false), Verdict::Apply);
+        // Line 1's snapshot is the same: a duplicate that places line 1.
+        assert_eq!(
+            judge(&mut a, 1, snap, 15, true),
+            Verdict::Duplicate { advantage: Some((0, 5)) }
+        );
+        assert_eq!(judge(&mut a, 1, &upd(1), 20, true), Verdict::Apply);
+        assert_eq!(
+            judge(&mut a, 0, &upd(1), 27, true),
+            Verdict::Duplicate { advantage: Some((1, 7)) }
+        );
+        assert_eq!(judge(&mut a, 0, &upd(2), 30, true), Verdict::Apply);
+        // Line 1 skips update 2 (lost behind the front: nothing to do) and matches 3.
+        assert_eq!(judge(&mut a, 0, &upd(3), 40, true), Verdict::Apply);
+        assert!(matches!(judge(&mut a, 1, &upd(3), 41, true), Verdict::Duplicate { .. }));
+        assert_eq!((a.counts(1).gaps, a.counts(1).filled), (1, 1));
+        // Line 0, in front, loses update 4; line 1's copy of it shows the loss.
+        assert_eq!(judge(&mut a, 0, &upd(5), 50, true), Verdict::Apply);
+        assert_eq!(judge(&mut a, 1, &upd(4), 51, true), Verdict::Resync);
+        assert_eq!(a.lost_book(), Some(&b"BTC/USD"[..]));
+        assert_eq!((a.counts(1).found_lost, a.unfilled()), (1, 1));
+        // Trades: once per id, whichever line is first.
+        assert_eq!(judge(&mut a, 1, &trade(7), 60, true), Verdict::Apply);
+        assert!(matches!(judge(&mut a, 0, &trade(7), 61, true), Verdict::Duplicate { .. }));
+        // Heartbeats and acknowledgements: every line's.
+        let hb = br#"{"channel":"heartbeat"}"#;
+        assert_eq!(judge(&mut a, 0, hb, 70, true), Verdict::Apply);
+        assert_eq!(judge(&mut a, 1, hb, 70, true), Verdict::Apply);
+    }
+
+    #[test]
+    fn content_hashes_differ_for_one_changed_byte_and_cover_the_tail() {
+        let a = br#"{"type":"l2update","product_id":"BTC-USD","changes":[["buy","100.01","1.0"]]}"#;
+        let mut seen = std::collections::BTreeSet::new();
+        assert!(seen.insert(content_hash(a)));
+        for i in 0..a.len() {
+            let mut b = a.to_vec();
+            b[i] ^= 1;
+            assert!(seen.insert(content_hash(&b)), "byte {i}");
+        }
+        assert_ne!(content_hash(&a[..a.len() - 1]), content_hash(a));
+        assert_ne!(content_hash(b""), content_hash(b"\0"));
+    }
+}
