@@ -113,6 +113,25 @@ pub const HOLD_FRAMES: usize = 4096;
 /// Most bytes held per book while a gap waits for another line.
 pub const HOLD_BYTES: usize = 16 << 20;
 
+/// Applied book messages and trades remembered by a hash of their bytes (a direct-mapped
+/// table): a later copy with the same bytes from another line is known for a duplicate
+/// without being parsed.
+const FAST: usize = 1024;
+
+/// An applied message, for [`FAST`].
+#[derive(Debug, Clone, Copy, Default)]
+struct Applied {
+    hash: u64,
+    /// When it was applied.
+    at: u64,
+    /// Its last number (a book message's), for the duplicate line's position.
+    last: u64,
+    book: u32,
+    line: u8,
+    trade: bool,
+    used: bool,
+}
+
 /// Trade ids remembered per book: a line lagging by fewer trades than this never publishes
 /// one twice (older ids are taken as duplicates).
 pub const TRADE_WINDOW: usize = 4096;
@@ -391,6 +410,8 @@ pub struct Arbiter {
     conn_seq: Option<u64>,
     /// Each line's last connection sequence number.
     conn_last: [Option<u64>; MAX_LINES],
+    /// Recently applied messages by hash ([`FAST`]; sequenced families only).
+    applied: Vec<Applied>,
     /// Lines that lost a message (their connection sequence jumped) and are not back in step.
     pending_fill: [bool; MAX_LINES],
 }
@@ -412,6 +433,7 @@ impl Arbiter {
             key_buf: Vec::new(),
             conn_seq: None,
             conn_last: [None; MAX_LINES],
+            applied: if family.by_content() { Vec::new() } else { vec![Applied::default(); FAST] },
             pending_fill: [false; MAX_LINES],
         }
     }
@@ -447,6 +469,7 @@ impl Arbiter {
         self.content_releasing = None;
         self.conn_last = [None; MAX_LINES];
         self.pending_fill = [false; MAX_LINES];
+        self.applied.iter_mut().for_each(|a| a.used = false);
     }
 
     /// Line `line` is gone: what it had delivered no longer counts against a gap.
@@ -509,6 +532,12 @@ impl Arbiter {
             return Verdict::Apply;
         }
         self.conn_seq = None;
+        // A copy with the bytes of a message another line delivered first: a duplicate,
+        // known without a parse.
+        let hash = if self.applied.is_empty() { 0 } else { content_hash(frame) };
+        if let Some(v) = self.fast_duplicate(line, hash, now) {
+            return v;
+        }
         let class = match self.classify(frame) {
             Ok(c) => c,
             Err(_) => Class::Every,
@@ -543,6 +572,7 @@ impl Arbiter {
                 }
                 if b.take_trade(id) {
                     self.counts[line].won += 1;
+                    self.remember_applied(hash, key, id, now, line, true);
                     Verdict::Apply
                 } else {
                     self.counts[line].duplicates += 1;
@@ -614,12 +644,53 @@ impl Arbiter {
                     synced_now,
                 );
                 match v {
-                    Verdict::Apply => self.releasing = Some((key, false)),
+                    Verdict::Apply => {
+                        if !snapshot {
+                            self.remember_applied(hash, key, seq.last, now, line, false);
+                        }
+                        self.releasing = Some((key, false));
+                    }
                     Verdict::Flush => self.releasing = Some((key, true)),
                     _ => {}
                 }
                 v
             }
+        }
+    }
+
+    /// The verdict on a copy whose bytes another line's applied message had ([`FAST`]): the
+    /// same as the parse would give (a covered book message or a trade id already taken),
+    /// with the line's position moved as the parse would move it.
+    fn fast_duplicate(&mut self, line: usize, hash: u64, now: u64) -> Option<Verdict> {
+        let e = *self.applied.get(hash as usize % FAST.max(1))?;
+        if !e.used || e.hash != hash || usize::from(e.line) == line {
+            return None;
+        }
+        self.counts[line].duplicates += 1;
+        if e.trade {
+            return Some(Verdict::Duplicate { advantage: None });
+        }
+        let b = self.books.get_mut(e.book as usize)?;
+        let seen = &mut b.seen[line];
+        *seen = Some(seen.map_or(e.last, |s| s.max(e.last)));
+        Some(Verdict::Duplicate {
+            advantage: Some((usize::from(e.line), now.saturating_sub(e.at))),
+        })
+    }
+
+    fn remember_applied(
+        &mut self,
+        hash: u64,
+        key: usize,
+        last: u64,
+        now: u64,
+        line: usize,
+        trade: bool,
+    ) {
+        if let (Some(slot), Ok(book)) =
+            (self.applied.get_mut(hash as usize % FAST), u32::try_from(key))
+        {
+            *slot = Applied { hash, at: now, last, book, line: line as u8, trade, used: true };
         }
     }
 

@@ -653,7 +653,7 @@ fn okx_snapshots_on_both_lines_are_taken_once_and_the_chain_arbitrates() {
 #[test]
 fn a_venue_whose_numbers_count_a_connection_refuses_two_lines_and_says_why() {
     for (venue, symbol, why) in [
-        (Venue::Coinbase, "BTC-USD", "connection's messages"),
+        (Venue::GeminiV1, "BTCUSD", "connection's messages"),
         (Venue::Bitfinex, "tBTCUSD", "connection's messages"),
         (Venue::Bitmex, "XBTUSD", "several books"),
     ] {
