@@ -128,8 +128,20 @@ struct Applied {
     last: u64,
     book: u32,
     line: u8,
-    trade: bool,
+    kind: Fast,
     used: bool,
+}
+
+/// What an [`Applied`] message was.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Fast {
+    /// A book message.
+    #[default]
+    Book,
+    /// Trades.
+    Trade,
+    /// Data taken from one line only.
+    OneLine,
 }
 
 /// Trade ids remembered per book: a line lagging by fewer trades than this never publishes
@@ -553,6 +565,7 @@ impl Arbiter {
                     self.counts[line].unsequenced += 1;
                 }
                 if line == first_open {
+                    self.remember_applied(hash, 0, 0, now, line, Fast::OneLine);
                     Verdict::Apply
                 } else {
                     self.counts[line].other_line += 1;
@@ -572,7 +585,7 @@ impl Arbiter {
                 }
                 if b.take_trade(id) {
                     self.counts[line].won += 1;
-                    self.remember_applied(hash, key, id, now, line, true);
+                    self.remember_applied(hash, key, id, now, line, Fast::Trade);
                     Verdict::Apply
                 } else {
                     self.counts[line].duplicates += 1;
@@ -646,7 +659,7 @@ impl Arbiter {
                 match v {
                     Verdict::Apply => {
                         if !snapshot {
-                            self.remember_applied(hash, key, seq.last, now, line, false);
+                            self.remember_applied(hash, key, seq.last, now, line, Fast::Book);
                         }
                         self.releasing = Some((key, false));
                     }
@@ -666,9 +679,17 @@ impl Arbiter {
         if !e.used || e.hash != hash || usize::from(e.line) == line {
             return None;
         }
-        self.counts[line].duplicates += 1;
-        if e.trade {
-            return Some(Verdict::Duplicate { advantage: None });
+        match e.kind {
+            Fast::OneLine => {
+                // Taken from the line that applied it (then the first open one).
+                self.counts[line].other_line += 1;
+                return Some(Verdict::OtherLine);
+            }
+            Fast::Trade => {
+                self.counts[line].duplicates += 1;
+                return Some(Verdict::Duplicate { advantage: None });
+            }
+            Fast::Book => self.counts[line].duplicates += 1,
         }
         let b = self.books.get_mut(e.book as usize)?;
         let seen = &mut b.seen[line];
@@ -685,12 +706,12 @@ impl Arbiter {
         last: u64,
         now: u64,
         line: usize,
-        trade: bool,
+        kind: Fast,
     ) {
         if let (Some(slot), Ok(book)) =
             (self.applied.get_mut(hash as usize % FAST), u32::try_from(key))
         {
-            *slot = Applied { hash, at: now, last, book, line: line as u8, trade, used: true };
+            *slot = Applied { hash, at: now, last, book, line: line as u8, kind, used: true };
         }
     }
 
