@@ -237,8 +237,9 @@ impl Parsed {
     /// price finer than a *learned* tick refines it, exactly: the tick becomes the price's
     /// decimal step (or the finest step both are multiples of), every level already read for
     /// that book in this frame is rescaled, and the price is returned in the finer tick
-    /// ([`Parsed::refined`]). A configured or built-in tick is never changed: a price off it is
-    /// an error, as is a malformed number.
+    /// ([`Parsed::refined`]). So is a book tick an adapter keeps apart from the trades' step
+    /// ([`Instrument::trade_tick`]: Bitfinex, Hyperliquid). A configured or built-in tick is
+    /// never changed: a price off it is an error, as is a malformed number.
     #[inline]
     pub fn book_price(&mut self, inst: &Instrument, text: &[u8]) -> Result<i64, NumError> {
         // The book message being read is the last one; only a frame that refined a tick
@@ -249,7 +250,7 @@ impl Parsed {
             _ => inst.tick,
         };
         match tick.units_plain(text) {
-            Err(NumError::NotMultiple) if inst.source == crate::book::StepSource::Learned => {
+            Err(NumError::NotMultiple) if inst.book_tick_refinable() => {
                 self.refine(open(), tick, text, inst.trade_tick.is_none())
             }
             r => r,
@@ -269,9 +270,7 @@ impl Parsed {
                     _ => inst.tick,
                 };
                 match tick.units(text) {
-                    Err(NumError::NotMultiple)
-                        if inst.source == crate::book::StepSource::Learned =>
-                    {
+                    Err(NumError::NotMultiple) if inst.book_tick_refinable() => {
                         self.refine(open, tick, text, inst.trade_tick.is_none())
                     }
                     r => r,
