@@ -176,13 +176,13 @@ pub fn load(
     let mut warnings = Vec::new();
     let (table, answers, failures) = run(venue, base, symbols, tls);
     let failed_requests = failures.len() as u64;
+    warnings.extend(failures.iter().map(|e| format!("{venue}: instruments: {e}")));
     let fetched = match table {
         Ok(table) => Ok(Fetched { table, answers, failures }),
-        Err(e) => Err(failures.into_iter().next().unwrap_or(e)),
+        Err(e) => Err(e),
     };
     match fetched {
         Ok(f) => {
-            warnings.extend(f.failures.iter().map(|e| format!("{venue}: instruments: {e}")));
             if let Some(dir) = cache_dir {
                 if let Err(e) = f.table.save(&cache_path(dir, venue)) {
                     warnings.push(format!("{venue}: {e}"));
@@ -198,7 +198,11 @@ pub fn load(
             }
         }
         Err(e) => {
-            warnings.push(format!("{venue}: fetching instruments failed: {e}"));
+            warnings.push(if failed_requests > 0 {
+                format!("{venue}: fetching instruments failed ({failed_requests} requests)")
+            } else {
+                format!("{venue}: fetching instruments failed: {e}")
+            });
             let cached = cache_dir.map(|d| RefTable::load(&cache_path(d, venue)));
             match cached {
                 Some(Ok(t)) => {

@@ -283,6 +283,44 @@ mod tests {
     }
 
     #[test]
+    fn with_reference_data_trades_count_the_venue_tick_and_the_book_follows_its_prices() {
+        // What `POST /info` `meta` gives BTC (szDecimals 5): tick 0.1, lot 0.00001.
+        let mut registry = InstrumentRegistry::new();
+        let (tick, lot) = (Step::parse("0.1").unwrap(), Step::parse("0.00001").unwrap());
+        assert!(registry.reference(Venue::Hyperliquid, "BTC", tick, lot));
+        let mut a = Hyperliquid::new(registry);
+        let out = ok(&mut a, BOOK);
+        assert!(out.refined.is_none());
+        let inst = &a.symbols().list()[0].instrument;
+        assert_eq!((inst.source, inst.trade_tick, inst.lot), (StepSource::Venue, Some(tick), lot));
+        // Five significant figures at 105,055: the book counts whole dollars.
+        assert_eq!(inst.tick, Step::ONE);
+        let l = out.levels_of(&out.books[0]);
+        assert_eq!((l[0].px_tick, l[0].qty_lots), (105_055, 303_622));
+        // A trade counts the venue's tick.
+        let trade = br#"{"channel":"trades","data":[{"coin":"BTC","side":"B","px":"105055.0","sz":"0.0002","time":1,"hash":"0x0","tid":7}]}"#;
+        let t = ok(&mut a, trade).trades[0].trade;
+        assert_eq!((t.price_tick, t.size_lots), (1_050_550, 20));
+        // Below 100,000 the book shows tenths: refined exactly to the venue's tick.
+        let below = String::from_utf8_lossy(BOOK).replace("105054.0", "99999.5");
+        let out = ok(&mut a, below.as_bytes());
+        assert_eq!(out.refined, Some((0, tick)));
+        a.symbols_mut().refine_tick(0, tick);
+        // Finer than the venue's rule allows (two decimals with szDecimals 5): refused.
+        let off = String::from_utf8_lossy(BOOK).replace("105054.0", "99999.55");
+        let mut out = Parsed::default();
+        let r = a.handle_frame(off.as_bytes(), 0, &mut out);
+        assert_eq!(r.map_err(|e| e.name()), Err("number"));
+        // A configured tick is the user's: no split.
+        let mut registry = InstrumentRegistry::new();
+        registry.configure(Venue::Hyperliquid, "BTC", tick, lot);
+        let mut a = Hyperliquid::new(registry);
+        ok(&mut a, BOOK);
+        let inst = &a.symbols().list()[0].instrument;
+        assert_eq!((inst.tick, inst.trade_tick), (tick, None));
+    }
+
+    #[test]
     fn bad_input_is_an_error() {
         for (frame, kind) in [
             (&b"{\"channel\":"[..], "json"),
