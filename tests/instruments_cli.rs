@@ -372,9 +372,10 @@ fn a_failed_fetch_falls_back_to_the_cache_then_to_the_built_ins() {
     assert_eq!(summary(&sum)["symbols"]["kraken-v1:XBT/CHF"]["instrument_source"], "builtin");
 }
 
-/// `live --venue hyperliquid` against the simulator: the instruments come from its answers to
-/// `POST /info` (`meta`, `spotMeta`); answers that cannot be read are a clear warning and a
-/// count in the summary, and the feed runs on learned steps.
+/// `record --venue hyperliquid` (live, and recorded) against the simulator: the instruments come
+/// from its answers to `POST /info` (`meta`, `spotMeta`), and a replay of the recording takes
+/// them from the recorded answers; answers that cannot be read are a clear warning and a count
+/// in the summary, and the feed runs on learned steps.
 #[test]
 fn live_hyperliquid_takes_its_instruments_from_the_post_answers() {
     let capture = "hyperliquid/hftbacktest_hyperliquid_btcusd_20250126.gz";
@@ -386,8 +387,11 @@ fn live_hyperliquid_takes_its_instruments_from_the_post_answers() {
         let cache = tmp(&format!("cache-hyperliquid-{tag}"));
         let _ = std::fs::remove_dir_all(&cache);
         let sum = tmp(&format!("hyperliquid-{tag}.json"));
+        let recording = tmp(&format!("hyperliquid-{tag}.lfc"));
         let out = ladderfeed(&[
-            "live",
+            "record",
+            "-o",
+            recording.to_str().unwrap(),
             "--venue",
             "hyperliquid",
             "--symbols",
@@ -410,11 +414,11 @@ fn live_hyperliquid_takes_its_instruments_from_the_post_answers() {
         let log = sim.stop();
         let t = text(&out);
         assert!(out.status.success(), "{t}");
-        (t, summary(&sum), log)
+        (t, summary(&sum), log, recording)
     };
 
     // 1. The simulator's answers (hand-written in the documented shapes).
-    let (t, s, log) = run("served", None);
+    let (t, s, log, recording) = run("served", None);
     assert!(
         t.contains(
             "instruments  hyperliquid: 1 from the venue's list, fetched from https://127.0.0.1"
@@ -434,13 +438,27 @@ fn live_hyperliquid_takes_its_instruments_from_the_post_answers() {
     assert!(btc["book_messages"].as_u64().unwrap() > 0, "{btc}");
     assert_eq!(s["instrument_requests_failed"], 0, "{s}");
     assert!(t.contains("instruments  0 requests failed"), "{t}");
+    // The recording holds both answers: its replay resolves BTC the same way.
+    let again = tmp("hyperliquid-again.json");
+    let out = ladderfeed(&[
+        "replay",
+        recording.to_str().unwrap(),
+        "--no-progress",
+        "--summary-json",
+        again.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let btc_again = &summary(&again)["symbols"]["hyperliquid:BTC"];
+    for k in ["instrument_source", "tick", "lot", "bid_px", "ask_px"] {
+        assert_eq!(btc_again[k], btc[k], "{k}: {btc_again} against {btc}");
+    }
 
     // 2. Answers that are not the venue's instrument lists.
     let bad = tmp("refdata-bad");
     std::fs::create_dir_all(bad.join("hyperliquid")).unwrap();
     std::fs::write(bad.join("hyperliquid/meta.json"), b"{\"universe\":[{\"name\":").unwrap();
     std::fs::write(bad.join("hyperliquid/spotMeta.json"), b"null").unwrap();
-    let (t, s, _) = run("bad", Some(bad));
+    let (t, s, _, _) = run("bad", Some(bad));
     assert!(t.contains("hyperliquid: instruments: https://127.0.0.1"), "{t}");
     assert!(t.contains("/info: not the venue's instrument list"), "{t}");
     assert!(t.contains("hyperliquid: fetching instruments failed (2 requests)"), "{t}");

@@ -177,22 +177,18 @@ pub fn load(
     let (table, answers, failures) = run(venue, base, symbols, tls);
     let failed_requests = failures.len() as u64;
     warnings.extend(failures.iter().map(|e| format!("{venue}: instruments: {e}")));
-    let fetched = match table {
-        Ok(table) => Ok(Fetched { table, answers, failures }),
-        Err(e) => Err(e),
-    };
-    match fetched {
-        Ok(f) => {
+    match table {
+        Ok(table) => {
             if let Some(dir) = cache_dir {
-                if let Err(e) = f.table.save(&cache_path(dir, venue)) {
+                if let Err(e) = table.save(&cache_path(dir, venue)) {
                     warnings.push(format!("{venue}: {e}"));
                 }
             }
             Loaded {
                 venue,
                 origin: Origin::Fetched,
-                table: Some(f.table),
-                answers: f.answers,
+                table: Some(table),
+                answers,
                 warnings,
                 failed_requests,
             }
