@@ -23,7 +23,7 @@ fn sim_with(venue: &str, capture: &str, edit: impl FnOnce(&mut Config)) -> (Sim,
 }
 
 /// (venue, a capture of it for the simulator, --symbols, a row the table must hold).
-const VENUES: [(&str, &str, &str, &str); 14] = [
+const VENUES: [(&str, &str, &str, &str); 15] = [
     (
         "binance",
         "binance/hftbacktest_spot_btcusdt_20240808.gz",
@@ -109,6 +109,13 @@ const VENUES: [(&str, &str, &str, &str); 14] = [
         "",
         "binance-coinm,BTCUSD_PERP,perpetual,0.1,1,1,100,BTC,,TRADING",
     ),
+    // Two POSTs to `/info` (`meta`, `spotMeta`): BTC, szDecimals 5.
+    (
+        "hyperliquid",
+        "hyperliquid/hftbacktest_hyperliquid_btcusd_20250126.gz",
+        "",
+        "hyperliquid,BTC,perpetual,0.1,0.00001,,,,,listed",
+    ),
 ];
 
 #[test]
@@ -143,7 +150,8 @@ fn instruments_against_the_simulator_for_every_venue() {
         let served = log.iter().filter(|e| e["snapshot"]["instruments"].is_string()).count();
         assert!(served >= 1, "{venue}: {log:?}");
         let synthesized = log.iter().any(|e| e["snapshot"]["synthesized"] == true);
-        let hand_written = matches!(venue, "bitfinex" | "bybit-linear" | "binance-coinm");
+        let hand_written =
+            matches!(venue, "bitfinex" | "bybit-linear" | "binance-coinm" | "hyperliquid");
         assert_eq!(synthesized, hand_written, "{venue}");
     }
     // JSON by the file's extension.
@@ -362,4 +370,103 @@ fn a_failed_fetch_falls_back_to_the_cache_then_to_the_built_ins() {
     assert!(out.status.success(), "{t}");
     assert!(t.contains("instruments  kraken-v1: 0 from the venue's list, none"), "{t}");
     assert_eq!(summary(&sum)["symbols"]["kraken-v1:XBT/CHF"]["instrument_source"], "builtin");
+}
+
+/// `record --venue hyperliquid` (live, and recorded) against the simulator: the instruments come
+/// from its answers to `POST /info` (`meta`, `spotMeta`), and a replay of the recording takes
+/// them from the recorded answers; answers that cannot be read are a clear warning and a count
+/// in the summary, and the feed runs on learned steps.
+#[test]
+fn live_hyperliquid_takes_its_instruments_from_the_post_answers() {
+    let capture = "hyperliquid/hftbacktest_hyperliquid_btcusd_20250126.gz";
+    let run = |tag: &str, reference_dir: Option<PathBuf>| {
+        let (sim, ca, rest) = sim_with("hyperliquid", capture, |c| {
+            c.pace = ladderfeed_sim::Pace::Rate(200.0);
+            c.reference_dir = reference_dir;
+        });
+        let cache = tmp(&format!("cache-hyperliquid-{tag}"));
+        let _ = std::fs::remove_dir_all(&cache);
+        let sum = tmp(&format!("hyperliquid-{tag}.json"));
+        let recording = tmp(&format!("hyperliquid-{tag}.lfc"));
+        let out = ladderfeed(&[
+            "record",
+            "-o",
+            recording.to_str().unwrap(),
+            "--venue",
+            "hyperliquid",
+            "--symbols",
+            "BTC",
+            "--endpoint",
+            &sim.url(""),
+            "--rest-endpoint",
+            &rest,
+            "--ca-file",
+            ca.to_str().unwrap(),
+            "--instruments-cache",
+            cache.to_str().unwrap(),
+            "--duration",
+            "2",
+            "--no-pin",
+            "--no-busy-poll",
+            "--summary-json",
+            sum.to_str().unwrap(),
+        ]);
+        let log = sim.stop();
+        let t = text(&out);
+        assert!(out.status.success(), "{t}");
+        (t, summary(&sum), log, recording)
+    };
+
+    // 1. The simulator's answers (hand-written in the documented shapes).
+    let (t, s, log, recording) = run("served", None);
+    assert!(
+        t.contains(
+            "instruments  hyperliquid: 1 from the venue's list, fetched from https://127.0.0.1"
+        ),
+        "{t}"
+    );
+    let posts: Vec<&serde_json::Value> =
+        log.iter().filter(|e| e["method"] == "POST" && e["path"] == "/info").collect();
+    assert_eq!(posts.len(), 2, "{log:?}");
+    assert!(posts.iter().all(|e| e["status"] == "200" && e["snapshot"]["synthesized"] == true));
+    let btc = &s["symbols"]["hyperliquid:BTC"];
+    // The lot is szDecimals' (0.00001); the book's tick follows five significant figures at
+    // 105,055 (1), refined from the venue's 0.1, which the trades count.
+    assert_eq!(btc["instrument_source"], "venue", "{btc}");
+    assert_eq!((btc["tick"].as_str(), btc["lot"].as_str()), (Some("1"), Some("0.00001")), "{btc}");
+    assert_eq!(btc["state"], "synced", "{btc}");
+    assert!(btc["book_messages"].as_u64().unwrap() > 0, "{btc}");
+    assert_eq!(s["instrument_requests_failed"], 0, "{s}");
+    assert!(t.contains("instruments  0 requests failed"), "{t}");
+    // The recording holds both answers: its replay resolves BTC the same way.
+    let again = tmp("hyperliquid-again.json");
+    let out = ladderfeed(&[
+        "replay",
+        recording.to_str().unwrap(),
+        "--no-progress",
+        "--summary-json",
+        again.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let btc_again = &summary(&again)["symbols"]["hyperliquid:BTC"];
+    for k in ["instrument_source", "tick", "lot", "bid_px", "ask_px"] {
+        assert_eq!(btc_again[k], btc[k], "{k}: {btc_again} against {btc}");
+    }
+
+    // 2. Answers that are not the venue's instrument lists.
+    let bad = tmp("refdata-bad");
+    std::fs::create_dir_all(bad.join("hyperliquid")).unwrap();
+    std::fs::write(bad.join("hyperliquid/meta.json"), b"{\"universe\":[{\"name\":").unwrap();
+    std::fs::write(bad.join("hyperliquid/spotMeta.json"), b"null").unwrap();
+    let (t, s, _, _) = run("bad", Some(bad));
+    assert!(t.contains("hyperliquid: instruments: https://127.0.0.1"), "{t}");
+    assert!(t.contains("/info: not the venue's instrument list"), "{t}");
+    assert!(t.contains("hyperliquid: fetching instruments failed (2 requests)"), "{t}");
+    assert!(t.contains("neither meta's `universe` nor spotMeta's `tokens`"), "{t}");
+    assert!(t.contains("instruments  hyperliquid: 0 from the venue's list, none"), "{t}");
+    assert_eq!(s["instrument_requests_failed"], 2, "{s}");
+    assert!(t.contains("instruments  2 requests failed"), "{t}");
+    let btc = &s["symbols"]["hyperliquid:BTC"];
+    assert_eq!(btc["instrument_source"], "learned", "{btc}");
+    assert_eq!(btc["state"], "synced", "{btc}");
 }

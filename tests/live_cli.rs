@@ -2,7 +2,8 @@
 //! the live BBO file equals the replay's (receive times aside), `record` then `replay`
 //! reproduces the live BBO file byte for byte, `--http` serves the book, the metrics (read back
 //! by Python's `prometheus_client` parser) and the health while silent clients hang on,
-//! `--config` runs several venues, and a bad certificate fails the run with its cause.
+//! `--config` runs several venues, a bad certificate fails the run with its cause, and a forged
+//! TLS record is counted in `/metrics` and the summary.
 #![cfg(feature = "cli")]
 
 use std::io::{Read, Write};
@@ -224,6 +225,7 @@ fn the_service_serves_book_metrics_and_health() {
             ("ladderfeed_checksum_failures", counter),
             ("ladderfeed_book_synced", gauge),
             ("ladderfeed_ring_events", counter),
+            ("ladderfeed_tls_record_errors", counter),
             ("ladderfeed_latency_ns", gauge),
             ("ladderfeed_latency_samples", counter),
         ],
@@ -754,4 +756,63 @@ fn live_binance_futures_bridges_a_served_snapshot_and_fills_the_derivatives_file
         [format!("{head},,,,synced"), format!("{head},0.00038167,1562306400000,,synced")]
     );
     assert_eq!(liq, ["1568014460893000000,binance-futures,BTCUSDT,sell,9910,0.014,synced"]);
+}
+
+/// The simulator writes a forged TLS record (right framing, bytes that do not authenticate)
+/// under its TLS layer mid-stream: the record layer refuses it, the connection ends and is made
+/// again, and the error is counted in `/metrics` (read back by Python's parser) and in the
+/// summary, text and JSON.
+#[test]
+fn a_forged_tls_record_is_counted_in_metrics_and_the_summary() {
+    let (sim, ca) = cli::tls_sim("live-cli", "okx", "okx/cryptofeed_OKX.ws.1.0", |c| {
+        c.pace = ladderfeed_sim::Pace::Rate(500.0);
+        c.faults = ladderfeed_sim::faults::parse("tls-garbage@30").unwrap();
+    });
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let sum = tmp("tls-garbage.json");
+    let child = Command::new(env!("CARGO_BIN_EXE_ladderfeed"))
+        .args(["live", "--venue", "okx", "--symbols", "BTC-USDT", "--endpoint", &sim.url("")])
+        .args(["--ca-file", ca.to_str().unwrap(), "--duration", "4", "--no-pin", "--no-busy-poll"])
+        .args(["--http", &format!("127.0.0.1:{port}")])
+        .args(["--summary-json", sum.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the count (the run lasts 4 s; a scrape after its end finds nobody).
+    let counted = "ladderfeed_tls_record_errors_total 1\n";
+    let start = Instant::now();
+    let metrics = loop {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            let (status, body) = http_get(port, "/metrics");
+            if status == 200 && body.contains(counted) {
+                break body;
+            }
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "no TLS record error counted");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(metrics.contains(
+        "# TYPE ladderfeed_tls_record_errors_total counter\nladderfeed_tls_record_errors_total 1\n"
+    ));
+    let families = python_families(&metrics);
+    assert!(
+        families
+            .iter()
+            .any(|(n, t, k)| n == "ladderfeed_tls_record_errors" && t == "counter" && *k == 1),
+        "{families:?}"
+    );
+    let out = child.wait_with_output().unwrap();
+    let log = sim.stop();
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    // The fault went out under TLS, once; the client connected again after it.
+    let faults: Vec<_> = log.iter().filter(|e| e["fault"] == "tls-garbage").collect();
+    assert_eq!(faults.len(), 1, "{log:?}");
+    assert_eq!(faults[0]["detail"]["tls"], true);
+    assert!(t.contains("okx: 2 connects"), "{t}");
+    assert!(t.contains("tls          1 record errors"), "{t}");
+    let s: serde_json::Value = serde_json::from_slice(&std::fs::read(&sum).unwrap()).unwrap();
+    assert_eq!(s["tls_record_errors"], 1, "{s}");
+    assert_eq!(s["symbols"]["okx:BTC-USDT"]["state"], "synced");
 }

@@ -210,6 +210,14 @@ impl Instrument {
         self.tick.format(px_tick)
     }
 
+    /// Whether a book price finer than the tick refines it (see
+    /// [`Parsed::book_price`](crate::venue::Parsed::book_price)): a learned tick, or a book
+    /// tick the adapter follows apart from the trades' step ([`Instrument::trade_tick`]).
+    #[inline]
+    pub fn book_tick_refinable(&self) -> bool {
+        self.source == StepSource::Learned || self.trade_tick.is_some()
+    }
+
     /// The unit of trade prices: [`Instrument::trade_tick`], else the tick.
     #[inline]
     pub fn trade_step(&self) -> Step {

@@ -402,7 +402,11 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
         .map(|l| EngineReport { venue: l.venue(), base: l.base(), engine: l.engine() })
         .collect();
     let errors = live.links().iter().map(|l| l.stats().errors).sum();
-    let summary = Summary::build(&reports, sinks.seen(), &latency, wall, errors);
+    let mut summary = Summary::build(&reports, sinks.seen(), &latency, wall, errors);
+    summary.tls_record_errors = Some(tls::record_errors());
+    let refresh_failures = refreshed.as_ref().map_or(0, |r| r.failed_requests);
+    summary.instrument_requests_failed =
+        Some(loaded.iter().map(|l| l.failed_requests).sum::<u64>() + refresh_failures);
     print!("{}", summary.text(&urls, wall));
     for l in live.links() {
         let s = l.stats();

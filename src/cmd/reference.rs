@@ -161,6 +161,7 @@ impl Reference {
                 for (t, prev) in targets.iter().zip(previous.iter_mut()) {
                     match fetch::fetch(t.venue, t.rest.as_deref(), &t.symbols, &tls) {
                         Ok(f) => {
+                            stats.failed_requests += f.failures.len() as u64;
                             if let Some(p) = prev.as_ref() {
                                 let (changed, added) = f.table.changes_from(p);
                                 stats.changed += changed as u64;
@@ -186,6 +187,7 @@ impl Reference {
                         }
                         Err(e) => {
                             stats.failures += 1;
+                            stats.failed_requests += 1;
                             tracing::warn!("{}: refreshing instruments failed: {e}", t.venue);
                         }
                     }
@@ -204,8 +206,11 @@ pub struct RefreshStats {
     pub rounds: u64,
     /// Of them, started by a reconnect.
     pub after_reconnect: u64,
-    /// Requests that failed.
+    /// Fetches that gave no table.
     pub failures: u64,
+    /// Requests that failed or whose answer could not be read (a fetch that gave no table
+    /// counts its first failure only).
+    pub failed_requests: u64,
     /// Instruments whose tick or lot changed.
     pub changed: u64,
     /// Instruments new to the list.

@@ -5,7 +5,8 @@
 //!   prices and quantities as exact decimal JSON numbers;
 //! - `GET /metrics`: the Prometheus text format (0.0.4), written by the `prometheus-client`
 //!   crate's encoder: messages, bytes, gaps, resyncs, checksum failures, reconnects, REST
-//!   answers, book state per symbol, ring published and dropped (counters and a gauge), and
+//!   answers, book state per symbol, ring published and dropped (counters and a gauge), TLS
+//!   record-layer errors (a process-wide counter), and
 //!   per stage the latency quantiles (a gauge family with a `quantile` label: the crate has no
 //!   summary type) and how many latencies were recorded (a counter);
 //! - `GET /health`: `ok` while every connection is open, `503` otherwise.
@@ -132,6 +133,9 @@ pub struct Counters {
     pub links: Vec<LinkCounters>,
     /// The ring: events published and dropped.
     pub ring: FeedStats,
+    /// TLS connections ended by a record-layer error, process-wide
+    /// ([`tls::record_errors`](ladderfeed::net::tls::record_errors)).
+    pub tls_record_errors: u64,
 }
 
 /// One connection's counters.
@@ -191,7 +195,11 @@ impl Counters {
                 }
             })
             .collect();
-        Counters { links, ring: ring.stats() }
+        Counters {
+            links,
+            ring: ring.stats(),
+            tls_record_errors: ladderfeed::net::tls::record_errors(),
+        }
     }
 }
 
@@ -286,6 +294,7 @@ pub fn encode_metrics(c: &Counters, latency: &[StageLatency]) -> Result<String, 
     let mut checksum_failures = Samples::counter();
     let mut book_synced = Samples::gauge();
     let mut ring_events = Samples::counter();
+    let mut tls_record_errors = Samples::counter();
     let mut latency_ns = Samples::gauge();
     let mut latency_samples = Samples::counter();
     let mut unfilled = Samples::counter();
@@ -359,6 +368,7 @@ pub fn encode_metrics(c: &Counters, latency: &[StageLatency]) -> Result<String, 
     }
     ring_events.add(vec![("result", "published".to_owned())], c.ring.produced);
     ring_events.add(vec![("result", "dropped".to_owned())], c.ring.dropped);
+    tls_record_errors.add(Vec::new(), c.tls_record_errors);
     for l in latency {
         for ((_, q), v) in QUANTILES.iter().zip(l.quantiles) {
             latency_ns.add(vec![("stage", l.stage.to_owned()), ("quantile", (*q).to_owned())], v);
@@ -388,6 +398,11 @@ pub fn encode_metrics(c: &Counters, latency: &[StageLatency]) -> Result<String, 
     r.register("checksum_failures", "Checksum mismatches per book", checksum_failures);
     r.register("book_synced", "1 when the book is synced, else 0", book_synced);
     r.register("ring_events", "Events published onto the ring, and dropped", ring_events);
+    r.register(
+        "tls_record_errors",
+        "TLS connections ended by a record-layer error (a record that does not authenticate, a fatal alert, a message out of place, an end without close_notify), process-wide",
+        tls_record_errors,
+    );
     r.register(
         "latency_ns",
         "Per-stage latency in nanoseconds at the quantiles 0.5, 0.99 and 0.999",
@@ -560,6 +575,7 @@ mod tests {
                 lines: Vec::new(),
             }],
             ring: FeedStats::default(),
+            tls_record_errors: 3,
         };
         let latency = [StageLatency { stage: "recv_to_parsed", quantiles: [10, 20, 30], count: 4 }];
         let text = encode_metrics(&c, &latency).unwrap();
@@ -579,11 +595,13 @@ mod tests {
              ladderfeed_latency_ns{stage=\"recv_to_parsed\",quantile=\"0.999\"} 30\n",
             "# TYPE ladderfeed_latency_samples_total counter\n\
              ladderfeed_latency_samples_total{stage=\"recv_to_parsed\"} 4\n",
+            "# TYPE ladderfeed_tls_record_errors_total counter\n\
+             ladderfeed_tls_record_errors_total 3\n",
         ] {
             assert!(text.contains(family), "{family} missing in:\n{text}");
         }
         // Every family is declared once.
         let types: Vec<&str> = text.lines().filter(|l| l.starts_with("# TYPE")).collect();
-        assert_eq!(types.len(), 15, "{text}");
+        assert_eq!(types.len(), 16, "{text}");
     }
 }

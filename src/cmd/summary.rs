@@ -5,6 +5,7 @@
 //! ```text
 //! { "messages", "bytes", "elapsed_s", "msgs_per_s", "mb_per_s", "errors",
 //!   "exch_ahead", "foreign_frames", "derivatives_unknown_symbol",
+//!   "tls_record_errors", "instrument_requests_failed",   (live only)
 //!   "symbols": { "<venue>:<symbol>": { "venue", "symbol", "book_messages", "gaps", "resyncs",
 //!       "checksum_ok", "checksum_failed", "crossed_published", "state",
 //!       "bid_px", "bid_qty", "ask_px", "ask_qty", "trades", "tick", "lot",
@@ -15,7 +16,11 @@
 //! Prices and sizes are decimal strings without trailing zeros (`null` for an empty side).
 //! The derivatives counts (records the consumer received per book, and entries skipped
 //! because their instrument is not one of the connection's) are always in the JSON and in
-//! the text only when nonzero.
+//! the text only when nonzero. A live run adds the TLS record layer's errors (connections
+//! ended by a record that does not authenticate, a fatal alert, a message out of place, an end
+//! without `close_notify`: [`tls::record_errors`](ladderfeed::net::tls::record_errors)) and the
+//! instrument-list requests that failed or whose answer could not be read (at start and on
+//! refresh), in the text and the JSON, zero included; a replay has neither.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -132,6 +137,10 @@ pub struct Summary {
     /// Derivatives entries skipped because their instrument is not one of the connection's
     /// (an instrument type's whole liquidation stream, data before the book is known).
     pub derivatives_unknown_symbol: u64,
+    /// Live only: TLS connections ended by a record-layer error, process-wide.
+    pub tls_record_errors: Option<u64>,
+    /// Live only: instrument-list requests that failed or whose answer could not be read.
+    pub instrument_requests_failed: Option<u64>,
 }
 
 impl Summary {
@@ -237,6 +246,8 @@ impl Summary {
             exch_ahead: latency.exch_ahead(),
             foreign_frames,
             derivatives_unknown_symbol,
+            tls_record_errors: None,
+            instrument_requests_failed: None,
         }
     }
 
@@ -284,6 +295,16 @@ impl Summary {
                 "WARNING      {} frames follow another venue's rules (Binance USD-M depth updates under the spot rule, or the reverse): the capture's venue is likely wrong (--venue)",
                 self.foreign_frames
             );
+        }
+        if let Some(n) = self.tls_record_errors {
+            let _ = writeln!(
+                o,
+                "tls          {n} record errors (a record that does not authenticate, a fatal alert, a message out of place, an end without close_notify)"
+            );
+        }
+        if let Some(n) = self.instrument_requests_failed {
+            let _ =
+                writeln!(o, "instruments  {n} requests failed or answered what could not be read");
         }
         if self.derivatives_unknown_symbol > 0 {
             let _ = writeln!(
@@ -412,7 +433,7 @@ impl Summary {
                 )
             })
             .collect();
-        json!({
+        let mut doc = json!({
             "messages": self.messages,
             "bytes": self.bytes,
             "elapsed_s": self.elapsed.as_secs_f64(),
@@ -424,7 +445,16 @@ impl Summary {
             "derivatives_unknown_symbol": self.derivatives_unknown_symbol,
             "symbols": symbols,
             "latency_ns": latency,
-        })
+        });
+        for (key, value) in [
+            ("tls_record_errors", self.tls_record_errors),
+            ("instrument_requests_failed", self.instrument_requests_failed),
+        ] {
+            if let Some(n) = value {
+                doc[key] = json!(n);
+            }
+        }
+        doc
     }
 }
 

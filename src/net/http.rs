@@ -1,6 +1,7 @@
-//! A small non-blocking HTTP/1.1 GET over [`NetStream`]: the Binance REST depth snapshot,
-//! driven from the event loop. `Connection: close`; bodies by `Content-Length`, chunked
-//! encoding, or up to the close.
+//! A small non-blocking HTTP/1.1 client over [`NetStream`]: a GET (the Binance REST depth
+//! snapshot, driven from the event loop; the venues' instrument lists) or a POST of a JSON body
+//! (Hyperliquid's `/info`). `Connection: close`; bodies by `Content-Length`, chunked encoding,
+//! or up to the close.
 
 use std::io::{self, Read, Write};
 use std::sync::Arc;
@@ -34,8 +35,8 @@ enum Phase {
     Reading,
 }
 
-/// One GET in flight.
-pub(crate) struct Get {
+/// One request (a GET, or a POST of a JSON body) in flight.
+pub(crate) struct HttpCall {
     /// The URL asked for.
     pub url: String,
     stream: NetStream,
@@ -46,22 +47,43 @@ pub(crate) struct Get {
     deadline: Instant,
 }
 
-impl std::fmt::Debug for Get {
+impl std::fmt::Debug for HttpCall {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Get").field("url", &self.url).field("phase", &self.phase).finish()
+        f.debug_struct("HttpCall").field("url", &self.url).field("phase", &self.phase).finish()
     }
 }
 
-impl Get {
+impl HttpCall {
     /// Starts a GET of `url` (http or https) that must finish within `timeout`, connecting
     /// to the address `addrs` gives for its host (resolved there once and reused;
     /// [`NetError::Resolving`] while a host name's lookup runs: start again later).
-    pub(crate) fn start(
+    pub(crate) fn get(
         url: &str,
         addrs: &mut AddrCache,
         tls: &Arc<ClientConfig>,
         timeout: Duration,
-    ) -> Result<Get, NetError> {
+    ) -> Result<HttpCall, NetError> {
+        HttpCall::start(url, None, addrs, tls, timeout)
+    }
+
+    /// Starts a POST of the JSON `body` to `url`, otherwise as [`HttpCall::get`].
+    pub(crate) fn post_json(
+        url: &str,
+        body: &[u8],
+        addrs: &mut AddrCache,
+        tls: &Arc<ClientConfig>,
+        timeout: Duration,
+    ) -> Result<HttpCall, NetError> {
+        HttpCall::start(url, Some(body), addrs, tls, timeout)
+    }
+
+    fn start(
+        url: &str,
+        body: Option<&[u8]>,
+        addrs: &mut AddrCache,
+        tls: &Arc<ClientConfig>,
+        timeout: Duration,
+    ) -> Result<HttpCall, NetError> {
         let u = Url::parse(url)?;
         let addr = addrs.get(&u)?;
         let stream = NetStream::connect(&u, addr, tls)?;
@@ -70,13 +92,8 @@ impl Get {
         } else {
             u.authority()
         };
-        let request = format!(
-            "GET {} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: ladderfeed/{}\r\nAccept: application/json\r\nConnection: close\r\n\r\n",
-            u.path,
-            env!("CARGO_PKG_VERSION")
-        )
-        .into_bytes();
-        Ok(Get {
+        let request = request_bytes(&u.path, &host, body);
+        Ok(HttpCall {
             url: url.to_owned(),
             stream,
             phase: Phase::Connecting,
@@ -155,6 +172,24 @@ impl Get {
     }
 }
 
+/// The request's bytes: a GET of `path`, or with `body` a POST of it as JSON.
+fn request_bytes(path: &str, host: &str, body: Option<&[u8]>) -> Vec<u8> {
+    let agent = concat!("ladderfeed/", env!("CARGO_PKG_VERSION"));
+    let mut out = match body {
+        None => format!(
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {agent}\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
+        )
+        .into_bytes(),
+        Some(b) => format!(
+            "POST {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {agent}\r\nAccept: application/json\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            b.len()
+        )
+        .into_bytes(),
+    };
+    out.extend_from_slice(body.unwrap_or_default());
+    out
+}
+
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
@@ -224,6 +259,21 @@ fn dechunk(mut raw: &[u8]) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_get_has_no_body_and_a_post_carries_its_json_with_its_length() {
+        let get = request_bytes("/api/v3/exchangeInfo", "api.binance.com", None);
+        let get = String::from_utf8(get).unwrap();
+        assert!(get.starts_with("GET /api/v3/exchangeInfo HTTP/1.1\r\nHost: api.binance.com\r\n"));
+        assert!(get.ends_with("\r\n\r\n") && !get.contains("Content-Length"), "{get}");
+        let body = br#"{"type":"meta"}"#;
+        let post = request_bytes("/info", "127.0.0.1:8443", Some(body));
+        let post = String::from_utf8(post).unwrap();
+        assert!(post.starts_with("POST /info HTTP/1.1\r\nHost: 127.0.0.1:8443\r\n"), "{post}");
+        assert!(post.contains("\r\nContent-Type: application/json\r\n"), "{post}");
+        assert!(post.contains("\r\nContent-Length: 15\r\n"), "{post}");
+        assert!(post.ends_with("\r\n\r\n{\"type\":\"meta\"}"), "{post}");
+    }
 
     #[test]
     fn parses_lengths_chunks_and_retry_after() {

@@ -20,7 +20,7 @@ use tungstenite::handshake::{HandshakeError, MidHandshake};
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Message, WebSocket};
 
-use super::http::Get;
+use super::http::HttpCall;
 use super::stream::{AddrCache, NetStream};
 use super::url::Url;
 use super::NetError;
@@ -185,7 +185,7 @@ pub struct Link {
     wires: Vec<Wire>,
     /// The REST host's addresses.
     rest_addrs: AddrCache,
-    rest: Option<Get>,
+    rest: Option<HttpCall>,
     rest_token: Token,
     recorder: Option<Recorder>,
 }
@@ -599,7 +599,7 @@ impl Link {
         }
         let Some(url) = self.session.poll_request(now) else { return };
         let timeout = self.session.policy().rest_timeout;
-        match Get::start(&url, &mut self.rest_addrs, &opts.tls, timeout) {
+        match HttpCall::get(&url, &mut self.rest_addrs, &opts.tls, timeout) {
             Ok(mut get) => {
                 match registry.register(
                     get.stream_mut().tcp_mut(),

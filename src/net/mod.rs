@@ -9,7 +9,8 @@
 //!   records decrypted in place in a reused buffer (no allocation per record), key updates and
 //!   session tickets handed back to rustls ([`tls::record_errors`] counts the failures).
 //! - `url`: the small URL parser the connections need.
-//! - `http`: a non-blocking HTTP/1.1 GET (Binance's REST depth snapshot) over the same TLS.
+//! - `http`: a non-blocking HTTP/1.1 GET (Binance's REST depth snapshot, instrument lists) or
+//!   POST of a JSON body (Hyperliquid's `/info`) over the same TLS.
 //! - [`live`]: the event loop: per connection read, frame (tungstenite), parse, apply, publish;
 //!   reconnects with capped exponential backoff and jitter, stale-feed detection, REST
 //!   snapshots with 429/418 honoured.

@@ -247,14 +247,7 @@ impl TlsClient {
             let mut need_bytes = false;
             let mut done = false;
             match state {
-                Err(e) => {
-                    // Tell the server why (the alert rustls queued), best effort.
-                    self.start += discard;
-                    self.queue_handshake_alert();
-                    let _ = self.flush_to(sock);
-                    self.state = State::Gone;
-                    return Err(TlsError::Rustls(e));
-                }
+                Err(e) => return Err(self.fail_handshake(sock, discard, e)),
                 Ok(ConnectionState::EncodeTlsData(mut enc)) => {
                     // Asked with no room first: rustls says how much it needs.
                     let encoded = match enc.encode(&mut []) {
@@ -277,9 +270,18 @@ impl TlsClient {
                 }
                 Ok(ConnectionState::BlockedHandshake) => need_bytes = true,
                 Ok(ConnectionState::ReadTraffic(mut rd)) => {
+                    let mut failed = None;
                     while let Some(rec) = rd.next_record() {
-                        let rec = rec?;
-                        self.early.extend_from_slice(rec.payload);
+                        match rec {
+                            Ok(rec) => self.early.extend_from_slice(rec.payload),
+                            Err(e) => {
+                                failed = Some(e);
+                                break;
+                            }
+                        }
+                    }
+                    if let Some(e) = failed {
+                        return Err(self.fail_handshake(sock, discard, e));
                     }
                 }
                 Ok(ConnectionState::WriteTraffic(_)) => done = true,
@@ -315,6 +317,22 @@ impl TlsClient {
                 }
             }
         }
+    }
+
+    /// A handshake that rustls refused (a record it could not process, a certificate, a
+    /// message out of place), with the `discard`ed bytes it had consumed: the server is told
+    /// why (the alert rustls queued, best effort) and the connection is gone.
+    fn fail_handshake(
+        &mut self,
+        sock: &mut impl Write,
+        discard: usize,
+        e: rustls::Error,
+    ) -> TlsError {
+        self.start += discard;
+        self.queue_handshake_alert();
+        let _ = self.flush_to(sock);
+        self.state = State::Gone;
+        TlsError::Rustls(e)
     }
 
     /// After a handshake error: the alert rustls queued, into `send`.

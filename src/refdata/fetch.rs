@@ -6,9 +6,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rustls::ClientConfig;
 
-use super::{cache_path, default_base, min_interval_ms, Plan, RefError, RefTable};
+use super::{cache_path, default_base, min_interval_ms, Plan, RefError, RefTable, Request};
 use crate::book::{InstrumentRegistry, Venue};
-use crate::net::http::Get;
+use crate::net::http::HttpCall;
 use crate::net::stream::AddrCache;
 use crate::net::NetError;
 
@@ -18,7 +18,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// One answer as it came (for a recording to keep).
 #[derive(Debug, Clone)]
 pub struct Answer {
-    /// The URL asked for.
+    /// The URL asked for (a POST's body is not kept: the answers of the one venue that posts,
+    /// Hyperliquid, say by their shape what they answer).
     pub url: String,
     /// Receive time, epoch nanoseconds.
     pub local_ts: u64,
@@ -42,14 +43,25 @@ fn now_ns() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
 }
 
-/// One GET, driven to its end on this thread.
-fn get(url: &str, tls: &Arc<ClientConfig>) -> Result<(u16, Vec<u8>), RefError> {
-    let fail = |e: NetError| RefError::Fetch { url: url.to_owned(), why: e.to_string() };
+/// One request (a GET, or a POST of its JSON body), driven to its end on this thread.
+fn call(req: &Request, tls: &Arc<ClientConfig>) -> Result<(u16, Vec<u8>), RefError> {
+    let url = req.url.as_str();
+    let fail = |e: NetError| RefError::Fetch {
+        method: req.method(),
+        url: url.to_owned(),
+        why: e.to_string(),
+    };
     let mut addrs = AddrCache::default();
     let started = Instant::now();
-    let mut get = loop {
-        match Get::start(url, &mut addrs, tls, REQUEST_TIMEOUT) {
-            Ok(g) => break g,
+    let mut call = loop {
+        let started_call = match &req.body {
+            None => HttpCall::get(url, &mut addrs, tls, REQUEST_TIMEOUT),
+            Some(body) => {
+                HttpCall::post_json(url, body.as_bytes(), &mut addrs, tls, REQUEST_TIMEOUT)
+            }
+        };
+        match started_call {
+            Ok(c) => break c,
             Err(NetError::Resolving) if started.elapsed() < REQUEST_TIMEOUT => {
                 std::thread::sleep(Duration::from_millis(2));
             }
@@ -57,7 +69,7 @@ fn get(url: &str, tls: &Arc<ClientConfig>) -> Result<(u16, Vec<u8>), RefError> {
         }
     };
     loop {
-        match get.drive() {
+        match call.drive() {
             Some(Ok(r)) => return Ok((r.status, r.body)),
             Some(Err(e)) => return Err(fail(e)),
             None => std::thread::sleep(Duration::from_micros(200)),
@@ -74,6 +86,20 @@ pub fn fetch(
     symbols: &[String],
     tls: &Arc<ClientConfig>,
 ) -> Result<Fetched, RefError> {
+    let (table, answers, failures) = run(venue, base, symbols, tls);
+    match table {
+        Ok(table) => Ok(Fetched { table, answers, failures }),
+        Err(e) => Err(failures.into_iter().next().unwrap_or(e)),
+    }
+}
+
+/// [`fetch`]'s work: the table (or why none), the answers, and every failed request.
+fn run(
+    venue: Venue,
+    base: Option<&str>,
+    symbols: &[String],
+    tls: &Arc<ClientConfig>,
+) -> (Result<RefTable, RefError>, Vec<Answer>, Vec<RefError>) {
     let own = base.is_none();
     let base = base.unwrap_or(default_base(venue));
     let mut plan = Plan::new(venue, base, symbols);
@@ -81,7 +107,7 @@ pub fn fetch(
     let mut answers = Vec::new();
     let mut failures = Vec::new();
     let mut last: Option<Instant> = None;
-    while let Some(url) = plan.next_url() {
+    while let Some(req) = plan.next_request() {
         if let Some(at) = last {
             let wait = pace.saturating_sub(at.elapsed());
             if !wait.is_zero() {
@@ -89,23 +115,23 @@ pub fn fetch(
             }
         }
         last = Some(Instant::now());
-        match get(&url, tls) {
-            Ok((200, body)) => match plan.answer(&url, &body) {
-                Ok(()) => answers.push(Answer { url, local_ts: now_ns(), body }),
+        match call(&req, tls) {
+            Ok((200, body)) => match plan.answer(&req.url, &body) {
+                Ok(()) => answers.push(Answer { url: req.url, local_ts: now_ns(), body }),
                 Err(e) => failures.push(e),
             },
             Ok((status, body)) => {
                 let head = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
-                failures.push(RefError::Fetch { url, why: format!("status {status}: {head}") });
+                failures.push(RefError::Fetch {
+                    method: req.method(),
+                    url: req.url,
+                    why: format!("status {status}: {head}"),
+                });
             }
             Err(e) => failures.push(e),
         }
     }
-    let fetched_ms = now_ns() / 1_000_000;
-    match plan.finish(fetched_ms) {
-        Ok(table) => Ok(Fetched { table, answers, failures }),
-        Err(e) => Err(failures.into_iter().next().unwrap_or(e)),
-    }
+    (plan.finish(now_ns() / 1_000_000), answers, failures)
 }
 
 /// Where a venue's table came from at start-up.
@@ -132,6 +158,8 @@ pub struct Loaded {
     pub answers: Vec<Answer>,
     /// What went wrong on the way, as warnings (never fatal).
     pub warnings: Vec<String>,
+    /// Requests that failed or whose answer could not be read.
+    pub failed_requests: u64,
 }
 
 /// Loads `venue`'s table at start-up: fetched from `base` and written to the cache in
@@ -146,24 +174,31 @@ pub fn load(
     cache_dir: Option<&std::path::Path>,
 ) -> Loaded {
     let mut warnings = Vec::new();
-    match fetch(venue, base, symbols, tls) {
-        Ok(f) => {
-            warnings.extend(f.failures.iter().map(|e| format!("{venue}: instruments: {e}")));
+    let (table, answers, failures) = run(venue, base, symbols, tls);
+    let failed_requests = failures.len() as u64;
+    warnings.extend(failures.iter().map(|e| format!("{venue}: instruments: {e}")));
+    match table {
+        Ok(table) => {
             if let Some(dir) = cache_dir {
-                if let Err(e) = f.table.save(&cache_path(dir, venue)) {
+                if let Err(e) = table.save(&cache_path(dir, venue)) {
                     warnings.push(format!("{venue}: {e}"));
                 }
             }
             Loaded {
                 venue,
                 origin: Origin::Fetched,
-                table: Some(f.table),
-                answers: f.answers,
+                table: Some(table),
+                answers,
                 warnings,
+                failed_requests,
             }
         }
         Err(e) => {
-            warnings.push(format!("{venue}: fetching instruments failed: {e}"));
+            warnings.push(if failed_requests > 0 {
+                format!("{venue}: fetching instruments failed ({failed_requests} requests)")
+            } else {
+                format!("{venue}: fetching instruments failed: {e}")
+            });
             let cached = cache_dir.map(|d| RefTable::load(&cache_path(d, venue)));
             match cached {
                 Some(Ok(t)) => {
@@ -178,6 +213,7 @@ pub fn load(
                         table: Some(t),
                         answers: vec![],
                         warnings,
+                        failed_requests,
                     }
                 }
                 other => {
@@ -187,7 +223,14 @@ pub fn load(
                     warnings.push(format!(
                         "{venue}: no reference data: built-in and learned ticks only"
                     ));
-                    Loaded { venue, origin: Origin::None, table: None, answers: vec![], warnings }
+                    Loaded {
+                        venue,
+                        origin: Origin::None,
+                        table: None,
+                        answers: vec![],
+                        warnings,
+                        failed_requests,
+                    }
                 }
             }
         }

@@ -25,11 +25,20 @@
 //! | Kraken Futures | `GET /derivatives/api/v3/instruments` | `tickSize` | `10^-contractValueTradePrecision` (1 where absent) |
 //! | BitMEX | `GET /api/v1/instrument/active` | `tickSize` | `lotSize` (contracts) |
 //! | Bybit v5 | `GET /v5/market/instruments-info?category=…` (pages by `cursor`) | `priceFilter.tickSize` | `lotSizeFilter.qtyStep` (spot: `basePrecision`) |
+//! | Hyperliquid | `POST /info` with `{"type":"meta"}` (perpetuals) and `{"type":"spotMeta"}` | `10^-(6 - szDecimals)` (spot: `8 -` the base token's) | `10^-szDecimals` |
 //!
 //! Bitfinex publishes no tick: its prices carry five significant digits and at most eight
 //! decimals, so the tick depends on the price. The table holds the finest tick that rule
 //! allows (10^-8), on which every valid price is a whole number of ticks; the adapter keeps it
-//! as the trades' step and learns each book's tick from the book. Kraken's v2 feed
+//! as the trades' step and learns each book's tick from the book. Hyperliquid publishes no tick
+//! either, only `szDecimals`: a price has at most five significant figures (an integer price is
+//! always valid) and at most `MAX_DECIMALS - szDecimals` decimals (`MAX_DECIMALS` 6 for
+//! perpetuals, 8 for spot), and a size `szDecimals` decimals. The table holds the finest tick
+//! the decimal rule allows, on which every valid price is a whole number of ticks; the adapter
+//! keeps it as the trades' step and the book's tick follows the five significant figures of
+//! the book's prices (refined exactly when a price crosses a power of ten downwards). Both
+//! answers come from the same URL: the parser tells them apart by their shape (`tokens` is
+//! spotMeta's), so a recording's answers replay without the request bodies. Kraken's v2 feed
 //! names assets as ISO codes where `AssetPairs` keeps Kraken's own (`XBT` is `BTC`, `XDG` is
 //! `DOGE` on v2); the v2 table renames them.
 
@@ -44,6 +53,27 @@ use std::path::Path;
 use crate::book::{InstrumentRegistry, Step, Venue};
 
 pub use parse::{is_reference_url, parse_body};
+
+/// One request of a [`Plan`]: a GET of `url`, or, with `body`, a POST of that JSON to it
+/// (Hyperliquid's `/info`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// The URL.
+    pub url: String,
+    /// The JSON body of a POST; `None` for a GET.
+    pub body: Option<String>,
+}
+
+impl Request {
+    /// `GET` or `POST`.
+    pub fn method(&self) -> &'static str {
+        if self.body.is_some() {
+            "POST"
+        } else {
+            "GET"
+        }
+    }
+}
 
 /// What kind of instrument a row is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -133,8 +163,10 @@ pub enum RefError {
     #[error("{0}: not an instrument endpoint of this venue")]
     NotReference(String),
     /// A request failed.
-    #[error("GET {url}: {why}")]
+    #[error("{method} {url}: {why}")]
     Fetch {
+        /// `GET` or `POST`.
+        method: &'static str,
         /// The URL asked for.
         url: String,
         /// What failed.
@@ -351,20 +383,22 @@ pub const fn min_interval_ms(venue: Venue) -> u64 {
 /// use ladderfeed::refdata::Plan;
 ///
 /// let mut plan = Plan::new(Venue::Binance, "http://127.0.0.1:9", &[]);
-/// let url = plan.next_url().unwrap();
-/// assert_eq!(url, "http://127.0.0.1:9/api/v3/exchangeInfo");
+/// let request = plan.next_request().unwrap();
+/// assert_eq!(request.url, "http://127.0.0.1:9/api/v3/exchangeInfo");
+/// assert_eq!(request.method(), "GET");
+/// let url = request.url;
 /// let body = br#"{"symbols":[{"symbol":"BTCUSDT","status":"TRADING","filters":[
 ///     {"filterType":"PRICE_FILTER","tickSize":"0.01000000"},
 ///     {"filterType":"LOT_SIZE","minQty":"0.00001000","stepSize":"0.00001000"}]}]}"#;
 /// plan.answer(&url, body).unwrap();
-/// assert!(plan.next_url().is_none());
+/// assert!(plan.next_request().is_none());
 /// let table = plan.finish(0).unwrap();
 /// assert_eq!(table.get("BTCUSDT").unwrap().tick.to_string(), "0.01");
 /// ```
 #[derive(Debug, Clone)]
 pub struct Plan {
     base: String,
-    pending: std::collections::VecDeque<String>,
+    pending: std::collections::VecDeque<Request>,
     table: RefTable,
     /// Symbols a follow-up request is limited to (Gemini details), when given.
     symbols: Vec<String>,
@@ -377,13 +411,15 @@ impl Plan {
     /// and `ETH-USD`).
     pub fn new(venue: Venue, base: &str, symbols: &[String]) -> Plan {
         let base = base.trim_end_matches('/').to_owned();
-        let pending =
-            parse::first_paths(venue, symbols).into_iter().map(|p| format!("{base}{p}")).collect();
+        let pending = parse::first_requests(venue, symbols)
+            .into_iter()
+            .map(|(p, body)| Request { url: format!("{base}{p}"), body })
+            .collect();
         Plan { table: RefTable::new(venue, &base), base, pending, symbols: symbols.to_vec() }
     }
 
-    /// The next URL to ask for, if any.
-    pub fn next_url(&mut self) -> Option<String> {
+    /// The next request to make, if any.
+    pub fn next_request(&mut self) -> Option<Request> {
         self.pending.pop_front()
     }
 
@@ -391,7 +427,9 @@ impl Plan {
     /// requests it calls for (Gemini's per-symbol details) join the plan.
     pub fn answer(&mut self, url: &str, body: &[u8]) -> Result<(), RefError> {
         let follow = parse::parse_into(&mut self.table, url, body, &self.symbols)?;
-        self.pending.extend(follow.into_iter().map(|p| format!("{}{p}", self.base)));
+        let base = &self.base;
+        self.pending
+            .extend(follow.into_iter().map(|p| Request { url: format!("{base}{p}"), body: None }));
         Ok(())
     }
 

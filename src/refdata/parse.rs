@@ -20,8 +20,20 @@ fn path_of(url: &str) -> &str {
     }
 }
 
-/// The first requests of `venue`'s plan (paths from the REST base).
-pub(super) fn first_paths(venue: Venue, symbols: &[String]) -> Vec<String> {
+/// The first requests of `venue`'s plan: paths from the REST base, each with the JSON body of
+/// a POST (`None`: a GET).
+pub(super) fn first_requests(venue: Venue, symbols: &[String]) -> Vec<(String, Option<String>)> {
+    if venue == Venue::Hyperliquid {
+        return ["meta", "spotMeta"]
+            .iter()
+            .map(|t| ("/info".to_owned(), Some(format!(r#"{{"type":"{t}"}}"#))))
+            .collect();
+    }
+    first_paths(venue, symbols).into_iter().map(|p| (p, None)).collect()
+}
+
+/// The first GETs of `venue`'s plan (paths from the REST base).
+fn first_paths(venue: Venue, symbols: &[String]) -> Vec<String> {
     let one = |p: &str| vec![p.to_owned()];
     match venue {
         Venue::Binance => one("/api/v3/exchangeInfo"),
@@ -34,8 +46,7 @@ pub(super) fn first_paths(venue: Venue, symbols: &[String]) -> Vec<String> {
             vec!["/v2/conf/pub:list:pair:exchange".into(), "/v2/conf/pub:info:pair".into()]
         }
         Venue::Gemini | Venue::GeminiV1 => one("/v1/symbols"),
-        // Hyperliquid's instrument list answers a POST (`/info`, `{"type":"meta"}`), which this
-        // GET client does not send: no request, built-in and learned ticks only.
+        // POSTs: see `first_requests`.
         Venue::Hyperliquid => Vec::new(),
         Venue::KrakenFutures => one("/derivatives/api/v3/instruments"),
         Venue::Bitmex => one("/api/v1/instrument/active"),
@@ -119,7 +130,9 @@ pub fn is_reference_url(venue: Venue, url: &str) -> bool {
             route.ends_with("/v5/market/instruments-info")
         }
         Venue::Deribit => route.ends_with("/public/get_instruments"),
-        Venue::Hyperliquid => false,
+        // `POST /info` answers more than instruments, but only the instrument answers are
+        // requested or recorded by this crate (the feed needs no REST snapshot).
+        Venue::Hyperliquid => route.ends_with("/info"),
         Venue::KrakenFutures => route.ends_with("/derivatives/api/v3/instruments"),
         Venue::Bitmex => route.ends_with("/api/v1/instrument/active"),
     }
@@ -166,7 +179,7 @@ pub(super) fn parse_into(
         Venue::Okx => okx(table, &doc).map_err(shape)?,
         Venue::Bitfinex => bitfinex(table, path, &doc).map_err(shape)?,
         Venue::Deribit => deribit(table, &doc).map_err(shape)?,
-        Venue::Hyperliquid => return Err(RefError::NotReference(url.to_owned())),
+        Venue::Hyperliquid => hyperliquid(table, &doc).map_err(shape)?,
         Venue::KrakenFutures => kraken_futures(table, &doc).map_err(shape)?,
         Venue::Bitmex => bitmex(table, &doc).map_err(shape)?,
         Venue::BybitSpot | Venue::BybitLinear | Venue::BybitInverse => {
@@ -630,6 +643,67 @@ fn bitmex(table: &mut RefTable, doc: &Json) -> Result<(), &'static str> {
         }
         r.status = text(i.get("state"));
         r.trading = r.status == "Open";
+        table.upsert(r);
+    }
+    Ok(())
+}
+
+/// Hyperliquid's most price decimals before `szDecimals` are taken off: perpetuals.
+const HYPERLIQUID_PERP_DECIMALS: u8 = 6;
+/// Hyperliquid's most price decimals before `szDecimals` are taken off: spot.
+const HYPERLIQUID_SPOT_DECIMALS: u8 = 8;
+
+/// Hyperliquid `POST /info`: a `meta` answer (`universe` of perpetuals) or a `spotMeta` one
+/// (`tokens` and a `universe` of pairs naming their `[base, quote]` token indices), told apart
+/// by `tokens`. Sizes have `szDecimals` decimals (a pair's are its base token's); prices at
+/// most `MAX_DECIMALS - szDecimals` (see the [module docs](super)), the tick given here.
+fn hyperliquid(table: &mut RefTable, doc: &Json) -> Result<(), &'static str> {
+    let universe = doc.get("universe").and_then(|u| u.as_array());
+    let sz_decimals = |v: &Json| int(v.get("szDecimals")).and_then(|d| u8::try_from(d).ok());
+    let steps = |max: u8, sz: Option<u8>| {
+        let sz = sz?;
+        Some((Step::from_decimals(max.checked_sub(sz)?).ok()?, Step::from_decimals(sz).ok()?))
+    };
+    if let Some(tokens) = doc.get("tokens").and_then(|t| t.as_array()) {
+        let universe = universe.ok_or("spotMeta without a `universe` list")?;
+        // A token by its `index` (its position in the list when it has none).
+        let token = |i: u64| {
+            tokens.iter().find(|t| int(t.get("index")) == Some(i)).or_else(|| {
+                tokens.get(usize::try_from(i).ok()?).filter(|t| t.get("index").is_none())
+            })
+        };
+        for pair in universe {
+            let symbol = text(pair.get("name"));
+            let ids = pair.get("tokens").and_then(|t| t.as_array());
+            let base = ids.and_then(|t| t.first()).and_then(|b| b.as_u64()).and_then(token);
+            let quote = ids.and_then(|t| t.get(1)).and_then(|q| q.as_u64()).and_then(token);
+            let steps = steps(HYPERLIQUID_SPOT_DECIMALS, base.and_then(sz_decimals));
+            let (Some((tick, lot)), Some(_), false) = (steps, quote, symbol.is_empty()) else {
+                table.skipped += 1;
+                continue;
+            };
+            let mut r = row(symbol, InstrumentKind::Spot, tick, lot);
+            r.status = "listed".into();
+            r.trading = true;
+            table.upsert(r);
+        }
+        return Ok(());
+    }
+    let universe = universe.ok_or("neither meta's `universe` nor spotMeta's `tokens`")?;
+    for asset in universe {
+        let symbol = text(asset.get("name"));
+        let Some((tick, lot)) = steps(HYPERLIQUID_PERP_DECIMALS, sz_decimals(asset)) else {
+            table.skipped += 1;
+            continue;
+        };
+        if symbol.is_empty() {
+            table.skipped += 1;
+            continue;
+        }
+        let mut r = row(symbol, InstrumentKind::Perpetual, tick, lot);
+        let delisted = asset.get("isDelisted").and_then(|d| d.as_bool()).unwrap_or(false);
+        r.status = if delisted { "delisted".into() } else { "listed".into() };
+        r.trading = !delisted;
         table.upsert(r);
     }
     Ok(())

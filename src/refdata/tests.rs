@@ -137,7 +137,7 @@ fn okx_option_families_come_from_the_symbols() {
     let plan = |symbols: &[&str]| {
         let symbols: Vec<String> = symbols.iter().map(|s| (*s).to_owned()).collect();
         let mut p = Plan::new(Venue::Okx, "https://x", &symbols);
-        std::iter::from_fn(move || p.next_url()).collect::<Vec<_>>()
+        std::iter::from_fn(move || p.next_request().map(|r| r.url)).collect::<Vec<_>>()
     };
     let all = plan(&[]);
     assert_eq!(all.len(), 5);
@@ -183,12 +183,12 @@ fn gemini_symbols_then_details() {
         "https://api.gemini.com",
         &["BTCUSD".into(), "ETHGUSDPERP".into()],
     );
-    let url = plan.next_url().unwrap();
+    let url = plan.next_request().unwrap().url;
     assert_eq!(url, "https://api.gemini.com/v1/symbols");
     plan.answer(&url, &fixture("gemini/symbols.json")).unwrap();
     let details = fixture("gemini/details.jsonl");
     let mut asked = Vec::new();
-    while let Some(url) = plan.next_url() {
+    while let Some(url) = plan.next_request().map(|r| r.url) {
         let sym = url.rsplit('/').next().unwrap().to_owned();
         let body = details
             .split(|&b| b == b'\n')
@@ -311,19 +311,19 @@ fn bybit_instruments_info_pages_by_cursor() {
     let page1 = br#"{"retCode":0,"retMsg":"OK","result":{"category":"linear","list":[{"symbol":"BTCUSDT","contractType":"LinearPerpetual","status":"Trading","baseCoin":"BTC","quoteCoin":"USDT","launchTime":"1585526400000","deliveryTime":"0","priceScale":"2","priceFilter":{"minPrice":"0.10","maxPrice":"199999.80","tickSize":"0.10"},"lotSizeFilter":{"maxOrderQty":"100.000","minOrderQty":"0.001","qtyStep":"0.001"},"settleCoin":"USDT"}],"nextPageCursor":"first%3DBTCUSDT%26last%3DBTCUSDT"},"retExtInfo":{},"time":1707186451514}"#;
     let page2 = br#"{"retCode":0,"retMsg":"OK","result":{"category":"linear","list":[{"symbol":"BTC-27DEC24","contractType":"LinearFutures","status":"Trading","deliveryTime":"1735286400000","priceFilter":{"tickSize":"0.50"},"lotSizeFilter":{"minOrderQty":"0.001","qtyStep":"0.001"},"settleCoin":"USDC"}],"nextPageCursor":""},"time":1707186451515}"#;
     let mut plan = Plan::new(Venue::BybitLinear, "https://api.bybit.com", &[]);
-    let first = plan.next_url().unwrap();
+    let first = plan.next_request().unwrap().url;
     assert_eq!(
         first,
         "https://api.bybit.com/v5/market/instruments-info?category=linear&limit=1000"
     );
     plan.answer(&first, page1).unwrap();
-    let second = plan.next_url().unwrap();
+    let second = plan.next_request().unwrap().url;
     assert_eq!(
         second,
         "https://api.bybit.com/v5/market/instruments-info?category=linear&limit=1000&cursor=first%3DBTCUSDT%26last%3DBTCUSDT"
     );
     plan.answer(&second, page2).unwrap();
-    assert!(plan.next_url().is_none(), "the last page has no cursor");
+    assert!(plan.next_request().is_none(), "the last page has no cursor");
     let t = plan.finish(1).unwrap();
     let perp = t.get("BTCUSDT").unwrap();
     assert_eq!(
@@ -383,4 +383,105 @@ fn bitmex_instrument_active_recorded_beside_the_capture() {
         br#"{"error":{"message":"Rate limit exceeded","name":"RateLimitError"}}"#,
     );
     assert!(e.is_err());
+}
+
+/// Hyperliquid's documented `meta` answer (the API docs' example, "Retrieve perpetuals
+/// metadata"; the margin tables cut to one).
+const HL_META: &[u8] = br#"{"universe":[{"name":"BTC","szDecimals":5,"maxLeverage":50},{"name":"ETH","szDecimals":4,"maxLeverage":50},{"name":"HPOS","szDecimals":0,"maxLeverage":3,"onlyIsolated":true},{"name":"LOOM","szDecimals":1,"maxLeverage":3,"onlyIsolated":true,"isDelisted":true}],"marginTables":[[50,{"description":"","marginTiers":[{"lowerBound":"0.0","maxLeverage":50}]}]]}"#;
+
+/// Hyperliquid's documented `spotMeta` answer (the API docs' example, "Retrieve spot
+/// metadata").
+const HL_SPOT_META: &[u8] = br#"{"tokens":[{"name":"USDC","szDecimals":8,"weiDecimals":8,"index":0,"tokenId":"0x6d1e7cde53ba9467b783cb7c530ce054","isCanonical":true,"evmContract":null,"fullName":null},{"name":"PURR","szDecimals":0,"weiDecimals":5,"index":1,"tokenId":"0xc1fb593aeffbeb02f85e0308e9956a90","isCanonical":true,"evmContract":null,"fullName":null},{"name":"HFUN","szDecimals":2,"weiDecimals":8,"index":2,"tokenId":"0xbaf265ef389da684513d98d68edf4eae","isCanonical":false,"evmContract":null,"fullName":null}],"universe":[{"name":"PURR/USDC","tokens":[1,0],"index":0,"isCanonical":true},{"tokens":[2,0],"name":"@1","index":1,"isCanonical":false}]}"#;
+
+#[test]
+fn hyperliquid_posts_meta_and_spot_meta_and_reads_both() {
+    let mut plan = Plan::new(Venue::Hyperliquid, "https://api.hyperliquid.xyz/", &[]);
+    let meta = plan.next_request().unwrap();
+    let spot = plan.next_request().unwrap();
+    assert!(plan.next_request().is_none());
+    assert_eq!(meta.url, "https://api.hyperliquid.xyz/info");
+    assert_eq!((meta.method(), meta.body.as_deref()), ("POST", Some(r#"{"type":"meta"}"#)));
+    assert_eq!(spot.url, meta.url);
+    assert_eq!(spot.body.as_deref(), Some(r#"{"type":"spotMeta"}"#));
+    plan.answer(&meta.url, HL_META).unwrap();
+    plan.answer(&spot.url, HL_SPOT_META).unwrap();
+    let t = plan.finish(1).unwrap();
+    let rows: Vec<(&str, InstrumentKind, String, String, bool)> = t
+        .instruments
+        .iter()
+        .map(|r| (r.symbol.as_str(), r.kind, r.tick.to_string(), r.lot.to_string(), r.trading))
+        .collect();
+    let perp = InstrumentKind::Perpetual;
+    let spot = InstrumentKind::Spot;
+    let s = |x: &str| x.to_owned();
+    assert_eq!(
+        rows,
+        vec![
+            // Perpetuals: lot 10^-szDecimals, tick 10^-(6 - szDecimals).
+            ("BTC", perp, s("0.1"), s("0.00001"), true),
+            ("ETH", perp, s("0.01"), s("0.0001"), true),
+            ("HPOS", perp, s("0.000001"), s("1"), true),
+            ("LOOM", perp, s("0.00001"), s("0.1"), false),
+            // Spot: the base token's szDecimals, tick 10^-(8 - szDecimals).
+            ("PURR/USDC", spot, s("0.00000001"), s("1"), true),
+            ("@1", spot, s("0.000001"), s("0.01"), true),
+        ]
+    );
+    assert_eq!(t.get("LOOM").unwrap().status, "delisted");
+    assert_eq!(t.skipped, 0);
+}
+
+#[test]
+fn hyperliquid_ticks_hold_the_documented_valid_prices_and_refuse_the_invalid_ones() {
+    let t = table(
+        Venue::Hyperliquid,
+        &[
+            ("https://api.hyperliquid.xyz/info", HL_META.to_vec()),
+            ("https://api.hyperliquid.xyz/info", HL_SPOT_META.to_vec()),
+        ],
+    );
+    // The docs' examples. Perpetuals, szDecimals 1 (LOOM): 0.01234 is valid, 0.012345 is not.
+    let loom = t.get("LOOM").unwrap().tick;
+    assert_eq!(loom.units(b"0.01234"), Ok(1234));
+    assert_eq!(loom.units(b"0.012345"), Err(crate::book::NumError::NotMultiple));
+    // szDecimals 0 (HPOS): 0.001234 is valid, 0.0012345 is not (more than 6 decimals).
+    let hpos = t.get("HPOS").unwrap().tick;
+    assert_eq!(hpos.units(b"0.001234"), Ok(1234));
+    assert!(hpos.units(b"0.0012345").is_err());
+    // Spot: 0.0001234 is valid with szDecimals 0 (PURR), not with 2 (HFUN, `@1`).
+    assert_eq!(t.get("PURR/USDC").unwrap().tick.units(b"0.0001234"), Ok(12_340));
+    assert!(t.get("@1").unwrap().tick.units(b"0.0001234").is_err());
+    // An integer price is always valid: 123456 on BTC's tick.
+    assert_eq!(t.get("BTC").unwrap().tick.units(b"123456"), Ok(1_234_560));
+}
+
+#[test]
+fn a_bad_hyperliquid_answer_is_a_clear_error_and_a_bad_row_is_skipped() {
+    let url = "https://api.hyperliquid.xyz/info";
+    for (body, why) in [
+        (&b"null"[..], "neither meta's `universe` nor spotMeta's `tokens`"),
+        (b"\"Failed to deserialize the JSON body into the target type\"", "neither"),
+        (br#"{"universe":"BTC"}"#, "neither"),
+        (br#"{"tokens":[]}"#, "spotMeta without a `universe` list"),
+        (b"{\"universe\":[", ""),
+    ] {
+        let mut t = RefTable::new(Venue::Hyperliquid, "test");
+        let e = parse_body(&mut t, url, body).unwrap_err();
+        let text = e.to_string();
+        assert!(matches!(e, RefError::Shape { .. }), "{text}");
+        assert!(text.starts_with(&format!("{url}: not the venue's instrument list: ")), "{text}");
+        assert!(text.contains(why), "{text}");
+        assert!(t.instruments.is_empty());
+    }
+    // More size decimals than the price may have (7 > 6), no name, a pair's unknown token.
+    let mut t = RefTable::new(Venue::Hyperliquid, "test");
+    let meta = br#"{"universe":[{"name":"X","szDecimals":7},{"szDecimals":2},{"name":"SOL","szDecimals":2}]}"#;
+    parse_body(&mut t, url, meta).unwrap();
+    let spot = br#"{"tokens":[{"name":"USDC","szDecimals":8,"index":0}],"universe":[{"name":"@9","tokens":[5,0],"index":9}]}"#;
+    parse_body(&mut t, url, spot).unwrap();
+    assert_eq!(t.instruments.len(), 1);
+    assert_eq!((t.instruments[0].symbol.as_str(), t.skipped), ("SOL", 3));
+    // A GET-only venue's plan is unchanged: GETs.
+    let mut plan = Plan::new(Venue::Binance, "https://api.binance.com", &[]);
+    assert_eq!(plan.next_request().unwrap().method(), "GET");
 }

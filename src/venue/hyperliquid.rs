@@ -3,8 +3,15 @@
 //! Books: every `l2Book` message is the whole book the venue publishes (up to 20 levels a
 //! side, `levels: [bids, asks]` of `{px, sz, n}`), so each one is applied as a snapshot: there
 //! is no sequence to break, and a book that lost sync is whole again with the next message.
-//! Prices carry at most five significant figures (the tick depends on the price): a learned
-//! tick that proves too coarse is refined exactly.
+//! Prices carry at most five significant figures (an integer price is always valid) and at most
+//! `MAX_DECIMALS - szDecimals` decimals (the venue's `POST /info` `meta`, see
+//! [`refdata`](crate::refdata)), so the tick depends on the price. With the venue's reference
+//! data, its tick (the finest the decimal rule allows) becomes the trades' step
+//! ([`Instrument::trade_tick`]) and the book's tick starts at 1, refined exactly as the book's
+//! prices show more decimals ([`Parsed::book_price`]: the first snapshot, then a price crossing a
+//! power of ten downwards), as Bitfinex does; the ladder then counts the book's own steps (1 for
+//! BTC at 105,055) instead of the finest ones. Without reference data the tick is learned from
+//! the first snapshot and refined the same way.
 //!
 //! Control: `subscriptionResponse` and `pong` (the answer to the client's `{"method":"ping"}`,
 //! which the venue needs within 60 s of silence).
@@ -15,7 +22,7 @@ use super::json::{field_text, Scratch};
 use super::protocol::{Keepalive, Protocol, BASE};
 use super::time::ms_to_ns;
 use super::{num, Adapter, BookAction, Parsed, SymbolIdx, Symbols, TradeMsg, VenueError};
-use crate::book::{Instrument, InstrumentRegistry, Side, Venue};
+use crate::book::{Instrument, InstrumentRegistry, Side, Step, StepSource, Venue};
 use crate::event::{self, Trade};
 
 /// Hyperliquid's transport: one endpoint; the client pings every 30 s; a book with no `l2Book`
@@ -80,7 +87,7 @@ impl Hyperliquid {
         let (Some(bids), Some(asks)) = (levels.get(0), levels.get(1)) else {
             return Err(VenueError::Shape("levels: [bids, asks]"));
         };
-        let sym = match self.symbols.resolve(key) {
+        let sym = match self.resolve(key) {
             Some(s) => s,
             None => {
                 let px = side_text(bids, "px");
@@ -102,9 +109,38 @@ impl Hyperliquid {
         Ok(())
     }
 
+    /// The index of `key` if known or in the registry; a symbol new to the adapter whose tick
+    /// is the venue's reference data gets the split described in the [module docs](self).
+    fn resolve(&mut self, key: &[u8]) -> Option<SymbolIdx> {
+        let known = self.symbols.len();
+        let sym = self.symbols.resolve(key)?;
+        if self.symbols.len() > known {
+            self.follow_book(sym);
+        }
+        Some(sym)
+    }
+
+    /// The venue's tick (a power of ten: the finest its decimal rule allows) becomes the trades'
+    /// step, and the book's tick starts at 1, to be refined by the book's prices. A configured,
+    /// built-in or learned tick is left alone.
+    fn follow_book(&mut self, sym: SymbolIdx) {
+        let Some(info) = self.symbols.get_mut(sym) else { return };
+        let inst = &mut info.instrument;
+        if inst.source != StepSource::Venue
+            || inst.trade_tick.is_some()
+            || inst.tick.mantissa() != 1
+            || inst.tick.scale() == 0
+        {
+            return;
+        }
+        inst.trade_tick = Some(inst.tick);
+        inst.tick = Step::ONE;
+        info.price_decimals = 0;
+    }
+
     fn trade(&mut self, t: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
         let key = field_text(t, "coin").ok_or(VenueError::Shape("trade coin"))?;
-        let sym = self.symbols.resolve(key).ok_or(VenueError::UnknownSymbol)?;
+        let sym = self.resolve(key).ok_or(VenueError::UnknownSymbol)?;
         let inst = &self.symbols.list()[usize::from(sym)].instrument;
         let f = |k: &'static str| field_text(t, k).ok_or(VenueError::Shape("trade field"));
         // `side`: the taker's, `B` (bought) or `A` (sold).
@@ -116,7 +152,7 @@ impl Hyperliquid {
         out.trades.push(TradeMsg {
             symbol: sym,
             trade: Trade {
-                price_tick: inst.price_ticks(f("px")?).map_err(num("px"))?,
+                price_tick: inst.trade_step().units_plain(f("px")?).map_err(num("px"))?,
                 size_lots: inst.qty_lots(f("sz")?).map_err(num("sz"))?,
                 aggressor: Some(aggressor),
                 trade_id: t.get("tid").and_then(super::json::uint).unwrap_or(0),
@@ -244,6 +280,44 @@ mod tests {
             assert!(ok(&mut a, frame).control);
         }
         assert_eq!(a.resubscribe_book_messages("BTC"), Some(Vec::new()));
+    }
+
+    #[test]
+    fn with_reference_data_trades_count_the_venue_tick_and_the_book_follows_its_prices() {
+        // What `POST /info` `meta` gives BTC (szDecimals 5): tick 0.1, lot 0.00001.
+        let mut registry = InstrumentRegistry::new();
+        let (tick, lot) = (Step::parse("0.1").unwrap(), Step::parse("0.00001").unwrap());
+        assert!(registry.reference(Venue::Hyperliquid, "BTC", tick, lot));
+        let mut a = Hyperliquid::new(registry);
+        let out = ok(&mut a, BOOK);
+        assert!(out.refined.is_none());
+        let inst = &a.symbols().list()[0].instrument;
+        assert_eq!((inst.source, inst.trade_tick, inst.lot), (StepSource::Venue, Some(tick), lot));
+        // Five significant figures at 105,055: the book counts whole dollars.
+        assert_eq!(inst.tick, Step::ONE);
+        let l = out.levels_of(&out.books[0]);
+        assert_eq!((l[0].px_tick, l[0].qty_lots), (105_055, 303_622));
+        // A trade counts the venue's tick.
+        let trade = br#"{"channel":"trades","data":[{"coin":"BTC","side":"B","px":"105055.0","sz":"0.0002","time":1,"hash":"0x0","tid":7}]}"#;
+        let t = ok(&mut a, trade).trades[0].trade;
+        assert_eq!((t.price_tick, t.size_lots), (1_050_550, 20));
+        // Below 100,000 the book shows tenths: refined exactly to the venue's tick.
+        let below = String::from_utf8_lossy(BOOK).replace("105054.0", "99999.5");
+        let out = ok(&mut a, below.as_bytes());
+        assert_eq!(out.refined, Some((0, tick)));
+        a.symbols_mut().refine_tick(0, tick);
+        // Finer than the venue's rule allows (two decimals with szDecimals 5): refused.
+        let off = String::from_utf8_lossy(BOOK).replace("105054.0", "99999.55");
+        let mut out = Parsed::default();
+        let r = a.handle_frame(off.as_bytes(), 0, &mut out);
+        assert_eq!(r.map_err(|e| e.name()), Err("number"));
+        // A configured tick is the user's: no split.
+        let mut registry = InstrumentRegistry::new();
+        registry.configure(Venue::Hyperliquid, "BTC", tick, lot);
+        let mut a = Hyperliquid::new(registry);
+        ok(&mut a, BOOK);
+        let inst = &a.symbols().list()[0].instrument;
+        assert_eq!((inst.tick, inst.trade_tick), (tick, None));
     }
 
     #[test]

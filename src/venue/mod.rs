@@ -237,8 +237,10 @@ impl Parsed {
     /// price finer than a *learned* tick refines it, exactly: the tick becomes the price's
     /// decimal step (or the finest step both are multiples of), every level already read for
     /// that book in this frame is rescaled, and the price is returned in the finer tick
-    /// ([`Parsed::refined`]). A configured or built-in tick is never changed: a price off it is
-    /// an error, as is a malformed number.
+    /// ([`Parsed::refined`]). So is a book tick an adapter keeps apart from the trades' step
+    /// ([`Instrument::trade_tick`]: Bitfinex, Hyperliquid), never finer than that step. A
+    /// configured or built-in tick is never changed: a price off it is an error, as is a
+    /// malformed number.
     #[inline]
     pub fn book_price(&mut self, inst: &Instrument, text: &[u8]) -> Result<i64, NumError> {
         // The book message being read is the last one; only a frame that refined a tick
@@ -249,8 +251,8 @@ impl Parsed {
             _ => inst.tick,
         };
         match tick.units_plain(text) {
-            Err(NumError::NotMultiple) if inst.source == crate::book::StepSource::Learned => {
-                self.refine(open(), tick, text, inst.trade_tick.is_none())
+            Err(NumError::NotMultiple) if inst.book_tick_refinable() => {
+                self.refine(open(), tick, text, inst.trade_tick)
             }
             r => r,
         }
@@ -269,10 +271,8 @@ impl Parsed {
                     _ => inst.tick,
                 };
                 match tick.units(text) {
-                    Err(NumError::NotMultiple)
-                        if inst.source == crate::book::StepSource::Learned =>
-                    {
-                        self.refine(open, tick, text, inst.trade_tick.is_none())
+                    Err(NumError::NotMultiple) if inst.book_tick_refinable() => {
+                        self.refine(open, tick, text, inst.trade_tick)
                     }
                     r => r,
                 }
@@ -288,15 +288,21 @@ impl Parsed {
         sym: Option<SymbolIdx>,
         tick: Step,
         text: &[u8],
-        trades_count_ticks: bool,
+        trade_tick: Option<Step>,
     ) -> Result<i64, NumError> {
         let Some(sym) = sym else { return Err(NumError::NotMultiple) };
+        let trades_count_ticks = trade_tick.is_none();
         if self.refined.is_some_and(|(s, _)| s != sym) {
             // One refinement per frame; a second book's waits for its next message.
             return Err(NumError::NotMultiple);
         }
         let finer = Step::from_decimals(Step::finest_for(text)?.scale().max(tick.scale()))?;
         let factor = tick.multiple_of(finer).ok_or(NumError::NotMultiple)?;
+        // Never finer than the trades' own step: every valid price is a whole number of it
+        // (a price off it breaks the venue's rule).
+        if trade_tick.is_some_and(|t| finer.multiple_of(t).is_none()) {
+            return Err(NumError::NotMultiple);
+        }
         if factor <= 1 {
             return Err(NumError::NotMultiple);
         }

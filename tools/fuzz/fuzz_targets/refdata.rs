@@ -7,7 +7,7 @@ use ladderfeed::book::Venue;
 use ladderfeed::refdata::{parse_body, RefTable};
 use libfuzzer_sys::fuzz_target;
 
-const URLS: [(Venue, &str); 12] = [
+const URLS: [(Venue, &str); 13] = [
     (Venue::Binance, "https://api.binance.com/api/v3/exchangeInfo"),
     (Venue::BinanceFutures, "https://fapi.binance.com/fapi/v1/exchangeInfo"),
     (Venue::Coinbase, "https://api.coinbase.com/api/v3/brokerage/market/products"),
@@ -20,6 +20,7 @@ const URLS: [(Venue, &str); 12] = [
     (Venue::Gemini, "https://api.gemini.com/v1/symbols"),
     (Venue::Gemini, "https://api.gemini.com/v1/symbols/details/btcusd"),
     (Venue::GeminiV1, "https://api.gemini.com/v1/symbols/details/ethusd"),
+    (Venue::Hyperliquid, "https://api.hyperliquid.xyz/info"),
 ];
 
 fuzz_target!(|data: &[u8]| {

@@ -18,6 +18,7 @@
 //! | `slow-read` | the client's frames are not read for ARG seconds | seconds, default 2 |
 //! | `oversize` | an extra frame of ARG bytes before the frame | bytes, default 64 MiB |
 //! | `malformed` | the frame cut in half (not JSON) instead of the frame | |
+//! | `tls-garbage` | instead of the frame, a forged TLS record (right framing, bytes that do not authenticate) written on the socket under the TLS layer, then the connection ends (on `ws://`, bytes that are no WebSocket frame) | |
 //! | `rest-slow` | the REST answer waits ARG seconds | seconds, default 2 |
 //! | `rest-stale` | the REST snapshot's `lastUpdateId` lowered by ARG | default 1000000 |
 //! | `rest-429` | the REST answer is 429 with `Retry-After: ARG` | seconds, default 1 |
@@ -55,6 +56,8 @@ pub enum Kind {
     Oversize,
     /// A frame that is not JSON.
     Malformed,
+    /// A forged TLS record under the TLS layer, then the end of the connection.
+    TlsGarbage,
     /// A slow REST answer.
     RestSlow,
     /// A REST snapshot older than the stream.
@@ -66,7 +69,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    const ALL: [(Kind, &'static str); 15] = [
+    const ALL: [(Kind, &'static str); 16] = [
         (Kind::Drop, "drop"),
         (Kind::Dup, "dup"),
         (Kind::Reorder, "reorder"),
@@ -78,6 +81,7 @@ impl Kind {
         (Kind::SlowRead, "slow-read"),
         (Kind::Oversize, "oversize"),
         (Kind::Malformed, "malformed"),
+        (Kind::TlsGarbage, "tls-garbage"),
         (Kind::RestSlow, "rest-slow"),
         (Kind::RestStale, "rest-stale"),
         (Kind::Rest429, "rest-429"),

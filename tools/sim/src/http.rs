@@ -1,6 +1,7 @@
 //! HTTP/1.1 on an accepted connection: the plain or TLS stream, the request head (a
 //! WebSocket upgrade or a REST request), and the REST endpoint, whose routes and bodies the
-//! venue's protocol gives (Binance's depth snapshot).
+//! venue's protocol gives (Binance's depth snapshot). A request body (Hyperliquid's `POST
+//! /info`) is read by its `Content-Length`.
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
@@ -107,9 +108,41 @@ pub(crate) fn http_response(status: &str, extra: &str, body: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The largest request body read (Hyperliquid's `{"type":"meta"}` is 15 bytes).
+const MAX_REQUEST_BODY: usize = 64 << 10;
+
+/// The request's body: `Content-Length` bytes, starting with `leftover` (read with the head).
+fn read_body(stream: &mut Conn, req: &Request, mut leftover: Vec<u8>) -> Result<Vec<u8>> {
+    let len = match req.header("content-length") {
+        Some(v) => v.trim().parse::<usize>().context("a bad Content-Length")?,
+        None => return Ok(Vec::new()),
+    };
+    if len > MAX_REQUEST_BODY {
+        bail!("a request body of {len} bytes");
+    }
+    let mut chunk = [0u8; 2048];
+    while leftover.len() < len {
+        let n = stream.read(&mut chunk).context("reading the request body")?;
+        if n == 0 {
+            bail!("connection closed inside the request body");
+        }
+        leftover.extend_from_slice(&chunk[..n]);
+    }
+    leftover.truncate(len);
+    Ok(leftover)
+}
+
 /// The venue's REST depth snapshot (Binance: `GET /api/v3/depth?symbol=…` (spot) or
-/// `/fapi/v1/depth`), with the REST faults due.
-pub(crate) fn rest(sh: &Arc<Shared>, mut stream: Conn, conn: u64, req: &Request) -> Result<()> {
+/// `/fapi/v1/depth`) or instrument list (a GET, or Hyperliquid's `POST /info`), with the REST
+/// faults due.
+pub(crate) fn rest(
+    sh: &Arc<Shared>,
+    mut stream: Conn,
+    conn: u64,
+    req: &Request,
+    leftover: Vec<u8>,
+) -> Result<()> {
+    let body = read_body(&mut stream, req, leftover)?;
     let n = sh.rest_requests.fetch_add(1, Ordering::Relaxed);
     let faults = sh.due(n, true, conn);
     let (route, query) = req.path.split_once('?').unwrap_or((&req.path, ""));
@@ -130,8 +163,10 @@ pub(crate) fn rest(sh: &Arc<Shared>, mut stream: Conn, conn: u64, req: &Request)
     }
     let status_fault = faults.iter().find(|f| matches!(f.kind, Kind::Rest429 | Kind::Rest418));
     let stale = faults.iter().find(|f| f.kind == Kind::RestStale);
-    let instruments = instruments::answer(sh, route, query);
-    let (status, response) = if req.method != "GET" {
+    let post = (req.method == "POST").then_some(body.as_slice());
+    let instruments = instruments::answer(sh, route, query, post);
+    let allowed = req.method == "GET" || (post.is_some() && instruments.is_some());
+    let (status, response) = if !allowed {
         ("405 Method Not Allowed", http_response("405 Method Not Allowed", "", b"{}"))
     } else if let Some(f) = status_fault {
         fault_name = f.kind.name().into();
@@ -189,6 +224,7 @@ pub(crate) fn rest(sh: &Arc<Shared>, mut stream: Conn, conn: u64, req: &Request)
         conn,
         "rest",
         json!({
+            "method": req.method,
             "path": req.path,
             "status": status.split(' ').next(),
             "bytes": response.len(),

@@ -7,7 +7,10 @@
 //! for which no recorded answer was found either, get hand-written answers in their
 //! documented formats listing the instruments of the bundled captures
 //! (`bybit/instruments_linear.json`, `binance/exchangeInfo_coinm.json`; marked `synthesized`
-//! too); Bybit's other categories answer an empty list.
+//! too); Bybit's other categories answer an empty list. Hyperliquid's `POST /info` answers
+//! `{"type":"meta"}` and `{"type":"spotMeta"}` from hand-written answers in the documented
+//! formats (`hyperliquid/meta.json`, `hyperliquid/spotMeta.json`; `synthesized`), cut to the
+//! coins the capture carries; any other body type gets the venue's 422.
 
 use std::path::{Path, PathBuf};
 
@@ -41,10 +44,17 @@ fn query<'a>(q: &'a str, key: &str) -> Option<&'a str> {
     q.split('&').find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
 }
 
-/// The answer to `route?query` when it is the venue's instrument endpoint; `None` otherwise.
-pub(crate) fn answer(sh: &Shared, route: &str, q: &str) -> Option<Answer> {
+/// The answer to `route?query` (a POST's body in `post`) when it is the venue's instrument
+/// endpoint; `None` otherwise.
+pub(crate) fn answer(sh: &Shared, route: &str, q: &str, post: Option<&[u8]>) -> Option<Answer> {
     let venue = sh.config.venue;
     if !ladderfeed::refdata::is_reference_url(venue, route) {
+        return None;
+    }
+    if venue == Venue::Hyperliquid {
+        return hyperliquid(sh, post?);
+    }
+    if post.is_some() {
         return None;
     }
     let wanted = if q.is_empty() { route.to_owned() } else { format!("{route}?{q}") };
@@ -128,6 +138,54 @@ pub(crate) fn answer(sh: &Shared, route: &str, q: &str) -> Option<Answer> {
         }
         _ => None,
     }
+}
+
+/// Hyperliquid's `POST /info`: `meta` (perpetuals) or `spotMeta`, from the hand-written
+/// answers in the reference folder, listing only the coins the capture carries.
+fn hyperliquid(sh: &Shared, post: &[u8]) -> Option<Answer> {
+    let asked: Value = serde_json::from_slice(post).unwrap_or(Value::Null);
+    let file = match asked.get("type").and_then(Value::as_str) {
+        Some("meta") => "hyperliquid/meta.json",
+        Some("spotMeta") => "hyperliquid/spotMeta.json",
+        _ => {
+            return Some(Answer {
+                status: "422 Unprocessable Entity",
+                body: b"Failed to deserialize the JSON body into the target type".to_vec(),
+                synthesized: true,
+            })
+        }
+    };
+    let dir = sh.config.reference_dir.clone().unwrap_or_else(default_dir);
+    let body = std::fs::read(dir.join(file)).ok()?;
+    let Ok(mut doc) = serde_json::from_slice::<Value>(&body) else {
+        // Served as it is: a test's deliberately broken answer.
+        return hand_written(body);
+    };
+    let coins = hyperliquid_coins(sh);
+    if let Some(universe) = doc.get_mut("universe").and_then(Value::as_array_mut) {
+        universe.retain(|u| {
+            u.get("name").and_then(Value::as_str).is_some_and(|n| coins.iter().any(|c| c == n))
+        });
+    }
+    hand_written(serde_json::to_vec(&doc).ok()?)
+}
+
+/// The coins of the capture's `l2Book` and `trades` messages (`BTC`, `@107`, `PURR/USDC`).
+fn hyperliquid_coins(sh: &Shared) -> Vec<String> {
+    let mut coins: Vec<String> = Vec::new();
+    for f in sh.capture.frames().take(10_000) {
+        let Ok(v) = serde_json::from_slice::<Value>(f) else { continue };
+        let data = v.get("data");
+        let one = data.and_then(|d| d.get("coin")).into_iter();
+        let many =
+            data.and_then(Value::as_array).into_iter().flatten().filter_map(|t| t.get("coin"));
+        for c in one.chain(many).filter_map(Value::as_str) {
+            if !coins.iter().any(|k| k == c) {
+                coins.push(c.to_owned());
+            }
+        }
+    }
+    coins
 }
 
 /// The trading pairs the capture's Bitfinex subscriptions name (`tBTCUSD` → `BTCUSD`).

@@ -46,7 +46,7 @@ struct Args {
     pace: String,
     /// Faults: comma-separated KIND@N (at frame N, once), KIND~P (each frame with
     /// probability P), each with an optional =ARG. Kinds: drop, dup, reorder, corrupt,
-    /// crossed, close, reset, stall=SECS, slow-read=SECS, oversize=BYTES, malformed,
+    /// crossed, close, reset, stall=SECS, slow-read=SECS, oversize=BYTES, malformed, tls-garbage,
     /// rest-slow=SECS, rest-stale=IDS, rest-429=SECS, rest-418=SECS (REST faults: @N = the
     /// N-th request). Example: "drop@100,corrupt@200,close@500,rest-429@0".
     #[arg(long, value_name = "SPEC", default_value = "")]

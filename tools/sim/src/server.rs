@@ -203,6 +203,6 @@ fn session(sh: &Arc<Shared>, tcp: TcpStream, conn: u64) -> Result<()> {
     if upgrade {
         Session::open(sh, stream, sock, conn, &req, leftover)?.run()
     } else {
-        http::rest(sh, stream, conn, &req)
+        http::rest(sh, stream, conn, &req, leftover)
     }
 }

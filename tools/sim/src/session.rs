@@ -126,6 +126,26 @@ impl<'a> Session<'a> {
         }
     }
 
+    /// Writes `bytes` on the TCP socket itself, under the TLS layer (a forged record).
+    fn write_raw(&mut self, mut bytes: &[u8]) -> Result<()> {
+        let start = Instant::now();
+        while !bytes.is_empty() {
+            match (&self.sock).write(bytes) {
+                Ok(0) => bail!("the client's socket took nothing"),
+                Ok(n) => bytes = &bytes[n..],
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if start.elapsed() > self.sh.config.write_timeout {
+                        bail!("the client took nothing for {:?}", self.sh.config.write_timeout);
+                    }
+                    std::thread::sleep(Duration::from_micros(50));
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
     /// Sends frame `i` (possibly altered) and logs it.
     fn send_frame(&mut self, i: usize, msg: Message) -> Result<()> {
         let msg = self.renumber(msg);
@@ -441,6 +461,17 @@ impl<'a> Session<'a> {
                     Kind::Close => {
                         self.fault(f.kind, i, json!({}));
                         return self.going_away(CloseCode::Normal, "simulated close");
+                    }
+                    Kind::TlsGarbage => {
+                        // Everything before it leaves whole, then a record that does not
+                        // authenticate goes out under rustls, and the connection ends.
+                        self.flush_all()?;
+                        let mut forged = vec![23u8, 3, 3, 0, 40];
+                        forged.extend_from_slice(&[7u8; 40]);
+                        let tls = self.sh.pki.is_some();
+                        self.fault(f.kind, i, json!({ "bytes": forged.len(), "tls": tls }));
+                        self.write_raw(&forged)?;
+                        return Ok(());
                     }
                     Kind::Reset => {
                         self.fault(f.kind, i, json!({}));
