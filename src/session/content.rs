@@ -37,23 +37,10 @@ const HOLD: usize = 1024;
 /// Most bytes a line out of step holds per book.
 const HOLD_BYTES: usize = 4 << 20;
 
-/// A 64-bit hash of a message's bytes (not cryptographic: two different messages of one book
-/// colliding would take one for a copy of the other).
+/// A 64-bit hash of a message's bytes (XXH3; not cryptographic: two different messages of one
+/// book colliding would take one for a copy of the other, odds about 2^-64 per pair).
 pub fn content_hash(bytes: &[u8]) -> u64 {
-    const K: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut h = K ^ (bytes.len() as u64).wrapping_mul(0xff51_afd7_ed55_8ccd);
-    let mut chunks = bytes.chunks_exact(8);
-    for c in &mut chunks {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(c);
-        h = (h ^ u64::from_le_bytes(w)).wrapping_mul(K).rotate_left(31);
-    }
-    let mut w = [0u8; 8];
-    w[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
-    h = (h ^ u64::from_le_bytes(w)).wrapping_mul(K);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    h ^ (h >> 29)
+    twox_hash::xxh3::hash64(bytes)
 }
 
 /// One applied message.
