@@ -956,3 +956,38 @@ fn the_summary_counts_the_derivatives_records() {
     assert_eq!(s["derivatives_unknown_symbol"].as_u64(), Some(0));
     assert!(s["symbols"].as_object().unwrap().values().all(|v| v["liquidations"] == 0));
 }
+
+/// Every bundled Binance capture (spot, USD-M, COIN-M) replays to the same bytes with the
+/// scanner as with simd-json alone: BBO, depth (5 levels) and trades, CSV and JSONL.
+#[test]
+fn binance_captures_replay_identically_with_the_scanner_and_with_simd_json() {
+    for file in [
+        "binance/cryptofeed_BINANCE.ws.1.0",
+        "binance/cryptofeed_BINANCE_FUTURES.ws.1.0",
+        "binance/hftbacktest_spot_btcusdt_20240808.gz",
+        "binance/hftbacktest_cm_btcusd_perp_20240808.gz",
+        "binance/hftbacktest_cm_btcusd_perp_20240809.gz",
+    ] {
+        let path = fixture(file);
+        let tag = file.replace(['/', '.'], "_");
+        let (js, jt) = (tmp(&format!("{tag}-scan.json")), tmp(&format!("{tag}-tape.json")));
+        let scan =
+            sinks(&path, &format!("{tag}-scan"), &["--parser", "scan", "--summary-json", js.to_str().unwrap()]);
+        let tape = sinks(
+            &path,
+            &format!("{tag}-tape"),
+            &["--parser", "simd-json", "--summary-json", jt.to_str().unwrap()],
+        );
+        assert!(scan[0].len() > 200 && scan[2].len() > 200, "{file}: BBO or depth output empty");
+        for (i, (x, y)) in scan.iter().zip(&tape).enumerate() {
+            assert!(x == y, "{file}: sink {i} differs between --parser scan and simd-json");
+        }
+        let (s, t) = (summary(&js), summary(&jt));
+        assert_eq!(t["scanner_fallbacks"], 0, "{file}: simd-json alone never falls back");
+        let (fallbacks, messages) =
+            (s["scanner_fallbacks"].as_u64().unwrap(), s["messages"].as_u64().unwrap());
+        assert!(fallbacks < messages, "{file}: every frame fell back ({fallbacks})");
+        assert_eq!(s["symbols"], t["symbols"], "{file}");
+        eprintln!("{file}: {messages} messages, {fallbacks} scanner fallbacks");
+    }
+}
