@@ -128,6 +128,7 @@ fn decimal() -> impl Strategy<Value = (String, bool)> {
     prop_oneof![
         8 => (1u32..100_000, 0u32..100_000_000).prop_map(|(i, f)| (format!("\"{i}.{f:08}\""), true)),
         2 => (0u32..1_000_000).prop_map(|i| (format!("\"{i}\""), true)),
+        4 => (60_000u32..62_000, 0u32..10).prop_map(|(i, d)| (format!("\"{i}.{d}\""), true)),
         1 => Just(("\"6.17e4\"".to_owned(), true)),
         1 => Just(("\"-1.00\"".to_owned(), true)),
         1 => Just(("\"\"".to_owned(), true)),
@@ -173,7 +174,7 @@ fn level_array() -> impl Strategy<Value = (String, bool)> {
 fn object(members: Vec<(String, (String, bool))>) -> impl Strategy<Value = Gen> {
     let n = members.len();
     (Just(members).prop_shuffle(), proptest::collection::vec(ws(), 4 * n + 2)).prop_map(
-        |(members, w)| {
+        move |(members, w)| {
             let mut plain = true;
             let mut text = format!("{}{{", w[0]);
             for (i, (k, (v, p))) in members.iter().enumerate() {
@@ -270,7 +271,7 @@ fn frame() -> impl Strategy<Value = Gen> {
 
 /// A snapshot so that depth updates are sequenced and applied, not only kept.
 fn seeded(mut b: Binance) -> Binance {
-    let snap = br#"{"lastUpdateId":100,"bids":[["61000.00","1.5"]],"asks":[["61000.01","0.5"]]}"#;
+    let snap = br#"{"lastUpdateId":100,"bids":[["61000.0","1.5"]],"asks":[["61000.1","0.5"]]}"#;
     let mut out = Parsed::default();
     b.handle_http("https://api.binance.com/api/v3/depth?symbol=BTCUSDT", snap, 0, &mut out)
         .unwrap();
@@ -310,7 +311,7 @@ fn bad_frames_get_the_same_errors_and_never_panic() {
         br#"{"e":"trade","s":"BTCUSDT","t":1,"p":"1.001","q":"1","m":true}"#,
         br#"{"e":"trade","s":"NOPE","t":1,"p":"1","q":"1","m":true}"#,
         br#"{"e":"depthUpdate","s":"BTCUSDT","U":101,"u":102,"b":"x","a":[]}"#,
-        br#"{"e":"depthUpdate","s":"BTCUSDT","U":101,"u":102,"b":[["1.00","x"]],"a":[]}"#,
+        br#"{"e":"depthUpdate","s":"BTCUSDT","U":103,"u":104,"b":[["1.00","x"]],"a":[]}"#,
     ];
     for kind in KernelKind::ALL {
         let Some((scan, tape)) = pair(spot, kind) else { continue };

@@ -15,7 +15,6 @@
 //! instrument's tick may only be learned from the snapshot) and replayed through the same
 //! rules when it arrives. A snapshot older than the first kept event is a gap: fetch another.
 
-use simd_json::prelude::ValueAsScalar;
 use simd_json::tape::Value;
 
 use super::json::{field_uint, text, uint, Scratch};
