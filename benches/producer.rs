@@ -33,11 +33,11 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ladderfeed::book::InstrumentRegistry;
+use ladderfeed::book::Venue;
 use ladderfeed::capture::Record;
 use ladderfeed::engine::{Engine, Sink};
 use ladderfeed::event::Event;
 use ladderfeed::ring::feed::{self, Publisher};
-use ladderfeed::book::Venue;
 use ladderfeed::venue::json::Scratch;
 use ladderfeed::venue::scan::binance::BinanceScanner;
 use ladderfeed::venue::{AnyAdapter, Parser};
@@ -244,7 +244,9 @@ fn producer(c: &mut Criterion) {
     eprintln!(
         "\n| capture | messages | MB | parsed | events first / warm pass | floor ns/msg | floor MB/s | producer ns/msg | producer MB/s | producer / floor | engine alone ns/msg | events consumed | ring drops | scan floor ns/msg | scanned / fallbacks per pass | producer (simd-json) ns/msg | producer (simd-json) / floor |"
     );
-    eprintln!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    eprintln!(
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
     for row in table {
         eprintln!("{row}");
     }

@@ -971,8 +971,11 @@ fn binance_captures_replay_identically_with_the_scanner_and_with_simd_json() {
         let path = fixture(file);
         let tag = file.replace(['/', '.'], "_");
         let (js, jt) = (tmp(&format!("{tag}-scan.json")), tmp(&format!("{tag}-tape.json")));
-        let scan =
-            sinks(&path, &format!("{tag}-scan"), &["--parser", "scan", "--summary-json", js.to_str().unwrap()]);
+        let scan = sinks(
+            &path,
+            &format!("{tag}-scan"),
+            &["--parser", "scan", "--summary-json", js.to_str().unwrap()],
+        );
         let tape = sinks(
             &path,
             &format!("{tag}-tape"),

@@ -200,8 +200,17 @@ fn s(v: &str) -> (String, bool) {
 fn event() -> impl Strategy<Value = Gen> {
     let symbol = prop_oneof![8 => Just(s("BTCUSDT")), 1 => Just(s("ETHUSDT")),
         1 => Just(("\"BTC\\u0055SDT\"".to_owned(), false))];
-    let depth = (symbol.clone(), integer(), integer(), integer(), integer(), integer(),
-        level_array(), level_array(), any::<bool>())
+    let depth = (
+        symbol.clone(),
+        integer(),
+        integer(),
+        integer(),
+        integer(),
+        integer(),
+        level_array(),
+        level_array(),
+        any::<bool>(),
+    )
         .prop_flat_map(|(sym, e_ts, t_ts, first, last, prev, b, a, fut)| {
             let mut m = vec![
                 ("e".to_owned(), s("depthUpdate")),
@@ -219,9 +228,20 @@ fn event() -> impl Strategy<Value = Gen> {
             }
             object(m)
         });
-    let trade = (symbol.clone(), integer(), integer(), decimal(), decimal(), any::<bool>(),
-        prop_oneof![Just(("true".to_owned(), true)), Just(("false".to_owned(), true)),
-            Just(("\"true\"".to_owned(), true))], any::<bool>())
+    let trade = (
+        symbol.clone(),
+        integer(),
+        integer(),
+        decimal(),
+        decimal(),
+        any::<bool>(),
+        prop_oneof![
+            Just(("true".to_owned(), true)),
+            Just(("false".to_owned(), true)),
+            Just(("\"true\"".to_owned(), true))
+        ],
+        any::<bool>(),
+    )
         .prop_flat_map(|(sym, id, ts, p, q, agg, m, market)| {
             let mut members = vec![
                 ("e".to_owned(), s(if agg { "aggTrade" } else { "trade" })),
@@ -243,8 +263,8 @@ fn event() -> impl Strategy<Value = Gen> {
             }
             object(members)
         });
-    let ticker = (symbol, integer(), decimal(), decimal(), decimal(), decimal())
-        .prop_flat_map(|(sym, u, b, bq, a, aq)| {
+    let ticker = (symbol, integer(), decimal(), decimal(), decimal(), decimal()).prop_flat_map(
+        |(sym, u, b, bq, a, aq)| {
             object(vec![
                 ("u".to_owned(), u),
                 ("s".to_owned(), sym),
@@ -253,7 +273,8 @@ fn event() -> impl Strategy<Value = Gen> {
                 ("a".to_owned(), a),
                 ("A".to_owned(), aq),
             ])
-        });
+        },
+    );
     prop_oneof![4 => depth, 3 => trade, 1 => ticker]
 }
 
@@ -265,7 +286,9 @@ fn frame() -> impl Strategy<Value = Gen> {
             text: format!("{{{w1}\"stream\":\"btcusdt@depth@100ms\",\"data\":{}{w2}}}", ev.text),
             plain: ev.plain,
         },
-        _ => Gen { text: format!("{{\"data\":{},{w1}\"stream\":\"x\"}}", ev.text), plain: ev.plain },
+        _ => {
+            Gen { text: format!("{{\"data\":{},{w1}\"stream\":\"x\"}}", ev.text), plain: ev.plain }
+        }
     })
 }
 

@@ -18,9 +18,9 @@
 use simd_json::tape::Value;
 
 use super::json::{field_uint, text, uint, Scratch};
+use super::protocol::{Protocol, RestSnapshot, BASE};
 use super::scan::binance::BinanceScanner;
 use super::scan::{FieldValue, Parser};
-use super::protocol::{Protocol, RestSnapshot, BASE};
 use super::time::ms_to_ns;
 use super::{deriv_price, deriv_rate, deriv_size};
 use super::{num, Adapter, BookAction, GapScope, Parsed, SymbolIdx, Symbols, TradeMsg, VenueError};
@@ -341,7 +341,10 @@ impl Binance {
     ) -> Result<(), VenueError> {
         let sym_text = d.s.and_then(V::text).ok_or(VenueError::Shape("depthUpdate without s"))?;
         let depth = Depth {
-            first: d.first_id.and_then(V::uint).ok_or(VenueError::Shape("depthUpdate without U"))?,
+            first: d
+                .first_id
+                .and_then(V::uint)
+                .ok_or(VenueError::Shape("depthUpdate without U"))?,
             last: d.last_id.and_then(V::uint).ok_or(VenueError::Shape("depthUpdate without u"))?,
             prev: d.prev_id.and_then(V::uint),
         };

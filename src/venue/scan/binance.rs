@@ -253,7 +253,12 @@ mod tests {
         ];
         for mut sc in scanners() {
             for f in refused {
-                assert!(sc.scan(f).is_none(), "{}: {}", sc.kernel().kind().name(), String::from_utf8_lossy(f));
+                assert!(
+                    sc.scan(f).is_none(),
+                    "{}: {}",
+                    sc.kernel().kind().name(),
+                    String::from_utf8_lossy(f)
+                );
             }
             // Accepted on the edges of the subset: 19 digits, 0, empty objects and arrays.
             assert!(sc.scan(br#"{"E":9999999999999999999,"U":0,"b":[],"x":{}}"#).is_none());

@@ -81,12 +81,17 @@ impl Kernel {
     pub fn string_stop(self, buf: &[u8], from: usize) -> usize {
         match self.kind {
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: a `Kernel` of kind Avx2 exists only if AVX2 was detected (the type's
-            // invariant, upheld by `forced`), so the target feature is available.
-            KernelKind::Avx2 => unsafe { x86::string_stop_avx2(buf, from) },
+            KernelKind::Avx2 => {
+                // SAFETY: a `Kernel` of kind Avx2 exists only if AVX2 was detected (the type's
+                // invariant, upheld by `forced`), so the target feature is available.
+                unsafe { x86::string_stop_avx2(buf, from) }
+            }
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: as above, for SSE4.2.
-            KernelKind::Sse42 => unsafe { x86::string_stop_sse42(buf, from) },
+            KernelKind::Sse42 => {
+                // SAFETY: a `Kernel` of kind Sse42 exists only if SSE4.2 was detected (the
+                // type's invariant, upheld by `forced`), so the target feature is available.
+                unsafe { x86::string_stop_sse42(buf, from) }
+            }
             _ => string_stop_portable(buf, from),
         }
     }
@@ -202,7 +207,10 @@ mod tests {
 
     #[test]
     fn portable_is_always_available_and_detect_picks_a_supported_kernel() {
-        assert_eq!(Kernel::forced(KernelKind::Portable).map(Kernel::kind), Some(KernelKind::Portable));
+        assert_eq!(
+            Kernel::forced(KernelKind::Portable).map(Kernel::kind),
+            Some(KernelKind::Portable)
+        );
         let d = Kernel::detect();
         assert_eq!(Kernel::forced(d.kind()), Some(d));
         #[cfg(target_arch = "x86_64")]

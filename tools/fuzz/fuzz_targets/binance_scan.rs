@@ -45,7 +45,9 @@ fuzz_target!(|data: &[u8]| {
         a.clear();
         b.clear();
         let (ra, rb) = match frame.split_first() {
-            Some((b'H', body)) => (scan.handle_http(url, body, 0, &mut a), tape.handle_http(url, body, 0, &mut b)),
+            Some((b'H', body)) => {
+                (scan.handle_http(url, body, 0, &mut a), tape.handle_http(url, body, 0, &mut b))
+            }
             _ => (scan.handle_frame(frame, 0, &mut a), tape.handle_frame(frame, 0, &mut b)),
         };
         assert!(!b.scan_fallback);
