@@ -981,7 +981,11 @@ fn binance_captures_replay_identically_with_the_scanner_and_with_simd_json() {
             &format!("{tag}-tape"),
             &["--parser", "simd-json", "--summary-json", jt.to_str().unwrap()],
         );
-        assert!(scan[0].len() > 200 && scan[2].len() > 200, "{file}: BBO or depth output empty");
+        // The 20240809 COIN-M capture holds no REST snapshot: no book syncs under either
+        // parser (only the sinks' headers are written); its errors and counters still compare.
+        if !file.ends_with("20240809.gz") {
+            assert!(scan[0].len() > 200 && scan[2].len() > 200, "{file}: BBO or depth empty");
+        }
         for (i, (x, y)) in scan.iter().zip(&tape).enumerate() {
             assert!(x == y, "{file}: sink {i} differs between --parser scan and simd-json");
         }
@@ -990,7 +994,9 @@ fn binance_captures_replay_identically_with_the_scanner_and_with_simd_json() {
         let (fallbacks, messages) =
             (s["scanner_fallbacks"].as_u64().unwrap(), s["messages"].as_u64().unwrap());
         assert!(fallbacks < messages, "{file}: every frame fell back ({fallbacks})");
-        assert_eq!(s["symbols"], t["symbols"], "{file}");
+        for key in ["symbols", "messages", "errors", "foreign_frames"] {
+            assert_eq!(s[key], t[key], "{file}: {key}");
+        }
         eprintln!("{file}: {messages} messages, {fallbacks} scanner fallbacks");
     }
 }
