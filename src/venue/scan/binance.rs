@@ -1,7 +1,7 @@
 //! The Binance scanner: spot and USD-M/COIN-M `depthUpdate`, `trade`, `aggTrade` and
 //! `bookTicker`, raw or in a combined-stream wrapper `{"stream":…,"data":{…}}`.
 //!
-//! It fills the adapter's own field table ([`Fields`]) with [`ScanValue`]s, so the adapter's
+//! It fills the adapter's own field table (`Fields`) with `ScanValue`s, so the adapter's
 //! handlers run unchanged on its output. The keys the adapter reads are each given a slot; a
 //! key the adapter reads that the scanner has no slot for (`lastUpdateId`, `id`, `result`,
 //! `code`, `msg`, the derivatives fields, a `data` inside the event) or a key seen twice makes

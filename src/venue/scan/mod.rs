@@ -5,7 +5,7 @@
 //! strings of printable ASCII without escapes, unsigned integers of at most 19 digits without
 //! a sign, fraction or exponent, `true`, `false`, `null` and JSON whitespace between tokens.
 //! It hands its handler the same values simd-json would (strings are the same bytes between
-//! the quotes, since there are no escapes to undo), through [`FieldValue`], the interface the
+//! the quotes, since there are no escapes to undo), through `FieldValue`, the interface the
 //! venue handlers read both parsers' values with: one handler, two parsers, one behaviour.
 //! Anything else (an escape, a non-ASCII byte, a float, a key it has no slot for, a duplicate
 //! key, a nested object where it expects none, trailing bytes) makes it answer `None`, and the
@@ -13,7 +13,7 @@
 //!
 //! Strings are found with SIMD ([`Kernel`]: AVX2, SSE4.2 or a portable loop, chosen at run
 //! time; the only `unsafe` of the scanners lives in that one file). Level arrays are kept as
-//! byte offsets into the frame ([`LevelSpan`]) in a buffer reused between frames: no
+//! byte offsets into the frame (`LevelSpan`) in a buffer reused between frames: no
 //! allocation once it has grown, and decimal text goes straight to ticks and lots through
 //! the same functions the simd-json path uses.
 

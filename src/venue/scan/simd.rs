@@ -34,7 +34,8 @@ impl KernelKind {
     }
 }
 
-/// A byte-search implementation this CPU is known to support. See the [module docs](self).
+/// A byte-search implementation this CPU is known to support: made only by [`Kernel::detect`]
+/// or [`Kernel::forced`], which check the CPU (the invariant the SIMD paths rely on).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Kernel {
     /// Invariant: `kind`'s target features were detected on this CPU.
