@@ -13,8 +13,11 @@ use ladderfeed::venue::scan::{Kernel, KernelKind};
 use ladderfeed::venue::{Adapter, Parsed, Parser, VenueError};
 use proptest::prelude::*;
 
+/// Makes an adapter of one Binance market.
+type Make = fn() -> Binance;
+
 /// The bundled Binance captures and the adapter each is read with.
-const CAPTURES: [(&str, fn() -> Binance); 5] = [
+const CAPTURES: [(&str, Make); 5] = [
     ("binance/cryptofeed_BINANCE.ws.1.0", spot),
     ("binance/cryptofeed_BINANCE_FUTURES.ws.1.0", futures),
     ("binance/hftbacktest_spot_btcusdt_20240808.gz", spot),
@@ -35,7 +38,7 @@ fn coinm() -> Binance {
 }
 
 /// A scanning adapter on `kind` (if this CPU has it) and a simd-json one, both from `make`.
-fn pair(make: fn() -> Binance, kind: KernelKind) -> Option<(Binance, Binance)> {
+fn pair(make: Make, kind: KernelKind) -> Option<(Binance, Binance)> {
     let kernel = Kernel::forced(kind)?;
     let mut scan = make();
     scan.set_parser(Parser::Scan);
