@@ -8,6 +8,12 @@
 //!   published onto the real ring (`ring::feed`) that a consumer thread on the other core
 //!   drains, as `ladderfeed replay` runs it.
 //!
+//! - **scan floor** (Binance captures): the Binance scanner's walk of each frame
+//!   (`venue::scan::binance::BinanceScanner`), simd-json's parse for the frames it leaves to it:
+//!   the least the default `--parser scan` does per message.
+//! - **producer (simd-json)** (Binance captures): the producer with `--parser simd-json`, the
+//!   reference path, in the same run.
+//!
 //! The engine is built and warmed once; between passes the connection is dropped
 //! (`Engine::disconnected`), so every pass resyncs from the capture's own snapshots and does
 //! the same work (checked: each pass publishes the same number of events) without paying
@@ -27,12 +33,14 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ladderfeed::book::InstrumentRegistry;
+use ladderfeed::book::Venue;
 use ladderfeed::capture::Record;
 use ladderfeed::engine::{Engine, Sink};
 use ladderfeed::event::Event;
 use ladderfeed::ring::feed::{self, Publisher};
 use ladderfeed::venue::json::Scratch;
-use ladderfeed::venue::AnyAdapter;
+use ladderfeed::venue::scan::binance::BinanceScanner;
+use ladderfeed::venue::{AnyAdapter, Parser};
 
 /// The ring sink, counting what it published.
 struct Ring<'a> {
@@ -84,6 +92,20 @@ fn floor(scratch: &mut Scratch, recs: &[Record]) -> u64 {
     ok
 }
 
+/// One pass of the scan floor: the scanner's walk, simd-json for the frames it does not
+/// recognise; returns the frames the scanner read.
+fn scan_floor(scanner: &mut BinanceScanner, scratch: &mut Scratch, recs: &[Record]) -> u64 {
+    let mut scanned = 0;
+    for r in recs {
+        if scanner.recognises(&r.payload) {
+            scanned += 1;
+        } else {
+            black_box(scratch.parse(&r.payload, false, |_root| Ok(())).is_ok());
+        }
+    }
+    scanned
+}
+
 /// Median of `n` timed runs, in ns.
 fn median_ns(n: usize, f: &mut dyn FnMut()) -> f64 {
     let mut v: Vec<f64> = (0..n)
@@ -107,6 +129,15 @@ fn bench_case(c: &mut Criterion, case: &Case, table: &mut Vec<String>) {
     let adapter =
         AnyAdapter::new(case.venue, InstrumentRegistry::with_builtins(), None).expect("adapter");
     let mut engine = Engine::new(adapter);
+    let binance =
+        matches!(case.venue, Venue::Binance | Venue::BinanceFutures | Venue::BinanceCoinM);
+    // The reference path in the same run (Binance: the only venue with a scanner).
+    let mut reference = binance.then(|| {
+        let mut a = AnyAdapter::new(case.venue, InstrumentRegistry::with_builtins(), None)
+            .expect("adapter");
+        a.set_parser(Parser::SimdJson);
+        Engine::new(a)
+    });
     // Warm-up passes: ladders allocated and touched. Every pass must do the same work: the
     // same frames handled, the same skipped as stale or waiting, the same errors. (A warm
     // pass publishes fewer events: trades whose id was already published are not published
@@ -122,8 +153,17 @@ fn bench_case(c: &mut Criterion, case: &Case, table: &mut Vec<String>) {
     assert_eq!(s1.0 * 2, s2.0, "{}: frames differ between passes", case.name);
     assert_eq!((s1.3 * 2, s1.4 * 2), (s2.3, s2.4), "{}: a warm pass skips differently", case.name);
     assert_eq!(s1.5 * 2, s2.5, "{}: a warm pass errs differently", case.name);
+    let fallbacks = engine.stats().scanner_fallbacks;
+    if let Some(r) = reference.as_mut() {
+        let a = produce(r, &mut publisher, &recs);
+        let b = produce(r, &mut publisher, &recs);
+        assert_eq!((a, b), (first, warm), "{}: the parsers publish differently", case.name);
+        assert_eq!(r.stats().frames, s2.0, "{}", case.name);
+    }
     let mut scratch = Scratch::new();
     let parsed = floor(&mut scratch, &recs);
+    let mut scanner = BinanceScanner::new();
+    let scanned = scan_floor(&mut scanner, &mut scratch, &recs);
 
     let mut g = c.benchmark_group(format!("producer/{}", case.name));
     g.throughput(Throughput::Bytes(bytes as u64));
@@ -131,9 +171,19 @@ fn bench_case(c: &mut Criterion, case: &Case, table: &mut Vec<String>) {
     g.warm_up_time(Duration::from_millis(300));
     g.measurement_time(Duration::from_secs(2));
     g.bench_function("parse_floor", |b| b.iter(|| black_box(floor(&mut scratch, &recs))));
+    if binance {
+        g.bench_function("scan_floor", |b| {
+            b.iter(|| black_box(scan_floor(&mut scanner, &mut scratch, &recs)))
+        });
+    }
     g.bench_function("producer", |b| {
         b.iter(|| black_box(produce(&mut engine, &mut publisher, &recs)))
     });
+    if let Some(r) = reference.as_mut() {
+        g.bench_function("producer_simd_json", |b| {
+            b.iter(|| black_box(produce(r, &mut publisher, &recs)))
+        });
+    }
     g.finish();
 
     if std::env::args().any(|a| a == "--profile-time") {
@@ -150,22 +200,36 @@ fn bench_case(c: &mut Criterion, case: &Case, table: &mut Vec<String>) {
     let prod_ns = median_ns(11, &mut || {
         black_box(produce(&mut engine, &mut publisher, &recs));
     });
+    let (mut scan_ns, mut ref_ns) = (f64::NAN, f64::NAN);
+    if let Some(r) = reference.as_mut() {
+        scan_ns = median_ns(11, &mut || {
+            black_box(scan_floor(&mut scanner, &mut scratch, &recs));
+        });
+        ref_ns = median_ns(11, &mut || {
+            black_box(produce(r, &mut publisher, &recs));
+        });
+    }
     stop.store(true, Ordering::Relaxed);
     let consumed = consumer.join().expect("consumer");
     // The engine alone, with the other core idle.
     let alone_ns = median_ns(11, &mut || engine_only(&mut engine, &recs));
     let dropped = publisher.stats().dropped;
     let mb = bytes as f64 / 1e6;
+    let per = |ns: f64| ns / n as f64;
     table.push(format!(
-        "| {} | {n} | {mb:.2} | {parsed} | {first} / {warm} | {:.0} | {:.0} | {:.0} | {:.0} | {:.2}x | {:.0} | {} | {dropped} |",
+        "| {} | {n} | {mb:.2} | {parsed} | {first} / {warm} | {:.0} | {:.0} | {:.0} | {:.0} | {:.2}x | {:.0} | {} | {dropped} | {:.0} | {scanned} / {} | {:.0} | {:.2}x |",
         case.name,
-        floor_ns / n as f64,
+        per(floor_ns),
         mb / (floor_ns / 1e9),
-        prod_ns / n as f64,
+        per(prod_ns),
         mb / (prod_ns / 1e9),
         prod_ns / floor_ns,
-        alone_ns / n as f64,
+        per(alone_ns),
         consumed,
+        per(scan_ns),
+        fallbacks / 2,
+        per(ref_ns),
+        ref_ns / floor_ns,
     ));
 }
 
@@ -178,9 +242,11 @@ fn producer(c: &mut Criterion) {
         bench_case(c, case, &mut table);
     }
     eprintln!(
-        "\n| capture | messages | MB | parsed | events first / warm pass | floor ns/msg | floor MB/s | producer ns/msg | producer MB/s | producer / floor | engine alone ns/msg | events consumed | ring drops |"
+        "\n| capture | messages | MB | parsed | events first / warm pass | floor ns/msg | floor MB/s | producer ns/msg | producer MB/s | producer / floor | engine alone ns/msg | events consumed | ring drops | scan floor ns/msg | scanned / fallbacks per pass | producer (simd-json) ns/msg | producer (simd-json) / floor |"
     );
-    eprintln!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    eprintln!(
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
     for row in table {
         eprintln!("{row}");
     }

@@ -3,6 +3,7 @@
 //!
 //! ```toml
 //! window_ticks = 4096          # the largest array window a book grows to (replay and live)
+//! parser = "scan"              # or "simd-json": the reference parser (replay and live)
 //!
 //! [[instrument]]               # tick and lot, over the built-in and learned ones
 //! venue = "binance"
@@ -23,6 +24,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use ladderfeed::book::{InstrumentRegistry, Ladder, Step, Venue};
+use ladderfeed::venue::Parser;
 
 /// `--config FILE`: several feeds, instruments and settings.
 #[derive(Debug, Default, serde::Deserialize)]
@@ -34,6 +36,8 @@ pub struct FileConfig {
     pub stale_after: Option<f64>,
     /// The largest array window a book grows to, in ticks per side.
     pub window_ticks: Option<usize>,
+    /// Which parser reads the frames (`--parser` wins when given).
+    pub parser: Option<Parser>,
     /// The feeds (live and record).
     #[serde(default)]
     pub feed: Vec<FeedConfig>,
@@ -156,6 +160,11 @@ impl InstrumentArgs {
 /// `--config FILE` when given.
 pub fn load_optional(path: Option<&Path>) -> Result<Option<FileConfig>> {
     path.map(FileConfig::load).transpose()
+}
+
+/// The parser: the command line's when given, else the file's, else [`Parser::Scan`].
+pub fn parser(arg: Option<Parser>, config: Option<&FileConfig>) -> Parser {
+    arg.or_else(|| config.and_then(|c| c.parser)).unwrap_or_default()
 }
 
 /// The window: the command line's when it differs from the default, else the file's.

@@ -102,6 +102,11 @@ pub struct Args {
     /// still kept exactly.
     #[arg(long, value_name = "TICKS", default_value_t = ladderfeed::book::Ladder::DEFAULT_WINDOW_TICKS)]
     pub window_ticks: usize,
+    /// Which parser reads the frames: `scan` (the default; the venue's SIMD scanner where it
+    /// has one, Binance, simd-json for any frame it does not recognise) or `simd-json` (the
+    /// reference path for every frame). Overrides the config file's `parser`.
+    #[arg(long, value_enum)]
+    pub parser: Option<ladderfeed::venue::Parser>,
     /// Stop after this many seconds (default: until SIGINT or SIGTERM).
     #[arg(long, value_name = "SECS")]
     pub duration: Option<f64>,
@@ -212,6 +217,7 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
     let file = config::load_optional(args.config.as_deref())?;
     let mut registry = args.instruments.registry(file.as_ref())?;
     let window_ticks = config::window_ticks(args.window_ticks, file.as_ref());
+    let parser = config::parser(args.parser, file.as_ref());
     let stale_after = file.as_ref().and_then(|f| f.stale_after).unwrap_or(args.stale_after);
     if !(stale_after.is_finite() && stale_after > 0.0) {
         bail!("--stale-after must be a positive number of seconds");
@@ -275,6 +281,7 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
     opts.depth_levels = if args.out.depth_out.is_some() { args.out.depth } else { 0 };
     // Derivatives channels only for a funding or liquidations file.
     opts.derivatives = args.out.wants_derivatives();
+    opts.parser = parser;
     opts.registry = registry;
     opts.policy.stale_after = Duration::from_secs_f64(stale_after);
     let clock = opts.clock;

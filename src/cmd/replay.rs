@@ -87,7 +87,7 @@ pub struct Args {
     #[arg(long)]
     pub no_progress: bool,
     /// Settings from a TOML file (the `live` one): `[[instrument]]` tables and
-    /// `window_ticks` are used, feeds are ignored.
+    /// `window_ticks` and `parser` are used, feeds are ignored.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Instruments' ticks and lots.
@@ -98,6 +98,11 @@ pub struct Args {
     /// beyond it are still kept exactly.
     #[arg(long, value_name = "TICKS", default_value_t = ladderfeed::book::Ladder::DEFAULT_WINDOW_TICKS)]
     pub window_ticks: usize,
+    /// Which parser reads the frames: `scan` (the default; the venue's SIMD scanner where it
+    /// has one, Binance, simd-json for any frame it does not recognise) or `simd-json` (the
+    /// reference path for every frame). Overrides the config file's `parser`.
+    #[arg(long, value_enum)]
+    pub parser: Option<ladderfeed::venue::Parser>,
 }
 
 /// Replay pace.
@@ -166,6 +171,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let file_config = config::load_optional(args.config.as_deref())?;
     let registry = args.instruments.registry(file_config.as_ref())?;
     let window_ticks = config::window_ticks(args.window_ticks, file_config.as_ref());
+    let parser = config::parser(args.parser, file_config.as_ref());
     let sinks = args.out.sinks()?;
     let fanout = args.publish.open()?;
 
@@ -204,6 +210,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         speed: args.speed,
         depth_levels,
         clock,
+        parser,
     };
     let engine_progress = Arc::clone(&progress);
     let engine_thread = spawn_pinned("engine", engine_core, move |_| {
@@ -470,6 +477,7 @@ struct EngineCfg {
     speed: f64,
     depth_levels: usize,
     clock: Clock,
+    parser: ladderfeed::venue::Parser,
 }
 
 struct EngineOut {
@@ -496,6 +504,7 @@ fn engine_loop(
         registry: cfg.registry.clone(),
         window_ticks: cfg.window_ticks,
         depth_levels: cfg.depth_levels,
+        parser: cfg.parser,
         ..RecordedOptions::default()
     };
     let mut sessions = Recorded::new(cfg.venues.clone(), opts);

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! { "messages", "bytes", "elapsed_s", "msgs_per_s", "mb_per_s", "errors",
-//!   "exch_ahead", "foreign_frames", "derivatives_unknown_symbol",
+//!   "exch_ahead", "foreign_frames", "derivatives_unknown_symbol", "scanner_fallbacks",
 //!   "tls_record_errors", "instrument_requests_failed",   (live only)
 //!   "symbols": { "<venue>:<symbol>": { "venue", "symbol", "book_messages", "gaps", "resyncs",
 //!       "checksum_ok", "checksum_failed", "crossed_published", "state",
@@ -137,6 +137,8 @@ pub struct Summary {
     /// Derivatives entries skipped because their instrument is not one of the connection's
     /// (an instrument type's whole liquidation stream, data before the book is known).
     pub derivatives_unknown_symbol: u64,
+    /// Frames the venue's scanner did not recognise exactly and simd-json read instead.
+    pub scanner_fallbacks: u64,
     /// Live only: TLS connections ended by a record-layer error, process-wide.
     pub tls_record_errors: Option<u64>,
     /// Live only: instrument-list requests that failed or whose answer could not be read.
@@ -155,6 +157,7 @@ impl Summary {
     ) -> Summary {
         let (mut messages, mut bytes, mut control, mut stale, mut waiting) = (0, 0, 0, 0, 0);
         let (mut foreign_frames, mut derivatives_unknown_symbol) = (0, 0);
+        let mut scanner_fallbacks = 0;
         let mut symbols: BTreeMap<String, SymbolSummary> = BTreeMap::new();
         for e in engines {
             let st = e.engine.stats();
@@ -165,6 +168,7 @@ impl Summary {
             waiting += st.waiting;
             foreign_frames += st.foreign_frames;
             derivatives_unknown_symbol += st.derivatives_unknown_symbol;
+            scanner_fallbacks += st.scanner_fallbacks;
             for (i, info) in e.engine.symbols().list().iter().enumerate() {
                 let idx = i as u16;
                 let (Some(b), Some(state), Some(bbo)) =
@@ -246,6 +250,7 @@ impl Summary {
             exch_ahead: latency.exch_ahead(),
             foreign_frames,
             derivatives_unknown_symbol,
+            scanner_fallbacks,
             tls_record_errors: None,
             instrument_requests_failed: None,
         }
@@ -305,6 +310,13 @@ impl Summary {
         if let Some(n) = self.instrument_requests_failed {
             let _ =
                 writeln!(o, "instruments  {n} requests failed or answered what could not be read");
+        }
+        if self.scanner_fallbacks > 0 {
+            let _ = writeln!(
+                o,
+                "scanner      {} frames not recognised by the venue's scanner, read by simd-json",
+                self.scanner_fallbacks
+            );
         }
         if self.derivatives_unknown_symbol > 0 {
             let _ = writeln!(
@@ -443,6 +455,7 @@ impl Summary {
             "exch_ahead": self.exch_ahead,
             "foreign_frames": self.foreign_frames,
             "derivatives_unknown_symbol": self.derivatives_unknown_symbol,
+            "scanner_fallbacks": self.scanner_fallbacks,
             "symbols": symbols,
             "latency_ns": latency,
         });

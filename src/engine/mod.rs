@@ -161,6 +161,9 @@ pub struct EngineStats {
     pub symbols_beyond_ids: u64,
     /// Derivatives entries for instruments this connection does not know (skipped).
     pub derivatives_unknown_symbol: u64,
+    /// Frames the venue's scanner did not recognise exactly and simd-json read instead
+    /// ([`Parsed::scan_fallback`]; 0 with `--parser simd-json`).
+    pub scanner_fallbacks: u64,
 }
 
 const RECENT_TRADES: usize = 64;
@@ -622,6 +625,7 @@ impl<A: Adapter> Engine<A> {
                 self.stats.symbols_beyond_ids = beyond;
             }
         }
+        self.stats.scanner_fallbacks += u64::from(self.parsed.scan_fallback);
         if let Err(e) = result {
             self.stats.errors.count(&e);
             if let Some(s) = self.parsed.broken {

@@ -91,6 +91,8 @@ pub struct Options {
     pub depth_levels: usize,
     /// Subscribe the venues' derivatives channels too (see [`SessionConfig::derivatives`]).
     pub derivatives: bool,
+    /// Which parser reads the frames (see [`SessionConfig::parser`]).
+    pub parser: crate::venue::Parser,
 }
 
 impl Options {
@@ -105,6 +107,7 @@ impl Options {
             registry: InstrumentRegistry::with_builtins(),
             depth_levels: 0,
             derivatives: false,
+            parser: crate::venue::Parser::Scan,
         }
     }
 }
@@ -681,6 +684,7 @@ impl Live {
             cfg.window_ticks = opts.window_ticks;
             cfg.depth_levels = opts.depth_levels;
             cfg.derivatives = opts.derivatives;
+            cfg.parser = opts.parser;
             cfg.policy = opts.policy.clone();
             cfg.seed = seed.wrapping_mul(i as u64 + 1);
             cfg.lines = wires.len();

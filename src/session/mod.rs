@@ -48,7 +48,7 @@ use std::time::Duration;
 use crate::book::{InstrumentRegistry, Ladder, Venue};
 use crate::engine::{Engine, Sink};
 use crate::event::{BookState, Event, EventKind, InstrumentId};
-use crate::venue::{Adapter, AnyAdapter, Protocol, SymbolIdx, VenueError};
+use crate::venue::{Adapter, AnyAdapter, Parser, Protocol, SymbolIdx, VenueError};
 use arbiter::{Arbiter, Family, Verdict, MAX_LINES};
 
 pub use arbiter::ArbiterCounts;
@@ -132,6 +132,9 @@ pub struct SessionConfig {
     /// line that delivers it first ([`arbiter`]); venues without a per-book sequence refuse
     /// more than one.
     pub lines: usize,
+    /// Which parser reads the venue's frames ([`Parser::Scan`] by default: the venue's
+    /// scanner where it has one, simd-json for everything else).
+    pub parser: Parser,
 }
 
 impl SessionConfig {
@@ -148,6 +151,7 @@ impl SessionConfig {
             seed: 0x9e37_79b9_7f4a_7c15,
             derivatives: false,
             lines: 1,
+            parser: Parser::Scan,
         }
     }
 }
@@ -466,6 +470,7 @@ impl Session {
             .map_err(|err| SessionError::Venue { venue: cfg.venue, err })?;
         adapter.set_derivatives(cfg.derivatives);
         adapter.set_merged_lines(cfg.lines > 1);
+        adapter.set_parser(cfg.parser);
         let engine = Engine::new(adapter)
             .with_instrument_ids(ids)
             .with_window_ticks(cfg.window_ticks)
@@ -545,6 +550,12 @@ impl Session {
     /// first book is made.
     pub fn with_depth(mut self, levels: usize) -> Self {
         self.engine = self.engine.with_depth(levels);
+        self
+    }
+
+    /// Reads frames with `parser` ([`AnyAdapter::set_parser`]).
+    pub fn with_parser(mut self, parser: Parser) -> Self {
+        self.engine.adapter_mut().set_parser(parser);
         self
     }
 

@@ -19,7 +19,7 @@ use crate::book::{InstrumentRegistry, Ladder, Venue};
 use crate::capture::RecordKind;
 use crate::engine::Sink;
 use crate::refdata::{self, RefTable};
-use crate::venue::{Protocol, VenueError};
+use crate::venue::{Parser, Protocol, VenueError};
 
 /// How recorded sessions are made.
 #[derive(Debug, Clone)]
@@ -34,6 +34,8 @@ pub struct RecordedOptions {
     pub ids_per_session: usize,
     /// Levels per side of the top N each book publishes (0: none).
     pub depth_levels: usize,
+    /// Which parser reads the frames.
+    pub parser: Parser,
 }
 
 impl Default for RecordedOptions {
@@ -44,6 +46,7 @@ impl Default for RecordedOptions {
             clock: None,
             ids_per_session: DEFAULT_BLOCK,
             depth_levels: 0,
+            parser: Parser::Scan,
         }
     }
 }
@@ -160,7 +163,8 @@ impl Recorded {
         let mut session =
             Session::recorded_lines(venue, self.opts.registry.clone(), None, ids, lines)?
                 .with_window_ticks(self.opts.window_ticks)
-                .with_depth(self.opts.depth_levels);
+                .with_depth(self.opts.depth_levels)
+                .with_parser(self.opts.parser);
         if let Some(clock) = self.opts.clock {
             session = session.with_clock(clock);
         }

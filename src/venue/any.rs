@@ -111,6 +111,16 @@ impl AnyAdapter {
     }
 }
 
+impl AnyAdapter {
+    /// Reads frames with `parser` where the venue has a scanner (Binance); the others always
+    /// read with simd-json.
+    pub fn set_parser(&mut self, parser: super::Parser) {
+        if let AnyAdapter::Binance(a) = self {
+            a.set_parser(parser);
+        }
+    }
+}
+
 macro_rules! each {
     ($self:expr, $a:ident => $e:expr) => {
         match $self {

@@ -15,11 +15,12 @@
 //! instrument's tick may only be learned from the snapshot) and replayed through the same
 //! rules when it arrives. A snapshot older than the first kept event is a gap: fetch another.
 
-use simd_json::prelude::ValueAsScalar;
 use simd_json::tape::Value;
 
 use super::json::{field_uint, text, uint, Scratch};
 use super::protocol::{Protocol, RestSnapshot, BASE};
+use super::scan::binance::BinanceScanner;
+use super::scan::{FieldValue, Parser};
 use super::time::ms_to_ns;
 use super::{deriv_price, deriv_rate, deriv_size};
 use super::{num, Adapter, BookAction, GapScope, Parsed, SymbolIdx, Symbols, TradeMsg, VenueError};
@@ -181,6 +182,10 @@ pub struct Binance {
     /// Futures: subscribe each symbol's `markPrice@1s` (mark, index, funding) and
     /// `forceOrder` (liquidations) streams with its book.
     pub derivatives: bool,
+    /// Which parser reads frames ([`Parser::Scan`] by default).
+    parser: Parser,
+    /// The scanner's reused state; taken out while a frame is scanned, as `scratch` is.
+    scanner: Option<Box<BinanceScanner>>,
 }
 
 /// What one depth event said, before sequencing.
@@ -224,7 +229,24 @@ impl Binance {
             pending_dropped: 0,
             key_buf: Vec::new(),
             derivatives: false,
+            parser: Parser::Scan,
+            scanner: Some(Box::new(BinanceScanner::new())),
         }
+    }
+
+    /// Reads frames with `parser` from now on.
+    pub fn set_parser(&mut self, parser: Parser) {
+        self.parser = parser;
+    }
+
+    /// The parser frames are read with.
+    pub fn parser(&self) -> Parser {
+        self.parser
+    }
+
+    /// Scans with `kernel` instead of the detected one (tests force each dispatch path).
+    pub fn set_scan_kernel(&mut self, kernel: super::scan::Kernel) {
+        self.scanner = Some(Box::new(BinanceScanner::with_kernel(kernel)));
     }
 
     fn is_futures(&self) -> bool {
@@ -311,17 +333,20 @@ impl Binance {
 
     /// Handles one depth event payload (`data` of a combined-stream frame). `raw` is the
     /// whole frame, kept if the symbol waits for a snapshot.
-    fn depth(
+    fn depth<'i, V: FieldValue<'i>>(
         &mut self,
         raw: &[u8],
-        d: &Fields<'_, '_>,
+        d: &Fields<V>,
         out: &mut Parsed,
     ) -> Result<(), VenueError> {
-        let sym_text = d.s.and_then(text).ok_or(VenueError::Shape("depthUpdate without s"))?;
+        let sym_text = d.s.and_then(V::text).ok_or(VenueError::Shape("depthUpdate without s"))?;
         let depth = Depth {
-            first: d.first_id.and_then(uint).ok_or(VenueError::Shape("depthUpdate without U"))?,
-            last: d.last_id.and_then(uint).ok_or(VenueError::Shape("depthUpdate without u"))?,
-            prev: d.prev_id.and_then(uint),
+            first: d
+                .first_id
+                .and_then(V::uint)
+                .ok_or(VenueError::Shape("depthUpdate without U"))?,
+            last: d.last_id.and_then(V::uint).ok_or(VenueError::Shape("depthUpdate without u"))?,
+            prev: d.prev_id.and_then(V::uint),
         };
         if depth.first > depth.last {
             return Err(VenueError::Shape("depthUpdate with U > u"));
@@ -486,6 +511,42 @@ impl Binance {
     }
 
     fn handle_frame_inner(&mut self, frame: &[u8], out: &mut Parsed) -> Result<(), VenueError> {
+        if self.parser == Parser::Scan {
+            let mut scanner = self.scanner.take().unwrap_or_default();
+            let r = match scanner.scan(frame) {
+                Some(d) => self.scanned(frame, &d, out),
+                None => None,
+            };
+            self.scanner = Some(scanner);
+            match r {
+                Some(r) => return r,
+                None => out.scan_fallback = true,
+            }
+        }
+        self.handle_frame_tape(frame, out)
+    }
+
+    /// Handles a frame the scanner read, with the same handler the simd-json path calls for
+    /// its event; `None` for the events the scanner leaves to simd-json (the frame is then
+    /// parsed again there, nothing having been written to `out`).
+    #[inline]
+    fn scanned<'i, V: FieldValue<'i>>(
+        &mut self,
+        frame: &[u8],
+        d: &Fields<V>,
+        out: &mut Parsed,
+    ) -> Option<Result<(), VenueError>> {
+        Some(match d.e.and_then(V::text) {
+            Some(b"depthUpdate") => self.depth(frame, d, out),
+            Some(b"trade" | b"aggTrade") => self.trade(d, out),
+            Some(b"bookTicker") => self.book_ticker(d, out),
+            // Spot bookTicker events carry no `e`.
+            None if d.b.is_some() && d.big_a.is_some() => self.book_ticker(d, out),
+            _ => return None,
+        })
+    }
+
+    fn handle_frame_tape(&mut self, frame: &[u8], out: &mut Parsed) -> Result<(), VenueError> {
         let mut scratch = self.scratch.take().unwrap_or_default();
         let r = scratch.parse(frame, false, |root| {
             // A combined-stream frame is `{"stream":…,"data":{event}}`; anything else is read
@@ -534,25 +595,28 @@ impl Binance {
         }
     }
 
-    fn trade(&mut self, d: &Fields<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
-        if let Some(x) = d.x.and_then(text) {
+    fn trade<'i, V: FieldValue<'i>>(
+        &mut self,
+        d: &Fields<V>,
+        out: &mut Parsed,
+    ) -> Result<(), VenueError> {
+        if let Some(x) = d.x.and_then(V::text) {
             // Futures: only MARKET prints are trades (not insurance-fund or ADL fills).
             if x != b"MARKET" {
                 out.control = true;
                 return Ok(());
             }
         }
-        let sym_text = d.s.and_then(text).ok_or(VenueError::Shape("trade without s"))?;
+        let sym_text = d.s.and_then(V::text).ok_or(VenueError::Shape("trade without s"))?;
         let sym = self.symbols.resolve(sym_text).ok_or(VenueError::UnknownSymbol)?;
         let inst = &self.symbols.list()[usize::from(sym)].instrument;
-        let px = d.p.and_then(text).ok_or(VenueError::Shape("trade without p"))?;
-        let qty = d.q.and_then(text).ok_or(VenueError::Shape("trade without q"))?;
+        let px = d.p.and_then(V::text).ok_or(VenueError::Shape("trade without p"))?;
+        let qty = d.q.and_then(V::text).ok_or(VenueError::Shape("trade without q"))?;
         let id =
-            d.t.and_then(uint)
-                .or_else(|| d.a.and_then(uint))
+            d.t.and_then(V::uint)
+                .or_else(|| d.a.and_then(V::uint))
                 .ok_or(VenueError::Shape("trade without id"))?;
-        let buyer_maker =
-            d.m.and_then(|m| m.as_bool()).ok_or(VenueError::Shape("trade without m"))?;
+        let buyer_maker = d.m.and_then(V::boolean).ok_or(VenueError::Shape("trade without m"))?;
         out.trades.push(TradeMsg {
             symbol: sym,
             trade: Trade {
@@ -567,16 +631,20 @@ impl Binance {
         Ok(())
     }
 
-    fn book_ticker(&mut self, d: &Fields<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
+    fn book_ticker<'i, V: FieldValue<'i>>(
+        &mut self,
+        d: &Fields<V>,
+        out: &mut Parsed,
+    ) -> Result<(), VenueError> {
         out.control = true;
-        let sym_text = d.s.and_then(text).ok_or(VenueError::Shape("bookTicker without s"))?;
+        let sym_text = d.s.and_then(V::text).ok_or(VenueError::Shape("bookTicker without s"))?;
         let Some(sym) = self.symbols.resolve(sym_text) else {
             return Ok(()); // nothing to cross-check against yet
         };
         let info = self.symbols.get_mut(sym).ok_or(VenueError::UnknownSymbol)?;
         let inst = &info.instrument;
-        fn f<'i>(v: Option<Value<'_, 'i>>) -> Result<&'i [u8], VenueError> {
-            v.and_then(text).ok_or(VenueError::Shape("bookTicker field"))
+        fn f<'i, V: FieldValue<'i>>(v: Option<V>) -> Result<&'i [u8], VenueError> {
+            v.and_then(V::text).ok_or(VenueError::Shape("bookTicker field"))
         }
         let bbo = Bbo {
             bid_tick: inst.price_ticks(f(d.b)?).map_err(num("bid price"))?,
@@ -593,7 +661,7 @@ impl Binance {
     /// A futures `markPriceUpdate`: mark (`p`) and index (`i`) prices, and the funding rate
     /// (`r`) with the next funding time (`T`) where the contract has funding (a COIN-M
     /// delivery contract sends `r` empty and `T` 0: no funding record).
-    fn mark_price(&mut self, d: &Fields<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
+    fn mark_price(&mut self, d: &TapeFields<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
         out.control = true;
         let key = d.s.and_then(text).ok_or(VenueError::Shape("markPriceUpdate without s"))?;
         // `T` is the next funding time here, not the event's: the event time is `E`.
@@ -615,7 +683,7 @@ impl Binance {
 
     /// A futures `forceOrder`: the liquidation order `o` (side `S`; average price `ap` and
     /// filled quantity `z` once it filled, else its price `p` and quantity `q`).
-    fn force_order(&mut self, d: &Fields<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
+    fn force_order(&mut self, d: &TapeFields<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
         out.control = true;
         let o = Fields::read(d.o.ok_or(VenueError::Shape("forceOrder without o"))?);
         let key = o.s.and_then(text).ok_or(VenueError::Shape("forceOrder without s"))?;
@@ -651,67 +719,105 @@ impl Binance {
 /// keys instead of one `get(key)` scan per field. As with `get`, the first occurrence of a key
 /// wins. Values keep their JSON type; each handler reads the ones its event has (`a` is the
 /// asks of a depth event, the ask price of a bookTicker and the id of an aggTrade).
-#[derive(Clone, Copy, Default)]
-struct Fields<'t, 'i> {
+#[derive(Clone, Copy)]
+pub(crate) struct Fields<V> {
     /// `e`: the event type.
-    e: Option<Value<'t, 'i>>,
+    pub(crate) e: Option<V>,
     /// `s`: the symbol.
-    s: Option<Value<'t, 'i>>,
+    pub(crate) s: Option<V>,
     /// `U`: a depth event's first update id.
-    first_id: Option<Value<'t, 'i>>,
+    pub(crate) first_id: Option<V>,
     /// `u`: a depth event's last update id.
-    last_id: Option<Value<'t, 'i>>,
+    pub(crate) last_id: Option<V>,
     /// `pu`: a futures depth event's previous last update id.
-    prev_id: Option<Value<'t, 'i>>,
+    pub(crate) prev_id: Option<V>,
     /// `T`: the transaction (trade or match) time, ms.
-    big_t: Option<Value<'t, 'i>>,
+    pub(crate) big_t: Option<V>,
     /// `E`: the event time, ms.
-    big_e: Option<Value<'t, 'i>>,
+    pub(crate) big_e: Option<V>,
     /// `b`: bid levels, or the best bid price.
-    b: Option<Value<'t, 'i>>,
+    pub(crate) b: Option<V>,
     /// `B`: the best bid size.
-    big_b: Option<Value<'t, 'i>>,
+    pub(crate) big_b: Option<V>,
     /// `a`: ask levels, the best ask price, or an aggTrade id.
-    a: Option<Value<'t, 'i>>,
+    pub(crate) a: Option<V>,
     /// `A`: the best ask size.
-    big_a: Option<Value<'t, 'i>>,
+    pub(crate) big_a: Option<V>,
     /// `p`: a trade's price.
-    p: Option<Value<'t, 'i>>,
+    pub(crate) p: Option<V>,
     /// `q`: a trade's size.
-    q: Option<Value<'t, 'i>>,
+    pub(crate) q: Option<V>,
     /// `t`: a trade's id.
-    t: Option<Value<'t, 'i>>,
+    pub(crate) t: Option<V>,
     /// `m`: the buyer was the maker.
-    m: Option<Value<'t, 'i>>,
+    pub(crate) m: Option<V>,
     /// `X`: a futures trade's kind (`MARKET`, …).
-    x: Option<Value<'t, 'i>>,
+    pub(crate) x: Option<V>,
     /// `lastUpdateId`: a depth snapshot's id.
-    last_update_id: Option<Value<'t, 'i>>,
+    pub(crate) last_update_id: Option<V>,
     /// `data`: a combined-stream frame's event.
-    data: Option<Value<'t, 'i>>,
+    pub(crate) data: Option<V>,
     /// `id`: a request's id (control answers).
-    id: Option<Value<'t, 'i>>,
+    pub(crate) id: Option<V>,
     /// `result`: a request's result (control answers).
-    result: Option<Value<'t, 'i>>,
+    pub(crate) result: Option<V>,
     /// `code`: an error answer's code.
-    code: Option<Value<'t, 'i>>,
+    pub(crate) code: Option<V>,
     /// `msg`: an error answer's text.
-    msg: Option<Value<'t, 'i>>,
+    pub(crate) msg: Option<V>,
     /// `i`: a mark price update's index price.
-    i: Option<Value<'t, 'i>>,
+    pub(crate) i: Option<V>,
     /// `r`: a mark price update's funding rate.
-    r: Option<Value<'t, 'i>>,
+    pub(crate) r: Option<V>,
     /// `o`: a forceOrder's order.
-    o: Option<Value<'t, 'i>>,
+    pub(crate) o: Option<V>,
     /// `S`: a forceOrder's side.
-    big_s: Option<Value<'t, 'i>>,
+    pub(crate) big_s: Option<V>,
     /// `ap`: a forceOrder's average price.
-    ap: Option<Value<'t, 'i>>,
+    pub(crate) ap: Option<V>,
     /// `z`: a forceOrder's filled quantity.
-    z: Option<Value<'t, 'i>>,
+    pub(crate) z: Option<V>,
 }
 
-impl<'t, 'i> Fields<'t, 'i> {
+impl<V> Default for Fields<V> {
+    fn default() -> Self {
+        Fields {
+            e: None,
+            s: None,
+            first_id: None,
+            last_id: None,
+            prev_id: None,
+            big_t: None,
+            big_e: None,
+            b: None,
+            big_b: None,
+            a: None,
+            big_a: None,
+            p: None,
+            q: None,
+            t: None,
+            m: None,
+            x: None,
+            last_update_id: None,
+            data: None,
+            id: None,
+            result: None,
+            code: None,
+            msg: None,
+            i: None,
+            r: None,
+            o: None,
+            big_s: None,
+            ap: None,
+            z: None,
+        }
+    }
+}
+
+/// The fields as simd-json's tape gives them.
+type TapeFields<'t, 'i> = Fields<Value<'t, 'i>>;
+
+impl<'t, 'i> TapeFields<'t, 'i> {
     /// Reads the fields of `v` (all absent if `v` is not an object).
     #[inline]
     fn read(v: Value<'t, 'i>) -> Self {
@@ -755,11 +861,17 @@ impl<'t, 'i> Fields<'t, 'i> {
         }
         f
     }
+}
 
+impl<V> Fields<V> {
     /// The exchange time in ns: `T` if it is an integer, else `E`, else 0.
     #[inline]
-    fn exch_ts(&self) -> u64 {
-        ms_to_ns(self.big_t.and_then(uint).or_else(|| self.big_e.and_then(uint)).unwrap_or(0))
+    fn exch_ts<'i>(&self) -> u64
+    where
+        V: FieldValue<'i>,
+    {
+        let t = self.big_t.and_then(V::uint).or_else(|| self.big_e.and_then(V::uint));
+        ms_to_ns(t.unwrap_or(0))
     }
 }
 
@@ -777,23 +889,21 @@ enum Sequenced {
 
 /// Pushes the `[price, size]` string pairs of the array `levels` as levels of `side`.
 #[inline]
-fn levels(
-    levels: Option<Value<'_, '_>>,
+fn levels<'i, V: FieldValue<'i>>(
+    levels: Option<V>,
     side: Side,
     inst: &crate::book::Instrument,
     out: &mut Parsed,
 ) -> Result<(), VenueError> {
-    let Some(arr) = levels.and_then(|v| v.as_array()) else {
+    let Some(levels) = levels else {
         return Err(VenueError::Shape("levels missing"));
     };
-    for lv in arr.iter() {
-        let px = lv.get_idx(0).and_then(text).ok_or(VenueError::Shape("level price"))?;
-        let qty = lv.get_idx(1).and_then(text).ok_or(VenueError::Shape("level size"))?;
+    levels.each_level(|px, qty| {
         let px_tick = out.book_price(inst, px).map_err(num("price"))?;
         let qty_lots = inst.qty_lots(qty).map_err(num("size"))?;
         out.level(side, px_tick, qty_lots);
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// The `symbol=` value of a URL's query, if any.

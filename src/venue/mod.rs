@@ -8,7 +8,9 @@
 //!
 //! Every adapter parses with simd-json over a reused buffer ([`json::Scratch`]) straight into
 //! ticks and lots; nothing allocates per message once the buffers have grown, and no `f64` is
-//! made (numbers that venues print as JSON numbers are read as their exact text).
+//! made (numbers that venues print as JSON numbers are read as their exact text). Binance's
+//! hottest frames take a SIMD scanner instead ([`scan`], [`Parser::Scan`], the default), which
+//! falls back to simd-json, counted, on any frame it does not recognise exactly.
 //!
 //! Bad input is a typed [`VenueError`], counted by the caller; it never panics.
 
@@ -28,12 +30,14 @@ pub mod kraken;
 pub mod krakenfutures;
 pub mod okx;
 pub(crate) mod protocol;
+pub mod scan;
 pub(crate) mod time;
 
 use std::ops::Range;
 
 pub use any::AnyAdapter;
 pub use protocol::{Keepalive, Protocol, RestSnapshot};
+pub use scan::Parser;
 
 use crate::book::{Instrument, InstrumentRegistry, NumError, Side, Step, Venue};
 use crate::event::{Derivative, Trade};
@@ -177,7 +181,7 @@ pub enum GapScope {
 }
 
 /// The output of one frame, reused between frames (clear, never shrink).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct Parsed {
     /// Book messages in the order the frame gave them.
     pub books: Vec<BookMsg>,
@@ -213,6 +217,9 @@ pub struct Parsed {
     /// The frame follows another venue's rules (a Binance USD-M depth update, with `pu`,
     /// under the spot adapter, or the reverse): the capture's venue is likely wrong.
     pub foreign: bool,
+    /// The venue's scanner ([`Parser::Scan`]) did not recognise the frame exactly and
+    /// simd-json read it instead.
+    pub scan_fallback: bool,
 }
 
 impl Parsed {
@@ -231,6 +238,7 @@ impl Parsed {
         self.refined = None;
         self.refined_trades = 0;
         self.foreign = false;
+        self.scan_fallback = false;
     }
 
     /// A price of the book message begun last, in ticks of `inst` (the book's instrument). A

@@ -1,0 +1,277 @@
+//! The scanner's byte search, the only `unsafe` of the scanner: SIMD via `std::arch` with
+//! runtime detection (AVX2, SSE4.2) and a portable fallback.
+//!
+//! One question is asked of the bytes: where does the string that starts here stop? A string
+//! the scanner accepts holds printable ASCII only (0x20..=0x7F without `"` and `\`), so the
+//! search stops at the first `"` (the string's end), `\` (an escape: the scanner gives up),
+//! control byte (< 0x20) or non-ASCII byte (>= 0x80, UTF-8 the scanner does not validate).
+//!
+//! A [`Kernel`] can only be made by [`Kernel::detect`] or [`Kernel::forced`], which check the
+//! CPU: that is the invariant every `unsafe` call below relies on.
+
+/// The implementation a [`Kernel`] runs (what [`Kernel::forced`] asks for).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KernelKind {
+    /// 32 bytes a step with AVX2 compares.
+    Avx2,
+    /// 16 bytes a step with SSE4.2's `pcmpestri` (byte ranges).
+    Sse42,
+    /// A byte at a time through a table: any CPU, and what Miri runs.
+    Portable,
+}
+
+impl KernelKind {
+    /// Every kind, fastest first.
+    pub const ALL: [KernelKind; 3] = [KernelKind::Avx2, KernelKind::Sse42, KernelKind::Portable];
+
+    /// A short stable name (`avx2`, `sse4.2`, `portable`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            KernelKind::Avx2 => "avx2",
+            KernelKind::Sse42 => "sse4.2",
+            KernelKind::Portable => "portable",
+        }
+    }
+}
+
+/// A byte-search implementation this CPU is known to support: made only by [`Kernel::detect`]
+/// or [`Kernel::forced`], which check the CPU (the invariant the SIMD paths rely on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Kernel {
+    /// Invariant: `kind`'s target features were detected on this CPU.
+    kind: KernelKind,
+}
+
+impl Default for Kernel {
+    fn default() -> Self {
+        Kernel::detect()
+    }
+}
+
+impl Kernel {
+    /// The fastest kernel this CPU supports.
+    pub fn detect() -> Kernel {
+        KernelKind::ALL
+            .into_iter()
+            .find_map(Kernel::forced)
+            .unwrap_or(Kernel { kind: KernelKind::Portable })
+    }
+
+    /// `kind` if this CPU supports it (tests force each path this way).
+    pub fn forced(kind: KernelKind) -> Option<Kernel> {
+        let ok = match kind {
+            KernelKind::Portable => true,
+            #[cfg(target_arch = "x86_64")]
+            KernelKind::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
+            #[cfg(target_arch = "x86_64")]
+            KernelKind::Sse42 => std::arch::is_x86_feature_detected!("sse4.2"),
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => false,
+        };
+        ok.then_some(Kernel { kind })
+    }
+
+    /// Which implementation this is.
+    pub fn kind(self) -> KernelKind {
+        self.kind
+    }
+
+    /// The index of the first byte at or after `from` that is `"`, `\`, below 0x20 or above
+    /// 0x7F; `buf.len()` if there is none (or `from` is past the end).
+    #[inline]
+    pub fn string_stop(self, buf: &[u8], from: usize) -> usize {
+        match self.kind {
+            #[cfg(target_arch = "x86_64")]
+            KernelKind::Avx2 => {
+                // SAFETY: a `Kernel` of kind Avx2 exists only if AVX2 was detected (the type's
+                // invariant, upheld by `forced`), so the target feature is available.
+                unsafe { x86::string_stop_avx2(buf, from) }
+            }
+            #[cfg(target_arch = "x86_64")]
+            KernelKind::Sse42 => {
+                // SAFETY: a `Kernel` of kind Sse42 exists only if SSE4.2 was detected (the
+                // type's invariant, upheld by `forced`), so the target feature is available.
+                unsafe { x86::string_stop_sse42(buf, from) }
+            }
+            _ => string_stop_portable(buf, from),
+        }
+    }
+}
+
+/// Bytes that stop a string: `"`, `\`, control and non-ASCII bytes.
+const STOP: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = i < 0x20 || i >= 0x80 || i == b'"' as usize || i == b'\\' as usize;
+        i += 1;
+    }
+    t
+};
+
+/// [`Kernel::string_stop`] a byte at a time.
+#[inline]
+fn string_stop_portable(buf: &[u8], from: usize) -> usize {
+    let tail = buf.get(from..).unwrap_or_default();
+    tail.iter().position(|&b| STOP[usize::from(b)]).map_or(buf.len(), |p| from + p)
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::{
+        __m128i, __m256i, _mm256_cmpeq_epi8, _mm256_cmpgt_epi8, _mm256_loadu_si256,
+        _mm256_movemask_epi8, _mm256_or_si256, _mm256_set1_epi8, _mm_cmpestri, _mm_loadu_si128,
+        _mm_setr_epi8, _SIDD_CMP_RANGES, _SIDD_LEAST_SIGNIFICANT, _SIDD_UBYTE_OPS,
+    };
+
+    use super::string_stop_portable;
+
+    /// [`super::Kernel::string_stop`] 32 bytes a step; the last partial block byte by byte.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must support AVX2.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn string_stop_avx2(buf: &[u8], from: usize) -> usize {
+        let quote = _mm256_set1_epi8(b'"' as i8);
+        let backslash = _mm256_set1_epi8(b'\\' as i8);
+        let space = _mm256_set1_epi8(0x20);
+        let mut i = from;
+        while i.checked_add(32).is_some_and(|end| end <= buf.len()) {
+            // SAFETY: `i + 32 <= buf.len()`, so the 32 bytes read are inside `buf`; the
+            // unaligned load has no alignment requirement.
+            let v = unsafe { _mm256_loadu_si256(buf.as_ptr().add(i).cast::<__m256i>()) };
+            // Signed compare: 0x20 > b holds for control bytes and for every byte >= 0x80.
+            let stop = _mm256_or_si256(
+                _mm256_or_si256(_mm256_cmpeq_epi8(v, quote), _mm256_cmpeq_epi8(v, backslash)),
+                _mm256_cmpgt_epi8(space, v),
+            );
+            let mask = _mm256_movemask_epi8(stop) as u32;
+            if mask != 0 {
+                return i + mask.trailing_zeros() as usize;
+            }
+            i += 32;
+        }
+        string_stop_portable(buf, i)
+    }
+
+    /// [`super::Kernel::string_stop`] 16 bytes a step with `pcmpestri` over byte ranges.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must support SSE4.2.
+    #[target_feature(enable = "sse4.2")]
+    pub(super) unsafe fn string_stop_sse42(buf: &[u8], from: usize) -> usize {
+        // Four inclusive ranges: control bytes, `"`, `\`, non-ASCII.
+        let ranges = _mm_setr_epi8(
+            0x00,
+            0x1f,
+            b'"' as i8,
+            b'"' as i8,
+            b'\\' as i8,
+            b'\\' as i8,
+            0x80u8 as i8,
+            0xffu8 as i8,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+        );
+        let mut i = from;
+        while i.checked_add(16).is_some_and(|end| end <= buf.len()) {
+            // SAFETY: `i + 16 <= buf.len()`, so the 16 bytes read are inside `buf`; the
+            // unaligned load has no alignment requirement.
+            let v = unsafe { _mm_loadu_si128(buf.as_ptr().add(i).cast::<__m128i>()) };
+            const MODE: i32 = _SIDD_UBYTE_OPS | _SIDD_CMP_RANGES | _SIDD_LEAST_SIGNIFICANT;
+            let idx = _mm_cmpestri::<MODE>(ranges, 8, v, 16);
+            if idx < 16 {
+                return i + idx as usize;
+            }
+            i += 16;
+        }
+        string_stop_portable(buf, i)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every kernel this CPU has (the portable one always).
+    fn kernels() -> Vec<Kernel> {
+        KernelKind::ALL.into_iter().filter_map(Kernel::forced).collect()
+    }
+
+    #[test]
+    fn portable_is_always_available_and_detect_picks_a_supported_kernel() {
+        assert_eq!(
+            Kernel::forced(KernelKind::Portable).map(Kernel::kind),
+            Some(KernelKind::Portable)
+        );
+        let d = Kernel::detect();
+        assert_eq!(Kernel::forced(d.kind()), Some(d));
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            assert_eq!(d.kind(), KernelKind::Avx2);
+        }
+    }
+
+    #[test]
+    fn each_kernel_finds_every_stop_byte_at_every_offset() {
+        let ks = kernels();
+        for stop in [b'"', b'\\', 0x00, 0x1f, 0x80, 0xff, b'\n'] {
+            for len in [0usize, 1, 15, 16, 17, 31, 32, 33, 64, 100] {
+                for at in 0..=len {
+                    let mut buf = vec![b'7'; len];
+                    // 0x7f and 0x20 are plain string bytes, not stops.
+                    for (i, b) in buf.iter_mut().enumerate() {
+                        if i % 5 == 0 {
+                            *b = 0x7f;
+                        } else if i % 7 == 0 {
+                            *b = b' ';
+                        }
+                    }
+                    if at < len {
+                        buf[at] = stop;
+                    }
+                    for from in [0, at.saturating_sub(1), at] {
+                        let want = if at < len && from <= at { at } else { len };
+                        for k in &ks {
+                            assert_eq!(
+                                k.string_stop(&buf, from),
+                                want,
+                                "{} stop {stop:#x} len {len} at {at} from {from}",
+                                k.kind().name()
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        for k in &ks {
+            assert_eq!(k.string_stop(b"abc", 7), 3, "{}: from past the end", k.kind().name());
+        }
+    }
+
+    proptest::proptest! {
+        /// Every kernel agrees with the byte table on arbitrary bytes and start offsets.
+        #[test]
+        fn kernels_agree_with_the_table(
+            // Mostly plain string bytes, so long runs reach the vector loops.
+            buf in proptest::collection::vec(
+                proptest::prop_oneof![30 => 0x20u8..0x80, 1 => proptest::num::u8::ANY],
+                0..200,
+            ),
+            from in 0usize..210,
+        ) {
+            let want = string_stop_portable(&buf, from);
+            for k in kernels() {
+                proptest::prop_assert_eq!(k.string_stop(&buf, from), want, "{}", k.kind().name());
+            }
+        }
+    }
+}
