@@ -98,11 +98,21 @@ impl<'a> Slots<'a> {
     }
 }
 
+/// Level offsets the scanner has room for from the start (it grows past them if a frame
+/// needs more).
+const SPANS: usize = 4096;
+
 /// The Binance scanner's reused state: its kernel and the level offsets of the last frame.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct BinanceScanner {
     kernel: Kernel,
     spans: Vec<LevelSpan>,
+}
+
+impl Default for BinanceScanner {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl BinanceScanner {
@@ -113,7 +123,9 @@ impl BinanceScanner {
 
     /// A scanner that runs `kernel` (tests force each one).
     pub fn with_kernel(kernel: Kernel) -> Self {
-        BinanceScanner { kernel, spans: Vec::new() }
+        // Room for the levels of any depth update Binance sends (a 100 ms diff of a busy book
+        // runs to hundreds): the buffer is made once, not grown on the hot path.
+        BinanceScanner { kernel, spans: Vec::with_capacity(SPANS) }
     }
 
     /// The kernel this scanner runs.
