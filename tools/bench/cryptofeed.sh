@@ -35,5 +35,9 @@ gemini_v2 GEMINI gemini/cryptofeed_GEMINI.ws.1.0
 bitfinex BITFINEX bitfinex/cryptofeed_BITFINEX-58bafb.0
 coinbase_advanced COINBASE coinbase/cryptofeed-v3_COINBASE.jsonl.zst
 bitmex BITMEX bitmex/cryptofeed_BITMEX.ws.1.0
+kraken_futures KRAKEN_FUTURES krakenfutures/cryptofeed_KRAKEN_FUTURES.ws.1.0
+deribit DERIBIT deribit/cryptofeed_DERIBIT.ws.1.0
+bybit_linear BYBIT bybit/bybit_history_2024-12-01_XRPUSDT_ob500.data
+binance_coinm BINANCE_DELIVERY binance/hftbacktest_cm_btcusd_perp_20240808.gz
 EOF
 exit "$status"

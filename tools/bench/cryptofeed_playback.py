@@ -21,6 +21,8 @@ Capture formats, chosen from the file name:
   *.jsonl.zst  cryptofeed v3: JSON lines {"t": "recv"|"http"|..., "ts", "data": raw text}
   *.gz         hftbacktest: gzip lines "<local_ts_ns> <raw json>"; the one line without a
                "stream" key is the REST depth snapshot
+  *.data       received lines: one raw frame per line, no timestamps (Bybit's own published
+               order-book history); every frame gets receipt time 0
   otherwise    cryptofeed raw log: "<ts>: <frame>" received, "wss://... <-> ts" connect,
                "wss://... <- ts: msg" sent, "configuration: {...}" header; REST answers come
                from sibling "<EXCHANGE>.http.*" files, lines "https://... -> <ts>: <body>"
@@ -42,6 +44,7 @@ import time
 import traceback
 from collections import Counter, deque
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 from cryptofeed.connection import HTTPAsyncConn, HTTPSync
@@ -80,7 +83,20 @@ def read_capture(path, venue):
         return read_v3(path)
     if name.endswith('.gz'):
         return read_hftbacktest(path, venue)
+    if name.endswith('.data'):
+        return read_lines(path)
     return read_cryptofeed_raw(path)
+
+
+def read_lines(path):
+    """One received frame per line, no timestamps (as src/capture's "received lines" reader)."""
+    cap = Capture()
+    with open(path, encoding='utf-8') as fh:
+        for line in fh:
+            line = line.rstrip('\n')
+            if line:
+                cap.frames.append((0.0, line))
+    return cap
 
 
 def read_v3(path):
@@ -282,6 +298,101 @@ def bitmex_info(address, symbols, rest):
     return entries
 
 
+def recorded_bodies(rest, address):
+    bodies = rest.get(address)
+    if not bodies:
+        raise LookupError(f'no recorded instrument list for {address}')
+    return bodies
+
+
+def kraken_futures_symbols(msg):
+    # product ids arrive upper case; the REST instrument list (and cryptofeed's map) has them lower
+    return [msg['product_id'].lower()] if isinstance(msg, dict) and 'product_id' in msg else []
+
+
+def kraken_futures_info(address, symbols, rest):
+    # Not written by us: Kraken Futures' own `derivatives/api/v3/instruments` answer, recorded
+    # beside the capture (cryptofeed_KRAKEN_FUTURES.0), cut to the capture's symbols.
+    doc = json.loads(recorded_bodies(rest, address)[0])
+    doc['instruments'] = [entry for entry in doc['instruments'] if entry['symbol'] in symbols]
+    return doc
+
+
+def deribit_symbols(msg):
+    data = msg.get('params', {}).get('data') if isinstance(msg, dict) else None
+    if isinstance(data, dict) and 'instrument_name' in data:
+        return [data['instrument_name']]
+    if isinstance(data, list):
+        return [row['instrument_name'] for row in data if 'instrument_name' in row]
+    return []
+
+
+def deribit_info(address, symbols, rest):
+    # Not written by us: Deribit's own `public/get_instruments?currency=C&expired=false` answers,
+    # recorded beside the capture (cryptofeed_DERIBIT.0), cut to the capture's instruments.
+    # cryptofeed 2.4.1 asks for `?currency=C` without `&expired=false`: the recorded answer for
+    # the same currency is served (an empty list for a currency the recording has no answer for).
+    currency = address.split('currency=', 1)[1].split('&', 1)[0]
+    for url, bodies in rest.items():
+        if 'get_instruments' in url and url.split('currency=', 1)[1].split('&', 1)[0] == currency:
+            doc = json.loads(bodies[0])
+            doc['result'] = [entry for entry in doc['result'] if entry['instrument_name'] in symbols]
+            return doc
+    return {'result': []}
+
+
+def bybit_symbols(msg):
+    topic = msg.get('topic', '') if isinstance(msg, dict) else ''
+    if topic.startswith(('orderbook.', 'publicTrade.')):
+        return [topic.rsplit('.', 1)[1]]
+    return []
+
+
+def bybit_info(price_decimals):
+    def info(address, symbols):
+        # Bybit v5 `instruments-info`, one request per category (linear, spot). The frames do not
+        # name the category; like ladderfeed's reader (src/capture: bybit-linear assumed) every
+        # symbol is a linear perpetual. cryptofeed parses tickSize with Decimal() (None raises): the
+        # step the capture's own prices are written in stands for it; cryptofeed only stores it.
+        if 'category=linear' not in address:
+            return {'result': {'list': []}}
+        entries = []
+        for sym in symbols:
+            base, quote = split_pair(sym)
+            entries.append({'symbol': sym, 'baseCoin': base, 'quoteCoin': quote, 'contractType': 'LinearPerpetual',
+                            'priceFilter': {'tickSize': str(Decimal(1).scaleb(-price_decimals.get(sym, 0)))}})
+        return {'result': {'list': entries}}
+    return info
+
+
+def bybit_price_decimals(capture):
+    """The most decimals a price of each symbol is written with in the capture's book messages."""
+    decimals = {}
+    for _, frame in capture.frames:
+        msg = json.loads(frame)
+        data = msg.get('data')
+        if not isinstance(data, dict) or 's' not in data:
+            continue
+        for side in ('b', 'a'):
+            for price, _size in data.get(side, ()):
+                d = len(price.split('.', 1)[1]) if '.' in price else 0
+                decimals[data['s']] = max(decimals.get(data['s'], 0), d)
+    return decimals
+
+
+def binance_delivery_info(_address, symbols):
+    # Binance COIN-M `dapi/v1/exchangeInfo`: names such as BTCUSD_PERP (perpetual) or
+    # BTCUSD_240927 (dated); base and quote from the pair before the underscore.
+    entries = []
+    for sym in symbols:
+        pair, kind = sym.split('_', 1)
+        base, quote = split_pair(pair)
+        contract = 'PERPETUAL' if kind == 'PERP' else 'CURRENT_QUARTER'
+        entries.append({'symbol': sym, 'baseAsset': base, 'quoteAsset': quote, 'contractType': contract,
+                        'contractStatus': 'TRADING', 'filters': [{'tickSize': None}]})
+    return {'symbols': entries}
+
+
 # venue -> (exchange symbols named by one decoded frame, instrument document for a URL)
 VENUES = {
     'BINANCE': (binance_symbols, binance_info(perpetual=False)),
@@ -292,20 +403,31 @@ VENUES = {
     'BITFINEX': (bitfinex_symbols, bitfinex_info),
     'COINBASE': (coinbase_symbols, coinbase_info),
     'BITMEX': (bitmex_symbols, bitmex_info),
+    'KRAKEN_FUTURES': (kraken_futures_symbols, kraken_futures_info),
+    'DERIBIT': (deribit_symbols, deribit_info),
+    'BYBIT': (bybit_symbols, None),  # bybit_info, built per capture in install_symbol_info
+    'BINANCE_DELIVERY': (binance_symbols, binance_delivery_info),
 }
 
 # The venues whose instrument document is the answer recorded with the capture (the info
 # function also takes the capture's REST answers).
-RECORDED_INFO = {'BITMEX'}
+RECORDED_INFO = {'BITMEX', 'KRAKEN_FUTURES', 'DERIBIT'}
 
-# cryptofeed's Coinbase.subscribe signs its subscribe messages with an API key. Nothing is sent,
-# so a placeholder key is enough.
-FEED_CONFIG = {'COINBASE': {'coinbase': {'key_id': 'placeholder', 'key_secret': 'placeholder'}}}
+# cryptofeed's Coinbase.subscribe signs its subscribe messages with an API key, and cryptofeed
+# 2.4.1 counts Deribit's `book` and `trades` as authenticated channels (it refuses to build the
+# feed without keys, and subscribes to them with `private/subscribe`). Nothing is sent and no
+# authentication is run, so placeholder keys are enough.
+FEED_CONFIG = {
+    'COINBASE': {'coinbase': {'key_id': 'placeholder', 'key_secret': 'placeholder'}},
+    'DERIBIT': {'deribit': {'key_id': 'placeholder', 'key_secret': 'placeholder'}},
+}
 
 
 def install_symbol_info(venue, capture):
     """Patch HTTPSync.read and return cryptofeed's normalized -> exchange symbol map for the capture."""
     symbols_of, info = VENUES[venue]
+    if venue == 'BYBIT':
+        info = bybit_info(bybit_price_decimals(capture))
     found = sorted({sym for _, frame in capture.frames for sym in symbols_of(json.loads(frame))})
     if venue in RECORDED_INFO:
         HTTPSync.read = lambda _self, address, **_kwargs: info(address, found, capture.rest)
@@ -333,12 +455,14 @@ class RecordedRest:
 
 
 class PlaybackConnection:
-    """Stands in for the WebSocket connection: cryptofeed reads `uuid` and `subscription`; writes go nowhere."""
+    """Stands in for the WebSocket connection: cryptofeed reads `uuid`, `subscription` and (Bybit,
+    to tell spot from linear) `address`; writes go nowhere."""
 
-    def __init__(self, subscription):
+    def __init__(self, subscription, address):
         self.uuid = 'playback'
         self.id = self.uuid
         self.subscription = subscription
+        self.address = address
 
     async def write(self, _msg):
         pass
@@ -350,18 +474,32 @@ class Tally:
     `index(0)` is the accessor cryptofeed itself uses (Feed.check_bid_ask_overlapping). order_book's
     SortedDict re-sorts a side that changed since it was last read, so on deep books this read
     is a large share of the measured time: it is what any consumer of the top of book pays.
+    With `read_bbo=False` (diagnostic, `--no-bbo-read`) the top of book is read once, after the
+    timed loop: the handler's own cost without a consumer of the BBO.
     """
 
-    def __init__(self):
+    def __init__(self, read_bbo=True):
         self.books = 0
         self.trades = 0
         self.bbo = {}
+        self.read_bbo = read_bbo
+        self.last = {}
+
+    @staticmethod
+    def top(book):
+        bids, asks = book.book.bids, book.book.asks
+        return (bids.index(0)[0] if len(bids) else None, asks.index(0)[0] if len(asks) else None)
 
     async def book(self, book, _receipt_timestamp):
         self.books += 1
-        bids, asks = book.book.bids, book.book.asks
-        self.bbo[book.symbol] = (bids.index(0)[0] if len(bids) else None,
-                                 asks.index(0)[0] if len(asks) else None)
+        if self.read_bbo:
+            self.bbo[book.symbol] = self.top(book)
+        else:
+            self.last[book.symbol] = book
+
+    def finish(self):
+        for symbol, book in self.last.items():
+            self.bbo[symbol] = self.top(book)
 
     async def trade(self, _trade, _receipt_timestamp):
         self.trades += 1
@@ -378,15 +516,18 @@ class LogTally(logging.Handler):
         self.counts[f'{record.levelname} {record.msg}'] += 1
 
 
-async def run_once(venue, capture, subscription, checksum, log_tally):
+async def run_once(venue, capture, subscription, checksum, log_tally, read_bbo):
     """Build a fresh feed, subscribe, and time the handler over every frame."""
-    tally = Tally()
+    tally = Tally(read_bbo)
     rest = RecordedRest(capture.rest)
     HTTPAsyncConn.read = lambda _conn, address, **_kwargs: rest.read(address)
     feed = EXCHANGE_MAP[venue](subscription=subscription, callbacks={L2_BOOK: tally.book, TRADES: tally.trade},
                                checksum_validation=checksum, config=FEED_CONFIG.get(venue))
-    ws = PlaybackConnection({chan: sorted(syms) for chan, syms in feed.subscription.items()})
     connections = feed.connect()
+    # The WebSocket address cryptofeed built for the subscription (the first WebSocket connection's)
+    address = next((conn.address for conn, *_ in connections
+                    if isinstance(getattr(conn, 'address', None), str) and conn.address.startswith('ws')), None)
+    ws = PlaybackConnection({chan: sorted(syms) for chan, syms in feed.subscription.items()}, address)
     for _conn, subscribe, _handler, _auth in connections:
         await subscribe(ws)
     handler = connections[0][2]  # every connection of a feed shares its message_handler
@@ -401,6 +542,7 @@ async def run_once(venue, capture, subscription, checksum, log_tally):
         except Exception as exc:
             errors.append(exc)
     elapsed = time.perf_counter() - start
+    tally.finish()
 
     feed.stop()
     await feed.shutdown()
@@ -408,7 +550,7 @@ async def run_once(venue, capture, subscription, checksum, log_tally):
             'errors': errors, 'bbo': tally.bbo, 'log': Counter(log_tally.counts)}
 
 
-def measure(venue, path, symbols, repeat, checksum):
+def measure(venue, path, symbols, repeat, checksum, read_bbo=True):
     capture = read_capture(path, venue)
     mapping = install_symbol_info(venue, capture)
     if symbols:
@@ -426,7 +568,7 @@ def measure(venue, path, symbols, repeat, checksum):
     feed_log.setLevel(logging.WARNING)
     feed_log.propagate = False
 
-    runs = [asyncio.run(run_once(venue, capture, subscription, checksum, log_tally)) for _ in range(repeat)]
+    runs = [asyncio.run(run_once(venue, capture, subscription, checksum, log_tally, read_bbo)) for _ in range(repeat)]
 
     first = runs[0]
     if first['errors']:
@@ -454,6 +596,7 @@ def measure(venue, path, symbols, repeat, checksum):
         'log_records': dict(first['log']),
         'final_bbo': {sym: [str(bid), str(ask)] for sym, (bid, ask) in sorted(first['bbo'].items())},
         'checksum_validation': checksum,
+        'bbo_read_per_book_callback': read_bbo,
         'repeat': repeat,
         'best_s': best,
         'median_s': median,
@@ -462,6 +605,37 @@ def measure(venue, path, symbols, repeat, checksum):
         'ns_per_msg': best / messages * 1e9,
         'ns_per_msg_median': median / messages * 1e9,
     }
+
+
+def check_bbo(result, csv_path):
+    """Compare cryptofeed's final BBO per book with the last row per symbol of ladderfeed's
+    `replay FILE --bbo-out CSV`. Prices are compared as decimals; an empty ladderfeed side (no
+    BBO published: a side of the book is empty) must be an empty side in cryptofeed too."""
+    import csv
+
+    ours = {}
+    with open(csv_path, newline='', encoding='utf-8') as fh:
+        for row in csv.DictReader(fh):
+            ours[row['symbol'].upper()] = (row['bid_px'] or None, row['ask_px'] or None)
+    to_exchange = {norm: exch.upper() for norm, exch in result['symbols'].items()}
+    dec = lambda v: None if v in (None, 'None', '') else Decimal(v)
+    matched, mismatched, missing = [], {}, []
+    for norm, (bid, ask) in result['final_bbo'].items():
+        key = to_exchange.get(norm, norm.upper())
+        if key not in ours:
+            missing.append(key)
+            continue
+        theirs, mine = (dec(bid), dec(ask)), tuple(dec(v) for v in ours[key])
+        if mine == (None, None) and None in theirs:
+            matched.append(key)  # one side empty: ladderfeed publishes no BBO, cryptofeed has half of one
+        elif theirs == mine:
+            matched.append(key)
+        else:
+            mismatched[key] = {'cryptofeed': [bid, ask], 'ladderfeed': list(ours[key])}
+    return {'ladderfeed_csv': str(csv_path), 'books_compared': len(matched) + len(mismatched),
+            'matched': len(matched), 'mismatched': mismatched,
+            'cryptofeed_books_not_in_ladderfeed': missing,
+            'ladderfeed_books_not_in_cryptofeed': sorted(set(ours) - set(to_exchange.get(n, n.upper()) for n in result['final_bbo']))}
 
 
 def main():
@@ -477,10 +651,16 @@ def main():
     parser.add_argument('--json-out', type=Path,
                         help='also append the result as one JSON line to this file (for the pipeline benchmark)')
     parser.add_argument('--case', help='the capture\'s name in the pipeline benchmark (stored with --json-out)')
+    parser.add_argument('--ladderfeed-bbo', type=Path,
+                        help="ladderfeed's `replay FILE --bbo-out CSV` of the same capture: compare each book's final BBO")
+    parser.add_argument('--no-bbo-read', action='store_true',
+                        help='diagnostic: read the top of book once after the timed loop, not on every book callback')
     args = parser.parse_args()
 
     try:
-        r = measure(args.venue, args.file, args.symbol, max(1, args.repeat), args.checksum)
+        r = measure(args.venue, args.file, args.symbol, max(1, args.repeat), args.checksum, not args.no_bbo_read)
+        if args.ladderfeed_bbo:
+            r['bbo_check'] = check_bbo(r, args.ladderfeed_bbo)
     except Exception as exc:
         traceback.print_exc()
         print(f'cryptofeed {args.venue} {args.file}: cannot run: {type(exc).__name__}: {exc}')
@@ -498,6 +678,10 @@ def main():
           f"median {r['msgs_per_s_median']:,.0f}), {r['ns_per_msg']:,.0f} ns/msg", flush=True)
     for record, count in sorted(r['log_records'].items(), key=lambda kv: -kv[1]):
         print(f"  cryptofeed {r['venue']} logged {count}x: {record}", file=sys.stderr)
+    if 'bbo_check' in r:
+        c = r['bbo_check']
+        print(f"  final BBO against ladderfeed: {c['matched']} of {c['books_compared']} books match"
+              f"{'; MISMATCH ' + json.dumps(c['mismatched']) if c['mismatched'] else ''}", file=sys.stderr)
 
 
 if __name__ == '__main__':
