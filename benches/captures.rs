@@ -104,6 +104,12 @@ pub const CASES: &[Case] = &[
         file: "bitmex/cryptofeed_BITMEX.ws.1.0",
         limit: usize::MAX,
     },
+    Case {
+        name: "kraken_futures",
+        venue: Venue::KrakenFutures,
+        file: "krakenfutures/cryptofeed_KRAKEN_FUTURES.ws.1.0",
+        limit: usize::MAX,
+    },
 ];
 
 /// The received frames and REST bodies of `case` (its companion files included), in order.
