@@ -191,6 +191,19 @@ pub struct Instrument {
 }
 
 impl Instrument {
+    /// For a venue whose trades print finer than its books: the tick becomes the trades' own
+    /// step and the book's tick starts at 1, to be refined by the book's prices. Nothing
+    /// happens (`false`) when the trades already have a step or the tick is not a power of
+    /// ten.
+    pub fn split_trade_step(&mut self) -> bool {
+        if self.trade_tick.is_some() || self.tick.mantissa() != 1 {
+            return false;
+        }
+        self.trade_tick = Some(self.tick);
+        self.tick = Step::ONE;
+        true
+    }
+
     /// A price in ticks from its plain decimal text (no exponent: the venues that print one,
     /// such as Bitfinex, call [`Step::units`] on [`Instrument::tick`] themselves). Prices are
     /// never negative.

@@ -142,12 +142,6 @@ impl ContentBook {
         }
     }
 
-    /// Line `line` lost a message of some book (its connection's sequence jumped): its
-    /// position here is no longer known.
-    pub fn out_of_step(&mut self, line: usize) {
-        self.line_lost(line);
-    }
-
     fn drop_held(&mut self, line: usize) {
         self.held[line].clear();
         self.held_bytes[line].clear();

@@ -34,7 +34,7 @@ use super::time::ms_to_ns;
 use super::{
     num, Adapter, BookAction, Checksum, GapScope, Parsed, SymbolIdx, Symbols, TradeMsg, VenueError,
 };
-use crate::book::{Instrument, InstrumentRegistry, NumError, Side, Step, StepSource, Venue};
+use crate::book::{Instrument, InstrumentRegistry, NumError, Side, StepSource, Venue};
 use crate::event::{self, Bbo, Trade};
 
 /// Bitfinex v2's transport.
@@ -280,16 +280,10 @@ impl Bitfinex {
     fn split_trade_tick(&mut self, sym: SymbolIdx) {
         let Some(info) = self.symbols.get_mut(sym) else { return };
         let inst = &mut info.instrument;
-        if inst.source == StepSource::Configured
-            || inst.trade_tick.is_some()
-            || inst.tick.mantissa() != 1
-        {
-            return;
+        if inst.source != StepSource::Configured && inst.split_trade_step() {
+            inst.source = StepSource::Learned;
+            info.price_decimals = 0;
         }
-        inst.trade_tick = Some(inst.tick);
-        inst.tick = Step::ONE;
-        inst.source = StepSource::Learned;
-        info.price_decimals = 0;
     }
 
     fn book(

@@ -22,7 +22,7 @@ use super::json::{field_text, Scratch};
 use super::protocol::{Keepalive, Protocol, BASE};
 use super::time::ms_to_ns;
 use super::{num, Adapter, BookAction, Parsed, SymbolIdx, Symbols, TradeMsg, VenueError};
-use crate::book::{Instrument, InstrumentRegistry, Side, Step, StepSource, Venue};
+use crate::book::{Instrument, InstrumentRegistry, Side, StepSource, Venue};
 use crate::event::{self, Trade};
 
 /// Hyperliquid's transport: one endpoint; the client pings every 30 s; a book with no `l2Book`
@@ -126,16 +126,9 @@ impl Hyperliquid {
     fn follow_book(&mut self, sym: SymbolIdx) {
         let Some(info) = self.symbols.get_mut(sym) else { return };
         let inst = &mut info.instrument;
-        if inst.source != StepSource::Venue
-            || inst.trade_tick.is_some()
-            || inst.tick.mantissa() != 1
-            || inst.tick.scale() == 0
-        {
-            return;
+        if inst.source == StepSource::Venue && inst.tick.scale() != 0 && inst.split_trade_step() {
+            info.price_decimals = 0;
         }
-        inst.trade_tick = Some(inst.tick);
-        inst.tick = Step::ONE;
-        info.price_decimals = 0;
     }
 
     fn trade(&mut self, t: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
@@ -244,6 +237,7 @@ fn requests(method: &str, symbols: &[&str]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::book::Step;
 
     fn ok(a: &mut Hyperliquid, frame: &[u8]) -> Parsed {
         let mut out = Parsed::default();
