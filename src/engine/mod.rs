@@ -59,8 +59,12 @@ pub struct BookStats {
     pub resyncs: u64,
     /// Checksums that matched.
     pub checksum_ok: u64,
-    /// Checksums that did not match.
+    /// Checksums that did not match (the book was then invalidated).
     pub checksum_failed: u64,
+    /// Failed checks (a checksum that did not match, a crossed book) while another line's
+    /// copy of a message the line in front lost could still put the book right
+    /// ([`Engine::set_check_grace`]): not invalidated.
+    pub checks_waited: u64,
     /// Messages after which the book was crossed (the book was then invalidated).
     pub crossed_detected: u64,
     /// BBOs published as valid while crossed: always 0 (checked when publishing).
@@ -192,9 +196,27 @@ struct Book {
     recent_at: usize,
     /// This book's checksum levels as last rendered (reused while unchanged).
     checksum_memo: LevelMemo,
+    /// Since when its checks fail within the grace (local ns); its BBO and top N are not
+    /// published meanwhile.
+    failing_since: Option<u64>,
 }
 
 impl Book {
+    /// Whether this book, whose check just failed, waits to be put right (within `grace`),
+    /// rather than being invalidated. A snapshot never waits.
+    fn wait_on_check(&mut self, grace: u64, snapshot: bool, local_ts: u64) -> bool {
+        if grace == 0 || snapshot {
+            return false;
+        }
+        let since = *self.failing_since.get_or_insert(local_ts);
+        if local_ts.saturating_sub(since) > grace {
+            self.failing_since = None;
+            return false;
+        }
+        self.stats.checks_waited += 1;
+        true
+    }
+
     fn new(window_ticks: usize) -> Self {
         Book {
             ladder: Ladder::growable(window_ticks),
@@ -210,6 +232,7 @@ impl Book {
             recent_trades: [0; RECENT_TRADES],
             recent_at: 0,
             checksum_memo: LevelMemo::default(),
+            failing_since: None,
         }
     }
 
@@ -246,6 +269,8 @@ pub struct Engine<A: Adapter> {
     /// How many ids from `base_id` this engine may use (one per book).
     id_count: usize,
     verify_checksums: bool,
+    /// How long a book's checks may fail before it is invalidated (0: not at all).
+    check_grace: u64,
     /// The array window of every book this engine makes, in ticks per side.
     window_ticks: usize,
     /// Levels per side of the top N every new book publishes (0: none).
@@ -281,6 +306,7 @@ impl<A: Adapter> Engine<A> {
             base_id: 0,
             id_count: usize::from(InstrumentId::MAX) + 1,
             verify_checksums: true,
+            check_grace: 0,
             window_ticks: Ladder::DEFAULT_WINDOW_TICKS,
             depth_levels: 0,
             depth_on: false,
@@ -329,6 +355,17 @@ impl<A: Adapter> Engine<A> {
     pub fn with_checksums(mut self, on: bool) -> Self {
         self.verify_checksums = on;
         self
+    }
+
+    /// Lets a book's checks (its checksum, not crossed) fail for up to `ns` (local time)
+    /// before the book is invalidated; 0 (the default) invalidates at the first failure. For
+    /// redundant lines arbitrated by content ([`crate::session`]): when the line in front
+    /// lost a message, the book is wrong until another line's copy of it is applied in its
+    /// place and the messages after it again, which puts the book right. Meanwhile its BBO
+    /// and top N are not published; a book still failing after `ns` is invalidated as usual.
+    /// Failures within the grace are counted in [`BookStats::checks_waited`].
+    pub fn set_check_grace(&mut self, ns: u64) {
+        self.check_grace = ns;
     }
 
     /// Uses `now` (epoch ns) to stamp parse times: a fake clock in tests, or `|| 0` for a
@@ -573,6 +610,7 @@ impl<A: Adapter> Engine<A> {
             return;
         }
         self.books[i].state = state;
+        self.books[i].failing_since = None;
         if state != BookState::Synced {
             self.books[i].published = None;
         } else {
@@ -699,7 +737,8 @@ impl<A: Adapter> Engine<A> {
                 continue;
             }
             let b = &self.books[i];
-            if b.state != BookState::Synced {
+            if b.state != BookState::Synced || b.failing_since.is_some() {
+                // A book whose checksum fails within the grace waits to be put right.
                 continue;
             }
             let bbo = b.bbo();
@@ -716,7 +755,8 @@ impl<A: Adapter> Engine<A> {
             sink.publish(ev);
         }
         for i in 0..if self.depth_on { self.books.len() } else { 0 } {
-            if self.books[i].depth > 0 && std::mem::take(&mut self.books[i].depth_touched) {
+            let b = &mut self.books[i];
+            if b.depth > 0 && b.failing_since.is_none() && std::mem::take(&mut b.depth_touched) {
                 self.publish_depth(i, local_ts, sink);
             }
         }
@@ -832,6 +872,8 @@ impl<A: Adapter> Engine<A> {
             self.invalidate(i, Invalid::Broken, local_ts, sink);
             return;
         }
+        // A check failed, and the book waits to be put right ([`Engine::set_check_grace`]).
+        let mut failed = false;
         if let Some(expected) = checksum {
             let info = &self.adapter.symbols().list()[i];
             let inst = &info.instrument;
@@ -856,20 +898,27 @@ impl<A: Adapter> Engine<A> {
                     self.checksummer.bitfinex_with(memo, &b.ladder, inst.tick, inst.lot) == want
                 }
             };
-            let b = &mut self.books[i];
             if ok {
-                b.stats.checksum_ok += 1;
-            } else {
-                b.stats.checksum_failed += 1;
+                self.books[i].stats.checksum_ok += 1;
+            } else if !self.books[i].wait_on_check(self.check_grace, snapshot, local_ts) {
+                self.books[i].stats.checksum_failed += 1;
                 self.invalidate(i, Invalid::Checksum, local_ts, sink);
                 return;
+            } else {
+                failed = true;
             }
         }
+        if self.books[i].ladder.is_crossed() {
+            if !self.books[i].wait_on_check(self.check_grace, snapshot, local_ts) {
+                self.books[i].stats.crossed_detected += 1;
+                self.invalidate(i, Invalid::Crossed, local_ts, sink);
+                return;
+            }
+            failed = true;
+        }
         let b = &mut self.books[i];
-        if b.ladder.is_crossed() {
-            b.stats.crossed_detected += 1;
-            self.invalidate(i, Invalid::Crossed, local_ts, sink);
-            return;
+        if !failed {
+            b.failing_since = None;
         }
         if snapshot {
             // Room outside the array window without allocating: a book kept to a subscribed

@@ -46,9 +46,13 @@
 //! ([`super::content`]: each message known by a hash of its bytes): Kraken v2 and v1,
 //! Coinbase Exchange, Gemini v2, Coinbase Advanced Trade, and the trades of Kraken v1 and
 //! Hyperliquid (the others' trades have rising ids). A loss on a line behind the front costs
-//! nothing; a loss on the line in front is found when another line delivers the lost message,
-//! and the book then resyncs ([`Verdict::Resync`]), where one connection would not have
-//! noticed it at all (or, with a checksum, only when the checksum next failed).
+//! nothing. A loss on the line in front is found when another line delivers the lost message
+//! (one connection would not have noticed it at all, or with a checksum only when the checksum
+//! next failed): the message is applied in its place, then the messages the front applied
+//! after it again, from the bytes the log keeps; every book message of these venues sets a
+//! level's size, so the book ends as if nothing had been lost. A checksum that fails (or a
+//! crossed book) in between waits for that copy ([`crate::engine::Engine::set_check_grace`]). Only when the
+//! messages after it are no longer kept does the book resync ([`Verdict::Resync`]).
 //!
 //! Coinbase Advanced Trade numbers each connection's messages (`sequence_num`, every
 //! channel): the arbiter checks each line's numbers itself (the adapter, fed several
@@ -372,7 +376,7 @@ pub enum Verdict {
     OtherLine,
     /// Drop it, and resync the book [`Arbiter::lost_book`] names: this line delivered a
     /// message of it that the lines in front never did (content arbitration: they lost it,
-    /// and a stream without sequence cannot put it back in its place).
+    /// and the messages applied after its place are no longer kept to put it back).
     Resync,
 }
 
@@ -634,6 +638,14 @@ impl Arbiter {
                         counts.won += 1;
                         Verdict::Apply
                     }
+                    Outcome::Repair { .. } => {
+                        // The lines in front lost it: applied in its place, then the messages
+                        // after it again ([`Arbiter::next_held`]).
+                        counts.found_lost += 1;
+                        counts.won += 1;
+                        self.content_releasing = Some(key);
+                        Verdict::Apply
+                    }
                     Outcome::Lost => {
                         self.pending_fill[line] = false;
                         let counts = &mut self.counts[line];
@@ -721,6 +733,9 @@ impl Arbiter {
     /// Copied into `out`; `false` when there is none left.
     pub fn next_held(&mut self, out: &mut Vec<u8>) -> bool {
         if let Some(key) = self.content_releasing {
+            if self.content[key].next_again(out) {
+                return true;
+            }
             return match self.content[key].next_held(out, self.now) {
                 Some(line) => {
                     self.back_in_step(line);
@@ -1248,14 +1263,23 @@ mod tests {
         assert_eq!(judge(&mut a, 0, &upd(3), 40, true), Verdict::Apply);
         assert!(matches!(judge(&mut a, 1, &upd(3), 41, true), Verdict::Duplicate { .. }));
         assert_eq!((a.counts(1).gaps, a.counts(1).filled), (1, 1));
-        // Line 0, in front, loses update 4; line 1's copy of it shows the loss.
+        // Line 0, in front, loses update 4; line 1's copy of it shows the loss: applied, then
+        // update 5 again.
         assert_eq!(judge(&mut a, 0, &upd(5), 50, true), Verdict::Apply);
-        assert_eq!(judge(&mut a, 1, &upd(4), 51, true), Verdict::Resync);
-        assert_eq!(a.lost_book(), Some(&b"BTC/USD"[..]));
-        assert_eq!((a.counts(1).found_lost, a.unfilled()), (1, 1));
+        assert_eq!(judge(&mut a, 1, &upd(4), 51, true), Verdict::Apply);
+        let mut again = Vec::new();
+        assert!(a.next_held(&mut again));
+        assert_eq!(again, upd(5));
+        assert!(!a.next_held(&mut again));
+        assert_eq!((a.counts(1).found_lost, a.unfilled()), (1, 0));
+        // Line 1's copy of 5 is a duplicate; line 0 goes on at the front.
+        assert!(matches!(judge(&mut a, 1, &upd(5), 52, true), Verdict::Duplicate { .. }));
+        assert_eq!(judge(&mut a, 0, &upd(6), 60, true), Verdict::Apply);
+        assert!(matches!(judge(&mut a, 1, &upd(6), 61, true), Verdict::Duplicate { .. }));
+        assert_eq!(a.counts(1).found_lost, 1);
         // Trades: once per id, whichever line is first.
-        assert_eq!(judge(&mut a, 1, &trade(7), 60, true), Verdict::Apply);
-        assert!(matches!(judge(&mut a, 0, &trade(7), 61, true), Verdict::Duplicate { .. }));
+        assert_eq!(judge(&mut a, 1, &trade(7), 62, true), Verdict::Apply);
+        assert!(matches!(judge(&mut a, 0, &trade(7), 63, true), Verdict::Duplicate { .. }));
         // Heartbeats and acknowledgements: every line's.
         let hb = br#"{"channel":"heartbeat"}"#;
         assert_eq!(judge(&mut a, 0, hb, 70, true), Verdict::Apply);

@@ -13,9 +13,14 @@
 //! - not found, and the line's cursor is at the log's end: the line is at the front and the
 //!   message is **new**: applied, appended;
 //! - not found, and the log goes on past the cursor: this line has a message the lines in
-//!   front never delivered: **they lost it**. A stream without sequence cannot put it back in
-//!   its place, so the book resyncs ([`Outcome::Lost`]); on one connection the loss would have
-//!   gone unnoticed (or, on a checksum venue, been caught by the next checksum).
+//!   front never delivered: **they lost it** (on one connection the loss would have gone
+//!   unnoticed, or on a checksum venue been caught by the next checksum). Its place is known:
+//!   right after this line's cursor. Every book message of these venues sets a level's size
+//!   (none adds to it), so the book is put right by applying it, then once more every message
+//!   applied after its place, whose bytes the log keeps ([`KEEP_BYTES`]): each level ends with
+//!   the size its last writer gave it, as if nothing had been lost ([`Outcome::Repair`]). The
+//!   message takes its place in the log. When the bytes of those messages are no longer kept,
+//!   the book resyncs ([`Outcome::Lost`]).
 //!
 //! A line whose position is not known (it came after the book's snapshot, or reconnected)
 //! holds its unknown messages until the line in front applies one of them: from that entry on
@@ -37,6 +42,11 @@ const HOLD: usize = 1024;
 /// Most bytes a line out of step holds per book.
 const HOLD_BYTES: usize = 4 << 20;
 
+/// Bytes of the latest applied book messages kept per book, to apply again after a message
+/// the line in front lost ([`Outcome::Repair`]). A megabyte is a few thousand messages of the
+/// busiest books: more than a line lags behind another for a second.
+pub const KEEP_BYTES: usize = 1 << 20;
+
 /// A 64-bit hash of a message's bytes (XXH3; not cryptographic: two different messages of one
 /// book colliding would take one for a copy of the other, odds about 2^-64 per pair).
 pub fn content_hash(bytes: &[u8]) -> u64 {
@@ -51,7 +61,14 @@ struct Entry {
     at: u64,
     /// The line that delivered it first.
     line: u8,
+    /// Where its bytes went in the kept bytes (a position counted from the start, whose
+    /// remainder by [`KEEP_BYTES`] is the offset), and how many; `NOT_KEPT` when not kept.
+    kept_at: u64,
+    kept_len: u32,
 }
+
+/// [`Entry::kept_len`] of a message whose bytes are not kept (a snapshot, a trade).
+const NOT_KEPT: u32 = u32::MAX;
 
 /// A message held by a line out of step.
 #[derive(Debug, Clone, Copy)]
@@ -77,7 +94,14 @@ pub enum Outcome {
     },
     /// Held: this line is not in step yet.
     Held,
-    /// A book message the lines in front never delivered: they lost it; the book resyncs.
+    /// A book message the lines in front never delivered: they lost it. Apply it, then the
+    /// messages applied after its place ([`ContentBook::next_held`] gives them back).
+    Repair {
+        /// Messages to apply again after it.
+        again: u64,
+    },
+    /// A book message the lines in front never delivered, whose place can no longer be
+    /// mended (the messages after it are no longer kept): the book resyncs.
     Lost,
     /// A trade the lines in front never delivered: applied late (out of its place).
     Late,
@@ -102,6 +126,12 @@ pub struct ContentBook {
     held_bytes: [Vec<u8>; MAX_LINES],
     /// Line whose held messages are being given back (it just came in step).
     pub releasing: Option<usize>,
+    /// The latest applied book messages' bytes (a ring of [`KEEP_BYTES`], made at the first
+    /// message kept), and how many bytes were ever written to it.
+    kept: Vec<u8>,
+    kept_head: u64,
+    /// Entries to apply again after a repair: (next, end).
+    again: Option<(u64, u64)>,
 }
 
 impl ContentBook {
@@ -117,6 +147,9 @@ impl ContentBook {
             held: Default::default(),
             held_bytes: Default::default(),
             releasing: None,
+            kept: Vec::new(),
+            kept_head: 0,
+            again: None,
         }
     }
 
@@ -129,6 +162,7 @@ impl ContentBook {
             self.drop_held(l);
         }
         self.releasing = None;
+        self.again = None;
     }
 
     /// Line `line` is gone: its position and what it held no longer count.
@@ -160,14 +194,85 @@ impl ContentBook {
         (from.max(self.oldest())..self.end).find(|&i| self.entry(i).hash == hash)
     }
 
-    fn append(&mut self, hash: u64, at: u64, line: usize) {
+    fn append(&mut self, hash: u64, at: u64, line: usize, bytes: Option<&[u8]>) {
         if self.log.is_empty() {
             self.log = vec![Entry::default(); LOG];
         }
         let i = (self.end % LOG as u64) as usize;
-        self.log[i] = Entry { hash, at, line: line as u8 };
+        let (kept_at, kept_len) = self.keep(bytes);
+        self.log[i] = Entry { hash, at, line: line as u8, kept_at, kept_len };
         self.end += 1;
         self.cursor[line] = Some(self.end - 1);
+    }
+
+    /// Keeps a book message's bytes in the ring; where they went.
+    fn keep(&mut self, bytes: Option<&[u8]>) -> (u64, u32) {
+        let Some(bytes) = bytes.filter(|b| !self.trades && b.len() <= KEEP_BYTES) else {
+            return (0, NOT_KEPT);
+        };
+        if self.kept.is_empty() {
+            self.kept = vec![0; KEEP_BYTES];
+        }
+        let cap = KEEP_BYTES as u64;
+        let mut at = self.kept_head;
+        if at % cap + bytes.len() as u64 > cap {
+            // Not across the ring's end: from its start.
+            at = (at / cap + 1) * cap;
+        }
+        let off = (at % cap) as usize;
+        self.kept[off..off + bytes.len()].copy_from_slice(bytes);
+        self.kept_head = at + bytes.len() as u64;
+        (at, bytes.len() as u32)
+    }
+
+    /// Entry `i`'s bytes, while kept.
+    fn kept_bytes(&self, i: u64) -> Option<&[u8]> {
+        let e = self.entry(i);
+        let cap = KEEP_BYTES as u64;
+        if e.kept_len == NOT_KEPT || self.kept_head > e.kept_at + cap {
+            return None;
+        }
+        let off = (e.kept_at % cap) as usize;
+        Some(&self.kept[off..off + e.kept_len as usize])
+    }
+
+    /// Puts message `hash` (its bytes `frame`, from `line`) in its place: right after entry
+    /// `c`, the last one `line` delivered; the entries after it move up by one, and so do the
+    /// cursors on them. `None` when the entries after it are no longer all kept.
+    fn insert_after(
+        &mut self,
+        c: u64,
+        hash: u64,
+        frame: &[u8],
+        at: u64,
+        line: usize,
+    ) -> Option<u64> {
+        let kept = |book: &Self| (c + 1..book.end).all(|i| book.kept_bytes(i).is_some());
+        if !kept(self) {
+            return None;
+        }
+        let (kept_at, kept_len) = self.keep(Some(frame));
+        // Its own bytes may have taken the ring space of the oldest of them.
+        if !kept(self) {
+            return None;
+        }
+        let mut i = self.end;
+        while i > c + 1 {
+            let prev = self.entry(i - 1);
+            self.log[(i % LOG as u64) as usize] = prev;
+            i -= 1;
+        }
+        self.log[((c + 1) % LOG as u64) as usize] =
+            Entry { hash, at, line: line as u8, kept_at, kept_len };
+        self.end += 1;
+        for cur in self.cursor.iter_mut().flatten() {
+            if *cur > c {
+                *cur += 1;
+            }
+        }
+        self.cursor[line] = Some(c + 1);
+        self.again = Some((c + 2, self.end));
+        Some(self.end - c - 2)
     }
 
     /// A snapshot of this book from `line`; `synced`: the book does not need it.
@@ -187,7 +292,7 @@ impl ContentBook {
         }
         self.reset();
         self.started = true;
-        self.append(hash, now, line);
+        self.append(hash, now, line, None);
         Outcome::New
     }
 
@@ -203,6 +308,7 @@ impl ContentBook {
         fill_wait: u64,
     ) -> Outcome {
         self.releasing = None;
+        self.again = None;
         if !self.started {
             if !self.trades {
                 // Before any snapshot: the adapter decides (a book waiting for its snapshot
@@ -222,16 +328,19 @@ impl ContentBook {
                 };
             }
             if c + 1 == self.end {
-                self.append(hash, now, line);
+                self.append(hash, now, line, Some(frame));
                 self.in_step_after(line, hash);
                 return Outcome::New;
             }
             if self.trades {
                 // A trade the lines in front lost: published late rather than never.
-                self.append(hash, now, line);
+                self.append(hash, now, line, None);
                 return Outcome::Late;
             }
-            return Outcome::Lost;
+            return match self.insert_after(c, hash, frame, now, line) {
+                Some(again) => Outcome::Repair { again },
+                None => Outcome::Lost,
+            };
         }
         // Not in step: place the line by a copy of an applied message.
         if let Some(j) = self.find(0, hash) {
@@ -254,7 +363,7 @@ impl ContentBook {
             // Trades: this line leads from here (the first trade seen, or the line in step
             // is gone).
             self.end = 0;
-            self.append(hash, now, line);
+            self.append(hash, now, line, None);
             return Outcome::New;
         }
         let held = &mut self.held[line];
@@ -294,6 +403,21 @@ impl ContentBook {
         }
     }
 
+    /// After a repair, the next message to apply again, copied into `out`; `false` when
+    /// there is none left.
+    pub fn next_again(&mut self, out: &mut Vec<u8>) -> bool {
+        let Some((i, end)) = self.again else { return false };
+        let bytes = if i < end { self.kept_bytes(i) } else { None };
+        let Some(bytes) = bytes else {
+            self.again = None;
+            return false;
+        };
+        out.clear();
+        out.extend_from_slice(bytes);
+        self.again = Some((i + 1, end));
+        true
+    }
+
     /// The next held message of the line that came in step, copied into `out` and applied
     /// (appended, won by that line); `None` when there is none left. Returns the line.
     pub fn next_held(&mut self, out: &mut Vec<u8>, now: u64) -> Option<usize> {
@@ -306,7 +430,9 @@ impl ContentBook {
         let h = self.held[m].remove(0);
         out.clear();
         out.extend_from_slice(&self.held_bytes[m][h.start..h.end]);
-        self.append(h.hash, now, m);
+        let held = std::mem::take(&mut self.held_bytes[m]);
+        self.append(h.hash, now, m, Some(&held[h.start..h.end]));
+        self.held_bytes[m] = held;
         Some(m)
     }
 }

@@ -471,10 +471,15 @@ impl Session {
         adapter.set_derivatives(cfg.derivatives);
         adapter.set_merged_lines(cfg.lines > 1);
         adapter.set_parser(cfg.parser);
-        let engine = Engine::new(adapter)
+        let mut engine = Engine::new(adapter)
             .with_instrument_ids(ids)
             .with_window_ticks(cfg.window_ticks)
             .with_depth(cfg.depth_levels);
+        if cfg.lines > 1 && Family::of(cfg.venue).is_some_and(Family::by_content) {
+            // A loss on the line in front fails its next checks (checksum, crossed) until another line's copy
+            // puts the book right (see `content.rs`).
+            engine.set_check_grace(ns(cfg.policy.fill_wait));
+        }
         let lines = (0..cfg.lines.max(1))
             .map(|l| {
                 let mut line = Line::new(

@@ -755,24 +755,96 @@ fn content_arbitration_a_loss_on_the_slower_line_costs_nothing() {
     assert_eq!(s.stats().unfilled_gaps, 0);
 }
 
+/// A Coinbase Exchange update setting bid `price` to `size`; `pad` more levels far below
+/// the book (to make a message long).
+fn l2set(price: &str, size: &str, k: u64, pad: usize) -> Vec<u8> {
+    let mut changes = format!(r#"["buy","{price}","{size}"]"#);
+    for p in 0..pad {
+        changes.push_str(&format!(r#",["buy","{}.{:02}","0"]"#, 1 + p / 100, p % 100));
+    }
+    format!(
+        r#"{{"type":"l2update","product_id":"BTC-USD","changes":[{changes}],"time":"2021-04-17T16:43:37.{k:06}Z"}}"#
+    )
+    .into_bytes()
+}
+
 #[test]
-fn content_arbitration_finds_a_loss_on_the_faster_line_and_resyncs_the_book() {
+fn content_arbitration_puts_a_loss_on_the_faster_line_back_in_its_place() {
+    // Updates 3 and 4 write the same level: 3 sets it, 4 removes it. Applied late and alone,
+    // 3 would leave the level in the book.
+    let updates: Vec<Vec<u8>> = vec![
+        l2set("100.01", "1.0", 1, 0),
+        l2set("100.02", "1.0", 2, 0),
+        l2set("100.03", "5.0", 3, 0),
+        l2set("100.03", "0", 4, 0),
+        l2set("100.04", "2.0", 5, 0),
+        l2set("100.02", "3.0", 6, 0),
+    ];
+    let mut one = coinbase_exchange_lines(1);
+    let mut want: Vec<Event> = Vec::new();
+    open_content_lines(&mut one, 1, &mut want);
+    for (k, u) in updates.iter().enumerate() {
+        one.handle_frame(u, (10 + k as u64) * MS, &mut want).unwrap();
+    }
     let mut s = coinbase_exchange_lines(2);
     let mut ev: Vec<Event> = Vec::new();
     open_content_lines(&mut s, 2, &mut ev);
     let mut frames = Vec::new();
-    for k in 1..=5u64 {
-        if k != 3 {
+    for (k, u) in updates.iter().enumerate() {
+        if k != 2 {
             // Line 0, in front, loses update 3: nothing in its stream says so.
-            frames.push(((10 + k) * MS, 0, l2update(k)));
+            frames.push(((10 + k as u64) * MS, 0, u.clone()));
+        }
+        // Line 1 is 20 ms behind.
+        frames.push(((30 + k as u64) * MS, 1, u.clone()));
+    }
+    feed(&mut s, frames, &mut ev);
+    // Update 3 from line 1 is one line 0 never delivered: applied in its place, then 4 to 6
+    // again; the book is the one connection's, without a resync.
+    let l1 = s.line_stats(1).unwrap().arbiter;
+    assert_eq!((l1.found_lost, l1.duplicates), (1, 5 + 1), "{l1:?}");
+    let book = s.engine().book_stats(0).unwrap();
+    assert_eq!((book.resyncs, book.gaps), (0, 0), "{book:?}");
+    assert_eq!(s.stats().unfilled_gaps, 0);
+    assert_eq!(s.engine().state(0), Some(BookState::Synced));
+    assert_eq!(s.engine().bbo(0), one.engine().bbo(0));
+    let levels = |s: &Session| {
+        let book = s.engine().book(0).unwrap();
+        [crate::book::Side::Bid, crate::book::Side::Ask]
+            .map(|side| book.iter(side).collect::<Vec<_>>())
+    };
+    assert_eq!(levels(&s), levels(&one));
+    assert_eq!(levels(&s)[0].len(), 4, "100.00, .01, .02, .04: not .03");
+    // Line 1 stays in step: its next copies are duplicates, a new message is applied.
+    s.handle_frame_on(0, &l2set("100.05", "1.0", 7, 0), 50 * MS, &mut ev).unwrap();
+    s.handle_frame_on(1, &l2set("100.05", "1.0", 7, 0), 51 * MS, &mut ev).unwrap();
+    s.handle_frame_on(1, &l2set("100.06", "1.0", 8, 0), 52 * MS, &mut ev).unwrap();
+    s.handle_frame_on(0, &l2set("100.06", "1.0", 8, 0), 53 * MS, &mut ev).unwrap();
+    assert_eq!(s.engine().bbo(0).unwrap().bid_tick, 10006);
+    let (l0, l1) = (s.line_stats(0).unwrap().arbiter, s.line_stats(1).unwrap().arbiter);
+    assert_eq!((l0.found_lost, l1.found_lost, l0.duplicates, l1.duplicates), (0, 1, 1, 7));
+}
+
+#[test]
+fn content_arbitration_resyncs_a_loss_on_the_faster_line_past_the_kept_bytes() {
+    let mut s = coinbase_exchange_lines(2);
+    let mut ev: Vec<Event> = Vec::new();
+    open_content_lines(&mut s, 2, &mut ev);
+    // Messages of about 8 KB: a megabyte keeps about 130 of them.
+    let n = 300;
+    let mut frames = Vec::new();
+    for k in 1..=n {
+        if k != 3 {
+            frames.push(((10 + k) * MS, 0, l2set(&format!("100.{:02}", k % 100), "1.0", k, 400)));
         }
     }
     for k in 1..=3u64 {
-        frames.push(((20 + k) * MS, 1, l2update(k)));
+        frames.push(((10 + n + k) * MS, 1, l2set(&format!("100.{:02}", k % 100), "1.0", k, 400)));
     }
+    assert!(frames[0].2.len() * 200 > crate::session::content::KEEP_BYTES);
     feed(&mut s, frames, &mut ev);
-    // Update 3 from line 1 is one line 0 never delivered: the book resyncs, by a fresh
-    // subscription on line 1.
+    // Update 3 from line 1 cannot be put back: the book resyncs, by a fresh subscription on
+    // line 1.
     assert_eq!(s.engine().state(0), Some(BookState::Resyncing));
     assert_eq!(s.engine().book_stats(0).unwrap().resyncs, 1);
     assert_eq!(s.line_stats(1).unwrap().arbiter.found_lost, 1);
@@ -781,11 +853,11 @@ fn content_arbitration_finds_a_loss_on_the_faster_line_and_resyncs_the_book() {
     assert!(resub.iter().any(|m| m.contains("\"subscribe\"")), "{resub:?}");
     assert_eq!(s.poll_transmit_on(0), None);
     // The new snapshot (on line 1) syncs the book; line 0's copies of it place line 0.
-    s.handle_frame_on(1, CBX_SNAPSHOT, 30 * MS, &mut ev).unwrap();
+    s.handle_frame_on(1, CBX_SNAPSHOT, 900 * MS, &mut ev).unwrap();
     assert_eq!(s.engine().state(0), Some(BookState::Synced));
-    s.handle_frame_on(1, &l2update(9), 31 * MS, &mut ev).unwrap();
-    s.handle_frame_on(0, &l2update(9), 32 * MS, &mut ev).unwrap();
-    s.handle_frame_on(0, &l2update(10), 33 * MS, &mut ev).unwrap();
+    s.handle_frame_on(1, &l2update(9), 901 * MS, &mut ev).unwrap();
+    s.handle_frame_on(0, &l2update(9), 902 * MS, &mut ev).unwrap();
+    s.handle_frame_on(0, &l2update(10), 903 * MS, &mut ev).unwrap();
     assert_eq!(s.engine().bbo(0).unwrap().bid_tick, 10010);
     assert_eq!(s.line_stats(0).unwrap().arbiter.found_lost, 0);
 }
