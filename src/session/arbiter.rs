@@ -62,9 +62,12 @@
 //! not placed on yet (no update of it since the snapshots) resyncs, where one connection would
 //! resync every book.
 //!
-//! Bitfinex and Gemini v1 (sequence numbers per connection, and book messages that do not
-//! name their book the same way on every connection) and BitMEX (a message may carry rows of
-//! several books) are not arbitrated yet: [`Family::of`] is `None` for them and a session
+//! Gemini v1 (a connection per symbol) goes the same way: each `update` by content without the
+//! connection's `socket_sequence`, trades included, and that number checked per line.
+//!
+//! Bitfinex (sequence numbers per connection, and channel ids that differ per connection,
+//! held by the adapter for one connection) and BitMEX (a message may carry rows of several
+//! books) are not arbitrated yet: [`Family::of`] is `None` for them and a session
 //! refuses more than one line, saying why ([`Family::refusal`]).
 
 use super::super::venue::json::{field_text, field_uint, int, text, Scratch};
@@ -182,6 +185,10 @@ pub enum Family {
     /// `sequence_num` and `timestamp`), each connection's `sequence_num` checked per line;
     /// trades by `trade_id`.
     CoinbaseAdvanced,
+    /// Gemini v1 (one symbol per connection): each `update` by content (without the
+    /// connection's `socket_sequence`), trades included; each connection's `socket_sequence`
+    /// checked per line, as Coinbase Advanced Trade's.
+    GeminiV1,
 }
 
 impl Family {
@@ -200,15 +207,16 @@ impl Family {
             Venue::CoinbaseExchange => Family::CoinbaseExchange,
             Venue::Gemini => Family::GeminiV2,
             Venue::Coinbase => Family::CoinbaseAdvanced,
-            Venue::Bitfinex | Venue::GeminiV1 | Venue::Bitmex => return None,
+            Venue::GeminiV1 => Family::GeminiV1,
+            Venue::Bitfinex | Venue::Bitmex => return None,
         })
     }
 
     /// Why `venue` cannot have redundant lines (`None`: it can).
     pub fn refusal(venue: Venue) -> Option<&'static str> {
         match venue {
-            Venue::Bitfinex | Venue::GeminiV1 => Some(
-                "its sequence numbers count a connection's messages and its book messages do not name their book the same way on every connection; not built yet",
+            Venue::Bitfinex => Some(
+                "its sequence numbers count a connection's messages and its channel ids differ per connection; not built yet",
             ),
             Venue::Bitmex => Some(
                 "a BitMEX message may carry rows of several books and no sequence; not built yet",
@@ -226,6 +234,7 @@ impl Family {
                 | Family::CoinbaseExchange
                 | Family::GeminiV2
                 | Family::CoinbaseAdvanced
+                | Family::GeminiV1
         )
     }
 }
@@ -430,6 +439,8 @@ pub struct Arbiter {
     applied: Vec<Applied>,
     /// Lines that lost a message (their connection sequence jumped) and are not back in step.
     pending_fill: [bool; MAX_LINES],
+    /// The one book of a session whose messages do not name it (Gemini v1).
+    only_key: Vec<u8>,
 }
 
 impl Arbiter {
@@ -451,7 +462,14 @@ impl Arbiter {
             conn_last: [None; MAX_LINES],
             applied: if family.by_content() { Vec::new() } else { vec![Applied::default(); FAST] },
             pending_fill: [false; MAX_LINES],
+            only_key: Vec::new(),
         }
+    }
+
+    /// The key of the session's one book, for a venue whose messages do not name it (Gemini
+    /// v1: a connection per symbol).
+    pub fn set_only_book(&mut self, key: &[u8]) {
+        self.only_key = key.to_vec();
     }
 
     /// The book the last [`Verdict::Resync`] named (its key).
@@ -598,8 +616,7 @@ impl Arbiter {
                 }
             }
             Class::Content { key, snapshot, .. } => {
-                let bytes = content_bytes(self.family, frame);
-                let hash = content_hash(bytes);
+                let hash = frame_content_hash(self.family, frame);
                 let c = &mut self.content[key];
                 let outcome = if snapshot {
                     let synced_now = synced(&c.key);
@@ -913,8 +930,10 @@ impl Arbiter {
         key.clear();
         let mut conn_seq = None;
         let r = scratch.parse(frame, false, |root| {
-            if family == Family::CoinbaseAdvanced {
-                conn_seq = field_uint(root, "sequence_num");
+            match family {
+                Family::CoinbaseAdvanced => conn_seq = field_uint(root, "sequence_num"),
+                Family::GeminiV1 => conn_seq = field_uint(root, "socket_sequence"),
+                _ => {}
             }
             let (k, c) = match family {
                 Family::BinanceSpot | Family::BinanceFutures => binance(root),
@@ -928,9 +947,14 @@ impl Arbiter {
                 Family::CoinbaseExchange => coinbase_exchange(root),
                 Family::GeminiV2 => gemini_v2(root),
                 Family::CoinbaseAdvanced => coinbase_advanced(root),
+                Family::GeminiV1 => gemini_v1(root),
             };
             if let Some(k) = k {
                 key.extend_from_slice(k);
+            }
+            if family == Family::GeminiV1 && k.is_some() {
+                // The connection's one symbol: its messages do not name it.
+                key.extend_from_slice(&self.only_key);
             }
             Ok((c, k.is_some()))
         });
@@ -1088,6 +1112,22 @@ fn kraken_futures<'i>(root: simd_json::tape::Value<'_, 'i>) -> Read<'i> {
     }
 }
 
+/// A frame's content hash: of its bytes, less what differs between connections
+/// ([`content_bytes`]; Gemini v1's `socket_sequence` value, wherever it is).
+fn frame_content_hash(family: Family, frame: &[u8]) -> u64 {
+    const SEQ: &[u8] = b"\"socket_sequence\":";
+    if family == Family::GeminiV1 {
+        if let Some(i) = frame.windows(SEQ.len()).position(|w| w == SEQ) {
+            let rest = &frame[i + SEQ.len()..];
+            let n = rest.iter().take_while(|c| c.is_ascii_digit() || **c == b' ').count();
+            // The bytes before and after, in that order.
+            return content_hash(&frame[..i]).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                ^ content_hash(&rest[n..]);
+        }
+    }
+    content_hash(content_bytes(family, frame))
+}
+
 /// The bytes a content hash covers: the frame, less what differs between connections
 /// (Kraken v1's channel id, before the first comma).
 fn content_bytes(family: Family, frame: &[u8]) -> &[u8] {
@@ -1189,6 +1229,20 @@ fn gemini_v2<'i>(root: simd_json::tape::Value<'_, 'i>) -> Read<'i> {
             (symbol, Class::Trade { key: 0, id: field_uint(root, "event_id").unwrap_or(0) })
         }
         b"heartbeat" => (None, EVERY),
+        _ => (None, EVERY),
+    }
+}
+
+fn gemini_v1<'i>(root: simd_json::tape::Value<'_, 'i>) -> Read<'i> {
+    match field_text(root, "type").unwrap_or_default() {
+        b"update" => {
+            let Some(events) = root.get("events").and_then(|e| e.as_array()) else {
+                return (None, EVERY);
+            };
+            // The first `update` of a connection is the full book (`reason: "initial"`).
+            let initial = events.iter().any(|e| field_text(e, "reason") == Some(b"initial"));
+            (Some(b""), content(initial, false))
+        }
         _ => (None, EVERY),
     }
 }

@@ -475,6 +475,13 @@ impl Session {
             .with_instrument_ids(ids)
             .with_window_ticks(cfg.window_ticks)
             .with_depth(cfg.depth_levels);
+        let mut arbiter = arbiter;
+        if let (Some(a), Some(first)) = (arbiter.as_mut(), engine.symbols().list().first()) {
+            if cfg.venue == Venue::GeminiV1 {
+                // A connection per symbol: its messages do not name it.
+                a.set_only_book(first.key.as_bytes());
+            }
+        }
         if cfg.lines > 1 && Family::of(cfg.venue).is_some_and(Family::by_content) {
             // A loss on the line in front fails its next checks (checksum, crossed) until another line's copy
             // puts the book right (see `content.rs`).

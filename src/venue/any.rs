@@ -103,10 +103,13 @@ impl AnyAdapter {
 
     /// Frames of several connections arrive merged (redundant lines,
     /// [`crate::session::arbiter`]): a venue whose sequence numbers count a connection's
-    /// messages (Coinbase Advanced Trade) leaves checking them to the arbiter, per line.
+    /// messages (Coinbase Advanced Trade, Gemini v1) leaves checking them to the arbiter, per
+    /// line.
     pub fn set_merged_lines(&mut self, on: bool) {
-        if let AnyAdapter::CoinbaseAdvanced(a) = self {
-            a.merged = on;
+        match self {
+            AnyAdapter::CoinbaseAdvanced(a) => a.merged = on,
+            AnyAdapter::GeminiV1(a) => a.merged = on,
+            _ => {}
         }
     }
 }

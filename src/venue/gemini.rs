@@ -221,6 +221,9 @@ pub struct GeminiV1 {
     synced: bool,
     next_seq: Option<u64>,
     scratch: Option<Box<Scratch>>,
+    /// Frames of several connections arrive merged: `socket_sequence` is checked per line by
+    /// the arbiter ([`super::AnyAdapter::set_merged_lines`]), not here.
+    pub(crate) merged: bool,
 }
 
 impl GeminiV1 {
@@ -236,6 +239,7 @@ impl GeminiV1 {
             synced: false,
             next_seq: None,
             scratch: Some(Box::new(Scratch::new())),
+            merged: false,
         })
     }
 
@@ -247,7 +251,7 @@ impl GeminiV1 {
 
     fn frame(&mut self, root: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
         let kind = field_text(root, "type").ok_or(VenueError::UnknownType)?;
-        if let Some(seq) = root.get("socket_sequence") {
+        if let Some(seq) = root.get("socket_sequence").filter(|_| !self.merged) {
             let seq = super::json::uint(seq).ok_or(VenueError::Shape("socket_sequence"))?;
             match self.next_seq {
                 Some(want) if seq < want => {
