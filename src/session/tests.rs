@@ -983,22 +983,22 @@ fn l2_data(seq: u64, k: u64) -> Vec<u8> {
     .into_bytes()
 }
 
+/// A session of `venue` for `symbol` with `lines` lines, each connected.
+fn connected_lines(venue: Venue, symbol: &str, lines: usize) -> Session {
+    let mut cfg =
+        SessionConfig::new(venue, vec![symbol.into()], InstrumentRegistry::with_builtins());
+    cfg.lines = lines;
+    let mut s = Session::new(cfg, 0..1024).unwrap();
+    for l in 0..lines {
+        assert!(s.poll_connect_on(l, 0));
+        s.handle_connected_on(l, 0);
+    }
+    s
+}
+
 #[test]
 fn coinbase_advanced_lines_check_each_connections_sequence_and_a_loss_in_front_costs_nothing() {
-    let session = |lines: usize| {
-        let mut cfg = SessionConfig::new(
-            Venue::Coinbase,
-            vec!["BTC-USD".into()],
-            InstrumentRegistry::with_builtins(),
-        );
-        cfg.lines = lines;
-        let mut s = Session::new(cfg, 0..1024).unwrap();
-        for l in 0..lines {
-            assert!(s.poll_connect_on(l, 0));
-            s.handle_connected_on(l, 0);
-        }
-        s
-    };
+    let session = |lines: usize| connected_lines(Venue::Coinbase, "BTC-USD", lines);
     let mut one = session(1);
     let mut want: Vec<Event> = Vec::new();
     for k in 0..=5 {
@@ -1051,20 +1051,7 @@ fn gemini_v1_update(seq: u64, k: u64) -> Vec<u8> {
 
 #[test]
 fn gemini_v1_lines_check_each_connections_sequence_and_a_loss_in_front_costs_nothing() {
-    let session = |lines: usize| {
-        let mut cfg = SessionConfig::new(
-            Venue::GeminiV1,
-            vec!["BTCUSD".into()],
-            InstrumentRegistry::with_builtins(),
-        );
-        cfg.lines = lines;
-        let mut s = Session::new(cfg, 0..1024).unwrap();
-        for l in 0..lines {
-            assert!(s.poll_connect_on(l, 0));
-            s.handle_connected_on(l, 0);
-        }
-        s
-    };
+    let session = |lines: usize| connected_lines(Venue::GeminiV1, "BTCUSD", lines);
     let mut one = session(1);
     let mut want: Vec<Event> = Vec::new();
     for k in 0..=6 {
