@@ -7,7 +7,7 @@
 //!   "exch_ahead", "foreign_frames", "derivatives_unknown_symbol", "scanner_fallbacks",
 //!   "tls_record_errors", "instrument_requests_failed",   (live only)
 //!   "symbols": { "<venue>:<symbol>": { "venue", "symbol", "book_messages", "gaps", "resyncs",
-//!       "checksum_ok", "checksum_failed", "crossed_published", "state",
+//!       "checksum_ok", "checksum_failed", "checks_waited", "crossed_published", "state",
 //!       "bid_px", "bid_qty", "ask_px", "ask_qty", "trades", "tick", "lot",
 //!       "instrument_source", "funding", "mark_index", "open_interest", "liquidations" } },
 //!   "latency_ns": { "<stage>": { "count", "p50", "p99", "p999", "max" } } }
@@ -64,6 +64,9 @@ pub struct SymbolSummary {
     pub checksum_ok: u64,
     /// Checksums that failed.
     pub checksum_failed: u64,
+    /// Failed checks that waited for another line's copy of a lost message (redundant lines
+    /// arbitrated by content) instead of invalidating the book.
+    pub checks_waited: u64,
     /// Crossed books detected (and invalidated) by the engine.
     pub crossed_detected: u64,
     /// Crossed BBOs the consumer received marked valid: must be 0.
@@ -187,6 +190,7 @@ impl Summary {
                 s.resyncs += b.resyncs;
                 s.checksum_ok += b.checksum_ok;
                 s.checksum_failed += b.checksum_failed;
+                s.checks_waited += b.checks_waited;
                 s.crossed_detected += b.crossed_detected;
                 s.trades += b.trades;
                 let id = usize::from(e.base + idx);
@@ -338,6 +342,13 @@ impl Summary {
                 s.crossed_published,
                 s.trades
             );
+            if s.checks_waited > 0 {
+                let _ = writeln!(
+                    o,
+                    "{key}  failed checks that waited for the other line: {}",
+                    s.checks_waited
+                );
+            }
             if s.bid.is_some() || s.ask.is_some() {
                 let side = |x: &Option<(String, String)>| {
                     x.as_ref().map_or("-".to_owned(), |(p, q)| format!("{p} x {q}"))
@@ -417,6 +428,7 @@ impl Summary {
                         "resyncs": s.resyncs,
                         "checksum_ok": s.checksum_ok,
                         "checksum_failed": s.checksum_failed,
+                        "checks_waited": s.checks_waited,
                         "crossed_published": s.crossed_published,
                         "state": s.state.map_or("stale", state_name),
                         "bid_px": side(&s.bid, true),
