@@ -8,105 +8,82 @@
 //! it refuse the frame; any other key is read (its value must be in the accepted subset) and
 //! ignored, as the adapter ignores it. Key order is free.
 
-use super::{object, value, Cursor, Kernel, LevelSpan, Raw, ScanValue};
+use std::cell::Cell;
+
+use super::{object, value, Cursor, Kernel, LevelSpan, ScanValue, Spans};
 use crate::venue::binance::Fields;
 
 /// What the scanner does with a key.
-enum Key {
-    /// Read into this slot (the order of [`Slots::fields`]).
-    Slot(usize),
+enum Key<'f, 'a> {
+    /// Read into this field of the table.
+    Slot(&'f mut Option<ScanValue<'a>>),
     /// A key the adapter reads that the scanner leaves to simd-json.
     Refuse,
     /// A key the adapter ignores.
     Skip,
 }
 
-/// The scanner's reading of `key`.
-#[inline]
-fn key(key: &[u8]) -> Key {
+/// The scanner's reading of `key`: the field of `f` it fills, if any.
+#[inline(always)]
+fn key<'f, 'a>(f: &'f mut Fields<ScanValue<'a>>, key: &[u8]) -> Key<'f, 'a> {
     Key::Slot(match key {
-        b"e" => 0,
-        b"s" => 1,
-        b"U" => 2,
-        b"u" => 3,
-        b"pu" => 4,
-        b"T" => 5,
-        b"E" => 6,
-        b"b" => 7,
-        b"B" => 8,
-        b"a" => 9,
-        b"A" => 10,
-        b"p" => 11,
-        b"q" => 12,
-        b"t" => 13,
-        b"m" => 14,
-        b"X" => 15,
+        b"e" => &mut f.e,
+        b"s" => &mut f.s,
+        b"U" => &mut f.first_id,
+        b"u" => &mut f.last_id,
+        b"pu" => &mut f.prev_id,
+        b"T" => &mut f.big_t,
+        b"E" => &mut f.big_e,
+        b"b" => &mut f.b,
+        b"B" => &mut f.big_b,
+        b"a" => &mut f.a,
+        b"A" => &mut f.big_a,
+        b"p" => &mut f.p,
+        b"q" => &mut f.q,
+        b"t" => &mut f.t,
+        b"m" => &mut f.m,
+        b"X" => &mut f.x,
         b"lastUpdateId" | b"data" | b"id" | b"result" | b"code" | b"msg" | b"i" | b"r" | b"o"
         | b"S" | b"ap" | b"z" => return Key::Refuse,
         _ => return Key::Skip,
     })
 }
 
-/// One object's slots while it is read.
-#[derive(Default, Clone, Copy)]
-struct Slots<'a> {
-    vals: [Option<Raw<'a>>; 16],
-}
-
-impl<'a> Slots<'a> {
-    /// Reads the value of `key` at `c` into its slot; `None` to refuse the frame.
-    #[inline]
-    fn member(&mut self, c: &mut Cursor<'a>, key: &[u8], spans: &mut Vec<LevelSpan>) -> Option<()> {
-        match self::key(key) {
-            Key::Slot(i) => {
-                let v = value(c, spans)?;
-                // A duplicate key: simd-json's reading keeps the first; refuse instead.
-                if self.vals.get_mut(i)?.replace(v).is_some() {
-                    return None;
-                }
+/// Reads the value of `k` at `c` into the table `f` (or skips it); `None` to refuse the frame.
+/// Returns whether it filled a field.
+#[inline(always)]
+fn member<'a>(
+    f: &mut Fields<ScanValue<'a>>,
+    c: &mut Cursor<'a>,
+    k: &[u8],
+    spans: &mut Spans<'a>,
+) -> Option<bool> {
+    match key(f, k) {
+        Key::Slot(slot) => {
+            // A duplicate key: simd-json's reading keeps the first; refuse instead.
+            if slot.is_some() {
+                return None;
             }
-            Key::Refuse => return None,
-            Key::Skip => {
-                value(c, spans)?;
-            }
+            *slot = Some(value(c, spans)?);
+            Some(true)
         }
-        Some(())
-    }
-
-    /// The adapter's field table, level ranges resolved against `spans`.
-    fn fields(&self, frame: &'a [u8], spans: &'a [LevelSpan]) -> Fields<ScanValue<'a>> {
-        let v = |i: usize| self.vals.get(i).copied().flatten().map(|r| r.resolve(frame, spans));
-        Fields {
-            e: v(0),
-            s: v(1),
-            first_id: v(2),
-            last_id: v(3),
-            prev_id: v(4),
-            big_t: v(5),
-            big_e: v(6),
-            b: v(7),
-            big_b: v(8),
-            a: v(9),
-            big_a: v(10),
-            p: v(11),
-            q: v(12),
-            t: v(13),
-            m: v(14),
-            x: v(15),
-            ..Fields::default()
+        Key::Refuse => None,
+        Key::Skip => {
+            value(c, spans)?;
+            Some(false)
         }
     }
 }
 
-/// Level offsets the scanner has room for from the start (it grows past them if a frame
-/// needs more).
+/// Level offsets the scanner has room for from the start (a frame of up to 28 KB; a longer
+/// one grows the buffer once).
 const SPANS: usize = 4096;
 
 /// The Binance scanner's reused state: its kernel and the level offsets of the last frame.
 #[derive(Debug)]
 pub struct BinanceScanner {
     kernel: Kernel,
-    spans: Vec<LevelSpan>,
+    spans: Vec<Cell<LevelSpan>>,
 }
 
 impl Default for BinanceScanner {
@@ -125,7 +102,7 @@ impl BinanceScanner {
     pub fn with_kernel(kernel: Kernel) -> Self {
         // Room for the levels of any depth update Binance sends (a 100 ms diff of a busy book
         // runs to hundreds): the buffer is made once, not grown on the hot path.
-        BinanceScanner { kernel, spans: Vec::with_capacity(SPANS) }
+        BinanceScanner { kernel, spans: vec![Cell::default(); SPANS] }
     }
 
     /// The kernel this scanner runs.
@@ -141,34 +118,41 @@ impl BinanceScanner {
 
     /// The event's fields (a combined-stream frame's `data`, else the frame itself), or `None`
     /// if the frame is not one the scanner recognises exactly.
+    ///
+    /// The fields are written straight into the adapter's table. A combined-stream wrapper
+    /// may hold only keys the adapter ignores besides `data` (as Binance's do): a field of the
+    /// wrapper read before `data`, or any after it, refuses the frame, so the table holds the
+    /// event's fields alone, as the adapter reads them.
     pub(crate) fn scan<'a>(&'a mut self, frame: &'a [u8]) -> Option<Fields<ScanValue<'a>>> {
-        self.spans.clear();
         u32::try_from(frame.len()).ok()?;
-        let spans = &mut self.spans;
+        let need = Spans::cells_for(frame.len());
+        if self.spans.len() < need {
+            self.spans.resize(need, Cell::default());
+        }
+        let mut spans = Spans::new(&self.spans);
         let mut c = Cursor::new(frame, self.kernel);
         c.ws();
-        let mut outer = Slots::default();
-        let mut inner: Option<Slots<'a>> = None;
-        object(&mut c, |c, key| {
-            if key == b"data" {
+        let mut f = Fields::default();
+        // Whether the wrapper filled a field, and whether `data` was read.
+        let (mut outer, mut data) = (false, false);
+        object(&mut c, |c, k| {
+            if k == b"data" {
                 // Only an object: anything else is for simd-json (and the adapter's error).
-                if inner.is_some() || c.peek() != Some(b'{') {
+                if outer || data || c.peek() != Some(b'{') {
                     return None;
                 }
-                let mut slots = Slots::default();
-                object(c, |c, key| slots.member(c, key, spans))?;
-                inner = Some(slots);
-                Some(())
+                data = true;
+                object(c, |c, k| member(&mut f, c, k, &mut spans).map(drop))
             } else {
-                outer.member(c, key, spans)
+                let filled = member(&mut f, c, k, &mut spans)?;
+                outer |= filled;
+                (!(filled && data)).then_some(())
             }
         })?;
         if !c.at_end() {
             return None;
         }
-        // As the adapter reads a frame: a wrapper's event, the outer fields otherwise.
-        let event = inner.unwrap_or(outer);
-        Some(event.fields(frame, &self.spans))
+        Some(f)
     }
 }
 
@@ -220,6 +204,39 @@ mod tests {
             );
             assert_eq!(levels(f.a), [("61801.4".into(), "0".into())], "{name}");
             assert!(f.data.is_none() && f.last_update_id.is_none());
+        }
+    }
+
+    #[test]
+    fn a_wrapper_holds_only_keys_the_adapter_ignores() {
+        for mut sc in scanners() {
+            let ok = br#"{"stream":"s","x":[["1","2"]],"data":{"e":"trade","b":[["3","4"]]},"y":1}"#;
+            let f = sc.scan(ok).unwrap();
+            assert_eq!(f.e.and_then(FieldValue::text), Some(&b"trade"[..]));
+            assert_eq!(levels(f.b), [("3".into(), "4".into())]);
+            for refused in [
+                &br#"{"e":"trade","data":{"e":"trade"}}"#[..],
+                br#"{"data":{"s":"X"},"e":"trade"}"#,
+                br#"{"data":{"s":"X"},"data":{"s":"X"}}"#,
+            ] {
+                assert!(sc.scan(refused).is_none(), "{}", String::from_utf8_lossy(refused));
+            }
+        }
+    }
+
+    #[test]
+    fn a_frame_of_only_levels_fits_the_span_buffer() {
+        let mut frame = b"{\"b\":[".to_vec();
+        for i in 0..20_000 {
+            if i > 0 {
+                frame.push(b',');
+            }
+            frame.extend_from_slice(br#"["",""]"#);
+        }
+        frame.extend_from_slice(b"]}");
+        for mut sc in scanners() {
+            let f = sc.scan(&frame).unwrap();
+            assert_eq!(levels(f.b).len(), 20_000);
         }
     }
 

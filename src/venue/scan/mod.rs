@@ -12,10 +12,11 @@
 //! adapter parses that frame with simd-json and counts a fallback ([`super::Parsed::scan_fallback`]).
 //!
 //! Strings are found with SIMD ([`Kernel`]: AVX2, SSE4.2 or a portable loop, chosen at run
-//! time; the only `unsafe` of the scanners lives in that one file). Level arrays are kept as
-//! byte offsets into the frame (`LevelSpan`) in a buffer reused between frames: no
-//! allocation once it has grown, and decimal text goes straight to ticks and lots through
-//! the same functions the simd-json path uses.
+//! time; the only `unsafe` of the scanners lives in that one file): the cursor classifies the
+//! frame 64 bytes at a time, once, and finds each string's end in the block's bitmask. Level
+//! arrays are kept as byte offsets into the frame (`LevelSpan`) in a buffer reused between
+//! frames and sized before the walk: no allocation once it has grown, and decimal text goes
+//! straight to ticks and lots through the same functions the simd-json path uses.
 
 // Public for the benchmarks' scan floor only.
 #[doc(hidden)]
@@ -24,6 +25,9 @@ pub mod binance;
 mod simd;
 
 pub use simd::{Kernel, KernelKind};
+use simd::BLOCK;
+
+use std::cell::Cell;
 
 use simd_json::prelude::ValueAsScalar;
 use simd_json::tape::Value;
@@ -107,7 +111,7 @@ impl<'i> FieldValue<'i> for Value<'_, 'i> {
 
 /// Byte offsets of one level's price and size text in the frame (`start..end`, quotes
 /// excluded).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct LevelSpan {
     px: (u32, u32),
     qty: (u32, u32),
@@ -128,8 +132,9 @@ pub(crate) enum ScanValue<'a> {
     Levels {
         /// The frame the offsets point into.
         frame: &'a [u8],
-        /// The levels in order.
-        spans: &'a [LevelSpan],
+        /// The levels in order (cells: written during the walk through the same shared
+        /// borrow that hands them out).
+        spans: &'a [Cell<LevelSpan>],
     },
 }
 
@@ -169,37 +174,10 @@ impl<'a> FieldValue<'a> for ScanValue<'a> {
         };
         let text = |(s, e): (u32, u32)| frame.get(s as usize..e as usize).unwrap_or_default();
         for l in spans {
+            let l = l.get();
             f(text(l.px), text(l.qty))?;
         }
         Ok(())
-    }
-}
-
-/// A value before level arrays are resolved to slices (the span buffer is still growing).
-#[derive(Debug, Clone, Copy)]
-enum Raw<'a> {
-    Str(&'a [u8]),
-    UInt(u64),
-    Bool(bool),
-    Null,
-    /// A range of the span buffer.
-    Levels(u32, u32),
-}
-
-impl<'a> Raw<'a> {
-    /// The value, with level ranges resolved against `spans`.
-    #[inline]
-    fn resolve(self, frame: &'a [u8], spans: &'a [LevelSpan]) -> ScanValue<'a> {
-        match self {
-            Raw::Str(s) => ScanValue::Str(s),
-            Raw::UInt(u) => ScanValue::UInt(u),
-            Raw::Bool(b) => ScanValue::Bool(b),
-            Raw::Null => ScanValue::Null,
-            Raw::Levels(s, e) => ScanValue::Levels {
-                frame,
-                spans: spans.get(s as usize..e as usize).unwrap_or_default(),
-            },
-        }
     }
 }
 
@@ -209,28 +187,32 @@ struct Cursor<'a> {
     buf: &'a [u8],
     pos: usize,
     kernel: Kernel,
+    /// The start of the block `stops` classifies (`usize::MAX`: none yet).
+    block: usize,
+    /// The stop bytes of the block at `block` ([`Kernel::stop_mask`]).
+    stops: u64,
 }
 
 impl<'a> Cursor<'a> {
     fn new(buf: &'a [u8], kernel: Kernel) -> Self {
-        Cursor { buf, pos: 0, kernel }
+        Cursor { buf, pos: 0, kernel, block: usize::MAX, stops: 0 }
     }
 
     /// Skips JSON whitespace.
-    #[inline]
+    #[inline(always)]
     fn ws(&mut self) {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.buf.get(self.pos) {
             self.pos += 1;
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn peek(&self) -> Option<u8> {
         self.buf.get(self.pos).copied()
     }
 
     /// The next byte, consumed.
-    #[inline]
+    #[inline(always)]
     fn next(&mut self) -> Option<u8> {
         let b = self.peek()?;
         self.pos += 1;
@@ -238,24 +220,43 @@ impl<'a> Cursor<'a> {
     }
 
     /// Consumes `b` if it is next.
-    #[inline]
+    #[inline(always)]
     fn eat(&mut self, b: u8) -> bool {
         let hit = self.peek() == Some(b);
         self.pos += usize::from(hit);
         hit
     }
 
-    #[inline]
+    #[inline(always)]
     fn expect(&mut self, b: u8) -> Option<()> {
         self.eat(b).then_some(())
     }
 
+    /// The index of the first stop byte (`"`, `\`, control, non-ASCII) at or after `at`,
+    /// `buf.len()` if none: each 64-byte block is classified once and kept.
+    #[inline(always)]
+    fn string_stop(&mut self, mut at: usize) -> usize {
+        loop {
+            let base = at - at % BLOCK;
+            if base != self.block {
+                self.stops = self.kernel.stop_mask(self.buf, base);
+                self.block = base;
+            }
+            // `at - base < 64`; bytes past the end are stops, so this ends by the end.
+            let m = self.stops >> (at - base);
+            if m != 0 {
+                return at + m.trailing_zeros() as usize;
+            }
+            at = base + BLOCK;
+        }
+    }
+
     /// A string's offsets (quotes excluded), the cursor after its closing quote.
-    #[inline]
+    #[inline(always)]
     fn string_span(&mut self) -> Option<(u32, u32)> {
         self.expect(b'"')?;
         let start = self.pos;
-        let end = self.kernel.string_stop(self.buf, start);
+        let end = self.string_stop(start);
         if self.buf.get(end) != Some(&b'"') {
             return None;
         }
@@ -264,7 +265,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// A string's bytes.
-    #[inline]
+    #[inline(always)]
     fn string(&mut self) -> Option<&'a [u8]> {
         let (s, e) = self.string_span()?;
         self.buf.get(s as usize..e as usize)
@@ -272,10 +273,22 @@ impl<'a> Cursor<'a> {
 
     /// An unsigned integer: `0` or up to 19 digits without a leading zero. A digit, `.`,
     /// `e` or `E` right after is left for the caller to refuse.
-    #[inline]
+    #[inline(always)]
     fn uint(&mut self) -> Option<u64> {
         let start = self.pos;
         let mut acc: u64 = 0;
+        // Eight digits a step while all eight are digits (at most 16 digits this way).
+        while self.pos - start <= 19 - 8 {
+            let Some(&w) = self.buf.get(self.pos..).and_then(<[u8]>::first_chunk::<8>) else {
+                break;
+            };
+            let w = u64::from_le_bytes(w);
+            if !all_digits(w) {
+                break;
+            }
+            acc = acc * 100_000_000 + eight_digits(w);
+            self.pos += 8;
+        }
         while let Some(&c) = self.buf.get(self.pos) {
             let d = c.wrapping_sub(b'0');
             if d > 9 || self.pos - start == 19 {
@@ -292,7 +305,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// `word` (`true`, `false`, `null`), which must be next.
-    #[inline]
+    #[inline(always)]
     fn literal(&mut self, word: &[u8]) -> Option<()> {
         let end = self.pos.checked_add(word.len())?;
         if self.buf.get(self.pos..end)? != word {
@@ -309,36 +322,91 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// Whether all eight bytes of `w` are ASCII digits.
+#[inline(always)]
+fn all_digits(w: u64) -> bool {
+    const HIGH: u64 = 0xf0f0_f0f0_f0f0_f0f0;
+    const THREES: u64 = 0x3030_3030_3030_3030;
+    // High nibble 3, and still 3 after adding 6 (rules out `:` to `?`; no carry crosses a
+    // byte whose high nibble is 3).
+    w & HIGH == THREES && w.wrapping_add(0x0606_0606_0606_0606) & HIGH == THREES
+}
+
+/// The value of eight ASCII digits, the first in the lowest byte of `w` (little-endian load).
+#[inline(always)]
+fn eight_digits(w: u64) -> u64 {
+    // Bytes to digit values; then pairs (10 * d0 + d1 in every even byte); then the four
+    // pairs combined by two multiplications whose useful sums land in bits 32..64.
+    let v = w - 0x3030_3030_3030_3030;
+    let v = v * 10 + (v >> 8);
+    const PAIRS: u64 = 0x0000_00ff_0000_00ff;
+    let hi = (v & PAIRS).wrapping_mul(100 + (1_000_000 << 32));
+    let lo = ((v >> 16) & PAIRS).wrapping_mul(1 + (10_000 << 32));
+    hi.wrapping_add(lo) >> 32
+}
+
+/// The level buffer of one walk: cells written through a shared borrow, so the slices handed
+/// out in [`ScanValue::Levels`] and the writes of later arrays live side by side.
+struct Spans<'a> {
+    cells: &'a [Cell<LevelSpan>],
+    len: usize,
+}
+
+impl<'a> Spans<'a> {
+    /// Enough cells for every level a frame of `frame_len` bytes can hold (a level takes at
+    /// least 7 bytes: `["",""]` and a separator), so a walk never runs out.
+    fn cells_for(frame_len: usize) -> usize {
+        frame_len / 7 + 1
+    }
+
+    fn new(cells: &'a [Cell<LevelSpan>]) -> Self {
+        Spans { cells, len: 0 }
+    }
+
+    #[inline(always)]
+    fn push(&mut self, span: LevelSpan) -> Option<()> {
+        self.cells.get(self.len)?.set(span);
+        self.len += 1;
+        Some(())
+    }
+
+    /// The cells pushed since `start`.
+    #[inline(always)]
+    fn since(&self, start: usize) -> &'a [Cell<LevelSpan>] {
+        self.cells.get(start..self.len).unwrap_or_default()
+    }
+}
+
 /// Reads a scalar or a level array at `c`, level offsets appended to `spans`.
-#[inline]
-fn value<'a>(c: &mut Cursor<'a>, spans: &mut Vec<LevelSpan>) -> Option<Raw<'a>> {
+#[inline(always)]
+fn value<'a>(c: &mut Cursor<'a>, spans: &mut Spans<'a>) -> Option<ScanValue<'a>> {
     Some(match c.peek()? {
-        b'"' => Raw::Str(c.string()?),
-        b'0'..=b'9' => Raw::UInt(c.uint()?),
+        b'"' => ScanValue::Str(c.string()?),
+        b'0'..=b'9' => ScanValue::UInt(c.uint()?),
         b't' => {
             c.literal(b"true")?;
-            Raw::Bool(true)
+            ScanValue::Bool(true)
         }
         b'f' => {
             c.literal(b"false")?;
-            Raw::Bool(false)
+            ScanValue::Bool(false)
         }
         b'n' => {
             c.literal(b"null")?;
-            Raw::Null
+            ScanValue::Null
         }
         b'[' => {
-            let start = u32::try_from(spans.len()).ok()?;
+            let start = spans.len;
             levels(c, spans)?;
-            Raw::Levels(start, u32::try_from(spans.len()).ok()?)
+            ScanValue::Levels { frame: c.buf, spans: spans.since(start) }
         }
         _ => return None,
     })
 }
 
 /// `[]` or `[["px","qty"],…]`, each level's offsets appended to `spans`.
-#[inline]
-fn levels(c: &mut Cursor<'_>, spans: &mut Vec<LevelSpan>) -> Option<()> {
+#[inline(always)]
+fn levels(c: &mut Cursor<'_>, spans: &mut Spans<'_>) -> Option<()> {
     c.expect(b'[')?;
     c.ws();
     if c.eat(b']') {
@@ -354,7 +422,7 @@ fn levels(c: &mut Cursor<'_>, spans: &mut Vec<LevelSpan>) -> Option<()> {
         let qty = c.string_span()?;
         c.ws();
         c.expect(b']')?;
-        spans.push(LevelSpan { px, qty });
+        spans.push(LevelSpan { px, qty })?;
         c.ws();
         match c.next()? {
             b',' => c.ws(),
@@ -387,6 +455,52 @@ fn object<'a>(
             b',' => c.ws(),
             b'}' => return Some(()),
             _ => return None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eight_digits_at_a_time_reads_as_one_at_a_time() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..10_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let text = format!("{:08}", x % 100_000_000);
+            let w = u64::from_le_bytes(text.as_bytes().try_into().unwrap());
+            assert!(all_digits(w), "{text}");
+            assert_eq!(eight_digits(w), x % 100_000_000, "{text}");
+        }
+        for b in 0..=255u8 {
+            let mut t = *b"12345678";
+            for i in 0..8 {
+                t[i] = b;
+                assert_eq!(all_digits(u64::from_le_bytes(t)), b.is_ascii_digit(), "{b:#x} at {i}");
+                t[i] = b'1' + i as u8;
+            }
+        }
+    }
+
+    #[test]
+    fn integers_of_every_length_and_what_follows() {
+        let k = Kernel::forced(KernelKind::Portable).unwrap();
+        for len in 1..=21usize {
+            let digits: String = (0..len).map(|i| char::from(b'1' + (i % 9) as u8)).collect();
+            for tail in ["", ",", "}", ".5", "e3", "x"] {
+                let text = format!("{digits}{tail}");
+                let mut c = Cursor::new(text.as_bytes(), k);
+                let want = (len <= 19 && !matches!(tail, ".5" | "e3"))
+                    .then(|| digits.parse::<u64>().unwrap());
+                assert_eq!(c.uint(), want, "{text}");
+            }
+        }
+        for (text, want) in [("0", Some(0)), ("0,", Some(0)), ("01", None), ("00000000", None)] {
+            let mut c = Cursor::new(text.as_bytes(), k);
+            assert_eq!(c.uint(), want, "{text}");
         }
     }
 }

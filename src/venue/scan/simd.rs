@@ -1,10 +1,13 @@
-//! The scanner's byte search, the only `unsafe` of the scanner: SIMD via `std::arch` with
-//! runtime detection (AVX2, SSE4.2) and a portable fallback.
+//! The scanner's byte classification, the only `unsafe` of the scanner: SIMD via `std::arch`
+//! with runtime detection (AVX2, SSE4.2) and a portable fallback.
 //!
-//! One question is asked of the bytes: where does the string that starts here stop? A string
-//! the scanner accepts holds printable ASCII only (0x20..=0x7F without `"` and `\`), so the
-//! search stops at the first `"` (the string's end), `\` (an escape: the scanner gives up),
-//! control byte (< 0x20) or non-ASCII byte (>= 0x80, UTF-8 the scanner does not validate).
+//! One question is asked of the bytes, 64 at a time: which of them stop a string? A string the
+//! scanner accepts holds printable ASCII only (0x20..=0x7F without `"` and `\`), so a string
+//! stops at the first `"` (its end), `\` (an escape: the scanner gives up), control byte
+//! (< 0x20) or non-ASCII byte (>= 0x80, UTF-8 the scanner does not validate). The answer is a
+//! bitmask per 64-byte block of the frame ([`Kernel::stop_mask`]), computed once per block and
+//! kept by the cursor, which finds each string's end in it with `trailing_zeros`: one kernel
+//! call per 64 bytes of frame instead of one per string.
 //!
 //! A [`Kernel`] can only be made by [`Kernel::detect`] or [`Kernel::forced`], which check the
 //! CPU: that is the invariant every `unsafe` call below relies on.
@@ -14,7 +17,7 @@
 pub enum KernelKind {
     /// 32 bytes a step with AVX2 compares.
     Avx2,
-    /// 16 bytes a step with SSE4.2's `pcmpestri` (byte ranges).
+    /// 16 bytes a step with SSE4.2's `pcmpestrm` (byte ranges).
     Sse42,
     /// A byte at a time through a table: any CPU, and what Miri runs.
     Portable,
@@ -34,8 +37,9 @@ impl KernelKind {
     }
 }
 
-/// A byte-search implementation this CPU is known to support: made only by [`Kernel::detect`]
-/// or [`Kernel::forced`], which check the CPU (the invariant the SIMD paths rely on).
+/// A byte-classification implementation this CPU is known to support: made only by
+/// [`Kernel::detect`] or [`Kernel::forced`], which check the CPU (the invariant the SIMD paths
+/// rely on).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Kernel {
     /// Invariant: `kind`'s target features were detected on this CPU.
@@ -47,6 +51,9 @@ impl Default for Kernel {
         Kernel::detect()
     }
 }
+
+/// The bytes a block holds.
+pub(crate) const BLOCK: usize = 64;
 
 impl Kernel {
     /// The fastest kernel this CPU supports.
@@ -76,25 +83,56 @@ impl Kernel {
         self.kind
     }
 
-    /// The index of the first byte at or after `from` that is `"`, `\`, below 0x20 or above
-    /// 0x7F; `buf.len()` if there is none (or `from` is past the end).
+    /// The stop bytes of the 64-byte block at `base`: bit `i` is set if byte `base + i` is
+    /// `"`, `\`, below 0x20 or above 0x7F, or lies past the end of `buf` (so the end of the
+    /// frame stops a string too).
     #[inline]
-    pub fn string_stop(self, buf: &[u8], from: usize) -> usize {
+    pub fn stop_mask(self, buf: &[u8], base: usize) -> u64 {
+        let Some(tail) = buf.get(base..).filter(|t| !t.is_empty()) else { return u64::MAX };
+        match tail.first_chunk::<BLOCK>() {
+            Some(block) => self.block_mask(block),
+            None => {
+                // The frame's last, partial block: copied into a block padded with stops.
+                let mut block = [b'"'; BLOCK];
+                block[..tail.len()].copy_from_slice(tail);
+                self.block_mask(&block)
+            }
+        }
+    }
+
+    /// The stop bytes of one whole block.
+    #[inline]
+    fn block_mask(self, block: &[u8; BLOCK]) -> u64 {
         match self.kind {
             #[cfg(target_arch = "x86_64")]
             KernelKind::Avx2 => {
                 // SAFETY: a `Kernel` of kind Avx2 exists only if AVX2 was detected (the type's
                 // invariant, upheld by `forced`), so the target feature is available.
-                unsafe { x86::string_stop_avx2(buf, from) }
+                unsafe { x86::block_mask_avx2(block) }
             }
             #[cfg(target_arch = "x86_64")]
             KernelKind::Sse42 => {
                 // SAFETY: a `Kernel` of kind Sse42 exists only if SSE4.2 was detected (the
                 // type's invariant, upheld by `forced`), so the target feature is available.
-                unsafe { x86::string_stop_sse42(buf, from) }
+                unsafe { x86::block_mask_sse42(block) }
             }
-            _ => string_stop_portable(buf, from),
+            _ => block_mask_portable(block),
         }
+    }
+
+    /// The index of the first byte at or after `from` that is `"`, `\`, below 0x20 or above
+    /// 0x7F; `buf.len()` if there is none (or `from` is past the end).
+    pub fn string_stop(self, buf: &[u8], from: usize) -> usize {
+        let mut at = from;
+        while at < buf.len() {
+            let base = at - at % BLOCK;
+            let m = self.stop_mask(buf, base) >> (at - base);
+            if m != 0 {
+                return (at + m.trailing_zeros() as usize).min(buf.len());
+            }
+            at = base + BLOCK;
+        }
+        buf.len()
     }
 }
 
@@ -109,59 +147,57 @@ const STOP: [bool; 256] = {
     t
 };
 
-/// [`Kernel::string_stop`] a byte at a time.
+/// [`Kernel::block_mask`] a byte at a time.
 #[inline]
-fn string_stop_portable(buf: &[u8], from: usize) -> usize {
-    let tail = buf.get(from..).unwrap_or_default();
-    tail.iter().position(|&b| STOP[usize::from(b)]).map_or(buf.len(), |p| from + p)
+fn block_mask_portable(block: &[u8; BLOCK]) -> u64 {
+    block
+        .iter()
+        .enumerate()
+        .fold(0, |m, (i, &b)| m | (u64::from(STOP[usize::from(b)]) << i))
 }
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use std::arch::x86_64::{
         __m128i, __m256i, _mm256_cmpeq_epi8, _mm256_cmpgt_epi8, _mm256_loadu_si256,
-        _mm256_movemask_epi8, _mm256_or_si256, _mm256_set1_epi8, _mm_cmpestri, _mm_loadu_si128,
-        _mm_setr_epi8, _SIDD_CMP_RANGES, _SIDD_LEAST_SIGNIFICANT, _SIDD_UBYTE_OPS,
+        _mm256_movemask_epi8, _mm256_or_si256, _mm256_set1_epi8, _mm_cmpestrm, _mm_cvtsi128_si32,
+        _mm_loadu_si128, _mm_setr_epi8, _SIDD_BIT_MASK, _SIDD_CMP_RANGES, _SIDD_UBYTE_OPS,
     };
 
-    use super::string_stop_portable;
+    use super::BLOCK;
 
-    /// [`super::Kernel::string_stop`] 32 bytes a step; the last partial block byte by byte.
+    /// [`super::Kernel::block_mask`] 32 bytes a step.
     ///
     /// # Safety
     ///
     /// The CPU must support AVX2.
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn string_stop_avx2(buf: &[u8], from: usize) -> usize {
+    pub(super) unsafe fn block_mask_avx2(block: &[u8; BLOCK]) -> u64 {
         let quote = _mm256_set1_epi8(b'"' as i8);
         let backslash = _mm256_set1_epi8(b'\\' as i8);
         let space = _mm256_set1_epi8(0x20);
-        let mut i = from;
-        while i.checked_add(32).is_some_and(|end| end <= buf.len()) {
-            // SAFETY: `i + 32 <= buf.len()`, so the 32 bytes read are inside `buf`; the
-            // unaligned load has no alignment requirement.
-            let v = unsafe { _mm256_loadu_si256(buf.as_ptr().add(i).cast::<__m256i>()) };
+        let mut mask = 0u64;
+        for half in 0..2 {
+            // SAFETY: `half * 32 + 32 <= 64 == block.len()`, so the 32 bytes read are inside
+            // `block`; the unaligned load has no alignment requirement.
+            let v = unsafe { _mm256_loadu_si256(block.as_ptr().add(half * 32).cast::<__m256i>()) };
             // Signed compare: 0x20 > b holds for control bytes and for every byte >= 0x80.
             let stop = _mm256_or_si256(
                 _mm256_or_si256(_mm256_cmpeq_epi8(v, quote), _mm256_cmpeq_epi8(v, backslash)),
                 _mm256_cmpgt_epi8(space, v),
             );
-            let mask = _mm256_movemask_epi8(stop) as u32;
-            if mask != 0 {
-                return i + mask.trailing_zeros() as usize;
-            }
-            i += 32;
+            mask |= u64::from(_mm256_movemask_epi8(stop) as u32) << (half * 32);
         }
-        string_stop_portable(buf, i)
+        mask
     }
 
-    /// [`super::Kernel::string_stop`] 16 bytes a step with `pcmpestri` over byte ranges.
+    /// [`super::Kernel::block_mask`] 16 bytes a step with `pcmpestrm` over byte ranges.
     ///
     /// # Safety
     ///
     /// The CPU must support SSE4.2.
     #[target_feature(enable = "sse4.2")]
-    pub(super) unsafe fn string_stop_sse42(buf: &[u8], from: usize) -> usize {
+    pub(super) unsafe fn block_mask_sse42(block: &[u8; BLOCK]) -> u64 {
         // Four inclusive ranges: control bytes, `"`, `\`, non-ASCII.
         let ranges = _mm_setr_epi8(
             0x00,
@@ -181,19 +217,17 @@ mod x86 {
             0,
             0,
         );
-        let mut i = from;
-        while i.checked_add(16).is_some_and(|end| end <= buf.len()) {
-            // SAFETY: `i + 16 <= buf.len()`, so the 16 bytes read are inside `buf`; the
-            // unaligned load has no alignment requirement.
-            let v = unsafe { _mm_loadu_si128(buf.as_ptr().add(i).cast::<__m128i>()) };
-            const MODE: i32 = _SIDD_UBYTE_OPS | _SIDD_CMP_RANGES | _SIDD_LEAST_SIGNIFICANT;
-            let idx = _mm_cmpestri::<MODE>(ranges, 8, v, 16);
-            if idx < 16 {
-                return i + idx as usize;
-            }
-            i += 16;
+        const MODE: i32 = _SIDD_UBYTE_OPS | _SIDD_CMP_RANGES | _SIDD_BIT_MASK;
+        let mut mask = 0u64;
+        for quarter in 0..4 {
+            // SAFETY: `quarter * 16 + 16 <= 64 == block.len()`, so the 16 bytes read are
+            // inside `block`; the unaligned load has no alignment requirement.
+            let v = unsafe { _mm_loadu_si128(block.as_ptr().add(quarter * 16).cast::<__m128i>()) };
+            let bits = _mm_cmpestrm::<MODE>(ranges, 8, v, 16);
+            // The bit mask is in the low 16 bits of the result.
+            mask |= u64::from(_mm_cvtsi128_si32(bits) as u32 & 0xffff) << (quarter * 16);
         }
-        string_stop_portable(buf, i)
+        mask
     }
 }
 
@@ -204,6 +238,20 @@ mod tests {
     /// Every kernel this CPU has (the portable one always).
     fn kernels() -> Vec<Kernel> {
         KernelKind::ALL.into_iter().filter_map(Kernel::forced).collect()
+    }
+
+    /// [`Kernel::string_stop`] a byte at a time.
+    fn string_stop_bytes(buf: &[u8], from: usize) -> usize {
+        let tail = buf.get(from..).unwrap_or_default();
+        tail.iter().position(|&b| STOP[usize::from(b)]).map_or(buf.len(), |p| from + p)
+    }
+
+    /// [`Kernel::stop_mask`] a byte at a time.
+    fn stop_mask_bytes(buf: &[u8], base: usize) -> u64 {
+        (0..BLOCK).fold(0, |m, i| {
+            let stop = buf.get(base + i).is_none_or(|&b| STOP[usize::from(b)]);
+            m | (u64::from(stop) << i)
+        })
     }
 
     #[test]
@@ -224,7 +272,7 @@ mod tests {
     fn each_kernel_finds_every_stop_byte_at_every_offset() {
         let ks = kernels();
         for stop in [b'"', b'\\', 0x00, 0x1f, 0x80, 0xff, b'\n'] {
-            for len in [0usize, 1, 15, 16, 17, 31, 32, 33, 64, 100] {
+            for len in [0usize, 1, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 128, 129] {
                 for at in 0..=len {
                     let mut buf = vec![b'7'; len];
                     // 0x7f and 0x20 are plain string bytes, not stops.
@@ -249,11 +297,22 @@ mod tests {
                             );
                         }
                     }
+                    for base in [0, 64, at - at % 64] {
+                        for k in &ks {
+                            assert_eq!(
+                                k.stop_mask(&buf, base),
+                                stop_mask_bytes(&buf, base),
+                                "{} stop {stop:#x} len {len} at {at} base {base}",
+                                k.kind().name()
+                            );
+                        }
+                    }
                 }
             }
         }
         for k in &ks {
             assert_eq!(k.string_stop(b"abc", 7), 3, "{}: from past the end", k.kind().name());
+            assert_eq!(k.stop_mask(b"abc", 64), u64::MAX, "{}: past the end", k.kind().name());
         }
     }
 
@@ -268,9 +327,16 @@ mod tests {
             ),
             from in 0usize..210,
         ) {
-            let want = string_stop_portable(&buf, from);
+            let want = string_stop_bytes(&buf, from);
             for k in kernels() {
                 proptest::prop_assert_eq!(k.string_stop(&buf, from), want, "{}", k.kind().name());
+                let base = from - from % BLOCK;
+                proptest::prop_assert_eq!(
+                    k.stop_mask(&buf, base),
+                    stop_mask_bytes(&buf, base),
+                    "{}",
+                    k.kind().name()
+                );
             }
         }
     }
