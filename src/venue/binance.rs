@@ -513,8 +513,9 @@ impl Binance {
     fn handle_frame_inner(&mut self, frame: &[u8], out: &mut Parsed) -> Result<(), VenueError> {
         if self.parser == Parser::Scan {
             let mut scanner = self.scanner.take().unwrap_or_default();
-            let r = match scanner.scan(frame) {
-                Some(d) => self.scanned(frame, &d, out),
+            let mut d = Fields::default();
+            let r = match scanner.scan_into(frame, &mut d) {
+                Some(()) => self.scanned(frame, &d, out),
                 None => None,
             };
             self.scanner = Some(scanner);

@@ -75,8 +75,9 @@ fn member<'a>(
     }
 }
 
-/// Level offsets the scanner has room for from the start (a frame of up to 28 KB; a longer
-/// one grows the buffer once).
+/// Level offsets the scanner has room for: a frame with more levels (Binance's depth updates
+/// have far fewer; its REST snapshots never reach the scanner) is left to simd-json, so the
+/// buffer never grows.
 const SPANS: usize = 4096;
 
 /// The Binance scanner's reused state: its kernel and the level offsets of the last frame.
@@ -101,7 +102,7 @@ impl BinanceScanner {
     /// A scanner that runs `kernel` (tests force each one).
     pub fn with_kernel(kernel: Kernel) -> Self {
         // Room for the levels of any depth update Binance sends (a 100 ms diff of a busy book
-        // runs to hundreds): the buffer is made once, not grown on the hot path.
+        // runs to hundreds): the buffer is made once, never grown.
         BinanceScanner { kernel, spans: vec![Cell::default(); SPANS] }
     }
 
@@ -113,26 +114,35 @@ impl BinanceScanner {
     /// Whether the scanner reads `frame` (the scan floor of the benchmarks: the walk without
     /// a handler).
     pub fn recognises(&mut self, frame: &[u8]) -> bool {
-        self.scan(frame).is_some()
+        self.scan_into(frame, &mut Fields::default()).is_some()
     }
 
-    /// The event's fields (a combined-stream frame's `data`, else the frame itself), or `None`
-    /// if the frame is not one the scanner recognises exactly.
-    ///
-    /// The fields are written straight into the adapter's table. A combined-stream wrapper
-    /// may hold only keys the adapter ignores besides `data` (as Binance's do): a field of the
-    /// wrapper read before `data`, or any after it, refuses the frame, so the table holds the
-    /// event's fields alone, as the adapter reads them.
+    /// [`BinanceScanner::scan_into`] a fresh table, returned (the tests' reading).
+    #[cfg(test)]
     pub(crate) fn scan<'a>(&'a mut self, frame: &'a [u8]) -> Option<Fields<ScanValue<'a>>> {
+        let mut f = Fields::default();
+        self.scan_into(frame, &mut f)?;
+        Some(f)
+    }
+
+    /// Fills `f`, which must be empty (`Fields::default()`), with the event's fields (a
+    /// combined-stream frame's `data`, else the frame itself); `None` if the frame is not one
+    /// the scanner recognises exactly (`f` then holds whatever was read before the refusal).
+    ///
+    /// The fields are written straight into the adapter's table where it lives. A
+    /// combined-stream wrapper may hold only keys the adapter ignores besides `data` (as
+    /// Binance's do): a field of the wrapper read before `data`, or any after it, refuses the
+    /// frame, so the table holds the event's fields alone, as the adapter reads them.
+    #[inline]
+    pub(crate) fn scan_into<'a>(
+        &'a mut self,
+        frame: &'a [u8],
+        f: &mut Fields<ScanValue<'a>>,
+    ) -> Option<()> {
         u32::try_from(frame.len()).ok()?;
-        let need = Spans::cells_for(frame.len());
-        if self.spans.len() < need {
-            self.spans.resize(need, Cell::default());
-        }
         let mut spans = Spans::new(&self.spans);
         let mut c = Cursor::new(frame, self.kernel);
         c.ws();
-        let mut f = Fields::default();
         // Whether the wrapper filled a field, and whether `data` was read.
         let (mut outer, mut data) = (false, false);
         object(&mut c, |c, k| {
@@ -142,17 +152,14 @@ impl BinanceScanner {
                     return None;
                 }
                 data = true;
-                object(c, |c, k| member(&mut f, c, k, &mut spans).map(drop))
+                object(c, |c, k| member(f, c, k, &mut spans).map(drop))
             } else {
-                let filled = member(&mut f, c, k, &mut spans)?;
+                let filled = member(f, c, k, &mut spans)?;
                 outer |= filled;
                 (!(filled && data)).then_some(())
             }
         })?;
-        if !c.at_end() {
-            return None;
-        }
-        Some(f)
+        c.at_end().then_some(())
     }
 }
 
@@ -210,7 +217,8 @@ mod tests {
     #[test]
     fn a_wrapper_holds_only_keys_the_adapter_ignores() {
         for mut sc in scanners() {
-            let ok = br#"{"stream":"s","x":[["1","2"]],"data":{"e":"trade","b":[["3","4"]]},"y":1}"#;
+            let ok =
+                br#"{"stream":"s","x":[["1","2"]],"data":{"e":"trade","b":[["3","4"]]},"y":1}"#;
             let f = sc.scan(ok).unwrap();
             assert_eq!(f.e.and_then(FieldValue::text), Some(&b"trade"[..]));
             assert_eq!(levels(f.b), [("3".into(), "4".into())]);
@@ -225,18 +233,23 @@ mod tests {
     }
 
     #[test]
-    fn a_frame_of_only_levels_fits_the_span_buffer() {
-        let mut frame = b"{\"b\":[".to_vec();
-        for i in 0..20_000 {
-            if i > 0 {
-                frame.push(b',');
+    fn more_levels_than_the_span_buffer_holds_are_left_to_simd_json() {
+        let frame = |n: usize| {
+            let mut frame = b"{\"b\":[".to_vec();
+            for i in 0..n {
+                if i > 0 {
+                    frame.push(b',');
+                }
+                frame.extend_from_slice(br#"["1","2"]"#);
             }
-            frame.extend_from_slice(br#"["",""]"#);
-        }
-        frame.extend_from_slice(b"]}");
+            frame.extend_from_slice(b"]}");
+            frame
+        };
         for mut sc in scanners() {
-            let f = sc.scan(&frame).unwrap();
-            assert_eq!(levels(f.b).len(), 20_000);
+            let full = frame(SPANS);
+            assert_eq!(levels(sc.scan(&full).unwrap().b).len(), SPANS);
+            assert!(sc.scan(&frame(SPANS + 1)).is_none());
+            assert_eq!(sc.spans.len(), SPANS);
         }
     }
 

@@ -14,8 +14,8 @@
 //! Strings are found with SIMD ([`Kernel`]: AVX2, SSE4.2 or a portable loop, chosen at run
 //! time; the only `unsafe` of the scanners lives in that one file): the cursor classifies the
 //! frame 64 bytes at a time, once, and finds each string's end in the block's bitmask. Level
-//! arrays are kept as byte offsets into the frame (`LevelSpan`) in a buffer reused between
-//! frames and sized before the walk: no allocation once it has grown, and decimal text goes
+//! arrays are kept as byte offsets into the frame (`LevelSpan`) in a fixed-size buffer reused
+//! between frames (a frame with more levels is refused): no allocation, and decimal text goes
 //! straight to ticks and lots through the same functions the simd-json path uses.
 
 // Public for the benchmarks' scan floor only.
@@ -24,8 +24,8 @@ pub mod binance;
 #[allow(unsafe_code)]
 mod simd;
 
-pub use simd::{Kernel, KernelKind};
 use simd::BLOCK;
+pub use simd::{Kernel, KernelKind};
 
 use std::cell::Cell;
 
@@ -346,19 +346,14 @@ fn eight_digits(w: u64) -> u64 {
 }
 
 /// The level buffer of one walk: cells written through a shared borrow, so the slices handed
-/// out in [`ScanValue::Levels`] and the writes of later arrays live side by side.
+/// out in [`ScanValue::Levels`] and the writes of later arrays live side by side. It has a
+/// fixed size: a frame with more levels is refused (and read by simd-json).
 struct Spans<'a> {
     cells: &'a [Cell<LevelSpan>],
     len: usize,
 }
 
 impl<'a> Spans<'a> {
-    /// Enough cells for every level a frame of `frame_len` bytes can hold (a level takes at
-    /// least 7 bytes: `["",""]` and a separator), so a walk never runs out.
-    fn cells_for(frame_len: usize) -> usize {
-        frame_len / 7 + 1
-    }
-
     fn new(cells: &'a [Cell<LevelSpan>]) -> Self {
         Spans { cells, len: 0 }
     }

@@ -89,12 +89,18 @@ impl Kernel {
     #[inline]
     pub fn stop_mask(self, buf: &[u8], base: usize) -> u64 {
         let Some(tail) = buf.get(base..).filter(|t| !t.is_empty()) else { return u64::MAX };
-        match tail.first_chunk::<BLOCK>() {
-            Some(block) => self.block_mask(block),
+        if let Some(block) = tail.first_chunk::<BLOCK>() {
+            return self.block_mask(block);
+        }
+        // The frame's last, partial block of `n` bytes: the frame's last 64 bytes classified
+        // and shifted down (no copy), or, in a frame shorter than a block, a copy padded with
+        // stops; the bits past the end set either way.
+        let n = tail.len();
+        match buf.last_chunk::<BLOCK>() {
+            Some(last) => (self.block_mask(last) >> (BLOCK - n)) | (u64::MAX << n),
             None => {
-                // The frame's last, partial block: copied into a block padded with stops.
                 let mut block = [b'"'; BLOCK];
-                block[..tail.len()].copy_from_slice(tail);
+                block[..n].copy_from_slice(tail);
                 self.block_mask(&block)
             }
         }
@@ -150,10 +156,7 @@ const STOP: [bool; 256] = {
 /// [`Kernel::block_mask`] a byte at a time.
 #[inline]
 fn block_mask_portable(block: &[u8; BLOCK]) -> u64 {
-    block
-        .iter()
-        .enumerate()
-        .fold(0, |m, (i, &b)| m | (u64::from(STOP[usize::from(b)]) << i))
+    block.iter().enumerate().fold(0, |m, (i, &b)| m | (u64::from(STOP[usize::from(b)]) << i))
 }
 
 #[cfg(target_arch = "x86_64")]
