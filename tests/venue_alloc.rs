@@ -19,6 +19,7 @@ use ladderfeed::venue::coinbase::{CoinbaseAdvanced, CoinbaseExchange};
 use ladderfeed::venue::deribit::Deribit;
 use ladderfeed::venue::gemini::GeminiV2;
 use ladderfeed::venue::kraken::KrakenV1;
+use ladderfeed::venue::krakenfutures::KrakenFutures;
 use ladderfeed::venue::okx::Okx;
 use ladderfeed::venue::Adapter;
 
@@ -118,6 +119,15 @@ fn every_adapter_allocates_nothing_per_message_after_warm_up() {
             steady_state(
                 Engine::new(Deribit::new(reg())),
                 &["deribit/cryptofeed_DERIBIT.ws.1.0"],
+                0.5,
+            ),
+        ),
+        (
+            // One-level `book` messages read by the flat scanner.
+            "kraken futures",
+            steady_state(
+                Engine::new(KrakenFutures::new(reg())),
+                &["krakenfutures/cryptofeed_KRAKEN_FUTURES.ws.1.0"],
                 0.5,
             ),
         ),

@@ -17,11 +17,19 @@
 //! Control: `info`, `subscribed`/`unsubscribed`, `heartbeat` (subscribed with the books: the
 //! venue closes a connection silent for a minute), `ticker_lite`; `error`/`alert` are the
 //! venue reporting one.
+//!
+//! Parsing: the `book` messages (nearly all of the traffic, one level each) are read by a flat
+//! object scanner ([`super::scan::flat`], with [`Parser::Scan`], the default) through the same
+//! handler as the simd-json path; every other frame, and any `book` message the scanner does
+//! not read exactly, goes to simd-json with its numbers quoted (counted in
+//! [`Parsed::scan_fallback`]).
 
 use simd_json::tape::Value;
 
 use super::json::{field_text, text, Scratch};
 use super::protocol::{Protocol, BASE};
+use super::scan::flat::{self, Flat};
+use super::scan::Parser;
 use super::time::ms_to_ns;
 use super::{deriv_price, deriv_rate, deriv_size};
 use super::{num, Adapter, BookAction, GapScope, Parsed, SymbolIdx, Symbols, TradeMsg, VenueError};
@@ -45,6 +53,8 @@ pub struct KrakenFutures {
     symbols: Symbols,
     states: Vec<SymState>,
     scratch: Option<Box<Scratch>>,
+    /// Which parser reads frames ([`Parser::Scan`] by default).
+    parser: Parser,
     /// Subscribe the `ticker` feed (mark, index, funding, open interest) with the books.
     pub derivatives: bool,
 }
@@ -56,8 +66,19 @@ impl KrakenFutures {
             symbols: Symbols::new(Venue::KrakenFutures, registry),
             states: Vec::new(),
             scratch: Some(Box::new(Scratch::new())),
+            parser: Parser::Scan,
             derivatives: false,
         }
+    }
+
+    /// Reads frames with `parser` from now on.
+    pub fn set_parser(&mut self, parser: Parser) {
+        self.parser = parser;
+    }
+
+    /// The parser frames are read with.
+    pub fn parser(&self) -> Parser {
+        self.parser
     }
 
     fn state(&mut self, i: SymbolIdx) -> &mut SymState {
@@ -114,9 +135,11 @@ impl KrakenFutures {
         Ok(())
     }
 
-    fn delta(&mut self, d: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
-        let key = field_text(d, "product_id").ok_or(VenueError::Shape("product_id"))?;
-        let seq = super::json::field_uint(d, "seq").ok_or(VenueError::Shape("seq"))?;
+    /// A `book` message, from either parser (`d`: its fields).
+    #[inline]
+    fn delta<'i>(&mut self, d: impl Fields<'i>, out: &mut Parsed) -> Result<(), VenueError> {
+        let key = d.text("product_id").ok_or(VenueError::Shape("product_id"))?;
+        let seq = d.uint("seq").ok_or(VenueError::Shape("seq"))?;
         let sym = self.symbols.resolve(key).ok_or(VenueError::UnknownSymbol)?;
         let st = self.state(sym);
         if !st.synced {
@@ -133,15 +156,15 @@ impl KrakenFutures {
             return Ok(());
         }
         st.seq = seq;
-        let side = match field_text(d, "side") {
+        let side = match d.text("side") {
             Some(b"buy") => Side::Bid,
             Some(b"sell") => Side::Ask,
             _ => return Err(VenueError::Shape("side")),
         };
-        let exch_ts = super::json::field_uint(d, "timestamp").map_or(0, ms_to_ns);
+        let exch_ts = d.uint("timestamp").map_or(0, ms_to_ns);
         out.begin_book(sym, BookAction::Update, exch_ts);
         let inst = &self.symbols.list()[usize::from(sym)].instrument;
-        let r = level(d, side, inst, out);
+        let r = level_of(d.text("price"), d.text("qty"), side, inst, out);
         if let Err(e) = r {
             out.broken = Some(sym);
             return Err(e);
@@ -185,6 +208,40 @@ fn level_text<'t, 'i: 't>(
         .flat_map(move |a| a.iter().filter_map(move |l| text(l.get(field)?)))
 }
 
+/// A message's fields as the handlers read them, from simd-json's tape (numbers quoted) or
+/// from the flat scanner: the same text either way.
+trait Fields<'i>: Copy {
+    /// The text of a string or number field.
+    fn text(self, key: &'static str) -> Option<&'i [u8]>;
+    /// An unsigned integer field (a number or a string of digits).
+    fn uint(self, key: &'static str) -> Option<u64>;
+}
+
+impl<'i> Fields<'i> for Value<'_, 'i> {
+    #[inline]
+    fn text(self, key: &'static str) -> Option<&'i [u8]> {
+        field_text(self, key)
+    }
+
+    #[inline]
+    fn uint(self, key: &'static str) -> Option<u64> {
+        super::json::field_uint(self, key)
+    }
+}
+
+impl<'i> Fields<'i> for &Flat<'i> {
+    #[inline]
+    fn text(self, key: &'static str) -> Option<&'i [u8]> {
+        self.get(key.as_bytes())
+    }
+
+    /// As [`super::json::uint`] reads a quoted number: the digits of its text.
+    #[inline]
+    fn uint(self, key: &'static str) -> Option<u64> {
+        super::json::parse_u64(self.get(key.as_bytes())?)
+    }
+}
+
 /// One level `{price, qty}` (`qty` 0 removes it).
 fn level(
     l: Value<'_, '_>,
@@ -192,8 +249,20 @@ fn level(
     inst: &Instrument,
     out: &mut Parsed,
 ) -> Result<(), VenueError> {
-    let px = field_text(l, "price").ok_or(VenueError::Shape("level price"))?;
-    let qty = field_text(l, "qty").ok_or(VenueError::Shape("level qty"))?;
+    level_of(field_text(l, "price"), field_text(l, "qty"), side, inst, out)
+}
+
+/// A level from its `price` and `qty` text.
+#[inline]
+fn level_of(
+    px: Option<&[u8]>,
+    qty: Option<&[u8]>,
+    side: Side,
+    inst: &Instrument,
+    out: &mut Parsed,
+) -> Result<(), VenueError> {
+    let px = px.ok_or(VenueError::Shape("level price"))?;
+    let qty = qty.ok_or(VenueError::Shape("level qty"))?;
     let px_tick = out.book_price_number(inst, px).map_err(num("price"))?;
     let qty_lots = inst.lot.units(qty).map_err(num("qty"))?;
     out.level(side, px_tick, qty_lots);
@@ -266,6 +335,15 @@ impl Adapter for KrakenFutures {
     }
 
     fn handle_frame(&mut self, frame: &[u8], _: u64, out: &mut Parsed) -> Result<(), VenueError> {
+        if self.parser == Parser::Scan {
+            // A `book` message the scanner reads exactly; anything else to simd-json.
+            match flat::scan(frame) {
+                Some(f) if f.get(b"event").is_none() && f.get(b"feed") == Some(b"book") => {
+                    return self.delta(&f, out);
+                }
+                _ => out.scan_fallback = true,
+            }
+        }
         let mut scratch = self.scratch.take().unwrap_or_default();
         let r = scratch.parse(frame, true, |root| self.frame(root, out));
         self.scratch = Some(scratch);

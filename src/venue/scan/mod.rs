@@ -21,6 +21,9 @@
 // Public for the benchmarks' scan floor only.
 #[doc(hidden)]
 pub mod binance;
+// Public for the differential tests and the fuzz target.
+#[doc(hidden)]
+pub mod flat;
 #[allow(unsafe_code)]
 mod simd;
 
@@ -41,7 +44,8 @@ use super::VenueError;
 #[cfg_attr(feature = "cli", serde(rename_all = "kebab-case"))]
 pub enum Parser {
     /// The venue's specialised scanner where it has one (Binance depth, trades and
-    /// bookTicker), simd-json for every frame it does not recognise.
+    /// bookTicker; Kraken Futures' one-level `book` messages), simd-json for every frame it
+    /// does not recognise.
     #[default]
     Scan,
     /// simd-json's tape for every frame: the reference path.

@@ -1,0 +1,197 @@
+//! The Kraken Futures `book` scanner (`venue::scan::flat`) against simd-json's tape: every
+//! frame of the bundled capture, and generated `book` messages with free key order,
+//! whitespace, number forms and broken fields. The scanner must give the same result and the
+//! same parsed output as simd-json, or fall back (and then it is simd-json's output by
+//! construction).
+
+mod common;
+
+use common::records;
+use ladderfeed::book::InstrumentRegistry;
+use ladderfeed::capture::RecordKind;
+use ladderfeed::venue::krakenfutures::KrakenFutures;
+use ladderfeed::venue::{Adapter, Parsed, Parser, VenueError};
+use proptest::prelude::*;
+
+const CAPTURE: &str = "krakenfutures/cryptofeed_KRAKEN_FUTURES.ws.1.0";
+
+fn pair() -> (KrakenFutures, KrakenFutures) {
+    let mut scan = KrakenFutures::new(InstrumentRegistry::with_builtins());
+    scan.set_parser(Parser::Scan);
+    let mut tape = KrakenFutures::new(InstrumentRegistry::with_builtins());
+    tape.set_parser(Parser::SimdJson);
+    (scan, tape)
+}
+
+/// Feeds one frame to both adapters; panics if they differ. Whether the scanner read it, and
+/// the result.
+fn same_frame(
+    scan: &mut KrakenFutures,
+    tape: &mut KrakenFutures,
+    frame: &[u8],
+    what: &str,
+) -> (bool, Result<(), VenueError>) {
+    let (mut a, mut b) = (Parsed::default(), Parsed::default());
+    let ra = scan.handle_frame(frame, 0, &mut a);
+    let rb = tape.handle_frame(frame, 0, &mut b);
+    assert!(!b.scan_fallback, "the simd-json path never counts a fallback");
+    let scanned = !a.scan_fallback;
+    a.scan_fallback = false;
+    assert_eq!(ra, rb, "{what}: {}", String::from_utf8_lossy(frame));
+    assert_eq!(a, b, "{what}: {}", String::from_utf8_lossy(frame));
+    (scanned, ra)
+}
+
+#[test]
+fn every_bundled_frame_parses_as_simd_json_does() {
+    let recs = records(&[CAPTURE]);
+    let (mut scan, mut tape) = pair();
+    let (mut frames, mut scanned) = (0usize, 0usize);
+    for r in &recs {
+        match r.kind {
+            RecordKind::Recv => {
+                frames += 1;
+                let what = format!("{CAPTURE} frame {frames}");
+                let (read, _) = same_frame(&mut scan, &mut tape, &r.payload, &what);
+                scanned += usize::from(read);
+            }
+            RecordKind::Connect => {
+                scan.reset_connection();
+                tape.reset_connection();
+            }
+            _ => {}
+        }
+    }
+    eprintln!("{CAPTURE}: {frames} frames, {scanned} scanned, {} fell back", frames - scanned);
+    // 7,025 of the capture's frames are one-level `book` messages.
+    assert!(scanned >= 7_000, "only {scanned} of {frames} frames scanned");
+}
+
+/// A generated `book` message: its text, and whether every part of it is in the scanner's
+/// subset (then it must not fall back).
+#[derive(Debug, Clone)]
+struct Gen {
+    text: String,
+    plain: bool,
+}
+
+/// JSON whitespace, mostly none.
+fn ws() -> impl Strategy<Value = String> {
+    prop_oneof![6 => Just(String::new()), 1 => Just(" ".into()), 1 => Just("\n".into()),
+        1 => Just("\t \r\n".into())]
+}
+
+/// A price or size: the capture's forms, other valid JSON numbers, and forms that are errors
+/// for both parsers or outside the subset.
+fn number() -> impl Strategy<Value = (String, bool)> {
+    prop_oneof![
+        8 => (1u32..3_000, 0u32..100).prop_map(|(i, f)| (format!("{i}.{f:02}"), true)),
+        2 => (0u32..1_000_000).prop_map(|i| (format!("{i}.0"), true)),
+        2 => (0u32..1_000_000).prop_map(|i| (i.to_string(), true)),
+        1 => Just(("0.0".to_owned(), true)),
+        1 => Just(("5e-05".to_owned(), true)),
+        1 => Just(("1.5E+3".to_owned(), true)),
+        1 => Just(("-1.5".to_owned(), true)),
+        1 => Just(("\"2003.05\"".to_owned(), true)),
+        1 => Just(("\"\"".to_owned(), true)),
+        1 => Just(("1.0000000000000000000001".to_owned(), true)),
+        1 => Just(("01.5".to_owned(), false)),
+        1 => Just(("1.".to_owned(), false)),
+        1 => Just(("1.2.3".to_owned(), false)),
+        1 => Just(("null".to_owned(), false)),
+        1 => Just(("true".to_owned(), false)),
+        1 => Just(("[1.5]".to_owned(), false)),
+        1 => Just(("\"\\u0031.5\"".to_owned(), false)),
+    ]
+}
+
+/// A `seq` or timestamp: plain integers, and quoted, negative, fractional, exponent and
+/// too-long forms.
+fn integer() -> impl Strategy<Value = (String, bool)> {
+    prop_oneof![
+        8 => (1u64..40).prop_map(|i| (i.to_string(), true)),
+        2 => (1_626_994_927_000u64..1_626_994_999_000).prop_map(|i| (i.to_string(), true)),
+        1 => (1u64..40).prop_map(|i| (format!("\"{i}\""), true)),
+        1 => Just(("18446744073709551616".to_owned(), true)),
+        1 => Just(("-5".to_owned(), true)),
+        1 => Just(("5.0".to_owned(), true)),
+        1 => Just(("5e3".to_owned(), true)),
+        1 => Just(("05".to_owned(), false)),
+        1 => Just(("null".to_owned(), false)),
+    ]
+}
+
+fn s(v: &str) -> (String, bool) {
+    (format!("\"{v}\""), true)
+}
+
+/// A `book` message (or a near miss: another feed, an `event` key, a missing or extra field),
+/// its members shuffled, with whitespace.
+fn message() -> impl Strategy<Value = Gen> {
+    let feed = prop_oneof![8 => Just(s("book")), 1 => Just(s("trade")), 1 => Just(s("BOOK"))];
+    let product = prop_oneof![8 => Just(s("PI_ETHUSD")), 1 => Just(s("pi_ethusd")),
+        1 => Just(s("PI_XBTUSD"))];
+    let side = prop_oneof![4 => Just(s("buy")), 4 => Just(s("sell")), 1 => Just(s("up")),
+        1 => Just(("1".to_owned(), true))];
+    (feed, product, side, integer(), number(), number(), integer(), 0u8..8)
+        .prop_flat_map(|(feed, product, side, seq, px, qty, ts, variant)| {
+            let mut m: Vec<(String, (String, bool))> = vec![
+                ("feed".into(), feed),
+                ("product_id".into(), product),
+                ("side".into(), side),
+                ("seq".into(), seq),
+                ("price".into(), px),
+                ("qty".into(), qty),
+                ("timestamp".into(), ts),
+            ];
+            match variant {
+                0 => {
+                    m.remove(4);
+                }
+                1 => m.push(("event".into(), s("alert"))),
+                2 => m.push(("extra".into(), ("1".into(), true))),
+                3 => m.push(("seq".into(), ("7".into(), false))),
+                _ => {}
+            }
+            let n = m.len();
+            (Just(m).prop_shuffle(), proptest::collection::vec(ws(), 4 * n + 2))
+        })
+        .prop_map(|(members, w)| {
+            let n = members.len();
+            let mut plain = true;
+            let mut text = format!("{}{{", w[0]);
+            for (i, (k, (v, p))) in members.iter().enumerate() {
+                plain &= *p;
+                if i > 0 {
+                    text.push(',');
+                }
+                let (a, b, c, d) = (&w[4 * i + 1], &w[4 * i + 2], &w[4 * i + 3], &w[4 * i + 4]);
+                text.push_str(&format!("{a}\"{k}\"{b}:{c}{v}{d}"));
+            }
+            text.push('}');
+            text.push_str(&w[4 * n + 1]);
+            Gen { text, plain }
+        })
+}
+
+const SNAPSHOT: &[u8] = br#"{"feed":"book_snapshot","product_id":"PI_ETHUSD","timestamp":1626994925378,"seq":0,"bids":[{"price":2003.9,"qty":4387.0}],"asks":[{"price":2004.6,"qty":600.0}]}"#;
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// A run of generated messages after a snapshot: both parsers agree on every one, and a
+    /// message wholly in the subset is read by the scanner.
+    #[test]
+    fn generated_book_messages_parse_as_simd_json_does(msgs in proptest::collection::vec(message(), 1..12)) {
+        let (mut scan, mut tape) = pair();
+        let (_, snapshot) = same_frame(&mut scan, &mut tape, SNAPSHOT, "snapshot");
+        prop_assert_eq!(snapshot, Ok(()));
+        for g in &msgs {
+            let (read, _) = same_frame(&mut scan, &mut tape, g.text.as_bytes(), "generated");
+            let book = g.text.contains("\"feed\"") && !g.text.contains("\"event\"");
+            if g.plain && book && g.text.contains("\"book\"") {
+                prop_assert!(read, "fell back on {}", g.text);
+            }
+        }
+    }
+}
