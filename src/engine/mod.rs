@@ -199,12 +199,14 @@ struct Book {
     /// Since when its checks fail within the grace (local ns); its BBO and top N are not
     /// published meanwhile.
     failing_since: Option<u64>,
+    /// The last check that failed within the grace was the crossed book (else a checksum).
+    failing_crossed: bool,
 }
 
 impl Book {
     /// Whether this book, whose check just failed, waits to be put right (within `grace`),
     /// rather than being invalidated. A snapshot never waits.
-    fn wait_on_check(&mut self, grace: u64, snapshot: bool, local_ts: u64) -> bool {
+    fn wait_on_check(&mut self, grace: u64, snapshot: bool, local_ts: u64, crossed: bool) -> bool {
         if grace == 0 || snapshot {
             return false;
         }
@@ -214,6 +216,7 @@ impl Book {
             return false;
         }
         self.stats.checks_waited += 1;
+        self.failing_crossed = crossed;
         true
     }
 
@@ -233,6 +236,7 @@ impl Book {
             recent_at: 0,
             checksum_memo: LevelMemo::default(),
             failing_since: None,
+            failing_crossed: false,
         }
     }
 
@@ -523,6 +527,36 @@ impl<A: Adapter> Engine<A> {
             marked += 1;
         }
         marked
+    }
+
+    /// Invalidates every synced book whose checks have failed for longer than the grace
+    /// ([`Engine::set_check_grace`]) with no message since to put it right or fail again;
+    /// returns how many. Counted as the check that failed last (a checksum, a crossed book).
+    pub fn expire_failed_checks(&mut self, local_ts: u64, sink: &mut impl Sink) -> usize {
+        let mut n = 0;
+        for i in 0..self.books.len() {
+            let b = &mut self.books[i];
+            let Some(since) = b.failing_since else { continue };
+            if b.state != BookState::Synced || local_ts.saturating_sub(since) <= self.check_grace {
+                continue;
+            }
+            b.failing_since = None;
+            let why = if b.failing_crossed {
+                b.stats.crossed_detected += 1;
+                Invalid::Crossed
+            } else {
+                b.stats.checksum_failed += 1;
+                Invalid::Checksum
+            };
+            self.invalidate(i, why, local_ts, sink);
+            n += 1;
+        }
+        n
+    }
+
+    /// Whether a book's failing checks may wait ([`Engine::set_check_grace`]).
+    pub fn check_grace(&self) -> u64 {
+        self.check_grace
     }
 
     /// Book `i`'s learned tick becomes the finer `tick` (rare, off the common path): every
@@ -900,7 +934,7 @@ impl<A: Adapter> Engine<A> {
             };
             if ok {
                 self.books[i].stats.checksum_ok += 1;
-            } else if !self.books[i].wait_on_check(self.check_grace, snapshot, local_ts) {
+            } else if !self.books[i].wait_on_check(self.check_grace, snapshot, local_ts, false) {
                 self.books[i].stats.checksum_failed += 1;
                 self.invalidate(i, Invalid::Checksum, local_ts, sink);
                 return;
@@ -909,7 +943,7 @@ impl<A: Adapter> Engine<A> {
             }
         }
         if self.books[i].ladder.is_crossed() {
-            if !self.books[i].wait_on_check(self.check_grace, snapshot, local_ts) {
+            if !self.books[i].wait_on_check(self.check_grace, snapshot, local_ts, true) {
                 self.books[i].stats.crossed_detected += 1;
                 self.invalidate(i, Invalid::Crossed, local_ts, sink);
                 return;

@@ -1091,12 +1091,33 @@ impl Session {
     /// ([`Protocol::book_quiet_after`], Hyperliquid), a book not sent for that long is marked
     /// `Stale` (published) while the connection stays up; the next one makes it whole. Looks
     /// at most once a second; the shell calls it beside [`Session::handle_timeout`].
+    ///
+    /// With redundant lines arbitrated by content, it also invalidates (and resyncs) a book
+    /// whose checks failed for longer than the fill wait with no message since
+    /// ([`Engine::expire_failed_checks`]): the other line's copy never came.
     pub fn expire_quiet_books(&mut self, now: u64, sink: &mut impl Sink) {
-        let Some(quiet) = self.protocol.book_quiet_after else { return };
-        if !self.drives || !self.is_open() || now < self.next_quiet_check {
+        let quiet = self.protocol.book_quiet_after;
+        if !self.drives || now < self.next_quiet_check {
+            return;
+        }
+        if quiet.is_none() && self.engine.check_grace() == 0 {
             return;
         }
         self.next_quiet_check = now.saturating_add(QUIET_CHECK_NS);
+        if self.engine.check_grace() > 0 {
+            let mut tap = Tap { inner: &mut *sink, resync: &mut self.resync };
+            if self.engine.expire_failed_checks(now, &mut tap) > 0 {
+                // Resynced on an open line.
+                if let Some(l) = self.lines.iter().position(|l| l.conn == Conn::Open) {
+                    self.line = l;
+                }
+                self.after_message(now);
+            }
+        }
+        let Some(quiet) = quiet else { return };
+        if !self.is_open() {
+            return;
+        }
         let marked = self.engine.expire_quiet_books(now.saturating_sub(ns(quiet)), now, sink);
         self.stats.quiet_books += marked as u64;
     }

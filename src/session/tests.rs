@@ -824,6 +824,55 @@ fn content_arbitration_puts_a_loss_on_the_faster_line_back_in_its_place() {
     assert_eq!((l0.found_lost, l1.found_lost, l0.duplicates, l1.duplicates), (0, 1, 1, 7));
 }
 
+/// Coinbase Exchange updates: 1 moves the ask from 200 to 250; 2 bids 220, which crosses a
+/// book that lost 1.
+fn crossing_updates() -> [&'static [u8]; 2] {
+    [
+        br#"{"type":"l2update","product_id":"BTC-USD","changes":[["sell","200.00","0"],["sell","250.00","1.0"]],"time":"2021-04-17T16:43:37.000001Z"}"#,
+        br#"{"type":"l2update","product_id":"BTC-USD","changes":[["buy","220.00","1.0"]],"time":"2021-04-17T16:43:37.000002Z"}"#,
+    ]
+}
+
+#[test]
+fn content_arbitration_a_crossed_book_waits_for_the_other_lines_copy_or_resyncs_after_the_wait() {
+    for copy_comes in [true, false] {
+        let mut s = coinbase_exchange_lines(2);
+        let mut ev: Vec<Event> = Vec::new();
+        open_content_lines(&mut s, 2, &mut ev);
+        let [u1, u2] = crossing_updates();
+        // Line 0, in front, loses update 1: its update 2 crosses the book.
+        s.handle_frame_on(0, u2, 10 * MS, &mut ev).unwrap();
+        let book = s.engine().book_stats(0).unwrap().clone();
+        assert_eq!((book.checks_waited, book.crossed_detected, book.resyncs), (1, 0, 0));
+        assert_eq!(s.engine().state(0), Some(BookState::Synced));
+        let crossed_bbo = |ev: &[Event]| {
+            ev.iter().any(|e| matches!(e.kind(), EventKind::Bbo(b) if b.is_crossed()))
+        };
+        assert!(!crossed_bbo(&ev), "a book failing its checks publishes nothing");
+        if copy_comes {
+            // Line 1's copies: 1 is put back in its place, 2 applied again; the book is right.
+            s.handle_frame_on(1, u1, 20 * MS, &mut ev).unwrap();
+            s.handle_frame_on(1, u2, 21 * MS, &mut ev).unwrap();
+            let bbo = s.engine().bbo(0).unwrap();
+            assert_eq!((bbo.bid_tick, bbo.ask_tick), (22000, 25000));
+            s.expire_quiet_books(5 * S, &mut ev);
+            assert_eq!(s.engine().state(0), Some(BookState::Synced));
+            assert_eq!(s.engine().book_stats(0).unwrap().resyncs, 0);
+        } else {
+            // No copy within the fill wait (1 s): the book is invalidated and resyncs.
+            s.expire_quiet_books(500 * MS, &mut ev);
+            assert_eq!(s.engine().state(0), Some(BookState::Synced));
+            s.expire_quiet_books(2 * S, &mut ev);
+            assert_eq!(s.engine().state(0), Some(BookState::Resyncing));
+            let book = s.engine().book_stats(0).unwrap();
+            assert_eq!((book.crossed_detected, book.resyncs), (1, 1));
+            let resub: Vec<String> = std::iter::from_fn(|| s.poll_transmit_on(0)).collect();
+            assert!(resub.iter().any(|m| m.contains("\"subscribe\"")), "{resub:?}");
+        }
+        assert!(!crossed_bbo(&ev));
+    }
+}
+
 #[test]
 fn content_arbitration_resyncs_a_loss_on_the_faster_line_past_the_kept_bytes() {
     let mut s = coinbase_exchange_lines(2);
