@@ -196,6 +196,7 @@ fn the_service_serves_book_metrics_and_health() {
     for m in [
         "ladderfeed_messages_total{venue=\"okx\"}",
         "ladderfeed_checksum_failures_total{venue=\"okx\",symbol=\"BTC-USDT\"} 0",
+        "ladderfeed_checks_waited_total{venue=\"okx\",symbol=\"BTC-USDT\"} 0",
         "ladderfeed_book_synced{venue=\"okx\",symbol=\"BTC-USDT\"} 1",
         "ladderfeed_ring_events_total{result=\"dropped\"} 0",
         "ladderfeed_reconnects_total{venue=\"okx\"} 0",
@@ -223,6 +224,7 @@ fn the_service_serves_book_metrics_and_health() {
             ("ladderfeed_resyncs", counter),
             ("ladderfeed_resync_actions", counter),
             ("ladderfeed_checksum_failures", counter),
+            ("ladderfeed_checks_waited", counter),
             ("ladderfeed_book_synced", gauge),
             ("ladderfeed_ring_events", counter),
             ("ladderfeed_tls_record_errors", counter),

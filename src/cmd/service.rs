@@ -292,6 +292,7 @@ pub fn encode_metrics(c: &Counters, latency: &[StageLatency]) -> Result<String, 
     let mut resyncs = Samples::counter();
     let mut resync_actions = Samples::counter();
     let mut checksum_failures = Samples::counter();
+    let mut checks_waited = Samples::counter();
     let mut book_synced = Samples::gauge();
     let mut ring_events = Samples::counter();
     let mut tls_record_errors = Samples::counter();
@@ -362,6 +363,7 @@ pub fn encode_metrics(c: &Counters, latency: &[StageLatency]) -> Result<String, 
                 gaps.add(labels.clone(), b.gaps);
                 resyncs.add(labels.clone(), b.resyncs);
                 checksum_failures.add(labels.clone(), b.checksum_failed);
+                checks_waited.add(labels.clone(), b.checks_waited);
             }
             book_synced.add(labels, u64::from(book.synced));
         }
@@ -396,6 +398,11 @@ pub fn encode_metrics(c: &Counters, latency: &[StageLatency]) -> Result<String, 
         resync_actions,
     );
     r.register("checksum_failures", "Checksum mismatches per book", checksum_failures);
+    r.register(
+        "checks_waited",
+        "Failed checks (checksum, crossed book) that waited for another line's copy of a lost message",
+        checks_waited,
+    );
     r.register("book_synced", "1 when the book is synced, else 0", book_synced);
     r.register("ring_events", "Events published onto the ring, and dropped", ring_events);
     r.register(
