@@ -609,6 +609,6 @@ mod tests {
         }
         // Every family is declared once.
         let types: Vec<&str> = text.lines().filter(|l| l.starts_with("# TYPE")).collect();
-        assert_eq!(types.len(), 16, "{text}");
+        assert_eq!(types.len(), 17, "{text}");
     }
 }
