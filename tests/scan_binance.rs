@@ -5,12 +5,12 @@
 
 mod common;
 
-use common::records;
+use common::{records, same_frame};
 use ladderfeed::book::InstrumentRegistry;
 use ladderfeed::capture::RecordKind;
 use ladderfeed::venue::binance::Binance;
 use ladderfeed::venue::scan::{Kernel, KernelKind};
-use ladderfeed::venue::{Adapter, Parsed, Parser, VenueError};
+use ladderfeed::venue::{Adapter, Parsed, Parser};
 use proptest::prelude::*;
 
 /// Makes an adapter of one Binance market.
@@ -46,25 +46,6 @@ fn pair(make: Make, kind: KernelKind) -> Option<(Binance, Binance)> {
     let mut tape = make();
     tape.set_parser(Parser::SimdJson);
     Some((scan, tape))
-}
-
-/// Feeds one frame to both adapters; panics if they differ. Whether the scanner read it, and
-/// the result.
-fn same_frame(
-    scan: &mut Binance,
-    tape: &mut Binance,
-    frame: &[u8],
-    what: &str,
-) -> (bool, Result<(), VenueError>) {
-    let (mut a, mut b) = (Parsed::default(), Parsed::default());
-    let ra = scan.handle_frame(frame, 0, &mut a);
-    let rb = tape.handle_frame(frame, 0, &mut b);
-    assert!(!b.scan_fallback, "the simd-json path never counts a fallback");
-    let scanned = !a.scan_fallback;
-    a.scan_fallback = false;
-    assert_eq!(ra, rb, "{what}: {}", String::from_utf8_lossy(frame));
-    assert_eq!(a, b, "{what}: {}", String::from_utf8_lossy(frame));
-    (scanned, ra)
 }
 
 #[test]

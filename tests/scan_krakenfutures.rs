@@ -6,11 +6,11 @@
 
 mod common;
 
-use common::records;
+use common::{records, same_frame};
 use ladderfeed::book::InstrumentRegistry;
 use ladderfeed::capture::RecordKind;
 use ladderfeed::venue::krakenfutures::KrakenFutures;
-use ladderfeed::venue::{Adapter, Parsed, Parser, VenueError};
+use ladderfeed::venue::{Adapter, Parser};
 use proptest::prelude::*;
 
 const CAPTURE: &str = "krakenfutures/cryptofeed_KRAKEN_FUTURES.ws.1.0";
@@ -21,25 +21,6 @@ fn pair() -> (KrakenFutures, KrakenFutures) {
     let mut tape = KrakenFutures::new(InstrumentRegistry::with_builtins());
     tape.set_parser(Parser::SimdJson);
     (scan, tape)
-}
-
-/// Feeds one frame to both adapters; panics if they differ. Whether the scanner read it, and
-/// the result.
-fn same_frame(
-    scan: &mut KrakenFutures,
-    tape: &mut KrakenFutures,
-    frame: &[u8],
-    what: &str,
-) -> (bool, Result<(), VenueError>) {
-    let (mut a, mut b) = (Parsed::default(), Parsed::default());
-    let ra = scan.handle_frame(frame, 0, &mut a);
-    let rb = tape.handle_frame(frame, 0, &mut b);
-    assert!(!b.scan_fallback, "the simd-json path never counts a fallback");
-    let scanned = !a.scan_fallback;
-    a.scan_fallback = false;
-    assert_eq!(ra, rb, "{what}: {}", String::from_utf8_lossy(frame));
-    assert_eq!(a, b, "{what}: {}", String::from_utf8_lossy(frame));
-    (scanned, ra)
 }
 
 #[test]

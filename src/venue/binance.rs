@@ -825,37 +825,7 @@ impl<'t, 'i> TapeFields<'t, 'i> {
         let mut f = Fields::default();
         let Some(obj) = v.as_object() else { return f };
         for (k, v) in obj.iter() {
-            let slot = match k.as_bytes() {
-                b"e" => &mut f.e,
-                b"s" => &mut f.s,
-                b"U" => &mut f.first_id,
-                b"u" => &mut f.last_id,
-                b"pu" => &mut f.prev_id,
-                b"T" => &mut f.big_t,
-                b"E" => &mut f.big_e,
-                b"b" => &mut f.b,
-                b"B" => &mut f.big_b,
-                b"a" => &mut f.a,
-                b"A" => &mut f.big_a,
-                b"p" => &mut f.p,
-                b"q" => &mut f.q,
-                b"t" => &mut f.t,
-                b"m" => &mut f.m,
-                b"X" => &mut f.x,
-                b"lastUpdateId" => &mut f.last_update_id,
-                b"data" => &mut f.data,
-                b"id" => &mut f.id,
-                b"result" => &mut f.result,
-                b"code" => &mut f.code,
-                b"msg" => &mut f.msg,
-                b"i" => &mut f.i,
-                b"r" => &mut f.r,
-                b"o" => &mut f.o,
-                b"S" => &mut f.big_s,
-                b"ap" => &mut f.ap,
-                b"z" => &mut f.z,
-                _ => continue,
-            };
+            let Some((slot, _)) = f.slot(k.as_bytes()) else { continue };
             if slot.is_none() {
                 *slot = Some(v);
             }
@@ -865,6 +835,50 @@ impl<'t, 'i> TapeFields<'t, 'i> {
 }
 
 impl<V> Fields<V> {
+    /// The field `key` fills, if the adapter reads it, and whether the scanner reads it too
+    /// (`false`: a key it leaves to simd-json: `lastUpdateId`, `id`, `result`, `code`, `msg`,
+    /// the derivatives fields, and `data` inside an event).
+    #[inline(always)]
+    pub(crate) fn slot(&mut self, key: &[u8]) -> Option<(&mut Option<V>, bool)> {
+        let scanned = match key {
+            b"e" => &mut self.e,
+            b"s" => &mut self.s,
+            b"U" => &mut self.first_id,
+            b"u" => &mut self.last_id,
+            b"pu" => &mut self.prev_id,
+            b"T" => &mut self.big_t,
+            b"E" => &mut self.big_e,
+            b"b" => &mut self.b,
+            b"B" => &mut self.big_b,
+            b"a" => &mut self.a,
+            b"A" => &mut self.big_a,
+            b"p" => &mut self.p,
+            b"q" => &mut self.q,
+            b"t" => &mut self.t,
+            b"m" => &mut self.m,
+            b"X" => &mut self.x,
+            _ => {
+                let other = match key {
+                    b"lastUpdateId" => &mut self.last_update_id,
+                    b"data" => &mut self.data,
+                    b"id" => &mut self.id,
+                    b"result" => &mut self.result,
+                    b"code" => &mut self.code,
+                    b"msg" => &mut self.msg,
+                    b"i" => &mut self.i,
+                    b"r" => &mut self.r,
+                    b"o" => &mut self.o,
+                    b"S" => &mut self.big_s,
+                    b"ap" => &mut self.ap,
+                    b"z" => &mut self.z,
+                    _ => return None,
+                };
+                return Some((other, false));
+            }
+        };
+        Some((scanned, true))
+    }
+
     /// The exchange time in ns: `T` if it is an integer, else `E`, else 0.
     #[inline]
     fn exch_ts<'i>(&self) -> u64

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use ladderfeed::capture::{self, Record, RecordKind};
 use ladderfeed::engine::Engine;
 use ladderfeed::event::{Bbo, Event, EventKind};
-use ladderfeed::venue::{Adapter, SymbolIdx, VenueError};
+use ladderfeed::venue::{Adapter, Parsed, SymbolIdx, VenueError};
 
 /// A fixture's path from its name under `fixtures/`.
 pub fn fixture(rel: &str) -> PathBuf {
@@ -99,4 +99,23 @@ pub fn feed<A: Adapter>(engine: &mut Engine<A>, records: &[Record]) -> Run {
 /// The index of `key` in the engine's symbols.
 pub fn symbol<A: Adapter>(engine: &Engine<A>, key: &str) -> SymbolIdx {
     engine.symbols().find(key.as_bytes()).unwrap_or_else(|| panic!("symbol {key} not seen"))
+}
+
+/// Feeds one frame to a scanning adapter and a simd-json one; panics if their results or
+/// parsed output differ. Whether the scanner read it (no fallback), and the result.
+pub fn same_frame<A: Adapter>(
+    scan: &mut A,
+    tape: &mut A,
+    frame: &[u8],
+    what: &str,
+) -> (bool, Result<(), VenueError>) {
+    let (mut a, mut b) = (Parsed::default(), Parsed::default());
+    let ra = scan.handle_frame(frame, 0, &mut a);
+    let rb = tape.handle_frame(frame, 0, &mut b);
+    assert!(!b.scan_fallback, "the simd-json path never counts a fallback");
+    let scanned = !a.scan_fallback;
+    a.scan_fallback = false;
+    assert_eq!(ra, rb, "{what}: {}", String::from_utf8_lossy(frame));
+    assert_eq!(a, b, "{what}: {}", String::from_utf8_lossy(frame));
+    (scanned, ra)
 }

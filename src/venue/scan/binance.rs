@@ -26,27 +26,11 @@ enum Key<'f, 'a> {
 /// The scanner's reading of `key`: the field of `f` it fills, if any.
 #[inline(always)]
 fn key<'f, 'a>(f: &'f mut Fields<ScanValue<'a>>, key: &[u8]) -> Key<'f, 'a> {
-    Key::Slot(match key {
-        b"e" => &mut f.e,
-        b"s" => &mut f.s,
-        b"U" => &mut f.first_id,
-        b"u" => &mut f.last_id,
-        b"pu" => &mut f.prev_id,
-        b"T" => &mut f.big_t,
-        b"E" => &mut f.big_e,
-        b"b" => &mut f.b,
-        b"B" => &mut f.big_b,
-        b"a" => &mut f.a,
-        b"A" => &mut f.big_a,
-        b"p" => &mut f.p,
-        b"q" => &mut f.q,
-        b"t" => &mut f.t,
-        b"m" => &mut f.m,
-        b"X" => &mut f.x,
-        b"lastUpdateId" | b"data" | b"id" | b"result" | b"code" | b"msg" | b"i" | b"r" | b"o"
-        | b"S" | b"ap" | b"z" => return Key::Refuse,
-        _ => return Key::Skip,
-    })
+    match f.slot(key) {
+        Some((slot, true)) => Key::Slot(slot),
+        Some((_, false)) => Key::Refuse,
+        None => Key::Skip,
+    }
 }
 
 /// Reads the value of `k` at `c` into the table `f` (or skips it); `None` to refuse the frame.
