@@ -193,3 +193,42 @@ fn subscribe_messages_turn_on_sequence_and_checksums() {
     assert_eq!(m[0], r#"{"event":"conf","flags":196608}"#);
     assert!(m[1].contains("\"prec\":\"P0\""));
 }
+
+#[test]
+fn merged_lines_keep_each_connections_channel_ids_and_one_book() {
+    // Redundant lines: the arbiter lets one copy of each book message through, tagged with
+    // its line; each connection named the channels its own way.
+    let mut adapter = Bitfinex::new(InstrumentRegistry::with_builtins());
+    adapter.merged = true;
+    let mut engine = Engine::new(adapter);
+    let mut ev = Vec::new();
+    let subscribed = |chan: u64| {
+        format!(
+            r#"{{"event":"subscribed","channel":"book","chanId":{chan},"symbol":"tBTCUSD","prec":"P0","freq":"F0","len":"25","pair":"BTCUSD"}}"#
+        )
+    };
+    engine.adapter_mut().set_line(0);
+    engine.handle_frame(subscribed(17).as_bytes(), 0, &mut ev).unwrap();
+    engine.handle_frame(b"[17,[[6443,5,5.2],[6443.1,1,-0.1]],1]", 0, &mut ev).unwrap();
+    engine.adapter_mut().set_line(1);
+    engine.handle_frame(subscribed(90210).as_bytes(), 0, &mut ev).unwrap();
+    let s = symbol(&engine, "tBTCUSD");
+    assert_eq!(engine.state(s), Some(BookState::Synced), "line 1's answer keeps the book");
+    // Line 1's first array is an update (its snapshot was line 0's copy): applied to the one
+    // book, under line 1's channel id; its number is the arbiter's to check.
+    engine.handle_frame(b"[90210,[6443,3,7.5],7]", 0, &mut ev).unwrap();
+    assert_eq!(engine.bbo(s).unwrap().bid_lots, 750_000_000);
+    assert_eq!(engine.stats().errors, Default::default());
+    assert_eq!(engine.book_stats(s).unwrap().gaps, 0);
+    // Line 0's id means nothing on line 1.
+    assert!(engine.handle_frame(b"[17,[6443.02,1,2],8]", 0, &mut ev).is_err());
+    // A resubscription is written for the line it goes out on.
+    let msgs = engine.adapter().resubscribe_book_messages("tBTCUSD").unwrap();
+    assert_eq!(msgs[0], r#"{"event":"unsubscribe","chanId":90210}"#);
+    engine.adapter_mut().set_line(0);
+    let msgs = engine.adapter().resubscribe_book_messages("tBTCUSD").unwrap();
+    assert_eq!(msgs[0], r#"{"event":"unsubscribe","chanId":17}"#);
+    // The server restarting one line's connection leaves the book to the other.
+    engine.handle_frame(br#"{"event":"info","code":20051,"msg":"restart"}"#, 0, &mut ev).unwrap();
+    assert_eq!(engine.state(s), Some(BookState::Synced));
+}

@@ -65,12 +65,23 @@
 //! Gemini v1 (a connection per symbol) goes the same way: each `update` by content without the
 //! connection's `socket_sequence`, trades included, and that number checked per line.
 //!
-//! Bitfinex (sequence numbers per connection, and channel ids that differ per connection,
-//! held by the adapter for one connection) and BitMEX (a message may carry rows of several
-//! books) are not arbitrated yet: [`Family::of`] is `None` for them and a session
-//! refuses more than one line, saying why ([`Family::refusal`]).
+//! Bitfinex names a book by a channel id its connection chose (`subscribed`), and numbers
+//! every frame of a connection (`SEQ_ALL`). The arbiter keeps each line's channel ids, so a
+//! frame is known by its book's symbol; book updates and checksum frames go by content
+//! (without the channel id and the connection's number, which differ per line), in one stream
+//! per book, so a checksum is checked where it stands in the stream; trades by id (`te` and
+//! its repeat `tu` are one trade: the `tu` counts as a duplicate); tickers from one line. Each
+//! line's numbers are checked here, as Coinbase Advanced Trade's, and the adapter keeps each
+//! line's channel ids ([`crate::venue::AnyAdapter::set_line`]).
+//!
+//! BitMEX has no sequence either: an `orderBookL2` message of one book goes by content, its
+//! trades too (their ids are not numbers). Its rows are keyed by level id, and an `insert` of a
+//! level the book holds is a gap, so a loss on the line in front cannot be put back by applying
+//! the later messages again: that book resyncs ([`Family::repairs`]). A message with rows of
+//! several books (not seen with per-instrument subscriptions) is taken from the first open line
+//! only, counted as unsequenced.
 
-use super::super::venue::json::{field_text, field_uint, int, text, Scratch};
+use super::super::venue::json::{field_text, field_uint, int, text, uint, Scratch};
 use super::super::venue::VenueError;
 use super::content::{content_hash, ContentBook, Outcome};
 use crate::book::Venue;
@@ -189,6 +200,14 @@ pub enum Family {
     /// connection's `socket_sequence`), trades included; each connection's `socket_sequence`
     /// checked per line, as Coinbase Advanced Trade's.
     GeminiV1,
+    /// Bitfinex: each line's channel ids mapped to books; book updates and checksums by
+    /// content (without the channel id and the connection's number); trades by id; each
+    /// connection's `SEQ_ALL` number checked per line.
+    Bitfinex,
+    /// BitMEX: `orderBookL2` messages of one book by content (a loss in front resyncs, see
+    /// [`Family::repairs`]); a message with rows of several books from one line only;
+    /// trades by content (their ids are not numbers).
+    Bitmex,
 }
 
 impl Family {
@@ -208,21 +227,21 @@ impl Family {
             Venue::Gemini => Family::GeminiV2,
             Venue::Coinbase => Family::CoinbaseAdvanced,
             Venue::GeminiV1 => Family::GeminiV1,
-            Venue::Bitfinex | Venue::Bitmex => return None,
+            Venue::Bitfinex => Family::Bitfinex,
+            Venue::Bitmex => Family::Bitmex,
         })
     }
 
-    /// Why `venue` cannot have redundant lines (`None`: it can).
+    /// Why `venue` cannot have redundant lines (`None`: it can; every venue here can).
     pub fn refusal(venue: Venue) -> Option<&'static str> {
-        match venue {
-            Venue::Bitfinex => Some(
-                "its sequence numbers count a connection's messages and its channel ids differ per connection; not built yet",
-            ),
-            Venue::Bitmex => Some(
-                "a BitMEX message may carry rows of several books and no sequence; not built yet",
-            ),
-            _ => None,
-        }
+        Family::of(venue).is_none().then_some("no arbitration rule for this venue")
+    }
+
+    /// Whether a loss on the line in front is put back in its place (by content): every
+    /// book message sets a level's size. Not BitMEX's, whose `insert` of a level the book
+    /// holds, or `delete` of one it lacks, is a gap: such a loss resyncs the book.
+    pub fn repairs(self) -> bool {
+        self != Family::Bitmex
     }
 
     /// Whether book messages are arbitrated by content ([`super::content`]).
@@ -235,6 +254,8 @@ impl Family {
                 | Family::GeminiV2
                 | Family::CoinbaseAdvanced
                 | Family::GeminiV1
+                | Family::Bitfinex
+                | Family::Bitmex
         )
     }
 }
@@ -441,6 +462,28 @@ pub struct Arbiter {
     pending_fill: [bool; MAX_LINES],
     /// The one book of a session whose messages do not name it (Gemini v1).
     only_key: Vec<u8>,
+    /// Each line's channels (Bitfinex: ids chosen per connection).
+    channels: [Vec<Channel>; MAX_LINES],
+    /// The line the message [`Arbiter::next_held`] gave back last came from.
+    held_line: usize,
+}
+
+/// A channel one line's connection named (Bitfinex `subscribed`).
+#[derive(Debug, Clone)]
+struct Channel {
+    id: u64,
+    kind: ChannelKind,
+    /// The symbol (`tBTCUSD`).
+    key: Vec<u8>,
+}
+
+/// What a [`Channel`] carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ChannelKind {
+    Book,
+    Trades,
+    Ticker,
+    Other,
 }
 
 impl Arbiter {
@@ -463,6 +506,8 @@ impl Arbiter {
             applied: if family.by_content() { Vec::new() } else { vec![Applied::default(); FAST] },
             pending_fill: [false; MAX_LINES],
             only_key: Vec::new(),
+            channels: Default::default(),
+            held_line: 0,
         }
     }
 
@@ -475,6 +520,12 @@ impl Arbiter {
     /// The book the last [`Verdict::Resync`] named (its key).
     pub fn lost_book(&self) -> Option<&[u8]> {
         self.lost.and_then(|i| self.content.get(i)).map(|c| c.key.as_slice())
+    }
+
+    /// The line whose copy [`Arbiter::next_held`] gave back last (its bytes name that line's
+    /// channels, for a venue whose ids differ per connection).
+    pub fn held_line(&self) -> usize {
+        self.held_line
     }
 
     /// What line `line` counted.
@@ -504,6 +555,7 @@ impl Arbiter {
         self.conn_last = [None; MAX_LINES];
         self.pending_fill = [false; MAX_LINES];
         self.applied.iter_mut().for_each(|a| a.used = false);
+        self.channels.iter_mut().for_each(Vec::clear);
     }
 
     /// Line `line` is gone: what it had delivered no longer counts against a gap.
@@ -521,6 +573,8 @@ impl Arbiter {
         if line < MAX_LINES {
             self.conn_last[line] = None;
             self.pending_fill[line] = false;
+            // Its next connection names its channels anew.
+            self.channels[line].clear();
         }
     }
 
@@ -573,7 +627,7 @@ impl Arbiter {
         if let Some(v) = self.fast_duplicate(line, hash, now) {
             return v;
         }
-        let class = match self.classify(frame) {
+        let class = match self.classify(line, frame) {
             Ok(c) => c,
             Err(_) => Class::Every,
         };
@@ -616,7 +670,7 @@ impl Arbiter {
                 }
             }
             Class::Content { key, snapshot, .. } => {
-                let hash = frame_content_hash(self.family, frame);
+                let hash = frame_content_hash(self.family, frame, self.conn_seq.is_some());
                 let c = &mut self.content[key];
                 let outcome = if snapshot {
                     let synced_now = synced(&c.key);
@@ -624,7 +678,10 @@ impl Arbiter {
                 } else {
                     c.message(line, hash, frame, now, open, fill_wait)
                 };
-                if matches!(outcome, Outcome::New | Outcome::Copy { .. }) {
+                if matches!(
+                    outcome,
+                    Outcome::New | Outcome::NewAfterLoss { .. } | Outcome::Copy { .. }
+                ) {
                     self.back_in_step(line);
                 }
                 let c = &mut self.content[key];
@@ -632,6 +689,15 @@ impl Arbiter {
                 match outcome {
                     Outcome::New => {
                         counts.won += 1;
+                        if c.releasing.is_some() {
+                            self.content_releasing = Some(key);
+                        }
+                        Verdict::Apply
+                    }
+                    Outcome::NewAfterLoss { .. } => {
+                        counts.won += 1;
+                        counts.gaps += 1;
+                        counts.filled += 1;
                         if c.releasing.is_some() {
                             self.content_releasing = Some(key);
                         }
@@ -750,11 +816,13 @@ impl Arbiter {
     /// Copied into `out`; `false` when there is none left.
     pub fn next_held(&mut self, out: &mut Vec<u8>) -> bool {
         if let Some(key) = self.content_releasing {
-            if self.content[key].next_again(out) {
+            if let Some(line) = self.content[key].next_again(out) {
+                self.held_line = line;
                 return true;
             }
             return match self.content[key].next_held(out, self.now) {
                 Some(line) => {
+                    self.held_line = line;
                     self.back_in_step(line);
                     self.counts[line].won += 1;
                     true
@@ -799,6 +867,7 @@ impl Arbiter {
             let h = b.held.remove(i);
             out.clear();
             out.extend_from_slice(&b.held_bytes[h.start..h.end]);
+            self.held_line = usize::from(h.line);
             if !flush {
                 b.pos = Some(h.seq.last);
                 let t = b.recent[(b.recent_at + RECENT - 1) % RECENT].1;
@@ -918,21 +987,29 @@ impl Arbiter {
         if let Some(i) = self.content.iter().position(|c| c.trades == trades && c.key == key) {
             return i;
         }
-        self.content.push(ContentBook::new(key, trades));
+        let mut book = ContentBook::new(key, trades);
+        book.repairs = self.family.repairs();
+        self.content.push(book);
         self.content.len() - 1
     }
 
     /// Reads what the frame is. Only the fields the rules need are looked at.
-    fn classify(&mut self, frame: &[u8]) -> Result<Class, VenueError> {
+    fn classify(&mut self, line: usize, frame: &[u8]) -> Result<Class, VenueError> {
         let mut scratch = self.scratch.take().unwrap_or_default();
         let family = self.family;
         let mut key = std::mem::take(&mut self.key_buf);
         key.clear();
         let mut conn_seq = None;
+        let channels = &mut self.channels[line.min(MAX_LINES - 1)];
         let r = scratch.parse(frame, false, |root| {
             match family {
                 Family::CoinbaseAdvanced => conn_seq = field_uint(root, "sequence_num"),
                 Family::GeminiV1 => conn_seq = field_uint(root, "socket_sequence"),
+                Family::Bitfinex => {
+                    let c = bitfinex(root, channels, &mut key, &mut conn_seq);
+                    let named = !key.is_empty();
+                    return Ok((c, named));
+                }
                 _ => {}
             }
             let (k, c) = match family {
@@ -948,6 +1025,8 @@ impl Arbiter {
                 Family::GeminiV2 => gemini_v2(root),
                 Family::CoinbaseAdvanced => coinbase_advanced(root),
                 Family::GeminiV1 => gemini_v1(root),
+                Family::Bitfinex => (None, EVERY),
+                Family::Bitmex => bitmex(root),
             };
             if let Some(k) = k {
                 key.extend_from_slice(k);
@@ -1113,8 +1192,9 @@ fn kraken_futures<'i>(root: simd_json::tape::Value<'_, 'i>) -> Read<'i> {
 }
 
 /// A frame's content hash: of its bytes, less what differs between connections
-/// ([`content_bytes`]; Gemini v1's `socket_sequence` value, wherever it is).
-fn frame_content_hash(family: Family, frame: &[u8]) -> u64 {
+/// ([`content_bytes`]; Gemini v1's `socket_sequence` value, wherever it is). `numbered`: the
+/// frame ends with its connection's number (Bitfinex `SEQ_ALL`).
+fn frame_content_hash(family: Family, frame: &[u8], numbered: bool) -> u64 {
     const SEQ: &[u8] = b"\"socket_sequence\":";
     if family == Family::GeminiV1 {
         if let Some(i) = frame.windows(SEQ.len()).position(|w| w == SEQ) {
@@ -1125,7 +1205,83 @@ fn frame_content_hash(family: Family, frame: &[u8]) -> u64 {
                 ^ content_hash(&rest[n..]);
         }
     }
+    if family == Family::Bitfinex {
+        return content_hash(bitfinex_content(frame, numbered));
+    }
     content_hash(content_bytes(family, frame))
+}
+
+/// A Bitfinex channel frame's bytes less the connection's channel id (before the first comma)
+/// and, when `numbered`, its sequence number (after the last comma): `[17082,[7254.7,0,1],3]`
+/// is known by `,[7254.7,0,1]`.
+fn bitfinex_content(frame: &[u8], numbered: bool) -> &[u8] {
+    let start = frame.iter().position(|&c| c == b',').unwrap_or(0);
+    let end = if numbered {
+        frame.iter().rposition(|&c| c == b',').filter(|&e| e > start).unwrap_or(frame.len())
+    } else {
+        frame.len()
+    };
+    &frame[start..end]
+}
+
+/// Reads a Bitfinex frame for line `channels`' connection: `subscribed` and `unsubscribed`
+/// events update its channel ids; a channel frame is classified by its channel, its book's
+/// symbol written into `key`, and its connection number (`SEQ_ALL`, the element after the
+/// payload) into `conn_seq`.
+fn bitfinex(
+    root: simd_json::tape::Value<'_, '_>,
+    channels: &mut Vec<Channel>,
+    key: &mut Vec<u8>,
+    conn_seq: &mut Option<u64>,
+) -> Class {
+    let Some(a) = root.as_array() else {
+        let id = field_uint(root, "chanId");
+        match (field_text(root, "event"), id) {
+            (Some(b"subscribed"), Some(id)) => {
+                let symbol = field_text(root, "symbol").or_else(|| field_text(root, "key"));
+                let kind = match field_text(root, "channel") {
+                    Some(b"book") => ChannelKind::Book,
+                    Some(b"trades") => ChannelKind::Trades,
+                    Some(b"ticker") => ChannelKind::Ticker,
+                    _ => ChannelKind::Other,
+                };
+                channels.retain(|c| c.id != id);
+                channels.push(Channel { id, kind, key: symbol.unwrap_or_default().to_vec() });
+            }
+            (Some(b"unsubscribed"), Some(id)) => channels.retain(|c| c.id != id),
+            _ => {}
+        }
+        return EVERY;
+    };
+    let (Some(id), Some(second)) = (a.get(0).and_then(uint), a.get(1)) else { return EVERY };
+    let tag = text(second).filter(|t| t.first().is_some_and(u8::is_ascii_alphabetic));
+    // `[CHAN, "hb", SEQ]`, `[CHAN, "te", TRADE, SEQ]`, `[CHAN, PAYLOAD, SEQ]`.
+    let seq_at = match tag {
+        Some(b"hb") => 2,
+        Some(_) => 3,
+        None => 2,
+    };
+    if a.len() == seq_at + 1 {
+        *conn_seq = a.get(seq_at).and_then(uint);
+    }
+    let Some(c) = channels.iter().find(|c| c.id == id) else { return EVERY };
+    let class = match (c.kind, tag) {
+        (_, Some(b"hb")) => return EVERY,
+        (ChannelKind::Book, Some(b"cs")) => content(false, false),
+        (ChannelKind::Book, None) => {
+            let Some(list) = second.as_array() else { return EVERY };
+            let nested = list.get(0).is_some_and(|l| l.as_array().is_some());
+            content(nested || list.is_empty(), false)
+        }
+        (ChannelKind::Trades, Some(b"te" | b"tu")) => {
+            let id = a.get(2).and_then(|t| t.get_idx(0)).and_then(uint).unwrap_or(0);
+            Class::Trade { key: 0, id }
+        }
+        (ChannelKind::Ticker, None) => return ONE,
+        _ => return EVERY,
+    };
+    key.extend_from_slice(&c.key);
+    class
 }
 
 /// The bytes a content hash covers: the frame, less what differs between connections
@@ -1244,6 +1400,34 @@ fn gemini_v1<'i>(root: simd_json::tape::Value<'_, 'i>) -> Read<'i> {
             (Some(b""), content(initial, false))
         }
         _ => (None, EVERY),
+    }
+}
+
+fn bitmex<'i>(root: simd_json::tape::Value<'_, 'i>) -> Read<'i> {
+    let (Some(table), Some(rows)) =
+        (field_text(root, "table"), root.get("data").and_then(|d| d.as_array()))
+    else {
+        return (None, EVERY);
+    };
+    let action = field_text(root, "action").unwrap_or_default();
+    // The one book all rows are of (an empty partial names it in its `filter`).
+    let mut symbols = rows.iter().map(|r| field_text(r, "symbol"));
+    let book = match symbols.next() {
+        Some(first) => first.filter(|_| symbols.all(|s| s == first)),
+        None => root.get("filter").and_then(|f| field_text(f, "symbol")),
+    };
+    match (table, action) {
+        (b"orderBookL2" | b"orderBookL2_25", _) => match book {
+            Some(b) => (Some(b), content(action == b"partial", false)),
+            // Rows of several books: taken from one line only.
+            None => (None, UNSEQUENCED),
+        },
+        (b"trade", b"insert") => match book {
+            Some(b) => (Some(b), content(false, true)),
+            None => (None, ONE),
+        },
+        // Recent trades (history), quotes, instruments, liquidations.
+        _ => (None, ONE),
     }
 }
 

@@ -12,7 +12,13 @@
 //!   the other**;
 //! - not found, and the line's cursor is at the log's end: the line is at the front and the
 //!   message is **new**: applied, appended;
-//! - not found, and the log goes on past the cursor: this line has a message the lines in
+//! - not found, and the log goes on past the cursor, and this line was **in front** there
+//!   (it delivered the entry at its cursor first): it lost the entries after its cursor,
+//!   which another line delivered since, and the message is **new**: applied, appended, the
+//!   loss counted as a gap filled by the other. (A quiet book whose front line loses a
+//!   message: the other line's copy comes before the front's next message.)
+//! - not found, and the log goes on past the cursor, and this line was **behind** there (it
+//!   delivered a copy of the entry at its cursor): this line has a message the lines in
 //!   front never delivered: **they lost it** (on one connection the loss would have gone
 //!   unnoticed, or on a checksum venue been caught by the next checksum). Its place is known:
 //!   right after this line's cursor. Every book message of these venues sets a level's size
@@ -84,6 +90,12 @@ struct Held {
 pub enum Outcome {
     /// New: apply it.
     New,
+    /// New, from a line that had lost `skipped` messages another line delivered since its
+    /// last: apply it.
+    NewAfterLoss {
+        /// Messages this line lost that another line had delivered.
+        skipped: u64,
+    },
     /// A copy of an applied message: drop it. `skipped`: entries this line had lost and
     /// another line had delivered; `winner`: (line, ns earlier).
     Copy {
@@ -116,6 +128,10 @@ pub struct ContentBook {
     pub key: Vec<u8>,
     /// Its trades (a lost trade is applied late rather than resynced).
     pub trades: bool,
+    /// Whether a loss on the line in front is put back in its place ([`Outcome::Repair`]):
+    /// only where every book message sets a level's size, so that applying the messages
+    /// after it again is harmless. Else the book resyncs ([`Outcome::Lost`]).
+    pub repairs: bool,
     /// A snapshot (or for trades, any message) started the log.
     started: bool,
     log: Vec<Entry>,
@@ -140,6 +156,7 @@ impl ContentBook {
         ContentBook {
             key: key.to_vec(),
             trades,
+            repairs: true,
             started: false,
             log: Vec::new(),
             end: 0,
@@ -337,6 +354,17 @@ impl ContentBook {
                 self.append(hash, now, line, None);
                 return Outcome::Late;
             }
+            if usize::from(self.entry(c).line) == line {
+                // This line was in front at its cursor: it lost what came after, which
+                // another line delivered since, and this message follows them.
+                let skipped = self.end - c - 1;
+                self.append(hash, now, line, Some(frame));
+                self.in_step_after(line, hash);
+                return Outcome::NewAfterLoss { skipped };
+            }
+            if !self.repairs {
+                return Outcome::Lost;
+            }
             return match self.insert_after(c, hash, frame, now, line) {
                 Some(again) => Outcome::Repair { again },
                 None => Outcome::Lost,
@@ -403,19 +431,19 @@ impl ContentBook {
         }
     }
 
-    /// After a repair, the next message to apply again, copied into `out`; `false` when
-    /// there is none left.
-    pub fn next_again(&mut self, out: &mut Vec<u8>) -> bool {
-        let Some((i, end)) = self.again else { return false };
+    /// After a repair, the next message to apply again, copied into `out`, and the line
+    /// whose bytes they are; `None` when there is none left.
+    pub fn next_again(&mut self, out: &mut Vec<u8>) -> Option<usize> {
+        let (i, end) = self.again?;
         let bytes = if i < end { self.kept_bytes(i) } else { None };
         let Some(bytes) = bytes else {
             self.again = None;
-            return false;
+            return None;
         };
         out.clear();
         out.extend_from_slice(bytes);
         self.again = Some((i + 1, end));
-        true
+        Some(usize::from(self.entry(i).line))
     }
 
     /// The next held message of the line that came in step, copied into `out` and applied

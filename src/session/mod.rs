@@ -849,6 +849,9 @@ impl Session {
                 }
             }
         }
+        if self.arbiter.is_some() {
+            self.engine.adapter_mut().set_line(line);
+        }
         let r = self.apply_frame(frame, now, sink);
         if self.arbiter.is_some() {
             // Messages another line delivered ahead of the gap this one filled.
@@ -863,7 +866,10 @@ impl Session {
     /// Applies the messages the arbiter gives back ([`Arbiter::next_held`]).
     fn apply_held(&mut self, now: u64, sink: &mut impl Sink) {
         let mut buf = std::mem::take(&mut self.held);
-        while self.arbiter.as_mut().is_some_and(|a| a.next_held(&mut buf)) {
+        while let Some(line) =
+            self.arbiter.as_mut().and_then(|a| a.next_held(&mut buf).then(|| a.held_line()))
+        {
+            self.engine.adapter_mut().set_line(line);
             let _ = self.apply_frame(&buf, now, sink);
         }
         self.held = buf;
@@ -1244,7 +1250,10 @@ impl Session {
                 continue;
             }
             let Some(info) = self.engine.symbols().get(idx) else { continue };
-            let Some(msgs) = self.engine.adapter().resubscribe_book_messages(&info.key) else {
+            // Written for the line it goes out on (its own channel ids).
+            let key = info.key.clone();
+            self.engine.adapter_mut().set_line(line);
+            let Some(msgs) = self.engine.adapter().resubscribe_book_messages(&key) else {
                 reconnect = true;
                 continue;
             };

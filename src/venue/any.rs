@@ -103,13 +103,22 @@ impl AnyAdapter {
 
     /// Frames of several connections arrive merged (redundant lines,
     /// [`crate::session::arbiter`]): a venue whose sequence numbers count a connection's
-    /// messages (Coinbase Advanced Trade, Gemini v1) leaves checking them to the arbiter, per
-    /// line.
+    /// messages (Coinbase Advanced Trade, Gemini v1, Bitfinex) leaves checking them to the
+    /// arbiter, per line.
     pub fn set_merged_lines(&mut self, on: bool) {
         match self {
             AnyAdapter::CoinbaseAdvanced(a) => a.merged = on,
             AnyAdapter::GeminiV1(a) => a.merged = on,
+            AnyAdapter::Bitfinex(a) => a.merged = on,
             _ => {}
+        }
+    }
+
+    /// The line (redundant connections) the next frames come from, for a venue whose
+    /// messages name a connection's own channel ids (Bitfinex); the others ignore it.
+    pub fn set_line(&mut self, line: usize) {
+        if let AnyAdapter::Bitfinex(a) = self {
+            a.set_line(line);
         }
     }
 }

@@ -22,6 +22,14 @@
 //! ten downwards), so the ladder's array counts the book's own steps (0.1 for BTC at 6,443.1)
 //! instead of 1e-8 ones, which put most of a book beyond its window.
 //!
+//! Redundant lines ([`crate::session::arbiter`]): frames of several connections arrive
+//! through one adapter, each tagged with its line ([`Bitfinex::set_line`]). Channel ids are
+//! per connection, so each channel keeps an id per line; the book a channel feeds is one. The
+//! arbiter checks each line's `SEQ_ALL` numbers and lets one copy of each book message through,
+//! so a snapshot is known by its shape (a list of levels, or an empty list) rather than by
+//! being a line's first array; an info 20051 on one line leaves the books to the others (that
+//! line closes and reconnects).
+//!
 //! Numbers are JSON numbers (`6443.1`, `-0.1`, and, as JavaScript prints them, `1e-8`): they
 //! are read as exact text. Trade updates arrive twice, as `te` then `tu` with the same id; the
 //! engine drops the second.
@@ -36,6 +44,7 @@ use super::{
 };
 use crate::book::{Instrument, InstrumentRegistry, NumError, Side, StepSource, Venue};
 use crate::event::{self, Bbo, Trade};
+use crate::session::arbiter::MAX_LINES;
 
 /// Bitfinex v2's transport.
 pub const PROTOCOL: Protocol =
@@ -57,16 +66,16 @@ enum Kind {
 
 #[derive(Debug, Clone)]
 struct Channel {
-    /// The channel id of this connection; `None` once unsubscribed or disconnected (the
-    /// entry, and its key's memory, is kept for the next subscription).
-    id: Option<u64>,
+    /// The channel id on each line's connection; `None` once unsubscribed or disconnected
+    /// (the entry, and its key's memory, is kept for the next subscription).
+    id: [Option<u64>; MAX_LINES],
     kind: Kind,
     /// The symbol text (`tBTCUSD`).
     key: String,
     /// The book's symbol once its snapshot has arrived (and not invalidated since).
     book: Option<SymbolIdx>,
-    /// The first array (snapshot) was seen.
-    started: bool,
+    /// The first array (snapshot) was seen, per line.
+    started: [bool; MAX_LINES],
 }
 
 /// The Bitfinex adapter. See the [module docs](self).
@@ -79,6 +88,11 @@ pub struct Bitfinex {
     scratch: Option<Box<Scratch>>,
     /// Info messages with a code (reconnect, maintenance) seen.
     pub info_codes: u64,
+    /// Frames of several connections arrive merged (redundant lines): the arbiter checks the
+    /// sequence numbers per line, and a snapshot is known by its shape.
+    pub merged: bool,
+    /// The line of the frame being read (0 with one connection).
+    line: usize,
 }
 
 impl Bitfinex {
@@ -91,7 +105,15 @@ impl Bitfinex {
             next_seq: None,
             scratch: Some(Box::new(Scratch::new())),
             info_codes: 0,
+            merged: false,
+            line: 0,
         }
+    }
+
+    /// The line the next frames come from (redundant lines); channel ids are looked up, and
+    /// resubscriptions written, for that line's connection.
+    pub fn set_line(&mut self, line: usize) {
+        self.line = line.min(MAX_LINES - 1);
     }
 
     fn object(&mut self, root: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
@@ -100,7 +122,7 @@ impl Bitfinex {
             Some(b"info") => {
                 if let Some(code) = root.get("code").and_then(uint) {
                     self.info_codes += 1;
-                    if code == 20051 {
+                    if code == 20051 && !self.merged {
                         // The server is restarting: this connection's books end here.
                         out.gaps.push(GapScope::Connection);
                         self.channels.iter_mut().for_each(|c| c.book = None);
@@ -126,30 +148,41 @@ impl Bitfinex {
                     Some(b"ticker") => Kind::Ticker,
                     _ => Kind::Other,
                 };
-                for c in self.channels.iter_mut().filter(|c| c.id == Some(id)) {
-                    c.id = None;
+                let line = self.line;
+                for c in self.channels.iter_mut().filter(|c| c.id[line] == Some(id)) {
+                    c.id[line] = None;
                 }
                 // A resubscription (same channel and symbol, new id) reuses its entry.
                 let same = |c: &Channel| c.kind == kind && c.key.as_bytes() == key;
-                if let Some(c) = self.channels.iter_mut().find(|c| same(c)) {
-                    *c = Channel {
-                        id: Some(id),
-                        kind,
-                        key: std::mem::take(&mut c.key),
-                        book: None,
-                        started: false,
-                    };
-                } else {
-                    let key = String::from_utf8_lossy(key).into_owned();
-                    let c = Channel { id: Some(id), kind, key, book: None, started: false };
-                    self.channels.push(c);
+                let c = match self.channels.iter().position(same) {
+                    Some(i) => &mut self.channels[i],
+                    None => {
+                        let key = String::from_utf8_lossy(key).into_owned();
+                        let c = Channel {
+                            id: [None; MAX_LINES],
+                            kind,
+                            key,
+                            book: None,
+                            started: [false; MAX_LINES],
+                        };
+                        self.channels.push(c);
+                        self.channels.last_mut().expect("pushed")
+                    }
+                };
+                c.id[line] = Some(id);
+                c.started[line] = false;
+                if !self.merged {
+                    // One connection: its new snapshot replaces the book. With several, the
+                    // others may carry the book meanwhile (the engine drops it on a resync).
+                    c.book = None;
                 }
                 Ok(())
             }
             Some(b"unsubscribed") => {
                 if let Some(id) = root.get("chanId").and_then(uint) {
-                    for c in self.channels.iter_mut().filter(|c| c.id == Some(id)) {
-                        c.id = None;
+                    let line = self.line;
+                    for c in self.channels.iter_mut().filter(|c| c.id[line] == Some(id)) {
+                        c.id[line] = None;
                     }
                 }
                 Ok(())
@@ -166,7 +199,8 @@ impl Bitfinex {
         // The payload is followed by the sequence number when SEQ_ALL is on.
         let tagged = text(second).is_some_and(|t| t.first().is_some_and(u8::is_ascii_alphabetic));
         let payload_end = if tagged { 3 } else { 2 };
-        if self.flags & SEQ_ALL != 0 {
+        // With several lines, the arbiter checks each line's numbers.
+        if self.flags & SEQ_ALL != 0 && !self.merged {
             let seq_at = if tagged && text(second) == Some(b"hb") { 2 } else { payload_end };
             if let Some(seq) = arr.get(seq_at).and_then(uint) {
                 match self.next_seq {
@@ -183,7 +217,8 @@ impl Bitfinex {
                 self.next_seq = Some(seq + 1);
             }
         }
-        let Some(ci) = self.channels.iter().position(|c| c.id == Some(id)) else {
+        let line = self.line;
+        let Some(ci) = self.channels.iter().position(|c| c.id[line] == Some(id)) else {
             return Err(VenueError::UnknownSymbol);
         };
         if tagged {
@@ -218,7 +253,7 @@ impl Bitfinex {
             Kind::RawBook => Err(VenueError::Shape("raw (R0) books are not supported")),
             Kind::Trades => {
                 // The snapshot of recent trades is history: not re-published.
-                self.channels[ci].started = true;
+                self.channels[ci].started[line] = true;
                 out.control = true;
                 Ok(())
             }
@@ -294,13 +329,17 @@ impl Bitfinex {
         out: &mut Parsed,
     ) -> Result<(), VenueError> {
         let nested = list.get(0).is_some_and(|v| v.as_array().is_some());
-        let snapshot = !self.channels[ci].started;
+        let line = self.line;
+        // Several lines: the arbiter lets one line's snapshot through, so a line's first
+        // array may be an update; a snapshot is a list of levels (no `BULK_UPDATES` asked).
+        let snapshot =
+            if self.merged { nested || list.is_empty() } else { !self.channels[ci].started[line] };
         if snapshot && !nested && !list.is_empty() {
             return Err(VenueError::Shape("book snapshot is not a list of levels"));
         }
         let sym = if snapshot {
             let sym = self.trade_symbol(ci)?;
-            self.channels[ci].started = true;
+            self.channels[ci].started[line] = true;
             self.channels[ci].book = Some(sym);
             sym
         } else {
@@ -415,9 +454,9 @@ impl Adapter for Bitfinex {
     fn reset_connection(&mut self) {
         // Channel ids belong to the connection; the entries stay for the resubscriptions.
         for c in &mut self.channels {
-            c.id = None;
+            c.id = [None; MAX_LINES];
             c.book = None;
-            c.started = false;
+            c.started = [false; MAX_LINES];
         }
         self.flags = 0;
         self.next_seq = None;
@@ -446,7 +485,9 @@ impl Adapter for Bitfinex {
         self.channels
             .iter()
             .filter(|c| symbols.iter().any(|s| *s == c.key))
-            .filter_map(|c| Some(format!("{{\"event\":\"unsubscribe\",\"chanId\":{}}}", c.id?)))
+            .filter_map(|c| {
+                Some(format!("{{\"event\":\"unsubscribe\",\"chanId\":{}}}", c.id[self.line]?))
+            })
             .collect()
     }
 
@@ -454,10 +495,11 @@ impl Adapter for Bitfinex {
     /// is unsubscribed (by its channel id) and subscribed again (the answer names a new
     /// channel id, which takes the book over); its trades keep flowing. Nothing to send when
     /// the book's subscription is still unanswered on this connection: its snapshot is on
-    /// the way (another subscription would be refused as a duplicate).
+    /// the way (another subscription would be refused as a duplicate). With redundant lines,
+    /// on the connection of the line [`Bitfinex::set_line`] named.
     fn resubscribe_book_messages(&self, symbol: &str) -> Option<Vec<String>> {
         let channel = self.channels.iter().find(|c| c.kind == Kind::Book && c.key == symbol);
-        let Some(id) = channel.and_then(|c| c.id) else { return Some(Vec::new()) };
+        let Some(id) = channel.and_then(|c| c.id[self.line]) else { return Some(Vec::new()) };
         Some(vec![
             format!("{{\"event\":\"unsubscribe\",\"chanId\":{id}}}"),
             book_subscription(symbol),

@@ -73,6 +73,10 @@ pub struct Config {
     /// Where the venues' instrument answers are read from (default: the repository's
     /// `fixtures/refdata`).
     pub reference_dir: Option<PathBuf>,
+    /// Where a venue names channels by ids its connection chooses (Bitfinex), every capture
+    /// channel id is served as this much more, as another connection of the venue would
+    /// name them (two simulators with different bases stand for two connections).
+    pub channel_base: u64,
 }
 
 impl Config {
@@ -101,6 +105,7 @@ impl Config {
             ping_secs: None,
             write_timeout: Duration::from_secs(10),
             reference_dir: None,
+            channel_base: 0,
         }
     }
 }

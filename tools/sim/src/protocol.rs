@@ -73,6 +73,8 @@ pub(crate) struct Streams {
     pub seq_shift: i64,
     /// The highest connection sequence number sent (the next made frame takes the next).
     pub last_seq: Option<u64>,
+    /// Added to every capture channel id not renamed ([`crate::Config::channel_base`]).
+    pub channel_base: u64,
 }
 
 impl Streams {
@@ -85,6 +87,24 @@ impl Streams {
         seq
     }
 
+    /// The id this connection gives the capture's channel `id`: its new id after a
+    /// resubscription, else `id` moved by [`Streams::channel_base`].
+    pub fn channel(&self, id: u64) -> u64 {
+        match self.renamed_channels.iter().find(|(was, _)| *was == id) {
+            Some(&(_, now)) => now,
+            None => id.saturating_add(self.channel_base),
+        }
+    }
+
+    /// The capture's channel id of this connection's channel `id` ([`Streams::channel`]
+    /// undone).
+    pub fn capture_channel(&self, id: u64) -> u64 {
+        match self.renamed_channels.iter().find(|(_, now)| *now == id) {
+            Some(&(was, _)) => was,
+            None => id.saturating_sub(self.channel_base),
+        }
+    }
+
     /// Takes back a number from [`Streams::next_seq`] that no frame went out under.
     pub fn unuse_seq(&mut self) {
         self.seq_shift -= 1;
@@ -95,11 +115,10 @@ impl Streams {
     /// sequence number moved by `seq_shift` (`None`: unchanged).
     pub fn renumber(&mut self, proto: &dyn SimProtocol, bytes: &[u8]) -> Option<Vec<u8>> {
         let mut changed: Option<Vec<u8>> = None;
-        if !self.renamed_channels.is_empty() {
-            if let Some((digits, id)) = proto.channel_id(bytes) {
-                if let Some(&(_, now)) = self.renamed_channels.iter().find(|(was, _)| *was == id) {
-                    changed = Some(scan::with_number(bytes, digits, now));
-                }
+        if !self.renamed_channels.is_empty() || self.channel_base != 0 {
+            let id = proto.channel_id(bytes).or_else(|| proto.event_channel_id(bytes));
+            if let Some((digits, id)) = id {
+                changed = Some(scan::with_number(bytes, digits, self.channel(id)));
             }
         }
         let current = changed.as_deref().unwrap_or(bytes);
@@ -171,6 +190,12 @@ pub(crate) trait SimProtocol: Sync {
     /// A frame's channel id where the venue names a book's frames by one that a
     /// resubscription changes: where its digits are, and its value.
     fn channel_id(&self, _frame: &[u8]) -> Option<(Range<usize>, u64)> {
+        None
+    }
+
+    /// An event's channel id (a `subscribed` acknowledgement's), where the venue names
+    /// channels by ids: where its digits are, and its value.
+    fn event_channel_id(&self, _frame: &[u8]) -> Option<(Range<usize>, u64)> {
         None
     }
 

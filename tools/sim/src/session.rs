@@ -96,7 +96,7 @@ impl<'a> Session<'a> {
                 .proto
                 .resubscribes()
                 .then(|| VenueBooks::new(sh.config.venue, Arc::clone(&sh.capture))),
-            streams: Streams { conn, ..Streams::default() },
+            streams: Streams { conn, channel_base: sh.config.channel_base, ..Streams::default() },
         })
     }
 

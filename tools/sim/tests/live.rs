@@ -399,10 +399,17 @@ fn sim_for(venue: Venue, file: &Path, spec: &str) -> Sim {
 
 /// A `wss://` simulator of `file` with the faults of `spec`, sending at `pace`.
 fn sim_paced(venue: Venue, file: &Path, spec: &str, pace: Pace) -> Sim {
+    sim_line(venue, file, spec, pace, 0)
+}
+
+/// [`sim_paced`] standing for another connection of the venue (line `line`): where the venue
+/// names channels by ids its connection chooses (Bitfinex), this one's differ.
+fn sim_line(venue: Venue, file: &Path, spec: &str, pace: Pace, line: u64) -> Sim {
     let mut c = Config::new(venue, vec![file.to_path_buf()]);
     c.tls = true;
     c.pace = pace;
     c.faults = faults::parse(spec).unwrap();
+    c.channel_base = line * 1_000_000;
     Sim::start(c).unwrap()
 }
 
@@ -1343,46 +1350,40 @@ fn binance_redundant_lines_bridge_one_snapshot_and_survive_a_close() {
 }
 
 /// The captures of the venues arbitrated by content (no per-book sequence), their pace, and
-/// what marks a book update (not a snapshot) among their frames.
-type ContentCapture = (Venue, &'static str, f64, &'static [u8], Option<&'static [u8]>);
-const CONTENT_CAPTURES: [ContentCapture; 5] = [
-    (
-        Venue::Coinbase,
-        "coinbase/cryptofeed-v3_COINBASE.jsonl.zst",
-        200.0,
-        b"\"l2_data\"",
-        Some(b"\"snapshot\""),
-    ),
-    (Venue::KrakenV1, "kraken/cryptofeed_KRAKEN.ws.50.0", 2000.0, b"\"book-", Some(b"{\"as\"")),
-    (
-        Venue::CoinbaseExchange,
-        "coinbase/cryptofeed_COINBASE.ws.28.0",
-        4000.0,
-        b"\"l2update\"",
-        Some(b"\"snapshot\""),
-    ),
-    (
-        Venue::Gemini,
-        "gemini/cryptofeed_GEMINI.ws.1.0",
-        400.0,
-        b"\"l2_updates\"",
-        Some(b"\"trades\""),
-    ),
+/// which of their frames is a book update (not a snapshot).
+type ContentCapture = (Venue, &'static str, f64, fn(&[u8]) -> bool);
+const CONTENT_CAPTURES: [ContentCapture; 7] = [
+    (Venue::Coinbase, "coinbase/cryptofeed-v3_COINBASE.jsonl.zst", 200.0, |f| {
+        find(f, b"\"l2_data\"") && !find(f, b"\"snapshot\"")
+    }),
+    (Venue::KrakenV1, "kraken/cryptofeed_KRAKEN.ws.50.0", 2000.0, |f| {
+        find(f, b"\"book-") && !find(f, b"{\"as\"")
+    }),
+    (Venue::CoinbaseExchange, "coinbase/cryptofeed_COINBASE.ws.28.0", 4000.0, |f| {
+        find(f, b"\"l2update\"")
+    }),
+    (Venue::Gemini, "gemini/cryptofeed_GEMINI.ws.1.0", 400.0, |f| {
+        find(f, b"\"l2_updates\"") && !find(f, b"\"trades\"")
+    }),
     // Every block is a whole book.
-    (
-        Venue::Hyperliquid,
-        "hyperliquid/hftbacktest_hyperliquid_btcusd_20250126.gz",
-        20.0,
-        b"\"l2Book\"",
-        None,
-    ),
+    (Venue::Hyperliquid, "hyperliquid/hftbacktest_hyperliquid_btcusd_20250126.gz", 20.0, |f| {
+        find(f, b"\"l2Book\"")
+    }),
+    // `[CHAN,[PRICE,COUNT,AMOUNT],SEQ]`: no text, no nested list, three numbers.
+    (Venue::Bitfinex, "bitfinex/cryptofeed_BITFINEX-58bafb.0", 2000.0, |f| {
+        f.starts_with(b"[")
+            && !f.contains(&b'"')
+            && !find(f, b"[[")
+            && f.iter().filter(|&&c| c == b',').count() == 4
+    }),
+    (Venue::Bitmex, "bitmex/cryptofeed_BITMEX.ws.1.0", 400.0, |f| {
+        find(f, b"\"table\":\"orderBookL2\"") && !find(f, b"\"partial\"")
+    }),
 ];
 
 /// The first book update (not a snapshot) of `frames` at or after `from`.
-fn first_update(frames: &[Vec<u8>], from: usize, update: &[u8], snapshot: Option<&[u8]>) -> usize {
-    (from..frames.len())
-        .find(|&i| find(&frames[i], update) && !snapshot.is_some_and(|s| find(&frames[i], s)))
-        .expect("a book update")
+fn first_update(frames: &[Vec<u8>], from: usize, is_update: fn(&[u8]) -> bool) -> usize {
+    (from..frames.len()).find(|&i| is_update(&frames[i])).expect("a book update")
 }
 
 /// Asserts what every fault on one line of a content-arbitrated venue must leave: the books
@@ -1434,17 +1435,18 @@ fn assert_line_counts(what: &str, fault: &str, got: &Lines, venue: Venue, gaps: 
 
 #[test]
 fn content_arbitrated_lines_keep_the_books_synced_through_faults_on_one_line() {
-    for (venue, file, rate, update, snapshot) in CONTENT_CAPTURES {
+    for (venue, file, rate, is_update) in CONTENT_CAPTURES {
         let file = fixture(file);
         let want = replay(&file, venue);
         let frames = recv_frames(&file);
-        let n = first_update(&frames, 30.min(frames.len() / 2), update, snapshot);
+        let n = first_update(&frames, 30.min(frames.len() / 2), is_update);
         // Line 0 loses update `n` while it is behind line 1 (it paused 0.3 s a few frames
         // earlier): line 1 had delivered it, so the loss costs nothing.
         let behind_drop = format!("stall@{}=0.3,drop@{n}", n.saturating_sub(5));
         for fault in [String::new(), behind_drop, format!("close@{n}"), format!("stall@{n}=1.5")] {
             let pace = Pace::Rate(rate);
-            let (a, b) = (sim_paced(venue, &file, &fault, pace), sim_paced(venue, &file, "", pace));
+            let (a, b) =
+                (sim_paced(venue, &file, &fault, pace), sim_line(venue, &file, "", pace, 1));
             let got = live_lines(&[&a, &b], venue, &want.symbols, Duration::from_secs(40));
             let (log_a, truth) = stop(a);
             let _ = stop(b);
@@ -1463,15 +1465,16 @@ fn content_arbitrated_lines_keep_the_books_synced_through_faults_on_one_line() {
 
 #[test]
 fn content_arbitration_puts_back_a_loss_on_the_faster_line() {
-    for (venue, file, rate, update, snapshot) in CONTENT_CAPTURES {
-        if matches!(venue, Venue::Coinbase | Venue::Hyperliquid) {
-            // Numbered per connection, and whole books: their own tests.
+    for (venue, file, rate, is_update) in CONTENT_CAPTURES {
+        if matches!(venue, Venue::Coinbase | Venue::Hyperliquid | Venue::Bitfinex | Venue::Bitmex) {
+            // Numbered per connection, whole books, and a loss in front that resyncs (BitMEX,
+            // a session test): their own tests.
             continue;
         }
         let file = fixture(file);
         let want = replay(&file, venue);
         let frames = recv_frames(&file);
-        let n = first_update(&frames, 30.min(frames.len() / 2), update, snapshot);
+        let n = first_update(&frames, 30.min(frames.len() / 2), is_update);
         if venue == Venue::CoinbaseExchange {
             // One connection: the loss of update `n` goes unnoticed (no sequence, no
             // checksum). (Kraken's next checksum, or a crossed book, would resync it.)
@@ -1519,29 +1522,36 @@ fn content_arbitration_puts_back_a_loss_on_the_faster_line() {
 }
 
 #[test]
-fn coinbase_advanced_lines_survive_a_loss_on_the_line_in_front() {
-    // Each connection numbers its messages: line 0's next frame shows its loss, it steps out
-    // of line until line 1's copies place it again, and nothing resyncs.
-    let venue = Venue::Coinbase;
-    let file = fixture("coinbase/cryptofeed-v3_COINBASE.jsonl.zst");
-    let want = replay(&file, venue);
-    let frames = recv_frames(&file);
-    // Midway, when line 1 is placed on every book (a book it has no copy on yet, for want of
-    // updates since the snapshots, would resync: nothing would say where line 0 stands).
-    let n = first_update(&frames, frames.len() / 2, b"\"l2_data\"", Some(b"\"snapshot\""));
-    let pace = Pace::Rate(200.0);
-    let (a, b) = (
-        sim_paced(venue, &file, &format!("drop@{n}"), pace),
-        sim_paced(venue, &file, &format!("stall@{n}=0.3"), pace),
-    );
-    let got = live_lines(&[&a, &b], venue, &want.symbols, Duration::from_secs(40));
-    let (log_a, truth) = stop(a);
-    let _ = stop(b);
-    assert_eq!(fault_kinds(&log_a), ["drop"]);
-    let what = format!("{venue} with drop@{n} on line 0, in front");
-    assert_one_healthy_connections_stream(&what, &got, &want, truth);
-    let l0 = &got.lines[0].arbiter;
-    assert!(l0.gaps >= 1 && l0.filled >= 1, "{what}: {l0:?}");
-    assert_eq!(l0.found_lost + got.lines[1].arbiter.found_lost, 0, "{what}");
-    assert!(replay_lines(&got.run.recorded, venue) == got.run.rows, "{what}: replay");
+fn lines_numbered_per_connection_survive_a_loss_on_the_line_in_front() {
+    // Each connection numbers its messages (Coinbase Advanced Trade's `sequence_num`,
+    // Bitfinex's `SEQ_ALL`, under channel ids each connection chose): line 0's next frame
+    // shows its loss, it steps out of line until line 1's copies place it again, and nothing
+    // resyncs.
+    for (venue, file, rate, is_update) in CONTENT_CAPTURES {
+        if !matches!(venue, Venue::Coinbase | Venue::Bitfinex) {
+            continue;
+        }
+        let file = fixture(file);
+        let want = replay(&file, venue);
+        let frames = recv_frames(&file);
+        // Midway, when line 1 is placed on every book (a book it has no copy on yet, for want
+        // of updates since the snapshots, would resync: nothing would say where line 0
+        // stands).
+        let n = first_update(&frames, frames.len() / 2, is_update);
+        let pace = Pace::Rate(rate);
+        let (a, b) = (
+            sim_paced(venue, &file, &format!("drop@{n}"), pace),
+            sim_line(venue, &file, &format!("stall@{n}=0.3"), pace, 1),
+        );
+        let got = live_lines(&[&a, &b], venue, &want.symbols, Duration::from_secs(40));
+        let (log_a, truth) = stop(a);
+        let _ = stop(b);
+        assert_eq!(fault_kinds(&log_a), ["drop"], "{venue}");
+        let what = format!("{venue} with drop@{n} on line 0, in front");
+        assert_one_healthy_connections_stream(&what, &got, &want, truth);
+        let l0 = &got.lines[0].arbiter;
+        assert!(l0.gaps >= 1 && l0.filled >= 1, "{what}: {l0:?}");
+        assert_eq!(l0.found_lost + got.lines[1].arbiter.found_lost, 0, "{what}");
+        assert!(replay_lines(&got.run.recorded, venue) == got.run.rows, "{what}: replay");
+    }
 }

@@ -62,6 +62,17 @@ impl SimProtocol for Bitfinex {
         chan_id(frame)
     }
 
+    /// `"chanId":N` of an event (`subscribed`, `unsubscribed`).
+    fn event_channel_id(&self, frame: &[u8]) -> Option<(Range<usize>, u64)> {
+        const KEY: &[u8] = b"\"chanId\":";
+        if frame.first() != Some(&b'{') {
+            return None;
+        }
+        let start = scan::find(frame, KEY)? + KEY.len();
+        let len = frame[start..].iter().take_while(|c| c.is_ascii_digit()).count();
+        scan::digits_value(frame, start..start + len)
+    }
+
     fn is_book_frame(&self, frame: &[u8]) -> bool {
         frame.starts_with(b"[")
             && !scan::has(frame, b"\"hb\"")
@@ -96,9 +107,7 @@ impl SimProtocol for Bitfinex {
                 (true, capture_books(capture).find(|(_, s, _)| s == symbol))
             }
             Some("unsubscribe") => {
-                let id = v["chanId"].as_u64().unwrap_or_default();
-                let id =
-                    streams.renamed_channels.iter().find(|(_, now)| *now == id).map_or(id, |c| c.0);
+                let id = streams.capture_channel(v["chanId"].as_u64().unwrap_or_default());
                 (false, capture_books(capture).find(|(c, _, _)| *c == id))
             }
             _ => (false, None),
@@ -121,7 +130,7 @@ impl SimProtocol for Bitfinex {
 
     fn unsubscribed(&self, request: &BookRequest, streams: &mut Streams) -> Option<String> {
         let (id, _) = request.capture_channel?;
-        let now = streams.renamed_channels.iter().find(|c| c.0 == id).map_or(id, |c| c.1);
+        let now = streams.channel(id);
         streams.muted_channels.push(id);
         Some(json!({ "event": "unsubscribed", "status": "OK", "chanId": now }).to_string())
     }
@@ -134,7 +143,10 @@ impl SimProtocol for Bitfinex {
         let Some((id, len)) = request.capture_channel else { return (None, None) };
         // A new channel id for the new subscription; the book's frames carry it.
         streams.muted_channels.retain(|c| *c != id);
-        let now = 900_000_000 + streams.conn * 1000 + streams.renamed_channels.len() as u64;
+        let now = 900_000_000
+            + streams.channel_base
+            + streams.conn * 1000
+            + streams.renamed_channels.len() as u64;
         streams.renamed_channels.retain(|c| c.0 != id);
         streams.renamed_channels.push((id, now));
         let symbol = &request.symbol;
