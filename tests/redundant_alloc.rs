@@ -4,7 +4,7 @@
 //! over the capture. The first pass warms the arbiter (its per-book state, its parse buffer)
 //! and the engine; both lines then disconnect and reconnect, which resets the books (and the
 //! arbiter's positions) as a replay of a reconnect does. Venues arbitrated by content (Kraken
-//! v1, Coinbase Exchange) lose on line 1, the line behind, instead: line 0's copies cover it. This file holds a single test so no
+//! v1, Coinbase Exchange, Bitfinex, BitMEX) lose on line 1, the line behind, instead: line 0's copies cover it. This file holds a single test so no
 //! other test allocates while it counts.
 
 mod common;
@@ -66,6 +66,10 @@ fn two_lines_allocate_nothing_after_warm_up() {
         // Arbitrated by content.
         ("kraken/cryptofeed_KRAKEN.ws.50.0", Venue::KrakenV1, 1),
         ("coinbase/cryptofeed_COINBASE.ws.28.0", Venue::CoinbaseExchange, 1),
+        // By content, with each connection's channel ids and numbers (line 1's numbers show
+        // its losses).
+        ("bitfinex/cryptofeed_BITFINEX-58bafb.0", Venue::Bitfinex, 1),
+        ("bitmex/cryptofeed_BITMEX.ws.1.0", Venue::Bitmex, 1),
     ] {
         let records = common::records(&[file]);
         let mut s =

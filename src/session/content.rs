@@ -12,21 +12,25 @@
 //!   the other**;
 //! - not found, and the line's cursor is at the log's end: the line is at the front and the
 //!   message is **new**: applied, appended;
-//! - not found, and the log goes on past the cursor, and this line was **in front** there
-//!   (it delivered the entry at its cursor first): it lost the entries after its cursor,
-//!   which another line delivered since, and the message is **new**: applied, appended, the
-//!   loss counted as a gap filled by the other. (A quiet book whose front line loses a
-//!   message: the other line's copy comes before the front's next message.)
-//! - not found, and the log goes on past the cursor, and this line was **behind** there (it
-//!   delivered a copy of the entry at its cursor): this line has a message the lines in
-//!   front never delivered: **they lost it** (on one connection the loss would have gone
-//!   unnoticed, or on a checksum venue been caught by the next checksum). Its place is known:
-//!   right after this line's cursor. Every book message of these venues sets a level's size
-//!   (none adds to it), so the book is put right by applying it, then once more every message
-//!   applied after its place, whose bytes the log keeps ([`KEEP_BYTES`]): each level ends with
-//!   the size its last writer gave it, as if nothing had been lost ([`Outcome::Repair`]). The
-//!   message takes its place in the log. When the bytes of those messages are no longer kept,
-//!   the book resyncs ([`Outcome::Lost`]).
+//! - not found, and the log goes on past the cursor: one of two things happened, and the
+//!   bytes cannot tell which.
+//!   - **This line lost** the entries after its cursor (another line delivered them since)
+//!     and the message follows them: a quiet book whose line in front loses a message, the
+//!     other line's copy coming before the front's next message.
+//!   - **The other lines lost it** (this line is behind them, and its copies of the entries
+//!     after its cursor are still to come): on one connection the loss would have gone
+//!     unnoticed, or on a checksum venue been caught by the next checksum. Its place is
+//!     right after this line's cursor.
+//!
+//!   The message is applied at once, at the end ([`Outcome::NewAfterLoss`]), and the line's
+//!   next message decides: a copy of an entry between its cursor and that message shows that
+//!   the others lost it; every book message of these venues sets a level's size (none adds
+//!   to it), so the book is put right by applying the messages applied after its place once
+//!   more, whose bytes the log keeps ([`KEEP_BYTES`]): each level ends with the size its last
+//!   writer gave it, as if nothing had been lost ([`Outcome::Repair`]). When the bytes of those
+//!   messages are no longer kept, the book resyncs ([`Outcome::Lost`]). Anything else (a new
+//!   message, a copy of one after it, or another line's copy of it) shows that this line had
+//!   lost the entries: nothing more to do.
 //!
 //! A line whose position is not known (it came after the book's snapshot, or reconnected)
 //! holds its unknown messages until the line in front applies one of them: from that entry on
@@ -90,8 +94,9 @@ struct Held {
 pub enum Outcome {
     /// New: apply it.
     New,
-    /// New, from a line that had lost `skipped` messages another line delivered since its
-    /// last: apply it.
+    /// New at the front, from a line whose last message is `skipped` entries behind: either
+    /// it lost those (another line delivered them), or the others lost this one (its next
+    /// message decides, see the [module docs](self)). Apply it.
     NewAfterLoss {
         /// Messages this line lost that another line had delivered.
         skipped: u64,
@@ -106,14 +111,17 @@ pub enum Outcome {
     },
     /// Held: this line is not in step yet.
     Held,
-    /// A book message the lines in front never delivered: they lost it. Apply it, then the
-    /// messages applied after its place ([`ContentBook::next_held`] gives them back).
+    /// A copy showing that the lines in front lost the line's previous message (applied at
+    /// the front, [`Outcome::NewAfterLoss`]), whose place was before this one: apply it, then
+    /// the other messages applied after that place once more ([`ContentBook::next_again`]
+    /// gives them back).
     Repair {
         /// Messages to apply again after it.
         again: u64,
     },
     /// A book message the lines in front never delivered, whose place can no longer be
-    /// mended (the messages after it are no longer kept): the book resyncs.
+    /// mended (the messages after it are no longer kept, or the venue's messages do not all
+    /// set a level's size): the book resyncs.
     Lost,
     /// A trade the lines in front never delivered: applied late (out of its place).
     Late,
@@ -148,6 +156,13 @@ pub struct ContentBook {
     kept_head: u64,
     /// Entries to apply again after a repair: (next, end).
     again: Option<(u64, u64)>,
+    /// Per line, a message it delivered that the log did not hold while the log went on past
+    /// its cursor: (its cursor then, the message's entry). Its next message decides which of
+    /// the two lost something (see the [module docs](self)).
+    unsure: [Option<(u64, u64)>; MAX_LINES],
+    /// Lines found to have lost entries another line delivered, not yet counted
+    /// ([`ContentBook::take_gap_filled`]).
+    gap_filled: [bool; MAX_LINES],
 }
 
 impl ContentBook {
@@ -167,7 +182,15 @@ impl ContentBook {
             kept: Vec::new(),
             kept_head: 0,
             again: None,
+            unsure: [None; MAX_LINES],
+            gap_filled: [false; MAX_LINES],
         }
+    }
+
+    /// Whether `line` was found (since the last call) to have lost messages another line had
+    /// delivered: a gap, filled by the other.
+    pub fn take_gap_filled(&mut self, line: usize) -> bool {
+        self.gap_filled.get_mut(line).is_some_and(std::mem::take)
     }
 
     /// Forgets everything: the book starts again from a snapshot.
@@ -180,12 +203,14 @@ impl ContentBook {
         }
         self.releasing = None;
         self.again = None;
+        self.unsure = [None; MAX_LINES];
     }
 
     /// Line `line` is gone: its position and what it held no longer count.
     pub fn line_lost(&mut self, line: usize) {
         if line < MAX_LINES {
             self.cursor[line] = None;
+            self.unsure[line] = None;
             self.drop_held(line);
         }
         if self.releasing == Some(line) {
@@ -253,43 +278,29 @@ impl ContentBook {
         Some(&self.kept[off..off + e.kept_len as usize])
     }
 
-    /// Puts message `hash` (its bytes `frame`, from `line`) in its place: right after entry
-    /// `c`, the last one `line` delivered; the entries after it move up by one, and so do the
-    /// cursors on them. `None` when the entries after it are no longer all kept.
-    fn insert_after(
-        &mut self,
-        c: u64,
-        hash: u64,
-        frame: &[u8],
-        at: u64,
-        line: usize,
-    ) -> Option<u64> {
-        let kept = |book: &Self| (c + 1..book.end).all(|i| book.kept_bytes(i).is_some());
-        if !kept(self) {
-            return None;
-        }
-        let (kept_at, kept_len) = self.keep(Some(frame));
-        // Its own bytes may have taken the ring space of the oldest of them.
-        if !kept(self) {
-            return None;
-        }
-        let mut i = self.end;
+    /// Moves entry `m` to its place right after entry `c`: the entries between move up by
+    /// one, and so do the cursors on them (a cursor on `m` follows it).
+    fn move_to_place(&mut self, c: u64, m: u64) {
+        let moved = self.entry(m);
+        let mut i = m;
         while i > c + 1 {
             let prev = self.entry(i - 1);
             self.log[(i % LOG as u64) as usize] = prev;
             i -= 1;
         }
-        self.log[((c + 1) % LOG as u64) as usize] =
-            Entry { hash, at, line: line as u8, kept_at, kept_len };
-        self.end += 1;
+        self.log[((c + 1) % LOG as u64) as usize] = moved;
         for cur in self.cursor.iter_mut().flatten() {
-            if *cur > c {
+            if *cur == m {
+                *cur = c + 1;
+            } else if *cur > c && *cur < m {
                 *cur += 1;
             }
         }
-        self.cursor[line] = Some(c + 1);
-        self.again = Some((c + 2, self.end));
-        Some(self.end - c - 2)
+    }
+
+    /// Whether the bytes of entries `from..to` are all kept (to apply them again).
+    fn all_kept(&self, from: u64, to: u64) -> bool {
+        (from..to).all(|i| self.kept_bytes(i).is_some())
     }
 
     /// A snapshot of this book from `line`; `synced`: the book does not need it.
@@ -335,9 +346,37 @@ impl ContentBook {
             self.started = true;
         }
         let cursor = self.cursor[line].filter(|&c| c + 1 >= self.oldest());
+        if cursor.is_none() {
+            self.unsure[line] = None;
+        }
+        if let (Some(c), Some((_, m))) = (cursor, self.unsure[line].take()) {
+            // The line's last message was one the log did not hold, at entry `m`, while the
+            // log went on past its cursor `c`: this one decides who lost what.
+            match self.find(c + 1, hash) {
+                Some(j) if j < m => {
+                    // A copy of an entry before it: the line is behind, and the others lost
+                    // the message at `m`, whose place was right after `c`. The entries from
+                    // `c + 1` on are applied once more after it (this copy first).
+                    if self.trades || !self.repairs || !self.all_kept(c + 1, m) {
+                        return Outcome::Lost;
+                    }
+                    self.move_to_place(c, m);
+                    self.cursor[line] = Some(j + 1);
+                    self.again = Some((c + 2, m + 1));
+                    return Outcome::Repair { again: m - c - 1 };
+                }
+                // Anything else: the line had lost the entries after `c`; it stands at `m`.
+                _ => {
+                    self.cursor[line] = Some(m);
+                    self.gap_filled[line] = true;
+                }
+            }
+        }
+        let cursor = self.cursor[line];
         if let Some(c) = cursor {
             if let Some(j) = self.find(c + 1, hash) {
                 self.cursor[line] = Some(j);
+                self.settle_unsure(line, j);
                 let e = self.entry(j);
                 return Outcome::Copy {
                     skipped: j - c - 1,
@@ -354,21 +393,14 @@ impl ContentBook {
                 self.append(hash, now, line, None);
                 return Outcome::Late;
             }
-            if usize::from(self.entry(c).line) == line {
-                // This line was in front at its cursor: it lost what came after, which
-                // another line delivered since, and this message follows them.
-                let skipped = self.end - c - 1;
-                self.append(hash, now, line, Some(frame));
-                self.in_step_after(line, hash);
-                return Outcome::NewAfterLoss { skipped };
-            }
-            if !self.repairs {
-                return Outcome::Lost;
-            }
-            return match self.insert_after(c, hash, frame, now, line) {
-                Some(again) => Outcome::Repair { again },
-                None => Outcome::Lost,
-            };
+            // Either this line lost the entries after `c`, or the others lost this message:
+            // applied now, the line's next message decides (see the module docs).
+            let skipped = self.end - c - 1;
+            self.append(hash, now, line, Some(frame));
+            self.cursor[line] = Some(c);
+            self.unsure[line] = Some((c, self.end - 1));
+            self.in_step_after(line, hash);
+            return Outcome::NewAfterLoss { skipped };
         }
         // Not in step: place the line by a copy of an applied message.
         if let Some(j) = self.find(0, hash) {
@@ -408,6 +440,19 @@ impl ContentBook {
         bytes.extend_from_slice(frame);
         self.held[line].push(Held { hash, at: now, start, end: bytes.len() });
         Outcome::Held
+    }
+
+    /// Another line than `line` delivered a copy of entry `j`: a line unsure about that entry
+    /// (it delivered it first, while the log had gone on past its cursor) had lost the
+    /// entries before it.
+    fn settle_unsure(&mut self, line: usize, j: u64) {
+        for l in 0..MAX_LINES {
+            if l != line && self.unsure[l].is_some_and(|(_, m)| m == j) {
+                self.unsure[l] = None;
+                self.cursor[l] = Some(j);
+                self.gap_filled[l] = true;
+            }
+        }
     }
 
     /// `line` applied `hash` at the front: a line out of step holding a copy of it is in

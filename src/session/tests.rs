@@ -805,7 +805,9 @@ fn content_arbitration_puts_a_loss_on_the_faster_line_back_in_its_place() {
     // Update 3 from line 1 is one line 0 never delivered: applied in its place, then 4 to 6
     // again; the book is the one connection's, without a resync.
     let l1 = s.line_stats(1).unwrap().arbiter;
-    assert_eq!((l1.found_lost, l1.duplicates), (1, 5 + 1), "{l1:?}");
+    // Line 1's copies of the snapshot, 1, 2, 5 and 6 are duplicates; its 3, and its copy of 4
+    // which showed where 3 belonged, are applied.
+    assert_eq!((l1.found_lost, l1.duplicates, l1.won), (1, 5, 2), "{l1:?}");
     let book = s.engine().book_stats(0).unwrap();
     assert_eq!((book.resyncs, book.gaps), (0, 0), "{book:?}");
     assert_eq!(s.stats().unfilled_gaps, 0);
@@ -825,7 +827,7 @@ fn content_arbitration_puts_a_loss_on_the_faster_line_back_in_its_place() {
     s.handle_frame_on(0, &l2set("100.06", "1.0", 8, 0), 53 * MS, &mut ev).unwrap();
     assert_eq!(s.engine().bbo(0).unwrap().bid_tick, 10006);
     let (l0, l1) = (s.line_stats(0).unwrap().arbiter, s.line_stats(1).unwrap().arbiter);
-    assert_eq!((l0.found_lost, l1.found_lost, l0.duplicates, l1.duplicates), (0, 1, 1, 7));
+    assert_eq!((l0.found_lost, l1.found_lost, l0.duplicates, l1.duplicates), (0, 1, 1, 6));
 }
 
 #[test]
@@ -932,13 +934,14 @@ fn content_arbitration_resyncs_a_loss_on_the_faster_line_past_the_kept_bytes() {
             frames.push(((10 + k) * MS, 0, l2set(&format!("100.{:02}", k % 100), "1.0", k, 400)));
         }
     }
-    for k in 1..=3u64 {
+    for k in 1..=4u64 {
         frames.push(((10 + n + k) * MS, 1, l2set(&format!("100.{:02}", k % 100), "1.0", k, 400)));
     }
     assert!(frames[0].2.len() * 200 > crate::session::content::KEEP_BYTES);
     feed(&mut s, frames, &mut ev);
-    // Update 3 from line 1 cannot be put back: the book resyncs, by a fresh subscription on
-    // line 1.
+    // Update 3 from line 1 is applied at once; line 1's copy of 4 shows that line 0 lost it,
+    // before 297 updates that are no longer all kept: it cannot be put back, and the book
+    // resyncs, by a fresh subscription on line 1.
     assert_eq!(s.engine().state(0), Some(BookState::Resyncing));
     assert_eq!(s.engine().book_stats(0).unwrap().resyncs, 1);
     assert_eq!(s.line_stats(1).unwrap().arbiter.found_lost, 1);
