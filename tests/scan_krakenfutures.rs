@@ -97,8 +97,8 @@ fn message() -> impl Strategy<Value = Gen> {
         1 => Just(s("PI_XBTUSD"))];
     let side = prop_oneof![4 => Just(s("buy")), 4 => Just(s("sell")), 1 => Just(s("up")),
         1 => Just(("1".to_owned(), true))];
-    (feed, product, side, integer(), number(), number(), integer(), 0u8..8)
-        .prop_flat_map(|(feed, product, side, seq, px, qty, ts, variant)| {
+    (feed, product, side, integer(), number(), number(), integer(), 0u8..8).prop_flat_map(
+        |(feed, product, side, seq, px, qty, ts, variant)| {
             let mut m: Vec<(String, (String, bool))> = vec![
                 ("feed".into(), feed),
                 ("product_id".into(), product),
@@ -118,7 +118,8 @@ fn message() -> impl Strategy<Value = Gen> {
                 _ => {}
             }
             object(m)
-        })
+        },
+    )
 }
 
 const SNAPSHOT: &[u8] = br#"{"feed":"book_snapshot","product_id":"PI_ETHUSD","timestamp":1626994925378,"seq":0,"bids":[{"price":2003.9,"qty":4387.0}],"asks":[{"price":2004.6,"qty":600.0}]}"#;

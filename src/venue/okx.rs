@@ -156,7 +156,10 @@ impl<'t, 'i> Entry<Value<'t, 'i>> {
 
 /// The text of a field of `d` (a trade's), `Shape(what)` if absent or not a string.
 #[inline]
-fn text_of<'i, V: FieldValue<'i>>(v: Option<V>, what: &'static str) -> Result<&'i [u8], VenueError> {
+fn text_of<'i, V: FieldValue<'i>>(
+    v: Option<V>,
+    what: &'static str,
+) -> Result<&'i [u8], VenueError> {
     v.and_then(V::text).ok_or(VenueError::Shape(what))
 }
 
@@ -216,11 +219,7 @@ impl Okx {
     /// parsed again there, nothing having been written to `out`): another channel, a missing
     /// `channel`, `instId` or `data`, an `action` other than `snapshot` or `update`.
     #[inline]
-    fn scanned(
-        &mut self,
-        f: &ScanFrame<'_>,
-        out: &mut Parsed,
-    ) -> Option<Result<(), VenueError>> {
+    fn scanned(&mut self, f: &ScanFrame<'_>, out: &mut Parsed) -> Option<Result<(), VenueError>> {
         let (Some(channel), Some(inst_id)) = (f.channel, f.inst_id) else { return None };
         if !f.has_data() {
             return None;

@@ -200,7 +200,9 @@ impl<'a> FieldValue<'a> for ScanValue<'a> {
             ScanValue::UInt(u) => i64::try_from(u).ok(),
             ScanValue::Int(i) => Some(i),
             ScanValue::Str(s) => match s.split_first() {
-                Some((b'-', rest)) => json::parse_u64(rest).and_then(|u| 0i64.checked_sub_unsigned(u)),
+                Some((b'-', rest)) => {
+                    json::parse_u64(rest).and_then(|u| 0i64.checked_sub_unsigned(u))
+                }
                 _ => json::parse_u64(s).and_then(|u| i64::try_from(u).ok()),
             },
             _ => None,

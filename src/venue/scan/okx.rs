@@ -130,7 +130,11 @@ impl OkxScanner {
     /// exactly (`f` then holds whatever was read before the refusal). It does not check
     /// that `channel`, `instId` and `data` were all present: the caller does.
     #[inline]
-    pub(crate) fn scan_into<'a>(&'a mut self, frame: &'a [u8], f: &mut ScanFrame<'a>) -> Option<()> {
+    pub(crate) fn scan_into<'a>(
+        &'a mut self,
+        frame: &'a [u8],
+        f: &mut ScanFrame<'a>,
+    ) -> Option<()> {
         u32::try_from(frame.len()).ok()?;
         let mut spans = Spans::new(&self.spans);
         let mut c = Cursor::new(frame, self.kernel);
@@ -204,7 +208,11 @@ mod tests {
     use crate::venue::scan::{FieldValue, KernelKind};
 
     fn scanners() -> Vec<OkxScanner> {
-        KernelKind::ALL.into_iter().filter_map(Kernel::forced).map(OkxScanner::with_kernel).collect()
+        KernelKind::ALL
+            .into_iter()
+            .filter_map(Kernel::forced)
+            .map(OkxScanner::with_kernel)
+            .collect()
     }
 
     fn levels(v: Option<ScanValue<'_>>) -> Vec<(String, String)> {
@@ -308,7 +316,9 @@ mod tests {
                 );
             }
             // On the edges of the subset.
-            assert!(sc.recognises(br#"{"data":[{"checksum":-9223372036854775807,"x":[]},{},{},{}]}"#));
+            assert!(
+                sc.recognises(br#"{"data":[{"checksum":-9223372036854775807,"x":[]},{},{},{}]}"#)
+            );
             assert!(!sc.recognises(br#"{"data":[{"checksum":-9223372036854775808}]}"#));
             assert!(sc.recognises(b"{}"));
         }
