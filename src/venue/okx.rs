@@ -26,7 +26,7 @@ use simd_json::tape::Value;
 
 use super::json::{field_text, Scratch};
 use super::protocol::{Keepalive, Protocol, BASE};
-use super::scan::okx::{OkxScanner, ScanFrame};
+use super::scan::okx::{OkxScanner, Push, ScanFrame};
 use super::scan::{FieldValue, Kernel, Parser};
 use super::time::ms_to_ns;
 use super::{deriv_price, deriv_rate, deriv_size};
@@ -216,28 +216,16 @@ impl Okx {
 
     /// Handles a frame the scanner read, with the same handlers the simd-json path calls for
     /// its channel; `None` for the frames the scanner leaves to simd-json (the frame is then
-    /// parsed again there, nothing having been written to `out`): another channel, a missing
-    /// `channel`, `instId` or `data`, an `action` other than `snapshot` or `update`.
+    /// parsed again there, nothing having been written to `out`): see [`ScanFrame::push`].
     #[inline]
     fn scanned(&mut self, f: &ScanFrame<'_>, out: &mut Parsed) -> Option<Result<(), VenueError>> {
-        let (Some(channel), Some(inst_id)) = (f.channel, f.inst_id) else { return None };
-        if !f.has_data() {
-            return None;
-        }
-        match channel {
-            b"books" | b"books-l2-tbt" | b"books50-l2-tbt" | b"books5" | b"bbo-tbt" => {
-                let snapshot = match f.action {
-                    Some(b"snapshot") | None => true,
-                    Some(b"update") => false,
-                    Some(_) => return None,
-                };
-                Some(f.entries().iter().try_for_each(|d| self.book(inst_id, d, snapshot, out)))
+        let (push, inst_id) = f.push()?;
+        Some(match push {
+            Push::Book { snapshot } => {
+                f.entries().iter().try_for_each(|d| self.book(inst_id, d, snapshot, out))
             }
-            b"trades" | b"trades-all" => {
-                Some(f.entries().iter().try_for_each(|t| self.trade(inst_id, t, out)))
-            }
-            _ => None,
-        }
+            Push::Trades => f.entries().iter().try_for_each(|t| self.trade(inst_id, t, out)),
+        })
     }
 
     fn state(&mut self, i: SymbolIdx) -> &mut SymState {
