@@ -18,7 +18,7 @@
 //!
 //! Parsing: book and trade pushes (nearly all of the traffic) are read by the OKX scanner
 //! ([`super::scan::okx`], with [`Parser::Scan`], the default) through the same handlers as
-//! the simd-json path (each `data` entry's fields in one table, [`Entry`]); every other frame,
+//! the simd-json path (each `data` entry's fields in one table, `Entry`); every other frame,
 //! and any book or trade push the scanner does not read exactly, goes to simd-json (counted in
 //! [`Parsed::scan_fallback`]).
 

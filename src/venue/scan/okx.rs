@@ -13,7 +13,7 @@
 //! [`super`]). Levels are arrays of two to four strings (`["px","sz","0","1"]`: liquidated
 //! orders and order count are read and not kept); integers may be negative (`checksum`,
 //! `prevSeqId`). Keys the adapter does not read are read (their value must be in the subset)
-//! and ignored. The scanner reads any channel's frame of this shape; [`ScanFrame::push`] says
+//! and ignored. The scanner reads any channel's frame of this shape; `ScanFrame::push` says
 //! whether it is one of the pushes the adapter handles from it.
 
 use std::cell::Cell;
