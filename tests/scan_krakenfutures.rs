@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::gen::{object, s, ws, Gen};
+use common::gen::{object, s, Gen};
 use common::{records, same_frame};
 use ladderfeed::book::InstrumentRegistry;
 use ladderfeed::capture::RecordKind;

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::gen::{array, object, s, ws, Gen};
+use common::gen::{array, object, s, Gen};
 use common::{records, same_frame};
 use ladderfeed::book::InstrumentRegistry;
 use ladderfeed::capture::RecordKind;
@@ -289,7 +289,7 @@ fn frame() -> impl Strategy<Value = Gen> {
                 3 => arg.push(("channel".to_owned(), ("\"books\"".to_owned(), false))),
                 _ => {}
             }
-            let top = (object(arg), Just((action, data, variant))).prop_flat_map(
+            (object(arg), Just((action, data, variant))).prop_flat_map(
                 |(arg, (action, data, variant))| {
                     let mut m = vec![("arg".to_owned(), arg.member()), ("data".to_owned(), data)];
                     if let Some(a) = action {
@@ -309,8 +309,7 @@ fn frame() -> impl Strategy<Value = Gen> {
                     }
                     object(m)
                 },
-            );
-            top
+            )
         },
     )
 }
@@ -363,7 +362,8 @@ fn fallbacks_are_counted_and_give_simd_jsons_output() {
     ];
     for kind in KernelKind::ALL {
         let Some((mut scan, mut tape)) = pair(kind) else { continue };
-        same_frame(&mut scan, &mut tape, SNAPSHOT, "snapshot");
+        let (read, r) = same_frame(&mut scan, &mut tape, SNAPSHOT, "snapshot");
+        assert!(read && r.is_ok());
         for f in fallbacks {
             let (read, _) = same_frame(&mut scan, &mut tape, f, kind.name());
             assert!(!read, "{}: scanned {}", kind.name(), String::from_utf8_lossy(f));
@@ -390,7 +390,8 @@ fn bad_pushes_get_the_same_errors() {
     ];
     for kind in KernelKind::ALL {
         let Some((mut scan, mut tape)) = pair(kind) else { continue };
-        same_frame(&mut scan, &mut tape, SNAPSHOT, "snapshot");
+        let (read, r) = same_frame(&mut scan, &mut tape, SNAPSHOT, "snapshot");
+        assert!(read && r.is_ok());
         for (f, want) in bad {
             let (read, r) = same_frame(&mut scan, &mut tape, f, kind.name());
             assert!(read, "{}: fell back on {}", kind.name(), String::from_utf8_lossy(f));

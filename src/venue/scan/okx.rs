@@ -39,7 +39,7 @@ fn value<'a>(c: &mut Cursor<'a>, spans: &mut Spans<'a>) -> Option<ScanValue<'a>>
 }
 
 /// What the scanner read of one frame (empty: `Default`).
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct ScanFrame<'a> {
     /// `arg.channel`.
     pub(crate) channel: Option<&'a [u8]>,
@@ -52,19 +52,6 @@ pub(crate) struct ScanFrame<'a> {
     /// The entries of `data`, `len` of them.
     entries: [Entry<ScanValue<'a>>; MAX_ENTRIES],
     len: usize,
-}
-
-impl Default for ScanFrame<'_> {
-    fn default() -> Self {
-        ScanFrame {
-            channel: None,
-            inst_id: None,
-            action: None,
-            data: false,
-            entries: Default::default(),
-            len: 0,
-        }
-    }
 }
 
 impl<'a> ScanFrame<'a> {
