@@ -340,11 +340,24 @@ mod tests {
                 );
             }
             // On the edges of the subset.
-            assert!(
-                sc.recognises(br#"{"data":[{"checksum":-9223372036854775807,"x":[]},{},{},{}]}"#)
-            );
-            assert!(!sc.recognises(br#"{"data":[{"checksum":-9223372036854775808}]}"#));
-            assert!(sc.recognises(b"{}"));
+            assert!(sc.reads(br#"{"data":[{"checksum":-9223372036854775807,"x":[]},{},{},{}]}"#));
+            assert!(!sc.reads(br#"{"data":[{"checksum":-9223372036854775808}]}"#));
+            assert!(sc.reads(b"{}"));
+            // Read, but not a push the adapter takes from the scanner.
+            for other in [
+                &br#"{"arg":{"channel":"tickers","instId":"BTC-USDT"},"data":[]}"#[..],
+                br#"{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"partial","data":[]}"#,
+                br#"{"arg":{"channel":"books"},"data":[]}"#,
+                br#"{"arg":{"channel":"books","instId":"BTC-USDT"}}"#,
+            ] {
+                assert!(sc.reads(other) && !sc.recognises(other));
+            }
+            let book = br#"{"arg":{"channel":"books5","instId":"BTC-USDT"},"data":[]}"#;
+            let mut f = ScanFrame::default();
+            sc.scan_into(book, &mut f).unwrap();
+            assert_eq!(f.push(), Some((Push::Book { snapshot: true }, &b"BTC-USDT"[..])));
+            let trades = br#"{"arg":{"instId":"BTC-USDT","channel":"trades-all"},"data":[]}"#;
+            assert!(sc.recognises(trades) && sc.recognises(book));
         }
     }
 }
