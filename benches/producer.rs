@@ -8,11 +8,12 @@
 //!   published onto the real ring (`ring::feed`) that a consumer thread on the other core
 //!   drains, as `ladderfeed replay` runs it.
 //!
-//! - **scan floor** (Binance captures): the Binance scanner's walk of each frame
-//!   (`venue::scan::binance::BinanceScanner`), simd-json's parse for the frames it leaves to it:
-//!   the least the default `--parser scan` does per message.
-//! - **producer (simd-json)** (Binance captures): the producer with `--parser simd-json`, the
-//!   reference path, in the same run.
+//! - **scan floor** (Binance and OKX captures): the venue scanner's walk of each frame
+//!   (`venue::scan::binance::BinanceScanner`, `venue::scan::okx::OkxScanner`), simd-json's
+//!   parse for the frames it leaves to it: the least the default `--parser scan` does per
+//!   message.
+//! - **producer (simd-json)** (Binance and OKX captures): the producer with
+//!   `--parser simd-json`, the reference path, in the same run.
 //!
 //! The engine is built and warmed once; between passes the connection is dropped
 //! (`Engine::disconnected`), so every pass resyncs from the capture's own snapshots and does
@@ -40,6 +41,7 @@ use ladderfeed::event::Event;
 use ladderfeed::ring::feed::{self, Publisher};
 use ladderfeed::venue::json::Scratch;
 use ladderfeed::venue::scan::binance::BinanceScanner;
+use ladderfeed::venue::scan::okx::OkxScanner;
 use ladderfeed::venue::{AnyAdapter, Parser};
 
 /// The ring sink, counting what it published.
@@ -92,9 +94,24 @@ fn floor(scratch: &mut Scratch, recs: &[Record]) -> u64 {
     ok
 }
 
+/// A venue's scanner, for the scan floor.
+enum Scanner {
+    Binance(BinanceScanner),
+    Okx(OkxScanner),
+}
+
+impl Scanner {
+    fn recognises(&mut self, frame: &[u8]) -> bool {
+        match self {
+            Scanner::Binance(s) => s.recognises(frame),
+            Scanner::Okx(s) => s.recognises(frame),
+        }
+    }
+}
+
 /// One pass of the scan floor: the scanner's walk, simd-json for the frames it does not
 /// recognise; returns the frames the scanner read.
-fn scan_floor(scanner: &mut BinanceScanner, scratch: &mut Scratch, recs: &[Record]) -> u64 {
+fn scan_floor(scanner: &mut Scanner, scratch: &mut Scratch, recs: &[Record]) -> u64 {
     let mut scanned = 0;
     for r in recs {
         if scanner.recognises(&r.payload) {
@@ -131,8 +148,9 @@ fn bench_case(c: &mut Criterion, case: &Case, table: &mut Vec<String>) {
     let mut engine = Engine::new(adapter);
     let binance =
         matches!(case.venue, Venue::Binance | Venue::BinanceFutures | Venue::BinanceCoinM);
-    // The reference path in the same run (Binance: the only venue with a scanner).
-    let mut reference = binance.then(|| {
+    let scans = binance || case.venue == Venue::Okx;
+    // The reference path in the same run (the venues with a scanner of whole frames).
+    let mut reference = scans.then(|| {
         let mut a = AnyAdapter::new(case.venue, InstrumentRegistry::with_builtins(), None)
             .expect("adapter");
         a.set_parser(Parser::SimdJson);
@@ -162,7 +180,11 @@ fn bench_case(c: &mut Criterion, case: &Case, table: &mut Vec<String>) {
     }
     let mut scratch = Scratch::new();
     let parsed = floor(&mut scratch, &recs);
-    let mut scanner = BinanceScanner::new();
+    let mut scanner = if binance {
+        Scanner::Binance(BinanceScanner::new())
+    } else {
+        Scanner::Okx(OkxScanner::new())
+    };
     let scanned = scan_floor(&mut scanner, &mut scratch, &recs);
 
     let mut g = c.benchmark_group(format!("producer/{}", case.name));
@@ -171,7 +193,7 @@ fn bench_case(c: &mut Criterion, case: &Case, table: &mut Vec<String>) {
     g.warm_up_time(Duration::from_millis(300));
     g.measurement_time(Duration::from_secs(2));
     g.bench_function("parse_floor", |b| b.iter(|| black_box(floor(&mut scratch, &recs))));
-    if binance {
+    if scans {
         g.bench_function("scan_floor", |b| {
             b.iter(|| black_box(scan_floor(&mut scanner, &mut scratch, &recs)))
         });

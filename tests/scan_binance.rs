@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::gen::{object, s, ws, Gen};
 use common::{records, same_frame};
 use ladderfeed::book::InstrumentRegistry;
 use ladderfeed::capture::RecordKind;
@@ -92,20 +93,6 @@ fn every_bundled_frame_parses_as_simd_json_does_on_every_dispatch_path() {
     }
 }
 
-/// A generated frame: its text, and whether every part of it is in the scanner's subset (then
-/// it must not fall back).
-#[derive(Debug, Clone)]
-struct Gen {
-    text: String,
-    plain: bool,
-}
-
-/// JSON whitespace, mostly none.
-fn ws() -> impl Strategy<Value = String> {
-    prop_oneof![6 => Just(String::new()), 1 => Just(" ".into()), 1 => Just("\n".into()),
-        1 => Just("\t \r\n".into())]
-}
-
 /// A decimal string value: the plain forms the captures have, and forms that are errors for
 /// both parsers or not in the subset (escapes, non-ASCII).
 fn decimal() -> impl Strategy<Value = (String, bool)> {
@@ -152,32 +139,6 @@ fn level_array() -> impl Strategy<Value = (String, bool)> {
             .collect();
         (format!("[{}]", items.join(",")), plain)
     })
-}
-
-/// An object from `(key, value, plain)` members, shuffled, with whitespace.
-fn object(members: Vec<(String, (String, bool))>) -> impl Strategy<Value = Gen> {
-    let n = members.len();
-    (Just(members).prop_shuffle(), proptest::collection::vec(ws(), 4 * n + 2)).prop_map(
-        move |(members, w)| {
-            let mut plain = true;
-            let mut text = format!("{}{{", w[0]);
-            for (i, (k, (v, p))) in members.iter().enumerate() {
-                plain &= *p;
-                if i > 0 {
-                    text.push(',');
-                }
-                let (a, b, c, d) = (&w[4 * i + 1], &w[4 * i + 2], &w[4 * i + 3], &w[4 * i + 4]);
-                text.push_str(&format!("{a}\"{k}\"{b}:{c}{v}{d}"));
-            }
-            text.push('}');
-            text.push_str(&w[4 * n + 1]);
-            Gen { text, plain }
-        },
-    )
-}
-
-fn s(v: &str) -> (String, bool) {
-    (format!("\"{v}\""), true)
 }
 
 /// A depth update (spot or futures keys), a trade, an aggTrade or a bookTicker.

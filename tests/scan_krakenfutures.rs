@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::gen::{object, s, Gen};
 use common::{records, same_frame};
 use ladderfeed::book::InstrumentRegistry;
 use ladderfeed::capture::RecordKind;
@@ -48,20 +49,6 @@ fn every_bundled_frame_parses_as_simd_json_does() {
     assert!(scanned >= 7_000, "only {scanned} of {frames} frames scanned");
 }
 
-/// A generated `book` message: its text, and whether every part of it is in the scanner's
-/// subset (then it must not fall back).
-#[derive(Debug, Clone)]
-struct Gen {
-    text: String,
-    plain: bool,
-}
-
-/// JSON whitespace, mostly none.
-fn ws() -> impl Strategy<Value = String> {
-    prop_oneof![6 => Just(String::new()), 1 => Just(" ".into()), 1 => Just("\n".into()),
-        1 => Just("\t \r\n".into())]
-}
-
 /// A price or size: the capture's forms, other valid JSON numbers, and forms that are errors
 /// for both parsers or outside the subset.
 fn number() -> impl Strategy<Value = (String, bool)> {
@@ -102,10 +89,6 @@ fn integer() -> impl Strategy<Value = (String, bool)> {
     ]
 }
 
-fn s(v: &str) -> (String, bool) {
-    (format!("\"{v}\""), true)
-}
-
 /// A `book` message (or a near miss: another feed, an `event` key, a missing or extra field),
 /// its members shuffled, with whitespace.
 fn message() -> impl Strategy<Value = Gen> {
@@ -114,8 +97,8 @@ fn message() -> impl Strategy<Value = Gen> {
         1 => Just(s("PI_XBTUSD"))];
     let side = prop_oneof![4 => Just(s("buy")), 4 => Just(s("sell")), 1 => Just(s("up")),
         1 => Just(("1".to_owned(), true))];
-    (feed, product, side, integer(), number(), number(), integer(), 0u8..8)
-        .prop_flat_map(|(feed, product, side, seq, px, qty, ts, variant)| {
+    (feed, product, side, integer(), number(), number(), integer(), 0u8..8).prop_flat_map(
+        |(feed, product, side, seq, px, qty, ts, variant)| {
             let mut m: Vec<(String, (String, bool))> = vec![
                 ("feed".into(), feed),
                 ("product_id".into(), product),
@@ -134,25 +117,9 @@ fn message() -> impl Strategy<Value = Gen> {
                 3 => m.push(("seq".into(), ("7".into(), false))),
                 _ => {}
             }
-            let n = m.len();
-            (Just(m).prop_shuffle(), proptest::collection::vec(ws(), 4 * n + 2))
-        })
-        .prop_map(|(members, w)| {
-            let n = members.len();
-            let mut plain = true;
-            let mut text = format!("{}{{", w[0]);
-            for (i, (k, (v, p))) in members.iter().enumerate() {
-                plain &= *p;
-                if i > 0 {
-                    text.push(',');
-                }
-                let (a, b, c, d) = (&w[4 * i + 1], &w[4 * i + 2], &w[4 * i + 3], &w[4 * i + 4]);
-                text.push_str(&format!("{a}\"{k}\"{b}:{c}{v}{d}"));
-            }
-            text.push('}');
-            text.push_str(&w[4 * n + 1]);
-            Gen { text, plain }
-        })
+            object(m)
+        },
+    )
 }
 
 const SNAPSHOT: &[u8] = br#"{"feed":"book_snapshot","product_id":"PI_ETHUSD","timestamp":1626994925378,"seq":0,"bids":[{"price":2003.9,"qty":4387.0}],"asks":[{"price":2004.6,"qty":600.0}]}"#;

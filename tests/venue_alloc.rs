@@ -21,7 +21,7 @@ use ladderfeed::venue::gemini::GeminiV2;
 use ladderfeed::venue::kraken::KrakenV1;
 use ladderfeed::venue::krakenfutures::KrakenFutures;
 use ladderfeed::venue::okx::Okx;
-use ladderfeed::venue::Adapter;
+use ladderfeed::venue::{Adapter, Parser};
 
 static ALLOCS: AtomicU64 = AtomicU64::new(0);
 
@@ -112,7 +112,32 @@ fn every_adapter_allocates_nothing_per_message_after_warm_up() {
                 0.5,
             ),
         ),
-        ("okx", steady_state(Engine::new(Okx::new(reg())), &["okx/cryptofeed_OKX.ws.1.0"], 0.5)),
+        (
+            // Book and trade pushes read by the OKX scanner (set here, though it is the
+            // default), tickers and control frames by simd-json.
+            "okx",
+            steady_state(
+                Engine::new({
+                    let mut a = Okx::new(reg());
+                    a.set_parser(Parser::Scan);
+                    a
+                }),
+                &["okx/cryptofeed_OKX.ws.1.0"],
+                0.5,
+            ),
+        ),
+        (
+            "okx, simd-json",
+            steady_state(
+                Engine::new({
+                    let mut a = Okx::new(reg());
+                    a.set_parser(Parser::SimdJson);
+                    a
+                }),
+                &["okx/cryptofeed_OKX.ws.1.0"],
+                0.5,
+            ),
+        ),
         (
             // Its tickers carry the derivatives records (mark, index, open interest).
             "deribit",

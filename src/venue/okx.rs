@@ -15,11 +15,19 @@
 //! The checksum (CRC32 of the 25 best levels interleaved, signed) is verified by the engine
 //! whenever OKX sends a non-zero one. `books5` and `bbo-tbt` send a full book every time and
 //! are applied as snapshots.
+//!
+//! Parsing: book and trade pushes (nearly all of the traffic) are read by the OKX scanner
+//! ([`super::scan::okx`], with [`Parser::Scan`], the default) through the same handlers as
+//! the simd-json path (each `data` entry's fields in one table, `Entry`); every other frame,
+//! and any book or trade push the scanner does not read exactly, goes to simd-json (counted in
+//! [`Parsed::scan_fallback`]).
 
 use simd_json::tape::Value;
 
-use super::json::{field_text, int, Scratch};
+use super::json::{field_text, Scratch};
 use super::protocol::{Keepalive, Protocol, BASE};
+use super::scan::okx::{OkxScanner, Push, ScanFrame};
+use super::scan::{FieldValue, Kernel, Parser};
 use super::time::ms_to_ns;
 use super::{deriv_price, deriv_rate, deriv_size};
 use super::{
@@ -59,6 +67,117 @@ pub struct Okx {
     /// `open-interest` (and `funding-rate` on swaps) per instrument, `liquidation-orders` per
     /// instrument type.
     pub derivatives: bool,
+    /// Which parser reads frames ([`Parser::Scan`] by default).
+    parser: Parser,
+    /// The scanner's reused state; taken out while a frame is scanned, as `scratch` is.
+    scanner: Option<Box<OkxScanner>>,
+}
+
+/// The fields of one `data` entry that the book and trade handlers read, found in a single
+/// pass over its keys (as with `get`, the first occurrence of a key wins). Values keep their
+/// JSON type; each handler reads the ones its channel has.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Entry<V> {
+    /// `asks`: a book's ask levels.
+    pub(crate) asks: Option<V>,
+    /// `bids`: a book's bid levels.
+    pub(crate) bids: Option<V>,
+    /// `ts`: the exchange time, ms (a string).
+    pub(crate) ts: Option<V>,
+    /// `checksum`: a book's CRC32, signed.
+    pub(crate) checksum: Option<V>,
+    /// `seqId`: a book message's sequence id.
+    pub(crate) seq_id: Option<V>,
+    /// `prevSeqId`: the previous book message's `seqId`.
+    pub(crate) prev_seq_id: Option<V>,
+    /// `side`: a trade's taker side.
+    pub(crate) side: Option<V>,
+    /// `px`: a trade's price.
+    pub(crate) px: Option<V>,
+    /// `sz`: a trade's size.
+    pub(crate) sz: Option<V>,
+    /// `tradeId`: a trade's id.
+    pub(crate) trade_id: Option<V>,
+}
+
+impl<V> Default for Entry<V> {
+    fn default() -> Self {
+        Entry {
+            asks: None,
+            bids: None,
+            ts: None,
+            checksum: None,
+            seq_id: None,
+            prev_seq_id: None,
+            side: None,
+            px: None,
+            sz: None,
+            trade_id: None,
+        }
+    }
+}
+
+impl<V> Entry<V> {
+    /// The field `key` fills, if a handler reads it.
+    #[inline(always)]
+    pub(crate) fn slot(&mut self, key: &[u8]) -> Option<&mut Option<V>> {
+        Some(match key {
+            b"asks" => &mut self.asks,
+            b"bids" => &mut self.bids,
+            b"ts" => &mut self.ts,
+            b"checksum" => &mut self.checksum,
+            b"seqId" => &mut self.seq_id,
+            b"prevSeqId" => &mut self.prev_seq_id,
+            b"side" => &mut self.side,
+            b"px" => &mut self.px,
+            b"sz" => &mut self.sz,
+            b"tradeId" => &mut self.trade_id,
+            _ => return None,
+        })
+    }
+}
+
+impl<'t, 'i> Entry<Value<'t, 'i>> {
+    /// Reads the fields of `v` from simd-json's tape (all absent if `v` is not an object).
+    #[inline]
+    fn read(v: Value<'t, 'i>) -> Self {
+        let mut e = Entry::default();
+        let Some(obj) = v.as_object() else { return e };
+        for (k, v) in obj.iter() {
+            if let Some(slot) = e.slot(k.as_bytes()) {
+                if slot.is_none() {
+                    *slot = Some(v);
+                }
+            }
+        }
+        e
+    }
+}
+
+/// The text of a field of `d` (a trade's), `Shape(what)` if absent or not a string.
+#[inline]
+fn text_of<'i, V: FieldValue<'i>>(
+    v: Option<V>,
+    what: &'static str,
+) -> Result<&'i [u8], VenueError> {
+    v.and_then(V::text).ok_or(VenueError::Shape(what))
+}
+
+/// A book side's levels `[[price, size, …], …]` (absent or not an array: none).
+#[inline]
+fn levels<'i, V: FieldValue<'i>>(
+    v: Option<V>,
+    side: Side,
+    inst: &crate::book::Instrument,
+    out: &mut Parsed,
+) -> Result<(), VenueError> {
+    let Some(v) = v.filter(|v| v.is_array()) else { return Ok(()) };
+    v.each_level(|px, sz| {
+        let px_tick = out.book_price(inst, px).map_err(num("price"))?;
+        let qty_lots = inst.qty_lots(sz).map_err(num("size"))?;
+        out.level(side, px_tick, qty_lots);
+        Ok(())
+    })
 }
 
 impl Okx {
@@ -75,7 +194,38 @@ impl Okx {
             scratch: Some(Box::new(Scratch::new())),
             channel,
             derivatives: false,
+            parser: Parser::Scan,
+            scanner: Some(Box::new(OkxScanner::new())),
         }
+    }
+
+    /// Reads frames with `parser` from now on.
+    pub fn set_parser(&mut self, parser: Parser) {
+        self.parser = parser;
+    }
+
+    /// The parser frames are read with.
+    pub fn parser(&self) -> Parser {
+        self.parser
+    }
+
+    /// Scans with `kernel` instead of the detected one (tests force each dispatch path).
+    pub fn set_scan_kernel(&mut self, kernel: Kernel) {
+        self.scanner = Some(Box::new(OkxScanner::with_kernel(kernel)));
+    }
+
+    /// Handles a frame the scanner read, with the same handlers the simd-json path calls for
+    /// its channel; `None` for the frames the scanner leaves to simd-json (the frame is then
+    /// parsed again there, nothing having been written to `out`): see [`ScanFrame::push`].
+    #[inline]
+    fn scanned(&mut self, f: &ScanFrame<'_>, out: &mut Parsed) -> Option<Result<(), VenueError>> {
+        let (push, inst_id) = f.push()?;
+        Some(match push {
+            Push::Book { snapshot } => {
+                f.entries().iter().try_for_each(|d| self.book(inst_id, d, snapshot, out))
+            }
+            Push::Trades => f.entries().iter().try_for_each(|t| self.trade(inst_id, t, out)),
+        })
     }
 
     fn state(&mut self, i: SymbolIdx) -> &mut SymState {
@@ -114,13 +264,13 @@ impl Okx {
                     Some(_) => return Err(VenueError::Shape("action")),
                 };
                 for d in data.iter() {
-                    self.book(inst_id, d, snapshot, out)?;
+                    self.book(inst_id, &Entry::read(d), snapshot, out)?;
                 }
                 Ok(())
             }
             b"trades" | b"trades-all" => {
                 for t in data.iter() {
-                    self.trade(inst_id, t, out)?;
+                    self.trade(inst_id, &Entry::read(t), out)?;
                 }
                 Ok(())
             }
@@ -142,23 +292,26 @@ impl Okx {
         }
     }
 
-    fn book(
+    /// One book entry, from either parser.
+    #[inline]
+    fn book<'i, V: FieldValue<'i>>(
         &mut self,
         inst_id: &[u8],
-        d: Value<'_, '_>,
+        d: &Entry<V>,
         snapshot: bool,
         out: &mut Parsed,
     ) -> Result<(), VenueError> {
-        let seq = d.get("seqId").and_then(int);
-        let prev = d.get("prevSeqId").and_then(int);
+        let seq = d.seq_id.and_then(V::int);
+        let prev = d.prev_seq_id.and_then(V::int);
         let sym = if snapshot {
             match self.symbols.resolve(inst_id) {
                 Some(s) => s,
                 None => {
-                    let px = super::json::level_texts(d, "asks", 0)
-                        .chain(super::json::level_texts(d, "bids", 0));
-                    let qty = super::json::level_texts(d, "asks", 1)
-                        .chain(super::json::level_texts(d, "bids", 1));
+                    let texts = |v: Option<V>, size: bool| {
+                        v.into_iter().flat_map(move |v| v.level_texts(size))
+                    };
+                    let px = texts(d.asks, false).chain(texts(d.bids, false));
+                    let qty = texts(d.asks, true).chain(texts(d.bids, true));
                     self.symbols.learn(inst_id, px, qty)?
                 }
             }
@@ -184,19 +337,19 @@ impl Okx {
             // without ids leaves nothing to chain the next one to.
             st.seq = seq;
         }
-        let exch_ts = field_text(d, "ts").and_then(super::json::parse_u64).map_or(0, ms_to_ns);
+        let exch_ts = d.ts.and_then(V::text).and_then(super::json::parse_u64).map_or(0, ms_to_ns);
         let action = if snapshot { BookAction::Snapshot } else { BookAction::Update };
         out.begin_book(sym, action, exch_ts);
         let inst = &self.symbols.list()[usize::from(sym)].instrument;
-        let r = super::price_size_levels(d, "bids", Side::Bid, inst, out)
-            .and_then(|()| super::price_size_levels(d, "asks", Side::Ask, inst, out));
+        let r = levels(d.bids, Side::Bid, inst, out)
+            .and_then(|()| levels(d.asks, Side::Ask, inst, out));
         if let Err(e) = r {
             out.broken = Some(sym);
             return Err(e);
         }
-        let checksum = match d.get("checksum") {
+        let checksum = match d.checksum {
             None => None,
-            Some(c) => match int(c).and_then(|c| i32::try_from(c).ok()) {
+            Some(c) => match c.int().and_then(|c| i32::try_from(c).ok()) {
                 Some(0) => None,
                 Some(c) => Some(Checksum::Okx(c)),
                 None => {
@@ -209,16 +362,18 @@ impl Okx {
         Ok(())
     }
 
-    fn trade(
+    /// One trade entry, from either parser.
+    #[inline]
+    fn trade<'i, V: FieldValue<'i>>(
         &mut self,
         inst_id: &[u8],
-        t: Value<'_, '_>,
+        t: &Entry<V>,
         out: &mut Parsed,
     ) -> Result<(), VenueError> {
         let sym = self.symbols.resolve(inst_id).ok_or(VenueError::UnknownSymbol)?;
         let inst = &self.symbols.list()[usize::from(sym)].instrument;
-        let f = |k: &'static str| field_text(t, k).ok_or(VenueError::Shape("trade field"));
-        let aggressor = match f("side")? {
+        let f = |v: Option<V>| text_of(v, "trade field");
+        let aggressor = match f(t.side)? {
             b"buy" => event::Side::Buy,
             b"sell" => event::Side::Sell,
             _ => return Err(VenueError::Shape("trade side")),
@@ -226,12 +381,12 @@ impl Okx {
         out.trades.push(TradeMsg {
             symbol: sym,
             trade: Trade {
-                price_tick: inst.price_ticks(f("px")?).map_err(num("px"))?,
-                size_lots: inst.qty_lots(f("sz")?).map_err(num("sz"))?,
+                price_tick: inst.price_ticks(f(t.px)?).map_err(num("px"))?,
+                size_lots: inst.qty_lots(f(t.sz)?).map_err(num("sz"))?,
                 aggressor: Some(aggressor),
-                trade_id: super::json::parse_u64(f("tradeId")?).unwrap_or(0),
+                trade_id: super::json::parse_u64(f(t.trade_id)?).unwrap_or(0),
             },
-            exch_ts: super::json::parse_u64(f("ts")?).map_or(0, ms_to_ns),
+            exch_ts: super::json::parse_u64(f(t.ts)?).map_or(0, ms_to_ns),
         });
         Ok(())
     }
@@ -331,6 +486,19 @@ impl Adapter for Okx {
         if frame == b"pong" {
             out.control = true;
             return Ok(());
+        }
+        if self.parser == Parser::Scan {
+            let mut scanner = self.scanner.take().unwrap_or_default();
+            let mut f = ScanFrame::default();
+            let r = match scanner.scan_into(frame, &mut f) {
+                Some(()) => self.scanned(&f, out),
+                None => None,
+            };
+            self.scanner = Some(scanner);
+            match r {
+                Some(r) => return r,
+                None => out.scan_fallback = true,
+            }
         }
         let mut scratch = self.scratch.take().unwrap_or_default();
         let r = scratch.parse(frame, false, |root| self.frame(root, out));

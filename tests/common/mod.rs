@@ -2,6 +2,8 @@
 //! through an [`Engine`], collect what it published.
 #![allow(dead_code)]
 
+pub mod gen;
+
 use std::path::PathBuf;
 
 use ladderfeed::capture::{self, Record, RecordKind};

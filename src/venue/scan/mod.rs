@@ -24,6 +24,9 @@ pub mod binance;
 // Public for the differential tests and the fuzz target.
 #[doc(hidden)]
 pub mod flat;
+// Public for the benchmarks' scan floor only.
+#[doc(hidden)]
+pub mod okx;
 #[allow(unsafe_code)]
 mod simd;
 
@@ -44,8 +47,8 @@ use super::VenueError;
 #[cfg_attr(feature = "cli", serde(rename_all = "kebab-case"))]
 pub enum Parser {
     /// The venue's specialised scanner where it has one (Binance depth, trades and
-    /// bookTicker; Kraken Futures' one-level `book` messages), simd-json for every frame it
-    /// does not recognise.
+    /// bookTicker; Kraken Futures' one-level `book` messages; OKX books and trades),
+    /// simd-json for every frame it does not recognise.
     #[default]
     Scan,
     /// simd-json's tape for every frame: the reference path.
@@ -70,6 +73,15 @@ pub(crate) trait FieldValue<'i>: Copy {
     fn text(self) -> Option<&'i [u8]>;
     /// An unsigned integer, from a JSON integer or a string of digits.
     fn uint(self) -> Option<u64>;
+    /// A signed integer, from a JSON integer or a string of digits with an optional `-`
+    /// ([`json::int`]).
+    fn int(self) -> Option<i64>;
+    /// Whether the value is an array (a level array: anything else has no levels).
+    fn is_array(self) -> bool;
+    /// The price (`size == false`) or size text of every level of an array whose level has
+    /// one as a string, in order (none if the value is not an array): what a snapshot's tick
+    /// and lot are learned from ([`json::level_texts`]).
+    fn level_texts(self, size: bool) -> impl Iterator<Item = &'i [u8]>;
     /// A JSON boolean.
     fn boolean(self) -> Option<bool>;
     /// Calls `f` with the price and size text of every `[price, size]` level of an array;
@@ -89,6 +101,24 @@ impl<'i> FieldValue<'i> for Value<'_, 'i> {
     #[inline]
     fn uint(self) -> Option<u64> {
         json::uint(self)
+    }
+
+    #[inline]
+    fn int(self) -> Option<i64> {
+        json::int(self)
+    }
+
+    #[inline]
+    fn is_array(self) -> bool {
+        self.as_array().is_some()
+    }
+
+    #[inline]
+    fn level_texts(self, size: bool) -> impl Iterator<Item = &'i [u8]> {
+        let idx = usize::from(size);
+        self.as_array()
+            .into_iter()
+            .flat_map(move |a| a.iter().filter_map(move |l| json::text(l.get_idx(idx)?)))
     }
 
     #[inline]
@@ -128,6 +158,8 @@ pub(crate) enum ScanValue<'a> {
     Str(&'a [u8]),
     /// An unsigned integer.
     UInt(u64),
+    /// A negative integer (only the scanners that accept a sign make one: OKX's).
+    Int(i64),
     /// `true` or `false`.
     Bool(bool),
     /// `null`.
@@ -158,6 +190,41 @@ impl<'a> FieldValue<'a> for ScanValue<'a> {
             ScanValue::Str(s) => json::parse_u64(s),
             _ => None,
         }
+    }
+
+    /// As [`json::int`] reads simd-json's integers (a `u64` above `i64::MAX` is none) and
+    /// strings.
+    #[inline]
+    fn int(self) -> Option<i64> {
+        match self {
+            ScanValue::UInt(u) => i64::try_from(u).ok(),
+            ScanValue::Int(i) => Some(i),
+            ScanValue::Str(s) => match s.split_first() {
+                Some((b'-', rest)) => {
+                    json::parse_u64(rest).and_then(|u| 0i64.checked_sub_unsigned(u))
+                }
+                _ => json::parse_u64(s).and_then(|u| i64::try_from(u).ok()),
+            },
+            _ => None,
+        }
+    }
+
+    #[inline]
+    fn is_array(self) -> bool {
+        matches!(self, ScanValue::Levels { .. })
+    }
+
+    #[inline]
+    fn level_texts(self, size: bool) -> impl Iterator<Item = &'a [u8]> {
+        let (frame, spans): (&[u8], &[Cell<LevelSpan>]) = match self {
+            ScanValue::Levels { frame, spans } => (frame, spans),
+            _ => (&[], &[]),
+        };
+        spans.iter().map(move |l| {
+            let l = l.get();
+            let (s, e) = if size { l.qty } else { l.px };
+            frame.get(s as usize..e as usize).unwrap_or_default()
+        })
     }
 
     #[inline]
@@ -308,6 +375,15 @@ impl<'a> Cursor<'a> {
         (len > 0 && !leading_zero && !more).then_some(acc)
     }
 
+    /// A negative integer: `-` and the digits [`Cursor::uint`] reads, of magnitude 1 to
+    /// `i64::MAX` (`-0` is refused: simd-json does not read it as an integer).
+    #[inline(always)]
+    fn negative(&mut self) -> Option<i64> {
+        self.expect(b'-')?;
+        let m = i64::try_from(self.uint()?).ok()?;
+        (m != 0).then_some(-m)
+    }
+
     /// `word` (`true`, `false`, `null`), which must be next.
     #[inline(always)]
     fn literal(&mut self, word: &[u8]) -> Option<()> {
@@ -376,12 +452,25 @@ impl<'a> Spans<'a> {
     }
 }
 
-/// Reads a scalar or a level array at `c`, level offsets appended to `spans`.
+/// Reads a scalar or a level array at `c`, level offsets appended to `spans`: the Binance
+/// subset (unsigned integers, levels of exactly two strings).
 #[inline(always)]
 fn value<'a>(c: &mut Cursor<'a>, spans: &mut Spans<'a>) -> Option<ScanValue<'a>> {
+    value_of::<2, false>(c, spans)
+}
+
+/// Reads a scalar or a level array at `c`, level offsets appended to `spans`: levels of two
+/// to `WIDTH` strings (the first two are the price and size), negative integers too if
+/// `SIGNED`.
+#[inline(always)]
+fn value_of<'a, const WIDTH: usize, const SIGNED: bool>(
+    c: &mut Cursor<'a>,
+    spans: &mut Spans<'a>,
+) -> Option<ScanValue<'a>> {
     Some(match c.peek()? {
         b'"' => ScanValue::Str(c.string()?),
         b'0'..=b'9' => ScanValue::UInt(c.uint()?),
+        b'-' if SIGNED => ScanValue::Int(c.negative()?),
         b't' => {
             c.literal(b"true")?;
             ScanValue::Bool(true)
@@ -396,16 +485,18 @@ fn value<'a>(c: &mut Cursor<'a>, spans: &mut Spans<'a>) -> Option<ScanValue<'a>>
         }
         b'[' => {
             let start = spans.len;
-            levels(c, spans)?;
+            levels::<WIDTH>(c, spans)?;
             ScanValue::Levels { frame: c.buf, spans: spans.since(start) }
         }
         _ => return None,
     })
 }
 
-/// `[]` or `[["px","qty"],…]`, each level's offsets appended to `spans`.
+/// `[]` or `[["px","qty"],…]`, each level's offsets appended to `spans`; a level may carry
+/// more strings after its size, up to `WIDTH` in all (OKX's `["px","sz","0","1"]`), which are
+/// read and not kept.
 #[inline(always)]
-fn levels(c: &mut Cursor<'_>, spans: &mut Spans<'_>) -> Option<()> {
+fn levels<const WIDTH: usize>(c: &mut Cursor<'_>, spans: &mut Spans<'_>) -> Option<()> {
     c.expect(b'[')?;
     c.ws();
     if c.eat(b']') {
@@ -420,6 +511,16 @@ fn levels(c: &mut Cursor<'_>, spans: &mut Spans<'_>) -> Option<()> {
         c.ws();
         let qty = c.string_span()?;
         c.ws();
+        let mut width = 2;
+        while c.eat(b',') {
+            width += 1;
+            if width > WIDTH {
+                return None;
+            }
+            c.ws();
+            c.string_span()?;
+            c.ws();
+        }
         c.expect(b']')?;
         spans.push(LevelSpan { px, qty })?;
         c.ws();
