@@ -48,9 +48,10 @@
 //! Hyperliquid (the others' trades have rising ids). A loss on a line behind the front costs
 //! nothing. A loss on the line in front is found when another line delivers the lost message
 //! (one connection would not have noticed it at all, or with a checksum only when the checksum
-//! next failed): the message is applied in its place, then the messages the front applied
-//! after it again, from the bytes the log keeps; every book message of these venues sets a
-//! level's size, so the book ends as if nothing had been lost. A checksum that fails (or a
+//! next failed): applied at once, then, once that line's next message shows where it belonged,
+//! the messages the front applied after its place again, from the bytes the log keeps; every
+//! book message of these venues sets a level's size, so the book ends as if nothing had been
+//! lost (see [`super::content`]). A checksum that fails (or a
 //! crossed book) in between waits for that copy ([`crate::engine::Engine::set_check_grace`]). Only when the
 //! messages after it are no longer kept does the book resync ([`Verdict::Resync`]).
 //!

@@ -163,6 +163,10 @@ pub struct ContentBook {
     /// Lines found to have lost entries another line delivered, not yet counted
     /// ([`ContentBook::take_gap_filled`]).
     gap_filled: [bool; MAX_LINES],
+    /// Per line out of step, the last entry it had delivered before: its later messages are
+    /// newer, so only an entry after it can be their copy. (A venue may send the same bytes
+    /// twice, Bitfinex's `[PRICE,0,1]` deletes often: an older copy must not place a line.)
+    floor: [Option<u64>; MAX_LINES],
 }
 
 impl ContentBook {
@@ -184,6 +188,7 @@ impl ContentBook {
             again: None,
             unsure: [None; MAX_LINES],
             gap_filled: [false; MAX_LINES],
+            floor: [None; MAX_LINES],
         }
     }
 
@@ -204,12 +209,15 @@ impl ContentBook {
         self.releasing = None;
         self.again = None;
         self.unsure = [None; MAX_LINES];
+        self.floor = [None; MAX_LINES];
     }
 
     /// Line `line` is gone: its position and what it held no longer count.
     pub fn line_lost(&mut self, line: usize) {
         if line < MAX_LINES {
-            self.cursor[line] = None;
+            if let Some(c) = self.cursor[line].take() {
+                self.floor[line] = Some(c);
+            }
             self.unsure[line] = None;
             self.drop_held(line);
         }
@@ -298,6 +306,11 @@ impl ContentBook {
         }
     }
 
+    /// The first entry that may be a copy of `line`'s next message while it is out of step.
+    fn floor_of(&self, line: usize) -> u64 {
+        self.floor[line].map_or(0, |f| f + 1)
+    }
+
     /// Whether the bytes of entries `from..to` are all kept (to apply them again).
     fn all_kept(&self, from: u64, to: u64) -> bool {
         (from..to).all(|i| self.kept_bytes(i).is_some())
@@ -308,7 +321,7 @@ impl ContentBook {
         if synced && self.started {
             // Another line's (or a reconnected line's) snapshot: it places the line when it
             // is the same as the one applied.
-            if let Some(j) = self.find(0, hash) {
+            if let Some(j) = self.find(self.floor_of(line), hash) {
                 self.cursor[line] = Some(j);
                 let e = self.entry(j);
                 return Outcome::Copy {
@@ -402,8 +415,9 @@ impl ContentBook {
             self.in_step_after(line, hash);
             return Outcome::NewAfterLoss { skipped };
         }
-        // Not in step: place the line by a copy of an applied message.
-        if let Some(j) = self.find(0, hash) {
+        // Not in step: place the line by a copy of an applied message (newer than the last
+        // it delivered).
+        if let Some(j) = self.find(self.floor_of(line), hash) {
             self.cursor[line] = Some(j);
             self.drop_held(line);
             let e = self.entry(j);

@@ -1403,7 +1403,21 @@ fn assert_one_healthy_connections_stream(
         }
         m
     };
-    assert!(per_book(&got.run.rows) == per_book(&want.rows), "{what}: a book's stream differs");
+    let (got_books, want_books) = (per_book(&got.run.rows), per_book(&want.rows));
+    for (book, want_rows) in &want_books {
+        let got_rows = got_books.get(book).map_or(&[][..], Vec::as_slice);
+        if let Some(i) =
+            (0..want_rows.len().max(got_rows.len())).find(|&i| want_rows.get(i) != got_rows.get(i))
+        {
+            panic!(
+                "{what}: {book}'s stream differs at row {i} of {}: {:?} where one connection has {:?}",
+                want_rows.len(),
+                got_rows.get(i.saturating_sub(1)..(i + 2).min(got_rows.len())),
+                want_rows.get(i.saturating_sub(1)..(i + 2).min(want_rows.len())),
+            );
+        }
+    }
+    assert!(got_books.len() == want_books.len(), "{what}: books {:?}", got_books.keys());
     let mut truth = truth;
     truth.advance_to(usize::MAX);
     for (sym, book) in &got.books {
