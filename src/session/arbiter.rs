@@ -593,8 +593,8 @@ impl Arbiter {
         if last.is_some_and(|l| seq > l + 1) {
             self.counts[line].gaps += 1;
             self.pending_fill[line] = true;
-            // Its position on every book is no longer known: as if the line were gone.
-            self.content.iter_mut().for_each(|c| c.line_lost(line));
+            // Its position on every book is no longer known.
+            self.content.iter_mut().for_each(|c| c.line_out_of_step(line));
         }
         if last.is_none_or(|l| seq > l) {
             self.conn_last[line] = Some(seq);

@@ -163,9 +163,10 @@ pub struct ContentBook {
     /// Lines found to have lost entries another line delivered, not yet counted
     /// ([`ContentBook::take_gap_filled`]).
     gap_filled: [bool; MAX_LINES],
-    /// Per line out of step, the last entry it had delivered before: its later messages are
-    /// newer, so only an entry after it can be their copy. (A venue may send the same bytes
-    /// twice, Bitfinex's `[PRICE,0,1]` deletes often: an older copy must not place a line.)
+    /// Per line out of step after a gap in its connection's numbers, the last entry it had
+    /// delivered before: its connection's later messages are newer, so only an entry after it
+    /// can be their copy. (A venue may send the same bytes twice, Bitfinex's `[PRICE,0,1]`
+    /// deletes often: an older copy must not place a line.) Not kept across a reconnect.
     floor: [Option<u64>; MAX_LINES],
 }
 
@@ -214,6 +215,21 @@ impl ContentBook {
 
     /// Line `line` is gone: its position and what it held no longer count.
     pub fn line_lost(&mut self, line: usize) {
+        if line < MAX_LINES {
+            self.cursor[line] = None;
+            self.floor[line] = None;
+            self.unsure[line] = None;
+            self.drop_held(line);
+        }
+        if self.releasing == Some(line) {
+            self.releasing = None;
+        }
+    }
+
+    /// Line `line` lost a message of some book (its connection's numbers jumped): its
+    /// position is no longer known, but its connection goes on, so its next messages are
+    /// newer than the last it delivered ([`ContentBook::floor`]).
+    pub fn line_out_of_step(&mut self, line: usize) {
         if line < MAX_LINES {
             if let Some(c) = self.cursor[line].take() {
                 self.floor[line] = Some(c);
