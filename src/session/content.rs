@@ -228,7 +228,7 @@ impl ContentBook {
 
     /// Line `line` lost a message of some book (its connection's numbers jumped): its
     /// position is no longer known, but its connection goes on, so its next messages are
-    /// newer than the last it delivered ([`ContentBook::floor`]).
+    /// newer than the last it delivered: only a newer copy places it again.
     pub fn line_out_of_step(&mut self, line: usize) {
         if line < MAX_LINES {
             if let Some(c) = self.cursor[line].take() {
