@@ -248,11 +248,6 @@ fn run_with(args: Args, record: Option<PathBuf>) -> Result<ExitCode> {
         }
         let protocol = Protocol::of(venue);
         let endpoints = spec.line_endpoints(protocol.endpoint)?;
-        if endpoints.len() > 1 {
-            if let Some(why) = ladderfeed::session::arbiter::Family::refusal(venue) {
-                bail!("{}: redundant connections cannot be arbitrated: {why}", venue.name());
-            }
-        }
         // Some venues serve a limited number of symbols per connection (Gemini v1: one).
         for syms in protocol.connection_groups(&symbols) {
             feeds.push(Feed {

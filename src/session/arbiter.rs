@@ -212,9 +212,9 @@ pub enum Family {
 }
 
 impl Family {
-    /// The rule for `venue`, or `None` when its messages carry no per-book sequence.
-    pub fn of(venue: Venue) -> Option<Family> {
-        Some(match venue {
+    /// The rule for `venue` (every venue has one).
+    pub fn of(venue: Venue) -> Family {
+        match venue {
             Venue::Binance => Family::BinanceSpot,
             Venue::BinanceFutures | Venue::BinanceCoinM => Family::BinanceFutures,
             Venue::Okx => Family::Okx,
@@ -230,12 +230,7 @@ impl Family {
             Venue::GeminiV1 => Family::GeminiV1,
             Venue::Bitfinex => Family::Bitfinex,
             Venue::Bitmex => Family::Bitmex,
-        })
-    }
-
-    /// Why `venue` cannot have redundant lines (`None`: it can; every venue here can).
-    pub fn refusal(venue: Venue) -> Option<&'static str> {
-        Family::of(venue).is_none().then_some("no arbitration rule for this venue")
+        }
     }
 
     /// Whether a loss on the line in front is put back in its place (by content): every
@@ -465,8 +460,6 @@ pub struct Arbiter {
     only_key: Vec<u8>,
     /// Each line's channels (Bitfinex: ids chosen per connection).
     channels: [Vec<Channel>; MAX_LINES],
-    /// The line the message [`Arbiter::next_held`] gave back last came from.
-    held_line: usize,
 }
 
 /// A channel one line's connection named (Bitfinex `subscribed`).
@@ -510,7 +503,6 @@ impl Arbiter {
             pending_fill: [false; MAX_LINES],
             only_key: Vec::new(),
             channels: Default::default(),
-            held_line: 0,
         }
     }
 
@@ -523,12 +515,6 @@ impl Arbiter {
     /// The book the last [`Verdict::Resync`] named (its key).
     pub fn lost_book(&self) -> Option<&[u8]> {
         self.lost.and_then(|i| self.content.get(i)).map(|c| c.key.as_slice())
-    }
-
-    /// The line whose copy [`Arbiter::next_held`] gave back last (its bytes name that line's
-    /// channels, for a venue whose ids differ per connection).
-    pub fn held_line(&self) -> usize {
-        self.held_line
     }
 
     /// What line `line` counted.
@@ -825,39 +811,38 @@ impl Arbiter {
 
     /// After [`Verdict::Apply`]: the next held message of that book that now continues its
     /// stream; after [`Verdict::Flush`]: every held message of it, oldest number first.
-    /// Copied into `out`; `false` when there is none left.
-    pub fn next_held(&mut self, out: &mut Vec<u8>) -> bool {
+    /// Copied into `out`, with the line whose copy it is (its bytes name that line's
+    /// channels, for a venue whose ids differ per connection); `None` when there is none left.
+    pub fn next_held(&mut self, out: &mut Vec<u8>) -> Option<usize> {
         if let Some(key) = self.content_releasing {
             if let Some(line) = self.content[key].next_again(out) {
-                self.held_line = line;
-                return true;
+                return Some(line);
             }
             return match self.content[key].next_held(out, self.now) {
                 Some(line) => {
-                    self.held_line = line;
                     self.back_in_step(line);
                     self.counts[line].won += 1;
-                    true
+                    Some(line)
                 }
                 None => {
                     self.content_releasing = None;
-                    false
+                    None
                 }
             };
         }
-        let Some((key, flush)) = self.releasing else { return false };
+        let (key, flush) = self.releasing?;
         let family = self.family;
         loop {
             let b = &mut self.books[key];
             if b.held.is_empty() {
                 b.held_bytes.clear();
                 self.releasing = None;
-                return false;
+                return None;
             }
             let pick = if flush {
                 (0..b.held.len()).min_by_key(|&i| b.held[i].seq.last)
             } else {
-                let Some(pos) = b.pos else { return false };
+                let pos = b.pos?;
                 // Copies another line already delivered are dropped first.
                 if let Some(i) =
                     b.held.iter().position(|h| !continues(family, pos, h.seq) && h.seq.last <= pos)
@@ -874,19 +859,18 @@ impl Arbiter {
                     b.ahead_since = Some(b.recent[(b.recent_at + RECENT - 1) % RECENT].1);
                 }
                 self.releasing = None;
-                return false;
+                return None;
             };
             let h = b.held.remove(i);
             out.clear();
             out.extend_from_slice(&b.held_bytes[h.start..h.end]);
-            self.held_line = usize::from(h.line);
             if !flush {
                 b.pos = Some(h.seq.last);
                 let t = b.recent[(b.recent_at + RECENT - 1) % RECENT].1;
                 b.remember(h.seq.last, t, usize::from(h.line));
             }
             self.counts[usize::from(h.line)].won += 1;
-            return true;
+            return Some(usize::from(h.line));
         }
     }
 
@@ -1499,7 +1483,7 @@ mod tests {
 
     #[test]
     fn kraken_v2_books_go_by_content_and_trades_by_id() {
-        let mut a = Arbiter::new(Family::of(Venue::Kraken).unwrap());
+        let mut a = Arbiter::new(Family::of(Venue::Kraken));
         let snap = br#"{"channel":"book","type":"snapshot","data":[{"symbol":"BTC/USD","bids":[{"price":45283.5,"qty":0.1}],"asks":[{"price":45285.2,"qty":0.001}],"checksum":1,"timestamp":"2023-10-06T17:35:55.440295Z"}]}"#;
         let upd = |ts: u32| {
             format!(r#"{{"channel":"book","type":"update","data":[{{"symbol":"BTC/USD","bids":[{{"price":45283.4,"qty":1.5}}],"asks":[],"checksum":2,"timestamp":"2023-10-06T17:35:56.{ts:06}Z"}}]}}"#).into_bytes()
@@ -1529,12 +1513,12 @@ mod tests {
         assert_eq!(judge(&mut a, 0, &upd(5), 50, true), Verdict::Apply);
         assert_eq!(judge(&mut a, 1, &upd(4), 51, true), Verdict::Apply);
         let mut again = Vec::new();
-        assert!(!a.next_held(&mut again));
+        assert!(a.next_held(&mut again).is_none());
         assert_eq!(a.counts(1).found_lost, 0);
         assert_eq!(judge(&mut a, 1, &upd(5), 52, true), Verdict::Apply);
-        assert!(a.next_held(&mut again));
+        assert!(a.next_held(&mut again).is_some());
         assert_eq!(again, upd(5));
-        assert!(!a.next_held(&mut again));
+        assert!(a.next_held(&mut again).is_none());
         assert_eq!((a.counts(1).found_lost, a.unfilled()), (1, 0));
         // Line 0 goes on at the front, line 1 in step behind it.
         assert_eq!(judge(&mut a, 0, &upd(6), 60, true), Verdict::Apply);

@@ -452,18 +452,7 @@ impl Session {
                     why: format!("{n} redundant connections: at most {MAX_LINES}"),
                 })
             }
-            _ => match Family::of(cfg.venue) {
-                Some(f) => Some(Arbiter::new(f)),
-                None => {
-                    return Err(SessionError::Lines {
-                        venue: cfg.venue,
-                        why: format!(
-                            "redundant connections cannot be arbitrated: {}",
-                            Family::refusal(cfg.venue).unwrap_or("no rule for this venue")
-                        ),
-                    })
-                }
-            },
+            _ => Some(Arbiter::new(Family::of(cfg.venue))),
         };
         let symbol = cfg.symbols.first().map(String::as_str);
         let mut adapter = AnyAdapter::new(cfg.venue, cfg.registry, symbol)
@@ -482,7 +471,7 @@ impl Session {
                 a.set_only_book(first.key.as_bytes());
             }
         }
-        if cfg.lines > 1 && Family::of(cfg.venue).is_some_and(Family::by_content) {
+        if cfg.lines > 1 && Family::of(cfg.venue).by_content() {
             // A loss on the line in front fails its next checks (checksum, crossed) until another line's copy
             // puts the book right (see `content.rs`).
             engine.set_check_grace(ns(cfg.policy.fill_wait));
@@ -866,9 +855,7 @@ impl Session {
     /// Applies the messages the arbiter gives back ([`Arbiter::next_held`]).
     fn apply_held(&mut self, now: u64, sink: &mut impl Sink) {
         let mut buf = std::mem::take(&mut self.held);
-        while let Some(line) =
-            self.arbiter.as_mut().and_then(|a| a.next_held(&mut buf).then(|| a.held_line()))
-        {
+        while let Some(line) = self.arbiter.as_mut().and_then(|a| a.next_held(&mut buf)) {
             self.engine.adapter_mut().set_line(line);
             let _ = self.apply_frame(&buf, now, sink);
         }
