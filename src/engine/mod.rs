@@ -61,9 +61,9 @@ pub struct BookStats {
     pub checksum_ok: u64,
     /// Checksums that did not match (the book was then invalidated).
     pub checksum_failed: u64,
-    /// Failed checks (a checksum that did not match, a crossed book) while another line's
-    /// copy of a message the line in front lost could still put the book right
-    /// ([`Engine::set_check_grace`]): not invalidated.
+    /// Failed checks (a checksum that did not match, a crossed book, a BitMEX row that
+    /// contradicted the book) while another line's copy of a message the line in front lost
+    /// could still put the book right ([`Engine::set_check_grace`]): not invalidated.
     pub checks_waited: u64,
     /// Messages after which the book was crossed (the book was then invalidated).
     pub crossed_detected: u64,
@@ -201,6 +201,10 @@ struct Book {
     failing_since: Option<u64>,
     /// The last check that failed within the grace was the crossed book (else a checksum).
     failing_crossed: bool,
+    /// Since when a message that contradicted the book waits to be put right
+    /// ([`BookMsg::contradicts`](crate::venue::BookMsg::contradicts), [`Engine::put_right`]); unlike a failed checksum, a later
+    /// message that fits does not clear it (it says nothing of the contradicted levels).
+    doubt_since: Option<u64>,
 }
 
 impl Book {
@@ -236,6 +240,7 @@ impl Book {
             recent_at: 0,
             checksum_memo: LevelMemo::default(),
             failing_since: None,
+            doubt_since: None,
             failing_crossed: false,
         }
     }
@@ -536,6 +541,16 @@ impl<A: Adapter> Engine<A> {
         let mut n = 0;
         for i in 0..self.books.len() {
             let b = &mut self.books[i];
+            if let Some(since) = b.doubt_since {
+                if b.state == BookState::Synced && local_ts.saturating_sub(since) > self.check_grace
+                {
+                    // No line's copy put the contradicted message right: a lost message.
+                    self.invalidate(i, Invalid::Gap, local_ts, sink);
+                    n += 1;
+                    continue;
+                }
+            }
+            let b = &mut self.books[i];
             let Some(since) = b.failing_since else { continue };
             if b.state != BookState::Synced || local_ts.saturating_sub(since) <= self.check_grace {
                 continue;
@@ -552,6 +567,16 @@ impl<A: Adapter> Engine<A> {
             n += 1;
         }
         n
+    }
+
+    /// The arbiter put a message the line in front lost back in its place, and applied the
+    /// messages after it once more: a contradiction `symbol`'s book waited on
+    /// ([`BookMsg::contradicts`](crate::venue::BookMsg::contradicts)) is answered, and its BBO and top N are published again from
+    /// the next message on.
+    pub fn put_right(&mut self, symbol: SymbolIdx) {
+        if let Some(b) = self.books.get_mut(usize::from(symbol)) {
+            b.doubt_since = None;
+        }
     }
 
     /// Whether a book's failing checks may wait ([`Engine::set_check_grace`]).
@@ -645,6 +670,7 @@ impl<A: Adapter> Engine<A> {
         }
         self.books[i].state = state;
         self.books[i].failing_since = None;
+        self.books[i].doubt_since = None;
         if state != BookState::Synced {
             self.books[i].published = None;
         } else {
@@ -771,7 +797,7 @@ impl<A: Adapter> Engine<A> {
                 continue;
             }
             let b = &self.books[i];
-            if b.state != BookState::Synced || b.failing_since.is_some() {
+            if b.state != BookState::Synced || b.failing_since.is_some() || b.doubt_since.is_some() {
                 // A book whose checksum fails within the grace waits to be put right.
                 continue;
             }
@@ -790,7 +816,8 @@ impl<A: Adapter> Engine<A> {
         }
         for i in 0..if self.depth_on { self.books.len() } else { 0 } {
             let b = &mut self.books[i];
-            if b.depth > 0 && b.failing_since.is_none() && std::mem::take(&mut b.depth_touched) {
+            let waits = b.failing_since.is_some() || b.doubt_since.is_some();
+            if b.depth > 0 && !waits && std::mem::take(&mut b.depth_touched) {
                 self.publish_depth(i, local_ts, sink);
             }
         }
@@ -897,6 +924,15 @@ impl<A: Adapter> Engine<A> {
             // From the worst end: the cost is the levels removed, not the depth.
             b.ladder.truncate(Side::Bid, depth as usize);
             b.ladder.truncate(Side::Ask, depth as usize);
+        }
+        if msg.contradicts && !snapshot {
+            if self.check_grace == 0 {
+                self.invalidate(i, Invalid::Gap, local_ts, sink);
+                return;
+            }
+            // Applied as it says: the arbiter may be about to put a lost message back.
+            b.doubt_since.get_or_insert(local_ts);
+            b.stats.checks_waited += 1;
         }
         let mut checksum = msg.checksum;
         if !self.verify_checksums && checksum.take().is_some() {

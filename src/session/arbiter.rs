@@ -76,9 +76,14 @@
 //! line's channel ids ([`crate::venue::AnyAdapter::set_line`]).
 //!
 //! BitMEX has no sequence either: an `orderBookL2` message of one book goes by content, its
-//! trades too (their ids are not numbers). Its rows are keyed by level id, and an `insert` of a
-//! level the book holds is a gap, so a loss on the line in front cannot be put back by applying
-//! the later messages again: that book resyncs ([`Family::repairs`]). A message with rows of
+//! trades too (their ids are not numbers). Its rows are keyed by level id; on one connection
+//! an `insert` of a level the book holds (or an `update` or `delete` of one it lacks) is a gap.
+//! With merged lines such a row is applied as it says and the book waits, unpublished, for
+//! the fill wait ([`crate::engine::Engine::put_right`]): a message the line in front lost, put
+//! back in its place and followed by the later messages applied once more
+//! ([`Arbiter::take_repair`]), leaves each level as the venue holds it (every row then sets its
+//! level, the pre-2022 `update` without a price taking it from the level's id, deleted ids
+//! included); otherwise the book resyncs. A message with rows of
 //! several books (not seen with per-instrument subscriptions) is taken from the first open line
 //! only, counted as unsequenced.
 
@@ -205,8 +210,9 @@ pub enum Family {
     /// content (without the channel id and the connection's number); trades by id; each
     /// connection's `SEQ_ALL` number checked per line.
     Bitfinex,
-    /// BitMEX: `orderBookL2` messages of one book by content (a loss in front resyncs, see
-    /// [`Family::repairs`]); a message with rows of several books from one line only;
+    /// BitMEX: `orderBookL2` messages of one book by content (a row contradicting the book
+    /// waits for a repair, see the [module docs](self)); a message with rows of several
+    /// books from one line only;
     /// trades by content (their ids are not numbers).
     Bitmex,
 }
@@ -233,12 +239,6 @@ impl Family {
         }
     }
 
-    /// Whether a loss on the line in front is put back in its place (by content): every
-    /// book message sets a level's size. Not BitMEX's, whose `insert` of a level the book
-    /// holds, or `delete` of one it lacks, is a gap: such a loss resyncs the book.
-    pub fn repairs(self) -> bool {
-        self != Family::Bitmex
-    }
 
     /// Whether book messages are arbitrated by content ([`super::content`]).
     pub fn by_content(self) -> bool {
@@ -460,6 +460,19 @@ pub struct Arbiter {
     only_key: Vec<u8>,
     /// Each line's channels (Bitfinex: ids chosen per connection).
     channels: [Vec<Channel>; MAX_LINES],
+    /// The content stream the last [`Verdict::Apply`] repairs ([`Arbiter::take_repair`]).
+    repaired: Option<usize>,
+}
+
+/// A message [`Arbiter::next_held`] gives back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Released {
+    /// The line whose copy it is (its bytes name that line's channels, for a venue whose ids
+    /// differ per connection).
+    pub line: usize,
+    /// Applied once more, after a message the line in front lost was put back before it
+    /// ([`Arbiter::take_repair`]).
+    pub again: bool,
 }
 
 /// A channel one line's connection named (Bitfinex `subscribed`).
@@ -503,6 +516,7 @@ impl Arbiter {
             pending_fill: [false; MAX_LINES],
             only_key: Vec::new(),
             channels: Default::default(),
+            repaired: None,
         }
     }
 
@@ -510,6 +524,13 @@ impl Arbiter {
     /// v1: a connection per symbol).
     pub fn set_only_book(&mut self, key: &[u8]) {
         self.only_key = key.to_vec();
+    }
+
+    /// The book (its key) whose lost message the last [`Verdict::Apply`] puts back in its
+    /// place: that frame and the messages [`Arbiter::next_held`] gives back `again` are
+    /// applied once more, and the book is right after them. Taken once.
+    pub fn take_repair(&mut self) -> Option<&[u8]> {
+        self.repaired.take().and_then(|i| self.content.get(i)).map(|c| c.key.as_slice())
     }
 
     /// The book the last [`Verdict::Resync`] named (its key).
@@ -725,6 +746,7 @@ impl Arbiter {
                         counts.found_lost += 1;
                         counts.won += 1;
                         self.content_releasing = Some(key);
+                        self.repaired = Some(key);
                         Verdict::Apply
                     }
                     Outcome::Lost => {
@@ -811,18 +833,18 @@ impl Arbiter {
 
     /// After [`Verdict::Apply`]: the next held message of that book that now continues its
     /// stream; after [`Verdict::Flush`]: every held message of it, oldest number first.
-    /// Copied into `out`, with the line whose copy it is (its bytes name that line's
-    /// channels, for a venue whose ids differ per connection); `None` when there is none left.
-    pub fn next_held(&mut self, out: &mut Vec<u8>) -> Option<usize> {
+    /// Copied into `out`, with the line whose copy it is and whether it is applied once more
+    /// (after a repair); `None` when there is none left.
+    pub fn next_held(&mut self, out: &mut Vec<u8>) -> Option<Released> {
         if let Some(key) = self.content_releasing {
             if let Some(line) = self.content[key].next_again(out) {
-                return Some(line);
+                return Some(Released { line, again: true });
             }
             return match self.content[key].next_held(out, self.now) {
                 Some(line) => {
                     self.back_in_step(line);
                     self.counts[line].won += 1;
-                    Some(line)
+                    Some(Released { line, again: false })
                 }
                 None => {
                     self.content_releasing = None;
@@ -870,7 +892,7 @@ impl Arbiter {
                 b.remember(h.seq.last, t, usize::from(h.line));
             }
             self.counts[usize::from(h.line)].won += 1;
-            return Some(usize::from(h.line));
+            return Some(Released { line: usize::from(h.line), again: false });
         }
     }
 
@@ -983,9 +1005,7 @@ impl Arbiter {
         if let Some(i) = self.content.iter().position(|c| c.trades == trades && c.key == key) {
             return i;
         }
-        let mut book = ContentBook::new(key, trades);
-        book.repairs = self.family.repairs();
-        self.content.push(book);
+        self.content.push(ContentBook::new(key, trades));
         self.content.len() - 1
     }
 

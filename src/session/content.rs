@@ -1,5 +1,6 @@
 //! Arbitration by content, for venues whose book messages carry no per-book sequence (Kraken
-//! v1 and v2, Coinbase Exchange, Gemini v2, Coinbase Advanced Trade, Hyperliquid's trades).
+//! v1 and v2, Coinbase Exchange, Gemini v2, Coinbase Advanced Trade, Bitfinex, BitMEX,
+//! Hyperliquid's trades).
 //!
 //! A venue sends every connection the same messages of a book, in the same order, byte for
 //! byte. Without numbers to compare, each book message is known by a hash of its bytes, and
@@ -25,7 +26,8 @@
 //!   The message is applied at once, at the end ([`Outcome::NewAfterLoss`]), and the line's
 //!   next message decides: a copy of an entry between its cursor and that message shows that
 //!   the others lost it; every book message of these venues sets a level's size (none adds
-//!   to it), so the book is put right by applying the messages applied after its place once
+//!   to it; BitMEX's rows, keyed by level id, are applied that way with merged lines, see
+//!   [`super::arbiter`]), so the book is put right by applying the messages applied after its place once
 //!   more, whose bytes the log keeps ([`KEEP_BYTES`]): each level ends with the size its last
 //!   writer gave it, as if nothing had been lost ([`Outcome::Repair`]). When the bytes of those
 //!   messages are no longer kept, the book resyncs ([`Outcome::Lost`]). Anything else (a new
@@ -136,10 +138,6 @@ pub struct ContentBook {
     pub key: Vec<u8>,
     /// Its trades (a lost trade is applied late rather than resynced).
     pub trades: bool,
-    /// Whether a loss on the line in front is put back in its place ([`Outcome::Repair`]):
-    /// only where every book message sets a level's size, so that applying the messages
-    /// after it again is harmless. Else the book resyncs ([`Outcome::Lost`]).
-    pub repairs: bool,
     /// A snapshot (or for trades, any message) started the log.
     started: bool,
     log: Vec<Entry>,
@@ -176,7 +174,6 @@ impl ContentBook {
         ContentBook {
             key: key.to_vec(),
             trades,
-            repairs: true,
             started: false,
             log: Vec::new(),
             end: 0,
@@ -303,7 +300,7 @@ impl ContentBook {
     }
 
     /// Moves entry `m` to its place right after entry `c`: the entries between move up by
-    /// one, and so do the cursors on them (a cursor on `m` follows it).
+    /// one, and so does every line's position on them (a position on `m` follows it).
     fn move_to_place(&mut self, c: u64, m: u64) {
         let moved = self.entry(m);
         let mut i = m;
@@ -313,12 +310,18 @@ impl ContentBook {
             i -= 1;
         }
         self.log[((c + 1) % LOG as u64) as usize] = moved;
-        for cur in self.cursor.iter_mut().flatten() {
-            if *cur == m {
-                *cur = c + 1;
-            } else if *cur > c && *cur < m {
-                *cur += 1;
+        let follow = |at: &mut u64| {
+            if *at == m {
+                *at = c + 1;
+            } else if *at > c && *at < m {
+                *at += 1;
             }
+        };
+        self.cursor.iter_mut().flatten().for_each(follow);
+        self.floor.iter_mut().flatten().for_each(follow);
+        for (from, at) in self.unsure.iter_mut().flatten() {
+            follow(from);
+            follow(at);
         }
     }
 
@@ -384,15 +387,16 @@ impl ContentBook {
             match self.find(c + 1, hash) {
                 Some(j) if j < m => {
                     // A copy of an entry before it: the line is behind, and the others lost
-                    // the message at `m`, whose place was right after `c`. The entries from
-                    // `c + 1` on are applied once more after it (this copy first).
-                    if self.trades || !self.repairs || !self.all_kept(c + 1, m) {
+                    // the message at `m`, whose place was right after `c`. Every entry after
+                    // that place (applied before it, or after it from the other lines since)
+                    // is applied once more after it (this copy first, then all in order).
+                    if self.trades || !self.all_kept(c + 1, self.end) {
                         return Outcome::Lost;
                     }
                     self.move_to_place(c, m);
                     self.cursor[line] = Some(j + 1);
-                    self.again = Some((c + 2, m + 1));
-                    return Outcome::Repair { again: m - c - 1 };
+                    self.again = Some((c + 2, self.end));
+                    return Outcome::Repair { again: self.end - c - 2 };
                 }
                 // Anything else: the line had lost the entries after `c`; it stands at `m`.
                 _ => {

@@ -838,8 +838,21 @@ impl Session {
                 }
             }
         }
+        // A message the line in front lost was just put back in its place: this frame and
+        // the ones after it are applied once more, and answer what the book waited on.
+        let engine = &mut self.engine;
+        let repair = self
+            .arbiter
+            .as_mut()
+            .and_then(|a| a.take_repair())
+            .and_then(|k| engine.symbols().find(k));
+        if let Some(idx) = repair {
+            self.engine.put_right(idx);
+        }
         if self.arbiter.is_some() {
-            self.engine.adapter_mut().set_line(line);
+            let adapter = self.engine.adapter_mut();
+            adapter.set_line(line);
+            adapter.set_repeating(repair.is_some());
         }
         let r = self.apply_frame(frame, now, sink);
         if self.arbiter.is_some() {
@@ -855,10 +868,13 @@ impl Session {
     /// Applies the messages the arbiter gives back ([`Arbiter::next_held`]).
     fn apply_held(&mut self, now: u64, sink: &mut impl Sink) {
         let mut buf = std::mem::take(&mut self.held);
-        while let Some(line) = self.arbiter.as_mut().and_then(|a| a.next_held(&mut buf)) {
-            self.engine.adapter_mut().set_line(line);
+        while let Some(r) = self.arbiter.as_mut().and_then(|a| a.next_held(&mut buf)) {
+            let adapter = self.engine.adapter_mut();
+            adapter.set_line(r.line);
+            adapter.set_repeating(r.again);
             let _ = self.apply_frame(&buf, now, sink);
         }
+        self.engine.adapter_mut().set_repeating(false);
         self.held = buf;
     }
 

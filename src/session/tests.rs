@@ -1296,58 +1296,107 @@ fn bitfinex_lines_map_each_connections_channel_ids_and_a_loss_in_front_costs_not
     assert_eq!(s.engine().bbo(0), one.engine().bbo(0));
 }
 
-/// BitMEX `orderBookL2` message `k` of BCHUSD: the partial (`k == 0`), else the bid's size
-/// set to `2100 + k`.
+/// BitMEX `orderBookL2` message `k` of BCHUSD: the partial (`k == 0`), the bid's size set to
+/// `2100 + k` (`k < 10`, `k >= 20`), and in between a level of its own (id …60 at 437) is
+/// inserted, updated without a price (the pre-2022 shape), deleted and inserted again: each
+/// of these messages contradicts the book when the one before it is missing.
 fn bitmex_book(k: u64) -> Vec<u8> {
     if k == 0 {
         return br#"{"table":"orderBookL2","action":"partial","keys":["symbol","id","side"],"types":{},"filter":{"symbol":"BCHUSD"},"data":[{"symbol":"BCHUSD","id":40199991250,"side":"Sell","size":300,"price":437.5},{"symbol":"BCHUSD","id":40199991255,"side":"Buy","size":2104,"price":437.25}]}"#.to_vec();
     }
+    let (action, row) = match k {
+        10 | 14 => ("insert", format!(r#""id":40199991260,"side":"Buy","size":{k},"price":437"#)),
+        11 | 12 | 15 => ("update", format!(r#""id":40199991260,"side":"Buy","size":{k}"#)),
+        13 | 16 => ("delete", r#""id":40199991260,"side":"Buy""#.to_owned()),
+        _ => ("update", format!(r#""id":40199991255,"side":"Buy","size":{}"#, 2100 + k)),
+    };
     format!(
-        r#"{{"table":"orderBookL2","action":"update","data":[{{"symbol":"BCHUSD","id":40199991255,"side":"Buy","size":{}}}]}}"#,
-        2100 + k
+        r#"{{"table":"orderBookL2","action":"{action}","data":[{{"symbol":"BCHUSD",{row}}}]}}"#
     )
     .into_bytes()
 }
 
+/// Both sides of a session's first book, best first.
+fn ladder_of(s: &Session) -> Vec<(crate::book::Side, i64, i64)> {
+    use crate::book::Side;
+    let book = s.engine().book(0).unwrap();
+    [Side::Bid, Side::Ask]
+        .into_iter()
+        .flat_map(|side| book.iter(side).map(move |l| (side, l.px_tick, l.qty_lots)))
+        .collect()
+}
+
 #[test]
-fn bitmex_lines_go_by_content_and_a_loss_in_front_resyncs_the_book() {
+fn bitmex_lines_go_by_content_and_a_loss_in_front_is_put_back() {
     let session = |lines: usize| connected_lines(Venue::Bitmex, "BCHUSD", lines);
-    let mut one = session(1);
-    let mut want: Vec<Event> = Vec::new();
-    for k in 0..=6 {
-        one.handle_frame(&bitmex_book(k), (10 + k) * MS, &mut want).unwrap();
-    }
     let mut s = session(2);
     let mut ev: Vec<Event> = Vec::new();
+    // Line 1, 1.5 messages behind, loses message 3: line 0 had delivered it. Then line 0, in
+    // front, loses message 8 (a bid size), 11 (the update of a level whose insert it had),
+    // 14 (an insert after a delete), 16 (a delete) and 19 (a bid size, followed by two more
+    // that line 0 delivers before line 1's copies place it): each time line 0's next message
+    // is applied before line 1's copy shows the loss, and contradicts the book when the lost
+    // message set up its level. The book waits for line 1's copy, which is put back in its
+    // place, every message after it applied once more.
+    let line0_loses = [8, 11, 14, 16, 19];
     let mut frames = Vec::new();
-    for k in 0..=6u64 {
-        frames.push(((10 + k) * MS, 0, bitmex_book(k)));
-        // Line 1, 1.5 updates behind, loses update 3: line 0 had delivered it.
+    for k in 0..=21u64 {
+        if !line0_loses.contains(&k) {
+            frames.push(((10 + k) * MS, 0, bitmex_book(k)));
+        }
         if k != 3 {
             frames.push(((10 + k) * MS + 1_500_000, 1, bitmex_book(k)));
         }
     }
     feed(&mut s, frames, &mut ev);
-    assert_eq!(seen(&ev), seen(&want), "one connection's stream");
-    let l1 = s.line_stats(1).unwrap().arbiter;
-    assert_eq!((l1.gaps, l1.filled, l1.found_lost), (1, 1, 0), "{l1:?}");
-    assert_eq!(s.engine().book_stats(0).unwrap().resyncs, 0);
-    // Now line 0, in front, loses update 8; line 1's copy shows it. Applying the messages
-    // after its place again would insert levels the book holds: the book resyncs instead.
+    let mut one = session(1);
+    let mut want: Vec<Event> = Vec::new();
+    for k in 0..=21 {
+        one.handle_frame(&bitmex_book(k), (10 + k) * MS, &mut want).unwrap();
+    }
+    let (l0, l1) = (s.line_stats(0).unwrap().arbiter, s.line_stats(1).unwrap().arbiter);
+    assert_eq!((l1.gaps, l1.filled), (1, 1), "{l1:?}");
+    assert_eq!(l1.found_lost, 5, "each loss in front found: {l1:?} {l0:?}");
+    let book = s.engine().book_stats(0).unwrap();
+    assert_eq!((book.gaps, book.resyncs, book.snapshots), (0, 0, 1), "{book:?}");
+    assert!(book.checks_waited >= 1, "a contradiction waited: {book:?}");
+    assert_eq!(s.engine().state(0), Some(BookState::Synced));
+    assert_eq!(ladder_of(&s), ladder_of(&one), "the venue's book");
+    assert_eq!(s.engine().bbo(0), one.engine().bbo(0));
+    let last_bbo = |ev: &[Event]| seen(ev).into_iter().filter(|e| e.contains("Bbo")).last();
+    assert_eq!(last_bbo(&ev), last_bbo(&want), "the book published again once put right");
+    assert_eq!(s.stats().unfilled_gaps, 0);
+    // Nothing published while the book waited was wrong: every BBO is one the single
+    // connection published too.
+    for e in seen(&ev).iter().filter(|e| e.contains("Bbo")) {
+        assert!(seen(&want).contains(e), "{e} never published by one connection");
+    }
+}
+
+#[test]
+fn bitmex_lines_resync_a_contradiction_no_line_puts_right() {
+    let mut s = connected_lines(Venue::Bitmex, "BCHUSD", 2);
+    let mut ev: Vec<Event> = Vec::new();
+    // Both lines lose message 10, the insert of a level: 11, its update, contradicts the book
+    // and no copy puts it right. After the fill wait the book resyncs, on a line that is
+    // open.
     let mut frames = Vec::new();
-    for k in 7..=9u64 {
-        if k != 8 {
-            frames.push(((10 + k) * MS, 0, bitmex_book(k)));
-        }
+    for k in (0..=12u64).filter(|&k| k != 10) {
+        frames.push(((10 + k) * MS, 0, bitmex_book(k)));
         frames.push(((10 + k) * MS + 1_500_000, 1, bitmex_book(k)));
     }
     feed(&mut s, frames, &mut ev);
-    let l1 = s.line_stats(1).unwrap().arbiter;
-    assert_eq!(l1.found_lost, 1, "{l1:?}");
-    assert_eq!(s.engine().book_stats(0).unwrap().resyncs, 1);
+    assert_eq!(s.engine().state(0), Some(BookState::Synced), "within the fill wait");
+    assert_eq!(s.engine().book_stats(0).unwrap().resyncs, 0);
+    let later = 30 * MS + 2 * s.policy().fill_wait.as_nanos() as u64;
+    s.expire_quiet_books(later, &mut ev);
+    let book = s.engine().book_stats(0).unwrap();
+    assert_eq!((book.gaps, book.resyncs), (1, 1), "{book:?}");
     assert_eq!(s.engine().state(0), Some(BookState::Resyncing));
-    // Resubscribed on the line the loss was found on.
-    let sent: Vec<String> = std::iter::from_fn(|| s.poll_transmit_on(1)).collect();
+    let mut sent: Vec<String> = Vec::new();
+    for l in 0..2 {
+        sent.extend(std::iter::from_fn(|| s.poll_transmit_on(l)));
+    }
     assert!(
         sent.iter().any(|m| m.contains("unsubscribe") && m.contains("orderBookL2:BCHUSD")),
         "{sent:?}"

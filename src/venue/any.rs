@@ -110,7 +110,17 @@ impl AnyAdapter {
             AnyAdapter::CoinbaseAdvanced(a) => a.merged = on,
             AnyAdapter::GeminiV1(a) => a.merged = on,
             AnyAdapter::Bitfinex(a) => a.merged = on,
+            AnyAdapter::Bitmex(a) => a.merged = on,
             _ => {}
+        }
+    }
+
+    /// Whether the frames now coming are applied once more, after a message the line in
+    /// front lost was put back in its place (redundant lines arbitrated by content): BitMEX
+    /// then expects rows that contradict its book; the others ignore it.
+    pub fn set_repeating(&mut self, on: bool) {
+        if let AnyAdapter::Bitmex(a) = self {
+            a.set_repeating(on);
         }
     }
 

@@ -120,6 +120,18 @@ struct SymState {
     synced: bool,
     /// Every level of the book: `id` → (side, price). Cleared, never shrunk.
     levels: IdMap,
+    /// With merged lines, the levels deleted since the `partial`: an `update` without a
+    /// price (the pre-2022 shape) of a level a message applied out of its place deleted
+    /// still finds its price here. Cleared with `levels`.
+    gone: IdMap,
+}
+
+impl SymState {
+    fn clear(&mut self) {
+        self.synced = false;
+        self.levels.clear();
+        self.gone.clear();
+    }
 }
 
 /// The BitMEX adapter. See the [module docs](self).
@@ -133,6 +145,26 @@ pub struct Bitmex {
     pub derivatives: bool,
     /// Each symbol's latest `instrument` values (update rows carry only what changed).
     tickers: Vec<TickerState>,
+    /// Frames of several connections arrive merged (redundant lines, arbitrated by
+    /// content): a row that contradicts the book is applied as it says and its message is
+    /// marked ([`Parsed::contradicts`]) instead of resyncing at once, since the arbiter
+    /// may be about to put a message the line in front lost back in its place.
+    pub merged: bool,
+    /// The messages now coming are applied once more after a lost one was put back in its
+    /// place ([`Bitmex::set_repeating`]): contradictions are expected and not marked.
+    repeating: bool,
+}
+
+/// What one change row did to its book.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RowFit {
+    /// It fit the book.
+    Fits,
+    /// It contradicted the book, and was applied as it says where its price is known
+    /// (merged lines only).
+    Contradicts,
+    /// It contradicted the book: a lost message.
+    Gap,
 }
 
 /// What a book row does.
@@ -152,7 +184,16 @@ impl Bitmex {
             scratch: Some(Box::new(Scratch::new())),
             derivatives: false,
             tickers: Vec::new(),
+            merged: false,
+            repeating: false,
         }
+    }
+
+    /// Whether the messages now coming are applied once more, after a message the line in
+    /// front lost was put back in its place (merged lines): their rows may contradict the
+    /// book on the way (it already holds what they lead to) without anything being lost.
+    pub fn set_repeating(&mut self, on: bool) {
+        self.repeating = on;
     }
 
     fn state(&mut self, i: SymbolIdx) -> &mut SymState {
@@ -297,8 +338,8 @@ impl Bitmex {
 
     fn begin_partial(&mut self, sym: SymbolIdx, out: &mut Parsed) {
         let st = self.state(sym);
+        st.clear();
         st.synced = true;
-        st.levels.clear();
         out.begin_book(sym, BookAction::Snapshot, 0);
     }
 
@@ -357,15 +398,18 @@ impl Bitmex {
                 open = Some(sym);
             }
             match self.change_row(sym, r, action, out) {
-                Ok(true) => {}
-                Ok(false) => {
+                Ok(RowFit::Fits) => {}
+                Ok(RowFit::Contradicts) => {
+                    if !self.repeating {
+                        out.contradicts();
+                    }
+                }
+                Ok(RowFit::Gap) => {
                     // A lost message: nothing of this book's rows in the frame is applied.
                     out.abandon_book();
                     open = None;
                     skip = Some(sym);
-                    let st = self.state(sym);
-                    st.synced = false;
-                    st.levels.clear();
+                    self.state(sym).clear();
                     out.gaps.push(GapScope::Symbol(sym));
                 }
                 Err(e) => {
@@ -380,14 +424,20 @@ impl Bitmex {
         Ok(())
     }
 
-    /// One change row; `Ok(false)` when it contradicts the book (a gap).
+    /// One change row: whether it fit the book.
+    ///
+    /// A row contradicts the book when it is an `insert` of a level the book holds, or an
+    /// `update` or `delete` of one it lacks. On one connection that is a lost message (a
+    /// gap). With merged lines it is applied as it says (every row then sets its level to
+    /// what the venue holds after it, so applying the messages after a lost one once more
+    /// puts the book right) when its price is known, and reported either way.
     fn change_row(
         &mut self,
         sym: SymbolIdx,
         r: Value<'_, '_>,
         action: RowAction,
         out: &mut Parsed,
-    ) -> Result<bool, VenueError> {
+    ) -> Result<RowFit, VenueError> {
         let id = super::json::field_uint(r, "id").ok_or(VenueError::Shape("level id"))?;
         let side = side_of(r)?;
         let carried = field_text(r, "price");
@@ -395,15 +445,30 @@ impl Bitmex {
             RowAction::Delete => None,
             _ => Some(field_text(r, "size").ok_or(VenueError::Shape("level size"))?),
         };
-        let known = self.state(sym).levels.get(&id).copied();
-        let px = match (action, known, carried) {
-            (RowAction::Insert, Some(_), _) => return Ok(false),
-            (RowAction::Insert, None, Some(p)) => PriceText::new(p)?,
-            (RowAction::Insert, None, None) => return Err(VenueError::Shape("level price")),
-            (_, None, _) => return Ok(false),
+        let merged = self.merged;
+        let st = self.state(sym);
+        let known = st.levels.get(&id).copied();
+        let contradicts = match action {
+            RowAction::Insert => known.is_some(),
+            RowAction::Update | RowAction::Delete => known.is_none(),
+        };
+        if contradicts && !merged {
+            return Ok(RowFit::Gap);
+        }
+        let px = match (known, carried) {
             // The current protocol carries the price; older captures need the id's.
-            (_, Some(_), Some(p)) => PriceText::new(p)?,
-            (_, Some((_, p)), None) => p,
+            (_, Some(p)) => PriceText::new(p)?,
+            (Some((_, p)), None) => p,
+            (None, None) if action == RowAction::Insert => {
+                return Err(VenueError::Shape("level price"))
+            }
+            (None, None) => match st.gone.get(&id) {
+                Some((_, p)) => *p,
+                // No price to apply it at (an `update` of the pre-2022 shape, of a level
+                // whose `insert` the line in front lost): left for the repair, which applies
+                // it again after that `insert`.
+                None => return Ok(RowFit::Contradicts),
+            },
         };
         let inst = &self.symbols.list()[usize::from(sym)].instrument;
         let px_tick = out.book_price_number(inst, px.text()).map_err(num("price"))?;
@@ -417,15 +482,18 @@ impl Bitmex {
             let old_tick = out.book_price_number(inst, old.text()).map_err(num("price"))?;
             out.level(was, old_tick, 0);
         }
-        let levels = &mut self.state(sym).levels;
+        let st = self.state(sym);
         if action == RowAction::Delete {
-            levels.remove(&id);
+            st.levels.remove(&id);
+            if merged {
+                st.gone.insert(id, (side, px));
+            }
         } else {
-            levels.insert(id, (side, px));
+            st.levels.insert(id, (side, px));
         }
         out.level(side, px_tick, qty_lots);
         note_time(r, out);
-        Ok(true)
+        Ok(if contradicts { RowFit::Contradicts } else { RowFit::Fits })
     }
 
     fn trade(&mut self, t: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
@@ -593,15 +661,12 @@ impl Adapter for Bitmex {
     }
 
     fn resync(&mut self, symbol: SymbolIdx) {
-        let st = self.state(symbol);
-        st.synced = false;
-        st.levels.clear();
+        self.state(symbol).clear();
     }
 
     fn reset_connection(&mut self) {
         for st in &mut self.states {
-            st.synced = false;
-            st.levels.clear();
+            st.clear();
         }
         // A new connection's `instrument` subscription starts with a partial.
         self.tickers.iter_mut().for_each(|t| *t = TickerState::default());

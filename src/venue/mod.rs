@@ -147,6 +147,10 @@ pub struct BookMsg {
     pub truncate: Option<u32>,
     /// The venue's timestamp, epoch ns (0 if none).
     pub exch_ts: u64,
+    /// A row of it contradicted the book and was applied as it says (BitMEX with redundant
+    /// lines): the book waits for the arbiter to put it right ([`crate::engine::Engine::put_right`]),
+    /// or resyncs after the grace.
+    pub contradicts: bool,
 }
 
 /// One trade for one symbol.
@@ -345,7 +349,16 @@ impl Parsed {
             checksum: None,
             truncate: None,
             exch_ts,
+            contradicts: false,
         });
+    }
+
+    /// Marks the book message begun last as contradicting its book ([`BookMsg::contradicts`]).
+    #[inline]
+    pub fn contradicts(&mut self) {
+        if let Some(b) = self.books.last_mut() {
+            b.contradicts = true;
+        }
     }
 
     /// Adds a level to the book message begun last.

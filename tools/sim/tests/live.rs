@@ -1480,9 +1480,8 @@ fn content_arbitrated_lines_keep_the_books_synced_through_faults_on_one_line() {
 #[test]
 fn content_arbitration_puts_back_a_loss_on_the_faster_line() {
     for (venue, file, rate, is_update) in CONTENT_CAPTURES {
-        if matches!(venue, Venue::Coinbase | Venue::Hyperliquid | Venue::Bitfinex | Venue::Bitmex) {
-            // Numbered per connection, whole books, and a loss in front that resyncs (BitMEX,
-            // a session test): their own tests.
+        if matches!(venue, Venue::Coinbase | Venue::Hyperliquid | Venue::Bitfinex) {
+            // Numbered per connection, and whole books: their own tests.
             continue;
         }
         let file = fixture(file);
