@@ -579,6 +579,14 @@ impl<A: Adapter> Engine<A> {
         }
     }
 
+    /// Whether `symbol`'s book waits to be put right (a failed check or a contradiction
+    /// within the grace, [`Engine::set_check_grace`]): synced, but publishing nothing.
+    pub fn waits(&self, symbol: SymbolIdx) -> bool {
+        self.books
+            .get(usize::from(symbol))
+            .is_some_and(|b| b.failing_since.is_some() || b.doubt_since.is_some())
+    }
+
     /// Whether a book's failing checks may wait ([`Engine::set_check_grace`]).
     pub fn check_grace(&self) -> u64 {
         self.check_grace
@@ -797,7 +805,8 @@ impl<A: Adapter> Engine<A> {
                 continue;
             }
             let b = &self.books[i];
-            if b.state != BookState::Synced || b.failing_since.is_some() || b.doubt_since.is_some() {
+            if b.state != BookState::Synced || b.failing_since.is_some() || b.doubt_since.is_some()
+            {
                 // A book whose checksum fails within the grace waits to be put right.
                 continue;
             }

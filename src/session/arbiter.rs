@@ -239,7 +239,6 @@ impl Family {
         }
     }
 
-
     /// Whether book messages are arbitrated by content ([`super::content`]).
     pub fn by_content(self) -> bool {
         matches!(

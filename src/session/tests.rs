@@ -1310,10 +1310,8 @@ fn bitmex_book(k: u64) -> Vec<u8> {
         13 | 16 => ("delete", r#""id":40199991260,"side":"Buy""#.to_owned()),
         _ => ("update", format!(r#""id":40199991255,"side":"Buy","size":{}"#, 2100 + k)),
     };
-    format!(
-        r#"{{"table":"orderBookL2","action":"{action}","data":[{{"symbol":"BCHUSD",{row}}}]}}"#
-    )
-    .into_bytes()
+    format!(r#"{{"table":"orderBookL2","action":"{action}","data":[{{"symbol":"BCHUSD",{row}}}]}}"#)
+        .into_bytes()
 }
 
 /// Both sides of a session's first book, best first.
