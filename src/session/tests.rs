@@ -1361,7 +1361,7 @@ fn bitmex_lines_go_by_content_and_a_loss_in_front_is_put_back() {
     assert_eq!(s.engine().state(0), Some(BookState::Synced));
     assert_eq!(ladder_of(&s), ladder_of(&one), "the venue's book");
     assert_eq!(s.engine().bbo(0), one.engine().bbo(0));
-    let last_bbo = |ev: &[Event]| seen(ev).into_iter().filter(|e| e.contains("Bbo")).last();
+    let last_bbo = |ev: &[Event]| seen(ev).into_iter().rfind(|e| e.contains("Bbo"));
     assert_eq!(last_bbo(&ev), last_bbo(&want), "the book published again once put right");
     assert_eq!(s.stats().unfilled_gaps, 0);
     // Nothing published while the book waited was wrong: every BBO is one the single
