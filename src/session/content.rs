@@ -34,6 +34,12 @@
 //!   message, a copy of one after it, or another line's copy of it) shows that this line had
 //!   lost the entries: nothing more to do.
 //!
+//!   When the line goes before its next message (its connection closes, or its numbers show
+//!   a loss), the message is left to the others: a line in step whose next message is a copy
+//!   of it, right after everything before it, shows it in its place; anything else from a
+//!   line in step (a new message) leaves its place unknown, and the book, which may hold it
+//!   out of place where no checksum would tell, resyncs ([`Outcome::Lost`]).
+//!
 //! A line whose position is not known (it came after the book's snapshot, or reconnected)
 //! holds its unknown messages until the line in front applies one of them: from that entry on
 //! it is in step, and its held messages after it are applied at once (it was ahead). Held
@@ -158,6 +164,10 @@ pub struct ContentBook {
     /// its cursor: (its cursor then, the message's entry). Its next message decides which of
     /// the two lost something (see the [module docs](self)).
     unsure: [Option<(u64, u64)>; MAX_LINES],
+    /// The entry of a message whose place was still undecided when its line went (closed,
+    /// or out of step): the next message of a line in step decides instead
+    /// ([`ContentBook::orphan_decides`]).
+    orphan: Option<u64>,
     /// Lines found to have lost entries another line delivered, not yet counted
     /// ([`ContentBook::take_gap_filled`]).
     gap_filled: [bool; MAX_LINES],
@@ -185,6 +195,7 @@ impl ContentBook {
             kept_head: 0,
             again: None,
             unsure: [None; MAX_LINES],
+            orphan: None,
             gap_filled: [false; MAX_LINES],
             floor: [None; MAX_LINES],
         }
@@ -207,6 +218,7 @@ impl ContentBook {
         self.releasing = None;
         self.again = None;
         self.unsure = [None; MAX_LINES];
+        self.orphan = None;
         self.floor = [None; MAX_LINES];
     }
 
@@ -215,7 +227,7 @@ impl ContentBook {
         if line < MAX_LINES {
             self.cursor[line] = None;
             self.floor[line] = None;
-            self.unsure[line] = None;
+            self.orphan_unsure(line);
             self.drop_held(line);
         }
         if self.releasing == Some(line) {
@@ -231,11 +243,41 @@ impl ContentBook {
             if let Some(c) = self.cursor[line].take() {
                 self.floor[line] = Some(c);
             }
-            self.unsure[line] = None;
+            self.orphan_unsure(line);
             self.drop_held(line);
         }
         if self.releasing == Some(line) {
             self.releasing = None;
+        }
+    }
+
+    /// `line` goes before its next message could decide the place of the one it delivered
+    /// last: that message is left to the other lines' next messages.
+    fn orphan_unsure(&mut self, line: usize) {
+        if let Some((_, m)) = self.unsure[line].take() {
+            self.orphan = Some(self.orphan.map_or(m, |o| o.min(m)));
+        }
+    }
+
+    /// With an orphan (a message at entry `m` whose line went before its place was known),
+    /// whether `line`'s message `hash` decides it: a copy of it right after everything before
+    /// it shows it in its place (`Some(false)`, no longer an orphan); a copy of an older entry
+    /// from a line behind decides nothing (`None`); anything else from a line in step (a new
+    /// message, or a copy after skipping entries) leaves its place unknown for good, and the
+    /// book, which may hold it out of its place, must resync (`Some(true)`).
+    fn orphan_decides(&mut self, line: usize, hash: u64) -> Option<bool> {
+        let m = self.orphan?;
+        let c = self.cursor[line].filter(|&c| c + 1 >= self.oldest())?;
+        match self.find(c + 1, hash) {
+            Some(j) if j < m => None,
+            Some(j) if j == m && c + 1 == m => {
+                self.orphan = None;
+                Some(false)
+            }
+            _ => {
+                self.orphan = None;
+                Some(true)
+            }
         }
     }
 
@@ -323,6 +365,7 @@ impl ContentBook {
             follow(from);
             follow(at);
         }
+        self.orphan.iter_mut().for_each(follow);
     }
 
     /// The first entry that may be a copy of `line`'s next message while it is out of step.
@@ -376,6 +419,9 @@ impl ContentBook {
                 return Outcome::New;
             }
             self.started = true;
+        }
+        if self.orphan_decides(line, hash) == Some(true) {
+            return Outcome::Lost;
         }
         let cursor = self.cursor[line].filter(|&c| c + 1 >= self.oldest());
         if cursor.is_none() {

@@ -872,6 +872,65 @@ fn content_arbitration_a_loss_on_the_faster_line_of_a_quiet_book_comes_in_order(
     assert_eq!(levels(&s), 4, "100.00, .01, .02, .04: not .03");
 }
 
+#[test]
+fn content_arbitration_a_line_that_goes_before_its_next_message_leaves_the_decision_to_the_other() {
+    // Update 4 removes the level 3 sets: applied after 4, 3 leaves it in the book.
+    let updates: Vec<Vec<u8>> = vec![
+        l2set("100.01", "1.0", 1, 0),
+        l2set("100.02", "1.0", 2, 0),
+        l2set("100.03", "5.0", 3, 0),
+        l2set("100.03", "0", 4, 0),
+        l2set("100.04", "2.0", 5, 0),
+        l2set("100.05", "2.0", 6, 0),
+    ];
+    let mut one = coinbase_exchange_lines(1);
+    let mut want: Vec<Event> = Vec::new();
+    open_content_lines(&mut one, 1, &mut want);
+    for (k, u) in updates.iter().enumerate() {
+        one.handle_frame(u, (10 + k as u64) * MS, &mut want).unwrap();
+    }
+    let levels = |s: &Session| s.engine().book(0).unwrap().iter(crate::book::Side::Bid).count();
+    for others_lost_it in [true, false] {
+        let mut s = coinbase_exchange_lines(2);
+        let mut ev: Vec<Event> = Vec::new();
+        open_content_lines(&mut s, 2, &mut ev);
+        let u = |k: usize| updates[k - 1].clone();
+        let frames = if others_lost_it {
+            // Line 0, in front, loses 3; line 1, 20 ms behind, delivers 1 to 3 and closes:
+            // its 3 was applied after 4 and 5, out of its place.
+            vec![(10, 0, u(1)), (11, 0, u(2)), (13, 0, u(4)), (14, 0, u(5))]
+                .into_iter()
+                .chain([(30, 1, u(1)), (31, 1, u(2)), (32, 1, u(3))])
+                .collect::<Vec<_>>()
+        } else {
+            // Line 1 loses 3 and 4 and delivers 5 before line 0 (slow on it) does, then
+            // closes: its 5 was in its place.
+            vec![(10, 0, u(1)), (11, 0, u(2)), (12, 0, u(3)), (13, 0, u(4)), (10, 1, u(1))]
+                .into_iter()
+                .chain([(11, 1, u(2)), (14, 1, u(5))])
+                .collect()
+        };
+        feed(&mut s, frames.into_iter().map(|(t, l, f)| (t * MS, l, f)).collect(), &mut ev);
+        s.handle_disconnected_on(1, "closed", 40 * MS, &mut ev);
+        let what = if others_lost_it { "line 0 lost 3" } else { "line 1 lost 3 and 4" };
+        if !others_lost_it {
+            // Line 0's copy of 5, right after its 4: 5 was in its place.
+            s.handle_frame_on(0, &u(5), 41 * MS, &mut ev).unwrap();
+        }
+        // Line 0's next new message decides what the closed line could not.
+        s.handle_frame_on(0, &u(6), 42 * MS, &mut ev).unwrap();
+        let book = s.engine().book_stats(0).unwrap();
+        if others_lost_it {
+            assert_eq!(book.resyncs, 1, "{what}: the place of 3 is unknown: {book:?}");
+            assert_eq!(s.engine().state(0), Some(BookState::Resyncing), "{what}");
+        } else {
+            assert_eq!(book.resyncs, 0, "{what}: {book:?}");
+            assert_eq!(s.engine().bbo(0), one.engine().bbo(0), "{what}");
+            assert_eq!(levels(&s), levels(&one), "{what}");
+        }
+    }
+}
+
 /// Coinbase Exchange updates: 1 moves the ask from 200 to 250; 2 bids 220, which crosses a
 /// book that lost 1.
 fn crossing_updates() -> [&'static [u8]; 2] {
