@@ -1277,10 +1277,12 @@ fn redundant_lines_keep_the_books_synced_through_faults_on_one_line() {
     for (venue, file, rate) in [
         (Venue::Deribit, "deribit/cryptofeed_DERIBIT.ws.1.0", 400.0),
         (Venue::KrakenFutures, "krakenfutures/cryptofeed_KRAKEN_FUTURES.ws.1.0", 2000.0),
+        (Venue::BybitLinear, "bybit/bybit_history_2024-12-01_XRPUSDT_ob500.data", 400.0),
     ] {
         let file = fixture(file);
         let want = replay(&file, venue);
-        let n = book_fault_at(venue, &file, 30);
+        // Bybit's capture is 50 frames.
+        let n = book_fault_at(venue, &file, (recv_frames(&file).len() / 10).min(30));
         for fault in
             [String::new(), format!("drop@{n}"), format!("close@{n}"), format!("stall@{n}=1.5")]
         {
