@@ -8,9 +8,7 @@
 //! it refuse the frame; any other key is read (its value must be in the accepted subset) and
 //! ignored, as the adapter ignores it. Key order is free.
 
-use std::cell::Cell;
-
-use super::{object, value, Cursor, Kernel, LevelSpan, ScanValue, Spans};
+use super::{object, value, Cursor, ScanValue, ScannerState, Spans};
 use crate::venue::binance::Fields;
 
 /// What the scanner does with a key.
@@ -59,42 +57,14 @@ fn member<'a>(
     }
 }
 
-/// Level offsets the scanner has room for: a frame with more levels (Binance's depth updates
-/// have far fewer; its REST snapshots never reach the scanner) is left to simd-json, so the
-/// buffer never grows.
-const SPANS: usize = 4096;
-
-/// The Binance scanner's reused state: its kernel and the level offsets of the last frame.
+/// The Binance frame reading of a [`ScannerState`] (a marker: the type has no values).
 #[derive(Debug)]
-pub struct BinanceScanner {
-    kernel: Kernel,
-    spans: Vec<Cell<LevelSpan>>,
-}
+pub enum BinanceFrames {}
 
-impl Default for BinanceScanner {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+/// The Binance scanner: its kernel and the level offsets of the last frame.
+pub type BinanceScanner = ScannerState<BinanceFrames>;
 
-impl BinanceScanner {
-    /// A scanner with the fastest kernel this CPU has.
-    pub fn new() -> Self {
-        Self::with_kernel(Kernel::detect())
-    }
-
-    /// A scanner that runs `kernel` (tests force each one).
-    pub fn with_kernel(kernel: Kernel) -> Self {
-        // Room for the levels of any depth update Binance sends (a 100 ms diff of a busy book
-        // runs to hundreds): the buffer is made once, never grown.
-        BinanceScanner { kernel, spans: vec![Cell::default(); SPANS] }
-    }
-
-    /// The kernel this scanner runs.
-    pub fn kernel(&self) -> Kernel {
-        self.kernel
-    }
-
+impl ScannerState<BinanceFrames> {
     /// Whether the scanner reads `frame` (the scan floor of the benchmarks: the walk without
     /// a handler).
     pub fn recognises(&mut self, frame: &[u8]) -> bool {
@@ -123,10 +93,7 @@ impl BinanceScanner {
         frame: &'a [u8],
         f: &mut Fields<ScanValue<'a>>,
     ) -> Option<()> {
-        u32::try_from(frame.len()).ok()?;
-        let mut spans = Spans::new(&self.spans);
-        let mut c = Cursor::new(frame, self.kernel);
-        c.ws();
+        let (mut c, mut spans) = self.start(frame)?;
         // Whether the wrapper filled a field, and whether `data` was read.
         let (mut outer, mut data) = (false, false);
         object(&mut c, |c, k| {
@@ -150,7 +117,7 @@ impl BinanceScanner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::venue::scan::{FieldValue, KernelKind};
+    use crate::venue::scan::{FieldValue, Kernel, KernelKind, SPANS};
 
     fn scanners() -> Vec<BinanceScanner> {
         KernelKind::ALL

@@ -34,6 +34,7 @@ use simd::BLOCK;
 pub use simd::{Kernel, KernelKind};
 
 use std::cell::Cell;
+use std::marker::PhantomData;
 
 use simd_json::prelude::ValueAsScalar;
 use simd_json::tape::Value;
@@ -140,6 +141,55 @@ impl<'i> FieldValue<'i> for Value<'_, 'i> {
             f(px, qty)?;
         }
         Ok(())
+    }
+}
+
+/// Level offsets a scanner has room for: a frame with more levels (an OKX `books` snapshot
+/// has 800, Binance's depth updates far fewer) is left to simd-json, so the buffer never grows.
+const SPANS: usize = 4096;
+
+/// The reused state of a venue scanner: the kernel it runs and the level offsets of the last
+/// frame, in a buffer made once. `V` names the venue's frame reading (a marker type in the
+/// venue's module, e.g. `okx::OkxFrames`); each venue implements its walk on
+/// `ScannerState<V>` and names the result (`OkxScanner`).
+#[derive(Debug)]
+pub struct ScannerState<V> {
+    kernel: Kernel,
+    spans: Vec<Cell<LevelSpan>>,
+    venue: PhantomData<fn() -> V>,
+}
+
+impl<V> Default for ScannerState<V> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<V> ScannerState<V> {
+    /// A scanner with the fastest kernel this CPU has.
+    pub fn new() -> Self {
+        Self::with_kernel(Kernel::detect())
+    }
+
+    /// A scanner that runs `kernel` (tests force each one).
+    pub fn with_kernel(kernel: Kernel) -> Self {
+        // Made once, never grown.
+        ScannerState { kernel, spans: vec![Cell::default(); SPANS], venue: PhantomData }
+    }
+
+    /// The kernel this scanner runs.
+    pub fn kernel(&self) -> Kernel {
+        self.kernel
+    }
+
+    /// The start of a walk over `frame`: a cursor past any leading whitespace and the empty
+    /// level buffer; `None` for a frame too long for the offsets (4 GiB).
+    #[inline(always)]
+    fn start<'a>(&'a self, frame: &'a [u8]) -> Option<(Cursor<'a>, Spans<'a>)> {
+        u32::try_from(frame.len()).ok()?;
+        let mut c = Cursor::new(frame, self.kernel);
+        c.ws();
+        Some((c, Spans::new(&self.spans)))
     }
 }
 

@@ -16,18 +16,12 @@
 //! and ignored. The scanner reads any channel's frame of this shape; `ScanFrame::push` says
 //! whether it is one of the pushes the adapter handles from it.
 
-use std::cell::Cell;
-
-use super::{object, value_of, Cursor, Kernel, LevelSpan, ScanValue, Spans};
+use super::{object, value_of, Cursor, ScanValue, ScannerState, Spans};
 use crate::venue::okx::Entry;
 
 /// The `data` entries a frame may have (OKX sends one; a frame with more is left to
 /// simd-json).
 pub const MAX_ENTRIES: usize = 4;
-
-/// Level offsets the scanner has room for: a `books` snapshot has 800 (400 a side), a
-/// frame with more is left to simd-json, so the buffer never grows.
-const SPANS: usize = 4096;
 
 /// The widest level: price, size, liquidated orders, order count.
 const WIDTH: usize = 4;
@@ -106,36 +100,14 @@ fn string_once<'a>(c: &mut Cursor<'a>, slot: &mut Option<&'a [u8]>) -> Option<()
     Some(())
 }
 
-/// The OKX scanner's reused state: its kernel and the level offsets of the last frame.
+/// The OKX frame reading of a [`ScannerState`] (a marker: the type has no values).
 #[derive(Debug)]
-pub struct OkxScanner {
-    kernel: Kernel,
-    spans: Vec<Cell<LevelSpan>>,
-}
+pub enum OkxFrames {}
 
-impl Default for OkxScanner {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+/// The OKX scanner: its kernel and the level offsets of the last frame.
+pub type OkxScanner = ScannerState<OkxFrames>;
 
-impl OkxScanner {
-    /// A scanner with the fastest kernel this CPU has.
-    pub fn new() -> Self {
-        Self::with_kernel(Kernel::detect())
-    }
-
-    /// A scanner that runs `kernel` (tests force each one).
-    pub fn with_kernel(kernel: Kernel) -> Self {
-        // Made once, never grown.
-        OkxScanner { kernel, spans: vec![Cell::default(); SPANS] }
-    }
-
-    /// The kernel this scanner runs.
-    pub fn kernel(&self) -> Kernel {
-        self.kernel
-    }
-
+impl ScannerState<OkxFrames> {
     /// Whether the scanner reads `frame` and it is a push the adapter handles from that
     /// reading (the scan floor of the benchmarks: the walk without a handler).
     pub fn recognises(&mut self, frame: &[u8]) -> bool {
@@ -159,10 +131,7 @@ impl OkxScanner {
         frame: &'a [u8],
         f: &mut ScanFrame<'a>,
     ) -> Option<()> {
-        u32::try_from(frame.len()).ok()?;
-        let mut spans = Spans::new(&self.spans);
-        let mut c = Cursor::new(frame, self.kernel);
-        c.ws();
+        let (mut c, mut spans) = self.start(frame)?;
         let mut arg = false;
         object(&mut c, |c, k| match k {
             b"arg" => {
@@ -229,7 +198,7 @@ fn data<'a>(c: &mut Cursor<'a>, f: &mut ScanFrame<'a>, spans: &mut Spans<'a>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::venue::scan::{FieldValue, KernelKind};
+    use crate::venue::scan::{FieldValue, Kernel, KernelKind};
 
     fn scanners() -> Vec<OkxScanner> {
         KernelKind::ALL
