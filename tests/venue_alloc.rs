@@ -105,9 +105,37 @@ fn every_adapter_allocates_nothing_per_message_after_warm_up() {
             ),
         ),
         (
+            // Book and trade messages read by the Kraken v1 scanner (set here, though it is
+            // the default), tickers and control frames by simd-json.
             "kraken v1",
             steady_state(
+                Engine::new({
+                    let mut a = KrakenV1::new(reg());
+                    a.set_parser(Parser::Scan);
+                    a
+                }),
+                &["kraken/cryptofeed_KRAKEN.ws.50.0"],
+                0.5,
+            ),
+        ),
+        (
+            // A trade-only capture: every trade message read by the scanner.
+            "kraken v1 trades",
+            steady_state(
                 Engine::new(KrakenV1::new(reg())),
+                &["kraken/cryptofeed_KRAKEN.ws.48.0"],
+                // Both pairs' first trades (which learn the pairs) in the warm-up.
+                0.6,
+            ),
+        ),
+        (
+            "kraken v1, simd-json",
+            steady_state(
+                Engine::new({
+                    let mut a = KrakenV1::new(reg());
+                    a.set_parser(Parser::SimdJson);
+                    a
+                }),
                 &["kraken/cryptofeed_KRAKEN.ws.50.0"],
                 0.5,
             ),

@@ -17,12 +17,20 @@
 //! snapshot shows more levels). Tickers (`ticker`, v1 `spread`) fill
 //! [`SymbolInfo::venue_bbo`](super::SymbolInfo::venue_bbo). Trade sides are the taker's;
 //! v1 trades carry no id (0).
+//!
+//! Parsing (v1): book and trade messages (nearly all of the traffic) are read by the Kraken v1
+//! scanner ([`super::scan::kraken`], with [`Parser::Scan`], the default) through the same
+//! handlers as the simd-json path (each payload object's fields in one table, `V1Part`; rows
+//! read by position through one trait); every other frame, and any book or trade message the
+//! scanner does not read exactly, goes to simd-json (counted in [`Parsed::scan_fallback`]).
 
 use simd_json::prelude::ValueAsScalar;
 use simd_json::tape::Value;
 
 use super::json::{field_text, parse_u64, text, Scratch};
 use super::protocol::{Protocol, BASE};
+use super::scan::kraken::{KrakenV1Scanner, ScanFrame, V1Value};
+use super::scan::{Kernel, Parser};
 use super::time::{decimal_seconds_ns, rfc3339_ns};
 use super::{num, Adapter, BookAction, Checksum, Parsed, SymbolIdx, Symbols, TradeMsg, VenueError};
 use crate::book::{Instrument, InstrumentRegistry, Side, Venue};
@@ -54,12 +62,109 @@ fn state(states: &mut Vec<SymState>, i: SymbolIdx) -> &mut SymState {
     &mut states[i]
 }
 
+/// The fields of one v1 book payload object that the book handler reads, found in a single
+/// pass over its keys (as with `get`, the first occurrence of a key wins). Values keep their
+/// JSON type; the handler reads the ones it needs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct V1Part<V> {
+    /// `a`: an update's ask levels.
+    pub(crate) asks: Option<V>,
+    /// `b`: an update's bid levels.
+    pub(crate) bids: Option<V>,
+    /// `as`: a snapshot's ask levels.
+    pub(crate) snapshot_asks: Option<V>,
+    /// `bs`: a snapshot's bid levels.
+    pub(crate) snapshot_bids: Option<V>,
+    /// `c`: an update's checksum (a string of digits).
+    pub(crate) checksum: Option<V>,
+}
+
+impl<V> Default for V1Part<V> {
+    fn default() -> Self {
+        V1Part { asks: None, bids: None, snapshot_asks: None, snapshot_bids: None, checksum: None }
+    }
+}
+
+impl<V> V1Part<V> {
+    /// The field `key` fills, if the handler reads it.
+    #[inline(always)]
+    pub(crate) fn slot(&mut self, key: &[u8]) -> Option<&mut Option<V>> {
+        Some(match key {
+            b"a" => &mut self.asks,
+            b"b" => &mut self.bids,
+            b"as" => &mut self.snapshot_asks,
+            b"bs" => &mut self.snapshot_bids,
+            b"c" => &mut self.checksum,
+            _ => return None,
+        })
+    }
+}
+
+impl<'t, 'i> V1Part<Value<'t, 'i>> {
+    /// Reads the fields of `v` from simd-json's tape (all absent if `v` is not an object).
+    #[inline]
+    fn read(v: Value<'t, 'i>) -> Self {
+        let mut p = V1Part::default();
+        let Some(obj) = v.as_object() else { return p };
+        for (k, v) in obj.iter() {
+            if let Some(slot) = p.slot(k.as_bytes()) {
+                if slot.is_none() {
+                    *slot = Some(v);
+                }
+            }
+        }
+        p
+    }
+}
+
+/// What a v1 channel message's channel name (the element before the pair) makes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum V1Channel {
+    /// `book-N`: a book of depth N.
+    Book(u32),
+    /// `trade`.
+    Trade,
+    /// `ticker`.
+    Ticker,
+    /// `spread`.
+    Spread,
+    /// `ohlc-*`: candles.
+    Ohlc,
+}
+
+impl V1Channel {
+    /// The channel `name` is; `Shape` for a `book-` channel without a depth, `UnknownType`
+    /// for any other name.
+    fn of(name: &[u8]) -> Result<Self, VenueError> {
+        if let Some(depth) = name.strip_prefix(b"book-") {
+            let depth = parse_u64(depth)
+                .and_then(|d| u32::try_from(d).ok())
+                .ok_or(VenueError::Shape("book depth"))?;
+            Ok(V1Channel::Book(depth))
+        } else if name == b"trade" {
+            Ok(V1Channel::Trade)
+        } else if name == b"ticker" {
+            Ok(V1Channel::Ticker)
+        } else if name == b"spread" {
+            Ok(V1Channel::Spread)
+        } else if name.starts_with(b"ohlc") {
+            Ok(V1Channel::Ohlc)
+        } else {
+            Err(VenueError::UnknownType)
+        }
+    }
+}
+
 /// Kraken WebSocket v1 (`wss://ws.kraken.com`), as in the captures.
 #[derive(Debug)]
 pub struct KrakenV1 {
     symbols: Symbols,
     states: Vec<SymState>,
     scratch: Option<Box<Scratch>>,
+    /// Which parser reads frames ([`Parser::Scan`] by default).
+    parser: Parser,
+    /// The scanner's reused state; taken out while a frame is scanned, as `scratch` is.
+    scanner: Option<Box<KrakenV1Scanner>>,
 }
 
 impl KrakenV1 {
@@ -69,7 +174,39 @@ impl KrakenV1 {
             symbols: Symbols::new(Venue::KrakenV1, registry),
             states: Vec::new(),
             scratch: Some(Box::new(Scratch::new())),
+            parser: Parser::Scan,
+            scanner: Some(Box::new(KrakenV1Scanner::new())),
         }
+    }
+
+    /// Reads frames with `parser` from now on.
+    pub fn set_parser(&mut self, parser: Parser) {
+        self.parser = parser;
+    }
+
+    /// The parser frames are read with.
+    pub fn parser(&self) -> Parser {
+        self.parser
+    }
+
+    /// Scans with `kernel` instead of the detected one (tests force each dispatch path).
+    pub fn set_scan_kernel(&mut self, kernel: Kernel) {
+        self.scanner = Some(Box::new(KrakenV1Scanner::with_kernel(kernel)));
+    }
+
+    /// Handles a frame the scanner read, with the same handlers the simd-json path calls for
+    /// its channel; `None` for the frames the scanner leaves to simd-json (fewer than four
+    /// elements, a channel or pair that is not a string, a channel other than a book or
+    /// `trade`, a bad book depth): the frame is then parsed again there, nothing having been
+    /// written to `out`.
+    #[inline]
+    fn scanned(&mut self, f: &ScanFrame<'_>, out: &mut Parsed) -> Option<Result<(), VenueError>> {
+        let (channel, pair) = f.channel_pair()?;
+        Some(match V1Channel::of(channel).ok()? {
+            V1Channel::Book(depth) => self.book(f.parts(), pair, depth, out),
+            V1Channel::Trade => self.trades(f.payload(), pair, out),
+            V1Channel::Ticker | V1Channel::Spread | V1Channel::Ohlc => return None,
+        })
     }
 
     fn frame(&mut self, root: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
@@ -92,46 +229,52 @@ impl KrakenV1 {
         }
         let channel = arr.get(n - 2).and_then(text).ok_or(VenueError::Shape("channel name"))?;
         let pair = arr.get(n - 1).and_then(text).ok_or(VenueError::Shape("pair"))?;
-        if let Some(depth) = channel.strip_prefix(b"book-") {
-            let depth = parse_u64(depth)
-                .and_then(|d| u32::try_from(d).ok())
-                .ok_or(VenueError::Shape("book depth"))?;
-            self.book(&arr, n, pair, depth, out)
-        } else if channel == b"trade" {
-            self.trades(arr.get(1).ok_or(VenueError::Shape("trade payload"))?, pair, out)
-        } else if channel == b"ticker" || channel == b"spread" {
-            out.control = true;
-            let payload = arr.get(1).ok_or(VenueError::Shape("ticker payload"))?;
-            let bbo = if channel == b"ticker" { v1_ticker(payload) } else { v1_spread(payload) };
-            store_bbo(&mut self.symbols, pair, bbo)
-        } else if channel.starts_with(b"ohlc") {
-            // Candles: not book data.
-            out.control = true;
-            Ok(())
-        } else {
-            Err(VenueError::UnknownType)
+        match V1Channel::of(channel)? {
+            V1Channel::Book(depth) => {
+                // The payload objects: every element between the channel id and the name.
+                let parts = arr.iter().skip(1).take(n - 3).map(V1Part::read);
+                self.book(parts, pair, depth, out)
+            }
+            V1Channel::Trade => {
+                self.trades(arr.get(1).ok_or(VenueError::Shape("trade payload"))?, pair, out)
+            }
+            V1Channel::Ticker | V1Channel::Spread => {
+                out.control = true;
+                let payload = arr.get(1).ok_or(VenueError::Shape("ticker payload"))?;
+                let bbo = if channel == b"ticker" { v1_ticker(payload) } else { v1_spread(payload) };
+                store_bbo(&mut self.symbols, pair, bbo)
+            }
+            V1Channel::Ohlc => {
+                // Candles: not book data.
+                out.control = true;
+                Ok(())
+            }
         }
     }
 
-    fn book(
+    /// A book message from either parser: `parts` are its payload objects in order (a
+    /// snapshot is the first one's `as`/`bs`; an update applies every part's `a`, then `b`,
+    /// and takes the last `c`).
+    #[inline]
+    fn book<'i, V: V1Value<'i>>(
         &mut self,
-        arr: &simd_json::tape::Array<'_, '_>,
-        n: usize,
+        mut parts: impl Iterator<Item = V1Part<V>>,
         pair: &[u8],
         depth: u32,
         out: &mut Parsed,
     ) -> Result<(), VenueError> {
-        let first = arr.get(1).ok_or(VenueError::Shape("book payload"))?;
-        if first.get("as").is_some() || first.get("bs").is_some() {
-            let px = levels_text(first, "as", 0).chain(levels_text(first, "bs", 0));
-            let qty = levels_text(first, "as", 1).chain(levels_text(first, "bs", 1));
+        let first = parts.next().ok_or(VenueError::Shape("book payload"))?;
+        if first.snapshot_asks.is_some() || first.snapshot_bids.is_some() {
+            let texts = |v: Option<V>, idx: usize| v.into_iter().flat_map(move |v| v.row_texts(idx));
+            let px = texts(first.snapshot_asks, 0).chain(texts(first.snapshot_bids, 0));
+            let qty = texts(first.snapshot_asks, 1).chain(texts(first.snapshot_bids, 1));
             let sym = self.symbols.learn_printed(pair, px, qty)?;
             state(&mut self.states, sym).synced = true;
             out.begin_book(sym, BookAction::Snapshot, 0);
             let inst = &self.symbols.list()[usize::from(sym)].instrument;
             let mut ts = 0;
-            let r = v1_levels(first, "as", Side::Ask, inst, out, &mut ts)
-                .and_then(|()| v1_levels(first, "bs", Side::Bid, inst, out, &mut ts));
+            let r = v1_levels(first.snapshot_asks, Side::Ask, inst, out, &mut ts)
+                .and_then(|()| v1_levels(first.snapshot_bids, Side::Bid, inst, out, &mut ts));
             if let Err(e) = r {
                 out.broken = Some(sym);
                 return Err(e);
@@ -151,15 +294,14 @@ impl KrakenV1 {
         let inst = &self.symbols.list()[usize::from(sym)].instrument;
         let mut checksum = None;
         let mut ts = 0;
-        for i in 1..n - 2 {
-            let Some(part) = arr.get(i) else { break };
-            let r = v1_levels(part, "a", Side::Ask, inst, out, &mut ts)
-                .and_then(|()| v1_levels(part, "b", Side::Bid, inst, out, &mut ts));
+        for part in std::iter::once(first).chain(parts) {
+            let r = v1_levels(part.asks, Side::Ask, inst, out, &mut ts)
+                .and_then(|()| v1_levels(part.bids, Side::Bid, inst, out, &mut ts));
             if let Err(e) = r {
                 out.broken = Some(sym);
                 return Err(e);
             }
-            if let Some(c) = field_text(part, "c") {
+            if let Some(c) = part.checksum.and_then(V::text) {
                 let c = parse_u64(c).and_then(|c| u32::try_from(c).ok());
                 let Some(c) = c else {
                     out.broken = Some(sym);
@@ -175,9 +317,11 @@ impl KrakenV1 {
         Ok(())
     }
 
-    fn trades(
+    /// A trade message's list from either parser: rows `[price, volume, time, side, …]`.
+    #[inline]
+    fn trades<'i, V: V1Value<'i>>(
         &mut self,
-        list: Value<'_, '_>,
+        list: V,
         pair: &[u8],
         out: &mut Parsed,
     ) -> Result<(), VenueError> {
@@ -185,17 +329,19 @@ impl KrakenV1 {
             Some(s) => s,
             None => {
                 // A trade-only subscription: learn the pair from the printed precision.
-                let arr = list.as_array().ok_or(VenueError::Shape("trades"))?;
-                let px = arr.iter().filter_map(|t| text(t.get_idx(0)?));
-                let qty = arr.iter().filter_map(|t| text(t.get_idx(1)?));
-                self.symbols.learn_printed(pair, px, qty)?
+                if !list.is_array() {
+                    return Err(VenueError::Shape("trades"));
+                }
+                self.symbols.learn_printed(pair, list.row_texts(0), list.row_texts(1))?
             }
         };
         let inst = &self.symbols.list()[usize::from(sym)].instrument;
-        let arr = list.as_array().ok_or(VenueError::Shape("trades"))?;
-        for t in arr.iter() {
-            let f = |i: usize| t.get_idx(i).and_then(text).ok_or(VenueError::Shape("trade field"));
-            let aggressor = match f(3)? {
+        if !list.is_array() {
+            return Err(VenueError::Shape("trades"));
+        }
+        list.each_row::<4>(|[px, qty, time, side]| {
+            let f = |t: Option<&'i [u8]>| t.ok_or(VenueError::Shape("trade field"));
+            let aggressor = match f(side)? {
                 b"b" => event::Side::Buy,
                 b"s" => event::Side::Sell,
                 _ => return Err(VenueError::Shape("trade side")),
@@ -203,43 +349,33 @@ impl KrakenV1 {
             out.trades.push(TradeMsg {
                 symbol: sym,
                 trade: Trade {
-                    price_tick: inst.price_ticks(f(0)?).map_err(num("price"))?,
-                    size_lots: inst.qty_lots(f(1)?).map_err(num("size"))?,
+                    price_tick: inst.price_ticks(f(px)?).map_err(num("price"))?,
+                    size_lots: inst.qty_lots(f(qty)?).map_err(num("size"))?,
                     aggressor: Some(aggressor),
                     trade_id: 0,
                 },
-                exch_ts: decimal_seconds_ns(f(2)?).unwrap_or(0),
+                exch_ts: decimal_seconds_ns(f(time)?).unwrap_or(0),
             });
-        }
-        Ok(())
+            Ok(())
+        })
     }
 }
 
-/// The text of element `idx` of every level of `v[key]`.
-fn levels_text<'t, 'i: 't>(
-    v: Value<'t, 'i>,
-    key: &str,
-    idx: usize,
-) -> impl Iterator<Item = &'i [u8]> + use<'t, 'i> {
-    v.get_array(key)
-        .into_iter()
-        .flat_map(move |a| a.iter().filter_map(move |l| text(l.get_idx(idx)?)))
-}
-
-/// v1 levels `[price, volume, timestamp(, "r")]` of `v[key]`, if present.
-fn v1_levels(
-    v: Value<'_, '_>,
-    key: &str,
+/// v1 levels `[price, volume, timestamp(, "r")]` of `v`, if it is an array; the latest level
+/// time goes into `ts`.
+#[inline]
+fn v1_levels<'i, V: V1Value<'i>>(
+    v: Option<V>,
     side: Side,
     inst: &Instrument,
     out: &mut Parsed,
     ts: &mut u64,
 ) -> Result<(), VenueError> {
-    let Some(arr) = v.get_array(key) else { return Ok(()) };
-    for l in arr.iter() {
-        let px = l.get_idx(0).and_then(text).ok_or(VenueError::Shape("level price"))?;
-        let qty = l.get_idx(1).and_then(text).ok_or(VenueError::Shape("level volume"))?;
-        if let Some(t) = l.get_idx(2).and_then(text).and_then(decimal_seconds_ns) {
+    let Some(v) = v.filter(|v| v.is_array()) else { return Ok(()) };
+    v.each_row::<3>(|[px, qty, time]| {
+        let px = px.ok_or(VenueError::Shape("level price"))?;
+        let qty = qty.ok_or(VenueError::Shape("level volume"))?;
+        if let Some(t) = time.and_then(decimal_seconds_ns) {
             *ts = (*ts).max(t);
         }
         out.level(
@@ -247,8 +383,8 @@ fn v1_levels(
             inst.price_ticks(px).map_err(num("price"))?,
             inst.qty_lots(qty).map_err(num("volume"))?,
         );
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// Best bid and offer as text: `(bid price, bid size, ask price, ask size)`.
@@ -300,6 +436,19 @@ impl Adapter for KrakenV1 {
     }
 
     fn handle_frame(&mut self, frame: &[u8], _: u64, out: &mut Parsed) -> Result<(), VenueError> {
+        if self.parser == Parser::Scan {
+            let mut scanner = self.scanner.take().unwrap_or_default();
+            let mut f = ScanFrame::default();
+            let r = match scanner.scan_into(frame, &mut f) {
+                Some(()) => self.scanned(&f, out),
+                None => None,
+            };
+            self.scanner = Some(scanner);
+            match r {
+                Some(r) => return r,
+                None => out.scan_fallback = true,
+            }
+        }
         let mut scratch = self.scratch.take().unwrap_or_default();
         let r = scratch.parse(frame, false, |root| self.frame(root, out));
         self.scratch = Some(scratch);

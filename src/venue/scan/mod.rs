@@ -26,6 +26,9 @@ pub mod binance;
 pub mod flat;
 // Public for the benchmarks' scan floor only.
 #[doc(hidden)]
+pub mod kraken;
+// Public for the benchmarks' scan floor only.
+#[doc(hidden)]
 pub mod okx;
 #[allow(unsafe_code)]
 mod simd;
@@ -48,7 +51,8 @@ use super::VenueError;
 #[cfg_attr(feature = "cli", serde(rename_all = "kebab-case"))]
 pub enum Parser {
     /// The venue's specialised scanner where it has one (Binance depth, trades and
-    /// bookTicker; Kraken Futures' one-level `book` messages; OKX books and trades),
+    /// bookTicker; Kraken Futures' one-level `book` messages; Kraken v1 books and trades;
+    /// OKX books and trades),
     /// simd-json for every frame it does not recognise.
     #[default]
     Scan,
