@@ -241,7 +241,8 @@ impl KrakenV1 {
             V1Channel::Ticker | V1Channel::Spread => {
                 out.control = true;
                 let payload = arr.get(1).ok_or(VenueError::Shape("ticker payload"))?;
-                let bbo = if channel == b"ticker" { v1_ticker(payload) } else { v1_spread(payload) };
+                let bbo =
+                    if channel == b"ticker" { v1_ticker(payload) } else { v1_spread(payload) };
                 store_bbo(&mut self.symbols, pair, bbo)
             }
             V1Channel::Ohlc => {
@@ -265,7 +266,8 @@ impl KrakenV1 {
     ) -> Result<(), VenueError> {
         let first = parts.next().ok_or(VenueError::Shape("book payload"))?;
         if first.snapshot_asks.is_some() || first.snapshot_bids.is_some() {
-            let texts = |v: Option<V>, idx: usize| v.into_iter().flat_map(move |v| v.row_texts(idx));
+            let texts =
+                |v: Option<V>, idx: usize| v.into_iter().flat_map(move |v| v.row_texts(idx));
             let px = texts(first.snapshot_asks, 0).chain(texts(first.snapshot_bids, 0));
             let qty = texts(first.snapshot_asks, 1).chain(texts(first.snapshot_bids, 1));
             let sym = self.symbols.learn_printed(pair, px, qty)?;

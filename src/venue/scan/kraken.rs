@@ -241,9 +241,8 @@ impl ScannerState<KrakenV1Frames> {
     pub fn recognises(&mut self, frame: &[u8]) -> bool {
         let mut f = ScanFrame::default();
         self.scan_into(frame, &mut f).is_some()
-            && f.channel_pair().is_some_and(|(channel, _)| {
-                channel == b"trade" || channel.starts_with(b"book-")
-            })
+            && f.channel_pair()
+                .is_some_and(|(channel, _)| channel == b"trade" || channel.starts_with(b"book-"))
     }
 
     /// Whether the scanner reads `frame` at all, whatever its channel.
