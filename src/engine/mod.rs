@@ -202,8 +202,9 @@ struct Book {
     /// The last check that failed within the grace was the crossed book (else a checksum).
     failing_crossed: bool,
     /// Since when a message that contradicted the book waits to be put right
-    /// ([`BookMsg::contradicts`](crate::venue::BookMsg::contradicts), [`Engine::put_right`]); unlike a failed checksum, a later
-    /// message that fits does not clear it (it says nothing of the contradicted levels).
+    /// ([`BookMsg::contradicts`](crate::venue::BookMsg::contradicts),
+    /// [`Engine::put_right`]); unlike a failed checksum, a later message that fits does not
+    /// clear it (it says nothing of the contradicted levels).
     doubt_since: Option<u64>,
 }
 
@@ -569,10 +570,10 @@ impl<A: Adapter> Engine<A> {
         n
     }
 
-    /// The arbiter put a message the line in front lost back in its place, and applied the
-    /// messages after it once more: a contradiction `symbol`'s book waited on
-    /// ([`BookMsg::contradicts`](crate::venue::BookMsg::contradicts)) is answered, and its BBO and top N are published again from
-    /// the next message on.
+    /// The arbiter put a message the line in front lost back in its place, and the messages
+    /// after it are applied once more: a contradiction `symbol`'s book waited on
+    /// ([`BookMsg::contradicts`](crate::venue::BookMsg::contradicts)) is answered, and its
+    /// BBO and top N are published again from those messages on.
     pub fn put_right(&mut self, symbol: SymbolIdx) {
         if let Some(b) = self.books.get_mut(usize::from(symbol)) {
             b.doubt_since = None;

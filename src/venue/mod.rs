@@ -148,8 +148,8 @@ pub struct BookMsg {
     /// The venue's timestamp, epoch ns (0 if none).
     pub exch_ts: u64,
     /// A row of it contradicted the book and was applied as it says (BitMEX with redundant
-    /// lines): the book waits for the arbiter to put it right ([`crate::engine::Engine::put_right`]),
-    /// or resyncs after the grace.
+    /// lines): the book waits for the arbiter to put it right
+    /// ([`crate::engine::Engine::put_right`]), or resyncs after the grace.
     pub contradicts: bool,
 }
 
