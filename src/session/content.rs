@@ -27,9 +27,10 @@
 //!   next message decides: a copy of an entry between its cursor and that message shows that
 //!   the others lost it; every book message of these venues sets a level's size (none adds
 //!   to it; BitMEX's rows, keyed by level id, are applied that way with merged lines, see
-//!   [`super::arbiter`]), so the book is put right by applying the messages applied after its place once
-//!   more, whose bytes the log keeps ([`KEEP_BYTES`]): each level ends with the size its last
-//!   writer gave it, as if nothing had been lost ([`Outcome::Repair`]). When the bytes of those
+//!   [`super::arbiter`]), so the book is put right by applying every message applied after
+//!   its place once more (those the front line delivered since included), whose bytes the
+//!   log keeps ([`KEEP_BYTES`]): each level ends with the size its last writer gave it, as if
+//!   nothing had been lost ([`Outcome::Repair`]). When the bytes of those
 //!   messages are no longer kept, the book resyncs ([`Outcome::Lost`]). Anything else (a new
 //!   message, a copy of one after it, or another line's copy of it) shows that this line had
 //!   lost the entries: nothing more to do.
