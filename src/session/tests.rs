@@ -771,24 +771,36 @@ fn l2set(price: &str, size: &str, k: u64, pad: usize) -> Vec<u8> {
     .into_bytes()
 }
 
-#[test]
-fn content_arbitration_puts_a_loss_on_the_faster_line_back_in_its_place() {
-    // Updates 3 and 4 write the same level: 3 sets it, 4 removes it. Applied late and alone,
-    // 3 would leave the level in the book.
-    let updates: Vec<Vec<u8>> = vec![
+/// Coinbase Exchange updates 1 to 5 of a bid: 3 sets the level at 100.03 and 4 removes it
+/// (applied after 4, 3 would leave it in the book).
+fn set_then_removed() -> Vec<Vec<u8>> {
+    vec![
         l2set("100.01", "1.0", 1, 0),
         l2set("100.02", "1.0", 2, 0),
         l2set("100.03", "5.0", 3, 0),
         l2set("100.03", "0", 4, 0),
         l2set("100.04", "2.0", 5, 0),
-        l2set("100.02", "3.0", 6, 0),
-    ];
+    ]
+}
+
+/// One connection's session after `updates`, `step_ms` apart from 10 ms on, and its events.
+fn one_connection(updates: &[Vec<u8>], step_ms: u64) -> (Session, Vec<Event>) {
     let mut one = coinbase_exchange_lines(1);
     let mut want: Vec<Event> = Vec::new();
     open_content_lines(&mut one, 1, &mut want);
     for (k, u) in updates.iter().enumerate() {
-        one.handle_frame(u, (10 + k as u64) * MS, &mut want).unwrap();
+        one.handle_frame(u, (10 + step_ms * k as u64) * MS, &mut want).unwrap();
     }
+    (one, want)
+}
+
+#[test]
+fn content_arbitration_puts_a_loss_on_the_faster_line_back_in_its_place() {
+    // Updates 3 and 4 write the same level: 3 sets it, 4 removes it. Applied late and alone,
+    // 3 would leave the level in the book.
+    let mut updates = set_then_removed();
+    updates.push(l2set("100.02", "3.0", 6, 0));
+    let (one, _) = one_connection(&updates, 1);
     let mut s = coinbase_exchange_lines(2);
     let mut ev: Vec<Event> = Vec::new();
     open_content_lines(&mut s, 2, &mut ev);
@@ -836,19 +848,8 @@ fn content_arbitration_a_loss_on_the_faster_line_of_a_quiet_book_comes_in_order(
     // front, loses update 3 (which sets a level that update 4 removes); line 1's copy of 3
     // comes before line 0's 4, so 4 follows it: nothing to put back, and 4 must not be
     // placed before 3 (which would leave the level in the book).
-    let updates: Vec<Vec<u8>> = vec![
-        l2set("100.01", "1.0", 1, 0),
-        l2set("100.02", "1.0", 2, 0),
-        l2set("100.03", "5.0", 3, 0),
-        l2set("100.03", "0", 4, 0),
-        l2set("100.04", "2.0", 5, 0),
-    ];
-    let mut one = coinbase_exchange_lines(1);
-    let mut want: Vec<Event> = Vec::new();
-    open_content_lines(&mut one, 1, &mut want);
-    for (k, u) in updates.iter().enumerate() {
-        one.handle_frame(u, (10 + 10 * k as u64) * MS, &mut want).unwrap();
-    }
+    let updates = set_then_removed();
+    let (one, want) = one_connection(&updates, 10);
     let mut s = coinbase_exchange_lines(2);
     let mut ev: Vec<Event> = Vec::new();
     open_content_lines(&mut s, 2, &mut ev);
@@ -875,20 +876,9 @@ fn content_arbitration_a_loss_on_the_faster_line_of_a_quiet_book_comes_in_order(
 #[test]
 fn content_arbitration_a_line_that_goes_before_its_next_message_leaves_the_decision_to_the_other() {
     // Update 4 removes the level 3 sets: applied after 4, 3 leaves it in the book.
-    let updates: Vec<Vec<u8>> = vec![
-        l2set("100.01", "1.0", 1, 0),
-        l2set("100.02", "1.0", 2, 0),
-        l2set("100.03", "5.0", 3, 0),
-        l2set("100.03", "0", 4, 0),
-        l2set("100.04", "2.0", 5, 0),
-        l2set("100.05", "2.0", 6, 0),
-    ];
-    let mut one = coinbase_exchange_lines(1);
-    let mut want: Vec<Event> = Vec::new();
-    open_content_lines(&mut one, 1, &mut want);
-    for (k, u) in updates.iter().enumerate() {
-        one.handle_frame(u, (10 + k as u64) * MS, &mut want).unwrap();
-    }
+    let mut updates = set_then_removed();
+    updates.push(l2set("100.05", "2.0", 6, 0));
+    let (one, _) = one_connection(&updates, 1);
     let levels = |s: &Session| s.engine().book(0).unwrap().iter(crate::book::Side::Bid).count();
     for others_lost_it in [true, false] {
         let mut s = coinbase_exchange_lines(2);
