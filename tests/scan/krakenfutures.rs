@@ -4,10 +4,8 @@
 //! same parsed output as simd-json, or fall back (and then it is simd-json's output by
 //! construction).
 
-mod common;
-
-use common::gen::{object, s, Gen};
-use common::{records, same_frame};
+use crate::common::gen::{object, s, Gen};
+use crate::common::{records, same_frame};
 use ladderfeed::book::InstrumentRegistry;
 use ladderfeed::capture::RecordKind;
 use ladderfeed::venue::krakenfutures::KrakenFutures;

@@ -4,10 +4,8 @@
 //! simd-json. The scanner must give the same result and the same parsed output as simd-json,
 //! or fall back (and then it is simd-json's output by construction).
 
-mod common;
-
-use common::gen::{array, object, s, Gen};
-use common::{records, same_frame};
+use crate::common::gen::{array, object, s, Gen};
+use crate::common::{records, same_frame};
 use ladderfeed::book::InstrumentRegistry;
 use ladderfeed::capture::RecordKind;
 use ladderfeed::engine::Engine;
@@ -89,7 +87,7 @@ fn the_engine_counts_the_frames_left_to_simd_json() {
         a
     })
     .with_clock(|| 0);
-    let (a, b) = (common::feed(&mut scan, &recs), common::feed(&mut tape, &recs));
+    let (a, b) = (crate::common::feed(&mut scan, &recs), crate::common::feed(&mut tape, &recs));
     assert_eq!(a.events, b.events);
     assert_eq!(a.errors, b.errors);
     let fallbacks = scan.stats().scanner_fallbacks;

@@ -3,10 +3,8 @@
 //! and number forms. The scanner must give the same result and the same parsed output as
 //! simd-json, or fall back (and then it is simd-json's output by construction).
 
-mod common;
-
-use common::gen::{object, s, ws, Gen};
-use common::{records, same_frame};
+use crate::common::gen::{object, s, ws, Gen};
+use crate::common::{records, same_frame};
 use ladderfeed::book::InstrumentRegistry;
 use ladderfeed::capture::RecordKind;
 use ladderfeed::venue::binance::Binance;
