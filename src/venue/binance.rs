@@ -19,8 +19,8 @@ use simd_json::tape::Value;
 
 use super::json::{field_uint, text, uint, Scratch};
 use super::protocol::{Protocol, RestSnapshot, BASE};
-use super::scan::binance::BinanceScanner;
-use super::scan::{FieldValue, Parser};
+use super::scan::binance::BinanceFrames;
+use super::scan::{scan_frame, FieldValue, Parser, ScanPath};
 use super::time::ms_to_ns;
 use super::{deriv_price, deriv_rate, deriv_size};
 use super::{num, Adapter, BookAction, GapScope, Parsed, SymbolIdx, Symbols, TradeMsg, VenueError};
@@ -182,10 +182,8 @@ pub struct Binance {
     /// Futures: subscribe each symbol's `markPrice@1s` (mark, index, funding) and
     /// `forceOrder` (liquidations) streams with its book.
     pub derivatives: bool,
-    /// Which parser reads frames ([`Parser::Scan`] by default).
-    parser: Parser,
-    /// The scanner's reused state; taken out while a frame is scanned, as `scratch` is.
-    scanner: Option<Box<BinanceScanner>>,
+    /// Which parser reads frames ([`Parser::Scan`] by default), and the scanner's state.
+    scan: ScanPath<BinanceFrames>,
 }
 
 /// What one depth event said, before sequencing.
@@ -229,24 +227,23 @@ impl Binance {
             pending_dropped: 0,
             key_buf: Vec::new(),
             derivatives: false,
-            parser: Parser::Scan,
-            scanner: Some(Box::new(BinanceScanner::new())),
+            scan: ScanPath::new(),
         }
     }
 
     /// Reads frames with `parser` from now on.
     pub fn set_parser(&mut self, parser: Parser) {
-        self.parser = parser;
+        self.scan.set_parser(parser);
     }
 
     /// The parser frames are read with.
     pub fn parser(&self) -> Parser {
-        self.parser
+        self.scan.parser()
     }
 
     /// Scans with `kernel` instead of the detected one (tests force each dispatch path).
     pub fn set_scan_kernel(&mut self, kernel: super::scan::Kernel) {
-        self.scanner = Some(Box::new(BinanceScanner::with_kernel(kernel)));
+        self.scan.set_kernel(kernel);
     }
 
     fn is_futures(&self) -> bool {
@@ -511,18 +508,10 @@ impl Binance {
     }
 
     fn handle_frame_inner(&mut self, frame: &[u8], out: &mut Parsed) -> Result<(), VenueError> {
-        if self.parser == Parser::Scan {
-            let mut scanner = self.scanner.take().unwrap_or_default();
-            let mut d = Fields::default();
-            let r = match scanner.scan_into(frame, &mut d) {
-                Some(()) => self.scanned(frame, &d, out),
-                None => None,
-            };
-            self.scanner = Some(scanner);
-            match r {
-                Some(r) => return r,
-                None => out.scan_fallback = true,
-            }
+        if let Some(r) =
+            scan_frame(self, |a| &mut a.scan, frame, out, |a, d, out| a.scanned(frame, d, out))
+        {
+            return r;
         }
         self.handle_frame_tape(frame, out)
     }

@@ -29,8 +29,8 @@ use simd_json::tape::Value;
 
 use super::json::{field_text, parse_u64, text, Scratch};
 use super::protocol::{Protocol, BASE};
-use super::scan::kraken::{KrakenV1Scanner, ScanFrame, V1Value};
-use super::scan::{Kernel, Parser};
+use super::scan::kraken::{KrakenV1Frames, ScanFrame, V1Value};
+use super::scan::{scan_frame, Kernel, Parser, ScanPath};
 use super::time::{decimal_seconds_ns, rfc3339_ns};
 use super::{num, Adapter, BookAction, Checksum, Parsed, SymbolIdx, Symbols, TradeMsg, VenueError};
 use crate::book::{Instrument, InstrumentRegistry, Side, Venue};
@@ -161,10 +161,8 @@ pub struct KrakenV1 {
     symbols: Symbols,
     states: Vec<SymState>,
     scratch: Option<Box<Scratch>>,
-    /// Which parser reads frames ([`Parser::Scan`] by default).
-    parser: Parser,
-    /// The scanner's reused state; taken out while a frame is scanned, as `scratch` is.
-    scanner: Option<Box<KrakenV1Scanner>>,
+    /// Which parser reads frames ([`Parser::Scan`] by default), and the scanner's state.
+    scan: ScanPath<KrakenV1Frames>,
 }
 
 impl KrakenV1 {
@@ -174,24 +172,23 @@ impl KrakenV1 {
             symbols: Symbols::new(Venue::KrakenV1, registry),
             states: Vec::new(),
             scratch: Some(Box::new(Scratch::new())),
-            parser: Parser::Scan,
-            scanner: Some(Box::new(KrakenV1Scanner::new())),
+            scan: ScanPath::new(),
         }
     }
 
     /// Reads frames with `parser` from now on.
     pub fn set_parser(&mut self, parser: Parser) {
-        self.parser = parser;
+        self.scan.set_parser(parser);
     }
 
     /// The parser frames are read with.
     pub fn parser(&self) -> Parser {
-        self.parser
+        self.scan.parser()
     }
 
     /// Scans with `kernel` instead of the detected one (tests force each dispatch path).
     pub fn set_scan_kernel(&mut self, kernel: Kernel) {
-        self.scanner = Some(Box::new(KrakenV1Scanner::with_kernel(kernel)));
+        self.scan.set_kernel(kernel);
     }
 
     /// Handles a frame the scanner read, with the same handlers the simd-json path calls for
@@ -438,18 +435,8 @@ impl Adapter for KrakenV1 {
     }
 
     fn handle_frame(&mut self, frame: &[u8], _: u64, out: &mut Parsed) -> Result<(), VenueError> {
-        if self.parser == Parser::Scan {
-            let mut scanner = self.scanner.take().unwrap_or_default();
-            let mut f = ScanFrame::default();
-            let r = match scanner.scan_into(frame, &mut f) {
-                Some(()) => self.scanned(&f, out),
-                None => None,
-            };
-            self.scanner = Some(scanner);
-            match r {
-                Some(r) => return r,
-                None => out.scan_fallback = true,
-            }
+        if let Some(r) = scan_frame(self, |a| &mut a.scan, frame, out, Self::scanned) {
+            return r;
         }
         let mut scratch = self.scratch.take().unwrap_or_default();
         let r = scratch.parse(frame, false, |root| self.frame(root, out));

@@ -26,8 +26,8 @@ use simd_json::tape::Value;
 
 use super::json::{field_text, Scratch};
 use super::protocol::{Keepalive, Protocol, BASE};
-use super::scan::okx::{OkxScanner, Push, ScanFrame};
-use super::scan::{FieldValue, Kernel, Parser};
+use super::scan::okx::{OkxFrames, Push, ScanFrame};
+use super::scan::{scan_frame, FieldValue, Kernel, Parser, ScanPath};
 use super::time::ms_to_ns;
 use super::{deriv_price, deriv_rate, deriv_size};
 use super::{
@@ -67,10 +67,8 @@ pub struct Okx {
     /// `open-interest` (and `funding-rate` on swaps) per instrument, `liquidation-orders` per
     /// instrument type.
     pub derivatives: bool,
-    /// Which parser reads frames ([`Parser::Scan`] by default).
-    parser: Parser,
-    /// The scanner's reused state; taken out while a frame is scanned, as `scratch` is.
-    scanner: Option<Box<OkxScanner>>,
+    /// Which parser reads frames ([`Parser::Scan`] by default), and the scanner's state.
+    scan: ScanPath<OkxFrames>,
 }
 
 /// The fields of one `data` entry that the book and trade handlers read, found in a single
@@ -194,24 +192,23 @@ impl Okx {
             scratch: Some(Box::new(Scratch::new())),
             channel,
             derivatives: false,
-            parser: Parser::Scan,
-            scanner: Some(Box::new(OkxScanner::new())),
+            scan: ScanPath::new(),
         }
     }
 
     /// Reads frames with `parser` from now on.
     pub fn set_parser(&mut self, parser: Parser) {
-        self.parser = parser;
+        self.scan.set_parser(parser);
     }
 
     /// The parser frames are read with.
     pub fn parser(&self) -> Parser {
-        self.parser
+        self.scan.parser()
     }
 
     /// Scans with `kernel` instead of the detected one (tests force each dispatch path).
     pub fn set_scan_kernel(&mut self, kernel: Kernel) {
-        self.scanner = Some(Box::new(OkxScanner::with_kernel(kernel)));
+        self.scan.set_kernel(kernel);
     }
 
     /// Handles a frame the scanner read, with the same handlers the simd-json path calls for
@@ -487,18 +484,8 @@ impl Adapter for Okx {
             out.control = true;
             return Ok(());
         }
-        if self.parser == Parser::Scan {
-            let mut scanner = self.scanner.take().unwrap_or_default();
-            let mut f = ScanFrame::default();
-            let r = match scanner.scan_into(frame, &mut f) {
-                Some(()) => self.scanned(&f, out),
-                None => None,
-            };
-            self.scanner = Some(scanner);
-            match r {
-                Some(r) => return r,
-                None => out.scan_fallback = true,
-            }
+        if let Some(r) = scan_frame(self, |a| &mut a.scan, frame, out, Self::scanned) {
+            return r;
         }
         let mut scratch = self.scratch.take().unwrap_or_default();
         let r = scratch.parse(frame, false, |root| self.frame(root, out));

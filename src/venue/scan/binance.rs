@@ -61,6 +61,19 @@ fn member<'a>(
 #[derive(Debug)]
 pub enum BinanceFrames {}
 
+impl super::Frames for BinanceFrames {
+    type Found<'a> = Fields<ScanValue<'a>>;
+
+    #[inline]
+    fn walk<'a>(
+        state: &'a mut ScannerState<Self>,
+        frame: &'a [u8],
+        found: &mut Self::Found<'a>,
+    ) -> Option<()> {
+        state.scan_into(frame, found)
+    }
+}
+
 /// The Binance scanner: its kernel and the level offsets of the last frame.
 pub type BinanceScanner = ScannerState<BinanceFrames>;
 
@@ -117,36 +130,15 @@ impl ScannerState<BinanceFrames> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::venue::scan::{FieldValue, Kernel, KernelKind, SPANS};
-
-    fn scanners() -> Vec<BinanceScanner> {
-        KernelKind::ALL
-            .into_iter()
-            .filter_map(Kernel::forced)
-            .map(BinanceScanner::with_kernel)
-            .collect()
-    }
-
-    fn levels(v: Option<ScanValue<'_>>) -> Vec<(String, String)> {
-        let mut out = Vec::new();
-        v.unwrap()
-            .each_level(|p, q| {
-                out.push((
-                    String::from_utf8(p.to_vec()).unwrap(),
-                    String::from_utf8(q.to_vec()).unwrap(),
-                ));
-                Ok(())
-            })
-            .unwrap();
-        out
-    }
+    use crate::venue::scan::testing::{levels, scanners};
+    use crate::venue::scan::{FieldValue, SPANS};
 
     #[test]
     fn every_kernel_reads_a_futures_depth_update() {
         // A COIN-M frame from the bundled capture, `ps` (not read) included, padded so the
         // vector loops see strings across block edges.
         let frame = br#"{"stream":"btcusd_perp@depth@0ms","data":{"e":"depthUpdate","E":1723161257440,"T":1723161257432,"s":"BTCUSD_PERP","ps":"BTCUSD","U":1007198631260,"u":1007198631565,"pu":1007198631198,"b":[["61773.6","1001"],["61776.4","412"]],"a":[["61801.4","0"]]}}"#;
-        for mut sc in scanners() {
+        for mut sc in scanners::<BinanceFrames>() {
             let name = sc.kernel().kind().name();
             let f = sc.scan(frame).unwrap_or_else(|| panic!("{name}"));
             assert_eq!(f.e.and_then(FieldValue::text), Some(&b"depthUpdate"[..]), "{name}");
@@ -167,7 +159,7 @@ mod tests {
 
     #[test]
     fn a_wrapper_holds_only_keys_the_adapter_ignores() {
-        for mut sc in scanners() {
+        for mut sc in scanners::<BinanceFrames>() {
             let ok =
                 br#"{"stream":"s","x":[["1","2"]],"data":{"e":"trade","b":[["3","4"]]},"y":1}"#;
             let f = sc.scan(ok).unwrap();
@@ -196,7 +188,7 @@ mod tests {
             frame.extend_from_slice(b"]}");
             frame
         };
-        for mut sc in scanners() {
+        for mut sc in scanners::<BinanceFrames>() {
             let full = frame(SPANS);
             assert_eq!(levels(sc.scan(&full).unwrap().b).len(), SPANS);
             assert!(sc.scan(&frame(SPANS + 1)).is_none());
@@ -207,7 +199,7 @@ mod tests {
     #[test]
     fn raw_trades_with_free_key_order_and_whitespace() {
         let frame = b" {\"m\" : true ,\n\"q\":\"0.02000000\",\"p\":\"61837.63000000\",\"M\":true,\"t\":3735683259,\"s\":\"BTCUSDT\",\"e\":\"trade\",\"T\":1723161255342,\"E\":0}\r\n";
-        for mut sc in scanners() {
+        for mut sc in scanners::<BinanceFrames>() {
             let f = sc.scan(frame).unwrap();
             assert_eq!(f.m.and_then(FieldValue::boolean), Some(true));
             assert_eq!(f.t.and_then(FieldValue::uint), Some(3_735_683_259));
@@ -244,7 +236,7 @@ mod tests {
             br#"{"x":{"y":1}}"#,
             br#"{"e":tru}"#,
         ];
-        for mut sc in scanners() {
+        for mut sc in scanners::<BinanceFrames>() {
             for f in refused {
                 assert!(
                     sc.scan(f).is_none(),

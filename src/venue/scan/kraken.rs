@@ -232,6 +232,19 @@ impl<'a> ScanFrame<'a> {
 #[derive(Debug)]
 pub enum KrakenV1Frames {}
 
+impl super::Frames for KrakenV1Frames {
+    type Found<'a> = ScanFrame<'a>;
+
+    #[inline]
+    fn walk<'a>(
+        state: &'a mut ScannerState<Self>,
+        frame: &'a [u8],
+        found: &mut Self::Found<'a>,
+    ) -> Option<()> {
+        state.scan_into(frame, found)
+    }
+}
+
 /// The Kraken v1 scanner: its kernel and the row offsets of the last frame.
 pub type KrakenV1Scanner = ScannerState<KrakenV1Frames>;
 
@@ -376,15 +389,7 @@ fn rows(c: &mut Cursor<'_>, spans: &mut Spans<'_>) -> Option<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::venue::scan::{Kernel, KernelKind};
-
-    fn scanners() -> Vec<KrakenV1Scanner> {
-        KernelKind::ALL
-            .into_iter()
-            .filter_map(Kernel::forced)
-            .map(KrakenV1Scanner::with_kernel)
-            .collect()
-    }
+    use crate::venue::scan::testing::scanners;
 
     fn rows_of<const N: usize>(v: Option<ScanValue<'_>>) -> Vec<[Option<String>; N]> {
         let mut out = Vec::new();
@@ -405,7 +410,7 @@ mod tests {
     fn every_kernel_reads_an_update_of_two_parts() {
         // A frame of the bundled capture, with a republished level added.
         let frame = br#"[1920,{"a":[["0.042990","364630.28272081","1618678145.920470"],["0.043000","1.00000000","1618678145.920471","r"]]},{"b":[["0.042990","0.00000000","1618678145.920708"]],"c":"4105471083"},"book-1000","SC/EUR"]"#;
-        for mut sc in scanners() {
+        for mut sc in scanners::<KrakenV1Frames>() {
             let name = sc.kernel().kind().name();
             let mut f = ScanFrame::default();
             sc.scan_into(frame, &mut f).unwrap_or_else(|| panic!("{name}"));
@@ -437,7 +442,7 @@ mod tests {
     fn snapshots_trades_whitespace_and_key_order() {
         let snap = b" [ 7 , {\"bs\" : [ [\"1.0\" ,\"2.0\",\"3.0\"] ] ,\n\"x\":null, \"as\":[]} ,\"book-10\",\t\"XMR/USD\"]\r\n";
         let trade = br#"[993,[["354.11000000","0.89594024","1618678142.557535","s","l",""]],"trade","XMR/USD"]"#;
-        for mut sc in scanners() {
+        for mut sc in scanners::<KrakenV1Frames>() {
             let mut f = ScanFrame::default();
             sc.scan_into(snap, &mut f).unwrap();
             let parts: Vec<_> = f.parts().collect();
@@ -481,7 +486,7 @@ mod tests {
             b"[1,[\"1.0\",\"2.0\",\"3\",\"4\",\"5\"],\"spread\",\"X/Y\"]",
             "[1,{},\"book-10\",\"X/\u{e9}\"]".as_bytes(),
         ];
-        for mut sc in scanners() {
+        for mut sc in scanners::<KrakenV1Frames>() {
             for f in refused {
                 assert!(
                     !sc.reads(f),

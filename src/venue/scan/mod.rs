@@ -197,6 +197,114 @@ impl<V> ScannerState<V> {
     }
 }
 
+/// What the scanners' unit tests share.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::{FieldValue, Kernel, KernelKind, ScanValue, ScannerState};
+
+    /// A scanner on every dispatch path this CPU has.
+    pub(crate) fn scanners<V>() -> Vec<ScannerState<V>> {
+        KernelKind::ALL
+            .into_iter()
+            .filter_map(Kernel::forced)
+            .map(ScannerState::with_kernel)
+            .collect()
+    }
+
+    /// A level array's `(price, size)` texts.
+    pub(crate) fn levels(v: Option<ScanValue<'_>>) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        v.unwrap()
+            .each_level(|p, q| {
+                out.push((
+                    String::from_utf8(p.to_vec()).unwrap(),
+                    String::from_utf8(q.to_vec()).unwrap(),
+                ));
+                Ok(())
+            })
+            .unwrap();
+        out
+    }
+}
+
+/// A venue's frame reading on a [`ScannerState`]: what one walk over a frame fills. Each
+/// venue's marker type (`okx::OkxFrames`) implements it with its walk.
+pub(crate) trait Frames: Sized {
+    /// What the walk finds in one frame, borrowing the frame and the state's level buffer.
+    type Found<'a>: Default
+    where
+        Self: 'a;
+
+    /// Fills `found`, which must be empty (its `Default`), from `frame`; `None` if the frame
+    /// is not one the scanner recognises exactly.
+    fn walk<'a>(
+        state: &'a mut ScannerState<Self>,
+        frame: &'a [u8],
+        found: &mut Self::Found<'a>,
+    ) -> Option<()>;
+}
+
+/// The scanning shell every adapter with a scanner embeds: which parser reads its frames and
+/// the scanner's reused state (taken out while a frame is scanned, so that the adapter's
+/// handlers can borrow the adapter).
+#[derive(Debug)]
+pub(crate) struct ScanPath<V> {
+    parser: Parser,
+    scanner: Option<Box<ScannerState<V>>>,
+}
+
+impl<V> ScanPath<V> {
+    /// The default path: [`Parser::Scan`] with the fastest kernel this CPU has.
+    pub(crate) fn new() -> Self {
+        ScanPath { parser: Parser::Scan, scanner: Some(Box::new(ScannerState::new())) }
+    }
+
+    /// Reads frames with `parser` from now on.
+    pub(crate) fn set_parser(&mut self, parser: Parser) {
+        self.parser = parser;
+    }
+
+    /// The parser frames are read with.
+    pub(crate) fn parser(&self) -> Parser {
+        self.parser
+    }
+
+    /// Scans with `kernel` instead of the detected one (tests force each dispatch path).
+    pub(crate) fn set_kernel(&mut self, kernel: Kernel) {
+        self.scanner = Some(Box::new(ScannerState::with_kernel(kernel)));
+    }
+}
+
+/// Reads `frame` with the scanner on `adapter`'s path (`path` finds it) when the adapter
+/// scans. `read` handles what the walk found with the venue's handlers, or answers `None` to
+/// leave the frame to simd-json, having written nothing to `out`. The answer is `read`'s;
+/// `None` means the caller parses the frame with simd-json, and `out.scan_fallback` is then
+/// set if the scanner was tried.
+#[inline]
+pub(crate) fn scan_frame<A, V: Frames, R>(
+    adapter: &mut A,
+    path: fn(&mut A) -> &mut ScanPath<V>,
+    frame: &[u8],
+    out: &mut super::Parsed,
+    read: impl for<'a> FnOnce(&mut A, &V::Found<'a>, &mut super::Parsed) -> Option<R>,
+) -> Option<R> {
+    let p = path(adapter);
+    if p.parser != Parser::Scan {
+        return None;
+    }
+    let mut scanner = p.scanner.take().unwrap_or_default();
+    let r = {
+        let mut found = V::Found::default();
+        match V::walk(&mut scanner, frame, &mut found) {
+            Some(()) => read(adapter, &found, out),
+            None => None,
+        }
+    };
+    path(adapter).scanner = Some(scanner);
+    out.scan_fallback |= r.is_none();
+    r
+}
+
 /// Byte offsets of one level's price and size text in the frame (`start..end`, quotes
 /// excluded).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

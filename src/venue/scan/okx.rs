@@ -104,6 +104,19 @@ fn string_once<'a>(c: &mut Cursor<'a>, slot: &mut Option<&'a [u8]>) -> Option<()
 #[derive(Debug)]
 pub enum OkxFrames {}
 
+impl super::Frames for OkxFrames {
+    type Found<'a> = ScanFrame<'a>;
+
+    #[inline]
+    fn walk<'a>(
+        state: &'a mut ScannerState<Self>,
+        frame: &'a [u8],
+        found: &mut Self::Found<'a>,
+    ) -> Option<()> {
+        state.scan_into(frame, found)
+    }
+}
+
 /// The OKX scanner: its kernel and the level offsets of the last frame.
 pub type OkxScanner = ScannerState<OkxFrames>;
 
@@ -198,35 +211,14 @@ fn data<'a>(c: &mut Cursor<'a>, f: &mut ScanFrame<'a>, spans: &mut Spans<'a>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::venue::scan::{FieldValue, Kernel, KernelKind};
-
-    fn scanners() -> Vec<OkxScanner> {
-        KernelKind::ALL
-            .into_iter()
-            .filter_map(Kernel::forced)
-            .map(OkxScanner::with_kernel)
-            .collect()
-    }
-
-    fn levels(v: Option<ScanValue<'_>>) -> Vec<(String, String)> {
-        let mut out = Vec::new();
-        v.unwrap()
-            .each_level(|p, q| {
-                out.push((
-                    String::from_utf8(p.to_vec()).unwrap(),
-                    String::from_utf8(q.to_vec()).unwrap(),
-                ));
-                Ok(())
-            })
-            .unwrap();
-        out
-    }
+    use crate::venue::scan::testing::{levels, scanners};
+    use crate::venue::scan::FieldValue;
 
     #[test]
     fn every_kernel_reads_a_book_update() {
         // A frame of the bundled capture.
         let frame = br#"{"arg":{"channel":"books","instId":"BTC-USD-220527"},"action":"update","data":[{"asks":[["30249.4","0","0","0"],["30261","4","0","1"],["30310.3","19","0","1"]],"bids":[["30182.6","452","0","1"]],"ts":"1652459225464","checksum":-914047754}]}"#;
-        for mut sc in scanners() {
+        for mut sc in scanners::<OkxFrames>() {
             let name = sc.kernel().kind().name();
             let mut f = ScanFrame::default();
             sc.scan_into(frame, &mut f).unwrap_or_else(|| panic!("{name}"));
@@ -258,7 +250,7 @@ mod tests {
     #[test]
     fn free_key_order_several_entries_and_sequence_ids() {
         let frame = b" {\"data\" : [ {\"seqId\":124,\"prevSeqId\":-1,\"bids\":[],\"asks\":[[\"1\",\"2\"]]} ,{\"ts\":\"5\",\"count\":\"3\",\"x\":null}],\n\"action\":\"snapshot\",\"arg\":{\"instId\":\"BTC-USDT\",\"x\":true,\"channel\":\"books-l2-tbt\"}}\r\n";
-        for mut sc in scanners() {
+        for mut sc in scanners::<OkxFrames>() {
             let mut f = ScanFrame::default();
             sc.scan_into(frame, &mut f).unwrap();
             assert_eq!(f.channel, Some(&b"books-l2-tbt"[..]));
@@ -299,7 +291,7 @@ mod tests {
             br#"{"data":[{"asks":[["1"]]}]}"#,
             br#"{"data":[{"x":{"y":1}}]}"#,
         ];
-        for mut sc in scanners() {
+        for mut sc in scanners::<OkxFrames>() {
             for f in refused {
                 assert!(
                     !sc.reads(f),
