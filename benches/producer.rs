@@ -8,11 +8,12 @@
 //!   published onto the real ring (`ring::feed`) that a consumer thread on the other core
 //!   drains, as `ladderfeed replay` runs it.
 //!
-//! - **scan floor** (Binance, Kraken v1 and OKX captures): the venue scanner's walk of each
-//!   frame (`venue::scan::binance::BinanceScanner`, `venue::scan::kraken::KrakenV1Scanner`,
-//!   `venue::scan::okx::OkxScanner`), simd-json's parse for the frames it leaves to it: the
-//!   least the default `--parser scan` does per message.
-//! - **producer (simd-json)** (Binance, Kraken v1 and OKX captures): the producer with
+//! - **scan floor** (Binance, Bybit, Kraken v1 and OKX captures): the venue scanner's walk of
+//!   each frame (`venue::scan::binance::BinanceScanner`, `venue::scan::bybit::BybitScanner`,
+//!   `venue::scan::kraken::KrakenV1Scanner`, `venue::scan::okx::OkxScanner`), simd-json's
+//!   parse for the frames it leaves to it: the least the default `--parser scan` does per
+//!   message.
+//! - **producer (simd-json)** (Binance, Bybit, Kraken v1 and OKX captures): the producer with
 //!   `--parser simd-json`, the reference path, in the same run.
 //!
 //! The engine is built and warmed once; between passes the connection is dropped
@@ -41,6 +42,7 @@ use ladderfeed::event::Event;
 use ladderfeed::ring::feed::{self, Publisher};
 use ladderfeed::venue::json::Scratch;
 use ladderfeed::venue::scan::binance::BinanceScanner;
+use ladderfeed::venue::scan::bybit::BybitScanner;
 use ladderfeed::venue::scan::kraken::KrakenV1Scanner;
 use ladderfeed::venue::scan::okx::OkxScanner;
 use ladderfeed::venue::{AnyAdapter, Parser};
@@ -98,6 +100,7 @@ fn floor(scratch: &mut Scratch, recs: &[Record]) -> u64 {
 /// A venue's scanner, for the scan floor.
 enum Scanner {
     Binance(BinanceScanner),
+    Bybit(BybitScanner),
     KrakenV1(KrakenV1Scanner),
     Okx(OkxScanner),
 }
@@ -106,6 +109,7 @@ impl Scanner {
     fn recognises(&mut self, frame: &[u8]) -> bool {
         match self {
             Scanner::Binance(s) => s.recognises(frame),
+            Scanner::Bybit(s) => s.recognises(frame),
             Scanner::KrakenV1(s) => s.recognises(frame),
             Scanner::Okx(s) => s.recognises(frame),
         }
@@ -151,7 +155,8 @@ fn bench_case(c: &mut Criterion, case: &Case, table: &mut Vec<String>) {
     let mut engine = Engine::new(adapter);
     let binance =
         matches!(case.venue, Venue::Binance | Venue::BinanceFutures | Venue::BinanceCoinM);
-    let scans = binance || matches!(case.venue, Venue::KrakenV1 | Venue::Okx);
+    let bybit = matches!(case.venue, Venue::BybitSpot | Venue::BybitLinear | Venue::BybitInverse);
+    let scans = binance || bybit || matches!(case.venue, Venue::KrakenV1 | Venue::Okx);
     // The reference path in the same run (the venues with a scanner of whole frames).
     let mut reference = scans.then(|| {
         let mut a = AnyAdapter::new(case.venue, InstrumentRegistry::with_builtins(), None)
@@ -185,6 +190,7 @@ fn bench_case(c: &mut Criterion, case: &Case, table: &mut Vec<String>) {
     let parsed = floor(&mut scratch, &recs);
     let mut scanner = match case.venue {
         _ if binance => Scanner::Binance(BinanceScanner::new()),
+        _ if bybit => Scanner::Bybit(BybitScanner::new()),
         Venue::KrakenV1 => Scanner::KrakenV1(KrakenV1Scanner::new()),
         _ => Scanner::Okx(OkxScanner::new()),
     };

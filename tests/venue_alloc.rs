@@ -9,12 +9,13 @@ mod counting;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use ladderfeed::book::InstrumentRegistry;
+use ladderfeed::book::{InstrumentRegistry, Venue};
 use ladderfeed::capture::{Record, RecordKind};
 use ladderfeed::engine::{Engine, Sink};
 use ladderfeed::event::Event;
 use ladderfeed::venue::binance::Binance;
 use ladderfeed::venue::bitfinex::Bitfinex;
+use ladderfeed::venue::bybit::Bybit;
 use ladderfeed::venue::coinbase::{CoinbaseAdvanced, CoinbaseExchange};
 use ladderfeed::venue::deribit::Deribit;
 use ladderfeed::venue::gemini::GeminiV2;
@@ -163,6 +164,32 @@ fn every_adapter_allocates_nothing_per_message_after_warm_up() {
                     a
                 }),
                 &["okx/cryptofeed_OKX.ws.1.0"],
+                0.5,
+            ),
+        ),
+        (
+            // Bybit's order-book history: every frame read by the Bybit scanner (set here,
+            // though it is the default).
+            "bybit",
+            steady_state(
+                Engine::new({
+                    let mut a = Bybit::new(Venue::BybitLinear, reg(), 500);
+                    a.set_parser(Parser::Scan);
+                    a
+                }),
+                &["bybit/bybit_history_2024-12-01_XRPUSDT_ob500.data"],
+                0.5,
+            ),
+        ),
+        (
+            "bybit, simd-json",
+            steady_state(
+                Engine::new({
+                    let mut a = Bybit::new(Venue::BybitLinear, reg(), 500);
+                    a.set_parser(Parser::SimdJson);
+                    a
+                }),
+                &["bybit/bybit_history_2024-12-01_XRPUSDT_ob500.data"],
                 0.5,
             ),
         ),

@@ -18,12 +18,20 @@
 //!
 //! Control: the subscription answer and the answer to the client's `{"op":"ping"}` both carry
 //! `op`; `success: false` is the venue reporting an error.
+//!
+//! Parsing: book and trade pushes (nearly all of the traffic) are read by the Bybit scanner
+//! ([`super::scan::bybit`], with [`Parser::Scan`], the default) through the same handlers as
+//! the simd-json path (a book's `data` fields in one table, `BookData`; each trade's in
+//! another, `TradeEntry`); every other frame, and any book or trade push the scanner does not
+//! read exactly, goes to simd-json (counted in [`Parsed::scan_fallback`]).
 
 use simd_json::prelude::ValueAsScalar;
 use simd_json::tape::Value;
 
 use super::json::{field_text, field_uint, Scratch};
 use super::protocol::{Keepalive, Protocol, BASE};
+use super::scan::bybit::{BybitScanner, Push, ScanFrame};
+use super::scan::{FieldValue, Kernel, Parser};
 use super::time::ms_to_ns;
 use super::{deriv_price, deriv_rate, deriv_size, TickerRow, TickerState};
 use super::{num, Adapter, BookAction, GapScope, Parsed, SymbolIdx, Symbols, TradeMsg, VenueError};
@@ -85,6 +93,141 @@ pub struct Bybit {
     pub derivatives: bool,
     /// Each symbol's latest ticker values (deltas carry only what changed).
     tickers: Vec<TickerState>,
+    /// Which parser reads frames ([`Parser::Scan`] by default).
+    parser: Parser,
+    /// The scanner's reused state; taken out while a frame is scanned, as `scratch` is.
+    scanner: Option<Box<BybitScanner>>,
+}
+
+/// The fields of a book push's `data` that the book handler reads, found in a single pass
+/// over its keys (as with `get`, the first occurrence of a key wins).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BookData<V> {
+    /// `s`: the symbol.
+    pub(crate) s: Option<V>,
+    /// `b`: bid levels.
+    pub(crate) b: Option<V>,
+    /// `a`: ask levels.
+    pub(crate) a: Option<V>,
+    /// `u`: the update id.
+    pub(crate) u: Option<V>,
+}
+
+impl<V> Default for BookData<V> {
+    fn default() -> Self {
+        BookData { s: None, b: None, a: None, u: None }
+    }
+}
+
+impl<V> BookData<V> {
+    /// The field `key` fills, if the handler reads it.
+    #[inline(always)]
+    pub(crate) fn slot(&mut self, key: &[u8]) -> Option<&mut Option<V>> {
+        Some(match key {
+            b"s" => &mut self.s,
+            b"b" => &mut self.b,
+            b"a" => &mut self.a,
+            b"u" => &mut self.u,
+            _ => return None,
+        })
+    }
+}
+
+/// The fields of one trade that the trade handler reads, found in a single pass over its keys
+/// (the first occurrence of a key wins).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TradeEntry<V> {
+    /// `T`: the trade time, ms.
+    pub(crate) t: Option<V>,
+    /// `s`: the symbol.
+    pub(crate) s: Option<V>,
+    /// `S`: the taker's side.
+    pub(crate) side: Option<V>,
+    /// `v`: the size.
+    pub(crate) v: Option<V>,
+    /// `p`: the price.
+    pub(crate) p: Option<V>,
+    /// `i`: the trade id.
+    pub(crate) i: Option<V>,
+}
+
+impl<V> Default for TradeEntry<V> {
+    fn default() -> Self {
+        TradeEntry { t: None, s: None, side: None, v: None, p: None, i: None }
+    }
+}
+
+impl<V> TradeEntry<V> {
+    /// The field `key` fills, if the handler reads it.
+    #[inline(always)]
+    pub(crate) fn slot(&mut self, key: &[u8]) -> Option<&mut Option<V>> {
+        Some(match key {
+            b"T" => &mut self.t,
+            b"s" => &mut self.s,
+            b"S" => &mut self.side,
+            b"v" => &mut self.v,
+            b"p" => &mut self.p,
+            b"i" => &mut self.i,
+            _ => return None,
+        })
+    }
+}
+
+/// Fills a table's slots from simd-json's tape: every key of `v` that `slot` names, first
+/// occurrence kept (nothing if `v` is not an object).
+#[inline]
+fn read_fields<'t, 'i, T: Default>(
+    v: Value<'t, 'i>,
+    mut slot: impl for<'e> FnMut(&'e mut T, &[u8]) -> Option<&'e mut Option<Value<'t, 'i>>>,
+) -> T {
+    let mut e = T::default();
+    let Some(obj) = v.as_object() else { return e };
+    for (k, v) in obj.iter() {
+        if let Some(slot) = slot(&mut e, k.as_bytes()) {
+            if slot.is_none() {
+                *slot = Some(v);
+            }
+        }
+    }
+    e
+}
+
+/// A book side's levels `[[price, size], …]` (absent or not an array: none).
+#[inline]
+fn levels<'i, V: FieldValue<'i>>(
+    v: Option<V>,
+    side: Side,
+    inst: &crate::book::Instrument,
+    out: &mut Parsed,
+) -> Result<(), VenueError> {
+    let Some(v) = v.filter(|v| v.is_array()) else { return Ok(()) };
+    v.each_level(|px, sz| {
+        let px_tick = out.book_price(inst, px).map_err(num("price"))?;
+        let qty_lots = inst.qty_lots(sz).map_err(num("size"))?;
+        out.level(side, px_tick, qty_lots);
+        Ok(())
+    })
+}
+
+/// The depth of an `orderbook` topic from its text after `orderbook.` (`{depth}.{symbol}`).
+#[inline]
+fn book_depth(rest: &[u8]) -> Result<u32, VenueError> {
+    rest.iter()
+        .position(|&c| c == b'.')
+        .and_then(|dot| super::json::parse_u64(&rest[..dot]))
+        .and_then(|d| u32::try_from(d).ok())
+        .filter(|&d| d > 0)
+        .ok_or(VenueError::Shape("orderbook topic depth"))
+}
+
+/// Whether a book push's `type` is a snapshot (`snapshot`) or not (`delta`).
+#[inline]
+fn book_kind(kind: Option<&[u8]>) -> Result<bool, VenueError> {
+    match kind {
+        Some(b"snapshot") => Ok(true),
+        Some(b"delta") => Ok(false),
+        _ => Err(VenueError::Shape("type")),
+    }
 }
 
 impl Bybit {
@@ -98,7 +241,41 @@ impl Bybit {
             depth,
             derivatives: false,
             tickers: Vec::new(),
+            parser: Parser::Scan,
+            scanner: Some(Box::new(BybitScanner::new())),
         }
+    }
+
+    /// Reads frames with `parser` from now on.
+    pub fn set_parser(&mut self, parser: Parser) {
+        self.parser = parser;
+    }
+
+    /// The parser frames are read with.
+    pub fn parser(&self) -> Parser {
+        self.parser
+    }
+
+    /// Scans with `kernel` instead of the detected one (tests force each dispatch path).
+    pub fn set_scan_kernel(&mut self, kernel: Kernel) {
+        self.scanner = Some(Box::new(BybitScanner::with_kernel(kernel)));
+    }
+
+    /// Handles a frame the scanner read, with the same handlers, in the same order of checks,
+    /// as the simd-json path; `None` for the frames the scanner leaves to simd-json (the frame
+    /// is then parsed again there, nothing having been written to `out`): see
+    /// [`ScanFrame::push`].
+    #[inline]
+    fn scanned(&mut self, f: &ScanFrame<'_>, out: &mut Parsed) -> Option<Result<(), VenueError>> {
+        let push = f.push()?;
+        let exch_ts = f.ts().and_then(FieldValue::uint).map_or(0, ms_to_ns);
+        Some(match push {
+            Push::Book { rest, kind, data } => book_depth(rest).and_then(|depth| {
+                let snapshot = book_kind(kind.and_then(FieldValue::text))?;
+                self.book(data, snapshot, depth, exch_ts, out)
+            }),
+            Push::Trades(trades) => trades.iter().try_for_each(|t| self.trade(t, out)),
+        })
     }
 
     fn state(&mut self, i: SymbolIdx) -> &mut SymState {
@@ -119,25 +296,16 @@ impl Bybit {
         let topic = field_text(root, "topic").ok_or(VenueError::UnknownType)?;
         let exch_ts = field_uint(root, "ts").map_or(0, ms_to_ns);
         if let Some(rest) = topic.strip_prefix(b"orderbook.") {
-            let depth = rest
-                .iter()
-                .position(|&c| c == b'.')
-                .and_then(|dot| super::json::parse_u64(&rest[..dot]))
-                .and_then(|d| u32::try_from(d).ok())
-                .filter(|&d| d > 0)
-                .ok_or(VenueError::Shape("orderbook topic depth"))?;
-            let snapshot = match field_text(root, "type") {
-                Some(b"snapshot") => true,
-                Some(b"delta") => false,
-                _ => return Err(VenueError::Shape("type")),
-            };
+            let depth = book_depth(rest)?;
+            let snapshot = book_kind(field_text(root, "type"))?;
             let data = root.get("data").ok_or(VenueError::Shape("data"))?;
-            return self.book(data, snapshot, depth, exch_ts, out);
+            let data = read_fields(data, BookData::slot);
+            return self.book(&data, snapshot, depth, exch_ts, out);
         }
         if topic.starts_with(b"publicTrade.") {
             let data = root.get_array("data").ok_or(VenueError::Shape("data"))?;
             for t in data.iter() {
-                self.trade(t, out)?;
+                self.trade(&read_fields(t, TradeEntry::slot), out)?;
             }
             return Ok(());
         }
@@ -162,25 +330,27 @@ impl Bybit {
         Err(VenueError::UnknownType)
     }
 
-    fn book(
+    /// A book push's `data`, from either parser.
+    #[inline]
+    fn book<'i, V: FieldValue<'i>>(
         &mut self,
-        d: Value<'_, '_>,
+        d: &BookData<V>,
         snapshot: bool,
         depth: u32,
         exch_ts: u64,
         out: &mut Parsed,
     ) -> Result<(), VenueError> {
-        let key = field_text(d, "s").ok_or(VenueError::Shape("data.s"))?;
-        let u = field_uint(d, "u").ok_or(VenueError::Shape("data.u"))?;
+        let key = d.s.and_then(V::text).ok_or(VenueError::Shape("data.s"))?;
+        let u = d.u.and_then(V::uint).ok_or(VenueError::Shape("data.u"))?;
         // A delta with `u == 1` follows a service restart: Bybit documents it as a snapshot.
         let snapshot = snapshot || u == 1;
         let sym = match self.symbols.resolve(key) {
             Some(s) => s,
             None if snapshot => {
-                let px =
-                    super::json::level_texts(d, "a", 0).chain(super::json::level_texts(d, "b", 0));
-                let qty =
-                    super::json::level_texts(d, "a", 1).chain(super::json::level_texts(d, "b", 1));
+                let texts =
+                    |v: Option<V>, size: bool| v.into_iter().flat_map(move |v| v.level_texts(size));
+                let px = texts(d.a, false).chain(texts(d.b, false));
+                let qty = texts(d.a, true).chain(texts(d.b, true));
                 self.symbols.learn(key, px, qty)?
             }
             None => return Err(VenueError::UnknownSymbol),
@@ -208,8 +378,8 @@ impl Bybit {
         let action = if snapshot { BookAction::Snapshot } else { BookAction::Update };
         out.begin_book(sym, action, exch_ts);
         let inst = &self.symbols.list()[usize::from(sym)].instrument;
-        let r = super::price_size_levels(d, "b", Side::Bid, inst, out)
-            .and_then(|()| super::price_size_levels(d, "a", Side::Ask, inst, out));
+        let r =
+            levels(d.b, Side::Bid, inst, out).and_then(|()| levels(d.a, Side::Ask, inst, out));
         if let Err(e) = r {
             out.broken = Some(sym);
             return Err(e);
@@ -218,13 +388,19 @@ impl Bybit {
         Ok(())
     }
 
-    fn trade(&mut self, t: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
-        let key = field_text(t, "s").ok_or(VenueError::Shape("trade s"))?;
+    /// One trade, from either parser.
+    #[inline]
+    fn trade<'i, V: FieldValue<'i>>(
+        &mut self,
+        t: &TradeEntry<V>,
+        out: &mut Parsed,
+    ) -> Result<(), VenueError> {
+        let key = t.s.and_then(V::text).ok_or(VenueError::Shape("trade s"))?;
         let sym = self.symbols.resolve(key).ok_or(VenueError::UnknownSymbol)?;
         let inst = &self.symbols.list()[usize::from(sym)].instrument;
-        let f = |k: &'static str| field_text(t, k).ok_or(VenueError::Shape("trade field"));
+        let f = |v: Option<V>| v.and_then(V::text).ok_or(VenueError::Shape("trade field"));
         // `S`: the taker's side.
-        let aggressor = match f("S")? {
+        let aggressor = match f(t.side)? {
             b"Buy" => event::Side::Buy,
             b"Sell" => event::Side::Sell,
             _ => return Err(VenueError::Shape("trade side")),
@@ -232,13 +408,13 @@ impl Bybit {
         out.trades.push(TradeMsg {
             symbol: sym,
             trade: Trade {
-                price_tick: inst.price_ticks(f("p")?).map_err(num("p"))?,
-                size_lots: inst.qty_lots(f("v")?).map_err(num("v"))?,
+                price_tick: inst.price_ticks(f(t.p)?).map_err(num("p"))?,
+                size_lots: inst.qty_lots(f(t.v)?).map_err(num("v"))?,
                 aggressor: Some(aggressor),
                 // Spot trade ids are numbers; derivatives' are UUIDs (0 here).
-                trade_id: field_text(t, "i").and_then(super::json::parse_u64).unwrap_or(0),
+                trade_id: t.i.and_then(V::text).and_then(super::json::parse_u64).unwrap_or(0),
             },
-            exch_ts: field_uint(t, "T").ok_or(VenueError::Shape("trade T")).map(ms_to_ns)?,
+            exch_ts: t.t.and_then(V::uint).ok_or(VenueError::Shape("trade T")).map(ms_to_ns)?,
         });
         Ok(())
     }
@@ -306,6 +482,19 @@ impl Adapter for Bybit {
     }
 
     fn handle_frame(&mut self, frame: &[u8], _: u64, out: &mut Parsed) -> Result<(), VenueError> {
+        if self.parser == Parser::Scan {
+            let mut scanner = self.scanner.take().unwrap_or_default();
+            let mut f = ScanFrame::default();
+            let r = match scanner.scan_into(frame, &mut f) {
+                Some(()) => self.scanned(&f, out),
+                None => None,
+            };
+            self.scanner = Some(scanner);
+            match r {
+                Some(r) => return r,
+                None => out.scan_fallback = true,
+            }
+        }
         let mut scratch = self.scratch.take().unwrap_or_default();
         let r = scratch.parse(frame, false, |root| self.frame(root, out));
         self.scratch = Some(scratch);

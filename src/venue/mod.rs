@@ -697,27 +697,6 @@ pub trait Adapter {
     }
 }
 
-/// The levels `[price, size, …]` of `v[key]` (absent = none), prices and sizes as plain
-/// decimal strings, into the book message begun last (OKX, Bybit). A price finer than a learned
-/// tick refines it ([`Parsed::book_price`]).
-pub(crate) fn price_size_levels(
-    v: simd_json::tape::Value<'_, '_>,
-    key: &str,
-    side: Side,
-    inst: &Instrument,
-    out: &mut Parsed,
-) -> Result<(), VenueError> {
-    let Some(arr) = v.get_array(key) else { return Ok(()) };
-    for l in arr.iter() {
-        let px = l.get_idx(0).and_then(json::text).ok_or(VenueError::Shape("level price"))?;
-        let sz = l.get_idx(1).and_then(json::text).ok_or(VenueError::Shape("level size"))?;
-        let px_tick = out.book_price(inst, px).map_err(num("price"))?;
-        let qty_lots = inst.qty_lots(sz).map_err(num("size"))?;
-        out.level(side, px_tick, qty_lots);
-    }
-    Ok(())
-}
-
 /// Adds derivatives data for the symbol `key` if this connection knows it (its book or
 /// trades): derivatives channels never create instruments. Otherwise counted in
 /// [`Parsed::derivs_unknown`]. Returns the symbol's index, if known.
