@@ -378,8 +378,7 @@ impl Bybit {
         let action = if snapshot { BookAction::Snapshot } else { BookAction::Update };
         out.begin_book(sym, action, exch_ts);
         let inst = &self.symbols.list()[usize::from(sym)].instrument;
-        let r =
-            levels(d.b, Side::Bid, inst, out).and_then(|()| levels(d.a, Side::Ask, inst, out));
+        let r = levels(d.b, Side::Bid, inst, out).and_then(|()| levels(d.a, Side::Ask, inst, out));
         if let Err(e) = r {
             out.broken = Some(sym);
             return Err(e);

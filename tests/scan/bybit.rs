@@ -94,8 +94,12 @@ fn the_engine_publishes_the_same_and_counts_no_fallback_on_the_capture() {
     assert_eq!(scan.stats().scanner_fallbacks, 0);
     // A control frame is left to simd-json and counted.
     let mut out = Vec::new();
-    scan.handle_frame(br#"{"success":true,"ret_msg":"pong","conn_id":"x","op":"ping"}"#, 0, &mut out)
-        .unwrap();
+    scan.handle_frame(
+        br#"{"success":true,"ret_msg":"pong","conn_id":"x","op":"ping"}"#,
+        0,
+        &mut out,
+    )
+    .unwrap();
     assert_eq!(scan.stats().scanner_fallbacks, 1);
 }
 

@@ -217,9 +217,7 @@ fn trades<'a>(c: &mut Cursor<'a>, f: &mut ScanFrame<'a>, spans: &mut Spans<'a>) 
         object(c, |c, k| match t.slot(k) {
             Some(slot) => once(c, slot, spans),
             None => match k {
-                b"L" | b"BT" | b"RPI" | b"seq" | b"mP" | b"iP" | b"mIv" | b"iv" => {
-                    scalar(c, spans)
-                }
+                b"L" | b"BT" | b"RPI" | b"seq" | b"mP" | b"iP" | b"mIv" | b"iv" => scalar(c, spans),
                 _ => None,
             },
         })?;
@@ -343,7 +341,11 @@ mod tests {
                 br#"{"data":{}}"#,
                 br#"{"topic":"orderbook.1.X"}"#,
             ] {
-                assert!(sc.reads(other) && !sc.recognises(other), "{}", String::from_utf8_lossy(other));
+                assert!(
+                    sc.reads(other) && !sc.recognises(other),
+                    "{}",
+                    String::from_utf8_lossy(other)
+                );
             }
             assert!(sc.recognises(br#"{"topic":"orderbook.x.X","type":1,"data":{}}"#));
             assert!(sc.recognises(br#"{"topic":"publicTrade.X","data":[]}"#));
