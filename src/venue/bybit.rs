@@ -30,8 +30,8 @@ use simd_json::tape::Value;
 
 use super::json::{field_text, field_uint, Scratch};
 use super::protocol::{Keepalive, Protocol, BASE};
-use super::scan::bybit::{BybitScanner, Push, ScanFrame};
-use super::scan::{FieldValue, Kernel, Parser};
+use super::scan::bybit::{BybitFrames, Push, ScanFrame};
+use super::scan::{scan_frame, FieldValue, Kernel, Parser, ScanPath};
 use super::time::ms_to_ns;
 use super::{deriv_price, deriv_rate, deriv_size, TickerRow, TickerState};
 use super::{num, Adapter, BookAction, GapScope, Parsed, SymbolIdx, Symbols, TradeMsg, VenueError};
@@ -93,10 +93,8 @@ pub struct Bybit {
     pub derivatives: bool,
     /// Each symbol's latest ticker values (deltas carry only what changed).
     tickers: Vec<TickerState>,
-    /// Which parser reads frames ([`Parser::Scan`] by default).
-    parser: Parser,
-    /// The scanner's reused state; taken out while a frame is scanned, as `scratch` is.
-    scanner: Option<Box<BybitScanner>>,
+    /// Which parser reads frames ([`Parser::Scan`] by default), and the scanner's state.
+    scan: ScanPath<BybitFrames>,
 }
 
 /// The fields of a book push's `data` that the book handler reads, found in a single pass
@@ -241,24 +239,23 @@ impl Bybit {
             depth,
             derivatives: false,
             tickers: Vec::new(),
-            parser: Parser::Scan,
-            scanner: Some(Box::new(BybitScanner::new())),
+            scan: ScanPath::new(),
         }
     }
 
     /// Reads frames with `parser` from now on.
     pub fn set_parser(&mut self, parser: Parser) {
-        self.parser = parser;
+        self.scan.set_parser(parser);
     }
 
     /// The parser frames are read with.
     pub fn parser(&self) -> Parser {
-        self.parser
+        self.scan.parser()
     }
 
     /// Scans with `kernel` instead of the detected one (tests force each dispatch path).
     pub fn set_scan_kernel(&mut self, kernel: Kernel) {
-        self.scanner = Some(Box::new(BybitScanner::with_kernel(kernel)));
+        self.scan.set_kernel(kernel);
     }
 
     /// Handles a frame the scanner read, with the same handlers, in the same order of checks,
@@ -481,18 +478,8 @@ impl Adapter for Bybit {
     }
 
     fn handle_frame(&mut self, frame: &[u8], _: u64, out: &mut Parsed) -> Result<(), VenueError> {
-        if self.parser == Parser::Scan {
-            let mut scanner = self.scanner.take().unwrap_or_default();
-            let mut f = ScanFrame::default();
-            let r = match scanner.scan_into(frame, &mut f) {
-                Some(()) => self.scanned(&f, out),
-                None => None,
-            };
-            self.scanner = Some(scanner);
-            match r {
-                Some(r) => return r,
-                None => out.scan_fallback = true,
-            }
+        if let Some(r) = scan_frame(self, |a| &mut a.scan, frame, out, Self::scanned) {
+            return r;
         }
         let mut scratch = self.scratch.take().unwrap_or_default();
         let r = scratch.parse(frame, false, |root| self.frame(root, out));

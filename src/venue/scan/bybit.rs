@@ -106,6 +106,19 @@ impl<'a> ScanFrame<'a> {
 #[derive(Debug)]
 pub enum BybitFrames {}
 
+impl super::Frames for BybitFrames {
+    type Found<'a> = ScanFrame<'a>;
+
+    #[inline]
+    fn walk<'a>(
+        state: &'a mut ScannerState<Self>,
+        frame: &'a [u8],
+        found: &mut Self::Found<'a>,
+    ) -> Option<()> {
+        state.scan_into(frame, found)
+    }
+}
+
 /// The Bybit v5 scanner: its kernel and the level offsets of the last frame.
 pub type BybitScanner = ScannerState<BybitFrames>;
 
@@ -233,35 +246,14 @@ fn trades<'a>(c: &mut Cursor<'a>, f: &mut ScanFrame<'a>, spans: &mut Spans<'a>) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::venue::scan::{FieldValue, Kernel, KernelKind};
-
-    fn scanners() -> Vec<BybitScanner> {
-        KernelKind::ALL
-            .into_iter()
-            .filter_map(Kernel::forced)
-            .map(BybitScanner::with_kernel)
-            .collect()
-    }
-
-    fn levels(v: Option<ScanValue<'_>>) -> Vec<(String, String)> {
-        let mut out = Vec::new();
-        v.unwrap()
-            .each_level(|p, q| {
-                out.push((
-                    String::from_utf8(p.to_vec()).unwrap(),
-                    String::from_utf8(q.to_vec()).unwrap(),
-                ));
-                Ok(())
-            })
-            .unwrap();
-        out
-    }
+    use crate::venue::scan::testing::{levels, scanners};
+    use crate::venue::scan::FieldValue;
 
     #[test]
     fn every_kernel_reads_a_book_delta() {
         // The second frame of the bundled capture, shortened.
         let frame = br#"{"topic":"orderbook.500.XRPUSDT","type":"delta","ts":1733011200791,"data":{"s":"XRPUSDT","b":[["1.9531","6203"],["1.9530","0"]],"a":[["1.9532","12"]],"u":2,"seq":23165410491},"cts":1733011200788}"#;
-        for mut sc in scanners() {
+        for mut sc in scanners::<BybitFrames>() {
             let name = sc.kernel().kind().name();
             let mut f = ScanFrame::default();
             sc.scan_into(frame, &mut f).unwrap_or_else(|| panic!("{name}"));
@@ -283,7 +275,7 @@ mod tests {
     #[test]
     fn trades_free_key_order_and_whitespace() {
         let frame = b" {\"data\" : [ {\"i\":\"2290000000061666327\",\"BT\":false,\"T\":1672304486865,\"s\":\"BTCUSDT\",\"S\":\"Buy\",\"v\":\"0.001\",\"p\":\"16578.50\",\"L\":\"PlusTick\"} ,{\"s\":\"BTCUSDT\",\"S\":\"Sell\",\"v\":\"1\",\"p\":\"1\",\"T\":\"5\",\"seq\":7}],\n\"ts\":1672304486868,\"type\":\"snapshot\",\"topic\":\"publicTrade.BTCUSDT\"}\r\n";
-        for mut sc in scanners() {
+        for mut sc in scanners::<BybitFrames>() {
             let mut f = ScanFrame::default();
             sc.scan_into(frame, &mut f).unwrap();
             let Some(Push::Trades(t)) = f.push() else { panic!() };
@@ -321,7 +313,7 @@ mod tests {
             br#"{"topic":"publicTrade.X","data":[{},{},{},{},{},{},{},{},{}]}"#,
             br#"{"topic":"publicTrade.X","cts":[],"data":[]}"#,
         ];
-        for mut sc in scanners() {
+        for mut sc in scanners::<BybitFrames>() {
             for f in refused {
                 assert!(
                     !sc.reads(f),
