@@ -8,12 +8,13 @@
 //!   published onto the real ring (`ring::feed`) that a consumer thread on the other core
 //!   drains, as `ladderfeed replay` runs it.
 //!
-//! - **scan floor** (Binance, Kraken v1 and OKX captures): the venue scanner's walk of each
-//!   frame (`venue::scan::binance::BinanceScanner`, `venue::scan::kraken::KrakenV1Scanner`,
+//! - **scan floor** (Binance, Coinbase Exchange, Kraken v1 and OKX captures): the venue
+//!   scanner's walk of each frame (`venue::scan::binance::BinanceScanner`,
+//!   `venue::scan::coinbase::CoinbaseExchangeScanner`, `venue::scan::kraken::KrakenV1Scanner`,
 //!   `venue::scan::okx::OkxScanner`), simd-json's parse for the frames it leaves to it: the
 //!   least the default `--parser scan` does per message.
-//! - **producer (simd-json)** (Binance, Kraken v1 and OKX captures): the producer with
-//!   `--parser simd-json`, the reference path, in the same run.
+//! - **producer (simd-json)** (Binance, Coinbase Exchange, Kraken v1 and OKX captures): the
+//!   producer with `--parser simd-json`, the reference path, in the same run.
 //!
 //! The engine is built and warmed once; between passes the connection is dropped
 //! (`Engine::disconnected`), so every pass resyncs from the capture's own snapshots and does
@@ -41,6 +42,7 @@ use ladderfeed::event::Event;
 use ladderfeed::ring::feed::{self, Publisher};
 use ladderfeed::venue::json::Scratch;
 use ladderfeed::venue::scan::binance::BinanceScanner;
+use ladderfeed::venue::scan::coinbase::CoinbaseExchangeScanner;
 use ladderfeed::venue::scan::kraken::KrakenV1Scanner;
 use ladderfeed::venue::scan::okx::OkxScanner;
 use ladderfeed::venue::{AnyAdapter, Parser};
@@ -98,6 +100,7 @@ fn floor(scratch: &mut Scratch, recs: &[Record]) -> u64 {
 /// A venue's scanner, for the scan floor.
 enum Scanner {
     Binance(BinanceScanner),
+    CoinbaseExchange(CoinbaseExchangeScanner),
     KrakenV1(KrakenV1Scanner),
     Okx(OkxScanner),
 }
@@ -106,6 +109,7 @@ impl Scanner {
     fn recognises(&mut self, frame: &[u8]) -> bool {
         match self {
             Scanner::Binance(s) => s.recognises(frame),
+            Scanner::CoinbaseExchange(s) => s.recognises(frame),
             Scanner::KrakenV1(s) => s.recognises(frame),
             Scanner::Okx(s) => s.recognises(frame),
         }
@@ -151,7 +155,8 @@ fn bench_case(c: &mut Criterion, case: &Case, table: &mut Vec<String>) {
     let mut engine = Engine::new(adapter);
     let binance =
         matches!(case.venue, Venue::Binance | Venue::BinanceFutures | Venue::BinanceCoinM);
-    let scans = binance || matches!(case.venue, Venue::KrakenV1 | Venue::Okx);
+    let scans =
+        binance || matches!(case.venue, Venue::CoinbaseExchange | Venue::KrakenV1 | Venue::Okx);
     // The reference path in the same run (the venues with a scanner of whole frames).
     let mut reference = scans.then(|| {
         let mut a = AnyAdapter::new(case.venue, InstrumentRegistry::with_builtins(), None)
@@ -185,6 +190,7 @@ fn bench_case(c: &mut Criterion, case: &Case, table: &mut Vec<String>) {
     let parsed = floor(&mut scratch, &recs);
     let mut scanner = match case.venue {
         _ if binance => Scanner::Binance(BinanceScanner::new()),
+        Venue::CoinbaseExchange => Scanner::CoinbaseExchange(CoinbaseExchangeScanner::new()),
         Venue::KrakenV1 => Scanner::KrakenV1(KrakenV1Scanner::new()),
         _ => Scanner::Okx(OkxScanner::new()),
     };

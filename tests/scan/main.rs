@@ -7,6 +7,7 @@
 mod common;
 
 mod binance;
+mod coinbase;
 mod kraken;
 mod krakenfutures;
 mod okx;

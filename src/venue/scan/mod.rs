@@ -21,6 +21,9 @@
 // Public for the benchmarks' scan floor only.
 #[doc(hidden)]
 pub mod binance;
+// Public for the benchmarks' scan floor only.
+#[doc(hidden)]
+pub mod coinbase;
 // Public for the differential tests and the fuzz target.
 #[doc(hidden)]
 pub mod flat;
@@ -51,8 +54,8 @@ use super::VenueError;
 #[cfg_attr(feature = "cli", serde(rename_all = "kebab-case"))]
 pub enum Parser {
     /// The venue's specialised scanner where it has one (Binance depth, trades and
-    /// bookTicker; Kraken Futures' one-level `book` messages; Kraken v1 books and trades;
-    /// OKX books and trades),
+    /// bookTicker; Coinbase Exchange `l2update`, `match` and `last_match`; Kraken Futures'
+    /// one-level `book` messages; Kraken v1 books and trades; OKX books and trades),
     /// simd-json for every frame it does not recognise.
     #[default]
     Scan,
