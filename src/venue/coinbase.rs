@@ -29,8 +29,8 @@ use simd_json::tape::Value;
 
 use super::json::{field_text, field_uint, parse_u64, text, Scratch};
 use super::protocol::{Protocol, BASE};
-use super::scan::coinbase::{CoinbaseExchangeScanner, ExValue, ScanValue};
-use super::scan::{Kernel, Parser};
+use super::scan::coinbase::{ExValue, ExchangeFrames, ScanValue};
+use super::scan::{scan_frame, Kernel, Parser, ScanPath};
 use super::time::rfc3339_ns;
 use super::{num, Adapter, BookAction, GapScope, Parsed, SymbolIdx, Symbols, TradeMsg, VenueError};
 use crate::book::{Instrument, InstrumentRegistry, Side, Venue};
@@ -342,10 +342,8 @@ pub struct CoinbaseExchange {
     scratch: Option<Box<Scratch>>,
     /// The book channel to subscribe (`level2_batch` is public; `level2` needs authentication).
     pub channel: &'static str,
-    /// Which parser reads frames ([`Parser::Scan`] by default).
-    parser: Parser,
-    /// The scanner's reused state; taken out while a frame is scanned, as `scratch` is.
-    scanner: Option<Box<CoinbaseExchangeScanner>>,
+    /// Which parser reads frames ([`Parser::Scan`] by default), and the scanner's state.
+    scan: ScanPath<ExchangeFrames>,
 }
 
 /// The fields of a Coinbase Exchange message that the `l2update` and `match` handlers read,
@@ -429,24 +427,23 @@ impl CoinbaseExchange {
             synced: Vec::new(),
             scratch: Some(Box::new(Scratch::new())),
             channel: "level2_batch",
-            parser: Parser::Scan,
-            scanner: Some(Box::new(CoinbaseExchangeScanner::new())),
+            scan: ScanPath::new(),
         }
     }
 
     /// Reads frames with `parser` from now on.
     pub fn set_parser(&mut self, parser: Parser) {
-        self.parser = parser;
+        self.scan.set_parser(parser);
     }
 
     /// The parser frames are read with.
     pub fn parser(&self) -> Parser {
-        self.parser
+        self.scan.parser()
     }
 
     /// Scans with `kernel` instead of the detected one (tests force each dispatch path).
     pub fn set_scan_kernel(&mut self, kernel: Kernel) {
-        self.scanner = Some(Box::new(CoinbaseExchangeScanner::with_kernel(kernel)));
+        self.scan.set_kernel(kernel);
     }
 
     /// Handles a frame the scanner read, with the same handlers the simd-json path calls for
@@ -607,18 +604,8 @@ impl Adapter for CoinbaseExchange {
     }
 
     fn handle_frame(&mut self, frame: &[u8], _: u64, out: &mut Parsed) -> Result<(), VenueError> {
-        if self.parser == Parser::Scan {
-            let mut scanner = self.scanner.take().unwrap_or_default();
-            let mut f = ExFields::default();
-            let r = match scanner.scan_into(frame, &mut f) {
-                Some(()) => self.scanned(&f, out),
-                None => None,
-            };
-            self.scanner = Some(scanner);
-            match r {
-                Some(r) => return r,
-                None => out.scan_fallback = true,
-            }
+        if let Some(r) = scan_frame(self, |a| &mut a.scan, frame, out, Self::scanned) {
+            return r;
         }
         let mut scratch = self.scratch.take().unwrap_or_default();
         let r = scratch.parse(frame, false, |root| self.frame(root, out));

@@ -138,6 +138,19 @@ impl<'a> ExValue<'a> for ScanValue<'a> {
 #[derive(Debug)]
 pub enum ExchangeFrames {}
 
+impl super::Frames for ExchangeFrames {
+    type Found<'a> = ExFields<ScanValue<'a>>;
+
+    #[inline]
+    fn walk<'a>(
+        state: &'a mut ScannerState<Self>,
+        frame: &'a [u8],
+        found: &mut Self::Found<'a>,
+    ) -> Option<()> {
+        state.scan_into(frame, found)
+    }
+}
+
 /// The Coinbase Exchange scanner: its kernel and the row offsets of the last frame.
 pub type CoinbaseExchangeScanner = ScannerState<ExchangeFrames>;
 
@@ -219,15 +232,7 @@ fn value<'a>(c: &mut Cursor<'a>, spans: &mut Spans<'a>) -> Option<ScanValue<'a>>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::venue::scan::{Kernel, KernelKind};
-
-    fn scanners() -> Vec<CoinbaseExchangeScanner> {
-        KernelKind::ALL
-            .into_iter()
-            .filter_map(Kernel::forced)
-            .map(CoinbaseExchangeScanner::with_kernel)
-            .collect()
-    }
+    use crate::venue::scan::testing::scanners;
 
     fn changes(v: Option<ScanValue<'_>>) -> Vec<[Option<String>; 3]> {
         let mut out = Vec::new();
@@ -249,7 +254,7 @@ mod tests {
         let update = br#"{"type":"l2update","product_id":"SKL-BTC","changes":[["sell","0.00001306","660.5"],["buy","0.00001300","0"]],"time":"2021-04-17T16:43:37.075687Z"}"#;
         let trade = br#" {"type":"match","trade_id":881613,"maker_order_id":"27fff20b-af29-4f45-8744-56dd1ef57dc0","side":"sell","size":"0.04","price":"14.7775","product_id":"BAND-GBP","sequence":333938798,"time":"2021-04-17T16:43:30.244075Z", "x" : [ ] , "y":true,"z":null}
 "#;
-        for mut sc in scanners() {
+        for mut sc in scanners::<ExchangeFrames>() {
             let name = sc.kernel().kind().name();
             let mut f = ExFields::default();
             sc.scan_into(update, &mut f).unwrap_or_else(|| panic!("{name}"));
@@ -290,7 +295,7 @@ mod tests {
             b"{\"type\":\"l2update\"",
             "{\"type\":\"l2update\",\"product_id\":\"\u{e9}\"}".as_bytes(),
         ];
-        for mut sc in scanners() {
+        for mut sc in scanners::<ExchangeFrames>() {
             for f in refused {
                 assert!(
                     !sc.reads(f),
