@@ -8,13 +8,14 @@
 //!   published onto the real ring (`ring::feed`) that a consumer thread on the other core
 //!   drains, as `ladderfeed replay` runs it.
 //!
-//! - **scan floor** (Binance, Bybit, Kraken v1 and OKX captures): the venue scanner's walk of
-//!   each frame (`venue::scan::binance::BinanceScanner`, `venue::scan::bybit::BybitScanner`,
+//! - **scan floor** (Binance, Bybit, Coinbase Exchange, Kraken v1 and OKX captures): the venue
+//!   scanner's walk of each frame (`venue::scan::binance::BinanceScanner`,
+//!   `venue::scan::bybit::BybitScanner`, `venue::scan::coinbase::CoinbaseExchangeScanner`,
 //!   `venue::scan::kraken::KrakenV1Scanner`, `venue::scan::okx::OkxScanner`), simd-json's
 //!   parse for the frames it leaves to it: the least the default `--parser scan` does per
 //!   message.
-//! - **producer (simd-json)** (Binance, Bybit, Kraken v1 and OKX captures): the producer with
-//!   `--parser simd-json`, the reference path, in the same run.
+//! - **producer (simd-json)** (Binance, Bybit, Coinbase Exchange, Kraken v1 and OKX captures):
+//!   the producer with `--parser simd-json`, the reference path, in the same run.
 //!
 //! The engine is built and warmed once; between passes the connection is dropped
 //! (`Engine::disconnected`), so every pass resyncs from the capture's own snapshots and does
@@ -43,6 +44,7 @@ use ladderfeed::ring::feed::{self, Publisher};
 use ladderfeed::venue::json::Scratch;
 use ladderfeed::venue::scan::binance::BinanceScanner;
 use ladderfeed::venue::scan::bybit::BybitScanner;
+use ladderfeed::venue::scan::coinbase::CoinbaseExchangeScanner;
 use ladderfeed::venue::scan::kraken::KrakenV1Scanner;
 use ladderfeed::venue::scan::okx::OkxScanner;
 use ladderfeed::venue::{AnyAdapter, Parser};
@@ -101,6 +103,7 @@ fn floor(scratch: &mut Scratch, recs: &[Record]) -> u64 {
 enum Scanner {
     Binance(BinanceScanner),
     Bybit(BybitScanner),
+    CoinbaseExchange(CoinbaseExchangeScanner),
     KrakenV1(KrakenV1Scanner),
     Okx(OkxScanner),
 }
@@ -110,6 +113,7 @@ impl Scanner {
         match self {
             Scanner::Binance(s) => s.recognises(frame),
             Scanner::Bybit(s) => s.recognises(frame),
+            Scanner::CoinbaseExchange(s) => s.recognises(frame),
             Scanner::KrakenV1(s) => s.recognises(frame),
             Scanner::Okx(s) => s.recognises(frame),
         }
@@ -156,7 +160,9 @@ fn bench_case(c: &mut Criterion, case: &Case, table: &mut Vec<String>) {
     let binance =
         matches!(case.venue, Venue::Binance | Venue::BinanceFutures | Venue::BinanceCoinM);
     let bybit = matches!(case.venue, Venue::BybitSpot | Venue::BybitLinear | Venue::BybitInverse);
-    let scans = binance || bybit || matches!(case.venue, Venue::KrakenV1 | Venue::Okx);
+    let scans = binance
+        || bybit
+        || matches!(case.venue, Venue::CoinbaseExchange | Venue::KrakenV1 | Venue::Okx);
     // The reference path in the same run (the venues with a scanner of whole frames).
     let mut reference = scans.then(|| {
         let mut a = AnyAdapter::new(case.venue, InstrumentRegistry::with_builtins(), None)
@@ -190,6 +196,7 @@ fn bench_case(c: &mut Criterion, case: &Case, table: &mut Vec<String>) {
     let parsed = floor(&mut scratch, &recs);
     let mut scanner = match case.venue {
         _ if binance => Scanner::Binance(BinanceScanner::new()),
+        Venue::CoinbaseExchange => Scanner::CoinbaseExchange(CoinbaseExchangeScanner::new()),
         _ if bybit => Scanner::Bybit(BybitScanner::new()),
         Venue::KrakenV1 => Scanner::KrakenV1(KrakenV1Scanner::new()),
         _ => Scanner::Okx(OkxScanner::new()),

@@ -90,9 +90,27 @@ fn every_adapter_allocates_nothing_per_message_after_warm_up() {
             ),
         ),
         (
+            // Updates and matches read by the Coinbase Exchange scanner (set here, though it
+            // is the default), snapshots, tickers and control frames by simd-json.
             "coinbase exchange",
             steady_state(
-                Engine::new(CoinbaseExchange::new(reg())),
+                Engine::new({
+                    let mut a = CoinbaseExchange::new(reg());
+                    a.set_parser(Parser::Scan);
+                    a
+                }),
+                &["coinbase/cryptofeed_COINBASE.ws.28.0"],
+                0.5,
+            ),
+        ),
+        (
+            "coinbase exchange, simd-json",
+            steady_state(
+                Engine::new({
+                    let mut a = CoinbaseExchange::new(reg());
+                    a.set_parser(Parser::SimdJson);
+                    a
+                }),
                 &["coinbase/cryptofeed_COINBASE.ws.28.0"],
                 0.5,
             ),

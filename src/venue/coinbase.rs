@@ -17,11 +17,20 @@
 //! **Trades.** On both, a trade's `side` is the *maker's* side: a trade printed `SELL` at the
 //! best ask was a taker buying. (Checked on the Advanced Trade capture: trades at the ask say
 //! `SELL`.) The aggressor is therefore the opposite side.
+//!
+//! **Parsing (Exchange).** `l2update`, `match` and `last_match` messages (nearly all of the
+//! traffic) are read by the Coinbase Exchange scanner ([`super::scan::coinbase`], with
+//! [`Parser::Scan`], the default) through the same handlers as the simd-json path (the fields
+//! they read in one table, `ExFields`); every other frame, and any of those the scanner does
+//! not read exactly, goes to simd-json (counted in [`Parsed::scan_fallback`]). Advanced Trade
+//! has no scanner: simd-json reads every frame.
 
 use simd_json::tape::Value;
 
 use super::json::{field_text, field_uint, parse_u64, text, Scratch};
 use super::protocol::{Protocol, BASE};
+use super::scan::coinbase::{ExValue, ExchangeFrames, ScanValue};
+use super::scan::{scan_frame, Kernel, Parser, ScanPath};
 use super::time::rfc3339_ns;
 use super::{num, Adapter, BookAction, GapScope, Parsed, SymbolIdx, Symbols, TradeMsg, VenueError};
 use crate::book::{Instrument, InstrumentRegistry, Side, Venue};
@@ -333,6 +342,81 @@ pub struct CoinbaseExchange {
     scratch: Option<Box<Scratch>>,
     /// The book channel to subscribe (`level2_batch` is public; `level2` needs authentication).
     pub channel: &'static str,
+    /// Which parser reads frames ([`Parser::Scan`] by default), and the scanner's state.
+    scan: ScanPath<ExchangeFrames>,
+}
+
+/// The fields of a Coinbase Exchange message that the `l2update` and `match` handlers read,
+/// found in a single pass over its keys (as with `get`, the first occurrence of a key wins).
+/// Values keep their JSON type; each handler reads the ones its type has.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ExFields<V> {
+    /// `type`.
+    pub(crate) kind: Option<V>,
+    /// `product_id`.
+    pub(crate) product_id: Option<V>,
+    /// `changes`: an update's `[side, price, size]` rows.
+    pub(crate) changes: Option<V>,
+    /// `time`: the exchange time (RFC 3339).
+    pub(crate) time: Option<V>,
+    /// `price`: a trade's price.
+    pub(crate) price: Option<V>,
+    /// `size`: a trade's size.
+    pub(crate) size: Option<V>,
+    /// `side`: a trade's maker side.
+    pub(crate) side: Option<V>,
+    /// `trade_id`: a trade's id.
+    pub(crate) trade_id: Option<V>,
+}
+
+impl<V> Default for ExFields<V> {
+    fn default() -> Self {
+        ExFields {
+            kind: None,
+            product_id: None,
+            changes: None,
+            time: None,
+            price: None,
+            size: None,
+            side: None,
+            trade_id: None,
+        }
+    }
+}
+
+impl<V> ExFields<V> {
+    /// The field `key` fills, if a handler reads it.
+    #[inline(always)]
+    pub(crate) fn slot(&mut self, key: &[u8]) -> Option<&mut Option<V>> {
+        Some(match key {
+            b"type" => &mut self.kind,
+            b"product_id" => &mut self.product_id,
+            b"changes" => &mut self.changes,
+            b"time" => &mut self.time,
+            b"price" => &mut self.price,
+            b"size" => &mut self.size,
+            b"side" => &mut self.side,
+            b"trade_id" => &mut self.trade_id,
+            _ => return None,
+        })
+    }
+}
+
+impl<'t, 'i> ExFields<Value<'t, 'i>> {
+    /// Reads the fields of `v` from simd-json's tape (all absent if `v` is not an object).
+    #[inline]
+    fn read(v: Value<'t, 'i>) -> Self {
+        let mut e = ExFields::default();
+        let Some(obj) = v.as_object() else { return e };
+        for (k, v) in obj.iter() {
+            if let Some(slot) = e.slot(k.as_bytes()) {
+                if slot.is_none() {
+                    *slot = Some(v);
+                }
+            }
+        }
+        e
+    }
 }
 
 impl CoinbaseExchange {
@@ -343,38 +427,56 @@ impl CoinbaseExchange {
             synced: Vec::new(),
             scratch: Some(Box::new(Scratch::new())),
             channel: "level2_batch",
+            scan: ScanPath::new(),
         }
+    }
+
+    /// Reads frames with `parser` from now on.
+    pub fn set_parser(&mut self, parser: Parser) {
+        self.scan.set_parser(parser);
+    }
+
+    /// The parser frames are read with.
+    pub fn parser(&self) -> Parser {
+        self.scan.parser()
+    }
+
+    /// Scans with `kernel` instead of the detected one (tests force each dispatch path).
+    pub fn set_scan_kernel(&mut self, kernel: Kernel) {
+        self.scan.set_kernel(kernel);
+    }
+
+    /// Handles a frame the scanner read, with the same handlers the simd-json path calls for
+    /// its `type`; `None` for the frames the scanner leaves to simd-json (any other `type`, or
+    /// none: the frame is then parsed again there, nothing having been written to `out`).
+    #[inline]
+    fn scanned(
+        &mut self,
+        f: &ExFields<ScanValue<'_>>,
+        out: &mut Parsed,
+    ) -> Option<Result<(), VenueError>> {
+        Some(match f.kind?.text()? {
+            b"l2update" => self.update(f, out),
+            b"match" => self.matched(f, out),
+            b"last_match" => {
+                out.control = true;
+                Ok(())
+            }
+            _ => return None,
+        })
     }
 
     fn frame(&mut self, root: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
         let kind = field_text(root, "type").ok_or(VenueError::UnknownType)?;
         match kind {
             b"snapshot" => self.snapshot(root, out),
-            b"l2update" => self.update(root, out),
+            b"l2update" => self.update(&ExFields::read(root), out),
             // `last_match` repeats the last trade before the subscription: history.
             b"last_match" => {
                 out.control = true;
                 Ok(())
             }
-            b"match" => {
-                let key = field_text(root, "product_id").ok_or(VenueError::Shape("product_id"))?;
-                let sym = self.symbols.resolve(key).ok_or(VenueError::UnknownSymbol)?;
-                let f =
-                    |k: &'static str| field_text(root, k).ok_or(VenueError::Shape("match field"));
-                let id = field_uint(root, "trade_id").ok_or(VenueError::Shape("trade_id"))?;
-                let inst = &self.symbols.list()[usize::from(sym)].instrument;
-                let m = trade_msg(
-                    inst,
-                    sym,
-                    f("price")?,
-                    f("size")?,
-                    f("side")?,
-                    id,
-                    field_text(root, "time"),
-                )?;
-                out.trades.push(m);
-                Ok(())
-            }
+            b"match" => self.matched(&ExFields::read(root), out),
             b"ticker" => {
                 out.control = true;
                 let key = field_text(root, "product_id").ok_or(VenueError::Shape("product_id"))?;
@@ -432,51 +534,64 @@ impl CoinbaseExchange {
         Ok(())
     }
 
-    fn update(&mut self, root: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
-        // The three fields read in one pass over the keys (98% of this venue's frames are
-        // `l2update`s): as with `get`, the first occurrence of a key wins.
-        let (mut product_id, mut changes, mut time) = (None, None, None);
-        if let Some(obj) = root.as_object() {
-            for (k, v) in obj.iter() {
-                let slot = match k.as_bytes() {
-                    b"product_id" => &mut product_id,
-                    b"changes" => &mut changes,
-                    b"time" => &mut time,
-                    _ => continue,
-                };
-                if slot.is_none() {
-                    *slot = Some(v);
-                }
-            }
-        }
-        let key = product_id.and_then(text).ok_or(VenueError::Shape("product_id"))?;
+    /// A `match`, from either parser.
+    #[inline]
+    fn matched<'i, V: ExValue<'i>>(
+        &mut self,
+        m: &ExFields<V>,
+        out: &mut Parsed,
+    ) -> Result<(), VenueError> {
+        let key = m.product_id.and_then(V::text).ok_or(VenueError::Shape("product_id"))?;
+        let sym = self.symbols.resolve(key).ok_or(VenueError::UnknownSymbol)?;
+        let f = |v: Option<V>| v.and_then(V::text).ok_or(VenueError::Shape("match field"));
+        let id = m.trade_id.and_then(V::uint).ok_or(VenueError::Shape("trade_id"))?;
+        let inst = &self.symbols.list()[usize::from(sym)].instrument;
+        let t = trade_msg(
+            inst,
+            sym,
+            f(m.price)?,
+            f(m.size)?,
+            f(m.side)?,
+            id,
+            m.time.and_then(V::text),
+        )?;
+        out.trades.push(t);
+        Ok(())
+    }
+
+    /// An `l2update`, from either parser (98% of this venue's frames).
+    #[inline]
+    fn update<'i, V: ExValue<'i>>(
+        &mut self,
+        m: &ExFields<V>,
+        out: &mut Parsed,
+    ) -> Result<(), VenueError> {
+        let key = m.product_id.and_then(V::text).ok_or(VenueError::Shape("product_id"))?;
         let sym = self.symbols.resolve(key).ok_or(VenueError::UnknownSymbol)?;
         if !is_synced(&self.synced, sym) {
             out.waiting += 1;
             return Ok(());
         }
-        let changes = changes.and_then(|c| c.as_array()).ok_or(VenueError::Shape("changes"))?;
-        let ts = time.and_then(text).and_then(rfc3339_ns).unwrap_or(0);
+        let changes = m.changes.filter(|c| c.is_array()).ok_or(VenueError::Shape("changes"))?;
+        let ts = m.time.and_then(V::text).and_then(rfc3339_ns).unwrap_or(0);
         out.begin_book(sym, BookAction::Update, ts);
         let inst = &self.symbols.list()[usize::from(sym)].instrument;
-        for c in changes.iter() {
-            let r = (|| {
-                let side = match c.get_idx(0).and_then(text) {
-                    Some(b"buy") => Side::Bid,
-                    Some(b"sell") => Side::Ask,
-                    _ => return Err(VenueError::Shape("change side")),
-                };
-                let px = c.get_idx(1).and_then(text).ok_or(VenueError::Shape("change price"))?;
-                let q = c.get_idx(2).and_then(text).ok_or(VenueError::Shape("change size"))?;
-                let px_tick = out.book_price(inst, px).map_err(num("price"))?;
-                let qty_lots = inst.qty_lots(q).map_err(num("size"))?;
-                out.level(side, px_tick, qty_lots);
-                Ok(())
-            })();
-            if let Err(e) = r {
-                out.broken = Some(sym);
-                return Err(e);
-            }
+        let r = changes.each_change(|[side, px, q]| {
+            let side = match side {
+                Some(b"buy") => Side::Bid,
+                Some(b"sell") => Side::Ask,
+                _ => return Err(VenueError::Shape("change side")),
+            };
+            let px = px.ok_or(VenueError::Shape("change price"))?;
+            let q = q.ok_or(VenueError::Shape("change size"))?;
+            let px_tick = out.book_price(inst, px).map_err(num("price"))?;
+            let qty_lots = inst.qty_lots(q).map_err(num("size"))?;
+            out.level(side, px_tick, qty_lots);
+            Ok(())
+        });
+        if let Err(e) = r {
+            out.broken = Some(sym);
+            return Err(e);
         }
         out.finish_book(None, None);
         Ok(())
@@ -489,6 +604,9 @@ impl Adapter for CoinbaseExchange {
     }
 
     fn handle_frame(&mut self, frame: &[u8], _: u64, out: &mut Parsed) -> Result<(), VenueError> {
+        if let Some(r) = scan_frame(self, |a| &mut a.scan, frame, out, Self::scanned) {
+            return r;
+        }
         let mut scratch = self.scratch.take().unwrap_or_default();
         let r = scratch.parse(frame, false, |root| self.frame(root, out));
         self.scratch = Some(scratch);

@@ -8,6 +8,7 @@ mod common;
 
 mod binance;
 mod bybit;
+mod coinbase;
 mod kraken;
 mod krakenfutures;
 mod okx;

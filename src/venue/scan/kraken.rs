@@ -36,7 +36,7 @@ const ROW_WIDTH: usize = 6;
 
 /// The offsets of an absent string in a row's cells: a string's text never starts at offset
 /// 0 (its opening quote comes first), so `(0, 0)` is never a string's.
-const ABSENT: (u32, u32) = (0, 0);
+pub(super) const ABSENT: (u32, u32) = (0, 0);
 
 /// A Kraken v1 value as a handler reads it, from either parser: a string, or an array of rows
 /// (levels or trades) read by position. A handler written against this trait behaves the same
@@ -112,7 +112,7 @@ pub(crate) enum ScanValue<'a> {
 
 /// The text at `span` in `frame`, `None` if absent.
 #[inline(always)]
-fn span_text(frame: &[u8], span: (u32, u32)) -> Option<&[u8]> {
+pub(super) fn span_text(frame: &[u8], span: (u32, u32)) -> Option<&[u8]> {
     if span == ABSENT {
         return None;
     }
@@ -121,7 +121,7 @@ fn span_text(frame: &[u8], span: (u32, u32)) -> Option<&[u8]> {
 
 /// The four element offsets of the row whose cells are `pair`.
 #[inline(always)]
-fn row_spans(pair: &[Cell<LevelSpan>]) -> [(u32, u32); 4] {
+pub(super) fn row_spans(pair: &[Cell<LevelSpan>]) -> [(u32, u32); 4] {
     let (a, b) = match pair {
         [a, b] => (a.get(), b.get()),
         _ => (LevelSpan::default(), LevelSpan::default()),
@@ -345,7 +345,7 @@ fn value<'a>(c: &mut Cursor<'a>, spans: &mut Spans<'a>) -> Option<ScanValue<'a>>
 /// `[]` or `[["s","s",…],…]`: rows of two to [`ROW_WIDTH`] strings, two cells a row appended
 /// to `spans` (the first four strings' offsets; the rest are read and not kept).
 #[inline(always)]
-fn rows(c: &mut Cursor<'_>, spans: &mut Spans<'_>) -> Option<()> {
+pub(super) fn rows(c: &mut Cursor<'_>, spans: &mut Spans<'_>) -> Option<()> {
     c.expect(b'[')?;
     c.ws();
     if c.eat(b']') {

@@ -24,6 +24,7 @@ pub mod binance;
 // Public for the benchmarks' scan floor only.
 #[doc(hidden)]
 pub mod bybit;
+pub mod coinbase;
 // Public for the differential tests and the fuzz target.
 #[doc(hidden)]
 pub mod flat;
@@ -54,8 +55,9 @@ use super::VenueError;
 #[cfg_attr(feature = "cli", serde(rename_all = "kebab-case"))]
 pub enum Parser {
     /// The venue's specialised scanner where it has one (Binance depth, trades and
-    /// bookTicker; Bybit v5 order books and trades; Kraken Futures' one-level `book`
-    /// messages; Kraken v1 books and trades; OKX books and trades),
+    /// bookTicker; Bybit v5 order books and trades; Coinbase Exchange `l2update`, `match` and
+    /// `last_match`; Kraken Futures' one-level `book` messages; Kraken v1 books and trades;
+    /// OKX books and trades),
     /// simd-json for every frame it does not recognise.
     #[default]
     Scan,
