@@ -8,8 +8,8 @@ use crate::common::{records, same_frame};
 use ladderfeed::book::InstrumentRegistry;
 use ladderfeed::capture::RecordKind;
 use ladderfeed::venue::binance::Binance;
-use ladderfeed::venue::scan::{Kernel, KernelKind};
-use ladderfeed::venue::{Adapter, Parsed, Parser};
+use ladderfeed::venue::scan::KernelKind;
+use ladderfeed::venue::{Adapter, Parsed};
 use proptest::prelude::*;
 
 /// Makes an adapter of one Binance market.
@@ -36,23 +36,12 @@ fn coinm() -> Binance {
     Binance::coinm(InstrumentRegistry::with_builtins())
 }
 
-/// A scanning adapter on `kind` (if this CPU has it) and a simd-json one, both from `make`.
-fn pair(make: Make, kind: KernelKind) -> Option<(Binance, Binance)> {
-    let kernel = Kernel::forced(kind)?;
-    let mut scan = make();
-    scan.set_parser(Parser::Scan);
-    scan.set_scan_kernel(kernel);
-    let mut tape = make();
-    tape.set_parser(Parser::SimdJson);
-    Some((scan, tape))
-}
-
 #[test]
 fn every_bundled_frame_parses_as_simd_json_does_on_every_dispatch_path() {
     for (file, make) in CAPTURES {
         let recs = records(&[file]);
         for kind in KernelKind::ALL {
-            let Some((mut scan, mut tape)) = pair(make, kind) else {
+            let Some((mut scan, mut tape)) = crate::pair(make, kind) else {
                 eprintln!("{file}: {} not on this CPU, skipped", kind.name());
                 continue;
             };
@@ -256,14 +245,8 @@ proptest! {
         kind in proptest::sample::select(KernelKind::ALL.to_vec()),
     ) {
         let make = [spot, futures, coinm][usize::from(venue)];
-        let Some((scan, tape)) = pair(make, kind) else { return Ok(()) };
-        let (mut scan, mut tape) = (seeded(scan), seeded(tape));
-        for f in &frames {
-            let (scanned, _) = same_frame(&mut scan, &mut tape, f.text.as_bytes(), kind.name());
-            if f.plain {
-                prop_assert!(scanned, "a frame in the subset fell back: {}", f.text);
-            }
-        }
+        let Some((scan, tape)) = crate::pair(make, kind) else { return Ok(()) };
+        crate::generated_frames_agree((seeded(scan), seeded(tape)), &[], &frames, kind)?;
     }
 }
 
@@ -280,7 +263,7 @@ fn bad_frames_get_the_same_errors_and_never_panic() {
         br#"{"e":"depthUpdate","s":"BTCUSDT","U":103,"u":104,"b":[["1.00","x"]],"a":[]}"#,
     ];
     for kind in KernelKind::ALL {
-        let Some((scan, tape)) = pair(spot, kind) else { continue };
+        let Some((scan, tape)) = crate::pair(spot, kind) else { continue };
         let (mut scan, mut tape) = (seeded(scan), seeded(tape));
         for f in bad {
             let (_, r) = same_frame(&mut scan, &mut tape, f, kind.name());

@@ -8,10 +8,9 @@ use crate::common::gen::{array, object, s, Gen};
 use crate::common::{records, same_frame};
 use ladderfeed::book::{InstrumentRegistry, Venue};
 use ladderfeed::capture::RecordKind;
-use ladderfeed::engine::Engine;
 use ladderfeed::venue::bybit::Bybit;
-use ladderfeed::venue::scan::{Kernel, KernelKind};
-use ladderfeed::venue::{Adapter, Parser};
+use ladderfeed::venue::scan::KernelKind;
+use ladderfeed::venue::Adapter;
 use proptest::prelude::*;
 
 /// The bundled Bybit captures (Bybit's own order-book history, 50 frames).
@@ -21,23 +20,12 @@ fn bybit() -> Bybit {
     Bybit::new(Venue::BybitLinear, InstrumentRegistry::with_builtins(), 500)
 }
 
-/// A scanning adapter on `kind` (if this CPU has it) and a simd-json one.
-fn pair(kind: KernelKind) -> Option<(Bybit, Bybit)> {
-    let kernel = Kernel::forced(kind)?;
-    let mut scan = bybit();
-    scan.set_parser(Parser::Scan);
-    scan.set_scan_kernel(kernel);
-    let mut tape = bybit();
-    tape.set_parser(Parser::SimdJson);
-    Some((scan, tape))
-}
-
 #[test]
 fn every_bundled_frame_parses_as_simd_json_does_on_every_dispatch_path() {
     for file in CAPTURES {
         let recs = records(&[file]);
         for kind in KernelKind::ALL {
-            let Some((mut scan, mut tape)) = pair(kind) else {
+            let Some((mut scan, mut tape)) = crate::pair(bybit, kind) else {
                 eprintln!("{file}: {} not on this CPU, skipped", kind.name());
                 continue;
             };
@@ -79,18 +67,8 @@ fn every_bundled_frame_parses_as_simd_json_does_on_every_dispatch_path() {
 #[test]
 fn the_engine_publishes_the_same_and_counts_no_fallback_on_the_capture() {
     let recs = records(&[CAPTURES[0]]);
-    let mut scan = Engine::new(bybit()).with_clock(|| 0);
-    let mut tape = Engine::new({
-        let mut a = bybit();
-        a.set_parser(Parser::SimdJson);
-        a
-    })
-    .with_clock(|| 0);
-    let (a, b) = (crate::common::feed(&mut scan, &recs), crate::common::feed(&mut tape, &recs));
-    assert_eq!(a.events, b.events);
-    assert_eq!(a.errors, b.errors);
+    let (mut scan, a) = crate::engines_agree(bybit, &recs);
     assert!(!a.events.is_empty());
-    assert_eq!(tape.stats().scanner_fallbacks, 0);
     assert_eq!(scan.stats().scanner_fallbacks, 0);
     // A control frame is left to simd-json and counted.
     let mut out = Vec::new();
@@ -338,15 +316,8 @@ proptest! {
         frames in proptest::collection::vec(frame(), 1..6),
         kind in proptest::sample::select(KernelKind::ALL.to_vec()),
     ) {
-        let Some((mut scan, mut tape)) = pair(kind) else { return Ok(()) };
-        let (read, r) = same_frame(&mut scan, &mut tape, SNAPSHOT, "snapshot");
-        prop_assert!(read && r.is_ok());
-        for f in &frames {
-            let (scanned, _) = same_frame(&mut scan, &mut tape, f.text.as_bytes(), kind.name());
-            if f.plain {
-                prop_assert!(scanned, "a frame in the subset fell back: {}", f.text);
-            }
-        }
+        let Some(p) = crate::pair(bybit, kind) else { return Ok(()) };
+        crate::generated_frames_agree(p, &[SNAPSHOT], &frames, kind)?;
     }
 }
 
@@ -372,7 +343,7 @@ fn fallbacks_are_counted_and_give_simd_jsons_output() {
         "{\"topic\":\"publicTrade.BTCUSDT\",\"ts\":1,\"data\":[{\"T\":1,\"s\":\"BTCUSDT\",\"S\":\"B\u{fc}y\",\"v\":\"1\",\"p\":\"1\"}]}".as_bytes(),
     ];
     for kind in KernelKind::ALL {
-        let Some((mut scan, mut tape)) = pair(kind) else { continue };
+        let Some((mut scan, mut tape)) = crate::pair(bybit, kind) else { continue };
         let (read, r) = same_frame(&mut scan, &mut tape, SNAPSHOT, "snapshot");
         assert!(read && r.is_ok());
         for f in fallbacks {
@@ -402,7 +373,7 @@ fn bad_pushes_get_the_same_errors() {
         (br#"{"topic":"publicTrade.BTCUSDT","data":[{"T":1,"s":"BTCUSDT","S":"Buy","v":"1","p":"16493.5"},{"T":1,"s":"BTCUSDT","S":"Buy","v":"1","p":"1.5.5"}]}"#, "number"),
     ];
     for kind in KernelKind::ALL {
-        let Some((mut scan, mut tape)) = pair(kind) else { continue };
+        let Some((mut scan, mut tape)) = crate::pair(bybit, kind) else { continue };
         let (read, r) = same_frame(&mut scan, &mut tape, SNAPSHOT, "snapshot");
         assert!(read && r.is_ok());
         for (f, want) in bad {

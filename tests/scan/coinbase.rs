@@ -10,10 +10,9 @@ use crate::common::gen::{array, object, s, Gen};
 use crate::common::{records, same_frame};
 use ladderfeed::book::InstrumentRegistry;
 use ladderfeed::capture::RecordKind;
-use ladderfeed::engine::Engine;
 use ladderfeed::venue::coinbase::CoinbaseExchange;
-use ladderfeed::venue::scan::{Kernel, KernelKind};
-use ladderfeed::venue::{Adapter, Parser};
+use ladderfeed::venue::scan::KernelKind;
+use ladderfeed::venue::Adapter;
 use proptest::prelude::*;
 
 /// The bundled Coinbase Exchange captures (`cryptofeed_COINBASE.0`, the products answer, is
@@ -24,23 +23,12 @@ fn exchange() -> CoinbaseExchange {
     CoinbaseExchange::new(InstrumentRegistry::with_builtins())
 }
 
-/// A scanning adapter on `kind` (if this CPU has it) and a simd-json one.
-fn pair(kind: KernelKind) -> Option<(CoinbaseExchange, CoinbaseExchange)> {
-    let kernel = Kernel::forced(kind)?;
-    let mut scan = exchange();
-    scan.set_parser(Parser::Scan);
-    scan.set_scan_kernel(kernel);
-    let mut tape = exchange();
-    tape.set_parser(Parser::SimdJson);
-    Some((scan, tape))
-}
-
 #[test]
 fn every_bundled_frame_parses_as_simd_json_does_on_every_dispatch_path() {
     for file in CAPTURES {
         let recs = records(&[file]);
         for kind in KernelKind::ALL {
-            let Some((mut scan, mut tape)) = pair(kind) else {
+            let Some((mut scan, mut tape)) = crate::pair(exchange, kind) else {
                 eprintln!("{file}: {} not on this CPU, skipped", kind.name());
                 continue;
             };
@@ -82,18 +70,8 @@ fn every_bundled_frame_parses_as_simd_json_does_on_every_dispatch_path() {
 #[test]
 fn the_engine_counts_the_frames_left_to_simd_json() {
     let recs = records(&[CAPTURES[0]]);
-    let mut scan = Engine::new(exchange()).with_clock(|| 0);
-    let mut tape = Engine::new({
-        let mut a = exchange();
-        a.set_parser(Parser::SimdJson);
-        a
-    })
-    .with_clock(|| 0);
-    let (a, b) = (crate::common::feed(&mut scan, &recs), crate::common::feed(&mut tape, &recs));
-    assert_eq!(a.events, b.events);
-    assert_eq!(a.errors, b.errors);
+    let (scan, a) = crate::engines_agree(exchange, &recs);
     let fallbacks = scan.stats().scanner_fallbacks;
-    assert_eq!(tape.stats().scanner_fallbacks, 0);
     // Everything but updates and matches: snapshots, tickers, subscription answers.
     assert!(fallbacks > 0 && (fallbacks as usize) < a.frames / 10, "{fallbacks} of {}", a.frames);
 }
@@ -287,15 +265,8 @@ proptest! {
         frames in proptest::collection::vec(frame(), 1..6),
         kind in proptest::sample::select(KernelKind::ALL.to_vec()),
     ) {
-        let Some((mut scan, mut tape)) = pair(kind) else { return Ok(()) };
-        let (read, r) = same_frame(&mut scan, &mut tape, SNAPSHOT, "snapshot");
-        prop_assert!(!read && r.is_ok());
-        for f in &frames {
-            let (scanned, _) = same_frame(&mut scan, &mut tape, f.text.as_bytes(), kind.name());
-            if f.plain {
-                prop_assert!(scanned, "a frame in the subset fell back: {}", f.text);
-            }
-        }
+        let Some(p) = crate::pair(exchange, kind) else { return Ok(()) };
+        crate::generated_frames_agree(p, &[SNAPSHOT], &frames, kind)?;
     }
 }
 
@@ -321,7 +292,7 @@ fn fallbacks_are_counted_and_give_simd_jsons_output() {
         b"[1,2]",
     ];
     for kind in KernelKind::ALL {
-        let Some((mut scan, mut tape)) = pair(kind) else { continue };
+        let Some((mut scan, mut tape)) = crate::pair(exchange, kind) else { continue };
         let (read, r) = same_frame(&mut scan, &mut tape, SNAPSHOT, "snapshot");
         assert!(!read && r.is_ok());
         for f in fallbacks {
@@ -349,7 +320,7 @@ fn bad_messages_get_the_same_errors() {
         (br#"{"type":"match","trade_id":1,"side":"buy","size":"1","price":"30000.00","product_id":"NOPE-USD"}"#, "unknown_symbol"),
     ];
     for kind in KernelKind::ALL {
-        let Some((mut scan, mut tape)) = pair(kind) else { continue };
+        let Some((mut scan, mut tape)) = crate::pair(exchange, kind) else { continue };
         let (read, r) = same_frame(&mut scan, &mut tape, SNAPSHOT, "snapshot");
         assert!(!read && r.is_ok());
         for (f, want) in bad {

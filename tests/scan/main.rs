@@ -12,3 +12,89 @@ mod coinbase;
 mod kraken;
 mod krakenfutures;
 mod okx;
+
+use common::gen::Gen;
+use common::{same_frame, Run};
+use ladderfeed::capture::Record;
+use ladderfeed::engine::Engine;
+use ladderfeed::venue::binance::Binance;
+use ladderfeed::venue::bybit::Bybit;
+use ladderfeed::venue::coinbase::CoinbaseExchange;
+use ladderfeed::venue::kraken::KrakenV1;
+use ladderfeed::venue::okx::Okx;
+use ladderfeed::venue::scan::{Kernel, KernelKind};
+use ladderfeed::venue::{Adapter, Parser};
+use proptest::prelude::*;
+
+/// An adapter with a venue scanner: the parser choice every scanning adapter offers.
+trait Scanning: Adapter {
+    /// `set_parser`.
+    fn choose(&mut self, parser: Parser);
+    /// `set_scan_kernel`.
+    fn force(&mut self, kernel: Kernel);
+}
+
+macro_rules! scanning {
+    ($($t:ty),*) => {$(
+        impl Scanning for $t {
+            fn choose(&mut self, parser: Parser) {
+                self.set_parser(parser);
+            }
+            fn force(&mut self, kernel: Kernel) {
+                self.set_scan_kernel(kernel);
+            }
+        }
+    )*};
+}
+scanning!(Binance, Bybit, CoinbaseExchange, KrakenV1, Okx);
+
+/// A scanning adapter on `kind` (if this CPU has it) and a simd-json one, both from `make`.
+fn pair<A: Scanning>(make: impl Fn() -> A, kind: KernelKind) -> Option<(A, A)> {
+    let kernel = Kernel::forced(kind)?;
+    let mut scan = make();
+    scan.choose(Parser::Scan);
+    scan.force(kernel);
+    let mut tape = make();
+    tape.choose(Parser::SimdJson);
+    Some((scan, tape))
+}
+
+/// The generated-frames property: after the frames of `setup` (each read by both parsers
+/// alike and accepted, scanned or not), every frame gives identical output either way, and a frame entirely in the
+/// scanner's subset is never left to simd-json.
+fn generated_frames_agree<A: Adapter>(
+    (mut scan, mut tape): (A, A),
+    setup: &[&[u8]],
+    frames: &[Gen],
+    kind: KernelKind,
+) -> Result<(), TestCaseError> {
+    for frame in setup {
+        let (_, r) = same_frame(&mut scan, &mut tape, frame, "setup");
+        prop_assert!(r.is_ok());
+    }
+    for f in frames {
+        let (scanned, _) = same_frame(&mut scan, &mut tape, f.text.as_bytes(), kind.name());
+        if f.plain {
+            prop_assert!(scanned, "a frame in the subset fell back: {}", f.text);
+        }
+    }
+    Ok(())
+}
+
+/// `recs` through an engine that scans and one that reads with simd-json: the same events
+/// and errors, and no fallback counted on the simd-json side. Returns the scanning engine and
+/// its run.
+fn engines_agree<A: Scanning>(make: impl Fn() -> A, recs: &[Record]) -> (Engine<A>, Run) {
+    let mut scan = Engine::new(make()).with_clock(|| 0);
+    let mut tape = Engine::new({
+        let mut a = make();
+        a.choose(Parser::SimdJson);
+        a
+    })
+    .with_clock(|| 0);
+    let (a, b) = (common::feed(&mut scan, recs), common::feed(&mut tape, recs));
+    assert_eq!(a.events, b.events);
+    assert_eq!(a.errors, b.errors);
+    assert_eq!(tape.stats().scanner_fallbacks, 0);
+    (scan, a)
+}

@@ -8,10 +8,9 @@ use crate::common::gen::{array, object, s, Gen};
 use crate::common::{records, same_frame};
 use ladderfeed::book::InstrumentRegistry;
 use ladderfeed::capture::RecordKind;
-use ladderfeed::engine::Engine;
 use ladderfeed::venue::okx::Okx;
-use ladderfeed::venue::scan::{Kernel, KernelKind};
-use ladderfeed::venue::{Adapter, Parser};
+use ladderfeed::venue::scan::KernelKind;
+use ladderfeed::venue::Adapter;
 use proptest::prelude::*;
 
 /// The bundled OKX captures.
@@ -21,23 +20,12 @@ fn okx() -> Okx {
     Okx::new(InstrumentRegistry::with_builtins())
 }
 
-/// A scanning adapter on `kind` (if this CPU has it) and a simd-json one.
-fn pair(kind: KernelKind) -> Option<(Okx, Okx)> {
-    let kernel = Kernel::forced(kind)?;
-    let mut scan = okx();
-    scan.set_parser(Parser::Scan);
-    scan.set_scan_kernel(kernel);
-    let mut tape = okx();
-    tape.set_parser(Parser::SimdJson);
-    Some((scan, tape))
-}
-
 #[test]
 fn every_bundled_frame_parses_as_simd_json_does_on_every_dispatch_path() {
     for file in CAPTURES {
         let recs = records(&[file]);
         for kind in KernelKind::ALL {
-            let Some((mut scan, mut tape)) = pair(kind) else {
+            let Some((mut scan, mut tape)) = crate::pair(okx, kind) else {
                 eprintln!("{file}: {} not on this CPU, skipped", kind.name());
                 continue;
             };
@@ -80,18 +68,8 @@ fn every_bundled_frame_parses_as_simd_json_does_on_every_dispatch_path() {
 #[test]
 fn the_engine_counts_the_frames_left_to_simd_json() {
     let recs = records(&[CAPTURES[0]]);
-    let mut scan = Engine::new(okx()).with_clock(|| 0);
-    let mut tape = Engine::new({
-        let mut a = okx();
-        a.set_parser(Parser::SimdJson);
-        a
-    })
-    .with_clock(|| 0);
-    let (a, b) = (crate::common::feed(&mut scan, &recs), crate::common::feed(&mut tape, &recs));
-    assert_eq!(a.events, b.events);
-    assert_eq!(a.errors, b.errors);
+    let (scan, a) = crate::engines_agree(okx, &recs);
     let fallbacks = scan.stats().scanner_fallbacks;
-    assert_eq!(tape.stats().scanner_fallbacks, 0);
     // Everything but the book and trade pushes: subscription answers and tickers.
     assert!(fallbacks > 0 && (fallbacks as usize) < a.frames / 2, "{fallbacks} of {}", a.frames);
 }
@@ -325,15 +303,8 @@ proptest! {
         frames in proptest::collection::vec(frame(), 1..6),
         kind in proptest::sample::select(KernelKind::ALL.to_vec()),
     ) {
-        let Some((mut scan, mut tape)) = pair(kind) else { return Ok(()) };
-        let (read, r) = same_frame(&mut scan, &mut tape, SNAPSHOT, "snapshot");
-        prop_assert!(read && r.is_ok());
-        for f in &frames {
-            let (scanned, _) = same_frame(&mut scan, &mut tape, f.text.as_bytes(), kind.name());
-            if f.plain {
-                prop_assert!(scanned, "a frame in the subset fell back: {}", f.text);
-            }
-        }
+        let Some(p) = crate::pair(okx, kind) else { return Ok(()) };
+        crate::generated_frames_agree(p, &[SNAPSHOT], &frames, kind)?;
     }
 }
 
@@ -359,7 +330,7 @@ fn fallbacks_are_counted_and_give_simd_jsons_output() {
         b"ping",
     ];
     for kind in KernelKind::ALL {
-        let Some((mut scan, mut tape)) = pair(kind) else { continue };
+        let Some((mut scan, mut tape)) = crate::pair(okx, kind) else { continue };
         let (read, r) = same_frame(&mut scan, &mut tape, SNAPSHOT, "snapshot");
         assert!(read && r.is_ok());
         for f in fallbacks {
@@ -387,7 +358,7 @@ fn bad_pushes_get_the_same_errors() {
         (br#"{"arg":{"channel":"trades","instId":"NOPE"},"data":[{"tradeId":"1","px":"1","sz":"1","side":"buy","ts":"1"}]}"#, "unknown_symbol"),
     ];
     for kind in KernelKind::ALL {
-        let Some((mut scan, mut tape)) = pair(kind) else { continue };
+        let Some((mut scan, mut tape)) = crate::pair(okx, kind) else { continue };
         let (read, r) = same_frame(&mut scan, &mut tape, SNAPSHOT, "snapshot");
         assert!(read && r.is_ok());
         for (f, want) in bad {
