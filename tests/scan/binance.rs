@@ -4,9 +4,8 @@
 //! simd-json, or fall back (and then it is simd-json's output by construction).
 
 use crate::common::gen::{object, s, ws, Gen};
-use crate::common::{records, same_frame};
+use crate::common::same_frame;
 use ladderfeed::book::InstrumentRegistry;
-use ladderfeed::capture::RecordKind;
 use ladderfeed::venue::binance::Binance;
 use ladderfeed::venue::scan::KernelKind;
 use ladderfeed::venue::{Adapter, Parsed};
@@ -39,43 +38,10 @@ fn coinm() -> Binance {
 #[test]
 fn every_bundled_frame_parses_as_simd_json_does_on_every_dispatch_path() {
     for (file, make) in CAPTURES {
-        let recs = records(&[file]);
         for kind in KernelKind::ALL {
-            let Some((mut scan, mut tape)) = crate::pair(make, kind) else {
-                eprintln!("{file}: {} not on this CPU, skipped", kind.name());
-                continue;
-            };
-            let (mut frames, mut scanned) = (0usize, 0usize);
-            for r in &recs {
-                match r.kind {
-                    RecordKind::Recv => {
-                        frames += 1;
-                        let what = format!("{file} {} frame {frames}", kind.name());
-                        let (read, _) = same_frame(&mut scan, &mut tape, &r.payload, &what);
-                        scanned += usize::from(read);
-                    }
-                    RecordKind::Http => {
-                        let (mut a, mut b) = (Parsed::default(), Parsed::default());
-                        let ra = scan.handle_http(&r.url, &r.payload, 0, &mut a);
-                        let rb = tape.handle_http(&r.url, &r.payload, 0, &mut b);
-                        a.scan_fallback = false;
-                        assert_eq!((ra, &a), (rb, &b), "{file}: snapshot {}", r.url);
-                    }
-                    RecordKind::Connect => {
-                        scan.reset_connection();
-                        tape.reset_connection();
-                    }
-                    _ => {}
-                }
-            }
-            eprintln!(
-                "{file} {}: {frames} frames, {scanned} scanned, {} fell back",
-                kind.name(),
-                frames - scanned
-            );
-            assert!(frames > 0, "{file}: no frames");
-            // The captures are mostly depth, trade and bookTicker frames: most are scanned.
-            assert!(scanned * 2 > frames, "{file}: only {scanned} of {frames} frames scanned");
+            let Some(t) = crate::capture_agrees(make, file, kind, |_| false) else { continue };
+            assert!(t.frames > 0, "{file}: no frames");
+            assert!(t.scanned * 2 > t.frames, "{file}: only {} of {} scanned", t.scanned, t.frames);
         }
     }
 }

@@ -7,10 +7,8 @@
 use crate::common::gen::{array, object, s, Gen};
 use crate::common::{records, same_frame};
 use ladderfeed::book::{InstrumentRegistry, Venue};
-use ladderfeed::capture::RecordKind;
 use ladderfeed::venue::bybit::Bybit;
 use ladderfeed::venue::scan::KernelKind;
-use ladderfeed::venue::Adapter;
 use proptest::prelude::*;
 
 /// The bundled Bybit captures (Bybit's own order-book history, 50 frames).
@@ -23,43 +21,14 @@ fn bybit() -> Bybit {
 #[test]
 fn every_bundled_frame_parses_as_simd_json_does_on_every_dispatch_path() {
     for file in CAPTURES {
-        let recs = records(&[file]);
         for kind in KernelKind::ALL {
-            let Some((mut scan, mut tape)) = crate::pair(bybit, kind) else {
-                eprintln!("{file}: {} not on this CPU, skipped", kind.name());
+            let Some(t) = crate::capture_agrees(bybit, file, kind, |text| {
+                text.contains(r#""topic":"orderbook."#) || text.contains(r#""topic":"publicTrade."#)
+            }) else {
                 continue;
             };
-            let (mut frames, mut scanned, mut hot) = (0usize, 0usize, 0usize);
-            for r in &recs {
-                match r.kind {
-                    RecordKind::Recv => {
-                        frames += 1;
-                        let what = format!("{file} {} frame {frames}", kind.name());
-                        let text = String::from_utf8_lossy(&r.payload);
-                        let (read, res) = same_frame(&mut scan, &mut tape, &r.payload, &what);
-                        assert!(res.is_ok(), "{what}: {res:?}");
-                        scanned += usize::from(read);
-                        if text.contains(r#""topic":"orderbook."#)
-                            || text.contains(r#""topic":"publicTrade."#)
-                        {
-                            hot += 1;
-                            assert!(read, "{what}: a book or trade push fell back");
-                        }
-                    }
-                    RecordKind::Connect => {
-                        scan.reset_connection();
-                        tape.reset_connection();
-                    }
-                    _ => {}
-                }
-            }
-            eprintln!(
-                "{file} {}: {frames} frames, {scanned} scanned ({hot} book and trade pushes), {} fell back",
-                kind.name(),
-                frames - scanned
-            );
-            // Every frame of Bybit's history is a book push, and every one is scanned.
-            assert!(frames == 50 && hot == frames && scanned == hot, "{file}: {scanned}/{frames}");
+            assert_eq!(t.errors, 0, "{file}");
+            assert!(t.frames == 50 && t.hot == t.frames && t.scanned == t.hot, "{file}");
         }
     }
 }

@@ -9,10 +9,8 @@
 use crate::common::gen::{array, object, s, Gen};
 use crate::common::{records, same_frame};
 use ladderfeed::book::InstrumentRegistry;
-use ladderfeed::capture::RecordKind;
 use ladderfeed::venue::coinbase::CoinbaseExchange;
 use ladderfeed::venue::scan::KernelKind;
-use ladderfeed::venue::Adapter;
 use proptest::prelude::*;
 
 /// The bundled Coinbase Exchange captures (`cryptofeed_COINBASE.0`, the products answer, is
@@ -26,43 +24,16 @@ fn exchange() -> CoinbaseExchange {
 #[test]
 fn every_bundled_frame_parses_as_simd_json_does_on_every_dispatch_path() {
     for file in CAPTURES {
-        let recs = records(&[file]);
         for kind in KernelKind::ALL {
-            let Some((mut scan, mut tape)) = crate::pair(exchange, kind) else {
-                eprintln!("{file}: {} not on this CPU, skipped", kind.name());
+            let Some(t) = crate::capture_agrees(exchange, file, kind, |text| {
+                text.starts_with(r#"{"type":"l2update""#)
+                    || text.starts_with(r#"{"type":"match""#)
+                    || text.starts_with(r#"{"type":"last_match""#)
+            }) else {
                 continue;
             };
-            let (mut frames, mut scanned, mut hot) = (0usize, 0usize, 0usize);
-            for r in &recs {
-                match r.kind {
-                    RecordKind::Recv => {
-                        frames += 1;
-                        let what = format!("{file} {} frame {frames}", kind.name());
-                        let (read, _) = same_frame(&mut scan, &mut tape, &r.payload, &what);
-                        scanned += usize::from(read);
-                        let text = String::from_utf8_lossy(&r.payload);
-                        let update_or_match = text.starts_with(r#"{"type":"l2update""#)
-                            || text.starts_with(r#"{"type":"match""#)
-                            || text.starts_with(r#"{"type":"last_match""#);
-                        if update_or_match {
-                            hot += 1;
-                            assert!(read, "{what}: an update or match fell back");
-                        }
-                    }
-                    RecordKind::Connect => {
-                        scan.reset_connection();
-                        tape.reset_connection();
-                    }
-                    _ => {}
-                }
-            }
-            eprintln!(
-                "{file} {}: {frames} frames, {scanned} scanned ({hot} updates and matches), {} fell back",
-                kind.name(),
-                frames - scanned
-            );
             // Every update and match is scanned, and nothing else.
-            assert!(hot > 0 && scanned == hot, "{file}: {scanned} scanned, {hot} hot");
+            assert!(t.hot > 0 && t.scanned == t.hot, "{file}: {} scanned", t.scanned);
         }
     }
 }

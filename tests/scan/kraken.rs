@@ -8,10 +8,8 @@
 use crate::common::gen::{array, object, Gen};
 use crate::common::{records, same_frame};
 use ladderfeed::book::InstrumentRegistry;
-use ladderfeed::capture::RecordKind;
 use ladderfeed::venue::kraken::KrakenV1;
 use ladderfeed::venue::scan::KernelKind;
-use ladderfeed::venue::Adapter;
 use proptest::prelude::*;
 
 /// The bundled Kraken v1 captures: books, trades, tickers.
@@ -28,42 +26,15 @@ fn kraken() -> KrakenV1 {
 #[test]
 fn every_bundled_frame_parses_as_simd_json_does_on_every_dispatch_path() {
     for file in CAPTURES {
-        let recs = records(&[file]);
         for kind in KernelKind::ALL {
-            let Some((mut scan, mut tape)) = crate::pair(kraken, kind) else {
-                eprintln!("{file}: {} not on this CPU, skipped", kind.name());
+            let Some(t) = crate::capture_agrees(kraken, file, kind, |text| {
+                text.starts_with('[')
+                    && (text.contains(r#","book-"#) || text.contains(r#","trade","#))
+            }) else {
                 continue;
             };
-            let (mut frames, mut scanned, mut hot) = (0usize, 0usize, 0usize);
-            for r in &recs {
-                match r.kind {
-                    RecordKind::Recv => {
-                        frames += 1;
-                        let what = format!("{file} {} frame {frames}", kind.name());
-                        let (read, _) = same_frame(&mut scan, &mut tape, &r.payload, &what);
-                        scanned += usize::from(read);
-                        let text = String::from_utf8_lossy(&r.payload);
-                        let book_or_trade = text.starts_with('[')
-                            && (text.contains(r#","book-"#) || text.contains(r#","trade","#));
-                        if book_or_trade {
-                            hot += 1;
-                            assert!(read, "{what}: a book or trade message fell back");
-                        }
-                    }
-                    RecordKind::Connect => {
-                        scan.reset_connection();
-                        tape.reset_connection();
-                    }
-                    _ => {}
-                }
-            }
-            eprintln!(
-                "{file} {}: {frames} frames, {scanned} scanned ({hot} book and trade messages), {} fell back",
-                kind.name(),
-                frames - scanned
-            );
             // Every book and trade message is scanned, and nothing else.
-            assert_eq!(scanned, hot, "{file}");
+            assert_eq!(t.scanned, t.hot, "{file}");
         }
     }
 }

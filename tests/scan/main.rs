@@ -15,7 +15,7 @@ mod okx;
 
 use common::gen::Gen;
 use common::{same_frame, Run};
-use ladderfeed::capture::Record;
+use ladderfeed::capture::{Record, RecordKind};
 use ladderfeed::engine::Engine;
 use ladderfeed::venue::binance::Binance;
 use ladderfeed::venue::bybit::Bybit;
@@ -23,7 +23,7 @@ use ladderfeed::venue::coinbase::CoinbaseExchange;
 use ladderfeed::venue::kraken::KrakenV1;
 use ladderfeed::venue::okx::Okx;
 use ladderfeed::venue::scan::{Kernel, KernelKind};
-use ladderfeed::venue::{Adapter, Parser};
+use ladderfeed::venue::{Adapter, Parsed, Parser};
 use proptest::prelude::*;
 
 /// An adapter with a venue scanner: the parser choice every scanning adapter offers.
@@ -97,4 +97,70 @@ fn engines_agree<A: Scanning>(make: impl Fn() -> A, recs: &[Record]) -> (Engine<
     assert_eq!(a.errors, b.errors);
     assert_eq!(tape.stats().scanner_fallbacks, 0);
     (scan, a)
+}
+
+/// What one capture gave on one dispatch path.
+struct Tally {
+    /// Frames received.
+    frames: usize,
+    /// Frames the scanner read.
+    scanned: usize,
+    /// Frames the caller's `hot` picked (each of them scanned).
+    hot: usize,
+    /// Frames both parsers refused (with the same error).
+    errors: usize,
+}
+
+/// Every record of the capture `file` through a scanning adapter on `kind` and a simd-json
+/// one, connections reset and HTTP snapshots answered alike: every frame gives the same
+/// result and the same parsed output either way, and every frame `hot` picks is scanned.
+/// `None` when this CPU lacks `kind`.
+fn capture_agrees<A: Scanning>(
+    make: impl Fn() -> A,
+    file: &str,
+    kind: KernelKind,
+    hot: impl Fn(&str) -> bool,
+) -> Option<Tally> {
+    let Some((mut scan, mut tape)) = pair(make, kind) else {
+        eprintln!("{file}: {} not on this CPU, skipped", kind.name());
+        return None;
+    };
+    let mut t = Tally { frames: 0, scanned: 0, hot: 0, errors: 0 };
+    for r in &common::records(&[file]) {
+        match r.kind {
+            RecordKind::Recv => {
+                t.frames += 1;
+                let what = format!("{file} {} frame {}", kind.name(), t.frames);
+                let (read, res) = same_frame(&mut scan, &mut tape, &r.payload, &what);
+                t.scanned += usize::from(read);
+                t.errors += usize::from(res.is_err());
+                if hot(&String::from_utf8_lossy(&r.payload)) {
+                    t.hot += 1;
+                    assert!(read, "{what}: a frame the scanner is for fell back");
+                }
+            }
+            RecordKind::Http => {
+                let (mut a, mut b) = (Parsed::default(), Parsed::default());
+                let ra = scan.handle_http(&r.url, &r.payload, 0, &mut a);
+                let rb = tape.handle_http(&r.url, &r.payload, 0, &mut b);
+                a.scan_fallback = false;
+                assert_eq!((ra, &a), (rb, &b), "{file}: snapshot {}", r.url);
+            }
+            RecordKind::Connect => {
+                scan.reset_connection();
+                tape.reset_connection();
+            }
+            _ => {}
+        }
+    }
+    eprintln!(
+        "{file} {}: {} frames, {} scanned ({} picked), {} fell back, {} refused by both",
+        kind.name(),
+        t.frames,
+        t.scanned,
+        t.hot,
+        t.frames - t.scanned,
+        t.errors
+    );
+    Some(t)
 }

@@ -10,7 +10,6 @@ use ladderfeed::book::InstrumentRegistry;
 use ladderfeed::capture::RecordKind;
 use ladderfeed::venue::okx::Okx;
 use ladderfeed::venue::scan::KernelKind;
-use ladderfeed::venue::Adapter;
 use proptest::prelude::*;
 
 /// The bundled OKX captures.
@@ -23,44 +22,19 @@ fn okx() -> Okx {
 #[test]
 fn every_bundled_frame_parses_as_simd_json_does_on_every_dispatch_path() {
     for file in CAPTURES {
-        let recs = records(&[file]);
         for kind in KernelKind::ALL {
-            let Some((mut scan, mut tape)) = crate::pair(okx, kind) else {
-                eprintln!("{file}: {} not on this CPU, skipped", kind.name());
+            let Some(t) = crate::capture_agrees(okx, file, kind, |text| {
+                (text.contains(r#""channel":"books""#) || text.contains(r#""channel":"trades""#))
+                    && !text.contains(r#""event""#)
+            }) else {
                 continue;
             };
-            let (mut frames, mut scanned, mut hot, mut pongs) = (0usize, 0usize, 0usize, 0usize);
-            for r in &recs {
-                match r.kind {
-                    RecordKind::Recv => {
-                        frames += 1;
-                        let what = format!("{file} {} frame {frames}", kind.name());
-                        let (read, _) = same_frame(&mut scan, &mut tape, &r.payload, &what);
-                        scanned += usize::from(read);
-                        pongs += usize::from(r.payload == b"pong");
-                        let text = String::from_utf8_lossy(&r.payload);
-                        let book_or_trade = text.contains(r#""channel":"books""#)
-                            || text.contains(r#""channel":"trades""#);
-                        if book_or_trade && !text.contains(r#""event""#) {
-                            hot += 1;
-                            assert!(read, "{what}: a book or trade push fell back");
-                        }
-                    }
-                    RecordKind::Connect => {
-                        scan.reset_connection();
-                        tape.reset_connection();
-                    }
-                    _ => {}
-                }
-            }
-            eprintln!(
-                "{file} {}: {frames} frames, {scanned} scanned ({hot} book and trade pushes), {} fell back",
-                kind.name(),
-                frames - scanned
-            );
-            // Every push of a book or trade is scanned, and nothing else but `pong` (read
-            // before either parser).
-            assert!(hot > 0 && scanned == hot + pongs, "{file}: {scanned} scanned, {hot} pushes");
+            // Every book and trade push is scanned, and the pongs; nothing else.
+            let pongs = crate::common::records(&[file])
+                .iter()
+                .filter(|r| r.kind == RecordKind::Recv && r.payload == b"pong")
+                .count();
+            assert!(t.hot > 0 && t.scanned == t.hot + pongs, "{file}: {} scanned", t.scanned);
         }
     }
 }
