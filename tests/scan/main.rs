@@ -164,3 +164,22 @@ fn capture_agrees<A: Scanning>(
     );
     Some(t)
 }
+
+/// After `setup` (accepted by both parsers, and scanned or not as `setup_scanned` says), every
+/// frame of `fallbacks` is left to simd-json and gives the same result either way. Returns the
+/// pair for any further checks.
+fn fallbacks_agree<A: Adapter>(
+    (mut scan, mut tape): (A, A),
+    setup: &[u8],
+    setup_scanned: bool,
+    fallbacks: &[&[u8]],
+    kind: KernelKind,
+) -> (A, A) {
+    let (read, r) = same_frame(&mut scan, &mut tape, setup, "setup");
+    assert!(read == setup_scanned && r.is_ok());
+    for f in fallbacks {
+        let (read, _) = same_frame(&mut scan, &mut tape, f, kind.name());
+        assert!(!read, "{}: scanned {}", kind.name(), String::from_utf8_lossy(f));
+    }
+    (scan, tape)
+}
