@@ -22,6 +22,8 @@
 //! (ladderfeed a new engine with empty books, made untimed like the peers' maps), and besides
 //! the usual layout (a consumer thread on the other core pops the ring) ladderfeed runs on one
 //! thread, popping every event it publishes right away, as the peers do all their work on one.
+//! The timed runs take turns (run 1 of every implementation, then run 2 of each, …), so that
+//! none of them alone meets fresh pages from the kernel or memory another has just freed.
 //!
 //! `kraken_futures` runs ladderfeed, the reference and nautilus only: hftbacktest does not
 //! support Kraken Futures, and its book is not put in for it there.
@@ -478,19 +480,43 @@ fn guard(
     assert!(compared > 0, "{case}: nothing compared with {who}");
 }
 
-/// Median of `n` timed runs of `f` (each given a fresh state made by `make`, untimed), in ns.
-fn median_fresh<S>(n: usize, mut make: impl FnMut() -> S, mut f: impl FnMut(&mut S)) -> f64 {
-    let mut states: Vec<S> = (0..n).map(|_| make()).collect();
-    let mut v: Vec<f64> = states
-        .iter_mut()
-        .map(|s| {
-            let t = Instant::now();
-            f(s);
-            t.elapsed().as_nanos() as f64
+/// One implementation's timed run from fresh state: makes its state (untimed), times one pass
+/// over the capture, returns the pass's nanoseconds.
+type Run<'a> = Box<dyn FnMut() -> f64 + 'a>;
+
+/// A run of `f` on a fresh state made by `make` (untimed), in ns.
+fn fresh<'a, S: 'a>(mut make: impl FnMut() -> S + 'a, mut f: impl FnMut(&mut S) + 'a) -> Run<'a> {
+    Box::new(move || {
+        let mut state = make();
+        let t = Instant::now();
+        f(&mut state);
+        let ns = t.elapsed().as_nanos() as f64;
+        // Dropped after the clock stops, as the peers' maps are.
+        drop(state);
+        ns
+    })
+}
+
+/// The median of `n` runs of each of `runs`, taken in turns (run 1 of each, then run 2 of
+/// each, …): every implementation meets the allocator, the caches and the host in the same
+/// conditions. (Timed one implementation after another, the first to run after the criterion
+/// phase got fresh pages from the kernel, about 1 µs of page fault per 4 KiB, and the ones
+/// after it reused the memory its runs had freed: on Gemini, ladderfeed with the consumer
+/// thread measured 1.5x–3.4x its one-thread figure that way, and equal to it in turns.)
+fn medians_in_turns(n: usize, runs: &mut [Run<'_>]) -> Vec<f64> {
+    let mut times: Vec<Vec<f64>> = vec![Vec::with_capacity(n); runs.len()];
+    for _ in 0..n {
+        for (run, t) in runs.iter_mut().zip(&mut times) {
+            t.push(run());
+        }
+    }
+    times
+        .into_iter()
+        .map(|mut v| {
+            v.sort_by(f64::total_cmp);
+            v[n / 2]
         })
-        .collect();
-    v.sort_by(f64::total_cmp);
-    v[n / 2]
+        .collect()
 }
 
 /// One row of the table: ns per message of each implementation (`None`: not covered).
@@ -627,29 +653,46 @@ fn bench_records(c: &mut Criterion, name: &'static str, venue: Venue, recs: &[Re
     }
     g.finish();
 
-    // The figures: each run from a fresh engine (empty books), made untimed.
-    let lf = median_fresh(RUNS, || make(true), |e| ladderfeed_pass(e, &mut publisher, recs));
-    let lf_unchecked = checksums
-        .then(|| median_fresh(RUNS, || make(false), |e| ladderfeed_pass(e, &mut publisher, recs)));
-    stop.store(true, Ordering::Relaxed);
-    let consumed = consumer.join().expect("consumer");
-    assert!(consumed > 0, "{}: the consumer saw nothing", name);
-    // One thread: a ring of its own, popped as it is filled.
+    // The figures: each run from fresh state (ladderfeed a new engine with empty books), made
+    // untimed; every implementation in turns (see `medians_in_turns`). The consumer thread
+    // keeps draining the first ring while the one-thread runs use a ring of their own, popped
+    // as it is filled.
     let (mut publisher1, mut subscription1) = feed::feed(1 << 16, 4096);
     let mut one =
         OneThread { publisher: &mut publisher1, subscription: &mut subscription1, popped: 0 };
-    let lf_one =
-        median_fresh(RUNS, || make(true), |e| ladderfeed_one_thread_pass(e, &mut one, recs));
+    // Two of the runs publish into the consumer thread's ring.
+    let shared = std::cell::RefCell::new(&mut publisher);
+    let popped = {
+        let mut runs: Vec<Run<'_>> = vec![
+            fresh(|| make(true), |e| ladderfeed_pass(e, &mut shared.borrow_mut(), recs)),
+            fresh(|| make(true), |e| ladderfeed_one_thread_pass(e, &mut one, recs)),
+            fresh(|| Reference::<RefBook>::new(venue), |s| serde_pass(s, recs, &sym)),
+            fresh(|| Reference::<Nautilus>::new(venue), |s| serde_pass(s, recs, &sym)),
+        ];
+        if checksums {
+            let pass =
+                |e: &mut Engine<AnyAdapter>| ladderfeed_pass(e, &mut shared.borrow_mut(), recs);
+            runs.push(fresh(|| make(false), pass));
+        }
+        if hbt {
+            runs.push(fresh(|| Reference::<Hbt>::new(venue), |s| serde_pass(s, recs, &sym)));
+        }
+        if binance {
+            runs.push(fresh(|| Barter::new(futures), |s| barter_pass(s, recs, &sym)));
+        }
+        let mut m = medians_in_turns(RUNS, &mut runs).into_iter();
+        let mut next = || m.next().expect("one median per run");
+        let (lf, lf_one, reference, nautilus) = (next(), next(), next(), next());
+        let lf_unchecked = checksums.then(&mut next);
+        let hftbacktest = hbt.then(&mut next);
+        let barter = binance.then(&mut next);
+        (lf, lf_one, reference, nautilus, lf_unchecked, hftbacktest, barter)
+    };
+    let (lf, lf_one, reference, nautilus, lf_unchecked, hftbacktest, barter) = popped;
     assert!(one.popped > 0, "{}: the one-thread pass popped nothing", name);
-    let reference =
-        median_fresh(RUNS, || Reference::<RefBook>::new(venue), |s| serde_pass(s, recs, &sym));
-    let hftbacktest = hbt.then(|| {
-        median_fresh(RUNS, || Reference::<Hbt>::new(venue), |s| serde_pass(s, recs, &sym))
-    });
-    let nautilus =
-        median_fresh(RUNS, || Reference::<Nautilus>::new(venue), |s| serde_pass(s, recs, &sym));
-    let barter = binance
-        .then(|| median_fresh(RUNS, || Barter::new(futures), |s| barter_pass(s, recs, &sym)));
+    stop.store(true, Ordering::Relaxed);
+    let consumed = consumer.join().expect("consumer");
+    assert!(consumed > 0, "{}: the consumer saw nothing", name);
     let per = |ns: f64| ns / n as f64;
     Row {
         name,
