@@ -379,7 +379,7 @@ fn a_failed_fetch_falls_back_to_the_cache_then_to_the_built_ins() {
 #[test]
 fn live_hyperliquid_takes_its_instruments_from_the_post_answers() {
     let capture = "hyperliquid/hftbacktest_hyperliquid_btcusd_20250126.gz";
-    let run = |tag: &str, reference_dir: Option<PathBuf>| {
+    let run = |tag: &str, reference_dir: Option<PathBuf>, symbols: &str| {
         let (sim, ca, rest) = sim_with("hyperliquid", capture, |c| {
             c.pace = ladderfeed_sim::Pace::Rate(200.0);
             c.reference_dir = reference_dir;
@@ -395,7 +395,7 @@ fn live_hyperliquid_takes_its_instruments_from_the_post_answers() {
             "--venue",
             "hyperliquid",
             "--symbols",
-            "BTC",
+            symbols,
             "--endpoint",
             &sim.url(""),
             "--rest-endpoint",
@@ -418,7 +418,7 @@ fn live_hyperliquid_takes_its_instruments_from_the_post_answers() {
     };
 
     // 1. The simulator's answers (hand-written in the documented shapes).
-    let (t, s, log, recording) = run("served", None);
+    let (t, s, log, recording) = run("served", None, "BTC");
     assert!(
         t.contains(
             "instruments  hyperliquid: 1 from the venue's list, fetched from https://127.0.0.1"
@@ -458,15 +458,50 @@ fn live_hyperliquid_takes_its_instruments_from_the_post_answers() {
     std::fs::create_dir_all(bad.join("hyperliquid")).unwrap();
     std::fs::write(bad.join("hyperliquid/meta.json"), b"{\"universe\":[{\"name\":").unwrap();
     std::fs::write(bad.join("hyperliquid/spotMeta.json"), b"null").unwrap();
-    let (t, s, _, _) = run("bad", Some(bad));
+    let (t, s, _, _) = run("bad", Some(bad), "BTC");
     assert!(t.contains("hyperliquid: instruments: https://127.0.0.1"), "{t}");
     assert!(t.contains("/info: not the venue's instrument list"), "{t}");
     assert!(t.contains("hyperliquid: fetching instruments failed (2 requests)"), "{t}");
-    assert!(t.contains("neither meta's `universe` nor spotMeta's `tokens`"), "{t}");
+    assert!(t.contains("`null`, the answer for a perp dex the venue does not know"), "{t}");
     assert!(t.contains("instruments  hyperliquid: 0 from the venue's list, none"), "{t}");
     assert_eq!(s["instrument_requests_failed"], 2, "{s}");
     assert!(t.contains("instruments  2 requests failed"), "{t}");
     let btc = &s["symbols"]["hyperliquid:BTC"];
     assert_eq!(btc["instrument_source"], "learned", "{btc}");
     assert_eq!(btc["state"], "synced", "{btc}");
+
+    // 3. HIP-3 perpetuals (`dex:COIN`): one more POST per dex named, `{"type":"meta","dex":…}`;
+    // the simulator serves `xyz` from its hand-written file and answers `null` for `zzz`, as
+    // the venue does for a dex it does not know: that request fails, counted, and the others
+    // stand.
+    let (t, s, log, _) = run("hip3", None, "BTC,xyz:XYZ100,zzz:FOO");
+    let posts: Vec<&serde_json::Value> =
+        log.iter().filter(|e| e["method"] == "POST" && e["path"] == "/info").collect();
+    assert_eq!(posts.len(), 4, "{log:?}");
+    assert!(t.contains("`null`, the answer for a perp dex the venue does not know"), "{t}");
+    assert!(t.contains("instruments  1 requests failed"), "{t}");
+    assert!(t.contains("instruments  hyperliquid: 3 from the venue's list"), "{t}");
+    assert!(t.contains("not listed: zzz:FOO"), "{t}");
+    assert_eq!(s["instrument_requests_failed"], 1, "{s}");
+    // BTC from the main dex's `meta`, xyz's perpetuals from their dex's (lot 10^-szDecimals,
+    // tick 10^-(6 - szDecimals)), in the instrument table the run kept in its cache (the
+    // summary lists only the books that had messages: the simulator has no xyz data).
+    let cache = tmp("cache-hyperliquid-hip3").join("instruments-hyperliquid.json");
+    let table: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&cache).expect("the instruments cache")).unwrap();
+    let rows = table["instruments"].as_array().expect("instruments");
+    let row = |sym: &str| rows.iter().find(|r| r["symbol"] == sym).cloned();
+    let xyz = row("xyz:XYZ100").expect("xyz:XYZ100 in the table");
+    assert_eq!(
+        (xyz["kind"].as_str(), xyz["tick"].as_str(), xyz["lot"].as_str()),
+        (Some("perpetual"), Some("0.01"), Some("0.0001")),
+        "{xyz}"
+    );
+    assert!(row("BTC").is_some() && row("zzz:FOO").is_none(), "{table}");
+    let btc = &s["symbols"]["hyperliquid:BTC"];
+    assert_eq!(
+        (btc["instrument_source"].as_str(), btc["state"].as_str()),
+        (Some("venue"), Some("synced")),
+        "{btc}"
+    );
 }

@@ -25,7 +25,7 @@
 //! | Kraken Futures | `GET /derivatives/api/v3/instruments` | `tickSize` | `10^-contractValueTradePrecision` (1 where absent) |
 //! | BitMEX | `GET /api/v1/instrument/active` | `tickSize` | `lotSize` (contracts) |
 //! | Bybit v5 | `GET /v5/market/instruments-info?category=…` (pages by `cursor`) | `priceFilter.tickSize` | `lotSizeFilter.qtyStep` (spot: `basePrecision`) |
-//! | Hyperliquid | `POST /info` with `{"type":"meta"}` (perpetuals) and `{"type":"spotMeta"}` | `10^-(6 - szDecimals)` (spot: `8 -` the base token's) | `10^-szDecimals` |
+//! | Hyperliquid | `POST /info` with `{"type":"meta"}` (perpetuals), `{"type":"spotMeta"}`, and `{"type":"meta","dex":…}` for each HIP-3 dex a symbol names (`xyz:XYZ100`) | `10^-(6 - szDecimals)` (spot: `8 -` the base token's) | `10^-szDecimals` |
 //!
 //! Bitfinex publishes no tick: its prices carry five significant digits and at most eight
 //! decimals, so the tick depends on the price. The table holds the finest tick that rule

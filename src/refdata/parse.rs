@@ -24,12 +24,31 @@ fn path_of(url: &str) -> &str {
 /// a POST (`None`: a GET).
 pub(super) fn first_requests(venue: Venue, symbols: &[String]) -> Vec<(String, Option<String>)> {
     if venue == Venue::Hyperliquid {
-        return ["meta", "spotMeta"]
-            .iter()
-            .map(|t| ("/info".to_owned(), Some(format!(r#"{{"type":"{t}"}}"#))))
-            .collect();
+        let info = |body: String| ("/info".to_owned(), Some(body));
+        let mut requests: Vec<_> =
+            ["meta", "spotMeta"].iter().map(|t| info(format!(r#"{{"type":"{t}"}}"#))).collect();
+        // A HIP-3 perpetual (`xyz:XYZ100`) is listed only in its own dex's `meta`.
+        for dex in hyperliquid_dexes(symbols) {
+            requests.push(info(format!(r#"{{"type":"meta","dex":"{dex}"}}"#)));
+        }
+        return requests;
     }
     first_paths(venue, symbols).into_iter().map(|p| (p, None)).collect()
+}
+
+/// The builder-deployed (HIP-3) perp dexes `symbols` name, each once, in order: the part before
+/// the `:` of `dex:COIN`. Hyperliquid names a dex in ASCII letters and digits; a prefix that is
+/// not such a name asks for nothing (that symbol's steps are then learned from its messages).
+fn hyperliquid_dexes(symbols: &[String]) -> Vec<&str> {
+    let mut dexes: Vec<&str> = Vec::new();
+    for s in symbols {
+        let Some((dex, coin)) = s.split_once(':') else { continue };
+        let named = !dex.is_empty() && dex.bytes().all(|b| b.is_ascii_alphanumeric());
+        if named && !coin.is_empty() && !dexes.contains(&dex) {
+            dexes.push(dex);
+        }
+    }
+    dexes
 }
 
 /// The first GETs of `venue`'s plan (paths from the REST base).
@@ -653,11 +672,15 @@ const HYPERLIQUID_PERP_DECIMALS: u8 = 6;
 /// Hyperliquid's most price decimals before `szDecimals` are taken off: spot.
 const HYPERLIQUID_SPOT_DECIMALS: u8 = 8;
 
-/// Hyperliquid `POST /info`: a `meta` answer (`universe` of perpetuals) or a `spotMeta` one
-/// (`tokens` and a `universe` of pairs naming their `[base, quote]` token indices), told apart
-/// by `tokens`. Sizes have `szDecimals` decimals (a pair's are its base token's); prices at
-/// most `MAX_DECIMALS - szDecimals` (see the [module docs](super)), the tick given here.
+/// Hyperliquid `POST /info`: a `meta` answer (`universe` of perpetuals; a HIP-3 dex's names its
+/// perpetuals `dex:COIN`) or a `spotMeta` one (`tokens` and a `universe` of pairs naming their
+/// `[base, quote]` token indices), told apart by `tokens`. Sizes have `szDecimals` decimals (a
+/// pair's are its base token's); prices at most `MAX_DECIMALS - szDecimals` (see the
+/// [module docs](super)), the tick given here; a HIP-3 perpetual follows the perpetuals' rule.
 fn hyperliquid(table: &mut RefTable, doc: &Json) -> Result<(), &'static str> {
+    if doc.is_null() {
+        return Err("`null`, the answer for a perp dex the venue does not know");
+    }
     let universe = doc.get("universe").and_then(|u| u.as_array());
     let sz_decimals = |v: &Json| int(v.get("szDecimals")).and_then(|d| u8::try_from(d).ok());
     let steps = |max: u8, sz: Option<u8>| {

@@ -431,6 +431,60 @@ fn hyperliquid_posts_meta_and_spot_meta_and_reads_both() {
     assert_eq!(t.skipped, 0);
 }
 
+/// A HIP-3 dex's `meta` answer in the documented shape: the same `universe` rows, each
+/// perpetual named with its dex (`xyz:XYZ100`). Hand-written (the documented fields, values
+/// illustrative).
+const HL_XYZ_META: &[u8] = br#"{"universe":[{"szDecimals":4,"name":"xyz:XYZ100","maxLeverage":20,"marginTableId":20,"onlyIsolated":true},{"szDecimals":3,"name":"xyz:TSLA","maxLeverage":10,"marginTableId":10,"onlyIsolated":true}],"marginTables":[[10,{"description":"","marginTiers":[{"lowerBound":"0.0","maxLeverage":10}]}]],"collateralToken":0}"#;
+
+#[test]
+fn hyperliquid_asks_each_hip3_dex_its_symbols_name_for_its_meta() {
+    let symbols: Vec<String> =
+        ["BTC", "xyz:XYZ100", "@107", "xyz:TSLA", "flx:GOLD", "bad dex:X", ":X", "abc:"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+    let mut plan = Plan::new(Venue::Hyperliquid, "https://api.hyperliquid.xyz/", &symbols);
+    let mut bodies = Vec::new();
+    while let Some(r) = plan.next_request() {
+        assert_eq!((r.method(), r.url.as_str()), ("POST", "https://api.hyperliquid.xyz/info"));
+        bodies.push(r.body.unwrap());
+    }
+    // The main dex's perpetuals and spot, then each named dex once, in the order first named;
+    // a prefix that is not a dex name (a space, empty) or names no coin asks for nothing.
+    assert_eq!(
+        bodies,
+        [
+            r#"{"type":"meta"}"#,
+            r#"{"type":"spotMeta"}"#,
+            r#"{"type":"meta","dex":"xyz"}"#,
+            r#"{"type":"meta","dex":"flx"}"#,
+        ]
+    );
+    let url = "https://api.hyperliquid.xyz/info";
+    plan.answer(url, HL_META).unwrap();
+    plan.answer(url, HL_SPOT_META).unwrap();
+    plan.answer(url, HL_XYZ_META).unwrap();
+    // A dex the venue does not know answers `null`: a clear error for that request only.
+    let e = plan.answer(url, b"null").unwrap_err().to_string();
+    assert!(e.contains("`null`, the answer for a perp dex the venue does not know"), "{e}");
+    let t = plan.finish(1).unwrap();
+    // HIP-3 perpetuals follow the perpetuals' rule: lot 10^-szDecimals, tick 10^-(6 - it).
+    let xyz = t.get("xyz:XYZ100").unwrap();
+    assert_eq!(
+        (xyz.kind, xyz.tick.to_string(), xyz.lot.to_string()),
+        (InstrumentKind::Perpetual, "0.01".to_owned(), "0.0001".to_owned())
+    );
+    let tsla = t.get("xyz:TSLA").unwrap();
+    assert_eq!(
+        (tsla.tick.to_string(), tsla.lot.to_string()),
+        ("0.001".to_owned(), "0.001".to_owned())
+    );
+    assert!(tsla.trading);
+    // The main dex's rows are still there, and nothing was skipped.
+    assert!(t.get("BTC").is_some() && t.get("PURR/USDC").is_some());
+    assert_eq!(t.skipped, 0);
+}
+
 #[test]
 fn hyperliquid_ticks_hold_the_documented_valid_prices_and_refuse_the_invalid_ones() {
     let t = table(
@@ -459,7 +513,7 @@ fn hyperliquid_ticks_hold_the_documented_valid_prices_and_refuse_the_invalid_one
 fn a_bad_hyperliquid_answer_is_a_clear_error_and_a_bad_row_is_skipped() {
     let url = "https://api.hyperliquid.xyz/info";
     for (body, why) in [
-        (&b"null"[..], "neither meta's `universe` nor spotMeta's `tokens`"),
+        (&b"null"[..], "`null`, the answer for a perp dex the venue does not know"),
         (b"\"Failed to deserialize the JSON body into the target type\"", "neither"),
         (br#"{"universe":"BTC"}"#, "neither"),
         (br#"{"tokens":[]}"#, "spotMeta without a `universe` list"),

@@ -10,7 +10,9 @@
 //! too); Bybit's other categories answer an empty list. Hyperliquid's `POST /info` answers
 //! `{"type":"meta"}` and `{"type":"spotMeta"}` from hand-written answers in the documented
 //! formats (`hyperliquid/meta.json`, `hyperliquid/spotMeta.json`; `synthesized`), cut to the
-//! coins the capture carries; any other body type gets the venue's 422.
+//! coins the capture carries; `{"type":"meta","dex":"xyz"}` (a HIP-3 dex) from
+//! `hyperliquid/meta_xyz.json` whole, or `null` (the venue's answer) for a dex with no file; any
+//! other body type gets the venue's 422.
 
 use std::path::{Path, PathBuf};
 
@@ -141,9 +143,20 @@ pub(crate) fn answer(sh: &Shared, route: &str, q: &str, post: Option<&[u8]>) -> 
 }
 
 /// Hyperliquid's `POST /info`: `meta` (perpetuals) or `spotMeta`, from the hand-written
-/// answers in the reference folder, listing only the coins the capture carries.
+/// answers in the reference folder, listing only the coins the capture carries; a HIP-3 dex's
+/// `meta` from its own file, or `null`.
 fn hyperliquid(sh: &Shared, post: &[u8]) -> Option<Answer> {
     let asked: Value = serde_json::from_slice(post).unwrap_or(Value::Null);
+    let dir = sh.config.reference_dir.clone().unwrap_or_else(default_dir);
+    if let Some(dex) = asked.get("dex").and_then(Value::as_str).filter(|d| !d.is_empty()) {
+        // A HIP-3 dex's `meta`: `hyperliquid/meta_DEX.json` served whole (a capture of the main
+        // dex carries none of its coins), or the venue's `null` for a dex it does not know.
+        let named = dex.bytes().all(|b| b.is_ascii_alphanumeric());
+        if asked.get("type").and_then(Value::as_str) == Some("meta") && named {
+            let body = std::fs::read(dir.join(format!("hyperliquid/meta_{dex}.json")));
+            return hand_written(body.unwrap_or_else(|_| b"null".to_vec()));
+        }
+    }
     let file = match asked.get("type").and_then(Value::as_str) {
         Some("meta") => "hyperliquid/meta.json",
         Some("spotMeta") => "hyperliquid/spotMeta.json",
@@ -155,7 +168,6 @@ fn hyperliquid(sh: &Shared, post: &[u8]) -> Option<Answer> {
             })
         }
     };
-    let dir = sh.config.reference_dir.clone().unwrap_or_else(default_dir);
     let body = std::fs::read(dir.join(file)).ok()?;
     let Ok(mut doc) = serde_json::from_slice::<Value>(&body) else {
         // Served as it is: a test's deliberately broken answer.
