@@ -276,6 +276,31 @@ mod tests {
         assert_eq!(a.resubscribe_book_messages("BTC"), Some(Vec::new()));
     }
 
+    /// A HIP-3 perpetual (`xyz:XYZ100`) is a coin like any other: its dex's `meta` gives its
+    /// steps (szDecimals 4: tick 0.01, lot 0.0001), its book and trades resolve by the whole
+    /// name, and the main dex's coin of the same base stays a book of its own.
+    #[test]
+    fn a_hip3_coin_resolves_by_its_whole_name() {
+        let mut registry = InstrumentRegistry::new();
+        let (tick, lot) = (Step::parse("0.01").unwrap(), Step::parse("0.0001").unwrap());
+        assert!(registry.reference(Venue::Hyperliquid, "xyz:XYZ100", tick, lot));
+        let mut a = Hyperliquid::new(registry);
+        let book = br#"{"channel":"l2Book","data":{"coin":"xyz:XYZ100","time":1,"levels":[[{"px":"25012.5","sz":"0.1234","n":2}],[{"px":"25013","sz":"1.5","n":1}]]}}"#;
+        let out = ok(&mut a, book);
+        let inst = &a.symbols().list()[0].instrument;
+        assert_eq!((inst.source, inst.trade_tick, inst.lot), (StepSource::Venue, Some(tick), lot));
+        let l = out.levels_of(&out.books[0]);
+        assert_eq!(l[0].qty_lots, 1_234);
+        let trade = br#"{"channel":"trades","data":[{"coin":"xyz:XYZ100","side":"B","px":"25012.57","sz":"0.0002","time":1,"hash":"0x0","tid":9}]}"#;
+        let t = ok(&mut a, trade).trades[0];
+        assert_eq!((t.symbol, t.trade.price_tick, t.trade.size_lots), (0, 2_501_257, 2));
+        // `XYZ100` alone is another coin, not this one.
+        let other = String::from_utf8_lossy(book).replace("xyz:XYZ100", "XYZ100");
+        ok(&mut a, other.as_bytes());
+        assert_eq!(a.symbols().len(), 2);
+        assert_eq!(a.symbols().list()[1].instrument.source, StepSource::Learned);
+    }
+
     #[test]
     fn with_reference_data_trades_count_the_venue_tick_and_the_book_follows_its_prices() {
         // What `POST /info` `meta` gives BTC (szDecimals 5): tick 0.1, lot 0.00001.
