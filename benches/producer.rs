@@ -8,13 +8,15 @@
 //!   published onto the real ring (`ring::feed`) that a consumer thread on the other core
 //!   drains, as `ladderfeed replay` runs it.
 //!
-//! - **scan floor** (Binance, Bybit, Coinbase Exchange, Kraken v1 and OKX captures): the venue
-//!   scanner's walk of each frame (`venue::scan::binance::BinanceScanner`,
-//!   `venue::scan::bybit::BybitScanner`, `venue::scan::coinbase::CoinbaseExchangeScanner`,
+//! - **scan floor** (Binance, Bitfinex, Bybit, Coinbase Exchange, Kraken v1 and OKX captures):
+//!   the venue scanner's walk of each frame (`venue::scan::binance::BinanceScanner`,
+//!   `venue::scan::bitfinex::BitfinexScanner`, `venue::scan::bybit::BybitScanner`,
+//!   `venue::scan::coinbase::CoinbaseExchangeScanner`,
 //!   `venue::scan::kraken::KrakenV1Scanner`, `venue::scan::okx::OkxScanner`), simd-json's
 //!   parse for the frames it leaves to it: the least the default `--parser scan` does per
 //!   message.
-//! - **producer (simd-json)** (Binance, Bybit, Coinbase Exchange, Kraken v1 and OKX captures):
+//! - **producer (simd-json)** (Binance, Bitfinex, Bybit, Coinbase Exchange, Kraken v1 and OKX
+//!   captures):
 //!   the producer with `--parser simd-json`, the reference path, in the same run.
 //!
 //! The engine is built and warmed once; between passes the connection is dropped
@@ -43,6 +45,7 @@ use ladderfeed::event::Event;
 use ladderfeed::ring::feed::{self, Publisher};
 use ladderfeed::venue::json::Scratch;
 use ladderfeed::venue::scan::binance::BinanceScanner;
+use ladderfeed::venue::scan::bitfinex::BitfinexScanner;
 use ladderfeed::venue::scan::bybit::BybitScanner;
 use ladderfeed::venue::scan::coinbase::CoinbaseExchangeScanner;
 use ladderfeed::venue::scan::kraken::KrakenV1Scanner;
@@ -102,6 +105,7 @@ fn floor(scratch: &mut Scratch, recs: &[Record]) -> u64 {
 /// A venue's scanner, for the scan floor.
 enum Scanner {
     Binance(BinanceScanner),
+    Bitfinex(BitfinexScanner),
     Bybit(BybitScanner),
     CoinbaseExchange(CoinbaseExchangeScanner),
     KrakenV1(KrakenV1Scanner),
@@ -112,6 +116,7 @@ impl Scanner {
     fn recognises(&mut self, frame: &[u8]) -> bool {
         match self {
             Scanner::Binance(s) => s.recognises(frame),
+            Scanner::Bitfinex(s) => s.recognises(frame),
             Scanner::Bybit(s) => s.recognises(frame),
             Scanner::CoinbaseExchange(s) => s.recognises(frame),
             Scanner::KrakenV1(s) => s.recognises(frame),
@@ -162,7 +167,10 @@ fn bench_case(c: &mut Criterion, case: &Case, table: &mut Vec<String>) {
     let bybit = matches!(case.venue, Venue::BybitSpot | Venue::BybitLinear | Venue::BybitInverse);
     let scans = binance
         || bybit
-        || matches!(case.venue, Venue::CoinbaseExchange | Venue::KrakenV1 | Venue::Okx);
+        || matches!(
+            case.venue,
+            Venue::Bitfinex | Venue::CoinbaseExchange | Venue::KrakenV1 | Venue::Okx
+        );
     // The reference path in the same run (the venues with a scanner of whole frames).
     let mut reference = scans.then(|| {
         let mut a = AnyAdapter::new(case.venue, InstrumentRegistry::with_builtins(), None)
@@ -212,6 +220,7 @@ fn bench_case(c: &mut Criterion, case: &Case, table: &mut Vec<String>) {
     let parsed = floor(&mut scratch, &recs);
     let mut scanner = match case.venue {
         _ if binance => Scanner::Binance(BinanceScanner::new()),
+        Venue::Bitfinex => Scanner::Bitfinex(BitfinexScanner::new()),
         Venue::CoinbaseExchange => Scanner::CoinbaseExchange(CoinbaseExchangeScanner::new()),
         _ if bybit => Scanner::Bybit(BybitScanner::new()),
         Venue::KrakenV1 => Scanner::KrakenV1(KrakenV1Scanner::new()),

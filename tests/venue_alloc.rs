@@ -230,9 +230,27 @@ fn every_adapter_allocates_nothing_per_message_after_warm_up() {
             ),
         ),
         (
+            // Book levels, trades and heartbeats read by the Bitfinex scanner (set here,
+            // though it is the default), snapshots and events by simd-json.
             "bitfinex",
             steady_state(
-                Engine::new(Bitfinex::new(reg())),
+                Engine::new({
+                    let mut a = Bitfinex::new(reg());
+                    a.set_parser(Parser::Scan);
+                    a
+                }),
+                &["bitfinex/marfusios_bitfinex_raw_2018-11-12.txt.gz"],
+                0.5,
+            ),
+        ),
+        (
+            "bitfinex, simd-json",
+            steady_state(
+                Engine::new({
+                    let mut a = Bitfinex::new(reg());
+                    a.set_parser(Parser::SimdJson);
+                    a
+                }),
                 &["bitfinex/marfusios_bitfinex_raw_2018-11-12.txt.gz"],
                 0.5,
             ),

@@ -33,11 +33,21 @@
 //! Numbers are JSON numbers (`6443.1`, `-0.1`, and, as JavaScript prints them, `1e-8`): they
 //! are read as exact text. Trade updates arrive twice, as `te` then `tu` with the same id; the
 //! engine drops the second.
+//!
+//! Parsing: channel messages of one level or one trade, heartbeats and checksums (nearly all
+//! of the traffic) are read by the Bitfinex scanner ([`super::scan::bitfinex`], with
+//! [`Parser::Scan`], the default); every other frame (events, snapshots, tickers), and any
+//! message the scanner does not read exactly, goes to simd-json with its numbers quoted
+//! (counted in [`Parsed::scan_fallback`]). Both fill the same table, the first elements of
+//! the frame's array (`Head`), and one handler reads it: the sequence numbers, channels,
+//! books, trades and errors are decided by the same code whichever parser read the frame.
 
-use simd_json::tape::{Array, Value};
+use simd_json::tape::Value;
 
-use super::json::{field_text, int, text, uint, Scratch};
+use super::json::{field_text, uint, Scratch};
 use super::protocol::{Protocol, BASE};
+use super::scan::bitfinex::{head_of, BitfinexFrames, BitfinexValue, ScanFrame};
+use super::scan::{scan_frame, Kernel, Parser, ScanPath};
 use super::time::ms_to_ns;
 use super::{
     num, Adapter, BookAction, Checksum, GapScope, Parsed, SymbolIdx, Symbols, TradeMsg, VenueError,
@@ -54,6 +64,15 @@ pub const PROTOCOL: Protocol =
 pub const SEQ_ALL: u64 = 65_536;
 /// `conf` flag: book checksum frames.
 pub const OB_CHECKSUM: u64 = 131_072;
+
+/// The elements of a frame's array the handler reads: the channel id, the payload (or its
+/// tag: `hb`, `cs`, `te`, `tu`), the tagged payload or the sequence number, and a tagged
+/// message's sequence number.
+pub(crate) const HEAD: usize = 4;
+
+/// The first [`HEAD`] elements of a frame's top-level array (`None` past its end), as either
+/// parser read them: the one table the channel-message handler reads.
+pub(crate) type Head<V> = [Option<V>; HEAD];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -86,6 +105,8 @@ pub struct Bitfinex {
     flags: u64,
     next_seq: Option<u64>,
     scratch: Option<Box<Scratch>>,
+    /// Which parser reads frames ([`Parser::Scan`] by default), and the scanner's state.
+    scan: ScanPath<BitfinexFrames>,
     /// Info messages with a code (reconnect, maintenance) seen.
     pub info_codes: u64,
     /// Frames of several connections arrive merged (redundant lines): the arbiter checks the
@@ -104,6 +125,7 @@ impl Bitfinex {
             flags: 0,
             next_seq: None,
             scratch: Some(Box::new(Scratch::new())),
+            scan: ScanPath::new(),
             info_codes: 0,
             merged: false,
             line: 0,
@@ -114,6 +136,28 @@ impl Bitfinex {
     /// resubscriptions written, for that line's connection.
     pub fn set_line(&mut self, line: usize) {
         self.line = line.min(MAX_LINES - 1);
+    }
+
+    /// Reads frames with `parser` from now on.
+    pub fn set_parser(&mut self, parser: Parser) {
+        self.scan.set_parser(parser);
+    }
+
+    /// The parser frames are read with.
+    pub fn parser(&self) -> Parser {
+        self.scan.parser()
+    }
+
+    /// Scans with `kernel` instead of the detected one (tests force each dispatch path).
+    pub fn set_scan_kernel(&mut self, kernel: Kernel) {
+        self.scan.set_kernel(kernel);
+    }
+
+    /// Handles a frame the scanner read, with the same handler as the simd-json path: every
+    /// frame it reads is a channel message this handler takes.
+    #[inline]
+    fn scanned(&mut self, f: &ScanFrame<'_>, out: &mut Parsed) -> Option<Result<(), VenueError>> {
+        Some(self.array(&f.head, out))
     }
 
     fn object(&mut self, root: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
@@ -193,16 +237,25 @@ impl Bitfinex {
         }
     }
 
-    fn array(&mut self, arr: Array<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
-        let id = arr.get(0).and_then(uint).ok_or(VenueError::Shape("channel id"))?;
-        let second = arr.get(1).ok_or(VenueError::Shape("channel payload"))?;
+    /// A channel message (the frame is an array), from either parser: `arr` holds its first
+    /// elements.
+    #[inline]
+    fn array<'i, V: BitfinexValue<'i>>(
+        &mut self,
+        arr: &Head<V>,
+        out: &mut Parsed,
+    ) -> Result<(), VenueError> {
+        let at = |i: usize| arr.get(i).copied().flatten();
+        let id = at(0).and_then(V::uint).ok_or(VenueError::Shape("channel id"))?;
+        let second = at(1).ok_or(VenueError::Shape("channel payload"))?;
         // The payload is followed by the sequence number when SEQ_ALL is on.
-        let tagged = text(second).is_some_and(|t| t.first().is_some_and(u8::is_ascii_alphabetic));
+        let tag = second.text();
+        let tagged = tag.is_some_and(|t| t.first().is_some_and(u8::is_ascii_alphabetic));
         let payload_end = if tagged { 3 } else { 2 };
         // With several lines, the arbiter checks each line's numbers.
         if self.flags & SEQ_ALL != 0 && !self.merged {
-            let seq_at = if tagged && text(second) == Some(b"hb") { 2 } else { payload_end };
-            if let Some(seq) = arr.get(seq_at).and_then(uint) {
+            let seq_at = if tagged && tag == Some(b"hb") { 2 } else { payload_end };
+            if let Some(seq) = at(seq_at).and_then(V::uint) {
                 match self.next_seq {
                     Some(want) if seq < want => {
                         out.stale += 1;
@@ -222,13 +275,13 @@ impl Bitfinex {
             return Err(VenueError::UnknownSymbol);
         };
         if tagged {
-            return match text(second) {
+            return match tag {
                 Some(b"hb") => {
                     out.control = true;
                     Ok(())
                 }
                 Some(b"cs") => {
-                    let cs = arr.get(2).and_then(int).ok_or(VenueError::Shape("checksum"))?;
+                    let cs = at(2).and_then(V::int).ok_or(VenueError::Shape("checksum"))?;
                     let cs = i32::try_from(cs).map_err(|_| VenueError::Shape("checksum"))?;
                     match self.channels[ci].book {
                         Some(sym) => {
@@ -240,16 +293,18 @@ impl Bitfinex {
                     Ok(())
                 }
                 Some(b"te") | Some(b"tu") => {
-                    let t = arr.get(2).ok_or(VenueError::Shape("trade"))?;
+                    let t = at(2).ok_or(VenueError::Shape("trade"))?;
                     let sym = self.trade_symbol(ci)?;
                     self.trade(sym, t, out)
                 }
                 _ => Err(VenueError::UnknownType),
             };
         }
-        let list = second.as_array().ok_or(VenueError::Shape("payload"))?;
+        if second.items().is_none() {
+            return Err(VenueError::Shape("payload"));
+        }
         match self.channels[ci].kind {
-            Kind::Book => self.book(ci, second, list, out),
+            Kind::Book => self.book(ci, second, out),
             Kind::RawBook => Err(VenueError::Shape("raw (R0) books are not supported")),
             Kind::Trades => {
                 // The snapshot of recent trades is history: not re-published.
@@ -262,7 +317,8 @@ impl Bitfinex {
                 let sym = self.trade_symbol(ci)?;
                 let info = self.symbols.get_mut(sym).ok_or(VenueError::UnknownSymbol)?;
                 let inst = &info.instrument;
-                let f = |i: usize| list.get(i).and_then(text).ok_or(VenueError::Shape("ticker"));
+                let f =
+                    |i: usize| second.item(i).and_then(V::text).ok_or(VenueError::Shape("ticker"));
                 // Ticker sizes are float sums (`47.914412330000005`), not exact decimals: kept
                 // only when they fit the lot, else 0. Prices are exact; one finer than the
                 // book's tick so far (a book not yet refined to it) leaves the venue's BBO
@@ -321,20 +377,22 @@ impl Bitfinex {
         }
     }
 
-    fn book(
+    /// A book channel's message whose payload is an array (a snapshot, or one level), from
+    /// either parser.
+    #[inline]
+    fn book<'i, V: BitfinexValue<'i>>(
         &mut self,
         ci: usize,
-        payload: Value<'_, '_>,
-        list: Array<'_, '_>,
+        payload: V,
         out: &mut Parsed,
     ) -> Result<(), VenueError> {
-        let nested = list.get(0).is_some_and(|v| v.as_array().is_some());
+        let nested = payload.item(0).is_some_and(|v| v.items().is_some());
+        let empty = payload.items() == Some(0);
         let line = self.line;
         // Several lines: the arbiter lets one line's snapshot through, so a line's first
         // array may be an update; a snapshot is a list of levels (no `BULK_UPDATES` asked).
-        let snapshot =
-            if self.merged { nested || list.is_empty() } else { !self.channels[ci].started[line] };
-        if snapshot && !nested && !list.is_empty() {
+        let snapshot = if self.merged { nested || empty } else { !self.channels[ci].started[line] };
+        if snapshot && !nested && !empty {
             return Err(VenueError::Shape("book snapshot is not a list of levels"));
         }
         let sym = if snapshot {
@@ -354,11 +412,8 @@ impl Bitfinex {
         let action = if snapshot { BookAction::Snapshot } else { BookAction::Update };
         out.begin_book(sym, action, 0);
         let inst = &self.symbols.list()[usize::from(sym)].instrument;
-        let r = if nested {
-            list.iter().try_for_each(|l| level(l, inst, out))
-        } else {
-            level(payload, inst, out)
-        };
+        let r =
+            if nested { payload.each(|l| level(l, inst, out)) } else { level(payload, inst, out) };
         if let Err(e) = r {
             out.broken = Some(sym);
             return Err(e);
@@ -367,18 +422,20 @@ impl Bitfinex {
         Ok(())
     }
 
-    fn trade(
+    /// A `te` or `tu` trade `[ID, MTS, AMOUNT, PRICE]`, from either parser.
+    #[inline]
+    fn trade<'i, V: BitfinexValue<'i>>(
         &mut self,
         sym: SymbolIdx,
-        t: Value<'_, '_>,
+        t: V,
         out: &mut Parsed,
     ) -> Result<(), VenueError> {
         let inst = &self.symbols.list()[usize::from(sym)].instrument;
-        let f = |i: usize| t.get_idx(i).ok_or(VenueError::Shape("trade field"));
-        let id = uint(f(0)?).ok_or(VenueError::Shape("trade id"))?;
-        let mts = uint(f(1)?).unwrap_or(0);
-        let amount = text(f(2)?).ok_or(VenueError::Shape("trade amount"))?;
-        let price = text(f(3)?).ok_or(VenueError::Shape("trade price"))?;
+        let f = |i: usize| t.item(i).ok_or(VenueError::Shape("trade field"));
+        let id = f(0)?.uint().ok_or(VenueError::Shape("trade id"))?;
+        let mts = f(1)?.uint().unwrap_or(0);
+        let amount = f(2)?.text().ok_or(VenueError::Shape("trade amount"))?;
+        let price = f(3)?.text().ok_or(VenueError::Shape("trade price"))?;
         let signed = inst.lot.units_signed(amount).map_err(num("amount"))?;
         if signed == 0 {
             return Err(VenueError::Shape("zero trade amount"));
@@ -397,9 +454,14 @@ impl Bitfinex {
     }
 }
 
-/// One `[PRICE, COUNT, AMOUNT]` level.
-fn level(l: Value<'_, '_>, inst: &Instrument, out: &mut Parsed) -> Result<(), VenueError> {
-    let f = |i: usize| l.get_idx(i).and_then(text).ok_or(VenueError::Shape("book level"));
+/// One `[PRICE, COUNT, AMOUNT]` level, from either parser.
+#[inline]
+fn level<'i, V: BitfinexValue<'i>>(
+    l: V,
+    inst: &Instrument,
+    out: &mut Parsed,
+) -> Result<(), VenueError> {
+    let f = |i: usize| l.item(i).and_then(V::text).ok_or(VenueError::Shape("book level"));
     let px_tick = out.book_price_number(inst, f(0)?).map_err(num("price"))?;
     let count = super::json::parse_u64(f(1)?).ok_or(VenueError::Shape("book count"))?;
     let amount = inst.lot.units_signed(f(2)?).map_err(num("amount"))?;
@@ -433,9 +495,12 @@ impl Adapter for Bitfinex {
     }
 
     fn handle_frame(&mut self, frame: &[u8], _: u64, out: &mut Parsed) -> Result<(), VenueError> {
+        if let Some(r) = scan_frame(self, |a| &mut a.scan, frame, out, Self::scanned) {
+            return r;
+        }
         let mut scratch = self.scratch.take().unwrap_or_default();
         let r = scratch.parse(frame, true, |root| match root.as_array() {
-            Some(arr) => self.array(arr, out),
+            Some(arr) => self.array(&head_of(arr), out),
             None if root.is_object() => self.object(root, out),
             None => Err(VenueError::UnknownType),
         });

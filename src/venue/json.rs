@@ -182,11 +182,7 @@ pub fn int(v: Value<'_, '_>) -> Option<i64> {
     if let Some(i) = v.as_i64() {
         return Some(i);
     }
-    let s = v.into_string()?.as_bytes();
-    match s.split_first() {
-        Some((b'-', rest)) => parse_u64(rest).and_then(|u| 0i64.checked_sub_unsigned(u)),
-        _ => parse_u64(s).and_then(|u| i64::try_from(u).ok()),
-    }
+    parse_i64(v.into_string()?.as_bytes())
 }
 
 /// The `idx`-th element's text of every level of the array `v[key]` (`[[price, size], …]`;
@@ -199,6 +195,16 @@ pub fn level_texts<'t, 'i: 't>(
     v.get_array(key)
         .into_iter()
         .flat_map(move |a| a.iter().filter_map(move |l| text(l.get_idx(idx)?)))
+}
+
+/// Decimal digits with an optional leading `-` to `i64`; `None` on anything else or on
+/// overflow.
+#[inline]
+pub fn parse_i64(s: &[u8]) -> Option<i64> {
+    match s.split_first() {
+        Some((b'-', rest)) => parse_u64(rest).and_then(|u| 0i64.checked_sub_unsigned(u)),
+        _ => parse_u64(s).and_then(|u| i64::try_from(u).ok()),
+    }
 }
 
 /// Decimal digits to `u64`; `None` on anything else or on overflow.

@@ -10,6 +10,9 @@
 //! Anything else (an escape, a non-ASCII byte, a float, a key it has no slot for, a duplicate
 //! key, a nested object where it expects none, trailing bytes) makes it answer `None`, and the
 //! adapter parses that frame with simd-json and counts a fallback ([`super::Parsed::scan_fallback`]).
+//! The Bitfinex scanner (`scan::bitfinex`) also reads numbers of any form in JSON's grammar, as
+//! their exact text: its venue prints prices as JSON numbers, which its simd-json path reads
+//! as text too (quoted while copying the frame).
 //!
 //! Strings are found with SIMD ([`Kernel`]: AVX2, SSE4.2 or a portable loop, chosen at run
 //! time; the only `unsafe` of the scanners lives in that one file): the cursor classifies the
@@ -21,6 +24,9 @@
 // Public for the benchmarks' scan floor only.
 #[doc(hidden)]
 pub mod binance;
+// Public for the benchmarks' scan floor only.
+#[doc(hidden)]
+pub mod bitfinex;
 // Public for the benchmarks' scan floor only.
 #[doc(hidden)]
 pub mod bybit;
@@ -55,9 +61,9 @@ use super::VenueError;
 #[cfg_attr(feature = "cli", serde(rename_all = "kebab-case"))]
 pub enum Parser {
     /// The venue's specialised scanner where it has one (Binance depth, trades and
-    /// bookTicker; Bybit v5 order books and trades; Coinbase Exchange `l2update`, `match` and
-    /// `last_match`; Kraken Futures' one-level `book` messages; Kraken v1 books and trades;
-    /// OKX books and trades),
+    /// bookTicker; Bitfinex v2 book updates, trades, heartbeats and checksums; Bybit v5 order
+    /// books and trades; Coinbase Exchange `l2update`, `match` and `last_match`; Kraken
+    /// Futures' one-level `book` messages; Kraken v1 books and trades; OKX books and trades),
     /// simd-json for every frame it does not recognise.
     #[default]
     Scan,
@@ -366,12 +372,7 @@ impl<'a> FieldValue<'a> for ScanValue<'a> {
         match self {
             ScanValue::UInt(u) => i64::try_from(u).ok(),
             ScanValue::Int(i) => Some(i),
-            ScanValue::Str(s) => match s.split_first() {
-                Some((b'-', rest)) => {
-                    json::parse_u64(rest).and_then(|u| 0i64.checked_sub_unsigned(u))
-                }
-                _ => json::parse_u64(s).and_then(|u| i64::try_from(u).ok()),
-            },
+            ScanValue::Str(s) => json::parse_i64(s),
             _ => None,
         }
     }
