@@ -502,7 +502,7 @@ fn fresh<'a, S: 'a>(mut make: impl FnMut() -> S + 'a, mut f: impl FnMut(&mut S) 
 /// conditions. (Timed one implementation after another, the first to run after the criterion
 /// phase got fresh pages from the kernel, about 1 µs of page fault per 4 KiB, and the ones
 /// after it reused the memory its runs had freed: on Gemini, ladderfeed with the consumer
-/// thread measured 1.5x–3.4x its one-thread figure that way, and equal to it in turns.)
+/// thread measured 1.3x–3.4x its one-thread figure that way, and equal to it in turns.)
 fn medians_in_turns(n: usize, runs: &mut [Run<'_>]) -> Vec<f64> {
     let mut times: Vec<Vec<f64>> = vec![Vec::with_capacity(n); runs.len()];
     for _ in 0..n {
@@ -662,7 +662,7 @@ fn bench_records(c: &mut Criterion, name: &'static str, venue: Venue, recs: &[Re
         OneThread { publisher: &mut publisher1, subscription: &mut subscription1, popped: 0 };
     // Two of the runs publish into the consumer thread's ring.
     let shared = std::cell::RefCell::new(&mut publisher);
-    let popped = {
+    let medians = {
         let mut runs: Vec<Run<'_>> = vec![
             fresh(|| make(true), |e| ladderfeed_pass(e, &mut shared.borrow_mut(), recs)),
             fresh(|| make(true), |e| ladderfeed_one_thread_pass(e, &mut one, recs)),
@@ -688,7 +688,7 @@ fn bench_records(c: &mut Criterion, name: &'static str, venue: Venue, recs: &[Re
         let barter = binance.then(&mut next);
         (lf, lf_one, reference, nautilus, lf_unchecked, hftbacktest, barter)
     };
-    let (lf, lf_one, reference, nautilus, lf_unchecked, hftbacktest, barter) = popped;
+    let (lf, lf_one, reference, nautilus, lf_unchecked, hftbacktest, barter) = medians;
     assert!(one.popped > 0, "{}: the one-thread pass popped nothing", name);
     stop.store(true, Ordering::Relaxed);
     let consumed = consumer.join().expect("consumer");
