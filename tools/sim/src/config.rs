@@ -1,7 +1,9 @@
-//! What to serve and how: [`Config`] and [`Pace`].
+//! What to serve and how: [`Config`], [`Pace`] and [`StartTogether`].
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
@@ -77,6 +79,35 @@ pub struct Config {
     /// channel id is served as this much more, as another connection of the venue would
     /// name them (two simulators with different bases stand for two connections).
     pub channel_base: u64,
+    /// Simulators that stand for the lines of one feed start serving together: this one's
+    /// first subscribed connection sends no frame past its greetings until every simulator
+    /// sharing the gate has a subscribed connection (bounded). Without it, a fault at frame
+    /// `N` on one line can come before the other line is open, on a busy host.
+    pub start_together: Option<StartTogether>,
+}
+
+/// A gate shared by the simulators of one feed's lines (see [`Config::start_together`]).
+#[derive(Debug, Clone)]
+pub struct StartTogether {
+    arrived: Arc<AtomicUsize>,
+    parties: usize,
+}
+
+impl StartTogether {
+    /// A gate for `parties` simulators.
+    pub fn new(parties: usize) -> StartTogether {
+        StartTogether { arrived: Arc::new(AtomicUsize::new(0)), parties }
+    }
+
+    /// One simulator has a subscribed connection (count it once per simulator).
+    pub(crate) fn arrive(&self) {
+        self.arrived.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Whether every simulator has arrived.
+    pub(crate) fn open(&self) -> bool {
+        self.arrived.load(Ordering::Acquire) >= self.parties
+    }
 }
 
 impl Config {
@@ -106,6 +137,7 @@ impl Config {
             write_timeout: Duration::from_secs(10),
             reference_dir: None,
             channel_base: 0,
+            start_together: None,
         }
     }
 }

@@ -51,5 +51,5 @@ pub mod venue;
 mod venues;
 
 pub use capture::Capture;
-pub use config::{Config, Pace};
+pub use config::{Config, Pace, StartTogether};
 pub use server::Sim;

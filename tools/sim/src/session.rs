@@ -4,6 +4,7 @@
 
 use std::io::{self, Write};
 use std::net::TcpStream;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -392,6 +393,23 @@ impl<'a> Session<'a> {
             }
             *self.sh.venue_books.lock().unwrap_or_else(|e| e.into_inner()) =
                 Some((self.conn, books));
+        }
+        if let Some(gate) = self.sh.config.start_together.clone() {
+            if !self.sh.arrived.swap(true, Ordering::AcqRel) {
+                gate.arrive();
+            }
+            let (began, deadline) = (Instant::now(), Instant::now() + Duration::from_secs(10));
+            while !gate.open() && !self.sh.stopping() && Instant::now() < deadline {
+                if self.wait_until(Instant::now() + Duration::from_millis(1))? == Poll::Closed {
+                    return Ok(());
+                }
+            }
+            let waited = began.elapsed().as_secs_f64();
+            self.sh.log.push(
+                self.conn,
+                "together",
+                json!({ "open": gate.open(), "waited_s": waited }),
+            );
         }
         let start = Instant::now();
         let ts0 = frames[greet..].iter().map(|f| f.ts).find(|&t| t != 0).unwrap_or(0);

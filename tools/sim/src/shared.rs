@@ -36,6 +36,8 @@ pub(crate) struct Shared {
     /// Venues that serve REST snapshots: the venue's books on the newest connection (its
     /// id), for fresh snapshots.
     pub venue_books: Mutex<Option<(u64, VenueBooks)>>,
+    /// A connection of this run has arrived at [`Config::start_together`]'s gate.
+    pub arrived: AtomicBool,
 }
 
 impl Shared {
@@ -52,6 +54,7 @@ impl Shared {
             fired: Mutex::new(fired),
             rest_requests: AtomicU64::new(0),
             venue_books: Mutex::new(None),
+            arrived: AtomicBool::new(false),
             proto: venues::protocol(config.venue),
             config,
         }

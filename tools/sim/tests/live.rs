@@ -18,7 +18,7 @@ use ladderfeed::net::tls;
 use ladderfeed::venue::AnyAdapter;
 use ladderfeed_sim::reference::BookText;
 use ladderfeed_sim::tls::CertFault;
-use ladderfeed_sim::{faults, Config, Pace, Sim};
+use ladderfeed_sim::{faults, Config, Pace, Sim, StartTogether};
 use serde_json::Value;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -399,18 +399,40 @@ fn sim_for(venue: Venue, file: &Path, spec: &str) -> Sim {
 
 /// A `wss://` simulator of `file` with the faults of `spec`, sending at `pace`.
 fn sim_paced(venue: Venue, file: &Path, spec: &str, pace: Pace) -> Sim {
-    sim_line(venue, file, spec, pace, 0)
+    sim_line(venue, file, spec, pace, 0, None)
 }
 
-/// [`sim_paced`] standing for another connection of the venue (line `line`): where the venue
-/// names channels by ids its connection chooses (Bitfinex), this one's differ.
-fn sim_line(venue: Venue, file: &Path, spec: &str, pace: Pace, line: u64) -> Sim {
+/// [`sim_paced`] standing for line `line` of a feed: where the venue names channels by ids
+/// its connection chooses (Bitfinex), each line's differ. Behind `gate` when given, shared
+/// with the feed's other lines' simulators.
+fn sim_line(
+    venue: Venue,
+    file: &Path,
+    spec: &str,
+    pace: Pace,
+    line: u64,
+    gate: Option<&StartTogether>,
+) -> Sim {
     let mut c = Config::new(venue, vec![file.to_path_buf()]);
     c.tls = true;
     c.pace = pace;
     c.faults = faults::parse(spec).unwrap();
     c.channel_base = line * 1_000_000;
+    c.start_together = gate.cloned();
     Sim::start(c).unwrap()
+}
+
+/// Two simulators of `venue` serving `file` as the two lines of one feed: line 0 with the
+/// faults of `specs[0]`, line 1 with those of `specs[1]`, speaking as another connection of
+/// the venue when `own_ids` (channel ids chosen per connection). Both start serving once
+/// both have a subscribed connection: a fault at frame `N` then finds the other line open,
+/// however slow a handshake is on a busy host.
+fn two_lines(venue: Venue, file: &Path, specs: [&str; 2], pace: Pace, own_ids: bool) -> (Sim, Sim) {
+    let gate = StartTogether::new(2);
+    (
+        sim_line(venue, file, specs[0], pace, 0, Some(&gate)),
+        sim_line(venue, file, specs[1], pace, u64::from(own_ids), Some(&gate)),
+    )
 }
 
 /// A capture per venue whose books come over the WebSocket.
@@ -1291,8 +1313,7 @@ fn redundant_lines_keep_the_books_synced_through_faults_on_one_line() {
             // certainly ahead with a gap, and line 1's copy fills it well within the 1 s wait.
             let b_spec =
                 if fault.starts_with("drop") { format!("stall@{n}=0.3") } else { String::new() };
-            let (a, b) =
-                (sim_paced(venue, &file, &fault, pace), sim_paced(venue, &file, &b_spec, pace));
+            let (a, b) = two_lines(venue, &file, [&fault, &b_spec], pace, false);
             let got = live_lines(&[&a, &b], venue, &want.symbols, Duration::from_secs(40));
             let (log_a, truth) = stop(a);
             let _ = stop(b);
@@ -1325,7 +1346,7 @@ fn a_gap_on_both_lines_resyncs_as_with_one() {
         let n = book_fault_at(venue, &file, from.max(30));
         let spec = format!("drop@{n}");
         let pace = Pace::Rate(400.0);
-        let (a, b) = (sim_paced(venue, &file, &spec, pace), sim_paced(venue, &file, &spec, pace));
+        let (a, b) = two_lines(venue, &file, [&spec, &spec], pace, false);
         let got = live_lines(&[&a, &b], venue, &want.symbols, Duration::from_secs(40));
         let _ = (stop(a), stop(b));
         if venue == Venue::Deribit {
@@ -1351,8 +1372,7 @@ fn binance_redundant_lines_bridge_one_snapshot_and_survive_a_close() {
     let pace = Pace::Rate(3000.0);
     // The first REST answer is a 429 (as in the single-connection test): the snapshot then
     // comes later than the capture's, so every BBO published is one the replay published.
-    let (a, b) =
-        (sim_paced(venue, &file, "rest-429@0,close@1500", pace), sim_paced(venue, &file, "", pace));
+    let (a, b) = two_lines(venue, &file, ["rest-429@0,close@1500", ""], pace, false);
     let got = live_lines(&[&a, &b], venue, &want.symbols, Duration::from_secs(40));
     let (log_a, _) = stop(a);
     let _ = stop(b);
@@ -1479,8 +1499,7 @@ fn content_arbitrated_lines_keep_the_books_synced_through_faults_on_one_line() {
         let behind_drop = format!("stall@{}=0.3,drop@{n}", n.saturating_sub(5));
         for fault in [String::new(), behind_drop, format!("close@{n}"), format!("stall@{n}=1.5")] {
             let pace = Pace::Rate(rate);
-            let (a, b) =
-                (sim_paced(venue, &file, &fault, pace), sim_line(venue, &file, "", pace, 1));
+            let (a, b) = two_lines(venue, &file, [&fault, ""], pace, true);
             let got = live_lines(&[&a, &b], venue, &want.symbols, Duration::from_secs(40));
             let (log_a, truth) = stop(a);
             let _ = stop(b);
@@ -1529,10 +1548,8 @@ fn content_arbitration_puts_back_a_loss_on_the_faster_line() {
         // shows the loss, and it is put back in its place: no resync, and the books end as
         // the venue's.
         let pace = Pace::Rate(rate);
-        let (a, b) = (
-            sim_paced(venue, &file, &format!("drop@{n}"), pace),
-            sim_paced(venue, &file, &format!("stall@{n}=0.3"), pace),
-        );
+        let (a, b) =
+            two_lines(venue, &file, [&format!("drop@{n}"), &format!("stall@{n}=0.3")], pace, false);
         let got = live_lines(&[&a, &b], venue, &want.symbols, Duration::from_secs(40));
         let (log_a, mut truth) = stop(a);
         let _ = stop(b);
@@ -1572,10 +1589,8 @@ fn lines_numbered_per_connection_survive_a_loss_on_the_line_in_front() {
         // stands).
         let n = first_update(&frames, frames.len() / 2, is_update);
         let pace = Pace::Rate(rate);
-        let (a, b) = (
-            sim_paced(venue, &file, &format!("drop@{n}"), pace),
-            sim_line(venue, &file, &format!("stall@{n}=0.3"), pace, 1),
-        );
+        let (a, b) =
+            two_lines(venue, &file, [&format!("drop@{n}"), &format!("stall@{n}=0.3")], pace, true);
         let got = live_lines(&[&a, &b], venue, &want.symbols, Duration::from_secs(40));
         let (log_a, truth) = stop(a);
         let _ = stop(b);
