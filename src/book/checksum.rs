@@ -280,6 +280,9 @@ pub struct LevelMemo {
     format: Option<MemoFormat>,
     /// The CRC of the text `prev` rendered (as `u32`), if it was computed with them.
     crc: Option<u32>,
+    /// The name [`Ladder::mark`] gave the book's state when `prev` and `crc` were last
+    /// computed from it (0: none).
+    mark: u64,
 }
 
 impl LevelMemo {
@@ -289,6 +292,7 @@ impl LevelMemo {
             self.prev.iter_mut().for_each(Vec::clear);
             self.format = Some(format);
             self.crc = None;
+            self.mark = 0;
         }
     }
 
@@ -310,6 +314,27 @@ impl LevelMemo {
                 }
             }
             if at != prev.len() {
+                return None;
+            }
+        }
+        Some(crc)
+    }
+
+    /// [`LevelMemo::unchanged`] without walking the book: the CRC last computed, if the book
+    /// is still the state it was computed from (its [mark](Ladder::mark)) changed only at
+    /// prices worse than each side's `n`-th level then (or not at all on a side that had
+    /// fewer than `n`). Those levels are then still its top `n`, and the CRC stands. Most
+    /// updates of a deep book (Kraken's 1,000 levels, of which 10 are checksummed) change
+    /// nothing nearer the top.
+    #[inline]
+    fn unchanged_since_mark(&self, book: &Ladder, sides: [Side; 2], n: usize) -> Option<u32> {
+        let crc = self.crc?;
+        if self.mark == 0 || self.mark != book.marked() {
+            return None;
+        }
+        for (s, side) in sides.into_iter().enumerate() {
+            let nth = self.prev[s].get(n - 1).map(|r| r.px);
+            if !book.changed_only_worse_than(side, nth) {
                 return None;
             }
         }
@@ -343,7 +368,7 @@ impl Checksummer {
         Checksummer {
             text: Vec::with_capacity(2048),
             reused: false,
-            kraken_memo: LevelMemo { prev: [side(), side()], format: None, crc: None },
+            kraken_memo: LevelMemo { prev: [side(), side()], format: None, crc: None, mark: 0 },
             next: [side(), side()],
         }
     }
@@ -411,6 +436,29 @@ impl Checksummer {
         std::mem::swap(&mut memo.prev, &mut self.next);
         let crc = crc32fast::hash(&self.text);
         memo.crc = Some(crc);
+        memo.mark = 0;
+        crc
+    }
+
+    /// [`Checksummer::kraken_with`] for a book `memo` is kept for alone: the book's state is
+    /// [marked](Ladder::mark) with each CRC, so the next call knows from the changes since
+    /// whether the top 10 moved, without walking them.
+    pub(crate) fn kraken_marked(
+        &mut self,
+        memo: &mut LevelMemo,
+        book: &mut Ladder,
+        tick: Step,
+        price_decimals: u8,
+        lot: Step,
+        qty_decimals: u8,
+    ) -> u32 {
+        memo.use_format(MemoFormat::Kraken(tick, price_decimals, lot, qty_decimals));
+        if let Some(crc) = memo.unchanged_since_mark(book, [Side::Ask, Side::Bid], 10) {
+            self.reused = true;
+            return crc;
+        }
+        let crc = self.kraken_with(memo, book, tick, price_decimals, lot, qty_decimals);
+        memo.mark = book.mark();
         crc
     }
 
@@ -526,8 +574,31 @@ impl Checksummer {
         if let Some(m) = memo {
             std::mem::swap(&mut m.prev, &mut self.next);
             m.crc = Some(crc);
+            m.mark = 0;
         }
         crc as i32
+    }
+
+    /// [`Checksummer::okx_with`] or [`Checksummer::bitfinex_with`] (`bitfinex`) for a book
+    /// `memo` is kept for alone, marked as in [`Checksummer::kraken_marked`].
+    pub(crate) fn interleaved_marked(
+        &mut self,
+        memo: &mut LevelMemo,
+        book: &mut Ladder,
+        tick: Step,
+        lot: Step,
+        bitfinex: bool,
+    ) -> i32 {
+        let (style, negative_asks) =
+            if bitfinex { (NumberStyle::Js, true) } else { (NumberStyle::Minimal, false) };
+        memo.use_format(MemoFormat::Interleaved(tick, lot, style, negative_asks));
+        if let Some(crc) = memo.unchanged_since_mark(book, [Side::Bid, Side::Ask], 25) {
+            self.reused = true;
+            return crc as i32;
+        }
+        let crc = self.interleaved(Some(memo), book, tick, lot, style, negative_asks);
+        memo.mark = book.mark();
+        crc
     }
 }
 
@@ -747,6 +818,98 @@ mod tests {
                     proptest::prop_assert_eq!(shared.last_text(), fresh.last_text());
                 }
                 proptest::prop_assert_eq!(got, want);
+            }
+        }
+
+        /// The engine's path: one memo per book, each book's state marked with its CRC, so
+        /// an update worse than the checksummed depth is known to change nothing without a
+        /// walk. Updates anywhere in books deeper than the depth, cuts from the worst end,
+        /// a side cleared, a book replaced by a clone of another (with its memo), a memo used
+        /// once unmarked on another book, the three venue formats: the same CRC as rendering
+        /// every level, every time.
+        #[test]
+        fn marked_memos_equal_fresh_rendering(
+            ops in proptest::collection::vec(
+                (0usize..3, 0u8..12, proptest::bool::ANY, 0i64..60, 0i64..5, 0u8..3, 0usize..3),
+                1..400,
+            )
+        ) {
+            let (tick, lot) = (Step::parse("0.1").unwrap(), Step::parse("0.00000001").unwrap());
+            let mut books = [Ladder::new(), Ladder::new(), Ladder::new()];
+            let mut memos = [LevelMemo::default(), LevelMemo::default(), LevelMemo::default()];
+            let mut shared = Checksummer::new();
+            let (mut reused, mut rendered) = (0, 0);
+            for (b, op, bid, px, qty, format, other) in ops {
+                let side = if bid { Side::Bid } else { Side::Ask };
+                match op {
+                    0..=7 => {
+                        let px = if bid { 1_000 + px } else { 1_100 + px };
+                        books[b].set(side, px, qty * 7);
+                    }
+                    8 => {
+                        books[b].truncate(side, 5 + (px % 30) as usize);
+                    }
+                    9 => books[b].clear_side(side),
+                    10 if other != b => {
+                        books[b] = books[other].clone();
+                        memos[b] = memos[other].clone();
+                    }
+                    _ => {
+                        // The memo goes through another book unmarked (its texts change).
+                        let _ = shared.okx_with(&mut memos[b], &books[other], tick, lot);
+                    }
+                }
+                let mut fresh = Checksummer::new();
+                let (got, want) = match format {
+                    0 => (
+                        shared.kraken_marked(&mut memos[b], &mut books[b], tick, 1, lot, 8),
+                        fresh.kraken(&books[b], tick, 1, lot, 8),
+                    ),
+                    f => {
+                        let bitfinex = f == 2;
+                        let got = shared.interleaved_marked(&mut memos[b], &mut books[b], tick, lot, bitfinex);
+                        let want = if bitfinex {
+                            fresh.bitfinex(&books[b], tick, lot)
+                        } else {
+                            fresh.okx(&books[b], tick, lot)
+                        };
+                        (got as u32, want as u32)
+                    }
+                };
+                if shared.reused {
+                    reused += 1;
+                } else {
+                    rendered += 1;
+                    proptest::prop_assert_eq!(shared.last_text(), fresh.last_text());
+                }
+                proptest::prop_assert_eq!(got, want, "book {} op {}", b, op);
+            }
+            proptest::prop_assert!(reused + rendered > 0);
+        }
+
+        /// A deep book whose updates land below the checksummed depth: each CRC after the
+        /// first comes from the mark, with no walk and no rendering, and stays right.
+        #[test]
+        fn deep_updates_reuse_the_marked_crc(
+            updates in proptest::collection::vec((proptest::bool::ANY, 30i64..200, 1i64..5), 1..100)
+        ) {
+            let (tick, lot) = (Step::parse("0.1").unwrap(), Step::parse("0.001").unwrap());
+            let mut book = Ladder::new();
+            for i in 0..30 {
+                book.set(Side::Bid, 1_000 - i, 1);
+                book.set(Side::Ask, 1_100 + i, 1);
+            }
+            let mut memo = LevelMemo::default();
+            let mut shared = Checksummer::new();
+            let first = shared.kraken_marked(&mut memo, &mut book, tick, 1, lot, 3);
+            for (bid, depth, qty) in updates {
+                let (side, px) = if bid { (Side::Bid, 1_000 - depth) } else { (Side::Ask, 1_100 + depth) };
+                book.set(side, px, qty);
+                let mark = book.marked();
+                let got = shared.kraken_marked(&mut memo, &mut book, tick, 1, lot, 3);
+                proptest::prop_assert!(shared.reused && book.marked() == mark, "rendered again");
+                proptest::prop_assert_eq!(got, first);
+                proptest::prop_assert_eq!(got, Checksummer::new().kraken(&book, tick, 1, lot, 3));
             }
         }
 

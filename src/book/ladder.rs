@@ -143,7 +143,12 @@ pub struct Ladder {
     asks: SideBook,
     /// The largest window [`Ladder::fit_window`] may grow to (the window itself when fixed).
     max_window: usize,
+    /// The name [`Ladder::mark`] last gave the book's state (0: never marked).
+    mark: u64,
 }
+
+/// The next name [`Ladder::mark`] hands out: unique across every ladder of the process.
+static NEXT_MARK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl Default for Ladder {
     fn default() -> Self {
@@ -201,7 +206,7 @@ impl Ladder {
     /// that lands in a new part of the window.
     pub fn with_window(window_ticks: usize) -> Ladder {
         let w = Self::round_window(window_ticks);
-        Ladder { bids: SideBook::new(w), asks: SideBook::new(w), max_window: w }
+        Ladder { bids: SideBook::new(w), asks: SideBook::new(w), max_window: w, mark: 0 }
     }
 
     /// An empty book whose window starts small
@@ -234,7 +239,7 @@ impl Ladder {
     pub fn growable(max_window_ticks: usize) -> Ladder {
         let max = Self::round_window(max_window_ticks);
         let w = Self::GROWABLE_START_TICKS.min(max);
-        Ladder { bids: SideBook::new(w), asks: SideBook::new(w), max_window: max }
+        Ladder { bids: SideBook::new(w), asks: SideBook::new(w), max_window: max, mark: 0 }
     }
 
     fn round_window(window_ticks: usize) -> usize {
@@ -406,6 +411,37 @@ impl Ladder {
     /// ```
     pub fn truncate(&mut self, side: Side, depth: usize) -> usize {
         self.side_mut(side).truncate(depth)
+    }
+
+    /// Names the book's present state and starts counting changes from it afresh: the name
+    /// is one no other call returns, on any ladder. While [`Ladder::marked`] still returns
+    /// it, the book is that state changed only where [`Ladder::changed_only_worse_than`]
+    /// allows (a clone carries the name and its own changes since, so it holds too). A
+    /// checksum memo uses it to know that nothing within the checksummed depth changed
+    /// without walking the levels.
+    pub(crate) fn mark(&mut self) -> u64 {
+        self.mark = NEXT_MARK.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.bids.untouch();
+        self.asks.untouch();
+        self.mark
+    }
+
+    /// The name of the state [`Ladder::mark`] last named (0: never marked).
+    #[inline]
+    pub(crate) fn marked(&self) -> u64 {
+        self.mark
+    }
+
+    /// Whether every level of `side` set, deleted, cut or cleared since the mark is strictly
+    /// worse than `px_tick` (`None`: whether none was).
+    #[inline]
+    pub(crate) fn changed_only_worse_than(&self, side: Side, px_tick: Option<i64>) -> bool {
+        let touched = self.side(side).touched();
+        match (px_tick, side) {
+            (None, _) => touched == i64::MAX,
+            (Some(px), Side::Bid) => touched > bid_key(px),
+            (Some(px), Side::Ask) => touched > px,
+        }
     }
 
     /// Makes room for `levels` levels per side outside the array window, so a book that stays

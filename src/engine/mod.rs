@@ -960,9 +960,9 @@ impl<A: Adapter> Engine<A> {
             let b = &mut self.books[i];
             let ok = match expected {
                 Checksum::Kraken(want) => {
-                    self.checksummer.kraken_with(
+                    self.checksummer.kraken_marked(
                         &mut b.checksum_memo,
-                        &b.ladder,
+                        &mut b.ladder,
                         inst.tick,
                         info.price_decimals,
                         inst.lot,
@@ -970,12 +970,14 @@ impl<A: Adapter> Engine<A> {
                     ) == want
                 }
                 Checksum::Okx(want) => {
-                    let memo = &mut b.checksum_memo;
-                    self.checksummer.okx_with(memo, &b.ladder, inst.tick, inst.lot) == want
+                    let (memo, book) = (&mut b.checksum_memo, &mut b.ladder);
+                    self.checksummer.interleaved_marked(memo, book, inst.tick, inst.lot, false)
+                        == want
                 }
                 Checksum::Bitfinex(want) => {
-                    let memo = &mut b.checksum_memo;
-                    self.checksummer.bitfinex_with(memo, &b.ladder, inst.tick, inst.lot) == want
+                    let (memo, book) = (&mut b.checksum_memo, &mut b.ladder);
+                    self.checksummer.interleaved_marked(memo, book, inst.tick, inst.lot, true)
+                        == want
                 }
             };
             if ok {

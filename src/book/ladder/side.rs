@@ -49,6 +49,9 @@ pub(crate) struct SideBook {
     window_len: usize,
     /// Levels worse than the window, sorted by descending key (best at the end).
     overflow: Vec<(i64, i64)>,
+    /// The smallest key whose level may have changed (set, deleted, cut or cleared) since
+    /// [`SideBook::untouch`]; `i64::MIN` for a new side, `i64::MAX` when none has.
+    touched: i64,
 }
 
 impl SideBook {
@@ -65,6 +68,7 @@ impl SideBook {
             best_off: NONE,
             window_len: 0,
             overflow: Vec::new(),
+            touched: i64::MIN,
         }
     }
 
@@ -82,6 +86,7 @@ impl SideBook {
         self.best_off = NONE;
         self.window_len = 0;
         self.overflow.clear();
+        self.touched = i64::MIN;
     }
 
     /// `W`, the window size in slots.
@@ -224,6 +229,7 @@ impl SideBook {
     #[inline]
     pub(crate) fn set(&mut self, key: i64, qty: i64) -> Applied {
         debug_assert!(qty >= 0);
+        self.touched = self.touched.min(key);
         match self.offset(key) {
             Some(off) => self.set_in_window(off, qty),
             None => self.set_outside(key, qty),
@@ -384,6 +390,11 @@ impl SideBook {
         let mut excess = len - depth;
         // 1. The overflow holds the worst levels, sorted worst first.
         let from_overflow = excess.min(self.overflow.len());
+        if let Some(&(best_cut, _)) =
+            from_overflow.checked_sub(1).and_then(|i| self.overflow.get(i))
+        {
+            self.touched = self.touched.min(best_cut);
+        }
         self.overflow.drain(..from_overflow);
         excess -= from_overflow;
         // 2. Then the window, from its worst occupied slot towards the best.
@@ -398,6 +409,7 @@ impl SideBook {
             self.bits.clear(slot);
             self.window_len -= 1;
             excess -= 1;
+            self.touched = self.touched.min(self.key_at(off));
             if off == 0 {
                 break;
             }
@@ -427,6 +439,20 @@ impl SideBook {
         self.window_len = 0;
         self.best_off = NONE;
         self.overflow.clear();
+        self.touched = i64::MIN;
+    }
+
+    /// The smallest key whose level may have changed since [`SideBook::untouch`]
+    /// (`i64::MAX`: none; `i64::MIN`: the side is new or was cleared since).
+    #[inline]
+    pub(crate) fn touched(&self) -> i64 {
+        self.touched
+    }
+
+    /// Starts counting changes afresh: [`SideBook::touched`] is `i64::MAX` until the next.
+    #[inline]
+    pub(crate) fn untouch(&mut self) {
+        self.touched = i64::MAX;
     }
 
     /// Iterates the side best first, as `(key, qty)`.
