@@ -412,6 +412,19 @@ impl Checksummer {
             self.reused = true;
             return crc;
         }
+        self.kraken_render(memo, book, tick, price_decimals, lot, qty_decimals)
+    }
+
+    /// Renders and hashes Kraken's text, copying the levels `memo` kept (in this format).
+    fn kraken_render(
+        &mut self,
+        memo: &mut LevelMemo,
+        book: &Ladder,
+        tick: Step,
+        price_decimals: u8,
+        lot: Step,
+        qty_decimals: u8,
+    ) -> u32 {
         self.reused = false;
         self.text.clear();
         for (s, side) in [Side::Ask, Side::Bid].into_iter().enumerate() {
@@ -457,7 +470,9 @@ impl Checksummer {
             self.reused = true;
             return crc;
         }
-        let crc = self.kraken_with(memo, book, tick, price_decimals, lot, qty_decimals);
+        // No walk to see whether the levels are unchanged: the mark answered that, unless
+        // the memo was not marked on this book (then a render costs what a walk would save).
+        let crc = self.kraken_render(memo, book, tick, price_decimals, lot, qty_decimals);
         memo.mark = book.mark();
         crc
     }
@@ -499,7 +514,7 @@ impl Checksummer {
     /// OKX, signed, remembering the levels in `memo` (keep one per book). See the
     /// [module docs](self).
     pub fn okx_with(&mut self, memo: &mut LevelMemo, book: &Ladder, tick: Step, lot: Step) -> i32 {
-        self.interleaved(Some(memo), book, tick, lot, NumberStyle::Minimal, false)
+        self.interleaved(Some((memo, true)), book, tick, lot, NumberStyle::Minimal, false)
     }
 
     /// Bitfinex (P0–P4 books), signed, every level rendered. See the [module docs](self).
@@ -516,25 +531,32 @@ impl Checksummer {
         tick: Step,
         lot: Step,
     ) -> i32 {
-        self.interleaved(Some(memo), book, tick, lot, NumberStyle::Js, true)
+        self.interleaved(Some((memo, true)), book, tick, lot, NumberStyle::Js, true)
     }
 
+    /// The interleaved text's CRC, through `memo` if given; with `walk`, first walking the
+    /// levels to see whether they are the memo's.
     fn interleaved(
         &mut self,
-        mut memo: Option<&mut LevelMemo>,
+        memo: Option<(&mut LevelMemo, bool)>,
         book: &Ladder,
         tick: Step,
         lot: Step,
         style: NumberStyle,
         negative_asks: bool,
     ) -> i32 {
-        if let Some(m) = memo.as_deref_mut() {
-            m.use_format(MemoFormat::Interleaved(tick, lot, style, negative_asks));
-            if let Some(crc) = m.unchanged(book, [Side::Bid, Side::Ask], 25) {
-                self.reused = true;
-                return crc as i32;
+        let memo = match memo {
+            Some((m, walk)) => {
+                m.use_format(MemoFormat::Interleaved(tick, lot, style, negative_asks));
+                if let Some(Some(crc)) = walk.then(|| m.unchanged(book, [Side::Bid, Side::Ask], 25))
+                {
+                    self.reused = true;
+                    return crc as i32;
+                }
+                Some(m)
             }
-        }
+            None => None,
+        };
         self.reused = false;
         self.text.clear();
         self.next.iter_mut().for_each(Vec::clear);
@@ -596,7 +618,8 @@ impl Checksummer {
             self.reused = true;
             return crc as i32;
         }
-        let crc = self.interleaved(Some(memo), book, tick, lot, style, negative_asks);
+        // No walk, as in [`Checksummer::kraken_marked`].
+        let crc = self.interleaved(Some((memo, false)), book, tick, lot, style, negative_asks);
         memo.mark = book.mark();
         crc
     }
