@@ -8,11 +8,14 @@
 //! (real frames of the bundled captures).
 #![no_main]
 
+#[path = "scan_common.rs"]
+mod scan_common;
+
 use ladderfeed::book::InstrumentRegistry;
 use ladderfeed::venue::binance::Binance;
-use ladderfeed::venue::scan::{Kernel, KernelKind};
-use ladderfeed::venue::{Adapter, Parsed, Parser};
+use ladderfeed::venue::Parser;
 use libfuzzer_sys::fuzz_target;
+use scan_common::Setup;
 
 const SNAPSHOTS: [(&str, &[u8]); 3] = [
     ("https://api.binance.com/api/v3/depth?symbol=BTCUSDT", br#"{"lastUpdateId":50093239188,"bids":[["61737.63000000","1.5"],["61730.17000000","2"]],"asks":[["61837.64000000","0.5"],["61839.85000000","3"]]}"#),
@@ -23,8 +26,7 @@ const SNAPSHOTS: [(&str, &[u8]); 3] = [
 fuzz_target!(|data: &[u8]| {
     let Some((&sel, rest)) = data.split_first() else { return };
     let market = usize::from(sel & 3) % 3;
-    let kind = KernelKind::ALL[usize::from((sel >> 2) & 3) % 3];
-    let Some(kernel) = Kernel::forced(kind) else { return };
+    let Some(kernel) = scan_common::kernel(sel >> 2) else { return };
     let make = |parser| {
         let reg = InstrumentRegistry::with_builtins();
         let mut b = match market {
@@ -38,21 +40,5 @@ fuzz_target!(|data: &[u8]| {
     };
     let (mut scan, mut tape) = (make(Parser::Scan), make(Parser::SimdJson));
     let (url, body) = SNAPSHOTS[market];
-    let (mut a, mut b) = (Parsed::default(), Parsed::default());
-    let _ = scan.handle_http(url, body, 0, &mut a);
-    let _ = tape.handle_http(url, body, 0, &mut b);
-    for frame in rest.split(|&c| c == b'\n') {
-        a.clear();
-        b.clear();
-        let (ra, rb) = match frame.split_first() {
-            Some((b'H', body)) => {
-                (scan.handle_http(url, body, 0, &mut a), tape.handle_http(url, body, 0, &mut b))
-            }
-            _ => (scan.handle_frame(frame, 0, &mut a), tape.handle_frame(frame, 0, &mut b)),
-        };
-        assert!(!b.scan_fallback);
-        a.scan_fallback = false;
-        assert_eq!(ra, rb, "result differs on {:?}", String::from_utf8_lossy(frame));
-        assert_eq!(a, b, "parsed output differs on {:?}", String::from_utf8_lossy(frame));
-    }
+    scan_common::differential(&mut scan, &mut tape, &[Setup::Http(url, body)], Some(url), rest);
 });

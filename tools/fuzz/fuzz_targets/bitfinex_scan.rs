@@ -10,11 +10,14 @@
 //! handlers. Seeds: `tools/fuzz/seeds/bitfinex_scan` (real frames of the bundled captures).
 #![no_main]
 
+#[path = "scan_common.rs"]
+mod scan_common;
+
 use ladderfeed::book::InstrumentRegistry;
 use ladderfeed::venue::bitfinex::Bitfinex;
-use ladderfeed::venue::scan::{Kernel, KernelKind};
-use ladderfeed::venue::{Adapter, Parsed, Parser};
+use ladderfeed::venue::Parser;
 use libfuzzer_sys::fuzz_target;
+use scan_common::Setup;
 
 const SETUP: &[&[u8]] = &[
     br#"{"event":"conf","status":"OK","flags":196608}"#,
@@ -26,8 +29,7 @@ const SETUP: &[&[u8]] = &[
 
 fuzz_target!(|data: &[u8]| {
     let Some((&sel, rest)) = data.split_first() else { return };
-    let kind = KernelKind::ALL[usize::from(sel & 3) % 3];
-    let Some(kernel) = Kernel::forced(kind) else { return };
+    let Some(kernel) = scan_common::kernel(sel) else { return };
     let merged = sel & 4 != 0;
     let make = |parser| {
         let mut a = Bitfinex::new(InstrumentRegistry::with_builtins());
@@ -37,21 +39,6 @@ fuzz_target!(|data: &[u8]| {
         a
     };
     let (mut scan, mut tape) = (make(Parser::Scan), make(Parser::SimdJson));
-    let (mut a, mut b) = (Parsed::default(), Parsed::default());
-    for frame in SETUP {
-        a.clear();
-        b.clear();
-        let _ = scan.handle_frame(frame, 0, &mut a);
-        let _ = tape.handle_frame(frame, 0, &mut b);
-    }
-    for frame in rest.split(|&c| c == b'\n') {
-        a.clear();
-        b.clear();
-        let ra = scan.handle_frame(frame, 0, &mut a);
-        let rb = tape.handle_frame(frame, 0, &mut b);
-        assert!(!b.scan_fallback);
-        a.scan_fallback = false;
-        assert_eq!(ra, rb, "result differs on {:?}", String::from_utf8_lossy(frame));
-        assert_eq!(a, b, "parsed output differs on {:?}", String::from_utf8_lossy(frame));
-    }
+    let setup: Vec<Setup<'_>> = SETUP.iter().map(|f| Setup::Frame(f)).collect();
+    scan_common::differential(&mut scan, &mut tape, &setup, None, rest);
 });

@@ -9,18 +9,20 @@
 //! shapes).
 #![no_main]
 
+#[path = "scan_common.rs"]
+mod scan_common;
+
 use ladderfeed::book::{InstrumentRegistry, Venue};
 use ladderfeed::venue::bybit::Bybit;
-use ladderfeed::venue::scan::{Kernel, KernelKind};
-use ladderfeed::venue::{Adapter, Parsed, Parser};
+use ladderfeed::venue::Parser;
 use libfuzzer_sys::fuzz_target;
+use scan_common::Setup;
 
 const BOOK: &[u8] = br#"{"topic":"orderbook.50.BTCUSDT","type":"snapshot","ts":1672304484978,"data":{"s":"BTCUSDT","b":[["16493.50","0.006"],["16493.00","0.100"]],"a":[["16493.55","0.1"]],"u":10,"seq":7961638724},"cts":1672304484976}"#;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&sel, rest)) = data.split_first() else { return };
-    let kind = KernelKind::ALL[usize::from(sel & 3) % 3];
-    let Some(kernel) = Kernel::forced(kind) else { return };
+    let Some(kernel) = scan_common::kernel(sel) else { return };
     let make = |parser| {
         let mut a = Bybit::new(Venue::BybitLinear, InstrumentRegistry::with_builtins(), 50);
         a.set_parser(parser);
@@ -28,17 +30,5 @@ fuzz_target!(|data: &[u8]| {
         a
     };
     let (mut scan, mut tape) = (make(Parser::Scan), make(Parser::SimdJson));
-    let (mut a, mut b) = (Parsed::default(), Parsed::default());
-    let _ = scan.handle_frame(BOOK, 0, &mut a);
-    let _ = tape.handle_frame(BOOK, 0, &mut b);
-    for frame in rest.split(|&c| c == b'\n') {
-        a.clear();
-        b.clear();
-        let ra = scan.handle_frame(frame, 0, &mut a);
-        let rb = tape.handle_frame(frame, 0, &mut b);
-        assert!(!b.scan_fallback);
-        a.scan_fallback = false;
-        assert_eq!(ra, rb, "result differs on {:?}", String::from_utf8_lossy(frame));
-        assert_eq!(a, b, "parsed output differs on {:?}", String::from_utf8_lossy(frame));
-    }
+    scan_common::differential(&mut scan, &mut tape, &[Setup::Frame(BOOK)], None, rest);
 });

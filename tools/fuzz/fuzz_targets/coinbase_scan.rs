@@ -9,11 +9,14 @@
 //! the bundled Coinbase Exchange capture).
 #![no_main]
 
+#[path = "scan_common.rs"]
+mod scan_common;
+
 use ladderfeed::book::InstrumentRegistry;
 use ladderfeed::venue::coinbase::CoinbaseExchange;
-use ladderfeed::venue::scan::{Kernel, KernelKind};
-use ladderfeed::venue::{Adapter, Parsed, Parser};
+use ladderfeed::venue::Parser;
 use libfuzzer_sys::fuzz_target;
+use scan_common::Setup;
 
 const BOOKS: [&[u8]; 3] = [
     br#"{"type":"snapshot","product_id":"BTC-USD","asks":[["30000.01","1.50000000"],["30000.09","0.1"]],"bids":[["29999.99","4.52"]]}"#,
@@ -23,8 +26,7 @@ const BOOKS: [&[u8]; 3] = [
 
 fuzz_target!(|data: &[u8]| {
     let Some((&sel, rest)) = data.split_first() else { return };
-    let kind = KernelKind::ALL[usize::from(sel & 3) % 3];
-    let Some(kernel) = Kernel::forced(kind) else { return };
+    let Some(kernel) = scan_common::kernel(sel) else { return };
     let make = |parser| {
         let mut a = CoinbaseExchange::new(InstrumentRegistry::with_builtins());
         a.set_parser(parser);
@@ -32,21 +34,6 @@ fuzz_target!(|data: &[u8]| {
         a
     };
     let (mut scan, mut tape) = (make(Parser::Scan), make(Parser::SimdJson));
-    let (mut a, mut b) = (Parsed::default(), Parsed::default());
-    for book in BOOKS {
-        a.clear();
-        b.clear();
-        let _ = scan.handle_frame(book, 0, &mut a);
-        let _ = tape.handle_frame(book, 0, &mut b);
-    }
-    for frame in rest.split(|&c| c == b'\n') {
-        a.clear();
-        b.clear();
-        let ra = scan.handle_frame(frame, 0, &mut a);
-        let rb = tape.handle_frame(frame, 0, &mut b);
-        assert!(!b.scan_fallback);
-        a.scan_fallback = false;
-        assert_eq!(ra, rb, "result differs on {:?}", String::from_utf8_lossy(frame));
-        assert_eq!(a, b, "parsed output differs on {:?}", String::from_utf8_lossy(frame));
-    }
+    let setup = BOOKS.map(Setup::Frame);
+    scan_common::differential(&mut scan, &mut tape, &setup, None, rest);
 });

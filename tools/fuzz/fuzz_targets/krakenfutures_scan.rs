@@ -7,10 +7,14 @@
 //! `tools/fuzz/seeds/krakenfutures_scan` (real frames of the bundled capture).
 #![no_main]
 
+#[path = "scan_common.rs"]
+mod scan_common;
+
 use ladderfeed::book::InstrumentRegistry;
 use ladderfeed::venue::krakenfutures::KrakenFutures;
-use ladderfeed::venue::{Adapter, Parsed, Parser};
+use ladderfeed::venue::Parser;
 use libfuzzer_sys::fuzz_target;
+use scan_common::Setup;
 
 const SNAPSHOT: &[u8] = br#"{"feed":"book_snapshot","product_id":"PI_ETHUSD","timestamp":1626994925378,"seq":0,"bids":[{"price":2003.9,"qty":4387.0}],"asks":[{"price":2004.6,"qty":600.0}]}"#;
 
@@ -21,16 +25,5 @@ fuzz_target!(|data: &[u8]| {
         a
     };
     let (mut scan, mut tape) = (make(Parser::Scan), make(Parser::SimdJson));
-    let (mut a, mut b) = (Parsed::default(), Parsed::default());
-    let _ = scan.handle_frame(SNAPSHOT, 0, &mut a);
-    let _ = tape.handle_frame(SNAPSHOT, 0, &mut b);
-    for frame in data.split(|&c| c == b'\n') {
-        a.clear();
-        b.clear();
-        let (ra, rb) = (scan.handle_frame(frame, 0, &mut a), tape.handle_frame(frame, 0, &mut b));
-        assert!(!b.scan_fallback);
-        a.scan_fallback = false;
-        assert_eq!(ra, rb, "result differs on {:?}", String::from_utf8_lossy(frame));
-        assert_eq!(a, b, "parsed output differs on {:?}", String::from_utf8_lossy(frame));
-    }
+    scan_common::differential(&mut scan, &mut tape, &[Setup::Frame(SNAPSHOT)], None, data);
 });

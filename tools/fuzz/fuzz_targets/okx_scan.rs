@@ -8,18 +8,20 @@
 //! of the bundled capture).
 #![no_main]
 
+#[path = "scan_common.rs"]
+mod scan_common;
+
 use ladderfeed::book::InstrumentRegistry;
 use ladderfeed::venue::okx::Okx;
-use ladderfeed::venue::scan::{Kernel, KernelKind};
-use ladderfeed::venue::{Adapter, Parsed, Parser};
+use ladderfeed::venue::Parser;
 use libfuzzer_sys::fuzz_target;
+use scan_common::Setup;
 
 const BOOK: &[u8] = br#"{"arg":{"channel":"books","instId":"BTC-USD-220527"},"action":"snapshot","data":[{"asks":[["30249.4","2","0","1"],["30261","4","0","1"]],"bids":[["30182.6","452","0","1"]],"ts":"1652459225464","checksum":0,"prevSeqId":-1,"seqId":10}]}"#;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&sel, rest)) = data.split_first() else { return };
-    let kind = KernelKind::ALL[usize::from(sel & 3) % 3];
-    let Some(kernel) = Kernel::forced(kind) else { return };
+    let Some(kernel) = scan_common::kernel(sel) else { return };
     let make = |parser| {
         let mut a = Okx::new(InstrumentRegistry::with_builtins());
         a.set_parser(parser);
@@ -27,17 +29,5 @@ fuzz_target!(|data: &[u8]| {
         a
     };
     let (mut scan, mut tape) = (make(Parser::Scan), make(Parser::SimdJson));
-    let (mut a, mut b) = (Parsed::default(), Parsed::default());
-    let _ = scan.handle_frame(BOOK, 0, &mut a);
-    let _ = tape.handle_frame(BOOK, 0, &mut b);
-    for frame in rest.split(|&c| c == b'\n') {
-        a.clear();
-        b.clear();
-        let ra = scan.handle_frame(frame, 0, &mut a);
-        let rb = tape.handle_frame(frame, 0, &mut b);
-        assert!(!b.scan_fallback);
-        a.scan_fallback = false;
-        assert_eq!(ra, rb, "result differs on {:?}", String::from_utf8_lossy(frame));
-        assert_eq!(a, b, "parsed output differs on {:?}", String::from_utf8_lossy(frame));
-    }
+    scan_common::differential(&mut scan, &mut tape, &[Setup::Frame(BOOK)], None, rest);
 });
