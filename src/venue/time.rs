@@ -9,6 +9,34 @@ pub(crate) fn ms_to_ns(ms: u64) -> u64 {
 /// Decimal seconds since the epoch (`"1618678123.481570"`, Kraken v1, cryptofeed logs) to ns.
 /// Digits past the ninth decimal are ignored.
 pub(crate) fn decimal_seconds_ns(text: &[u8]) -> Option<u64> {
+    ten_dot_six(text).or_else(|| any_decimal_seconds_ns(text))
+}
+
+/// Kraken's shape, `1618678123.481570` (ten digits, a point, six digits), read eight digits
+/// at a time; `None` for any other text (which [`any_decimal_seconds_ns`] then reads).
+#[inline]
+fn ten_dot_six(text: &[u8]) -> Option<u64> {
+    use super::scan::{all_digits, eight_digits};
+    let t: &[u8; 17] = text.try_into().ok()?;
+    let digit = |c: u8| c.is_ascii_digit().then(|| u64::from(c - b'0'));
+    let (d9, d10) = (digit(t[8])?, digit(t[9])?);
+    if t[10] != b'.' {
+        return None;
+    }
+    let word = |i: usize| u64::from_le_bytes(t[i..i + 8].try_into().unwrap_or_default());
+    // Digits 1-8; then the six fraction digits as `00dddddd` (the word ending with the text,
+    // its two lowest bytes, digit 10 and the point, made zeros).
+    let (high, frac) = (word(0), (word(9) & !0xffff) | 0x3030);
+    if !all_digits(high) || !all_digits(frac) {
+        return None;
+    }
+    let secs = eight_digits(high) * 100 + d9 * 10 + d10;
+    // Ten digits of seconds: under 10^19 nanoseconds, no overflow.
+    Some(secs * 1_000_000_000 + eight_digits(frac) * 1_000)
+}
+
+/// [`decimal_seconds_ns`] for any number of digits.
+fn any_decimal_seconds_ns(text: &[u8]) -> Option<u64> {
     let (int, frac) = match text.iter().position(|&c| c == b'.') {
         Some(dot) => (&text[..dot], &text[dot + 1..]),
         None => (text, &b""[..]),
@@ -106,6 +134,35 @@ mod tests {
         assert_eq!(rfc3339_ns(b"2021-04-17T16:43:37.075687"), None);
         assert_eq!(rfc3339_ns(b"2021-13-17T16:43:37Z"), None);
         assert_eq!(rfc3339_ns(b"garbage"), None);
+    }
+
+    #[test]
+    fn ten_digits_a_point_and_six_read_as_any_decimal_seconds() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let alphabet = b"0123456789.x/: 9";
+        for _ in 0..200_000 {
+            let mut t = *b"1618678123.481570";
+            for _ in 0..(x % 4) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                t[(x % 17) as usize] = alphabet[((x >> 8) % alphabet.len() as u64) as usize];
+            }
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let text = String::from_utf8_lossy(&t);
+            assert_eq!(decimal_seconds_ns(&t), any_decimal_seconds_ns(&t), "{text}");
+            if ten_dot_six(&t).is_none() {
+                assert!(
+                    t[10] != b'.'
+                        || t.iter().enumerate().any(|(i, c)| i != 10 && !c.is_ascii_digit()),
+                    "{text}"
+                );
+            }
+        }
+        assert_eq!(ten_dot_six(b"9999999999.999999"), Some(9_999_999_999_999_999_000));
+        assert_eq!(ten_dot_six(b"0000000000.000000"), Some(0));
     }
 
     #[test]

@@ -572,7 +572,7 @@ impl<'a> Cursor<'a> {
 
 /// Whether all eight bytes of `w` are ASCII digits.
 #[inline(always)]
-fn all_digits(w: u64) -> bool {
+pub(crate) fn all_digits(w: u64) -> bool {
     const HIGH: u64 = 0xf0f0_f0f0_f0f0_f0f0;
     const THREES: u64 = 0x3030_3030_3030_3030;
     // High nibble 3, and still 3 after adding 6 (rules out `:` to `?`; no carry crosses a
@@ -582,7 +582,7 @@ fn all_digits(w: u64) -> bool {
 
 /// The value of eight ASCII digits, the first in the lowest byte of `w` (little-endian load).
 #[inline(always)]
-fn eight_digits(w: u64) -> u64 {
+pub(crate) fn eight_digits(w: u64) -> u64 {
     // Bytes to digit values; then pairs (10 * d0 + d1 in every even byte); then the four
     // pairs combined by two multiplications whose useful sums land in bits 32..64.
     let v = w - 0x3030_3030_3030_3030;
