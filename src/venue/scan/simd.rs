@@ -274,8 +274,18 @@ mod tests {
     #[test]
     fn each_kernel_finds_every_stop_byte_at_every_offset() {
         let ks = kernels();
-        for stop in [b'"', b'\\', 0x00, 0x1f, 0x80, 0xff, b'\n'] {
-            for len in [0usize, 1, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 128, 129] {
+        // Under Miri (the portable kernel alone), fewer stops and lengths: still each side
+        // of a 16- and a 64-byte boundary (the full lists ran over 25 minutes unfinished).
+        let (stops, lens): (&[u8], &[usize]) = if cfg!(miri) {
+            (&[b'"', 0x80], &[0, 1, 15, 16, 17, 63, 64, 65])
+        } else {
+            (
+                &[b'"', b'\\', 0x00, 0x1f, 0x80, 0xff, b'\n'],
+                &[0, 1, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 128, 129],
+            )
+        };
+        for &stop in stops {
+            for &len in lens {
                 for at in 0..=len {
                     let mut buf = vec![b'7'; len];
                     // 0x7f and 0x20 are plain string bytes, not stops.
