@@ -347,8 +347,11 @@ impl LevelMemo {
 /// The text is rendered per level and, through the `_with` methods, remembered per book
 /// ([`LevelMemo`]): a level whose price, size and number format are unchanged since the book's
 /// previous checksum is copied, not rendered again (an update usually changes one or two of
-/// Kraken's 20 levels or OKX's 50). The text is a pure function of those inputs, so the memo
-/// can never be stale. [`Checksummer::okx`] and [`Checksummer::bitfinex`] render every level.
+/// Kraken's 20 levels or OKX's 50). The text is a pure function of those inputs, so a kept
+/// text can never be stale. The engine's calls also reuse a book's CRC whole while the
+/// ladder's record of changes since the CRC shows none within the checksummed depth (see
+/// `LevelMemo::unchanged_since_mark`). [`Checksummer::okx`] and [`Checksummer::bitfinex`]
+/// render every level.
 #[derive(Debug, Default, Clone)]
 pub struct Checksummer {
     text: Vec<u8>,
@@ -470,8 +473,8 @@ impl Checksummer {
             self.reused = true;
             return crc;
         }
-        // No walk to see whether the levels are unchanged: the mark answered that, unless
-        // the memo was not marked on this book (then a render costs what a walk would save).
+        // A change reached the top 10 since the mark (or the memo has no mark on this book):
+        // render at once, without the walk that would mostly find the levels changed.
         let crc = self.kraken_render(memo, book, tick, price_decimals, lot, qty_decimals);
         memo.mark = book.mark();
         crc
@@ -727,6 +730,27 @@ mod tests {
         book.set(Side::Ask, 64_431, 10_000_000);
         c.bitfinex(&book, tick, lot);
         assert_eq!(c.last_text(), b"6443:5.26056135:6443.1:-0.1");
+    }
+
+    /// `i64::MAX` is a key like any other (an ask at that price, a bid at `i64::MIN`): a
+    /// level set there, or cut from there, after the mark is a change, on a side with fewer
+    /// levels than the checksum's depth, where any change reaches the text.
+    #[test]
+    fn a_change_at_the_extreme_key_is_a_change() {
+        let (tick, lot) = (Step::parse("0.1").unwrap(), Step::parse("0.001").unwrap());
+        for side in [Side::Ask, Side::Bid] {
+            let mut book = Ladder::new();
+            book.set(Side::Bid, 1_000, 1);
+            book.set(Side::Ask, 1_100, 1);
+            let (mut memo, mut c) = (LevelMemo::default(), Checksummer::new());
+            let _ = c.interleaved_marked(&mut memo, &mut book, tick, lot, false);
+            book.set(side, if side == Side::Ask { i64::MAX } else { i64::MIN }, 3);
+            let got = c.interleaved_marked(&mut memo, &mut book, tick, lot, false);
+            assert_eq!(got, Checksummer::new().okx(&book, tick, lot), "{side:?}: set");
+            assert_eq!(book.truncate(side, 1), 1);
+            let got = c.interleaved_marked(&mut memo, &mut book, tick, lot, false);
+            assert_eq!(got, Checksummer::new().okx(&book, tick, lot), "{side:?}: cut");
+        }
     }
 
     proptest::proptest! {

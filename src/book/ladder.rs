@@ -147,8 +147,32 @@ pub struct Ladder {
     mark: u64,
 }
 
-/// The next name [`Ladder::mark`] hands out: unique across every ladder of the process.
-static NEXT_MARK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+/// The first name of the next block of [`Ladder::mark`]'s names a thread takes: unique across
+/// every ladder of the process.
+static NEXT_MARKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// Names a thread takes from [`NEXT_MARKS`] at once.
+const MARK_BLOCK: u64 = 1 << 20;
+
+thread_local! {
+    /// This thread's names for [`Ladder::mark`]: the next one and the end of its block (the
+    /// shared counter is touched once a block, so engines on different cores do not contend
+    /// for it on every checksum).
+    static MARKS: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, 0)) };
+}
+
+/// A name no other call returns, on any thread (never 0).
+fn next_mark() -> u64 {
+    MARKS.with(|m| {
+        let (mut next, mut end) = m.get();
+        if next == end {
+            next = NEXT_MARKS.fetch_add(MARK_BLOCK, std::sync::atomic::Ordering::Relaxed);
+            end = next + MARK_BLOCK;
+        }
+        m.set((next + 1, end));
+        next
+    })
+}
 
 impl Default for Ladder {
     fn default() -> Self {
@@ -420,7 +444,7 @@ impl Ladder {
     /// checksum memo uses it to know that nothing within the checksummed depth changed
     /// without walking the levels.
     pub(crate) fn mark(&mut self) -> u64 {
-        self.mark = NEXT_MARK.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.mark = next_mark();
         self.bids.untouch();
         self.asks.untouch();
         self.mark

@@ -140,7 +140,7 @@ mod tests {
     fn ten_digits_a_point_and_six_read_as_any_decimal_seconds() {
         let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
         let alphabet = b"0123456789.x/: 9";
-        for _ in 0..200_000 {
+        for _ in 0..if cfg!(miri) { 2_000 } else { 200_000 } {
             let mut t = *b"1618678123.481570";
             for _ in 0..(x % 4) {
                 x ^= x << 13;

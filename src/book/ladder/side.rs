@@ -25,6 +25,14 @@
 use super::bitmap::Bitmap;
 use super::Applied;
 
+/// `key` as [`SideBook::touched`] records it: `i64::MAX` means "nothing changed" there, so a
+/// change at that key (an ask at `i64::MAX`, a bid at `i64::MIN`) counts as one a key better,
+/// which can only make a checksum memo miss, never hit wrongly.
+#[inline(always)]
+fn touch_key(key: i64) -> i64 {
+    key.min(i64::MAX - 1)
+}
+
 /// Sentinel for "no best level".
 const NONE: usize = usize::MAX;
 
@@ -229,7 +237,7 @@ impl SideBook {
     #[inline]
     pub(crate) fn set(&mut self, key: i64, qty: i64) -> Applied {
         debug_assert!(qty >= 0);
-        self.touched = self.touched.min(key);
+        self.touched = self.touched.min(touch_key(key));
         match self.offset(key) {
             Some(off) => self.set_in_window(off, qty),
             None => self.set_outside(key, qty),
@@ -393,7 +401,7 @@ impl SideBook {
         if let Some(&(best_cut, _)) =
             from_overflow.checked_sub(1).and_then(|i| self.overflow.get(i))
         {
-            self.touched = self.touched.min(best_cut);
+            self.touched = self.touched.min(touch_key(best_cut));
         }
         self.overflow.drain(..from_overflow);
         excess -= from_overflow;
@@ -409,7 +417,7 @@ impl SideBook {
             self.bits.clear(slot);
             self.window_len -= 1;
             excess -= 1;
-            self.touched = self.touched.min(self.key_at(off));
+            self.touched = self.touched.min(touch_key(self.key_at(off)));
             if off == 0 {
                 break;
             }

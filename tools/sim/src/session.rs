@@ -394,10 +394,9 @@ impl<'a> Session<'a> {
             *self.sh.venue_books.lock().unwrap_or_else(|e| e.into_inner()) =
                 Some((self.conn, books));
         }
-        if let Some(gate) = self.sh.config.start_together.clone() {
-            if !self.sh.arrived.swap(true, Ordering::AcqRel) {
-                gate.arrive();
-            }
+        let first = !self.sh.arrived.swap(true, Ordering::AcqRel);
+        if let Some(gate) = self.sh.config.start_together.clone().filter(|_| first) {
+            gate.arrive();
             let (began, deadline) = (Instant::now(), Instant::now() + Duration::from_secs(10));
             while !gate.open() && !self.sh.stopping() && Instant::now() < deadline {
                 if self.wait_until(Instant::now() + Duration::from_millis(1))? == Poll::Closed {

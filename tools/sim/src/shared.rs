@@ -36,7 +36,8 @@ pub(crate) struct Shared {
     /// Venues that serve REST snapshots: the venue's books on the newest connection (its
     /// id), for fresh snapshots.
     pub venue_books: Mutex<Option<(u64, VenueBooks)>>,
-    /// A connection of this run has arrived at [`Config::start_together`]'s gate.
+    /// A connection of this run has subscribed (the first one waits at
+    /// [`Config::start_together`]'s gate, if any; the later ones do not).
     pub arrived: AtomicBool,
 }
 

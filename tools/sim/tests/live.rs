@@ -425,8 +425,9 @@ fn sim_line(
 /// Two simulators of `venue` serving `file` as the two lines of one feed: line 0 with the
 /// faults of `specs[0]`, line 1 with those of `specs[1]`, speaking as another connection of
 /// the venue when `own_ids` (channel ids chosen per connection). Both start serving once
-/// both have a subscribed connection: a fault at frame `N` then finds the other line open,
-/// however slow a handshake is on a busy host.
+/// both have a subscribed connection (or 10 s have passed, which [`live_lines`] refuses): a
+/// fault at frame `N` then finds the other line open, however slow a handshake is on a busy
+/// host.
 fn two_lines(venue: Venue, file: &Path, specs: [&str; 2], pace: Pace, own_ids: bool) -> (Sim, Sim) {
     let gate = StartTogether::new(2);
     (
@@ -1238,6 +1239,11 @@ fn live_lines(sims: &[&Sim], venue: Venue, symbols: &[String], limit: Duration) 
             live.links()[0].stats()
         );
         std::thread::sleep(Duration::from_micros(50));
+    }
+    for (i, s) in sims.iter().enumerate() {
+        for e in s.log().entries().iter().filter(|e| e["event"] == "together") {
+            assert_eq!(e["open"], true, "{venue}: line {i} started before the others: {e}");
+        }
     }
     let link = &live.links()[0];
     let engine = link.engine();
