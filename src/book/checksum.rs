@@ -468,14 +468,31 @@ impl Checksummer {
         lot: Step,
         qty_decimals: u8,
     ) -> u32 {
-        memo.use_format(MemoFormat::Kraken(tick, price_decimals, lot, qty_decimals));
-        if let Some(crc) = memo.unchanged_since_mark(book, [Side::Ask, Side::Bid], 10) {
+        let format = MemoFormat::Kraken(tick, price_decimals, lot, qty_decimals);
+        self.marked(memo, book, format, [Side::Ask, Side::Bid], 10, |c, memo, book| {
+            c.kraken_render(memo, book, tick, price_decimals, lot, qty_decimals)
+        })
+    }
+
+    /// The marked path of every venue: `memo`'s CRC if the changes to `book` since its mark
+    /// leave the top `n` of `sides` (the memo's order) as they were; otherwise `render`, at
+    /// once (a change reached the top `n`, or the memo has no mark on this book: the walk of
+    /// [`LevelMemo::unchanged`] would mostly find the levels changed), and a new mark.
+    fn marked(
+        &mut self,
+        memo: &mut LevelMemo,
+        book: &mut Ladder,
+        format: MemoFormat,
+        sides: [Side; 2],
+        n: usize,
+        render: impl FnOnce(&mut Self, &mut LevelMemo, &Ladder) -> u32,
+    ) -> u32 {
+        memo.use_format(format);
+        if let Some(crc) = memo.unchanged_since_mark(book, sides, n) {
             self.reused = true;
             return crc;
         }
-        // A change reached the top 10 since the mark (or the memo has no mark on this book):
-        // render at once, without the walk that would mostly find the levels changed.
-        let crc = self.kraken_render(memo, book, tick, price_decimals, lot, qty_decimals);
+        let crc = render(self, memo, book);
         memo.mark = book.mark();
         crc
     }
@@ -616,15 +633,11 @@ impl Checksummer {
     ) -> i32 {
         let (style, negative_asks) =
             if bitfinex { (NumberStyle::Js, true) } else { (NumberStyle::Minimal, false) };
-        memo.use_format(MemoFormat::Interleaved(tick, lot, style, negative_asks));
-        if let Some(crc) = memo.unchanged_since_mark(book, [Side::Bid, Side::Ask], 25) {
-            self.reused = true;
-            return crc as i32;
-        }
-        // No walk, as in [`Checksummer::kraken_marked`].
-        let crc = self.interleaved(Some((memo, false)), book, tick, lot, style, negative_asks);
-        memo.mark = book.mark();
-        crc
+        let format = MemoFormat::Interleaved(tick, lot, style, negative_asks);
+        let crc = self.marked(memo, book, format, [Side::Bid, Side::Ask], 25, |c, memo, book| {
+            c.interleaved(Some((memo, false)), book, tick, lot, style, negative_asks) as u32
+        });
+        crc as i32
     }
 }
 
