@@ -27,7 +27,7 @@
 
 use simd_json::tape::Value;
 
-use super::json::{field_text, field_uint, parse_u64, text, Scratch};
+use super::json::{field_text, field_uint, parse_u64, Scratch};
 use super::protocol::{Protocol, BASE};
 use super::scan::coinbase::{ExValue, ExchangeFrames, ScanValue};
 use super::scan::{scan_frame, Kernel, Parser, ScanPath};
@@ -346,8 +346,9 @@ pub struct CoinbaseExchange {
     scan: ScanPath<ExchangeFrames>,
 }
 
-/// The fields of a Coinbase Exchange message that the `l2update` and `match` handlers read,
-/// found in a single pass over its keys (as with `get`, the first occurrence of a key wins).
+/// The fields of a Coinbase Exchange message that the `snapshot`, `l2update` and `match`
+/// handlers read, found in a single pass over its keys (as with `get`, the first occurrence of
+/// a key wins).
 /// Values keep their JSON type; each handler reads the ones its type has.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ExFields<V> {
@@ -367,6 +368,10 @@ pub(crate) struct ExFields<V> {
     pub(crate) side: Option<V>,
     /// `trade_id`: a trade's id.
     pub(crate) trade_id: Option<V>,
+    /// `bids`: a snapshot's `[price, size]` rows.
+    pub(crate) bids: Option<V>,
+    /// `asks`: a snapshot's `[price, size]` rows.
+    pub(crate) asks: Option<V>,
 }
 
 impl<V> Default for ExFields<V> {
@@ -380,6 +385,8 @@ impl<V> Default for ExFields<V> {
             size: None,
             side: None,
             trade_id: None,
+            bids: None,
+            asks: None,
         }
     }
 }
@@ -397,6 +404,8 @@ impl<V> ExFields<V> {
             b"size" => &mut self.size,
             b"side" => &mut self.side,
             b"trade_id" => &mut self.trade_id,
+            b"bids" => &mut self.bids,
+            b"asks" => &mut self.asks,
             _ => return None,
         })
     }
@@ -457,6 +466,7 @@ impl CoinbaseExchange {
     ) -> Option<Result<(), VenueError>> {
         Some(match f.kind?.text()? {
             b"l2update" => self.update(f, out),
+            b"snapshot" => self.snapshot(f, out),
             b"match" => self.matched(f, out),
             b"last_match" => {
                 out.control = true;
@@ -469,7 +479,7 @@ impl CoinbaseExchange {
     fn frame(&mut self, root: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
         let kind = field_text(root, "type").ok_or(VenueError::UnknownType)?;
         match kind {
-            b"snapshot" => self.snapshot(root, out),
+            b"snapshot" => self.snapshot(&ExFields::read(root), out),
             b"l2update" => self.update(&ExFields::read(root), out),
             // `last_match` repeats the last trade before the subscription: history.
             b"last_match" => {
@@ -504,30 +514,46 @@ impl CoinbaseExchange {
         }
     }
 
-    fn snapshot(&mut self, root: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
-        let key = field_text(root, "product_id").ok_or(VenueError::Shape("product_id"))?;
-        let bids = root.get_array("bids").ok_or(VenueError::Shape("bids"))?;
-        let asks = root.get_array("asks").ok_or(VenueError::Shape("asks"))?;
-        let px = bids.iter().chain(asks.iter()).filter_map(|l| text(l.get_idx(0)?));
-        let qty = bids.iter().chain(asks.iter()).filter_map(|l| text(l.get_idx(1)?));
-        let sym = product(&mut self.symbols, key, px, qty)?;
+    /// A `snapshot`, from either parser: the book's every level, `[price, size]` rows (a row's
+    /// further elements are not read).
+    fn snapshot<'i, V: ExValue<'i>>(
+        &mut self,
+        m: &ExFields<V>,
+        out: &mut Parsed,
+    ) -> Result<(), VenueError> {
+        let key = m.product_id.and_then(V::text).ok_or(VenueError::Shape("product_id"))?;
+        let bids = m.bids.filter(|v| v.is_array()).ok_or(VenueError::Shape("bids"))?;
+        let asks = m.asks.filter(|v| v.is_array()).ok_or(VenueError::Shape("asks"))?;
+        let sym = match self.symbols.find(key).or_else(|| self.symbols.resolve(key)) {
+            Some(sym) => sym,
+            None => {
+                // A product not configured: learned from the snapshot's prices and sizes.
+                let (mut px, mut qty) = (Vec::new(), Vec::new());
+                for rows in [bids, asks] {
+                    rows.each_change(|[p, q, _]| {
+                        px.extend(p);
+                        qty.extend(q);
+                        Ok(())
+                    })?;
+                }
+                self.symbols.learn(key, px.into_iter(), qty.into_iter())?
+            }
+        };
         mark(&mut self.synced, sym, true);
         out.begin_book(sym, BookAction::Snapshot, 0);
         let inst = &self.symbols.list()[usize::from(sym)].instrument;
-        for (side, arr) in [(Side::Bid, &bids), (Side::Ask, &asks)] {
-            for l in arr.iter() {
-                let r = (|| {
-                    let px = l.get_idx(0).and_then(text).ok_or(VenueError::Shape("level price"))?;
-                    let q = l.get_idx(1).and_then(text).ok_or(VenueError::Shape("level size"))?;
-                    let px_tick = out.book_price(inst, px).map_err(num("price"))?;
-                    let qty_lots = inst.qty_lots(q).map_err(num("size"))?;
-                    out.level(side, px_tick, qty_lots);
-                    Ok(())
-                })();
-                if let Err(e) = r {
-                    out.broken = Some(sym);
-                    return Err(e);
-                }
+        for (side, rows) in [(Side::Bid, bids), (Side::Ask, asks)] {
+            let r = rows.each_change(|[px, q, _]| {
+                let px = px.ok_or(VenueError::Shape("level price"))?;
+                let q = q.ok_or(VenueError::Shape("level size"))?;
+                let px_tick = out.book_price(inst, px).map_err(num("price"))?;
+                let qty_lots = inst.qty_lots(q).map_err(num("size"))?;
+                out.level(side, px_tick, qty_lots);
+                Ok(())
+            });
+            if let Err(e) = r {
+                out.broken = Some(sym);
+                return Err(e);
             }
         }
         out.finish_book(None, None);

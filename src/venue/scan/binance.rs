@@ -176,7 +176,7 @@ mod tests {
     }
 
     #[test]
-    fn more_levels_than_the_span_buffer_holds_are_left_to_simd_json() {
+    fn more_levels_than_the_span_buffer_holds_are_refused_until_it_grows() {
         let frame = |n: usize| {
             let mut frame = b"{\"b\":[".to_vec();
             for i in 0..n {
@@ -191,8 +191,15 @@ mod tests {
         for mut sc in scanners::<BinanceFrames>() {
             let full = frame(SPANS);
             assert_eq!(levels(sc.scan(&full).unwrap().b).len(), SPANS);
-            assert!(sc.scan(&frame(SPANS + 1)).is_none());
-            assert_eq!(sc.spans.len(), SPANS);
+            // A frame refused for another reason does not grow the buffer.
+            assert!(sc.scan(br#"{"b":[["1",2]]}"#).is_none() && !sc.grow());
+            let more = frame(SPANS + 1);
+            assert!(sc.scan(&more).is_none());
+            assert_eq!(sc.span_capacity(), SPANS);
+            // Refused for want of room: the buffer doubles and the frame is read.
+            assert!(sc.grow());
+            assert_eq!(sc.span_capacity(), 2 * SPANS);
+            assert_eq!(levels(sc.scan(&more).unwrap().b).len(), SPANS + 1);
         }
     }
 

@@ -1,11 +1,14 @@
-//! The Coinbase Exchange scanner: `l2update`, `match` and `last_match` messages, flat objects
-//! (98% of this venue's frames are `l2update`s):
+//! The Coinbase Exchange scanner: `l2update`, `snapshot`, `match` and `last_match` messages,
+//! flat objects (98% of this venue's frames are `l2update`s; its snapshots are most of the rest
+//! of its bytes):
 //!
 //! - `{"type":"l2update","product_id":"SKL-BTC","changes":[["sell","0.00001306","660.5"]],"time":"2021-04-17T16:43:37.075687Z"}`
+//! - `{"type":"snapshot","product_id":"BTC-USD","bids":[["56000.01","0.5"]],"asks":[["56000.02","1.2"]]}`
 //! - `{"type":"match","trade_id":881613,"maker_order_id":"27fff20b-…","taker_order_id":"1da6ce16-…","side":"sell","size":"0.04","price":"14.7775","product_id":"BAND-GBP","sequence":333938798,"time":"2021-04-17T16:43:30.244075Z"}`
 //!
 //! It reads the top-level object's members in any order: the keys the adapter's handlers read
-//! (`type`, `product_id`, `changes`, `time`, `price`, `size`, `side`, `trade_id`) go into the
+//! (`type`, `product_id`, `changes`, `bids`, `asks`, `time`, `price`, `size`, `side`,
+//! `trade_id`) go into the
 //! adapter's own table (`coinbase::ExFields`), so the handlers run unchanged on its output; any
 //! other key is read (its value must be in the subset) and ignored. A value is a string, an
 //! unsigned integer, `true`, `false`, `null`, or an array of rows of two to six strings (a
@@ -14,9 +17,10 @@
 //! simd-json, counted): a frame that is not an object, a key of the table seen twice, a nested
 //! object, an array that is not rows, a row of one string or of more than six, a number with a
 //! sign, fraction or exponent, and anything outside the scanners' JSON subset (see [`super`]).
-//! The scanner reads any frame of this shape; the adapter takes `l2update`, `match` and
-//! `last_match` from it and leaves every other `type` (snapshots, tickers, heartbeats,
-//! subscriptions) to simd-json.
+//! The scanner reads any frame of this shape; the adapter takes `l2update`, `snapshot`, `match`
+//! and `last_match` from it and leaves every other `type` (tickers, heartbeats,
+//! subscriptions) to simd-json. A snapshot with more levels than the scanner's level buffer
+//! holds is refused where the buffer ends, and read by simd-json.
 
 use std::cell::Cell;
 
@@ -155,14 +159,14 @@ impl super::Frames for ExchangeFrames {
 pub type CoinbaseExchangeScanner = ScannerState<ExchangeFrames>;
 
 impl ScannerState<ExchangeFrames> {
-    /// Whether the scanner reads `frame` and it is an `l2update`, `match` or `last_match`
-    /// message (the scan floor of the benchmarks: the walk without a handler).
+    /// Whether the scanner reads `frame` and it is an `l2update`, `snapshot`, `match` or
+    /// `last_match` message (the scan floor of the benchmarks: the walk without a handler).
     pub fn recognises(&mut self, frame: &[u8]) -> bool {
         let mut f = ExFields::default();
         self.scan_into(frame, &mut f).is_some()
             && matches!(
                 f.kind.and_then(ExValue::text),
-                Some(b"l2update" | b"match" | b"last_match")
+                Some(b"l2update" | b"snapshot" | b"match" | b"last_match")
             )
     }
 
@@ -304,10 +308,11 @@ mod tests {
                     String::from_utf8_lossy(f)
                 );
             }
+            assert!(sc.recognises(b"{\"type\":\"snapshot\",\"bids\":[[\"1\",\"2\"]],\"asks\":[]}"));
             // Read, but not a message the adapter takes from the scanner.
             for other in [
                 &b"{\"type\":\"heartbeat\",\"sequence\":1}"[..],
-                b"{\"type\":\"snapshot\",\"bids\":[[\"1\",\"2\"]],\"asks\":[]}",
+                b"{\"type\":\"ticker\",\"best_bid\":\"1\"}",
                 b"{}",
                 b"{\"type\":1}",
             ] {

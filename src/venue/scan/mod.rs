@@ -159,14 +159,26 @@ impl<'i> FieldValue<'i> for Value<'_, 'i> {
     }
 }
 
-/// Level offsets a scanner has room for: a frame with more levels (an OKX `books` snapshot
-/// has 800, Binance's depth updates far fewer) is left to simd-json, so the buffer never grows.
+/// Level offsets a new scanner has room for: enough for every update and for most snapshots
+/// (an OKX `books` snapshot has 800, a Kraken one 2,000). A frame with more levels makes the
+/// adapter's scanner grow its buffer and read the frame again ([`scan_frame`]), up to
+/// [`MAX_SPANS`]: a venue's large snapshots (a Coinbase Exchange `level2` book runs to tens
+/// of thousands of levels) cost one allocation per size, once, not a simd-json parse each.
 #[cfg(not(miri))]
 const SPANS: usize = 4096;
 /// [`SPANS`] under Miri: the same code on a buffer small enough for Miri's borrow tracking
 /// to fill past its end in minutes (4,096 levels did not finish in 40).
 #[cfg(miri)]
 const SPANS: usize = 256;
+
+/// The most level offsets a scanner's buffer grows to (4 MiB of them): a frame with more
+/// levels is left to simd-json. A level array takes one offset per level of two strings
+/// (Binance, OKX), two per row of up to four (Coinbase Exchange, Kraken).
+#[cfg(not(miri))]
+pub const MAX_SPANS: usize = 1 << 18;
+/// [`MAX_SPANS`] under Miri (see `SPANS`).
+#[cfg(miri)]
+pub const MAX_SPANS: usize = 1024;
 
 /// The reused state of a venue scanner: the kernel it runs and the level offsets of the last
 /// frame, in a buffer made once. `V` names the venue's frame reading (a marker type in the
@@ -176,6 +188,8 @@ const SPANS: usize = 256;
 pub struct ScannerState<V> {
     kernel: Kernel,
     spans: Vec<Cell<LevelSpan>>,
+    /// Whether the last walk refused its frame because `spans` was full.
+    ran_out: Cell<bool>,
     venue: PhantomData<fn() -> V>,
 }
 
@@ -193,8 +207,32 @@ impl<V> ScannerState<V> {
 
     /// A scanner that runs `kernel` (tests force each one).
     pub fn with_kernel(kernel: Kernel) -> Self {
-        // Made once, never grown.
-        ScannerState { kernel, spans: vec![Cell::default(); SPANS], venue: PhantomData }
+        ScannerState {
+            kernel,
+            spans: vec![Cell::default(); SPANS],
+            ran_out: Cell::new(false),
+            venue: PhantomData,
+        }
+    }
+
+    /// After a walk refused its frame for want of room for its levels, doubles the level
+    /// buffer (at most to [`MAX_SPANS`]) and answers `true`: the frame is worth reading again.
+    /// `false` when the walk refused the frame for any other reason, or the buffer is at its
+    /// largest.
+    #[cold]
+    fn grow(&mut self) -> bool {
+        if !self.ran_out.get() || self.spans.len() >= MAX_SPANS {
+            return false;
+        }
+        let len = (self.spans.len() * 2).min(MAX_SPANS);
+        self.spans = vec![Cell::default(); len];
+        true
+    }
+
+    /// The number of level offsets the buffer holds now.
+    #[cfg(test)]
+    pub(crate) fn span_capacity(&self) -> usize {
+        self.spans.len()
     }
 
     /// The kernel this scanner runs.
@@ -209,7 +247,8 @@ impl<V> ScannerState<V> {
         u32::try_from(frame.len()).ok()?;
         let mut c = Cursor::new(frame, self.kernel);
         c.ws();
-        Some((c, Spans::new(&self.spans)))
+        self.ran_out.set(false);
+        Some((c, Spans { cells: &self.spans, len: 0, ran_out: &self.ran_out }))
     }
 }
 
@@ -309,11 +348,15 @@ pub(crate) fn scan_frame<A, V: Frames, R>(
         return None;
     }
     let mut scanner = p.scanner.take().unwrap_or_default();
-    let r = {
+    let r = loop {
         let mut found = V::Found::default();
-        match V::walk(&mut scanner, frame, &mut found) {
-            Some(()) => read(adapter, &found, out),
-            None => None,
+        if V::walk(&mut scanner, frame, &mut found).is_some() {
+            break read(adapter, &found, out);
+        }
+        drop(found);
+        // More levels than the buffer holds: read again with room for them.
+        if !scanner.grow() {
+            break None;
         }
     };
     path(adapter).scanner = Some(scanner);
@@ -599,21 +642,23 @@ pub(crate) fn eight_digits(w: u64) -> u64 {
 }
 
 /// The level buffer of one walk: cells written through a shared borrow, so the slices handed
-/// out in [`ScanValue::Levels`] and the writes of later arrays live side by side. It has a
-/// fixed size: a frame with more levels is refused (and read by simd-json).
+/// out in [`ScanValue::Levels`] and the writes of later arrays live side by side. Its size is
+/// fixed for the walk: a frame with more levels is refused, noted in `ran_out` (the scanner
+/// then grows, see [`scan_frame`]).
 struct Spans<'a> {
     cells: &'a [Cell<LevelSpan>],
     len: usize,
+    ran_out: &'a Cell<bool>,
 }
 
 impl<'a> Spans<'a> {
-    fn new(cells: &'a [Cell<LevelSpan>]) -> Self {
-        Spans { cells, len: 0 }
-    }
-
     #[inline(always)]
     fn push(&mut self, span: LevelSpan) -> Option<()> {
-        self.cells.get(self.len)?.set(span);
+        let Some(cell) = self.cells.get(self.len) else {
+            self.ran_out.set(true);
+            return None;
+        };
+        cell.set(span);
         self.len += 1;
         Some(())
     }
