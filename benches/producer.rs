@@ -250,9 +250,10 @@ fn bench_case(c: &mut Criterion, case: &Case, table: &mut Vec<String>) {
     g.finish();
 
     if std::env::args().any(|a| a == "--profile-time") {
-        // Under a profiler (`--bench --profile-time N <case>/producer`) only the criterion
-        // loop runs: the table's timed passes would add the floor and the engine alone to
-        // the producer thread's samples.
+        // Under a profiler (`--bench --profile-time N '<case>/producer$'`; without the `$`
+        // the filter also matches `producer_simd_json`, whose samples then mix in) only the
+        // criterion loop runs: the table's timed passes would add the floor and the engine
+        // alone to the producer thread's samples.
         stop.store(true, Ordering::Relaxed);
         consumer.join().expect("consumer");
         return;
