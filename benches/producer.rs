@@ -14,7 +14,9 @@
 //!   `venue::scan::coinbase::CoinbaseExchangeScanner`,
 //!   `venue::scan::kraken::KrakenV1Scanner`, `venue::scan::okx::OkxScanner`), simd-json's
 //!   parse for the frames it leaves to it: the least the default `--parser scan` does per
-//!   message.
+//!   message. These scanners keep their first level buffer (4,096 offsets): a frame deeper
+//!   than that (one Coinbase Exchange snapshot of the bundled capture) counts here as left to
+//!   simd-json, though the adapter's scanner grows its buffer and reads it.
 //! - **producer (simd-json)** (Binance, Bitfinex, Bybit, Coinbase Exchange, Kraken v1 and OKX
 //!   captures):
 //!   the producer with `--parser simd-json`, the reference path, in the same run.

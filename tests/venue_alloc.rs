@@ -90,8 +90,8 @@ fn every_adapter_allocates_nothing_per_message_after_warm_up() {
             ),
         ),
         (
-            // Updates and matches read by the Coinbase Exchange scanner (set here, though it
-            // is the default), snapshots, tickers and control frames by simd-json.
+            // Updates, snapshots and matches read by the Coinbase Exchange scanner (set here,
+            // though it is the default), tickers and control frames by simd-json.
             "coinbase exchange",
             steady_state(
                 Engine::new({

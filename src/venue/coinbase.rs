@@ -18,8 +18,8 @@
 //! best ask was a taker buying. (Checked on the Advanced Trade capture: trades at the ask say
 //! `SELL`.) The aggressor is therefore the opposite side.
 //!
-//! **Parsing (Exchange).** `l2update`, `match` and `last_match` messages (nearly all of the
-//! traffic) are read by the Coinbase Exchange scanner ([`super::scan::coinbase`], with
+//! **Parsing (Exchange).** `l2update`, `snapshot`, `match` and `last_match` messages (nearly
+//! all of the traffic) are read by the Coinbase Exchange scanner ([`super::scan::coinbase`], with
 //! [`Parser::Scan`], the default) through the same handlers as the simd-json path (the fields
 //! they read in one table, `ExFields`); every other frame, and any of those the scanner does
 //! not read exactly, goes to simd-json (counted in [`Parsed::scan_fallback`]). Advanced Trade

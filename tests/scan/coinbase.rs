@@ -365,7 +365,7 @@ fn deep_snapshots_are_scanned_after_the_level_buffer_grows_up_to_its_limit() {
         assert!(read && r.is_ok(), "{}: {r:?}", kind.name());
         let (read, r) = same_frame(&mut scan, &mut tape, &too_deep, kind.name());
         assert!(!read && r.is_ok(), "{}: {r:?}", kind.name());
-        // And the grown buffer keeps reading deep snapshots at once.
+        // And the grown buffer still reads the deep snapshot.
         let (read, _) = same_frame(&mut scan, &mut tape, &deep, kind.name());
         assert!(read);
     }

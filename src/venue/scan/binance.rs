@@ -131,7 +131,7 @@ impl ScannerState<BinanceFrames> {
 mod tests {
     use super::*;
     use crate::venue::scan::testing::{levels, scanners};
-    use crate::venue::scan::{FieldValue, SPANS};
+    use crate::venue::scan::{FieldValue, MAX_SPANS, SPANS};
 
     #[test]
     fn every_kernel_reads_a_futures_depth_update() {
@@ -192,14 +192,20 @@ mod tests {
             let full = frame(SPANS);
             assert_eq!(levels(sc.scan(&full).unwrap().b).len(), SPANS);
             // A frame refused for another reason does not grow the buffer.
-            assert!(sc.scan(br#"{"b":[["1",2]]}"#).is_none() && !sc.grow());
+            assert!(sc.scan(br#"{"b":[["1",2]]}"#).is_none() && !sc.grow(1 << 20));
             let more = frame(SPANS + 1);
             assert!(sc.scan(&more).is_none());
             assert_eq!(sc.span_capacity(), SPANS);
-            // Refused for want of room: the buffer doubles and the frame is read.
-            assert!(sc.grow());
-            assert_eq!(sc.span_capacity(), 2 * SPANS);
+            // Refused for want of room: the buffer grows to what a frame that long can need
+            // (an offset for every 4 bytes, rounded up; at least double), and it is read.
+            assert!(sc.grow(more.len()));
+            let room = (more.len() / 4 + 1).next_power_of_two().clamp(2 * SPANS, MAX_SPANS);
+            assert_eq!(sc.span_capacity(), room);
             assert_eq!(levels(sc.scan(&more).unwrap().b).len(), SPANS + 1);
+            // At its largest it grows no more, however long the frame.
+            assert!(sc.scan(&frame(sc.span_capacity() + 1)).is_none());
+            while sc.grow(usize::MAX / 2) {}
+            assert_eq!(sc.span_capacity(), MAX_SPANS);
         }
     }
 

@@ -20,7 +20,8 @@
 //! The scanner reads any frame of this shape; the adapter takes `l2update`, `snapshot`, `match`
 //! and `last_match` from it and leaves every other `type` (tickers, heartbeats,
 //! subscriptions) to simd-json. A snapshot with more levels than the scanner's level buffer
-//! holds is refused where the buffer ends, and read by simd-json.
+//! holds is refused where the buffer ends; the adapter's scanner then grows the buffer and
+//! reads it again ([`super::MAX_SPANS`]: only a snapshot past that limit goes to simd-json).
 
 use std::cell::Cell;
 

@@ -17,9 +17,10 @@
 //! Strings are found with SIMD ([`Kernel`]: AVX2, SSE4.2 or a portable loop, chosen at run
 //! time; the only `unsafe` of the scanners lives in that one file): the cursor classifies the
 //! frame 64 bytes at a time, once, and finds each string's end in the block's bitmask. Level
-//! arrays are kept as byte offsets into the frame (`LevelSpan`) in a fixed-size buffer reused
-//! between frames (a frame with more levels is refused): no allocation, and decimal text goes
-//! straight to ticks and lots through the same functions the simd-json path uses.
+//! arrays are kept as byte offsets into the frame (`LevelSpan`) in a buffer reused between
+//! frames: no allocation once it has the room a venue's frames need (it starts with room for
+//! 4,096 levels and grows, once per size, for a deeper frame; see [`MAX_SPANS`]), and decimal
+//! text goes straight to ticks and lots through the same functions the simd-json path uses.
 
 // Public for the benchmarks' scan floor only.
 #[doc(hidden)]
@@ -62,7 +63,7 @@ use super::VenueError;
 pub enum Parser {
     /// The venue's specialised scanner where it has one (Binance depth, trades and
     /// bookTicker; Bitfinex v2 book updates, trades, heartbeats and checksums; Bybit v5 order
-    /// books and trades; Coinbase Exchange `l2update`, `match` and `last_match`; Kraken
+    /// books and trades; Coinbase Exchange `l2update`, `snapshot`, `match` and `last_match`; Kraken
     /// Futures' one-level `book` messages; Kraken v1 books and trades; OKX books and trades),
     /// simd-json for every frame it does not recognise.
     #[default]
@@ -164,24 +165,27 @@ impl<'i> FieldValue<'i> for Value<'_, 'i> {
 /// adapter's scanner grow its buffer and read the frame again ([`scan_frame`]), up to
 /// [`MAX_SPANS`]: a venue's large snapshots (a Coinbase Exchange `level2` book runs to tens
 /// of thousands of levels) cost one allocation per size, once, not a simd-json parse each.
-#[cfg(not(miri))]
+#[cfg(not(any(miri, fuzzing)))]
 const SPANS: usize = 4096;
-/// [`SPANS`] under Miri: the same code on a buffer small enough for Miri's borrow tracking
-/// to fill past its end in minutes (4,096 levels did not finish in 40).
-#[cfg(miri)]
+/// [`SPANS`] under Miri and the fuzzers: the same code on a buffer small enough for Miri's
+/// borrow tracking to fill past its end in minutes (4,096 levels did not finish in 40), and
+/// for fuzzed frames to reach its growth and its limit.
+#[cfg(any(miri, fuzzing))]
 const SPANS: usize = 256;
 
-/// The most level offsets a scanner's buffer grows to (4 MiB of them): a frame with more
-/// levels is left to simd-json. A level array takes one offset per level of two strings
-/// (Binance, OKX), two per row of up to four (Coinbase Exchange, Kraken).
-#[cfg(not(miri))]
+/// The most level offsets a scanner's buffer grows to (16 bytes each: 4 MiB, per adapter):
+/// a frame with more levels is left to simd-json, after a walk to the end of that room. A
+/// level array takes one offset per level of two to four strings (Binance, OKX, Bybit), two
+/// per row of two to six (Coinbase Exchange, Kraken; the first four strings kept).
+#[cfg(not(any(miri, fuzzing)))]
 pub const MAX_SPANS: usize = 1 << 18;
-/// [`MAX_SPANS`] under Miri (see `SPANS`).
-#[cfg(miri)]
+/// [`MAX_SPANS`] under Miri and the fuzzers (see `SPANS`).
+#[cfg(any(miri, fuzzing))]
 pub const MAX_SPANS: usize = 1024;
 
 /// The reused state of a venue scanner: the kernel it runs and the level offsets of the last
-/// frame, in a buffer made once. `V` names the venue's frame reading (a marker type in the
+/// frame, in a buffer reused from frame to frame (grown by [`scan_frame`] for a deeper frame,
+/// never shrunk). `V` names the venue's frame reading (a marker type in the
 /// venue's module, e.g. `okx::OkxFrames`); each venue implements its walk on
 /// `ScannerState<V>` and names the result (`OkxScanner`).
 #[derive(Debug)]
@@ -215,16 +219,19 @@ impl<V> ScannerState<V> {
         }
     }
 
-    /// After a walk refused its frame for want of room for its levels, doubles the level
-    /// buffer (at most to [`MAX_SPANS`]) and answers `true`: the frame is worth reading again.
-    /// `false` when the walk refused the frame for any other reason, or the buffer is at its
-    /// largest.
+    /// After a walk refused a frame of `frame_len` bytes for want of room for its levels,
+    /// grows the level buffer and answers `true`: the frame is worth reading again. The new
+    /// size is the room such a frame can need (an offset stands for at least 4 of its bytes:
+    /// `["",""]` and a comma hold two), rounded up to a power of two, at least double, at most
+    /// [`MAX_SPANS`]; so one growth is enough for any frame but one past the limit. `false`
+    /// when the walk refused the frame for any other reason, or the buffer is at its largest.
     #[cold]
-    fn grow(&mut self) -> bool {
+    fn grow(&mut self, frame_len: usize) -> bool {
         if !self.ran_out.get() || self.spans.len() >= MAX_SPANS {
             return false;
         }
-        let len = (self.spans.len() * 2).min(MAX_SPANS);
+        let room = (frame_len / 4 + 1).next_power_of_two();
+        let len = room.max(self.spans.len() * 2).min(MAX_SPANS);
         self.spans = vec![Cell::default(); len];
         true
     }
@@ -244,10 +251,10 @@ impl<V> ScannerState<V> {
     /// level buffer; `None` for a frame too long for the offsets (4 GiB).
     #[inline(always)]
     fn start<'a>(&'a self, frame: &'a [u8]) -> Option<(Cursor<'a>, Spans<'a>)> {
+        self.ran_out.set(false);
         u32::try_from(frame.len()).ok()?;
         let mut c = Cursor::new(frame, self.kernel);
         c.ws();
-        self.ran_out.set(false);
         Some((c, Spans { cells: &self.spans, len: 0, ran_out: &self.ran_out }))
     }
 }
@@ -355,7 +362,7 @@ pub(crate) fn scan_frame<A, V: Frames, R>(
         }
         drop(found);
         // More levels than the buffer holds: read again with room for them.
-        if !scanner.grow() {
+        if !scanner.grow(frame.len()) {
             break None;
         }
     };
