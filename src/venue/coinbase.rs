@@ -544,12 +544,7 @@ impl CoinbaseExchange {
         let inst = &self.symbols.list()[usize::from(sym)].instrument;
         for (side, rows) in [(Side::Bid, bids), (Side::Ask, asks)] {
             let r = rows.each_change(|[px, q, _]| {
-                let px = px.ok_or(VenueError::Shape("level price"))?;
-                let q = q.ok_or(VenueError::Shape("level size"))?;
-                let px_tick = out.book_price(inst, px).map_err(num("price"))?;
-                let qty_lots = inst.qty_lots(q).map_err(num("size"))?;
-                out.level(side, px_tick, qty_lots);
-                Ok(())
+                exchange_level(out, inst, side, px, q, ["level price", "level size"])
             });
             if let Err(e) = r {
                 out.broken = Some(sym);
@@ -608,12 +603,7 @@ impl CoinbaseExchange {
                 Some(b"sell") => Side::Ask,
                 _ => return Err(VenueError::Shape("change side")),
             };
-            let px = px.ok_or(VenueError::Shape("change price"))?;
-            let q = q.ok_or(VenueError::Shape("change size"))?;
-            let px_tick = out.book_price(inst, px).map_err(num("price"))?;
-            let qty_lots = inst.qty_lots(q).map_err(num("size"))?;
-            out.level(side, px_tick, qty_lots);
-            Ok(())
+            exchange_level(out, inst, side, px, q, ["change price", "change size"])
         });
         if let Err(e) = r {
             out.broken = Some(sym);
@@ -622,6 +612,25 @@ impl CoinbaseExchange {
         out.finish_book(None, None);
         Ok(())
     }
+}
+
+/// Adds one level of a Coinbase Exchange book message (a snapshot's row, an update's change)
+/// to `out`; `what` names the price and the size in a shape error.
+#[inline]
+fn exchange_level(
+    out: &mut Parsed,
+    inst: &Instrument,
+    side: Side,
+    px: Option<&[u8]>,
+    q: Option<&[u8]>,
+    what: [&'static str; 2],
+) -> Result<(), VenueError> {
+    let px = px.ok_or(VenueError::Shape(what[0]))?;
+    let q = q.ok_or(VenueError::Shape(what[1]))?;
+    let px_tick = out.book_price(inst, px).map_err(num("price"))?;
+    let qty_lots = inst.qty_lots(q).map_err(num("size"))?;
+    out.level(side, px_tick, qty_lots);
+    Ok(())
 }
 
 impl Adapter for CoinbaseExchange {
