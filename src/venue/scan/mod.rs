@@ -184,7 +184,7 @@ pub const MAX_SPANS: usize = 1 << 18;
 pub const MAX_SPANS: usize = 1024;
 
 /// The reused state of a venue scanner: the kernel it runs and the level offsets of the last
-/// frame, in a buffer reused from frame to frame (grown by [`scan_frame`] for a deeper frame,
+/// frame, in a buffer reused from frame to frame (grown by `scan_frame` for a deeper frame,
 /// never shrunk). `V` names the venue's frame reading (a marker type in the
 /// venue's module, e.g. `okx::OkxFrames`); each venue implements its walk on
 /// `ScannerState<V>` and names the result (`OkxScanner`).
