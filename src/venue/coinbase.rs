@@ -68,16 +68,23 @@ fn is_synced(synced: &[bool], i: SymbolIdx) -> bool {
     synced.get(usize::from(i)).copied().unwrap_or(false)
 }
 
-/// Resolves a product, learning it from a snapshot's prices if it is not configured.
-fn product<'i>(
+/// Resolves a product, learning it from a snapshot's prices and sizes if it is not configured
+/// (`texts` gives them, and is called only then).
+fn product<'i, P, Q>(
     symbols: &mut Symbols,
     key: &[u8],
-    prices: impl Iterator<Item = &'i [u8]>,
-    sizes: impl Iterator<Item = &'i [u8]>,
-) -> Result<SymbolIdx, VenueError> {
+    texts: impl FnOnce() -> Result<(P, Q), VenueError>,
+) -> Result<SymbolIdx, VenueError>
+where
+    P: Iterator<Item = &'i [u8]>,
+    Q: Iterator<Item = &'i [u8]>,
+{
     match symbols.find(key).or_else(|| symbols.resolve(key)) {
         Some(s) => Ok(s),
-        None => symbols.learn(key, prices, sizes),
+        None => {
+            let (prices, sizes) = texts()?;
+            symbols.learn(key, prices, sizes)
+        }
     }
 }
 
@@ -194,7 +201,7 @@ impl CoinbaseAdvanced {
             Some(b"snapshot") => {
                 let px = updates.iter().filter_map(|u| field_text(u, "price_level"));
                 let qty = updates.iter().filter_map(|u| field_text(u, "new_quantity"));
-                let sym = product(&mut self.symbols, key, px, qty)?;
+                let sym = product(&mut self.symbols, key, || Ok((px, qty)))?;
                 mark(&mut self.synced, sym, true);
                 (sym, BookAction::Snapshot)
             }
@@ -524,21 +531,17 @@ impl CoinbaseExchange {
         let key = m.product_id.and_then(V::text).ok_or(VenueError::Shape("product_id"))?;
         let bids = m.bids.filter(|v| v.is_array()).ok_or(VenueError::Shape("bids"))?;
         let asks = m.asks.filter(|v| v.is_array()).ok_or(VenueError::Shape("asks"))?;
-        let sym = match self.symbols.find(key).or_else(|| self.symbols.resolve(key)) {
-            Some(sym) => sym,
-            None => {
-                // A product not configured: learned from the snapshot's prices and sizes.
-                let (mut px, mut qty) = (Vec::new(), Vec::new());
-                for rows in [bids, asks] {
-                    rows.each_change(|[p, q, _]| {
-                        px.extend(p);
-                        qty.extend(q);
-                        Ok(())
-                    })?;
-                }
-                self.symbols.learn(key, px.into_iter(), qty.into_iter())?
+        let sym = product(&mut self.symbols, key, || {
+            let (mut px, mut qty) = (Vec::new(), Vec::new());
+            for rows in [bids, asks] {
+                rows.each_change(|[p, q, _]| {
+                    px.extend(p);
+                    qty.extend(q);
+                    Ok(())
+                })?;
             }
-        };
+            Ok((px.into_iter(), qty.into_iter()))
+        })?;
         mark(&mut self.synced, sym, true);
         out.begin_book(sym, BookAction::Snapshot, 0);
         let inst = &self.symbols.list()[usize::from(sym)].instrument;
