@@ -558,6 +558,39 @@ impl<'a> Cursor<'a> {
         Some((u32::try_from(start).ok()?, u32::try_from(end).ok()?))
     }
 
+    /// A level in its common form, `["px","qty"]` (or up to `WIDTH` strings, as OKX's
+    /// `["px","sz","0","1"]`) with nothing between the tokens: its price and size offsets, the
+    /// cursor after its `]`. `None` (the cursor where it was) for any other form, which
+    /// [`general_level`] reads.
+    #[inline(always)]
+    fn compact_level<const WIDTH: usize>(&mut self) -> Option<((u32, u32), (u32, u32))> {
+        let at = |c: &Self, i: usize, want: &[u8]| c.buf.get(i..i + want.len()) == Some(want);
+        if !at(self, self.pos, b"[\"") {
+            return None;
+        }
+        let px = self.pos + 2;
+        let px_end = self.string_stop(px);
+        if !at(self, px_end, b"\",\"") {
+            return None;
+        }
+        let qty = px_end + 3;
+        let mut end = self.string_stop(qty);
+        let qty_end = end;
+        let mut width = 2;
+        while !at(self, end, b"\"]") {
+            width += 1;
+            if width > WIDTH || !at(self, end, b"\",\"") {
+                return None;
+            }
+            end = self.string_stop(end + 3);
+        }
+        // Offsets fit a u32: `start` refused longer frames.
+        let span = |s: usize, e: usize| Some((u32::try_from(s).ok()?, u32::try_from(e).ok()?));
+        let level = (span(px, px_end)?, span(qty, qty_end)?);
+        self.pos = end + 2;
+        Some(level)
+    }
+
     /// A string's bytes.
     #[inline(always)]
     fn string(&mut self) -> Option<&'a [u8]> {
@@ -728,25 +761,13 @@ fn levels<const WIDTH: usize>(c: &mut Cursor<'_>, spans: &mut Spans<'_>) -> Opti
         return Some(());
     }
     loop {
-        c.expect(b'[')?;
-        c.ws();
-        let px = c.string_span()?;
-        c.ws();
-        c.expect(b',')?;
-        c.ws();
-        let qty = c.string_span()?;
-        c.ws();
-        let mut width = 2;
-        while c.eat(b',') {
-            width += 1;
-            if width > WIDTH {
-                return None;
-            }
-            c.ws();
-            c.string_span()?;
-            c.ws();
-        }
-        c.expect(b']')?;
+        // The common form first: `["px","qty"]` without whitespace inside, read with three
+        // compares and two string ends. Anything else (whitespace, more strings, another
+        // token) is read from the level's start by the general path, which accepts a superset.
+        let (px, qty) = match c.compact_level::<WIDTH>() {
+            Some(level) => level,
+            None => general_level::<WIDTH>(c)?,
+        };
         spans.push(LevelSpan { px, qty })?;
         c.ws();
         match c.next()? {
@@ -755,6 +776,32 @@ fn levels<const WIDTH: usize>(c: &mut Cursor<'_>, spans: &mut Spans<'_>) -> Opti
             _ => return None,
         }
     }
+}
+
+/// One level `["px","qty",…]` at `c` in any form the subset allows (whitespace between tokens,
+/// up to `WIDTH` strings), its price and size offsets; the cursor after its `]`.
+#[inline(always)]
+fn general_level<const WIDTH: usize>(c: &mut Cursor<'_>) -> Option<((u32, u32), (u32, u32))> {
+    c.expect(b'[')?;
+    c.ws();
+    let px = c.string_span()?;
+    c.ws();
+    c.expect(b',')?;
+    c.ws();
+    let qty = c.string_span()?;
+    c.ws();
+    let mut width = 2;
+    while c.eat(b',') {
+        width += 1;
+        if width > WIDTH {
+            return None;
+        }
+        c.ws();
+        c.string_span()?;
+        c.ws();
+    }
+    c.expect(b']')?;
+    Some((px, qty))
 }
 
 /// Walks an object's members at `c` (which must be at its `{`), calling `member` with each key
