@@ -558,37 +558,43 @@ impl<'a> Cursor<'a> {
         Some((u32::try_from(start).ok()?, u32::try_from(end).ok()?))
     }
 
-    /// A level in its common form, `["px","qty"]` (or up to `WIDTH` strings, as OKX's
-    /// `["px","sz","0","1"]`) with nothing between the tokens: its price and size offsets, the
-    /// cursor after its `]`. `None` (the cursor where it was) for any other form, which
-    /// [`general_level`] reads.
+    /// An array of two to `max` strings in its common form, `["a","b",…]` with nothing
+    /// between the tokens (a level `["px","qty"]`, OKX's `["px","sz","0","1"]`, a Kraken
+    /// row): the first `K` strings' offsets in `out` (the rest read and not kept), how many
+    /// strings there were, the cursor after its `]`. `None`, the cursor where it was, for any
+    /// other form: the callers then read it from its start with their general path, which
+    /// accepts a superset of this one.
     #[inline(always)]
-    fn compact_level<const WIDTH: usize>(&mut self) -> Option<((u32, u32), (u32, u32))> {
+    fn compact_strings<const K: usize>(
+        &mut self,
+        max: usize,
+        out: &mut [(u32, u32); K],
+    ) -> Option<usize> {
         let at = |c: &Self, i: usize, want: &[u8]| c.buf.get(i..i + want.len()) == Some(want);
         if !at(self, self.pos, b"[\"") {
             return None;
         }
-        let px = self.pos + 2;
-        let px_end = self.string_stop(px);
-        if !at(self, px_end, b"\",\"") {
-            return None;
-        }
-        let qty = px_end + 3;
-        let mut end = self.string_stop(qty);
-        let qty_end = end;
-        let mut width = 2;
-        while !at(self, end, b"\"]") {
+        let mut start = self.pos + 2;
+        let mut width = 0;
+        loop {
+            let end = self.string_stop(start);
+            if let Some(slot) = out.get_mut(width) {
+                // Offsets fit a u32: `start` refused longer frames.
+                *slot = (u32::try_from(start).ok()?, u32::try_from(end).ok()?);
+            }
             width += 1;
-            if width > WIDTH || !at(self, end, b"\",\"") {
+            if at(self, end, b"\"]") {
+                if width < 2 {
+                    return None;
+                }
+                self.pos = end + 2;
+                return Some(width);
+            }
+            if width >= max || !at(self, end, b"\",\"") {
                 return None;
             }
-            end = self.string_stop(end + 3);
+            start = end + 3;
         }
-        // Offsets fit a u32: `start` refused longer frames.
-        let span = |s: usize, e: usize| Some((u32::try_from(s).ok()?, u32::try_from(e).ok()?));
-        let level = (span(px, px_end)?, span(qty, qty_end)?);
-        self.pos = end + 2;
-        Some(level)
     }
 
     /// A string's bytes.
@@ -764,8 +770,9 @@ fn levels<const WIDTH: usize>(c: &mut Cursor<'_>, spans: &mut Spans<'_>) -> Opti
         // The common form first: `["px","qty"]` without whitespace inside, read with three
         // compares and two string ends. Anything else (whitespace, more strings, another
         // token) is read from the level's start by the general path, which accepts a superset.
-        let (px, qty) = match c.compact_level::<WIDTH>() {
-            Some(level) => level,
+        let mut level = [(0, 0); 2];
+        let (px, qty) = match c.compact_strings(WIDTH, &mut level) {
+            Some(_) => (level[0], level[1]),
             None => general_level::<WIDTH>(c)?,
         };
         spans.push(LevelSpan { px, qty })?;
