@@ -20,15 +20,19 @@
 //!
 //! Parsing: the `book` messages (nearly all of the traffic, one level each) are read by a flat
 //! object scanner ([`super::scan::flat`], with [`Parser::Scan`], the default) through the same
-//! handler as the simd-json path; every other frame, and any `book` message the scanner does
-//! not read exactly, goes to simd-json with its numbers quoted (counted in
-//! [`Parsed::scan_fallback`]).
+//! handler as the simd-json path. The feeds it drops unread (`trade_snapshot`, the trade
+//! history sent on subscribing, thousands of bytes each; `ticker_lite`; heartbeats) are read
+//! whole by the same scanner to check that they are valid JSON ([`flat::ignored_feed`]),
+//! instead of having their numbers quoted and a tape built to be thrown away. Every other
+//! frame, and any of those the scanner does not read exactly, goes to simd-json with its
+//! numbers quoted (counted in [`Parsed::scan_fallback`]).
 
 use simd_json::tape::Value;
 
 use super::json::{field_text, text, Scratch};
 use super::protocol::{Protocol, BASE};
 use super::scan::flat::{self, Flat};
+use super::scan::Kernel;
 use super::scan::Parser;
 use super::time::ms_to_ns;
 use super::{deriv_price, deriv_rate, deriv_size};
@@ -55,6 +59,8 @@ pub struct KrakenFutures {
     scratch: Option<Box<Scratch>>,
     /// Which parser reads frames ([`Parser::Scan`] by default).
     parser: Parser,
+    /// The kernel the `book` scanner finds strings with.
+    kernel: Kernel,
     /// Subscribe the `ticker` feed (mark, index, funding, open interest) with the books.
     pub derivatives: bool,
 }
@@ -67,6 +73,7 @@ impl KrakenFutures {
             states: Vec::new(),
             scratch: Some(Box::new(Scratch::new())),
             parser: Parser::Scan,
+            kernel: Kernel::detect(),
             derivatives: false,
         }
     }
@@ -74,6 +81,11 @@ impl KrakenFutures {
     /// Reads frames with `parser` from now on.
     pub fn set_parser(&mut self, parser: Parser) {
         self.parser = parser;
+    }
+
+    /// Scans with `kernel` instead of the detected one (tests force each dispatch path).
+    pub fn set_scan_kernel(&mut self, kernel: Kernel) {
+        self.kernel = kernel;
     }
 
     /// The parser frames are read with.
@@ -102,7 +114,7 @@ impl KrakenFutures {
                 out.control = true;
                 self.ticker(root, out)
             }
-            b"trade_snapshot" | b"heartbeat" | b"ticker_lite" => {
+            feed if ignored(feed) => {
                 out.control = true;
                 Ok(())
             }
@@ -329,6 +341,12 @@ impl KrakenFutures {
     }
 }
 
+/// The feeds the adapter reads nothing from (a control message each): trade history sent on
+/// subscribing, heartbeats, and `ticker_lite`.
+fn ignored(feed: &[u8]) -> bool {
+    matches!(feed, b"trade_snapshot" | b"heartbeat" | b"ticker_lite")
+}
+
 impl Adapter for KrakenFutures {
     fn venue(&self) -> Venue {
         Venue::KrakenFutures
@@ -337,9 +355,20 @@ impl Adapter for KrakenFutures {
     fn handle_frame(&mut self, frame: &[u8], _: u64, out: &mut Parsed) -> Result<(), VenueError> {
         if self.parser == Parser::Scan {
             // A `book` message the scanner reads exactly; anything else to simd-json.
-            match flat::scan(frame) {
-                Some(f) if f.get(b"event").is_none() && f.get(b"feed") == Some(b"book") => {
-                    return self.delta(&f, out);
+            // A `book` message the scanner reads exactly, or a feed the adapter ignores in a
+            // frame read whole (`ticker_lite` is flat, `trade_snapshot` nests); anything else
+            // to simd-json.
+            let mut f = Flat::new(frame);
+            let feed = if flat::scan_into(frame, self.kernel, &mut f).is_some() {
+                f.get(b"event").is_none().then(|| f.get(b"feed")).flatten()
+            } else {
+                flat::ignored_feed(frame, self.kernel, ignored)
+            };
+            match feed {
+                Some(b"book") => return self.delta(&f, out),
+                Some(feed) if ignored(feed) => {
+                    out.control = true;
+                    return Ok(());
                 }
                 _ => out.scan_fallback = true,
             }

@@ -235,7 +235,7 @@ impl ScannerState<BitfinexFrames> {
 fn scalar<'a>(c: &mut Cursor<'a>) -> Option<&'a [u8]> {
     match c.peek()? {
         b'"' => c.string(),
-        b'-' | b'0'..=b'9' => number(c),
+        b'-' | b'0'..=b'9' => c.number(),
         _ => None,
     }
 }
@@ -258,52 +258,6 @@ fn row<'a>(c: &mut Cursor<'a>) -> Option<Item<'a>> {
             _ => return None,
         }
     }
-}
-
-/// A number in JSON's grammar at `c` (see the [module docs](self)): its text, the cursor
-/// after it. What follows is the caller's to check (the walk wants `,`, `]` or whitespace).
-#[inline(always)]
-fn number<'a>(c: &mut Cursor<'a>) -> Option<&'a [u8]> {
-    let buf = c.buf;
-    let start = c.pos;
-    let mut i = start;
-    if buf.get(i) == Some(&b'-') {
-        i += 1;
-    }
-    i = match buf.get(i)? {
-        b'0' => i + 1,
-        b'1'..=b'9' => digits(buf, i + 1),
-        _ => return None,
-    };
-    if buf.get(i) == Some(&b'.') {
-        let end = digits(buf, i + 1);
-        if end == i + 1 {
-            return None;
-        }
-        i = end;
-    }
-    if let Some(b'e' | b'E') = buf.get(i) {
-        i += 1;
-        if let Some(b'+' | b'-') = buf.get(i) {
-            i += 1;
-        }
-        let end = digits(buf, i);
-        if end == i {
-            return None;
-        }
-        i = end;
-    }
-    c.pos = i;
-    buf.get(start..i)
-}
-
-/// The index after the run of ASCII digits starting at `i`.
-#[inline(always)]
-fn digits(buf: &[u8], mut i: usize) -> usize {
-    while buf.get(i).is_some_and(u8::is_ascii_digit) {
-        i += 1;
-    }
-    i
 }
 
 #[cfg(test)]

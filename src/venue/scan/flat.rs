@@ -8,29 +8,50 @@
 //! walk and hands back each value's exact text, the text the quoted tape holds for it.
 //!
 //! It accepts a strict subset of JSON and answers `None` (the frame then goes to simd-json)
-//! on anything else: the top level must be one object; keys and string values printable ASCII
-//! without escapes (their bytes are then exactly the string simd-json makes); numbers in
-//! JSON's own grammar (`-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`, which the quoting
-//! pass copies unchanged); JSON whitespace between tokens; no nested value, `true`, `false`
-//! or `null`; no duplicate key; at most [`MAX_FIELDS`] fields.
+//! on anything else: the top level must be one object; keys and string values ASCII without
+//! escapes or control bytes (their bytes are then exactly the string simd-json makes; found
+//! with the scanners' SIMD [`Kernel`]); numbers in JSON's own grammar
+//! (`-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`, which the quoting pass copies
+//! unchanged); JSON whitespace between tokens; no nested value, `true`, `false` or `null`;
+//! no duplicate key; at most [`MAX_FIELDS`] fields.
+
+use super::{Cursor, Kernel};
 
 /// The most fields an object may have (a Kraken Futures `book` message has 7).
 pub const MAX_FIELDS: usize = 12;
 
-/// The fields of a flat object, in order: key and value text (quotes excluded).
+/// The fields of a flat object, in order: key and value offsets into the frame (quotes
+/// excluded). Filled in place by [`scan_into`] (a message is read without copying its table).
 #[derive(Debug, Clone, Copy)]
 pub struct Flat<'i> {
+    frame: &'i [u8],
     len: usize,
-    keys: [&'i [u8]; MAX_FIELDS],
-    values: [&'i [u8]; MAX_FIELDS],
+    keys: [(u32, u32); MAX_FIELDS],
+    values: [(u32, u32); MAX_FIELDS],
 }
 
 impl<'i> Flat<'i> {
+    /// An empty table for a frame's fields ([`scan_into`] fills it).
+    pub fn new(frame: &'i [u8]) -> Self {
+        Flat { frame, len: 0, keys: [(0, 0); MAX_FIELDS], values: [(0, 0); MAX_FIELDS] }
+    }
+
+    #[inline(always)]
+    fn text(&self, (s, e): (u32, u32)) -> &'i [u8] {
+        self.frame.get(s as usize..e as usize).unwrap_or_default()
+    }
+
     /// The text of field `key` (a string's bytes, a number's text), if present.
     #[inline]
     pub fn get(&self, key: &[u8]) -> Option<&'i [u8]> {
-        let n = self.len;
-        self.keys[..n].iter().position(|k| *k == key).map(|i| self.values[i])
+        let keys = self.keys.get(..self.len)?;
+        let i = keys.iter().position(|&k| same(self.text(k), key))?;
+        Some(self.text(*self.values.get(i)?))
+    }
+
+    /// Field `i`'s key and value text, in the frame's order.
+    pub fn field(&self, i: usize) -> Option<(&'i [u8], &'i [u8])> {
+        (i < self.len).then(|| (self.text(self.keys[i]), self.text(self.values[i])))
     }
 
     /// Number of fields.
@@ -44,119 +65,164 @@ impl<'i> Flat<'i> {
     }
 }
 
-#[inline]
-fn is_ws(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+/// Whether two keys are the same text: lengths and first bytes first (the keys of one object
+/// mostly differ there), so that the byte compare runs only for a likely match.
+#[inline(always)]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.first() == b.first() && a == b
 }
 
-/// Reads `frame` as a flat object (see the [module docs](self)); `None` when it is not one
-/// this scanner accepts.
+/// Reads `frame` as a flat object (see the [module docs](self)) with the fastest kernel this
+/// CPU has; `None` when it is not one this scanner accepts.
 pub fn scan(frame: &[u8]) -> Option<Flat<'_>> {
-    let n = frame.len();
-    let mut i = 0;
-    let skip_ws = |mut i: usize| {
-        while i < n && is_ws(frame[i]) {
-            i += 1;
-        }
-        i
-    };
-    i = skip_ws(i);
-    if frame.get(i) != Some(&b'{') {
-        return None;
-    }
-    i = skip_ws(i + 1);
-    let mut flat = Flat { len: 0, keys: [&[]; MAX_FIELDS], values: [&[]; MAX_FIELDS] };
-    if frame.get(i) == Some(&b'}') {
-        i += 1;
-    } else {
+    let mut flat = Flat::new(frame);
+    scan_into(frame, Kernel::detect(), &mut flat)?;
+    Some(flat)
+}
+
+/// [`scan`] into `flat` (made by [`Flat::new`] on the same frame) with `kernel`; `None` when
+/// the frame is not one this scanner accepts (`flat` then holds what was read before).
+#[inline]
+pub fn scan_into<'i>(frame: &'i [u8], kernel: Kernel, flat: &mut Flat<'i>) -> Option<()> {
+    // Offsets are u32: a frame of 4 GiB or more is not read.
+    u32::try_from(frame.len()).ok()?;
+    let mut c = Cursor::new(frame, kernel);
+    c.ws();
+    c.expect(b'{')?;
+    c.ws();
+    if !c.eat(b'}') {
         loop {
-            // Key.
-            let (key, next) = string(frame, i)?;
-            if flat.len == MAX_FIELDS || flat.keys[..flat.len].contains(&key) {
+            let key = c.string_span()?;
+            let n = flat.len;
+            let seen = flat.keys.get(..n)?.iter().any(|&k| same(flat.text(k), flat.text(key)));
+            if n == MAX_FIELDS || seen {
                 return None;
             }
-            i = skip_ws(next);
-            if frame.get(i) != Some(&b':') {
-                return None;
-            }
-            i = skip_ws(i + 1);
+            c.ws();
+            c.expect(b':')?;
+            c.ws();
             // Value: a string or a number.
-            let (value, next) = match frame.get(i)? {
-                b'"' => string(frame, i)?,
-                b'-' | b'0'..=b'9' => number(frame, i)?,
-                _ => return None,
-            };
-            flat.keys[flat.len] = key;
-            flat.values[flat.len] = value;
-            flat.len += 1;
-            i = skip_ws(next);
-            match frame.get(i)? {
-                b',' => i = skip_ws(i + 1),
-                b'}' => {
-                    i += 1;
-                    break;
+            let value = match c.peek()? {
+                b'"' => c.string_span()?,
+                b'-' | b'0'..=b'9' => {
+                    let start = c.pos;
+                    c.number()?;
+                    (u32::try_from(start).ok()?, u32::try_from(c.pos).ok()?)
                 }
                 _ => return None,
+            };
+            flat.keys[n] = key;
+            flat.values[n] = value;
+            flat.len = n + 1;
+            // A number runs up to whitespace, `,` or `}`: anything else glued to it (`1.2.3`,
+            // `01`, `1x`) is refused here.
+            c.ws();
+            match c.next()? {
+                b',' => c.ws(),
+                b'}' => break,
+                _ => return None,
             }
         }
     }
-    (skip_ws(i) == n).then_some(flat)
+    c.at_end().then_some(())
 }
 
-/// The string opening at `frame[i]` (a `"`): its bytes and the index after its closing quote.
-/// Printable ASCII without escapes only.
-#[inline]
-fn string(frame: &[u8], i: usize) -> Option<(&[u8], usize)> {
-    if frame.get(i) != Some(&b'"') {
+/// The deepest nesting [`ignored_feed`] reads (a Kraken Futures `trade_snapshot` has 3
+/// levels); a deeper frame is left to simd-json.
+pub const MAX_DEPTH: usize = 16;
+
+/// Reads `frame` whole, as an object whose values may nest (objects, arrays, strings and
+/// numbers as [`scan`] reads them, `true`, `false`, `null`, at most [`MAX_DEPTH`] deep), and
+/// answers its top-level `feed` when `ignored` says the adapter ignores that feed: for the
+/// messages a venue's handler drops unread (Kraken Futures' `trade_snapshot`, thousands of
+/// bytes of trade history), a check that the frame is valid JSON, instead of quoting its
+/// numbers and building a tape to throw away. `None` (the frame then goes to simd-json) for
+/// anything else: no `feed`, or more than one, a `feed` that is not a string or that
+/// `ignored` refuses (the walk stops there), any `event` member, and anything outside the
+/// subset. A frame it reads is valid JSON, and so is the copy the simd-json path parses (its
+/// numbers, each followed by a delimiter, are quoted whole into strings).
+pub fn ignored_feed(
+    frame: &[u8],
+    kernel: Kernel,
+    ignored: impl Fn(&[u8]) -> bool,
+) -> Option<&[u8]> {
+    u32::try_from(frame.len()).ok()?;
+    let mut c = Cursor::new(frame, kernel);
+    c.ws();
+    let mut feed = None;
+    members(&mut c, |c, key| {
+        match key {
+            b"event" => return None,
+            b"feed" => {
+                let text = c.string()?;
+                if feed.is_some() || !ignored(text) {
+                    return None;
+                }
+                feed = Some(text);
+            }
+            _ => skip(c, 1)?,
+        }
+        Some(())
+    })?;
+    if !c.at_end() {
         return None;
     }
-    let start = i + 1;
-    let rest = frame.get(start..)?;
-    let len = rest.iter().position(|&b| b == b'"')?;
-    let s = &rest[..len];
-    if s.iter().any(|&b| !(0x20..=0x7e).contains(&b) || b == b'\\') {
-        return None;
-    }
-    Some((s, start + len + 1))
+    feed
 }
 
-/// The number starting at `frame[i]`, in JSON's grammar: its text and the index after it.
+/// An object's members at `c` (which must be at its `{`), `member` called with each key and
+/// the cursor at its value, which it reads.
 #[inline]
-fn number(frame: &[u8], i: usize) -> Option<(&[u8], usize)> {
-    let n = frame.len();
-    let digit = |j: usize| j < n && frame[j].is_ascii_digit();
-    let digits = |mut j: usize| {
-        let start = j;
-        while digit(j) {
-            j += 1;
+fn members<'a>(
+    c: &mut Cursor<'a>,
+    mut member: impl FnMut(&mut Cursor<'a>, &'a [u8]) -> Option<()>,
+) -> Option<()> {
+    c.expect(b'{')?;
+    c.ws();
+    if c.eat(b'}') {
+        return Some(());
+    }
+    loop {
+        let key = c.string()?;
+        c.ws();
+        c.expect(b':')?;
+        c.ws();
+        member(c, key)?;
+        c.ws();
+        match c.next()? {
+            b',' => c.ws(),
+            b'}' => return Some(()),
+            _ => return None,
         }
-        (j > start).then_some(j)
-    };
-    let mut j = i;
-    if frame.get(j) == Some(&b'-') {
-        j += 1;
     }
-    j = match frame.get(j)? {
-        b'0' => j + 1,
-        b'1'..=b'9' => digits(j)?,
-        _ => return None,
-    };
-    if frame.get(j) == Some(&b'.') {
-        j = digits(j + 1)?;
-    }
-    if matches!(frame.get(j), Some(b'e' | b'E')) {
-        j += 1;
-        if matches!(frame.get(j), Some(b'+' | b'-')) {
-            j += 1;
+}
+
+/// Reads the value at `c`, `depth` levels deep, and keeps nothing of it.
+fn skip(c: &mut Cursor<'_>, depth: usize) -> Option<()> {
+    match c.peek()? {
+        b'"' => c.string_span().map(drop),
+        b'-' | b'0'..=b'9' => c.number().map(drop),
+        b't' => c.literal(b"true"),
+        b'f' => c.literal(b"false"),
+        b'n' => c.literal(b"null"),
+        b'{' if depth < MAX_DEPTH => members(c, |c, _| skip(c, depth + 1)),
+        b'[' if depth < MAX_DEPTH => {
+            c.expect(b'[')?;
+            c.ws();
+            if c.eat(b']') {
+                return Some(());
+            }
+            loop {
+                skip(c, depth + 1)?;
+                c.ws();
+                match c.next()? {
+                    b',' => c.ws(),
+                    b']' => return Some(()),
+                    _ => return None,
+                }
+            }
         }
-        j = digits(j)?;
-    }
-    // A number runs up to a delimiter; anything else glued to it (`1.2.3`, `01`, `1x`) is
-    // left to simd-json.
-    match frame.get(j) {
-        None => Some((&frame[i..j], j)),
-        Some(&b) if is_ws(b) || b == b',' || b == b'}' => Some((&frame[i..j], j)),
-        Some(_) => None,
+        _ => None,
     }
 }
 
@@ -169,10 +235,8 @@ mod tests {
         Some(
             (0..f.len())
                 .map(|i| {
-                    (
-                        String::from_utf8(f.keys[i].to_vec()).unwrap(),
-                        String::from_utf8(f.values[i].to_vec()).unwrap(),
-                    )
+                    let (k, v) = f.field(i).unwrap();
+                    (String::from_utf8(k.to_vec()).unwrap(), String::from_utf8(v.to_vec()).unwrap())
                 })
                 .collect(),
         )
@@ -229,5 +293,51 @@ mod tests {
         }
         let many: Vec<String> = (0..=MAX_FIELDS).map(|i| format!("\"k{i}\":{i}")).collect();
         assert!(scan(format!("{{{}}}", many.join(",")).as_bytes()).is_none());
+    }
+
+    #[test]
+    fn reads_ignored_feeds_whole_and_refuses_the_rest() {
+        let ignored = |f: &[u8]| f == b"trade_snapshot";
+        let feed = |frame: &str| {
+            let mut got = Vec::new();
+            for kind in crate::venue::scan::KernelKind::ALL {
+                if let Some(k) = Kernel::forced(kind) {
+                    got.push(ignored_feed(frame.as_bytes(), k, ignored).map(<[u8]>::to_vec));
+                }
+            }
+            assert!(got.windows(2).all(|w| w[0] == w[1]), "kernels disagree on {frame}");
+            got.pop().flatten()
+        };
+        let history = r#"{"feed":"trade_snapshot","product_id":"PI_XBTUSD","trades":[{"feed":"trade","uid":"a-1","side":"sell","seq":1,"time":1626994922880,"qty":-1.5e3,"price":31867.0,"flag":true,"x":null,"y":[]}, {}]}"#;
+        assert_eq!(feed(history), Some(b"trade_snapshot".to_vec()));
+        assert_eq!(
+            feed(" {\"trades\" : [ [ ] , { } ] ,\n\"feed\":\"trade_snapshot\" } "),
+            Some(b"trade_snapshot".to_vec())
+        );
+        let deep = |n: usize| {
+            format!("{{\"feed\":\"trade_snapshot\",\"t\":{}1{}}}", "[".repeat(n), "]".repeat(n))
+        };
+        assert!(feed(&deep(MAX_DEPTH - 1)).is_some());
+        for bad in [
+            r#"{"feed":"book_snapshot","bids":[]}"#.to_owned(),
+            r#"{"feed":"trade_snapshot","event":"alert"}"#.into(),
+            r#"{"feed":"trade_snapshot","feed":"trade_snapshot"}"#.into(),
+            r#"{"feed":7,"trades":[]}"#.into(),
+            r#"{"trades":[]}"#.into(),
+            r#"{"feed":"trade_snapshot","t":[01]}"#.into(),
+            r#"{"feed":"trade_snapshot","t":[1.]}"#.into(),
+            r#"{"feed":"trade_snapshot","t":[1.2.3]}"#.into(),
+            r#"{"feed":"trade_snapshot","t":[1,]}"#.into(),
+            r#"{"feed":"trade_snapshot","t":{"a":1,}}"#.into(),
+            r#"{"feed":"trade_snapshot","t":{"a"}}"#.into(),
+            r#"{"feed":"trade_snapshot","t":["\u0041"]}"#.into(),
+            r#"{"feed":"trade_snapshot","t":[nul]}"#.into(),
+            r#"{"feed":"trade_snapshot","t":[1]"#.into(),
+            r#"{"feed":"trade_snapshot"} x"#.into(),
+            r#"["feed","trade_snapshot"]"#.into(),
+            deep(MAX_DEPTH),
+        ] {
+            assert_eq!(feed(&bad), None, "{bad}");
+        }
     }
 }

@@ -64,7 +64,8 @@ pub enum Parser {
     /// The venue's specialised scanner where it has one (Binance depth, trades and
     /// bookTicker; Bitfinex v2 book updates, trades, heartbeats and checksums; Bybit v5 order
     /// books and trades; Coinbase Exchange `l2update`, `snapshot`, `match` and `last_match`; Kraken
-    /// Futures' one-level `book` messages; Kraken v1 books and trades; OKX books and trades),
+    /// Futures' one-level `book` messages and the feeds it ignores; Kraken v1 books and
+    /// trades; OKX books and trades),
     /// simd-json for every frame it does not recognise.
     #[default]
     Scan,
@@ -657,11 +658,58 @@ impl<'a> Cursor<'a> {
         Some(())
     }
 
+    /// A number in JSON's grammar (`-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`): its
+    /// exact text, the cursor after it. What follows is the caller's to check (a walk wants a
+    /// delimiter or whitespace, so `1.2.3`, `01` and `1x` are refused there).
+    #[inline(always)]
+    fn number(&mut self) -> Option<&'a [u8]> {
+        let buf = self.buf;
+        let start = self.pos;
+        let mut i = start;
+        if buf.get(i) == Some(&b'-') {
+            i += 1;
+        }
+        i = match buf.get(i)? {
+            b'0' => i + 1,
+            b'1'..=b'9' => digits(buf, i + 1),
+            _ => return None,
+        };
+        if buf.get(i) == Some(&b'.') {
+            let end = digits(buf, i + 1);
+            if end == i + 1 {
+                return None;
+            }
+            i = end;
+        }
+        if let Some(b'e' | b'E') = buf.get(i) {
+            i += 1;
+            if let Some(b'+' | b'-') = buf.get(i) {
+                i += 1;
+            }
+            let end = digits(buf, i);
+            if end == i {
+                return None;
+            }
+            i = end;
+        }
+        self.pos = i;
+        buf.get(start..i)
+    }
+
     /// At the end of the frame (after trailing whitespace).
     fn at_end(&mut self) -> bool {
         self.ws();
         self.pos == self.buf.len()
     }
+}
+
+/// The index after the run of ASCII digits starting at `i`.
+#[inline(always)]
+fn digits(buf: &[u8], mut i: usize) -> usize {
+    while buf.get(i).is_some_and(u8::is_ascii_digit) {
+        i += 1;
+    }
+    i
 }
 
 /// Whether all eight bytes of `w` are ASCII digits.
