@@ -27,7 +27,7 @@
 
 use simd_json::tape::Value;
 
-use super::json::{field_text, field_uint, parse_u64, Scratch};
+use super::json::{field_text, field_uint, fields, parse_u64, text, Scratch};
 use super::protocol::{Protocol, BASE};
 use super::scan::coinbase::{ExValue, ExchangeFrames, ScanValue};
 use super::scan::{scan_frame, Kernel, Parser, ScanPath};
@@ -219,13 +219,14 @@ impl CoinbaseAdvanced {
         let inst = &self.symbols.list()[usize::from(sym)].instrument;
         for u in updates.iter() {
             let r = (|| {
-                let side = match field_text(u, "side") {
+                let [side, px, qty] = fields(u, ["side", "price_level", "new_quantity"]);
+                let side = match side.and_then(text) {
                     Some(b"bid") => Side::Bid,
                     Some(b"offer") | Some(b"ask") => Side::Ask,
                     _ => return Err(VenueError::Shape("update side")),
                 };
-                let px = field_text(u, "price_level").ok_or(VenueError::Shape("price_level"))?;
-                let qty = field_text(u, "new_quantity").ok_or(VenueError::Shape("new_quantity"))?;
+                let px = px.and_then(text).ok_or(VenueError::Shape("price_level"))?;
+                let qty = qty.and_then(text).ok_or(VenueError::Shape("new_quantity"))?;
                 let px_tick = out.book_price(inst, px).map_err(num("price_level"))?;
                 let qty_lots = inst.qty_lots(qty).map_err(num("new_quantity"))?;
                 out.level(side, px_tick, qty_lots);
