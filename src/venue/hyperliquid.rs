@@ -18,7 +18,7 @@
 
 use simd_json::tape::Value;
 
-use super::json::{field_text, Scratch};
+use super::json::{field_text, fields, text, Scratch};
 use super::protocol::{Keepalive, Protocol, BASE};
 use super::time::ms_to_ns;
 use super::{num, Adapter, BookAction, Parsed, SymbolIdx, Symbols, TradeMsg, VenueError};
@@ -173,8 +173,9 @@ fn side(
 ) -> Result<(), VenueError> {
     let Some(arr) = levels.as_array() else { return Err(VenueError::Shape("a side's levels")) };
     for l in arr.iter() {
-        let px = field_text(l, "px").ok_or(VenueError::Shape("level px"))?;
-        let sz = field_text(l, "sz").ok_or(VenueError::Shape("level sz"))?;
+        let [px, sz] = fields(l, ["px", "sz"]);
+        let px = px.and_then(text).ok_or(VenueError::Shape("level px"))?;
+        let sz = sz.and_then(text).ok_or(VenueError::Shape("level sz"))?;
         let px_tick = out.book_price(inst, px).map_err(num("px"))?;
         let qty_lots = inst.qty_lots(sz).map_err(num("sz"))?;
         out.level(side, px_tick, qty_lots);
