@@ -244,8 +244,8 @@ pub fn fields<'t, 'i, const N: usize>(
         let k = k.as_bytes();
         for (slot, key) in found.iter_mut().zip(keys) {
             let key = key.as_bytes();
-            // Lengths and first bytes first: the byte compare runs only for a likely match,
-            // and inline (keys are short: a `memcmp` call cost more than the compare).
+            // Lengths first, then the bytes inline (keys are short: a `memcmp` call for each
+            // cost more than the compare).
             if slot.is_none() && k.len() == key.len() && k.iter().zip(key).all(|(a, b)| a == b) {
                 *slot = Some(val);
                 break;
