@@ -231,7 +231,8 @@ pub fn field_text<'i>(v: Value<'_, 'i>, key: &str) -> Option<&'i [u8]> {
 }
 
 /// Fields `keys` of an object in one pass over its members, as [`Value::get`] finds each (the
-/// first member of that key; `None` if absent or `v` is not an object). For an object whose
+/// first member of that key, for a key asked twice too; `None` if absent or `v` is not an
+/// object). For an object whose
 /// several fields a handler reads, one walk instead of one per key.
 #[inline]
 pub fn fields<'t, 'i, const N: usize>(
@@ -248,7 +249,6 @@ pub fn fields<'t, 'i, const N: usize>(
             // cost more than the compare).
             if slot.is_none() && k.len() == key.len() && k.iter().zip(key).all(|(a, b)| a == b) {
                 *slot = Some(val);
-                break;
             }
         }
     }
@@ -349,7 +349,7 @@ mod tests {
     #[test]
     fn fields_finds_what_get_finds() {
         let mut s = Scratch::new();
-        let keys = ["side", "price_level", "new_quantity", "absent", "sidE"];
+        let keys = ["side", "price_level", "new_quantity", "absent", "sidE", "side"];
         for frame in [
             &br#"{"side":"bid","event_time":"t","price_level":"1.5","new_quantity":"2"}"#[..],
             br#"{"new_quantity":"2","price_level":"1.5","side":"bid","side":"offer"}"#,

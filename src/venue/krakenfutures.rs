@@ -354,24 +354,26 @@ impl Adapter for KrakenFutures {
 
     fn handle_frame(&mut self, frame: &[u8], _: u64, out: &mut Parsed) -> Result<(), VenueError> {
         if self.parser == Parser::Scan {
-            // A `book` message the scanner reads exactly; anything else to simd-json.
             // A `book` message the scanner reads exactly, or a feed the adapter ignores in a
             // frame read whole (`ticker_lite` is flat, `trade_snapshot` nests); anything else
             // to simd-json.
             let mut f = Flat::new(frame);
-            let feed = if flat::scan_into(frame, self.kernel, &mut f).is_some() {
-                f.get(b"event").is_none().then(|| f.get(b"feed")).flatten()
-            } else {
-                flat::ignored_feed(frame, self.kernel, ignored)
-            };
-            match feed {
-                Some(b"book") => return self.delta(&f, out),
-                Some(feed) if ignored(feed) => {
-                    out.control = true;
-                    return Ok(());
+            if flat::scan_into(&mut f, self.kernel).is_some() {
+                if f.get(b"event").is_none() {
+                    match f.get(b"feed") {
+                        Some(b"book") => return self.delta(&f, out),
+                        Some(feed) if ignored(feed) => {
+                            out.control = true;
+                            return Ok(());
+                        }
+                        _ => {}
+                    }
                 }
-                _ => out.scan_fallback = true,
+            } else if flat::ignored_feed(frame, self.kernel, ignored).is_some() {
+                out.control = true;
+                return Ok(());
             }
+            out.scan_fallback = true;
         }
         let mut scratch = self.scratch.take().unwrap_or_default();
         let r = scratch.parse(frame, true, |root| self.frame(root, out));

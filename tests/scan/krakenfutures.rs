@@ -1,6 +1,7 @@
-//! The Kraken Futures `book` scanner (`venue::scan::flat`) against simd-json's tape: every
-//! frame of the bundled capture, and generated `book` messages with free key order,
-//! whitespace, number forms and broken fields. The scanner must give the same result and the
+//! The Kraken Futures `book` scanner (`venue::scan::flat`) and its walk over the feeds the
+//! adapter ignores (`flat::ignored_feed`) against simd-json's tape: every frame of the bundled
+//! capture, generated `book` messages with free key order, whitespace, number forms and broken
+//! fields, and generated frames of ignored feeds with nested values of every kind. The scanner must give the same result and the
 //! same parsed output as simd-json, or fall back (and then it is simd-json's output by
 //! construction).
 

@@ -8,14 +8,14 @@
 //! walk and hands back each value's exact text, the text the quoted tape holds for it.
 //!
 //! It accepts a strict subset of JSON and answers `None` (the frame then goes to simd-json)
-//! on anything else: the top level must be one object; keys and string values ASCII without
-//! escapes or control bytes (their bytes are then exactly the string simd-json makes; found
-//! with the scanners' SIMD [`Kernel`]); numbers in JSON's own grammar
+//! on anything else: the top level must be one object; keys and string values of bytes 0x20 to
+//! 0x7F without escapes (their bytes are then exactly the string simd-json makes; found with
+//! the scanners' SIMD [`Kernel`]); numbers in JSON's own grammar
 //! (`-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`, which the quoting pass copies
 //! unchanged); JSON whitespace between tokens; no nested value, `true`, `false` or `null`;
 //! no duplicate key; at most [`MAX_FIELDS`] fields.
 
-use super::{Cursor, Kernel};
+use super::{object, Cursor, Kernel};
 
 /// The most fields an object may have (a Kraken Futures `book` message has 7).
 pub const MAX_FIELDS: usize = 12;
@@ -76,14 +76,17 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 /// CPU has; `None` when it is not one this scanner accepts.
 pub fn scan(frame: &[u8]) -> Option<Flat<'_>> {
     let mut flat = Flat::new(frame);
-    scan_into(frame, Kernel::detect(), &mut flat)?;
+    scan_into(&mut flat, Kernel::detect())?;
     Some(flat)
 }
 
-/// [`scan`] into `flat` (made by [`Flat::new`] on the same frame) with `kernel`; `None` when
-/// the frame is not one this scanner accepts (`flat` then holds what was read before).
+/// [`scan`] of the frame `flat` was made for ([`Flat::new`]), into `flat` (emptied first),
+/// with `kernel`; `None` when the frame is not one this scanner accepts (`flat` then holds
+/// what was read before).
 #[inline]
-pub fn scan_into<'i>(frame: &'i [u8], kernel: Kernel, flat: &mut Flat<'i>) -> Option<()> {
+pub fn scan_into(flat: &mut Flat<'_>, kernel: Kernel) -> Option<()> {
+    let frame = flat.frame;
+    flat.len = 0;
     // Offsets are u32: a frame of 4 GiB or more is not read.
     u32::try_from(frame.len()).ok()?;
     let mut c = Cursor::new(frame, kernel);
@@ -150,7 +153,7 @@ pub fn ignored_feed(
     let mut c = Cursor::new(frame, kernel);
     c.ws();
     let mut feed = None;
-    members(&mut c, |c, key| {
+    object(&mut c, |c, key| {
         match key {
             b"event" => return None,
             b"feed" => {
@@ -170,33 +173,6 @@ pub fn ignored_feed(
     feed
 }
 
-/// An object's members at `c` (which must be at its `{`), `member` called with each key and
-/// the cursor at its value, which it reads.
-#[inline]
-fn members<'a>(
-    c: &mut Cursor<'a>,
-    mut member: impl FnMut(&mut Cursor<'a>, &'a [u8]) -> Option<()>,
-) -> Option<()> {
-    c.expect(b'{')?;
-    c.ws();
-    if c.eat(b'}') {
-        return Some(());
-    }
-    loop {
-        let key = c.string()?;
-        c.ws();
-        c.expect(b':')?;
-        c.ws();
-        member(c, key)?;
-        c.ws();
-        match c.next()? {
-            b',' => c.ws(),
-            b'}' => return Some(()),
-            _ => return None,
-        }
-    }
-}
-
 /// Reads the value at `c`, `depth` levels deep, and keeps nothing of it.
 fn skip(c: &mut Cursor<'_>, depth: usize) -> Option<()> {
     match c.peek()? {
@@ -205,7 +181,7 @@ fn skip(c: &mut Cursor<'_>, depth: usize) -> Option<()> {
         b't' => c.literal(b"true"),
         b'f' => c.literal(b"false"),
         b'n' => c.literal(b"null"),
-        b'{' if depth < MAX_DEPTH => members(c, |c, _| skip(c, depth + 1)),
+        b'{' if depth < MAX_DEPTH => object(c, |c, _| skip(c, depth + 1)),
         b'[' if depth < MAX_DEPTH => {
             c.expect(b'[')?;
             c.ws();
@@ -258,6 +234,8 @@ mod tests {
         );
         assert_eq!(fields("{}"), Some(vec![]));
         assert_eq!(fields(r#"{"a":0}"#), Some(vec![("a".into(), "0".into())]));
+        // DEL is a plain string byte for JSON and simd-json alike.
+        assert_eq!(fields("{\"a\":\"x\u{7f}y\"}"), Some(vec![("a".into(), "x\u{7f}y".into())]));
     }
 
     #[test]

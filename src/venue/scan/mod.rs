@@ -2,7 +2,7 @@
 //! walk, without a tape, and fall back to simd-json on anything not recognised exactly.
 //!
 //! A scanner accepts a strict subset of JSON: objects, the level arrays `[["px","qty"],…]`,
-//! strings of printable ASCII without escapes, unsigned integers of at most 19 digits without
+//! strings of bytes 0x20 to 0x7F without escapes, unsigned integers of at most 19 digits without
 //! a sign, fraction or exponent, `true`, `false`, `null` and JSON whitespace between tokens.
 //! It hands its handler the same values simd-json would (strings are the same bytes between
 //! the quotes, since there are no escapes to undo), through `FieldValue`, the interface the
@@ -10,6 +10,9 @@
 //! Anything else (an escape, a non-ASCII byte, a float, a key it has no slot for, a duplicate
 //! key, a nested object where it expects none, trailing bytes) makes it answer `None`, and the
 //! adapter parses that frame with simd-json and counts a fallback ([`super::Parsed::scan_fallback`]).
+//! Kraken Futures' flat scanner (`scan::flat`) reads numbers that way too, and its walk over
+//! the feeds that adapter ignores (`flat::ignored_feed`) reads nested objects and arrays of
+//! any of these values, keeping nothing but the frame's `feed`.
 //! The Bitfinex scanner (`scan::bitfinex`) also reads numbers of any form in JSON's grammar, as
 //! their exact text: its venue prints prices as JSON numbers, which its simd-json path reads
 //! as text too (quoted while copying the frame).
@@ -580,7 +583,7 @@ impl<'a> Cursor<'a> {
         loop {
             let end = self.string_stop(start);
             if let Some(slot) = out.get_mut(width) {
-                // Offsets fit a u32: `start` refused longer frames.
+                // Offsets fit a u32: `ScannerState::start` refused longer frames.
                 *slot = (u32::try_from(start).ok()?, u32::try_from(end).ok()?);
             }
             width += 1;
