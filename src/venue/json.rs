@@ -244,15 +244,19 @@ pub fn fields<'t, 'i, const N: usize>(
     for (k, val) in obj.iter() {
         let k = k.as_bytes();
         for (slot, key) in found.iter_mut().zip(keys) {
-            let key = key.as_bytes();
-            // Lengths first, then the bytes inline (keys are short: a `memcmp` call for each
-            // cost more than the compare).
-            if slot.is_none() && k.len() == key.len() && k.iter().zip(key).all(|(a, b)| a == b) {
+            if slot.is_none() && same_key(k, key.as_bytes()) {
                 *slot = Some(val);
             }
         }
     }
     found
+}
+
+/// Whether two object keys are the same text: lengths first, then the bytes inline (keys are
+/// short: a `memcmp` call for each candidate cost more than the compare).
+#[inline(always)]
+pub(crate) fn same_key(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// Field `key` of an object as an unsigned integer (number or digit string).

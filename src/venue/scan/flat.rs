@@ -16,6 +16,7 @@
 //! no duplicate key; at most [`MAX_FIELDS`] fields.
 
 use super::{object, Cursor, Kernel};
+use crate::venue::json::same_key;
 
 /// The most fields an object may have (a Kraken Futures `book` message has 7).
 pub const MAX_FIELDS: usize = 12;
@@ -45,7 +46,7 @@ impl<'i> Flat<'i> {
     #[inline]
     pub fn get(&self, key: &[u8]) -> Option<&'i [u8]> {
         let keys = self.keys.get(..self.len)?;
-        let i = keys.iter().position(|&k| same(self.text(k), key))?;
+        let i = keys.iter().position(|&k| same_key(self.text(k), key))?;
         Some(self.text(*self.values.get(i)?))
     }
 
@@ -65,13 +66,6 @@ impl<'i> Flat<'i> {
     }
 }
 
-/// Whether two keys are the same text: lengths and first bytes first (the keys of one object
-/// mostly differ there), so that the byte compare runs only for a likely match.
-#[inline(always)]
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.first() == b.first() && a == b
-}
-
 /// Reads `frame` as a flat object (see the [module docs](self)) with the fastest kernel this
 /// CPU has; `None` when it is not one this scanner accepts.
 pub fn scan(frame: &[u8]) -> Option<Flat<'_>> {
@@ -87,17 +81,14 @@ pub fn scan(frame: &[u8]) -> Option<Flat<'_>> {
 pub fn scan_into(flat: &mut Flat<'_>, kernel: Kernel) -> Option<()> {
     let frame = flat.frame;
     flat.len = 0;
-    // Offsets are u32: a frame of 4 GiB or more is not read.
-    u32::try_from(frame.len()).ok()?;
-    let mut c = Cursor::new(frame, kernel);
-    c.ws();
+    let mut c = Cursor::open(frame, kernel)?;
     c.expect(b'{')?;
     c.ws();
     if !c.eat(b'}') {
         loop {
             let key = c.string_span()?;
             let n = flat.len;
-            let seen = flat.keys.get(..n)?.iter().any(|&k| same(flat.text(k), flat.text(key)));
+            let seen = flat.keys.get(..n)?.iter().any(|&k| same_key(flat.text(k), flat.text(key)));
             if n == MAX_FIELDS || seen {
                 return None;
             }
@@ -149,9 +140,7 @@ pub fn ignored_feed(
     kernel: Kernel,
     ignored: impl Fn(&[u8]) -> bool,
 ) -> Option<&[u8]> {
-    u32::try_from(frame.len()).ok()?;
-    let mut c = Cursor::new(frame, kernel);
-    c.ws();
+    let mut c = Cursor::open(frame, kernel)?;
     let mut feed = None;
     object(&mut c, |c, key| {
         match key {

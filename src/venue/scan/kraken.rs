@@ -353,11 +353,7 @@ pub(super) fn rows(c: &mut Cursor<'_>, spans: &mut Spans<'_>) -> Option<()> {
     }
     loop {
         let mut row = [ABSENT; 4];
-        // The common form (no whitespace inside the row) first; any other from its start
-        // (which writes every slot the first attempt wrote).
-        if c.compact_strings(ROW_WIDTH, &mut row).is_none() {
-            general_row(c, &mut row)?;
-        }
+        c.strings(ROW_WIDTH, &mut row)?;
         spans.push(LevelSpan { px: row[0], qty: row[1] })?;
         spans.push(LevelSpan { px: row[2], qty: row[3] })?;
         c.ws();
@@ -367,33 +363,6 @@ pub(super) fn rows(c: &mut Cursor<'_>, spans: &mut Spans<'_>) -> Option<()> {
             _ => return None,
         }
     }
-}
-
-/// One row `["s","s",…]` at `c` in any form the subset allows (whitespace between tokens, two
-/// to [`ROW_WIDTH`] strings): the first four strings' offsets in `row`, the cursor after its
-/// `]`.
-#[inline(always)]
-fn general_row(c: &mut Cursor<'_>, row: &mut [(u32, u32); 4]) -> Option<()> {
-    c.expect(b'[')?;
-    c.ws();
-    let mut width = 0;
-    loop {
-        let s = c.string_span()?;
-        if let Some(slot) = row.get_mut(width) {
-            *slot = s;
-        }
-        width += 1;
-        if width > ROW_WIDTH {
-            return None;
-        }
-        c.ws();
-        match c.next()? {
-            b',' => c.ws(),
-            b']' => break,
-            _ => return None,
-        }
-    }
-    (width >= 2).then_some(())
 }
 
 #[cfg(test)]

@@ -256,9 +256,7 @@ impl<V> ScannerState<V> {
     #[inline(always)]
     fn start<'a>(&'a self, frame: &'a [u8]) -> Option<(Cursor<'a>, Spans<'a>)> {
         self.ran_out.set(false);
-        u32::try_from(frame.len()).ok()?;
-        let mut c = Cursor::new(frame, self.kernel);
-        c.ws();
+        let c = Cursor::open(frame, self.kernel)?;
         Some((c, Spans { cells: &self.spans, len: 0, ran_out: &self.ran_out }))
     }
 }
@@ -496,6 +494,16 @@ impl<'a> Cursor<'a> {
         Cursor { buf, pos: 0, kernel, block: usize::MAX, stops: 0 }
     }
 
+    /// The start of a walk over `frame`: a cursor past any leading whitespace; `None` for a
+    /// frame too long for the scanners' u32 offsets (4 GiB).
+    #[inline(always)]
+    fn open(frame: &'a [u8], kernel: Kernel) -> Option<Self> {
+        u32::try_from(frame.len()).ok()?;
+        let mut c = Cursor::new(frame, kernel);
+        c.ws();
+        Some(c)
+    }
+
     /// Skips JSON whitespace.
     #[inline(always)]
     fn ws(&mut self) {
@@ -562,18 +570,28 @@ impl<'a> Cursor<'a> {
         Some((u32::try_from(start).ok()?, u32::try_from(end).ok()?))
     }
 
-    /// An array of two to `max` strings in its common form, `["a","b",…]` with nothing
-    /// between the tokens (a level `["px","qty"]`, OKX's `["px","sz","0","1"]`, a Kraken
-    /// row): the first `K` strings' offsets in `out` (the rest read and not kept), how many
-    /// strings there were, the cursor after its `]`. `None`, the cursor where it was, for any
-    /// other form: the callers then read it from its start with their general path, which
-    /// accepts a superset of this one.
+    /// An array of two to `max` strings, `["a","b",…]` (a level `["px","qty"]`, OKX's
+    /// `["px","sz","0","1"]`, a Kraken or Coinbase Exchange row): the first `K` strings'
+    /// offsets in `out` (the rest read and not kept), the cursor after its `]`. The common
+    /// form, with nothing between the tokens, is read with a compare per string and the
+    /// string's end from the block's bitmask; any other form from the array's start, a token
+    /// at a time (the general path accepts a superset of the common one and writes every slot
+    /// the first attempt wrote).
+    #[inline(always)]
+    fn strings<const K: usize>(&mut self, max: usize, out: &mut [(u32, u32); K]) -> Option<()> {
+        match self.compact_strings(max, out) {
+            Some(()) => Some(()),
+            None => self.general_strings(max, out),
+        }
+    }
+
+    /// [`Cursor::strings`] in the common form; `None`, the cursor where it was, for any other.
     #[inline(always)]
     fn compact_strings<const K: usize>(
         &mut self,
         max: usize,
         out: &mut [(u32, u32); K],
-    ) -> Option<usize> {
+    ) -> Option<()> {
         let at = |c: &Self, i: usize, want: &[u8]| c.buf.get(i..i + want.len()) == Some(want);
         if !at(self, self.pos, b"[\"") {
             return None;
@@ -592,13 +610,42 @@ impl<'a> Cursor<'a> {
                     return None;
                 }
                 self.pos = end + 2;
-                return Some(width);
+                return Some(());
             }
             if width >= max || !at(self, end, b"\",\"") {
                 return None;
             }
             start = end + 3;
         }
+    }
+
+    /// [`Cursor::strings`] in any form the subset allows: whitespace between tokens.
+    #[inline(always)]
+    fn general_strings<const K: usize>(
+        &mut self,
+        max: usize,
+        out: &mut [(u32, u32); K],
+    ) -> Option<()> {
+        self.expect(b'[')?;
+        self.ws();
+        let mut width = 0;
+        loop {
+            let s = self.string_span()?;
+            if let Some(slot) = out.get_mut(width) {
+                *slot = s;
+            }
+            width += 1;
+            if width > max {
+                return None;
+            }
+            self.ws();
+            match self.next()? {
+                b',' => self.ws(),
+                b']' => break,
+                _ => return None,
+            }
+        }
+        (width >= 2).then_some(())
     }
 
     /// A string's bytes.
@@ -818,14 +865,9 @@ fn levels<const WIDTH: usize>(c: &mut Cursor<'_>, spans: &mut Spans<'_>) -> Opti
         return Some(());
     }
     loop {
-        // The common form first: `["px","qty"]` without whitespace inside, read with three
-        // compares and two string ends. Anything else (whitespace, more strings, another
-        // token) is read from the level's start by the general path, which accepts a superset.
         let mut level = [(0, 0); 2];
-        let (px, qty) = match c.compact_strings(WIDTH, &mut level) {
-            Some(_) => (level[0], level[1]),
-            None => general_level::<WIDTH>(c)?,
-        };
+        c.strings(WIDTH, &mut level)?;
+        let [px, qty] = level;
         spans.push(LevelSpan { px, qty })?;
         c.ws();
         match c.next()? {
@@ -834,32 +876,6 @@ fn levels<const WIDTH: usize>(c: &mut Cursor<'_>, spans: &mut Spans<'_>) -> Opti
             _ => return None,
         }
     }
-}
-
-/// One level `["px","qty",…]` at `c` in any form the subset allows (whitespace between tokens,
-/// up to `WIDTH` strings), its price and size offsets; the cursor after its `]`.
-#[inline(always)]
-fn general_level<const WIDTH: usize>(c: &mut Cursor<'_>) -> Option<((u32, u32), (u32, u32))> {
-    c.expect(b'[')?;
-    c.ws();
-    let px = c.string_span()?;
-    c.ws();
-    c.expect(b',')?;
-    c.ws();
-    let qty = c.string_span()?;
-    c.ws();
-    let mut width = 2;
-    while c.eat(b',') {
-        width += 1;
-        if width > WIDTH {
-            return None;
-        }
-        c.ws();
-        c.string_span()?;
-        c.ws();
-    }
-    c.expect(b']')?;
-    Some((px, qty))
 }
 
 /// Walks an object's members at `c` (which must be at its `{`), calling `member` with each key
