@@ -8,17 +8,18 @@
 //!   published onto the real ring (`ring::feed`) that a consumer thread on the other core
 //!   drains, as `ladderfeed replay` runs it.
 //!
-//! - **scan floor** (Binance, Bitfinex, Bybit, Coinbase Exchange, Kraken v1 and OKX captures):
-//!   the venue scanner's walk of each frame (`venue::scan::binance::BinanceScanner`,
-//!   `venue::scan::bitfinex::BitfinexScanner`, `venue::scan::bybit::BybitScanner`,
+//! - **scan floor** (Binance, Bitfinex, BitMEX, Bybit, Coinbase Exchange, Kraken v1 and OKX
+//!   captures): the venue scanner's walk of each frame (`venue::scan::binance::BinanceScanner`,
+//!   `venue::scan::bitfinex::BitfinexScanner`, `venue::scan::bitmex::BitmexScanner`,
+//!   `venue::scan::bybit::BybitScanner`,
 //!   `venue::scan::coinbase::CoinbaseExchangeScanner`,
 //!   `venue::scan::kraken::KrakenV1Scanner`, `venue::scan::okx::OkxScanner`), simd-json's
 //!   parse for the frames it leaves to it: the least the default `--parser scan` does per
 //!   message. These scanners keep their first level buffer (4,096 offsets): a frame deeper
 //!   than that (one Coinbase Exchange snapshot of the bundled capture) counts here as left to
 //!   simd-json, though the adapter's scanner grows its buffer and reads it.
-//! - **producer (simd-json)** (Binance, Bitfinex, Bybit, Coinbase Exchange, Kraken v1 and OKX
-//!   captures):
+//! - **producer (simd-json)** (Binance, Bitfinex, BitMEX, Bybit, Coinbase Exchange, Kraken v1
+//!   and OKX captures):
 //!   the producer with `--parser simd-json`, the reference path, in the same run.
 //!
 //! The engine is built and warmed once; between passes the connection is dropped
@@ -48,6 +49,7 @@ use ladderfeed::ring::feed::{self, Publisher};
 use ladderfeed::venue::json::Scratch;
 use ladderfeed::venue::scan::binance::BinanceScanner;
 use ladderfeed::venue::scan::bitfinex::BitfinexScanner;
+use ladderfeed::venue::scan::bitmex::BitmexScanner;
 use ladderfeed::venue::scan::bybit::BybitScanner;
 use ladderfeed::venue::scan::coinbase::CoinbaseExchangeScanner;
 use ladderfeed::venue::scan::kraken::KrakenV1Scanner;
@@ -108,6 +110,7 @@ fn floor(scratch: &mut Scratch, recs: &[Record]) -> u64 {
 enum Scanner {
     Binance(BinanceScanner),
     Bitfinex(BitfinexScanner),
+    Bitmex(BitmexScanner),
     Bybit(BybitScanner),
     CoinbaseExchange(CoinbaseExchangeScanner),
     KrakenV1(KrakenV1Scanner),
@@ -119,6 +122,7 @@ impl Scanner {
         match self {
             Scanner::Binance(s) => s.recognises(frame),
             Scanner::Bitfinex(s) => s.recognises(frame),
+            Scanner::Bitmex(s) => s.recognises(frame),
             Scanner::Bybit(s) => s.recognises(frame),
             Scanner::CoinbaseExchange(s) => s.recognises(frame),
             Scanner::KrakenV1(s) => s.recognises(frame),
@@ -171,7 +175,11 @@ fn bench_case(c: &mut Criterion, case: &Case, table: &mut Vec<String>) {
         || bybit
         || matches!(
             case.venue,
-            Venue::Bitfinex | Venue::CoinbaseExchange | Venue::KrakenV1 | Venue::Okx
+            Venue::Bitfinex
+                | Venue::Bitmex
+                | Venue::CoinbaseExchange
+                | Venue::KrakenV1
+                | Venue::Okx
         );
     // The reference path in the same run (the venues with a scanner of whole frames).
     let mut reference = scans.then(|| {
@@ -223,6 +231,7 @@ fn bench_case(c: &mut Criterion, case: &Case, table: &mut Vec<String>) {
     let mut scanner = match case.venue {
         _ if binance => Scanner::Binance(BinanceScanner::new()),
         Venue::Bitfinex => Scanner::Bitfinex(BitfinexScanner::new()),
+        Venue::Bitmex => Scanner::Bitmex(BitmexScanner::new()),
         Venue::CoinbaseExchange => Scanner::CoinbaseExchange(CoinbaseExchangeScanner::new()),
         _ if bybit => Scanner::Bybit(BybitScanner::new()),
         Venue::KrakenV1 => Scanner::KrakenV1(KrakenV1Scanner::new()),

@@ -17,7 +17,10 @@
 //! `price = (100000000 * instrumentIndex - id) * tickSize` is not used: no public reference data
 //! gives the instrument's index, and BitMEX no longer derives ids from prices.) Prices and sizes
 //! are JSON numbers, read as their exact wire text; `size` counts contracts, in lots of the
-//! instrument's `lotSize` when the venue's reference data is loaded.
+//! instrument's `lotSize` when the venue's reference data is loaded. `orderBookL2` and `trade`
+//! messages are read by the venue's scanner (`scan::bitmex`, one walk over the frame in
+//! place, rows handed to the handlers as `Row`s), anything it does not recognise exactly by
+//! simd-json ([`Bitmex::set_parser`] picks simd-json for every frame).
 //!
 //! Trades: `trade` `insert` rows (`side` is the taker's); the `partial` is recent history, not
 //! new trades. `quote` rows are the venue's own best bid and offer. Control: the welcome
@@ -42,8 +45,10 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use simd_json::tape::Value;
 
-use super::json::{field_text, Scratch};
+use super::json::{self, field_text, Scratch};
 use super::protocol::{Keepalive, Protocol, BASE};
+use super::scan::bitmex::{BitmexFound, BitmexFrames};
+use super::scan::{scan_frame, Kernel, Parser, ScanPath};
 use super::time::rfc3339_ns;
 use super::{deriv_price, deriv_rate, deriv_size, TickerRow, TickerState};
 use super::{num, Adapter, BookAction, GapScope, Parsed, SymbolIdx, Symbols, TradeMsg, VenueError};
@@ -91,6 +96,26 @@ impl PriceText {
     }
 }
 
+/// The rows of a table message, from either parser: read as many times as a handler needs.
+pub(crate) trait RowSource<'i>: Copy {
+    /// The rows, in order.
+    fn rows(self) -> impl Iterator<Item = Row<'i>>;
+}
+
+impl<'i> RowSource<'i> for simd_json::tape::Array<'_, 'i> {
+    #[inline]
+    fn rows(self) -> impl Iterator<Item = Row<'i>> {
+        self.iter().map(Row::of)
+    }
+}
+
+impl<'i> RowSource<'i> for super::scan::bitmex::Rows<'i> {
+    #[inline]
+    fn rows(self) -> impl Iterator<Item = Row<'i>> {
+        self.iter()
+    }
+}
+
 /// A hasher for level ids (venue-assigned integers): one multiply, no allocation.
 #[derive(Debug, Default, Clone, Copy)]
 struct IdHasher(u64);
@@ -113,6 +138,53 @@ impl Hasher for IdHasher {
 }
 
 type IdMap = HashMap<u64, (Side, PriceText), BuildHasherDefault<IdHasher>>;
+
+/// The fields of one `orderBookL2` or `trade` row that the handlers read, as text (a string's
+/// bytes, a number's exact text; `None` if absent, `null`, `true` or `false`), from either
+/// parser: simd-json's tape of the frame with its numbers quoted ([`Row::of`]), or the
+/// scanner's row offsets (`scan::bitmex`). One handler, two parsers, one behaviour.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Row<'i> {
+    /// `symbol`.
+    pub(crate) symbol: Option<&'i [u8]>,
+    /// `id`: the level's id (book rows).
+    pub(crate) id: Option<&'i [u8]>,
+    /// `side`: `Buy` or `Sell`.
+    pub(crate) side: Option<&'i [u8]>,
+    /// `size`.
+    pub(crate) size: Option<&'i [u8]>,
+    /// `price`.
+    pub(crate) price: Option<&'i [u8]>,
+    /// `timestamp`.
+    pub(crate) timestamp: Option<&'i [u8]>,
+    /// `trdMatchID` (trade rows).
+    pub(crate) trd_match_id: Option<&'i [u8]>,
+}
+
+impl<'i> Row<'i> {
+    /// The row keys, in [`Row::from_texts`] order.
+    pub(crate) const KEYS: [&'static str; 7] =
+        ["symbol", "id", "side", "size", "price", "timestamp", "trdMatchID"];
+
+    /// A row from the texts of [`Row::KEYS`], in that order.
+    #[inline]
+    pub(crate) fn from_texts(t: [Option<&'i [u8]>; 7]) -> Self {
+        let [symbol, id, side, size, price, timestamp, trd_match_id] = t;
+        Row { symbol, id, side, size, price, timestamp, trd_match_id }
+    }
+
+    /// A row of simd-json's tape (numbers quoted), its members walked once; the first member
+    /// of a key, as [`Value::get`] finds it.
+    #[inline]
+    fn of(v: Value<'_, 'i>) -> Self {
+        Row::from_texts(json::fields(v, Row::KEYS).map(|f| f.and_then(json::text)))
+    }
+
+    /// The level id, from its digits.
+    fn level_id(&self) -> Result<u64, VenueError> {
+        self.id.and_then(json::parse_u64).ok_or(VenueError::Shape("level id"))
+    }
+}
 
 #[derive(Debug, Default)]
 struct SymState {
@@ -153,6 +225,8 @@ pub struct Bitmex {
     /// The messages now coming are applied once more after a lost one was put back in its
     /// place ([`Bitmex::set_repeating`]): contradictions are expected and not marked.
     repeating: bool,
+    /// The parser choice and the scanner (`orderBookL2` and `trade` messages).
+    scan: ScanPath<BitmexFrames>,
 }
 
 /// What one change row did to its book.
@@ -186,6 +260,35 @@ impl Bitmex {
             tickers: Vec::new(),
             merged: false,
             repeating: false,
+            scan: ScanPath::new(),
+        }
+    }
+
+    /// Reads frames with `parser` from now on ([`Parser::Scan`] by default: the scanner
+    /// reads `orderBookL2` and `trade` messages, simd-json the rest and whatever the scanner
+    /// does not recognise exactly).
+    pub fn set_parser(&mut self, parser: Parser) {
+        self.scan.set_parser(parser);
+    }
+
+    /// The parser frames are read with.
+    pub fn parser(&self) -> Parser {
+        self.scan.parser()
+    }
+
+    /// Scans with `kernel` instead of the detected one (tests force each dispatch path).
+    pub fn set_scan_kernel(&mut self, kernel: Kernel) {
+        self.scan.set_kernel(kernel);
+    }
+
+    /// What the scanner read: an `orderBookL2` or `trade` message with its table, action and
+    /// rows; `None` (simd-json reads the frame) for any other.
+    fn scanned(&mut self, f: &BitmexFound<'_>, out: &mut Parsed) -> Option<Result<(), VenueError>> {
+        let (table, action, rows) = (f.table?, f.action?, f.rows?);
+        match table {
+            b"orderBookL2" | b"orderBookL2_25" => Some(self.book(action, f.filter, rows, out)),
+            b"trade" => Some(self.trades(action, rows, out)),
+            _ => None,
         }
     }
 
@@ -216,29 +319,10 @@ impl Bitmex {
         let data = root.get_array("data").ok_or(VenueError::Shape("data"))?;
         match table {
             b"orderBookL2" | b"orderBookL2_25" => {
-                let row = match action {
-                    b"partial" => return self.partial(root, out),
-                    b"insert" => RowAction::Insert,
-                    b"update" => RowAction::Update,
-                    b"delete" => RowAction::Delete,
-                    _ => return Err(VenueError::Shape("action")),
-                };
-                self.changes(data, row, out)
+                let filter = root.get("filter").and_then(|f| field_text(f, "symbol"));
+                self.book(action, filter, data, out)
             }
-            b"trade" => match action {
-                // Recent trades at subscription: history, not new trades.
-                b"partial" => {
-                    out.control = true;
-                    Ok(())
-                }
-                b"insert" => {
-                    for t in data.iter() {
-                        self.trade(t, out)?;
-                    }
-                    Ok(())
-                }
-                _ => Err(VenueError::Shape("trade action")),
-            },
+            b"trade" => self.trades(action, data, out),
             b"quote" => {
                 out.control = true;
                 for q in data.iter() {
@@ -281,32 +365,77 @@ impl Bitmex {
         }
     }
 
+    /// An `orderBookL2` message: `action` applied with its `rows` (`filter`: the `symbol` of
+    /// a `partial`'s `filter`).
+    fn book<'i>(
+        &mut self,
+        action: &[u8],
+        filter: Option<&[u8]>,
+        rows: impl RowSource<'i>,
+        out: &mut Parsed,
+    ) -> Result<(), VenueError> {
+        let row = match action {
+            b"partial" => return self.partial(filter, rows, out),
+            b"insert" => RowAction::Insert,
+            b"update" => RowAction::Update,
+            b"delete" => RowAction::Delete,
+            _ => return Err(VenueError::Shape("action")),
+        };
+        self.changes(rows, row, out)
+    }
+
+    /// A `trade` message: `insert` rows are new trades.
+    fn trades<'i>(
+        &mut self,
+        action: &[u8],
+        rows: impl RowSource<'i>,
+        out: &mut Parsed,
+    ) -> Result<(), VenueError> {
+        match action {
+            // Recent trades at subscription: history, not new trades.
+            b"partial" => {
+                out.control = true;
+                Ok(())
+            }
+            b"insert" => {
+                for t in rows.rows() {
+                    self.trade(&t, out)?;
+                }
+                Ok(())
+            }
+            _ => Err(VenueError::Shape("trade action")),
+        }
+    }
+
     /// An `orderBookL2` `partial`: the whole book of the instrument named by its `filter` (or
     /// by its rows, grouped by symbol).
-    fn partial(&mut self, root: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
-        let data = root.get_array("data").ok_or(VenueError::Shape("data"))?;
-        let filter = root.get("filter").and_then(|f| field_text(f, "symbol"));
+    fn partial<'i>(
+        &mut self,
+        filter: Option<&[u8]>,
+        rows: impl RowSource<'i>,
+        out: &mut Parsed,
+    ) -> Result<(), VenueError> {
         let mut open: Option<SymbolIdx> = None;
         if let Some(key) = filter {
-            let sym = self.partial_symbol(key, root)?;
+            let sym = self.partial_symbol(key, rows)?;
             self.begin_partial(sym, out);
             open = Some(sym);
         }
-        for r in data.iter() {
-            let key = field_text(r, "symbol").ok_or(VenueError::Shape("level symbol"))?;
+        for r in rows.rows() {
+            let key = r.symbol.ok_or(VenueError::Shape("level symbol"))?;
             let sym = match open {
                 Some(s) if self.symbols.list()[usize::from(s)].key.as_bytes() == key => s,
                 _ => {
                     if open.is_some() {
                         out.finish_book(None, None);
                     }
-                    let s = self.partial_symbol(key, root)?;
+                    let s = self.partial_symbol(key, rows)?;
                     self.begin_partial(s, out);
                     open = Some(s);
                     s
                 }
             };
-            if let Err(e) = self.partial_row(sym, r, out) {
+            if let Err(e) = self.partial_row(sym, &r, out) {
                 out.broken = Some(sym);
                 return Err(e);
             }
@@ -321,19 +450,18 @@ impl Bitmex {
     }
 
     /// The symbol of a partial's book: known, or learned from the partial's prices and sizes.
-    fn partial_symbol(&mut self, key: &[u8], root: Value<'_, '_>) -> Result<SymbolIdx, VenueError> {
+    fn partial_symbol<'i>(
+        &mut self,
+        key: &[u8],
+        rows: impl RowSource<'i>,
+    ) -> Result<SymbolIdx, VenueError> {
         if let Some(s) = self.symbols.resolve(key) {
             return Ok(s);
         }
-        let rows = root.get_array("data");
-        let of = move |field: &'static str| {
-            rows.into_iter().flat_map(move |a| {
-                a.iter()
-                    .filter(move |r| field_text(*r, "symbol") == Some(key))
-                    .filter_map(move |r| field_text(r, field))
-            })
+        let of = |field: fn(&Row<'i>) -> Option<&'i [u8]>| {
+            rows.rows().filter(move |r| r.symbol == Some(key)).filter_map(move |r| field(&r))
         };
-        self.symbols.learn(key, of("price"), of("size"))
+        self.symbols.learn(key, of(|r| r.price), of(|r| r.size))
     }
 
     fn begin_partial(&mut self, sym: SymbolIdx, out: &mut Parsed) {
@@ -346,13 +474,13 @@ impl Bitmex {
     fn partial_row(
         &mut self,
         sym: SymbolIdx,
-        r: Value<'_, '_>,
+        r: &Row<'_>,
         out: &mut Parsed,
     ) -> Result<(), VenueError> {
-        let id = super::json::field_uint(r, "id").ok_or(VenueError::Shape("level id"))?;
+        let id = r.level_id()?;
         let side = side_of(r)?;
-        let px = field_text(r, "price").ok_or(VenueError::Shape("level price"))?;
-        let size = field_text(r, "size").ok_or(VenueError::Shape("level size"))?;
+        let px = r.price.ok_or(VenueError::Shape("level price"))?;
+        let size = r.size.ok_or(VenueError::Shape("level size"))?;
         let text = PriceText::new(px)?;
         let inst = &self.symbols.list()[usize::from(sym)].instrument;
         let px_tick = out.book_price_number(inst, px).map_err(num("price"))?;
@@ -364,9 +492,9 @@ impl Bitmex {
     }
 
     /// `insert`, `update` or `delete` rows: each one level of its symbol's book.
-    fn changes(
+    fn changes<'i>(
         &mut self,
-        data: simd_json::tape::Array<'_, '_>,
+        rows: impl RowSource<'i>,
         action: RowAction,
         out: &mut Parsed,
     ) -> Result<(), VenueError> {
@@ -374,8 +502,8 @@ impl Bitmex {
         // for the rest of the frame (waiting for its partial, or just found with a gap).
         let mut open: Option<SymbolIdx> = None;
         let mut skip: Option<SymbolIdx> = None;
-        for r in data.iter() {
-            let key = field_text(r, "symbol").ok_or(VenueError::Shape("level symbol"))?;
+        for r in rows.rows() {
+            let key = r.symbol.ok_or(VenueError::Shape("level symbol"))?;
             let Some(sym) = self.symbols.resolve(key) else {
                 // Unknown before its partial (no reference data): nothing to apply it to.
                 out.waiting += 1;
@@ -397,7 +525,7 @@ impl Bitmex {
                 out.begin_book(sym, BookAction::Update, 0);
                 open = Some(sym);
             }
-            match self.change_row(sym, r, action, out) {
+            match self.change_row(sym, &r, action, out) {
                 Ok(RowFit::Fits) => {}
                 Ok(RowFit::Contradicts) => {
                     if !self.repeating {
@@ -434,16 +562,16 @@ impl Bitmex {
     fn change_row(
         &mut self,
         sym: SymbolIdx,
-        r: Value<'_, '_>,
+        r: &Row<'_>,
         action: RowAction,
         out: &mut Parsed,
     ) -> Result<RowFit, VenueError> {
-        let id = super::json::field_uint(r, "id").ok_or(VenueError::Shape("level id"))?;
+        let id = r.level_id()?;
         let side = side_of(r)?;
-        let carried = field_text(r, "price");
+        let carried = r.price;
         let size = match action {
             RowAction::Delete => None,
-            _ => Some(field_text(r, "size").ok_or(VenueError::Shape("level size"))?),
+            _ => Some(r.size.ok_or(VenueError::Shape("level size"))?),
         };
         let merged = self.merged;
         let st = self.state(sym);
@@ -496,13 +624,15 @@ impl Bitmex {
         Ok(if contradicts { RowFit::Contradicts } else { RowFit::Fits })
     }
 
-    fn trade(&mut self, t: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
-        let key = field_text(t, "symbol").ok_or(VenueError::Shape("trade symbol"))?;
+    fn trade(&mut self, t: &Row<'_>, out: &mut Parsed) -> Result<(), VenueError> {
+        let key = t.symbol.ok_or(VenueError::Shape("trade symbol"))?;
         let sym = self.symbols.resolve(key).ok_or(VenueError::UnknownSymbol)?;
         let inst = &self.symbols.list()[usize::from(sym)].instrument;
-        let f = |k: &'static str| field_text(t, k).ok_or(VenueError::Shape("trade field"));
+        fn f(v: Option<&[u8]>) -> Result<&[u8], VenueError> {
+            v.ok_or(VenueError::Shape("trade field"))
+        }
         // `side`: the taker's.
-        let aggressor = match f("side")? {
+        let aggressor = match f(t.side)? {
             b"Buy" => event::Side::Buy,
             b"Sell" => event::Side::Sell,
             _ => return Err(VenueError::Shape("trade side")),
@@ -510,12 +640,12 @@ impl Bitmex {
         out.trades.push(TradeMsg {
             symbol: sym,
             trade: Trade {
-                price_tick: inst.tick.units(f("price")?).map_err(num("price"))?,
-                size_lots: inst.lot.units(f("size")?).map_err(num("size"))?,
+                price_tick: inst.tick.units(f(t.price)?).map_err(num("price"))?,
+                size_lots: inst.lot.units(f(t.size)?).map_err(num("size"))?,
                 aggressor: Some(aggressor),
-                trade_id: field_text(t, "trdMatchID").map_or(0, guid_id),
+                trade_id: t.trd_match_id.map_or(0, guid_id),
             },
-            exch_ts: rfc3339_ns(f("timestamp")?).ok_or(VenueError::Shape("trade timestamp"))?,
+            exch_ts: rfc3339_ns(f(t.timestamp)?).ok_or(VenueError::Shape("trade timestamp"))?,
         });
         Ok(())
     }
@@ -606,8 +736,8 @@ impl Bitmex {
 }
 
 /// A row's `side`: `Buy` is a bid, `Sell` an ask.
-fn side_of(r: Value<'_, '_>) -> Result<Side, VenueError> {
-    match field_text(r, "side") {
+fn side_of(r: &Row<'_>) -> Result<Side, VenueError> {
+    match r.side {
         Some(b"Buy") => Ok(Side::Bid),
         Some(b"Sell") => Ok(Side::Ask),
         _ => Err(VenueError::Shape("level side")),
@@ -616,8 +746,8 @@ fn side_of(r: Value<'_, '_>) -> Result<Side, VenueError> {
 
 /// The newest row `timestamp` (current protocol; old captures have none) as the book
 /// message's venue time.
-fn note_time(r: Value<'_, '_>, out: &mut Parsed) {
-    let Some(ts) = field_text(r, "timestamp").and_then(rfc3339_ns) else { return };
+fn note_time(r: &Row<'_>, out: &mut Parsed) {
+    let Some(ts) = r.timestamp.and_then(rfc3339_ns) else { return };
     if let Some(b) = out.books.last_mut() {
         b.exch_ts = b.exch_ts.max(ts);
     }
@@ -653,6 +783,9 @@ impl Adapter for Bitmex {
         if frame == b"pong" {
             out.control = true;
             return Ok(());
+        }
+        if let Some(r) = scan_frame(self, |a| &mut a.scan, frame, out, Self::scanned) {
+            return r;
         }
         let mut scratch = self.scratch.take().unwrap_or_default();
         let r = scratch.parse(frame, true, |root| self.frame(root, out));

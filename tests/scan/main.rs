@@ -8,6 +8,7 @@ mod common;
 
 mod binance;
 mod bitfinex;
+mod bitmex;
 mod bybit;
 mod coinbase;
 mod kraken;
@@ -20,6 +21,7 @@ use ladderfeed::capture::{Record, RecordKind};
 use ladderfeed::engine::Engine;
 use ladderfeed::venue::binance::Binance;
 use ladderfeed::venue::bitfinex::Bitfinex;
+use ladderfeed::venue::bitmex::Bitmex;
 use ladderfeed::venue::bybit::Bybit;
 use ladderfeed::venue::coinbase::CoinbaseExchange;
 use ladderfeed::venue::kraken::KrakenV1;
@@ -48,7 +50,7 @@ macro_rules! scanning {
         }
     )*};
 }
-scanning!(Binance, Bitfinex, Bybit, CoinbaseExchange, KrakenV1, Okx);
+scanning!(Binance, Bitfinex, Bitmex, Bybit, CoinbaseExchange, KrakenV1, Okx);
 
 /// A scanning adapter on `kind` (if this CPU has it) and a simd-json one, both from `make`.
 fn pair<A: Scanning>(make: impl Fn() -> A, kind: KernelKind) -> Option<(A, A)> {

@@ -163,7 +163,7 @@ pub fn ignored_feed(
 }
 
 /// Reads the value at `c`, `depth` levels deep, and keeps nothing of it.
-fn skip(c: &mut Cursor<'_>, depth: usize) -> Option<()> {
+pub(super) fn skip(c: &mut Cursor<'_>, depth: usize) -> Option<()> {
     match c.peek()? {
         b'"' => c.string_span().map(drop),
         b'-' | b'0'..=b'9' => c.number().map(drop),

@@ -16,6 +16,8 @@
 //! The Bitfinex scanner (`scan::bitfinex`) also reads numbers of any form in JSON's grammar, as
 //! their exact text: its venue prints prices as JSON numbers, which its simd-json path reads
 //! as text too (quoted while copying the frame).
+//! So does the BitMEX scanner (`scan::bitmex`), whose rows are flat objects in an array; it
+//! reads the members it does not keep (nested ones too, as `flat::ignored_feed` does) whole.
 //!
 //! Strings are found with SIMD ([`Kernel`]: AVX2, SSE4.2 or a portable loop, chosen at run
 //! time; the only `unsafe` of the scanners lives in that one file): the cursor classifies the
@@ -31,6 +33,9 @@ pub mod binance;
 // Public for the benchmarks' scan floor only.
 #[doc(hidden)]
 pub mod bitfinex;
+// Public for the benchmarks' scan floor only.
+#[doc(hidden)]
+pub mod bitmex;
 // Public for the benchmarks' scan floor only.
 #[doc(hidden)]
 pub mod bybit;
@@ -754,12 +759,37 @@ impl<'a> Cursor<'a> {
 }
 
 /// The index after the run of ASCII digits starting at `i`.
+///
+/// Eight bytes at a time while eight remain (a price or an id is mostly one word), then one
+/// at a time.
 #[inline(always)]
 fn digits(buf: &[u8], mut i: usize) -> usize {
+    while let Some(w) = buf.get(i..i.saturating_add(8)) {
+        let others = non_digits(u64::from_le_bytes(w.try_into().unwrap_or_default()));
+        if others != 0 {
+            return i + (others.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
     while buf.get(i).is_some_and(u8::is_ascii_digit) {
         i += 1;
     }
     i
+}
+
+/// The high bit of every byte of `w` that is not an ASCII digit, no other bit.
+#[inline(always)]
+fn non_digits(w: u64) -> u64 {
+    const HIGH: u64 = 0xf0f0_f0f0_f0f0_f0f0;
+    const LOW: u64 = 0x0f0f_0f0f_0f0f_0f0f;
+    const THREES: u64 = 0x3030_3030_3030_3030;
+    const SEVENS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    // A byte of `m` is non-zero where the high nibble is not 3, or the low one is above 9
+    // (adding 6 carries into bit 4; no sum leaves its byte).
+    let m = ((w & HIGH) ^ THREES)
+        | ((w & LOW).wrapping_add(0x0606_0606_0606_0606) & 0x1010_1010_1010_1010);
+    // Non-zero bytes to their high bit alone (no sum leaves its byte either).
+    ((m & SEVENS).wrapping_add(SEVENS) | m) & !SEVENS
 }
 
 /// Whether all eight bytes of `w` are ASCII digits.
@@ -908,6 +938,31 @@ fn object<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn digit_runs_read_a_word_at_a_time_end_where_a_byte_at_a_time_ends() {
+        let naive = |buf: &[u8], mut i: usize| {
+            while buf.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+            i
+        };
+        // Every byte value after runs of every length up to 20, at every start, and a frame
+        // that ends inside the run.
+        for b in 0..=255u8 {
+            for run in 0..20 {
+                let mut buf = vec![b'7'; run];
+                buf.push(b);
+                buf.extend_from_slice(b"12345678");
+                for start in 0..buf.len() {
+                    assert_eq!(digits(&buf, start), naive(&buf, start), "{buf:?} from {start}");
+                }
+                assert_eq!(digits(&buf[..run], 0), run);
+            }
+        }
+        assert_eq!(digits(b"", 0), 0);
+        assert_eq!(digits(b"1", 5), 5);
+    }
 
     #[test]
     fn eight_digits_at_a_time_reads_as_one_at_a_time() {
