@@ -17,7 +17,9 @@
 //!   parse for the frames it leaves to it: the least the default `--parser scan` does per
 //!   message. These scanners keep their first level buffer (4,096 offsets): a frame deeper
 //!   than that (one Coinbase Exchange snapshot of the bundled capture) counts here as left to
-//!   simd-json, though the adapter's scanner grows its buffer and reads it.
+//!   simd-json, though the adapter's scanner grows its buffer and reads it. The BitMEX
+//!   scanner grows it, as its adapter does: its captures' `partial`s (most of their bytes)
+//!   hold thousands of rows.
 //! - **producer (simd-json)** (Binance, Bitfinex, BitMEX, Bybit, Coinbase Exchange, Kraken v1
 //!   and OKX captures):
 //!   the producer with `--parser simd-json`, the reference path, in the same run.

@@ -424,7 +424,11 @@ impl Bitmex {
         for r in rows.rows() {
             let key = r.symbol.ok_or(VenueError::Shape("level symbol"))?;
             let sym = match open {
-                Some(s) if self.symbols.list()[usize::from(s)].key.as_bytes() == key => s,
+                Some(s)
+                    if json::same_key(self.symbols.list()[usize::from(s)].key.as_bytes(), key) =>
+                {
+                    s
+                }
                 _ => {
                     if open.is_some() {
                         out.finish_book(None, None);

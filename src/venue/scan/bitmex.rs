@@ -97,10 +97,21 @@ pub type BitmexScanner = ScannerState<BitmexFrames>;
 
 impl ScannerState<BitmexFrames> {
     /// Whether the scanner reads `frame` (an `orderBookL2`, `orderBookL2_25` or `trade`
-    /// message; the scan floor of the benchmarks: the walk without a handler).
+    /// message; the scan floor of the benchmarks: the walk without a handler). A frame with
+    /// more rows than the buffer holds is read again with room for them, as the adapter does
+    /// (a busy book's `partial` has thousands of rows).
     pub fn recognises(&mut self, frame: &[u8]) -> bool {
-        let mut f = BitmexFound::default();
-        self.scan_into(frame, &mut f).is_some() && f.table.is_some()
+        loop {
+            {
+                let mut f = BitmexFound::default();
+                if self.scan_into(frame, &mut f).is_some() {
+                    return f.table.is_some();
+                }
+            }
+            if !self.grow(frame.len()) {
+                return false;
+            }
+        }
     }
 
     /// Fills `f`, which must be empty, with the frame's members the adapter reads; `None` if
@@ -386,6 +397,28 @@ mod tests {
             );
             assert!(sc.recognises(trade));
         }
+    }
+
+    #[test]
+    fn a_partial_deeper_than_the_buffer_is_read_once_it_has_grown() {
+        let mut sc = BitmexScanner::new();
+        let rows = sc.span_capacity() / CELLS + 1;
+        let data: Vec<String> = (0..rows)
+            .map(|i| {
+                format!(
+                    r#"{{"symbol":"XBTUSD","id":{},"side":"Buy","size":1,"price":{i}}}"#,
+                    8_700_000_000u64 + i as u64
+                )
+            })
+            .collect();
+        let frame =
+            format!(r#"{{"table":"orderBookL2","action":"partial","data":[{}]}}"#, data.join(","));
+        let before = sc.span_capacity();
+        assert!(sc.recognises(frame.as_bytes()));
+        assert!(sc.span_capacity() > before);
+        let mut f = BitmexFound::default();
+        sc.scan_into(frame.as_bytes(), &mut f).unwrap();
+        assert_eq!(f.rows.map(Rows::len), Some(rows));
     }
 
     #[test]
