@@ -210,7 +210,7 @@ fn scan_fast(text: &[u8]) -> Option<(bool, u64, i32)> {
 const PLAIN_MAX_INT_DIGITS: usize = 18;
 
 /// Eight ASCII `'0'` bytes, as a little-endian word.
-const ZEROS: u64 = u64::from_le_bytes([b'0'; 8]);
+pub(crate) const ZEROS: u64 = u64::from_le_bytes([b'0'; 8]);
 /// The high bit of each byte.
 const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
 
@@ -328,7 +328,7 @@ fn word_ending_at(text: &[u8], end: usize) -> Option<u64> {
 /// `(b & 0x7f) + 0x76` reaches `0x80` exactly when `b & 0x7f >= 10`, and `b` itself has its
 /// high bit set when `b >= 0x80`.
 #[inline(always)]
-fn non_digits(x: u64) -> u64 {
+pub(crate) fn non_digits(x: u64) -> u64 {
     ((x & !HIGH_BITS).wrapping_add(0x7676_7676_7676_7676) | x) & HIGH_BITS
 }
 

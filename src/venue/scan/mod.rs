@@ -63,6 +63,7 @@ use simd_json::tape::Value;
 
 use super::json;
 use super::VenueError;
+use crate::book::num::{non_digits, ZEROS};
 
 /// Which parser reads a venue's frames.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -765,7 +766,8 @@ impl<'a> Cursor<'a> {
 #[inline(always)]
 fn digits(buf: &[u8], mut i: usize) -> usize {
     while let Some(w) = buf.get(i..i.saturating_add(8)) {
-        let others = non_digits(u64::from_le_bytes(w.try_into().unwrap_or_default()));
+        let w = u64::from_le_bytes(w.try_into().unwrap_or_default());
+        let others = non_digits(w ^ ZEROS);
         if others != 0 {
             return i + (others.trailing_zeros() / 8) as usize;
         }
@@ -775,21 +777,6 @@ fn digits(buf: &[u8], mut i: usize) -> usize {
         i += 1;
     }
     i
-}
-
-/// The high bit of every byte of `w` that is not an ASCII digit, no other bit.
-#[inline(always)]
-fn non_digits(w: u64) -> u64 {
-    const HIGH: u64 = 0xf0f0_f0f0_f0f0_f0f0;
-    const LOW: u64 = 0x0f0f_0f0f_0f0f_0f0f;
-    const THREES: u64 = 0x3030_3030_3030_3030;
-    const SEVENS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    // A byte of `m` is non-zero where the high nibble is not 3, or the low one is above 9
-    // (adding 6 carries into bit 4; no sum leaves its byte).
-    let m = ((w & HIGH) ^ THREES)
-        | ((w & LOW).wrapping_add(0x0606_0606_0606_0606) & 0x1010_1010_1010_1010);
-    // Non-zero bytes to their high bit alone (no sum leaves its byte either).
-    ((m & SEVENS).wrapping_add(SEVENS) | m) & !SEVENS
 }
 
 /// Whether all eight bytes of `w` are ASCII digits.
