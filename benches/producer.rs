@@ -8,11 +8,12 @@
 //!   published onto the real ring (`ring::feed`) that a consumer thread on the other core
 //!   drains, as `ladderfeed replay` runs it.
 //!
-//! - **scan floor** (Binance, Bitfinex, BitMEX, Bybit, Coinbase Exchange, Kraken v1 and OKX
-//!   captures): the venue scanner's walk of each frame (`venue::scan::binance::BinanceScanner`,
-//!   `venue::scan::bitfinex::BitfinexScanner`, `venue::scan::bitmex::BitmexScanner`,
-//!   `venue::scan::bybit::BybitScanner`,
+//! - **scan floor** (Binance, Bitfinex, BitMEX, Bybit, Coinbase Exchange, Hyperliquid, Kraken
+//!   v1 and OKX captures): the venue scanner's walk of each frame
+//!   (`venue::scan::binance::BinanceScanner`, `venue::scan::bitfinex::BitfinexScanner`,
+//!   `venue::scan::bitmex::BitmexScanner`, `venue::scan::bybit::BybitScanner`,
 //!   `venue::scan::coinbase::CoinbaseExchangeScanner`,
+//!   `venue::scan::hyperliquid::HyperliquidScanner`,
 //!   `venue::scan::kraken::KrakenV1Scanner`, `venue::scan::okx::OkxScanner`), simd-json's
 //!   parse for the frames it leaves to it: the least the default `--parser scan` does per
 //!   message. These scanners keep their first level buffer (4,096 offsets): a frame deeper
@@ -20,8 +21,8 @@
 //!   simd-json, though the adapter's scanner grows its buffer and reads it. The BitMEX
 //!   scanner grows it, as its adapter does: its captures' `partial`s (most of their bytes)
 //!   hold thousands of rows.
-//! - **producer (simd-json)** (Binance, Bitfinex, BitMEX, Bybit, Coinbase Exchange, Kraken v1
-//!   and OKX captures):
+//! - **producer (simd-json)** (Binance, Bitfinex, BitMEX, Bybit, Coinbase Exchange,
+//!   Hyperliquid, Kraken v1 and OKX captures):
 //!   the producer with `--parser simd-json`, the reference path, in the same run.
 //!
 //! The engine is built and warmed once; between passes the connection is dropped
@@ -54,6 +55,7 @@ use ladderfeed::venue::scan::bitfinex::BitfinexScanner;
 use ladderfeed::venue::scan::bitmex::BitmexScanner;
 use ladderfeed::venue::scan::bybit::BybitScanner;
 use ladderfeed::venue::scan::coinbase::CoinbaseExchangeScanner;
+use ladderfeed::venue::scan::hyperliquid::HyperliquidScanner;
 use ladderfeed::venue::scan::kraken::KrakenV1Scanner;
 use ladderfeed::venue::scan::okx::OkxScanner;
 use ladderfeed::venue::{AnyAdapter, Parser};
@@ -115,6 +117,7 @@ enum Scanner {
     Bitmex(BitmexScanner),
     Bybit(BybitScanner),
     CoinbaseExchange(CoinbaseExchangeScanner),
+    Hyperliquid(HyperliquidScanner),
     KrakenV1(KrakenV1Scanner),
     Okx(OkxScanner),
 }
@@ -127,6 +130,7 @@ impl Scanner {
             Scanner::Bitmex(s) => s.recognises(frame),
             Scanner::Bybit(s) => s.recognises(frame),
             Scanner::CoinbaseExchange(s) => s.recognises(frame),
+            Scanner::Hyperliquid(s) => s.recognises(frame),
             Scanner::KrakenV1(s) => s.recognises(frame),
             Scanner::Okx(s) => s.recognises(frame),
         }
@@ -180,6 +184,7 @@ fn bench_case(c: &mut Criterion, case: &Case, table: &mut Vec<String>) {
             Venue::Bitfinex
                 | Venue::Bitmex
                 | Venue::CoinbaseExchange
+                | Venue::Hyperliquid
                 | Venue::KrakenV1
                 | Venue::Okx
         );
@@ -235,6 +240,7 @@ fn bench_case(c: &mut Criterion, case: &Case, table: &mut Vec<String>) {
         Venue::Bitfinex => Scanner::Bitfinex(BitfinexScanner::new()),
         Venue::Bitmex => Scanner::Bitmex(BitmexScanner::new()),
         Venue::CoinbaseExchange => Scanner::CoinbaseExchange(CoinbaseExchangeScanner::new()),
+        Venue::Hyperliquid => Scanner::Hyperliquid(HyperliquidScanner::new()),
         _ if bybit => Scanner::Bybit(BybitScanner::new()),
         Venue::KrakenV1 => Scanner::KrakenV1(KrakenV1Scanner::new()),
         _ => Scanner::Okx(OkxScanner::new()),

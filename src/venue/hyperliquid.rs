@@ -15,11 +15,18 @@
 //!
 //! Control: `subscriptionResponse` and `pong` (the answer to the client's `{"method":"ping"}`,
 //! which the venue needs within 60 s of silence).
+//!
+//! With [`Parser::Scan`] (the default), `l2Book` and `trades` messages are read by the
+//! venue's scanner (`scan::hyperliquid`, one walk over the frame in place, no tape); anything
+//! else, or anything it does not read exactly, by simd-json. Both parsers feed the same
+//! handlers.
 
 use simd_json::tape::Value;
 
-use super::json::{field_text, fields, text, Scratch};
+use super::json::{field_text, fields, text, uint, Scratch};
 use super::protocol::{Keepalive, Protocol, BASE};
+use super::scan::hyperliquid::{HyperliquidFound, HyperliquidFrames};
+use super::scan::{scan_frame, Kernel, Parser, ScanPath};
 use super::time::ms_to_ns;
 use super::{num, Adapter, BookAction, Parsed, SymbolIdx, Symbols, TradeMsg, VenueError};
 use crate::book::{Instrument, InstrumentRegistry, Side, StepSource, Venue};
@@ -39,11 +46,100 @@ pub const PROTOCOL: Protocol = Protocol {
     ..BASE
 };
 
+/// One side's levels (`{px, sz, n}` objects), from either parser: simd-json's tape or the
+/// scanner's offsets (`scan::hyperliquid`). One handler, two parsers, one behaviour.
+pub(crate) trait LevelSource<'i>: Copy {
+    /// Calls `f` with each level's `px` and `sz` text, in order; `Shape` errors for a side
+    /// that is not an array or a level without them as strings.
+    fn each(
+        self,
+        f: impl FnMut(&'i [u8], &'i [u8]) -> Result<(), VenueError>,
+    ) -> Result<(), VenueError>;
+    /// The `px` (`size == false`) or `sz` text of every level that has one as a string: what
+    /// a new coin's tick and lot are learned from.
+    fn texts(self, size: bool) -> impl Iterator<Item = &'i [u8]>;
+}
+
+impl<'i> LevelSource<'i> for Value<'_, 'i> {
+    #[inline]
+    fn each(
+        self,
+        mut f: impl FnMut(&'i [u8], &'i [u8]) -> Result<(), VenueError>,
+    ) -> Result<(), VenueError> {
+        let Some(arr) = self.as_array() else { return Err(VenueError::Shape("a side's levels")) };
+        for l in arr.iter() {
+            let [px, sz] = fields(l, ["px", "sz"]);
+            let px = px.and_then(text).ok_or(VenueError::Shape("level px"))?;
+            let sz = sz.and_then(text).ok_or(VenueError::Shape("level sz"))?;
+            f(px, sz)?;
+        }
+        Ok(())
+    }
+
+    fn texts(self, size: bool) -> impl Iterator<Item = &'i [u8]> {
+        let k = if size { "sz" } else { "px" };
+        self.as_array()
+            .into_iter()
+            .flat_map(move |a| a.iter().filter_map(move |l| field_text(l, k)))
+    }
+}
+
+impl<'i> LevelSource<'i> for super::scan::hyperliquid::Levels<'i> {
+    #[inline]
+    fn each(
+        self,
+        mut f: impl FnMut(&'i [u8], &'i [u8]) -> Result<(), VenueError>,
+    ) -> Result<(), VenueError> {
+        self.iter().try_for_each(|(px, sz)| f(px, sz))
+    }
+
+    fn texts(self, size: bool) -> impl Iterator<Item = &'i [u8]> {
+        self.iter().map(move |(px, sz)| if size { sz } else { px })
+    }
+}
+
+/// The fields of one trade that the handler reads, from either parser: simd-json's tape
+/// ([`TradeRow::of`]) or the scanner's offsets (`scan::hyperliquid`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct TradeRow<'i> {
+    /// `coin` (a string).
+    pub(crate) coin: Option<&'i [u8]>,
+    /// `side` (a string): `B` or `A`.
+    pub(crate) side: Option<&'i [u8]>,
+    /// `px` (a string).
+    pub(crate) px: Option<&'i [u8]>,
+    /// `sz` (a string).
+    pub(crate) sz: Option<&'i [u8]>,
+    /// `tid` as [`uint`] reads it.
+    pub(crate) tid: Option<u64>,
+    /// `time` (ms) as [`uint`] reads it.
+    pub(crate) time: Option<u64>,
+}
+
+impl<'i> TradeRow<'i> {
+    /// The trade object `t` on simd-json's tape (one pass over its members; each key's first
+    /// member, as `get` finds it).
+    fn of(t: Value<'_, 'i>) -> Self {
+        let [coin, side, px, sz, tid, time] =
+            fields(t, ["coin", "side", "px", "sz", "tid", "time"]);
+        TradeRow {
+            coin: coin.and_then(text),
+            side: side.and_then(text),
+            px: px.and_then(text),
+            sz: sz.and_then(text),
+            tid: tid.and_then(uint),
+            time: time.and_then(uint),
+        }
+    }
+}
+
 /// The Hyperliquid adapter. See the [module docs](self).
 #[derive(Debug)]
 pub struct Hyperliquid {
     symbols: Symbols,
     scratch: Option<Box<Scratch>>,
+    /// The parser choice and the scanner (`l2Book` and `trades` messages).
+    scan: ScanPath<HyperliquidFrames>,
 }
 
 impl Hyperliquid {
@@ -52,22 +148,56 @@ impl Hyperliquid {
         Hyperliquid {
             symbols: Symbols::new(Venue::Hyperliquid, registry),
             scratch: Some(Box::new(Scratch::new())),
+            scan: ScanPath::new(),
         }
+    }
+
+    /// Reads frames with `parser` from now on ([`Parser::Scan`] by default: the scanner
+    /// reads `l2Book` and `trades` messages, simd-json the rest and whatever the scanner
+    /// does not read exactly).
+    pub fn set_parser(&mut self, parser: Parser) {
+        self.scan.set_parser(parser);
+    }
+
+    /// The parser frames are read with.
+    pub fn parser(&self) -> Parser {
+        self.scan.parser()
+    }
+
+    /// Scans with `kernel` instead of the detected one (tests force each dispatch path).
+    pub fn set_scan_kernel(&mut self, kernel: Kernel) {
+        self.scan.set_kernel(kernel);
+    }
+
+    /// What the scanner read: an `l2Book` message's book or a `trades` message's trades;
+    /// `None` (simd-json reads the frame) for any other.
+    fn scanned(
+        &mut self,
+        f: &HyperliquidFound<'_>,
+        out: &mut Parsed,
+    ) -> Option<Result<(), VenueError>> {
+        if let Some(b) = f.book {
+            return Some(self.book(b.coin, b.time, b.bids, b.asks, out));
+        }
+        Some(f.trades?.iter().try_for_each(|t| self.trade(t, out)))
     }
 
     fn frame(&mut self, root: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
         let channel = field_text(root, "channel").ok_or(VenueError::UnknownType)?;
         match channel {
             b"l2Book" => {
-                let data = root.get("data").ok_or(VenueError::Shape("data"))?;
-                self.book(data, out)
+                let d = root.get("data").ok_or(VenueError::Shape("data"))?;
+                let key = field_text(d, "coin").ok_or(VenueError::Shape("coin"))?;
+                let levels = d.get_array("levels").ok_or(VenueError::Shape("levels"))?;
+                let (Some(bids), Some(asks)) = (levels.get(0), levels.get(1)) else {
+                    return Err(VenueError::Shape("levels: [bids, asks]"));
+                };
+                let time = d.get("time").and_then(uint);
+                self.book(key, time, bids, asks, out)
             }
             b"trades" => {
                 let list = root.get_array("data").ok_or(VenueError::Shape("data"))?;
-                for t in list.iter() {
-                    self.trade(t, out)?;
-                }
-                Ok(())
+                list.iter().try_for_each(|t| self.trade(TradeRow::of(t), out))
             }
             b"subscriptionResponse" | b"pong" => {
                 out.control = true;
@@ -81,23 +211,24 @@ impl Hyperliquid {
         }
     }
 
-    fn book(&mut self, d: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
-        let key = field_text(d, "coin").ok_or(VenueError::Shape("coin"))?;
-        let levels = d.get_array("levels").ok_or(VenueError::Shape("levels"))?;
-        let (Some(bids), Some(asks)) = (levels.get(0), levels.get(1)) else {
-            return Err(VenueError::Shape("levels: [bids, asks]"));
-        };
+    /// An `l2Book` message: coin `key`, `time` (ms), and its two sides.
+    fn book<'i, S: LevelSource<'i>>(
+        &mut self,
+        key: &[u8],
+        time: Option<u64>,
+        bids: S,
+        asks: S,
+        out: &mut Parsed,
+    ) -> Result<(), VenueError> {
         let sym = match self.resolve(key) {
             Some(s) => s,
             None => {
-                let px = side_text(bids, "px");
-                let px2 = side_text(asks, "px");
-                let sz = side_text(bids, "sz");
-                let sz2 = side_text(asks, "sz");
-                self.symbols.learn(key, px.into_iter().chain(px2), sz.into_iter().chain(sz2))?
+                let px = bids.texts(false).chain(asks.texts(false));
+                let sz = bids.texts(true).chain(asks.texts(true));
+                self.symbols.learn(key, px, sz)?
             }
         };
-        let exch_ts = d.get("time").and_then(super::json::uint).map_or(0, ms_to_ns);
+        let exch_ts = time.map_or(0, ms_to_ns);
         out.begin_book(sym, BookAction::Snapshot, exch_ts);
         let inst = &self.symbols.list()[usize::from(sym)].instrument;
         let r = side(bids, Side::Bid, inst, out).and_then(|()| side(asks, Side::Ask, inst, out));
@@ -131,13 +262,13 @@ impl Hyperliquid {
         }
     }
 
-    fn trade(&mut self, t: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
-        let key = field_text(t, "coin").ok_or(VenueError::Shape("trade coin"))?;
+    fn trade<'i>(&mut self, t: TradeRow<'i>, out: &mut Parsed) -> Result<(), VenueError> {
+        let key = t.coin.ok_or(VenueError::Shape("trade coin"))?;
         let sym = self.resolve(key).ok_or(VenueError::UnknownSymbol)?;
         let inst = &self.symbols.list()[usize::from(sym)].instrument;
-        let f = |k: &'static str| field_text(t, k).ok_or(VenueError::Shape("trade field"));
+        let f = |v: Option<&'i [u8]>| v.ok_or(VenueError::Shape("trade field"));
         // `side`: the taker's, `B` (bought) or `A` (sold).
-        let aggressor = match f("side")? {
+        let aggressor = match f(t.side)? {
             b"B" => event::Side::Buy,
             b"A" => event::Side::Sell,
             _ => return Err(VenueError::Shape("trade side")),
@@ -145,42 +276,30 @@ impl Hyperliquid {
         out.trades.push(TradeMsg {
             symbol: sym,
             trade: Trade {
-                price_tick: inst.trade_step().units_plain(f("px")?).map_err(num("px"))?,
-                size_lots: inst.qty_lots(f("sz")?).map_err(num("sz"))?,
+                price_tick: inst.trade_step().units_plain(f(t.px)?).map_err(num("px"))?,
+                size_lots: inst.qty_lots(f(t.sz)?).map_err(num("sz"))?,
                 aggressor: Some(aggressor),
-                trade_id: t.get("tid").and_then(super::json::uint).unwrap_or(0),
+                trade_id: t.tid.unwrap_or(0),
             },
-            exch_ts: t.get("time").and_then(super::json::uint).map_or(0, ms_to_ns),
+            exch_ts: t.time.map_or(0, ms_to_ns),
         });
         Ok(())
     }
 }
 
-/// The `k` texts of one side's levels.
-fn side_text<'t, 'i: 't>(side: Value<'t, 'i>, k: &'static str) -> Vec<&'i [u8]> {
-    side.as_array()
-        .into_iter()
-        .flat_map(move |a| a.iter().filter_map(move |l| field_text(l, k)))
-        .collect()
-}
-
 /// One side's levels `{px, sz, n}`.
-fn side(
-    levels: Value<'_, '_>,
+fn side<'i>(
+    levels: impl LevelSource<'i>,
     side: Side,
     inst: &Instrument,
     out: &mut Parsed,
 ) -> Result<(), VenueError> {
-    let Some(arr) = levels.as_array() else { return Err(VenueError::Shape("a side's levels")) };
-    for l in arr.iter() {
-        let [px, sz] = fields(l, ["px", "sz"]);
-        let px = px.and_then(text).ok_or(VenueError::Shape("level px"))?;
-        let sz = sz.and_then(text).ok_or(VenueError::Shape("level sz"))?;
+    levels.each(|px, sz| {
         let px_tick = out.book_price(inst, px).map_err(num("px"))?;
         let qty_lots = inst.qty_lots(sz).map_err(num("sz"))?;
         out.level(side, px_tick, qty_lots);
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 impl Adapter for Hyperliquid {
@@ -189,6 +308,9 @@ impl Adapter for Hyperliquid {
     }
 
     fn handle_frame(&mut self, frame: &[u8], _: u64, out: &mut Parsed) -> Result<(), VenueError> {
+        if let Some(r) = scan_frame(self, |a| &mut a.scan, frame, out, Self::scanned) {
+            return r;
+        }
         let mut scratch = self.scratch.take().unwrap_or_default();
         let r = scratch.parse(frame, false, |root| self.frame(root, out));
         self.scratch = Some(scratch);

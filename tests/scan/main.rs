@@ -11,6 +11,7 @@ mod bitfinex;
 mod bitmex;
 mod bybit;
 mod coinbase;
+mod hyperliquid;
 mod kraken;
 mod krakenfutures;
 mod okx;
@@ -24,6 +25,7 @@ use ladderfeed::venue::bitfinex::Bitfinex;
 use ladderfeed::venue::bitmex::Bitmex;
 use ladderfeed::venue::bybit::Bybit;
 use ladderfeed::venue::coinbase::CoinbaseExchange;
+use ladderfeed::venue::hyperliquid::Hyperliquid;
 use ladderfeed::venue::kraken::KrakenV1;
 use ladderfeed::venue::okx::Okx;
 use ladderfeed::venue::scan::{Kernel, KernelKind};
@@ -50,7 +52,7 @@ macro_rules! scanning {
         }
     )*};
 }
-scanning!(Binance, Bitfinex, Bitmex, Bybit, CoinbaseExchange, KrakenV1, Okx);
+scanning!(Binance, Bitfinex, Bitmex, Bybit, CoinbaseExchange, Hyperliquid, KrakenV1, Okx);
 
 /// A scanning adapter on `kind` (if this CPU has it) and a simd-json one, both from `make`.
 fn pair<A: Scanning>(make: impl Fn() -> A, kind: KernelKind) -> Option<(A, A)> {

@@ -164,13 +164,27 @@ pub fn ignored_feed(
 
 /// Reads the value at `c`, `depth` levels deep, and keeps nothing of it.
 pub(super) fn skip(c: &mut Cursor<'_>, depth: usize) -> Option<()> {
+    skip_with::<true>(c, depth)
+}
+
+/// [`skip`] for a venue whose simd-json path reads numbers as numbers, not as quoted text
+/// (Hyperliquid): a number must be an unsigned integer of [`Cursor::uint`]'s form, which
+/// simd-json reads too; any other (a fraction, an exponent, a sign, 20 digits) is refused,
+/// since simd-json refuses some numbers JSON's grammar allows (`1e400`).
+pub(super) fn skip_plain(c: &mut Cursor<'_>, depth: usize) -> Option<()> {
+    skip_with::<false>(c, depth)
+}
+
+/// [`skip`] with any number of JSON's grammar (`ANY_NUMBER`) or [`skip_plain`]'s.
+fn skip_with<const ANY_NUMBER: bool>(c: &mut Cursor<'_>, depth: usize) -> Option<()> {
     match c.peek()? {
         b'"' => c.string_span().map(drop),
-        b'-' | b'0'..=b'9' => c.number().map(drop),
+        b'-' | b'0'..=b'9' if ANY_NUMBER => c.number().map(drop),
+        b'0'..=b'9' => c.uint().map(drop),
         b't' => c.literal(b"true"),
         b'f' => c.literal(b"false"),
         b'n' => c.literal(b"null"),
-        b'{' if depth < MAX_DEPTH => object(c, |c, _| skip(c, depth + 1)),
+        b'{' if depth < MAX_DEPTH => object(c, |c, _| skip_with::<ANY_NUMBER>(c, depth + 1)),
         b'[' if depth < MAX_DEPTH => {
             c.expect(b'[')?;
             c.ws();
@@ -178,7 +192,7 @@ pub(super) fn skip(c: &mut Cursor<'_>, depth: usize) -> Option<()> {
                 return Some(());
             }
             loop {
-                skip(c, depth + 1)?;
+                skip_with::<ANY_NUMBER>(c, depth + 1)?;
                 c.ws();
                 match c.next()? {
                     b',' => c.ws(),

@@ -45,6 +45,9 @@ pub mod coinbase;
 pub mod flat;
 // Public for the benchmarks' scan floor only.
 #[doc(hidden)]
+pub mod hyperliquid;
+// Public for the benchmarks' scan floor only.
+#[doc(hidden)]
 pub mod kraken;
 // Public for the benchmarks' scan floor only.
 #[doc(hidden)]
