@@ -135,8 +135,8 @@ impl AnyAdapter {
 
 impl AnyAdapter {
     /// Reads frames with `parser` where the venue has a scanner (Binance, Bitfinex, BitMEX,
-    /// Bybit, Coinbase Exchange, Kraken Futures, Kraken v1, OKX); the others always read with
-    /// simd-json.
+    /// Bybit, Coinbase Exchange, Hyperliquid, Kraken Futures, Kraken v1, OKX); the others
+    /// always read with simd-json.
     pub fn set_parser(&mut self, parser: super::Parser) {
         match self {
             AnyAdapter::Binance(a) => a.set_parser(parser),

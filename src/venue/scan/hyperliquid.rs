@@ -16,7 +16,7 @@
 //! Any other member, at any depth, is read whole and not kept (the trades' `hash` and
 //! `users`, a level's `n`). This venue's simd-json path reads numbers as numbers (they are
 //! not quoted), so the only numbers the scanner accepts anywhere are unsigned integers of at
-//! most 19 digits ([`super::flat::skip_plain`]): simd-json reads those alike, while it refuses
+//! most 19 digits (`flat::skip_plain`): simd-json reads those alike, while it refuses
 //! some numbers JSON's grammar allows.
 //!
 //! It refuses (the adapter then reads the frame with simd-json, counted) any other channel

@@ -18,6 +18,9 @@
 //! as text too (quoted while copying the frame).
 //! So does the BitMEX scanner (`scan::bitmex`), whose rows are flat objects in an array; it
 //! reads the members it does not keep (nested ones too, as `flat::ignored_feed` does) whole.
+//! The Hyperliquid scanner (`scan::hyperliquid`) reads level and trade objects the same way,
+//! but only unsigned integers among numbers (`flat::skip_plain`): its venue's simd-json path
+//! reads numbers as numbers, and simd-json refuses some that JSON's grammar allows.
 //!
 //! Strings are found with SIMD ([`Kernel`]: AVX2, SSE4.2 or a portable loop, chosen at run
 //! time; the only `unsafe` of the scanners lives in that one file): the cursor classifies the
@@ -74,9 +77,10 @@ use crate::book::num::{non_digits, ZEROS};
 #[cfg_attr(feature = "cli", serde(rename_all = "kebab-case"))]
 pub enum Parser {
     /// The venue's specialised scanner where it has one (Binance depth, trades and
-    /// bookTicker; Bitfinex v2 book updates, trades, heartbeats and checksums; Bybit v5 order
-    /// books and trades; Coinbase Exchange `l2update`, `snapshot`, `match` and `last_match`; Kraken
-    /// Futures' one-level `book` messages and the feeds it ignores; Kraken v1 books and
+    /// bookTicker; Bitfinex v2 book updates, trades, heartbeats and checksums; BitMEX
+    /// `orderBookL2` and `trade` messages; Bybit v5 order books and trades; Coinbase Exchange
+    /// `l2update`, `snapshot`, `match` and `last_match`; Hyperliquid `l2Book` and `trades`;
+    /// Kraken Futures' one-level `book` messages and the feeds it ignores; Kraken v1 books and
     /// trades; OKX books and trades),
     /// simd-json for every frame it does not recognise.
     #[default]
