@@ -8,21 +8,21 @@
 //!   published onto the real ring (`ring::feed`) that a consumer thread on the other core
 //!   drains, as `ladderfeed replay` runs it.
 //!
-//! - **scan floor** (Binance, Bitfinex, BitMEX, Bybit, Coinbase Exchange, Hyperliquid, Kraken
-//!   v1 and OKX captures): the venue scanner's walk of each frame
+//! - **scan floor** (Binance, Bitfinex, BitMEX, Bybit, Coinbase Exchange, Gemini v2,
+//!   Hyperliquid, Kraken v1 and OKX captures): the venue scanner's walk of each frame
 //!   (`venue::scan::binance::BinanceScanner`, `venue::scan::bitfinex::BitfinexScanner`,
 //!   `venue::scan::bitmex::BitmexScanner`, `venue::scan::bybit::BybitScanner`,
-//!   `venue::scan::coinbase::CoinbaseExchangeScanner`,
+//!   `venue::scan::coinbase::CoinbaseExchangeScanner`, `venue::scan::gemini::GeminiScanner`,
 //!   `venue::scan::hyperliquid::HyperliquidScanner`,
 //!   `venue::scan::kraken::KrakenV1Scanner`, `venue::scan::okx::OkxScanner`), simd-json's
 //!   parse for the frames it leaves to it: the least the default `--parser scan` does per
 //!   message. These scanners keep their first level buffer (4,096 offsets): a frame deeper
 //!   than that (one Coinbase Exchange snapshot of the bundled capture) counts here as left to
 //!   simd-json, though the adapter's scanner grows its buffer and reads it. The BitMEX
-//!   scanner grows it, as its adapter does: its captures' `partial`s (most of their bytes)
-//!   hold thousands of rows.
-//! - **producer (simd-json)** (Binance, Bitfinex, BitMEX, Bybit, Coinbase Exchange,
-//!   Hyperliquid, Kraken v1 and OKX captures):
+//!   and Gemini scanners grow it, as their adapters do: BitMEX's `partial`s (most of its
+//!   capture's bytes) hold thousands of rows.
+//! - **producer (simd-json)** (Binance, Bitfinex, BitMEX, Bybit, Coinbase Exchange, Gemini
+//!   v2, Hyperliquid, Kraken v1 and OKX captures):
 //!   the producer with `--parser simd-json`, the reference path, in the same run.
 //!
 //! The engine is built and warmed once; between passes the connection is dropped
@@ -55,6 +55,7 @@ use ladderfeed::venue::scan::bitfinex::BitfinexScanner;
 use ladderfeed::venue::scan::bitmex::BitmexScanner;
 use ladderfeed::venue::scan::bybit::BybitScanner;
 use ladderfeed::venue::scan::coinbase::CoinbaseExchangeScanner;
+use ladderfeed::venue::scan::gemini::GeminiScanner;
 use ladderfeed::venue::scan::hyperliquid::HyperliquidScanner;
 use ladderfeed::venue::scan::kraken::KrakenV1Scanner;
 use ladderfeed::venue::scan::okx::OkxScanner;
@@ -117,6 +118,7 @@ enum Scanner {
     Bitmex(BitmexScanner),
     Bybit(BybitScanner),
     CoinbaseExchange(CoinbaseExchangeScanner),
+    Gemini(GeminiScanner),
     Hyperliquid(HyperliquidScanner),
     KrakenV1(KrakenV1Scanner),
     Okx(OkxScanner),
@@ -130,6 +132,7 @@ impl Scanner {
             Scanner::Bitmex(s) => s.recognises(frame),
             Scanner::Bybit(s) => s.recognises(frame),
             Scanner::CoinbaseExchange(s) => s.recognises(frame),
+            Scanner::Gemini(s) => s.recognises(frame),
             Scanner::Hyperliquid(s) => s.recognises(frame),
             Scanner::KrakenV1(s) => s.recognises(frame),
             Scanner::Okx(s) => s.recognises(frame),
@@ -184,6 +187,7 @@ fn bench_case(c: &mut Criterion, case: &Case, table: &mut Vec<String>) {
             Venue::Bitfinex
                 | Venue::Bitmex
                 | Venue::CoinbaseExchange
+                | Venue::Gemini
                 | Venue::Hyperliquid
                 | Venue::KrakenV1
                 | Venue::Okx
@@ -240,6 +244,7 @@ fn bench_case(c: &mut Criterion, case: &Case, table: &mut Vec<String>) {
         Venue::Bitfinex => Scanner::Bitfinex(BitfinexScanner::new()),
         Venue::Bitmex => Scanner::Bitmex(BitmexScanner::new()),
         Venue::CoinbaseExchange => Scanner::CoinbaseExchange(CoinbaseExchangeScanner::new()),
+        Venue::Gemini => Scanner::Gemini(GeminiScanner::new()),
         Venue::Hyperliquid => Scanner::Hyperliquid(HyperliquidScanner::new()),
         _ if bybit => Scanner::Bybit(BybitScanner::new()),
         Venue::KrakenV1 => Scanner::KrakenV1(KrakenV1Scanner::new()),

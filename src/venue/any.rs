@@ -144,6 +144,7 @@ impl AnyAdapter {
             AnyAdapter::Bitmex(a) => a.set_parser(parser),
             AnyAdapter::Bybit(a) => a.set_parser(parser),
             AnyAdapter::CoinbaseExchange(a) => a.set_parser(parser),
+            AnyAdapter::GeminiV2(a) => a.set_parser(parser),
             AnyAdapter::Hyperliquid(a) => a.set_parser(parser),
             AnyAdapter::KrakenFutures(a) => a.set_parser(parser),
             AnyAdapter::KrakenV1(a) => a.set_parser(parser),

@@ -15,11 +15,18 @@
 //! `reason: "initial"`) is the full book; `remaining` is the absolute level size. The
 //! documented examples print numbers as JSON numbers, the live feed as strings: both are read
 //! as exact text.
+//!
+//! With [`Parser::Scan`] (the default), v2's `l2_updates` and `trade` messages are read by the
+//! venue's scanner (`scan::gemini`, one walk over the frame in place, no tape); anything else,
+//! or anything it does not read exactly, by simd-json. Both parsers feed the same handlers.
 
 use simd_json::tape::Value;
 
-use super::json::{field_text, field_uint, text, Scratch};
+use super::json::{field_text, field_uint, Scratch};
 use super::protocol::{Protocol, BASE};
+use super::scan::coinbase::{ExValue, ScanValue};
+use super::scan::gemini::GeminiFrames;
+use super::scan::{scan_frame, Kernel, Parser, ScanPath};
 use super::time::ms_to_ns;
 use super::{num, Adapter, BookAction, GapScope, Parsed, SymbolIdx, Symbols, TradeMsg, VenueError};
 use crate::book::{InstrumentRegistry, Side, Venue};
@@ -48,12 +55,92 @@ fn side_of(s: Option<&[u8]>) -> Result<Side, VenueError> {
     }
 }
 
+/// The fields of a Gemini v2 message that the `l2_updates` and `trade` handlers read, found in
+/// a single pass over its keys (as with `get`, the first occurrence of a key wins), from
+/// either parser: simd-json's tape ([`GemFields::read`]) or the scanner (`scan::gemini`).
+/// Values keep their JSON type; each handler reads the ones its type has.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct GemFields<V> {
+    /// `type`.
+    pub(crate) kind: Option<V>,
+    /// `symbol`.
+    pub(crate) symbol: Option<V>,
+    /// `changes`: `[side, price, new_quantity]` rows.
+    pub(crate) changes: Option<V>,
+    /// `trades`: only whether it is there (the first `l2_updates` of a subscription).
+    pub(crate) trades: Option<V>,
+    /// `event_id`: a trade's id.
+    pub(crate) event_id: Option<V>,
+    /// `timestamp`: a trade's time (ms).
+    pub(crate) timestamp: Option<V>,
+    /// `price`: a trade's price.
+    pub(crate) price: Option<V>,
+    /// `quantity`: a trade's size.
+    pub(crate) quantity: Option<V>,
+    /// `side`: a trade's taker side.
+    pub(crate) side: Option<V>,
+}
+
+impl<V> Default for GemFields<V> {
+    fn default() -> Self {
+        GemFields {
+            kind: None,
+            symbol: None,
+            changes: None,
+            trades: None,
+            event_id: None,
+            timestamp: None,
+            price: None,
+            quantity: None,
+            side: None,
+        }
+    }
+}
+
+impl<V> GemFields<V> {
+    /// The field `key` fills, if a handler reads it.
+    #[inline(always)]
+    pub(crate) fn slot(&mut self, key: &[u8]) -> Option<&mut Option<V>> {
+        Some(match key {
+            b"type" => &mut self.kind,
+            b"symbol" => &mut self.symbol,
+            b"changes" => &mut self.changes,
+            b"trades" => &mut self.trades,
+            b"event_id" => &mut self.event_id,
+            b"timestamp" => &mut self.timestamp,
+            b"price" => &mut self.price,
+            b"quantity" => &mut self.quantity,
+            b"side" => &mut self.side,
+            _ => return None,
+        })
+    }
+}
+
+impl<'t, 'i> GemFields<Value<'t, 'i>> {
+    /// Reads the fields of `v` from simd-json's tape (all absent if `v` is not an object).
+    #[inline]
+    fn read(v: Value<'t, 'i>) -> Self {
+        let mut g = GemFields::default();
+        let Some(obj) = v.as_object() else { return g };
+        for (k, v) in obj.iter() {
+            if let Some(slot) = g.slot(k.as_bytes()) {
+                if slot.is_none() {
+                    *slot = Some(v);
+                }
+            }
+        }
+        g
+    }
+}
+
 /// Gemini market data v2. See the [module docs](self).
 #[derive(Debug)]
 pub struct GeminiV2 {
     symbols: Symbols,
     synced: Vec<bool>,
     scratch: Option<Box<Scratch>>,
+    /// The parser choice and the scanner (`l2_updates` and `trade` messages).
+    scan: ScanPath<GeminiFrames>,
 }
 
 impl GeminiV2 {
@@ -63,35 +150,45 @@ impl GeminiV2 {
             symbols: Symbols::new(Venue::Gemini, registry),
             synced: Vec::new(),
             scratch: Some(Box::new(Scratch::new())),
+            scan: ScanPath::new(),
+        }
+    }
+
+    /// Reads frames with `parser` from now on ([`Parser::Scan`] by default: the scanner
+    /// reads `l2_updates` and `trade` messages, simd-json the rest and whatever the scanner
+    /// does not read exactly).
+    pub fn set_parser(&mut self, parser: Parser) {
+        self.scan.set_parser(parser);
+    }
+
+    /// The parser frames are read with.
+    pub fn parser(&self) -> Parser {
+        self.scan.parser()
+    }
+
+    /// Scans with `kernel` instead of the detected one (tests force each dispatch path).
+    pub fn set_scan_kernel(&mut self, kernel: Kernel) {
+        self.scan.set_kernel(kernel);
+    }
+
+    /// What the scanner read: an `l2_updates` or `trade` message; `None` (simd-json reads
+    /// the frame) for any other type.
+    fn scanned(
+        &mut self,
+        f: &GemFields<ScanValue<'_>>,
+        out: &mut Parsed,
+    ) -> Option<Result<(), VenueError>> {
+        match f.kind?.text()? {
+            b"l2_updates" => Some(self.l2(f, out)),
+            b"trade" => Some(self.trade(f, out)),
+            _ => None,
         }
     }
 
     fn frame(&mut self, root: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
         match field_text(root, "type") {
-            Some(b"l2_updates") => self.l2(root, out),
-            Some(b"trade") => {
-                let key = field_text(root, "symbol").ok_or(VenueError::Shape("symbol"))?;
-                let sym = self.symbols.resolve(key).ok_or(VenueError::UnknownSymbol)?;
-                let inst = &self.symbols.list()[usize::from(sym)].instrument;
-                let f =
-                    |k: &'static str| field_text(root, k).ok_or(VenueError::Shape("trade field"));
-                let aggressor = match f("side")? {
-                    b"buy" => event::Side::Buy,
-                    b"sell" => event::Side::Sell,
-                    _ => return Err(VenueError::Shape("trade side")),
-                };
-                out.trades.push(TradeMsg {
-                    symbol: sym,
-                    trade: Trade {
-                        price_tick: inst.price_ticks(f("price")?).map_err(num("price"))?,
-                        size_lots: inst.qty_lots(f("quantity")?).map_err(num("quantity"))?,
-                        aggressor: Some(aggressor),
-                        trade_id: field_uint(root, "event_id").unwrap_or(0),
-                    },
-                    exch_ts: field_uint(root, "timestamp").map_or(0, ms_to_ns),
-                });
-                Ok(())
-            }
+            Some(b"l2_updates") => self.l2(&GemFields::read(root), out),
+            Some(b"trade") => self.trade(&GemFields::read(root), out),
             Some(b"heartbeat") | Some(b"subscribe") | Some(b"subscription_ack") => {
                 out.control = true;
                 Ok(())
@@ -110,18 +207,55 @@ impl GeminiV2 {
         }
     }
 
-    fn l2(&mut self, root: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
-        let key = field_text(root, "symbol").ok_or(VenueError::Shape("symbol"))?;
-        let changes = root.get_array("changes").ok_or(VenueError::Shape("changes"))?;
+    /// A `trade` message, from either parser.
+    fn trade<'i, V: ExValue<'i>>(
+        &mut self,
+        m: &GemFields<V>,
+        out: &mut Parsed,
+    ) -> Result<(), VenueError> {
+        let key = m.symbol.and_then(V::text).ok_or(VenueError::Shape("symbol"))?;
+        let sym = self.symbols.resolve(key).ok_or(VenueError::UnknownSymbol)?;
+        let inst = &self.symbols.list()[usize::from(sym)].instrument;
+        let f = |v: Option<V>| v.and_then(V::text).ok_or(VenueError::Shape("trade field"));
+        let aggressor = match f(m.side)? {
+            b"buy" => event::Side::Buy,
+            b"sell" => event::Side::Sell,
+            _ => return Err(VenueError::Shape("trade side")),
+        };
+        out.trades.push(TradeMsg {
+            symbol: sym,
+            trade: Trade {
+                price_tick: inst.price_ticks(f(m.price)?).map_err(num("price"))?,
+                size_lots: inst.qty_lots(f(m.quantity)?).map_err(num("quantity"))?,
+                aggressor: Some(aggressor),
+                trade_id: m.event_id.and_then(V::uint).unwrap_or(0),
+            },
+            exch_ts: m.timestamp.and_then(V::uint).map_or(0, ms_to_ns),
+        });
+        Ok(())
+    }
+
+    /// An `l2_updates` message, from either parser.
+    fn l2<'i, V: ExValue<'i>>(
+        &mut self,
+        m: &GemFields<V>,
+        out: &mut Parsed,
+    ) -> Result<(), VenueError> {
+        let key = m.symbol.and_then(V::text).ok_or(VenueError::Shape("symbol"))?;
+        let changes = m.changes.filter(|c| c.is_array()).ok_or(VenueError::Shape("changes"))?;
         // Only the first message of a subscription carries the trade history.
-        let full = root.get("trades").is_some();
+        let full = m.trades.is_some();
         let sym = if full {
             let sym = match self.symbols.resolve(key) {
                 Some(s) => s,
                 None => {
-                    let px = changes.iter().filter_map(|c| text(c.get_idx(1)?));
-                    let qty = changes.iter().filter_map(|c| text(c.get_idx(2)?));
-                    self.symbols.learn(key, px, qty)?
+                    let (mut px, mut qty) = (Vec::new(), Vec::new());
+                    changes.each_change(|[_, p, q]| {
+                        px.extend(p);
+                        qty.extend(q);
+                        Ok(())
+                    })?;
+                    self.symbols.learn(key, px.into_iter(), qty.into_iter())?
                 }
             };
             let i = usize::from(sym);
@@ -141,20 +275,18 @@ impl GeminiV2 {
         let action = if full { BookAction::Snapshot } else { BookAction::Update };
         out.begin_book(sym, action, 0);
         let inst = &self.symbols.list()[usize::from(sym)].instrument;
-        for c in changes.iter() {
-            let r = (|| {
-                let side = side_of(c.get_idx(0).and_then(text))?;
-                let px = c.get_idx(1).and_then(text).ok_or(VenueError::Shape("price"))?;
-                let q = c.get_idx(2).and_then(text).ok_or(VenueError::Shape("quantity"))?;
-                let px_tick = out.book_price(inst, px).map_err(num("price"))?;
-                let qty_lots = inst.qty_lots(q).map_err(num("quantity"))?;
-                out.level(side, px_tick, qty_lots);
-                Ok(())
-            })();
-            if let Err(e) = r {
-                out.broken = Some(sym);
-                return Err(e);
-            }
+        let r = changes.each_change(|[side, px, q]| {
+            let side = side_of(side)?;
+            let px = px.ok_or(VenueError::Shape("price"))?;
+            let q = q.ok_or(VenueError::Shape("quantity"))?;
+            let px_tick = out.book_price(inst, px).map_err(num("price"))?;
+            let qty_lots = inst.qty_lots(q).map_err(num("quantity"))?;
+            out.level(side, px_tick, qty_lots);
+            Ok(())
+        });
+        if let Err(e) = r {
+            out.broken = Some(sym);
+            return Err(e);
         }
         out.finish_book(None, None);
         Ok(())
@@ -167,6 +299,9 @@ impl Adapter for GeminiV2 {
     }
 
     fn handle_frame(&mut self, frame: &[u8], _: u64, out: &mut Parsed) -> Result<(), VenueError> {
+        if let Some(r) = scan_frame(self, |a| &mut a.scan, frame, out, Self::scanned) {
+            return r;
+        }
         let mut scratch = self.scratch.take().unwrap_or_default();
         let r = scratch.parse(frame, false, |root| self.frame(root, out));
         self.scratch = Some(scratch);

@@ -11,6 +11,7 @@ mod bitfinex;
 mod bitmex;
 mod bybit;
 mod coinbase;
+mod gemini;
 mod hyperliquid;
 mod kraken;
 mod krakenfutures;
@@ -25,6 +26,7 @@ use ladderfeed::venue::bitfinex::Bitfinex;
 use ladderfeed::venue::bitmex::Bitmex;
 use ladderfeed::venue::bybit::Bybit;
 use ladderfeed::venue::coinbase::CoinbaseExchange;
+use ladderfeed::venue::gemini::GeminiV2;
 use ladderfeed::venue::hyperliquid::Hyperliquid;
 use ladderfeed::venue::kraken::KrakenV1;
 use ladderfeed::venue::okx::Okx;
@@ -52,7 +54,7 @@ macro_rules! scanning {
         }
     )*};
 }
-scanning!(Binance, Bitfinex, Bitmex, Bybit, CoinbaseExchange, Hyperliquid, KrakenV1, Okx);
+scanning!(Binance, Bitfinex, Bitmex, Bybit, CoinbaseExchange, GeminiV2, Hyperliquid, KrakenV1, Okx);
 
 /// A scanning adapter on `kind` (if this CPU has it) and a simd-json one, both from `make`.
 fn pair<A: Scanning>(make: impl Fn() -> A, kind: KernelKind) -> Option<(A, A)> {

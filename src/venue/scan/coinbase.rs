@@ -209,7 +209,7 @@ impl ScannerState<ExchangeFrames> {
 /// Reads a value at `c`: a string, rows (their cells appended to `spans`), an unsigned
 /// integer, `true`, `false` or `null`; `None` for anything else.
 #[inline(always)]
-fn value<'a>(c: &mut Cursor<'a>, spans: &mut Spans<'a>) -> Option<ScanValue<'a>> {
+pub(super) fn value<'a>(c: &mut Cursor<'a>, spans: &mut Spans<'a>) -> Option<ScanValue<'a>> {
     Some(match c.peek()? {
         b'"' => ScanValue::Str(c.string()?),
         b'[' => {

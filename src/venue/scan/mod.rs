@@ -48,6 +48,9 @@ pub mod coinbase;
 pub mod flat;
 // Public for the benchmarks' scan floor only.
 #[doc(hidden)]
+pub mod gemini;
+// Public for the benchmarks' scan floor only.
+#[doc(hidden)]
 pub mod hyperliquid;
 // Public for the benchmarks' scan floor only.
 #[doc(hidden)]
