@@ -226,8 +226,11 @@ const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
 /// or the exact error, so this function only answers when it is certainly right.
 #[inline(always)]
 fn plain_pow10_units(text: &[u8], scale: u8) -> Option<i64> {
-    let scale = usize::from(scale);
     let n = text.len();
+    if n < 8 {
+        return short_pow10_units(text, scale);
+    }
+    let scale = usize::from(scale);
     // Integer part: `int` and its digit count `i`; `text[i]` (if any) must be the point.
     let (int, i) = if n >= 8 {
         let x = word_ending_at(text, 8)? ^ ZEROS;
@@ -293,6 +296,59 @@ fn plain_pow10_units(text: &[u8], scale: u8) -> Option<i64> {
     }
     // `frac < 10^h`, so `frac × 10^(scale - h) < 10^scale ≤ 10^18`: no overflow.
     let units = int.checked_mul(POW10[scale])?.checked_add(frac * POW10[scale - h])?;
+    i64::try_from(units).ok()
+}
+
+/// [`plain_pow10_units`] for a text of fewer than eight bytes (`"302.75"`, `"0.6157"`,
+/// `"14300"`): the text in one word (two overlapping loads), its point found and squeezed out
+/// with masks, the digits read by [`eight_digits`]. Answers for digits with at most one `.`
+/// and at least one digit; `None` for anything else, as the long path does.
+#[inline(always)]
+fn short_pow10_units(text: &[u8], scale: u8) -> Option<i64> {
+    let n = text.len();
+    // The bytes of `0..k` in a word whose byte 0 is the text's first.
+    let low = |k: usize| (1u64 << (8 * k)) - 1;
+    let w = match n {
+        4..=7 => {
+            let a = u32::from_le_bytes(*text.first_chunk::<4>()?);
+            let b = u32::from_le_bytes(*text.last_chunk::<4>()?);
+            // The loads overlap on equal bytes, so OR joins them.
+            u64::from(a) | u64::from(b) << (8 * (n - 4))
+        }
+        2 | 3 => {
+            let a = u16::from_le_bytes(*text.first_chunk::<2>()?);
+            let b = u16::from_le_bytes(*text.last_chunk::<2>()?);
+            u64::from(a) | u64::from(b) << (8 * (n - 2))
+        }
+        1 => u64::from(text[0]),
+        _ => return None,
+    };
+    // Digits become 0..=9; the bytes past the text stay 0 (read as leading zeros below).
+    let x = (w ^ ZEROS) & low(n);
+    let odd = non_digits(x);
+    let (digits, m, fraction) = if odd == 0 {
+        (x, n, 0)
+    } else {
+        // Exactly one byte that is not a digit, and it is the point: squeeze it out.
+        let d = (odd.trailing_zeros() / 8) as usize;
+        if odd & (odd - 1) != 0 || text[d] != b'.' || n < 2 {
+            return None;
+        }
+        ((x & low(d)) | ((x >> 8) & !low(d)), n - 1, n - 1 - d)
+    };
+    // The `m` digits moved to the top bytes (`m` ≥ 1): what `eight_digits` reads.
+    let v = eight_digits(digits << (8 * (8 - m)));
+    let scale = usize::from(scale);
+    let units = if fraction <= scale {
+        v.checked_mul(*POW10.get(scale - fraction)?)?
+    } else {
+        // More fraction digits than the step has: the extra ones must be zeros.
+        let p = POW10[fraction - scale];
+        if v % p != 0 {
+            return None;
+        }
+        v / p
+    };
     i64::try_from(units).ok()
 }
 
