@@ -423,16 +423,7 @@ impl<'t, 'i> ExFields<Value<'t, 'i>> {
     /// Reads the fields of `v` from simd-json's tape (all absent if `v` is not an object).
     #[inline]
     fn read(v: Value<'t, 'i>) -> Self {
-        let mut e = ExFields::default();
-        let Some(obj) = v.as_object() else { return e };
-        for (k, v) in obj.iter() {
-            if let Some(slot) = e.slot(k.as_bytes()) {
-                if slot.is_none() {
-                    *slot = Some(v);
-                }
-            }
-        }
-        e
+        super::json::read_table(v, Self::slot)
     }
 }
 

@@ -120,16 +120,7 @@ impl<'t, 'i> GemFields<Value<'t, 'i>> {
     /// Reads the fields of `v` from simd-json's tape (all absent if `v` is not an object).
     #[inline]
     fn read(v: Value<'t, 'i>) -> Self {
-        let mut g = GemFields::default();
-        let Some(obj) = v.as_object() else { return g };
-        for (k, v) in obj.iter() {
-            if let Some(slot) = g.slot(k.as_bytes()) {
-                if slot.is_none() {
-                    *slot = Some(v);
-                }
-            }
-        }
-        g
+        super::json::read_table(v, Self::slot)
     }
 }
 

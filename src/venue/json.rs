@@ -252,6 +252,27 @@ pub fn fields<'t, 'i, const N: usize>(
     found
 }
 
+/// A handler's field table filled from the object `v` on simd-json's tape, in one pass over its
+/// members: `slot(table, key)` is the field `key` fills, if a handler reads it; as with
+/// [`Value::get`], a key's first member wins. All absent if `v` is not an object. (The venues'
+/// scanners fill the same tables through the same `slot`.)
+#[inline]
+pub(crate) fn read_table<'t, 'i, T: Default>(
+    v: Value<'t, 'i>,
+    slot: for<'a> fn(&'a mut T, &[u8]) -> Option<&'a mut Option<Value<'t, 'i>>>,
+) -> T {
+    let mut table = T::default();
+    let Some(obj) = v.as_object() else { return table };
+    for (k, v) in obj.iter() {
+        if let Some(field) = slot(&mut table, k.as_bytes()) {
+            if field.is_none() {
+                *field = Some(v);
+            }
+        }
+    }
+    table
+}
+
 /// Whether two object keys are the same text: lengths first, then the bytes inline (keys are
 /// short: a `memcmp` call for each candidate cost more than the compare).
 #[inline(always)]

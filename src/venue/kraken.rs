@@ -104,16 +104,7 @@ impl<'t, 'i> V1Part<Value<'t, 'i>> {
     /// Reads the fields of `v` from simd-json's tape (all absent if `v` is not an object).
     #[inline]
     fn read(v: Value<'t, 'i>) -> Self {
-        let mut p = V1Part::default();
-        let Some(obj) = v.as_object() else { return p };
-        for (k, v) in obj.iter() {
-            if let Some(slot) = p.slot(k.as_bytes()) {
-                if slot.is_none() {
-                    *slot = Some(v);
-                }
-            }
-        }
-        p
+        super::json::read_table(v, Self::slot)
     }
 }
 
