@@ -99,8 +99,8 @@ pub struct Args {
     #[arg(long, value_name = "TICKS", default_value_t = ladderfeed::book::Ladder::DEFAULT_WINDOW_TICKS)]
     pub window_ticks: usize,
     /// Which parser reads the frames: `scan` (the default; the venue's SIMD scanner where it
-    /// has one: Binance, Bitfinex, BitMEX, Bybit, Coinbase Exchange, Hyperliquid, Kraken
-    /// Futures, Kraken v1, OKX; simd-json for any frame it does not recognise) or `simd-json`
+    /// has one: Binance, Bitfinex, BitMEX, Bybit, Coinbase Advanced and Exchange, Gemini v2,
+    /// Hyperliquid, Kraken Futures, Kraken v1, OKX; simd-json for any frame it does not recognise) or `simd-json`
     /// (the reference path
     /// for every frame). Overrides the config file's `parser`.
     #[arg(long, value_enum)]

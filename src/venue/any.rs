@@ -135,14 +135,15 @@ impl AnyAdapter {
 
 impl AnyAdapter {
     /// Reads frames with `parser` where the venue has a scanner (Binance, Bitfinex, BitMEX,
-    /// Bybit, Coinbase Exchange, Hyperliquid, Kraken Futures, Kraken v1, OKX); the others
-    /// always read with simd-json.
+    /// Bybit, Coinbase Advanced and Exchange, Gemini v2, Hyperliquid, Kraken Futures, Kraken
+    /// v1, OKX); the others always read with simd-json.
     pub fn set_parser(&mut self, parser: super::Parser) {
         match self {
             AnyAdapter::Binance(a) => a.set_parser(parser),
             AnyAdapter::Bitfinex(a) => a.set_parser(parser),
             AnyAdapter::Bitmex(a) => a.set_parser(parser),
             AnyAdapter::Bybit(a) => a.set_parser(parser),
+            AnyAdapter::CoinbaseAdvanced(a) => a.set_parser(parser),
             AnyAdapter::CoinbaseExchange(a) => a.set_parser(parser),
             AnyAdapter::GeminiV2(a) => a.set_parser(parser),
             AnyAdapter::Hyperliquid(a) => a.set_parser(parser),

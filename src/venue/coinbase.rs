@@ -29,6 +29,7 @@ use simd_json::tape::Value;
 
 use super::json::{field_text, field_uint, fields, parse_u64, text, Scratch};
 use super::protocol::{Protocol, BASE};
+use super::scan::advanced::{AdvancedFound, AdvancedFrames};
 use super::scan::coinbase::{ExValue, ExchangeFrames, ScanValue};
 use super::scan::{scan_frame, Kernel, Parser, ScanPath};
 use super::time::rfc3339_ns;
@@ -119,6 +120,80 @@ pub struct CoinbaseAdvanced {
     /// `sequence_num` is checked by the session's arbiter, not here.
     pub(crate) merged: bool,
     scratch: Option<Box<Scratch>>,
+    /// The parser choice and the scanner (`l2_data` messages).
+    scan: ScanPath<AdvancedFrames>,
+}
+
+/// One `l2_data` event's updates, from either parser: simd-json's tape (the `updates` array)
+/// or the scanner's offsets (`scan::advanced`). One handler, two parsers, one behaviour.
+pub(crate) trait UpdateSource<'i>: Copy {
+    /// Calls `f` with each update's `side`, `price_level` and `new_quantity` text, in order
+    /// (`None` where absent or not a string).
+    fn each(
+        self,
+        f: impl FnMut([Option<&'i [u8]>; 3]) -> Result<(), VenueError>,
+    ) -> Result<(), VenueError>;
+    /// The text of element `i` (1: `price_level`, 2: `new_quantity`) of every update that has
+    /// it as a string: what a new product's tick and lot are learned from.
+    fn texts(self, i: usize) -> impl Iterator<Item = &'i [u8]>;
+}
+
+/// The keys of an update's [`UpdateSource::each`] texts, in order.
+const UPDATE_KEYS: [&str; 3] = ["side", "price_level", "new_quantity"];
+
+impl<'i> UpdateSource<'i> for Value<'_, 'i> {
+    #[inline]
+    fn each(
+        self,
+        mut f: impl FnMut([Option<&'i [u8]>; 3]) -> Result<(), VenueError>,
+    ) -> Result<(), VenueError> {
+        let Some(arr) = self.as_array() else { return Ok(()) };
+        arr.iter().try_for_each(|u| f(fields(u, UPDATE_KEYS).map(|v| v.and_then(text))))
+    }
+
+    fn texts(self, i: usize) -> impl Iterator<Item = &'i [u8]> {
+        let key = UPDATE_KEYS[i];
+        self.as_array()
+            .into_iter()
+            .flat_map(move |a| a.iter().filter_map(move |u| field_text(u, key)))
+    }
+}
+
+impl<'i> UpdateSource<'i> for super::scan::advanced::Updates<'i> {
+    #[inline]
+    fn each(
+        self,
+        f: impl FnMut([Option<&'i [u8]>; 3]) -> Result<(), VenueError>,
+    ) -> Result<(), VenueError> {
+        self.iter().try_for_each(f)
+    }
+
+    fn texts(self, i: usize) -> impl Iterator<Item = &'i [u8]> {
+        self.iter().filter_map(move |u| u[i])
+    }
+}
+
+/// One `l2_data` event as its handler reads it, from either parser.
+#[derive(Debug, Clone, Copy)]
+struct AdvEvent<'i, U> {
+    /// `type`: `snapshot` or `update`.
+    kind: Option<&'i [u8]>,
+    /// `product_id`.
+    product: Option<&'i [u8]>,
+    /// `updates` (if an array).
+    updates: Option<U>,
+}
+
+impl<'t, 'i> AdvEvent<'i, Value<'t, 'i>> {
+    /// The event object `e` on simd-json's tape (one pass over its members).
+    fn of(e: Value<'t, 'i>) -> Self {
+        let [kind, product, updates] = fields(e, ["type", "product_id", "updates"]);
+        AdvEvent {
+            kind: kind.and_then(text),
+            product: product.and_then(text),
+            updates: updates.filter(|u| u.as_array().is_some()),
+        }
+    }
 }
 
 impl CoinbaseAdvanced {
@@ -130,20 +205,56 @@ impl CoinbaseAdvanced {
             last_seq: None,
             merged: false,
             scratch: Some(Box::new(Scratch::new())),
+            scan: ScanPath::new(),
         }
     }
 
-    fn frame(&mut self, root: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
-        if field_text(root, "type") == Some(b"error") {
-            return Err(VenueError::VenueReported);
-        }
-        let channel = field_text(root, "channel").ok_or(VenueError::UnknownType)?;
-        let seq = field_uint(root, "sequence_num").ok_or(VenueError::Shape("sequence_num"))?;
+    /// Reads frames with `parser` from now on ([`Parser::Scan`] by default: the scanner
+    /// reads `l2_data` messages, simd-json the rest and whatever the scanner does not read
+    /// exactly).
+    pub fn set_parser(&mut self, parser: Parser) {
+        self.scan.set_parser(parser);
+    }
+
+    /// The parser frames are read with.
+    pub fn parser(&self) -> Parser {
+        self.scan.parser()
+    }
+
+    /// Scans with `kernel` instead of the detected one (tests force each dispatch path).
+    pub fn set_scan_kernel(&mut self, kernel: Kernel) {
+        self.scan.set_kernel(kernel);
+    }
+
+    /// What the scanner read: an `l2_data` message.
+    fn scanned(
+        &mut self,
+        f: &AdvancedFound<'_>,
+        out: &mut Parsed,
+    ) -> Option<Result<(), VenueError>> {
+        f.channel?;
+        Some((|| {
+            if !self.sequence(f.seq, out)? {
+                return Ok(());
+            }
+            let ts = f.timestamp.and_then(rfc3339_ns).unwrap_or(0);
+            let events = f.events.ok_or(VenueError::Shape("events"))?;
+            events.iter().take(f.events_len).try_for_each(|e| {
+                let e = AdvEvent { kind: e.kind, product: e.product, updates: e.updates };
+                self.l2(e, ts, out)
+            })
+        })())
+    }
+
+    /// The connection's `sequence_num`: `Ok(false)` for a message already applied (counted
+    /// stale, skipped); a gap marks every book out of sync.
+    fn sequence(&mut self, seq: Option<u64>, out: &mut Parsed) -> Result<bool, VenueError> {
+        let seq = seq.ok_or(VenueError::Shape("sequence_num"))?;
         match self.last_seq {
             _ if self.merged => {}
             Some(last) if seq <= last => {
                 out.stale += 1;
-                return Ok(());
+                return Ok(false);
             }
             Some(last) if seq != last + 1 => {
                 out.gaps.push(GapScope::Connection);
@@ -152,15 +263,21 @@ impl CoinbaseAdvanced {
             _ => {}
         }
         self.last_seq = Some(seq);
+        Ok(true)
+    }
+
+    fn frame(&mut self, root: Value<'_, '_>, out: &mut Parsed) -> Result<(), VenueError> {
+        if field_text(root, "type") == Some(b"error") {
+            return Err(VenueError::VenueReported);
+        }
+        let channel = field_text(root, "channel").ok_or(VenueError::UnknownType)?;
+        if !self.sequence(field_uint(root, "sequence_num"), out)? {
+            return Ok(());
+        }
         let ts = field_text(root, "timestamp").and_then(rfc3339_ns).unwrap_or(0);
         let events = root.get_array("events").ok_or(VenueError::Shape("events"))?;
         match channel {
-            b"l2_data" => {
-                for e in events.iter() {
-                    self.l2(e, ts, out)?;
-                }
-                Ok(())
-            }
+            b"l2_data" => events.iter().try_for_each(|e| self.l2(AdvEvent::of(e), ts, out)),
             b"market_trades" => {
                 for e in events.iter() {
                     // The snapshot is recent history, printed before we subscribed: not
@@ -194,14 +311,19 @@ impl CoinbaseAdvanced {
         }
     }
 
-    fn l2(&mut self, e: Value<'_, '_>, ts: u64, out: &mut Parsed) -> Result<(), VenueError> {
-        let key = field_text(e, "product_id").ok_or(VenueError::Shape("product_id"))?;
-        let updates = e.get_array("updates").ok_or(VenueError::Shape("updates"))?;
-        let (sym, action) = match field_text(e, "type") {
+    /// One `l2_data` event, from either parser.
+    fn l2<'i, U: UpdateSource<'i>>(
+        &mut self,
+        e: AdvEvent<'i, U>,
+        ts: u64,
+        out: &mut Parsed,
+    ) -> Result<(), VenueError> {
+        let key = e.product.ok_or(VenueError::Shape("product_id"))?;
+        let updates = e.updates.ok_or(VenueError::Shape("updates"))?;
+        let (sym, action) = match e.kind {
             Some(b"snapshot") => {
-                let px = updates.iter().filter_map(|u| field_text(u, "price_level"));
-                let qty = updates.iter().filter_map(|u| field_text(u, "new_quantity"));
-                let sym = product(&mut self.symbols, key, || Ok((px, qty)))?;
+                let sym =
+                    product(&mut self.symbols, key, || Ok((updates.texts(1), updates.texts(2))))?;
                 mark(&mut self.synced, sym, true);
                 (sym, BookAction::Snapshot)
             }
@@ -217,25 +339,22 @@ impl CoinbaseAdvanced {
         };
         out.begin_book(sym, action, ts);
         let inst = &self.symbols.list()[usize::from(sym)].instrument;
-        for u in updates.iter() {
-            let r = (|| {
-                let [side, px, qty] = fields(u, ["side", "price_level", "new_quantity"]);
-                let side = match side.and_then(text) {
-                    Some(b"bid") => Side::Bid,
-                    Some(b"offer") | Some(b"ask") => Side::Ask,
-                    _ => return Err(VenueError::Shape("update side")),
-                };
-                let px = px.and_then(text).ok_or(VenueError::Shape("price_level"))?;
-                let qty = qty.and_then(text).ok_or(VenueError::Shape("new_quantity"))?;
-                let px_tick = out.book_price(inst, px).map_err(num("price_level"))?;
-                let qty_lots = inst.qty_lots(qty).map_err(num("new_quantity"))?;
-                out.level(side, px_tick, qty_lots);
-                Ok(())
-            })();
-            if let Err(err) = r {
-                out.broken = Some(sym);
-                return Err(err);
-            }
+        let r = updates.each(|[side, px, qty]| {
+            let side = match side {
+                Some(b"bid") => Side::Bid,
+                Some(b"offer") | Some(b"ask") => Side::Ask,
+                _ => return Err(VenueError::Shape("update side")),
+            };
+            let px = px.ok_or(VenueError::Shape("price_level"))?;
+            let qty = qty.ok_or(VenueError::Shape("new_quantity"))?;
+            let px_tick = out.book_price(inst, px).map_err(num("price_level"))?;
+            let qty_lots = inst.qty_lots(qty).map_err(num("new_quantity"))?;
+            out.level(side, px_tick, qty_lots);
+            Ok(())
+        });
+        if let Err(err) = r {
+            out.broken = Some(sym);
+            return Err(err);
         }
         out.finish_book(None, None);
         Ok(())
@@ -289,6 +408,9 @@ impl Adapter for CoinbaseAdvanced {
     }
 
     fn handle_frame(&mut self, frame: &[u8], _: u64, out: &mut Parsed) -> Result<(), VenueError> {
+        if let Some(r) = scan_frame(self, |a| &mut a.scan, frame, out, Self::scanned) {
+            return r;
+        }
         let mut scratch = self.scratch.take().unwrap_or_default();
         let r = scratch.parse(frame, false, |root| self.frame(root, out));
         self.scratch = Some(scratch);

@@ -9,8 +9,8 @@
 //! Every adapter parses with simd-json over a reused buffer ([`json::Scratch`]) straight into
 //! ticks and lots; nothing allocates per message once the buffers have grown, and no `f64` is
 //! made (numbers that venues print as JSON numbers are read as their exact text). The hottest frames of
-//! Binance, Bitfinex, BitMEX, Bybit, Coinbase Exchange, Hyperliquid, Kraken Futures, Kraken v1
-//! and OKX take a scanner instead ([`scan`], [`Parser::Scan`], the default), which
+//! Binance, Bitfinex, BitMEX, Bybit, Coinbase Advanced and Exchange, Gemini v2, Hyperliquid,
+//! Kraken Futures, Kraken v1 and OKX take a scanner instead ([`scan`], [`Parser::Scan`], the default), which
 //! falls back to simd-json, counted, on any frame it does not recognise exactly.
 //!
 //! Bad input is a typed [`VenueError`], counted by the caller; it never panics.

@@ -6,6 +6,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod advanced;
 mod binance;
 mod bitfinex;
 mod bitmex;
@@ -25,7 +26,7 @@ use ladderfeed::venue::binance::Binance;
 use ladderfeed::venue::bitfinex::Bitfinex;
 use ladderfeed::venue::bitmex::Bitmex;
 use ladderfeed::venue::bybit::Bybit;
-use ladderfeed::venue::coinbase::CoinbaseExchange;
+use ladderfeed::venue::coinbase::{CoinbaseAdvanced, CoinbaseExchange};
 use ladderfeed::venue::gemini::GeminiV2;
 use ladderfeed::venue::hyperliquid::Hyperliquid;
 use ladderfeed::venue::kraken::KrakenV1;
@@ -54,7 +55,18 @@ macro_rules! scanning {
         }
     )*};
 }
-scanning!(Binance, Bitfinex, Bitmex, Bybit, CoinbaseExchange, GeminiV2, Hyperliquid, KrakenV1, Okx);
+scanning!(
+    Binance,
+    Bitfinex,
+    Bitmex,
+    Bybit,
+    CoinbaseAdvanced,
+    CoinbaseExchange,
+    GeminiV2,
+    Hyperliquid,
+    KrakenV1,
+    Okx
+);
 
 /// A scanning adapter on `kind` (if this CPU has it) and a simd-json one, both from `make`.
 fn pair<A: Scanning>(make: impl Fn() -> A, kind: KernelKind) -> Option<(A, A)> {

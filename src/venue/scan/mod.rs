@@ -20,7 +20,8 @@
 //! reads the members it does not keep (nested ones too, as `flat::ignored_feed` does) whole.
 //! The Hyperliquid scanner (`scan::hyperliquid`) reads level and trade objects the same way,
 //! but only unsigned integers among numbers (`flat::skip_plain`): its venue's simd-json path
-//! reads numbers as numbers, and simd-json refuses some that JSON's grammar allows.
+//! reads numbers as numbers, and simd-json refuses some that JSON's grammar allows. So do the
+//! Gemini v2 (`scan::gemini`) and Coinbase Advanced (`scan::advanced`) scanners.
 //!
 //! Strings are found with SIMD ([`Kernel`]: AVX2, SSE4.2 or a portable loop, chosen at run
 //! time; the only `unsafe` of the scanners lives in that one file): the cursor classifies the
@@ -30,6 +31,9 @@
 //! 4,096 levels and grows, once per size, for a deeper frame; see [`MAX_SPANS`]), and decimal
 //! text goes straight to ticks and lots through the same functions the simd-json path uses.
 
+// Public for the benchmarks' scan floor only.
+#[doc(hidden)]
+pub mod advanced;
 // Public for the benchmarks' scan floor only.
 #[doc(hidden)]
 pub mod binance;
@@ -81,8 +85,9 @@ use crate::book::num::{non_digits, ZEROS};
 pub enum Parser {
     /// The venue's specialised scanner where it has one (Binance depth, trades and
     /// bookTicker; Bitfinex v2 book updates, trades, heartbeats and checksums; BitMEX
-    /// `orderBookL2` and `trade` messages; Bybit v5 order books and trades; Coinbase Exchange
-    /// `l2update`, `snapshot`, `match` and `last_match`; Hyperliquid `l2Book` and `trades`;
+    /// `orderBookL2` and `trade` messages; Bybit v5 order books and trades; Coinbase Advanced
+    /// `l2_data`; Coinbase Exchange `l2update`, `snapshot`, `match` and `last_match`; Gemini v2
+    /// `l2_updates` and `trade`; Hyperliquid `l2Book` and `trades`;
     /// Kraken Futures' one-level `book` messages and the feeds it ignores; Kraken v1 books and
     /// trades; OKX books and trades),
     /// simd-json for every frame it does not recognise.
