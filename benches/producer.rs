@@ -8,9 +8,9 @@
 //!   published onto the real ring (`ring::feed`) that a consumer thread on the other core
 //!   drains, as `ladderfeed replay` runs it.
 //!
-//! - **scan floor** (Binance, Bitfinex, BitMEX, Bybit, Coinbase Exchange, Gemini v2,
-//!   Hyperliquid, Kraken v1 and OKX captures): the venue scanner's walk of each frame
-//!   (`venue::scan::binance::BinanceScanner`, `venue::scan::bitfinex::BitfinexScanner`,
+//! - **scan floor** (Binance, Bitfinex, BitMEX, Bybit, Coinbase Advanced and Exchange, Gemini
+//!   v2, Hyperliquid, Kraken v1 and OKX captures): the venue scanner's walk of each frame
+//!   (`venue::scan::advanced::CoinbaseAdvancedScanner`, `venue::scan::binance::BinanceScanner`, `venue::scan::bitfinex::BitfinexScanner`,
 //!   `venue::scan::bitmex::BitmexScanner`, `venue::scan::bybit::BybitScanner`,
 //!   `venue::scan::coinbase::CoinbaseExchangeScanner`, `venue::scan::gemini::GeminiScanner`,
 //!   `venue::scan::hyperliquid::HyperliquidScanner`,
@@ -18,11 +18,11 @@
 //!   parse for the frames it leaves to it: the least the default `--parser scan` does per
 //!   message. These scanners keep their first level buffer (4,096 offsets): a frame deeper
 //!   than that (one Coinbase Exchange snapshot of the bundled capture) counts here as left to
-//!   simd-json, though the adapter's scanner grows its buffer and reads it. The BitMEX
-//!   and Gemini scanners grow it, as their adapters do: BitMEX's `partial`s (most of its
-//!   capture's bytes) hold thousands of rows.
-//! - **producer (simd-json)** (Binance, Bitfinex, BitMEX, Bybit, Coinbase Exchange, Gemini
-//!   v2, Hyperliquid, Kraken v1 and OKX captures):
+//!   simd-json, though the adapter's scanner grows its buffer and reads it. The BitMEX,
+//!   Coinbase Advanced and Gemini scanners grow it, as their adapters do: BitMEX's `partial`s
+//!   and Coinbase Advanced's snapshots (most of their captures' bytes) hold thousands of rows.
+//! - **producer (simd-json)** (Binance, Bitfinex, BitMEX, Bybit, Coinbase Advanced and
+//!   Exchange, Gemini v2, Hyperliquid, Kraken v1 and OKX captures):
 //!   the producer with `--parser simd-json`, the reference path, in the same run.
 //!
 //! The engine is built and warmed once; between passes the connection is dropped
@@ -50,6 +50,7 @@ use ladderfeed::engine::{Engine, Sink};
 use ladderfeed::event::Event;
 use ladderfeed::ring::feed::{self, Publisher};
 use ladderfeed::venue::json::Scratch;
+use ladderfeed::venue::scan::advanced::CoinbaseAdvancedScanner;
 use ladderfeed::venue::scan::binance::BinanceScanner;
 use ladderfeed::venue::scan::bitfinex::BitfinexScanner;
 use ladderfeed::venue::scan::bitmex::BitmexScanner;
@@ -118,6 +119,7 @@ enum Scanner {
     Bitmex(BitmexScanner),
     Bybit(BybitScanner),
     CoinbaseExchange(CoinbaseExchangeScanner),
+    CoinbaseAdvanced(CoinbaseAdvancedScanner),
     Gemini(GeminiScanner),
     Hyperliquid(HyperliquidScanner),
     KrakenV1(KrakenV1Scanner),
@@ -132,6 +134,7 @@ impl Scanner {
             Scanner::Bitmex(s) => s.recognises(frame),
             Scanner::Bybit(s) => s.recognises(frame),
             Scanner::CoinbaseExchange(s) => s.recognises(frame),
+            Scanner::CoinbaseAdvanced(s) => s.recognises(frame),
             Scanner::Gemini(s) => s.recognises(frame),
             Scanner::Hyperliquid(s) => s.recognises(frame),
             Scanner::KrakenV1(s) => s.recognises(frame),
@@ -186,6 +189,7 @@ fn bench_case(c: &mut Criterion, case: &Case, table: &mut Vec<String>) {
             case.venue,
             Venue::Bitfinex
                 | Venue::Bitmex
+                | Venue::Coinbase
                 | Venue::CoinbaseExchange
                 | Venue::Gemini
                 | Venue::Hyperliquid
@@ -244,6 +248,7 @@ fn bench_case(c: &mut Criterion, case: &Case, table: &mut Vec<String>) {
         Venue::Bitfinex => Scanner::Bitfinex(BitfinexScanner::new()),
         Venue::Bitmex => Scanner::Bitmex(BitmexScanner::new()),
         Venue::CoinbaseExchange => Scanner::CoinbaseExchange(CoinbaseExchangeScanner::new()),
+        Venue::Coinbase => Scanner::CoinbaseAdvanced(CoinbaseAdvancedScanner::new()),
         Venue::Gemini => Scanner::Gemini(GeminiScanner::new()),
         Venue::Hyperliquid => Scanner::Hyperliquid(HyperliquidScanner::new()),
         _ if bybit => Scanner::Bybit(BybitScanner::new()),
