@@ -102,17 +102,7 @@ impl ScannerState<AdvancedFrames> {
     /// benchmarks: the walk without a handler). A book with more levels than the buffer holds
     /// is read again with room for them, as the adapter does.
     pub fn recognises(&mut self, frame: &[u8]) -> bool {
-        loop {
-            {
-                let mut f = AdvancedFound::default();
-                if self.scan_into(frame, &mut f).is_some() {
-                    return true;
-                }
-            }
-            if !self.grow(frame.len()) {
-                return false;
-            }
-        }
+        super::reads_growing(self, frame, |_| true)
     }
 
     /// Fills `f`, which must be empty, with the frame's members the adapter reads; `None` if

@@ -101,17 +101,7 @@ impl ScannerState<BitmexFrames> {
     /// more rows than the buffer holds is read again with room for them, as the adapter does
     /// (a busy book's `partial` has thousands of rows).
     pub fn recognises(&mut self, frame: &[u8]) -> bool {
-        loop {
-            {
-                let mut f = BitmexFound::default();
-                if self.scan_into(frame, &mut f).is_some() {
-                    return f.table.is_some();
-                }
-            }
-            if !self.grow(frame.len()) {
-                return false;
-            }
-        }
+        super::reads_growing(self, frame, |f| f.table.is_some())
     }
 
     /// Fills `f`, which must be empty, with the frame's members the adapter reads; `None` if

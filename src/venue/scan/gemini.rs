@@ -55,20 +55,9 @@ impl ScannerState<GeminiFrames> {
     /// than the buffer holds is read again with room for them, as the adapter does.
     pub fn recognises(&mut self, frame: &[u8]) -> bool {
         use crate::venue::scan::coinbase::ExValue;
-        loop {
-            {
-                let mut f = GemFields::default();
-                if self.scan_into(frame, &mut f).is_some() {
-                    return matches!(
-                        f.kind.and_then(ExValue::text),
-                        Some(b"l2_updates" | b"trade")
-                    );
-                }
-            }
-            if !self.grow(frame.len()) {
-                return false;
-            }
-        }
+        super::reads_growing(self, frame, |f| {
+            matches!(f.kind.and_then(ExValue::text), Some(b"l2_updates" | b"trade"))
+        })
     }
 
     /// Fills `f`, which must be empty (`GemFields::default()`), with the frame's fields the
