@@ -342,3 +342,42 @@ proptest::proptest! {
         proptest::prop_assert_eq!(book_units(&engine), want);
     }
 }
+
+#[test]
+fn a_frame_touching_several_books_publishes_their_bbos_in_the_books_order() {
+    let adapter =
+        AnyAdapter::new(Venue::Coinbase, InstrumentRegistry::with_builtins(), None).unwrap();
+    let mut engine = Engine::new(adapter);
+    let mut ev = Vec::new();
+    let event = |kind: &str, product: &str, px: &str| {
+        format!(
+            r#"{{"type":"{kind}","product_id":"{product}","updates":[{{"side":"bid","event_time":"2023-02-09T20:32:50.714964855Z","price_level":"{px}","new_quantity":"1.5"}},{{"side":"offer","event_time":"2023-02-09T20:32:50.714964855Z","price_level":"9{px}","new_quantity":"2"}}]}}"#
+        )
+    };
+    let frame = |seq: u64, events: &[String]| {
+        format!(
+            r#"{{"channel":"l2_data","client_id":"","timestamp":"2023-02-09T20:32:50.714964855Z","sequence_num":{seq},"events":[{}]}}"#,
+            events.join(",")
+        )
+    };
+    // BTC-USD's book is made first, ETH-USD's second.
+    for (seq, product) in [(0, "BTC-USD"), (1, "ETH-USD")] {
+        let f = frame(seq, &[event("snapshot", product, "100.5")]);
+        engine.handle_frame(f.as_bytes(), 0, &mut ev).unwrap();
+    }
+    let order = |ev: &[ladderfeed::event::Event]| -> Vec<u16> {
+        ev.iter().filter(|e| e.is_bbo()).map(|e| e.instrument()).collect()
+    };
+    assert_eq!(order(&ev), [0, 1]);
+    // One frame updates ETH-USD, then BTC-USD: their BBOs come out in the books' order, one
+    // each, as for every frame.
+    for events in [
+        [event("update", "ETH-USD", "101.5"), event("update", "BTC-USD", "101.5")],
+        [event("update", "BTC-USD", "102.5"), event("update", "ETH-USD", "102.5")],
+    ] {
+        ev.clear();
+        let seq = 2 + u64::from(events[0].contains("BTC"));
+        engine.handle_frame(frame(seq, &events).as_bytes(), 0, &mut ev).unwrap();
+        assert_eq!(order(&ev), [0, 1], "{events:?}");
+    }
+}

@@ -232,3 +232,61 @@ fn merged_lines_keep_each_connections_channel_ids_and_one_book() {
     engine.handle_frame(br#"{"event":"info","code":20051,"msg":"restart"}"#, 0, &mut ev).unwrap();
     assert_eq!(engine.state(s), Some(BookState::Synced));
 }
+
+#[test]
+fn channel_ids_follow_the_subscriptions_of_the_connection() {
+    let mut engine = bfx();
+    let mut ev = Vec::new();
+    let subscribed = |channel: &str, chan: u64, symbol: &str| {
+        format!(
+            r#"{{"event":"subscribed","channel":"{channel}","chanId":{chan},"symbol":"{symbol}","prec":"P0","freq":"F0","len":"25"}}"#
+        )
+    };
+    let feed = |engine: &mut Engine<Bitfinex>, ev: &mut Vec<_>, f: &str| {
+        engine.handle_frame(f.as_bytes(), 0, ev).map_err(|e| e.name())
+    };
+    for f in [
+        subscribed("book", 17, "tBTCUSD"),
+        subscribed("trades", 18, "tETHUSD"),
+        subscribed("book", 19, "tETHUSD"),
+    ] {
+        feed(&mut engine, &mut ev, &f).unwrap();
+    }
+    // Messages on every channel, interleaved: each id finds its own channel.
+    for f in [
+        "[17,[[6443,5,5.2],[6443.1,1,-0.1]]]",
+        "[19,[[201.5,2,3],[201.6,1,-4]]]",
+        r#"[18,"te",[1,1617643611128,0.5,201.55]]"#,
+        "[17,[6443,3,7.5]]",
+        "[19,[201.5,1,1]]",
+        "[17,[6443.1,0,-1]]",
+    ] {
+        feed(&mut engine, &mut ev, f).unwrap();
+    }
+    let (btc, eth) = (symbol(&engine, "tBTCUSD"), symbol(&engine, "tETHUSD"));
+    assert_eq!(engine.bbo(btc).unwrap().bid_lots, 750_000_000);
+    assert_eq!(engine.bbo(eth).unwrap().bid_lots, 100_000_000);
+    assert_eq!(engine.adapter().unsubscribe_messages(&["tBTCUSD"]).len(), 1);
+    // The BTC book answered again under a new id (no `unsubscribed` for the old one): the
+    // old id names nothing any more, the new one the same channel.
+    feed(&mut engine, &mut ev, &subscribed("book", 40, "tBTCUSD")).unwrap();
+    assert_eq!(feed(&mut engine, &mut ev, "[17,[6443,1,1]]"), Err("unknown_symbol"));
+    feed(&mut engine, &mut ev, "[40,[[6444,1,2],[6445,1,-3]]]").unwrap();
+    assert_eq!(engine.bbo(btc).unwrap().bid_tick, 64_440);
+    assert_eq!(
+        engine.adapter().unsubscribe_messages(&["tBTCUSD"]),
+        vec![r#"{"event":"unsubscribe","chanId":40}"#.to_string()]
+    );
+    // Unsubscribed: its id goes, the others stay.
+    feed(&mut engine, &mut ev, r#"{"event":"unsubscribed","status":"OK","chanId":18}"#).unwrap();
+    let trade = r#"[18,"te",[2,1617643611129,0.5,201.55]]"#;
+    assert_eq!(feed(&mut engine, &mut ev, trade), Err("unknown_symbol"));
+    feed(&mut engine, &mut ev, "[19,[201.6,2,-4]]").unwrap();
+    // A new connection: every id belonged to the old one.
+    engine.disconnected(0, &mut ev);
+    for f in ["[19,[201.6,2,-4]]", "[40,[6444,1,2]]"] {
+        assert_eq!(feed(&mut engine, &mut ev, f), Err("unknown_symbol"), "{f}");
+    }
+    assert!(engine.adapter().unsubscribe_messages(&["tBTCUSD", "tETHUSD"]).is_empty());
+    assert_eq!(engine.adapter().resubscribe_book_messages("tBTCUSD"), Some(Vec::new()));
+}

@@ -271,6 +271,15 @@ fn plain_pow10_units(text: &[u8], scale: u8) -> Option<i64> {
             return None;
         }
         eight_digits(x & keep)
+    } else if h <= 8 && head_start + 8 <= n {
+        // A head ending before byte 8 (`"1.54698000"` in 1e-5 steps: one integer digit):
+        // the eight bytes from the head's start, its `h` bytes moved to the top (the zeros
+        // shifted in read as leading zero digits).
+        let x = (word_ending_at(text, head_start + 8)? ^ ZEROS) << (8 * (8 - h));
+        if non_digits(x) != 0 {
+            return None;
+        }
+        eight_digits(x)
     } else {
         let (frac, end) = digits_slow(text, head_start)?;
         if end < head_end {
@@ -853,6 +862,10 @@ mod tests {
             ("61685.99000000", 2, 6_168_599),
             ("61686.00000000", 2, 6_168_600),
             ("1.54698000", 8, 154_698_000),
+            ("1.54698000", 5, 154_698),
+            ("0.00000000", 5, 0),
+            ("3.10000000", 1, 31),
+            ("0.1234567000", 7, 1_234_567),
             ("0.00000000", 8, 0),
             ("12.00000000", 5, 1_200_000),
             ("7.6110", 3, 7_611),
@@ -884,6 +897,10 @@ mod tests {
             ("61685.9900000x", 2),
             ("6168x.99000000", 2),
             ("61685.9x000000", 2),
+            ("1.54698001", 5),
+            ("1.5469x000", 5),
+            ("1.x4698000", 5),
+            ("1.54698x00", 5),
             ("1234567a", 0),
             ("1.2.3", 2),
             ("1 ", 0),

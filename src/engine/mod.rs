@@ -272,6 +272,9 @@ pub struct Engine<A: Adapter> {
     adapter: A,
     parsed: Parsed,
     books: Vec<Book>,
+    /// The books marked `dirty` by the frame being handled: only they can have a new BBO, so
+    /// a frame costs the same however many books the engine holds.
+    touched: Vec<usize>,
     checksummer: Checksummer,
     stats: EngineStats,
     now: fn() -> u64,
@@ -310,6 +313,7 @@ impl<A: Adapter> Engine<A> {
             adapter,
             parsed: Parsed::default(),
             books: Vec::new(),
+            touched: Vec::new(),
             checksummer: Checksummer::new(),
             stats: EngineStats::default(),
             now: crate::clock::now_ns,
@@ -801,7 +805,10 @@ impl<A: Adapter> Engine<A> {
                 Event::derivative(self.stamps(dm.exch_ts, local_ts), self.id(i), state, dm.data);
             sink.publish(ev);
         }
-        for i in 0..self.books.len() {
+        // In the books' order, as a walk over every book would publish them.
+        self.touched.sort_unstable();
+        for k in 0..self.touched.len() {
+            let i = self.touched[k];
             if !std::mem::take(&mut self.books[i].dirty) {
                 continue;
             }
@@ -824,6 +831,7 @@ impl<A: Adapter> Engine<A> {
             b.stats.bbo_published += 1;
             sink.publish(ev);
         }
+        self.touched.clear();
         for i in 0..if self.depth_on { self.books.len() } else { 0 } {
             let b = &mut self.books[i];
             let waits = b.failing_since.is_some() || b.doubt_since.is_some();
@@ -908,6 +916,9 @@ impl<A: Adapter> Engine<A> {
         b.stats.book_messages += 1;
         b.exch_ts = msg.exch_ts;
         b.last_applied = local_ts;
+        if !b.dirty {
+            self.touched.push(i);
+        }
         b.dirty = true;
         b.depth_touched = true;
         let mut rejected = false;

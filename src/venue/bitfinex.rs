@@ -85,9 +85,6 @@ enum Kind {
 
 #[derive(Debug, Clone)]
 struct Channel {
-    /// The channel id on each line's connection; `None` once unsubscribed or disconnected
-    /// (the entry, and its key's memory, is kept for the next subscription).
-    id: [Option<u64>; MAX_LINES],
     kind: Kind,
     /// The symbol text (`tBTCUSD`).
     key: String,
@@ -97,11 +94,25 @@ struct Channel {
     started: [bool; MAX_LINES],
 }
 
+/// A live channel id on one line's connection, and the channel (an index into
+/// `Bitfinex::channels`) it names. An id's route goes once the channel is unsubscribed or the
+/// connection drops; the channel's entry, and its key's memory, is kept for the next
+/// subscription.
+#[derive(Debug, Clone, Copy)]
+struct Route {
+    id: u64,
+    line: usize,
+    channel: usize,
+}
+
 /// The Bitfinex adapter. See the [module docs](self).
 #[derive(Debug)]
 pub struct Bitfinex {
     symbols: Symbols,
     channels: Vec<Channel>,
+    /// The live channel ids, most recently used first (every channel message looks its id up
+    /// here; messages come in runs on one channel, so the search mostly ends at the first).
+    routes: Vec<Route>,
     flags: u64,
     next_seq: Option<u64>,
     scratch: Option<Box<Scratch>>,
@@ -122,6 +133,7 @@ impl Bitfinex {
         Bitfinex {
             symbols: Symbols::new(Venue::Bitfinex, registry),
             channels: Vec::new(),
+            routes: Vec::new(),
             flags: 0,
             next_seq: None,
             scratch: Some(Box::new(Scratch::new())),
@@ -136,6 +148,20 @@ impl Bitfinex {
     /// resubscriptions written, for that line's connection.
     pub fn set_line(&mut self, line: usize) {
         self.line = line.min(MAX_LINES - 1);
+    }
+
+    /// The channel `id` names on `line`'s connection, moved to the front of the routes (the
+    /// next message is most likely on the same channel).
+    #[inline]
+    fn route(&mut self, line: usize, id: u64) -> Option<usize> {
+        let i = self.routes.iter().position(|r| r.id == id && r.line == line)?;
+        self.routes.swap(0, i);
+        Some(self.routes[0].channel)
+    }
+
+    /// The live id of channel `ci` on the current line's connection.
+    fn channel_id(&self, ci: usize) -> Option<u64> {
+        self.routes.iter().find(|r| r.channel == ci && r.line == self.line).map(|r| r.id)
     }
 
     /// Reads frames with `parser` from now on.
@@ -193,27 +219,21 @@ impl Bitfinex {
                     _ => Kind::Other,
                 };
                 let line = self.line;
-                for c in self.channels.iter_mut().filter(|c| c.id[line] == Some(id)) {
-                    c.id[line] = None;
-                }
                 // A resubscription (same channel and symbol, new id) reuses its entry.
                 let same = |c: &Channel| c.kind == kind && c.key.as_bytes() == key;
-                let c = match self.channels.iter().position(same) {
-                    Some(i) => &mut self.channels[i],
+                let ci = match self.channels.iter().position(same) {
+                    Some(i) => i,
                     None => {
                         let key = String::from_utf8_lossy(key).into_owned();
-                        let c = Channel {
-                            id: [None; MAX_LINES],
-                            kind,
-                            key,
-                            book: None,
-                            started: [false; MAX_LINES],
-                        };
+                        let c = Channel { kind, key, book: None, started: [false; MAX_LINES] };
                         self.channels.push(c);
-                        self.channels.last_mut().expect("pushed")
+                        self.channels.len() - 1
                     }
                 };
-                c.id[line] = Some(id);
+                // The id now names this channel alone, and the channel has this id alone.
+                self.routes.retain(|r| r.line != line || (r.id != id && r.channel != ci));
+                self.routes.insert(0, Route { id, line, channel: ci });
+                let c = &mut self.channels[ci];
                 c.started[line] = false;
                 if !self.merged {
                     // One connection: its new snapshot replaces the book. With several, the
@@ -225,9 +245,7 @@ impl Bitfinex {
             Some(b"unsubscribed") => {
                 if let Some(id) = root.get("chanId").and_then(uint) {
                     let line = self.line;
-                    for c in self.channels.iter_mut().filter(|c| c.id[line] == Some(id)) {
-                        c.id[line] = None;
-                    }
+                    self.routes.retain(|r| r.line != line || r.id != id);
                 }
                 Ok(())
             }
@@ -271,7 +289,7 @@ impl Bitfinex {
             }
         }
         let line = self.line;
-        let Some(ci) = self.channels.iter().position(|c| c.id[line] == Some(id)) else {
+        let Some(ci) = self.route(line, id) else {
             return Err(VenueError::UnknownSymbol);
         };
         if tagged {
@@ -518,8 +536,8 @@ impl Adapter for Bitfinex {
 
     fn reset_connection(&mut self) {
         // Channel ids belong to the connection; the entries stay for the resubscriptions.
+        self.routes.clear();
         for c in &mut self.channels {
-            c.id = [None; MAX_LINES];
             c.book = None;
             c.started = [false; MAX_LINES];
         }
@@ -547,11 +565,11 @@ impl Adapter for Bitfinex {
     }
 
     fn unsubscribe_messages(&self, symbols: &[&str]) -> Vec<String> {
-        self.channels
-            .iter()
-            .filter(|c| symbols.iter().any(|s| *s == c.key))
-            .filter_map(|c| {
-                Some(format!("{{\"event\":\"unsubscribe\",\"chanId\":{}}}", c.id[self.line]?))
+        (0..self.channels.len())
+            .filter(|&ci| symbols.iter().any(|s| *s == self.channels[ci].key))
+            .filter_map(|ci| {
+                let id = self.channel_id(ci)?;
+                Some(format!("{{\"event\":\"unsubscribe\",\"chanId\":{id}}}"))
             })
             .collect()
     }
@@ -563,8 +581,10 @@ impl Adapter for Bitfinex {
     /// the way (another subscription would be refused as a duplicate). With redundant lines,
     /// on the connection of the line [`Bitfinex::set_line`] named.
     fn resubscribe_book_messages(&self, symbol: &str) -> Option<Vec<String>> {
-        let channel = self.channels.iter().find(|c| c.kind == Kind::Book && c.key == symbol);
-        let Some(id) = channel.and_then(|c| c.id[self.line]) else { return Some(Vec::new()) };
+        let channel = self.channels.iter().position(|c| c.kind == Kind::Book && c.key == symbol);
+        let Some(id) = channel.and_then(|ci| self.channel_id(ci)) else {
+            return Some(Vec::new());
+        };
         Some(vec![
             format!("{{\"event\":\"unsubscribe\",\"chanId\":{id}}}"),
             book_subscription(symbol),

@@ -210,13 +210,22 @@ impl ScannerState<BitfinexFrames> {
         c.expect(b'[')?;
         c.ws();
         let mut n = 0;
+        // Where elements past the table's go (read, not kept).
+        let mut spare = None;
         loop {
-            let item = if c.peek()? == b'[' { row(&mut c)? } else { Item::Text(scalar(&mut c)?) };
             if n == MAX_ELEMENTS {
                 return None;
             }
-            if let Some(slot) = f.head.get_mut(n) {
-                *slot = Some(item);
+            // Each element is read into its slot in place: a row built on the stack and then
+            // copied into the table stalled on the copy (its texts still in the store buffer).
+            let slot = match f.head.get_mut(n) {
+                Some(slot) => slot,
+                None => &mut spare,
+            };
+            if c.peek()? == b'[' {
+                row(&mut c, slot)?;
+            } else {
+                *slot = Some(Item::Text(scalar(&mut c)?));
             }
             n += 1;
             c.ws();
@@ -240,21 +249,22 @@ fn scalar<'a>(c: &mut Cursor<'a>) -> Option<&'a [u8]> {
     }
 }
 
-/// `[s, …]` at `c`: one to [`ROW`] scalars.
+/// `[s, …]` at `c`: one to [`ROW`] scalars, read into `slot`.
 #[inline(always)]
-fn row<'a>(c: &mut Cursor<'a>) -> Option<Item<'a>> {
+fn row<'a>(c: &mut Cursor<'a>, slot: &mut Option<Item<'a>>) -> Option<()> {
     c.expect(b'[')?;
     c.ws();
-    let mut items: [&'a [u8]; ROW] = [&[]; ROW];
-    let mut len = 0;
+    let Item::Row { items, len } = slot.insert(Item::Row { items: [&[]; ROW], len: 0 }) else {
+        return None;
+    };
     loop {
         let s = scalar(c)?;
-        *items.get_mut(len)? = s;
-        len += 1;
+        *items.get_mut(*len)? = s;
+        *len += 1;
         c.ws();
         match c.next()? {
             b',' => c.ws(),
-            b']' => return Some(Item::Row { items, len }),
+            b']' => return Some(()),
             _ => return None,
         }
     }
