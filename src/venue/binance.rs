@@ -20,7 +20,7 @@ use simd_json::tape::Value;
 use super::json::{field_uint, text, uint, Scratch};
 use super::protocol::{Protocol, RestSnapshot, BASE};
 use super::scan::binance::BinanceFrames;
-use super::scan::{scan_frame, FieldValue, Parser, ScanPath};
+use super::scan::{scan_frame, FieldValue, ScanPath};
 use super::time::ms_to_ns;
 use super::{deriv_price, deriv_rate, deriv_size};
 use super::{num, Adapter, BookAction, GapScope, Parsed, SymbolIdx, Symbols, TradeMsg, VenueError};
@@ -231,20 +231,7 @@ impl Binance {
         }
     }
 
-    /// Reads frames with `parser` from now on.
-    pub fn set_parser(&mut self, parser: Parser) {
-        self.scan.set_parser(parser);
-    }
-
-    /// The parser frames are read with.
-    pub fn parser(&self) -> Parser {
-        self.scan.parser()
-    }
-
-    /// Scans with `kernel` instead of the detected one (tests force each dispatch path).
-    pub fn set_scan_kernel(&mut self, kernel: super::scan::Kernel) {
-        self.scan.set_kernel(kernel);
-    }
+    super::scan::scan_controls!("`depthUpdate`, `trade`, `aggTrade` and `bookTicker`");
 
     fn is_futures(&self) -> bool {
         matches!(self.venue, Venue::BinanceFutures | Venue::BinanceCoinM)

@@ -36,7 +36,7 @@
 //!
 //! Parsing: channel messages of one level or one trade, heartbeats and checksums (nearly all
 //! of the traffic) are read by the Bitfinex scanner ([`super::scan::bitfinex`], with
-//! [`Parser::Scan`], the default); every other frame (events, snapshots, tickers), and any
+//! [`Parser::Scan`](super::scan::Parser::Scan), the default); every other frame (events, snapshots, tickers), and any
 //! message the scanner does not read exactly, goes to simd-json with its numbers quoted
 //! (counted in [`Parsed::scan_fallback`]). Both fill the same table, the first elements of
 //! the frame's array (`Head`), and one handler reads it: the sequence numbers, channels,
@@ -47,7 +47,7 @@ use simd_json::tape::Value;
 use super::json::{field_text, uint, Scratch};
 use super::protocol::{Protocol, BASE};
 use super::scan::bitfinex::{head_of, BitfinexFrames, BitfinexValue, ScanFrame};
-use super::scan::{scan_frame, Kernel, Parser, ScanPath};
+use super::scan::{scan_frame, ScanPath};
 use super::time::ms_to_ns;
 use super::{
     num, Adapter, BookAction, Checksum, GapScope, Parsed, SymbolIdx, Symbols, TradeMsg, VenueError,
@@ -116,7 +116,7 @@ pub struct Bitfinex {
     flags: u64,
     next_seq: Option<u64>,
     scratch: Option<Box<Scratch>>,
-    /// Which parser reads frames ([`Parser::Scan`] by default), and the scanner's state.
+    /// Which parser reads frames ([`Parser::Scan`](super::scan::Parser::Scan) by default), and the scanner's state.
     scan: ScanPath<BitfinexFrames>,
     /// Info messages with a code (reconnect, maintenance) seen.
     pub info_codes: u64,
@@ -164,20 +164,7 @@ impl Bitfinex {
         self.routes.iter().find(|r| r.channel == ci && r.line == self.line).map(|r| r.id)
     }
 
-    /// Reads frames with `parser` from now on.
-    pub fn set_parser(&mut self, parser: Parser) {
-        self.scan.set_parser(parser);
-    }
-
-    /// The parser frames are read with.
-    pub fn parser(&self) -> Parser {
-        self.scan.parser()
-    }
-
-    /// Scans with `kernel` instead of the detected one (tests force each dispatch path).
-    pub fn set_scan_kernel(&mut self, kernel: Kernel) {
-        self.scan.set_kernel(kernel);
-    }
+    super::scan::scan_controls!("channel");
 
     /// Handles a frame the scanner read, with the same handler as the simd-json path: every
     /// frame it reads is a channel message this handler takes.

@@ -48,7 +48,7 @@ use simd_json::tape::Value;
 use super::json::{self, field_text, Scratch};
 use super::protocol::{Keepalive, Protocol, BASE};
 use super::scan::bitmex::{BitmexFound, BitmexFrames};
-use super::scan::{scan_frame, Kernel, Parser, ScanPath};
+use super::scan::{scan_frame, ScanPath};
 use super::time::rfc3339_ns;
 use super::{deriv_price, deriv_rate, deriv_size, TickerRow, TickerState};
 use super::{num, Adapter, BookAction, GapScope, Parsed, SymbolIdx, Symbols, TradeMsg, VenueError};
@@ -264,22 +264,7 @@ impl Bitmex {
         }
     }
 
-    /// Reads frames with `parser` from now on ([`Parser::Scan`] by default: the scanner
-    /// reads `orderBookL2` and `trade` messages, simd-json the rest and whatever the scanner
-    /// does not recognise exactly).
-    pub fn set_parser(&mut self, parser: Parser) {
-        self.scan.set_parser(parser);
-    }
-
-    /// The parser frames are read with.
-    pub fn parser(&self) -> Parser {
-        self.scan.parser()
-    }
-
-    /// Scans with `kernel` instead of the detected one (tests force each dispatch path).
-    pub fn set_scan_kernel(&mut self, kernel: Kernel) {
-        self.scan.set_kernel(kernel);
-    }
+    super::scan::scan_controls!("`orderBookL2` and `trade`");
 
     /// What the scanner read: an `orderBookL2` or `trade` message with its table, action and
     /// rows; `None` (simd-json reads the frame) for any other.

@@ -20,7 +20,7 @@
 //! `op`; `success: false` is the venue reporting an error.
 //!
 //! Parsing: book and trade pushes (nearly all of the traffic) are read by the Bybit scanner
-//! ([`super::scan::bybit`], with [`Parser::Scan`], the default) through the same handlers as
+//! ([`super::scan::bybit`], with [`Parser::Scan`](super::scan::Parser::Scan), the default) through the same handlers as
 //! the simd-json path (a book's `data` fields in one table, `BookData`; each trade's in
 //! another, `TradeEntry`); every other frame, and any book or trade push the scanner does not
 //! read exactly, goes to simd-json (counted in [`Parsed::scan_fallback`]).
@@ -31,7 +31,7 @@ use simd_json::tape::Value;
 use super::json::{field_text, field_uint, Scratch};
 use super::protocol::{Keepalive, Protocol, BASE};
 use super::scan::bybit::{BybitFrames, Push, ScanFrame};
-use super::scan::{scan_frame, FieldValue, Kernel, Parser, ScanPath};
+use super::scan::{scan_frame, FieldValue, ScanPath};
 use super::time::ms_to_ns;
 use super::{deriv_price, deriv_rate, deriv_size, TickerRow, TickerState};
 use super::{num, Adapter, BookAction, GapScope, Parsed, SymbolIdx, Symbols, TradeMsg, VenueError};
@@ -93,7 +93,7 @@ pub struct Bybit {
     pub derivatives: bool,
     /// Each symbol's latest ticker values (deltas carry only what changed).
     tickers: Vec<TickerState>,
-    /// Which parser reads frames ([`Parser::Scan`] by default), and the scanner's state.
+    /// Which parser reads frames ([`Parser::Scan`](super::scan::Parser::Scan) by default), and the scanner's state.
     scan: ScanPath<BybitFrames>,
 }
 
@@ -243,20 +243,7 @@ impl Bybit {
         }
     }
 
-    /// Reads frames with `parser` from now on.
-    pub fn set_parser(&mut self, parser: Parser) {
-        self.scan.set_parser(parser);
-    }
-
-    /// The parser frames are read with.
-    pub fn parser(&self) -> Parser {
-        self.scan.parser()
-    }
-
-    /// Scans with `kernel` instead of the detected one (tests force each dispatch path).
-    pub fn set_scan_kernel(&mut self, kernel: Kernel) {
-        self.scan.set_kernel(kernel);
-    }
+    super::scan::scan_controls!("order-book (`orderbook`) and trade (`publicTrade`)");
 
     /// Handles a frame the scanner read, with the same handlers, in the same order of checks,
     /// as the simd-json path; `None` for the frames the scanner leaves to simd-json (the frame

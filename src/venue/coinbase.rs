@@ -20,7 +20,7 @@
 //!
 //! **Parsing (Exchange).** `l2update`, `snapshot`, `match` and `last_match` messages (nearly
 //! all of the traffic) are read by the Coinbase Exchange scanner ([`super::scan::coinbase`], with
-//! [`Parser::Scan`], the default) through the same handlers as the simd-json path (the fields
+//! [`Parser::Scan`](super::scan::Parser::Scan), the default) through the same handlers as the simd-json path (the fields
 //! they read in one table, `ExFields`); every other frame, and any of those the scanner does
 //! not read exactly, goes to simd-json (counted in [`Parsed::scan_fallback`]). Advanced Trade
 //! has no scanner: simd-json reads every frame.
@@ -31,7 +31,7 @@ use super::json::{field_text, field_uint, fields, parse_u64, text, Scratch};
 use super::protocol::{Protocol, BASE};
 use super::scan::advanced::{AdvancedFound, AdvancedFrames};
 use super::scan::coinbase::{ExValue, ExchangeFrames, ScanValue};
-use super::scan::{scan_frame, Kernel, Parser, ScanPath};
+use super::scan::{scan_frame, ScanPath};
 use super::time::rfc3339_ns;
 use super::{num, Adapter, BookAction, GapScope, Parsed, SymbolIdx, Symbols, TradeMsg, VenueError};
 use crate::book::{Instrument, InstrumentRegistry, Side, Venue};
@@ -209,22 +209,7 @@ impl CoinbaseAdvanced {
         }
     }
 
-    /// Reads frames with `parser` from now on ([`Parser::Scan`] by default: the scanner
-    /// reads `l2_data` messages, simd-json the rest and whatever the scanner does not read
-    /// exactly).
-    pub fn set_parser(&mut self, parser: Parser) {
-        self.scan.set_parser(parser);
-    }
-
-    /// The parser frames are read with.
-    pub fn parser(&self) -> Parser {
-        self.scan.parser()
-    }
-
-    /// Scans with `kernel` instead of the detected one (tests force each dispatch path).
-    pub fn set_scan_kernel(&mut self, kernel: Kernel) {
-        self.scan.set_kernel(kernel);
-    }
+    super::scan::scan_controls!("`l2_data`");
 
     /// What the scanner read: an `l2_data` message.
     fn scanned(
@@ -472,7 +457,7 @@ pub struct CoinbaseExchange {
     scratch: Option<Box<Scratch>>,
     /// The book channel to subscribe (`level2_batch` is public; `level2` needs authentication).
     pub channel: &'static str,
-    /// Which parser reads frames ([`Parser::Scan`] by default), and the scanner's state.
+    /// Which parser reads frames ([`Parser::Scan`](super::scan::Parser::Scan) by default), and the scanner's state.
     scan: ScanPath<ExchangeFrames>,
 }
 
@@ -561,20 +546,7 @@ impl CoinbaseExchange {
         }
     }
 
-    /// Reads frames with `parser` from now on.
-    pub fn set_parser(&mut self, parser: Parser) {
-        self.scan.set_parser(parser);
-    }
-
-    /// The parser frames are read with.
-    pub fn parser(&self) -> Parser {
-        self.scan.parser()
-    }
-
-    /// Scans with `kernel` instead of the detected one (tests force each dispatch path).
-    pub fn set_scan_kernel(&mut self, kernel: Kernel) {
-        self.scan.set_kernel(kernel);
-    }
+    super::scan::scan_controls!("`snapshot`, `l2update`, `match` and `last_match`");
 
     /// Handles a frame the scanner read, with the same handlers the simd-json path calls for
     /// its `type`; `None` for the frames the scanner leaves to simd-json (any other `type`, or

@@ -16,7 +16,7 @@
 //! documented examples print numbers as JSON numbers, the live feed as strings: both are read
 //! as exact text.
 //!
-//! With [`Parser::Scan`] (the default), v2's `l2_updates` and `trade` messages are read by the
+//! With [`Parser::Scan`](super::scan::Parser::Scan) (the default), v2's `l2_updates` and `trade` messages are read by the
 //! venue's scanner (`scan::gemini`, one walk over the frame in place, no tape); anything else,
 //! or anything it does not read exactly, by simd-json. Both parsers feed the same handlers.
 
@@ -26,7 +26,7 @@ use super::json::{field_text, field_uint, Scratch};
 use super::protocol::{Protocol, BASE};
 use super::scan::coinbase::{ExValue, ScanValue};
 use super::scan::gemini::GeminiFrames;
-use super::scan::{scan_frame, Kernel, Parser, ScanPath};
+use super::scan::{scan_frame, ScanPath};
 use super::time::ms_to_ns;
 use super::{num, Adapter, BookAction, GapScope, Parsed, SymbolIdx, Symbols, TradeMsg, VenueError};
 use crate::book::{InstrumentRegistry, Side, Venue};
@@ -145,22 +145,7 @@ impl GeminiV2 {
         }
     }
 
-    /// Reads frames with `parser` from now on ([`Parser::Scan`] by default: the scanner
-    /// reads `l2_updates` and `trade` messages, simd-json the rest and whatever the scanner
-    /// does not read exactly).
-    pub fn set_parser(&mut self, parser: Parser) {
-        self.scan.set_parser(parser);
-    }
-
-    /// The parser frames are read with.
-    pub fn parser(&self) -> Parser {
-        self.scan.parser()
-    }
-
-    /// Scans with `kernel` instead of the detected one (tests force each dispatch path).
-    pub fn set_scan_kernel(&mut self, kernel: Kernel) {
-        self.scan.set_kernel(kernel);
-    }
+    super::scan::scan_controls!("`l2_updates` and `trade`");
 
     /// What the scanner read: an `l2_updates` or `trade` message; `None` (simd-json reads
     /// the frame) for any other type.

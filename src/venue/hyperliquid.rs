@@ -16,7 +16,7 @@
 //! Control: `subscriptionResponse` and `pong` (the answer to the client's `{"method":"ping"}`,
 //! which the venue needs within 60 s of silence).
 //!
-//! With [`Parser::Scan`] (the default), `l2Book` and `trades` messages are read by the
+//! With [`Parser::Scan`](super::scan::Parser::Scan) (the default), `l2Book` and `trades` messages are read by the
 //! venue's scanner (`scan::hyperliquid`, one walk over the frame in place, no tape); anything
 //! else, or anything it does not read exactly, by simd-json. Both parsers feed the same
 //! handlers.
@@ -26,7 +26,7 @@ use simd_json::tape::Value;
 use super::json::{field_text, fields, text, uint, Scratch};
 use super::protocol::{Keepalive, Protocol, BASE};
 use super::scan::hyperliquid::{HyperliquidFound, HyperliquidFrames};
-use super::scan::{scan_frame, Kernel, Parser, ScanPath};
+use super::scan::{scan_frame, ScanPath};
 use super::time::ms_to_ns;
 use super::{num, Adapter, BookAction, Parsed, SymbolIdx, Symbols, TradeMsg, VenueError};
 use crate::book::{Instrument, InstrumentRegistry, Side, StepSource, Venue};
@@ -152,22 +152,7 @@ impl Hyperliquid {
         }
     }
 
-    /// Reads frames with `parser` from now on ([`Parser::Scan`] by default: the scanner
-    /// reads `l2Book` and `trades` messages, simd-json the rest and whatever the scanner
-    /// does not read exactly).
-    pub fn set_parser(&mut self, parser: Parser) {
-        self.scan.set_parser(parser);
-    }
-
-    /// The parser frames are read with.
-    pub fn parser(&self) -> Parser {
-        self.scan.parser()
-    }
-
-    /// Scans with `kernel` instead of the detected one (tests force each dispatch path).
-    pub fn set_scan_kernel(&mut self, kernel: Kernel) {
-        self.scan.set_kernel(kernel);
-    }
+    super::scan::scan_controls!("`l2Book` and `trades`");
 
     /// What the scanner read: an `l2Book` message's book or a `trades` message's trades;
     /// `None` (simd-json reads the frame) for any other.

@@ -19,7 +19,7 @@
 //! v1 trades carry no id (0).
 //!
 //! Parsing (v1): book and trade messages (nearly all of the traffic) are read by the Kraken v1
-//! scanner ([`super::scan::kraken`], with [`Parser::Scan`], the default) through the same
+//! scanner ([`super::scan::kraken`], with [`Parser::Scan`](super::scan::Parser::Scan), the default) through the same
 //! handlers as the simd-json path (each payload object's fields in one table, `V1Part`; rows
 //! read by position through one trait); every other frame, and any book or trade message the
 //! scanner does not read exactly, goes to simd-json (counted in [`Parsed::scan_fallback`]).
@@ -30,7 +30,7 @@ use simd_json::tape::Value;
 use super::json::{field_text, parse_u64, text, Scratch};
 use super::protocol::{Protocol, BASE};
 use super::scan::kraken::{KrakenV1Frames, ScanFrame, V1Value};
-use super::scan::{scan_frame, Kernel, Parser, ScanPath};
+use super::scan::{scan_frame, ScanPath};
 use super::time::{decimal_seconds_ns, rfc3339_ns};
 use super::{num, Adapter, BookAction, Checksum, Parsed, SymbolIdx, Symbols, TradeMsg, VenueError};
 use crate::book::{Instrument, InstrumentRegistry, Side, Venue};
@@ -152,7 +152,7 @@ pub struct KrakenV1 {
     symbols: Symbols,
     states: Vec<SymState>,
     scratch: Option<Box<Scratch>>,
-    /// Which parser reads frames ([`Parser::Scan`] by default), and the scanner's state.
+    /// Which parser reads frames ([`Parser::Scan`](super::scan::Parser::Scan) by default), and the scanner's state.
     scan: ScanPath<KrakenV1Frames>,
 }
 
@@ -167,20 +167,7 @@ impl KrakenV1 {
         }
     }
 
-    /// Reads frames with `parser` from now on.
-    pub fn set_parser(&mut self, parser: Parser) {
-        self.scan.set_parser(parser);
-    }
-
-    /// The parser frames are read with.
-    pub fn parser(&self) -> Parser {
-        self.scan.parser()
-    }
-
-    /// Scans with `kernel` instead of the detected one (tests force each dispatch path).
-    pub fn set_scan_kernel(&mut self, kernel: Kernel) {
-        self.scan.set_kernel(kernel);
-    }
+    super::scan::scan_controls!("order-book and trade");
 
     /// Handles a frame the scanner read, with the same handlers the simd-json path calls for
     /// its channel; `None` for the frames the scanner leaves to simd-json (fewer than four

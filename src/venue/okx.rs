@@ -17,7 +17,7 @@
 //! are applied as snapshots.
 //!
 //! Parsing: book and trade pushes (nearly all of the traffic) are read by the OKX scanner
-//! ([`super::scan::okx`], with [`Parser::Scan`], the default) through the same handlers as
+//! ([`super::scan::okx`], with [`Parser::Scan`](super::scan::Parser::Scan), the default) through the same handlers as
 //! the simd-json path (each `data` entry's fields in one table, `Entry`); every other frame,
 //! and any book or trade push the scanner does not read exactly, goes to simd-json (counted in
 //! [`Parsed::scan_fallback`]).
@@ -27,7 +27,7 @@ use simd_json::tape::Value;
 use super::json::{field_text, Scratch};
 use super::protocol::{Keepalive, Protocol, BASE};
 use super::scan::okx::{OkxFrames, Push, ScanFrame};
-use super::scan::{scan_frame, FieldValue, Kernel, Parser, ScanPath};
+use super::scan::{scan_frame, FieldValue, ScanPath};
 use super::time::ms_to_ns;
 use super::{deriv_price, deriv_rate, deriv_size};
 use super::{
@@ -67,7 +67,7 @@ pub struct Okx {
     /// `open-interest` (and `funding-rate` on swaps) per instrument, `liquidation-orders` per
     /// instrument type.
     pub derivatives: bool,
-    /// Which parser reads frames ([`Parser::Scan`] by default), and the scanner's state.
+    /// Which parser reads frames ([`Parser::Scan`](super::scan::Parser::Scan) by default), and the scanner's state.
     scan: ScanPath<OkxFrames>,
 }
 
@@ -187,20 +187,7 @@ impl Okx {
         }
     }
 
-    /// Reads frames with `parser` from now on.
-    pub fn set_parser(&mut self, parser: Parser) {
-        self.scan.set_parser(parser);
-    }
-
-    /// The parser frames are read with.
-    pub fn parser(&self) -> Parser {
-        self.scan.parser()
-    }
-
-    /// Scans with `kernel` instead of the detected one (tests force each dispatch path).
-    pub fn set_scan_kernel(&mut self, kernel: Kernel) {
-        self.scan.set_kernel(kernel);
-    }
+    super::scan::scan_controls!("order-book and trade");
 
     /// Handles a frame the scanner read, with the same handlers the simd-json path calls for
     /// its channel; `None` for the frames the scanner leaves to simd-json (the frame is then

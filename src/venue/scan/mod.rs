@@ -381,6 +381,33 @@ impl<V> ScanPath<V> {
     }
 }
 
+/// The parser controls of an adapter whose [`ScanPath`] is its field `scan`: `set_parser`,
+/// `parser` and `set_scan_kernel`, written once for every such adapter. `$reads` names the
+/// messages its scanner reads (the rest, and whatever the scanner does not read exactly,
+/// goes to simd-json), for the docs of `set_parser`.
+macro_rules! scan_controls {
+    ($reads:literal) => {
+        /// Reads frames with `parser` from now on ([`Parser::Scan`](crate::venue::scan::Parser::Scan)
+        /// by default: the scanner reads
+        #[doc = $reads]
+        /// messages, simd-json the rest and whatever the scanner does not read exactly).
+        pub fn set_parser(&mut self, parser: $crate::venue::scan::Parser) {
+            self.scan.set_parser(parser);
+        }
+
+        /// The parser frames are read with.
+        pub fn parser(&self) -> $crate::venue::scan::Parser {
+            self.scan.parser()
+        }
+
+        /// Scans with `kernel` instead of the detected one (tests force each dispatch path).
+        pub fn set_scan_kernel(&mut self, kernel: $crate::venue::scan::Kernel) {
+            self.scan.set_kernel(kernel);
+        }
+    };
+}
+pub(crate) use scan_controls;
+
 /// Reads `frame` with the scanner on `adapter`'s path (`path` finds it) when the adapter
 /// scans. `read` handles what the walk found with the venue's handlers, or answers `None` to
 /// leave the frame to simd-json, having written nothing to `out`. The answer is `read`'s;
