@@ -36,11 +36,13 @@
 //!
 //! Parsing: channel messages of one level or one trade, heartbeats and checksums (nearly all
 //! of the traffic) are read by the Bitfinex scanner ([`super::scan::bitfinex`], with
-//! [`Parser::Scan`](super::scan::Parser::Scan), the default); every other frame (events, snapshots, tickers), and any
+//! [`Parser::Scan`], the default); every other frame (events, snapshots, tickers), and any
 //! message the scanner does not read exactly, goes to simd-json with its numbers quoted
 //! (counted in [`Parsed::scan_fallback`]). Both fill the same table, the first elements of
 //! the frame's array (`Head`), and one handler reads it: the sequence numbers, channels,
 //! books, trades and errors are decided by the same code whichever parser read the frame.
+//!
+//! [`Parser::Scan`]: super::scan::Parser::Scan
 
 use simd_json::tape::Value;
 
@@ -116,7 +118,9 @@ pub struct Bitfinex {
     flags: u64,
     next_seq: Option<u64>,
     scratch: Option<Box<Scratch>>,
-    /// Which parser reads frames ([`Parser::Scan`](super::scan::Parser::Scan) by default), and the scanner's state.
+    /// Which parser reads frames ([`Parser::Scan`] by default), and the scanner's state.
+    ///
+    /// [`Parser::Scan`]: super::scan::Parser::Scan
     scan: ScanPath<BitfinexFrames>,
     /// Info messages with a code (reconnect, maintenance) seen.
     pub info_codes: u64,

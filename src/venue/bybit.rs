@@ -20,10 +20,12 @@
 //! `op`; `success: false` is the venue reporting an error.
 //!
 //! Parsing: book and trade pushes (nearly all of the traffic) are read by the Bybit scanner
-//! ([`super::scan::bybit`], with [`Parser::Scan`](super::scan::Parser::Scan), the default) through the same handlers as
+//! ([`super::scan::bybit`], with [`Parser::Scan`], the default) through the same handlers as
 //! the simd-json path (a book's `data` fields in one table, `BookData`; each trade's in
 //! another, `TradeEntry`); every other frame, and any book or trade push the scanner does not
 //! read exactly, goes to simd-json (counted in [`Parsed::scan_fallback`]).
+//!
+//! [`Parser::Scan`]: super::scan::Parser::Scan
 
 use simd_json::prelude::ValueAsScalar;
 use simd_json::tape::Value;
@@ -93,7 +95,9 @@ pub struct Bybit {
     pub derivatives: bool,
     /// Each symbol's latest ticker values (deltas carry only what changed).
     tickers: Vec<TickerState>,
-    /// Which parser reads frames ([`Parser::Scan`](super::scan::Parser::Scan) by default), and the scanner's state.
+    /// Which parser reads frames ([`Parser::Scan`] by default), and the scanner's state.
+    ///
+    /// [`Parser::Scan`]: super::scan::Parser::Scan
     scan: ScanPath<BybitFrames>,
 }
 

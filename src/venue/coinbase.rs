@@ -20,10 +20,12 @@
 //!
 //! **Parsing (Exchange).** `l2update`, `snapshot`, `match` and `last_match` messages (nearly
 //! all of the traffic) are read by the Coinbase Exchange scanner ([`super::scan::coinbase`], with
-//! [`Parser::Scan`](super::scan::Parser::Scan), the default) through the same handlers as the simd-json path (the fields
+//! [`Parser::Scan`], the default) through the same handlers as the simd-json path (the fields
 //! they read in one table, `ExFields`); every other frame, and any of those the scanner does
 //! not read exactly, goes to simd-json (counted in [`Parsed::scan_fallback`]). Advanced Trade
 //! has no scanner: simd-json reads every frame.
+//!
+//! [`Parser::Scan`]: super::scan::Parser::Scan
 
 use simd_json::tape::Value;
 
@@ -457,7 +459,9 @@ pub struct CoinbaseExchange {
     scratch: Option<Box<Scratch>>,
     /// The book channel to subscribe (`level2_batch` is public; `level2` needs authentication).
     pub channel: &'static str,
-    /// Which parser reads frames ([`Parser::Scan`](super::scan::Parser::Scan) by default), and the scanner's state.
+    /// Which parser reads frames ([`Parser::Scan`] by default), and the scanner's state.
+    ///
+    /// [`Parser::Scan`]: super::scan::Parser::Scan
     scan: ScanPath<ExchangeFrames>,
 }
 

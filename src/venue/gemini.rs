@@ -16,9 +16,11 @@
 //! documented examples print numbers as JSON numbers, the live feed as strings: both are read
 //! as exact text.
 //!
-//! With [`Parser::Scan`](super::scan::Parser::Scan) (the default), v2's `l2_updates` and `trade` messages are read by the
+//! With [`Parser::Scan`] (the default), v2's `l2_updates` and `trade` messages are read by the
 //! venue's scanner (`scan::gemini`, one walk over the frame in place, no tape); anything else,
 //! or anything it does not read exactly, by simd-json. Both parsers feed the same handlers.
+//!
+//! [`Parser::Scan`]: super::scan::Parser::Scan
 
 use simd_json::tape::Value;
 

@@ -16,10 +16,12 @@
 //! Control: `subscriptionResponse` and `pong` (the answer to the client's `{"method":"ping"}`,
 //! which the venue needs within 60 s of silence).
 //!
-//! With [`Parser::Scan`](super::scan::Parser::Scan) (the default), `l2Book` and `trades` messages are read by the
+//! With [`Parser::Scan`] (the default), `l2Book` and `trades` messages are read by the
 //! venue's scanner (`scan::hyperliquid`, one walk over the frame in place, no tape); anything
 //! else, or anything it does not read exactly, by simd-json. Both parsers feed the same
 //! handlers.
+//!
+//! [`Parser::Scan`]: super::scan::Parser::Scan
 
 use simd_json::tape::Value;
 

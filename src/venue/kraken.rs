@@ -19,10 +19,12 @@
 //! v1 trades carry no id (0).
 //!
 //! Parsing (v1): book and trade messages (nearly all of the traffic) are read by the Kraken v1
-//! scanner ([`super::scan::kraken`], with [`Parser::Scan`](super::scan::Parser::Scan), the default) through the same
+//! scanner ([`super::scan::kraken`], with [`Parser::Scan`], the default) through the same
 //! handlers as the simd-json path (each payload object's fields in one table, `V1Part`; rows
 //! read by position through one trait); every other frame, and any book or trade message the
 //! scanner does not read exactly, goes to simd-json (counted in [`Parsed::scan_fallback`]).
+//!
+//! [`Parser::Scan`]: super::scan::Parser::Scan
 
 use simd_json::prelude::ValueAsScalar;
 use simd_json::tape::Value;
@@ -152,7 +154,9 @@ pub struct KrakenV1 {
     symbols: Symbols,
     states: Vec<SymState>,
     scratch: Option<Box<Scratch>>,
-    /// Which parser reads frames ([`Parser::Scan`](super::scan::Parser::Scan) by default), and the scanner's state.
+    /// Which parser reads frames ([`Parser::Scan`] by default), and the scanner's state.
+    ///
+    /// [`Parser::Scan`]: super::scan::Parser::Scan
     scan: ScanPath<KrakenV1Frames>,
 }
 

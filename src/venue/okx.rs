@@ -17,10 +17,12 @@
 //! are applied as snapshots.
 //!
 //! Parsing: book and trade pushes (nearly all of the traffic) are read by the OKX scanner
-//! ([`super::scan::okx`], with [`Parser::Scan`](super::scan::Parser::Scan), the default) through the same handlers as
+//! ([`super::scan::okx`], with [`Parser::Scan`], the default) through the same handlers as
 //! the simd-json path (each `data` entry's fields in one table, `Entry`); every other frame,
 //! and any book or trade push the scanner does not read exactly, goes to simd-json (counted in
 //! [`Parsed::scan_fallback`]).
+//!
+//! [`Parser::Scan`]: super::scan::Parser::Scan
 
 use simd_json::tape::Value;
 
@@ -67,7 +69,9 @@ pub struct Okx {
     /// `open-interest` (and `funding-rate` on swaps) per instrument, `liquidation-orders` per
     /// instrument type.
     pub derivatives: bool,
-    /// Which parser reads frames ([`Parser::Scan`](super::scan::Parser::Scan) by default), and the scanner's state.
+    /// Which parser reads frames ([`Parser::Scan`] by default), and the scanner's state.
+    ///
+    /// [`Parser::Scan`]: super::scan::Parser::Scan
     scan: ScanPath<OkxFrames>,
 }
 

@@ -387,10 +387,12 @@ impl<V> ScanPath<V> {
 /// goes to simd-json), for the docs of `set_parser`.
 macro_rules! scan_controls {
     ($reads:literal) => {
-        /// Reads frames with `parser` from now on ([`Parser::Scan`](crate::venue::scan::Parser::Scan)
-        /// by default: the scanner reads
+        /// Reads frames with `parser` from now on ([`Parser::Scan`] by default: the scanner
+        /// reads
         #[doc = $reads]
         /// messages, simd-json the rest and whatever the scanner does not read exactly).
+        ///
+        /// [`Parser::Scan`]: crate::venue::scan::Parser::Scan
         pub fn set_parser(&mut self, parser: $crate::venue::scan::Parser) {
             self.scan.set_parser(parser);
         }
