@@ -14,7 +14,6 @@ mod scan_common;
 
 use ladderfeed::book::InstrumentRegistry;
 use ladderfeed::venue::coinbase::CoinbaseAdvanced;
-use ladderfeed::venue::Parser;
 use libfuzzer_sys::fuzz_target;
 use scan_common::Setup;
 
@@ -23,12 +22,7 @@ const SNAPSHOT: &[u8] = br#"{"channel":"l2_data","client_id":"","timestamp":"202
 fuzz_target!(|data: &[u8]| {
     let Some((&sel, rest)) = data.split_first() else { return };
     let Some(kernel) = scan_common::kernel(sel) else { return };
-    let make = |parser| {
-        let mut a = CoinbaseAdvanced::new(InstrumentRegistry::with_builtins());
-        a.set_parser(parser);
-        a.set_scan_kernel(kernel);
-        a
-    };
-    let (mut scan, mut tape) = (make(Parser::Scan), make(Parser::SimdJson));
+    let (mut scan, mut tape) =
+        scan_common::pair(kernel, || CoinbaseAdvanced::new(InstrumentRegistry::with_builtins()));
     scan_common::differential(&mut scan, &mut tape, &[Setup::Frame(SNAPSHOT)], None, rest);
 });

@@ -13,7 +13,6 @@ mod scan_common;
 
 use ladderfeed::book::InstrumentRegistry;
 use ladderfeed::venue::binance::Binance;
-use ladderfeed::venue::Parser;
 use libfuzzer_sys::fuzz_target;
 use scan_common::Setup;
 
@@ -27,18 +26,14 @@ fuzz_target!(|data: &[u8]| {
     let Some((&sel, rest)) = data.split_first() else { return };
     let market = usize::from(sel & 3) % 3;
     let Some(kernel) = scan_common::kernel(sel >> 2) else { return };
-    let make = |parser| {
+    let (mut scan, mut tape) = scan_common::pair(kernel, || {
         let reg = InstrumentRegistry::with_builtins();
-        let mut b = match market {
+        match market {
             0 => Binance::spot(reg),
             1 => Binance::futures(reg),
             _ => Binance::coinm(reg),
-        };
-        b.set_parser(parser);
-        b.set_scan_kernel(kernel);
-        b
-    };
-    let (mut scan, mut tape) = (make(Parser::Scan), make(Parser::SimdJson));
+        }
+    });
     let (url, body) = SNAPSHOTS[market];
     scan_common::differential(&mut scan, &mut tape, &[Setup::Http(url, body)], Some(url), rest);
 });

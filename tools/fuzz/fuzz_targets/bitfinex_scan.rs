@@ -15,7 +15,6 @@ mod scan_common;
 
 use ladderfeed::book::InstrumentRegistry;
 use ladderfeed::venue::bitfinex::Bitfinex;
-use ladderfeed::venue::Parser;
 use libfuzzer_sys::fuzz_target;
 use scan_common::Setup;
 
@@ -31,14 +30,11 @@ fuzz_target!(|data: &[u8]| {
     let Some((&sel, rest)) = data.split_first() else { return };
     let Some(kernel) = scan_common::kernel(sel) else { return };
     let merged = sel & 4 != 0;
-    let make = |parser| {
+    let (mut scan, mut tape) = scan_common::pair(kernel, || {
         let mut a = Bitfinex::new(InstrumentRegistry::with_builtins());
-        a.set_parser(parser);
-        a.set_scan_kernel(kernel);
         a.merged = merged;
         a
-    };
-    let (mut scan, mut tape) = (make(Parser::Scan), make(Parser::SimdJson));
+    });
     let setup: Vec<Setup<'_>> = SETUP.iter().map(|f| Setup::Frame(f)).collect();
     scan_common::differential(&mut scan, &mut tape, &setup, None, rest);
 });

@@ -14,7 +14,6 @@ mod scan_common;
 
 use ladderfeed::book::{InstrumentRegistry, Venue};
 use ladderfeed::venue::bybit::Bybit;
-use ladderfeed::venue::Parser;
 use libfuzzer_sys::fuzz_target;
 use scan_common::Setup;
 
@@ -23,12 +22,8 @@ const BOOK: &[u8] = br#"{"topic":"orderbook.50.BTCUSDT","type":"snapshot","ts":1
 fuzz_target!(|data: &[u8]| {
     let Some((&sel, rest)) = data.split_first() else { return };
     let Some(kernel) = scan_common::kernel(sel) else { return };
-    let make = |parser| {
-        let mut a = Bybit::new(Venue::BybitLinear, InstrumentRegistry::with_builtins(), 50);
-        a.set_parser(parser);
-        a.set_scan_kernel(kernel);
-        a
-    };
-    let (mut scan, mut tape) = (make(Parser::Scan), make(Parser::SimdJson));
+    let (mut scan, mut tape) = scan_common::pair(kernel, || {
+        Bybit::new(Venue::BybitLinear, InstrumentRegistry::with_builtins(), 50)
+    });
     scan_common::differential(&mut scan, &mut tape, &[Setup::Frame(BOOK)], None, rest);
 });

@@ -14,7 +14,6 @@ mod scan_common;
 
 use ladderfeed::book::InstrumentRegistry;
 use ladderfeed::venue::coinbase::CoinbaseExchange;
-use ladderfeed::venue::Parser;
 use libfuzzer_sys::fuzz_target;
 use scan_common::Setup;
 
@@ -27,13 +26,8 @@ const BOOKS: [&[u8]; 3] = [
 fuzz_target!(|data: &[u8]| {
     let Some((&sel, rest)) = data.split_first() else { return };
     let Some(kernel) = scan_common::kernel(sel) else { return };
-    let make = |parser| {
-        let mut a = CoinbaseExchange::new(InstrumentRegistry::with_builtins());
-        a.set_parser(parser);
-        a.set_scan_kernel(kernel);
-        a
-    };
-    let (mut scan, mut tape) = (make(Parser::Scan), make(Parser::SimdJson));
+    let (mut scan, mut tape) =
+        scan_common::pair(kernel, || CoinbaseExchange::new(InstrumentRegistry::with_builtins()));
     let setup = BOOKS.map(Setup::Frame);
     scan_common::differential(&mut scan, &mut tape, &setup, None, rest);
 });

@@ -13,7 +13,6 @@ mod scan_common;
 
 use ladderfeed::book::InstrumentRegistry;
 use ladderfeed::venue::hyperliquid::Hyperliquid;
-use ladderfeed::venue::Parser;
 use libfuzzer_sys::fuzz_target;
 use scan_common::Setup;
 
@@ -22,12 +21,7 @@ const BOOK: &[u8] = br#"{"channel":"l2Book","data":{"coin":"BTC","time":17379188
 fuzz_target!(|data: &[u8]| {
     let Some((&sel, rest)) = data.split_first() else { return };
     let Some(kernel) = scan_common::kernel(sel) else { return };
-    let make = |parser| {
-        let mut a = Hyperliquid::new(InstrumentRegistry::with_builtins());
-        a.set_parser(parser);
-        a.set_scan_kernel(kernel);
-        a
-    };
-    let (mut scan, mut tape) = (make(Parser::Scan), make(Parser::SimdJson));
+    let (mut scan, mut tape) =
+        scan_common::pair(kernel, || Hyperliquid::new(InstrumentRegistry::with_builtins()));
     scan_common::differential(&mut scan, &mut tape, &[Setup::Frame(BOOK)], None, rest);
 });

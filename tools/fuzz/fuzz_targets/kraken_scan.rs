@@ -13,7 +13,6 @@ mod scan_common;
 
 use ladderfeed::book::InstrumentRegistry;
 use ladderfeed::venue::kraken::KrakenV1;
-use ladderfeed::venue::Parser;
 use libfuzzer_sys::fuzz_target;
 use scan_common::Setup;
 
@@ -22,12 +21,7 @@ const BOOK: &[u8] = br#"[992,{"as":[["355.00000000","1.00000000","1618678123.481
 fuzz_target!(|data: &[u8]| {
     let Some((&sel, rest)) = data.split_first() else { return };
     let Some(kernel) = scan_common::kernel(sel) else { return };
-    let make = |parser| {
-        let mut a = KrakenV1::new(InstrumentRegistry::with_builtins());
-        a.set_parser(parser);
-        a.set_scan_kernel(kernel);
-        a
-    };
-    let (mut scan, mut tape) = (make(Parser::Scan), make(Parser::SimdJson));
+    let (mut scan, mut tape) =
+        scan_common::pair(kernel, || KrakenV1::new(InstrumentRegistry::with_builtins()));
     scan_common::differential(&mut scan, &mut tape, &[Setup::Frame(BOOK)], None, rest);
 });
