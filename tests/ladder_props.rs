@@ -87,6 +87,19 @@ fn assert_same(ladder: &Ladder, reference: &BTreeBook, ctx: &str) {
         let all_l: Vec<Level> = ladder.iter(s).collect();
         let all_r: Vec<Level> = reference.iter(s).collect();
         assert_eq!(all_l, all_r, "full book {s:?}: {ctx}");
+        // Lookups and the iteration past a price, at levels, beside them and at the ends.
+        let mut probes = vec![i64::MIN, i64::MIN + 1, 0, i64::MAX - 1, i64::MAX];
+        for l in all_r.iter().take(3).chain(all_r.iter().rev().take(2)) {
+            probes.extend([l.px_tick, l.px_tick.saturating_sub(1), l.px_tick.saturating_add(1)]);
+        }
+        for px in probes {
+            let want = all_r.iter().find(|l| l.px_tick == px).map_or(0, |l| l.qty_lots);
+            assert_eq!(ladder.qty_at(s, px), want, "qty at {px} {s:?}: {ctx}");
+            let worse = |l: &&Level| if s == Side::Bid { l.px_tick < px } else { l.px_tick > px };
+            let after_r: Vec<Level> = all_r.iter().filter(worse).copied().collect();
+            let after_l: Vec<Level> = ladder.iter_after(s, px).collect();
+            assert_eq!(after_l, after_r, "levels after {px} {s:?}: {ctx}");
+        }
     }
     assert_eq!(ladder.is_empty(), reference.is_empty(), "empty: {ctx}");
 }

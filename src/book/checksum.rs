@@ -169,12 +169,75 @@ fn normalize(mut mag: u128, mut scale: u32) -> (u128, u32) {
     (mag, scale)
 }
 
+/// ASCII `0` in every byte of a word.
+const ZEROS: u128 = u128::from_ne_bytes([b'0'; 16]);
+
+/// The shortest exact text of `m × 10^-scale` (no trailing fraction zeros, no trailing `.`),
+/// built in one register and appended as one 16-byte word cut back to its length, if `m` has
+/// at most 15 digits and `scale` ≤ 14 (every price and size the venues print in practice);
+/// `false`, with nothing written, otherwise. No division by a variable power of ten and no
+/// loop over the trailing zeros: the 16 zero-padded digits are packed once, the zeros counted
+/// from the word's low bytes, and the point shifted in.
+#[inline]
+fn write_minimal_short(m: u64, scale: u32, out: &mut Vec<u8>) -> bool {
+    const E8: u64 = 100_000_000;
+    if m >= 1_000_000_000_000_000 || scale > 14 {
+        return false;
+    }
+    // The 16 digits, zero-padded, the first one in the top byte.
+    let digits = u128::from(pack8(m / E8)) << 64 | u128::from(pack8(m % E8));
+    // Digits printed before the fraction is trimmed (1 to 15) and those before the point.
+    let n = decimal_len_u64(m).max(scale + 1);
+    let int_len = n - scale;
+    // The fraction's trailing zeros (all of it when it is zero).
+    let zeros = ((digits ^ ZEROS).trailing_zeros() / 8).min(scale);
+    let frac_len = scale - zeros;
+    // The `n` digits at the top of the word.
+    let top = digits << (8 * (16 - n));
+    let (word, len) = if frac_len == 0 {
+        (top, int_len)
+    } else {
+        // The integer digits stay, the point follows them, the fraction moves one byte down.
+        let int_mask = !(u128::MAX >> (8 * int_len));
+        let point = u128::from(b'.') << (8 * (15 - int_len));
+        ((top & int_mask) | point | ((top & !int_mask) >> 8), int_len + 1 + frac_len)
+    };
+    let at = out.len();
+    out.extend_from_slice(&word.to_be_bytes());
+    out.truncate(at + len as usize);
+    true
+}
+
 fn write_minimal(mag: u128, scale: u32, out: &mut Vec<u8>) {
+    if let Ok(m) = u64::try_from(mag) {
+        if write_minimal_short(m, scale, out) {
+            return;
+        }
+    }
+    write_minimal_general(mag, scale, out);
+}
+
+/// [`write_minimal`] for any magnitude and scale.
+fn write_minimal_general(mag: u128, scale: u32, out: &mut Vec<u8>) {
     let (mag, scale) = normalize(mag, scale);
     write_plain(mag, scale, out);
 }
 
 fn write_js(mag: u128, scale: u32, out: &mut Vec<u8>) {
+    // JavaScript prints plain decimals from 1e-6 up to 1e21 (the test below, on the
+    // unnormalized digits, gives the same exponent: trimming zeros removes as many digits
+    // as it lowers the scale).
+    if let Ok(m) = u64::try_from(mag) {
+        let lead_exp = i64::from(decimal_len_u64(m)) - i64::from(scale) - 1;
+        if (m == 0 || (-6..21).contains(&lead_exp)) && write_minimal_short(m, scale, out) {
+            return;
+        }
+    }
+    write_js_general(mag, scale, out);
+}
+
+/// [`write_js`] for any magnitude and scale.
+fn write_js_general(mag: u128, scale: u32, out: &mut Vec<u8>) {
     let (mag, scale) = normalize(mag, scale);
     if mag == 0 {
         out.push(b'0');
@@ -255,11 +318,20 @@ fn kept<'a>(
     px: i64,
     qty: i64,
 ) -> Option<&'a Rendered> {
-    let better = |p: i64| if side == Side::Bid { p > px } else { p < px };
-    while prev.get(*at).is_some_and(|r| better(r.px)) {
+    while prev.get(*at).is_some_and(|r| is_better(side, r.px, px)) {
         *at += 1;
     }
     prev.get(*at).filter(|r| r.px == px && r.qty == qty && r.len != NOT_KEPT)
+}
+
+/// Whether price `p` is better than `px` on `side`.
+#[inline]
+fn is_better(side: Side, p: i64, px: i64) -> bool {
+    if side == Side::Bid {
+        p > px
+    } else {
+        p < px
+    }
 }
 
 /// What a book's level texts depend on besides each level's price and size.
@@ -350,8 +422,10 @@ impl LevelMemo {
 /// Kraken's 20 levels or OKX's 50). The text is a pure function of those inputs, so a kept
 /// text can never be stale. The engine's calls also reuse a book's CRC whole while the
 /// ladder's record of changes since the CRC shows none within the checksummed depth (see
-/// `LevelMemo::unchanged_since_mark`). [`Checksummer::okx`] and [`Checksummer::bitfinex`]
-/// render every level.
+/// `LevelMemo::unchanged_since_mark`); when it shows some, the ladder's log of the prices
+/// changed there brings the kept levels up to date without walking the book, and only the
+/// changed levels are rendered ([`Checksummer::patched_count`]). [`Checksummer::okx`] and
+/// [`Checksummer::bitfinex`] render every level.
 #[derive(Debug, Default, Clone)]
 pub struct Checksummer {
     text: Vec<u8>,
@@ -362,6 +436,8 @@ pub struct Checksummer {
     kraken_memo: LevelMemo,
     /// The levels being rendered, swapped into the memo at the end.
     next: [Vec<Rendered>; 2],
+    /// CRCs computed from a book's log of changes ([`Checksummer::patched_count`]).
+    patched: u64,
 }
 
 impl Checksummer {
@@ -373,6 +449,7 @@ impl Checksummer {
             reused: false,
             kraken_memo: LevelMemo { prev: [side(), side()], format: None, crc: None, mark: 0 },
             next: [side(), side()],
+            patched: 0,
         }
     }
 
@@ -381,6 +458,13 @@ impl Checksummer {
     /// previous CRC): the text is then that of the last call that rendered one.
     pub fn last_text(&self) -> &[u8] {
         &self.text
+    }
+
+    /// How many CRCs the engine's calls computed from a book's log of changes since its
+    /// previous checksum: the changed levels rendered, the others' texts copied, the top
+    /// levels not walked (see the [module docs](self)).
+    pub fn patched_count(&self) -> u64 {
+        self.patched
     }
 
     /// Kraken v1/v2, unsigned, remembering the levels in this checksummer (one book). See
@@ -492,9 +576,142 @@ impl Checksummer {
             self.reused = true;
             return crc;
         }
-        let crc = render(self, memo, book);
+        let crc = match self.patched(memo, book, format, sides, n) {
+            Some(crc) => crc,
+            None => render(self, memo, book),
+        };
         memo.mark = book.mark();
+        // From now on the book logs the changes within the memo's levels: the `n`-th level's
+        // price and better (every price, on a side with fewer).
+        for (s, side) in sides.into_iter().enumerate() {
+            book.watch(side, memo.prev[s].get(n - 1).map(|r| r.px));
+        }
         crc
+    }
+
+    /// The CRC with `memo` brought up to date from the book's log of changes since its mark
+    /// ([`Ladder::changes`]), without walking the top `n`: each logged price's level is
+    /// looked up, and its kept text replaced, inserted or removed; a side left with fewer
+    /// than `n` levels is refilled from the book past its last one; the text is then copied
+    /// from the kept texts and hashed. `None`, with `memo` still levels of the book (so a
+    /// rendering may reuse them), if the memo is not the marked state's or a change was not
+    /// logged (then the levels are rendered as usual).
+    ///
+    /// Sound because at the mark the memo held the side's best `n` levels, and the book
+    /// logged every change at the `n`-th price or better. Each patch keeps the memo exactly
+    /// the side's levels at a bound or better (at first the `n`-th price; when an insert
+    /// pushes a level out, just better than that level): a level logged beyond the bound is
+    /// left to the refill, so the memo stays a prefix of the side, and the refill takes the
+    /// levels that follow it.
+    fn patched(
+        &mut self,
+        memo: &mut LevelMemo,
+        book: &Ladder,
+        format: MemoFormat,
+        sides: [Side; 2],
+        n: usize,
+    ) -> Option<u32> {
+        memo.crc?;
+        if memo.mark == 0 || memo.mark != book.marked() {
+            return None;
+        }
+        if sides.iter().any(|&side| book.changes(side).is_none()) {
+            return None;
+        }
+        for (s, side) in sides.into_iter().enumerate() {
+            // The memo holds every level of the side at `bound` or better (in the side's
+            // order; `None`: every level), and at most `n`: at the mark, the best `n`; a level
+            // pushed out lowers the bound to just better than it.
+            let mut bound = memo.prev[s].get(n - 1).map(|r| r.px);
+            let within = |px: i64, bound: Option<i64>| match bound {
+                None => true,
+                Some(b) => px == b || is_better(side, px, b),
+            };
+            for px in book.changes(side)? {
+                let qty = book.qty_at(side, px);
+                let prev = &memo.prev[s];
+                let i = prev.partition_point(|r| is_better(side, r.px, px));
+                if prev.get(i).is_some_and(|r| r.px == px) {
+                    if qty == 0 {
+                        memo.prev[s].remove(i);
+                    } else if prev[i].qty != qty {
+                        memo.prev[s][i] = self.render_level(format, side, px, qty);
+                    }
+                } else if qty != 0 && (i < prev.len() || (i < n && within(px, bound))) {
+                    let r = self.render_level(format, side, px, qty);
+                    memo.prev[s].insert(i, r);
+                    if memo.prev[s].len() > n {
+                        if let Some(out) = memo.prev[s].pop() {
+                            // Every level better than the one pushed out is still held.
+                            let step = if side == Side::Bid { 1 } else { -1 };
+                            bound = Some(out.px.saturating_add(step));
+                        }
+                    }
+                }
+            }
+            let have = memo.prev[s].len();
+            if have < n {
+                let rest = match memo.prev[s].last() {
+                    Some(r) => book.iter_after(side, r.px),
+                    None => book.iter(side),
+                };
+                for l in rest.take(n - have) {
+                    let r = self.render_level(format, side, l.px_tick, l.qty_lots);
+                    memo.prev[s].push(r);
+                }
+            }
+        }
+        self.hash_kept(memo, format)
+    }
+
+    /// One level's text in `format` (`self.text` is scratch), kept.
+    fn render_level(&mut self, format: MemoFormat, side: Side, px: i64, qty: i64) -> Rendered {
+        self.text.clear();
+        match format {
+            MemoFormat::Kraken(tick, price_decimals, lot, qty_decimals) => {
+                self.kraken_number(tick, px, price_decimals);
+                self.kraken_number(lot, qty, qty_decimals);
+            }
+            MemoFormat::Interleaved(tick, lot, style, negative_asks) => {
+                write_number(tick, px, style, &mut self.text);
+                self.text.push(b':');
+                let qty = if negative_asks && side == Side::Ask { -qty } else { qty };
+                write_number(lot, qty, style, &mut self.text);
+            }
+        }
+        Rendered::keep(px, qty, &self.text)
+    }
+
+    /// Hashes the text of `memo`'s kept levels in `format`'s order and records the CRC;
+    /// `None` if a level's text was too long to keep.
+    fn hash_kept(&mut self, memo: &mut LevelMemo, format: MemoFormat) -> Option<u32> {
+        self.text.clear();
+        let [first, second] = &memo.prev;
+        if first.iter().chain(second).any(|r| r.len == NOT_KEPT) {
+            return None;
+        }
+        match format {
+            // Asks, then bids, no separator.
+            MemoFormat::Kraken(..) => {
+                first.iter().chain(second).for_each(|r| r.append_to(&mut self.text));
+            }
+            // Bid, ask, bid, ask…, separated by `:`.
+            MemoFormat::Interleaved(..) => {
+                for i in 0..first.len().max(second.len()) {
+                    for r in [first.get(i), second.get(i)].into_iter().flatten() {
+                        if !self.text.is_empty() {
+                            self.text.push(b':');
+                        }
+                        r.append_to(&mut self.text);
+                    }
+                }
+            }
+        }
+        let crc = crc32fast::hash(&self.text);
+        memo.crc = Some(crc);
+        self.reused = false;
+        self.patched += 1;
+        Some(crc)
     }
 
     fn kraken_number(&mut self, step: Step, units: i64, decimals: u8) {
@@ -748,6 +965,96 @@ mod tests {
     /// `i64::MAX` is a key like any other (an ask at that price, a bid at `i64::MIN`): a
     /// level set there, or cut from there, after the mark is a change, on a side with fewer
     /// levels than the checksum's depth, where any change reaches the text.
+    /// A change at the top, one deep inside the checksummed levels, a delete that pulls the
+    /// next level in, and a side with fewer levels than the checksum covers: each CRC comes
+    /// from the log of changes, and equals a fresh rendering's.
+    #[test]
+    fn changes_within_the_checksummed_levels_are_patched_in() {
+        let (tick, lot) = (Step::parse("0.1").unwrap(), Step::parse("0.001").unwrap());
+        for format in 0..3 {
+            let mut book = Ladder::new();
+            for i in 0..40 {
+                book.set(Side::Bid, 1_000 - 2 * i, 5 + i);
+                book.set(Side::Ask, 1_001 + 2 * i, 7 + i);
+            }
+            book.set(Side::Ask, 2_000, 1);
+            let (mut memo, mut c) = (LevelMemo::default(), Checksummer::new());
+            let mut check = |book: &mut Ladder, memo: &mut LevelMemo| {
+                let mut fresh = Checksummer::new();
+                match format {
+                    0 => {
+                        let got = c.kraken_marked(memo, book, tick, 1, lot, 3);
+                        assert_eq!(got, fresh.kraken(book, tick, 1, lot, 3));
+                    }
+                    f => {
+                        let got = c.interleaved_marked(memo, book, tick, lot, f == 2);
+                        let want = if f == 2 {
+                            fresh.bitfinex(book, tick, lot)
+                        } else {
+                            fresh.okx(book, tick, lot)
+                        };
+                        assert_eq!(got, want);
+                    }
+                }
+                assert_eq!(c.last_text(), fresh.last_text(), "format {format}");
+                c.patched_count()
+            };
+            assert_eq!(check(&mut book, &mut memo), 0, "the first CRC is rendered");
+            book.set(Side::Bid, 1_001, 3); // a new best bid, pushing the last one out
+            assert_eq!(check(&mut book, &mut memo), 1);
+            book.set(Side::Ask, 1_005, 9); // a size changed
+            book.set(Side::Bid, 994, 0); // a delete: the next level comes in
+            book.set(Side::Bid, 999, 4); // a new level between two
+            assert_eq!(check(&mut book, &mut memo), 2);
+            book.truncate(Side::Ask, 3); // a cut is not logged: walked
+            assert_eq!(check(&mut book, &mut memo), 2);
+            book.set(Side::Ask, 1_001, 0); // fewer asks than the checksum covers
+            book.set(Side::Ask, 1_100, 2);
+            assert_eq!(check(&mut book, &mut memo), 3);
+        }
+    }
+
+    /// Two inserts push the last two checksummed bids out, a delete makes room for one, and
+    /// the level at the old last price changes: the next level is the better one pushed out,
+    /// which the refill brings back, not the changed one.
+    #[test]
+    fn a_level_pushed_out_comes_back_before_a_worse_one() {
+        let (tick, lot) = (Step::parse("0.1").unwrap(), Step::parse("0.001").unwrap());
+        for (format, n) in [(0, 10), (1, 25), (2, 25)] {
+            let mut book = Ladder::new();
+            for i in 0..40 {
+                book.set(Side::Bid, 1_000 - 2 * i, 5 + i);
+                book.set(Side::Ask, 1_001 + 2 * i, 7 + i);
+            }
+            let (mut memo, mut c) = (LevelMemo::default(), Checksummer::new());
+            let mut check = |book: &mut Ladder, memo: &mut LevelMemo| match format {
+                0 => (
+                    c.kraken_marked(memo, book, tick, 1, lot, 3),
+                    Checksummer::new().kraken(book, tick, 1, lot, 3),
+                    c.patched_count(),
+                ),
+                f => (
+                    c.interleaved_marked(memo, book, tick, lot, f == 2) as u32,
+                    if f == 2 {
+                        Checksummer::new().bitfinex(book, tick, lot) as u32
+                    } else {
+                        Checksummer::new().okx(book, tick, lot) as u32
+                    },
+                    c.patched_count(),
+                ),
+            };
+            let (got, want, _) = check(&mut book, &mut memo);
+            assert_eq!(got, want);
+            let last = 1_000 - 2 * (n - 1);
+            book.set(Side::Bid, 995, 6);
+            book.set(Side::Bid, 993, 6);
+            book.set(Side::Bid, 998, 0);
+            book.set(Side::Bid, last, 77);
+            let (got, want, patched) = check(&mut book, &mut memo);
+            assert_eq!((got, patched), (want, 1), "format {format}");
+        }
+    }
+
     #[test]
     fn a_change_at_the_extreme_key_is_a_change() {
         let (tick, lot) = (Step::parse("0.1").unwrap(), Step::parse("0.001").unwrap());
@@ -947,6 +1254,60 @@ mod tests {
             proptest::prop_assert!(reused + rendered > 0);
         }
 
+        /// Levels changed within the checksummed depth, several between checksums (inserts
+        /// pushing levels out, deletes pulling levels in from the book, sizes changed, cuts):
+        /// each CRC equals a fresh rendering's, whether it came from the log of changes or
+        /// a walk, in every format.
+        #[test]
+        fn patched_memos_equal_fresh_rendering(
+            format in 0u8..3,
+            rounds in proptest::collection::vec(
+                proptest::collection::vec((proptest::bool::ANY, 0i64..60, 0i64..4, 0u8..40), 0..12),
+                1..100,
+            )
+        ) {
+            let (tick, lot) = (Step::parse("0.1").unwrap(), Step::parse("0.00000001").unwrap());
+            let mut book = Ladder::new();
+            let mut memo = LevelMemo::default();
+            let mut shared = Checksummer::new();
+            for round in rounds {
+                for (bid, px, qty, op) in round {
+                    let side = if bid { Side::Bid } else { Side::Ask };
+                    match op {
+                        0 => {
+                            book.truncate(side, (px % 40) as usize);
+                        }
+                        1 => book.clear_side(side),
+                        _ => {
+                            let px = if bid { 1_000 + px } else { 1_050 + px };
+                            book.set(side, px, qty * 3);
+                        }
+                    }
+                }
+                let mut fresh = Checksummer::new();
+                let (got, want) = match format {
+                    0 => (
+                        shared.kraken_marked(&mut memo, &mut book, tick, 1, lot, 8),
+                        fresh.kraken(&book, tick, 1, lot, 8),
+                    ),
+                    f => {
+                        let bitfinex = f == 2;
+                        let got = shared.interleaved_marked(&mut memo, &mut book, tick, lot, bitfinex);
+                        let want = if bitfinex {
+                            fresh.bitfinex(&book, tick, lot)
+                        } else {
+                            fresh.okx(&book, tick, lot)
+                        };
+                        (got as u32, want as u32)
+                    }
+                };
+                if !shared.reused {
+                    proptest::prop_assert_eq!(shared.last_text(), fresh.last_text());
+                }
+                proptest::prop_assert_eq!(got, want);
+            }
+        }
+
         /// A deep book whose updates land below the checksummed depth: each CRC after the
         /// first comes from the mark, with no walk and no rendering, and stays right.
         #[test]
@@ -980,6 +1341,34 @@ mod tests {
             push_u64_padded(v, width, &mut got);
             let want = format!("x{v:0width$}");
             proptest::prop_assert_eq!(got, want.into_bytes());
+        }
+
+        /// The one-word texts equal the general path's, in both styles; the short path
+        /// takes every magnitude under 10^15 at a scale up to 14.
+        #[test]
+        fn short_minimal_and_js_text_equal_the_general_path(
+            m in proptest::prop_oneof![0u64..1_000, 0u64..10_000_000_000, 0u64..u64::MAX],
+            zeros in 0u32..10,
+            scale in 0u32..20,
+        ) {
+            let m = m.saturating_mul(10u64.saturating_pow(zeros));
+            let mut short = Vec::new();
+            let took = write_minimal_short(m, scale, &mut short);
+            proptest::prop_assert_eq!(took, m < 1_000_000_000_000_000 && scale <= 14);
+            let mut general = Vec::new();
+            write_minimal_general(u128::from(m), scale, &mut general);
+            if took {
+                proptest::prop_assert_eq!(&short, &general);
+            } else {
+                proptest::prop_assert!(short.is_empty());
+            }
+            let mut minimal = Vec::new();
+            write_minimal(u128::from(m), scale, &mut minimal);
+            proptest::prop_assert_eq!(&minimal, &general);
+            let (mut js, mut js_general) = (Vec::new(), Vec::new());
+            write_js(u128::from(m), scale, &mut js);
+            write_js_general(u128::from(m), scale, &mut js_general);
+            proptest::prop_assert_eq!(js, js_general);
         }
 
         /// The u64 fast paths print what the u128 ones do.

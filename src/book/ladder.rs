@@ -468,6 +468,48 @@ impl Ladder {
         }
     }
 
+    /// Logs, until the next [`Ladder::mark`], the changes to `side`'s levels at `px_tick` or
+    /// better (`None`: at any price), for [`Ladder::changes`]. Set after each mark: a mark
+    /// keeps the previous watch.
+    #[inline]
+    pub(crate) fn watch(&mut self, side: Side, px_tick: Option<i64>) {
+        let key = match (px_tick, side) {
+            (None, _) => i64::MAX,
+            (Some(px), Side::Bid) => bid_key(px),
+            (Some(px), Side::Ask) => px,
+        };
+        self.side_mut(side).watch(key);
+    }
+
+    /// The prices of `side` set at or better than the watched price since the mark (see
+    /// [`Ladder::watch`]), each change once (a price may repeat), or `None` if a change there
+    /// was not logged (more than 32 of them, levels cut or cleared, a side never marked).
+    /// Together with [`Ladder::qty_at`] they bring a copy of the top levels up to date
+    /// without walking the side.
+    #[inline]
+    pub(crate) fn changes(&self, side: Side) -> Option<impl Iterator<Item = i64> + '_> {
+        let keys = self.side(side).changes()?;
+        Some(keys.iter().map(move |&k| from_key(side, k)))
+    }
+
+    /// The lots at `px_tick` on `side` (0: no level there).
+    #[inline]
+    pub fn qty_at(&self, side: Side, px_tick: i64) -> i64 {
+        match side {
+            Side::Bid => self.bids.qty_at(bid_key(px_tick)),
+            Side::Ask => self.asks.qty_at(px_tick),
+        }
+    }
+
+    /// Best-first iterator over the levels of `side` worse than `px_tick`.
+    pub fn iter_after(&self, side: Side, px_tick: i64) -> Levels<'_> {
+        let key = match side {
+            Side::Bid => bid_key(px_tick),
+            Side::Ask => px_tick,
+        };
+        Levels { inner: self.side(side).iter_after(key), side }
+    }
+
     /// Makes room for `levels` levels per side outside the array window, so a book that stays
     /// within that size never allocates. The engine calls it after each snapshot with twice
     /// the snapshot's size.

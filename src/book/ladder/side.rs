@@ -60,7 +60,19 @@ pub(crate) struct SideBook {
     /// The smallest key whose level may have changed (set, deleted, cut or cleared) since
     /// [`SideBook::untouch`]; `i64::MIN` for a new side, `i64::MAX` when none has.
     touched: i64,
+    /// Keys set at or better than `watch` since [`SideBook::untouch`]: the first `logged`
+    /// entries. `logged` is `u8::MAX` when a change there was not logged (more than
+    /// [`CHANGE_LOG`] of them, a cut, a clear, a new side).
+    log: [i64; CHANGE_LOG],
+    /// See `log`.
+    logged: u8,
+    /// The worst key whose changes are logged (`i64::MIN`: in effect none).
+    watch: i64,
 }
+
+/// How many changed keys a side logs between marks (an OKX update changes up to about 25
+/// levels within its checksummed 25).
+pub(crate) const CHANGE_LOG: usize = 32;
 
 impl SideBook {
     /// An empty side with a window of `window` slots (a power of two, at least 64).
@@ -77,6 +89,9 @@ impl SideBook {
             window_len: 0,
             overflow: Vec::new(),
             touched: i64::MIN,
+            log: [0; CHANGE_LOG],
+            logged: u8::MAX,
+            watch: i64::MIN,
         }
     }
 
@@ -95,6 +110,7 @@ impl SideBook {
         self.window_len = 0;
         self.overflow.clear();
         self.touched = i64::MIN;
+        self.logged = u8::MAX;
     }
 
     /// `W`, the window size in slots.
@@ -238,6 +254,9 @@ impl SideBook {
     pub(crate) fn set(&mut self, key: i64, qty: i64) -> Applied {
         debug_assert!(qty >= 0);
         self.touched = self.touched.min(touch_key(key));
+        if key <= self.watch {
+            self.log_change(key);
+        }
         match self.offset(key) {
             Some(off) => self.set_in_window(off, qty),
             None => self.set_outside(key, qty),
@@ -402,6 +421,9 @@ impl SideBook {
             from_overflow.checked_sub(1).and_then(|i| self.overflow.get(i))
         {
             self.touched = self.touched.min(touch_key(best_cut));
+            if best_cut <= self.watch {
+                self.logged = u8::MAX;
+            }
         }
         self.overflow.drain(..from_overflow);
         excess -= from_overflow;
@@ -418,6 +440,9 @@ impl SideBook {
             self.window_len -= 1;
             excess -= 1;
             self.touched = self.touched.min(touch_key(self.key_at(off)));
+            if self.key_at(off) <= self.watch {
+                self.logged = u8::MAX;
+            }
             if off == 0 {
                 break;
             }
@@ -448,9 +473,42 @@ impl SideBook {
         self.best_off = NONE;
         self.overflow.clear();
         self.touched = i64::MIN;
+        self.logged = u8::MAX;
     }
 
-    /// The smallest key whose level may have changed since [`SideBook::untouch`]
+    /// Records a change at `key` (at or better than `watch`) in the log.
+    #[inline]
+    fn log_change(&mut self, key: i64) {
+        match self.log.get_mut(usize::from(self.logged)) {
+            Some(k) => {
+                *k = key;
+                self.logged += 1;
+            }
+            None => self.logged = u8::MAX,
+        }
+    }
+
+    /// The keys set at or better than the watched key since [`SideBook::untouch`] (each
+    /// change once, in order; a key may repeat), or `None` if some change there was not
+    /// logged (more than [`CHANGE_LOG`], a cut, a clear).
+    #[inline]
+    pub(crate) fn changes(&self) -> Option<&[i64]> {
+        self.log.get(..usize::from(self.logged))
+    }
+
+    /// The lots at `key` (0: no level).
+    #[inline]
+    pub(crate) fn qty_at(&self, key: i64) -> i64 {
+        match self.offset(key) {
+            Some(off) => self.qty[self.slot_of_off(off)],
+            None => match self.overflow.binary_search_by(|&(k, _)| key.cmp(&k)) {
+                Ok(i) => self.overflow[i].1,
+                Err(_) => 0,
+            },
+        }
+    }
+
+    /// The smallest key whose level whose level may have changed since [`SideBook::untouch`]
     /// (`i64::MAX`: none; `i64::MIN`: the side is new or was cleared since).
     #[inline]
     pub(crate) fn touched(&self) -> i64 {
@@ -461,11 +519,32 @@ impl SideBook {
     #[inline]
     pub(crate) fn untouch(&mut self) {
         self.touched = i64::MAX;
+        self.logged = 0;
+    }
+
+    /// Logs, from now on, the changes at keys up to `watch` (see [`SideBook::changes`]).
+    #[inline]
+    pub(crate) fn watch(&mut self, watch: i64) {
+        self.watch = watch;
     }
 
     /// Iterates the side best first, as `(key, qty)`.
     pub(crate) fn iter(&self) -> SideIter<'_> {
         SideIter { side: self, bits: 0, word: 0, next_off: 0, overflow_left: self.overflow.len() }
+    }
+
+    /// Iterates the levels worse than `key` (larger keys), best first.
+    pub(crate) fn iter_after(&self, key: i64) -> SideIter<'_> {
+        let overflow_left = self.overflow.partition_point(|&(k, _)| k > key);
+        let next_off = match key.checked_add(1) {
+            None => self.window,
+            Some(from) if from <= self.base => 0,
+            Some(from) => match self.offset(from) {
+                Some(off) => off,
+                None => self.window,
+            },
+        };
+        SideIter { side: self, bits: 0, word: 0, next_off, overflow_left }
     }
 }
 
