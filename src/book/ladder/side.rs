@@ -508,7 +508,7 @@ impl SideBook {
         }
     }
 
-    /// The smallest key whose level whose level may have changed since [`SideBook::untouch`]
+    /// The smallest key whose level may have changed since [`SideBook::untouch`]
     /// (`i64::MAX`: none; `i64::MIN`: the side is new or was cleared since).
     #[inline]
     pub(crate) fn touched(&self) -> i64 {
