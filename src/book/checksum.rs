@@ -516,6 +516,8 @@ impl Checksummer {
         self.text.clear();
         for (s, side) in [Side::Ask, Side::Bid].into_iter().enumerate() {
             self.next[s].clear();
+            // Room for the 10 levels, so the memo this becomes is patched without allocating.
+            self.next[s].reserve(10);
             let mut at = 0;
             for l in book.top(side, 10) {
                 let r = match kept(&memo.prev[s], &mut at, side, l.px_tick, l.qty_lots) {
@@ -576,6 +578,9 @@ impl Checksummer {
             self.reused = true;
             return crc;
         }
+        // Room for `n` levels a side, so patching never allocates (once per memo's vector:
+        // renderings swap vectors between memos and the checksummer, which reserves as much).
+        memo.prev.iter_mut().for_each(|v| v.reserve(n.saturating_sub(v.len())));
         let crc = match self.patched(memo, book, format, sides, n) {
             Some(crc) => crc,
             None => render(self, memo, book),
@@ -638,15 +643,17 @@ impl Checksummer {
                         memo.prev[s][i] = self.render_level(format, side, px, qty);
                     }
                 } else if qty != 0 && (i < prev.len() || (i < n && within(px, bound))) {
-                    let r = self.render_level(format, side, px, qty);
-                    memo.prev[s].insert(i, r);
-                    if memo.prev[s].len() > n {
+                    // The last level is pushed out first, so the memo never holds more
+                    // than `n` (its capacity: no allocation).
+                    if memo.prev[s].len() >= n {
                         if let Some(out) = memo.prev[s].pop() {
                             // Every level better than the one pushed out is still held.
                             let step = if side == Side::Bid { 1 } else { -1 };
                             bound = Some(out.px.saturating_add(step));
                         }
                     }
+                    let r = self.render_level(format, side, px, qty);
+                    memo.prev[s].insert(i, r);
                 }
             }
             let have = memo.prev[s].len();
@@ -796,7 +803,11 @@ impl Checksummer {
         };
         self.reused = false;
         self.text.clear();
-        self.next.iter_mut().for_each(Vec::clear);
+        // Room for the 25 levels, so the memo this becomes is patched without allocating.
+        self.next.iter_mut().for_each(|v| {
+            v.clear();
+            v.reserve(25);
+        });
         let mut at = [0usize; 2];
         let mut bids = book.top(Side::Bid, 25);
         let mut asks = book.top(Side::Ask, 25);
