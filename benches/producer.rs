@@ -60,7 +60,7 @@ use ladderfeed::venue::scan::gemini::GeminiScanner;
 use ladderfeed::venue::scan::hyperliquid::HyperliquidScanner;
 use ladderfeed::venue::scan::kraken::KrakenV1Scanner;
 use ladderfeed::venue::scan::okx::OkxScanner;
-use ladderfeed::venue::{AnyAdapter, Parser};
+use ladderfeed::venue::{AnyAdapter, Parser, ScanControls};
 
 /// The ring sink, counting what it published.
 struct Ring<'a> {

@@ -22,7 +22,7 @@ use ladderfeed::venue::gemini::GeminiV2;
 use ladderfeed::venue::kraken::KrakenV1;
 use ladderfeed::venue::krakenfutures::KrakenFutures;
 use ladderfeed::venue::okx::Okx;
-use ladderfeed::venue::{Adapter, Parser};
+use ladderfeed::venue::{Adapter, Parser, ScanControls};
 
 static ALLOCS: AtomicU64 = AtomicU64::new(0);
 

@@ -48,7 +48,7 @@ use std::time::Duration;
 use crate::book::{InstrumentRegistry, Ladder, Venue};
 use crate::engine::{Engine, Sink};
 use crate::event::{BookState, Event, EventKind, InstrumentId};
-use crate::venue::{Adapter, AnyAdapter, Parser, Protocol, SymbolIdx, VenueError};
+use crate::venue::{Adapter, AnyAdapter, Parser, Protocol, ScanControls, SymbolIdx, VenueError};
 use arbiter::{Arbiter, Family, Verdict, MAX_LINES};
 
 pub use arbiter::ArbiterCounts;
@@ -554,7 +554,7 @@ impl Session {
         self
     }
 
-    /// Reads frames with `parser` ([`AnyAdapter::set_parser`]).
+    /// Reads frames with `parser` ([`ScanControls::set_parser`]).
     pub fn with_parser(mut self, parser: Parser) -> Self {
         self.engine.adapter_mut().set_parser(parser);
         self

@@ -11,6 +11,7 @@ use super::hyperliquid::Hyperliquid;
 use super::kraken::{KrakenV1, KrakenV2};
 use super::krakenfutures::KrakenFutures;
 use super::okx::Okx;
+use super::scan::{Kernel, ScanControls};
 use super::{Adapter, Parsed, SymbolIdx, Symbols, VenueError};
 use crate::book::{InstrumentRegistry, Venue};
 
@@ -133,25 +134,44 @@ impl AnyAdapter {
     }
 }
 
-impl AnyAdapter {
-    /// Reads frames with `parser` where the venue has a scanner (Binance, Bitfinex, BitMEX,
-    /// Bybit, Coinbase Advanced and Exchange, Gemini v2, Hyperliquid, Kraken Futures, Kraken
-    /// v1, OKX); the others always read with simd-json.
-    pub fn set_parser(&mut self, parser: super::Parser) {
-        match self {
-            AnyAdapter::Binance(a) => a.set_parser(parser),
-            AnyAdapter::Bitfinex(a) => a.set_parser(parser),
-            AnyAdapter::Bitmex(a) => a.set_parser(parser),
-            AnyAdapter::Bybit(a) => a.set_parser(parser),
-            AnyAdapter::CoinbaseAdvanced(a) => a.set_parser(parser),
-            AnyAdapter::CoinbaseExchange(a) => a.set_parser(parser),
-            AnyAdapter::GeminiV2(a) => a.set_parser(parser),
-            AnyAdapter::Hyperliquid(a) => a.set_parser(parser),
-            AnyAdapter::KrakenFutures(a) => a.set_parser(parser),
-            AnyAdapter::KrakenV1(a) => a.set_parser(parser),
-            AnyAdapter::Okx(a) => a.set_parser(parser),
-            _ => {}
+/// `$e` on the adapter `$a` of a venue with a scanner, `$otherwise` for the others (Deribit,
+/// Gemini v1, Kraken v2), which always read with simd-json.
+macro_rules! scanning {
+    ($self:expr, $a:ident => $e:expr, _ => $otherwise:expr) => {
+        match $self {
+            AnyAdapter::Binance($a) => $e,
+            AnyAdapter::Bitfinex($a) => $e,
+            AnyAdapter::Bitmex($a) => $e,
+            AnyAdapter::Bybit($a) => $e,
+            AnyAdapter::CoinbaseAdvanced($a) => $e,
+            AnyAdapter::CoinbaseExchange($a) => $e,
+            AnyAdapter::GeminiV2($a) => $e,
+            AnyAdapter::Hyperliquid($a) => $e,
+            AnyAdapter::KrakenFutures($a) => $e,
+            AnyAdapter::KrakenV1($a) => $e,
+            AnyAdapter::Okx($a) => $e,
+            AnyAdapter::Deribit(_) | AnyAdapter::GeminiV1(_) | AnyAdapter::KrakenV2(_) => {
+                $otherwise
+            }
         }
+    };
+}
+
+/// The controls of the venue's scanner where it has one (Binance, Bitfinex, BitMEX, Bybit,
+/// Coinbase Advanced and Exchange, Gemini v2, Hyperliquid, Kraken Futures, Kraken v1, OKX).
+/// The other venues always read with simd-json: `set_parser` and `set_scan_kernel` leave
+/// them unchanged and `parser` answers [`Parser::SimdJson`](super::Parser::SimdJson).
+impl ScanControls for AnyAdapter {
+    fn set_parser(&mut self, parser: super::Parser) {
+        scanning!(self, a => a.set_parser(parser), _ => {})
+    }
+
+    fn parser(&self) -> super::Parser {
+        scanning!(self, a => a.parser(), _ => super::Parser::SimdJson)
+    }
+
+    fn set_scan_kernel(&mut self, kernel: Kernel) {
+        scanning!(self, a => a.set_scan_kernel(kernel), _ => {})
     }
 }
 
@@ -231,5 +251,33 @@ impl Adapter for AnyAdapter {
 
     fn subscription_budget(&self) -> Option<(usize, std::time::Duration)> {
         each!(self, a => a.subscription_budget())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::venue::scan::KernelKind;
+    use crate::venue::Parser;
+
+    /// Every venue's adapter reports the parser it reads with: the scanner by default where
+    /// the venue has one (and simd-json once asked for it), simd-json always elsewhere.
+    #[test]
+    fn the_parser_choice_reaches_every_scanning_venue() {
+        let without = [Venue::Kraken, Venue::GeminiV1, Venue::Deribit];
+        for venue in Venue::ALL {
+            let mut a = AnyAdapter::new(venue, InstrumentRegistry::with_builtins(), Some("BTCUSD"))
+                .expect("every venue has an adapter");
+            let scans = !without.contains(&venue);
+            let default = if scans { Parser::Scan } else { Parser::SimdJson };
+            assert_eq!(a.parser(), default, "{venue:?}");
+            if let Some(k) = Kernel::forced(KernelKind::Portable) {
+                a.set_scan_kernel(k);
+            }
+            a.set_parser(Parser::SimdJson);
+            assert_eq!(a.parser(), Parser::SimdJson, "{venue:?}");
+            a.set_parser(Parser::Scan);
+            assert_eq!(a.parser(), default, "{venue:?}");
+        }
     }
 }

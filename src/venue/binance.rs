@@ -231,8 +231,6 @@ impl Binance {
         }
     }
 
-    super::scan::scan_controls!("`depthUpdate`, `trade`, `aggTrade` and `bookTicker`");
-
     fn is_futures(&self) -> bool {
         matches!(self.venue, Venue::BinanceFutures | Venue::BinanceCoinM)
     }
@@ -633,6 +631,8 @@ impl Binance {
         Ok(())
     }
 }
+
+super::scan::scan_controls!(Binance, "`depthUpdate`, `trade`, `aggTrade` and `bookTicker`");
 
 impl Binance {
     /// A futures `markPriceUpdate`: mark (`p`) and index (`i`) prices, and the funding rate

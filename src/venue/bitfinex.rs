@@ -168,8 +168,6 @@ impl Bitfinex {
         self.routes.iter().find(|r| r.channel == ci && r.line == self.line).map(|r| r.id)
     }
 
-    super::scan::scan_controls!("channel");
-
     /// Handles a frame the scanner read, with the same handler as the simd-json path: every
     /// frame it reads is a channel message this handler takes.
     #[inline]
@@ -462,6 +460,8 @@ impl Bitfinex {
         Ok(())
     }
 }
+
+super::scan::scan_controls!(Bitfinex, "channel");
 
 /// One `[PRICE, COUNT, AMOUNT]` level, from either parser.
 #[inline]

@@ -20,7 +20,8 @@
 //! instrument's `lotSize` when the venue's reference data is loaded. `orderBookL2` and `trade`
 //! messages are read by the venue's scanner (`scan::bitmex`, one walk over the frame in
 //! place, rows handed to the handlers as `Row`s), anything it does not recognise exactly by
-//! simd-json ([`Bitmex::set_parser`] picks simd-json for every frame).
+//! simd-json ([`ScanControls::set_parser`](super::ScanControls::set_parser) picks simd-json
+//! for every frame).
 //!
 //! Trades: `trade` `insert` rows (`side` is the taker's); the `partial` is recent history, not
 //! new trades. `quote` rows are the venue's own best bid and offer. Control: the welcome
@@ -263,8 +264,6 @@ impl Bitmex {
             scan: ScanPath::new(),
         }
     }
-
-    super::scan::scan_controls!("`orderBookL2` and `trade`");
 
     /// What the scanner read: an `orderBookL2` or `trade` message with its table, action and
     /// rows; `None` (simd-json reads the frame) for any other.
@@ -661,6 +660,8 @@ impl Bitmex {
         Ok(())
     }
 }
+
+super::scan::scan_controls!(Bitmex, "`orderBookL2` and `trade`");
 
 impl Bitmex {
     /// An `instrument` row (see the [module docs](self)); `whole`: a `partial` or `insert` row,

@@ -247,8 +247,6 @@ impl Bybit {
         }
     }
 
-    super::scan::scan_controls!("order-book (`orderbook`) and trade (`publicTrade`)");
-
     /// Handles a frame the scanner read, with the same handlers, in the same order of checks,
     /// as the simd-json path; `None` for the frames the scanner leaves to simd-json (the frame
     /// is then parsed again there, nothing having been written to `out`): see
@@ -406,6 +404,8 @@ impl Bybit {
         Ok(())
     }
 }
+
+super::scan::scan_controls!(Bybit, "order-book (`orderbook`) and trade (`publicTrade`)");
 
 impl Bybit {
     /// A `tickers` snapshot or delta (see the [module docs](self)). Empty texts are "no value".

@@ -211,8 +211,6 @@ impl CoinbaseAdvanced {
         }
     }
 
-    super::scan::scan_controls!("`l2_data`");
-
     /// What the scanner read: an `l2_data` message.
     fn scanned(
         &mut self,
@@ -370,6 +368,8 @@ impl CoinbaseAdvanced {
         Ok(())
     }
 }
+
+super::scan::scan_controls!(CoinbaseAdvanced, "`l2_data`");
 
 /// The BBO of a ticker message; sizes are 0 when the ticker has none.
 fn ticker_bbo(
@@ -550,8 +550,6 @@ impl CoinbaseExchange {
         }
     }
 
-    super::scan::scan_controls!("`snapshot`, `l2update`, `match` and `last_match`");
-
     /// Handles a frame the scanner read, with the same handlers the simd-json path calls for
     /// its `type`; `None` for the frames the scanner leaves to simd-json (any other `type`, or
     /// none: the frame is then parsed again there, nothing having been written to `out`).
@@ -706,6 +704,8 @@ impl CoinbaseExchange {
         Ok(())
     }
 }
+
+super::scan::scan_controls!(CoinbaseExchange, "`snapshot`, `l2update`, `match` and `last_match`");
 
 /// Adds one level of a Coinbase Exchange book message (a snapshot's row, an update's change)
 /// to `out`; `what` names the price and the size in a shape error.

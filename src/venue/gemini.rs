@@ -147,8 +147,6 @@ impl GeminiV2 {
         }
     }
 
-    super::scan::scan_controls!("`l2_updates` and `trade`");
-
     /// What the scanner read: an `l2_updates` or `trade` message; `None` (simd-json reads
     /// the frame) for any other type.
     fn scanned(
@@ -270,6 +268,8 @@ impl GeminiV2 {
         Ok(())
     }
 }
+
+super::scan::scan_controls!(GeminiV2, "`l2_updates` and `trade`");
 
 impl Adapter for GeminiV2 {
     fn venue(&self) -> Venue {

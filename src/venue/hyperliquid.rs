@@ -154,8 +154,6 @@ impl Hyperliquid {
         }
     }
 
-    super::scan::scan_controls!("`l2Book` and `trades`");
-
     /// What the scanner read: an `l2Book` message's book or a `trades` message's trades;
     /// `None` (simd-json reads the frame) for any other.
     fn scanned(
@@ -273,6 +271,8 @@ impl Hyperliquid {
         Ok(())
     }
 }
+
+super::scan::scan_controls!(Hyperliquid, "`l2Book` and `trades`");
 
 /// One side's levels `{px, sz, n}`.
 fn side<'i>(

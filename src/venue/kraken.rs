@@ -171,8 +171,6 @@ impl KrakenV1 {
         }
     }
 
-    super::scan::scan_controls!("order-book and trade");
-
     /// Handles a frame the scanner read, with the same handlers the simd-json path calls for
     /// its channel; `None` for the frames the scanner leaves to simd-json (fewer than four
     /// elements, a channel or pair that is not a string, a channel other than a book or
@@ -341,6 +339,8 @@ impl KrakenV1 {
         })
     }
 }
+
+super::scan::scan_controls!(KrakenV1, "order-book and trade");
 
 /// v1 levels `[price, volume, timestamp(, "r")]` of `v`, if it is an array; the latest level
 /// time goes into `ts`.

@@ -32,8 +32,8 @@ use simd_json::tape::Value;
 use super::json::{field_text, text, Scratch};
 use super::protocol::{Protocol, BASE};
 use super::scan::flat::{self, Flat};
-use super::scan::Kernel;
 use super::scan::Parser;
+use super::scan::{Kernel, ScanControls};
 use super::time::ms_to_ns;
 use super::{deriv_price, deriv_rate, deriv_size};
 use super::{num, Adapter, BookAction, GapScope, Parsed, SymbolIdx, Symbols, TradeMsg, VenueError};
@@ -76,21 +76,6 @@ impl KrakenFutures {
             kernel: Kernel::detect(),
             derivatives: false,
         }
-    }
-
-    /// Reads frames with `parser` from now on.
-    pub fn set_parser(&mut self, parser: Parser) {
-        self.parser = parser;
-    }
-
-    /// Scans with `kernel` instead of the detected one (tests force each dispatch path).
-    pub fn set_scan_kernel(&mut self, kernel: Kernel) {
-        self.kernel = kernel;
-    }
-
-    /// The parser frames are read with.
-    pub fn parser(&self) -> Parser {
-        self.parser
     }
 
     fn state(&mut self, i: SymbolIdx) -> &mut SymState {
@@ -207,6 +192,20 @@ impl KrakenFutures {
             exch_ts: super::json::field_uint(t, "time").map_or(0, ms_to_ns),
         });
         Ok(())
+    }
+}
+
+impl ScanControls for KrakenFutures {
+    fn set_parser(&mut self, parser: Parser) {
+        self.parser = parser;
+    }
+
+    fn parser(&self) -> Parser {
+        self.parser
+    }
+
+    fn set_scan_kernel(&mut self, kernel: Kernel) {
+        self.kernel = kernel;
     }
 }
 

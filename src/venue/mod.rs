@@ -38,7 +38,7 @@ use std::ops::Range;
 
 pub use any::AnyAdapter;
 pub use protocol::{Keepalive, Protocol, RestSnapshot};
-pub use scan::Parser;
+pub use scan::{Parser, ScanControls};
 
 use crate::book::{Instrument, InstrumentRegistry, NumError, Side, Step, Venue};
 use crate::event::{Derivative, Trade};

@@ -191,8 +191,6 @@ impl Okx {
         }
     }
 
-    super::scan::scan_controls!("order-book and trade");
-
     /// Handles a frame the scanner read, with the same handlers the simd-json path calls for
     /// its channel; `None` for the frames the scanner leaves to simd-json (the frame is then
     /// parsed again there, nothing having been written to `out`): see [`ScanFrame::push`].
@@ -396,6 +394,8 @@ impl Okx {
         Ok(())
     }
 }
+
+super::scan::scan_controls!(Okx, "order-book and trade");
 
 impl Okx {
     /// One entry of `funding-rate` (`fundingRate`, settled at `fundingTime`), `mark-price`

@@ -11,7 +11,7 @@ use ladderfeed::book::InstrumentRegistry;
 use ladderfeed::capture::RecordKind;
 use ladderfeed::venue::krakenfutures::KrakenFutures;
 use ladderfeed::venue::scan::{Kernel, KernelKind};
-use ladderfeed::venue::{Adapter, Parser};
+use ladderfeed::venue::{Adapter, Parser, ScanControls};
 use proptest::prelude::*;
 
 const CAPTURE: &str = "krakenfutures/cryptofeed_KRAKEN_FUTURES.ws.1.0";

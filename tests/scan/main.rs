@@ -22,60 +22,18 @@ use common::gen::Gen;
 use common::{same_frame, Run};
 use ladderfeed::capture::{Record, RecordKind};
 use ladderfeed::engine::Engine;
-use ladderfeed::venue::binance::Binance;
-use ladderfeed::venue::bitfinex::Bitfinex;
-use ladderfeed::venue::bitmex::Bitmex;
-use ladderfeed::venue::bybit::Bybit;
-use ladderfeed::venue::coinbase::{CoinbaseAdvanced, CoinbaseExchange};
-use ladderfeed::venue::gemini::GeminiV2;
-use ladderfeed::venue::hyperliquid::Hyperliquid;
-use ladderfeed::venue::kraken::KrakenV1;
-use ladderfeed::venue::okx::Okx;
 use ladderfeed::venue::scan::{Kernel, KernelKind};
-use ladderfeed::venue::{Adapter, Parsed, Parser};
+use ladderfeed::venue::{Adapter, Parsed, Parser, ScanControls};
 use proptest::prelude::*;
 
-/// An adapter with a venue scanner: the parser choice every scanning adapter offers.
-trait Scanning: Adapter {
-    /// `set_parser`.
-    fn choose(&mut self, parser: Parser);
-    /// `set_scan_kernel`.
-    fn force(&mut self, kernel: Kernel);
-}
-
-macro_rules! scanning {
-    ($($t:ty),*) => {$(
-        impl Scanning for $t {
-            fn choose(&mut self, parser: Parser) {
-                self.set_parser(parser);
-            }
-            fn force(&mut self, kernel: Kernel) {
-                self.set_scan_kernel(kernel);
-            }
-        }
-    )*};
-}
-scanning!(
-    Binance,
-    Bitfinex,
-    Bitmex,
-    Bybit,
-    CoinbaseAdvanced,
-    CoinbaseExchange,
-    GeminiV2,
-    Hyperliquid,
-    KrakenV1,
-    Okx
-);
-
 /// A scanning adapter on `kind` (if this CPU has it) and a simd-json one, both from `make`.
-fn pair<A: Scanning>(make: impl Fn() -> A, kind: KernelKind) -> Option<(A, A)> {
+fn pair<A: Adapter + ScanControls>(make: impl Fn() -> A, kind: KernelKind) -> Option<(A, A)> {
     let kernel = Kernel::forced(kind)?;
     let mut scan = make();
-    scan.choose(Parser::Scan);
-    scan.force(kernel);
+    scan.set_parser(Parser::Scan);
+    scan.set_scan_kernel(kernel);
     let mut tape = make();
-    tape.choose(Parser::SimdJson);
+    tape.set_parser(Parser::SimdJson);
     Some((scan, tape))
 }
 
@@ -104,11 +62,14 @@ fn generated_frames_agree<A: Adapter>(
 /// `recs` through an engine that scans and one that reads with simd-json: the same events
 /// and errors, and no fallback counted on the simd-json side. Returns the scanning engine and
 /// its run.
-fn engines_agree<A: Scanning>(make: impl Fn() -> A, recs: &[Record]) -> (Engine<A>, Run) {
+fn engines_agree<A: Adapter + ScanControls>(
+    make: impl Fn() -> A,
+    recs: &[Record],
+) -> (Engine<A>, Run) {
     let mut scan = Engine::new(make()).with_clock(|| 0);
     let mut tape = Engine::new({
         let mut a = make();
-        a.choose(Parser::SimdJson);
+        a.set_parser(Parser::SimdJson);
         a
     })
     .with_clock(|| 0);
@@ -135,7 +96,7 @@ struct Tally {
 /// one, connections reset and HTTP snapshots answered alike: every frame gives the same
 /// result and the same parsed output either way, and every frame `hot` picks is scanned.
 /// `None` when this CPU lacks `kind`.
-fn capture_agrees<A: Scanning>(
+fn capture_agrees<A: Adapter + ScanControls>(
     make: impl Fn() -> A,
     file: &str,
     kind: KernelKind,

@@ -381,30 +381,44 @@ impl<V> ScanPath<V> {
     }
 }
 
-/// The parser controls of an adapter whose [`ScanPath`] is its field `scan`: `set_parser`,
-/// `parser` and `set_scan_kernel`, written once for every such adapter. `$reads` names the
-/// messages its scanner reads (the rest, and whatever the scanner does not read exactly,
-/// goes to simd-json), for the docs of `set_parser`.
+/// The parser controls of an adapter with a venue scanner: which parser reads its frames,
+/// and which of the scanner's dispatch paths runs. Every scanning adapter implements it
+/// (Binance, Bitfinex, BitMEX, Bybit, Coinbase Advanced and Exchange, Gemini v2,
+/// Hyperliquid, Kraken Futures, Kraken v1, OKX), and so do the tests and fuzz targets that
+/// run the scanner against simd-json on the same bytes.
+pub trait ScanControls {
+    /// Reads frames with `parser` from now on ([`Parser::Scan`] by default: the scanner
+    /// reads the messages it was written for, simd-json the rest and whatever the scanner
+    /// does not read exactly).
+    fn set_parser(&mut self, parser: Parser);
+
+    /// The parser frames are read with.
+    fn parser(&self) -> Parser;
+
+    /// Scans with `kernel` instead of the detected one (tests force each dispatch path).
+    fn set_scan_kernel(&mut self, kernel: Kernel);
+}
+
+/// Implements [`ScanControls`] for an adapter whose [`ScanPath`] is its field `scan`.
+/// `$reads` names the messages its scanner reads (the rest, and whatever the scanner does
+/// not read exactly, goes to simd-json), for the impl's docs.
 macro_rules! scan_controls {
-    ($reads:literal) => {
-        /// Reads frames with `parser` from now on ([`Parser::Scan`] by default: the scanner
-        /// reads
+    ($adapter:ty, $reads:literal) => {
+        /// The scanner reads
         #[doc = $reads]
-        /// messages, simd-json the rest and whatever the scanner does not read exactly).
-        ///
-        /// [`Parser::Scan`]: crate::venue::scan::Parser::Scan
-        pub fn set_parser(&mut self, parser: $crate::venue::scan::Parser) {
-            self.scan.set_parser(parser);
-        }
+        /// messages; simd-json reads the rest.
+        impl $crate::venue::scan::ScanControls for $adapter {
+            fn set_parser(&mut self, parser: $crate::venue::scan::Parser) {
+                self.scan.set_parser(parser);
+            }
 
-        /// The parser frames are read with.
-        pub fn parser(&self) -> $crate::venue::scan::Parser {
-            self.scan.parser()
-        }
+            fn parser(&self) -> $crate::venue::scan::Parser {
+                self.scan.parser()
+            }
 
-        /// Scans with `kernel` instead of the detected one (tests force each dispatch path).
-        pub fn set_scan_kernel(&mut self, kernel: $crate::venue::scan::Kernel) {
-            self.scan.set_kernel(kernel);
+            fn set_scan_kernel(&mut self, kernel: $crate::venue::scan::Kernel) {
+                self.scan.set_kernel(kernel);
+            }
         }
     };
 }

@@ -4,17 +4,8 @@
 // Each target includes this file as its own module and uses only some of it.
 #![allow(dead_code)]
 
-use ladderfeed::venue::bitfinex::Bitfinex;
-use ladderfeed::venue::bitmex::Bitmex;
-use ladderfeed::venue::bybit::Bybit;
-use ladderfeed::venue::coinbase::{CoinbaseAdvanced, CoinbaseExchange};
-use ladderfeed::venue::gemini::GeminiV2;
-use ladderfeed::venue::hyperliquid::Hyperliquid;
-use ladderfeed::venue::kraken::KrakenV1;
-use ladderfeed::venue::krakenfutures::KrakenFutures;
-use ladderfeed::venue::okx::Okx;
 use ladderfeed::venue::scan::{Kernel, KernelKind};
-use ladderfeed::venue::{binance::Binance, Adapter, Parsed, Parser};
+use ladderfeed::venue::{Adapter, Parsed, Parser, ScanControls};
 
 /// The scanner's dispatch path named by the two low bits of `bits` (AVX2, SSE4.2, portable;
 /// `None` when the CPU lacks it, and the input is skipped).
@@ -22,43 +13,9 @@ pub fn kernel(bits: u8) -> Option<Kernel> {
     Kernel::forced(KernelKind::ALL[usize::from(bits & 3) % 3])
 }
 
-/// An adapter with a scanner: its parser and its scanner's dispatch path can be chosen.
-pub trait Scans: Adapter {
-    /// Reads frames with `parser` from now on.
-    fn set_parser(&mut self, parser: Parser);
-    /// Scans with `kernel` instead of the detected one.
-    fn set_scan_kernel(&mut self, kernel: Kernel);
-}
-
-macro_rules! scans {
-    ($($adapter:ty),*) => {$(
-        impl Scans for $adapter {
-            fn set_parser(&mut self, parser: Parser) {
-                <$adapter>::set_parser(self, parser);
-            }
-            fn set_scan_kernel(&mut self, kernel: Kernel) {
-                <$adapter>::set_scan_kernel(self, kernel);
-            }
-        }
-    )*};
-}
-scans!(
-    Binance,
-    Bitfinex,
-    Bitmex,
-    Bybit,
-    CoinbaseAdvanced,
-    CoinbaseExchange,
-    GeminiV2,
-    Hyperliquid,
-    KrakenV1,
-    KrakenFutures,
-    Okx
-);
-
 /// The two adapters a target compares, both made by `make`: one reading with the scanner on
 /// `kernel`, the reference reading with simd-json.
-pub fn pair<A: Scans>(kernel: Kernel, make: impl Fn() -> A) -> (A, A) {
+pub fn pair<A: Adapter + ScanControls>(kernel: Kernel, make: impl Fn() -> A) -> (A, A) {
     let mut scan = make();
     scan.set_parser(Parser::Scan);
     scan.set_scan_kernel(kernel);
