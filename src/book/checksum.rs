@@ -11,7 +11,7 @@
 //!
 //! The text is built in a reused buffer: no allocation per call once it has grown.
 
-use super::ladder::{Ladder, Side};
+use super::ladder::{Ladder, Side, CHANGE_LOG};
 use super::num::{Step, POW10};
 
 /// How a venue prints a number in its checksum text.
@@ -279,20 +279,28 @@ struct Rendered {
     qty: i64,
     /// Bytes of `text` in use, or [`NOT_KEPT`].
     len: u8,
+    /// Bytes of `text` that are the price's (its size's follow, after a `:` in the
+    /// interleaved formats): kept when only the size changes.
+    px_len: u8,
     text: [u8; 40],
 }
+
+/// The most changes to a side that [`Checksummer::patched`] makes in place; more are merged.
+const FEW_CHANGES: usize = 4;
 
 /// [`Rendered::len`] of a level whose text was too long to keep (never for the i64 values
 /// venues print in practice): never reused.
 const NOT_KEPT: u8 = u8::MAX;
 
 impl Rendered {
-    /// The text `text` of level `(px, qty)`, kept if it fits.
-    fn keep(px: i64, qty: i64, text: &[u8]) -> Self {
-        let mut r = Rendered { px, qty, len: NOT_KEPT, text: [0; 40] };
+    /// The text `text` of level `(px, qty)`, whose first `px_len` bytes are the price's,
+    /// kept if it fits.
+    fn keep(px: i64, qty: i64, text: &[u8], px_len: usize) -> Self {
+        let mut r = Rendered { px, qty, len: NOT_KEPT, px_len: 0, text: [0; 40] };
         if text.len() <= r.text.len() {
             r.text[..text.len()].copy_from_slice(text);
             r.len = text.len() as u8;
+            r.px_len = px_len as u8;
         }
         r
     }
@@ -528,8 +536,9 @@ impl Checksummer {
                     None => {
                         let start = self.text.len();
                         self.kraken_number(tick, l.px_tick, price_decimals);
+                        let px_len = self.text.len() - start;
                         self.kraken_number(lot, l.qty_lots, qty_decimals);
-                        Rendered::keep(l.px_tick, l.qty_lots, &self.text[start..])
+                        Rendered::keep(l.px_tick, l.qty_lots, &self.text[start..], px_len)
                     }
                 };
                 self.next[s].push(r);
@@ -580,7 +589,9 @@ impl Checksummer {
         }
         // Room for `n` levels a side, so patching never allocates (once per memo's vector:
         // renderings swap vectors between memos and the checksummer, which reserves as much).
-        memo.prev.iter_mut().for_each(|v| v.reserve(n.saturating_sub(v.len())));
+        for v in memo.prev.iter_mut().chain(&mut self.next) {
+            v.reserve(n.saturating_sub(v.len()));
+        }
         let crc = match self.patched(memo, book, format, sides, n) {
             Some(crc) => crc,
             None => render(self, memo, book),
@@ -595,19 +606,18 @@ impl Checksummer {
     }
 
     /// The CRC with `memo` brought up to date from the book's log of changes since its mark
-    /// ([`Ladder::changes`]), without walking the top `n`: each logged price's level is
-    /// looked up, and its kept text replaced, inserted or removed; a side left with fewer
-    /// than `n` levels is refilled from the book past its last one; the text is then copied
-    /// from the kept texts and hashed. `None`, with `memo` still levels of the book (so a
-    /// rendering may reuse them), if the memo is not the marked state's or a change was not
-    /// logged (then the levels are rendered as usual).
+    /// ([`Ladder::changes`]), without walking the top `n`: each changed price's level (its
+    /// size now looked up in the book) replaces, joins or leaves the memo's levels, and only
+    /// the changed levels are rendered (their price's text kept when only the size changed);
+    /// a side left with fewer than `n` levels is refilled from the book past its last one;
+    /// the text is then copied from the kept texts and hashed. `None`, with `memo` still
+    /// levels of the book (so a rendering may reuse them), if the memo is not the marked
+    /// state's or a change was not logged (then the levels are rendered as usual).
     ///
-    /// Sound because at the mark the memo held the side's best `n` levels, and the book
-    /// logged every change at the `n`-th price or better. Each patch keeps the memo exactly
-    /// the side's levels at a bound or better (at first the `n`-th price; when an insert
-    /// pushes a level out, just better than that level): a level logged beyond the bound is
-    /// left to the refill, so the memo stays a prefix of the side, and the refill takes the
-    /// levels that follow it.
+    /// Sound because at the mark the memo held the side's best `n` levels (every level when
+    /// it had fewer), so all the levels at its `n`-th price or better, and the book logged
+    /// every change at that price or better since: see [`Checksummer::patch_in_place`] and
+    /// [`Checksummer::patch_merged`] for how each keeps the memo a prefix of the side.
     fn patched(
         &mut self,
         memo: &mut LevelMemo,
@@ -620,73 +630,181 @@ impl Checksummer {
         if memo.mark == 0 || memo.mark != book.marked() {
             return None;
         }
-        if sides.iter().any(|&side| book.changes(side).is_none()) {
-            return None;
+        // Both sides' changes, before either side's levels are touched.
+        let mut bufs = [[0; CHANGE_LOG]; 2];
+        let mut lens = [0; 2];
+        for (s, side) in sides.into_iter().enumerate() {
+            lens[s] = book.changes(side, &mut bufs[s])?.len();
         }
         for (s, side) in sides.into_iter().enumerate() {
-            // The memo holds every level of the side at `bound` or better (in the side's
-            // order; `None`: every level), and at most `n`: at the mark, the best `n`; a level
-            // pushed out lowers the bound to just better than it.
-            let mut bound = memo.prev[s].get(n - 1).map(|r| r.px);
-            let within = |px: i64, bound: Option<i64>| match bound {
-                None => true,
-                Some(b) => px == b || is_better(side, px, b),
-            };
-            for px in book.changes(side)? {
-                let qty = book.qty_at(side, px);
-                let prev = &memo.prev[s];
-                let i = prev.partition_point(|r| is_better(side, r.px, px));
-                if prev.get(i).is_some_and(|r| r.px == px) {
-                    if qty == 0 {
-                        memo.prev[s].remove(i);
-                    } else if prev[i].qty != qty {
-                        memo.prev[s][i] = self.render_level(format, side, px, qty);
-                    }
-                } else if qty != 0 && (i < prev.len() || (i < n && within(px, bound))) {
-                    // The last level is pushed out first, so the memo never holds more
-                    // than `n` (its capacity: no allocation).
-                    if memo.prev[s].len() >= n {
-                        if let Some(out) = memo.prev[s].pop() {
-                            // Every level better than the one pushed out is still held.
-                            let step = if side == Side::Bid { 1 } else { -1 };
-                            bound = Some(out.px.saturating_add(step));
-                        }
-                    }
-                    let r = self.render_level(format, side, px, qty);
-                    memo.prev[s].insert(i, r);
-                }
+            let changes = &bufs[s][..lens[s]];
+            // A few changes (most of Kraken's updates) move a few levels in place; more (most
+            // of OKX's) would move the same levels again and again, and are merged instead.
+            if changes.len() <= FEW_CHANGES {
+                self.patch_in_place(&mut memo.prev[s], book, format, side, changes, n);
+            } else {
+                self.patch_merged(&mut memo.prev[s], book, format, side, changes, n);
             }
-            let have = memo.prev[s].len();
+            let kept = &mut memo.prev[s];
+            let have = kept.len();
             if have < n {
-                let rest = match memo.prev[s].last() {
+                let rest = match kept.last() {
                     Some(r) => book.iter_after(side, r.px),
                     None => book.iter(side),
                 };
                 for l in rest.take(n - have) {
-                    let r = self.render_level(format, side, l.px_tick, l.qty_lots);
-                    memo.prev[s].push(r);
+                    kept.push(self.render_level(format, side, l.px_tick, l.qty_lots, None));
                 }
             }
         }
         self.hash_kept(memo, format)
     }
 
-    /// One level's text in `format` (`self.text` is scratch), kept.
-    fn render_level(&mut self, format: MemoFormat, side: Side, px: i64, qty: i64) -> Rendered {
+    /// [`Checksummer::patched`] on one side's `kept` levels, one change (best first) at a
+    /// time, in place; the refill is left to the caller.
+    ///
+    /// `kept` stays exactly the side's levels at a bound or better, and at most `n` (its
+    /// capacity: no allocation): at first the `n`-th price (every price when there are fewer);
+    /// when an insert pushes the last level out, just better than that level. A change
+    /// beyond the bound is left to the refill, so `kept` stays a prefix of the side, and the
+    /// refill takes the levels that follow it.
+    fn patch_in_place(
+        &mut self,
+        kept: &mut Vec<Rendered>,
+        book: &Ladder,
+        format: MemoFormat,
+        side: Side,
+        changes: &[i64],
+        n: usize,
+    ) {
+        let mut bound = kept.get(n - 1).map(|r| r.px);
+        // The changes come best first, so the place of each is found from the last's.
+        let mut at = 0;
+        for &px in changes {
+            if bound.is_some_and(|b| is_better(side, b, px)) {
+                break;
+            }
+            while kept.get(at).is_some_and(|r| is_better(side, r.px, px)) {
+                at += 1;
+            }
+            let qty = book.qty_at(side, px);
+            match kept.get(at) {
+                Some(r) if r.px == px => {
+                    if qty == 0 {
+                        kept.remove(at);
+                    } else {
+                        if r.qty != qty {
+                            let was = *r;
+                            kept[at] = self.render_level(format, side, px, qty, Some(&was));
+                        }
+                        at += 1;
+                    }
+                }
+                _ if qty == 0 => {}
+                // Past the last level of a full memo: so are the changes after it.
+                None if at >= n => break,
+                _ => {
+                    // The last level is pushed out first, so `kept` never holds more than `n`.
+                    if kept.len() >= n {
+                        if let Some(out) = kept.pop() {
+                            // Every level better than the one pushed out is still held.
+                            let step = if side == Side::Bid { 1 } else { -1 };
+                            bound = Some(out.px.saturating_add(step));
+                        }
+                    }
+                    let r = self.render_level(format, side, px, qty, None);
+                    kept.insert(at, r);
+                    at += 1;
+                }
+            }
+        }
+    }
+
+    /// [`Checksummer::patched`] on one side's `kept` levels, merged with all the `changes`
+    /// (best first) into a new vector in one pass: runs of unchanged levels are copied whole,
+    /// each level moved once. The refill is left to the caller.
+    ///
+    /// The side's levels at the memo's `n`-th price or better (every price when it had
+    /// fewer) are now `kept`'s, changed as logged: the merge's, up to that price. Every level
+    /// between the last of them and that price is among them, so the refill, which takes
+    /// the book's levels after the last, continues them exactly.
+    fn patch_merged(
+        &mut self,
+        kept: &mut Vec<Rendered>,
+        book: &Ladder,
+        format: MemoFormat,
+        side: Side,
+        changes: &[i64],
+        n: usize,
+    ) {
+        // Reserved for `n` levels, as `kept` (the two swap): no allocation.
+        let mut next = std::mem::take(&mut self.next[0]);
+        next.clear();
+        let prev = &*kept;
+        let bound = prev.get(n - 1).map(|r| r.px);
+        let mut at = 0;
+        for &px in changes {
+            if bound.is_some_and(|b| is_better(side, b, px)) {
+                break;
+            }
+            // The kept levels better than `px`, copied as one run; at most `n` levels.
+            let run = prev[at..].iter().take_while(|r| is_better(side, r.px, px)).count();
+            let end = at + run.min(n - next.len());
+            next.extend_from_slice(&prev[at..end]);
+            at = end;
+            if next.len() >= n {
+                break;
+            }
+            let was = prev.get(at).filter(|r| r.px == px);
+            if was.is_some() {
+                at += 1;
+            }
+            let qty = book.qty_at(side, px);
+            match was {
+                _ if qty == 0 => {}
+                Some(r) if r.qty == qty => next.push(*r),
+                _ => next.push(self.render_level(format, side, px, qty, was)),
+            }
+        }
+        let end = prev.len().min(at + (n - next.len()));
+        next.extend_from_slice(&prev[at..end]);
+        self.next[0] = std::mem::replace(kept, next);
+    }
+
+    /// One level's text in `format` (`self.text` is scratch), kept; the price's text is
+    /// copied from `was` (the level as kept before, at the same price) if it is kept.
+    fn render_level(
+        &mut self,
+        format: MemoFormat,
+        side: Side,
+        px: i64,
+        qty: i64,
+        was: Option<&Rendered>,
+    ) -> Rendered {
         self.text.clear();
+        match was.filter(|r| r.len != NOT_KEPT) {
+            Some(r) => self.text.extend_from_slice(&r.text[..usize::from(r.px_len)]),
+            None => match format {
+                MemoFormat::Kraken(tick, price_decimals, ..) => {
+                    self.kraken_number(tick, px, price_decimals);
+                }
+                MemoFormat::Interleaved(tick, _, style, _) => {
+                    write_number(tick, px, style, &mut self.text);
+                }
+            },
+        }
+        let px_len = self.text.len();
         match format {
-            MemoFormat::Kraken(tick, price_decimals, lot, qty_decimals) => {
-                self.kraken_number(tick, px, price_decimals);
+            MemoFormat::Kraken(_, _, lot, qty_decimals) => {
                 self.kraken_number(lot, qty, qty_decimals);
             }
-            MemoFormat::Interleaved(tick, lot, style, negative_asks) => {
-                write_number(tick, px, style, &mut self.text);
+            MemoFormat::Interleaved(_, lot, style, negative_asks) => {
                 self.text.push(b':');
                 let qty = if negative_asks && side == Side::Ask { -qty } else { qty };
                 write_number(lot, qty, style, &mut self.text);
             }
         }
-        Rendered::keep(px, qty, &self.text)
+        Rendered::keep(px, qty, &self.text, px_len)
     }
 
     /// Hashes the text of `memo`'s kept levels in `format`'s order and records the CRC;
@@ -832,11 +950,13 @@ impl Checksummer {
                 }
                 let start = self.text.len();
                 write_number(tick, l.px_tick, style, &mut self.text);
+                let px_len = self.text.len() - start;
                 self.text.push(b':');
                 let qty = if negative_asks && side == Side::Ask { -l.qty_lots } else { l.qty_lots };
                 write_number(lot, qty, style, &mut self.text);
                 if memo.is_some() {
-                    self.next[s].push(Rendered::keep(l.px_tick, l.qty_lots, &self.text[start..]));
+                    let text = &self.text[start..];
+                    self.next[s].push(Rendered::keep(l.px_tick, l.qty_lots, text, px_len));
                 }
             }
         }
@@ -1017,11 +1137,16 @@ mod tests {
             book.set(Side::Bid, 994, 0); // a delete: the next level comes in
             book.set(Side::Bid, 999, 4); // a new level between two
             assert_eq!(check(&mut book, &mut memo), 2);
+            // More changes than are made in place on a side: merged.
+            for (px, qty) in [(1_002, 1), (996, 0), (993, 2), (990, 0), (997, 6), (992, 8)] {
+                book.set(Side::Bid, px, qty);
+            }
+            assert_eq!(check(&mut book, &mut memo), 3);
             book.truncate(Side::Ask, 3); // a cut is not logged: walked
-            assert_eq!(check(&mut book, &mut memo), 2);
+            assert_eq!(check(&mut book, &mut memo), 3);
             book.set(Side::Ask, 1_001, 0); // fewer asks than the checksum covers
             book.set(Side::Ask, 1_100, 2);
-            assert_eq!(check(&mut book, &mut memo), 3);
+            assert_eq!(check(&mut book, &mut memo), 4);
         }
     }
 

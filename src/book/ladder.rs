@@ -44,6 +44,7 @@
 mod bitmap;
 mod side;
 
+pub(crate) use side::CHANGE_LOG;
 use side::{SideBook, SideIter};
 
 /// Bytes between two writes of [`resident_zeroed`]: the smallest page size Linux uses.
@@ -482,14 +483,31 @@ impl Ladder {
     }
 
     /// The prices of `side` set at or better than the watched price since the mark (see
-    /// [`Ladder::watch`]), each change once (a price may repeat), or `None` if a change there
-    /// was not logged (more than 32 of them, levels cut or cleared, a side never marked).
-    /// Together with [`Ladder::qty_at`] they bring a copy of the top levels up to date
-    /// without walking the side.
+    /// [`Ladder::watch`]), best first, each once, written to `buf`; or `None` if a change there
+    /// was not logged (more than [`CHANGE_LOG`] of them, levels cut or cleared, a side never
+    /// marked). Together with [`Ladder::qty_at`] they bring a copy of the top levels up to
+    /// date without walking the side.
     #[inline]
-    pub(crate) fn changes(&self, side: Side) -> Option<impl Iterator<Item = i64> + '_> {
+    pub(crate) fn changes<'b>(
+        &self,
+        side: Side,
+        buf: &'b mut [i64; CHANGE_LOG],
+    ) -> Option<&'b [i64]> {
         let keys = self.side(side).changes()?;
-        Some(keys.iter().map(move |&k| from_key(side, k)))
+        let buf = &mut buf[..keys.len()];
+        buf.copy_from_slice(keys);
+        // Smaller keys are better on both sides. Few keys: the sort is an insertion sort.
+        buf.sort_unstable();
+        let mut n = 0;
+        for i in 0..buf.len() {
+            if n == 0 || buf[i] != buf[n - 1] {
+                buf[n] = buf[i];
+                n += 1;
+            }
+        }
+        let prices = &mut buf[..n];
+        prices.iter_mut().for_each(|k| *k = from_key(side, *k));
+        Some(prices)
     }
 
     /// The lots at `px_tick` on `side` (0: no level there).
@@ -549,5 +567,37 @@ impl Iterator for Levels<'_> {
 impl std::fmt::Debug for Levels<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Levels").field("side", &self.side).finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The changes since the mark come best first on each side, each price once, and only
+    /// those at the watched price or better; a cut within them leaves them unknown.
+    #[test]
+    fn changes_come_best_first_once_each() {
+        let mut book = Ladder::new();
+        for px in 90..=110 {
+            book.set(Side::Bid, px, 1);
+            book.set(Side::Ask, px + 100, 1);
+        }
+        book.mark();
+        book.watch(Side::Bid, Some(100));
+        book.watch(Side::Ask, Some(205));
+        for (px, qty) in [(95, 2), (104, 0), (99, 3), (100, 7), (104, 5), (95, 0), (111, 1)] {
+            book.set(Side::Bid, px, qty);
+        }
+        for (px, qty) in [(205, 2), (201, 0), (210, 4), (201, 3), (199, 1)] {
+            book.set(Side::Ask, px, qty);
+        }
+        let mut buf = [0; CHANGE_LOG];
+        assert_eq!(book.changes(Side::Bid, &mut buf), Some(&[111, 104, 100][..]));
+        assert_eq!(book.changes(Side::Ask, &mut buf), Some(&[199, 201, 205][..]));
+        book.mark();
+        assert_eq!(book.changes(Side::Bid, &mut buf), Some(&[][..]));
+        book.truncate(Side::Ask, 3);
+        assert_eq!(book.changes(Side::Ask, &mut buf), None);
     }
 }
