@@ -23,6 +23,11 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut engine = Engine::new(adapter).with_clock(|| 0);
     let mut sink = common::Checked;
-    let _ = engine.handle_http("https://api.binance.com/api/v3/depth?symbol=BTCUSDT", SNAPSHOT, 0, &mut sink);
+    let _ = engine.handle_http(
+        "https://api.binance.com/api/v3/depth?symbol=BTCUSDT",
+        SNAPSHOT,
+        0,
+        &mut sink,
+    );
     common::run(&mut engine, &[], rest);
 });

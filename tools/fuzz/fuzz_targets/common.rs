@@ -12,7 +12,10 @@ pub struct Checked;
 impl Sink for Checked {
     fn publish(&mut self, event: Event) {
         if let EventKind::Bbo(b) = event.kind() {
-            assert!(!(event.state().is_valid() && b.is_crossed()), "crossed BBO published as valid");
+            assert!(
+                !(event.state().is_valid() && b.is_crossed()),
+                "crossed BBO published as valid"
+            );
         }
     }
 }

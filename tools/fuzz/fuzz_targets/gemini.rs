@@ -15,11 +15,14 @@ const V1_BOOK: &[u8] = br#"{"type":"update","eventId":1,"socket_sequence":0,"eve
 fuzz_target!(|data: &[u8]| {
     match data.split_first() {
         Some((b, rest)) if b & 1 == 0 => {
-            let mut e = Engine::new(GeminiV2::new(InstrumentRegistry::with_builtins())).with_clock(|| 0);
+            let mut e =
+                Engine::new(GeminiV2::new(InstrumentRegistry::with_builtins())).with_clock(|| 0);
             common::run(&mut e, &[V2_BOOK], rest);
         }
         Some((_, rest)) => {
-            let Ok(a) = GeminiV1::new(InstrumentRegistry::with_builtins(), "BTCUSD") else { return };
+            let Ok(a) = GeminiV1::new(InstrumentRegistry::with_builtins(), "BTCUSD") else {
+                return;
+            };
             let mut e = Engine::new(a).with_clock(|| 0);
             common::run(&mut e, &[V1_BOOK], rest);
         }

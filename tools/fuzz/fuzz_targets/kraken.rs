@@ -15,11 +15,13 @@ const V2_BOOK: &[u8] = br#"{"channel":"book","type":"snapshot","data":[{"symbol"
 fuzz_target!(|data: &[u8]| {
     match data.split_first() {
         Some((b, rest)) if b & 1 == 0 => {
-            let mut e = Engine::new(KrakenV1::new(InstrumentRegistry::with_builtins())).with_clock(|| 0);
+            let mut e =
+                Engine::new(KrakenV1::new(InstrumentRegistry::with_builtins())).with_clock(|| 0);
             common::run(&mut e, &[V1_BOOK], rest);
         }
         Some((_, rest)) => {
-            let mut e = Engine::new(KrakenV2::new(InstrumentRegistry::with_builtins(), 10)).with_clock(|| 0);
+            let mut e = Engine::new(KrakenV2::new(InstrumentRegistry::with_builtins(), 10))
+                .with_clock(|| 0);
             common::run(&mut e, &[V2_BOOK], rest);
         }
         None => {}

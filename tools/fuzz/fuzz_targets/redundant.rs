@@ -15,7 +15,10 @@ struct Checked;
 impl Sink for Checked {
     fn publish(&mut self, event: Event) {
         if let EventKind::Bbo(b) = event.kind() {
-            assert!(!(event.state().is_valid() && b.is_crossed()), "crossed BBO published as valid");
+            assert!(
+                !(event.state().is_valid() && b.is_crossed()),
+                "crossed BBO published as valid"
+            );
         }
     }
 }
@@ -23,7 +26,8 @@ impl Sink for Checked {
 fuzz_target!(|data: &[u8]| {
     let Some((pick, rest)) = data.split_first() else { return };
     let venue = Venue::ALL[usize::from(*pick) % Venue::ALL.len()];
-    let Ok(mut s) = Session::recorded_lines(venue, InstrumentRegistry::with_builtins(), None, 0..64, 2)
+    let Ok(mut s) =
+        Session::recorded_lines(venue, InstrumentRegistry::with_builtins(), None, 0..64, 2)
     else {
         return;
     };
