@@ -384,8 +384,9 @@ impl<V> ScanPath<V> {
 /// The parser controls of an adapter with a venue scanner: which parser reads its frames,
 /// and which of the scanner's dispatch paths runs. Every scanning adapter implements it
 /// (Binance, Bitfinex, BitMEX, Bybit, Coinbase Advanced and Exchange, Gemini v2,
-/// Hyperliquid, Kraken Futures, Kraken v1, OKX), and so do the tests and fuzz targets that
-/// run the scanner against simd-json on the same bytes.
+/// Hyperliquid, Kraken Futures, Kraken v1, OKX) and [`AnyAdapter`](super::AnyAdapter); the
+/// tests and fuzz targets that run the scanner against simd-json on the same bytes set both
+/// through it.
 pub trait ScanControls {
     /// Reads frames with `parser` from now on ([`Parser::Scan`] by default: the scanner
     /// reads the messages it was written for, simd-json the rest and whatever the scanner
