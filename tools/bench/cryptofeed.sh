@@ -4,6 +4,8 @@
 #   bash tools/bench/cryptofeed.sh [JSON_OUT]
 # With JSON_OUT, each venue's result is also appended there as one JSON line (the pipeline
 # benchmark reads it through CRYPTOFEED_JSON for its cryptofeed column).
+# Kraken v1 and OKX run twice: as cryptofeed runs by default (checksum_validation off) and with
+# it on, the work ladderfeed does as users run it (cryptofeed checks those two venues' CRCs).
 # Installs cryptofeed==2.4.1 and zstandard with pip when they are not importable.
 # stdout: one line per venue; stderr: the first handler error and cryptofeed's log records
 # per venue (add 2>/dev/null for the lines alone).
@@ -30,7 +32,9 @@ done <<'EOF'
 binance_spot BINANCE binance/hftbacktest_spot_btcusdt_20240808.gz --symbol BTC-USDT
 binance_futures BINANCE_FUTURES binance/cryptofeed_BINANCE_FUTURES.ws.1.0
 kraken_v1 KRAKEN kraken/cryptofeed_KRAKEN.ws.50.0
+kraken_v1 KRAKEN kraken/cryptofeed_KRAKEN.ws.50.0 --checksum
 okx OKX okx/cryptofeed_OKX.ws.1.0
+okx OKX okx/cryptofeed_OKX.ws.1.0 --checksum
 gemini_v2 GEMINI gemini/cryptofeed_GEMINI.ws.1.0
 bitfinex BITFINEX bitfinex/cryptofeed_BITFINEX-58bafb.0
 coinbase_advanced COINBASE coinbase/cryptofeed-v3_COINBASE.jsonl.zst

@@ -35,7 +35,9 @@
 //! `cargo bench -p ladderfeed-peers --bench pipeline` (`PIPELINE_CASES=okx,kraken_v1` for
 //! some captures only); `tools/bench.sh peers` also runs
 //! cryptofeed's own handler over the same captures and passes its figures in
-//! `CRYPTOFEED_JSON` (one JSON object per line) for the ratio column.
+//! `CRYPTOFEED_JSON` (one JSON object per line) for the ratio columns: the same work as
+//! ladderfeed's headline (cryptofeed's `checksum_validation` on for Kraken v1 and OKX, whose
+//! CRCs it checks), and both without checksums.
 
 #[path = "../../reference/mod.rs"]
 mod reference;
@@ -708,15 +710,48 @@ fn bench_records(c: &mut Criterion, name: &'static str, venue: Venue, recs: &[Re
     }
 }
 
-/// cryptofeed's figures by capture name, from `CRYPTOFEED_JSON` (lines with `"case"` and
-/// `"ns_per_msg_median"`), if the bench script measured it.
-fn cryptofeed_figures() -> HashMap<String, f64> {
+/// cryptofeed's figures by capture name and whether its `checksum_validation` was on, from
+/// `CRYPTOFEED_JSON` (lines with `"case"`, `"ns_per_msg_median"` and `"checksum_validation"`),
+/// if the bench script measured it.
+fn cryptofeed_figures() -> HashMap<(String, bool), f64> {
     let Ok(path) = std::env::var("CRYPTOFEED_JSON") else { return HashMap::new() };
     let Ok(text) = std::fs::read_to_string(&path) else { return HashMap::new() };
     text.lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter_map(|v| Some((v["case"].as_str()?.to_owned(), v["ns_per_msg_median"].as_f64()?)))
+        .filter_map(|v| {
+            let checked = v["checksum_validation"].as_bool().unwrap_or(false);
+            Some(((v["case"].as_str()?.to_owned(), checked), v["ns_per_msg_median"].as_f64()?))
+        })
         .collect()
+}
+
+/// The cryptofeed columns of `r`'s row: cryptofeed's figure for ladderfeed's headline work and
+/// its ratio, then the ratio with checksums off on both sides.
+///
+/// On a venue whose checksums ladderfeed verifies (it has a figure without them), the
+/// headline compares cryptofeed's run with `checksum_validation` on, if it was measured (it
+/// checks Kraken's and OKX's CRCs); otherwise its default run, marked as not checking them.
+fn cryptofeed_columns(cf: &HashMap<(String, bool), f64>, r: &Row) -> [String; 3] {
+    let checked = cf.get(&(r.name.to_owned(), true));
+    let unchecked = cf.get(&(r.name.to_owned(), false));
+    let headline = match (checked, unchecked) {
+        (Some(ns), _) => Some((*ns, "")),
+        (None, Some(ns)) if r.ladderfeed_unchecked.is_some() => {
+            Some((*ns, " (cryptofeed unchecked)"))
+        }
+        (None, Some(ns)) => Some((*ns, "")),
+        (None, None) => None,
+    };
+    let dash = || "–".to_owned();
+    let (ns, ratio) = match headline {
+        Some((ns, mark)) => (format!("{ns:.0}{mark}"), format!("{:.0}x", ns / r.ladderfeed)),
+        None => (dash(), dash()),
+    };
+    let both_unchecked = match (unchecked, r.ladderfeed_unchecked) {
+        (Some(ns), Some(lf)) => format!("{:.0}x", ns / lf),
+        _ => dash(),
+    };
+    [ns, ratio, both_unchecked]
 }
 
 fn pipeline(c: &mut Criterion) {
@@ -735,9 +770,12 @@ fn pipeline(c: &mut Criterion) {
         "\n| capture | messages | MB | ladderfeed ns/msg | msgs/s | one thread ns/msg | \
          without checksums ns/msg | reference ns/msg | hftbacktest ns/msg | nautilus ns/msg | \
          barter ns/msg | fastest Rust peer / ladderfeed | the same, one thread | \
-         the same, without checksums | cryptofeed ns/msg | cryptofeed / ladderfeed |"
+         the same, without checksums | cryptofeed ns/msg | cryptofeed / ladderfeed | \
+         the same, both without checksums |"
     );
-    eprintln!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    eprintln!(
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
     for r in rows {
         // The headline: ladderfeed as users run it (checksums on); the peers' own work (without
         // checksums) and one thread beside it.
@@ -745,12 +783,9 @@ fn pipeline(c: &mut Criterion) {
             .into_iter()
             .flatten()
             .fold(f64::INFINITY, f64::min);
-        let (cf_ns, cf_ratio) = match cf.get(r.name) {
-            Some(ns) => (format!("{ns:.0}"), format!("{:.0}x", ns / r.ladderfeed)),
-            None => ("–".to_owned(), "–".to_owned()),
-        };
+        let [cf_ns, cf_ratio, cf_unchecked] = cryptofeed_columns(&cf, &r);
         eprintln!(
-            "| {} | {} | {:.2} | {:.0} | {} | {:.0} | {} | {:.0} | {} | {:.0} | {} | {:.2}x | {:.2}x | {} | {} | {} |",
+            "| {} | {} | {:.2} | {:.0} | {} | {:.0} | {} | {:.0} | {} | {:.0} | {} | {:.2}x | {:.2}x | {} | {} | {} | {} |",
             r.name,
             r.messages,
             r.mb,
@@ -767,6 +802,7 @@ fn pipeline(c: &mut Criterion) {
             r.ladderfeed_unchecked.map_or("–".to_owned(), |u| format!("{:.2}x", fastest / u)),
             cf_ns,
             cf_ratio,
+            cf_unchecked,
         );
     }
 }
