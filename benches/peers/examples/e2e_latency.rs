@@ -11,6 +11,9 @@
 //!   after every turn of the live loop the same thread pops what the ring holds (the frame
 //!   still goes through parse, book, publish and pop; only the hop between cores is gone). On
 //!   a 2-core machine this is the layout that leaves the simulator a core of its own.
+//! - **the same with `--parser simd-json`**: the one-thread layout again, every frame read by
+//!   simd-json (the reference parser) instead of the venue's scanner (the default; issue 24:
+//!   the scanners must not make the end-to-end p50 worse).
 //! - **ladderfeed busy-poll, spinning consumer**: the live loop busy-polling on a pinned network
 //!   thread, a consumer spinning on the other core (the production setting: each owns a core;
 //!   on a 2-core machine the consumer shares its core with the simulator).
@@ -60,7 +63,7 @@ use ladderfeed::consumer::{spawn_pinned, Cores};
 use ladderfeed::net::live::{Feed, Live, Options};
 use ladderfeed::net::tls;
 use ladderfeed::ring::feed;
-use ladderfeed::venue::{Adapter, AnyAdapter};
+use ladderfeed::venue::{Adapter, AnyAdapter, Parser};
 use ladderfeed_sim::{Config, Pace, Sim};
 use reference::{RefBook, Reference};
 use rustls::ClientConfig;
@@ -168,12 +171,12 @@ fn ladderfeed_client(
     config: Arc<ClientConfig>,
     venue: Venue,
     total: usize,
-    busy: bool,
-    consumer: Consumer,
+    (busy, consumer, parser): LfClient,
 ) -> (Vec<u64>, HashMap<u64, u64>) {
     let symbols = symbols(venue);
     let mut opts = Options::new(config);
     opts.busy_poll = busy;
+    opts.parser = parser;
     let feed_cfg = Feed {
         venue,
         url: Feed::endpoint_url(venue, url, &symbols),
@@ -254,13 +257,26 @@ fn row(label: &str, h: &Histogram<u64>) {
     );
 }
 
-/// The clients compared: the reference, then ladderfeed as (busy-poll, where the consumer is).
-const CLIENTS: [(&str, Option<(bool, Consumer)>); 5] = [
+/// How a ladderfeed client runs: busy-poll (or epoll), where the consumer is, which parser.
+type LfClient = (bool, Consumer, Parser);
+
+/// The clients compared: the reference, then ladderfeed as (busy-poll, where the consumer is,
+/// parser). The one-thread layout runs twice, with the venue's scanner (the default) and with
+/// `--parser simd-json` (the reference parser), so the scanners' effect on the whole path is
+/// measured side by side in the same rounds.
+const CLIENTS: [(&str, Option<LfClient>); 6] = [
     ("reference (tokio-tungstenite + serde_json + BTreeMap)", None),
-    ("ladderfeed busy-poll, consumer on the network thread", Some((true, Consumer::Inline))),
-    ("ladderfeed busy-poll, spinning consumer", Some((true, Consumer::Spins))),
-    ("ladderfeed busy-poll, yielding consumer", Some((true, Consumer::Yields))),
-    ("ladderfeed epoll, yielding consumer", Some((false, Consumer::Yields))),
+    (
+        "ladderfeed busy-poll, consumer on the network thread",
+        Some((true, Consumer::Inline, Parser::Scan)),
+    ),
+    (
+        "ladderfeed busy-poll, consumer on the network thread, `--parser simd-json`",
+        Some((true, Consumer::Inline, Parser::SimdJson)),
+    ),
+    ("ladderfeed busy-poll, spinning consumer", Some((true, Consumer::Spins, Parser::Scan))),
+    ("ladderfeed busy-poll, yielding consumer", Some((true, Consumer::Yields, Parser::Scan))),
+    ("ladderfeed epoll, yielding consumer", Some((false, Consumer::Yields, Parser::Scan))),
 ];
 
 /// One client against a simulator of its own (the same capture, pace and protocol: the same
@@ -293,7 +309,7 @@ fn run_client(
     capture: &Path,
     venue: Venue,
     pace: Pace,
-    client: Option<(bool, Consumer)>,
+    client: Option<LfClient>,
     m: &mut Measured,
 ) -> Ran {
     let mut c = Config::new(venue, vec![capture.to_path_buf()]);
@@ -332,8 +348,9 @@ fn run_client(
             }
             Ran::Reference(lat)
         }
-        Some((busy, consumer)) => {
-            let (recvs, popped) = ladderfeed_client(&base, config, venue, total, busy, consumer);
+        Some((busy, consumer, parser)) => {
+            let (recvs, popped) =
+                ladderfeed_client(&base, config, venue, total, (busy, consumer, parser));
             std::thread::sleep(Duration::from_millis(100));
             let log = sim.stop();
             let s = sends(&log, nth_conn(&log, 0).expect("the connection"));
