@@ -404,7 +404,7 @@ impl Parsed {
 }
 
 /// One symbol an adapter knows: the venue's own spelling and the instrument.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SymbolInfo {
     /// The symbol exactly as the venue writes it in messages.
     pub key: String,

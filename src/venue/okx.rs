@@ -75,9 +75,9 @@ pub struct Okx {
     scan: ScanPath<OkxFrames>,
 }
 
-/// The fields of one `data` entry that the book and trade handlers read, found in a single
-/// pass over its keys (as with `get`, the first occurrence of a key wins). Values keep their
-/// JSON type; each handler reads the ones its channel has.
+/// The fields of one `data` entry that the book, trade and ticker handlers read, found in a
+/// single pass over its keys (as with `get`, the first occurrence of a key wins). Values keep
+/// their JSON type; each handler reads the ones its channel has.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Entry<V> {
     /// `asks`: a book's ask levels.
@@ -100,6 +100,14 @@ pub(crate) struct Entry<V> {
     pub(crate) sz: Option<V>,
     /// `tradeId`: a trade's id.
     pub(crate) trade_id: Option<V>,
+    /// `bidPx`: a ticker's best bid price (`""`: no bid).
+    pub(crate) bid_px: Option<V>,
+    /// `bidSz`: a ticker's best bid size.
+    pub(crate) bid_sz: Option<V>,
+    /// `askPx`: a ticker's best ask price (`""`: no ask).
+    pub(crate) ask_px: Option<V>,
+    /// `askSz`: a ticker's best ask size.
+    pub(crate) ask_sz: Option<V>,
 }
 
 impl<V> Default for Entry<V> {
@@ -115,6 +123,10 @@ impl<V> Default for Entry<V> {
             px: None,
             sz: None,
             trade_id: None,
+            bid_px: None,
+            bid_sz: None,
+            ask_px: None,
+            ask_sz: None,
         }
     }
 }
@@ -134,6 +146,10 @@ impl<V> Entry<V> {
             b"px" => &mut self.px,
             b"sz" => &mut self.sz,
             b"tradeId" => &mut self.trade_id,
+            b"bidPx" => &mut self.bid_px,
+            b"bidSz" => &mut self.bid_sz,
+            b"askPx" => &mut self.ask_px,
+            b"askSz" => &mut self.ask_sz,
             _ => return None,
         })
     }
@@ -202,6 +218,10 @@ impl Okx {
                 f.entries().iter().try_for_each(|d| self.book(inst_id, d, snapshot, out))
             }
             Push::Trades => f.entries().iter().try_for_each(|t| self.trade(inst_id, t, out)),
+            Push::Tickers => {
+                out.control = true;
+                f.entries().iter().try_for_each(|t| self.ticker(inst_id, t))
+            }
         })
     }
 
@@ -254,7 +274,7 @@ impl Okx {
             b"tickers" => {
                 out.control = true;
                 for t in data.iter() {
-                    self.ticker(inst_id, t)?;
+                    self.ticker(inst_id, &Entry::read(t))?;
                 }
                 Ok(())
             }
@@ -368,27 +388,34 @@ impl Okx {
         Ok(())
     }
 
-    fn ticker(&mut self, inst_id: &[u8], t: Value<'_, '_>) -> Result<(), VenueError> {
+    /// One ticker entry, from either parser: the venue's own best bid and ask, kept for
+    /// cross-checks.
+    #[inline]
+    fn ticker<'i, V: FieldValue<'i>>(
+        &mut self,
+        inst_id: &[u8],
+        t: &Entry<V>,
+    ) -> Result<(), VenueError> {
         let Some(sym) = self.symbols.resolve(inst_id) else {
             return Ok(());
         };
         let info = self.symbols.get_mut(sym).ok_or(VenueError::UnknownSymbol)?;
         let inst = &info.instrument;
-        let f = |k: &'static str| field_text(t, k).ok_or(VenueError::Shape("ticker field"));
+        let f = |v: Option<V>| text_of(v, "ticker field");
         // An empty side is sent as `""` (no bid or no ask): 0 ticks, 0 lots.
-        let px = |k: &'static str| match f(k)? {
+        let px = |v: Option<V>, k: &'static str| match f(v)? {
             b"" => Ok(0),
             v => inst.price_ticks(v).map_err(num(k)),
         };
-        let sz = |k: &'static str| match f(k)? {
+        let sz = |v: Option<V>, k: &'static str| match f(v)? {
             b"" => Ok(0),
             v => inst.qty_lots(v).map_err(num(k)),
         };
         let bbo = Bbo {
-            bid_tick: px("bidPx")?,
-            bid_lots: sz("bidSz")?,
-            ask_tick: px("askPx")?,
-            ask_lots: sz("askSz")?,
+            bid_tick: px(t.bid_px, "bidPx")?,
+            bid_lots: sz(t.bid_sz, "bidSz")?,
+            ask_tick: px(t.ask_px, "askPx")?,
+            ask_lots: sz(t.ask_sz, "askSz")?,
         };
         info.venue_bbo = Some(bbo);
         Ok(())

@@ -8,8 +8,10 @@ use crate::common::gen::{array, object, s, Gen};
 use crate::common::{records, same_frame};
 use ladderfeed::book::InstrumentRegistry;
 use ladderfeed::capture::RecordKind;
+use ladderfeed::event::Bbo;
 use ladderfeed::venue::okx::Okx;
 use ladderfeed::venue::scan::KernelKind;
+use ladderfeed::venue::Adapter;
 use proptest::prelude::*;
 
 /// The bundled OKX captures.
@@ -24,12 +26,14 @@ fn every_bundled_frame_parses_as_simd_json_does_on_every_dispatch_path() {
     for file in CAPTURES {
         for kind in KernelKind::ALL {
             let Some(t) = crate::capture_agrees(okx, file, kind, |text| {
-                (text.contains(r#""channel":"books""#) || text.contains(r#""channel":"trades""#))
+                ["books", "trades", "tickers"]
+                    .iter()
+                    .any(|c| text.contains(&format!(r#""channel":"{c}""#)))
                     && !text.contains(r#""event""#)
             }) else {
                 continue;
             };
-            // Every book and trade push is scanned, and the pongs; nothing else.
+            // Every book, trade and ticker push is scanned, and the pongs; nothing else.
             let pongs = crate::common::records(&[file])
                 .iter()
                 .filter(|r| r.kind == RecordKind::Recv && r.payload == b"pong")
@@ -44,7 +48,7 @@ fn the_engine_counts_the_frames_left_to_simd_json() {
     let recs = records(&[CAPTURES[0]]);
     let (scan, a) = crate::engines_agree(okx, &recs);
     let fallbacks = scan.stats().scanner_fallbacks;
-    // Everything but the book and trade pushes: subscription answers and tickers.
+    // Everything but the book, trade and ticker pushes: the subscription answers.
     assert!(fallbacks > 0 && (fallbacks as usize) < a.frames / 2, "{fallbacks} of {}", a.frames);
 }
 
@@ -195,6 +199,33 @@ fn trade_entry() -> impl Strategy<Value = (String, bool)> {
     )
 }
 
+/// One `data` entry of a `tickers` push: the venue's best bid and ask (`""`: an empty side).
+fn ticker_entry() -> impl Strategy<Value = (String, bool)> {
+    (decimal(), size(), decimal(), size(), millis(), 0u8..10).prop_flat_map(
+        |(bid_px, bid_sz, ask_px, ask_sz, ts, variant)| {
+            let mut m = vec![
+                ("instType".to_owned(), s("SPOT")),
+                ("instId".to_owned(), s("BTC-USDT")),
+                ("last".to_owned(), s("30000.1")),
+                ("bidPx".to_owned(), bid_px),
+                ("bidSz".to_owned(), bid_sz),
+                ("askPx".to_owned(), ask_px),
+                ("askSz".to_owned(), ask_sz),
+                ("ts".to_owned(), ts),
+            ];
+            match variant {
+                0 => drop(m.remove(3)),
+                1 => drop(m.remove(6)),
+                2 => m.push(("bidPx".to_owned(), ("\"1\"".to_owned(), false))),
+                3 => m.push(("vol24h".to_owned(), ("15".to_owned(), true))),
+                4 => m[4].1 = ("4".to_owned(), true),
+                _ => {}
+            }
+            object(m).prop_map(|g| g.member())
+        },
+    )
+}
+
 /// `data`: mostly one entry; up to four are read, more are left to simd-json.
 fn data(entry: BoxedStrategy<(String, bool)>) -> impl Strategy<Value = (String, bool)> {
     prop_oneof![
@@ -215,7 +246,7 @@ fn frame() -> impl Strategy<Value = Gen> {
         1 => Just(s("books50-l2-tbt")),
         1 => Just(s("books5")),
         1 => Just(s("bbo-tbt")),
-        1 => Just(("\"tickers\"".to_owned(), false)),
+        1 => Just(s("tickers")),
     ];
     let trade_channel = prop_oneof![6 => Just(s("trades")), 1 => Just(s("trades-all"))];
     let inst = prop_oneof![8 => Just(s("BTC-USDT")), 1 => Just(s("ETH-USDT")),
@@ -229,7 +260,8 @@ fn frame() -> impl Strategy<Value = Gen> {
     ];
     let book = (book_channel, action, data(book_entry().boxed()));
     let trade = (trade_channel, Just(None), data(trade_entry().boxed()));
-    (prop_oneof![3 => book, 1 => trade], inst, 0u8..16).prop_flat_map(
+    let ticker = (Just(s("tickers")), Just(None), data(ticker_entry().boxed()));
+    (prop_oneof![3 => book, 1 => trade, 1 => ticker], inst, 0u8..16).prop_flat_map(
         |((channel, action, data), inst, variant)| {
             let mut arg = vec![("channel".to_owned(), channel), ("instId".to_owned(), inst)];
             match variant {
@@ -288,7 +320,7 @@ fn fallbacks_are_counted_and_give_simd_jsons_output() {
     let fallbacks: [&[u8]; 16] = [
         br#"{"event":"subscribe","arg":{"channel":"books","instId":"BTC-USDT"}}"#,
         br#"{"event":"error","code":"60012","msg":"Invalid request","connId":"a"}"#,
-        br#"{"arg":{"channel":"tickers","instId":"BTC-USDT"},"data":[{"instId":"BTC-USDT","askPx":"30001.1","askSz":"3","bidPx":"30000.2","bidSz":"4","ts":"1"}]}"#,
+        br#"{"arg":{"channel":"tickers","instId":"BTC-USDT"},"data":[{"instId":"BTC-USDT","askPx":"30001.1","askSz":"3","bidPx":"30000.2","bidSz":"4","bidSz":"4","ts":"1"}]}"#,
         br#"{"arg":{"channel":"books","instId":"BTC\u002dUSDT"},"action":"update","data":[]}"#,
         br#"{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"partial","data":[]}"#,
         br#"{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update"}"#,
@@ -312,10 +344,45 @@ fn fallbacks_are_counted_and_give_simd_jsons_output() {
     }
 }
 
+/// Tickers are scanned and set the venue's own BBO as simd-json's reading does (an empty side
+/// is sent as `""`: 0 ticks, 0 lots; sizes in the builtin lot of 1e-8); a ticker of an
+/// instrument not seen is ignored.
+#[test]
+fn tickers_are_scanned_and_set_the_venues_bbo() {
+    let tickers: [(&[u8], Bbo); 3] = [
+        (
+            br#"{"arg":{"channel":"tickers","instId":"BTC-USDT"},"data":[{"instType":"SPOT","instId":"BTC-USDT","last":"30000.5","askPx":"30001.1","askSz":"3","bidPx":"30000.2","bidSz":"4","ts":"1"}]}"#,
+            Bbo { bid_tick: 300_002, bid_lots: 400_000_000, ask_tick: 300_011, ask_lots: 300_000_000 },
+        ),
+        (
+            br#"{"data":[{"bidSz":"","askSz":"7","askPx":"30002","bidPx":""}],"arg":{"instId":"BTC-USDT","channel":"tickers"}}"#,
+            Bbo { bid_tick: 0, bid_lots: 0, ask_tick: 300_020, ask_lots: 700_000_000 },
+        ),
+        (
+            br#"{"arg":{"channel":"tickers","instId":"ETH-USDT"},"data":[{"askPx":"1","askSz":"1","bidPx":"1","bidSz":"1"}]}"#,
+            Bbo { bid_tick: 0, bid_lots: 0, ask_tick: 300_020, ask_lots: 700_000_000 },
+        ),
+    ];
+    for kind in KernelKind::ALL {
+        let Some((mut scan, mut tape)) = crate::pair(okx, kind) else { continue };
+        let (read, r) = same_frame(&mut scan, &mut tape, SNAPSHOT, "snapshot");
+        assert!(read && r.is_ok());
+        for (f, want) in tickers {
+            let (read, r) = same_frame(&mut scan, &mut tape, f, kind.name());
+            assert!(read && r.is_ok(), "{}: {}", kind.name(), String::from_utf8_lossy(f));
+            let sym = scan.symbols().find(b"BTC-USDT").expect("the snapshot's instrument");
+            assert_eq!(scan.symbols().list()[usize::from(sym)].venue_bbo, Some(want));
+        }
+    }
+}
+
 /// Errors inside a scanned frame are the simd-json path's errors.
 #[test]
 fn bad_pushes_get_the_same_errors() {
-    let bad: [(&[u8], &str); 9] = [
+    let bad: [(&[u8], &str); 12] = [
+        (br#"{"arg":{"channel":"tickers","instId":"BTC-USDT"},"data":[{"askPx":"30001.15","askSz":"3","bidPx":"1","bidSz":"4"}]}"#, "number"),
+        (br#"{"arg":{"channel":"tickers","instId":"BTC-USDT"},"data":[{"askPx":"30001.1","askSz":"3","bidPx":"1"}]}"#, "shape"),
+        (br#"{"arg":{"channel":"tickers","instId":"BTC-USDT"},"data":[{"askPx":"30001.1","askSz":3,"bidPx":"1","bidSz":"4"}]}"#, "shape"),
         (br#"{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[["30000.15","1","0","1"]],"bids":[],"ts":"1"}]}"#, "number"),
         (br#"{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[["30000.1","x","0","1"]],"bids":[],"ts":"1"}]}"#, "number"),
         (br#"{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"snapshot","data":[{"asks":[],"bids":[],"ts":"1","checksum":99999999999}]}"#, "shape"),

@@ -1,5 +1,5 @@
 //! The OKX scanner: order-book pushes (`books`, `books5`, `bbo-tbt`, `books-l2-tbt`,
-//! `books50-l2-tbt`; `snapshot` and `update`) and `trades`/`trades-all`:
+//! `books50-l2-tbt`; `snapshot` and `update`), `trades`/`trades-all` and `tickers`:
 //! `{"arg":{"channel":…,"instId":…},"action":…,"data":[{…},…]}`.
 //!
 //! It reads the frame's `arg.channel`, `arg.instId`, `action` and up to [`MAX_ENTRIES`]
@@ -50,9 +50,10 @@ pub(crate) struct ScanFrame<'a> {
 
 impl<'a> ScanFrame<'a> {
     /// The push this frame is, if it is one the adapter handles from the scanner's reading:
-    /// a book channel with `action` `snapshot`, `update` or none (a snapshot), or a trades
-    /// channel; with its `instId`. `None` for anything else (another channel, a missing
-    /// `channel`, `instId` or `data`, another `action`): the adapter leaves it to simd-json.
+    /// a book channel with `action` `snapshot`, `update` or none (a snapshot), a trades
+    /// channel or `tickers`; with its `instId`. `None` for anything else (another channel, a
+    /// missing `channel`, `instId` or `data`, another `action`): the adapter leaves it to
+    /// simd-json.
     #[inline]
     pub(crate) fn push(&self) -> Option<(Push, &'a [u8])> {
         let (Some(channel), Some(inst_id), true) = (self.channel, self.inst_id, self.data) else {
@@ -67,6 +68,7 @@ impl<'a> ScanFrame<'a> {
                 }
             }
             b"trades" | b"trades-all" => Push::Trades,
+            b"tickers" => Push::Tickers,
             _ => return None,
         };
         Some((push, inst_id))
@@ -88,6 +90,8 @@ pub(crate) enum Push {
     },
     /// Trades.
     Trades,
+    /// Tickers (the venue's own best bid and ask, kept for cross-checks).
+    Tickers,
 }
 
 /// Reads a string into `slot`, which must be empty; `None` for anything else.
@@ -306,7 +310,7 @@ mod tests {
             assert!(sc.reads(b"{}"));
             // Read, but not a push the adapter takes from the scanner.
             for other in [
-                &br#"{"arg":{"channel":"tickers","instId":"BTC-USDT"},"data":[]}"#[..],
+                &br#"{"arg":{"channel":"mark-price","instId":"BTC-USDT"},"data":[]}"#[..],
                 br#"{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"partial","data":[]}"#,
                 br#"{"arg":{"channel":"books"},"data":[]}"#,
                 br#"{"arg":{"channel":"books","instId":"BTC-USDT"}}"#,
