@@ -74,6 +74,11 @@ pub const COINM_PROTOCOL: Protocol = Protocol {
 /// snapshot will then be too new to bridge, which is detected as a gap).
 pub const MAX_PENDING_FRAMES: usize = 4096;
 
+/// Events of streams a user may subscribe to that carry no book or trade data: read (by
+/// either parser) and counted as control frames.
+const IGNORED_EVENTS: [&[u8]; 5] =
+    [b"kline", b"24hrTicker", b"24hrMiniTicker", b"continuous_kline", b"compositeIndex"];
+
 /// Where a symbol's book stands.
 #[derive(Debug, Default)]
 struct SymState {
@@ -515,6 +520,10 @@ impl Binance {
             Some(b"depthUpdate") => self.depth(frame, d, out),
             Some(b"trade" | b"aggTrade") => self.trade(d, out),
             Some(b"bookTicker") => self.book_ticker(d, out),
+            Some(e) if IGNORED_EVENTS.contains(&e) => {
+                out.control = true;
+                Ok(())
+            }
             // Spot bookTicker events carry no `e`.
             None if d.b.is_some() && d.big_a.is_some() => self.book_ticker(d, out),
             _ => return None,
@@ -540,11 +549,7 @@ impl Binance {
                 Some(b"bookTicker") => self.book_ticker(&d, out).map(|()| Kind::Done),
                 Some(b"markPriceUpdate") => self.mark_price(&d, out).map(|()| Kind::Done),
                 Some(b"forceOrder") => self.force_order(&d, out).map(|()| Kind::Done),
-                // Streams a user may subscribe to that carry no book or trade data.
-                Some(
-                    b"kline" | b"24hrTicker" | b"24hrMiniTicker" | b"continuous_kline"
-                    | b"compositeIndex",
-                ) => {
+                Some(e) if IGNORED_EVENTS.contains(&e) => {
                     out.control = true;
                     Ok(Kind::Done)
                 }

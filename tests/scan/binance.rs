@@ -39,7 +39,9 @@ fn coinm() -> Binance {
 fn every_bundled_frame_parses_as_simd_json_does_on_every_dispatch_path() {
     for (file, make) in CAPTURES {
         for kind in KernelKind::ALL {
-            let Some(t) = crate::capture_agrees(make, file, kind, |_| false) else { continue };
+            // Every kline (the USD-M capture's 67, which the adapter ignores) is scanned.
+            let kline = |text: &str| text.contains(r#""e":"kline""#);
+            let Some(t) = crate::capture_agrees(make, file, kind, kline) else { continue };
             assert!(t.frames > 0, "{file}: no frames");
             assert!(t.scanned * 2 > t.frames, "{file}: only {} of {} scanned", t.scanned, t.frames);
         }

@@ -1,14 +1,17 @@
 //! The Binance scanner: spot and USD-M/COIN-M `depthUpdate`, `trade`, `aggTrade` and
-//! `bookTicker`, raw or in a combined-stream wrapper `{"stream":…,"data":{…}}`.
+//! `bookTicker`, and the events the adapter reads no data from (`kline` and the other
+//! streams the adapter ignores), raw or in a combined-stream wrapper
+//! `{"stream":…,"data":{…}}`.
 //!
 //! It fills the adapter's own field table (`Fields`) with `ScanValue`s, so the adapter's
 //! handlers run unchanged on its output. The keys the adapter reads are each given a slot; a
 //! key the adapter reads that the scanner has no slot for (`lastUpdateId`, `id`, `result`,
 //! `code`, `msg`, the derivatives fields, a `data` inside the event) or a key seen twice makes
-//! it refuse the frame; any other key is read (its value must be in the accepted subset) and
+//! it refuse the frame; any other key is read (its value must be in the accepted subset, or
+//! an object of such values, nested at most [`flat::MAX_DEPTH`] deep: a kline's `k`) and
 //! ignored, as the adapter ignores it. Key order is free.
 
-use super::{object, value, Cursor, ScanValue, ScannerState, Spans};
+use super::{flat, object, value, Cursor, ScanValue, ScannerState, Spans};
 use crate::venue::binance::Fields;
 
 /// What the scanner does with a key.
@@ -50,6 +53,12 @@ fn member<'a>(
             Some(true)
         }
         Key::Refuse => None,
+        // An object the adapter ignores (a kline's `k`): read whole, its numbers unsigned
+        // integers as everywhere in this subset.
+        Key::Skip if c.peek() == Some(b'{') => {
+            flat::skip_plain(c, 1)?;
+            Some(false)
+        }
         Key::Skip => {
             value(c, spans)?;
             Some(false)
@@ -223,7 +232,7 @@ mod tests {
 
     #[test]
     fn anything_not_recognised_exactly_is_refused() {
-        let refused: [&[u8]; 24] = [
+        let refused: [&[u8]; 26] = [
             b"",
             b"[]",
             b"{\"e\":\"trade\"",
@@ -246,7 +255,9 @@ mod tests {
             br#"{"b":[["1","2","3"]]}"#,
             br#"{"b":[["1",2]]}"#,
             br#"{"b":[["1","2"],]}"#,
-            br#"{"x":{"y":1}}"#,
+            br#"{"x":{"y":-1}}"#,
+            br#"{"x":{"y":1.5}}"#,
+            br#"{"x":{"y":"\"a"}}"#,
             br#"{"e":tru}"#,
         ];
         for mut sc in scanners::<BinanceFrames>() {
@@ -258,9 +269,14 @@ mod tests {
                     String::from_utf8_lossy(f)
                 );
             }
-            // Accepted on the edges of the subset: 19 digits, 0, empty objects and arrays.
-            assert!(sc.scan(br#"{"E":9999999999999999999,"U":0,"b":[],"x":{}}"#).is_none());
+            // Accepted on the edges of the subset: 19 digits, 0, empty objects and arrays, an
+            // ignored object nested (a kline's `k`).
+            assert!(sc.scan(br#"{"E":9999999999999999999,"U":0,"b":[],"x":{}}"#).is_some());
             assert!(sc.scan(br#"{"E":9999999999999999999,"U":0,"b":[],"x":null}"#).is_some());
+            let kline =
+                br#"{"e":"kline","E":1,"s":"BTCUSDT","k":{"t":1,"i":"1m","x":false,"n":[{}]}}"#;
+            let f = sc.scan(kline).expect("a kline");
+            assert_eq!(f.e.and_then(FieldValue::text), Some(&b"kline"[..]));
             assert!(sc.scan(b"{}").is_some());
         }
     }
