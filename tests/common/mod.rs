@@ -104,8 +104,8 @@ pub fn symbol<A: Adapter>(engine: &Engine<A>, key: &str) -> SymbolIdx {
 }
 
 /// Feeds one frame to a scanning adapter and a simd-json one; panics if their results,
-/// parsed output or symbols (instrument, printed decimals, the venue's own BBO) differ. Whether the scanner read it (no
-/// fallback), and the result.
+/// parsed output or symbols (instrument, printed decimals, the venue's own BBO) differ.
+/// Whether the scanner read it (no fallback), and the result.
 pub fn same_frame<A: Adapter>(
     scan: &mut A,
     tape: &mut A,
@@ -120,8 +120,7 @@ pub fn same_frame<A: Adapter>(
     a.scan_fallback = false;
     assert_eq!(ra, rb, "{what}: {}", String::from_utf8_lossy(frame));
     assert_eq!(a, b, "{what}: {}", String::from_utf8_lossy(frame));
-    let frame = String::from_utf8_lossy(frame);
     let (sa, sb) = (scan.symbols().list(), tape.symbols().list());
-    assert_eq!(sa, sb, "{what}: symbols after {frame}");
+    assert_eq!(sa, sb, "{what}: symbols after {}", String::from_utf8_lossy(frame));
     (scanned, ra)
 }

@@ -348,9 +348,8 @@ fn run_client(
             }
             Ran::Reference(lat)
         }
-        Some((busy, consumer, parser)) => {
-            let (recvs, popped) =
-                ladderfeed_client(&base, config, venue, total, (busy, consumer, parser));
+        Some(lf) => {
+            let (recvs, popped) = ladderfeed_client(&base, config, venue, total, lf);
             std::thread::sleep(Duration::from_millis(100));
             let log = sim.stop();
             let s = sends(&log, nth_conn(&log, 0).expect("the connection"));

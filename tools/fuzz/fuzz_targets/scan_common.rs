@@ -73,8 +73,7 @@ pub fn differential<A: Adapter>(
         assert_eq!(ra, rb, "result differs on {:?}", String::from_utf8_lossy(line));
         assert_eq!(a, b, "parsed output differs on {:?}", String::from_utf8_lossy(line));
         // Tickers set a symbol's venue BBO without any parsed output.
-        let line = String::from_utf8_lossy(line);
         let (sa, sb) = (scan.symbols().list(), tape.symbols().list());
-        assert_eq!(sa, sb, "symbols differ after {line:?}");
+        assert_eq!(sa, sb, "symbols differ after {:?}", String::from_utf8_lossy(line));
     }
 }
