@@ -608,6 +608,14 @@ fn raised_decimals<'a>(
 ) -> Result<u8, VenueError> {
     let mut most = current;
     for n in numbers {
+        // The common case in one compare: a point exactly `most` bytes before the end. Then
+        // the text prints `most` decimals, or it has a second point and is malformed, which
+        // the caller's conversion of every number rejects (see `learn_with`): either way it
+        // cannot raise them.
+        let at = n.len().wrapping_sub(usize::from(most) + 1);
+        if n.get(at) == Some(&b'.') {
+            continue;
+        }
         let d = printed_decimals(n);
         if d > most {
             Step::finest_for(n).map_err(num(what))?;
@@ -813,4 +821,36 @@ pub(crate) fn state_slot<T: Default>(states: &mut Vec<T>, i: SymbolIdx) -> &mut 
 /// venues that answer a subscription with a fresh snapshot.
 pub(crate) fn resubscription(request: impl Fn(&str) -> String) -> Option<Vec<String>> {
     Some(vec![request("unsubscribe"), request("subscribe")])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts<'a>(v: &'a [&'static str]) -> impl Iterator<Item = &'static [u8]> + 'a {
+        v.iter().map(|t| t.as_bytes())
+    }
+
+    /// A known pair's printed decimals only grow, by the most any number prints; the numbers
+    /// that print exactly as many (the common case, one compare each) leave them as they are.
+    #[test]
+    fn known_symbols_printed_decimals_only_grow() {
+        let mut s = Symbols::new(Venue::KrakenV1, InstrumentRegistry::default());
+        let i = s.learn_printed(b"XBT/USD", texts(&["100.5"]), texts(&["1.50"])).unwrap();
+        let decimals = |s: &Symbols| (s.list()[0].price_decimals, s.list()[0].qty_decimals);
+        assert_eq!(decimals(&s), (1, 2));
+        let same = s.learn_printed(b"XBT/USD", texts(&["99.5", "7.0"]), texts(&["0.25", "10.00"]));
+        assert_eq!(same.unwrap(), i);
+        assert_eq!(decimals(&s), (1, 2));
+        let more = ["99.5", "7.125", "8.0"];
+        s.learn_printed(b"XBT/USD", texts(&more), texts(&["0.25", "1.2500", "3"])).unwrap();
+        assert_eq!(decimals(&s), (3, 4));
+        // Fewer decimals never lower them.
+        s.learn_printed(b"XBT/USD", texts(&["99"]), texts(&["1.5"])).unwrap();
+        assert_eq!(decimals(&s), (3, 4));
+        // A number that would raise them must be well formed, and then changes nothing.
+        let bad = s.learn_printed(b"XBT/USD", texts(&["1.0000x"]), texts(&["1.0000"]));
+        assert!(matches!(bad, Err(VenueError::Number { field: "price", .. })), "{bad:?}");
+        assert_eq!(decimals(&s), (3, 4));
+    }
 }

@@ -96,7 +96,66 @@ fn level_array() -> impl Strategy<Value = (String, bool)> {
     })
 }
 
-/// A depth update (spot or futures keys), a trade, an aggTrade or a bookTicker.
+/// A value inside an object the adapter ignores (a kline's `k`): strings, integers,
+/// literals, and arrays and objects of them nested up to three deep, with the forms outside
+/// the scanner's subset that [`decimal`] and [`integer`] make (a bare fraction, a sign, an
+/// escape), which must send the frame to simd-json.
+fn ignored_value() -> impl Strategy<Value = (String, bool)> {
+    let leaf = prop_oneof![
+        4 => decimal(),
+        3 => integer(),
+        1 => prop_oneof![Just("true"), Just("false")].prop_map(|b| (b.to_owned(), true)),
+    ];
+    leaf.prop_recursive(3, 24, 4, |inner| {
+        let key = proptest::sample::select(vec!["t", "T", "s", "i", "o", "c", "x", "b", "k"]);
+        prop_oneof![
+            proptest::collection::vec((inner.clone(), ws()), 0..4).prop_map(|items| {
+                let plain = items.iter().all(|((_, p), _)| *p);
+                let texts: Vec<String> = items.into_iter().map(|((t, _), w)| w + &t).collect();
+                (format!("[{}]", texts.join(",")), plain)
+            }),
+            proptest::collection::vec((key, inner, ws()), 0..5).prop_map(|members| {
+                let plain = members.iter().all(|(_, (_, p), _)| *p);
+                let texts: Vec<String> =
+                    members.into_iter().map(|(k, (v, _), w)| format!("\"{k}\":{w}{v}")).collect();
+                (format!("{{{}}}", texts.join(",")), plain)
+            }),
+        ]
+    })
+}
+
+/// An event the adapter reads no data from, kline-shaped: `e`, `E`, `s` and an object `k`
+/// of [`ignored_value`]s (its own plain form, so the frame is plain when they all are).
+fn ignored_event() -> impl Strategy<Value = Gen> {
+    let name = proptest::sample::select(vec![
+        "kline",
+        "24hrTicker",
+        "24hrMiniTicker",
+        "continuous_kline",
+        "compositeIndex",
+    ]);
+    let k = proptest::collection::vec(
+        (proptest::sample::select(vec!["t", "o", "x", "q"]), ignored_value()),
+        0..5,
+    )
+    .prop_map(|members| {
+        let plain = members.iter().all(|(_, (_, p))| *p);
+        let texts: Vec<String> =
+            members.into_iter().map(|(k, (v, _))| format!("\"{k}\":{v}")).collect();
+        (format!("{{{}}}", texts.join(",")), plain)
+    });
+    (name, integer(), k).prop_flat_map(|(name, ts, k)| {
+        object(vec![
+            ("e".to_owned(), s(name)),
+            ("E".to_owned(), ts),
+            ("s".to_owned(), s("BTCUSDT")),
+            ("k".to_owned(), k),
+        ])
+    })
+}
+
+/// A depth update (spot or futures keys), a trade, an aggTrade, a bookTicker or an event the
+/// adapter ignores.
 fn event() -> impl Strategy<Value = Gen> {
     let symbol = prop_oneof![8 => Just(s("BTCUSDT")), 1 => Just(s("ETHUSDT")),
         1 => Just(("\"BTC\\u0055SDT\"".to_owned(), false))];
@@ -175,7 +234,7 @@ fn event() -> impl Strategy<Value = Gen> {
             ])
         },
     );
-    prop_oneof![4 => depth, 3 => trade, 1 => ticker]
+    prop_oneof![4 => depth, 3 => trade, 1 => ticker, 1 => ignored_event()]
 }
 
 /// An event raw or in a combined-stream wrapper (keys in either order).
