@@ -107,20 +107,28 @@ fn ignored_value() -> impl Strategy<Value = (String, bool)> {
         1 => prop_oneof![Just("true"), Just("false")].prop_map(|b| (b.to_owned(), true)),
     ];
     leaf.prop_recursive(3, 24, 4, |inner| {
-        let key = proptest::sample::select(vec!["t", "T", "s", "i", "o", "c", "x", "b", "k"]);
         prop_oneof![
             proptest::collection::vec((inner.clone(), ws()), 0..4).prop_map(|items| {
                 let plain = items.iter().all(|((_, p), _)| *p);
                 let texts: Vec<String> = items.into_iter().map(|((t, _), w)| w + &t).collect();
                 (format!("[{}]", texts.join(",")), plain)
             }),
-            proptest::collection::vec((key, inner, ws()), 0..5).prop_map(|members| {
-                let plain = members.iter().all(|(_, (_, p), _)| *p);
-                let texts: Vec<String> =
-                    members.into_iter().map(|(k, (v, _), w)| format!("\"{k}\":{w}{v}")).collect();
-                (format!("{{{}}}", texts.join(",")), plain)
-            }),
+            ignored_object(inner),
         ]
+    })
+}
+
+/// An object of up to four `values` under one-letter keys, with whitespace; plain when they
+/// all are.
+fn ignored_object(
+    values: impl Strategy<Value = (String, bool)>,
+) -> impl Strategy<Value = (String, bool)> {
+    let key = proptest::sample::select(vec!["t", "T", "s", "i", "o", "c", "x", "b", "k"]);
+    proptest::collection::vec((key, values, ws()), 0..5).prop_map(|members| {
+        let plain = members.iter().all(|(_, (_, p), _)| *p);
+        let texts: Vec<String> =
+            members.into_iter().map(|(k, (v, _), w)| format!("\"{k}\":{w}{v}")).collect();
+        (format!("{{{}}}", texts.join(",")), plain)
     })
 }
 
@@ -134,17 +142,7 @@ fn ignored_event() -> impl Strategy<Value = Gen> {
         "continuous_kline",
         "compositeIndex",
     ]);
-    let k = proptest::collection::vec(
-        (proptest::sample::select(vec!["t", "o", "x", "q"]), ignored_value()),
-        0..5,
-    )
-    .prop_map(|members| {
-        let plain = members.iter().all(|(_, (_, p))| *p);
-        let texts: Vec<String> =
-            members.into_iter().map(|(k, (v, _))| format!("\"{k}\":{v}")).collect();
-        (format!("{{{}}}", texts.join(",")), plain)
-    });
-    (name, integer(), k).prop_flat_map(|(name, ts, k)| {
+    (name, integer(), ignored_object(ignored_value())).prop_flat_map(|(name, ts, k)| {
         object(vec![
             ("e".to_owned(), s(name)),
             ("E".to_owned(), ts),
